@@ -1,0 +1,33 @@
+// Structured logging: `2026-11-25T20:01:02.123Z info edge msg="listening" addr=127.0.0.1:8080`.
+// Thread-safe (one write(2) per line, so lines from several workers never interleave). Goes to stderr, or to a
+// file that reopen() opens again (SIGUSR1, for log rotation).
+#pragma once
+
+#include <initializer_list>
+#include <string>
+#include <string_view>
+#include <utility>
+
+namespace shared::log {
+
+enum class Level { debug = 0, info = 1, warn = 2, error = 3 };
+
+using Field = std::pair<std::string_view, std::string_view>;
+
+// "debug" | "info" | "warn" | "error"
+bool parse_level(std::string_view s, Level* out);
+void set_level(Level level);
+bool enabled(Level level);
+// Empty path or "stderr" = stderr. Returns false and sets *err when the file cannot be opened.
+bool set_file(const std::string& path, std::string* err);
+void reopen(); // after rotation; keeps the old fd when the new open fails
+
+void write(Level level, std::string_view component, std::string_view msg, std::initializer_list<Field> fields = {});
+inline void debug(std::string_view c, std::string_view m, std::initializer_list<Field> f = {}) {
+    if (enabled(Level::debug)) write(Level::debug, c, m, f);
+}
+inline void info(std::string_view c, std::string_view m, std::initializer_list<Field> f = {}) { write(Level::info, c, m, f); }
+inline void warn(std::string_view c, std::string_view m, std::initializer_list<Field> f = {}) { write(Level::warn, c, m, f); }
+inline void error(std::string_view c, std::string_view m, std::initializer_list<Field> f = {}) { write(Level::error, c, m, f); }
+
+} // namespace shared::log

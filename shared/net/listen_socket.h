@@ -1,0 +1,19 @@
+// Listening sockets with SO_REUSEPORT, one per worker, so the kernel spreads connections/datagrams across workers.
+// libuv 1.44 has no UV_TCP_REUSEPORT/UV_UDP_REUSEPORT, so the option is set on the socket before bind.
+#pragma once
+
+#include <uv.h>
+
+#include "shared/net/address.h"
+
+namespace shared {
+
+// Initializes `tcp` on `loop`, binds it to `addr` with SO_REUSEPORT, and listens. Returns 0 or a libuv error
+// (EADDRINUSE shows up here, from uv_listen). On error the handle is initialized and must still be closed.
+int tcp_listen_reuseport(uv_loop_t* loop, uv_tcp_t* tcp, const SocketAddress& addr, int backlog, uv_connection_cb cb);
+// Initializes `udp` (with UV_UDP_RECVMMSG when `mmsg`), binds with SO_REUSEPORT. Same error convention.
+int udp_bind_reuseport(uv_loop_t* loop, uv_udp_t* udp, const SocketAddress& addr, bool mmsg);
+// The address a bound handle actually has (port 0 → the kernel's choice).
+SocketAddress bound_address(const uv_handle_t* handle);
+
+} // namespace shared
