@@ -1,0 +1,32 @@
+// Keys both daemons share, with the same names and meaning (see conf/README.md, "Common keys"):
+//   workers = 0                      # worker threads; 0 = number of cores
+//   listen = ["127.0.0.1:8080"]      # string or array of "ip:port" / "[ipv6]:port"
+//   [admin] listen = "127.0.0.1:9080"   # optional; absent = no admin listener
+//   [log] level = "info", file = ""  # file "" = stderr; reopened on SIGUSR1
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "shared/config/config.h"
+#include "shared/log/log.h"
+#include "shared/net/address.h"
+
+namespace shared {
+
+struct CommonConfig {
+    unsigned workers = 1;
+    std::vector<SocketAddress> listen;
+    std::optional<SocketAddress> admin_listen;
+    log::Level log_level = log::Level::info;
+    std::string log_file; // "" = stderr
+};
+
+// Reads workers, listen, [admin], [log] from the root section (marking them used). `default_listen` applies when
+// `listen` is absent. Errors go to the section's diagnostics.
+CommonConfig parse_common_config(ConfigSection& root, const std::vector<std::string>& default_listen);
+// Applies log level and file (reports an unopenable file as an error in diags when given).
+bool apply_log_config(const CommonConfig& c, std::string* err);
+
+} // namespace shared
