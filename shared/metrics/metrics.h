@@ -59,6 +59,9 @@ private:
     std::vector<std::unique_ptr<Family>> families_;
     struct Series;
     std::vector<Series> series_;
+    // Histogram bounds by first slot, so observe() finds them without a lock or a search.
+    std::unique_ptr<std::atomic<const std::vector<double>*>[]> hist_bounds_;
+    size_t family_index(const std::string& name, const std::string& help, int kind);
     mutable std::mutex mu_; // registration and render only, never the hot path
 };
 

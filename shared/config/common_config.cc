@@ -1,0 +1,56 @@
+#include "shared/config/common_config.h"
+
+#include <thread>
+
+namespace shared {
+
+namespace {
+std::vector<SocketAddress> parse_addresses(ConfigSection& sec, std::string_view key, const std::vector<std::string>& list) {
+    std::vector<SocketAddress> out;
+    for (const auto& s : list) {
+        std::string err;
+        auto a = parse_socket_address(s, &err);
+        if (!a) {
+            sec.error(key, "\"" + s + "\": " + err);
+            continue;
+        }
+        out.push_back(*a);
+    }
+    return out;
+}
+} // namespace
+
+CommonConfig parse_common_config(ConfigSection& root, const std::vector<std::string>& default_listen) {
+    CommonConfig c;
+    int64_t w = root.get_int("workers", 0, 0, 256);
+    if (w == 0) {
+        unsigned hc = std::thread::hardware_concurrency();
+        w = hc ? hc : 1;
+    }
+    c.workers = static_cast<unsigned>(w);
+    auto listen = root.get_string_list("listen", default_listen);
+    if (listen.empty()) root.error("listen", "at least one address is required");
+    c.listen = parse_addresses(root, "listen", listen);
+    if (auto admin = root.table("admin")) {
+        if (auto l = admin->opt_string("listen")) {
+            auto v = parse_addresses(*admin, "listen", {*l});
+            if (!v.empty()) c.admin_listen = v[0];
+        }
+        admin->finish();
+    }
+    if (auto lg = root.table("log")) {
+        std::string lvl = lg->get_enum("level", "info", {"debug", "info", "warn", "error"});
+        log::parse_level(lvl, &c.log_level);
+        c.log_file = lg->get_path("file", "");
+        if (c.log_file == "stderr") c.log_file.clear();
+        lg->finish();
+    }
+    return c;
+}
+
+bool apply_log_config(const CommonConfig& c, std::string* err) {
+    log::set_level(c.log_level);
+    return log::set_file(c.log_file, err);
+}
+
+} // namespace shared

@@ -1,0 +1,280 @@
+#include "shared/http/admin_server.h"
+
+#include <llhttp.h>
+
+#include <cstring>
+#include <vector>
+
+#include "shared/log/log.h"
+#include "shared/metrics/metrics.h"
+#include "shared/net/listen_socket.h"
+
+namespace shared {
+
+namespace {
+constexpr size_t kMaxUrl = 2048;
+constexpr size_t kMaxHeaderBytes = 16384;
+constexpr size_t kMaxConnections = 64;
+constexpr uint64_t kIdleTimeoutMs = 30000;
+
+struct Conn;
+} // namespace
+
+struct AdminServer::Impl {
+    uv_loop_t* loop;
+    MetricsRegistry* metrics;
+    std::function<AdminResponse()> health;
+    std::vector<Handler> handlers;
+    uv_tcp_t listener{};
+    bool listening = false;
+    bool closed = false;
+    std::vector<Conn*> conns;
+
+    static void on_connection(uv_stream_t* server, int status) noexcept;
+    AdminResponse respond(std::string_view method, std::string_view url);
+};
+
+namespace {
+
+const char* reason(int status) {
+    switch (status) {
+    case 200: return "OK";
+    case 400: return "Bad Request";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 414: return "URI Too Long";
+    case 431: return "Request Header Fields Too Large";
+    case 503: return "Service Unavailable";
+    default: return "Unknown";
+    }
+}
+
+struct Conn {
+    uv_tcp_t tcp{};
+    uv_timer_t timer{};
+    llhttp_t parser{};
+    AdminServer::Impl* srv = nullptr;
+    std::string url;
+    size_t header_bytes = 0;
+    bool keep_alive = true;
+    bool closing = false;
+    int pending_close = 0;
+    char buf[4096];
+
+    void close() {
+        if (closing) return;
+        closing = true;
+        auto& v = srv->conns;
+        for (size_t i = 0; i < v.size(); ++i)
+            if (v[i] == this) {
+                v[i] = v.back();
+                v.pop_back();
+                break;
+            }
+        pending_close = 2;
+        auto done = [](uv_handle_t* h) {
+            auto* c = static_cast<Conn*>(h->data);
+            if (--c->pending_close == 0) delete c;
+        };
+        uv_close(reinterpret_cast<uv_handle_t*>(&tcp), done);
+        uv_close(reinterpret_cast<uv_handle_t*>(&timer), done);
+    }
+
+    void send(const AdminResponse& r, bool head, bool close_after) {
+        struct Write {
+            uv_write_t req;
+            std::string data;
+        };
+        auto* w = new Write;
+        w->data = "HTTP/1.1 " + std::to_string(r.status) + " " + reason(r.status) +
+                  "\r\nContent-Type: " + r.content_type + "\r\nContent-Length: " + std::to_string(r.body.size()) +
+                  "\r\nCache-Control: no-store\r\n" + (close_after ? "Connection: close\r\n" : "") + "\r\n";
+        if (!head) w->data += r.body;
+        uv_buf_t b = uv_buf_init(w->data.data(), static_cast<unsigned>(w->data.size()));
+        w->req.data = w;
+        int rc = uv_write(&w->req, reinterpret_cast<uv_stream_t*>(&tcp), &b, 1, [](uv_write_t* req, int) {
+            delete static_cast<Write*>(req->data);
+        });
+        if (rc != 0) {
+            delete w;
+            close();
+            return;
+        }
+        if (close_after) {
+            // Half-close after the response is flushed: shutdown waits for queued writes.
+            auto* sreq = new uv_shutdown_t;
+            sreq->data = this;
+            if (uv_shutdown(sreq, reinterpret_cast<uv_stream_t*>(&tcp), [](uv_shutdown_t* r, int) {
+                    auto* c = static_cast<Conn*>(r->data);
+                    delete r;
+                    c->close();
+                }) != 0) {
+                delete sreq;
+                close();
+            }
+        }
+    }
+
+    void fail(int status) {
+        AdminResponse r;
+        r.status = status;
+        r.body = std::string(reason(status)) + "\n";
+        uv_read_stop(reinterpret_cast<uv_stream_t*>(&tcp));
+        send(r, false, true);
+    }
+};
+
+int on_url(llhttp_t* p, const char* at, size_t len) {
+    auto* c = static_cast<Conn*>(p->data);
+    if (c->url.size() + len > kMaxUrl) {
+        llhttp_set_error_reason(p, "uri too long");
+        return HPE_USER;
+    }
+    c->url.append(at, len);
+    return 0;
+}
+
+int on_header_bytes(llhttp_t* p, const char*, size_t len) {
+    auto* c = static_cast<Conn*>(p->data);
+    c->header_bytes += len;
+    if (c->header_bytes > kMaxHeaderBytes) {
+        llhttp_set_error_reason(p, "headers too large");
+        return HPE_USER;
+    }
+    return 0;
+}
+
+int on_message_begin(llhttp_t* p) {
+    auto* c = static_cast<Conn*>(p->data);
+    c->url.clear();
+    c->header_bytes = 0;
+    return 0;
+}
+
+int on_message_complete(llhttp_t* p) {
+    auto* c = static_cast<Conn*>(p->data);
+    std::string_view method = llhttp_method_name(static_cast<llhttp_method_t>(p->method));
+    AdminResponse r = c->srv->respond(method, c->url);
+    c->keep_alive = llhttp_should_keep_alive(p) != 0 && !c->srv->closed;
+    c->send(r, method == "HEAD", !c->keep_alive);
+    return c->keep_alive ? 0 : HPE_PAUSED;
+}
+
+const llhttp_settings_t* settings() {
+    static llhttp_settings_t s = [] {
+        llhttp_settings_t st;
+        llhttp_settings_init(&st);
+        st.on_message_begin = on_message_begin;
+        st.on_url = on_url;
+        st.on_header_field = on_header_bytes;
+        st.on_header_value = on_header_bytes;
+        st.on_message_complete = on_message_complete;
+        return st;
+    }();
+    return &s;
+}
+
+void on_read(uv_stream_t* s, ssize_t nread, const uv_buf_t*) noexcept {
+    auto* c = static_cast<Conn*>(s->data);
+    if (nread < 0) {
+        c->close();
+        return;
+    }
+    if (nread == 0) return;
+    uv_timer_again(&c->timer);
+    llhttp_errno_t err = llhttp_execute(&c->parser, c->buf, static_cast<size_t>(nread));
+    if (err == HPE_OK) return;
+    if (err == HPE_PAUSED) { // response sent with Connection: close; ignore the rest
+        uv_read_stop(s);
+        return;
+    }
+    const char* why = llhttp_get_error_reason(&c->parser);
+    int status = 400;
+    if (err == HPE_USER && why && !std::strcmp(why, "uri too long")) status = 414;
+    if (err == HPE_USER && why && !std::strcmp(why, "headers too large")) status = 431;
+    c->fail(status);
+}
+
+} // namespace
+
+AdminResponse AdminServer::Impl::respond(std::string_view method, std::string_view url) {
+    AdminResponse r;
+    std::string_view path = url.substr(0, url.find('?'));
+    if (method != "GET" && method != "HEAD") {
+        r.status = 405;
+        r.body = "only GET and HEAD\n";
+        return r;
+    }
+    if (path == "/_meridian/metrics") {
+        r.content_type = "text/plain; version=0.0.4; charset=utf-8";
+        r.body = metrics ? metrics->render() : "";
+        return r;
+    }
+    if (path == "/_meridian/health") return health ? health() : AdminResponse{200, r.content_type, "ok\n"};
+    for (auto& h : handlers)
+        if (h(path, r)) return r;
+    r.status = 404;
+    r.body = "not found\n";
+    return r;
+}
+
+void AdminServer::Impl::on_connection(uv_stream_t* server, int status) noexcept {
+    auto* self = static_cast<Impl*>(server->data);
+    if (status < 0) return;
+    auto* c = new Conn;
+    c->srv = self;
+    uv_tcp_init(self->loop, &c->tcp);
+    uv_timer_init(self->loop, &c->timer);
+    c->tcp.data = c;
+    c->timer.data = c;
+    if (uv_accept(server, reinterpret_cast<uv_stream_t*>(&c->tcp)) != 0 || self->conns.size() >= kMaxConnections) {
+        self->conns.push_back(c);
+        c->close();
+        return;
+    }
+    self->conns.push_back(c);
+    llhttp_init(&c->parser, HTTP_REQUEST, settings());
+    c->parser.data = c;
+    uv_timer_start(&c->timer, [](uv_timer_t* t) noexcept { static_cast<Conn*>(t->data)->close(); }, kIdleTimeoutMs,
+                   kIdleTimeoutMs);
+    uv_read_start(
+        reinterpret_cast<uv_stream_t*>(&c->tcp),
+        [](uv_handle_t* h, size_t, uv_buf_t* b) noexcept {
+            auto* cc = static_cast<Conn*>(h->data);
+            *b = uv_buf_init(cc->buf, sizeof cc->buf);
+        },
+        on_read);
+}
+
+AdminServer::AdminServer(uv_loop_t* loop, MetricsRegistry* metrics, std::function<AdminResponse()> health)
+    : impl_(new Impl) {
+    impl_->loop = loop;
+    impl_->metrics = metrics;
+    impl_->health = std::move(health);
+}
+
+AdminServer::~AdminServer() { close(); }
+
+void AdminServer::add_handler(Handler h) { impl_->handlers.push_back(std::move(h)); }
+
+int AdminServer::listen(const SocketAddress& addr) {
+    impl_->listener.data = impl_.get();
+    int rc = tcp_listen_reuseport(impl_->loop, &impl_->listener, addr, 128, &Impl::on_connection);
+    impl_->listening = true; // initialized either way, so close() must close it
+    impl_->listener.data = impl_.get();
+    return rc;
+}
+
+SocketAddress AdminServer::address() const {
+    return bound_address(reinterpret_cast<const uv_handle_t*>(&impl_->listener));
+}
+
+void AdminServer::close() {
+    if (!impl_ || impl_->closed) return;
+    impl_->closed = true;
+    if (impl_->listening) uv_close(reinterpret_cast<uv_handle_t*>(&impl_->listener), nullptr);
+    auto conns = impl_->conns;
+    for (auto* c : conns) c->close();
+}
+
+} // namespace shared

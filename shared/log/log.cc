@@ -1,0 +1,146 @@
+#include "shared/log/log.h"
+
+#include <fcntl.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <cstring>
+#include <ctime>
+#include <mutex>
+
+namespace shared::log {
+
+namespace {
+std::atomic<int> g_level{static_cast<int>(Level::info)};
+std::atomic<int> g_fd{2};
+std::mutex g_file_mu; // guards g_path and fd swaps (reopen is rare)
+std::string g_path;
+
+const char* level_name(Level l) {
+    switch (l) {
+    case Level::debug: return "debug";
+    case Level::info: return "info";
+    case Level::warn: return "warn";
+    case Level::error: return "error";
+    }
+    return "info";
+}
+
+// Values with spaces, quotes or '=' are quoted so lines stay machine-parseable.
+void append_value(std::string& out, std::string_view v) {
+    bool plain = !v.empty();
+    for (char c : v)
+        if (c == ' ' || c == '"' || c == '=' || c == '\n' || c == '\t' || static_cast<unsigned char>(c) < 0x20) {
+            plain = false;
+            break;
+        }
+    if (plain) {
+        out.append(v);
+        return;
+    }
+    out += '"';
+    for (char c : v) {
+        if (c == '"' || c == '\\') {
+            out += '\\';
+            out += c;
+        } else if (c == '\n') {
+            out += "\\n";
+        } else if (static_cast<unsigned char>(c) < 0x20) {
+            out += ' ';
+        } else {
+            out += c;
+        }
+    }
+    out += '"';
+}
+} // namespace
+
+bool parse_level(std::string_view s, Level* out) {
+    if (s == "debug") *out = Level::debug;
+    else if (s == "info") *out = Level::info;
+    else if (s == "warn" || s == "warning") *out = Level::warn;
+    else if (s == "error") *out = Level::error;
+    else return false;
+    return true;
+}
+
+void set_level(Level level) { g_level.store(static_cast<int>(level), std::memory_order_relaxed); }
+bool enabled(Level level) { return static_cast<int>(level) >= g_level.load(std::memory_order_relaxed); }
+
+bool set_file(const std::string& path, std::string* err) {
+    std::lock_guard<std::mutex> lk(g_file_mu);
+    if (path.empty() || path == "stderr") {
+        int old = g_fd.exchange(2);
+        if (old != 2) ::close(old);
+        g_path.clear();
+        return true;
+    }
+    int fd = ::open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0) {
+        if (err) *err = "cannot open log file " + path + ": " + std::strerror(errno);
+        return false;
+    }
+    int old = g_fd.exchange(fd);
+    if (old != 2) ::close(old);
+    g_path = path;
+    return true;
+}
+
+void reopen() {
+    std::lock_guard<std::mutex> lk(g_file_mu);
+    if (g_path.empty()) return;
+    int fd = ::open(g_path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0) return; // keep logging to the old file rather than nowhere
+    // dup2 swaps the file behind the same descriptor atomically, so concurrent writers never see a closed fd.
+    int cur = g_fd.load();
+    if (cur == 2) {
+        g_fd.store(fd);
+        return;
+    }
+    ::dup2(fd, cur);
+    ::close(fd);
+}
+
+void write(Level level, std::string_view component, std::string_view msg, std::initializer_list<Field> fields) {
+    if (!enabled(level)) return;
+    timeval tv;
+    gettimeofday(&tv, nullptr);
+    tm t;
+    gmtime_r(&tv.tv_sec, &t);
+    char ts[64];
+    std::snprintf(ts, sizeof ts, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", t.tm_year + 1900, t.tm_mon + 1, t.tm_mday,
+                  t.tm_hour, t.tm_min, t.tm_sec, static_cast<int>(tv.tv_usec / 1000));
+    std::string line;
+    line.reserve(128);
+    line += ts;
+    line += ' ';
+    line += level_name(level);
+    line += ' ';
+    line.append(component);
+    line += " msg=";
+    append_value(line, msg);
+    for (const auto& [k, v] : fields) {
+        line += ' ';
+        line.append(k);
+        line += '=';
+        append_value(line, v);
+    }
+    line += '\n';
+    // One write per line: lines from several threads never interleave (O_APPEND for files).
+    int fd = g_fd.load(std::memory_order_relaxed);
+    const char* p = line.data();
+    size_t left = line.size();
+    while (left > 0) {
+        ssize_t n = ::write(fd, p, left);
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            return;
+        }
+        p += n;
+        left -= static_cast<size_t>(n);
+    }
+}
+
+} // namespace shared::log

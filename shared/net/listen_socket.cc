@@ -1,0 +1,58 @@
+#include "shared/net/listen_socket.h"
+
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+namespace shared {
+
+namespace {
+int set_reuseport(uv_handle_t* h) {
+    uv_os_fd_t fd;
+    if (int rc = uv_fileno(h, &fd)) return rc;
+    int on = 1;
+    if (setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &on, sizeof on) != 0) return uv_translate_sys_error(errno);
+    return 0;
+}
+} // namespace
+
+int tcp_listen_reuseport(uv_loop_t* loop, uv_tcp_t* tcp, const SocketAddress& addr, int backlog, uv_connection_cb cb) {
+    if (int rc = uv_tcp_init_ex(loop, tcp, static_cast<unsigned>(addr.family()))) {
+        // init_ex failed: make the handle closable anyway with a plain init.
+        uv_tcp_init(loop, tcp);
+        return rc;
+    }
+    if (int rc = set_reuseport(reinterpret_cast<uv_handle_t*>(tcp))) return rc;
+    if (addr.family() == AF_INET6) {
+        // Keep [::] from also taking IPv4: IPv4 listeners are configured on their own.
+        uv_os_fd_t fd;
+        uv_fileno(reinterpret_cast<uv_handle_t*>(tcp), &fd);
+        int on = 1;
+        setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &on, sizeof on);
+    }
+    if (int rc = uv_tcp_bind(tcp, addr.sa(), 0)) return rc;
+    return uv_listen(reinterpret_cast<uv_stream_t*>(tcp), backlog, cb);
+}
+
+int udp_bind_reuseport(uv_loop_t* loop, uv_udp_t* udp, const SocketAddress& addr, bool mmsg) {
+    unsigned flags = static_cast<unsigned>(addr.family());
+    if (mmsg) flags |= UV_UDP_RECVMMSG;
+    if (int rc = uv_udp_init_ex(loop, udp, flags)) {
+        uv_udp_init(loop, udp);
+        return rc;
+    }
+    if (int rc = set_reuseport(reinterpret_cast<uv_handle_t*>(udp))) return rc;
+    return uv_udp_bind(udp, addr.sa(), addr.family() == AF_INET6 ? UV_UDP_IPV6ONLY : 0);
+}
+
+SocketAddress bound_address(const uv_handle_t* handle) {
+    SocketAddress a;
+    int len = sizeof(a.storage);
+    if (handle->type == UV_TCP)
+        uv_tcp_getsockname(reinterpret_cast<const uv_tcp_t*>(handle), reinterpret_cast<sockaddr*>(&a.storage), &len);
+    else if (handle->type == UV_UDP)
+        uv_udp_getsockname(reinterpret_cast<const uv_udp_t*>(handle), reinterpret_cast<sockaddr*>(&a.storage), &len);
+    a.len = static_cast<socklen_t>(len);
+    return a;
+}
+
+} // namespace shared

@@ -1,0 +1,109 @@
+#include "shared/process/daemon.h"
+
+#include <csignal>
+#include <cstdio>
+#include <memory>
+
+#include "shared/log/log.h"
+#include "shared/process/signals.h"
+
+namespace shared {
+
+int run_daemon(int argc, char** argv, const CliSpec& spec, DaemonApp& app) {
+    CliOptions opt;
+    switch (parse_cli(argc, argv, spec, &opt)) {
+    case CliAction::exit_ok: return 0;
+    case CliAction::exit_usage: return 2;
+    case CliAction::run: break;
+    }
+
+    ConfigDiagnostics diags;
+    bool ok = app.load(opt.config_path, diags) && diags.ok();
+    if (opt.check) {
+        for (const auto& e : diags.all()) std::fprintf(stderr, "%s\n", e.to_string().c_str());
+        if (ok)
+            std::fprintf(stderr, "%s: %s: configuration ok\n", spec.program, opt.config_path.c_str());
+        else
+            std::fprintf(stderr, "%s: %s: %zu error(s)\n", spec.program, opt.config_path.c_str(), diags.error_count());
+        return ok ? 0 : 1;
+    }
+    if (!ok) {
+        for (const auto& e : diags.all()) std::fprintf(stderr, "%s\n", e.to_string().c_str());
+        std::fprintf(stderr, "%s: not started: %zu configuration error(s)\n", spec.program, diags.error_count());
+        return 1;
+    }
+    std::string err;
+    if (!apply_log_config(app.common(), &err)) {
+        std::fprintf(stderr, "%s: %s\n", spec.program, err.c_str());
+        return 1;
+    }
+    for (const auto& e : diags.all()) log::warn("config", e.to_string());
+
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    int exit_code = 0;
+    {
+        auto metrics = std::make_unique<MetricsRegistry>(app.common().workers + 1);
+        app.register_metrics(*metrics);
+        std::unique_ptr<AdminServer> admin;
+        std::unique_ptr<SignalHandlers> signals;
+        bool stopping = false;
+
+        if (!app.start(&loop, *metrics)) {
+            exit_code = 1;
+            app.stop([] {});
+        } else {
+            if (app.common().admin_listen) {
+                admin = std::make_unique<AdminServer>(&loop, metrics.get(), [&app] { return app.health(); });
+                app.add_admin_handlers(*admin);
+                if (int rc = admin->listen(*app.common().admin_listen)) {
+                    log::error("admin", "cannot listen",
+                               {{"addr", app.common().admin_listen->to_string()}, {"error", uv_strerror(rc)}});
+                    exit_code = 1;
+                }
+            }
+            auto finish = [&] {
+                if (admin) admin->close();
+                if (signals) signals->close();
+            };
+            signals = std::make_unique<SignalHandlers>(
+                &loop, SignalHandlers::Callbacks{
+                           [&](int signum) {
+                               if (stopping) {
+                                   log::info("process", "stop already in progress");
+                                   return;
+                               }
+                               stopping = true;
+                               log::info("process", "stopping", {{"signal", signum == SIGINT ? "SIGINT" : "SIGTERM"}});
+                               app.stop([&] {
+                                   log::info("process", "stopped");
+                                   finish();
+                               });
+                           },
+                           [&] {
+                               if (stopping) return;
+                               log::info("process", "reloading", {{"config", opt.config_path}});
+                               app.reload(opt.config_path);
+                           },
+                           {}});
+            if (exit_code != 0) {
+                stopping = true;
+                app.stop([&] { finish(); });
+            } else {
+                log::info("process", "started", {{"program", spec.program}, {"version", MERIDIAN_VERSION},
+                                                 {"workers", std::to_string(app.common().workers)}});
+            }
+        }
+        uv_run(&loop, UV_RUN_DEFAULT);
+        if (uv_loop_close(&loop) != 0) {
+            log::error("process", "main loop has handles left open at exit");
+            uv_walk(
+                &loop, [](uv_handle_t* h, void*) { if (!uv_is_closing(h)) uv_close(h, nullptr); }, nullptr);
+            uv_run(&loop, UV_RUN_DEFAULT);
+            uv_loop_close(&loop);
+        }
+    }
+    return exit_code;
+}
+
+} // namespace shared
