@@ -1,0 +1,332 @@
+#include "edge/http/request_parser.h"
+
+#include <strings.h>
+
+#include <cstring>
+
+namespace edge {
+namespace {
+
+bool iequals(std::string_view a, std::string_view b) {
+    return a.size() == b.size() && strncasecmp(a.data(), b.data(), a.size()) == 0;
+}
+
+std::string_view trim(std::string_view s) {
+    while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+    while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+    return s;
+}
+
+// RFC 9110 §5.6.2 tchar.
+bool is_token(std::string_view s) {
+    if (s.empty()) return false;
+    for (unsigned char c : s) {
+        bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                  std::strchr("!#$%&'*+-.^_`|~", c) != nullptr;
+        if (!ok || c == 0) return false;
+    }
+    return true;
+}
+
+RequestParser* self(llhttp_t* p) { return static_cast<RequestParser*>(p->data); }
+
+} // namespace
+
+std::string_view HttpRequest::header(std::string_view name, bool* found) const {
+    for (const auto& h : headers) {
+        if (iequals(h.name, name)) {
+            if (found) *found = true;
+            return h.value;
+        }
+    }
+    if (found) *found = false;
+    return {};
+}
+
+const llhttp_settings_t* RequestParser::settings() {
+    // llhttp keeps a pointer to the settings, so they must outlive every parser.
+    static const llhttp_settings_t s = [] {
+        llhttp_settings_t st;
+        llhttp_settings_init(&st);
+        st.on_message_begin = &RequestParser::on_message_begin;
+        st.on_url = &RequestParser::on_url;
+        st.on_header_field = &RequestParser::on_header_field;
+        st.on_header_value = &RequestParser::on_header_value;
+        st.on_headers_complete = &RequestParser::on_headers_complete;
+        st.on_body = &RequestParser::on_body;
+        st.on_message_complete = &RequestParser::on_message_complete;
+        st.on_chunk_extension_name = &RequestParser::on_chunk_extension;
+        st.on_chunk_extension_value = &RequestParser::on_chunk_extension;
+        return st;
+    }();
+    return &s;
+}
+
+RequestParser::RequestParser(const RequestLimits& limits) {
+    llhttp_init(&parser_, HTTP_REQUEST, settings());
+    parser_.data = this;
+    set_limits(limits);
+}
+
+void RequestParser::set_limits(const RequestLimits& limits) {
+    limits_ = limits;
+    // Reserved once so the views handed out never move and steady-state requests never allocate.
+    arena_.reserve(limits_.max_uri_bytes + limits_.max_header_bytes + 64);
+    spans_.reserve(limits_.max_headers + 1);
+    fields_.reserve(limits_.max_headers + 1);
+}
+
+int RequestParser::fail(int status, const char* reason) {
+    if (error_status_ == 0) {
+        error_status_ = status;
+        error_reason_ = reason;
+    }
+    llhttp_set_error_reason(&parser_, reason);
+    return HPE_USER;
+}
+
+void RequestParser::reset_message() {
+    req_ = HttpRequest{};
+    arena_.clear();
+    body_.clear();
+    spans_.clear();
+    fields_.clear();
+    url_len_ = 0;
+    header_bytes_ = 0;
+    chunk_ext_bytes_ = 0;
+    last_was_value_ = false;
+    started_ = false;
+    headers_done_ = false;
+    complete_ = false;
+    upgrade_ = false;
+    raw_ = Raw::first_line_start;
+}
+
+void RequestParser::next() {
+    bool was_complete = complete_;
+    reset_message();
+    if (was_complete && llhttp_get_errno(&parser_) == HPE_PAUSED) llhttp_resume(&parser_);
+}
+
+bool RequestParser::scan_raw(const char* data, size_t len) {
+    for (size_t i = 0; i < len && raw_ != Raw::done; ++i) {
+        char c = data[i];
+        switch (raw_) {
+        case Raw::first_line_start:
+            // Empty lines before the request line are tolerated (RFC 9112 §2.2) but must still be CRLF.
+            if (c == '\r') {
+                raw_ = Raw::leading_cr;
+                continue;
+            }
+            if (c == '\n') {
+                fail(400, "bare LF line ending");
+                return false;
+            }
+            raw_ = Raw::in_line;
+            break;
+        case Raw::leading_cr:
+            if (c != '\n') {
+                fail(400, "CR not followed by LF");
+                return false;
+            }
+            raw_ = Raw::first_line_start;
+            break;
+        case Raw::in_line:
+            if (c == '\r') raw_ = Raw::after_cr;
+            else if (c == '\n') {
+                fail(400, "bare LF line ending");
+                return false;
+            }
+            break;
+        case Raw::after_cr:
+            if (c != '\n') {
+                // A CR that does not end a line: `X: \rTransfer-Encoding: chunked` hides a header from some
+                // parsers and not from others (fixed upstream in llhttp 8.1.2).
+                fail(400, "CR not followed by LF");
+                return false;
+            }
+            raw_ = Raw::line_start;
+            break;
+        case Raw::line_start:
+            if (c == '\r') raw_ = Raw::after_blank_cr;
+            else if (c == '\n') {
+                fail(400, "bare LF line ending");
+                return false;
+            } else if (c == ' ' || c == '\t') {
+                fail(400, "obs-fold header continuation");
+                return false;
+            } else if (c == ':') {
+                fail(400, "empty header name");
+                return false;
+            } else raw_ = Raw::in_line;
+            break;
+        case Raw::after_blank_cr:
+            if (c != '\n') {
+                fail(400, "CR not followed by LF");
+                return false;
+            }
+            raw_ = Raw::done;
+            break;
+        case Raw::done:
+            break;
+        }
+    }
+    return true;
+}
+
+RequestParser::Result RequestParser::feed(const char* data, size_t len) {
+    if (complete_) return {Status::complete, 0};
+    if (error_status_ != 0) return {Status::error, 0};
+    if (len == 0) return {Status::need_more, 0};
+    if (!scan_raw(data, len)) return {Status::error, 0};
+    llhttp_errno_t err = llhttp_execute(&parser_, data, len);
+    if (err == HPE_OK) return {Status::need_more, len};
+    size_t consumed = len;
+    if (const char* pos = llhttp_get_error_pos(&parser_); pos >= data && pos <= data + len) {
+        consumed = static_cast<size_t>(pos - data);
+    }
+    if (err == HPE_PAUSED && complete_) return {Status::complete, consumed};
+    if (err == HPE_PAUSED_UPGRADE && complete_) {
+        // We do not switch protocols: answer the request as plain HTTP and close afterwards.
+        req_.keep_alive = false;
+        return {Status::complete, consumed};
+    }
+    if (error_status_ == 0) {
+        error_status_ = 400;
+        error_reason_ = llhttp_get_error_reason(&parser_) ? llhttp_get_error_reason(&parser_) : llhttp_errno_name(err);
+    }
+    return {Status::error, consumed};
+}
+
+int RequestParser::on_message_begin(llhttp_t* p) noexcept {
+    RequestParser* s = self(p);
+    s->started_ = true;
+    return 0;
+}
+
+int RequestParser::on_url(llhttp_t* p, const char* at, size_t len) noexcept {
+    RequestParser* s = self(p);
+    s->started_ = true;
+    if (s->url_len_ + len > s->limits_.max_uri_bytes) return s->fail(414, "URI too long");
+    s->arena_.append(at, len);
+    s->url_len_ += static_cast<uint32_t>(len);
+    return 0;
+}
+
+int RequestParser::on_header_field(llhttp_t* p, const char* at, size_t len) noexcept {
+    RequestParser* s = self(p);
+    s->header_bytes_ += len;
+    if (s->header_bytes_ > s->limits_.max_header_bytes) return s->fail(431, "request headers too large");
+    if (s->headers_done_) return 0; // trailers: counted, not kept
+    if (s->spans_.empty() || s->last_was_value_) {
+        if (s->spans_.size() >= s->limits_.max_headers) return s->fail(431, "too many request headers");
+        auto off = static_cast<uint32_t>(s->arena_.size());
+        s->spans_.push_back(FieldSpan{off, 0, off, 0});
+        s->last_was_value_ = false;
+    }
+    s->arena_.append(at, len);
+    s->spans_.back().name_len += static_cast<uint32_t>(len);
+    s->spans_.back().value_off = static_cast<uint32_t>(s->arena_.size());
+    return 0;
+}
+
+int RequestParser::on_header_value(llhttp_t* p, const char* at, size_t len) noexcept {
+    RequestParser* s = self(p);
+    s->header_bytes_ += len;
+    if (s->header_bytes_ > s->limits_.max_header_bytes) return s->fail(431, "request headers too large");
+    if (s->headers_done_ || s->spans_.empty()) return 0;
+    s->arena_.append(at, len);
+    s->spans_.back().value_len += static_cast<uint32_t>(len);
+    s->last_was_value_ = true;
+    return 0;
+}
+
+int RequestParser::on_headers_complete(llhttp_t* p) noexcept {
+    RequestParser* s = self(p);
+    int rc = s->finish_headers();
+    if (rc != 0) return rc;
+    s->headers_done_ = true;
+    return 0;
+}
+
+int RequestParser::finish_headers() {
+    const char* base = arena_.data();
+    req_.target = std::string_view(base, url_len_);
+    for (const auto& sp : spans_) {
+        // llhttp 8.1.0 lets a space slip into a field name ("Host : x"); RFC 9112 §5.1 requires a 400.
+        if (!is_token(std::string_view(base + sp.name_off, sp.name_len))) return fail(400, "invalid header name");
+        fields_.push_back(HeaderField{std::string_view(base + sp.name_off, sp.name_len),
+                                      trim(std::string_view(base + sp.value_off, sp.value_len))});
+    }
+    req_.headers = std::span<const HeaderField>(fields_.data(), fields_.size());
+    req_.method = static_cast<llhttp_method_t>(parser_.method);
+    req_.method_name = llhttp_method_name(req_.method);
+    req_.version_major = parser_.http_major;
+    req_.version_minor = parser_.http_minor;
+
+    if (req_.target.empty() || (req_.target[0] != '/' && !(req_.method == HTTP_OPTIONS && req_.target == "*"))) {
+        return fail(400, "unsupported request target");
+    }
+    auto q = req_.target.find('?');
+    req_.path = req_.target.substr(0, q);
+    req_.query = q == std::string_view::npos ? std::string_view{} : req_.target.substr(q + 1);
+
+    int host_count = 0, cl_count = 0, te_count = 0;
+    std::string_view first_cl;
+    bool te_chunked_only = true;
+    for (const auto& h : fields_) {
+        if (iequals(h.name, "host")) {
+            ++host_count;
+            req_.host = h.value;
+        } else if (iequals(h.name, "content-length")) {
+            if (cl_count++ == 0) first_cl = h.value;
+            else if (h.value != first_cl) return fail(400, "differing Content-Length headers");
+        } else if (iequals(h.name, "transfer-encoding")) {
+            ++te_count;
+            // Only "chunked" is implemented; any other coding (or a list) is 501 per RFC 9112 §6.1.
+            if (!iequals(h.value, "chunked")) te_chunked_only = false;
+        }
+    }
+    if (te_count > 0 && cl_count > 0) return fail(400, "both Content-Length and Transfer-Encoding");
+    if (cl_count > 1) return fail(400, "duplicate Content-Length headers");
+    if (te_count > 0 && (req_.version_major == 1 && req_.version_minor == 0)) {
+        return fail(400, "Transfer-Encoding in an HTTP/1.0 request");
+    }
+    if (te_count > 1) return fail(400, "duplicate Transfer-Encoding headers");
+    if (te_count > 0 && !te_chunked_only) return fail(501, "unsupported Transfer-Encoding");
+    if (req_.version_major == 1 && req_.version_minor >= 1) {
+        if (host_count == 0) return fail(400, "missing Host header");
+        if (host_count > 1) return fail(400, "duplicate Host headers");
+        if (req_.host.empty()) return fail(400, "empty Host header");
+    } else if (host_count > 1) {
+        return fail(400, "duplicate Host headers");
+    }
+    req_.has_body_framing = te_count > 0 || cl_count > 0;
+    if (cl_count > 0 && parser_.content_length > limits_.max_body_bytes) return fail(413, "request body too large");
+    return 0;
+}
+
+int RequestParser::on_body(llhttp_t* p, const char* at, size_t len) noexcept {
+    RequestParser* s = self(p);
+    if (s->body_.size() + len > s->limits_.max_body_bytes) return s->fail(413, "request body too large");
+    s->body_.append(at, len);
+    return 0;
+}
+
+int RequestParser::on_chunk_extension(llhttp_t* p, const char*, size_t len) noexcept {
+    RequestParser* s = self(p);
+    // Chunk extensions are never used by us but cost parse time; bound them like headers.
+    s->chunk_ext_bytes_ += len;
+    if (s->chunk_ext_bytes_ > 16384) return s->fail(400, "chunk extensions too large");
+    return 0;
+}
+
+int RequestParser::on_message_complete(llhttp_t* p) noexcept {
+    RequestParser* s = self(p);
+    s->req_.keep_alive = llhttp_should_keep_alive(p) != 0;
+    s->req_.body = s->body_;
+    s->complete_ = true;
+    return HPE_PAUSED;
+}
+
+} // namespace edge

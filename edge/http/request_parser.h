@@ -1,0 +1,124 @@
+// HTTP/1.1 request parsing for one client connection: llhttp (HTTP_REQUEST) plus the limits and the
+// request-smuggling rejections llhttp 8.1.0 does not do itself. Owned by one connection on one worker thread.
+//
+// Storage is per connection and reused across requests: the request line and header bytes go into one arena whose
+// capacity is fixed up front by the limits, so a steady stream of keep-alive requests allocates nothing.
+// Pipelining: parsing pauses after each complete request (HPE_PAUSED from on_message_complete); the caller answers
+// it, then calls next() and feeds the unparsed tail again.
+#pragma once
+
+#include <llhttp.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace edge {
+
+struct RequestLimits {
+    size_t max_uri_bytes = 8192;      // beyond → 414
+    size_t max_header_bytes = 32768;  // names + values of all headers → 431
+    size_t max_headers = 100;         // header count → 431
+    size_t max_body_bytes = 1 << 20;  // request body (forwarded methods) → 413
+};
+
+struct HeaderField {
+    std::string_view name;
+    std::string_view value;
+};
+
+// A parsed request. Views point into the parser's arena and stay valid until RequestParser::next().
+struct HttpRequest {
+    llhttp_method_t method = HTTP_GET;
+    std::string_view method_name;
+    std::string_view target; // as sent: "/a/b?x=1"
+    std::string_view path;   // target before '?'
+    std::string_view query;  // after '?', without it ("" when none)
+    uint8_t version_major = 1;
+    uint8_t version_minor = 1;
+    bool keep_alive = true;
+    bool has_body_framing = false; // Content-Length or chunked present
+    std::span<const HeaderField> headers;
+    std::string_view host; // "" on HTTP/1.0 without Host
+    std::string_view body;
+
+    // First header with this name (case-insensitive), or "" with *found = false.
+    std::string_view header(std::string_view name, bool* found = nullptr) const;
+};
+
+class RequestParser {
+public:
+    enum class Status {
+        need_more, // everything consumed, no complete request yet
+        complete,  // a request is ready (request()); call next() before feeding again
+        error,     // answer error_status() and close the connection
+    };
+    struct Result {
+        Status status;
+        size_t consumed; // bytes of the input that were used; feed the rest again after next()
+    };
+
+    explicit RequestParser(const RequestLimits& limits);
+    RequestParser(const RequestParser&) = delete;
+    RequestParser& operator=(const RequestParser&) = delete;
+
+    Result feed(const char* data, size_t len);
+    const HttpRequest& request() const { return req_; }
+    // Done with the current request: forget it and continue with the next pipelined one.
+    void next();
+    // True while a request has started but not completed (used to tell an idle keep-alive connection from a
+    // slow header sender).
+    bool in_message() const { return started_; }
+    // True once the request line and headers of the current message are complete.
+    bool headers_done() const { return headers_done_; }
+
+    int error_status() const { return error_status_; }
+    const char* error_reason() const { return error_reason_; }
+    void set_limits(const RequestLimits& limits);
+
+private:
+    struct FieldSpan {
+        uint32_t name_off, name_len, value_off, value_len;
+    };
+    static int on_message_begin(llhttp_t* p) noexcept;
+    static int on_url(llhttp_t* p, const char* at, size_t len) noexcept;
+    static int on_header_field(llhttp_t* p, const char* at, size_t len) noexcept;
+    static int on_header_value(llhttp_t* p, const char* at, size_t len) noexcept;
+    static int on_headers_complete(llhttp_t* p) noexcept;
+    static int on_body(llhttp_t* p, const char* at, size_t len) noexcept;
+    static int on_message_complete(llhttp_t* p) noexcept;
+    static int on_chunk_extension(llhttp_t* p, const char* at, size_t len) noexcept;
+    static const llhttp_settings_t* settings();
+
+    int fail(int status, const char* reason);
+    // Scans raw header-section bytes for shapes llhttp 8.1.0 accepts but which enable smuggling.
+    bool scan_raw(const char* data, size_t len);
+    int finish_headers();
+    void reset_message();
+
+    RequestLimits limits_;
+    llhttp_t parser_{};
+    HttpRequest req_;
+    std::string arena_;            // url + header bytes; capacity fixed by the limits
+    std::string body_;             // request body; capacity kept across requests
+    std::vector<FieldSpan> spans_; // capacity fixed by max_headers
+    std::vector<HeaderField> fields_;
+    uint32_t url_len_ = 0;
+    size_t header_bytes_ = 0;
+    size_t chunk_ext_bytes_ = 0;
+    bool last_was_value_ = false;
+    bool started_ = false;
+    bool headers_done_ = false;
+    bool complete_ = false;
+    bool upgrade_ = false;
+    // Raw scanner state.
+    enum class Raw : uint8_t { first_line_start, leading_cr, line_start, in_line, after_cr, after_blank_cr, done };
+    Raw raw_ = Raw::first_line_start;
+    int error_status_ = 0;
+    const char* error_reason_ = "";
+};
+
+} // namespace edge
