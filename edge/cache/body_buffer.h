@@ -1,0 +1,60 @@
+// An append-only byte buffer that one writer fills while any number of readers on other threads read what is
+// already there, without locks and without copying: the body of a cached object, and of a fill in progress.
+//
+// Storage is a chain of chunks that never move; the first chunk is sized from the expected length (Content-Length)
+// so a complete small object is one contiguous slice. Only the writer calls append(); any thread calls size() and
+// slices(), which see every byte below size() (release/acquire on the size).
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <string_view>
+
+namespace edge {
+
+struct BodySlice {
+    const char* data;
+    size_t len;
+};
+
+class BodyBuffer {
+public:
+    // `expected_size`: the announced length (0 when unknown); the first chunk holds min(expected_size, 1 GiB)
+    // bytes, or 16 KiB when unknown. Later chunks double up to 1 MiB.
+    explicit BodyBuffer(uint64_t expected_size = 0) noexcept;
+    ~BodyBuffer();
+    BodyBuffer(const BodyBuffer&) = delete;
+    BodyBuffer& operator=(const BodyBuffer&) = delete;
+
+    // Writer only. Allocates a chunk when the current one is full.
+    void append(const char* data, size_t len);
+    void append(std::string_view s) { append(s.data(), s.size()); }
+
+    // Bytes readable now (any thread).
+    uint64_t size() const noexcept { return size_.load(std::memory_order_acquire); }
+
+    // Fills out[0..max) with slices covering [from, min(to, size())); returns how many. Allocation-free. Call again
+    // from the end of the last slice when max was reached.
+    size_t slices(uint64_t from, uint64_t to, BodySlice* out, size_t max) const noexcept;
+
+    // Heap bytes held (chunk headers + capacity), for the cache's byte budget.
+    uint64_t allocated_bytes() const noexcept { return allocated_; }
+
+    // Overhead of one chunk beyond its data (bookkeeping accounting).
+    static size_t chunk_overhead() noexcept;
+
+    // Copies [from, to) into a string (tests, small bodies).
+    std::string copy(uint64_t from = 0, uint64_t to = UINT64_MAX) const;
+
+private:
+    struct Chunk;
+    Chunk* head_ = nullptr;
+    Chunk* tail_ = nullptr;        // writer only
+    uint64_t tail_start_ = 0;      // writer only: body offset of tail_'s first byte
+    uint64_t allocated_ = 0;       // writer only (read after completion)
+    uint32_t first_cap_ = 0;
+    std::atomic<uint64_t> size_{0};
+};
+
+} // namespace edge

@@ -1,0 +1,35 @@
+// Cache keys: lower-cased host + normalized path + query string per the behavior's policy. Pure, any thread.
+//
+// Key layout: "<host><path>" or "<host><path>?<query>"; the path always starts with '/', which a host cannot contain,
+// so the parts cannot run into each other. Query parameters are kept as the client encoded them (no decoding), empty
+// ones ("&&") dropped, and sorted bytewise by their full "name=value" text so order does not split the cache.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "edge/config/edge_config.h"
+
+namespace edge {
+
+// At most this many query parameters are sorted; a query with more cannot be keyed (the request bypasses the cache).
+inline constexpr size_t kMaxKeyQueryParams = 64;
+
+// Writes the key into *out (cleared first; its capacity is reused, so a per-connection string makes this
+// allocation-free after warm-up). `path` is the normalized path from normalize_request_path(); `raw_query` is the
+// text after '?' (without it). Returns false when the query has more than kMaxKeyQueryParams parameters.
+bool build_cache_key(std::string_view host, std::string_view path, std::string_view raw_query,
+                     QueryStringPolicy policy, const std::vector<std::string>& allowlist, std::string* out);
+
+// The query string the edge forwards to the origin under `policy` (the same filtered, sorted parameters as the key,
+// so what is cached is what was asked for). Returns false like build_cache_key.
+bool forwarded_query(std::string_view raw_query, QueryStringPolicy policy, const std::vector<std::string>& allowlist,
+                     std::string* out);
+
+// 64-bit hash of a key (shard selection and the shard's table). Stable within one process.
+uint64_t hash_cache_key(std::string_view key) noexcept;
+
+} // namespace edge

@@ -1,0 +1,100 @@
+// Whether and how long an origin response may be stored: RFC 9111 freshness with CloudFront's min/default/max TTL
+// clamp, and RFC 9111 §4.2.3 Age. Pure functions, any thread; time is always passed in (milliseconds since the Unix
+// epoch for `*_ms`, seconds for HTTP header values).
+#pragma once
+
+#include <cstdint>
+#include <string_view>
+
+namespace edge {
+
+// Cache-Control response directives that matter to a shared cache (RFC 9111 §5.2.2). Unknown directives are ignored;
+// a malformed delta-seconds makes that directive count as absent, except that a malformed max-age/s-maxage reads as
+// 0 (RFC 9111 §4.2.1: invalid freshness information → stale).
+struct CacheControl {
+    int64_t max_age = -1;  // seconds; -1 = absent
+    int64_t s_maxage = -1; // seconds; -1 = absent
+    bool no_store = false;
+    bool no_cache = false; // unqualified or qualified no-cache: store, but revalidate before every use
+    bool private_ = false;
+    bool public_ = false;
+    bool must_revalidate = false;
+    bool proxy_revalidate = false;
+};
+
+// Parses one Cache-Control field value (a comma-separated list) and merges it into *cc, so repeated header lines can
+// be fed one by one. Directive names are case-insensitive; quoted-string arguments are accepted.
+void parse_cache_control(std::string_view value, CacheControl* cc);
+
+// The parts of the origin response (and request) the storage decision needs. Views stay owned by the caller.
+struct ResponseFacts {
+    int status = 200;
+    CacheControl cache_control;       // merged over every Cache-Control line
+    std::string_view expires;         // "" = absent
+    std::string_view date;            // "" = absent
+    std::string_view age;             // "" = absent
+    std::string_view vary;            // merged Vary value, "" = absent
+    bool has_set_cookie = false;
+    bool request_had_authorization = false;
+    uint64_t request_time_ms = 0;     // when the request was sent to the origin
+    uint64_t response_time_ms = 0;    // when the response headers arrived
+};
+
+// The behavior's TTL settings (EdgeConfig BehaviorConfig fields, copied so this header has no config dependency).
+struct TtlPolicy {
+    uint64_t min_ttl_ms = 0;
+    uint64_t default_ttl_ms = 86'400'000;
+    uint64_t max_ttl_ms = 31'536'000'000;
+    uint64_t error_ttl_ms = 10'000;
+    bool cache_set_cookie = false;
+};
+
+// Why a response is (not) stored; used for logs, metrics and tests.
+enum class StoreReason : uint8_t {
+    stored,
+    status,          // not a storable status (5xx, 1xx, 206, 3xx without explicit freshness...)
+    no_store,        // Cache-Control: no-store (min_ttl = 0)
+    private_,        // Cache-Control: private (min_ttl = 0)
+    set_cookie,      // Set-Cookie and the behavior does not allow caching it
+    vary,            // Vary: * or a Vary on anything but Accept-Encoding (we keep one variant per key)
+    authorization,   // request had Authorization and the response did not allow sharing (RFC 9111 §3.5)
+    zero_ttl,        // the clamped lifetime is 0 and there are no validators to revalidate with
+};
+
+struct Freshness {
+    bool store = false;
+    StoreReason reason = StoreReason::status;
+    uint64_t lifetime_ms = 0;            // freshness lifetime after the CloudFront clamp; 0 = revalidate every use
+    uint64_t corrected_initial_age_ms = 0; // RFC 9111 §4.2.3 corrected_initial_age
+    // The instant the response had age 0: response_time - corrected_initial_age. Age(now) = now - age_origin.
+    uint64_t age_origin_ms = 0;
+    // Fresh while now < expires_at_ms (= age_origin + lifetime).
+    uint64_t expires_at_ms = 0;
+    bool must_revalidate = false;        // must-revalidate / proxy-revalidate / no-cache: never serve stale
+};
+
+// Is this status storable at all? Heuristically cacheable statuses (RFC 9110 §15.1: 200, 203, 204, 300, 301, 308,
+// 404, 405, 410, 414) always; 302, 303, 307 only with explicit freshness; 206 never (whole objects only), 5xx never.
+bool status_storable(int status, bool has_explicit_freshness);
+
+// The storage decision and lifetime. CloudFront's rules
+// ("Managing how long content stays in the cache (expiration)"):
+//  - s-maxage, else max-age, else Expires - Date: lifetime = clamp(value, min_ttl, max_ttl);
+//  - none of them: lifetime = default_ttl (4xx: error_ttl);
+//  - no-store / private / no-cache with min_ttl = 0: honoured as RFC 9111 says (no-store, private → not stored;
+//    no-cache → stored with lifetime 0, i.e. revalidated on every request);
+//    with min_ttl > 0 they are overridden and the object is stored for min_ttl.
+// Set-Cookie: not stored unless policy.cache_set_cookie (regardless of min_ttl).
+Freshness compute_freshness(const ResponseFacts& facts, const TtlPolicy& policy);
+
+// RFC 9111 §4.2.3: corrected_initial_age from the Age and Date headers and the request/response times.
+// date_s / age_s: -1 = absent.
+uint64_t corrected_initial_age_ms(int64_t date_s, int64_t age_s, uint64_t request_time_ms, uint64_t response_time_ms);
+
+// The Age header value (whole seconds, rounded down) for an object whose age was 0 at age_origin_ms.
+uint32_t age_seconds(uint64_t age_origin_ms, uint64_t now_ms);
+
+// Parses a delta-seconds value (RFC 9111 §1.2.2); values over 2^31 saturate to 2^31. -1 on syntax error.
+int64_t parse_delta_seconds(std::string_view s);
+
+} // namespace edge

@@ -1,0 +1,84 @@
+// One stored response: status, pre-serialized header block (see stored_headers.h), body, freshness and validators.
+//
+// Created by the fill leader (or directly for complete bodies) and then shared, reference-counted (Ref<CachedObject>),
+// by the cache, fills and every worker sending it. The key, status, header block and validators never change; the
+// body only grows while complete() is false (one writer: the fill leader) and is frozen after. Freshness
+// (age_origin/expires_at) is updated in place by a successful revalidation; the two values are separate relaxed
+// atomics, so a reader racing a refresh may pair an old Age with a new expiry, which is harmless.
+// The cache's LRU links and hash live here too (intrusive), touched only under the owning shard's lock.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <string_view>
+
+#include "edge/cache/body_buffer.h"
+#include "edge/cache/cache_policy.h"
+#include "edge/cache/ref.h"
+#include "edge/cache/stored_headers.h"
+
+namespace edge {
+
+class CachedObject : public RefCounted<CachedObject> {
+public:
+    // A new object (key and header block are copied into the same allocation). `expected_body` sizes the body's
+    // first chunk (Content-Length, 0 = unknown). The body is empty and not complete.
+    static Ref<CachedObject> create(std::string_view key, int status, std::string_view header_block,
+                                    const ValidatorSpans& validators, const Freshness& freshness,
+                                    uint64_t expected_body);
+    // A complete object with the given body (tests, generated answers).
+    static Ref<CachedObject> create_complete(std::string_view key, int status, std::string_view header_block,
+                                             const ValidatorSpans& validators, const Freshness& freshness,
+                                             std::string_view body);
+    static void destroy(const CachedObject* o) noexcept;
+
+    std::string_view key() const noexcept { return {key_data(), key_len_}; }
+    int status() const noexcept { return status_; }
+    std::string_view header_block() const noexcept { return {key_data() + key_len_, header_len_}; }
+    std::string_view etag() const noexcept;          // "" when absent (includes the quotes)
+    std::string_view last_modified() const noexcept; // "" when absent
+    bool has_validators() const noexcept { return validators_.etag_len || validators_.last_modified_len; }
+
+    const BodyBuffer& body() const noexcept { return body_; }
+    // Fill leader only, before complete().
+    BodyBuffer& writable_body() noexcept { return body_; }
+    bool complete() const noexcept { return complete_.load(std::memory_order_acquire); }
+    // Fill leader: freezes the body.
+    void mark_complete() noexcept { complete_.store(true, std::memory_order_release); }
+
+    bool fresh(uint64_t now_ms) const noexcept { return now_ms < expires_at_ms_.load(std::memory_order_relaxed); }
+    uint64_t expires_at_ms() const noexcept { return expires_at_ms_.load(std::memory_order_relaxed); }
+    // The Age header value at now_ms.
+    uint32_t age_seconds(uint64_t now_ms) const noexcept;
+    bool must_revalidate() const noexcept { return must_revalidate_; }
+    // After a 304 (RFC 9111 §4.3.4): new freshness, same body and headers.
+    void refresh(const Freshness& f) noexcept;
+
+    // Bytes charged against the cache budget: this allocation (struct + key + header block) + the body's heap.
+    uint64_t charge() const noexcept { return sizeof(CachedObject) + key_len_ + header_len_ + body_.allocated_bytes(); }
+
+    // Intrusive cache links (ObjectCache only, under its shard lock).
+    CachedObject* lru_prev_ = nullptr;
+    CachedObject* lru_next_ = nullptr;
+    uint64_t hash_ = 0;
+    uint64_t charged_ = 0; // charge() when inserted
+
+private:
+    CachedObject(std::string_view key, int status, std::string_view header_block, const ValidatorSpans& validators,
+                 const Freshness& freshness, uint64_t expected_body) noexcept;
+    ~CachedObject() = default;
+    const char* key_data() const noexcept { return reinterpret_cast<const char*>(this + 1); }
+
+    BodyBuffer body_;
+    std::atomic<uint64_t> age_origin_ms_;
+    std::atomic<uint64_t> expires_at_ms_;
+    ValidatorSpans validators_;
+    uint32_t key_len_;
+    uint32_t header_len_;
+    uint16_t status_;
+    bool must_revalidate_;
+    std::atomic<bool> complete_{false};
+    // followed by key bytes, then header block bytes
+};
+
+} // namespace edge

@@ -1,0 +1,101 @@
+// One in-flight origin fetch for a cache key that any number of requests, on any worker thread, stream from.
+//
+// Request collapsing: the first miss for a key becomes the leader (MissCoalescer::begin); later misses join the
+// same Fill. The leader fetches from the origin and calls, in order:
+//   start_body(obj)  once the response headers are known and the response is storable (obj from
+//                    CachedObject::create, body empty) → subscribers start streaming obj->body();
+//   append(...)      for each piece of body as it arrives (shared buffer, never copied per waiter);
+//   finish(now)      at the end of a complete body → obj becomes the cached object (no copy) and the fill resolves;
+// or, instead of start_body:
+//   release_uncacheable(now)  the answer may not be stored (or is larger than max_object_bytes): waiters are released
+//                    at once to fetch for themselves, and the key is remembered as hit-for-miss;
+//   revalidated(obj, f)       a 304 for the stale object the leader was revalidating: obj is refreshed in place and
+//                    the waiters serve it (RefreshHit);
+// and at any point:
+//   fail()           origin error or truncated body: nothing is stored; waiters that already sent bytes must close
+//                    their connection, the others fetch for themselves (or answer 502/504).
+// The leader should itself stream to its client from obj->body() like any waiter, so a slow leader client never slows
+// the fill. Every transition notifies every subscriber.
+//
+// Threading: all methods are thread-safe. Subscriber callbacks run on the leader's thread while the fill's mutex is
+// held: they must only signal (uv_async_send) and never call back into the Fill. After unsubscribe() returns, the
+// subscriber is never called again.
+#pragma once
+
+#include <cstdint>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "edge/cache/cached_object.h"
+#include "edge/cache/ref.h"
+
+namespace edge {
+
+class MissCoalescer;
+
+enum class FillState : uint8_t {
+    waiting,     // leader has not got the response headers yet
+    streaming,   // object() available, body growing
+    complete,    // object() complete (stored in the cache, or refreshed by a 304)
+    uncacheable, // released: fetch for yourself (no object)
+    failed,      // released: origin error; nothing stored
+};
+
+// Implemented by whoever waits on a fill (the server: a uv_async_t of the waiter's loop).
+class FillSubscriber {
+public:
+    // Something changed (state or body size). Called on the leader's thread under the fill's lock; must not block.
+    virtual void on_fill_progress() noexcept = 0;
+
+protected:
+    ~FillSubscriber() = default;
+};
+
+class Fill : public RefCounted<Fill> {
+public:
+    static void destroy(const Fill* f) noexcept { delete f; }
+
+    std::string_view key() const noexcept { return key_; }
+    uint64_t hash() const noexcept { return hash_; }
+    FillState state() const noexcept;
+    // The object being filled (streaming/complete), else null.
+    Ref<CachedObject> object() const;
+    // The stale object the leader is revalidating (null for a plain miss).
+    const Ref<CachedObject>& stale() const noexcept { return stale_; }
+
+    // Registers for notifications. Returns false if the fill has already resolved (complete/uncacheable/failed), in
+    // which case nothing is registered and the caller acts on state() directly.
+    bool subscribe(FillSubscriber* s);
+    void unsubscribe(FillSubscriber* s);
+    size_t subscriber_count() const;
+
+    // Leader only (see the file comment).
+    void start_body(Ref<CachedObject> obj);
+    void append(const char* data, size_t len);
+    // Stores the object (when its body fits max_object_bytes) and resolves. Returns whether it was stored.
+    bool finish(uint64_t now_ms);
+    void release_uncacheable(uint64_t now_ms);
+    void revalidated(const Freshness& f);
+    void fail();
+
+    // Public for MissCoalescer; use MissCoalescer::begin.
+    Fill(MissCoalescer* owner, std::string_view key, uint64_t hash, Ref<CachedObject> stale);
+
+private:
+    ~Fill() = default;
+    void resolve_locked(FillState s);
+    void notify_locked();
+    MissCoalescer* owner_;
+    std::string key_;
+    uint64_t hash_;
+    Ref<CachedObject> stale_;
+    mutable std::mutex mu_;
+    FillState state_ = FillState::waiting;
+    Ref<CachedObject> object_;
+    std::vector<FillSubscriber*> subscribers_;
+    bool detached_ = false; // removed from the coalescer
+};
+
+} // namespace edge

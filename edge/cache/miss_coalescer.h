@@ -1,0 +1,71 @@
+// Request collapsing across all worker threads: at most one origin fetch (Fill) per cache key at a time, plus
+// Varnish-style hit-for-miss memory for keys whose answer was uncacheable.
+//
+// Use: on the hit path call ObjectCache::find only. On a miss (or stale), call begin(), which decides under the
+// key's shard lock — re-checking the cache, so an object stored by a fill that just finished is not fetched again:
+//   hit    → serve `object` (it became fresh meanwhile);
+//   lead   → fetch from the origin and drive `fill` (see fill.h); `fill->stale()` holds the object to revalidate;
+//   join   → subscribe to `fill` and stream from it; if its headers do not come within collapse_timeout_ms
+//            (your own timer), unsubscribe and fetch for yourself (pass);
+//   pass   → fetch for yourself without collapsing (hit-for-miss: the last answer for this key was uncacheable).
+// Any thread. Lock order: coalescer shard → cache shard → fill.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string_view>
+
+#include "edge/cache/fill.h"
+#include "edge/cache/object_cache.h"
+#include "edge/cache/ref.h"
+
+namespace edge {
+
+struct CoalescerStats {
+    uint64_t fills = 0;        // fills started (leaders)
+    uint64_t joins = 0;        // requests that joined a fill
+    uint64_t hit_for_miss = 0; // begin() answered pass because of a remembered uncacheable answer
+    uint64_t in_flight = 0;    // fills now running
+};
+
+class MissCoalescer {
+public:
+    // `cache` must outlive this. shards >= 1 (rounded up to a power of two).
+    MissCoalescer(ObjectCache* cache, uint32_t shards, uint64_t max_object_bytes, uint64_t hit_for_miss_ttl_ms);
+    ~MissCoalescer();
+    MissCoalescer(const MissCoalescer&) = delete;
+    MissCoalescer& operator=(const MissCoalescer&) = delete;
+
+    enum class Role : uint8_t { hit, lead, join, pass };
+    struct Begin {
+        Role role = Role::pass;
+        Ref<CachedObject> object; // Role::hit
+        Ref<Fill> fill;           // Role::lead, Role::join
+    };
+    // `hash` = hash_cache_key(key). Allocates only when it starts a fill.
+    Begin begin(std::string_view key, uint64_t hash, uint64_t now_ms);
+    Begin begin(std::string_view key, uint64_t now_ms);
+
+    // Forgets hit-for-miss for `key` (e.g. after an admin purge).
+    void forget(std::string_view key);
+    // SIGHUP.
+    void set_limits(uint64_t max_object_bytes, uint64_t hit_for_miss_ttl_ms);
+    uint64_t max_object_bytes() const { return max_object_bytes_; }
+    CoalescerStats stats() const;
+
+private:
+    friend class Fill;
+    struct Shard;
+    Shard& shard_for(uint64_t hash);
+    // Called by Fill when it resolves: removes it, stores the object / remembers hit-for-miss.
+    bool on_fill_done(Fill* f, FillState s, const Ref<CachedObject>& obj, uint64_t now_ms);
+
+    ObjectCache* cache_;
+    std::unique_ptr<Shard[]> shards_;
+    uint32_t shard_count_;
+    std::atomic<uint64_t> max_object_bytes_;
+    std::atomic<uint64_t> hit_for_miss_ttl_ms_;
+};
+
+} // namespace edge

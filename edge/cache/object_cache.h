@@ -1,0 +1,74 @@
+// The in-memory object cache shared by all worker threads.
+//
+// N shards, chosen by the key's hash; each has its own mutex, open-addressing table and LRU list, and a byte budget
+// of max_bytes / N. A hit takes only its shard's lock (no global lock, no allocation): look up, move to the LRU
+// front, add a reference. Eviction drops the cache's reference only, so an object still being sent lives on until
+// its last Ref goes. Any thread may call any method.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "edge/cache/cached_object.h"
+#include "edge/cache/ref.h"
+
+namespace edge {
+
+struct CacheStats {
+    uint64_t bytes = 0;       // charged bytes currently stored
+    uint64_t objects = 0;
+    uint64_t evictions = 0;   // LRU evictions (not replacements or erases)
+    uint64_t inserts = 0;
+    uint64_t rejected = 0;    // inserts refused (larger than a shard's budget)
+};
+
+class ObjectCache {
+public:
+    // shards >= 1 (rounded up to a power of two).
+    ObjectCache(uint64_t max_bytes, uint32_t shards);
+    ~ObjectCache();
+    ObjectCache(const ObjectCache&) = delete;
+    ObjectCache& operator=(const ObjectCache&) = delete;
+
+    enum class Lookup : uint8_t {
+        miss,   // nothing usable
+        fresh,  // serve it (X-Cache: Hit)
+        stale,  // expired but has validators: revalidate with If-None-Match / If-Modified-Since, then RefreshHit
+    };
+    // The object for `key` (hash = hash_cache_key(key)). Expired objects without validators are erased and read as a
+    // miss. A fresh or stale object moves to the LRU front. Allocation-free.
+    Lookup find(std::string_view key, uint64_t hash, uint64_t now_ms, Ref<CachedObject>* out);
+    Lookup find(std::string_view key, uint64_t now_ms, Ref<CachedObject>* out);
+
+    // Stores a complete object, replacing any object with the same key, then evicts least recently used objects
+    // until the shard is within budget (never the one just inserted). Returns false (and stores nothing) when the
+    // object alone is larger than a shard's budget.
+    bool insert(Ref<CachedObject> obj);
+    // Removes `key` if present (and only if it is `expected` when given). Returns whether something was removed.
+    bool erase(std::string_view key, const CachedObject* expected = nullptr);
+
+    // SIGHUP: new total budget (shard count stays). Evicts down to it at once.
+    void set_max_bytes(uint64_t max_bytes);
+    uint64_t max_bytes() const { return max_bytes_; }
+    uint64_t shard_budget() const;
+    uint32_t shard_count() const { return shard_count_; }
+    uint32_t shard_of(uint64_t hash) const { return static_cast<uint32_t>(hash >> 32) & (shard_count_ - 1); }
+
+    CacheStats stats() const; // sums the shards (takes each shard lock in turn)
+    // Keys of shard `shard` from most to least recently used (tests).
+    std::vector<std::string> lru_keys(uint32_t shard) const;
+    // Bytes of bookkeeping per stored object beyond key, header block and body bytes: struct sizes, body chunk
+    // header and table slots at the current load (tests, docs).
+    double bookkeeping_bytes_per_object() const;
+
+private:
+    struct Shard;
+    std::unique_ptr<Shard[]> shards_;
+    uint32_t shard_count_;
+    uint64_t max_bytes_;
+};
+
+} // namespace edge

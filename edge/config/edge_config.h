@@ -1,0 +1,144 @@
+// The meridian-edge configuration: origins, behaviors (CloudFront's path-pattern model), cache, limits, logging.
+//
+// Parsed once at start and again on SIGHUP by the main thread; the resulting EdgeConfig is immutable and may then be
+// read by every worker (the server swaps a shared_ptr<const EdgeConfig> on reload). Every key is documented in
+// conf/README.md ("meridian-edge"). Durations are stored in milliseconds, sizes in bytes.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "shared/config/common_config.h"
+#include "shared/config/config.h"
+
+namespace edge {
+
+enum class OriginType : uint8_t { bucket, http };
+
+// Which Host header the edge sends to an http origin.
+enum class HostHeaderMode : uint8_t {
+    origin,  // the origin's own host name from `address` (CloudFront's default for S3 origins)
+    viewer,  // the Host the client sent
+    literal, // OriginConfig::host_header_value
+};
+
+// One `[[origin]]` table.
+struct OriginConfig {
+    std::string name;
+    OriginType type = OriginType::bucket;
+
+    // type = "bucket": the folder served with S3 static-website semantics.
+    std::string path;                          // canonical absolute path (realpath), no trailing slash
+    std::string index_document = "index.html"; // served for "/" and for "folders"
+    std::string error_document;                // served with status 404 for missing keys; "" = plain 404
+
+    // type = "http"
+    std::string address;   // as written: "host:port"
+    std::string host;      // host part of `address` (a name or an IP literal)
+    uint16_t port = 80;
+    bool tls = false;
+    HostHeaderMode host_header_mode = HostHeaderMode::origin;
+    std::string host_header_value;             // only for HostHeaderMode::literal
+    uint64_t connect_timeout_ms = 10'000;      // CloudFront: connection timeout 10 s
+    uint64_t first_byte_timeout_ms = 30'000;   // CloudFront: response timeout 30 s
+    uint64_t idle_timeout_ms = 30'000;         // max silence between body bytes
+    uint32_t max_idle_connections = 32;        // per worker, per origin
+};
+
+// CloudFront's allowed-methods sets.
+enum class AllowedMethods : uint8_t {
+    get_head,         // GET, HEAD (others: 405 with Allow)
+    get_head_options, // GET, HEAD, OPTIONS
+    all,              // GET, HEAD, OPTIONS, PUT, PATCH, POST, DELETE (non-GET/HEAD are forwarded uncached)
+};
+
+// Which parts of the query string are forwarded to the origin and included in the cache key.
+enum class QueryStringPolicy : uint8_t { none, all, allowlist };
+
+// One `[[behavior]]` table (or the implicit default).
+struct BehaviorConfig {
+    std::string path_pattern = "*";   // normalized: a leading '/' is added unless it starts with '/' or '*'
+    std::string origin_name;
+    size_t origin_index = 0;          // index into EdgeConfig::origins
+    bool cache = true;                // false: every request goes to the origin, nothing is stored
+    AllowedMethods allowed_methods = AllowedMethods::get_head;
+    uint64_t min_ttl_ms = 0;
+    uint64_t default_ttl_ms = 86'400'000;     // CloudFront default TTL: 1 day
+    uint64_t max_ttl_ms = 31'536'000'000;     // CloudFront default max TTL: 1 year
+    uint64_t error_ttl_ms = 10'000;           // 4xx without explicit freshness (CloudFront error caching min TTL)
+    QueryStringPolicy query_string = QueryStringPolicy::none;
+    std::vector<std::string> query_string_allowlist; // parameter names, sorted, for QueryStringPolicy::allowlist
+    bool cache_set_cookie = false;            // store responses carrying Set-Cookie (and replay the cookie)
+    bool implicit = false;                    // added by the parser (no `[[behavior]]` in the file)
+};
+
+struct CacheConfig {
+    uint64_t max_bytes = 256ull << 20;        // whole in-memory cache
+    uint64_t max_object_bytes = 8ull << 20;   // larger responses stream through uncached
+    uint32_t shards = 16;                     // each shard has max_bytes / shards and its own lock
+    uint64_t collapse_timeout_ms = 10'000;    // how long a collapsed request waits for the leader's headers
+    uint64_t hit_for_miss_ttl_ms = 120'000;   // an uncacheable answer makes later misses skip collapsing this long
+};
+
+struct LimitsConfig {
+    uint64_t max_uri_bytes = 8 << 10;         // longer request-target: 414
+    uint64_t max_header_bytes = 32 << 10;     // request line + headers larger: 431
+    uint64_t header_timeout_ms = 10'000;      // headers not complete in time: 408 (slowloris)
+    uint64_t keepalive_timeout_ms = 60'000;   // idle keep-alive connection is closed after this
+    uint32_t max_connections = 10'000;        // per worker; beyond it new connections are closed at once
+    uint64_t client_buffer_bytes = 256 << 10; // queued response bytes per client before backpressure
+};
+
+struct AccessLogConfig {
+    std::string file; // "" = off; reopened on SIGUSR1
+};
+
+struct HealthConfig {
+    std::string path = "/_meridian/health"; // also answered on the main listeners; "" = only on admin
+    uint64_t drain_delay_ms = 0;            // SIGTERM: report 503 "draining" this long before closing listeners
+};
+
+struct EdgeConfig {
+    shared::CommonConfig common;              // workers, listen, admin.listen, log.*
+    std::string server_name = "meridian";     // Via ("1.1 <server_name>"), access-log x-edge-location
+    CacheConfig cache;
+    std::vector<OriginConfig> origins;        // never empty in a valid config
+    std::vector<BehaviorConfig> behaviors;    // never empty in a valid config; the last one matches every path
+    LimitsConfig limits;
+    AccessLogConfig access_log;
+    HealthConfig health;
+    std::string config_file;                  // the file this was loaded from
+};
+
+// Reads every edge key from `root` (including the common ones) and calls finish() on each table so unknown keys are
+// reported. Problems go to root.diagnostics(); returns nullopt when there was any error (warnings alone are fine).
+// Checks: origin names unique, behavior origins exist, bucket paths are existing directories, TTL order
+// min <= default <= max, a catch-all default behavior exists (added implicitly when there is no [[behavior]] at all),
+// and warns about behaviors shadowed by an earlier one.
+std::optional<EdgeConfig> parse_edge_config(shared::ConfigSection root);
+
+// Loads and parses `path`. Problems go to `diags`.
+std::optional<EdgeConfig> load_edge_config(const std::string& path, shared::ConfigDiagnostics& diags);
+
+// The first behavior whose pattern matches `path` (the decoded, normalized request path, without query), in config
+// order. A valid config always has a catch-all last behavior, so this never fails. Allocation-free.
+const BehaviorConfig& match_behavior(const EdgeConfig& config, std::string_view path);
+
+// CloudFront path-pattern semantics: case-sensitive, `*` matches any run of characters (including '/' and none),
+// `?` exactly one character; the whole path must match. Allocation-free, O(pattern * path) worst case.
+bool path_pattern_matches(std::string_view pattern, std::string_view path);
+
+// True when every path matched by `later` is also matched by `earlier` (sufficient test, used for the shadowing
+// warning): `earlier` matched against the text of `later`, where `*` in `later` can only be covered by `*`.
+bool path_pattern_covers(std::string_view earlier, std::string_view later);
+
+std::string_view to_string(AllowedMethods m);
+// True when `method` (upper-case token) is in the set.
+bool method_allowed(AllowedMethods m, std::string_view method);
+// The `Allow` header value for a 405 answer.
+std::string_view allow_header(AllowedMethods m);
+
+} // namespace edge
