@@ -102,7 +102,7 @@ namespace {
 std::string fmt_double(double v) {
     if (std::isinf(v)) return v > 0 ? "+Inf" : "-Inf";
     char buf[64];
-    std::snprintf(buf, sizeof buf, "%.17g", v);
+    std::snprintf(buf, sizeof buf, "%.12g", v);
     // Trim to the shortest representation that prints nicely for integers.
     if (v == std::floor(v) && std::fabs(v) < 1e15) std::snprintf(buf, sizeof buf, "%.0f", v);
     return buf;
