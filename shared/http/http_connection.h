@@ -23,6 +23,8 @@
 
 namespace shared {
 
+class TlsClientSession;
+
 struct HttpConnectionOptions {
     uint32_t connect_timeout_ms = 5000;      // TCP connect plus TLS handshake
     uint32_t first_byte_timeout_ms = 30000;  // from handing the request to the socket to the first response byte
@@ -96,25 +98,35 @@ public:
     bool response_started() const { return response_started_; }
     // Milliseconds from send() (or from the end of connecting) to the first response byte of the last response.
     uint64_t first_byte_ms() const { return first_byte_ms_; }
+    // Why the last exchange failed, in words (parser reason, TLS verification result, errno name), for logs.
+    const std::string& error_detail() const { return detail_; }
 
 private:
     HttpConnection(uv_loop_t* loop, const SocketAddress& peer, const HttpConnectionOptions& opts);
     ~HttpConnection();
-    friend struct HttpConnectionAccess;
-    void start_connect();
+    struct Parser;  // ResponseParser::Listener adapter
+    struct WriteReq;
+    static void on_connect_cb(uv_connect_t* req, int status) noexcept;
+    static void on_alloc_cb(uv_handle_t* h, size_t suggested, uv_buf_t* buf) noexcept;
+    static void on_read_cb(uv_stream_t* s, ssize_t nread, const uv_buf_t* buf) noexcept;
+    static void on_write_cb(uv_write_t* req, int status) noexcept;
+    static void on_timer_cb(uv_timer_t* t) noexcept;
+    static void on_close_cb(uv_handle_t* h) noexcept;
     void on_connected(int status);
-    void on_read(ssize_t nread, const uv_buf_t* buf);
-    void on_write_done(int status);
+    void on_read(ssize_t nread, const char* data);
+    void on_write_done(int status, bool is_request);
     void on_timer();
+    void connection_ready();
     void write_request();
-    void write_wire(std::string data);
+    bool write_wire(std::string data, bool is_request);
+    bool flush_tls();
     void handle_plaintext(const char* data, size_t len);
     void handle_eof();
-    void fail(HttpError err);
-    void arm_timer(uint32_t ms);
+    void finish_response();
+    void fail(HttpError err, std::string detail);
+    void idle_broken();
+    void arm_timer(uint64_t ms);
     void start_reading();
-    void on_handle_closed();
-    struct Parser;  // ResponseParser::Listener adapter
 
     uv_loop_t* loop_;
     SocketAddress peer_;
@@ -124,16 +136,20 @@ private:
     uv_connect_t connect_req_{};
     int open_handles_ = 0;
     State state_ = State::New;
-    enum class Phase : uint8_t { None, Connect, FirstByte, Body, Parked } phase_ = Phase::None;
-    std::unique_ptr<class TlsClientSession> tls_;
+    enum class Phase : uint8_t { None, Connect, FirstByte, Body, Parked };
+    Phase phase_ = Phase::None;
+    std::unique_ptr<TlsClientSession> tls_;
     std::unique_ptr<Parser> parser_;
     HttpResponseHandler* handler_ = nullptr;
     HttpIdleListener* idle_listener_ = nullptr;
     std::string request_bytes_;  // plaintext request waiting for the connection / handshake
-    int writes_in_flight_ = 0;
+    std::string detail_;
+    HttpError pending_error_ = HttpError::None;  // delivered from the timer so send() never calls back
+    int request_writes_ = 0;     // writes of the current request still in flight
     bool reading_ = false;
     bool paused_ = false;
     bool keep_alive_ = false;
+    bool broken_ = false;        // peer closed, error seen: never reusable
     bool request_written_ = false;
     bool response_started_ = false;
     bool head_request_ = false;
@@ -141,7 +157,6 @@ private:
     uint64_t sent_at_ = 0;
     uint64_t first_byte_ms_ = 0;
     uint64_t last_read_ = 0;
-    uint32_t timer_ms_ = 0;
 };
 
 } // namespace shared
