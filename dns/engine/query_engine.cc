@@ -1,0 +1,440 @@
+#include "dns/engine/query_engine.h"
+
+#include <algorithm>
+#include <cstring>
+
+#include "dns/wire/dns_constants.h"
+#include "dns/wire/query.h"
+#include "dns/wire/wire_writer.h"
+
+namespace dns {
+namespace {
+
+constexpr unsigned kMaxCnameChain = 8;
+constexpr uint16_t kMaxMessage = 65535;
+
+enum class Section : uint8_t { answer, authority, additional };
+
+// Length of a valid uncompressed name at p (bounded by len); 0 when invalid.
+size_t rdata_name_len(const uint8_t* p, size_t len) noexcept {
+    size_t pos = 0;
+    while (pos < len) {
+        uint8_t l = p[pos];
+        if (l == 0) return pos + 1;
+        if (l > 63) return 0;
+        pos += 1 + l;
+    }
+    return 0;
+}
+
+std::string_view as_sv(const uint8_t* p, size_t n) noexcept { return {reinterpret_cast<const char*>(p), n}; }
+
+class Responder {
+public:
+    Responder(const ZoneDb& db, const EngineConfig& cfg, const QueryContext& ctx, const ParsedQuery& q,
+              WireWriter& w) noexcept
+        : db_(db), cfg_(cfg), ctx_(ctx), q_(q), w_(w) {}
+
+    void run() noexcept;
+    uint16_t an = 0, ns = 0, ar = 0;
+    uint16_t rcode = rcode::NOERROR;
+    bool aa = false;
+    bool tc = false;
+    uint8_t ecs_scope = 0;
+    const Zone* zone = nullptr;
+    bool transfer = false;
+
+private:
+    // Writes a whole RRset; false (with nothing written) when it does not fit.
+    bool put_rrset(std::string_view owner, const RRset& set, uint32_t ttl, Section sec) noexcept;
+    void put_rdata(uint16_t type, const uint8_t* p, uint16_t len) noexcept;
+    // Answer/authority data that must fit, else TC.
+    bool must(std::string_view owner, const RRset& set, uint32_t ttl, Section sec) noexcept {
+        if (tc) return false;
+        if (put_rrset(owner, set, ttl, sec)) return true;
+        truncate();
+        return false;
+    }
+    void truncate() noexcept {
+        tc = true;
+        w_.rewind(q_.question_end);
+        an = ns = ar = 0;
+    }
+    void negative(const Zone& z) noexcept { must(z.apex, *z.soa, z.negative_ttl, Section::authority); }
+    void referral(const Zone& z, const Node& cut) noexcept;
+    void answer_node(const Zone& z, const Node& node, std::string_view owner, unsigned depth) noexcept;
+    void resolve(const Zone& z, const NameBuf& name, unsigned skip, unsigned depth) noexcept;
+    void add_addresses(const Zone& z, std::string_view target) noexcept;
+    void additional_for(const Zone& z, const RRset& set) noexcept;
+    bool steered(const Node& node, std::string_view owner) noexcept;
+    void chaos() noexcept;
+
+    const ZoneDb& db_;
+    const EngineConfig& cfg_;
+    const QueryContext& ctx_;
+    const ParsedQuery& q_;
+    WireWriter& w_;
+    bool additional_full_ = false;
+};
+
+void Responder::put_rdata(uint16_t type, const uint8_t* p, uint16_t len) noexcept {
+    // Only the RFC 1035 types may have their RDATA names compressed (RFC 3597 §4).
+    switch (type) {
+    case rrtype::NS:
+    case rrtype::CNAME:
+    case rrtype::PTR: {
+        size_t n = rdata_name_len(p, len);
+        if (n == len) return w_.name(as_sv(p, n));
+        break;
+    }
+    case rrtype::MX: {
+        if (len > 2) {
+            size_t n = rdata_name_len(p + 2, len - 2u);
+            if (n == len - 2u) {
+                w_.bytes(p, 2);
+                return w_.name(as_sv(p + 2, n));
+            }
+        }
+        break;
+    }
+    case rrtype::SOA: {
+        size_t a = rdata_name_len(p, len);
+        size_t b = a ? rdata_name_len(p + a, len - a) : 0;
+        if (a && b && a + b + 20 == len) {
+            w_.name(as_sv(p, a));
+            w_.name(as_sv(p + a, b));
+            return w_.bytes(p + a + b, 20);
+        }
+        break;
+    }
+    default:
+        break;
+    }
+    w_.bytes(p, len);
+}
+
+bool Responder::put_rrset(std::string_view owner, const RRset& set, uint32_t ttl, Section sec) noexcept {
+    size_t mark = w_.pos();
+    set.for_each([&](const uint8_t* p, uint16_t len) {
+        w_.name(owner);
+        w_.u16(set.type);
+        w_.u16(rrclass::IN);
+        w_.u32(ttl);
+        size_t rdlen_at = w_.pos();
+        w_.u16(0);
+        put_rdata(set.type, p, len);
+        if (w_.ok()) w_.patch_u16(rdlen_at, static_cast<uint16_t>(w_.pos() - rdlen_at - 2));
+    });
+    if (!w_.ok()) {
+        w_.rewind(mark);
+        return false;
+    }
+    uint16_t& count = sec == Section::answer ? an : sec == Section::authority ? ns : ar;
+    count = static_cast<uint16_t>(count + set.count);
+    return true;
+}
+
+void Responder::add_addresses(const Zone& z, std::string_view target) noexcept {
+    if (additional_full_ || tc) return;
+    if (!is_subdomain(target, z.apex)) return;
+    const Node* n = z.find(target);
+    if (!n) return;
+    for (uint16_t t : {rrtype::A, rrtype::AAAA}) {
+        const RRset* s = n->find(t);
+        if (s && !put_rrset(target, *s, s->ttl, Section::additional)) {
+            additional_full_ = true; // RFC 2181 §9: additional data is optional, so no TC
+            return;
+        }
+    }
+}
+
+void Responder::additional_for(const Zone& z, const RRset& set) noexcept {
+    set.for_each([&](const uint8_t* p, uint16_t len) {
+        size_t off = 0;
+        if (set.type == rrtype::MX) off = 2;
+        else if (set.type == rrtype::SRV) off = 6;
+        else if (set.type != rrtype::NS) return;
+        if (len <= off) return;
+        size_t n = rdata_name_len(p + off, len - off);
+        if (n) {
+            NameBuf lower;
+            if (lower.assign_lower(p + off, n)) add_addresses(z, lower.view());
+        }
+    });
+}
+
+void Responder::referral(const Zone& z, const Node& cut) noexcept {
+    const RRset* nsset = cut.find(rrtype::NS);
+    if (!nsset) return;
+    if (an == 0) aa = false; // RFC 1034 §4.3.2 step 3b: a referral is not authoritative
+    if (!must(cut.name, *nsset, nsset->ttl, Section::authority)) return;
+    // Glue: address records of the NS targets we hold (in-bailiwick or elsewhere in the zone).
+    additional_for(z, *nsset);
+}
+
+bool Responder::steered(const Node& node, std::string_view owner) noexcept {
+    if (!cfg_.steering || node.steer == kNotSteered) return false;
+    if (q_.qtype != rrtype::A && q_.qtype != rrtype::AAAA) return false;
+    SteeredAnswer sa;
+    if (!cfg_.steering->answer(node.name, q_.qtype, q_.ecs, ctx_.client, ctx_.worker, &sa)) return false;
+    ecs_scope = sa.scope_prefix;
+    if (sa.nodata || sa.rr_count == 0) return false; // falls through to NODATA (no static data of this type)
+    size_t mark = w_.pos();
+    size_t pos = 0;
+    uint16_t written = 0;
+    while (written < sa.rr_count && pos + 12 <= sa.len) {
+        const uint8_t* rr = sa.records + pos;
+        uint16_t rdlen = static_cast<uint16_t>((rr[10] << 8) | rr[11]);
+        if (pos + 12 + rdlen > sa.len) break;
+        w_.name(owner);
+        w_.bytes(rr + 2, 10u + rdlen);
+        pos += 12 + rdlen;
+        written++;
+    }
+    if (!w_.ok()) {
+        w_.rewind(mark);
+        truncate();
+        return true;
+    }
+    an = static_cast<uint16_t>(an + written);
+    return true;
+}
+
+void Responder::answer_node(const Zone& z, const Node& node, std::string_view owner, unsigned depth) noexcept {
+    if (depth == 0) aa = true;
+    if (steered(node, owner)) return;
+    if (tc) return;
+    if (q_.qtype == rrtype::ANY) {
+        // RFC 8482 §4.1: answer with one RRset of our choice (the first, SOA at the apex).
+        if (node.rrsets.empty()) return negative(z);
+        const RRset& s = node.rrsets.front();
+        must(owner, s, s.ttl, Section::answer);
+        return;
+    }
+    const RRset* cname = node.find(rrtype::CNAME);
+    if (cname && q_.qtype != rrtype::CNAME) {
+        if (!must(owner, *cname, cname->ttl, Section::answer)) return;
+        if (depth + 1 >= kMaxCnameChain) return;
+        const uint8_t* target = nullptr;
+        uint16_t tlen = 0;
+        cname->for_each([&](const uint8_t* p, uint16_t len) {
+            target = p;
+            tlen = len;
+        });
+        NameBuf next;
+        if (!target || !next.assign_lower(target, tlen)) return;
+        // In-zone chasing only (RFC 1034 §4.3.2 step 3a restarts within our data; other zones are the resolver's).
+        if (!is_subdomain(next.view(), z.apex)) return;
+        unsigned skip = next.labels - label_count(z.apex);
+        return resolve(z, next, skip, depth + 1);
+    }
+    const RRset* set = node.find(q_.qtype);
+    if (!set) return negative(z); // NODATA
+    if (!must(owner, *set, set->ttl, Section::answer)) return;
+    additional_for(z, *set);
+}
+
+void Responder::resolve(const Zone& z, const NameBuf& name, unsigned skip, unsigned depth) noexcept {
+    // A loop of CNAMEs comes back to an owner already in the answer; the depth bound ends it.
+    const Node* encloser = z.apex_node;
+    bool exact = skip == 0;
+    for (int i = static_cast<int>(skip) - 1; i >= 0; i--) {
+        const Node* n = z.find(name.suffix(static_cast<unsigned>(i)));
+        if (!n) break;
+        encloser = n;
+        // The parent side answers DS at a cut (RFC 4035 §3.1.4.1); everything else at or below it is a referral.
+        if (n->delegation && !(i == 0 && q_.qtype == rrtype::DS && depth == 0)) return referral(z, *n);
+        if (i == 0) exact = true;
+    }
+    if (exact) return answer_node(z, *encloser, name.view(), depth);
+    // RFC 4592 §3.3.1: the source of synthesis is "*." + the closest encloser.
+    uint8_t wc[kMaxNameLen + 2];
+    if (encloser->name.size() + 2 <= kMaxNameLen) {
+        wc[0] = 1;
+        wc[1] = '*';
+        std::memcpy(wc + 2, encloser->name.data(), encloser->name.size());
+        const Node* w = z.find(as_sv(wc, encloser->name.size() + 2));
+        if (w) return answer_node(z, *w, name.view(), depth);
+    }
+    if (depth == 0) aa = true;
+    rcode = rcode::NXDOMAIN; // RFC 6604: the rcode describes the last name in a CNAME chain
+    negative(z);
+}
+
+void Responder::chaos() noexcept {
+    std::string_view n = q_.qname.view();
+    const std::string* text = nullptr;
+    if (n == std::string_view("\2id\6server\0", 11)) text = &cfg_.chaos_id;
+    else if (n == std::string_view("\10hostname\4bind\0", 15))
+        text = cfg_.chaos_hostname.empty() ? &cfg_.chaos_id : &cfg_.chaos_hostname;
+    else if (n == std::string_view("\7version\4bind\0", 14) || n == std::string_view("\7version\6server\0", 16))
+        text = &cfg_.chaos_version;
+    if (!text || text->empty() || (q_.qtype != rrtype::TXT && q_.qtype != rrtype::ANY)) {
+        rcode = rcode::REFUSED;
+        return;
+    }
+    aa = true;
+    size_t len = std::min<size_t>(text->size(), 255);
+    w_.u16(0xC00C);
+    w_.u16(rrtype::TXT);
+    w_.u16(rrclass::CH);
+    w_.u32(0);
+    w_.u16(static_cast<uint16_t>(len + 1));
+    w_.u8(static_cast<uint8_t>(len));
+    w_.bytes(text->data(), len);
+    if (!w_.ok()) truncate();
+    else an = 1;
+}
+
+void Responder::run() noexcept {
+    if (q_.qclass == rrclass::CH) return chaos();
+    if (q_.qclass != rrclass::IN && q_.qclass != rrclass::ANY) {
+        rcode = rcode::REFUSED;
+        return;
+    }
+    unsigned skip = 0;
+    zone = db_.find_zone(q_.qname, &skip);
+    if (!zone) {
+        rcode = rcode::REFUSED; // never a resolver
+        return;
+    }
+    if (q_.qtype == rrtype::AXFR || q_.qtype == rrtype::IXFR) {
+        if (ctx_.tcp && skip == 0) transfer = true;
+        else rcode = ctx_.tcp ? rcode::NOTAUTH : rcode::REFUSED; // AXFR needs TCP (RFC 5936 §4.2)
+        return;
+    }
+    if (q_.qtype == rrtype::MAILA || q_.qtype == rrtype::MAILB) {
+        rcode = rcode::NOTIMP;
+        return;
+    }
+    if (q_.qtype == rrtype::OPT || q_.qtype == rrtype::TSIG) {
+        rcode = rcode::FORMERR;
+        return;
+    }
+    resolve(*zone, q_.qname, skip, 0);
+}
+
+size_t header_only(const ParsedQuery& q, uint8_t rc, uint8_t* out, size_t cap) noexcept {
+    if (cap < kHeaderSize) return 0;
+    // Only ID, opcode and RD are echoed: the other flags describe our answer, not the query (RFC 1035 §4.1.1).
+    uint16_t flags = static_cast<uint16_t>(flag::QR | (q.flags & (0x7800 | flag::RD)) | rc);
+    std::memset(out, 0, kHeaderSize);
+    out[0] = static_cast<uint8_t>(q.id >> 8);
+    out[1] = static_cast<uint8_t>(q.id);
+    out[2] = static_cast<uint8_t>(flags >> 8);
+    out[3] = static_cast<uint8_t>(flags);
+    return kHeaderSize;
+}
+
+} // namespace
+
+size_t write_response_header(const uint8_t* query, size_t question_end, uint8_t* out, size_t out_cap) noexcept {
+    if (question_end > out_cap || question_end < kHeaderSize) return 0;
+    std::memcpy(out, query, question_end);
+    uint16_t flags = static_cast<uint16_t>((query[2] << 8) | query[3]);
+    flags = static_cast<uint16_t>(flag::QR | flag::AA | (flags & (0x7800 | flag::RD | flag::CD)));
+    out[2] = static_cast<uint8_t>(flags >> 8);
+    out[3] = static_cast<uint8_t>(flags);
+    std::memset(out + 4, 0, 8);
+    out[5] = 1; // QDCOUNT
+    return question_end;
+}
+
+size_t answer_query(const ZoneDb& db, const EngineConfig& config, const QueryContext& ctx, const uint8_t* query,
+                    size_t query_len, uint8_t* out, size_t out_cap, AnswerInfo* info) noexcept {
+    ParsedQuery q;
+    *info = AnswerInfo{};
+    QueryStatus st = parse_query(query, query_len, &q);
+    switch (st) {
+    case QueryStatus::drop: info->kind = AnswerKind::dropped; return 0;
+    case QueryStatus::notimp: info->rcode = rcode::NOTIMP; return header_only(q, rcode::NOTIMP, out, out_cap);
+    case QueryStatus::formerr: info->rcode = rcode::FORMERR; return header_only(q, rcode::FORMERR, out, out_cap);
+    case QueryStatus::ok: break;
+    }
+    info->qtype = q.qtype;
+
+    size_t limit = out_cap;
+    if (!ctx.tcp) {
+        size_t udp = kClassicUdpSize;
+        if (q.edns) udp = std::max<size_t>(kClassicUdpSize, std::min<size_t>(q.udp_size, config.edns_buffer_size));
+        limit = std::min(limit, udp);
+    }
+    limit = std::min<size_t>(limit, kMaxMessage);
+    if (limit < q.question_end) return header_only(q, rcode::SERVFAIL, out, out_cap);
+
+    WireWriter w(out, limit);
+    w.bytes(query, q.question_end);
+    w.add_target(kHeaderSize);
+
+    // Room for OPT is kept back so it always fits (RFC 6891 §7: the OPT is never dropped for space).
+    size_t opt_len = 0;
+    bool send_nsid = q.edns && q.nsid && !config.nsid.empty();
+    if (q.edns) {
+        opt_len = 11;
+        if (send_nsid) opt_len += 4 + std::min<size_t>(config.nsid.size(), 512);
+        if (q.ecs.present()) opt_len += 8 + (q.ecs.source_prefix + 7u) / 8u;
+    }
+    if (q.question_end + opt_len > limit) return header_only(q, rcode::SERVFAIL, out, out_cap);
+    w.set_limit(limit - opt_len);
+
+    Responder r(db, config, ctx, q, w);
+    uint16_t rc;
+    if (q.edns && q.edns_version > 0) {
+        rc = rcode::BADVERS; // RFC 6891 §6.1.3: no answer, just OPT with the extended rcode
+    } else {
+        r.run();
+        rc = r.rcode;
+        if (r.transfer) {
+            info->kind = AnswerKind::transfer;
+            info->zone = r.zone;
+            return 0;
+        }
+    }
+    info->zone = r.zone;
+    info->rcode = rc;
+    info->truncated = r.tc;
+
+    w.set_limit(limit);
+    uint16_t arcount = r.ar;
+    if (q.edns) {
+        w.u8(0);
+        w.u16(rrtype::OPT);
+        w.u16(config.edns_buffer_size);
+        w.u8(static_cast<uint8_t>(rc >> 4));
+        w.u8(0);
+        w.u16(q.do_bit ? 0x8000 : 0);
+        size_t rdlen_at = w.pos();
+        w.u16(0);
+        if (send_nsid) {
+            size_t n = std::min<size_t>(config.nsid.size(), 512);
+            w.u16(edns_option::NSID);
+            w.u16(static_cast<uint16_t>(n));
+            w.bytes(config.nsid.data(), n);
+        }
+        if (q.ecs.present()) {
+            size_t alen = (q.ecs.source_prefix + 7u) / 8u;
+            w.u16(edns_option::CLIENT_SUBNET);
+            w.u16(static_cast<uint16_t>(4 + alen));
+            w.u16(q.ecs.family);
+            w.u8(q.ecs.source_prefix);
+            w.u8(std::min(r.ecs_scope, q.ecs.family == 1 ? uint8_t(32) : uint8_t(128)));
+            w.bytes(q.ecs.address, alen);
+        }
+        w.patch_u16(rdlen_at, static_cast<uint16_t>(w.pos() - rdlen_at - 2));
+        arcount++;
+    }
+    if (!w.ok()) return header_only(q, rcode::SERVFAIL, out, out_cap);
+
+    uint16_t flags = static_cast<uint16_t>(flag::QR | (q.flags & (0x7800 | flag::RD | flag::CD)) | (rc & 0xF));
+    if (r.aa && rc != rcode::REFUSED && rc != rcode::BADVERS) flags |= flag::AA;
+    if (r.tc) flags |= flag::TC;
+    out[2] = static_cast<uint8_t>(flags >> 8);
+    out[3] = static_cast<uint8_t>(flags);
+    w.patch_u16(4, 1);
+    w.patch_u16(6, r.an);
+    w.patch_u16(8, r.ns);
+    w.patch_u16(10, arcount);
+    return w.pos();
+}
+
+} // namespace dns

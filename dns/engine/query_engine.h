@@ -1,0 +1,61 @@
+// The authoritative answer logic as a pure function: query bytes in, response bytes out. No sockets, no clock,
+// no heap allocation, no lock, so the UDP and TCP servers, the tests and the fuzzer all drive the same code.
+//
+// Rules implemented (issue 4): RFC 1034 §4.3.2 lookup with in-zone CNAME chasing (bounded), RFC 4592 wildcards
+// with the closest-encloser rule and empty non-terminals, referrals (NS + glue, AA clear), RFC 2308 negative
+// answers (SOA TTL = min(TTL, MINIMUM)), RFC 2181 §9 truncation (TC when the answer or authority does not fit;
+// additional records are dropped silently), RFC 6891 EDNS (BADVERS, buffer size, DO echoed, unknown options not
+// echoed), RFC 5001 NSID, RFC 7871 ECS echo, RFC 8482 minimal ANY (one RRset), CHAOS TXT identity names,
+// REFUSED outside our zones, NOTIMP for other opcodes, FORMERR for malformed queries, QR=1 dropped.
+#pragma once
+
+#include <sys/socket.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+#include "dns/engine/steering_hook.h"
+#include "dns/zone/zone_db.h"
+
+namespace dns {
+
+struct EngineConfig {
+    std::string chaos_id;       // id.server / hostname.bind answer; "" = REFUSED
+    std::string chaos_hostname; // hostname.bind; falls back to chaos_id when ""
+    std::string chaos_version;  // version.bind / version.server; "" = REFUSED
+    std::string nsid;           // RFC 5001 payload (raw bytes); "" = not sent
+    uint16_t edns_buffer_size = 1232; // our UDP payload size (advertised, and the cap on answers)
+    const SteeringHook* steering = nullptr;
+};
+
+struct QueryContext {
+    bool tcp = false;
+    const sockaddr* client = nullptr;
+    unsigned worker = 0;
+};
+
+enum class AnswerKind : uint8_t {
+    answered, // out holds the response
+    dropped,  // send nothing
+    transfer, // AXFR/IXFR over TCP: the server streams the zone (info.zone says which; rcode REFUSED → answered)
+};
+
+struct AnswerInfo {
+    AnswerKind kind = AnswerKind::answered;
+    uint16_t rcode = 0; // including extended (BADVERS = 16)
+    uint16_t qtype = 0;
+    bool truncated = false;
+    const Zone* zone = nullptr;
+};
+
+// Answers one query. Returns the response length (0 = nothing to send; see info->kind). `out_cap` bounds the
+// response; UDP answers are further bounded by the client's EDNS size (512 without EDNS) and config.edns_buffer_size.
+size_t answer_query(const ZoneDb& db, const EngineConfig& config, const QueryContext& ctx, const uint8_t* query,
+                    size_t query_len, uint8_t* out, size_t out_cap, AnswerInfo* info) noexcept;
+
+// For AXFR: writes the response header and question of `query` (already parsed OK) into out; returns its length,
+// or 0 when it does not fit.
+size_t write_response_header(const uint8_t* query, size_t question_end, uint8_t* out, size_t out_cap) noexcept;
+
+} // namespace dns

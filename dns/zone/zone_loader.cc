@@ -1,0 +1,387 @@
+#include "dns/zone/zone_loader.h"
+
+#include <ldns/ldns.h>
+#include <limits.h>
+#include <stdlib.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <map>
+#include <set>
+#include <sstream>
+#include <vector>
+
+#include "dns/wire/dns_constants.h"
+
+namespace dns {
+namespace {
+
+struct IncludeLine {
+    std::string file;
+    std::string origin; // "" = the current origin
+    int line = 0;
+};
+
+std::string dir_of(const std::string& path) {
+    auto slash = path.rfind('/');
+    if (slash == std::string::npos) return ".";
+    if (slash == 0) return "/";
+    return path.substr(0, slash);
+}
+
+// $INCLUDE directives in file order; ldns reports each one as LDNS_STATUS_SYNTAX_INCLUDE without its argument.
+std::vector<IncludeLine> scan_includes(std::string_view text) {
+    std::vector<IncludeLine> out;
+    int line = 0;
+    size_t pos = 0;
+    while (pos <= text.size()) {
+        size_t nl = text.find('\n', pos);
+        std::string_view l = text.substr(pos, nl == std::string_view::npos ? std::string_view::npos : nl - pos);
+        line++;
+        if (l.size() >= 8 && strncasecmp(l.data(), "$INCLUDE", 8) == 0) {
+            std::string rest(l.substr(8));
+            auto semi = rest.find(';');
+            if (semi != std::string::npos) rest.resize(semi);
+            std::istringstream is(rest);
+            IncludeLine inc;
+            inc.line = line;
+            is >> inc.file >> inc.origin;
+            if (inc.file.size() >= 2 && inc.file.front() == '"' && inc.file.back() == '"')
+                inc.file = inc.file.substr(1, inc.file.size() - 2);
+            out.push_back(std::move(inc));
+        }
+        if (nl == std::string_view::npos) break;
+        pos = nl + 1;
+    }
+    return out;
+}
+
+std::string rdf_wire(const ldns_rdf* rdf) {
+    return std::string(reinterpret_cast<const char*>(ldns_rdf_data(rdf)), ldns_rdf_size(rdf));
+}
+
+// Walks past one uncompressed name inside rdata; returns the offset after it or 0 on error.
+size_t skip_rdata_name(const uint8_t* p, size_t len, size_t pos) {
+    while (pos < len) {
+        uint8_t l = p[pos];
+        if (l == 0) return pos + 1;
+        if (l > 63) return 0;
+        pos += 1 + l;
+    }
+    return 0;
+}
+
+std::string type_text(uint16_t type) {
+    char* s = ldns_rr_type2str(static_cast<ldns_rr_type>(type));
+    std::string r = s ? s : std::to_string(type);
+    free(s);
+    return r;
+}
+
+struct Where {
+    std::string file;
+    int line = 0;
+};
+
+class ZoneBuilder {
+public:
+    ZoneBuilder(const std::string& origin, shared::ConfigDiagnostics& diags, const ZoneLoadOptions& opts)
+        : diags_(diags), opts_(opts) {
+        zone_ = std::make_shared<Zone>();
+        auto wire = name_from_text(origin);
+        if (!wire) {
+            ok_ = false;
+            diags_.error_at("", 0, "zone name \"" + origin + "\" is not a valid domain name");
+            return;
+        }
+        zone_->apex = *wire;
+        zone_->apex_text = name_to_text(*wire);
+    }
+
+    bool parse_text(std::string_view text, const std::string& path, const std::string& root_dir, ldns_rdf* origin,
+                    uint32_t ttl, unsigned depth) {
+        std::string copy(text);
+        FILE* fp = fmemopen(copy.data(), copy.size(), "r");
+        if (!fp) {
+            error(path, 0, "cannot read zone text");
+            return false;
+        }
+        bool r = parse_stream(fp, copy, path, root_dir, origin, ttl, depth);
+        fclose(fp);
+        return r;
+    }
+
+    bool parse_file(const std::string& path, const std::string& root_dir, ldns_rdf* origin, uint32_t ttl,
+                    unsigned depth, const std::string& from_file, int from_line) {
+        std::ifstream in(path, std::ios::binary);
+        if (!in) {
+            error(from_file.empty() ? path : from_file, from_line,
+                  "cannot open zone file " + path + ": " + std::strerror(errno));
+            return false;
+        }
+        std::stringstream ss;
+        ss << in.rdbuf();
+        return parse_text(ss.str(), path, root_dir, origin, ttl, depth);
+    }
+
+    std::shared_ptr<Zone> finish(const std::string& path);
+    bool ok() const { return ok_; }
+
+private:
+    bool parse_stream(FILE* fp, std::string_view text, const std::string& path, const std::string& root_dir,
+                      ldns_rdf* origin_in, uint32_t ttl, unsigned depth);
+    void add_rr(ldns_rr* rr, const std::string& path, int line);
+    void error(const std::string& file, int line, const std::string& msg) {
+        ok_ = false;
+        if (++errors_ <= opts_.max_errors) diags_.error_at(file, line, msg);
+    }
+    void warn(const std::string& file, int line, const std::string& msg) { diags_.warning_at(file, line, msg); }
+
+    shared::ConfigDiagnostics& diags_;
+    const ZoneLoadOptions& opts_;
+    std::shared_ptr<Zone> zone_;
+    std::map<std::string, Where> first_seen_; // owner → where its first record was (for messages)
+    std::vector<std::pair<std::string, Where>> ns_targets_;
+    bool ok_ = true;
+    unsigned errors_ = 0;
+    int soa_count_ = 0;
+};
+
+bool ZoneBuilder::parse_stream(FILE* fp, std::string_view text, const std::string& path,
+                               const std::string& root_dir, ldns_rdf* origin_in, uint32_t ttl, unsigned depth) {
+    std::vector<IncludeLine> includes = scan_includes(text);
+    size_t next_include = 0;
+    ldns_rdf* origin = ldns_rdf_clone(origin_in);
+    ldns_rdf* prev = nullptr;
+    int line = 0;
+    while (!feof(fp) && errors_ < opts_.max_errors) {
+        ldns_rr* rr = nullptr;
+        int before = line;
+        ldns_status s = ldns_rr_new_frm_fp_l(&rr, fp, &ttl, &origin, &prev, &line);
+        int at = before + 1; // the record's first line (ldns reports the last one it read)
+        if (s == LDNS_STATUS_OK) {
+            add_rr(rr, path, at);
+            ldns_rr_free(rr);
+            continue;
+        }
+        if (s == LDNS_STATUS_SYNTAX_EMPTY || s == LDNS_STATUS_SYNTAX_TTL || s == LDNS_STATUS_SYNTAX_ORIGIN) continue;
+        if (s == LDNS_STATUS_SYNTAX_INCLUDE) {
+            if (next_include >= includes.size()) {
+                error(path, line, "$INCLUDE could not be read");
+                continue;
+            }
+            IncludeLine inc = includes[next_include++];
+            if (inc.file.empty()) {
+                error(path, inc.line, "$INCLUDE needs a file name");
+                continue;
+            }
+            if (depth >= opts_.max_include_depth) {
+                error(path, inc.line, "$INCLUDE nested too deeply (limit " + std::to_string(opts_.max_include_depth) + ")");
+                continue;
+            }
+            std::string target = inc.file[0] == '/' ? inc.file : dir_of(path) + "/" + inc.file;
+            char real[PATH_MAX];
+            if (!realpath(target.c_str(), real)) {
+                error(path, inc.line, "$INCLUDE " + inc.file + ": " + std::strerror(errno));
+                continue;
+            }
+            std::string r(real);
+            if (r.compare(0, root_dir.size() + 1, root_dir + "/") != 0) {
+                error(path, inc.line, "$INCLUDE " + inc.file + ": outside the zone's folder " + root_dir);
+                continue;
+            }
+            ldns_rdf* inc_origin = nullptr;
+            if (!inc.origin.empty()) {
+                std::string o = inc.origin;
+                if (o.back() != '.') {
+                    char* cur = ldns_rdf2str(origin);
+                    o += ".";
+                    o += cur ? cur : "";
+                    free(cur);
+                }
+                if (ldns_str2rdf_dname(&inc_origin, o.c_str()) != LDNS_STATUS_OK) {
+                    error(path, inc.line, "$INCLUDE origin \"" + inc.origin + "\" is not a valid name");
+                    continue;
+                }
+            }
+            parse_file(r, root_dir, inc_origin ? inc_origin : origin, ttl, depth + 1, path, inc.line);
+            if (inc_origin) ldns_rdf_deep_free(inc_origin);
+            continue;
+        }
+        error(path, line ? line : at, ldns_get_errorstr_by_id(s));
+    }
+    if (origin) ldns_rdf_deep_free(origin);
+    if (prev) ldns_rdf_deep_free(prev);
+    return ok_;
+}
+
+void ZoneBuilder::add_rr(ldns_rr* rr, const std::string& path, int line) {
+    std::string owner = to_lower(rdf_wire(ldns_rr_owner(rr)));
+    uint16_t type = ldns_rr_get_type(rr);
+    if (ldns_rr_get_class(rr) != LDNS_RR_CLASS_IN) {
+        error(path, line, "record " + name_to_text(owner) + " is not of class IN");
+        return;
+    }
+    if (!is_subdomain(owner, zone_->apex)) {
+        warn(path, line, "record " + name_to_text(owner) + " is outside zone " + zone_->apex_text + ", ignored");
+        return;
+    }
+    if (type == rrtype::DNAME) {
+        error(path, line, "DNAME at " + name_to_text(owner) + " is not supported (no RFC 6672 synthesis); remove it");
+        return;
+    }
+    if (type == rrtype::OPT || type == rrtype::TSIG || type == rrtype::AXFR || type == rrtype::IXFR ||
+        type == rrtype::ANY || type == rrtype::MAILA || type == rrtype::MAILB) {
+        error(path, line, std::string("meta type ") + type_text(type) + " cannot appear in a zone");
+        return;
+    }
+    ldns_buffer* b = ldns_buffer_new(512);
+    if (ldns_rr_rdata2buffer_wire(b, rr) != LDNS_STATUS_OK || ldns_buffer_position(b) > 65535) {
+        ldns_buffer_free(b);
+        error(path, line, "cannot encode the record's data");
+        return;
+    }
+    std::string rdata(reinterpret_cast<const char*>(ldns_buffer_begin(b)), ldns_buffer_position(b));
+    ldns_buffer_free(b);
+    if (type == rrtype::SOA && owner != zone_->apex) {
+        error(path, line, "SOA at " + name_to_text(owner) + " is not at the zone apex " + zone_->apex_text);
+        return;
+    }
+    if (type == rrtype::SOA && ++soa_count_ > 1) {
+        error(path, line, "second SOA record at the apex");
+        return;
+    }
+    Node& node = zone_->nodes[owner];
+    if (node.name.empty()) node.name = owner;
+    first_seen_.try_emplace(owner, Where{path, line});
+    RRset* set = nullptr;
+    for (auto& s : node.rrsets)
+        if (s.type == type) set = &s;
+    if (!set) {
+        node.rrsets.push_back(RRset{type, ldns_rr_ttl(rr), 0, {}});
+        set = &node.rrsets.back();
+    } else if (set->ttl != ldns_rr_ttl(rr)) {
+        // RFC 2181 §5.2: an RRset has one TTL; keep the smallest so no copy is cached too long.
+        warn(path, line, "TTL of " + name_to_text(owner) + " " + type_text(type) +
+                             " differs within the RRset; using the smallest");
+        set->ttl = std::min(set->ttl, ldns_rr_ttl(rr));
+    }
+    // Duplicate records collapse (RFC 2181 §5).
+    std::string rec;
+    rec += static_cast<char>(rdata.size() >> 8);
+    rec += static_cast<char>(rdata.size() & 0xFF);
+    rec += rdata;
+    bool dup = false;
+    set->for_each([&](const uint8_t* p, uint16_t len) {
+        if (len == rdata.size() && std::memcmp(p, rdata.data(), len) == 0) dup = true;
+    });
+    if (dup) return;
+    if (type == rrtype::CNAME && set->count >= 1) {
+        error(path, line, "more than one CNAME at " + name_to_text(owner));
+        return;
+    }
+    set->rdata += rec;
+    set->count++;
+    zone_->record_count++;
+    if (type == rrtype::NS) ns_targets_.emplace_back(to_lower(rdata), Where{path, line});
+}
+
+std::shared_ptr<Zone> ZoneBuilder::finish(const std::string& path) {
+    Zone& z = *zone_;
+    auto apex_it = z.nodes.find(z.apex);
+    if (apex_it == z.nodes.end() || !apex_it->second.find(rrtype::SOA)) {
+        error(path, 0, "zone " + z.apex_text + " has no SOA record at its apex");
+        return nullptr;
+    }
+    if (!apex_it->second.find(rrtype::NS)) error(path, 0, "zone " + z.apex_text + " has no NS records at its apex");
+    for (auto& [name, node] : z.nodes) {
+        if (node.find(rrtype::CNAME) && node.rrsets.size() > 1) {
+            const auto& w = first_seen_[name];
+            error(w.file, w.line, "CNAME and other data at " + name_to_text(name) + " (RFC 1034 §3.6.2)");
+        }
+        if (name != z.apex && node.find(rrtype::NS)) node.delegation = true;
+    }
+    if (!ok_) return nullptr;
+    // Empty non-terminals: every ancestor up to the apex exists as a node.
+    std::vector<std::string> owners;
+    for (auto& [name, node] : z.nodes) owners.push_back(name);
+    for (const auto& name : owners) {
+        size_t pos = 0;
+        std::string_view n(name);
+        while (n.size() - pos > z.apex.size()) {
+            pos += 1 + static_cast<uint8_t>(n[pos]);
+            std::string anc(n.substr(pos));
+            if (anc.size() <= z.apex.size()) break;
+            auto& node = z.nodes[anc];
+            if (node.name.empty()) node.name = anc;
+        }
+    }
+    for (const auto& [target, where] : ns_targets_) {
+        if (!is_subdomain(target, z.apex)) continue;
+        const Node* t = z.find(target);
+        if (!t || (!t->find(rrtype::A) && !t->find(rrtype::AAAA)))
+            warn(where.file, where.line, "NS target " + name_to_text(target) + " is inside the zone but has no A/AAAA (missing glue)");
+    }
+    z.apex_node = &z.nodes.find(z.apex)->second;
+    z.soa = z.apex_node->find(rrtype::SOA);
+    z.soa->for_each([&](const uint8_t* p, uint16_t len) {
+        size_t pos = skip_rdata_name(p, len, 0);
+        if (pos) pos = skip_rdata_name(p, len, pos);
+        if (!pos || pos + 20 > len) return;
+        auto rd32 = [&](size_t o) {
+            return (uint32_t(p[o]) << 24) | (uint32_t(p[o + 1]) << 16) | (uint32_t(p[o + 2]) << 8) | p[o + 3];
+        };
+        z.serial = rd32(pos);
+        z.negative_ttl = std::min(z.soa->ttl, rd32(pos + 16));
+    });
+    z.transfer_order.push_back(z.apex_node);
+    std::vector<const Node*> rest;
+    for (auto& [name, node] : z.nodes)
+        if (&node != z.apex_node && !node.empty()) rest.push_back(&node);
+    std::sort(rest.begin(), rest.end(), [](const Node* a, const Node* b) { return a->name < b->name; });
+    z.transfer_order.insert(z.transfer_order.end(), rest.begin(), rest.end());
+    z.file = path;
+    return zone_;
+}
+
+std::string real_dir(const std::string& path) {
+    char real[PATH_MAX];
+    std::string d = dir_of(path);
+    if (realpath(d.c_str(), real)) return real;
+    return d;
+}
+
+std::shared_ptr<Zone> load(const std::string& origin, const std::string* text, const std::string& path,
+                           shared::ConfigDiagnostics& diags, const ZoneLoadOptions& opts) {
+    ZoneBuilder b(origin, diags, opts);
+    if (!b.ok()) return nullptr;
+    ldns_rdf* o = nullptr;
+    std::string abs = origin.empty() || origin.back() != '.' ? origin + "." : origin;
+    if (ldns_str2rdf_dname(&o, abs.c_str()) != LDNS_STATUS_OK) {
+        diags.error_at(path, 0, "zone name \"" + origin + "\" is not a valid domain name");
+        return nullptr;
+    }
+    std::string root = real_dir(path);
+    if (text) b.parse_text(*text, path, root, o, opts.default_ttl, 0);
+    else b.parse_file(path, root, o, opts.default_ttl, 0, "", 0);
+    ldns_rdf_deep_free(o);
+    if (!b.ok()) return nullptr;
+    return b.finish(path);
+}
+
+} // namespace
+
+std::shared_ptr<Zone> load_zone_file(const std::string& origin, const std::string& path,
+                                     shared::ConfigDiagnostics& diags, const ZoneLoadOptions& opts) {
+    return load(origin, nullptr, path, diags, opts);
+}
+
+std::shared_ptr<Zone> load_zone_text(const std::string& origin, std::string_view text, const std::string& path,
+                                     shared::ConfigDiagnostics& diags, const ZoneLoadOptions& opts) {
+    std::string t(text);
+    return load(origin, &t, path, diags, opts);
+}
+
+} // namespace dns
