@@ -1,0 +1,616 @@
+// Steering: load-time compilation of policies into per-steer radix trees (address → answer class) and the
+// rendering of each class's answer for the current health state.
+//
+// An "answer class" is one way the location-dependent policies in a steer order their members (its "plan": one
+// member order per location-dependent policy node). Every location in the database maps to a class; the trees
+// map address bits to classes, with equal siblings merged, so a lookup stops at the shortest prefix that decides
+// the answer. Rendering a class under a health state yields a few weighted options, each a run of ready RRs.
+#include "dns/geo/steering.h"
+
+#include <arpa/inet.h>
+#include <sys/socket.h>
+
+#include <algorithm>
+#include <cstring>
+#include <map>
+#include <mutex>
+
+#include "dns/geo/geo_distance.h"
+#include "dns/geo/location_db.h"
+#include "dns/geo/radix_tree.h"
+#include "dns/geo/steering_config.h"
+#include "shared/config/config.h"
+#include "shared/log/log.h"
+
+namespace dns::geo {
+
+namespace {
+
+constexpr unsigned kMultivalueMax = 8; // Route53 answers up to eight healthy records
+constexpr uint64_t kRetireAfterMs = 60000;
+
+struct RtChild {
+    bool is_node = false; // else an edge
+    uint32_t index = 0;   // node index in SteerRt::nodes, or edge index
+    bool has_coords = false;
+    double latitude = 0, longitude = 0;
+};
+
+struct RtNode {
+    PolicyType type = PolicyType::simple;
+    std::vector<RtChild> children;
+    std::vector<int> weights, biases;
+    int default_child = -1;
+    int loc_slot = -1;
+    std::map<std::string, int> code_to_child;  // geolocation: first member listing a code wins
+    std::map<std::string, int> cidr_to_child;  // ip_based
+    std::vector<LatencyRow> latency;
+};
+
+using Order = std::vector<uint8_t>;
+using Plan = std::vector<Order>; // one order per location slot
+
+struct SteerRt {
+    const SteerConfig* cfg = nullptr;
+    std::vector<RtNode> nodes; // root = 0
+    unsigned loc_slots = 0;
+    RadixTree v4, v6;
+    std::vector<Plan> classes;
+    uint32_t base = 0; // first ClassAnswer in a Snapshot
+};
+
+struct Option {
+    uint32_t threshold; // choose the first option with rnd <= threshold
+    uint32_t offset;    // into Snapshot::bytes
+    uint16_t count;     // distinct records (rotation modulus)
+    uint16_t window;    // records answered
+    uint16_t rr_size;
+};
+
+struct ClassAnswer {
+    uint32_t first = 0;
+    uint16_t n = 0;
+    bool nodata = false;
+    bool failed_open = false;
+};
+
+struct Snapshot {
+    std::vector<uint8_t> bytes;
+    std::vector<Option> options;
+    std::vector<ClassAnswer> answers;
+    unsigned failing_open = 0;
+    std::vector<uint8_t> steer_failing_open;
+};
+
+struct alignas(64) WorkerSlot {
+    uint64_t rng = 0;
+    std::atomic<uint64_t> answers{0};
+    std::atomic<uint64_t> failed_open{0};
+};
+
+struct Outcome {
+    double p = 1;
+    std::vector<uint32_t> edges;
+    bool rotate = false;
+    unsigned window = 1;
+};
+
+struct Eval {
+    std::vector<Outcome> outs; // empty = nothing available
+    bool nodata = false;       // no rule matched (as opposed to: matched but unhealthy)
+};
+
+} // namespace
+
+struct SteeringState {
+    std::shared_ptr<const SteeringConfig> config_holder;
+    const SteeringConfig* config = nullptr;
+    std::vector<std::string> edge_names;
+    std::vector<SteerRt> steers;
+    uint32_t total_classes = 0;
+    std::atomic<const Snapshot*> current{nullptr};
+    std::unique_ptr<Snapshot> owned_current;
+    std::vector<std::pair<uint64_t, std::unique_ptr<Snapshot>>> retired;
+    std::unique_ptr<WorkerSlot[]> workers;
+    unsigned worker_count = 1;
+    HealthVector health;
+};
+
+namespace {
+
+uint32_t add_node(const SteeringConfig& cfg, SteerRt& s, const PolicyConfig& pc, int depth) {
+    uint32_t idx = static_cast<uint32_t>(s.nodes.size());
+    s.nodes.emplace_back();
+    {
+        RtNode& n = s.nodes[idx];
+        n.type = pc.type;
+        n.weights = pc.weights;
+        n.biases = pc.biases;
+        n.default_child = pc.default_member;
+        n.latency = pc.latency;
+        if (policy_uses_location(pc.type)) n.loc_slot = static_cast<int>(s.loc_slots++);
+        for (size_t i = 0; i < pc.members.size(); ++i) {
+            for (auto& code : pc.locations.size() > i ? pc.locations[i] : std::vector<std::string>{})
+                n.code_to_child.emplace(code, static_cast<int>(i));
+            for (auto& name : pc.cidr_names.size() > i ? pc.cidr_names[i] : std::vector<std::string>{})
+                n.cidr_to_child.emplace(name, static_cast<int>(i));
+        }
+    }
+    std::vector<RtChild> children;
+    for (const MemberRef& m : pc.members) {
+        RtChild c;
+        if (m.is_pool) {
+            const PoolConfig& pool = cfg.pools[m.index];
+            c.is_node = true;
+            c.has_coords = pool.has_coords;
+            c.latitude = pool.latitude;
+            c.longitude = pool.longitude;
+            c.index = depth < 32 ? add_node(cfg, s, pool.policy, depth + 1) : 0;
+        } else {
+            const EdgeConfig& e = cfg.edges[m.index];
+            c.index = m.index;
+            c.has_coords = e.has_coords;
+            c.latitude = e.latitude;
+            c.longitude = e.longitude;
+        }
+        children.push_back(c);
+    }
+    s.nodes[idx].children = std::move(children);
+    return idx;
+}
+
+Order default_order(const RtNode& n) {
+    Order o;
+    if (n.default_child >= 0) o.push_back(static_cast<uint8_t>(n.default_child));
+    for (size_t i = 0; i < n.children.size(); ++i)
+        if (static_cast<int>(i) != n.default_child) o.push_back(static_cast<uint8_t>(i));
+    return o;
+}
+
+Order order_for(const RtNode& n, const Location& loc) {
+    Order o;
+    auto push = [&](int c) {
+        if (c >= 0 && std::find(o.begin(), o.end(), static_cast<uint8_t>(c)) == o.end())
+            o.push_back(static_cast<uint8_t>(c));
+    };
+    auto code_child = [&](const std::string& code) {
+        if (code.empty()) return -1;
+        auto it = n.code_to_child.find(code);
+        return it == n.code_to_child.end() ? -1 : it->second;
+    };
+    switch (n.type) {
+    case PolicyType::geolocation:
+        // Most specific wins; the less specific matches follow as fallbacks when the first is unhealthy.
+        push(code_child(loc.subdivision));
+        push(code_child(loc.country));
+        push(loc.continent.empty() ? -1 : code_child("continent:" + loc.continent));
+        push(n.default_child);
+        return o;
+    case PolicyType::ip_based: {
+        auto it = loc.cidr_name.empty() ? n.cidr_to_child.end() : n.cidr_to_child.find(loc.cidr_name);
+        push(it == n.cidr_to_child.end() ? -1 : it->second);
+        push(n.default_child);
+        return o;
+    }
+    case PolicyType::geoproximity: {
+        if (!loc.has_coords) return default_order(n);
+        std::vector<std::pair<double, int>> d;
+        for (size_t i = 0; i < n.children.size(); ++i) {
+            const RtChild& c = n.children[i];
+            double km = c.has_coords ? great_circle_km(loc.latitude, loc.longitude, c.latitude, c.longitude) : 1e9;
+            d.emplace_back(biased_distance_km(km, n.biases[i]), static_cast<int>(i));
+        }
+        std::stable_sort(d.begin(), d.end(), [](auto& a, auto& b) { return a.first < b.first; });
+        for (auto& [km, i] : d) push(i);
+        return o;
+    }
+    case PolicyType::latency: {
+        const LatencyRow* row = nullptr;
+        std::string codes[] = {loc.subdivision, loc.country, loc.continent.empty() ? "" : "continent:" + loc.continent,
+                               "*"};
+        for (auto& code : codes) {
+            if (code.empty() || row) continue;
+            for (auto& r : n.latency)
+                if (std::find(r.from.begin(), r.from.end(), code) != r.from.end()) {
+                    row = &r;
+                    break;
+                }
+        }
+        if (!row) return default_order(n);
+        std::vector<std::pair<int64_t, int>> d;
+        for (size_t i = 0; i < n.children.size(); ++i)
+            d.emplace_back(row->ms[i] < 0 ? INT64_MAX : row->ms[i], static_cast<int>(i));
+        std::stable_sort(d.begin(), d.end(), [](auto& a, auto& b) { return a.first < b.first; });
+        for (auto& [ms, i] : d) push(i);
+        return o;
+    }
+    default:
+        return o;
+    }
+}
+
+void collect_plan(const SteerRt& s, const Location& loc, Plan& plan) {
+    plan.assign(s.loc_slots, {});
+    for (const RtNode& n : s.nodes)
+        if (n.loc_slot >= 0) plan[static_cast<size_t>(n.loc_slot)] = order_for(n, loc);
+}
+
+struct Evaluator {
+    const SteeringConfig& cfg;
+    const SteerRt& s;
+    const Plan& plan;
+    const HealthVector& health;
+    bool all_healthy;
+
+    bool edge_ok(uint32_t e) const {
+        const EdgeConfig& ec = cfg.edges[e];
+        bool addr = s.cfg->qtype == 1 ? ec.has_v4 : ec.has_v6;
+        return addr && (all_healthy || health[e]);
+    }
+
+    Eval child(const RtChild& c) const {
+        if (c.is_node) return node(c.index);
+        Eval r;
+        if (edge_ok(c.index)) r.outs.push_back(Outcome{1, {c.index}, false, 1});
+        return r;
+    }
+
+    Eval first_available(const RtNode& n, const Order& order) const {
+        Eval r;
+        bool all_nodata = !order.empty();
+        for (uint8_t i : order) {
+            Eval e = child(n.children[i]);
+            if (!e.outs.empty()) return e;
+            all_nodata = all_nodata && e.nodata;
+        }
+        r.nodata = order.empty() || all_nodata;
+        return r;
+    }
+
+    Eval node(uint32_t idx) const {
+        const RtNode& n = s.nodes[idx];
+        switch (n.type) {
+        case PolicyType::simple:
+        case PolicyType::multivalue: {
+            Eval r;
+            Outcome o;
+            for (auto& c : n.children)
+                if (!c.is_node && edge_ok(c.index)) o.edges.push_back(c.index);
+            if (o.edges.empty()) return r;
+            o.rotate = o.edges.size() > 1;
+            o.window = n.type == PolicyType::multivalue
+                           ? std::min<unsigned>(kMultivalueMax, static_cast<unsigned>(o.edges.size()))
+                           : static_cast<unsigned>(o.edges.size());
+            r.outs.push_back(std::move(o));
+            return r;
+        }
+        case PolicyType::failover: {
+            Order o;
+            for (size_t i = 0; i < n.children.size(); ++i) o.push_back(static_cast<uint8_t>(i));
+            return first_available(n, o);
+        }
+        case PolicyType::weighted: {
+            // Route53: weight-0 members answer only when every non-zero member is unavailable; when only
+            // weight-0 members remain, they share equally.
+            std::vector<std::pair<double, Eval>> avail;
+            for (int pass = 0; pass < 2 && avail.empty(); ++pass) {
+                for (size_t i = 0; i < n.children.size(); ++i) {
+                    if ((pass == 0) != (n.weights[i] > 0)) continue;
+                    Eval e = child(n.children[i]);
+                    if (!e.outs.empty()) avail.emplace_back(pass == 0 ? n.weights[i] : 1, std::move(e));
+                }
+            }
+            Eval r;
+            double total = 0;
+            for (auto& [w, e] : avail) total += w;
+            for (auto& [w, e] : avail)
+                for (auto& o : e.outs) {
+                    o.p *= w / total;
+                    r.outs.push_back(std::move(o));
+                }
+            return r;
+        }
+        default:
+            return first_available(n, plan[static_cast<size_t>(n.loc_slot)]);
+        }
+    }
+};
+
+void put16(std::vector<uint8_t>& b, unsigned v) {
+    b.push_back(static_cast<uint8_t>(v >> 8));
+    b.push_back(static_cast<uint8_t>(v));
+}
+
+void put_rr(std::vector<uint8_t>& b, const SteerConfig& sc, const EdgeConfig& e) {
+    b.push_back(0xC0); // owner: pointer to the question name at offset 12
+    b.push_back(0x0C);
+    put16(b, sc.qtype);
+    put16(b, 1); // IN
+    put16(b, sc.ttl >> 16);
+    put16(b, sc.ttl & 0xffff);
+    if (sc.qtype == 1) {
+        put16(b, 4);
+        b.insert(b.end(), e.v4, e.v4 + 4);
+    } else {
+        put16(b, 16);
+        b.insert(b.end(), e.v6, e.v6 + 16);
+    }
+}
+
+std::unique_ptr<Snapshot> render(const SteeringState& st) {
+    auto snap = std::make_unique<Snapshot>();
+    snap->answers.resize(st.total_classes);
+    snap->steer_failing_open.assign(st.steers.size(), 0);
+    for (size_t si = 0; si < st.steers.size(); ++si) {
+        const SteerRt& s = st.steers[si];
+        for (size_t ci = 0; ci < s.classes.size(); ++ci) {
+            ClassAnswer& ca = snap->answers[s.base + ci];
+            Evaluator ev{*st.config, s, s.classes[ci], st.health, false};
+            Eval r = ev.node(0);
+            if (r.outs.empty() && !r.nodata) {
+                ev.all_healthy = true;
+                r = ev.node(0);
+                ca.failed_open = !r.outs.empty();
+                if (ca.failed_open) snap->steer_failing_open[si] = 1;
+            }
+            if (r.outs.empty()) {
+                ca.nodata = true;
+                continue;
+            }
+            // Merge options that answer the same records (e.g. weighted pools that resolve to one edge).
+            std::vector<Outcome> merged;
+            for (auto& o : r.outs) {
+                auto it = std::find_if(merged.begin(), merged.end(),
+                                       [&](const Outcome& m) { return m.edges == o.edges && m.window == o.window; });
+                if (it != merged.end())
+                    it->p += o.p;
+                else
+                    merged.push_back(o);
+            }
+            ca.first = static_cast<uint32_t>(snap->options.size());
+            ca.n = static_cast<uint16_t>(merged.size());
+            double cum = 0;
+            for (size_t oi = 0; oi < merged.size(); ++oi) {
+                const Outcome& o = merged[oi];
+                cum += o.p;
+                Option opt{};
+                opt.threshold = oi + 1 == merged.size()
+                                    ? UINT32_MAX
+                                    : static_cast<uint32_t>(std::min(4294967295.0, cum * 4294967296.0));
+                opt.offset = static_cast<uint32_t>(snap->bytes.size());
+                opt.count = static_cast<uint16_t>(o.edges.size());
+                opt.window = static_cast<uint16_t>(o.window);
+                size_t before = snap->bytes.size();
+                for (uint32_t e : o.edges) put_rr(snap->bytes, *s.cfg, st.config->edges[e]);
+                opt.rr_size = static_cast<uint16_t>((snap->bytes.size() - before) / o.edges.size());
+                // Repeat the first window-1 records so every rotation is one contiguous run.
+                if (o.rotate)
+                    for (unsigned k = 0; k + 1 < o.window; ++k)
+                        put_rr(snap->bytes, *s.cfg, st.config->edges[o.edges[k]]);
+                snap->options.push_back(opt);
+            }
+        }
+        snap->failing_open += snap->steer_failing_open[si];
+    }
+    return snap;
+}
+
+uint32_t hash_name(std::span<const uint8_t> n) noexcept {
+    uint32_t h = 2166136261u;
+    for (uint8_t c : n) h = (h ^ c) * 16777619u;
+    return h;
+}
+
+} // namespace
+
+Steering::Steering() : state_(std::make_unique<SteeringState>()) {}
+Steering::~Steering() = default;
+
+std::unique_ptr<Steering> Steering::build(const SteeringConfig& config, unsigned workers,
+                                          shared::ConfigDiagnostics& diags) {
+    std::unique_ptr<Steering> st(new Steering());
+    SteeringState& s = *st->state_;
+    s.config = &config;
+    for (auto& e : config.edges) s.edge_names.push_back(e.name);
+    s.health.assign(config.edges.size(), 1);
+    s.worker_count = std::max(1u, workers);
+    s.workers = std::make_unique<WorkerSlot[]>(s.worker_count);
+    for (unsigned i = 0; i < s.worker_count; ++i) s.workers[i].rng = 0x9E3779B97F4A7C15ull * (i + 1) + 12345;
+
+    bool uses_location = false;
+    for (auto& sc : config.steers) {
+        SteerRt rt;
+        rt.cfg = &sc;
+        add_node(config, rt, sc.policy, 0);
+        uses_location = uses_location || rt.loc_slots > 0;
+        s.steers.push_back(std::move(rt));
+    }
+
+    LocationDb db;
+    bool ok = true;
+    if (uses_location) {
+        if (!config.database.empty()) {
+            std::string err;
+            if (!db.load_mmdb(config.database, &err)) {
+                diags.error_at(config.database, 0, err);
+                ok = false;
+            }
+        }
+        if (!config.cidr_file.empty() && !db.load_cidr_file(config.cidr_file, diags)) ok = false;
+        if (config.database.empty() && config.cidr_file.empty())
+            diags.warning_at("", 0, "steering: location-based policies but no [geo] database or cidr_file: every "
+                                    "client is 'unknown' and gets the default");
+    }
+    if (!ok) return nullptr;
+
+    uint32_t base = 0;
+    for (SteerRt& rt : s.steers) {
+        rt.base = base;
+        if (rt.loc_slots == 0) {
+            rt.classes.push_back({});
+            rt.v4 = RadixTree(0);
+            rt.v6 = RadixTree(0);
+        } else {
+            std::map<Plan, uint32_t> interned;
+            std::vector<uint32_t> loc_class(db.size());
+            Plan plan;
+            for (LocationId id = 0; id < db.size(); ++id) {
+                collect_plan(rt, db.location(id), plan);
+                auto [it, ins] = interned.emplace(plan, static_cast<uint32_t>(rt.classes.size()));
+                if (ins) rt.classes.push_back(plan);
+                loc_class[id] = it->second;
+            }
+            auto map = [&](uint32_t loc) { return loc_class[loc]; };
+            rt.v4 = db.tree_v4().mapped(map);
+            rt.v6 = db.tree_v6().mapped(map);
+        }
+        base += static_cast<uint32_t>(rt.classes.size());
+    }
+    s.total_classes = base;
+
+    // Names: one SteeredName per owner, with its A and AAAA steers.
+    for (size_t i = 0; i < config.steers.size(); ++i) {
+        const SteerConfig& sc = config.steers[i];
+        auto it = std::find_if(st->names_.begin(), st->names_.end(),
+                               [&](const SteeredName& n) { return n.wire_ == sc.wire; });
+        if (it == st->names_.end()) {
+            st->names_.emplace_back();
+            it = st->names_.end() - 1;
+            it->wire_ = sc.wire;
+            it->text_ = sc.name;
+        }
+        (sc.qtype == 1 ? it->a_ : it->aaaa_) = static_cast<int32_t>(i);
+    }
+    size_t cap = 4;
+    while (cap < st->names_.size() * 2) cap *= 2;
+    st->name_hash_.assign(cap, 0);
+    for (size_t i = 0; i < st->names_.size(); ++i) {
+        uint32_t h = hash_name(st->names_[i].wire_name()) & static_cast<uint32_t>(cap - 1);
+        while (st->name_hash_[h]) h = (h + 1) & static_cast<uint32_t>(cap - 1);
+        st->name_hash_[h] = static_cast<uint32_t>(i + 1);
+    }
+
+    s.owned_current = render(s);
+    s.current.store(s.owned_current.get(), std::memory_order_release);
+    return st;
+}
+
+const SteeredName* Steering::find(std::span<const uint8_t> name) const noexcept {
+    uint32_t mask = static_cast<uint32_t>(name_hash_.size() - 1);
+    for (uint32_t h = hash_name(name) & mask;; h = (h + 1) & mask) {
+        uint32_t v = name_hash_[h];
+        if (!v) return nullptr;
+        const SteeredName& n = names_[v - 1];
+        if (n.wire_.size() == name.size() && std::memcmp(n.wire_.data(), name.data(), name.size()) == 0) return &n;
+    }
+}
+
+Answer Steering::answer(const SteeredName& name, uint16_t qtype, const ClientLocation& where,
+                        unsigned worker) const noexcept {
+    Answer a;
+    int32_t idx = qtype == 1 ? name.a_ : qtype == 28 ? name.aaaa_ : -1;
+    if (idx < 0) {
+        a.nodata = true;
+        return a;
+    }
+    const SteeringState& st = *state_;
+    const SteerRt& s = st.steers[static_cast<size_t>(idx)];
+
+    static const uint8_t kMapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+    const uint8_t* addr = where.addr;
+    unsigned source = where.source_prefix;
+    bool v4 = where.family == AF_INET;
+    unsigned bits_offset = 0;
+    if (!v4 && source >= 96 && std::memcmp(addr, kMapped, 12) == 0) {
+        v4 = true;
+        addr += 12;
+        source -= 96;
+        bits_offset = 96;
+    }
+    unsigned cap = v4 ? 24 : 56; // RFC 7871 §11.1: do not use more than /24 and /56 of the client's address
+    unsigned max = v4 ? 32 : 128;
+    bool truncated = source > cap;
+    unsigned used = std::min(std::min(source, cap), max);
+    uint8_t masked[16] = {};
+    std::memcpy(masked, addr, v4 ? 4 : 16);
+    for (unsigned b = used; b < max; ++b) masked[b >> 3] &= static_cast<uint8_t>(~(0x80u >> (b & 7)));
+    RadixTree::Hit hit = (v4 ? s.v4 : s.v6).lookup(masked, used);
+    unsigned scope = hit.depth;
+    if (truncated && scope > used) scope = used;
+    if (s.loc_slots > 0 && bits_offset) scope += bits_offset;
+    a.scope_prefix = static_cast<uint8_t>(s.loc_slots > 0 ? scope : 0);
+
+    const Snapshot* snap = st.current.load(std::memory_order_acquire);
+    const ClassAnswer& ca = snap->answers[s.base + hit.value];
+    WorkerSlot& w = st.workers[worker % st.worker_count];
+    w.answers.fetch_add(1, std::memory_order_relaxed);
+    if (ca.nodata) {
+        a.nodata = true;
+        return a;
+    }
+    auto next = [&w]() noexcept {
+        // xorshift64*: per-worker state, so no sharing between threads
+        w.rng ^= w.rng >> 12;
+        w.rng ^= w.rng << 25;
+        w.rng ^= w.rng >> 27;
+        return static_cast<uint32_t>((w.rng * 2685821657736338717ull) >> 32);
+    };
+    const Option* opt = &snap->options[ca.first];
+    if (ca.n > 1) {
+        uint32_t r = next();
+        while (r > opt->threshold) ++opt;
+    }
+    unsigned start = opt->count > 1 ? next() % opt->count : 0;
+    a.records = std::span<const uint8_t>(snap->bytes.data() + opt->offset + start * opt->rr_size,
+                                         static_cast<size_t>(opt->window) * opt->rr_size);
+    a.rr_count = opt->window;
+    if (ca.failed_open) {
+        a.failed_open = true;
+        w.failed_open.fetch_add(1, std::memory_order_relaxed);
+    }
+    return a;
+}
+
+const std::vector<std::string>& Steering::edge_names() const noexcept { return state_->edge_names; }
+const SteeringConfig& Steering::config() const noexcept { return *state_->config; }
+
+void Steering::set_health(const HealthVector& health, uint64_t now_ms) {
+    SteeringState& s = *state_;
+    for (size_t i = 0; i < s.health.size() && i < health.size(); ++i)
+        s.health[i] = s.config->edges[i].health.type == HealthCheckConfig::Type::none ? 1 : health[i];
+    auto snap = render(s);
+    const Snapshot* old = s.owned_current.get();
+    for (size_t i = 0; i < s.steers.size(); ++i) {
+        if (snap->steer_failing_open[i] != old->steer_failing_open[i])
+            shared::log::write(snap->steer_failing_open[i] ? shared::log::Level::warn : shared::log::Level::info,
+                               "geo",
+                               snap->steer_failing_open[i] ? "every edge unhealthy: failing open"
+                                                           : "healthy edges again: no longer failing open",
+                               {{"name", s.steers[i].cfg->name},
+                                {"type", s.steers[i].cfg->qtype == 1 ? "A" : "AAAA"}});
+    }
+    s.current.store(snap.get(), std::memory_order_release);
+    s.retired.emplace_back(now_ms, std::move(s.owned_current));
+    s.owned_current = std::move(snap);
+    // Workers read a snapshot for microseconds; one untouched for a minute is no longer in use.
+    std::erase_if(s.retired, [&](auto& r) { return now_ms >= r.first + kRetireAfterMs; });
+}
+
+uint64_t Steering::answers_total() const noexcept {
+    uint64_t n = 0;
+    for (unsigned i = 0; i < state_->worker_count; ++i) n += state_->workers[i].answers.load(std::memory_order_relaxed);
+    return n;
+}
+
+uint64_t Steering::failed_open_total() const noexcept {
+    uint64_t n = 0;
+    for (unsigned i = 0; i < state_->worker_count; ++i)
+        n += state_->workers[i].failed_open.load(std::memory_order_relaxed);
+    return n;
+}
+
+unsigned Steering::failing_open_now() const noexcept {
+    return state_->current.load(std::memory_order_acquire)->failing_open;
+}
+
+} // namespace dns::geo
