@@ -82,14 +82,16 @@ private:
     friend class OriginPool;
     struct Exchange;
     OriginFetch(OriginPool* pool, OriginRequest req, OriginCallbacks cb);
-    void begin();
+    void begin(bool fresh_only);
     void on_resolved(int status, const std::vector<shared::SocketAddress>& addrs);
     void start_on(shared::HttpConnection* conn);
-    void finish_ok();
+    void on_head(const shared::HttpResponseHead& head);
+    bool on_body(std::string_view data);
+    void on_complete();
+    void on_error(OriginError err);
     void finish_error(OriginError err);
-    bool deliver_head(const shared::HttpResponseHead& head);
-    bool deliver_body(std::string_view data);
-    void handle_error(OriginError err);
+    // Runs a user callback; false if the fetch was destroyed inside it (then `this` must not be touched).
+    template <class F> bool guarded(F&& f);
 
     OriginPool* pool_;
     OriginRequest req_;
@@ -101,6 +103,7 @@ private:
     bool done_ = false;
     bool retried_ = false;
     bool paused_ = false;
+    bool in_begin_ = false;
     bool deferred_ = false;
     OriginError deferred_error_ = OriginError::None;
     OriginFetch* next_deferred_ = nullptr;
@@ -129,6 +132,8 @@ public:
     };
     const Stats& stats() const { return stats_; }
     size_t idle_connections() const { return idle_.size(); }
+    // Whether `method` may be retried after its request was fully sent (RFC 9110 §9.2.2).
+    static bool idempotent(std::string_view method);
     const OriginSettings& settings() const { return settings_; }
 
 private:
@@ -153,6 +158,7 @@ private:
     Stats stats_;
     uv_timer_t* defer_timer_ = nullptr;  // freed in its close callback
     OriginFetch* deferred_head_ = nullptr;
+    size_t next_addr_ = 0;  // round robin over the origin's addresses
 };
 
 } // namespace edge
