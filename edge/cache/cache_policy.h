@@ -35,6 +35,7 @@ struct ResponseFacts {
     std::string_view age;             // "" = absent
     std::string_view vary;            // merged Vary value, "" = absent
     bool has_set_cookie = false;
+    bool has_validators = false;      // ETag or Last-Modified present (a 0-lifetime object is kept only with them)
     bool request_had_authorization = false;
     uint64_t request_time_ms = 0;     // when the request was sent to the origin
     uint64_t response_time_ms = 0;    // when the response headers arrived

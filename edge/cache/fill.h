@@ -4,7 +4,10 @@
 // same Fill. The leader fetches from the origin and calls, in order:
 //   start_body(obj)  once the response headers are known and the response is storable (obj from
 //                    CachedObject::create, body empty) → subscribers start streaming obj->body();
-//   append(...)      for each piece of body as it arrives (shared buffer, never copied per waiter);
+//   append(...)      for each piece of body as it arrives (shared buffer, never copied per waiter); returns false
+//                    once the body outgrows max_object_bytes (only possible without Content-Length): the fill has
+//                    then failed for the waiters, the buffer keeps what it has, and the leader sends the rest of
+//                    the origin's body to its own client directly;
 //   finish(now)      at the end of a complete body → obj becomes the cached object (no copy) and the fill resolves;
 // or, instead of start_body:
 //   release_uncacheable(now)  the answer may not be stored (or is larger than max_object_bytes): waiters are released
@@ -17,9 +20,13 @@
 // The leader should itself stream to its client from obj->body() like any waiter, so a slow leader client never slows
 // the fill. Every transition notifies every subscriber.
 //
+// The leader holds a FillLeader: if it is destroyed before the fill resolved (the leader's connection died), the fill
+// fails, so waiters are released at once instead of waiting for their timeout.
+//
 // Threading: all methods are thread-safe. Subscriber callbacks run on the leader's thread while the fill's mutex is
 // held: they must only signal (uv_async_send) and never call back into the Fill. After unsubscribe() returns, the
-// subscriber is never called again.
+// subscriber is never called again. Lock order: fill → coalescer shard → cache shard (a fill never holds its own
+// lock while calling the coalescer).
 #pragma once
 
 #include <cstdint>
@@ -73,12 +80,13 @@ public:
 
     // Leader only (see the file comment).
     void start_body(Ref<CachedObject> obj);
-    void append(const char* data, size_t len);
+    bool append(const char* data, size_t len);
     // Stores the object (when its body fits max_object_bytes) and resolves. Returns whether it was stored.
     bool finish(uint64_t now_ms);
     void release_uncacheable(uint64_t now_ms);
     void revalidated(const Freshness& f);
     void fail();
+    bool resolved() const noexcept;
 
     // Public for MissCoalescer; use MissCoalescer::begin.
     Fill(MissCoalescer* owner, std::string_view key, uint64_t hash, Ref<CachedObject> stale);
@@ -96,6 +104,31 @@ private:
     Ref<CachedObject> object_;
     std::vector<FillSubscriber*> subscribers_;
     bool detached_ = false; // removed from the coalescer
+};
+
+// The leader's handle on its fill (move-only). Destroying it while the fill is unresolved calls fail().
+class FillLeader {
+public:
+    FillLeader() = default;
+    explicit FillLeader(Ref<Fill> f) : fill_(std::move(f)) {}
+    FillLeader(FillLeader&&) noexcept = default;
+    FillLeader& operator=(FillLeader&& o) noexcept {
+        abandon();
+        fill_ = std::move(o.fill_);
+        return *this;
+    }
+    ~FillLeader() { abandon(); }
+    Fill* operator->() const noexcept { return fill_.get(); }
+    Fill* get() const noexcept { return fill_.get(); }
+    explicit operator bool() const noexcept { return static_cast<bool>(fill_); }
+    // Fails the fill if unresolved, and lets go of it.
+    void abandon() noexcept {
+        if (fill_ && !fill_->resolved()) fill_->fail();
+        fill_.reset();
+    }
+
+private:
+    Ref<Fill> fill_;
 };
 
 } // namespace edge

@@ -8,7 +8,7 @@
 //   join   → subscribe to `fill` and stream from it; if its headers do not come within collapse_timeout_ms
 //            (your own timer), unsubscribe and fetch for yourself (pass);
 //   pass   → fetch for yourself without collapsing (hit-for-miss: the last answer for this key was uncacheable).
-// Any thread. Lock order: coalescer shard → cache shard → fill.
+// Any thread. Lock order: fill → coalescer shard → cache shard.
 #pragma once
 
 #include <atomic>
@@ -42,6 +42,7 @@ public:
         Role role = Role::pass;
         Ref<CachedObject> object; // Role::hit
         Ref<Fill> fill;           // Role::lead, Role::join
+        FillLeader leader;        // Role::lead: drive the fill through this (fails it if dropped unresolved)
     };
     // `hash` = hash_cache_key(key). Allocates only when it starts a fill.
     Begin begin(std::string_view key, uint64_t hash, uint64_t now_ms);

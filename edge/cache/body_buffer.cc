@@ -1,0 +1,114 @@
+#include "edge/cache/body_buffer.h"
+
+#include <algorithm>
+#include <cstdlib>
+#include <cstring>
+#include <new>
+#include <string>
+
+namespace edge {
+
+struct BodyBuffer::Chunk {
+    std::atomic<Chunk*> next{nullptr};
+    uint64_t cap;
+    char* data() { return reinterpret_cast<char*>(this + 1); }
+    const char* data() const { return reinterpret_cast<const char*>(this + 1); }
+
+    static Chunk* make(uint64_t cap) {
+        void* mem = std::malloc(sizeof(Chunk) + cap);
+        if (!mem) throw std::bad_alloc();
+        return new (mem) Chunk{{nullptr}, cap};
+    }
+};
+
+namespace {
+constexpr uint64_t kUnknownFirst = 16 << 10;
+constexpr uint64_t kMaxFirst = uint64_t{1} << 30;
+constexpr uint64_t kMaxGrow = 1 << 20;
+} // namespace
+
+BodyBuffer::BodyBuffer(uint64_t expected_size) noexcept
+    : first_cap_(static_cast<uint32_t>(expected_size == 0 ? kUnknownFirst : std::min(expected_size, kMaxFirst))) {}
+
+BodyBuffer::~BodyBuffer() {
+    Chunk* c = head_;
+    while (c) {
+        Chunk* next = c->next.load(std::memory_order_relaxed);
+        c->~Chunk();
+        std::free(c);
+        c = next;
+    }
+}
+
+size_t BodyBuffer::chunk_overhead() noexcept { return sizeof(Chunk); }
+
+void BodyBuffer::append(const char* data, size_t len) {
+    uint64_t size = size_.load(std::memory_order_relaxed);
+    while (len > 0) {
+        if (!tail_ || size == tail_start_ + tail_->cap) {
+            uint64_t cap;
+            if (!tail_) {
+                cap = std::max<uint64_t>(first_cap_, 1);
+            } else {
+                cap = std::min<uint64_t>(std::max<uint64_t>(tail_->cap * 2, len), kMaxGrow);
+                cap = std::max<uint64_t>(cap, std::min<uint64_t>(len, kMaxGrow));
+            }
+            Chunk* c = Chunk::make(cap);
+            allocated_ += sizeof(Chunk) + cap;
+            if (!tail_) {
+                head_ = c;
+                tail_start_ = 0;
+            } else {
+                tail_start_ += tail_->cap;
+                // Release: a reader that sees `next` sees an initialised chunk.
+                tail_->next.store(c, std::memory_order_release);
+            }
+            tail_ = c;
+        }
+        uint64_t room = tail_start_ + tail_->cap - size;
+        size_t n = static_cast<size_t>(std::min<uint64_t>(room, len));
+        std::memcpy(tail_->data() + (size - tail_start_), data, n);
+        data += n;
+        len -= n;
+        size += n;
+        // Publish per piece so a reader can start on the first chunk before a long append ends.
+        size_.store(size, std::memory_order_release);
+    }
+}
+
+size_t BodyBuffer::slices(uint64_t from, uint64_t to, BodySlice* out, size_t max) const noexcept {
+    uint64_t end = std::min(to, size());
+    if (from >= end || max == 0) return 0;
+    // head_ is written before size_ first becomes non-zero (release), and we read size first (acquire).
+    const Chunk* c = head_;
+    uint64_t start = 0;
+    size_t n = 0;
+    while (c && start < end && n < max) {
+        uint64_t c_end = start + c->cap;
+        if (from < c_end) {
+            uint64_t a = std::max(from, start);
+            uint64_t b = std::min(end, c_end);
+            out[n++] = BodySlice{c->data() + (a - start), static_cast<size_t>(b - a)};
+        }
+        start = c_end;
+        if (start >= end) break;
+        c = c->next.load(std::memory_order_acquire);
+    }
+    return n;
+}
+
+std::string BodyBuffer::copy(uint64_t from, uint64_t to) const {
+    std::string s;
+    BodySlice sl[16];
+    while (true) {
+        size_t n = slices(from, to, sl, 16);
+        if (n == 0) break;
+        for (size_t i = 0; i < n; ++i) {
+            s.append(sl[i].data, sl[i].len);
+            from += sl[i].len;
+        }
+    }
+    return s;
+}
+
+} // namespace edge

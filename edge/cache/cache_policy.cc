@@ -1,0 +1,218 @@
+#include "edge/cache/cache_policy.h"
+
+#include <algorithm>
+
+#include "edge/cache/http_date.h"
+
+namespace edge {
+namespace {
+
+constexpr int64_t kDeltaMax = int64_t{1} << 31; // RFC 9111 §1.2.2
+
+char lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
+
+bool ieq(std::string_view a, std::string_view b) {
+    if (a.size() != b.size()) return false;
+    for (size_t i = 0; i < a.size(); ++i) {
+        if (lower(a[i]) != lower(b[i])) return false;
+    }
+    return true;
+}
+
+std::string_view trim(std::string_view s) {
+    while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+    while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+    return s;
+}
+
+// Splits a comma-separated list, honouring quoted strings (a comma inside quotes does not split).
+template <typename F>
+void for_each_list_item(std::string_view v, F&& f) {
+    size_t start = 0;
+    bool quoted = false;
+    for (size_t i = 0; i <= v.size(); ++i) {
+        if (i < v.size()) {
+            char c = v[i];
+            if (quoted && c == '\\') {
+                ++i;
+                continue;
+            }
+            if (c == '"') quoted = !quoted;
+            if (c != ',' || quoted) continue;
+        }
+        std::string_view item = trim(v.substr(start, i - start));
+        if (!item.empty()) f(item);
+        start = i + 1;
+    }
+}
+
+uint64_t sat_mul_1000(int64_t s) { return s <= 0 ? 0 : static_cast<uint64_t>(s) * 1000u; }
+
+} // namespace
+
+int64_t parse_delta_seconds(std::string_view s) {
+    if (s.empty()) return -1;
+    int64_t v = 0;
+    for (char c : s) {
+        if (c < '0' || c > '9') return -1;
+        if (v < kDeltaMax) v = v * 10 + (c - '0');
+    }
+    return std::min(v, kDeltaMax);
+}
+
+void parse_cache_control(std::string_view value, CacheControl* cc) {
+    for_each_list_item(value, [cc](std::string_view item) {
+        std::string_view name = item, arg;
+        bool has_arg = false;
+        if (size_t eq = item.find('='); eq != std::string_view::npos) {
+            name = trim(item.substr(0, eq));
+            arg = trim(item.substr(eq + 1));
+            has_arg = true;
+            if (arg.size() >= 2 && arg.front() == '"' && arg.back() == '"') arg = arg.substr(1, arg.size() - 2);
+        }
+        auto delta = [&](int64_t* slot) {
+            // RFC 9111 §4.2.1: with repeated directives use the first; an invalid value means "stale" (0).
+            if (*slot >= 0) return;
+            int64_t v = has_arg ? parse_delta_seconds(arg) : -1;
+            *slot = v < 0 ? 0 : v;
+        };
+        if (ieq(name, "max-age")) {
+            delta(&cc->max_age);
+        } else if (ieq(name, "s-maxage")) {
+            delta(&cc->s_maxage);
+        } else if (ieq(name, "no-store")) {
+            cc->no_store = true;
+        } else if (ieq(name, "no-cache")) {
+            // The qualified form (no-cache="Set-Cookie") is treated like the unqualified one: simpler and safe.
+            cc->no_cache = true;
+        } else if (ieq(name, "private")) {
+            cc->private_ = true;
+        } else if (ieq(name, "public")) {
+            cc->public_ = true;
+        } else if (ieq(name, "must-revalidate")) {
+            cc->must_revalidate = true;
+        } else if (ieq(name, "proxy-revalidate")) {
+            cc->proxy_revalidate = true;
+        }
+    });
+}
+
+bool status_storable(int status, bool has_explicit_freshness) {
+    switch (status) {
+    case 200: case 203: case 204: case 300: case 301: case 308: case 404: case 405: case 410: case 414:
+        return true;
+    case 302: case 303: case 307:
+        return has_explicit_freshness;
+    default:
+        // 206 (we store whole objects only), 304 (handled as revalidation), every 5xx (an origin error is
+        // never stored, so the next request retries), 1xx, other 4xx.
+        return false;
+    }
+}
+
+uint64_t corrected_initial_age_ms(int64_t date_s, int64_t age_s, uint64_t request_time_ms,
+                                  uint64_t response_time_ms) {
+    // RFC 9111 §4.2.3
+    uint64_t apparent_age = 0;
+    if (date_s >= 0) {
+        uint64_t date_ms = sat_mul_1000(date_s);
+        apparent_age = response_time_ms > date_ms ? response_time_ms - date_ms : 0;
+    }
+    uint64_t response_delay = response_time_ms > request_time_ms ? response_time_ms - request_time_ms : 0;
+    uint64_t corrected_age_value = (age_s > 0 ? sat_mul_1000(age_s) : 0) + response_delay;
+    return std::max(apparent_age, corrected_age_value);
+}
+
+uint32_t age_seconds(uint64_t age_origin_ms, uint64_t now_ms) {
+    if (now_ms <= age_origin_ms) return 0;
+    uint64_t s = (now_ms - age_origin_ms) / 1000;
+    return s > kDeltaMax ? static_cast<uint32_t>(kDeltaMax) : static_cast<uint32_t>(s);
+}
+
+Freshness compute_freshness(const ResponseFacts& f, const TtlPolicy& p) {
+    Freshness out;
+    const CacheControl& cc = f.cache_control;
+
+    int64_t date_s = f.date.empty() ? -1 : parse_http_date(f.date).value_or(-1);
+    int64_t age_s = f.age.empty() ? -1 : parse_delta_seconds(trim(f.age));
+
+    // RFC 9111 §4.2.1: s-maxage (shared caches) > max-age > Expires - Date.
+    bool explicit_fresh = false;
+    uint64_t explicit_ms = 0;
+    if (cc.s_maxage >= 0) {
+        explicit_fresh = true;
+        explicit_ms = sat_mul_1000(cc.s_maxage);
+    } else if (cc.max_age >= 0) {
+        explicit_fresh = true;
+        explicit_ms = sat_mul_1000(cc.max_age);
+    } else if (!f.expires.empty()) {
+        explicit_fresh = true;
+        // An invalid Expires (e.g. "0") means already expired (RFC 9111 §5.3).
+        if (auto exp = parse_http_date(trim(f.expires))) {
+            uint64_t base_ms = date_s >= 0 ? sat_mul_1000(date_s) : f.response_time_ms;
+            uint64_t exp_ms = sat_mul_1000(*exp);
+            explicit_ms = exp_ms > base_ms ? exp_ms - base_ms : 0;
+        }
+    }
+
+    out.corrected_initial_age_ms = corrected_initial_age_ms(date_s, age_s, f.request_time_ms, f.response_time_ms);
+    out.age_origin_ms = f.response_time_ms > out.corrected_initial_age_ms
+                            ? f.response_time_ms - out.corrected_initial_age_ms
+                            : 0;
+
+    auto refuse = [&](StoreReason r) {
+        out.store = false;
+        out.reason = r;
+        out.lifetime_ms = 0;
+        out.expires_at_ms = 0;
+        return out;
+    };
+
+    if (!status_storable(f.status, explicit_fresh)) return refuse(StoreReason::status);
+    if (f.has_set_cookie && !p.cache_set_cookie) return refuse(StoreReason::set_cookie);
+    if (!f.vary.empty()) {
+        bool other = false;
+        for_each_list_item(f.vary, [&](std::string_view item) {
+            if (!ieq(item, "accept-encoding")) other = true;
+        });
+        if (other) return refuse(StoreReason::vary);
+    }
+    // RFC 9111 §3.5
+    if (f.request_had_authorization && !cc.public_ && cc.s_maxage < 0 && !cc.must_revalidate) {
+        return refuse(StoreReason::authorization);
+    }
+
+    bool is_error = f.status >= 400;
+    uint64_t lifetime;
+    if (explicit_fresh) {
+        lifetime = std::clamp(explicit_ms, p.min_ttl_ms, std::max(p.min_ttl_ms, p.max_ttl_ms));
+    } else if (is_error) {
+        lifetime = std::min(p.error_ttl_ms, p.max_ttl_ms);
+    } else {
+        lifetime = std::clamp(p.default_ttl_ms, p.min_ttl_ms, std::max(p.min_ttl_ms, p.max_ttl_ms));
+    }
+    out.must_revalidate = cc.must_revalidate || cc.proxy_revalidate;
+
+    if (p.min_ttl_ms == 0) {
+        // RFC 9111 as written: a shared cache does not store no-store or private responses, and revalidates
+        // no-cache ones before every use.
+        if (cc.no_store) return refuse(StoreReason::no_store);
+        if (cc.private_) return refuse(StoreReason::private_);
+        if (cc.no_cache) {
+            lifetime = 0;
+            out.must_revalidate = true;
+        }
+    } else if (cc.no_store || cc.private_ || cc.no_cache) {
+        // CloudFront: with a minimum TTL > 0 the object is cached for at least that long regardless.
+        lifetime = std::max(lifetime, p.min_ttl_ms);
+    }
+
+    if (lifetime == 0 && !f.has_validators) return refuse(StoreReason::zero_ttl);
+    out.store = true;
+    out.reason = StoreReason::stored;
+    out.lifetime_ms = lifetime;
+    out.expires_at_ms = out.age_origin_ms + lifetime;
+    return out;
+}
+
+} // namespace edge

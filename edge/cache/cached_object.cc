@@ -1,0 +1,68 @@
+#include "edge/cache/cached_object.h"
+
+#include <cstdlib>
+#include <cstring>
+#include <new>
+
+namespace edge {
+
+CachedObject::CachedObject(std::string_view key, int status, std::string_view header_block,
+                           const ValidatorSpans& validators, const Freshness& f, uint64_t expected_body) noexcept
+    : body_(expected_body),
+      age_origin_ms_(f.age_origin_ms),
+      expires_at_ms_(f.expires_at_ms),
+      validators_(validators),
+      key_len_(static_cast<uint32_t>(key.size())),
+      header_len_(static_cast<uint32_t>(header_block.size())),
+      status_(static_cast<uint16_t>(status)),
+      must_revalidate_(f.must_revalidate) {
+    char* p = reinterpret_cast<char*>(this + 1);
+    std::memcpy(p, key.data(), key.size());
+    std::memcpy(p + key.size(), header_block.data(), header_block.size());
+}
+
+Ref<CachedObject> CachedObject::create(std::string_view key, int status, std::string_view header_block,
+                                       const ValidatorSpans& validators, const Freshness& freshness,
+                                       uint64_t expected_body) {
+    // One allocation for the struct, the key and the header block: fewer mallocs and less overhead per object.
+    void* mem = std::malloc(sizeof(CachedObject) + key.size() + header_block.size());
+    if (!mem) throw std::bad_alloc();
+    auto* o = new (mem) CachedObject(key, status, header_block, validators, freshness, expected_body);
+    return Ref<CachedObject>(o);
+}
+
+Ref<CachedObject> CachedObject::create_complete(std::string_view key, int status, std::string_view header_block,
+                                                const ValidatorSpans& validators, const Freshness& freshness,
+                                                std::string_view body) {
+    Ref<CachedObject> o = create(key, status, header_block, validators, freshness, body.size());
+    if (!body.empty()) o->writable_body().append(body);
+    o->mark_complete();
+    return o;
+}
+
+void CachedObject::destroy(const CachedObject* o) noexcept {
+    auto* m = const_cast<CachedObject*>(o);
+    m->~CachedObject();
+    std::free(m);
+}
+
+std::string_view CachedObject::etag() const noexcept {
+    if (!validators_.etag_len) return {};
+    return header_block().substr(validators_.etag_off, validators_.etag_len);
+}
+
+std::string_view CachedObject::last_modified() const noexcept {
+    if (!validators_.last_modified_len) return {};
+    return header_block().substr(validators_.last_modified_off, validators_.last_modified_len);
+}
+
+uint32_t CachedObject::age_seconds(uint64_t now_ms) const noexcept {
+    return edge::age_seconds(age_origin_ms_.load(std::memory_order_relaxed), now_ms);
+}
+
+void CachedObject::refresh(const Freshness& f) noexcept {
+    age_origin_ms_.store(f.age_origin_ms, std::memory_order_relaxed);
+    expires_at_ms_.store(f.expires_at_ms, std::memory_order_relaxed);
+}
+
+} // namespace edge

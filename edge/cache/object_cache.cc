@@ -1,0 +1,231 @@
+#include "edge/cache/object_cache.h"
+
+#include <algorithm>
+#include <bit>
+#include <mutex>
+#include <vector>
+
+#include "edge/cache/cache_key.h"
+
+namespace edge {
+
+// One shard: an open-addressing table (linear probing, backward-shift deletion, 8 bytes per slot) and an intrusive
+// doubly linked LRU list through the objects. Everything is guarded by `mu`.
+struct ObjectCache::Shard {
+    alignas(64) mutable std::mutex mu;
+    std::vector<CachedObject*> slots = std::vector<CachedObject*>(16, nullptr);
+    size_t count = 0;
+    CachedObject* mru = nullptr;
+    CachedObject* lru = nullptr;
+    uint64_t bytes = 0;
+    uint64_t budget = 0;
+    uint64_t evictions = 0;
+    uint64_t inserts = 0;
+    uint64_t rejected = 0;
+
+    ~Shard() {
+        for (CachedObject*& o : slots) {
+            if (o) o->release();
+        }
+    }
+
+    size_t mask() const { return slots.size() - 1; }
+
+    // Slot index of `key`, or SIZE_MAX.
+    size_t find_slot(std::string_view key, uint64_t hash) const {
+        for (size_t i = hash & mask();; i = (i + 1) & mask()) {
+            CachedObject* o = slots[i];
+            if (!o) return SIZE_MAX;
+            if (o->hash_ == hash && o->key() == key) return i;
+        }
+    }
+
+    void lru_unlink(CachedObject* o) {
+        (o->lru_prev_ ? o->lru_prev_->lru_next_ : mru) = o->lru_next_;
+        (o->lru_next_ ? o->lru_next_->lru_prev_ : lru) = o->lru_prev_;
+        o->lru_prev_ = o->lru_next_ = nullptr;
+    }
+    void lru_push_front(CachedObject* o) {
+        o->lru_prev_ = nullptr;
+        o->lru_next_ = mru;
+        (mru ? mru->lru_prev_ : lru) = o;
+        mru = o;
+    }
+    void touch(CachedObject* o) {
+        if (mru == o) return;
+        lru_unlink(o);
+        lru_push_front(o);
+    }
+
+    void place(CachedObject* o) {
+        for (size_t i = o->hash_ & mask();; i = (i + 1) & mask()) {
+            if (!slots[i]) {
+                slots[i] = o;
+                return;
+            }
+        }
+    }
+
+    void grow() {
+        std::vector<CachedObject*> old(slots.size() * 2, nullptr);
+        old.swap(slots);
+        for (CachedObject* o : old) {
+            if (o) place(o);
+        }
+    }
+
+    // Removes the object at slot i from table, LRU and byte count; drops the cache's reference.
+    void remove_at(size_t i) {
+        CachedObject* o = slots[i];
+        slots[i] = nullptr;
+        // Backward-shift: move later members of the probe run into the hole so lookups never stop early.
+        size_t hole = i;
+        for (size_t j = (i + 1) & mask(); slots[j]; j = (j + 1) & mask()) {
+            size_t home = slots[j]->hash_ & mask();
+            // Can slots[j] move to `hole`? Only if its home is not in the cyclic range (hole, j].
+            bool in_range = hole <= j ? (home > hole && home <= j) : (home > hole || home <= j);
+            if (!in_range) {
+                slots[hole] = slots[j];
+                slots[j] = nullptr;
+                hole = j;
+            }
+        }
+        --count;
+        lru_unlink(o);
+        bytes -= o->charged_;
+        o->release();
+    }
+
+    void evict_to(uint64_t target, const CachedObject* keep) {
+        while (bytes > target && lru && lru != keep) {
+            CachedObject* victim = lru;
+            remove_at(find_slot(victim->key(), victim->hash_));
+            ++evictions;
+        }
+    }
+};
+
+ObjectCache::ObjectCache(uint64_t max_bytes, uint32_t shards)
+    : shard_count_(std::bit_ceil(std::max<uint32_t>(shards, 1))), max_bytes_(max_bytes) {
+    shards_ = std::make_unique<Shard[]>(shard_count_);
+    for (uint32_t i = 0; i < shard_count_; ++i) shards_[i].budget = max_bytes / shard_count_;
+}
+
+ObjectCache::~ObjectCache() = default;
+
+uint64_t ObjectCache::shard_budget() const { return max_bytes_ / shard_count_; }
+
+ObjectCache::Lookup ObjectCache::find(std::string_view key, uint64_t now_ms, Ref<CachedObject>* out) {
+    return find(key, hash_cache_key(key), now_ms, out);
+}
+
+ObjectCache::Lookup ObjectCache::find(std::string_view key, uint64_t hash, uint64_t now_ms, Ref<CachedObject>* out) {
+    Shard& s = shards_[shard_of(hash)];
+    std::lock_guard lock(s.mu);
+    size_t i = s.find_slot(key, hash);
+    if (i == SIZE_MAX) return Lookup::miss;
+    CachedObject* o = s.slots[i];
+    if (o->fresh(now_ms)) {
+        s.touch(o);
+        *out = Ref<CachedObject>(o);
+        return Lookup::fresh;
+    }
+    if (o->has_validators()) {
+        s.touch(o);
+        *out = Ref<CachedObject>(o);
+        return Lookup::stale;
+    }
+    // Stale and nothing to revalidate with: it can never be used again.
+    s.remove_at(i);
+    return Lookup::miss;
+}
+
+bool ObjectCache::insert(Ref<CachedObject> obj) {
+    if (!obj) return false;
+    uint64_t hash = hash_cache_key(obj->key());
+    Shard& s = shards_[shard_of(hash)];
+    uint64_t charge = obj->charge();
+    std::lock_guard lock(s.mu);
+    if (charge > s.budget) {
+        ++s.rejected;
+        return false;
+    }
+    if (size_t i = s.find_slot(obj->key(), hash); i != SIZE_MAX) {
+        if (s.slots[i] == obj.get()) {
+            s.touch(obj.get());
+            return true;
+        }
+        s.remove_at(i);
+    }
+    if ((s.count + 1) * 4 > s.slots.size() * 3) s.grow();
+    CachedObject* o = obj.leak();
+    o->hash_ = hash;
+    o->charged_ = charge;
+    s.place(o);
+    ++s.count;
+    s.lru_push_front(o);
+    s.bytes += charge;
+    ++s.inserts;
+    s.evict_to(s.budget, o);
+    return true;
+}
+
+bool ObjectCache::erase(std::string_view key, const CachedObject* expected) {
+    uint64_t hash = hash_cache_key(key);
+    Shard& s = shards_[shard_of(hash)];
+    std::lock_guard lock(s.mu);
+    size_t i = s.find_slot(key, hash);
+    if (i == SIZE_MAX || (expected && s.slots[i] != expected)) return false;
+    s.remove_at(i);
+    return true;
+}
+
+void ObjectCache::set_max_bytes(uint64_t max_bytes) {
+    max_bytes_ = max_bytes;
+    for (uint32_t i = 0; i < shard_count_; ++i) {
+        Shard& s = shards_[i];
+        std::lock_guard lock(s.mu);
+        s.budget = max_bytes / shard_count_;
+        s.evict_to(s.budget, nullptr);
+    }
+}
+
+CacheStats ObjectCache::stats() const {
+    CacheStats st;
+    for (uint32_t i = 0; i < shard_count_; ++i) {
+        const Shard& s = shards_[i];
+        std::lock_guard lock(s.mu);
+        st.bytes += s.bytes;
+        st.objects += s.count;
+        st.evictions += s.evictions;
+        st.inserts += s.inserts;
+        st.rejected += s.rejected;
+    }
+    return st;
+}
+
+std::vector<std::string> ObjectCache::lru_keys(uint32_t shard) const {
+    std::vector<std::string> keys;
+    const Shard& s = shards_[shard];
+    std::lock_guard lock(s.mu);
+    for (const CachedObject* o = s.mru; o; o = o->lru_next_) keys.emplace_back(o->key());
+    return keys;
+}
+
+double ObjectCache::bookkeeping_bytes_per_object() const {
+    uint64_t objects = 0, slot_bytes = 0;
+    for (uint32_t i = 0; i < shard_count_; ++i) {
+        const Shard& s = shards_[i];
+        std::lock_guard lock(s.mu);
+        objects += s.count;
+        slot_bytes += s.slots.size() * sizeof(CachedObject*);
+    }
+    if (objects == 0) return 0;
+    // Per object: the struct, one body chunk header, and two heap blocks' malloc headers (glibc: 16 bytes each,
+    // counting the rounding to 16), plus this object's share of the table slots.
+    constexpr double kMallocOverhead = 16;
+    return static_cast<double>(sizeof(CachedObject) + BodyBuffer::chunk_overhead()) + 2 * kMallocOverhead +
+           static_cast<double>(slot_bytes) / static_cast<double>(objects);
+}
+
+} // namespace edge

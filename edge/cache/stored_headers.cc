@@ -1,0 +1,128 @@
+#include "edge/cache/stored_headers.h"
+
+#include <charconv>
+
+namespace edge {
+namespace {
+
+char lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
+
+bool ieq(std::string_view a, std::string_view lower_b) {
+    if (a.size() != lower_b.size()) return false;
+    for (size_t i = 0; i < a.size(); ++i) {
+        if (lower(a[i]) != lower_b[i]) return false;
+    }
+    return true;
+}
+
+// True when `name` is listed in any Connection header value (RFC 9110 §7.6.1: those fields are hop-by-hop too).
+bool named_in_connection(std::string_view name, const HeaderField* h, size_t n) {
+    for (size_t i = 0; i < n; ++i) {
+        if (!ieq(h[i].name, "connection")) continue;
+        std::string_view v = h[i].value;
+        size_t start = 0;
+        while (start <= v.size()) {
+            size_t comma = v.find(',', start);
+            if (comma == std::string_view::npos) comma = v.size();
+            std::string_view tok = v.substr(start, comma - start);
+            while (!tok.empty() && (tok.front() == ' ' || tok.front() == '\t')) tok.remove_prefix(1);
+            while (!tok.empty() && (tok.back() == ' ' || tok.back() == '\t')) tok.remove_suffix(1);
+            if (tok.size() == name.size()) {
+                bool eq = true;
+                for (size_t k = 0; k < tok.size() && eq; ++k) eq = lower(tok[k]) == lower(name[k]);
+                if (eq) return true;
+            }
+            start = comma + 1;
+        }
+    }
+    return false;
+}
+
+} // namespace
+
+bool is_edge_managed_header(std::string_view name) {
+    static constexpr std::string_view kManaged[] = {
+        "connection", "keep-alive", "proxy-connection", "te", "trailer", "transfer-encoding", "upgrade",
+        "proxy-authenticate", "proxy-authorization", "date", "age", "x-cache", "content-length",
+    };
+    for (std::string_view m : kManaged) {
+        if (ieq(name, m)) return true;
+    }
+    return false;
+}
+
+std::string_view reason_phrase(int status) {
+    switch (status) {
+    case 200: return "OK";
+    case 201: return "Created";
+    case 202: return "Accepted";
+    case 203: return "Non-Authoritative Information";
+    case 204: return "No Content";
+    case 206: return "Partial Content";
+    case 300: return "Multiple Choices";
+    case 301: return "Moved Permanently";
+    case 302: return "Found";
+    case 303: return "See Other";
+    case 304: return "Not Modified";
+    case 307: return "Temporary Redirect";
+    case 308: return "Permanent Redirect";
+    case 400: return "Bad Request";
+    case 401: return "Unauthorized";
+    case 403: return "Forbidden";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 408: return "Request Timeout";
+    case 410: return "Gone";
+    case 411: return "Length Required";
+    case 412: return "Precondition Failed";
+    case 413: return "Content Too Large";
+    case 414: return "URI Too Long";
+    case 416: return "Range Not Satisfiable";
+    case 431: return "Request Header Fields Too Large";
+    case 500: return "Internal Server Error";
+    case 501: return "Not Implemented";
+    case 502: return "Bad Gateway";
+    case 503: return "Service Unavailable";
+    case 504: return "Gateway Timeout";
+    default: return "Unknown";
+    }
+}
+
+std::string build_stored_header_block(int status, std::string_view reason, const HeaderField* headers, size_t count,
+                                      bool keep_set_cookie, ValidatorSpans* validators) {
+    std::string out;
+    size_t need = 32;
+    for (size_t i = 0; i < count; ++i) need += headers[i].name.size() + headers[i].value.size() + 4;
+    out.reserve(need);
+    if (status < 100 || status > 999) status = 500;
+    char num[4];
+    std::to_chars(num, num + 3, status);
+    out.append("HTTP/1.1 ");
+    out.append(num, 3);
+    out.push_back(' ');
+    out.append(reason.empty() ? reason_phrase(status) : reason);
+    out.append("\r\n");
+    ValidatorSpans spans;
+    for (size_t i = 0; i < count; ++i) {
+        const HeaderField& h = headers[i];
+        if (is_edge_managed_header(h.name)) continue;
+        if (!keep_set_cookie && ieq(h.name, "set-cookie")) continue;
+        if (named_in_connection(h.name, headers, count)) continue;
+        out.append(h.name);
+        out.append(": ");
+        uint32_t off = static_cast<uint32_t>(out.size());
+        out.append(h.value);
+        out.append("\r\n");
+        if (ieq(h.name, "etag") && spans.etag_len == 0) {
+            spans.etag_off = off;
+            spans.etag_len = static_cast<uint32_t>(h.value.size());
+        } else if (ieq(h.name, "last-modified") && spans.last_modified_len == 0) {
+            spans.last_modified_off = off;
+            spans.last_modified_len = static_cast<uint32_t>(h.value.size());
+        }
+    }
+    if (validators) *validators = spans;
+    return out;
+}
+
+} // namespace edge
