@@ -1,0 +1,360 @@
+#include "edge/config/edge_config.h"
+
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <set>
+
+namespace edge {
+namespace {
+
+// `*` runs of the pattern only; true for "*", "**", "/*": every request path starts with '/'.
+bool is_catch_all(std::string_view p) {
+    if (!p.empty() && p[0] == '/') p.remove_prefix(1);
+    if (p.empty()) return false;
+    return std::all_of(p.begin(), p.end(), [](char c) { return c == '*'; });
+}
+
+std::string normalize_pattern(std::string p) {
+    if (p.empty() || p[0] == '/' || p[0] == '*') return p;
+    return "/" + p;
+}
+
+// Iterative glob with single-star backtracking (the classic two-pointer algorithm): no recursion, no allocation.
+// In "cover" mode `text` is itself a pattern: its '*' may only be covered by a '*' of `pat`.
+bool glob(std::string_view pat, std::string_view text, bool cover) {
+    size_t p = 0, t = 0;
+    size_t star_p = std::string_view::npos, star_t = 0;
+    while (t < text.size()) {
+        if (p < pat.size() && pat[p] == '*') {
+            star_p = p++;
+            star_t = t;
+        } else if (p < pat.size() &&
+                   (pat[p] == text[t] ? (!cover || text[t] != '?' || pat[p] == '?')
+                                      : (pat[p] == '?' && !(cover && text[t] == '*')))) {
+            ++p;
+            ++t;
+        } else if (star_p != std::string_view::npos) {
+            p = star_p + 1;
+            t = ++star_t;
+        } else {
+            return false;
+        }
+    }
+    while (p < pat.size() && pat[p] == '*') ++p;
+    return p == pat.size();
+}
+
+bool is_directory(const std::string& path, std::string* why) {
+    struct stat st;
+    if (::stat(path.c_str(), &st) != 0) {
+        *why = std::strerror(errno);
+        return false;
+    }
+    if (!S_ISDIR(st.st_mode)) {
+        *why = "not a directory";
+        return false;
+    }
+    return true;
+}
+
+void parse_origin(shared::ConfigSection& sec, OriginConfig* o) {
+    o->name = sec.require_string("name");
+    std::string type = sec.get_enum("type", "", {"bucket", "http"});
+    if (!sec.has("type")) sec.error("type", "missing required key (\"bucket\" or \"http\")");
+    o->type = type == "http" ? OriginType::http : OriginType::bucket;
+    if (o->type == OriginType::bucket) {
+        std::string path = sec.get_path("path", "");
+        if (!sec.has("path")) {
+            sec.error("path", "missing required key (the folder to serve)");
+        } else {
+            std::string why;
+            if (!is_directory(path, &why)) {
+                sec.error("path", "\"" + path + "\": " + why);
+            } else if (char* real = ::realpath(path.c_str(), nullptr)) {
+                o->path = real;
+                std::free(real);
+            } else {
+                sec.error("path", "\"" + path + "\": " + std::strerror(errno));
+            }
+        }
+        o->index_document = sec.get_string("index_document", "index.html");
+        o->error_document = sec.get_string("error_document", "");
+        for (const char* k : {"index_document", "error_document"}) {
+            const std::string& v = std::string_view(k) == "index_document" ? o->index_document : o->error_document;
+            if (v.find('\0') != std::string::npos || v.find("..") != std::string::npos || (!v.empty() && v[0] == '/')) {
+                sec.error(k, "must be a key inside the bucket (no leading '/', no \"..\")");
+            }
+        }
+        if (o->index_document.empty()) sec.error("index_document", "must not be empty");
+        // Read them with their own types (marking them used) so the one message is the clear one below.
+        for (const char* k : {"address", "tls", "host_header", "connect_timeout", "first_byte_timeout",
+                              "idle_timeout", "max_idle_connections"}) {
+            if (!sec.has(k)) continue;
+            std::string_view key = k;
+            if (key == "tls") {
+                sec.get_bool(k, false);
+            } else if (key == "max_idle_connections") {
+                sec.get_int(k, 0, INT64_MIN, INT64_MAX);
+            } else if (key.find("timeout") != std::string_view::npos) {
+                sec.get_duration_ms(k, 0);
+            } else {
+                sec.get_string(k, "");
+            }
+            sec.error(k, "only valid for type = \"http\" origins");
+        }
+    } else {
+        o->address = sec.require_string("address");
+        if (!o->address.empty()) {
+            std::string err;
+            if (!shared::split_host_port(o->address, &o->host, &o->port, &err)) {
+                sec.error("address", "\"" + o->address + "\": " + err);
+            }
+        }
+        o->tls = sec.get_bool("tls", false);
+        if (o->tls) sec.error("tls", "TLS to origins is not supported yet");
+        std::string hh = sec.get_string("host_header", "origin");
+        if (hh == "origin") {
+            o->host_header_mode = HostHeaderMode::origin;
+        } else if (hh == "viewer") {
+            o->host_header_mode = HostHeaderMode::viewer;
+        } else if (hh.empty() || hh.find_first_of(" \t\r\n/") != std::string::npos) {
+            sec.error("host_header", "expected \"origin\", \"viewer\" or a host name, got \"" + hh + "\"");
+        } else {
+            o->host_header_mode = HostHeaderMode::literal;
+            o->host_header_value = hh;
+        }
+        o->connect_timeout_ms = sec.get_duration_ms("connect_timeout", 10'000);
+        o->first_byte_timeout_ms = sec.get_duration_ms("first_byte_timeout", 30'000);
+        o->idle_timeout_ms = sec.get_duration_ms("idle_timeout", 30'000);
+        o->max_idle_connections = static_cast<uint32_t>(sec.get_int("max_idle_connections", 32, 0, 100'000));
+        for (const char* k : {"connect_timeout", "first_byte_timeout", "idle_timeout"}) {
+            uint64_t v = std::string_view(k) == "connect_timeout"      ? o->connect_timeout_ms
+                         : std::string_view(k) == "first_byte_timeout" ? o->first_byte_timeout_ms
+                                                                         : o->idle_timeout_ms;
+            if (sec.has(k) && v == 0) sec.error(k, "must be greater than 0");
+        }
+        for (const char* k : {"path", "index_document", "error_document"}) {
+            if (sec.has(k)) {
+                sec.get_string(k, "");
+                sec.error(k, "only valid for type = \"bucket\" origins");
+            }
+        }
+    }
+    sec.finish();
+}
+
+void parse_behavior(shared::ConfigSection& sec, BehaviorConfig* b) {
+    b->path_pattern = normalize_pattern(sec.get_string("path_pattern", "*"));
+    b->origin_name = sec.require_string("origin");
+    b->cache = sec.get_bool("cache", true);
+    std::string m = sec.get_enum("allowed_methods", "GET_HEAD", {"GET_HEAD", "GET_HEAD_OPTIONS", "ALL"});
+    b->allowed_methods = m == "ALL"                ? AllowedMethods::all
+                         : m == "GET_HEAD_OPTIONS" ? AllowedMethods::get_head_options
+                                                   : AllowedMethods::get_head;
+    b->min_ttl_ms = sec.get_duration_ms("min_ttl", 0);
+    b->default_ttl_ms = sec.get_duration_ms("default_ttl", 86'400'000);
+    b->max_ttl_ms = sec.get_duration_ms("max_ttl", 31'536'000'000);
+    b->error_ttl_ms = sec.get_duration_ms("error_ttl", 10'000);
+    // CloudFront's rule: minimum <= default <= maximum.
+    if (b->min_ttl_ms > b->default_ttl_ms) {
+        sec.error(sec.has("min_ttl") ? "min_ttl" : "default_ttl", "min_ttl must not exceed default_ttl");
+    }
+    if (b->default_ttl_ms > b->max_ttl_ms) {
+        sec.error(sec.has("max_ttl") ? "max_ttl" : "default_ttl", "default_ttl must not exceed max_ttl");
+    }
+    std::string q = sec.get_enum("query_string", "none", {"none", "all", "allowlist"});
+    b->query_string = q == "all" ? QueryStringPolicy::all
+                      : q == "allowlist" ? QueryStringPolicy::allowlist
+                                         : QueryStringPolicy::none;
+    b->query_string_allowlist = sec.get_string_list("query_string_allowlist", {});
+    if (b->query_string == QueryStringPolicy::allowlist && b->query_string_allowlist.empty()) {
+        sec.error("query_string_allowlist", "query_string = \"allowlist\" needs at least one parameter name");
+    }
+    if (b->query_string != QueryStringPolicy::allowlist && sec.has("query_string_allowlist")) {
+        sec.error("query_string_allowlist", "only used with query_string = \"allowlist\"");
+    }
+    for (const std::string& n : b->query_string_allowlist) {
+        if (n.empty() || n.find_first_of("&=#? ") != std::string::npos) {
+            sec.error("query_string_allowlist", "\"" + n + "\" is not a query parameter name");
+        }
+    }
+    std::sort(b->query_string_allowlist.begin(), b->query_string_allowlist.end());
+    b->query_string_allowlist.erase(std::unique(b->query_string_allowlist.begin(), b->query_string_allowlist.end()),
+                                    b->query_string_allowlist.end());
+    b->cache_set_cookie = sec.get_bool("cache_set_cookie", false);
+    if (b->path_pattern.size() > 255) sec.error("path_pattern", "longer than 255 characters");
+    sec.finish();
+}
+
+} // namespace
+
+bool path_pattern_matches(std::string_view pattern, std::string_view path) { return glob(pattern, path, false); }
+
+bool path_pattern_covers(std::string_view earlier, std::string_view later) { return glob(earlier, later, true); }
+
+const BehaviorConfig& match_behavior(const EdgeConfig& config, std::string_view path) {
+    for (const BehaviorConfig& b : config.behaviors) {
+        if (path_pattern_matches(b.path_pattern, path)) return b;
+    }
+    // Unreachable for a parsed config (the last behavior is a catch-all); the last one is the safest answer.
+    return config.behaviors.back();
+}
+
+std::string_view to_string(AllowedMethods m) {
+    switch (m) {
+    case AllowedMethods::get_head: return "GET_HEAD";
+    case AllowedMethods::get_head_options: return "GET_HEAD_OPTIONS";
+    case AllowedMethods::all: return "ALL";
+    }
+    return "GET_HEAD";
+}
+
+bool method_allowed(AllowedMethods m, std::string_view method) {
+    if (method == "GET" || method == "HEAD") return true;
+    if (method == "OPTIONS") return m != AllowedMethods::get_head;
+    if (m != AllowedMethods::all) return false;
+    return method == "PUT" || method == "PATCH" || method == "POST" || method == "DELETE";
+}
+
+std::string_view allow_header(AllowedMethods m) {
+    switch (m) {
+    case AllowedMethods::get_head: return "GET, HEAD";
+    case AllowedMethods::get_head_options: return "GET, HEAD, OPTIONS";
+    case AllowedMethods::all: return "GET, HEAD, OPTIONS, PUT, PATCH, POST, DELETE";
+    }
+    return "GET, HEAD";
+}
+
+std::optional<EdgeConfig> parse_edge_config(shared::ConfigSection root) {
+    EdgeConfig c;
+    c.config_file = root.config_file();
+    size_t errors_before = root.diagnostics().error_count();
+    c.common = shared::parse_common_config(root, {"127.0.0.1:8080"});
+    c.server_name = root.get_string("server_name", "meridian");
+    if (c.server_name.empty() || c.server_name.find_first_of(" \t\r\n,;()\"") != std::string::npos) {
+        root.error("server_name", "must be a non-empty token (no spaces, commas, quotes or parentheses)");
+    }
+
+    if (auto sec = root.table("cache")) {
+        c.cache.max_bytes = sec->get_size("max_bytes", c.cache.max_bytes);
+        c.cache.max_object_bytes = sec->get_size("max_object_bytes", c.cache.max_object_bytes);
+        c.cache.shards = static_cast<uint32_t>(sec->get_int("shards", c.cache.shards, 1, 1024));
+        c.cache.collapse_timeout_ms = sec->get_duration_ms("collapse_timeout", c.cache.collapse_timeout_ms);
+        c.cache.hit_for_miss_ttl_ms = sec->get_duration_ms("hit_for_miss_ttl", c.cache.hit_for_miss_ttl_ms);
+        if (c.cache.shards & (c.cache.shards - 1)) sec->error("shards", "must be a power of two");
+        uint64_t shard_budget = c.cache.max_bytes / std::max<uint32_t>(c.cache.shards, 1);
+        if (c.cache.max_object_bytes > shard_budget) {
+            sec->error("max_object_bytes", "must not exceed max_bytes / shards (" + std::to_string(shard_budget) +
+                                               " bytes): an object is stored in one shard");
+        }
+        sec->finish();
+    }
+
+    if (auto sec = root.table("limits")) {
+        LimitsConfig& l = c.limits;
+        l.max_uri_bytes = sec->get_size("max_uri_bytes", l.max_uri_bytes);
+        l.max_header_bytes = sec->get_size("max_header_bytes", l.max_header_bytes);
+        l.header_timeout_ms = sec->get_duration_ms("header_timeout", l.header_timeout_ms);
+        l.keepalive_timeout_ms = sec->get_duration_ms("keepalive_timeout", l.keepalive_timeout_ms);
+        l.max_connections = static_cast<uint32_t>(sec->get_int("max_connections", l.max_connections, 1, 10'000'000));
+        l.client_buffer_bytes = sec->get_size("client_buffer_bytes", l.client_buffer_bytes);
+        if (l.max_uri_bytes < 16) sec->error("max_uri_bytes", "must be at least 16 bytes");
+        if (l.max_header_bytes < 256) sec->error("max_header_bytes", "must be at least 256 bytes");
+        if (l.max_uri_bytes > l.max_header_bytes) {
+            sec->error("max_uri_bytes", "must not exceed max_header_bytes (the request line counts as header bytes)");
+        }
+        if (l.header_timeout_ms == 0) sec->error("header_timeout", "must be greater than 0");
+        if (l.client_buffer_bytes < 4096) sec->error("client_buffer_bytes", "must be at least 4KiB");
+        sec->finish();
+    }
+
+    if (auto sec = root.table("access_log")) {
+        c.access_log.file = sec->get_path("file", "");
+        sec->finish();
+    }
+    if (auto sec = root.table("health")) {
+        c.health.path = sec->get_string("path", c.health.path);
+        c.health.drain_delay_ms = sec->get_duration_ms("drain_delay", 0);
+        if (!c.health.path.empty() && (c.health.path[0] != '/' || c.health.path.find_first_of("?# ") !=
+                                                                      std::string::npos)) {
+            sec->error("path", "must be \"\" or an absolute path without query, like \"/_meridian/health\"");
+        }
+        sec->finish();
+    }
+
+    std::vector<shared::ConfigSection> origin_secs = root.array_of_tables("origin");
+    std::set<std::string> names;
+    for (shared::ConfigSection& sec : origin_secs) {
+        OriginConfig o;
+        parse_origin(sec, &o);
+        if (!o.name.empty() && !names.insert(o.name).second) {
+            sec.error("name", "duplicate origin name \"" + o.name + "\"");
+        }
+        c.origins.push_back(std::move(o));
+    }
+    if (origin_secs.empty() && !root.has("origin")) {
+        root.error("origin", "at least one [[origin]] is required");
+    }
+
+    std::vector<shared::ConfigSection> behavior_secs = root.array_of_tables("behavior");
+    for (shared::ConfigSection& sec : behavior_secs) {
+        BehaviorConfig b;
+        parse_behavior(sec, &b);
+        auto it = std::find_if(c.origins.begin(), c.origins.end(),
+                               [&](const OriginConfig& o) { return o.name == b.origin_name; });
+        if (it == c.origins.end()) {
+            if (!b.origin_name.empty()) {
+                sec.error("origin", "no [[origin]] named \"" + b.origin_name + "\"");
+            }
+        } else {
+            b.origin_index = static_cast<size_t>(it - c.origins.begin());
+        }
+        c.behaviors.push_back(std::move(b));
+    }
+    // Shadowing: a behavior every path of which an earlier one already takes can never be selected.
+    for (size_t j = 0; j < c.behaviors.size(); ++j) {
+        for (size_t i = 0; i < j; ++i) {
+            if (path_pattern_covers(c.behaviors[i].path_pattern, c.behaviors[j].path_pattern)) {
+                behavior_secs[j].warning("path_pattern", "\"" + c.behaviors[j].path_pattern +
+                                                             "\" can never match: behavior[" + std::to_string(i) +
+                                                             "] (\"" + c.behaviors[i].path_pattern +
+                                                             "\") comes first and matches every such path");
+                break;
+            }
+        }
+    }
+    if (c.behaviors.empty()) {
+        // No [[behavior]] at all: CloudFront's default behavior, to the first origin, with default settings.
+        if (!c.origins.empty()) {
+            BehaviorConfig b;
+            b.origin_name = c.origins.front().name;
+            b.implicit = true;
+            c.behaviors.push_back(std::move(b));
+            if (c.origins.size() > 1) {
+                root.warning("behavior", "no [[behavior]]: every request goes to the first origin \"" +
+                                             c.origins.front().name + "\"");
+            }
+        }
+    } else if (std::none_of(c.behaviors.begin(), c.behaviors.end(),
+                            [](const BehaviorConfig& b) { return is_catch_all(b.path_pattern); })) {
+        behavior_secs.back().error("path_pattern",
+                                   "no default behavior: the last [[behavior]] must have path_pattern = \"*\" (got \"" +
+                                       c.behaviors.back().path_pattern + "\")");
+    }
+
+    root.finish();
+    if (root.diagnostics().error_count() > errors_before) return std::nullopt;
+    return c;
+}
+
+std::optional<EdgeConfig> load_edge_config(const std::string& path, shared::ConfigDiagnostics& diags) {
+    auto file = shared::ConfigFile::load(path, diags);
+    if (!file) return std::nullopt;
+    return parse_edge_config(file->root());
+}
+
+} // namespace edge

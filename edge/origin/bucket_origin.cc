@@ -1,0 +1,327 @@
+#include "edge/origin/bucket_origin.h"
+
+#include <fcntl.h>
+#include <linux/openat2.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <charconv>
+#include <cstdio>
+#include <cstring>
+#include <utility>
+
+#include "edge/cache/http_date.h"
+#include "edge/origin/content_type.h"
+
+namespace edge {
+namespace {
+
+constexpr std::string_view kAllow = "GET, HEAD";
+
+std::string_view trim(std::string_view s) {
+    while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+    while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+    return s;
+}
+
+std::string_view opaque_tag(std::string_view t) {
+    t = trim(t);
+    if (t.size() >= 2 && t[0] == 'W' && t[1] == '/') t.remove_prefix(2);
+    return t;
+}
+
+// RFC 9110 §13.1.2: If-None-Match uses the weak comparison.
+bool none_match_hits(std::string_view header, std::string_view etag) {
+    if (trim(header) == "*") return true;
+    std::string_view mine = opaque_tag(etag);
+    size_t start = 0;
+    while (start <= header.size()) {
+        size_t comma = header.find(',', start);
+        if (comma == std::string_view::npos) comma = header.size();
+        if (opaque_tag(header.substr(start, comma - start)) == mine) return true;
+        start = comma + 1;
+    }
+    return false;
+}
+
+bool parse_u64(std::string_view s, uint64_t* out) {
+    if (s.empty()) return false;
+    auto r = std::from_chars(s.data(), s.data() + s.size(), *out);
+    return r.ec == std::errc() && r.ptr == s.data() + s.size();
+}
+
+enum class RangeResult { none, ok, unsatisfiable };
+
+// A single "bytes=" range (RFC 9110 §14.1.2). Multiple ranges and syntax errors are ignored (full 200 answer), which
+// RFC 9110 §14.2 allows.
+RangeResult parse_range(std::string_view h, uint64_t size, uint64_t* first, uint64_t* last) {
+    h = trim(h);
+    constexpr std::string_view kUnit = "bytes=";
+    if (h.substr(0, kUnit.size()) != kUnit) return RangeResult::none;
+    h.remove_prefix(kUnit.size());
+    if (h.find(',') != std::string_view::npos) return RangeResult::none;
+    size_t dash = h.find('-');
+    if (dash == std::string_view::npos) return RangeResult::none;
+    std::string_view a = trim(h.substr(0, dash)), b = trim(h.substr(dash + 1));
+    uint64_t x = 0, y = 0;
+    if (a.empty()) { // suffix: last y bytes
+        if (!parse_u64(b, &y)) return RangeResult::none;
+        if (y == 0 || size == 0) return RangeResult::unsatisfiable;
+        *first = y >= size ? 0 : size - y;
+        *last = size - 1;
+        return RangeResult::ok;
+    }
+    if (!parse_u64(a, &x)) return RangeResult::none;
+    if (b.empty()) {
+        y = UINT64_MAX;
+    } else if (!parse_u64(b, &y) || y < x) {
+        return RangeResult::none;
+    }
+    if (x >= size) return RangeResult::unsatisfiable;
+    *first = x;
+    *last = y >= size ? size - 1 : y;
+    return RangeResult::ok;
+}
+
+std::string make_etag(const struct stat& st) {
+    char buf[96];
+    uint64_t mtime_ns = static_cast<uint64_t>(st.st_mtim.tv_sec) * 1000000000ull +
+                        static_cast<uint64_t>(st.st_mtim.tv_nsec);
+    int n = std::snprintf(buf, sizeof buf, "\"%llx-%llx-%llx\"", static_cast<unsigned long long>(st.st_ino),
+                          static_cast<unsigned long long>(st.st_size), static_cast<unsigned long long>(mtime_ns));
+    return std::string(buf, static_cast<size_t>(n));
+}
+
+} // namespace
+
+BucketResponse::BucketResponse(BucketResponse&& o) noexcept { *this = std::move(o); }
+
+BucketResponse& BucketResponse::operator=(BucketResponse&& o) noexcept {
+    if (this == &o) return *this;
+    if (fd >= 0) ::close(fd);
+    status = o.status;
+    content_type = o.content_type;
+    etag = std::move(o.etag);
+    last_modified = std::move(o.last_modified);
+    location = std::move(o.location);
+    content_range = std::move(o.content_range);
+    allow = o.allow;
+    total_size = o.total_size;
+    fd = std::exchange(o.fd, -1);
+    offset = o.offset;
+    length = o.length;
+    body = std::move(o.body);
+    head = o.head;
+    return *this;
+}
+
+BucketResponse::~BucketResponse() {
+    if (fd >= 0) ::close(fd);
+}
+
+bool BucketResponse::read_body(std::string* out) const {
+    out->clear();
+    if (fd < 0) {
+        *out = body;
+        return true;
+    }
+    out->resize(length);
+    uint64_t done = 0;
+    while (done < length) {
+        ssize_t n = ::pread(fd, out->data() + done, length - done, static_cast<off_t>(offset + done));
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) return false;
+        done += static_cast<uint64_t>(n);
+    }
+    return true;
+}
+
+std::unique_ptr<BucketOrigin> BucketOrigin::open(const std::string& root, std::string index_document,
+                                                 std::string error_document, std::string* err) {
+    char* real = ::realpath(root.c_str(), nullptr);
+    if (!real) {
+        *err = "cannot open " + root + ": " + std::strerror(errno);
+        return nullptr;
+    }
+    std::unique_ptr<BucketOrigin> b(new BucketOrigin());
+    b->root_ = real;
+    std::free(real);
+    b->root_fd_ = ::open(b->root_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (b->root_fd_ < 0) {
+        *err = "cannot open " + root + ": " + std::strerror(errno);
+        return nullptr;
+    }
+    b->index_document_ = std::move(index_document);
+    b->error_document_ = std::move(error_document);
+    // Probe once: seccomp profiles and old kernels answer ENOSYS (or EPERM) for openat2.
+    open_how how{};
+    how.flags = O_RDONLY | O_DIRECTORY | O_CLOEXEC;
+    how.resolve = RESOLVE_BENEATH;
+    long fd = ::syscall(SYS_openat2, b->root_fd_, ".", &how, sizeof how);
+    if (fd >= 0) {
+        ::close(static_cast<int>(fd));
+    } else {
+        b->have_openat2_ = false;
+    }
+    return b;
+}
+
+BucketOrigin::~BucketOrigin() {
+    if (root_fd_ >= 0) ::close(root_fd_);
+}
+
+int BucketOrigin::open_beneath(std::string_view rel) const {
+    std::string path(rel.empty() ? std::string_view(".") : rel);
+    // O_NONBLOCK: opening a FIFO must not block the thread; regular files ignore it.
+    constexpr int kFlags = O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK;
+    if (have_openat2_) {
+        open_how how{};
+        how.flags = kFlags;
+        how.resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS;
+        long fd = ::syscall(SYS_openat2, root_fd_, path.c_str(), &how, sizeof how);
+        return fd >= 0 ? static_cast<int>(fd) : -errno;
+    }
+    int fd = ::openat(root_fd_, path.c_str(), kFlags);
+    if (fd < 0) return -errno;
+    // Without openat2: ask the kernel where the fd really is and refuse anything outside the root.
+    char link[64];
+    std::snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
+    char real[4096];
+    ssize_t n = ::readlink(link, real, sizeof real - 1);
+    if (n <= 0) {
+        ::close(fd);
+        return -EXDEV;
+    }
+    std::string_view r(real, static_cast<size_t>(n));
+    if (!(r == root_ || (r.size() > root_.size() && r.substr(0, root_.size()) == root_ &&
+                         (root_ == "/" || r[root_.size()] == '/')))) {
+        ::close(fd);
+        return -EXDEV;
+    }
+    return fd;
+}
+
+BucketResponse BucketOrigin::get(const BucketRequest& req) const {
+    BucketResponse resp;
+    resp.head = req.method == "HEAD";
+    if (req.method != "GET" && req.method != "HEAD") {
+        resp.status = 405;
+        resp.allow = kAllow;
+        resp.content_type = "text/plain; charset=utf-8";
+        resp.body = "Method Not Allowed\n";
+        resp.length = resp.body.size();
+        return resp;
+    }
+    std::string_view path = req.path;
+    if (path.empty() || path[0] != '/') {
+        resp.status = 400;
+        resp.content_type = "text/plain; charset=utf-8";
+        resp.body = "Bad Request\n";
+        resp.length = resp.body.size();
+        return resp;
+    }
+    std::string key(path.substr(1));
+    if (key.empty() || key.back() == '/') key += index_document_;
+
+    // A file to serve with `status`, or false when it cannot be used (missing, outside the root, special file).
+    auto serve_file = [&](const std::string& k, int status) -> bool {
+        int fd = open_beneath(k);
+        if (fd < 0) return false;
+        struct stat st;
+        if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+            ::close(fd);
+            return false;
+        }
+        resp.status = status;
+        resp.fd = fd;
+        resp.total_size = static_cast<uint64_t>(st.st_size);
+        resp.offset = 0;
+        resp.length = resp.total_size;
+        resp.content_type = content_type_for(k);
+        resp.etag = make_etag(st);
+        resp.last_modified = format_http_date(st.st_mtim.tv_sec);
+        return true;
+    };
+
+    if (serve_file(key, 200)) {
+        // RFC 9110 §13.2.2: If-None-Match first; If-Modified-Since only without it.
+        bool not_modified = false;
+        if (!req.if_none_match.empty()) {
+            not_modified = none_match_hits(req.if_none_match, resp.etag);
+        } else if (!req.if_modified_since.empty()) {
+            if (auto ims = parse_http_date(trim(req.if_modified_since))) {
+                if (auto lm = parse_http_date(resp.last_modified)) not_modified = *lm <= *ims;
+            }
+        }
+        if (not_modified) {
+            resp.status = 304;
+            ::close(resp.fd);
+            resp.fd = -1;
+            resp.length = 0;
+            return resp;
+        }
+        bool range_applies = !req.range.empty() &&
+                             (req.if_range.empty() || trim(req.if_range) == resp.etag ||
+                              trim(req.if_range) == resp.last_modified);
+        if (range_applies) {
+            uint64_t first = 0, last = 0;
+            switch (parse_range(req.range, resp.total_size, &first, &last)) {
+            case RangeResult::none:
+                break;
+            case RangeResult::ok:
+                resp.status = 206;
+                resp.offset = first;
+                resp.length = last - first + 1;
+                resp.content_range = "bytes " + std::to_string(first) + "-" + std::to_string(last) + "/" +
+                                     std::to_string(resp.total_size);
+                break;
+            case RangeResult::unsatisfiable:
+                resp.status = 416;
+                resp.content_range = "bytes */" + std::to_string(resp.total_size);
+                ::close(resp.fd);
+                resp.fd = -1;
+                resp.length = 0;
+                break;
+            }
+        }
+        return resp;
+    }
+
+    // A "folder" asked for without its slash: S3 website endpoints redirect when the folder has an index document.
+    if (path.back() != '/') {
+        int dfd = open_beneath(std::string(path.substr(1)));
+        if (dfd >= 0) {
+            struct stat st;
+            bool is_dir = ::fstat(dfd, &st) == 0 && S_ISDIR(st.st_mode);
+            ::close(dfd);
+            if (is_dir) {
+                std::string idx = std::string(path.substr(1)) + "/" + index_document_;
+                int ifd = open_beneath(idx);
+                if (ifd >= 0) {
+                    bool reg = ::fstat(ifd, &st) == 0 && S_ISREG(st.st_mode);
+                    ::close(ifd);
+                    if (reg) {
+                        resp.status = 302;
+                        resp.location = std::string(path) + "/";
+                        if (!req.query.empty()) resp.location += "?" + std::string(req.query);
+                        resp.length = 0;
+                        return resp;
+                    }
+                }
+            }
+        }
+    }
+
+    if (!error_document_.empty() && serve_file(error_document_, 404)) return resp;
+    resp = BucketResponse();
+    resp.head = req.method == "HEAD";
+    resp.status = 404;
+    resp.content_type = "text/plain; charset=utf-8";
+    resp.body = "Not Found\n";
+    resp.length = resp.body.size();
+    return resp;
+}
+
+} // namespace edge
