@@ -353,6 +353,8 @@ Resolver::RequestId Resolver::resolve(std::string_view host, uint16_t port, int 
     std::string name(host);
     auto* q = new QueryCtx{impl, key};
     ares_getaddrinfo(impl->channel, name.c_str(), nullptr, &hints, &Impl::on_addrinfo, q);
+    // The socket-state callback ran before the query was queued, so only now does ares_timeout() know it.
+    impl->rearm_timer();
     // The hosts file and failures complete synchronously; report 0 then, as documented.
     auto again = impl->cache.find(key);
     if (again == impl->cache.end() || again->second.state != Entry::State::Pending) return 0;
