@@ -254,6 +254,7 @@ bool LocationDb::load_cidr_text(const std::string& text, const std::string& file
                 char* end = nullptr;
                 double d = strtod(v.c_str(), &end);
                 double lim = k == "lat" ? 90 : 180;
+                (k == "lat" ? has_lat : has_lon) = true;
                 if (*end || d < -lim || d > lim) {
                     diags.error_at(file, lineno, k + " must be a number in -" + std::to_string(int(lim)) + ".." +
                                                      std::to_string(int(lim)) + ", got '" + v + "'");
@@ -261,7 +262,6 @@ bool LocationDb::load_cidr_text(const std::string& text, const std::string& file
                     continue;
                 }
                 (k == "lat" ? e.over.latitude : e.over.longitude) = d;
-                (k == "lat" ? has_lat : has_lon) = true;
             } else if (k == "continent") {
                 e.over.continent = v;
             } else if (k == "country") {
