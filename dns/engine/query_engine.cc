@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "dns/engine/rr_writer.h"
 #include "dns/wire/dns_constants.h"
 #include "dns/wire/query.h"
 #include "dns/wire/wire_writer.h"
@@ -14,18 +15,6 @@ constexpr unsigned kMaxCnameChain = 8;
 constexpr uint16_t kMaxMessage = 65535;
 
 enum class Section : uint8_t { answer, authority, additional };
-
-// Length of a valid uncompressed name at p (bounded by len); 0 when invalid.
-size_t rdata_name_len(const uint8_t* p, size_t len) noexcept {
-    size_t pos = 0;
-    while (pos < len) {
-        uint8_t l = p[pos];
-        if (l == 0) return pos + 1;
-        if (l > 63) return 0;
-        pos += 1 + l;
-    }
-    return 0;
-}
 
 std::string_view as_sv(const uint8_t* p, size_t n) noexcept { return {reinterpret_cast<const char*>(p), n}; }
 
@@ -47,7 +36,6 @@ public:
 private:
     // Writes a whole RRset; false (with nothing written) when it does not fit.
     bool put_rrset(std::string_view owner, const RRset& set, uint32_t ttl, Section sec) noexcept;
-    void put_rdata(uint16_t type, const uint8_t* p, uint16_t len) noexcept;
     // Answer/authority data that must fit, else TC.
     bool must(std::string_view owner, const RRset& set, uint32_t ttl, Section sec) noexcept {
         if (tc) return false;
@@ -77,58 +65,8 @@ private:
     bool additional_full_ = false;
 };
 
-void Responder::put_rdata(uint16_t type, const uint8_t* p, uint16_t len) noexcept {
-    // Only the RFC 1035 types may have their RDATA names compressed (RFC 3597 §4).
-    switch (type) {
-    case rrtype::NS:
-    case rrtype::CNAME:
-    case rrtype::PTR: {
-        size_t n = rdata_name_len(p, len);
-        if (n == len) return w_.name(as_sv(p, n));
-        break;
-    }
-    case rrtype::MX: {
-        if (len > 2) {
-            size_t n = rdata_name_len(p + 2, len - 2u);
-            if (n == len - 2u) {
-                w_.bytes(p, 2);
-                return w_.name(as_sv(p + 2, n));
-            }
-        }
-        break;
-    }
-    case rrtype::SOA: {
-        size_t a = rdata_name_len(p, len);
-        size_t b = a ? rdata_name_len(p + a, len - a) : 0;
-        if (a && b && a + b + 20 == len) {
-            w_.name(as_sv(p, a));
-            w_.name(as_sv(p + a, b));
-            return w_.bytes(p + a + b, 20);
-        }
-        break;
-    }
-    default:
-        break;
-    }
-    w_.bytes(p, len);
-}
-
 bool Responder::put_rrset(std::string_view owner, const RRset& set, uint32_t ttl, Section sec) noexcept {
-    size_t mark = w_.pos();
-    set.for_each([&](const uint8_t* p, uint16_t len) {
-        w_.name(owner);
-        w_.u16(set.type);
-        w_.u16(rrclass::IN);
-        w_.u32(ttl);
-        size_t rdlen_at = w_.pos();
-        w_.u16(0);
-        put_rdata(set.type, p, len);
-        if (w_.ok()) w_.patch_u16(rdlen_at, static_cast<uint16_t>(w_.pos() - rdlen_at - 2));
-    });
-    if (!w_.ok()) {
-        w_.rewind(mark);
-        return false;
-    }
+    if (!write_rrset(w_, owner, set, ttl)) return false;
     uint16_t& count = sec == Section::answer ? an : sec == Section::authority ? ns : ar;
     count = static_cast<uint16_t>(count + set.count);
     return true;
@@ -352,6 +290,7 @@ size_t answer_query(const ZoneDb& db, const EngineConfig& config, const QueryCon
     case QueryStatus::ok: break;
     }
     info->qtype = q.qtype;
+    info->question_end = q.question_end;
 
     size_t limit = out_cap;
     if (!ctx.tcp) {

@@ -47,6 +47,7 @@ struct AnswerInfo {
     uint16_t qtype = 0;
     bool truncated = false;
     const Zone* zone = nullptr;
+    size_t question_end = 0; // end of the question in the query (0 when it did not parse)
 };
 
 // Answers one query. Returns the response length (0 = nothing to send; see info->kind). `out_cap` bounds the

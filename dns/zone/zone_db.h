@@ -75,6 +75,22 @@ public:
         auto it = nodes.find(name);
         return it == nodes.end() ? nullptr : &it->second;
     }
+    // Before the zone is shared: the node for `name` (inside the zone), created with its empty non-terminal
+    // ancestors when missing (steered names may have no static data).
+    Node& ensure_node(std::string_view name) {
+        auto it = nodes.find(name);
+        if (it != nodes.end()) return it->second;
+        size_t pos = 0;
+        while (name.size() - pos > apex.size()) {
+            pos += 1 + static_cast<uint8_t>(name[pos]);
+            auto anc = name.substr(pos);
+            if (anc.size() <= apex.size()) break;
+            if (nodes.find(anc) == nodes.end()) nodes[std::string(anc)].name = std::string(anc);
+        }
+        Node& n = nodes[std::string(name)];
+        n.name = std::string(name);
+        return n;
+    }
 };
 
 // Many zones; the one with the longest apex that is a suffix of the query name answers.

@@ -1,0 +1,94 @@
+#include "dns/config/dns_config.h"
+
+#include "dns/wire/dns_name.h"
+
+namespace dns {
+
+bool parse_dns_config(const std::string& path, shared::ConfigDiagnostics& diags, DnsConfig* out,
+                      const std::function<void(shared::ConfigSection&)>& extra) {
+    auto file = shared::ConfigFile::load(path, diags);
+    if (!file) return false;
+    auto root = file->root();
+    DnsConfig& c = *out;
+    c.common = shared::parse_common_config(root, {"127.0.0.1:5300"});
+
+    for (auto& z : root.array_of_tables("zone")) {
+        ZoneConfig zc;
+        zc.name = z.require_string("name");
+        zc.file = z.get_path("file", "");
+        if (!zc.name.empty()) {
+            if (zc.name.back() != '.') zc.name += '.';
+            if (!name_from_text(zc.name)) z.error("name", "\"" + zc.name + "\" is not a valid domain name");
+            for (const auto& other : c.zones)
+                if (to_lower(*name_from_text(other.name)) == to_lower(name_from_text(zc.name).value_or("")))
+                    z.error("name", "zone " + zc.name + " is configured twice");
+        }
+        if (zc.file.empty()) z.error("file", "missing required key");
+        z.finish();
+        c.zones.push_back(std::move(zc));
+    }
+    if (c.zones.empty()) root.error("zone", "at least one [[zone]] with name and file is required");
+
+    if (auto ch = root.table("chaos")) {
+        c.chaos_id = ch->get_string("id", "");
+        c.chaos_version = ch->get_string("version", "");
+        c.chaos_hostname = ch->get_string("hostname", "");
+        ch->finish();
+    }
+    c.nsid = root.get_string("nsid", "");
+    if (c.nsid.size() > 512) root.error("nsid", "longer than 512 bytes");
+
+    if (auto l = root.table("limits")) {
+        c.tcp_idle_timeout_ms = l->get_duration_ms("tcp_idle_timeout", 10000);
+        if (c.tcp_idle_timeout_ms == 0) l->error("tcp_idle_timeout", "must be more than 0");
+        c.max_tcp_connections = static_cast<uint32_t>(l->get_int("max_tcp_connections", 1000, 1, 1000000));
+        c.edns_buffer_size = static_cast<uint16_t>(l->get_int("edns_buffer_size", 1232, 512, 4096));
+        l->finish();
+    }
+    if (auto a = root.table("axfr")) {
+        c.axfr_allow_text = a->get_string_list("allow", {});
+        for (const auto& s : c.axfr_allow_text) {
+            std::string err;
+            auto cidr = parse_cidr(s, &err);
+            if (!cidr) a->error("allow", err);
+            else c.axfr_allow.add(*cidr);
+        }
+        a->finish();
+    }
+    for (auto& k : root.array_of_tables("tsig_key")) {
+        TsigKeyConfig t;
+        t.name = k.require_string("name");
+        if (!t.name.empty() && t.name.back() != '.') t.name += '.';
+        t.algorithm = k.get_enum("algorithm", "hmac-sha256", {"hmac-sha256"});
+        t.secret = k.require_string("secret");
+        if (!t.secret.empty() && t.secret.find_first_not_of(
+                "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=") != std::string::npos)
+            k.error("secret", "expected base64");
+        k.finish();
+        c.tsig_keys.push_back(std::move(t));
+    }
+    for (const auto& n : root.get_string_list("notify", {})) {
+        std::string err;
+        auto a = shared::parse_socket_address(n.find(':') == std::string::npos ? n + ":53" : n, &err);
+        if (!a) root.error("notify", "\"" + n + "\": " + err);
+        else c.notify.push_back(*a);
+    }
+    if (auto q = root.table("query_log")) {
+        c.query_log_file = q->get_path("file", "");
+        c.query_log_sample = static_cast<uint32_t>(q->get_int("sample", 1, 1, 1000000000));
+        q->finish();
+    }
+    if (auto r = root.table("rrl")) {
+        c.rrl.enabled = r->get_bool("enabled", false);
+        c.rrl.responses_per_second = static_cast<uint32_t>(r->get_int("responses_per_second", 20, 1, 1000000));
+        c.rrl.slip = static_cast<uint32_t>(r->get_int("slip", 2, 0, 10));
+        c.rrl.ipv4_prefix = static_cast<uint8_t>(r->get_int("ipv4_prefix", 24, 8, 32));
+        c.rrl.ipv6_prefix = static_cast<uint8_t>(r->get_int("ipv6_prefix", 56, 16, 128));
+        r->finish();
+    }
+    if (extra) extra(root);
+    root.finish();
+    return diags.ok();
+}
+
+} // namespace dns

@@ -1,0 +1,51 @@
+// meridian-dns's configuration: the common keys (shared/config/common_config.h) plus zones, CHAOS identity, NSID,
+// limits, AXFR access, NOTIFY targets, query log and response rate limiting. See conf/README.md, "meridian-dns".
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "dns/config/address_acl.h"
+#include "dns/server/rate_limiter.h"
+#include "shared/config/common_config.h"
+#include "shared/config/config.h"
+#include "shared/net/address.h"
+
+namespace dns {
+
+struct ZoneConfig {
+    std::string name; // "example.test." (as written, made absolute)
+    std::string file; // resolved against the config file's folder
+};
+
+struct TsigKeyConfig {
+    std::string name;      // key name, e.g. "transfer-key."
+    std::string algorithm; // "hmac-sha256"
+    std::string secret;    // base64
+};
+
+struct DnsConfig {
+    shared::CommonConfig common;
+    std::vector<ZoneConfig> zones;
+    std::string chaos_id, chaos_version, chaos_hostname;
+    std::string nsid;
+    uint64_t tcp_idle_timeout_ms = 10000;
+    uint32_t max_tcp_connections = 1000; // per worker
+    uint16_t edns_buffer_size = 1232;
+    AddressAcl axfr_allow;
+    std::vector<std::string> axfr_allow_text;
+    std::vector<TsigKeyConfig> tsig_keys;
+    std::vector<shared::SocketAddress> notify;
+    std::string query_log_file; // "" = off
+    uint32_t query_log_sample = 1; // log one query in N
+    RrlConfig rrl;
+};
+
+// Parses the config file into *out. Every problem goes to diags (file:line:column: key: message). `extra` reads
+// the keys other modules own (dns/geo's steering keys) before unknown keys are reported.
+bool parse_dns_config(const std::string& path, shared::ConfigDiagnostics& diags, DnsConfig* out,
+                      const std::function<void(shared::ConfigSection&)>& extra = {});
+
+} // namespace dns

@@ -1,0 +1,329 @@
+#include "dns/dns_app.h"
+
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstring>
+#include <thread>
+
+#include "dns/geo/steering.h"
+#include "dns/geo/steering_config.h"
+#include "dns/server/notify_sender.h"
+#include "dns/server/tcp_server.h"
+#include "dns/server/udp_server.h"
+#include "dns/wire/dns_constants.h"
+#include "dns/zone/zone_loader.h"
+#include "shared/log/log.h"
+#include "shared/loop/worker.h"
+
+namespace dns {
+
+namespace {
+
+// Adapts dns::geo::Steering to the engine's hook.
+class GeoSteeringHook final : public SteeringHook {
+public:
+    explicit GeoSteeringHook(std::unique_ptr<geo::Steering> s) : steering_(std::move(s)) {}
+    bool answer(std::string_view name, uint16_t qtype, const ClientSubnet& ecs, const sockaddr* client,
+                unsigned worker, SteeredAnswer* out) const noexcept override {
+        const geo::SteeredName* sn =
+            steering_->find({reinterpret_cast<const uint8_t*>(name.data()), name.size()});
+        if (!sn || !sn->steers(qtype)) return false;
+        geo::ClientLocation loc;
+        if (ecs.present() && ecs.source_prefix > 0) {
+            loc.family = ecs.family == 1 ? AF_INET : AF_INET6;
+            loc.source_prefix = ecs.source_prefix;
+            std::memcpy(loc.addr, ecs.address, sizeof loc.addr);
+        } else if (client && client->sa_family == AF_INET) {
+            loc.family = AF_INET;
+            loc.source_prefix = 32;
+            std::memcpy(loc.addr, &reinterpret_cast<const sockaddr_in*>(client)->sin_addr, 4);
+        } else if (client && client->sa_family == AF_INET6) {
+            loc.family = AF_INET6;
+            loc.source_prefix = 128;
+            std::memcpy(loc.addr, reinterpret_cast<const sockaddr_in6*>(client)->sin6_addr.s6_addr, 16);
+        }
+        geo::Answer a = steering_->answer(*sn, qtype, loc, worker);
+        out->records = a.records.data();
+        out->len = a.records.size();
+        out->rr_count = a.rr_count;
+        // ECS with SOURCE 0 asked not to be located by subnet: scope 0 (RFC 7871 §7.1.2).
+        out->scope_prefix = (ecs.present() && ecs.source_prefix > 0) ? a.scope_prefix : 0;
+        out->nodata = a.nodata;
+        return true;
+    }
+    const geo::Steering& steering() const { return *steering_; }
+
+private:
+    std::unique_ptr<geo::Steering> steering_;
+};
+
+// RFC 1982 serial number arithmetic: is b newer than a?
+bool serial_newer(uint32_t a, uint32_t b) { return a != b && static_cast<int32_t>(b - a) > 0; }
+
+} // namespace
+
+struct DnsApp::WorkerSlot {
+    std::unique_ptr<shared::Worker> worker;
+    std::unique_ptr<QueryService> svc;
+    std::vector<std::unique_ptr<UdpServer>> udp;
+    std::vector<std::unique_ptr<TcpServer>> tcp;
+    bool started = false;
+};
+
+DnsApp::DnsApp() = default;
+
+DnsApp::~DnsApp() {
+    if (query_log_fd_ >= 0) ::close(query_log_fd_);
+}
+
+bool DnsApp::build(const std::string& path, shared::ConfigDiagnostics& diags, const ZoneDb* previous, State* out) {
+    std::shared_ptr<const geo::SteeringConfig> steer_cfg;
+    if (!parse_dns_config(path, diags, &out->cfg,
+                          [&](shared::ConfigSection& root) { steer_cfg = geo::parse_steering_config(root); }))
+        return false;
+    DnsConfig& cfg = out->cfg;
+    if (cfg.common.workers == 0) cfg.common.workers = std::max(1u, std::thread::hardware_concurrency());
+
+    std::unique_ptr<geo::Steering> steering;
+    if (steer_cfg && !steer_cfg->empty()) {
+        steering = geo::Steering::build(*steer_cfg, cfg.common.workers, diags);
+        if (!steering) return false;
+    }
+
+    auto db = std::make_shared<ZoneDb>();
+    bool ok = true;
+    for (const auto& zc : cfg.zones) {
+        shared::ConfigDiagnostics zd;
+        std::shared_ptr<Zone> z = load_zone_file(zc.name, zc.file, zd);
+        auto old = previous ? previous->get(*name_from_text(zc.name)) : nullptr;
+        if (!z && old) {
+            // A broken zone on reload keeps serving its previous version.
+            for (const auto& e : zd.all()) shared::log::error("dns", e.to_string());
+            shared::log::error("dns", "zone failed to load; keeping the previous version",
+                               {{"zone", zc.name}, {"file", zc.file}, {"serial", std::to_string(old->serial)}});
+            db->add(old);
+            continue;
+        }
+        for (const auto& e : zd.all()) {
+            if (e.warning) diags.warning(e);
+            else diags.error(e);
+        }
+        if (!z) {
+            ok = false;
+            continue;
+        }
+        if (steering) {
+            const auto& names = steering->names();
+            for (uint32_t i = 0; i < names.size(); i++) {
+                auto wire = names[i].wire_name();
+                std::string_view n(reinterpret_cast<const char*>(wire.data()), wire.size());
+                if (!is_subdomain(n, z->apex)) continue;
+                if (const Node* existing = z->find(n)) {
+                    if (existing->find(rrtype::CNAME) || (names[i].steers(rrtype::A) && existing->find(rrtype::A)) ||
+                        (names[i].steers(rrtype::AAAA) && existing->find(rrtype::AAAA))) {
+                        diags.error_at(zc.file, 0, "steered name " + names[i].name() +
+                                                       " also has static records of a steered type (or a CNAME) in zone " +
+                                                       zc.name);
+                        ok = false;
+                    }
+                }
+                z->ensure_node(n).steer = i;
+            }
+        }
+        db->add(std::move(z));
+    }
+    if (steering) {
+        for (const auto& sn : steering->names()) {
+            auto wire = sn.wire_name();
+            NameBuf nb;
+            unsigned skip;
+            if (!nb.assign_lower(wire.data(), wire.size()) || !db->find_zone(nb, &skip))
+                diags.error_at(path, 0, "steered name " + sn.name() + " is not inside any configured zone");
+        }
+    }
+    if (!ok || !diags.ok()) return false;
+
+    auto settings = std::make_shared<ServiceSettings>();
+    settings->engine.chaos_id = cfg.chaos_id;
+    settings->engine.chaos_hostname = cfg.chaos_hostname;
+    settings->engine.chaos_version = cfg.chaos_version;
+    settings->engine.nsid = cfg.nsid;
+    settings->engine.edns_buffer_size = cfg.edns_buffer_size;
+    settings->axfr_allow = cfg.axfr_allow;
+    settings->tcp_idle_timeout_ms = cfg.tcp_idle_timeout_ms;
+    settings->max_tcp_connections = cfg.max_tcp_connections;
+    settings->query_log_sample = cfg.query_log_sample;
+    settings->rrl = cfg.rrl;
+    if (steering) {
+        auto hook = std::make_shared<GeoSteeringHook>(std::move(steering));
+        settings->engine.steering = hook.get();
+        settings->steering_owner = hook;
+        out->steering = hook;
+    }
+    out->db = std::move(db);
+    out->settings = std::move(settings);
+    return true;
+}
+
+bool DnsApp::load(const std::string& config_path, shared::ConfigDiagnostics& diags) {
+    State s;
+    if (!build(config_path, diags, nullptr, &s)) {
+        state_.cfg = std::move(s.cfg); // common() stays meaningful for the caller
+        return false;
+    }
+    state_ = std::move(s);
+    return true;
+}
+
+void DnsApp::register_metrics(shared::MetricsRegistry& m) {
+    metrics_ = &m;
+    static const char* rcodes[] = {"NOERROR", "FORMERR", "SERVFAIL", "NXDOMAIN", "NOTIMP", "REFUSED", "other"};
+    for (size_t i = 0; i < ids_.by_rcode.size(); i++)
+        ids_.by_rcode[i] = m.counter("meridian_dns_responses_total", "DNS responses sent, by rcode",
+                                     std::string("rcode=\"") + rcodes[i] + "\"");
+    for (size_t i = 0; i < ids_.by_qtype.size(); i++) {
+        const char* t = i < std::size(ServerMetricIds::kTypes) ? rrtype_label(ServerMetricIds::kTypes[i]) : "other";
+        ids_.by_qtype[i] = m.counter("meridian_dns_queries_by_type_total", "DNS queries by QTYPE",
+                                     std::string("qtype=\"") + t + "\"");
+    }
+    ids_.udp = m.counter("meridian_dns_queries_total", "DNS queries received, by protocol", "protocol=\"udp\"");
+    ids_.tcp = m.counter("meridian_dns_queries_total", "DNS queries received, by protocol", "protocol=\"tcp\"");
+    ids_.dropped = m.counter("meridian_dns_dropped_total", "queries not answered (QR=1, too short, rate limited)");
+    ids_.truncated = m.counter("meridian_dns_truncated_total", "responses sent with TC=1");
+    ids_.rate_limited = m.counter("meridian_dns_rate_limited_total", "responses dropped or slipped by RRL");
+    ids_.udp_send_errors = m.counter("meridian_dns_udp_send_errors_total", "UDP answers the kernel did not take");
+    ids_.tcp_connections = m.gauge("meridian_dns_tcp_connections", "open DNS TCP connections");
+    ids_.tcp_refused = m.counter("meridian_dns_tcp_refused_total", "TCP connections closed at the connection limit");
+    ids_.axfr = m.counter("meridian_dns_axfr_total", "zone transfers served");
+    ids_.axfr_refused = m.counter("meridian_dns_axfr_refused_total", "zone transfers refused");
+    ids_.latency = m.histogram("meridian_dns_query_duration_seconds", "time to build an answer",
+                               {1e-6, 2e-6, 5e-6, 1e-5, 2e-5, 5e-5, 1e-4, 1e-3, 1e-2});
+    for (const auto& zc : state_.cfg.zones) {
+        std::string apex = name_from_text(zc.name).value_or("");
+        m.gauge_fn("meridian_dns_zone_serial", "SOA serial of each loaded zone",
+                   "zone=\"" + name_to_text(apex) + "\"", [this, apex] {
+                       auto z = state_.db ? state_.db->get(apex) : nullptr;
+                       return z ? static_cast<double>(z->serial) : 0.0;
+                   });
+    }
+}
+
+void DnsApp::publish() {
+    for (auto& slot : workers_) {
+        if (!slot->started) continue;
+        QueryService* svc = slot->svc.get();
+        auto db = state_.db;
+        auto settings = state_.settings;
+        slot->worker->post([svc, db, settings] { svc->update(db, settings); });
+    }
+}
+
+bool DnsApp::start(uv_loop_t* main_loop, shared::MetricsRegistry& metrics) {
+    (void)main_loop;
+    metrics_ = &metrics;
+    if (!state_.cfg.query_log_file.empty()) {
+        query_log_fd_ = ::open(state_.cfg.query_log_file.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+        if (query_log_fd_ < 0) {
+            shared::log::error("dns", "cannot open query log",
+                               {{"file", state_.cfg.query_log_file}, {"error", std::strerror(errno)}});
+            return false;
+        }
+        query_log_path_ = state_.cfg.query_log_file;
+        auto s = std::make_shared<ServiceSettings>(*state_.settings);
+        s->query_log_fd = query_log_fd_;
+        state_.settings = s;
+    }
+    started_ = true;
+    for (unsigned i = 0; i < state_.cfg.common.workers; i++) {
+        auto slot = std::make_unique<WorkerSlot>();
+        slot->worker = std::make_unique<shared::Worker>(i);
+        slot->svc = std::make_unique<QueryService>(i, metrics_, &ids_);
+        slot->svc->update(state_.db, state_.settings);
+        WorkerSlot* sp = slot.get();
+        const auto listen = state_.cfg.common.listen;
+        bool ok = slot->worker->start(
+            [sp, listen](shared::Worker& w) {
+                for (const auto& addr : listen) {
+                    auto udp = std::make_unique<UdpServer>(*sp->svc);
+                    auto tcp = std::make_unique<TcpServer>(*sp->svc);
+                    int rc = udp->start(w.loop(), addr);
+                    int rc2 = rc ? 0 : tcp->start(w.loop(), addr);
+                    sp->udp.push_back(std::move(udp));
+                    sp->tcp.push_back(std::move(tcp));
+                    if (rc || rc2) {
+                        shared::log::error("dns", "cannot listen", {{"addr", addr.to_string()},
+                                                                    {"error", uv_strerror(rc ? rc : rc2)}});
+                        w.fail();
+                        return;
+                    }
+                    if (w.index() == 0)
+                        shared::log::info("dns", "listening", {{"udp", sp->udp.back()->address().to_string()},
+                                                               {"tcp", sp->tcp.back()->address().to_string()}});
+                }
+            },
+            [sp](shared::Worker&) {
+                for (auto& u : sp->udp) u->close();
+                for (auto& t : sp->tcp) t->close();
+            });
+        slot->started = true;
+        workers_.push_back(std::move(slot));
+        if (!ok) return false;
+    }
+    for (const auto& [apex, z] : state_.db->zones())
+        shared::log::info("dns", "zone loaded", {{"zone", z->apex_text}, {"serial", std::to_string(z->serial)},
+                                                 {"records", std::to_string(z->record_count)}});
+    return true;
+}
+
+void DnsApp::reload(const std::string& config_path) {
+    shared::ConfigDiagnostics diags;
+    State next;
+    if (!build(config_path, diags, state_.db.get(), &next)) {
+        for (const auto& e : diags.all()) shared::log::error("dns", e.to_string());
+        shared::log::error("dns", "reload failed; the running configuration stays", {{"config", config_path}});
+        return;
+    }
+    for (const auto& e : diags.all()) shared::log::warn("dns", e.to_string());
+    if (next.cfg.common.workers != state_.cfg.common.workers || next.cfg.common.listen.size() != state_.cfg.common.listen.size())
+        shared::log::warn("dns", "workers and listen changes take effect after a restart");
+    if (next.cfg.query_log_file != query_log_path_)
+        shared::log::warn("dns", "query_log.file changes take effect after a restart");
+    auto s = std::make_shared<ServiceSettings>(*next.settings);
+    s->query_log_fd = query_log_fd_;
+    next.settings = s;
+    auto old_db = state_.db;
+    state_.cfg = std::move(next.cfg);
+    state_.db = std::move(next.db);
+    state_.settings = std::move(next.settings);
+    state_.steering = std::move(next.steering);
+    publish();
+    for (const auto& [apex, z] : state_.db->zones()) {
+        auto old = old_db ? old_db->get(apex) : nullptr;
+        if (old.get() == z.get()) continue;
+        shared::log::info("dns", "zone loaded", {{"zone", z->apex_text}, {"serial", std::to_string(z->serial)},
+                                                 {"records", std::to_string(z->record_count)}});
+        if (old && serial_newer(old->serial, z->serial) && !state_.cfg.notify.empty())
+            send_notify(*z, state_.cfg.notify);
+    }
+    shared::log::info("dns", "reloaded", {{"config", config_path}, {"zones", std::to_string(state_.db->zones().size())}});
+}
+
+void DnsApp::stop(std::function<void()> done) {
+    for (auto& slot : workers_)
+        if (slot->started) slot->worker->request_stop();
+    for (auto& slot : workers_)
+        if (slot->started) slot->worker->join();
+    workers_.clear();
+    done();
+}
+
+shared::AdminResponse DnsApp::health() {
+    shared::AdminResponse r;
+    r.body = "ok\n";
+    return r;
+}
+
+} // namespace dns

@@ -1,0 +1,51 @@
+// meridian-dns as a shared::DaemonApp: loads the config and zones (and geo steering), runs one worker per core
+// with UDP and TCP listeners on every listen address, reloads on SIGHUP with an atomic per-worker swap of the zone
+// set (a zone that fails to load keeps its previous version), sends NOTIFY when a serial grew, exports metrics.
+// Main thread only (the workers get their data through Worker::post).
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "dns/config/dns_config.h"
+#include "dns/server/query_service.h"
+#include "dns/zone/zone_db.h"
+#include "shared/process/daemon.h"
+
+namespace dns {
+
+class DnsApp final : public shared::DaemonApp {
+public:
+    DnsApp();
+    ~DnsApp() override;
+    bool load(const std::string& config_path, shared::ConfigDiagnostics& diags) override;
+    const shared::CommonConfig& common() const override { return state_.cfg.common; }
+    void register_metrics(shared::MetricsRegistry& metrics) override;
+    bool start(uv_loop_t* main_loop, shared::MetricsRegistry& metrics) override;
+    void reload(const std::string& config_path) override;
+    void stop(std::function<void()> done) override;
+    shared::AdminResponse health() override;
+
+    struct State {
+        DnsConfig cfg;
+        std::shared_ptr<const ZoneDb> db;
+        std::shared_ptr<const ServiceSettings> settings;
+        std::shared_ptr<const void> steering; // the geo::Steering and its hook
+    };
+
+private:
+    // Parses config and zones into *out. `previous`: zones that fail to load keep this version (reload).
+    bool build(const std::string& path, shared::ConfigDiagnostics& diags, const ZoneDb* previous, State* out);
+    void publish();
+    struct WorkerSlot;
+    State state_;
+    std::vector<std::unique_ptr<WorkerSlot>> workers_;
+    shared::MetricsRegistry* metrics_ = nullptr;
+    ServerMetricIds ids_;
+    int query_log_fd_ = -1;
+    std::string query_log_path_;
+    bool started_ = false;
+};
+
+} // namespace dns

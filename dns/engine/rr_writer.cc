@@ -1,0 +1,77 @@
+#include "dns/engine/rr_writer.h"
+
+#include "dns/wire/dns_constants.h"
+
+namespace dns {
+namespace {
+
+std::string_view as_sv(const uint8_t* p, size_t n) noexcept { return {reinterpret_cast<const char*>(p), n}; }
+
+void put_rdata(WireWriter& w, uint16_t type, const uint8_t* p, uint16_t len) noexcept {
+    switch (type) {
+    case rrtype::NS:
+    case rrtype::CNAME:
+    case rrtype::PTR: {
+        size_t n = rdata_name_len(p, len);
+        if (n == len) return w.name(as_sv(p, n));
+        break;
+    }
+    case rrtype::MX: {
+        if (len > 2) {
+            size_t n = rdata_name_len(p + 2, len - 2u);
+            if (n == len - 2u) {
+                w.bytes(p, 2);
+                return w.name(as_sv(p + 2, n));
+            }
+        }
+        break;
+    }
+    case rrtype::SOA: {
+        size_t a = rdata_name_len(p, len);
+        size_t b = a ? rdata_name_len(p + a, len - a) : 0;
+        if (a && b && a + b + 20 == len) {
+            w.name(as_sv(p, a));
+            w.name(as_sv(p + a, b));
+            return w.bytes(p + a + b, 20);
+        }
+        break;
+    }
+    default:
+        break;
+    }
+    w.bytes(p, len);
+}
+
+} // namespace
+
+size_t rdata_name_len(const uint8_t* p, size_t len) noexcept {
+    size_t pos = 0;
+    while (pos < len) {
+        uint8_t l = p[pos];
+        if (l == 0) return pos + 1;
+        if (l > 63) return 0;
+        pos += 1 + l;
+    }
+    return 0;
+}
+
+bool write_rrset(WireWriter& w, std::string_view owner, const RRset& set, uint32_t ttl) noexcept {
+    size_t mark = w.pos();
+    set.for_each([&](const uint8_t* p, uint16_t len) {
+        w.name(owner);
+        w.u16(set.type);
+        w.u16(rrclass::IN);
+        w.u32(ttl);
+        size_t rdlen_at = w.pos();
+        w.u16(0);
+        put_rdata(w, set.type, p, len);
+        if (w.ok()) w.patch_u16(rdlen_at, static_cast<uint16_t>(w.pos() - rdlen_at - 2));
+    });
+    if (!w.ok()) {
+        w.rewind(mark);
+        return false;
+    }
+    return true;
+}
+
+} // namespace dns

@@ -1,0 +1,108 @@
+#include "dns/server/query_service.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <unistd.h>
+#include <uv.h>
+
+#include <cstdio>
+#include <cstring>
+
+#include "dns/wire/dns_constants.h"
+#include "dns/wire/dns_name.h"
+
+namespace dns {
+
+QueryService::QueryService(unsigned worker, shared::MetricsRegistry* metrics, const ServerMetricIds* ids)
+    : worker_(worker), metrics_(metrics), ids_(ids) {}
+
+void QueryService::update(std::shared_ptr<const ZoneDb> db, std::shared_ptr<const ServiceSettings> settings) {
+    db_ = std::move(db);
+    settings_ = std::move(settings);
+}
+
+size_t QueryService::handle(const uint8_t* query, size_t len, uint8_t* out, size_t cap, bool tcp,
+                            const sockaddr* client, AnswerInfo* info) noexcept {
+    uint64_t t0 = uv_hrtime();
+    QueryContext ctx{tcp, client, worker_};
+    size_t n = answer_query(*db_, settings_->engine, ctx, query, len, out, cap, info);
+    if (n && !tcp && settings_->rrl.enabled) {
+        switch (rrl_.check(settings_->rrl, client, info->rcode, t0 / 1000000000ull)) {
+        case RrlDecision::send: break;
+        case RrlDecision::drop:
+            if (metrics_) metrics_->inc(worker_, ids_->rate_limited);
+            n = 0;
+            info->kind = AnswerKind::dropped;
+            break;
+        case RrlDecision::slip:
+            if (metrics_) metrics_->inc(worker_, ids_->rate_limited);
+            if (info->question_end >= kHeaderSize && info->question_end <= n) {
+                // Header and question only, TC set: the client should retry over TCP (RFC 2181 §9).
+                n = info->question_end;
+                out[2] |= static_cast<uint8_t>(flag::TC >> 8);
+                std::memset(out + 6, 0, 6);
+            } else {
+                n = 0;
+            }
+            break;
+        }
+    }
+    if (metrics_) {
+        auto& m = *metrics_;
+        m.inc(worker_, tcp ? ids_->tcp : ids_->udp);
+        if (info->kind == AnswerKind::dropped) {
+            m.inc(worker_, ids_->dropped);
+        } else if (info->kind == AnswerKind::answered) {
+            size_t rc = info->rcode <= 5 ? info->rcode : ServerMetricIds::kRcodes;
+            m.inc(worker_, ids_->by_rcode[rc]);
+            if (info->truncated) m.inc(worker_, ids_->truncated);
+        }
+        size_t ti = std::size(ServerMetricIds::kTypes);
+        for (size_t i = 0; i < std::size(ServerMetricIds::kTypes); i++)
+            if (ServerMetricIds::kTypes[i] == info->qtype) ti = i;
+        if (info->question_end) m.inc(worker_, ids_->by_qtype[ti]);
+        m.observe(worker_, ids_->latency, static_cast<double>(uv_hrtime() - t0) / 1e9);
+    }
+    if (settings_->query_log_fd >= 0 && ++log_counter_ >= settings_->query_log_sample) {
+        log_counter_ = 0;
+        log_query(query, len, tcp, client, *info);
+    }
+    return n;
+}
+
+void QueryService::log_query(const uint8_t* query, size_t len, bool tcp, const sockaddr* client,
+                             const AnswerInfo& info) noexcept {
+    char addr[INET6_ADDRSTRLEN] = "-";
+    if (client && client->sa_family == AF_INET)
+        inet_ntop(AF_INET, &reinterpret_cast<const sockaddr_in*>(client)->sin_addr, addr, sizeof addr);
+    else if (client && client->sa_family == AF_INET6)
+        inet_ntop(AF_INET6, &reinterpret_cast<const sockaddr_in6*>(client)->sin6_addr, addr, sizeof addr);
+    // The name in presentation form without allocating: labels copied with dots, non-printables as '?'.
+    char name[300] = ".";
+    if (info.question_end > kHeaderSize) {
+        size_t pos = kHeaderSize, o = 0;
+        while (pos < len && query[pos] != 0 && o + 65 < sizeof name) {
+            uint8_t l = query[pos];
+            for (size_t i = 1; i <= l && pos + i < len; i++) {
+                char c = static_cast<char>(query[pos + i]);
+                name[o++] = (c > 0x20 && c < 0x7f) ? c : '?';
+            }
+            name[o++] = '.';
+            pos += 1 + l;
+        }
+        if (o) name[o] = 0;
+    }
+    timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    char line[512];
+    int n = std::snprintf(line, sizeof line, "%lld.%03ld client=%s proto=%s qname=%s qtype=%s rcode=%s%s\n",
+                          static_cast<long long>(ts.tv_sec), ts.tv_nsec / 1000000, addr, tcp ? "tcp" : "udp", name,
+                          rrtype_label(info.qtype), rcode_label(info.rcode),
+                          info.kind == AnswerKind::dropped ? " dropped=1" : "");
+    if (n > 0) {
+        ssize_t w = ::write(settings_->query_log_fd, line, static_cast<size_t>(std::min<int>(n, sizeof line - 1)));
+        (void)w;
+    }
+}
+
+} // namespace dns

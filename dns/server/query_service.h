@@ -1,0 +1,73 @@
+// One worker's query path, shared by its UDP and TCP listeners: runs the engine on the worker's current zone set,
+// counts metrics in the worker's shard, applies response rate limiting and writes the sampled query log.
+//
+// Owned by one worker thread. The zone set and settings arrive by Worker::post() (a shared_ptr swap on the worker
+// thread), so a query never takes a lock and in-flight queries finish on the data they started with.
+#pragma once
+
+#include <sys/socket.h>
+
+#include <array>
+#include <cstdint>
+#include <memory>
+
+#include "dns/config/address_acl.h"
+#include "dns/engine/query_engine.h"
+#include "dns/server/rate_limiter.h"
+#include "dns/zone/zone_db.h"
+#include "shared/metrics/metrics.h"
+
+namespace dns {
+
+// Everything a reload may change, shared read-only by all workers.
+struct ServiceSettings {
+    EngineConfig engine;
+    AddressAcl axfr_allow;
+    uint64_t tcp_idle_timeout_ms = 10000;
+    uint32_t max_tcp_connections = 1000;
+    int query_log_fd = -1; // owned by the app
+    uint32_t query_log_sample = 1;
+    RrlConfig rrl;
+    // Keeps the steering data behind engine.steering alive while any worker still uses these settings.
+    std::shared_ptr<const void> steering_owner;
+};
+
+// Metric ids, registered once by the app (dns_app.cc) before workers start.
+struct ServerMetricIds {
+    static constexpr size_t kRcodes = 6; // NOERROR FORMERR SERVFAIL NXDOMAIN NOTIMP REFUSED; the rest → other
+    std::array<shared::MetricId, kRcodes + 1> by_rcode{};
+    static constexpr uint16_t kTypes[] = {1, 2, 5, 6, 12, 15, 16, 28, 33, 35, 43, 44, 52, 64, 65, 252, 255, 257};
+    std::array<shared::MetricId, std::size(kTypes) + 1> by_qtype{};
+    shared::MetricId udp = 0, tcp = 0, dropped = 0, truncated = 0, rate_limited = 0, udp_send_errors = 0;
+    shared::MetricId tcp_connections = 0, tcp_refused = 0, axfr = 0, axfr_refused = 0;
+    shared::MetricId latency = 0;
+};
+
+class QueryService {
+public:
+    QueryService(unsigned worker, shared::MetricsRegistry* metrics, const ServerMetricIds* ids);
+
+    void update(std::shared_ptr<const ZoneDb> db, std::shared_ptr<const ServiceSettings> settings);
+    const ServiceSettings& settings() const { return *settings_; }
+    const ZoneDb& db() const { return *db_; }
+
+    // Answers one query into out (cap bytes); 0 = send nothing (see info->kind for transfers).
+    size_t handle(const uint8_t* query, size_t len, uint8_t* out, size_t cap, bool tcp, const sockaddr* client,
+                  AnswerInfo* info) noexcept;
+
+    unsigned worker() const { return worker_; }
+    shared::MetricsRegistry* metrics() const { return metrics_; }
+    const ServerMetricIds& ids() const { return *ids_; }
+
+private:
+    void log_query(const uint8_t* query, size_t len, bool tcp, const sockaddr* client, const AnswerInfo& info) noexcept;
+    unsigned worker_;
+    shared::MetricsRegistry* metrics_;
+    const ServerMetricIds* ids_;
+    std::shared_ptr<const ZoneDb> db_;
+    std::shared_ptr<const ServiceSettings> settings_;
+    RateLimiter rrl_;
+    uint32_t log_counter_ = 0;
+};
+
+} // namespace dns

@@ -1,0 +1,40 @@
+// One UDP socket of one worker (SO_REUSEPORT, bound to one listen address: libuv cannot use IP_PKTINFO, so no
+// wildcard binds). Datagrams arrive in batches through libuv's recvmmsg (UV_UDP_RECVMMSG) into one buffer owned by
+// this object; each answer is built in a fixed buffer and sent with uv_udp_try_send. No allocation per query.
+// Worker thread only.
+#pragma once
+
+#include <uv.h>
+
+#include <memory>
+
+#include "dns/server/query_service.h"
+#include "shared/net/address.h"
+
+namespace dns {
+
+class UdpServer {
+public:
+    explicit UdpServer(QueryService& svc) : svc_(svc) {}
+    UdpServer(const UdpServer&) = delete;
+    UdpServer& operator=(const UdpServer&) = delete;
+    // 0 or a libuv error (the handle must still be closed).
+    int start(uv_loop_t* loop, const shared::SocketAddress& addr);
+    // Starts closing; the loop must run afterwards. The object must outlive the loop run.
+    void close();
+    shared::SocketAddress address() const;
+
+private:
+    static void on_alloc(uv_handle_t* h, size_t suggested, uv_buf_t* buf) noexcept;
+    static void on_recv(uv_udp_t* h, ssize_t nread, const uv_buf_t* buf, const sockaddr* addr, unsigned flags) noexcept;
+
+    static constexpr size_t kSlot = 64 * 1024; // libuv cuts the receive buffer into 64 KiB datagram slots
+    static constexpr size_t kBatch = 20;       // UV__MMSG_MAXWIDTH
+    QueryService& svc_;
+    uv_udp_t udp_{};
+    bool initialized_ = false;
+    std::unique_ptr<char[]> recv_buf_{new char[kSlot * kBatch]};
+    uint8_t out_[4096];
+};
+
+} // namespace dns
