@@ -1,0 +1,92 @@
+#!/usr/bin/env bash
+# Meridian's side-by-side benchmarks: bench/bench.sh BUILD_DIR [edge|dns|geo|scale|loadtest|all]... [--seconds N]
+# (normally through `./run bench`, which installs the peers and builds Release first).
+#
+# Every server and peer is started here, on loopback, on free ports, with configs generated into a temp dir; the
+# server is pinned to core SERVER_CPU (0) and the load generator to LOAD_CPU (1); every case runs N seconds (bounded);
+# everything is stopped by PID on exit. The table, results.json and chart.png go to bench/results/<time>/, and the
+# summary to bench/results/latest.md.
+set -euo pipefail
+
+BENCH_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+ROOT="$(cd "$BENCH_DIR/.." && pwd)"
+BENCH_LIB="$BENCH_DIR/lib"
+
+usage() {
+  echo "usage: bench/bench.sh BUILD_DIR [edge|dns|geo|scale|loadtest|all]... [--seconds N]" >&2
+  exit 2
+}
+[ $# -ge 1 ] || usage
+BUILD=$(cd "$1" && pwd) || usage
+shift
+SECONDS_PER_CASE=10
+GROUPS_WANTED=()
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --seconds) [ $# -ge 2 ] || usage; SECONDS_PER_CASE=$2; shift 2 ;;
+    --seconds=*) SECONDS_PER_CASE=${1#*=}; shift ;;
+    edge|dns|geo|scale|loadtest) GROUPS_WANTED+=("$1"); shift ;;
+    all) GROUPS_WANTED+=(edge dns geo scale); shift ;;
+    -h|--help) usage ;;
+    *) echo "bench: unknown argument '$1'" >&2; usage ;;
+  esac
+done
+[ ${#GROUPS_WANTED[@]} -gt 0 ] || GROUPS_WANTED=(edge dns geo scale)
+case "$SECONDS_PER_CASE" in ''|*[!0-9]*) echo "bench: --seconds wants a whole number" >&2; exit 2 ;; esac
+[ "$SECONDS_PER_CASE" -ge 1 ] && [ "$SECONDS_PER_CASE" -le 600 ] || { echo "bench: --seconds must be 1..600" >&2; exit 2; }
+
+BIN="$BUILD/bin"
+MERIDIAN_EDGE="$BIN/meridian-edge"
+MERIDIAN_DNS="$BIN/meridian-dns"
+for t in dns_loadgen dns_echo; do
+  [ -x "$BIN/$t" ] || { echo "bench: $BIN/$t is missing: build the bench tools (cmake --build $BUILD)" >&2; exit 1; }
+done
+[ "$(nproc)" -ge 2 ] || echo "bench: WARNING: fewer than 2 cores: server and load generator share one" >&2
+
+RUN_ID=$(date -u +%Y%m%dT%H%M%SZ)
+OUT="$ROOT/bench/results/$RUN_ID"
+mkdir -p "$OUT"
+RESULTS="$OUT/results.jsonl"
+: >"$RESULTS"
+# Scratch on tmpfs: the nginx cache, generated sites and zones live in memory like the caches they compete with.
+BENCH_TMP=$(mktemp -d /dev/shm/meridian-bench.XXXXXX 2>/dev/null || mktemp -d)
+export BENCH_TMP RESULTS BENCH_LIB BIN MERIDIAN_EDGE MERIDIAN_DNS
+
+# shellcheck source=lib/common.sh
+source "$BENCH_LIB/common.sh"
+source "$BENCH_LIB/dns_servers.sh"
+source "$BENCH_LIB/dns_bench.sh"
+source "$BENCH_LIB/edge_servers.sh"
+source "$BENCH_LIB/edge_bench.sh"
+source "$BENCH_LIB/geo_bench.sh"
+source "$BENCH_LIB/scale_bench.sh"
+
+cleanup() {
+  stop_all
+  rm -rf "$BENCH_TMP"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# wrk and the edges need many descriptors (10k connections in the load test).
+ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+
+log "Meridian bench: groups ${GROUPS_WANTED[*]}, ${SECONDS_PER_CASE}s per case, build $BUILD, results $OUT"
+[ -x "$MERIDIAN_EDGE" ] || warn "meridian-edge is not built: edge rows will be n/a"
+[ -x "$MERIDIAN_DNS" ] || warn "meridian-dns is not built: dns rows will be n/a"
+T0=$SECONDS
+for g in "${GROUPS_WANTED[@]}"; do
+  log "=== group $g ==="
+  t=$SECONDS
+  "bench_$g" "$SECONDS_PER_CASE" || warn "group $g ended early (exit $?)"
+  stop_all
+  log "=== group $g done in $((SECONDS - t))s ==="
+done
+log "all groups done in $((SECONDS - T0))s"
+
+cmd="./run bench ${GROUPS_WANTED[*]} --seconds $SECONDS_PER_CASE"
+[ "${GROUPS_WANTED[*]}" = "edge dns geo scale" ] && cmd="./run bench all --seconds $SECONDS_PER_CASE"
+LATEST_ARGS=()
+# Only a full run replaces the committed summary.
+[ "${GROUPS_WANTED[*]}" = "edge dns geo scale" ] && LATEST_ARGS=(--latest "$ROOT/bench/results/latest.md")
+python3 "$BENCH_LIB/report.py" "$RESULTS" "$OUT" --command "$cmd" "${LATEST_ARGS[@]}"

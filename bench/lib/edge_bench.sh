@@ -1,0 +1,108 @@
+# Edge benchmark: cache hits for 1 KiB / 10 KiB / 100 KiB / 1 MiB objects over 64 keep-alive connections and with a
+# new connection per request (wrk -t1, pinned to the load core), for meridian-edge, nginx proxy_cache, Varnish and
+# the nginx `return 200` ceiling; then the miss path through the local origin (unique keys: requests/s and latency
+# with wrk, time to first byte and throughput of a 1 MiB miss with curl). Sourced by bench.sh.
+
+EDGE_SIZES=${EDGE_SIZES:-"1KiB 10KiB 100KiB 1MiB"}
+EDGE_CLOSE_SIZES=${EDGE_CLOSE_SIZES:-"1KiB 100KiB"}
+EDGE_CONNS=${EDGE_CONNS:-64}
+
+size_bytes() {
+  case "$1" in
+    *KiB) echo $(( ${1%KiB} * 1024 )) ;;
+    *MiB) echo $(( ${1%MiB} * 1024 * 1024 )) ;;
+    *) echo "$1" ;;
+  esac
+}
+
+gen_site() { # gen_site DIR: the objects the edge cases fetch
+  local dir=$1 s
+  mkdir -p "$dir"
+  for s in $EDGE_SIZES; do head -c "$(size_bytes "$s")" /dev/urandom >"$dir/obj-$s.bin"; done
+  echo '<!doctype html><title>bench</title>' >"$dir/index.html"
+}
+
+# wrk_case GROUP CASE SERVER URL SECONDS CONNS [wrk args...]: records rps, p50/p99, errors.
+wrk_case() {
+  local group=$1 case=$2 server=$3 url=$4 secs=$5 conns=$6; shift 6
+  local out="$BENCH_TMP/wrk.$$.out"
+  taskset -c "$LOAD_CPU" timeout $((secs + 30)) wrk -t1 -c"$conns" -d"${secs}s" --timeout 5s --latency "$@" "$url" \
+    >"$out" 2>&1 || true
+  local json
+  json=$($PY wrk "$out")
+  record_json "$json" group="$group" case="$case" server="$server"
+  log "  $server $case: $($PY get "$json" rps 0) req/s, p50 $($PY get "$json" p50_us ?)us p99 $($PY get "$json" p99_us ?)us, errors $($PY get "$json" errors 0), non-2xx $($PY get "$json" non2xx 0)"
+}
+
+# x_cache PORT PATH: the X-Cache header (or "-") of a GET.
+x_cache() {
+  curl -s -o /dev/null -D - --max-time 5 "http://127.0.0.1:$1$2" | tr -d '\r' | sed -n 's/^[Xx]-[Cc]ache: *//p' | head -1
+}
+
+bench_edge() {
+  local secs=$1 d="$BENCH_TMP/edge" kind port s
+  mkdir -p "$d"
+  gen_site "$d/site"
+  local origin_port
+  origin_port=$(free_port)
+  log "edge: origin nginx on 127.0.0.1:$origin_port (core $LOAD_CPU), site on tmpfs"
+  start_origin "$d/origin" "$origin_port" "$d/site" || { warn "edge: origin did not start"; return 1; }
+  local origin_pid=$ORIGIN_PID
+  cat >"$d/miss.lua" <<'LUA'
+-- Every request a new key: each one is a miss that goes to the origin.
+local counter = 0
+local prefix = os.getenv("MISS_PREFIX") or "x"
+request = function()
+  counter = counter + 1
+  return wrk.format("GET", "/miss/" .. prefix .. "-" .. counter)
+end
+LUA
+  for kind in meridian nginx varnish ceiling; do
+    port=$(free_port)
+    log "edge: $kind on 127.0.0.1:$port (core $SERVER_CPU), wrk -t1 -c$EDGE_CONNS from core $LOAD_CPU, ${secs}s per case"
+    SERVER_PID=
+    if ! start_edge_server "$kind" "$d/$kind" "$port" "$origin_port"; then
+      for s in $EDGE_SIZES; do skip_row edge "cache hit $s keep-alive" "$kind" "did not start (see $d/$kind)"; done
+      stop_pid "$SERVER_PID"
+      continue
+    fi
+    local pid=$SERVER_PID
+    if [ "$kind" = ceiling ]; then
+      wrk_case edge "cache hit 1KiB keep-alive" ceiling "http://127.0.0.1:$port/" "$secs" "$EDGE_CONNS"
+      wrk_case edge "cache hit 1KiB new connection per request" ceiling "http://127.0.0.1:$port/" "$secs" \
+        "$EDGE_CONNS" -H "Connection: close"
+      stop_pid "$pid"
+      continue
+    fi
+    # Warm: two fetches per object (Varnish and nginx store on the first, some caches only count the second).
+    for s in $EDGE_SIZES; do
+      curl -s -o /dev/null "http://127.0.0.1:$port/obj-$s.bin" || true
+      curl -s -o /dev/null "http://127.0.0.1:$port/obj-$s.bin" || true
+    done
+    log "  warm: X-Cache of obj-1KiB.bin is '$(x_cache "$port" /obj-1KiB.bin)'"
+    taskset -c "$LOAD_CPU" wrk -t1 -c"$EDGE_CONNS" -d1s "http://127.0.0.1:$port/obj-1KiB.bin" >/dev/null 2>&1 || true
+    for s in $EDGE_SIZES; do
+      wrk_case edge "cache hit $s keep-alive" "$kind" "http://127.0.0.1:$port/obj-$s.bin" "$secs" "$EDGE_CONNS"
+    done
+    for s in $EDGE_CLOSE_SIZES; do
+      wrk_case edge "cache hit $s new connection per request" "$kind" "http://127.0.0.1:$port/obj-$s.bin" "$secs" \
+        "$EDGE_CONNS" -H "Connection: close"
+    done
+    # Miss path: unique keys through to the origin, 16 connections.
+    MISS_PREFIX="$kind-$RANDOM" wrk_case edge "miss path 10KiB (unique keys, 16 conns)" "$kind" \
+      "http://127.0.0.1:$port/" "$secs" 16 -s "$d/miss.lua"
+    # Time to first byte and throughput of a 1 MiB miss (a fresh key each time), median of 9 by TTFB.
+    local ttfb
+    ttfb=$(for i in $(seq 9); do
+      curl -s -o /dev/null -w '%{time_starttransfer} %{speed_download}\n' --max-time 10 \
+        "http://127.0.0.1:$port/missbig/$kind-$RANDOM-$i" || true
+    done | sort -n | sed -n 5p)
+    if [ -n "$ttfb" ]; then
+      set -- $ttfb
+      record group=edge case="miss 1MiB time to first byte (curl, median of 9)" server="$kind" \
+        ttfb_ms="$(python3 -c "print(round($1 * 1000, 3))")" mbps="$(python3 -c "print(round($2 * 8 / 1e6, 1))")"
+    fi
+    stop_pid "$pid"
+  done
+  stop_pid "$origin_pid"
+}

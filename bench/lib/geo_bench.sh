@@ -1,0 +1,1 @@
+bench_geo() { warn "not implemented yet"; }

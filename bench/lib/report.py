@@ -1,0 +1,320 @@
+#!/usr/bin/env python3
+"""Turns a run's results.jsonl into the table bench.sh prints, results.json, a gnuplot chart and latest.md.
+
+Each result row has group, case, server and numbers (rps/qps, p50_us, p99_us, cpu_s, ...), or `skipped` with the
+reason. Ratios are Meridian / peer (higher is better for throughput). Targets come from the edge (3), DNS (4) and
+geo (5) issues; each is printed PASS, FAIL or N/A (a side was not measured) in the closing note.
+usage: report.py RESULTS_JSONL OUT_DIR [--latest FILE] [--command CMD]
+"""
+import argparse
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+
+
+def load(path):
+    rows = []
+    if os.path.exists(path):
+        for line in open(path):
+            line = line.strip()
+            if line:
+                try:
+                    rows.append(json.loads(line))
+                except json.JSONDecodeError:
+                    pass
+    return rows
+
+
+def throughput(r):
+    for k in ("rps", "qps"):
+        if isinstance(r.get(k), (int, float)):
+            return float(r[k]), k
+    return None, None
+
+
+def fmt_num(v):
+    if v is None:
+        return "n/a"
+    if isinstance(v, str):
+        return v
+    if isinstance(v, int):
+        return f"{v:,}"
+    if abs(v) >= 100:
+        return f"{v:,.0f}"
+    if abs(v) >= 1:
+        return f"{v:.2f}"
+    return f"{v:.3f}"
+
+
+def fmt_lat(r):
+    p50, p99 = r.get("p50_us"), r.get("p99_us")
+    if p50 is None and p99 is None:
+        if r.get("avg_us") is not None:
+            return f"avg {r['avg_us']:.0f}us"
+        return ""
+    def one(v):
+        if v is None:
+            return "?"
+        return f"{v / 1000:.2f}ms" if v >= 1000 else f"{v:.0f}us"
+    return f"{one(p50)} / {one(p99)}"
+
+
+def machine():
+    cpu = ""
+    try:
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    mem = 0
+    try:
+        for line in open("/proc/meminfo"):
+            if line.startswith("MemTotal"):
+                mem = int(line.split()[1]) // 1024
+    except OSError:
+        pass
+    distro = ""
+    try:
+        for line in open("/etc/os-release"):
+            if line.startswith("PRETTY_NAME="):
+                distro = line.split("=", 1)[1].strip().strip('"')
+    except OSError:
+        pass
+    return f"{os.cpu_count()} cores {cpu}, {mem} MiB RAM, {distro}, kernel {platform.release()}"
+
+
+MERIDIAN = {"meridian", "meridian-edge", "meridian-dns"}
+
+
+def by_case(rows):
+    cases = {}
+    order = []
+    for r in rows:
+        key = (r.get("group", "?"), r.get("case", "?"))
+        if key not in cases:
+            cases[key] = []
+            order.append(key)
+        cases[key].append(r)
+    return order, cases
+
+
+def find(cases, group, case, server):
+    for r in cases.get((group, case), []):
+        if r.get("server") == server and "skipped" not in r:
+            return r
+    return None
+
+
+def targets(cases):
+    """(description, meridian value, peer value, ratio, target, verdict) for every stated target."""
+    out = []
+
+    def ratio_target(desc, group, case, peer, target, metric=None, lower_better=False, meridian_case=None):
+        m = find(cases, group, meridian_case or case, "meridian")
+        p = find(cases, group, case, peer)
+        mv = m.get(metric) if (m and metric) else (throughput(m)[0] if m else None)
+        pv = p.get(metric) if (p and metric) else (throughput(p)[0] if p else None)
+        if mv is None or pv is None or pv == 0 or mv == 0:
+            out.append((desc, mv, pv, None, target, "N/A"))
+            return
+        ratio = (pv / mv) if lower_better else (mv / pv)
+        out.append((desc, mv, pv, ratio, target, "PASS" if ratio >= target else "FAIL"))
+
+    for size, t in (("1KiB", 1.5), ("100KiB", 1.25)):
+        case = f"cache hit {size} keep-alive"
+        ratio_target(f"edge {size} hits >= {t}x nginx proxy_cache", "edge", case, "nginx", t)
+        ratio_target(f"edge {size} hits >= {t}x Varnish", "edge", case, "varnish", t)
+    case = "cache hit 1MiB keep-alive"
+    n, v = find(cases, "edge", case, "nginx"), find(cases, "edge", case, "varnish")
+    best = None
+    if n or v:
+        best = max([x for x in (n, v) if x], key=lambda r: throughput(r)[0] or 0)["server"]
+    ratio_target(f"edge 1MiB hits >= 1.0x the better of nginx/Varnish ({best or 'n/a'})", "edge", case,
+                 best or "nginx", 1.0)
+    ratio_target("edge 1KiB p99 <= nginx's p99", "edge", "cache hit 1KiB keep-alive", "nginx", 1.0,
+                 metric="p99_us", lower_better=True)
+    dns_case = "static zone 10k names, saturating"
+    ratio_target("dns static >= 1.25x NSD", "dns", dns_case, "nsd", 1.25)
+    ratio_target("dns static >= 1.2x Knot DNS", "dns", dns_case, "knot", 1.2)
+    ratio_target("dns static >= 1.0x gdnsd", "dns", dns_case, "gdnsd", 1.0)
+    ratio_target("dns CPU per query <= gdnsd's (dnsperf fixed rate)", "dns", "dnsperf fixed rate", "gdnsd", 1.0,
+                 metric="cpu_us_per_q", lower_better=True)
+    m90 = find(cases, "dns", "90% of max rate", "meridian")
+    if m90:
+        lost = m90.get("lost", 0)
+        out.append(("dns no lost queries at 90% of max rate", lost, 0, None, 0, "PASS" if lost == 0 else "FAIL"))
+    else:
+        out.append(("dns no lost queries at 90% of max rate", None, None, None, 0, "N/A"))
+    ratio_target("dns 1M-record zone load time <= 2x NSD's", "scale", "zone load 1M records", "nsd", 0.5,
+                 metric="load_s", lower_better=True)
+    ratio_target("dns 1M-record zone RSS <= 1.5x NSD's", "scale", "zone load 1M records", "nsd", 1 / 1.5,
+                 metric="rss_kib", lower_better=True)
+    ratio_target("geo ECS >= 1.0x gdnsd geoip", "geo", "geo-steered name with ECS", "gdnsd", 1.0)
+    # Our geo rate against our own static rate in the same run.
+    g = find(cases, "geo", "geo-steered name with ECS", "meridian")
+    s = find(cases, "dns", dns_case, "meridian")
+    if g and s and throughput(s)[0]:
+        ratio = throughput(g)[0] / throughput(s)[0]
+        out.append(("geo ECS >= 0.9x our static rate", throughput(g)[0], throughput(s)[0], ratio, 0.9,
+                    "PASS" if ratio >= 0.9 else "FAIL"))
+    else:
+        out.append(("geo ECS >= 0.9x our static rate", None, None, None, 0.9, "N/A"))
+    lt = find(cases, "loadtest", "10k keep-alive connections", "meridian")
+    if lt:
+        ok = lt.get("connected", 0) >= 10000 and lt.get("rss_kib", 1 << 30) < 1024 * 1024
+        out.append(("edge holds 10,000 keep-alive connections with RSS < 1 GiB", lt.get("rss_kib"),
+                    lt.get("connected"), None, None, "PASS" if ok else "FAIL"))
+    return out
+
+
+def table(order, cases):
+    lines = []
+    hdr = f"{'case':56} {'server':10} {'value':>12} {'unit':5} {'vs Meridian':>11} {'p50 / p99':>20}  notes"
+    lines.append(hdr)
+    lines.append("-" * len(hdr))
+    for key in order:
+        group, case = key
+        rows = cases[key]
+        m = next((r for r in rows if r.get("server") == "meridian" and "skipped" not in r), None)
+        mv = throughput(m)[0] if m else None
+        for r in rows:
+            if "skipped" in r:
+                lines.append(f"{group + ": " + case:56.56} {r.get('server', '?'):10} {'n/a':>12} {'':5} {'':>11} "
+                             f"{'':>20}  {r['skipped']}")
+                continue
+            v, unit = throughput(r)
+            if v is None:
+                for k in ("load_s", "rss_kib", "connected"):
+                    if k in r:
+                        v, unit = r[k], k
+                        break
+            ratio = ""
+            if r.get("server") != "meridian" and mv and v and unit in ("rps", "qps"):
+                ratio = f"{mv / v:.2f}x"
+            notes = []
+            for k in ("lost", "errors", "non2xx", "cpu_us_per_q", "rss_kib", "load_s", "hit_ratio", "objects",
+                      "ttfb_ms", "mbps", "note"):
+                if k in r and k != unit and r[k] not in (None, ""):
+                    val = r[k]
+                    notes.append(f"{k}={fmt_num(val) if not isinstance(val, str) else val}")
+            lines.append(f"{group + ": " + case:56.56} {r.get('server', '?'):10} {fmt_num(v):>12} {unit or '':5} "
+                         f"{ratio:>11} {fmt_lat(r):>20}  {' '.join(notes)}")
+    return lines
+
+
+def chart(order, cases, out_dir):
+    """One bar group per throughput case: Meridian and each peer, normalized to the case's best (so rps and qps
+    share an axis); absolute numbers are in the table."""
+    if not shutil.which("gnuplot"):
+        return None
+    servers = []
+    data = []
+    for key in order:
+        vals = {}
+        for r in cases[key]:
+            if "skipped" in r:
+                continue
+            v, unit = throughput(r)
+            if v is not None and unit in ("rps", "qps"):
+                vals[r["server"]] = v
+                if r["server"] not in servers:
+                    servers.append(r["server"])
+        if vals:
+            data.append((f"{key[0]}: {key[1]}", vals))
+    if not data:
+        return None
+    dat = os.path.join(out_dir, "chart.dat")
+    with open(dat, "w") as f:
+        f.write("case " + " ".join(servers) + "\n")
+        for name, vals in data:
+            best = max(vals.values())
+            f.write('"' + name.replace('"', "'") + '" ' +
+                    " ".join(f"{100 * vals[s] / best:.1f}" if s in vals else "-" for s in servers) + "\n")
+    png = os.path.join(out_dir, "chart.png")
+    gp = os.path.join(out_dir, "chart.gp")
+    with open(gp, "w") as f:
+        f.write(f"""set terminal pngcairo size 1600,{300 + 40 * len(data)} noenhanced font ',10'
+set output '{png}'
+set title 'Meridian vs peers: throughput, % of the best server in each case (absolute numbers in results.json)'
+set style data histograms
+set style histogram clustered gap 1
+set style fill solid 0.8 border -1
+set boxwidth 0.9
+set datafile missing '-'
+set yrange [0:110]
+set ylabel '% of best'
+set xtics rotate by -35 left
+set key outside right top
+set grid ytics
+set bmargin 14
+plot for [i=2:{len(servers) + 1}] '{dat}' using i:xtic(1) title columnheader(i)
+""")
+    r = subprocess.run(["gnuplot", gp], capture_output=True, text=True)
+    if r.returncode != 0:
+        # Debian's gnuplot-nox may lack pngcairo; fall back to the libgd png terminal.
+        txt = open(gp).read().replace("pngcairo", "png")
+        open(gp, "w").write(txt)
+        r = subprocess.run(["gnuplot", gp], capture_output=True, text=True)
+        if r.returncode != 0:
+            print("report: gnuplot failed: " + r.stderr.strip()[:300], file=sys.stderr)
+            return None
+    return png
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("results")
+    ap.add_argument("out_dir")
+    ap.add_argument("--latest")
+    ap.add_argument("--command", default="./run bench all --seconds 10")
+    ap.add_argument("--seconds", default="")
+    a = ap.parse_args()
+    rows = load(a.results)
+    order, cases = by_case(rows)
+    lines = table(order, cases)
+    tg = targets(cases)
+    mach = machine()
+    print()
+    print(f"Meridian side-by-side benchmark  ({mach})")
+    print()
+    print("\n".join(lines))
+    print()
+    print("Targets (ratio = Meridian / peer; for latency, memory and time: peer / Meridian):")
+    tlines = []
+    for desc, mv, pv, ratio, target, verdict in tg:
+        rt = f"{ratio:.2f}x" if ratio is not None else "n/a"
+        tt = f">= {target:.2f}x" if isinstance(target, float) and ratio is not None else ""
+        tlines.append(f"  [{verdict:4}] {desc:62} Meridian {fmt_num(mv):>10}  peer {fmt_num(pv):>10}  {rt:>7} {tt}")
+    print("\n".join(tlines))
+    met = sum(1 for t in tg if t[5] == "PASS")
+    failed = [t[0] for t in tg if t[5] == "FAIL"]
+    na = [t[0] for t in tg if t[5] == "N/A"]
+    note = f"{met} of {len(tg)} targets met"
+    if failed:
+        note += f"; not met: {', '.join(failed)}"
+    if na:
+        note += f"; not measured: {len(na)} (a side failed to start or the group was not run)"
+    print()
+    print("Closing note: " + note)
+    os.makedirs(a.out_dir, exist_ok=True)
+    with open(os.path.join(a.out_dir, "results.json"), "w") as f:
+        json.dump({"machine": mach, "command": a.command, "rows": rows,
+                   "targets": [dict(zip(("target", "meridian", "peer", "ratio", "wanted", "verdict"), t))
+                               for t in tg]}, f, indent=1)
+    png = chart(order, cases, a.out_dir)
+    print(f"\nresults: {os.path.join(a.out_dir, 'results.json')}" + (f"   chart: {png}" if png else "   (no chart)"))
+    if a.latest:
+        with open(a.latest, "w") as f:
+            f.write("# Latest benchmark run\n\n")
+            f.write(f"Machine: {mach}\n\nReproduce: `{a.command}` (see bench/README.md)\n\n")
+            f.write("```\n" + "\n".join(lines) + "\n```\n\n## Targets\n\n```\n" + "\n".join(tlines) + "\n```\n\n")
+            f.write(f"**Closing note:** {note}.\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+bench_scale() { warn "not implemented yet"; }
