@@ -184,7 +184,7 @@ def table(order, cases):
         mv = throughput(m)[0] if m else None
         for r in rows:
             if "skipped" in r:
-                lines.append(f"{group + ": " + case:56.56} {r.get('server', '?'):10} {'n/a':>12} {'':5} {'':>11} "
+                lines.append(f"{group + ': ' + case:56.56} {r.get('server', '?'):10} {'n/a':>12} {'':5} {'':>11} "
                              f"{'':>20}  {r['skipped']}")
                 continue
             v, unit = throughput(r)
@@ -202,7 +202,7 @@ def table(order, cases):
                 if k in r and k != unit and r[k] not in (None, ""):
                     val = r[k]
                     notes.append(f"{k}={fmt_num(val) if not isinstance(val, str) else val}")
-            lines.append(f"{group + ": " + case:56.56} {r.get('server', '?'):10} {fmt_num(v):>12} {unit or '':5} "
+            lines.append(f"{group + ': ' + case:56.56} {r.get('server', '?'):10} {fmt_num(v):>12} {unit or '':5} "
                          f"{ratio:>11} {fmt_lat(r):>20}  {' '.join(notes)}")
     return lines
 
