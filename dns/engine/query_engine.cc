@@ -63,6 +63,8 @@ private:
     const ParsedQuery& q_;
     WireWriter& w_;
     bool additional_full_ = false;
+    const Node* chain_[kMaxCnameChain] = {}; // CNAME owners already answered (loop detection)
+    unsigned chain_len_ = 0;
 };
 
 bool Responder::put_rrset(std::string_view owner, const RRset& set, uint32_t ttl, Section sec) noexcept {
@@ -151,6 +153,9 @@ void Responder::answer_node(const Zone& z, const Node& node, std::string_view ow
     }
     const RRset* cname = node.find(rrtype::CNAME);
     if (cname && q_.qtype != rrtype::CNAME) {
+        for (unsigned i = 0; i < chain_len_; i++)
+            if (chain_[i] == &node) return; // a loop: every CNAME of it is in the answer already
+        if (chain_len_ < kMaxCnameChain) chain_[chain_len_++] = &node;
         if (!must(owner, *cname, cname->ttl, Section::answer)) return;
         if (depth + 1 >= kMaxCnameChain) return;
         const uint8_t* target = nullptr;
