@@ -4,7 +4,7 @@
 
 Every name h<i> has an A record; every second one also an AAAA, so the zone has about 1.5 N records plus the apex.
 The same zone file is served by Meridian, NSD, Knot and gdnsd, so every server answers the same data.
-usage: gen_zone.py --origin bench.test --names 10000 --zone FILE [--queries FILE --count 200000] [--seed 1]
+usage: gen_zone.py --origin bench.test (--names 10000 | --records 1000000) --zone FILE [--queries FILE --count 200000] [--seed 1]
 """
 import argparse
 import random
@@ -13,14 +13,17 @@ import random
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--origin", default="bench.test")
-    ap.add_argument("--names", type=int, required=True)
+    ap.add_argument("--names", type=int)
+    ap.add_argument("--records", type=int, help="instead of --names: about this many records (1.5 per name)")
     ap.add_argument("--zone", required=True)
     ap.add_argument("--queries")
     ap.add_argument("--count", type=int, default=200000)
     ap.add_argument("--seed", type=int, default=1)
     a = ap.parse_args()
     origin = a.origin.rstrip(".")
-    n = a.names
+    if (a.names is None) == (a.records is None):
+        ap.error("give exactly one of --names and --records")
+    n = a.names if a.names is not None else max(1, (2 * a.records + 2) // 3)
     with open(a.zone, "w") as z:
         w = z.write
         w(f"$ORIGIN {origin}.\n$TTL 3600\n")
