@@ -410,7 +410,9 @@ std::unique_ptr<Steering> Steering::build(const SteeringConfig& config, unsigned
                                           shared::ConfigDiagnostics& diags) {
     std::unique_ptr<Steering> st(new Steering());
     SteeringState& s = *st->state_;
-    s.config = &config;
+    // Our own copy: the caller's config may go away once built (the trees and answers point into it).
+    s.config_holder = std::make_shared<const SteeringConfig>(config);
+    s.config = s.config_holder.get();
     for (auto& e : config.edges) s.edge_names.push_back(e.name);
     s.health.assign(config.edges.size(), 1);
     s.worker_count = std::max(1u, workers);
@@ -418,10 +420,10 @@ std::unique_ptr<Steering> Steering::build(const SteeringConfig& config, unsigned
     for (unsigned i = 0; i < s.worker_count; ++i) s.workers[i].rng = 0x9E3779B97F4A7C15ull * (i + 1) + 12345;
 
     bool uses_location = false;
-    for (auto& sc : config.steers) {
+    for (auto& sc : s.config->steers) {
         SteerRt rt;
         rt.cfg = &sc;
-        add_node(config, rt, sc.policy, 0);
+        add_node(*s.config, rt, sc.policy, 0);
         uses_location = uses_location || rt.loc_slots > 0;
         s.steers.push_back(std::move(rt));
     }
@@ -574,7 +576,7 @@ Answer Steering::answer(const SteeredName& name, uint16_t qtype, const ClientLoc
 const std::vector<std::string>& Steering::edge_names() const noexcept { return state_->edge_names; }
 const SteeringConfig& Steering::config() const noexcept { return *state_->config; }
 
-void Steering::set_health(const HealthVector& health, uint64_t now_ms) {
+void Steering::set_health(const HealthVector& health, uint64_t now_ms) const {
     SteeringState& s = *state_;
     for (size_t i = 0; i < s.health.size() && i < health.size(); ++i)
         s.health[i] = s.config->edges[i].health.type == HealthCheckConfig::Type::none ? 1 : health[i];

@@ -16,9 +16,10 @@
 //      is none, NODATA (the name exists). Static data of a steered type at a steered name is a config error that
 //      dns/config reports (walk Steering::names(): each must lie inside a served zone, see name_in_zone(), and have
 //      no static RRset of a type it steers, nor a CNAME), so the two never mix.
-// Loading (dns/config / dns_app): cfg = parse_steering_config(root); steering = Steering::build(*cfg, workers, diags);
-// then dns::health::HealthChecker (dns/health/health_checker.h) runs every check once and calls set_health() before
-// the new Steering is swapped in (so no name is answered before its edges were checked).
+// Loading (dns/config / dns_app): cfg = parse_steering_config(root); steering = Steering::build(*cfg, workers, diags)
+// (build copies what it needs from cfg). Then, before the new Steering is handed to the workers,
+// dns::health::HealthChecker::watch() (dns/health/health_checker.h) runs every new check once and calls
+// set_health(), so no name is answered before its edges were checked; it keeps checking afterwards.
 #pragma once
 
 #include <atomic>
@@ -116,9 +117,10 @@ public:
     // Edge names by index, as used by HealthVector.
     const std::vector<std::string>& edge_names() const noexcept;
     // New health state (one entry per edge; edges without a health check are always healthy). Re-renders the
-    // answers whose outcome changed and publishes them atomically. `now_ms` is the main loop's clock (for retiring
-    // old renderings). Logs every steered name that starts or stops failing open.
-    void set_health(const HealthVector& health, uint64_t now_ms);
+    // answers and publishes them atomically. `now_ms` is the main loop's clock (for retiring old renderings).
+    // Logs every steered name that starts or stops failing open. Const because health is runtime state beside
+    // the immutable steering (so holders of a const Steering& can feed it); call it from one thread only.
+    void set_health(const HealthVector& health, uint64_t now_ms) const;
     // The config the Steering was built from (the health checker reads the edges' check settings from it).
     const SteeringConfig& config() const noexcept;
 
