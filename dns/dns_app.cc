@@ -10,6 +10,7 @@
 
 #include "dns/geo/steering.h"
 #include "dns/geo/steering_config.h"
+#include "dns/health/health_checker.h"
 #include "dns/server/notify_sender.h"
 #include "dns/server/tcp_server.h"
 #include "dns/server/udp_server.h"
@@ -62,6 +63,11 @@ private:
 
 // RFC 1982 serial number arithmetic: is b newer than a?
 bool serial_newer(uint32_t a, uint32_t b) { return a != b && static_cast<int32_t>(b - a) > 0; }
+
+// The Steering inside a State's hook, or null (geo: used to feed the health checker).
+const geo::Steering* steering_of(const std::shared_ptr<const void>& hook) {
+    return hook ? &static_cast<const GeoSteeringHook*>(hook.get())->steering() : nullptr;
+}
 
 } // namespace
 
@@ -199,6 +205,11 @@ void DnsApp::register_metrics(shared::MetricsRegistry& m) {
     ids_.tcp_refused = m.counter("meridian_dns_tcp_refused_total", "TCP connections closed at the connection limit");
     ids_.axfr = m.counter("meridian_dns_axfr_total", "zone transfers served");
     ids_.axfr_refused = m.counter("meridian_dns_axfr_refused_total", "zone transfers refused");
+    m.gauge_fn("meridian_dns_steering_failed_open_total",
+               "steered answers given while every candidate edge was unhealthy (Route53 fail-open)", "", [this] {
+                   const geo::Steering* st = steering_of(state_.steering);
+                   return st ? static_cast<double>(st->failed_open_total()) : 0.0;
+               });
     ids_.latency = m.histogram("meridian_dns_query_duration_seconds", "time to build an answer",
                                {1e-6, 2e-6, 5e-6, 1e-5, 2e-5, 5e-5, 1e-4, 1e-3, 1e-2});
     for (const auto& zc : state_.cfg.zones) {
@@ -222,7 +233,7 @@ void DnsApp::publish() {
 }
 
 bool DnsApp::start(uv_loop_t* main_loop, shared::MetricsRegistry& metrics) {
-    (void)main_loop;
+    main_loop_ = main_loop;
     metrics_ = &metrics;
     if (!state_.cfg.query_log_file.empty()) {
         query_log_fd_ = ::open(state_.cfg.query_log_file.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
@@ -237,6 +248,11 @@ bool DnsApp::start(uv_loop_t* main_loop, shared::MetricsRegistry& metrics) {
         state_.settings = s;
     }
     started_ = true;
+    // geo: every edge is checked once before any worker answers a steered name (blocks ≤ the longest timeout).
+    if (const geo::Steering* st = steering_of(state_.steering)) {
+        health_ = std::make_unique<health::HealthChecker>(main_loop, &metrics, metrics.shards() - 1);
+        health_->watch(*st);
+    }
     for (unsigned i = 0; i < state_.cfg.common.workers; i++) {
         auto slot = std::make_unique<WorkerSlot>();
         slot->worker = std::make_unique<shared::Worker>(i);
@@ -294,6 +310,15 @@ void DnsApp::reload(const std::string& config_path) {
     auto s = std::make_shared<ServiceSettings>(*next.settings);
     s->query_log_fd = query_log_fd_;
     next.settings = s;
+    // geo: check the new config's edges (new checks run once now) before its steering is published.
+    if (const geo::Steering* st = steering_of(next.steering)) {
+        if (!health_ && main_loop_)
+            health_ = std::make_unique<health::HealthChecker>(main_loop_, metrics_, metrics_->shards() - 1);
+        if (health_) health_->watch(*st);
+    } else if (health_) {
+        health_->close();
+        health_.reset();
+    }
     auto old_db = state_.db;
     state_.cfg = std::move(next.cfg);
     state_.db = std::move(next.db);
@@ -312,6 +337,7 @@ void DnsApp::reload(const std::string& config_path) {
 }
 
 void DnsApp::stop(std::function<void()> done) {
+    if (health_) health_->close();
     for (auto& slot : workers_)
         if (slot->started) slot->worker->request_stop();
     for (auto& slot : workers_)

@@ -15,6 +15,10 @@
 
 namespace dns {
 
+namespace health {
+class HealthChecker;
+}
+
 class DnsApp final : public shared::DaemonApp {
 public:
     DnsApp();
@@ -43,6 +47,8 @@ private:
     std::vector<std::unique_ptr<WorkerSlot>> workers_;
     shared::MetricsRegistry* metrics_ = nullptr;
     ServerMetricIds ids_;
+    std::unique_ptr<health::HealthChecker> health_; // geo edge health checks (main loop)
+    uv_loop_t* main_loop_ = nullptr;
     int query_log_fd_ = -1;
     std::string query_log_path_;
     bool started_ = false;
