@@ -203,8 +203,9 @@ Freshness compute_freshness(const ResponseFacts& f, const TtlPolicy& p) {
             out.must_revalidate = true;
         }
     } else if (cc.no_store || cc.private_ || cc.no_cache) {
-        // CloudFront: with a minimum TTL > 0 the object is cached for at least that long regardless.
-        lifetime = std::max(lifetime, p.min_ttl_ms);
+        // CloudFront: with a minimum TTL > 0 the object is cached regardless: for the minimum TTL, or for what
+        // max-age/Expires say when that is longer (the clamp above already keeps it >= min_ttl).
+        if (!explicit_fresh) lifetime = p.min_ttl_ms;
     }
 
     if (lifetime == 0 && !f.has_validators) return refuse(StoreReason::zero_ttl);

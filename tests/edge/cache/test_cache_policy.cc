@@ -1,0 +1,214 @@
+// The freshness table below lists only the headers each row sets; the rest default to absent.
+#pragma GCC diagnostic ignored "-Wmissing-field-initializers"
+
+#include <catch2/catch.hpp>
+
+#include "edge/cache/cache_policy.h"
+#include "edge/cache/http_date.h"
+
+using namespace edge;
+
+namespace {
+
+constexpr uint64_t kNow = 1'700'000'000'000; // ms
+constexpr uint64_t kDay = 86'400'000;
+constexpr uint64_t kYear = 31'536'000'000;
+
+struct Resp {
+    int status = 200;
+    std::string cache_control;
+    std::string expires;
+    std::string date;
+    std::string age;
+    std::string vary;
+    bool set_cookie = false;
+    bool validators = false;
+    bool authorization = false;
+};
+
+Freshness fresh(const Resp& r, TtlPolicy p = {}) {
+    ResponseFacts f;
+    f.status = r.status;
+    parse_cache_control(r.cache_control, &f.cache_control);
+    f.expires = r.expires;
+    f.date = r.date;
+    f.age = r.age;
+    f.vary = r.vary;
+    f.has_set_cookie = r.set_cookie;
+    f.has_validators = r.validators;
+    f.request_had_authorization = r.authorization;
+    f.request_time_ms = kNow;
+    f.response_time_ms = kNow;
+    return compute_freshness(f, p);
+}
+
+std::string date_at(uint64_t ms) { return format_http_date(static_cast<int64_t>(ms / 1000)); }
+
+TtlPolicy ttl(uint64_t min_ms, uint64_t def_ms, uint64_t max_ms) {
+    TtlPolicy p;
+    p.min_ttl_ms = min_ms;
+    p.default_ttl_ms = def_ms;
+    p.max_ttl_ms = max_ms;
+    return p;
+}
+
+} // namespace
+
+TEST_CASE("Cache-Control parsing", "[edge][cache][policy]") {
+    CacheControl cc;
+    parse_cache_control("public, max-age=60, S-MAXAGE=\"30\", must-revalidate", &cc);
+    CHECK(cc.public_);
+    CHECK(cc.max_age == 60);
+    CHECK(cc.s_maxage == 30);
+    CHECK(cc.must_revalidate);
+    CHECK_FALSE(cc.no_store);
+
+    CacheControl two;
+    parse_cache_control("max-age=10", &two);
+    parse_cache_control("max-age=20, no-store", &two); // a second header line: first max-age wins
+    CHECK(two.max_age == 10);
+    CHECK(two.no_store);
+
+    CacheControl bad;
+    parse_cache_control("max-age=abc, private=\"Set-Cookie, X\", no-cache=\"a\"", &bad);
+    CHECK(bad.max_age == 0); // invalid → stale
+    CHECK(bad.private_);
+    CHECK(bad.no_cache);
+
+    CacheControl big;
+    parse_cache_control("max-age=99999999999999999999", &big);
+    CHECK(big.max_age == (int64_t{1} << 31));
+
+    CacheControl empty;
+    parse_cache_control(" , ,", &empty);
+    CHECK(empty.max_age == -1);
+    CHECK(empty.s_maxage == -1);
+}
+
+TEST_CASE("Freshness: s-maxage > max-age > Expires - Date > default TTL", "[edge][cache][policy]") {
+    CHECK(fresh({.cache_control = "max-age=60, s-maxage=30"}).lifetime_ms == 30'000);
+    CHECK(fresh({.cache_control = "max-age=60"}).lifetime_ms == 60'000);
+    CHECK(fresh({.cache_control = "max-age=60", .expires = date_at(kNow + 600'000), .date = date_at(kNow)})
+              .lifetime_ms == 60'000);
+    CHECK(fresh({.expires = date_at(kNow + 600'000), .date = date_at(kNow)}).lifetime_ms == 600'000);
+    // Expires without Date: measured from the response time.
+    CHECK(fresh({.expires = date_at(kNow + 120'000)}).lifetime_ms == 120'000);
+    // Expires in the past or invalid: explicit freshness of 0 → not stored without validators, stored stale with.
+    CHECK(fresh({.expires = date_at(kNow - 10'000), .date = date_at(kNow)}).reason == StoreReason::zero_ttl);
+    auto invalid = fresh({.expires = "0", .validators = true});
+    CHECK(invalid.store);
+    CHECK(invalid.lifetime_ms == 0);
+    CHECK(fresh({}).lifetime_ms == kDay);
+    auto f = fresh({.cache_control = "max-age=60"});
+    CHECK(f.store);
+    CHECK(f.expires_at_ms == kNow + 60'000);
+}
+
+TEST_CASE("Freshness: CloudFront min/default/max TTL clamp", "[edge][cache][policy]") {
+    TtlPolicy p = ttl(100'000, 1'000'000, 2'000'000);
+    CHECK(fresh({.cache_control = "max-age=50"}, p).lifetime_ms == 100'000);     // below min → min
+    CHECK(fresh({.cache_control = "max-age=500"}, p).lifetime_ms == 500'000);    // between → as sent
+    CHECK(fresh({.cache_control = "max-age=5000"}, p).lifetime_ms == 2'000'000); // above max → max
+    CHECK(fresh({.cache_control = "s-maxage=5000"}, p).lifetime_ms == 2'000'000);
+    CHECK(fresh({.expires = date_at(kNow + 10'000), .date = date_at(kNow)}, p).lifetime_ms == 100'000);
+    CHECK(fresh({.expires = date_at(kNow + 9'000'000), .date = date_at(kNow)}, p).lifetime_ms == 2'000'000);
+    CHECK(fresh({}, p).lifetime_ms == 1'000'000); // no header → default
+    // min_ttl = 0: max-age honoured up to max TTL.
+    TtlPolicy zero = ttl(0, kDay, kYear);
+    CHECK(fresh({.cache_control = "max-age=0", .validators = true}, zero).lifetime_ms == 0);
+    CHECK(fresh({.cache_control = "max-age=999999999"}, zero).lifetime_ms == kYear);
+}
+
+TEST_CASE("Freshness: no-store, private, no-cache with min_ttl = 0 follow RFC 9111", "[edge][cache][policy]") {
+    CHECK(fresh({.cache_control = "no-store"}).reason == StoreReason::no_store);
+    CHECK_FALSE(fresh({.cache_control = "no-store, max-age=60"}).store);
+    CHECK(fresh({.cache_control = "private, max-age=60"}).reason == StoreReason::private_);
+    auto nc = fresh({.cache_control = "no-cache, max-age=60", .validators = true});
+    CHECK(nc.store);
+    CHECK(nc.lifetime_ms == 0); // revalidate on every use
+    CHECK(nc.must_revalidate);
+    CHECK(fresh({.cache_control = "no-cache"}).reason == StoreReason::zero_ttl); // nothing to revalidate with
+    CHECK(fresh({.cache_control = "public, must-revalidate, max-age=5"}).must_revalidate);
+}
+
+TEST_CASE("Freshness: min_ttl > 0 overrides no-store, private and no-cache like CloudFront", "[edge][cache][policy]") {
+    TtlPolicy p = ttl(300'000, kDay, kYear);
+    for (const char* cc : {"no-store", "private", "no-cache", "no-store, no-cache, private", "no-store, max-age=0"}) {
+        INFO(cc);
+        auto f = fresh({.cache_control = cc}, p);
+        CHECK(f.store);
+        CHECK(f.lifetime_ms == 300'000);
+    }
+    // With a larger max-age the max-age wins (at least min TTL).
+    CHECK(fresh({.cache_control = "no-cache, max-age=600"}, p).lifetime_ms == 600'000);
+}
+
+TEST_CASE("Freshness: storable statuses", "[edge][cache][policy]") {
+    for (int s : {200, 203, 204, 300, 301, 308, 404, 405, 410, 414}) {
+        INFO(s);
+        CHECK(fresh({.status = s}).store);
+    }
+    for (int s : {500, 501, 502, 503, 504, 206, 304, 100, 201, 400, 403}) {
+        INFO(s);
+        CHECK(fresh({.status = s, .cache_control = "max-age=60"}).reason == StoreReason::status);
+    }
+    CHECK_FALSE(fresh({.status = 302}).store);
+    CHECK(fresh({.status = 302, .cache_control = "max-age=60"}).store);
+    CHECK(fresh({.status = 307, .expires = date_at(kNow + 60'000)}).store);
+    // 4xx without explicit freshness: error TTL, not the default TTL.
+    CHECK(fresh({.status = 404}).lifetime_ms == 10'000);
+    CHECK(fresh({.status = 404, .cache_control = "max-age=600"}).lifetime_ms == 600'000);
+}
+
+TEST_CASE("Freshness: Set-Cookie, Vary and Authorization", "[edge][cache][policy]") {
+    CHECK(fresh({.cache_control = "max-age=60", .set_cookie = true}).reason == StoreReason::set_cookie);
+    TtlPolicy allow;
+    allow.cache_set_cookie = true;
+    CHECK(fresh({.cache_control = "max-age=60", .set_cookie = true}, allow).store);
+    // min_ttl does not override the Set-Cookie rule.
+    TtlPolicy min = ttl(60'000, kDay, kYear);
+    CHECK_FALSE(fresh({.set_cookie = true}, min).store);
+
+    CHECK(fresh({.vary = "Accept-Encoding"}).store);
+    CHECK(fresh({.vary = "*"}).reason == StoreReason::vary);
+    CHECK(fresh({.vary = "accept-encoding, Cookie"}).reason == StoreReason::vary);
+
+    CHECK(fresh({.cache_control = "max-age=60", .authorization = true}).reason == StoreReason::authorization);
+    CHECK(fresh({.cache_control = "public, max-age=60", .authorization = true}).store);
+    CHECK(fresh({.cache_control = "s-maxage=60", .authorization = true}).store);
+}
+
+TEST_CASE("Age: RFC 9111 §4.2.3 corrected initial age and current age", "[edge][cache][policy][age]") {
+    // No Date, no Age, instant response: age 0.
+    CHECK(corrected_initial_age_ms(-1, -1, kNow, kNow) == 0);
+    // Age header plus the response delay.
+    CHECK(corrected_initial_age_ms(-1, 100, kNow - 2'000, kNow) == 102'000);
+    // Apparent age from Date when larger.
+    CHECK(corrected_initial_age_ms(static_cast<int64_t>((kNow - 50'000) / 1000), 10, kNow, kNow) == 50'000);
+    // Date in the future (clock skew): apparent age 0, not negative.
+    CHECK(corrected_initial_age_ms(static_cast<int64_t>((kNow + 50'000) / 1000), -1, kNow, kNow) == 0);
+
+    CHECK(age_seconds(kNow, kNow) == 0);
+    CHECK(age_seconds(kNow, kNow + 999) == 0);
+    CHECK(age_seconds(kNow, kNow + 61'500) == 61);
+    CHECK(age_seconds(kNow + 5, kNow) == 0);
+
+    // An object that arrived already 100 s old with max-age=300 is fresh for 200 s more.
+    auto f = fresh({.cache_control = "max-age=300", .age = "100"});
+    CHECK(f.age_origin_ms == kNow - 100'000);
+    CHECK(f.expires_at_ms == kNow + 200'000);
+    CHECK(age_seconds(f.age_origin_ms, kNow + 10'000) == 110);
+    // Older than its max-age: stale at once.
+    auto old = fresh({.cache_control = "max-age=60", .age = "100", .validators = true});
+    CHECK(old.store);
+    CHECK(old.expires_at_ms < kNow);
+}
+
+TEST_CASE("delta-seconds", "[edge][cache][policy]") {
+    CHECK(parse_delta_seconds("0") == 0);
+    CHECK(parse_delta_seconds("86400") == 86400);
+    CHECK(parse_delta_seconds("") == -1);
+    CHECK(parse_delta_seconds("-1") == -1);
+    CHECK(parse_delta_seconds("1.5") == -1);
+    CHECK(parse_delta_seconds("4294967296") == (int64_t{1} << 31));
+}

@@ -1,0 +1,209 @@
+#include <catch2/catch.hpp>
+
+#include <atomic>
+#include <thread>
+#include <vector>
+
+#include "edge/cache/cache_key.h"
+#include "edge/cache/object_cache.h"
+
+using namespace edge;
+
+namespace {
+
+constexpr uint64_t kNow = 1'700'000'000'000;
+
+Freshness fresh_for(uint64_t ms) {
+    Freshness f;
+    f.store = true;
+    f.lifetime_ms = ms;
+    f.age_origin_ms = kNow;
+    f.expires_at_ms = kNow + ms;
+    return f;
+}
+
+Ref<CachedObject> make(std::string_view key, std::string_view body, uint64_t ttl_ms = 60'000,
+                       bool validators = false) {
+    std::string block = "HTTP/1.1 200 OK\r\nETag: \"x\"\r\n";
+    ValidatorSpans v;
+    if (validators) {
+        v.etag_off = static_cast<uint32_t>(block.find('"'));
+        v.etag_len = 3;
+    }
+    return CachedObject::create_complete(key, 200, block, v, fresh_for(ttl_ms), body);
+}
+
+} // namespace
+
+TEST_CASE("ObjectCache: miss, insert, fresh hit with a shared reference", "[edge][cache][lru]") {
+    ObjectCache c(1 << 20, 1);
+    Ref<CachedObject> got;
+    CHECK(c.find("h/a", kNow, &got) == ObjectCache::Lookup::miss);
+    auto a = make("h/a", "body-a");
+    REQUIRE(c.insert(a));
+    REQUIRE(c.find("h/a", kNow, &got) == ObjectCache::Lookup::fresh);
+    CHECK(got.get() == a.get()); // no copy: the same object
+    CHECK(got->body().copy() == "body-a");
+    CHECK(got->ref_count() == 3); // a, got, the cache
+    CHECK(c.stats().objects == 1);
+    CHECK(c.stats().bytes == a->charge());
+}
+
+TEST_CASE("ObjectCache: LRU order follows use", "[edge][cache][lru]") {
+    ObjectCache c(1 << 20, 1);
+    for (const char* k : {"h/a", "h/b", "h/c"}) REQUIRE(c.insert(make(k, "x")));
+    CHECK(c.lru_keys(0) == std::vector<std::string>{"h/c", "h/b", "h/a"});
+    Ref<CachedObject> got;
+    REQUIRE(c.find("h/a", kNow, &got) == ObjectCache::Lookup::fresh);
+    CHECK(c.lru_keys(0) == std::vector<std::string>{"h/a", "h/c", "h/b"});
+    REQUIRE(c.find("h/b", kNow, &got) == ObjectCache::Lookup::fresh);
+    CHECK(c.lru_keys(0) == std::vector<std::string>{"h/b", "h/a", "h/c"});
+}
+
+TEST_CASE("ObjectCache: byte budget evicts least recently used, never an object in use", "[edge][cache][lru]") {
+    auto probe = make("h/k0", std::string(1000, 'x'));
+    uint64_t each = probe->charge();
+    ObjectCache c(each * 3 + each / 2, 1); // room for three
+    std::vector<Ref<CachedObject>> objs;
+    for (int i = 0; i < 3; ++i) {
+        objs.push_back(make("h/k" + std::to_string(i), std::string(1000, static_cast<char>('a' + i))));
+        REQUIRE(c.insert(objs.back()));
+    }
+    CHECK(c.stats().bytes == 3 * each);
+    Ref<CachedObject> held;
+    REQUIRE(c.find("h/k0", kNow, &held) == ObjectCache::Lookup::fresh); // k0 is now most recent; k1 is LRU
+    objs.clear();
+    REQUIRE(c.insert(make("h/k3", std::string(1000, 'd'))));
+    CHECK(c.stats().evictions == 1);
+    CHECK(c.stats().objects == 3);
+    CHECK(c.stats().bytes == 3 * each);
+    Ref<CachedObject> got;
+    CHECK(c.find("h/k1", kNow, &got) == ObjectCache::Lookup::miss);
+    CHECK(c.find("h/k2", kNow, &got) == ObjectCache::Lookup::fresh);
+
+    // Evict the held object by filling the cache: the reference keeps it alive and intact.
+    for (int i = 4; i < 8; ++i) REQUIRE(c.insert(make("h/k" + std::to_string(i), std::string(1000, 'z'))));
+    CHECK(c.find("h/k0", kNow, &got) == ObjectCache::Lookup::miss);
+    CHECK(held->ref_count() == 1);
+    CHECK(held->body().copy() == std::string(1000, 'a'));
+    CHECK(c.stats().bytes <= c.max_bytes());
+}
+
+TEST_CASE("ObjectCache: replacing a key keeps the old object valid for its holders", "[edge][cache][lru]") {
+    ObjectCache c(1 << 20, 1);
+    REQUIRE(c.insert(make("h/a", "old")));
+    Ref<CachedObject> old;
+    REQUIRE(c.find("h/a", kNow, &old) == ObjectCache::Lookup::fresh);
+    REQUIRE(c.insert(make("h/a", "new!")));
+    Ref<CachedObject> now;
+    REQUIRE(c.find("h/a", kNow, &now) == ObjectCache::Lookup::fresh);
+    CHECK(now->body().copy() == "new!");
+    CHECK(old->body().copy() == "old");
+    CHECK(c.stats().objects == 1);
+    CHECK(c.stats().bytes == now->charge());
+    CHECK(c.stats().evictions == 0);
+    CHECK(c.erase("h/a", old.get()) == false); // not the stored one any more
+    CHECK(c.erase("h/a"));
+    CHECK(c.stats().bytes == 0);
+}
+
+TEST_CASE("ObjectCache: expired entries are stale with validators, gone without", "[edge][cache][lru]") {
+    ObjectCache c(1 << 20, 1);
+    REQUIRE(c.insert(make("h/v", "v", 1000, true)));
+    REQUIRE(c.insert(make("h/n", "n", 1000, false)));
+    Ref<CachedObject> got;
+    CHECK(c.find("h/v", kNow + 999, &got) == ObjectCache::Lookup::fresh);
+    CHECK(c.find("h/v", kNow + 1000, &got) == ObjectCache::Lookup::stale);
+    CHECK(got->etag() == "\"x\"");
+    CHECK(c.find("h/n", kNow + 1000, &got) == ObjectCache::Lookup::miss);
+    CHECK(c.stats().objects == 1);
+    // A refresh (304) makes the stale object fresh again in place.
+    Freshness f = fresh_for(5000);
+    f.age_origin_ms = kNow + 2000;
+    f.expires_at_ms = kNow + 7000;
+    REQUIRE(c.find("h/v", kNow + 2000, &got) == ObjectCache::Lookup::stale);
+    got->refresh(f);
+    CHECK(c.find("h/v", kNow + 2000, &got) == ObjectCache::Lookup::fresh);
+    CHECK(got->age_seconds(kNow + 4500) == 2);
+}
+
+TEST_CASE("ObjectCache: an object larger than a shard's budget is refused", "[edge][cache][lru]") {
+    ObjectCache c(64 << 10, 4); // 16 KiB per shard
+    CHECK(c.shard_budget() == 16 << 10);
+    CHECK_FALSE(c.insert(make("h/big", std::string(20 << 10, 'b'))));
+    CHECK(c.stats().rejected == 1);
+    CHECK(c.stats().objects == 0);
+}
+
+TEST_CASE("ObjectCache: shards split keys and budgets; set_max_bytes evicts", "[edge][cache][lru][shards]") {
+    ObjectCache c(16 << 20, 16);
+    CHECK(c.shard_count() == 16);
+    for (int i = 0; i < 2000; ++i) REQUIRE(c.insert(make("h/" + std::to_string(i), "0123456789")));
+    size_t nonempty = 0, total = 0;
+    for (uint32_t s = 0; s < 16; ++s) {
+        size_t n = c.lru_keys(s).size();
+        nonempty += n > 0;
+        total += n;
+        for (const std::string& k : c.lru_keys(s)) CHECK(c.shard_of(hash_cache_key(k)) == s);
+    }
+    CHECK(nonempty == 16);
+    CHECK(total == 2000);
+    uint64_t before = c.stats().bytes;
+    c.set_max_bytes(before / 4);
+    CHECK(c.stats().bytes <= before / 4);
+    CHECK(c.stats().evictions > 0);
+    ObjectCache rounded(1 << 20, 5);
+    CHECK(rounded.shard_count() == 8);
+}
+
+TEST_CASE("ObjectCache: concurrent hits, inserts and evictions from several threads", "[edge][cache][lru][threads]") {
+    ObjectCache c(256 << 10, 4);
+    constexpr int kThreads = 4, kIters = 20000;
+    std::atomic<uint64_t> hits{0}, bad{0};
+    std::vector<std::thread> ts;
+    for (int t = 0; t < kThreads; ++t) {
+        ts.emplace_back([&, t] {
+            for (int i = 0; i < kIters; ++i) {
+                std::string k = "h/" + std::to_string((i * 7 + t) % 300);
+                Ref<CachedObject> got;
+                if (c.find(k, kNow, &got) == ObjectCache::Lookup::fresh) {
+                    ++hits;
+                    if (got->key() != k || got->body().copy() != k) ++bad;
+                } else {
+                    c.insert(make(k, k));
+                }
+            }
+        });
+    }
+    for (auto& th : ts) th.join();
+    CHECK(bad == 0);
+    CHECK(hits > 0);
+    CacheStats st = c.stats();
+    CHECK(st.bytes <= c.max_bytes());
+    uint64_t listed = 0;
+    for (uint32_t s = 0; s < c.shard_count(); ++s) listed += c.lru_keys(s).size();
+    CHECK(listed == st.objects);
+}
+
+TEST_CASE("ObjectCache: 1,000,000 small objects cost <= 256 bytes each of bookkeeping", "[edge][cache][memory]") {
+    ObjectCache c(uint64_t{4} << 30, 16);
+    constexpr int kObjects = 1'000'000;
+    uint64_t payload = 0; // key + header block + body bytes: what the object is, not bookkeeping
+    std::string key;
+    for (int i = 0; i < kObjects; ++i) {
+        key = "www.example.com/o/" + std::to_string(i);
+        auto o = make(key, "0123456789");
+        payload += o->key().size() + o->header_block().size() + o->body().size();
+        REQUIRE(c.insert(std::move(o)));
+    }
+    CacheStats st = c.stats();
+    REQUIRE(st.objects == kObjects);
+    double per_object = c.bookkeeping_bytes_per_object();
+    // Cross-check with the cache's own byte accounting: charged bytes minus payload, plus table slots and malloc
+    // headers (16 bytes for each of the two heap blocks per object).
+    double charged_overhead = static_cast<double>(st.bytes - payload) / kObjects;
+    INFO("bookkeeping per object: " << per_object << " bytes; charged overhead " << charged_overhead);
+    CHECK(per_object <= 256.0);
+    CHECK(charged_overhead + 32 + 22 <= 256.0); // + malloc headers + table slots at the highest load
+    CHECK(sizeof(CachedObject) <= 160);
+}

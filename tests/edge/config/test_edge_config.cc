@@ -1,0 +1,366 @@
+#include <catch2/catch.hpp>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <string>
+
+#include "edge/config/edge_config.h"
+
+using namespace edge;
+namespace fs = std::filesystem;
+
+namespace {
+
+// A temp folder with a bucket directory "site" and the config file "edge.toml" written from `text`.
+struct ConfigDir {
+    fs::path dir;
+    std::string file;
+    shared::ConfigDiagnostics diags;
+
+    ConfigDir() {
+        char tmpl[] = "/tmp/meridian-edgecfg-XXXXXX";
+        REQUIRE(::mkdtemp(tmpl) != nullptr);
+        dir = tmpl;
+        fs::create_directories(dir / "site");
+        std::ofstream(dir / "not-a-dir") << "x";
+        file = (dir / "edge.toml").string();
+    }
+    ~ConfigDir() {
+        std::error_code ec;
+        fs::remove_all(dir, ec);
+    }
+    std::optional<EdgeConfig> load(const std::string& text) {
+        std::ofstream(file) << text;
+        diags = shared::ConfigDiagnostics();
+        return load_edge_config(file, diags);
+    }
+    // "edge.toml:L:C: key: message" lines, with the temp folder cut off.
+    std::string messages() const {
+        std::string s = diags.to_string();
+        std::string prefix = dir.string() + "/";
+        for (size_t p; (p = s.find(prefix)) != std::string::npos;) s.erase(p, prefix.size());
+        return s;
+    }
+};
+
+constexpr const char* kBucketOrigin = R"(
+[[origin]]
+name = "site"
+type = "bucket"
+path = "site"
+)";
+
+} // namespace
+
+TEST_CASE("Edge config: minimal bucket config gets CloudFront defaults", "[edge][config]") {
+    ConfigDir d;
+    auto c = d.load(kBucketOrigin);
+    INFO(d.messages());
+    REQUIRE(c);
+    CHECK(d.diags.all().empty());
+    REQUIRE(c->origins.size() == 1);
+    const OriginConfig& o = c->origins[0];
+    CHECK(o.type == OriginType::bucket);
+    CHECK(o.path == fs::canonical(d.dir / "site").string());
+    CHECK(o.index_document == "index.html");
+    CHECK(o.error_document.empty());
+    REQUIRE(c->behaviors.size() == 1);
+    const BehaviorConfig& b = c->behaviors[0];
+    CHECK(b.implicit);
+    CHECK(b.path_pattern == "*");
+    CHECK(b.origin_name == "site");
+    CHECK(b.cache);
+    CHECK(b.allowed_methods == AllowedMethods::get_head);
+    CHECK(b.min_ttl_ms == 0);
+    CHECK(b.default_ttl_ms == 86'400'000);
+    CHECK(b.max_ttl_ms == 31'536'000'000);
+    CHECK(b.query_string == QueryStringPolicy::none);
+    CHECK(c->cache.max_bytes == 256ull << 20);
+    CHECK(c->cache.shards == 16);
+    CHECK(c->limits.max_uri_bytes == 8192);
+    CHECK(c->limits.max_header_bytes == 32768);
+    CHECK(c->limits.header_timeout_ms == 10'000);
+    CHECK(c->limits.keepalive_timeout_ms == 60'000);
+    CHECK(c->health.path == "/_meridian/health");
+    CHECK(c->health.drain_delay_ms == 0);
+    CHECK(c->access_log.file.empty());
+    CHECK(c->server_name == "meridian");
+    CHECK(c->common.listen.size() == 1);
+    CHECK(c->common.listen[0].to_string() == "127.0.0.1:8080");
+}
+
+TEST_CASE("Edge config: full config with http origin, behaviors and every section", "[edge][config]") {
+    ConfigDir d;
+    setenv("MERIDIAN_TEST_ORIGIN", "127.0.0.1:8081", 1);
+    auto c = d.load(R"(
+workers = 2
+listen = ["127.0.0.1:0"]
+server_name = "edge-ams1"
+[admin]
+listen = "127.0.0.1:0"
+[cache]
+max_bytes = "64MiB"
+max_object_bytes = "1MiB"
+shards = 8
+collapse_timeout = "3s"
+hit_for_miss_ttl = "30s"
+[limits]
+max_uri_bytes = "4KiB"
+max_header_bytes = "16KiB"
+header_timeout = "5s"
+keepalive_timeout = "30s"
+max_connections = 500
+client_buffer_bytes = "128KiB"
+[access_log]
+file = "access.log"
+[health]
+path = "/healthz"
+drain_delay = "2s"
+[[origin]]
+name = "api"
+type = "http"
+address = "${MERIDIAN_TEST_ORIGIN}"
+host_header = "viewer"
+connect_timeout = "2s"
+first_byte_timeout = "5s"
+idle_timeout = "7s"
+max_idle_connections = 8
+[[origin]]
+name = "static"
+type = "bucket"
+path = "site"
+error_document = "404.html"
+[[behavior]]
+path_pattern = "/api/*"
+origin = "api"
+cache = false
+allowed_methods = "ALL"
+[[behavior]]
+path_pattern = "*.html"
+origin = "static"
+min_ttl = 60
+default_ttl = "5m"
+max_ttl = "1h"
+query_string = "allowlist"
+query_string_allowlist = ["v", "lang", "v"]
+cache_set_cookie = true
+[[behavior]]
+path_pattern = "*"
+origin = "static"
+query_string = "all"
+)");
+    INFO(d.messages());
+    REQUIRE(c);
+    CHECK(c->common.workers == 2);
+    CHECK(c->server_name == "edge-ams1");
+    CHECK(c->cache.max_bytes == 64ull << 20);
+    CHECK(c->cache.max_object_bytes == 1ull << 20);
+    CHECK(c->cache.shards == 8);
+    CHECK(c->cache.collapse_timeout_ms == 3000);
+    CHECK(c->cache.hit_for_miss_ttl_ms == 30'000);
+    CHECK(c->limits.max_uri_bytes == 4096);
+    CHECK(c->limits.max_header_bytes == 16384);
+    CHECK(c->limits.header_timeout_ms == 5000);
+    CHECK(c->limits.keepalive_timeout_ms == 30'000);
+    CHECK(c->limits.max_connections == 500);
+    CHECK(c->limits.client_buffer_bytes == 128 << 10);
+    CHECK(c->access_log.file == (d.dir / "access.log").string());
+    CHECK(c->health.path == "/healthz");
+    CHECK(c->health.drain_delay_ms == 2000);
+    REQUIRE(c->origins.size() == 2);
+    const OriginConfig& api = c->origins[0];
+    CHECK(api.type == OriginType::http);
+    CHECK(api.host == "127.0.0.1");
+    CHECK(api.port == 8081);
+    CHECK(api.host_header_mode == HostHeaderMode::viewer);
+    CHECK(api.connect_timeout_ms == 2000);
+    CHECK(api.first_byte_timeout_ms == 5000);
+    CHECK(api.idle_timeout_ms == 7000);
+    CHECK(api.max_idle_connections == 8);
+    CHECK(c->origins[1].error_document == "404.html");
+    REQUIRE(c->behaviors.size() == 3);
+    CHECK(c->behaviors[0].origin_index == 0);
+    CHECK_FALSE(c->behaviors[0].cache);
+    CHECK(c->behaviors[0].allowed_methods == AllowedMethods::all);
+    const BehaviorConfig& html = c->behaviors[1];
+    CHECK(html.origin_index == 1);
+    CHECK(html.min_ttl_ms == 60'000);
+    CHECK(html.default_ttl_ms == 300'000);
+    CHECK(html.max_ttl_ms == 3'600'000);
+    CHECK(html.query_string == QueryStringPolicy::allowlist);
+    CHECK(html.query_string_allowlist == std::vector<std::string>{"lang", "v"});
+    CHECK(html.cache_set_cookie);
+    CHECK(c->behaviors[2].query_string == QueryStringPolicy::all);
+
+    CHECK(&match_behavior(*c, "/api/users") == &c->behaviors[0]);
+    CHECK(&match_behavior(*c, "/docs/index.html") == &c->behaviors[1]);
+    CHECK(&match_behavior(*c, "/api/page.html") == &c->behaviors[0]); // first match wins
+    CHECK(&match_behavior(*c, "/app.js") == &c->behaviors[2]);
+    CHECK(&match_behavior(*c, "/") == &c->behaviors[2]);
+}
+
+TEST_CASE("Edge config: each error names file:line:column and the key", "[edge][config][errors]") {
+    ConfigDir d;
+    struct Case {
+        const char* text;
+        const char* expected;
+    };
+    const Case cases[] = {
+        {"[[origin]]\nname = \"a\"\ntype = \"bucket\"\npath = \"missing\"\n",
+         "edge.toml:4:8: origin[0].path: \"missing\": No such file or directory"},
+        {"[[origin]]\nname = \"a\"\ntype = \"bucket\"\npath = \"not-a-dir\"\n",
+         "edge.toml:4:8: origin[0].path: \"not-a-dir\": not a directory"},
+        {"[[origin]]\nname = \"a\"\ntype = \"ftp\"\npath = \"site\"\n",
+         "edge.toml:3:8: origin[0].type: expected one of \"bucket\", \"http\", got \"ftp\""},
+        {"[[origin]]\nname = \"a\"\ntype = \"http\"\naddress = \"nohost\"\n",
+         "edge.toml:4:11: origin[0].address: \"nohost\": "},
+        {"[[origin]]\nname = \"a\"\ntype = \"http\"\naddress = \"h:1\"\nhost_header = \"a b\"\n",
+         "edge.toml:5:15: origin[0].host_header: expected \"origin\", \"viewer\" or a host name, got \"a b\""},
+        {"[[origin]]\nname = \"a\"\ntype = \"bucket\"\npath = \"site\"\naddress = \"h:1\"\n",
+         "edge.toml:5:11: origin[0].address: only valid for type = \"http\" origins"},
+        {"[[origin]]\nname = \"a\"\ntype = \"bucket\"\npath = \"site\"\ncolour = 1\n",
+         "edge.toml:5:1: origin[0].colour: unknown key"},
+        {"[[origin]]\nname = \"a\"\ntype = \"bucket\"\npath = \"site\"\n[[origin]]\nname = \"a\"\ntype = \"bucket\"\n"
+         "path = \"site\"\n",
+         "edge.toml:6:8: origin[1].name: duplicate origin name \"a\""},
+        {"[cache]\nmax_bytes = \"lots\"\n",
+         "edge.toml:2:13: cache.max_bytes: expected a size like \"512MiB\", got \"lots\""},
+        {"[cache]\nmax_bytes = \"1MiB\"\nmax_object_bytes = \"1MiB\"\n",
+         "edge.toml:3:20: cache.max_object_bytes: must not exceed max_bytes / shards (65536 bytes): an object is "
+         "stored in one shard"},
+        {"[cache]\nshards = 3\n", "edge.toml:2:10: cache.shards: must be a power of two"},
+        {"[limits]\nheader_timeout = \"soon\"\n",
+         "edge.toml:2:18: limits.header_timeout: expected a duration like \"30s\", got \"soon\""},
+        {"[[behavior]]\npath_pattern = \"*\"\norigin = \"nope\"\n",
+         "edge.toml:3:10: behavior[0].origin: no [[origin]] named \"nope\""},
+        {"[[behavior]]\npath_pattern = \"/a/*\"\norigin = \"site\"\n",
+         "edge.toml:2:16: behavior[0].path_pattern: no default behavior: the last [[behavior]] must have "
+         "path_pattern = \"*\" (got \"/a/*\")"},
+        {"[[behavior]]\norigin = \"site\"\nmin_ttl = \"2d\"\n",
+         "edge.toml:3:11: behavior[0].min_ttl: min_ttl must not exceed default_ttl"},
+        {"[[behavior]]\norigin = \"site\"\nmax_ttl = \"1h\"\n",
+         "edge.toml:3:11: behavior[0].max_ttl: default_ttl must not exceed max_ttl"},
+        {"[[behavior]]\norigin = \"site\"\nallowed_methods = \"GET\"\n",
+         "edge.toml:3:19: behavior[0].allowed_methods: expected one of \"GET_HEAD\", \"GET_HEAD_OPTIONS\", \"ALL\", "
+         "got \"GET\""},
+        {"[[behavior]]\norigin = \"site\"\nquery_string = \"allowlist\"\n",
+         "edge.toml:1:1: behavior[0].query_string_allowlist: query_string = \"allowlist\" needs at least one "
+         "parameter name"},
+        {"[[behavior]]\norigin = \"site\"\ncache = \"yes\"\n",
+         "edge.toml:3:9: behavior[0].cache: expected true or false, got \"yes\""},
+        {"[health]\npath = \"health\"\n",
+         "edge.toml:2:8: health.path: must be \"\" or an absolute path without query, like \"/_meridian/health\""},
+        {"server_name = \"my edge\"\n",
+         "edge.toml:1:15: server_name: must be a non-empty token (no spaces, commas, quotes or parentheses)"},
+        {"[acess_log]\nfile = \"x\"\n", "edge.toml:1:2: acess_log: unknown key"},
+    };
+    for (const Case& c : cases) {
+        // Every case but the origin ones gets a valid origin appended (after, so the line numbers hold).
+        std::string text = c.text;
+        if (text.find("[[origin]]") == std::string::npos) text += kBucketOrigin;
+        auto cfg = d.load(text);
+        std::string expected = c.expected; // paths in it are relative: messages() cuts the temp folder off
+        INFO("config:\n" << text << "\ndiagnostics:\n" << d.messages());
+        CHECK_FALSE(cfg.has_value());
+        CHECK(d.messages().find(expected) != std::string::npos);
+    }
+}
+
+TEST_CASE("Edge config: missing origins and required keys", "[edge][config][errors]") {
+    ConfigDir d;
+    CHECK_FALSE(d.load("workers = 1\n"));
+    CHECK(d.messages().find("origin: at least one [[origin]] is required") != std::string::npos);
+    CHECK_FALSE(d.load("[[origin]]\ntype = \"bucket\"\npath = \"site\"\n"));
+    CHECK(d.messages().find("origin[0].name: required key is missing") != std::string::npos);
+    CHECK_FALSE(d.load("[[origin]]\nname = \"x\"\npath = \"site\"\n"));
+    CHECK(d.messages().find("origin[0].type: missing required key") != std::string::npos);
+    CHECK_FALSE(d.load("[[origin]]\nname = \"x\"\ntype = \"bucket\"\n"));
+    CHECK(d.messages().find("origin[0].path: missing required key") != std::string::npos);
+    CHECK_FALSE(d.load("[[origin]]\nname = \"x\"\ntype = \"http\"\n"));
+    CHECK(d.messages().find("origin[0].address: required key is missing") != std::string::npos);
+}
+
+TEST_CASE("Edge config: shadowed behaviors are warnings, not errors", "[edge][config][warnings]") {
+    ConfigDir d;
+    auto c = d.load(std::string(kBucketOrigin) + R"(
+[[behavior]]
+path_pattern = "/assets/*"
+origin = "site"
+[[behavior]]
+path_pattern = "/assets/*.js"
+origin = "site"
+[[behavior]]
+path_pattern = "*"
+origin = "site"
+[[behavior]]
+path_pattern = "/late/*"
+origin = "site"
+)");
+    INFO(d.messages());
+    REQUIRE(c); // warnings only
+    std::string m = d.messages();
+    CHECK(m.find("warning: edge.toml:11:16: behavior[1].path_pattern: \"/assets/*.js\" can never match: behavior[0] "
+                 "(\"/assets/*\") comes first and matches every such path") != std::string::npos);
+    CHECK(m.find("behavior[3].path_pattern: \"/late/*\" can never match: behavior[2] (\"*\")") != std::string::npos);
+    CHECK(d.diags.error_count() == 0);
+}
+
+TEST_CASE("Edge config: several origins without behaviors use the first, with a warning", "[edge][config]") {
+    ConfigDir d;
+    auto c = d.load(std::string(kBucketOrigin) + "[[origin]]\nname = \"b\"\ntype = \"bucket\"\npath = \"site\"\n");
+    REQUIRE(c);
+    CHECK(c->behaviors.size() == 1);
+    CHECK(c->behaviors[0].origin_name == "site");
+    CHECK(d.messages().find("no [[behavior]]: every request goes to the first origin \"site\"") != std::string::npos);
+}
+
+TEST_CASE("Path patterns: CloudFront wildcard semantics", "[edge][config][pattern]") {
+    CHECK(path_pattern_matches("*", "/"));
+    CHECK(path_pattern_matches("*", "/a/b/c.js"));
+    CHECK(path_pattern_matches("/assets/*", "/assets/app.js"));
+    CHECK(path_pattern_matches("/assets/*", "/assets/"));
+    CHECK(path_pattern_matches("/assets/*", "/assets/deep/x.png"));
+    CHECK_FALSE(path_pattern_matches("/assets/*", "/assets"));
+    CHECK_FALSE(path_pattern_matches("/assets/*", "/other/assets/x"));
+    CHECK(path_pattern_matches("*.html", "/index.html"));
+    CHECK(path_pattern_matches("*.html", "/a/b.html"));
+    CHECK_FALSE(path_pattern_matches("*.html", "/a/b.html.bak"));
+    CHECK_FALSE(path_pattern_matches("*.html", "/a/b.HTML")); // case-sensitive
+    CHECK(path_pattern_matches("/img/?.png", "/img/a.png"));
+    CHECK_FALSE(path_pattern_matches("/img/?.png", "/img/ab.png"));
+    CHECK_FALSE(path_pattern_matches("/img/?.png", "/img/.png"));
+    CHECK(path_pattern_matches("/a*b*c", "/aXXbYYc"));
+    CHECK(path_pattern_matches("/a*b*c", "/abc"));
+    CHECK_FALSE(path_pattern_matches("/a*b*c", "/acb"));
+    CHECK(path_pattern_matches("/exact", "/exact"));
+    CHECK_FALSE(path_pattern_matches("/exact", "/exact/"));
+    // Pathological backtracking stays bounded (no recursion blow-up).
+    std::string long_path = "/" + std::string(5000, 'a');
+    CHECK_FALSE(path_pattern_matches("/*a*a*a*a*a*b", long_path));
+
+    CHECK(path_pattern_covers("*", "/anything/*"));
+    CHECK(path_pattern_covers("/assets/*", "/assets/*.js"));
+    CHECK(path_pattern_covers("*.js", "/assets/*.js"));
+    CHECK(path_pattern_covers("/a/?", "/a/b"));
+    CHECK_FALSE(path_pattern_covers("/assets/*.js", "/assets/*"));
+    CHECK_FALSE(path_pattern_covers("/a/?", "/a/*"));
+    CHECK_FALSE(path_pattern_covers("/assets/*", "*"));
+}
+
+TEST_CASE("Allowed methods sets", "[edge][config]") {
+    CHECK(method_allowed(AllowedMethods::get_head, "GET"));
+    CHECK(method_allowed(AllowedMethods::get_head, "HEAD"));
+    CHECK_FALSE(method_allowed(AllowedMethods::get_head, "OPTIONS"));
+    CHECK_FALSE(method_allowed(AllowedMethods::get_head, "POST"));
+    CHECK(method_allowed(AllowedMethods::get_head_options, "OPTIONS"));
+    CHECK_FALSE(method_allowed(AllowedMethods::get_head_options, "DELETE"));
+    for (const char* m : {"GET", "HEAD", "OPTIONS", "PUT", "PATCH", "POST", "DELETE"}) {
+        CHECK(method_allowed(AllowedMethods::all, m));
+    }
+    CHECK_FALSE(method_allowed(AllowedMethods::all, "TRACE"));
+    CHECK_FALSE(method_allowed(AllowedMethods::all, "CONNECT"));
+    CHECK(allow_header(AllowedMethods::get_head) == "GET, HEAD");
+    CHECK(allow_header(AllowedMethods::all) == "GET, HEAD, OPTIONS, PUT, PATCH, POST, DELETE");
+    CHECK(to_string(AllowedMethods::get_head_options) == "GET_HEAD_OPTIONS");
+}
