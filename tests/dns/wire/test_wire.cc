@@ -1,0 +1,120 @@
+// dns/wire: the query parser's rejects and the writer's name compression, checked with ldns as the oracle.
+#include <catch2/catch.hpp>
+
+#include "dns/dns_test_util.h"
+#include "dns/wire/dns_constants.h"
+#include "dns/wire/query.h"
+#include "dns/wire/wire_writer.h"
+
+using namespace dns;
+
+TEST_CASE("parse_query reads header, question, EDNS, NSID and ECS", "[dns][wire]") {
+    test::QueryOpts o;
+    o.edns = 1400;
+    o.do_bit = true;
+    o.options = {0, 3, 0, 0, 0, 8, 0, 6, 0, 2, 16, 0, 0x20, 0x01};
+    auto q = test::make_query("Www.Example.TEST", rrtype::AAAA, o);
+    ParsedQuery p;
+    REQUIRE(parse_query(q.data(), q.size(), &p) == QueryStatus::ok);
+    CHECK(p.id == 0x1234);
+    CHECK(p.qtype == rrtype::AAAA);
+    CHECK(p.qclass == rrclass::IN);
+    CHECK(p.qname.view() == std::string_view("\3www\7example\4test\0", 18));
+    CHECK(p.qname.labels == 3);
+    CHECK(p.question_end == 12 + 18 + 4);
+    CHECK(p.edns);
+    CHECK(p.udp_size == 1400);
+    CHECK(p.do_bit);
+    CHECK(p.nsid);
+    CHECK(p.ecs.family == 2);
+    CHECK(p.ecs.source_prefix == 16);
+    CHECK(p.ecs.address[0] == 0x20);
+    CHECK(p.ecs.address[1] == 0x01);
+}
+
+TEST_CASE("parse_query: root name, TSIG position, and rejects", "[dns][wire]") {
+    ParsedQuery p;
+    auto root = test::make_query(".", rrtype::SOA);
+    REQUIRE(parse_query(root.data(), root.size(), &p) == QueryStatus::ok);
+    CHECK(p.qname.len == 1);
+    CHECK(p.qname.labels == 0);
+    // A record after TSIG is FORMERR (TSIG must be last).
+    auto q = test::make_query("a.test", rrtype::A);
+    q[11] = 2;
+    std::vector<uint8_t> tsig = {0, 0, 250, 0, 255, 0, 0, 0, 0, 0, 0};
+    q.insert(q.end(), tsig.begin(), tsig.end());
+    q.insert(q.end(), {0, 0, 41, 4, 0, 0, 0, 0, 0, 0, 0});
+    CHECK(parse_query(q.data(), q.size(), &p) == QueryStatus::formerr);
+    // OPT with a non-root owner.
+    auto o = test::make_query("a.test", rrtype::A);
+    o[11] = 1;
+    o.insert(o.end(), {1, 'x', 0, 0, 41, 4, 0, 0, 0, 0, 0, 0, 0});
+    CHECK(parse_query(o.data(), o.size(), &p) == QueryStatus::formerr);
+    std::vector<uint8_t> empty;
+    CHECK(parse_query(empty.data(), 0, &p) == QueryStatus::drop);
+}
+
+TEST_CASE("WireWriter compresses names and ldns decodes them back", "[dns][wire]") {
+    uint8_t buf[512];
+    WireWriter w(buf, sizeof buf);
+    // A header and a question, as the engine writes them.
+    uint8_t hdr[12] = {0, 1, 0x84, 0, 0, 1, 0, 3, 0, 0, 0, 0};
+    w.bytes(hdr, 12);
+    w.name(std::string_view("\3WWW\7Example\4test\0", 18), false);
+    w.add_target(12);
+    w.u16(rrtype::CNAME);
+    w.u16(1);
+    auto rr = [&](std::string_view owner, uint16_t type, std::string_view rdata_name) {
+        w.name(owner);
+        w.u16(type);
+        w.u16(1);
+        w.u32(60);
+        size_t at = w.pos();
+        w.u16(0);
+        w.name(rdata_name);
+        w.patch_u16(at, static_cast<uint16_t>(w.pos() - at - 2));
+    };
+    rr(std::string_view("\3www\7example\4test\0", 18), rrtype::CNAME, std::string_view("\3web\7example\4test\0", 18));
+    rr(std::string_view("\3web\7example\4test\0", 18), rrtype::NS, std::string_view("\3ns1\3web\7example\4test\0", 22));
+    rr(std::string_view("\4mail\7example\3org\0", 18), rrtype::NS, std::string_view("\4mail\7example\3org\0", 18));
+    REQUIRE(w.ok());
+    // Compression made it small: the first owner is a 2-byte pointer to the question.
+    CHECK(buf[34] == 0xC0);
+    CHECK(buf[35] == 12);
+    ldns_pkt* pkt = nullptr;
+    REQUIRE(ldns_wire2pkt(&pkt, buf, w.pos()) == LDNS_STATUS_OK);
+    ldns_rr_list* an = ldns_pkt_answer(pkt);
+    REQUIRE(ldns_rr_list_rr_count(an) == 3);
+    auto str = [](const ldns_rdf* r) {
+        char* s = ldns_rdf2str(r);
+        std::string out(s);
+        free(s);
+        return out;
+    };
+    CHECK(str(ldns_rr_owner(ldns_rr_list_rr(an, 0))) == "WWW.Example.test.");
+    CHECK(str(ldns_rr_rdf(ldns_rr_list_rr(an, 0), 0)) == "web.Example.test.");
+    CHECK(str(ldns_rr_rdf(ldns_rr_list_rr(an, 1), 0)) == "ns1.web.Example.test.");
+    CHECK(str(ldns_rr_owner(ldns_rr_list_rr(an, 2))) == "mail.example.org.");
+    CHECK(str(ldns_rr_rdf(ldns_rr_list_rr(an, 2), 0)) == "mail.example.org.");
+    ldns_pkt_free(pkt);
+}
+
+TEST_CASE("WireWriter: overflow is sticky and rewind restores it", "[dns][wire]") {
+    uint8_t buf[64];
+    WireWriter w(buf, sizeof buf);
+    w.set_limit(30);
+    w.bytes("0123456789", 10);
+    size_t mark = w.pos();
+    w.name(std::string_view("\7example\4test\0", 14));
+    CHECK(w.ok());
+    w.name(std::string_view("\3xyz\3abc\7example\4test\0", 22)); // 4 + 4 + pointer: 34 > 30
+    CHECK_FALSE(w.ok());
+    w.u8(1);
+    CHECK_FALSE(w.ok());
+    w.rewind(mark);
+    CHECK(w.ok());
+    CHECK(w.pos() == 10);
+    w.name(std::string_view("\3abc\0", 5));
+    CHECK(w.ok());
+    CHECK(w.pos() == 15);
+}
