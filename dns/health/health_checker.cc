@@ -66,6 +66,8 @@ std::shared_ptr<shared::TlsClientContext> HealthChecker::tls_shared(bool verify)
 void HealthChecker::watch(const geo::Steering& steering) {
     if (closed_) return;
     if (!resolver_) resolver_ = std::make_unique<shared::Resolver>(loop_);
+    // The edge indexes below are the new steering's; the old one is not fed any more.
+    steering_ = nullptr;
     const auto& edges = steering.config().edges;
     for (auto& [k, c] : checks_) c->in_use = false;
     by_edge_.assign(edges.size(), nullptr);

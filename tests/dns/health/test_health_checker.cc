@@ -142,22 +142,27 @@ TEST_CASE("health checker: first round before use, thresholds, draining, fail-op
     http.set(200, "ok");
     http.start();
     geo_test::TempDir dir;
-    std::string toml = R"(
+    std::string edge_a = R"(
 [[edge]]
 name = "a"
 ipv4 = "192.0.2.1"
 health = { type = "http", address = "127.0.0.1", port = )" +
-                       std::to_string(http.port.load()) + R"(, path = "/health", host = "edge-a.test", interval = "150ms", timeout = "100ms", failure_threshold = 2, success_threshold = 2, body_contains = "ok" }
+                         std::to_string(http.port.load()) + R"(, path = "/health", host = "edge-a.test", interval = "150ms", timeout = "100ms", failure_threshold = 2, success_threshold = 2, body_contains = "ok" }
+)";
+    std::string edge_b = R"(
 [[edge]]
 name = "b"
 ipv4 = "192.0.2.2"
 health = { type = "tcp", address = "127.0.0.1", port = )" +
-                       std::to_string(closed_port()) + R"(, interval = "150ms", timeout = "100ms" }
+                         std::to_string(closed_port()) + R"(, interval = "150ms", timeout = "100ms" }
+)";
+    std::string steer = R"(
 [[steer]]
 name = "www.example.test."
 policy = "multivalue"
 members = ["a", "b"]
 )";
+    std::string toml = edge_a + edge_b + steer;
     auto b = geo_test::build(dir, toml);
     INFO(b->diags.to_string());
     REQUIRE(b->steering);
@@ -193,11 +198,23 @@ members = ["a", "b"]
         CHECK(checker.state("a") == 0);
         CHECK(checker.checks_run() >= 8);
 
-        // A reload with the same checks keeps their state and does not block for a new first round.
+        // A reload with the same checks keeps their state and does not block for a new first round, even when
+        // the edges moved to other indexes; the new steering gets the right health.
+        http.set(200, "ok");
+        run_for(&loop, 150 * 2 + 200);
+        CHECK(checker.state("a") == 1);
         int before = http.requests.load();
-        checker.watch(steering);
+        auto b2 = geo_test::build(dir, edge_b + edge_a + steer);
+        REQUIRE(b2->steering);
+        checker.watch(*b2->steering);
         CHECK(http.requests == before);
+        CHECK(checker.state("a") == 1);
+        CHECK(checker.state("b") == 0);
+        CHECK(answered(*b2->steering) == std::set<std::string>{"192.0.2.1"});
+        http.set(500, "down");
+        run_for(&loop, 150 * 2 + 200);
         CHECK(checker.state("a") == 0);
+        CHECK(answered(*b2->steering) == std::set<std::string>{"192.0.2.1", "192.0.2.2"});
         checker.close();
     }
     http.stop();
