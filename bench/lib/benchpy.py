@@ -165,6 +165,23 @@ def main():
         except (json.JSONDecodeError, AttributeError):
             v = None
         print(args[2] if v is None and len(args) > 2 else ("" if v is None else v))
+    elif cmd == "summary":  # summary JSON: one line for the progress log
+        try:
+            d = json.loads(args[0])
+        except json.JSONDecodeError:
+            d = {}
+        parts = []
+        if "rps" in d:
+            parts.append(f"{d['rps']:,.0f} req/s")
+        if "qps" in d:
+            parts.append(f"{d['qps']:,.0f} q/s")
+        for k in ("p50_us", "p99_us"):
+            if d.get(k) is not None:
+                parts.append(f"{k[:3]} {d[k] / 1000:.2f}ms")
+        for k in ("lost", "errors", "non2xx"):
+            if d.get(k):
+                parts.append(f"{k} {d[k]:,}")
+        print(", ".join(parts) or "no result")
     elif cmd == "record":
         with open(args[0], "a") as f:
             f.write(json.dumps(parse_kv(args[1:])) + "\n")

@@ -34,7 +34,7 @@ measure_dns() {
   answered=$($PY get "$json" answered 0)
   [ "$answered" -gt 0 ] && per_q=$(python3 -c "print(f'{$cpu * 1e6 / $answered:.3f}')")
   record_json "$json" group="$group" case="$case" server="$server" cpu_s="$cpu" cpu_us_per_q="$per_q"
-  log "  $server: $($PY get "$json" qps 0) q/s (window $best_w), lost $($PY get "$json" lost ?), p50 $($PY get "$json" p50_us ?)us p99 $($PY get "$json" p99_us ?)us, server cpu ${per_q:-?} us/query"
+  log "  $server: $($PY summary "$json") (window $best_w), server cpu ${per_q:-?} us/query"
   LAST_QPS=$($PY get "$json" qps 0); LAST_QPS=${LAST_QPS%.*}
 }
 
@@ -53,7 +53,7 @@ dnsperf_fixed() {
   answered=$(( $($PY get "$json" sent 0) - $($PY get "$json" lost 0) ))
   [ "${answered:-0}" -gt 0 ] && per_q=$(python3 -c "print(f'{$cpu * 1e6 / $answered:.3f}')")
   record_json "$json" group="$group" case="$case" server="$server" cpu_s="$cpu" cpu_us_per_q="$per_q" target_qps="$rate"
-  log "  $server dnsperf -Q $rate: $($PY get "$json" qps 0) q/s, lost $($PY get "$json" lost ?), server cpu ${per_q:-?} us/query"
+  log "  $server dnsperf -Q $rate: $($PY summary "$json"), server cpu ${per_q:-?} us/query"
 }
 
 bench_dns() {

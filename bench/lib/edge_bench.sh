@@ -31,7 +31,7 @@ wrk_case() {
   local json
   json=$($PY wrk "$out")
   record_json "$json" group="$group" case="$case" server="$server"
-  log "  $server $case: $($PY get "$json" rps 0) req/s, p50 $($PY get "$json" p50_us ?)us p99 $($PY get "$json" p99_us ?)us, errors $($PY get "$json" errors 0), non-2xx $($PY get "$json" non2xx 0)"
+  log "  $server $case: $($PY summary "$json")"
 }
 
 # x_cache PORT PATH: the X-Cache header (or "-") of a GET.
