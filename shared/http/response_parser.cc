@@ -40,6 +40,8 @@ void ResponseParser::reset(Listener* listener, bool head_request) {
     interim_ = false;
     started_ = head_done_ = complete_ = aborted_ = keep_alive_ = truncated_ = false;
     error_reason_ = "";
+    buf_begin_ = nullptr;
+    prev_last_ = '\n';
 }
 
 bool ResponseParser::count_header_bytes(size_t n) noexcept {
@@ -72,6 +74,13 @@ int ResponseParser::on_header_field(llhttp_t* p, const char* at, size_t len) noe
     if (!s->count_header_bytes(len)) return -1;
     // llhttp may split a token across calls; a field after a value starts a new header (Node's rule).
     if (s->in_value_ || s->head_.headers.empty()) {
+        // Every header line must start after CRLF. llhttp 8.1.0 takes "X: \rContent-Length: 3" as a header
+        // "ontent-Length" (the empty-value CR bug fixed upstream in 8.1.2): reject what it lets through.
+        char before = at > s->buf_begin_ ? at[-1] : s->prev_last_;
+        if (before != '\n') {
+            s->error_reason_ = "header line not terminated by CRLF";
+            return -1;
+        }
         s->head_.headers.emplace_back();
         s->in_value_ = false;
     }
@@ -91,6 +100,11 @@ int ResponseParser::on_header_value(llhttp_t* p, const char* at, size_t len) noe
 int ResponseParser::on_headers_complete(llhttp_t* p) noexcept {
     ResponseParser* s = self(p);
     int status = p->status_code;
+    // RFC 9112 §4: a status code is exactly three digits; llhttp 8.1 also takes "2" or "0020".
+    if (status < 100 || status > 999) {
+        s->error_reason_ = "invalid status code";
+        return -1;
+    }
     if (status == 101) {
         // We never ask to upgrade, so a switch of protocols is a broken origin.
         s->error_reason_ = "unexpected 101 Switching Protocols";
@@ -115,6 +129,11 @@ int ResponseParser::on_headers_complete(llhttp_t* p) noexcept {
 
 int ResponseParser::on_body_cb(llhttp_t* p, const char* at, size_t len) noexcept {
     ResponseParser* s = self(p);
+    if (s->interim_) {
+        // llhttp frames a 1xx with Transfer-Encoding as a body; 1xx never has one (RFC 9110 §15.2).
+        s->error_reason_ = "body in an interim (1xx) response";
+        return -1;
+    }
     if (s->listener_ && !s->listener_->on_body(std::string_view(at, len))) {
         s->aborted_ = true;
         return -1;
@@ -140,7 +159,9 @@ ResponseParser::Result ResponseParser::feed(const char* data, size_t len, size_t
     *consumed = 0;
     if (len == 0) return Result::NeedMore;
     started_ = true;
+    buf_begin_ = data;
     llhttp_errno_t rc = llhttp_execute(&parser_, data, len);
+    prev_last_ = data[len - 1];
     if (rc == HPE_OK) {
         *consumed = len;
         return Result::NeedMore;

@@ -94,6 +94,8 @@ private:
     bool keep_alive_ = false;
     bool truncated_ = false;
     const char* error_reason_ = "";
+    const char* buf_begin_ = nullptr;  // the buffer being fed, to look at the byte before a header name
+    char prev_last_ = '\n';            // last byte of the previous buffer
 };
 
 } // namespace shared

@@ -164,6 +164,7 @@ TEST_CASE("response parser: header size limit", "[shared][http][parser]") {
 
 TEST_CASE("response parser: garbage and smuggling shapes are errors", "[shared][http][parser]") {
     for (std::string wire : {std::string("garbage\r\n\r\n"), std::string("HTTP/1.1 abc OK\r\n\r\n"),
+                             std::string("HTTP/1.1 2 OK\r\nContent-Length: 0\r\n\r\n"),
                              std::string("HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\nhello"),
                              std::string("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n"),
                              std::string("HTTP/1.1 200 OK\r\nContent-Length: -1\r\n\r\n")}) {
@@ -173,6 +174,25 @@ TEST_CASE("response parser: garbage and smuggling shapes are errors", "[shared][
         INFO(wire);
         CHECK(feed_all(p, wire, false) == R::Error);
         CHECK(c.completes == 0);
+    }
+}
+
+TEST_CASE("response parser: an empty header value ended by a bare CR is rejected", "[shared][http][parser]") {
+    // llhttp 8.1.0 would read this as a header "ontent-Length" and a close-delimited body.
+    for (bool bytewise : {false, true}) {
+        shared::ResponseParser p;
+        Collector c;
+        p.reset(&c, false);
+        CHECK(feed_all(p, "HTTP/1.1 200 OK\r\nX: \rContent-Length: 3\r\n\r\nabc", bytewise) == R::Error);
+        CHECK(c.heads == 0);
+    }
+    for (std::string wire : {std::string("HTTP/1.1 200 OK\r\nX: a\rTransfer-Encoding: chunked\r\n\r\n"),
+                             std::string("HTTP/1.1 200 OK\r\nContent-Length: 3\r\n folded\r\n\r\nabc"),
+                             std::string("HTTP/1.1 200 OK\nContent-Length: 3\n\nabc")}) {
+        shared::ResponseParser p;
+        Collector c;
+        p.reset(&c, false);
+        CHECK(feed_all(p, wire, false) == R::Error);
     }
 }
 
