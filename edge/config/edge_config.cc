@@ -48,6 +48,14 @@ bool glob(std::string_view pat, std::string_view text, bool cover) {
     return p == pat.size();
 }
 
+// Up to 16 shards (enough to keep 2-8 workers off each other's locks), but never so many that a shard's budget
+// is below max_object_bytes, since each object lives in a single shard.
+uint32_t auto_shards(uint64_t max_bytes, uint64_t max_object_bytes) {
+    uint32_t n = 16;
+    while (n > 1 && max_bytes / n < max_object_bytes) n /= 2;
+    return n;
+}
+
 bool is_directory(const std::string& path, std::string* why) {
     struct stat st;
     if (::stat(path.c_str(), &st) != 0) {
@@ -242,16 +250,28 @@ std::optional<EdgeConfig> parse_edge_config(shared::ConfigSection root) {
     if (auto sec = root.table("cache")) {
         c.cache.max_bytes = sec->get_size("max_bytes", c.cache.max_bytes);
         c.cache.max_object_bytes = sec->get_size("max_object_bytes", c.cache.max_object_bytes);
-        c.cache.shards = static_cast<uint32_t>(sec->get_int("shards", c.cache.shards, 1, 1024));
+        int64_t shards = sec->get_int("shards", 0, 0, 1024);
         c.cache.collapse_timeout_ms = sec->get_duration_ms("collapse_timeout", c.cache.collapse_timeout_ms);
         c.cache.hit_for_miss_ttl_ms = sec->get_duration_ms("hit_for_miss_ttl", c.cache.hit_for_miss_ttl_ms);
-        if (c.cache.shards & (c.cache.shards - 1)) sec->error("shards", "must be a power of two");
-        uint64_t shard_budget = c.cache.max_bytes / std::max<uint32_t>(c.cache.shards, 1);
-        if (c.cache.max_object_bytes > shard_budget) {
-            sec->error("max_object_bytes", "must not exceed max_bytes / shards (" + std::to_string(shard_budget) +
-                                               " bytes): an object is stored in one shard");
+        if (c.cache.max_object_bytes > c.cache.max_bytes) {
+            sec->error("max_object_bytes", "must not exceed max_bytes (" + std::to_string(c.cache.max_bytes) + ")");
+        }
+        if (shards == 0) {
+            c.cache.shards = auto_shards(c.cache.max_bytes, c.cache.max_object_bytes);
+        } else if (shards & (shards - 1)) {
+            sec->error("shards", "must be a power of two (or 0 = automatic)");
+        } else {
+            c.cache.shards = static_cast<uint32_t>(shards);
+            uint64_t shard_budget = c.cache.max_bytes / c.cache.shards;
+            if (c.cache.max_object_bytes > shard_budget) {
+                sec->error("shards", "max_bytes / shards (" + std::to_string(shard_budget) +
+                                         " bytes) must be at least max_object_bytes: an object is stored in one "
+                                         "shard (use fewer shards, or 0 = automatic)");
+            }
         }
         sec->finish();
+    } else {
+        c.cache.shards = auto_shards(c.cache.max_bytes, c.cache.max_object_bytes);
     }
 
     if (auto sec = root.table("limits")) {

@@ -78,7 +78,9 @@ struct BehaviorConfig {
 struct CacheConfig {
     uint64_t max_bytes = 256ull << 20;        // whole in-memory cache
     uint64_t max_object_bytes = 8ull << 20;   // larger responses stream through uncached
-    uint32_t shards = 16;                     // each shard has max_bytes / shards and its own lock
+    uint32_t shards = 16;                     // each shard has max_bytes / shards and its own lock; the config's
+                                              // 0 (default) = up to 16, as many as keep max_bytes/shards >=
+                                              // max_object_bytes
     uint64_t collapse_timeout_ms = 10'000;    // how long a collapsed request waits for the leader's headers
     uint64_t hit_for_miss_ttl_ms = 120'000;   // an uncacheable answer makes later misses skip collapsing this long
 };

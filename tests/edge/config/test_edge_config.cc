@@ -226,10 +226,12 @@ TEST_CASE("Edge config: each error names file:line:column and the key", "[edge][
          "edge.toml:6:8: origin[1].name: duplicate origin name \"a\""},
         {"[cache]\nmax_bytes = \"lots\"\n",
          "edge.toml:2:13: cache.max_bytes: expected a size like \"512MiB\", got \"lots\""},
-        {"[cache]\nmax_bytes = \"1MiB\"\nmax_object_bytes = \"1MiB\"\n",
-         "edge.toml:3:20: cache.max_object_bytes: must not exceed max_bytes / shards (65536 bytes): an object is "
-         "stored in one shard"},
-        {"[cache]\nshards = 3\n", "edge.toml:2:10: cache.shards: must be a power of two"},
+        {"[cache]\nmax_bytes = \"1MiB\"\nmax_object_bytes = \"2MiB\"\n",
+         "edge.toml:3:20: cache.max_object_bytes: must not exceed max_bytes (1048576)"},
+        {"[cache]\nmax_bytes = \"1MiB\"\nmax_object_bytes = \"1MiB\"\nshards = 16\n",
+         "edge.toml:4:10: cache.shards: max_bytes / shards (65536 bytes) must be at least max_object_bytes: an "
+         "object is stored in one shard (use fewer shards, or 0 = automatic)"},
+        {"[cache]\nshards = 3\n", "edge.toml:2:10: cache.shards: must be a power of two (or 0 = automatic)"},
         {"[limits]\nheader_timeout = \"soon\"\n",
          "edge.toml:2:18: limits.header_timeout: expected a duration like \"30s\", got \"soon\""},
         {"[[behavior]]\npath_pattern = \"*\"\norigin = \"nope\"\n",
@@ -265,6 +267,20 @@ TEST_CASE("Edge config: each error names file:line:column and the key", "[edge][
         CHECK_FALSE(cfg.has_value());
         CHECK(d.messages().find(expected) != std::string::npos);
     }
+}
+
+TEST_CASE("Edge config: automatic shard count keeps a shard at least max_object_bytes", "[edge][config]") {
+    ConfigDir d;
+    auto c = d.load(std::string("[cache]\nmax_bytes = \"64MiB\"\nmax_object_bytes = \"8MiB\"\n") + kBucketOrigin);
+    INFO(d.messages());
+    REQUIRE(c);
+    CHECK(c->cache.shards == 8);
+    c = d.load(std::string("[cache]\nmax_bytes = \"1MiB\"\nmax_object_bytes = \"1MiB\"\n") + kBucketOrigin);
+    REQUIRE(c);
+    CHECK(c->cache.shards == 1);
+    c = d.load(kBucketOrigin);
+    REQUIRE(c);
+    CHECK(c->cache.shards == 16); // 256MiB / 16 = 16MiB >= 8MiB
 }
 
 TEST_CASE("Edge config: missing origins and required keys", "[edge][config][errors]") {
@@ -363,4 +379,20 @@ TEST_CASE("Allowed methods sets", "[edge][config]") {
     CHECK(allow_header(AllowedMethods::get_head) == "GET, HEAD");
     CHECK(allow_header(AllowedMethods::all) == "GET, HEAD, OPTIONS, PUT, PATCH, POST, DELETE");
     CHECK(to_string(AllowedMethods::get_head_options) == "GET_HEAD_OPTIONS");
+}
+
+TEST_CASE("Edge config: the shipped example and demo configs are valid", "[edge][config][examples]") {
+    for (const char* rel : {"conf/examples/edge-bucket.toml", "conf/examples/edge-http.toml", "conf/demo/edge.toml"}) {
+        std::string path = std::string(MERIDIAN_SRC) + "/" + rel;
+        if (!fs::exists(path)) continue; // the demo config belongs to another part and may not exist yet
+        shared::ConfigDiagnostics diags;
+        auto c = load_edge_config(path, diags);
+        INFO(rel << ":\n" << diags.to_string());
+        CHECK(c.has_value());
+        CHECK(diags.all().empty()); // not even warnings
+        if (c) {
+            CHECK(c->common.listen.at(0).to_string() == "127.0.0.1:8080");
+            CHECK(c->behaviors.back().path_pattern == "*");
+        }
+    }
 }
