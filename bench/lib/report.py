@@ -174,35 +174,36 @@ def targets(cases):
 
 def table(order, cases):
     lines = []
-    hdr = f"{'case':56} {'server':10} {'value':>12} {'unit':5} {'vs Meridian':>11} {'p50 / p99':>20}  notes"
+    hdr = f"{'case':56} {'server':10} {'value':>12} {'unit':7} {'vs Meridian':>11} {'p50 / p99':>20}  notes"
     lines.append(hdr)
     lines.append("-" * len(hdr))
     for key in order:
         group, case = key
         rows = cases[key]
         m = next((r for r in rows if r.get("server") == "meridian" and "skipped" not in r), None)
-        mv = throughput(m)[0] if m else None
         for r in rows:
             if "skipped" in r:
-                lines.append(f"{group + ': ' + case:56.56} {r.get('server', '?'):10} {'n/a':>12} {'':5} {'':>11} "
+                lines.append(f"{group + ': ' + case:56.56} {r.get('server', '?'):10} {'n/a':>12} {'':7} {'':>11} "
                              f"{'':>20}  {r['skipped']}")
                 continue
             v, unit = throughput(r)
             if v is None:
-                for k in ("load_s", "rss_kib", "connected"):
+                for k in ("ttfb_ms", "load_s", "rss_kib", "connected", "crossed_at"):
                     if k in r:
                         v, unit = r[k], k
                         break
             ratio = ""
-            if r.get("server") != "meridian" and mv and v and unit in ("rps", "qps"):
-                ratio = f"{mv / v:.2f}x"
+            mv = m.get(unit) if (m and unit) else None
+            if r.get("server") != "meridian" and isinstance(mv, (int, float)) and isinstance(v, (int, float)) and mv and v:
+                # Throughput: Meridian / peer; times and memory (lower is better): peer / Meridian.
+                ratio = f"{mv / v:.2f}x" if unit in ("rps", "qps", "connected") else f"{v / mv:.2f}x"
             notes = []
             for k in ("lost", "errors", "non2xx", "cpu_us_per_q", "rss_kib", "load_s", "hit_ratio", "objects",
-                      "ttfb_ms", "mbps", "note"):
+                      "bytes_per_object", "origin_requests", "ttfb_ms", "mbps", "last_ok", "note"):
                 if k in r and k != unit and r[k] not in (None, ""):
                     val = r[k]
                     notes.append(f"{k}={fmt_num(val) if not isinstance(val, str) else val}")
-            lines.append(f"{group + ': ' + case:56.56} {r.get('server', '?'):10} {fmt_num(v):>12} {unit or '':5} "
+            lines.append(f"{group + ': ' + case:56.56} {r.get('server', '?'):10} {fmt_num(v):>12} {unit or '':7} "
                          f"{ratio:>11} {fmt_lat(r):>20}  {' '.join(notes)}")
     return lines
 
