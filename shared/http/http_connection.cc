@@ -199,10 +199,14 @@ void HttpConnection::on_write_done(int status, bool is_request) {
     if (state_ == State::Closed) return;
     if (status < 0) {
         // EPIPE / ECONNRESET: the origin went away. If it already answered, the read side reports it.
-        if (handler_ && !response_started_)
+        if (handler_ && !response_started_) {
             fail(HttpError::Reset, std::string("write: ") + uv_err_name(status));
-        else
+        } else if (!handler_) {
+            idle_broken();  // e.g. a TLS ticket ack failed on a pooled connection
+        } else {
             broken_ = true;
+            keep_alive_ = false;
+        }
         return;
     }
     if (is_request && request_writes_ == 0) request_written_ = true;

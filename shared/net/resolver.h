@@ -48,6 +48,7 @@ public:
     explicit Resolver(uv_loop_t* loop, ResolverOptions opts = {});
     // Cancels outstanding lookups (their callbacks do not run) and closes the uv handles; the handle memory is
     // released by the loop's close callbacks, so the loop must run once more before uv_loop_close().
+    // Must not run from inside one of the resolver's own callbacks (c-ares is on the stack then).
     ~Resolver();
     Resolver(const Resolver&) = delete;
     Resolver& operator=(const Resolver&) = delete;
