@@ -16,6 +16,8 @@
 #include <string_view>
 #include <vector>
 
+#include "edge/cache/stored_headers.h" // HeaderField
+
 namespace edge {
 
 struct RequestLimits {
@@ -23,11 +25,6 @@ struct RequestLimits {
     size_t max_header_bytes = 32768;  // names + values of all headers → 431
     size_t max_headers = 100;         // header count → 431
     size_t max_body_bytes = 1 << 20;  // request body (forwarded methods) → 413
-};
-
-struct HeaderField {
-    std::string_view name;
-    std::string_view value;
 };
 
 // A parsed request. Views point into the parser's arena and stay valid until RequestParser::next().

@@ -4,9 +4,11 @@
 #pragma once
 
 #include <cstdint>
-#include <ctime>
 #include <string>
 #include <string_view>
+
+#include "edge/cache/http_date.h"
+#include "edge/cache/stored_headers.h"
 
 namespace edge {
 
@@ -17,23 +19,17 @@ enum class CacheResult : uint8_t { none, hit, refresh_hit, miss, error };
 std::string_view x_cache_value(CacheResult r);
 // "Hit", "RefreshHit", "Miss", "Error"; "-" for none.
 std::string_view result_type_name(CacheResult r);
-// "OK", "Not Found", ...; "Unknown" for codes we do not name.
-std::string_view reason_phrase(int status);
 
 // IMF-fixdate (RFC 9110 §5.6.7) for one worker, recomputed only when the second changes.
 class DateCache {
 public:
-    std::string_view http_date(time_t unix_seconds);
+    std::string_view http_date(int64_t unix_seconds);
 
 private:
-    time_t sec_ = -1;
+    int64_t sec_ = -1;
     char buf_[40] = {};
     size_t len_ = 0;
 };
-// Formats an IMF-fixdate into buf (at least 30 bytes); returns its length.
-size_t format_http_date(time_t unix_seconds, char* buf);
-// Parses IMF-fixdate (and RFC 850 / asctime, as RFC 9110 §5.6.7 asks recipients to); false when invalid.
-bool parse_http_date(std::string_view s, time_t* out);
 
 // Appends a response head to `out` (which the caller clears and reuses).
 class HeadWriter {
@@ -56,6 +52,8 @@ struct EdgeHeaders {
     bool has_age = false;
     uint64_t age = 0;
     bool keep_alive = true;
+    bool http10 = false; // an HTTP/1.0 viewer needs "Connection: keep-alive" to keep the connection
+    bool server = true;  // false when the origin's own Server line is replayed
 };
 void write_edge_headers(HeadWriter& w, const EdgeHeaders& h);
 

@@ -1,0 +1,140 @@
+#include "edge/access_log/access_log.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <charconv>
+#include <cstring>
+#include <ctime>
+
+namespace edge {
+
+AccessLogFile::~AccessLogFile() {
+    int fd = fd_.exchange(-1);
+    if (fd >= 0) ::close(fd);
+}
+
+bool AccessLogFile::open(const std::string& path, std::string* err) {
+    if (path.empty()) {
+        // Turning the log off: keep the descriptor number invalid for writers; the old file is closed.
+        int old = fd_.exchange(-1);
+        if (old >= 0) ::close(old);
+        path_.clear();
+        return true;
+    }
+    int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    if (fd < 0) {
+        if (err) *err = "cannot open access log " + path + ": " + std::strerror(errno);
+        return false;
+    }
+    int old = fd_.load();
+    if (old >= 0) {
+        // Replace the file behind the same descriptor number: concurrent writers never see it closed.
+        ::dup3(fd, old, O_CLOEXEC);
+        ::close(fd);
+    } else {
+        fd_.store(fd, std::memory_order_release);
+    }
+    path_ = path;
+    return true;
+}
+
+void AccessLogFile::reopen() {
+    if (path_.empty()) return;
+    std::string err;
+    std::string p = path_;
+    open(p, &err);
+}
+
+void AccessLogFile::write(std::string_view lines) const {
+    int fd = fd_.load(std::memory_order_acquire);
+    if (fd < 0) return;
+    while (!lines.empty()) {
+        ssize_t n = ::write(fd, lines.data(), lines.size());
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            return; // a full disk must not stop serving
+        }
+        lines.remove_prefix(static_cast<size_t>(n));
+    }
+}
+
+namespace {
+
+void put_field(std::string& out, std::string_view v) {
+    if (v.empty()) {
+        out.push_back('-');
+        return;
+    }
+    static const char hex[] = "0123456789ABCDEF";
+    for (unsigned char c : v) {
+        // CloudFront URL-encodes spaces and other odd characters in these fields; we do the same so that every
+        // line has exactly the expected number of tab-separated fields.
+        if (c <= 0x20 || c >= 0x7f || c == '%' || c == '\\' || c == '"') {
+            out.push_back('%');
+            out.push_back(hex[c >> 4]);
+            out.push_back(hex[c & 15]);
+        } else {
+            out.push_back(static_cast<char>(c));
+        }
+    }
+}
+
+void put_uint(std::string& out, uint64_t v) {
+    char buf[24];
+    auto r = std::to_chars(buf, buf + sizeof buf, v);
+    out.append(buf, static_cast<size_t>(r.ptr - buf));
+}
+
+} // namespace
+
+void format_access_log_line(const AccessLogEntry& e, std::string& out) {
+    time_t sec = static_cast<time_t>(e.unix_ms / 1000);
+    struct tm tm;
+    gmtime_r(&sec, &tm);
+    char ts[32];
+    size_t n = strftime(ts, sizeof ts, "%Y-%m-%d\t%H:%M:%S", &tm);
+    out.append(ts, n);
+    out.push_back('\t');
+    put_field(out, e.edge);
+    out.push_back('\t');
+    put_uint(out, e.bytes);
+    out.push_back('\t');
+    put_field(out, e.client_ip);
+    out.push_back('\t');
+    put_field(out, e.method);
+    out.push_back('\t');
+    put_field(out, e.host);
+    out.push_back('\t');
+    put_field(out, e.uri_stem);
+    out.push_back('\t');
+    put_uint(out, static_cast<uint64_t>(e.status));
+    out.push_back('\t');
+    put_field(out, e.referer);
+    out.push_back('\t');
+    put_field(out, e.user_agent);
+    out.push_back('\t');
+    put_field(out, e.query);
+    out.push_back('\t');
+    put_field(out, e.result_type);
+    out.push_back('\t');
+    char tt[32];
+    auto r = std::to_chars(tt, tt + sizeof tt, e.time_taken_s, std::chars_format::fixed, 3);
+    out.append(tt, static_cast<size_t>(r.ptr - tt));
+    out.push_back('\n');
+}
+
+void AccessLogBuffer::add(const AccessLogEntry& e) {
+    if (!enabled()) return;
+    format_access_log_line(e, buf_);
+    if (buf_.size() >= kFlushBytes) flush();
+}
+
+void AccessLogBuffer::flush() {
+    if (buf_.empty()) return;
+    if (file_) file_->write(buf_);
+    buf_.clear();
+}
+
+} // namespace edge

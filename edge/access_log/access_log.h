@@ -1,0 +1,70 @@
+// The access log: one tab-separated line per request with CloudFront's standard-log fields
+//   date time x-edge-location sc-bytes c-ip cs-method cs(Host) cs-uri-stem sc-status cs(Referer) cs(User-Agent)
+//   cs-uri-query x-edge-result-type time-taken
+// Workers format lines into their own AccessLogBuffer (no lock, no allocation once warm) and flush whole lines with
+// one write(2) to the shared file, so lines never interleave. SIGUSR1 reopens the file in place (dup2 onto the same
+// descriptor, so a worker writing concurrently never sees a closed fd).
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace edge {
+
+class AccessLogFile {
+public:
+    AccessLogFile() = default;
+    ~AccessLogFile();
+    AccessLogFile(const AccessLogFile&) = delete;
+    AccessLogFile& operator=(const AccessLogFile&) = delete;
+    // "" turns the log off. Returns false and sets *err when the file cannot be opened (the old one stays).
+    bool open(const std::string& path, std::string* err);
+    // Opens the same path again (log rotation); keeps the old file when that fails.
+    void reopen();
+    bool enabled() const { return fd_.load(std::memory_order_acquire) >= 0; }
+    void write(std::string_view lines) const;
+    const std::string& path() const { return path_; }
+
+private:
+    std::atomic<int> fd_{-1};
+    std::string path_;
+};
+
+struct AccessLogEntry {
+    int64_t unix_ms = 0;
+    std::string_view edge;
+    uint64_t bytes = 0;
+    std::string_view client_ip;
+    std::string_view method;
+    std::string_view host;
+    std::string_view uri_stem;
+    int status = 0;
+    std::string_view referer;
+    std::string_view user_agent;
+    std::string_view query;
+    std::string_view result_type;
+    double time_taken_s = 0;
+};
+
+// Formats one line (fields escaped so they hold no tab, newline or space; empty fields as "-") onto `out`.
+void format_access_log_line(const AccessLogEntry& e, std::string& out);
+
+// One worker's pending lines.
+class AccessLogBuffer {
+public:
+    explicit AccessLogBuffer(const AccessLogFile* file) : file_(file) { buf_.reserve(kFlushBytes + 4096); }
+    ~AccessLogBuffer() { flush(); }
+    bool enabled() const { return file_ && file_->enabled(); }
+    void add(const AccessLogEntry& e);
+    void flush();
+
+    static constexpr size_t kFlushBytes = 32 << 10;
+
+private:
+    const AccessLogFile* file_;
+    std::string buf_;
+};
+
+} // namespace edge

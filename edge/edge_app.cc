@@ -1,0 +1,203 @@
+#include "edge/edge_app.h"
+
+#include "edge/config/edge_config.h"
+#include "edge/proxy/proxy_handler.h"
+#include "edge/server/http_server.h"
+#include "shared/log/log.h"
+#include "shared/loop/worker.h"
+
+namespace edge {
+
+// One worker thread and what lives on its loop (created and destroyed on that thread, except after join()).
+struct EdgeApp::Slot {
+    std::unique_ptr<shared::Worker> worker;
+    std::unique_ptr<ProxyHandler> handler;
+    std::unique_ptr<HttpServer> server;
+};
+
+namespace {
+// In-flight responses get this long after the drain before connections are cut.
+constexpr uint64_t kStopGraceMs = 30'000;
+} // namespace
+
+EdgeApp::EdgeApp() = default;
+
+EdgeApp::~EdgeApp() {
+    for (auto& s : slots_) {
+        if (s->worker) s->worker->join();
+    }
+}
+
+bool EdgeApp::load(const std::string& config_path, shared::ConfigDiagnostics& diags) {
+    auto cfg = load_edge_config(config_path, diags);
+    if (!cfg) return false;
+    std::string err;
+    auto rt = EdgeRuntime::build(std::move(*cfg), &err);
+    if (!rt) {
+        diags.error_at(config_path, 0, err);
+        return false;
+    }
+    runtime_ = std::move(rt);
+    return true;
+}
+
+void EdgeApp::register_metrics(shared::MetricsRegistry& m) {
+    metrics_.register_all(m);
+    m.gauge_fn("meridian_edge_cache_bytes", "Bytes stored in the cache", "",
+               [this] { return cache_ ? static_cast<double>(cache_->stats().bytes) : 0.0; });
+    m.gauge_fn("meridian_edge_cache_objects", "Objects stored in the cache", "",
+               [this] { return cache_ ? static_cast<double>(cache_->stats().objects) : 0.0; });
+    m.gauge_fn("meridian_edge_cache_evictions_total", "Objects evicted by LRU (counter)", "",
+               [this] { return cache_ ? static_cast<double>(cache_->stats().evictions) : 0.0; });
+    m.gauge_fn("meridian_edge_collapse_fills_in_flight", "Origin fills running", "",
+               [this] { return coalescer_ ? static_cast<double>(coalescer_->stats().in_flight) : 0.0; });
+}
+
+bool EdgeApp::start(uv_loop_t* main_loop, shared::MetricsRegistry&) {
+    main_loop_ = main_loop;
+    const EdgeConfig& cfg = runtime_->config;
+    cache_ = std::make_unique<ObjectCache>(cfg.cache.max_bytes, cfg.cache.shards);
+    coalescer_ = std::make_unique<MissCoalescer>(cache_.get(), cfg.cache.shards, cfg.cache.max_object_bytes,
+                                                 cfg.cache.hit_for_miss_ttl_ms);
+    std::string err;
+    if (!access_log_.open(cfg.access_log.file, &err)) {
+        shared::log::error("edge", "cannot open access log", {{"error", err}});
+        return false;
+    }
+    EdgeServices services;
+    services.cache = cache_.get();
+    services.coalescer = coalescer_.get();
+    services.access_log = &access_log_;
+    services.metrics = &metrics_;
+    services.draining = &draining_;
+
+    for (unsigned i = 0; i < cfg.common.workers; ++i) {
+        auto slot = std::make_unique<Slot>();
+        slot->worker = std::make_unique<shared::Worker>(i);
+        Slot* s = slot.get();
+        auto rt = runtime_;
+        bool ok = s->worker->start(
+            [s, services, rt](shared::Worker& w) {
+                s->handler = std::make_unique<ProxyHandler>(w.loop(), w.index(), services, rt);
+                s->server = std::make_unique<HttpServer>(w.loop(), s->handler.get(), s->handler->conn_settings(),
+                                                         s->handler->max_connections());
+                for (const auto& addr : rt->config.common.listen) {
+                    if (int rc = s->server->listen(addr)) {
+                        shared::log::error("edge", "cannot listen",
+                                           {{"addr", addr.to_string()}, {"error", uv_strerror(rc)}});
+                        w.fail();
+                        s->server->shutdown(0, nullptr, [s] { s->handler->shutdown(); });
+                        return;
+                    }
+                    if (w.index() == 0) {
+                        for (const auto& a : s->server->addresses()) {
+                            if (a.family() == addr.family()) {
+                                shared::log::info("edge", "listening", {{"addr", a.to_string()}});
+                                break;
+                            }
+                        }
+                    }
+                }
+            },
+            [s](shared::Worker&) {
+                ProxyHandler* h = s->handler.get();
+                if (!s->server) return;
+                s->server->shutdown(
+                    kStopGraceMs, [h] { return h->live_exchanges() == 0; }, [h] { h->shutdown(); });
+            });
+        slots_.push_back(std::move(slot));
+        if (!ok) return false;
+    }
+    return true;
+}
+
+void EdgeApp::reload(const std::string& config_path) {
+    shared::ConfigDiagnostics diags;
+    auto cfg = load_edge_config(config_path, diags);
+    for (const auto& e : diags.all()) {
+        if (e.warning) shared::log::warn("config", e.to_string());
+        else shared::log::error("config", e.to_string());
+    }
+    if (!cfg || !diags.ok()) {
+        shared::log::error("edge", "reload failed; keeping the running configuration", {{"config", config_path}});
+        return;
+    }
+    std::string err;
+    auto rt = EdgeRuntime::build(std::move(*cfg), &err);
+    if (!rt) {
+        shared::log::error("edge", "reload failed; keeping the running configuration", {{"error", err}});
+        return;
+    }
+    const EdgeConfig& nc = rt->config;
+    const EdgeConfig& oc = runtime_->config;
+    if (nc.common.workers != oc.common.workers) {
+        shared::log::warn("edge", "workers changes need a restart; keeping the running number");
+    }
+    if (nc.common.listen.size() != oc.common.listen.size()) {
+        shared::log::warn("edge", "listen changes need a restart; keeping the running listeners");
+    }
+    if (!shared::apply_log_config(nc.common, &err)) shared::log::error("edge", "log config", {{"error", err}});
+    cache_->set_max_bytes(nc.cache.max_bytes);
+    coalescer_->set_limits(nc.cache.max_object_bytes, nc.cache.hit_for_miss_ttl_ms);
+    if (nc.access_log.file != access_log_.path() && !access_log_.open(nc.access_log.file, &err)) {
+        shared::log::error("edge", "cannot open access log", {{"error", err}});
+    }
+    runtime_ = rt;
+    for (auto& s : slots_) {
+        Slot* sp = s.get();
+        s->worker->post([sp, rt] {
+            if (sp->handler) sp->handler->set_runtime(rt);
+        });
+    }
+    shared::log::info("edge", "configuration reloaded", {{"config", config_path}});
+}
+
+void EdgeApp::stop(std::function<void()> done) {
+    stop_done_ = std::move(done);
+    draining_.store(true);
+    uint64_t delay = runtime_ ? runtime_->config.health.drain_delay_ms : 0;
+    if (delay == 0 || !main_loop_) {
+        finish_stop();
+        return;
+    }
+    shared::log::info("edge", "draining", {{"drain_delay_ms", std::to_string(delay)}});
+    drain_timer_ = new uv_timer_t;
+    uv_timer_init(main_loop_, drain_timer_);
+    drain_timer_->data = this;
+    uv_timer_start(drain_timer_, on_drain_timer, delay, 0);
+}
+
+void EdgeApp::on_drain_timer(uv_timer_t* t) noexcept {
+    auto* app = static_cast<EdgeApp*>(t->data);
+    uv_close(reinterpret_cast<uv_handle_t*>(t), [](uv_handle_t* h) noexcept { delete reinterpret_cast<uv_timer_t*>(h); });
+    app->drain_timer_ = nullptr;
+    app->finish_stop();
+}
+
+void EdgeApp::finish_stop() {
+    for (auto& s : slots_) {
+        if (s->worker) s->worker->request_stop();
+    }
+    for (auto& s : slots_) {
+        if (s->worker) s->worker->join();
+        s->server.reset();
+        s->handler.reset();
+    }
+    slots_.clear();
+    access_log_.reopen(); // flushes nothing itself; workers flushed their buffers in shutdown()
+    auto done = std::move(stop_done_);
+    if (done) done();
+}
+
+shared::AdminResponse EdgeApp::health() {
+    shared::AdminResponse r;
+    if (draining_.load()) {
+        r.status = 503;
+        r.body = "draining\n";
+    } else {
+        r.body = "ok\n";
+    }
+    return r;
+}
+
+} // namespace edge

@@ -1,0 +1,63 @@
+// meridian-edge as a shared::DaemonApp: loads the config into an EdgeRuntime snapshot, owns the process-wide cache,
+// miss coalescer, access log and metrics, and runs one worker per `workers` (each with its own loop, listeners,
+// ProxyHandler and HttpServer). SIGHUP swaps the snapshot in every worker (connections and cache stay);
+// SIGTERM drains: health answers 503 "draining" for health.drain_delay while traffic is still served, then the
+// workers stop accepting, finish what is in flight and exit.
+// Thread: the main loop's thread, except the worker hooks.
+#pragma once
+
+#include <uv.h>
+
+#include <atomic>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "edge/access_log/access_log.h"
+#include "edge/cache/miss_coalescer.h"
+#include "edge/cache/object_cache.h"
+#include "edge/proxy/edge_metrics.h"
+#include "edge/proxy/edge_runtime.h"
+#include "shared/process/daemon.h"
+
+namespace shared {
+class Worker;
+}
+
+namespace edge {
+
+class ProxyHandler;
+class HttpServer;
+
+class EdgeApp final : public shared::DaemonApp {
+public:
+    EdgeApp();
+    ~EdgeApp() override;
+
+    bool load(const std::string& config_path, shared::ConfigDiagnostics& diags) override;
+    const shared::CommonConfig& common() const override { return runtime_->config.common; }
+    void register_metrics(shared::MetricsRegistry& metrics) override;
+    bool start(uv_loop_t* main_loop, shared::MetricsRegistry& metrics) override;
+    void reload(const std::string& config_path) override;
+    void stop(std::function<void()> done) override;
+    shared::AdminResponse health() override;
+
+private:
+    struct Slot;
+    void finish_stop();
+    static void on_drain_timer(uv_timer_t* t) noexcept;
+
+    std::shared_ptr<const EdgeRuntime> runtime_;
+    std::unique_ptr<ObjectCache> cache_;
+    std::unique_ptr<MissCoalescer> coalescer_;
+    AccessLogFile access_log_;
+    EdgeMetrics metrics_;
+    std::atomic<bool> draining_{false};
+    std::vector<std::unique_ptr<Slot>> slots_;
+    uv_loop_t* main_loop_ = nullptr;
+    uv_timer_t* drain_timer_ = nullptr;
+    std::function<void()> stop_done_;
+};
+
+} // namespace edge

@@ -1,0 +1,14 @@
+// meridian-edge: the caching HTTP reverse proxy (the CloudFront role). Everything but the CLI wiring lives in
+// edge_core; see edge/edge_app.h.
+#include "edge/edge_app.h"
+#include "shared/process/daemon.h"
+
+int main(int argc, char** argv) {
+    static const shared::CliSpec spec{
+        "meridian-edge",
+        "caching HTTP reverse proxy in front of bucket and http origins",
+        "/etc/meridian/edge.toml",
+    };
+    edge::EdgeApp app;
+    return shared::run_daemon(argc, argv, spec, app);
+}

@@ -1,0 +1,54 @@
+#include "edge/proxy/edge_metrics.h"
+
+#include <string>
+
+namespace edge {
+
+void EdgeMetrics::register_all(shared::MetricsRegistry& r) {
+    registry = &r;
+    for (size_t i = 0; i < kStatuses.size(); ++i) {
+        by_status[i] = r.counter("meridian_edge_requests_by_status_total", "Requests answered, by HTTP status",
+                                 "status=\"" + std::to_string(kStatuses[i]) + "\"");
+    }
+    by_status[kStatuses.size()] =
+        r.counter("meridian_edge_requests_by_status_total", "Requests answered, by HTTP status", "status=\"other\"");
+    const char* results[] = {"none", "hit", "refresh_hit", "miss", "error"};
+    for (size_t i = 0; i < by_result.size(); ++i) {
+        by_result[i] = r.counter("meridian_edge_requests_total",
+                                 "Requests answered, by cache result (hit ratio = hit / (hit + refresh_hit + miss))",
+                                 std::string("result=\"") + results[i] + "\"");
+    }
+    bytes_sent = r.counter("meridian_edge_sent_bytes_total", "Response bytes queued to viewers (headers and body)");
+    open_connections = r.gauge("meridian_edge_open_connections", "Open viewer connections");
+    origin_requests = r.counter("meridian_edge_origin_requests_total", "Requests sent to origins");
+    for (int e = 1; e <= static_cast<int>(shared::HttpError::Internal); ++e) {
+        origin_errors[e] = r.counter("meridian_edge_origin_errors_total", "Failed origin exchanges, by kind",
+                                     std::string("kind=\"") +
+                                         shared::http_error_name(static_cast<shared::HttpError>(e)) + "\"");
+    }
+    origin_latency = r.histogram("meridian_edge_origin_first_byte_seconds", "Origin time to first byte",
+                                 {0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30});
+    collapsed = r.counter("meridian_edge_collapsed_requests_total", "Misses that joined another request's fill");
+}
+
+void EdgeMetrics::count_request(unsigned shard, int status, CacheResult result, uint64_t bytes) noexcept {
+    if (!registry) return;
+    size_t idx = kStatuses.size();
+    for (size_t i = 0; i < kStatuses.size(); ++i) {
+        if (kStatuses[i] == status) {
+            idx = i;
+            break;
+        }
+    }
+    registry->inc(shard, by_status[idx]);
+    registry->inc(shard, by_result[static_cast<size_t>(result)]);
+    registry->inc(shard, bytes_sent, bytes);
+}
+
+void EdgeMetrics::count_origin_error(unsigned shard, shared::HttpError e) noexcept {
+    auto i = static_cast<size_t>(e);
+    if (!registry || i == 0 || i >= 12) return;
+    registry->inc(shard, origin_errors[i]);
+}
+
+} // namespace edge

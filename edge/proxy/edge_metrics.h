@@ -1,0 +1,32 @@
+// The edge's Prometheus metrics: ids registered once before the workers start; each worker records into its own
+// shard (no lock, no allocation).
+#pragma once
+
+#include <array>
+#include <cstdint>
+
+#include "edge/http/response_writer.h"
+#include "shared/http/http_error.h"
+#include "shared/metrics/metrics.h"
+
+namespace edge {
+
+struct EdgeMetrics {
+    static constexpr std::array<int, 22> kStatuses = {200, 204, 206, 301, 302, 304, 307, 308, 400, 403, 404,
+                                                      405, 408, 413, 414, 416, 431, 500, 501, 502, 503, 504};
+    shared::MetricsRegistry* registry = nullptr;
+    std::array<shared::MetricId, kStatuses.size() + 1> by_status{}; // last: other
+    std::array<shared::MetricId, 5> by_result{};                   // indexed by CacheResult
+    shared::MetricId bytes_sent = 0;
+    shared::MetricId open_connections = 0;
+    shared::MetricId origin_requests = 0;
+    shared::MetricId origin_errors[12] = {};                       // indexed by shared::HttpError
+    shared::MetricId origin_latency = 0;                           // seconds to first byte
+    shared::MetricId collapsed = 0;                                // requests that joined a fill
+
+    void register_all(shared::MetricsRegistry& r);
+    void count_request(unsigned shard, int status, CacheResult result, uint64_t bytes) noexcept;
+    void count_origin_error(unsigned shard, shared::HttpError e) noexcept;
+};
+
+} // namespace edge

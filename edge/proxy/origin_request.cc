@@ -1,0 +1,105 @@
+#include "edge/proxy/origin_request.h"
+
+#include <strings.h>
+
+#include <cstring>
+
+namespace edge {
+namespace {
+
+bool iequals(std::string_view a, std::string_view b) {
+    return a.size() == b.size() && strncasecmp(a.data(), b.data(), a.size()) == 0;
+}
+
+// Whether `name` is listed in a Connection header value (comma-separated tokens).
+bool listed_in(std::string_view list, std::string_view name) {
+    while (!list.empty()) {
+        size_t comma = list.find(',');
+        std::string_view tok = list.substr(0, comma);
+        while (!tok.empty() && (tok.front() == ' ' || tok.front() == '\t')) tok.remove_prefix(1);
+        while (!tok.empty() && (tok.back() == ' ' || tok.back() == '\t')) tok.remove_suffix(1);
+        if (iequals(tok, name)) return true;
+        if (comma == std::string_view::npos) break;
+        list.remove_prefix(comma + 1);
+    }
+    return false;
+}
+
+} // namespace
+
+void encode_path(std::string_view p, std::string* out) {
+    static const char hex[] = "0123456789ABCDEF";
+    out->clear();
+    for (unsigned char c : p) {
+        bool plain = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                     std::strchr("-._~!$&'()*+,;=:@/", c) != nullptr;
+        if (plain && c != 0) {
+            out->push_back(static_cast<char>(c));
+        } else {
+            out->push_back('%');
+            out->push_back(hex[c >> 4]);
+            out->push_back(hex[c & 15]);
+        }
+    }
+}
+
+std::string origin_host_header(const OriginConfig& origin, std::string_view viewer_host) {
+    switch (origin.host_header_mode) {
+    case HostHeaderMode::viewer:
+        if (!viewer_host.empty()) return std::string(viewer_host);
+        break;
+    case HostHeaderMode::literal: return origin.host_header_value;
+    case HostHeaderMode::origin: break;
+    }
+    std::string h = origin.host;
+    if (h.find(':') != std::string::npos) h = "[" + h + "]"; // IPv6 literal
+    uint16_t default_port = origin.tls ? 443 : 80;
+    if (origin.port != default_port) h += ":" + std::to_string(origin.port);
+    return h;
+}
+
+bool is_unforwarded_request_header(std::string_view name, std::string_view connection_value) {
+    static const char* const kSkip[] = {"connection", "keep-alive", "proxy-connection", "te", "trailer",
+                                        "transfer-encoding", "upgrade", "proxy-authorization", "proxy-authenticate",
+                                        "host", "x-forwarded-for", "via", "content-length", "expect"};
+    for (const char* s : kSkip) {
+        if (iequals(name, s)) return true;
+    }
+    return listed_in(connection_value, name);
+}
+
+void build_origin_headers(const HttpRequest& req, const OriginConfig& origin, const OriginHeaderOptions& opt,
+                          shared::HttpHeaders* out) {
+    out->clear();
+    out->push_back({"Host", origin_host_header(origin, req.host)});
+    std::string xff;
+    std::string via;
+    std::string_view connection = req.header("connection");
+    for (const auto& h : req.headers) {
+        // Several X-Forwarded-For / Via lines are one comma-separated list (RFC 9110 §5.3).
+        if (iequals(h.name, "x-forwarded-for")) {
+            if (!xff.empty()) xff += ", ";
+            xff.append(h.value);
+        } else if (iequals(h.name, "via")) {
+            if (!via.empty()) via += ", ";
+            via.append(h.value);
+        } else if (!opt.shared_fill && !is_unforwarded_request_header(h.name, connection)) {
+            out->push_back({std::string(h.name), std::string(h.value)});
+        }
+    }
+    if (!opt.client_ip.empty()) {
+        if (!xff.empty()) xff += ", ";
+        xff.append(opt.client_ip);
+    }
+    if (!xff.empty()) out->push_back({"X-Forwarded-For", std::move(xff)});
+    if (!via.empty()) via += ", ";
+    via.append(opt.via);
+    out->push_back({"Via", std::move(via)});
+    if (opt.shared_fill) {
+        // A fill is shared by every viewer, so it never carries one viewer's conditionals; only ours.
+        if (!opt.if_none_match.empty()) out->push_back({"If-None-Match", std::string(opt.if_none_match)});
+        if (!opt.if_modified_since.empty()) out->push_back({"If-Modified-Since", std::string(opt.if_modified_since)});
+    }
+}
+
+} // namespace edge

@@ -1,0 +1,38 @@
+// What the edge sends to an http origin for a viewer request: the target (normalized path re-encoded, query per the
+// behavior), Host per the origin's host_header mode, X-Forwarded-For appended, Via appended, and — for requests that
+// are not shared cache fills — the viewer's end-to-end headers. Pure functions, any thread.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include "edge/config/edge_config.h"
+#include "edge/http/request_parser.h"
+#include "shared/http/http_headers.h"
+
+namespace edge {
+
+// Percent-encodes a decoded, normalized path for the request line (RFC 3986 pchar plus '/').
+void encode_path(std::string_view decoded_path, std::string* out);
+
+// The Host header value sent to `origin` for a request whose viewer Host was `viewer_host`.
+std::string origin_host_header(const OriginConfig& origin, std::string_view viewer_host);
+
+struct OriginHeaderOptions {
+    std::string_view client_ip;
+    std::string_view via = "1.1 meridian";
+    // true: a shared fill (only Host/XFF/Via and the validators below are sent, never the viewer's cookies or
+    // credentials); false: a private pass-through (the viewer's end-to-end headers are forwarded too).
+    bool shared_fill = true;
+    std::string_view if_none_match;     // revalidation of a stale object
+    std::string_view if_modified_since;
+};
+
+// Builds the origin request headers into *out (cleared first).
+void build_origin_headers(const HttpRequest& req, const OriginConfig& origin, const OriginHeaderOptions& opt,
+                          shared::HttpHeaders* out);
+
+// True for request headers a proxy must not forward (hop-by-hop, RFC 9110 §7.6.1) or that the edge rewrites.
+bool is_unforwarded_request_header(std::string_view name, std::string_view connection_value);
+
+} // namespace edge

@@ -1,0 +1,628 @@
+#include "edge/proxy/proxy_exchange.h"
+
+#include <strings.h>
+#include <unistd.h>
+
+#include <charconv>
+#include <vector>
+
+#include "edge/cache/cache_key.h"
+#include "edge/cache/cache_policy.h"
+#include "edge/cache/stored_headers.h"
+#include "edge/proxy/origin_request.h"
+#include "edge/proxy/proxy_handler.h"
+#include "shared/log/log.h"
+
+namespace edge {
+namespace {
+
+bool iequals(std::string_view a, std::string_view b) {
+    return a.size() == b.size() && strncasecmp(a.data(), b.data(), a.size()) == 0;
+}
+
+TtlPolicy ttl_policy(const BehaviorConfig& b) {
+    TtlPolicy p;
+    p.min_ttl_ms = b.min_ttl_ms;
+    p.default_ttl_ms = b.default_ttl_ms;
+    p.max_ttl_ms = b.max_ttl_ms;
+    p.error_ttl_ms = b.error_ttl_ms;
+    p.cache_set_cookie = b.cache_set_cookie;
+    return p;
+}
+
+// The storage-relevant facts of a response, merged over repeated header lines. Views point into `headers`.
+ResponseFacts facts_of(int status, const std::vector<HeaderField>& headers, uint64_t req_ms, uint64_t resp_ms,
+                       std::string* vary_buf) {
+    ResponseFacts f;
+    f.status = status;
+    f.request_time_ms = req_ms;
+    f.response_time_ms = resp_ms;
+    for (const auto& h : headers) {
+        if (iequals(h.name, "cache-control")) parse_cache_control(h.value, &f.cache_control);
+        else if (iequals(h.name, "expires")) f.expires = h.value;
+        else if (iequals(h.name, "date")) f.date = h.value;
+        else if (iequals(h.name, "age")) f.age = h.value;
+        else if (iequals(h.name, "set-cookie")) f.has_set_cookie = true;
+        else if (iequals(h.name, "vary")) {
+            if (!vary_buf->empty()) vary_buf->append(", ");
+            vary_buf->append(h.value);
+        }
+    }
+    f.vary = *vary_buf;
+    return f;
+}
+
+std::vector<HeaderField> fields_of(const shared::HttpHeaders& headers) {
+    std::vector<HeaderField> v;
+    v.reserve(headers.size());
+    for (const auto& h : headers) v.push_back({h.name, h.value});
+    return v;
+}
+
+uint64_t parse_length(std::string_view s, bool* ok) {
+    uint64_t v = 0;
+    auto r = std::from_chars(s.data(), s.data() + s.size(), v);
+    *ok = r.ec == std::errc() && r.ptr == s.data() + s.size() && !s.empty();
+    return v;
+}
+
+CacheResult result_for_status(int status, CacheResult r) { return status >= 400 ? CacheResult::error : r; }
+
+} // namespace
+
+ProxyExchange::ProxyExchange(ClientConn& conn, const HttpRequest& req, Params&& p)
+    : handler_(p.handler), conn_(&conn), req_(&req), rt_(std::move(p.runtime)), behavior_(p.behavior),
+      origin_(&rt_->config.origins[p.behavior->origin_index]), path_(p.path), key_(p.key), hash_(p.hash),
+      role_(p.role), fill_(std::move(p.fill)), leader_(std::move(p.leader)) {
+    keep_alive_ = req.keep_alive;
+    head_only_ = req.method == HTTP_HEAD;
+    uv_async_init(handler_->loop(), &async_, on_async);
+    async_.data = this;
+    uv_timer_init(handler_->loop(), &timer_);
+    timer_.data = this;
+    open_handles_ = 2;
+    handler_->exchange_started();
+}
+
+ProxyExchange::~ProxyExchange() { handler_->exchange_finished(); }
+
+void ProxyExchange::start(ClientConn& conn, const HttpRequest& req, Params p) {
+    auto* ex = new ProxyExchange(conn, req, std::move(p));
+    conn.attach(ex);
+    ex->begin();
+}
+
+void ProxyExchange::begin() {
+    switch (role_) {
+    case Role::lead:
+        driving_ = true;
+        subscribed_ = fill_->subscribe(this);
+        fetch_for_fill();
+        break;
+    case Role::join: {
+        auto& m = *handler_->services().metrics;
+        if (m.registry) m.registry->inc(handler_->shard(), m.collapsed);
+        subscribed_ = fill_->subscribe(this);
+        uint64_t wait = rt_->config.cache.collapse_timeout_ms;
+        if (fill_->state() == FillState::waiting) uv_timer_start(&timer_, on_timer, wait, 0);
+        on_fill_state();
+        break;
+    }
+    case Role::pass: start_private_fetch(); break;
+    }
+}
+
+// ---------------------------------------------------------------- fill side
+
+void ProxyExchange::on_fill_progress() noexcept { uv_async_send(&async_); }
+
+void ProxyExchange::on_async(uv_async_t* a) noexcept { static_cast<ProxyExchange*>(a->data)->on_fill_state(); }
+
+void ProxyExchange::on_timer(uv_timer_t* t) noexcept {
+    auto* ex = static_cast<ProxyExchange*>(t->data);
+    if (ex->dead_ || !ex->conn_ || ex->role_ != Role::join || !ex->fill_) return;
+    if (ex->fill_->state() != FillState::waiting) return;
+    // The leader's origin is slow to answer: stop waiting and fetch for ourselves.
+    if (ex->subscribed_) ex->fill_->unsubscribe(ex);
+    ex->subscribed_ = false;
+    ex->fill_.reset();
+    ex->role_ = Role::pass;
+    ex->start_private_fetch();
+}
+
+void ProxyExchange::on_fill_state() {
+    if (dead_ || !conn_ || done_ || pass_ || !fill_) return;
+    switch (fill_->state()) {
+    case FillState::waiting: return;
+    case FillState::streaming:
+    case FillState::complete:
+        if (!obj_) {
+            obj_ = fill_->object();
+            if (!obj_ && fill_->stale()) obj_ = fill_->stale();
+            if (!obj_) return;
+            uv_timer_stop(&timer_);
+            bool refreshed = fill_->stale() && obj_ == fill_->stale();
+            result_ = result_for_status(obj_->status(), refreshed ? CacheResult::refresh_hit : CacheResult::miss);
+        }
+        pump();
+        return;
+    case FillState::uncacheable:
+        if (role_ == Role::join && !head_sent_) {
+            if (subscribed_) fill_->unsubscribe(this);
+            subscribed_ = false;
+            fill_.reset();
+            role_ = Role::pass;
+            uv_timer_stop(&timer_);
+            start_private_fetch();
+        }
+        return;
+    case FillState::failed:
+        if (head_sent_) {
+            conn_->abort();
+            return;
+        }
+        if (role_ == Role::lead && driving_) return; // on_origin_error answers
+        fail_viewer(role_ == Role::lead && origin_error_ != shared::HttpError::None
+                        ? shared::http_error_status(origin_error_)
+                        : 502);
+        return;
+    }
+}
+
+void ProxyExchange::pump() {
+    if (!conn_ || done_ || !obj_) return;
+    uint64_t now = ProxyHandler::wall_ms();
+    if (!head_sent_) {
+        bool complete = obj_->complete();
+        if (!complete && !head_only_) {
+            if (req_->version_minor >= 1) chunked_ = true;
+            else keep_alive_ = false; // HTTP/1.0: the body ends when the connection does
+        }
+        status_ = obj_->status();
+        bytes_ += handler_->write_object_head(*conn_, *obj_, result_, keep_alive_, chunked_, complete, now);
+        conn_->pin(obj_);
+        head_sent_ = true;
+        if (head_only_) {
+            finish();
+            return;
+        }
+    }
+    const BodyBuffer& body = obj_->body();
+    for (;;) {
+        uint64_t size = body.size();
+        if (sent_ >= size || conn_->congested()) break;
+        BodySlice sl[4];
+        size_t n = body.slices(sent_, size, sl, 4);
+        if (n == 0) break;
+        uv_buf_t bufs[4];
+        uint64_t total = 0;
+        for (size_t i = 0; i < n; ++i) {
+            bufs[i] = uv_buf_init(const_cast<char*>(sl[i].data), static_cast<unsigned>(sl[i].len));
+            total += sl[i].len;
+        }
+        if (chunked_) {
+            char hdr[24];
+            auto r = std::to_chars(hdr, hdr + 16, total, 16);
+            *r.ptr++ = '\r';
+            *r.ptr++ = '\n';
+            conn_->write_copy(std::string_view(hdr, static_cast<size_t>(r.ptr - hdr)));
+            conn_->write(bufs, static_cast<unsigned>(n));
+            conn_->write("\r\n");
+        } else {
+            conn_->write(bufs, static_cast<unsigned>(n));
+        }
+        if (!conn_) return;
+        sent_ += total;
+        bytes_ += total;
+    }
+    if (obj_->complete() && sent_ >= body.size()) {
+        if (chunked_) conn_->write("0\r\n\r\n");
+        finish();
+    }
+}
+
+void ProxyExchange::finish() {
+    if (done_ || !conn_) return;
+    done_ = true;
+    handler_->log_request(*conn_, req_, status_, result_, bytes_);
+    ClientConn* c = conn_;
+    conn_ = nullptr;
+    req_ = nullptr;
+    c->end_response(keep_alive_);
+    maybe_destroy();
+}
+
+void ProxyExchange::fail_viewer(int status) {
+    if (!conn_ || done_) return;
+    done_ = true;
+    ClientConn* c = conn_;
+    const HttpRequest* r = req_;
+    conn_ = nullptr;
+    req_ = nullptr;
+    c->detach();
+    handler_->send_simple(*c, r, status, status == 504 ? "origin timed out\n" : "origin failed\n",
+                          CacheResult::error);
+    maybe_destroy();
+}
+
+void ProxyExchange::on_writable() {
+    if (!conn_) return;
+    if (pass_) {
+        if (bucket_resp_.fd >= 0) pump_bucket_pass();
+        else if (fetch_) fetch_->resume();
+        return;
+    }
+    pump();
+}
+
+void ProxyExchange::on_conn_closed() {
+    conn_ = nullptr;
+    req_ = nullptr;
+    if (pass_ || role_ == Role::pass) {
+        // Nobody else wants this response.
+        fetch_.reset();
+        driving_ = false;
+    }
+    maybe_destroy();
+}
+
+void ProxyExchange::maybe_destroy() {
+    if (conn_ || driving_ || dead_) return;
+    destroy();
+}
+
+void ProxyExchange::destroy() {
+    dead_ = true;
+    if (subscribed_ && fill_) fill_->unsubscribe(this);
+    subscribed_ = false;
+    fetch_.reset();
+    uv_close(reinterpret_cast<uv_handle_t*>(&async_), on_handle_closed);
+    uv_close(reinterpret_cast<uv_handle_t*>(&timer_), on_handle_closed);
+}
+
+void ProxyExchange::on_handle_closed(uv_handle_t* h) noexcept {
+    auto* ex = static_cast<ProxyExchange*>(h->data);
+    if (--ex->open_handles_ == 0) delete ex;
+}
+
+// ---------------------------------------------------------------- origin side
+
+void ProxyExchange::fetch_for_fill() {
+    auto& m = *handler_->services().metrics;
+    if (m.registry) m.registry->inc(handler_->shard(), m.origin_requests);
+    request_time_ms_ = ProxyHandler::wall_ms();
+    if (origin_->type == OriginType::bucket) {
+        bucket_fill(*rt_->buckets[behavior_->origin_index]);
+        return;
+    }
+    http_fetch(true);
+}
+
+void ProxyExchange::bucket_fill(const BucketOrigin& bucket) {
+    BucketRequest br;
+    br.method = "GET";
+    br.path = path_;
+    const Ref<CachedObject>& stale = fill_->stale();
+    if (stale) {
+        br.if_none_match = stale->etag();
+        if (br.if_none_match.empty()) br.if_modified_since = stale->last_modified();
+    }
+    BucketResponse resp = bucket.get(br);
+    uint64_t now = ProxyHandler::wall_ms();
+    std::vector<HeaderField> fields;
+    if (!resp.content_type.empty()) fields.push_back({"Content-Type", resp.content_type});
+    if (!resp.etag.empty()) fields.push_back({"ETag", resp.etag});
+    if (!resp.last_modified.empty()) fields.push_back({"Last-Modified", resp.last_modified});
+    if (!resp.location.empty()) fields.push_back({"Location", resp.location});
+    std::string vary;
+    if (stale && resp.status == 304) {
+        ResponseFacts facts = facts_of(stale->status(), fields, request_time_ms_, now, &vary);
+        fill_->revalidated(compute_freshness(facts, ttl_policy(*behavior_)));
+        driving_ = false;
+        maybe_destroy();
+        return;
+    }
+    ResponseFacts facts = facts_of(resp.status, fields, request_time_ms_, now, &vary);
+    Freshness f = compute_freshness(facts, ttl_policy(*behavior_));
+    uint64_t max_obj = handler_->services().coalescer->max_object_bytes();
+    if (f.store && resp.status != 206 && resp.length <= max_obj) {
+        ValidatorSpans val;
+        std::string block = build_stored_header_block(resp.status, "", fields.data(), fields.size(),
+                                                      behavior_->cache_set_cookie, &val);
+        Ref<CachedObject> obj = CachedObject::create(key_, resp.status, block, val, f, resp.length);
+        fill_->start_body(obj);
+        bool ok = true;
+        if (resp.fd >= 0) {
+            std::vector<char> buf(static_cast<size_t>(std::min<uint64_t>(resp.length, 256 << 10)) + 1);
+            uint64_t off = resp.offset, left = resp.length;
+            while (left > 0) {
+                ssize_t n = ::pread(resp.fd, buf.data(), std::min<uint64_t>(left, buf.size()),
+                                    static_cast<off_t>(off));
+                if (n <= 0) {
+                    ok = false; // file shrank or I/O error: never store a truncated body
+                    break;
+                }
+                fill_->append(buf.data(), static_cast<size_t>(n));
+                off += static_cast<uint64_t>(n);
+                left -= static_cast<uint64_t>(n);
+            }
+        } else if (!resp.body.empty()) {
+            fill_->append(resp.body.data(), resp.body.size());
+        }
+        if (ok) fill_->finish(ProxyHandler::wall_ms());
+        else {
+            origin_error_ = shared::HttpError::Truncated;
+            fill_->fail();
+        }
+        driving_ = false;
+        if (!ok && conn_ && !head_sent_) fail_viewer(502);
+        maybe_destroy();
+        return;
+    }
+    fill_->release_uncacheable(now);
+    driving_ = false;
+    if (!conn_) {
+        maybe_destroy();
+        return;
+    }
+    if (subscribed_) fill_->unsubscribe(this);
+    subscribed_ = false;
+    bucket_pass(std::move(resp));
+}
+
+void ProxyExchange::start_private_fetch() {
+    role_ = Role::pass;
+    auto& m = *handler_->services().metrics;
+    if (m.registry) m.registry->inc(handler_->shard(), m.origin_requests);
+    request_time_ms_ = ProxyHandler::wall_ms();
+    result_ = CacheResult::miss;
+    if (origin_->type == OriginType::bucket) {
+        BucketRequest br;
+        br.method = req_->method_name;
+        br.path = path_;
+        br.query = req_->query;
+        br.if_none_match = req_->header("if-none-match");
+        br.if_modified_since = req_->header("if-modified-since");
+        br.range = req_->header("range");
+        br.if_range = req_->header("if-range");
+        bucket_pass(rt_->buckets[behavior_->origin_index]->get(br));
+        return;
+    }
+    http_fetch(false);
+}
+
+void ProxyExchange::http_fetch(bool shared_fill) {
+    OriginRequest oreq;
+    std::string target;
+    encode_path(path_, &target);
+    OriginHeaderOptions opt;
+    opt.via = rt_->via;
+    opt.shared_fill = shared_fill;
+    if (shared_fill) {
+        // A HEAD miss still fetches the whole object so the cache can store it.
+        oreq.method = "GET";
+        std::string q;
+        if (!req_ || !forwarded_query(req_->query, behavior_->query_string, behavior_->query_string_allowlist, &q)) {
+            q.clear();
+        }
+        if (!q.empty()) target += "?" + q;
+        if (const Ref<CachedObject>& stale = fill_->stale()) {
+            opt.if_none_match = stale->etag();
+            opt.if_modified_since = stale->last_modified();
+        }
+    } else {
+        oreq.method = std::string(req_->method_name);
+        if (!req_->query.empty()) target += "?" + std::string(req_->query);
+        oreq.body = std::string(req_->body);
+    }
+    oreq.target = std::move(target);
+    opt.client_ip = conn_ ? std::string_view(conn_->peer_ip()) : std::string_view();
+    build_origin_headers(*req_, *origin_, opt, &oreq.headers);
+    OriginCallbacks cb;
+    cb.on_response_headers = [this](const shared::HttpResponseHead& h) { on_origin_head(h); };
+    cb.on_body = [this](std::string_view d) { return on_origin_body(d); };
+    cb.on_complete = [this]() { on_origin_complete(); };
+    cb.on_error = [this](shared::HttpError e) { on_origin_error(e); };
+    fetch_ = handler_->pool_for(*origin_)->fetch(std::move(oreq), std::move(cb));
+}
+
+void ProxyExchange::on_origin_head(const shared::HttpResponseHead& head) {
+    uint64_t now = ProxyHandler::wall_ms();
+    std::vector<HeaderField> fields = fields_of(head.headers);
+    const std::string* cl = shared::find_header(head.headers, "content-length");
+    if (role_ == Role::lead && driving_ && !fill_obj_) {
+        std::string vary;
+        const Ref<CachedObject>& stale = fill_->stale();
+        if (stale && head.status == 304) {
+            ResponseFacts facts = facts_of(stale->status(), fields, request_time_ms_, now, &vary);
+            fill_->revalidated(compute_freshness(facts, ttl_policy(*behavior_)));
+            driving_ = false;
+            return; // the body-less 304 completes later; our viewer is served from the refreshed object
+        }
+        ResponseFacts facts = facts_of(head.status, fields, request_time_ms_, now, &vary);
+        Freshness f = compute_freshness(facts, ttl_policy(*behavior_));
+        bool len_ok = true;
+        uint64_t len = cl ? parse_length(*cl, &len_ok) : 0;
+        if (!cl) len_ok = true;
+        uint64_t max_obj = handler_->services().coalescer->max_object_bytes();
+        if (f.store && head.status != 206 && len_ok && len <= max_obj) {
+            ValidatorSpans val;
+            std::string block = build_stored_header_block(head.status, head.reason, fields.data(), fields.size(),
+                                                          behavior_->cache_set_cookie, &val);
+            fill_obj_ = CachedObject::create(key_, head.status, block, val, f, len);
+            fill_->start_body(fill_obj_);
+            return;
+        }
+        fill_->release_uncacheable(now);
+        driving_ = false;
+        if (!conn_) {
+            fetch_.reset();
+            maybe_destroy();
+            return;
+        }
+        if (subscribed_) fill_->unsubscribe(this);
+        subscribed_ = false;
+    }
+    if (!conn_) {
+        fetch_.reset();
+        maybe_destroy();
+        return;
+    }
+    // Pass-through to our viewer.
+    bool no_body = head_only_ || head.status == 204 || head.status == 304 || (head.status >= 100 && head.status < 200);
+    write_pass_head(head.status, head.reason, head.headers, cl ? std::string_view(*cl) : std::string_view(), no_body);
+}
+
+bool ProxyExchange::on_origin_body(std::string_view data) {
+    if (fill_obj_ && driving_) {
+        fill_->append(data.data(), data.size());
+        return true;
+    }
+    if (!pass_ || !conn_) return true;
+    pass_body(data);
+    return conn_ && !conn_->congested();
+}
+
+void ProxyExchange::on_origin_complete() {
+    if (fill_obj_ && driving_) {
+        fill_->finish(ProxyHandler::wall_ms());
+        fill_obj_.reset();
+        driving_ = false;
+        fetch_.reset();
+        maybe_destroy();
+        return;
+    }
+    fetch_.reset();
+    if (pass_ && conn_) {
+        if (chunked_ && !pass_no_body_) conn_->write("0\r\n\r\n");
+        finish();
+        return;
+    }
+    maybe_destroy();
+}
+
+void ProxyExchange::on_origin_error(shared::HttpError err) {
+    origin_error_ = err;
+    handler_->services().metrics->count_origin_error(handler_->shard(), err);
+    shared::log::warn("edge", "origin error",
+                      {{"origin", origin_->name}, {"error", shared::http_error_name(err)}, {"path", path_}});
+    fetch_.reset();
+    if (driving_) {
+        driving_ = false;
+        fill_obj_.reset();
+        fill_->fail();
+    }
+    if (conn_ && !done_) {
+        if (head_sent_) conn_->abort(); // truncated: the viewer must not take it for complete
+        else fail_viewer(shared::http_error_status(err));
+    }
+    maybe_destroy();
+}
+
+// ---------------------------------------------------------------- pass-through
+
+void ProxyExchange::write_pass_head(int status, std::string_view reason, const shared::HttpHeaders& headers,
+                                    std::string_view content_length, bool no_body) {
+    pass_ = true;
+    pass_no_body_ = no_body;
+    status_ = status;
+    result_ = result_for_status(status, CacheResult::miss);
+    std::string& h = conn_->head_buffer();
+    HeadWriter w(h);
+    h.append("HTTP/1.1 ");
+    h.append(std::to_string(status));
+    h.push_back(' ');
+    h.append(reason.empty() ? reason_phrase(status) : reason);
+    h.append("\r\n");
+    bool has_server = false;
+    for (const auto& f : headers) {
+        if (is_edge_managed_header(f.name)) continue;
+        if (iequals(f.name, "server")) has_server = true;
+        w.header(f.name, f.value);
+    }
+    if (!content_length.empty()) {
+        w.header("Content-Length", content_length);
+    } else if (!no_body) {
+        if (req_->version_minor >= 1) {
+            chunked_ = true;
+            w.header("Transfer-Encoding", "chunked");
+        } else {
+            keep_alive_ = false;
+        }
+    }
+    EdgeHeaders eh;
+    eh.date = handler_->date();
+    eh.via = rt_->via;
+    eh.result = result_;
+    eh.keep_alive = keep_alive_;
+    eh.http10 = req_->version_minor == 0;
+    eh.server = !has_server;
+    write_edge_headers(w, eh);
+    w.end();
+    bytes_ += h.size();
+    conn_->write(h);
+    head_sent_ = true;
+    if (no_body) {
+        // The origin may still send a (HEAD-less) completion; the viewer is done.
+        finish();
+    }
+}
+
+void ProxyExchange::pass_body(std::string_view data) {
+    if (!conn_ || done_ || pass_no_body_ || data.empty()) return;
+    if (chunked_) {
+        char hdr[24];
+        auto r = std::to_chars(hdr, hdr + 16, data.size(), 16);
+        *r.ptr++ = '\r';
+        *r.ptr++ = '\n';
+        conn_->write_copy(std::string_view(hdr, static_cast<size_t>(r.ptr - hdr)));
+        conn_->write_copy(data);
+        conn_->write("\r\n");
+    } else {
+        conn_->write_copy(data);
+    }
+    bytes_ += data.size();
+}
+
+void ProxyExchange::bucket_pass(BucketResponse resp) {
+    pass_ = true;
+    shared::HttpHeaders headers;
+    if (!resp.content_type.empty()) headers.push_back({"Content-Type", std::string(resp.content_type)});
+    if (!resp.etag.empty()) headers.push_back({"ETag", resp.etag});
+    if (!resp.last_modified.empty()) headers.push_back({"Last-Modified", resp.last_modified});
+    if (!resp.location.empty()) headers.push_back({"Location", resp.location});
+    if (!resp.content_range.empty()) headers.push_back({"Content-Range", resp.content_range});
+    if (!resp.allow.empty()) headers.push_back({"Allow", std::string(resp.allow)});
+    if (resp.status == 200 || resp.status == 206) headers.push_back({"Accept-Ranges", "bytes"});
+    std::string cl = std::to_string(resp.fd >= 0 ? resp.length : resp.body.size());
+    bool not_modified = resp.status == 304;
+    bool no_body = head_only_ || not_modified || resp.status == 204;
+    bucket_resp_ = std::move(resp);
+    bucket_sent_ = 0;
+    write_pass_head(bucket_resp_.status, "", headers, not_modified ? std::string_view() : std::string_view(cl),
+                    no_body);
+    if (done_ || !conn_) return;
+    if (bucket_resp_.fd < 0) {
+        pass_body(bucket_resp_.body);
+        finish();
+        return;
+    }
+    pump_bucket_pass();
+}
+
+void ProxyExchange::pump_bucket_pass() {
+    char buf[64 << 10];
+    while (conn_ && !done_ && bucket_sent_ < bucket_resp_.length && !conn_->congested()) {
+        uint64_t want = std::min<uint64_t>(sizeof buf, bucket_resp_.length - bucket_sent_);
+        ssize_t n = ::pread(bucket_resp_.fd, buf, want, static_cast<off_t>(bucket_resp_.offset + bucket_sent_));
+        if (n <= 0) {
+            conn_->abort(); // the file shrank under us: never send a short body as if complete
+            return;
+        }
+        pass_body(std::string_view(buf, static_cast<size_t>(n)));
+        bucket_sent_ += static_cast<uint64_t>(n);
+    }
+    if (conn_ && !done_ && bucket_sent_ >= bucket_resp_.length) finish();
+}
+
+} // namespace edge

@@ -1,0 +1,128 @@
+// One viewer request that the cache could not answer at once. Three roles (MissCoalescer's vocabulary):
+//   lead — fetches from the origin and drives the Fill that every collapsed request streams from; its own viewer
+//          streams from the fill's object like any waiter, so a slow viewer never slows the fill. If the viewer
+//          leaves, the exchange stays alive until the fill is resolved.
+//   join — waits on another request's Fill (bounded by collapse_timeout_ms, then fetches for itself) and streams
+//          the object as it grows.
+//   pass — a private fetch (uncacheable answer, hit-for-miss, caching off, forwarded methods): the origin response
+//          is copied to the viewer as it arrives, and the origin is paused while the viewer's buffer is full.
+// Origin failures become 502/504 (X-Cache Error) when nothing was sent yet, else the connection is closed so the
+// viewer sees a truncated response; a failed fill is never stored.
+//
+// Thread: the worker loop that created it. Fill notifications arrive on the leader's thread and are moved over
+// with a uv_async_t. Deleted after its handles closed.
+#pragma once
+
+#include <uv.h>
+
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "edge/cache/fill.h"
+#include "edge/origin/bucket_origin.h"
+#include "edge/proxy/edge_runtime.h"
+#include "edge/server/client_conn.h"
+#include "edge/upstream/origin_pool.h"
+
+namespace edge {
+
+class ProxyHandler;
+
+class ProxyExchange final : public Exchange, public FillSubscriber {
+public:
+    enum class Role : uint8_t { lead, join, pass };
+
+    struct Params {
+        ProxyHandler* handler = nullptr;
+        std::shared_ptr<const EdgeRuntime> runtime;
+        const BehaviorConfig* behavior = nullptr;
+        std::string_view path; // normalized
+        std::string_view key;  // cache key ("" for pass without caching)
+        uint64_t hash = 0;
+        Role role = Role::pass;
+        Ref<Fill> fill;
+        FillLeader leader; // Role::lead
+    };
+    static void start(ClientConn& conn, const HttpRequest& req, Params p);
+
+    void on_writable() override;
+    void on_conn_closed() override;
+    void on_fill_progress() noexcept override;
+
+private:
+    ProxyExchange(ClientConn& conn, const HttpRequest& req, Params&& p);
+    ~ProxyExchange() override;
+    static void on_async(uv_async_t* a) noexcept;
+    static void on_timer(uv_timer_t* t) noexcept;
+    static void on_handle_closed(uv_handle_t* h) noexcept;
+
+    void begin();
+    void on_fill_state();
+    void pump();
+    void finish();
+    void fail_viewer(int status);
+    void maybe_destroy();
+    void destroy();
+
+    // Origin side.
+    void fetch_for_fill();
+    void bucket_fill(const BucketOrigin& bucket);
+    void start_private_fetch();
+    void http_fetch(bool shared_fill);
+    void on_origin_head(const shared::HttpResponseHead& head);
+    bool on_origin_body(std::string_view data);
+    void on_origin_complete();
+    void on_origin_error(shared::HttpError err);
+
+    // Pass-through to the viewer.
+    void write_pass_head(int status, std::string_view reason, const shared::HttpHeaders& headers,
+                         std::string_view content_length, bool no_body);
+    void pass_body(std::string_view data);
+    void bucket_pass(BucketResponse resp);
+    void pump_bucket_pass();
+
+    ProxyHandler* handler_;
+    ClientConn* conn_;
+    const HttpRequest* req_;
+    std::shared_ptr<const EdgeRuntime> rt_;
+    const BehaviorConfig* behavior_;
+    const OriginConfig* origin_;
+    std::string path_;
+    std::string key_;
+    uint64_t hash_;
+    Role role_;
+    Ref<Fill> fill_;
+    FillLeader leader_; // fails the fill if this exchange goes away without resolving it
+    bool subscribed_ = false;
+    bool driving_ = false;    // this exchange still has to resolve fill_
+    Ref<CachedObject> fill_obj_; // the object we are filling (lead)
+    shared::HttpError origin_error_ = shared::HttpError::None;
+
+    uv_async_t async_{};
+    uv_timer_t timer_{};
+    int open_handles_ = 0;
+
+    // Viewer side.
+    bool keep_alive_ = true;
+    bool head_only_ = false;
+    bool head_sent_ = false;
+    bool chunked_ = false;
+    bool done_ = false;
+    bool dead_ = false;
+    int status_ = 0;
+    CacheResult result_ = CacheResult::miss;
+    uint64_t bytes_ = 0;
+    Ref<CachedObject> obj_; // streamed from
+    uint64_t sent_ = 0;
+
+    // Pass-through.
+    bool pass_ = false;
+    bool pass_no_body_ = false;
+    std::unique_ptr<OriginFetch> fetch_;
+    uint64_t request_time_ms_ = 0;
+    BucketResponse bucket_resp_;
+    uint64_t bucket_sent_ = 0;
+};
+
+} // namespace edge

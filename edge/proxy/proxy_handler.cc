@@ -1,0 +1,323 @@
+#include "edge/proxy/proxy_handler.h"
+
+#include <strings.h>
+
+#include <ctime>
+
+#include "edge/cache/cache_key.h"
+#include "edge/origin/request_path.h"
+#include "edge/proxy/proxy_exchange.h"
+#include "shared/log/log.h"
+
+namespace edge {
+namespace {
+
+bool iequals(std::string_view a, std::string_view b) {
+    return a.size() == b.size() && strncasecmp(a.data(), b.data(), a.size()) == 0;
+}
+
+bool contains_header(std::string_view block, std::string_view name) {
+    // Header lines follow a CRLF in the block; compare the name case-insensitively.
+    for (size_t pos = block.find("\r\n"); pos != std::string_view::npos; pos = block.find("\r\n", pos + 2)) {
+        std::string_view rest = block.substr(pos + 2);
+        if (rest.size() > name.size() && rest[name.size()] == ':' && iequals(rest.substr(0, name.size()), name)) {
+            return true;
+        }
+    }
+    return false;
+}
+
+// RFC 9110 §13.1.2 weak comparison against an If-None-Match list.
+bool etag_matches(std::string_view list, std::string_view etag) {
+    if (etag.empty()) return false;
+    auto strip = [](std::string_view t) {
+        if (t.size() > 2 && t[0] == 'W' && t[1] == '/') t.remove_prefix(2);
+        return t;
+    };
+    std::string_view want = strip(etag);
+    while (!list.empty()) {
+        size_t comma = list.find(',');
+        std::string_view tok = list.substr(0, comma);
+        while (!tok.empty() && (tok.front() == ' ' || tok.front() == '\t')) tok.remove_prefix(1);
+        while (!tok.empty() && (tok.back() == ' ' || tok.back() == '\t')) tok.remove_suffix(1);
+        if (tok == "*" || strip(tok) == want) return true;
+        if (comma == std::string_view::npos) break;
+        list.remove_prefix(comma + 1);
+    }
+    return false;
+}
+
+} // namespace
+
+ProxyHandler::ProxyHandler(uv_loop_t* loop, unsigned shard, const EdgeServices& services,
+                           std::shared_ptr<const EdgeRuntime> runtime)
+    : loop_(loop), shard_(shard), services_(services), runtime_(std::move(runtime)),
+      access_log_(services.access_log) {
+    apply_runtime();
+    key_.reserve(1024);
+}
+
+ProxyHandler::~ProxyHandler() = default;
+
+uint64_t ProxyHandler::wall_ms() {
+    timespec ts;
+    clock_gettime(CLOCK_REALTIME_COARSE, &ts);
+    return static_cast<uint64_t>(ts.tv_sec) * 1000 + static_cast<uint64_t>(ts.tv_nsec) / 1'000'000;
+}
+
+void ProxyHandler::set_runtime(std::shared_ptr<const EdgeRuntime> runtime) {
+    runtime_ = std::move(runtime);
+    apply_runtime();
+}
+
+void ProxyHandler::apply_runtime() {
+    const LimitsConfig& l = runtime_->config.limits;
+    conn_settings_.limits.max_uri_bytes = l.max_uri_bytes;
+    conn_settings_.limits.max_header_bytes = l.max_header_bytes;
+    conn_settings_.header_timeout_ms = l.header_timeout_ms;
+    conn_settings_.keepalive_timeout_ms = l.keepalive_timeout_ms;
+    conn_settings_.client_buffer_bytes = l.client_buffer_bytes;
+    max_connections_ = l.max_connections;
+    path_buf_.resize(l.max_uri_bytes + 16);
+}
+
+void ProxyHandler::on_conn_open() {
+    auto& m = *services_.metrics;
+    if (m.registry) m.registry->gauge_add(shard_, m.open_connections, 1);
+}
+
+void ProxyHandler::on_conn_close() {
+    auto& m = *services_.metrics;
+    if (m.registry) m.registry->gauge_add(shard_, m.open_connections, -1);
+}
+
+OriginPool* ProxyHandler::pool_for(const OriginConfig& o) {
+    std::string id = o.name + "|" + o.address + "|" + std::to_string(o.connect_timeout_ms) + "|" +
+                     std::to_string(o.first_byte_timeout_ms) + "|" + std::to_string(o.idle_timeout_ms);
+    auto it = pools_.find(id);
+    if (it != pools_.end()) return it->second.get();
+    if (!resolver_) resolver_ = std::make_unique<shared::Resolver>(loop_);
+    OriginSettings s;
+    s.host = o.host;
+    s.port = o.port;
+    s.connect_timeout_ms = static_cast<uint32_t>(o.connect_timeout_ms);
+    s.first_byte_timeout_ms = static_cast<uint32_t>(o.first_byte_timeout_ms);
+    s.idle_timeout_ms = static_cast<uint32_t>(o.idle_timeout_ms);
+    s.max_idle_connections = o.max_idle_connections;
+    auto pool = std::make_unique<OriginPool>(loop_, resolver_.get(), std::move(s));
+    auto& m = *services_.metrics;
+    unsigned shard = shard_;
+    pool->set_first_byte_hook([&m, shard](uint64_t ms) {
+        if (m.registry) m.registry->observe(shard, m.origin_latency, static_cast<double>(ms) / 1000.0);
+    });
+    OriginPool* p = pool.get();
+    pools_.emplace(std::move(id), std::move(pool));
+    return p;
+}
+
+void ProxyHandler::shutdown() {
+    access_log_.flush();
+    pools_.clear();
+    resolver_.reset();
+}
+
+size_t ProxyHandler::write_object_head(ClientConn& conn, const CachedObject& obj, CacheResult result,
+                                       bool keep_alive, bool chunked, bool known_length, uint64_t now_ms) {
+    std::string& h = conn.head_buffer();
+    size_t start = h.size();
+    HeadWriter w(h);
+    EdgeHeaders eh;
+    eh.date = date();
+    eh.via = runtime_->via;
+    eh.result = result;
+    uint32_t age = obj.age_seconds(now_ms);
+    eh.has_age = result == CacheResult::hit || result == CacheResult::refresh_hit || age > 0;
+    eh.age = age;
+    eh.keep_alive = keep_alive;
+    eh.server = !contains_header(obj.header_block(), "server");
+    write_edge_headers(w, eh);
+    if (chunked) w.header("Transfer-Encoding", "chunked");
+    else if (known_length) w.header_uint("Content-Length", obj.body().size());
+    w.end();
+    std::string_view block = obj.header_block();
+    uv_buf_t bufs[2] = {uv_buf_init(const_cast<char*>(block.data()), static_cast<unsigned>(block.size())),
+                        uv_buf_init(h.data() + start, static_cast<unsigned>(h.size() - start))};
+    conn.write(bufs, 2);
+    return block.size() + (h.size() - start);
+}
+
+bool ProxyHandler::serve_hit(ClientConn& conn, const HttpRequest& req, const Ref<CachedObject>& obj,
+                             CacheResult result, uint64_t now_ms) {
+    if (!obj->complete()) return false;
+    CacheResult shown = obj->status() >= 400 ? CacheResult::error : result;
+    bool keep_alive = req.keep_alive;
+    // A viewer revalidating its own copy (RFC 9110 §13.2.2): If-None-Match wins over If-Modified-Since.
+    bool inm_found = false;
+    std::string_view inm = req.header("if-none-match", &inm_found);
+    bool not_modified = false;
+    if (obj->status() == 200) {
+        if (inm_found) {
+            not_modified = etag_matches(inm, obj->etag());
+        } else if (std::string_view ims = req.header("if-modified-since"); !ims.empty() &&
+                                                                          !obj->last_modified().empty()) {
+            auto since = parse_http_date(ims);
+            auto lm = parse_http_date(obj->last_modified());
+            not_modified = since && lm && *lm <= *since;
+        }
+    }
+    uint64_t bytes = 0;
+    if (not_modified) {
+        std::string& h = conn.head_buffer();
+        HeadWriter w(h);
+        w.status_line(304);
+        if (!obj->etag().empty()) w.header("ETag", obj->etag());
+        if (!obj->last_modified().empty()) w.header("Last-Modified", obj->last_modified());
+        EdgeHeaders eh;
+        eh.date = date();
+        eh.via = runtime_->via;
+        eh.result = shown;
+        eh.has_age = true;
+        eh.age = obj->age_seconds(now_ms);
+        eh.keep_alive = keep_alive;
+        eh.http10 = req.version_minor == 0;
+        write_edge_headers(w, eh);
+        w.end();
+        conn.write(h);
+        bytes = h.size();
+        log_request(conn, &req, 304, shown, bytes);
+        conn.end_response(keep_alive);
+        return true;
+    }
+    bytes = write_object_head(conn, *obj, shown, keep_alive, false, true, now_ms);
+    if (req.method != HTTP_HEAD) {
+        const BodyBuffer& body = obj->body();
+        uint64_t size = body.size();
+        uint64_t off = 0;
+        while (off < size) {
+            BodySlice sl[4];
+            size_t n = body.slices(off, size, sl, 4);
+            if (n == 0) break;
+            uv_buf_t bufs[4];
+            for (size_t i = 0; i < n; ++i) {
+                bufs[i] = uv_buf_init(const_cast<char*>(sl[i].data), static_cast<unsigned>(sl[i].len));
+                off += sl[i].len;
+            }
+            conn.write(bufs, static_cast<unsigned>(n));
+        }
+        bytes += size;
+    }
+    conn.pin(obj);
+    log_request(conn, &req, obj->status(), shown, bytes);
+    conn.end_response(keep_alive);
+    return true;
+}
+
+void ProxyHandler::handle(ClientConn& conn, const HttpRequest& req) {
+    const EdgeRuntime& rt = *runtime_;
+    const EdgeConfig& cfg = rt.config;
+    bool get_or_head = req.method == HTTP_GET || req.method == HTTP_HEAD;
+
+    if (!cfg.health.path.empty() && req.path == cfg.health.path && get_or_head) {
+        bool draining = services_.draining && services_.draining->load(std::memory_order_relaxed);
+        send_simple(conn, &req, draining ? 503 : 200, draining ? "draining\n" : "ok\n", CacheResult::none);
+        return;
+    }
+
+    PathError perr = PathError::none;
+    size_t n = req.path.size() <= path_buf_.size()
+                   ? normalize_request_path(req.path, path_buf_.data(), path_buf_.size(), &perr)
+                   : 0;
+    if (n == 0) {
+        send_simple(conn, &req, 400, "bad request path\n", CacheResult::error);
+        return;
+    }
+    std::string_view path(path_buf_.data(), n);
+    const BehaviorConfig& b = match_behavior(cfg, path);
+    if (!method_allowed(b.allowed_methods, req.method_name)) {
+        std::string_view allow = allow_header(b.allowed_methods);
+        char extra[128];
+        int len = snprintf(extra, sizeof extra, "Allow: %.*s\r\n", static_cast<int>(allow.size()), allow.data());
+        send_simple(conn, &req, 405, "method not allowed\n", CacheResult::error,
+                    std::string_view(extra, static_cast<size_t>(len)));
+        return;
+    }
+
+    ProxyExchange::Params p;
+    p.handler = this;
+    p.behavior = &b;
+    p.path = path;
+    p.role = ProxyExchange::Role::pass;
+    if (get_or_head && b.cache &&
+        build_cache_key(req.host, path, req.query, b.query_string, b.query_string_allowlist, &key_)) {
+        uint64_t hash = hash_cache_key(key_);
+        uint64_t now = wall_ms();
+        Ref<CachedObject> obj;
+        if (services_.cache->find(key_, hash, now, &obj) == ObjectCache::Lookup::fresh &&
+            serve_hit(conn, req, obj, CacheResult::hit, now)) {
+            return;
+        }
+        obj.reset();
+        MissCoalescer::Begin begin = services_.coalescer->begin(key_, hash, now);
+        if (begin.role == MissCoalescer::Role::hit && begin.object &&
+            serve_hit(conn, req, begin.object, CacheResult::hit, now)) {
+            return;
+        }
+        p.key = key_;
+        p.hash = hash;
+        if (begin.role == MissCoalescer::Role::lead) p.role = ProxyExchange::Role::lead;
+        else if (begin.role == MissCoalescer::Role::join) p.role = ProxyExchange::Role::join;
+        p.fill = std::move(begin.fill);
+        p.leader = std::move(begin.leader);
+        if (!p.fill) p.role = ProxyExchange::Role::pass;
+    }
+    p.runtime = runtime_;
+    ProxyExchange::start(conn, req, std::move(p));
+}
+
+void ProxyHandler::reject(ClientConn& conn, int status, const char* reason) {
+    shared::log::debug("edge", "bad request", {{"client", conn.peer_ip()}, {"reason", reason}});
+    std::string body = std::string(reason) + "\n";
+    send_simple(conn, nullptr, status, body, CacheResult::error, {}, false);
+}
+
+void ProxyHandler::send_simple(ClientConn& conn, const HttpRequest* req, int status, std::string_view body,
+                               CacheResult result, std::string_view extra_headers, bool keep_alive) {
+    if (req) keep_alive = keep_alive && req->keep_alive;
+    std::string& h = conn.head_buffer();
+    EdgeHeaders eh;
+    eh.date = date();
+    eh.via = runtime_->via;
+    eh.result = result;
+    eh.keep_alive = keep_alive;
+    eh.http10 = req && req->version_minor == 0;
+    size_t start = h.size();
+    write_simple_response(h, status, body, eh, req && req->method == HTTP_HEAD, extra_headers);
+    conn.write(std::string_view(h).substr(start));
+    log_request(conn, req, status, result, h.size() - start);
+    conn.end_response(keep_alive);
+}
+
+void ProxyHandler::log_request(ClientConn& conn, const HttpRequest* req, int status, CacheResult result,
+                               uint64_t bytes) {
+    services_.metrics->count_request(shard_, status, result, bytes);
+    if (!access_log_.enabled()) return;
+    AccessLogEntry e;
+    e.unix_ms = static_cast<int64_t>(wall_ms());
+    e.edge = runtime_->config.server_name;
+    e.bytes = bytes;
+    e.client_ip = conn.peer_ip();
+    if (req) {
+        e.method = req->method_name;
+        e.host = req->host;
+        e.uri_stem = req->path;
+        e.referer = req->header("referer");
+        e.user_agent = req->header("user-agent");
+        e.query = req->query;
+    }
+    e.status = status;
+    e.result_type = result_type_name(result);
+    e.time_taken_s = static_cast<double>(uv_now(loop_) - conn.request_start_ms()) / 1000.0;
+    access_log_.add(e);
+}
+
+} // namespace edge

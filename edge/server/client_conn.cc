@@ -1,0 +1,349 @@
+#include "edge/server/client_conn.h"
+
+#include <cstring>
+
+#include "shared/log/log.h"
+
+namespace edge {
+namespace {
+constexpr size_t kReadBufferBytes = 64 << 10;
+} // namespace
+
+ClientConn::ClientConn(ConnSet* set, RequestHandler* handler, const ConnSettings& settings)
+    : set_(set), handler_(handler), settings_(settings), parser_(settings.limits), in_(kReadBufferBytes) {
+    head_.reserve(1024);
+}
+
+ClientConn::~ClientConn() {
+    while (free_reqs_) {
+        WriteReq* r = free_reqs_;
+        free_reqs_ = r->next_free;
+        delete r;
+    }
+}
+
+ClientConn* ClientConn::accept(uv_stream_t* server, ConnSet* set, RequestHandler* handler,
+                               const ConnSettings& settings) {
+    auto* c = new ClientConn(set, handler, settings);
+    uv_loop_t* loop = server->loop;
+    uv_tcp_init(loop, &c->tcp_);
+    c->tcp_.data = c;
+    c->open_handles_ = 1;
+    if (uv_accept(server, reinterpret_cast<uv_stream_t*>(&c->tcp_)) != 0) {
+        c->closing_ = true;
+        uv_close(reinterpret_cast<uv_handle_t*>(&c->tcp_), on_close);
+        return nullptr;
+    }
+    uv_timer_init(loop, &c->timer_);
+    c->timer_.data = c;
+    c->open_handles_ = 2;
+    uv_tcp_nodelay(&c->tcp_, 1);
+    sockaddr_storage ss{};
+    int len = sizeof ss;
+    if (uv_tcp_getpeername(&c->tcp_, reinterpret_cast<sockaddr*>(&ss), &len) == 0) {
+        if (auto a = shared::SocketAddress::from_sockaddr(reinterpret_cast<sockaddr*>(&ss))) {
+            c->peer_ = *a;
+            c->peer_ip_ = a->ip_string();
+        }
+    }
+    c->id_ = set->next_id();
+    set->add(c);
+    handler->on_conn_open();
+    c->last_activity_ms_ = uv_now(loop);
+    c->start_reading();
+    c->arm_timer();
+    return c;
+}
+
+void ClientConn::start_reading() {
+    if (reading_ || closing_ || eof_) return;
+    if (uv_read_start(reinterpret_cast<uv_stream_t*>(&tcp_), on_alloc, on_read) == 0) reading_ = true;
+}
+
+void ClientConn::stop_reading() {
+    if (!reading_) return;
+    uv_read_stop(reinterpret_cast<uv_stream_t*>(&tcp_));
+    reading_ = false;
+}
+
+void ClientConn::on_alloc(uv_handle_t* h, size_t, uv_buf_t* buf) noexcept {
+    auto* c = static_cast<ClientConn*>(h->data);
+    if (c->in_start_ == c->in_end_) c->in_start_ = c->in_end_ = 0;
+    if (c->in_end_ == c->in_.size() && c->in_start_ > 0) {
+        std::memmove(c->in_.data(), c->in_.data() + c->in_start_, c->in_end_ - c->in_start_);
+        c->in_end_ -= c->in_start_;
+        c->in_start_ = 0;
+    }
+    *buf = uv_buf_init(c->in_.data() + c->in_end_, static_cast<unsigned>(c->in_.size() - c->in_end_));
+}
+
+void ClientConn::on_read(uv_stream_t* s, ssize_t nread, const uv_buf_t*) noexcept {
+    auto* c = static_cast<ClientConn*>(s->data);
+    if (nread == UV_ENOBUFS) {
+        // Pipelined requests filled the buffer while one is answered: read again once it is consumed.
+        c->stop_reading();
+        return;
+    }
+    if (nread < 0) {
+        c->stop_reading();
+        if (nread == UV_EOF && c->in_request_) {
+            // Half-close after sending the request: still answer it, then close.
+            c->eof_ = true;
+            c->keep_alive_ = false;
+            return;
+        }
+        if (nread == UV_EOF && c->in_start_ != c->in_end_) {
+            c->eof_ = true;
+            c->process_input();
+            if (!c->in_request_) c->close();
+            return;
+        }
+        c->close();
+        return;
+    }
+    if (nread == 0) return;
+    uint64_t now = uv_now(c->loop());
+    c->last_activity_ms_ = now;
+    if (!c->in_request_ && !c->parser_.in_message() && c->in_start_ == c->in_end_) {
+        c->request_start_ms_ = now;
+    }
+    c->in_end_ += static_cast<size_t>(nread);
+    if (c->in_end_ == c->in_.size()) c->stop_reading();
+    c->process_input();
+}
+
+void ClientConn::process_input() {
+    if (processing_) return;
+    processing_ = true;
+    while (!in_request_ && !closing_ && in_start_ < in_end_) {
+        auto r = parser_.feed(in_.data() + in_start_, in_end_ - in_start_);
+        in_start_ += r.consumed;
+        if (in_start_ == in_end_) in_start_ = in_end_ = 0;
+        if (r.status == RequestParser::Status::need_more) break;
+        in_request_ = true;
+        response_ended_ = false;
+        uv_timer_stop(&timer_);
+        if (r.status == RequestParser::Status::complete) {
+            const HttpRequest& req = parser_.request();
+            keep_alive_ = req.keep_alive && !drain_ && !eof_;
+            handler_->handle(*this, req);
+        } else {
+            keep_alive_ = false;
+            handler_->reject(*this, parser_.error_status(), parser_.error_reason());
+        }
+        if (in_request_) break; // answered later; maybe_finish_response() continues the loop
+        if (in_start_ < in_end_) request_start_ms_ = uv_now(loop());
+    }
+    processing_ = false;
+    if (closing_) return;
+    if (!in_request_) {
+        if (eof_) {
+            close();
+            return;
+        }
+        if (in_end_ < in_.size()) start_reading();
+        arm_timer();
+    }
+}
+
+void ClientConn::arm_timer() {
+    if (closing_ || in_request_) return;
+    uint64_t now = uv_now(loop());
+    uint64_t deadline;
+    if (parser_.in_message() || in_start_ != in_end_) {
+        deadline = request_start_ms_ + settings_.header_timeout_ms;
+    } else {
+        deadline = last_activity_ms_ + settings_.keepalive_timeout_ms;
+    }
+    uv_timer_start(&timer_, on_timer, deadline > now ? deadline - now : 0, 0);
+}
+
+void ClientConn::on_timer(uv_timer_t* t) noexcept {
+    auto* c = static_cast<ClientConn*>(t->data);
+    if (c->closing_ || c->in_request_) return;
+    uint64_t now = uv_now(c->loop());
+    if (c->parser_.in_message() || c->in_start_ != c->in_end_) {
+        if (now < c->request_start_ms_ + c->settings_.header_timeout_ms) {
+            c->arm_timer();
+            return;
+        }
+        // Slowloris: the headers did not arrive in time.
+        c->in_request_ = true;
+        c->response_ended_ = false;
+        c->keep_alive_ = false;
+        c->stop_reading();
+        c->handler_->reject(*c, 408, "request headers timed out");
+        return;
+    }
+    if (now < c->last_activity_ms_ + c->settings_.keepalive_timeout_ms) {
+        c->arm_timer();
+        return;
+    }
+    c->close();
+}
+
+ClientConn::WriteReq* ClientConn::get_req() {
+    if (free_reqs_) {
+        WriteReq* r = free_reqs_;
+        free_reqs_ = r->next_free;
+        return r;
+    }
+    auto* r = new WriteReq{};
+    r->conn = this;
+    return r;
+}
+
+void ClientConn::put_req(WriteReq* r) {
+    r->owned.clear();
+    r->next_free = free_reqs_;
+    free_reqs_ = r;
+}
+
+void ClientConn::submit(WriteReq* r, const uv_buf_t* bufs, unsigned n) {
+    size_t total = 0;
+    for (unsigned i = 0; i < n; ++i) total += bufs[i].len;
+    r->bytes = total;
+    r->req.data = r;
+    if (uv_write(&r->req, reinterpret_cast<uv_stream_t*>(&tcp_), bufs, n, on_write) != 0) {
+        put_req(r);
+        close();
+        return;
+    }
+    ++writes_in_flight_;
+    queued_bytes_ += total;
+}
+
+void ClientConn::write(const uv_buf_t* bufs, unsigned n) {
+    if (closing_ || n == 0) return;
+    // libuv copies arrays of more than 4 buffers to the heap; split them instead.
+    while (n > 0) {
+        unsigned k = n > 4 ? 4 : n;
+        submit(get_req(), bufs, k);
+        if (closing_) return;
+        bufs += k;
+        n -= k;
+    }
+}
+
+void ClientConn::write_copy(std::string_view s) {
+    if (closing_ || s.empty()) return;
+    WriteReq* r = get_req();
+    r->owned.assign(s.data(), s.size());
+    uv_buf_t b = uv_buf_init(r->owned.data(), static_cast<unsigned>(r->owned.size()));
+    submit(r, &b, 1);
+}
+
+void ClientConn::pin(Ref<CachedObject> obj) {
+    if (pinned_count_ < pinned_.size()) {
+        pinned_[pinned_count_++] = std::move(obj);
+    } else {
+        pinned_more_.push_back(std::move(obj));
+    }
+}
+
+void ClientConn::on_write(uv_write_t* req, int status) noexcept {
+    auto* r = static_cast<WriteReq*>(req->data);
+    ClientConn* c = r->conn;
+    c->queued_bytes_ -= r->bytes;
+    --c->writes_in_flight_;
+    c->put_req(r);
+    if (status < 0) {
+        c->close();
+        return;
+    }
+    if (c->closing_) return;
+    if (c->exchange_ && c->queued_bytes_ <= c->settings_.client_buffer_bytes / 2) c->exchange_->on_writable();
+    c->maybe_finish_response();
+}
+
+void ClientConn::end_response(bool keep_alive) {
+    if (!in_request_) return;
+    response_ended_ = true;
+    exchange_ = nullptr;
+    if (!keep_alive) keep_alive_ = false;
+    maybe_finish_response();
+}
+
+void ClientConn::maybe_finish_response() {
+    if (closing_ || !in_request_ || !response_ended_ || writes_in_flight_ != 0) return;
+    for (size_t i = 0; i < pinned_count_; ++i) pinned_[i].reset();
+    pinned_count_ = 0;
+    pinned_more_.clear();
+    head_.clear();
+    in_request_ = false;
+    response_ended_ = false;
+    last_activity_ms_ = uv_now(loop());
+    if (!keep_alive_ || drain_) {
+        close();
+        return;
+    }
+    parser_.next();
+    if (in_start_ < in_end_) request_start_ms_ = last_activity_ms_;
+    process_input();
+}
+
+void ClientConn::abort() { close(); }
+
+void ClientConn::close_when_idle() {
+    drain_ = true;
+    keep_alive_ = false;
+    if (!in_request_) close();
+}
+
+void ClientConn::close() {
+    if (closing_) return;
+    closing_ = true;
+    stop_reading();
+    if (Exchange* ex = exchange_) {
+        exchange_ = nullptr;
+        ex->on_conn_closed();
+    }
+    set_->remove(this);
+    handler_->on_conn_close();
+    uv_close(reinterpret_cast<uv_handle_t*>(&tcp_), on_close);
+    uv_close(reinterpret_cast<uv_handle_t*>(&timer_), on_close);
+}
+
+void ClientConn::on_close(uv_handle_t* h) noexcept {
+    auto* c = static_cast<ClientConn*>(h->data);
+    if (--c->open_handles_ == 0) delete c;
+}
+
+void ConnSet::add(ClientConn* c) {
+    c->prev_ = nullptr;
+    c->next_ = head_;
+    if (head_) head_->prev_ = c;
+    head_ = c;
+    ++count_;
+}
+
+void ConnSet::remove(ClientConn* c) {
+    if (c->prev_) c->prev_->next_ = c->next_;
+    else if (head_ == c) head_ = c->next_;
+    else return; // not in the set
+    if (c->next_) c->next_->prev_ = c->prev_;
+    c->prev_ = c->next_ = nullptr;
+    --count_;
+}
+
+void ConnSet::drain() {
+    for (ClientConn* c = head_; c;) {
+        ClientConn* next = c->next_;
+        c->close_when_idle();
+        c = next;
+    }
+}
+
+} // namespace edge
+
+namespace edge {
+
+void ConnSet::close_all() {
+    for (ClientConn* c = head_; c;) {
+        ClientConn* next = c->next_;
+        c->abort();
+        c = next;
+    }
+}
+
+} // namespace edge

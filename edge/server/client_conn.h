@@ -1,0 +1,181 @@
+// One viewer connection on a worker loop: the uv_tcp, its read buffer and request parser, the header/keep-alive
+// timer, and the ordered output queue. Requests are handled strictly one at a time: parsing pauses after each
+// complete request and resumes only when its response has been fully written, so pipelined responses leave in
+// order. Output is bounded per connection: when more than `client_buffer_bytes` are queued the connection reports
+// congested() and the body source (an Exchange) waits for on_writable(); nothing else on the worker slows down.
+//
+// Thread: the worker loop only. Memory: created by the Listener, freed after both handles closed.
+#pragma once
+
+#include <uv.h>
+
+#include <array>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "edge/cache/cached_object.h"
+#include "edge/cache/ref.h"
+#include "edge/http/request_parser.h"
+#include "shared/net/address.h"
+
+namespace edge {
+
+class ClientConn;
+
+// The body source of the response being sent (a proxy exchange). Owned by whoever created it; the connection only
+// calls it while it is attached with ClientConn::attach().
+class Exchange {
+public:
+    virtual ~Exchange() = default;
+    // The output queue fell below the low watermark: send more.
+    virtual void on_writable() = 0;
+    // The connection is closing (viewer went away or the server is stopping). The exchange must detach and clean
+    // up; the connection is gone after this returns.
+    virtual void on_conn_closed() = 0;
+};
+
+// Receives each complete request. Implemented by the proxy; one per worker.
+class RequestHandler {
+public:
+    virtual ~RequestHandler() = default;
+    // Answer `req` on `conn`: write the response (now or later) and call conn.end_response().
+    virtual void handle(ClientConn& conn, const HttpRequest& req) = 0;
+    // The parser refused the request: answer `status` (the connection then closes).
+    virtual void reject(ClientConn& conn, int status, const char* reason) = 0;
+    // A connection was opened / closed (metrics).
+    virtual void on_conn_open() {}
+    virtual void on_conn_close() {}
+};
+
+struct ConnSettings {
+    RequestLimits limits;
+    uint64_t header_timeout_ms = 10'000;
+    uint64_t keepalive_timeout_ms = 60'000;
+    uint64_t client_buffer_bytes = 256 << 10;
+};
+
+class ConnSet; // the worker's list of connections (for drain and max_connections)
+
+class ClientConn {
+public:
+    // Accepts a pending connection from `server`. Returns nullptr (and closes nothing) when accept failed.
+    static ClientConn* accept(uv_stream_t* server, ConnSet* set, RequestHandler* handler, const ConnSettings& settings);
+
+    // ---- for the handler, while a response is in progress ----
+    // Per-connection scratch for a response head; valid until the response's writes complete.
+    std::string& head_buffer() { return head_; }
+    // Queues bytes that stay valid until the response is done (head_buffer(), pinned objects, static text).
+    void write(const uv_buf_t* bufs, unsigned n);
+    void write(std::string_view s) {
+        uv_buf_t b = uv_buf_init(const_cast<char*>(s.data()), static_cast<unsigned>(s.size()));
+        write(&b, 1);
+    }
+    // Queues a copy of `s` (streamed bodies whose source buffer is about to be reused).
+    void write_copy(std::string_view s);
+    // Keeps `obj` alive until the response's writes complete (bodies sent by reference).
+    void pin(Ref<CachedObject> obj);
+    // Bytes queued and not yet written to the socket.
+    uint64_t queued_bytes() const { return queued_bytes_; }
+    bool congested() const { return queued_bytes_ >= settings_.client_buffer_bytes; }
+    void attach(Exchange* ex) { exchange_ = ex; }
+    void detach() { exchange_ = nullptr; }
+    // All of the response is queued. `keep_alive` false closes the connection once it is written.
+    void end_response(bool keep_alive);
+    // Abandon the response (e.g. the origin failed mid-body): close without sending more.
+    void abort();
+    // Server drain: close when idle, or after the current response.
+    void close_when_idle();
+
+    uv_loop_t* loop() const { return tcp_.loop; }
+    const shared::SocketAddress& peer() const { return peer_; }
+    const std::string& peer_ip() const { return peer_ip_; }
+    bool closing() const { return closing_; }
+    // When the current request's first byte arrived (uv_now), for time-taken.
+    uint64_t request_start_ms() const { return request_start_ms_; }
+    uint64_t id() const { return id_; }
+
+    // Intrusive list links (ConnSet).
+    ClientConn* prev_ = nullptr;
+    ClientConn* next_ = nullptr;
+
+private:
+    struct WriteReq {
+        uv_write_t req;
+        ClientConn* conn;
+        std::string owned;
+        size_t bytes;
+        WriteReq* next_free;
+    };
+
+    ClientConn(ConnSet* set, RequestHandler* handler, const ConnSettings& settings);
+    ~ClientConn();
+    static void on_alloc(uv_handle_t* h, size_t suggested, uv_buf_t* buf) noexcept;
+    static void on_read(uv_stream_t* s, ssize_t nread, const uv_buf_t* buf) noexcept;
+    static void on_write(uv_write_t* req, int status) noexcept;
+    static void on_timer(uv_timer_t* t) noexcept;
+    static void on_close(uv_handle_t* h) noexcept;
+
+    void process_input();
+    void start_reading();
+    void stop_reading();
+    void arm_timer();
+    void close();
+    void maybe_finish_response();
+    WriteReq* get_req();
+    void put_req(WriteReq* r);
+    void submit(WriteReq* r, const uv_buf_t* bufs, unsigned n);
+
+    ConnSet* set_;
+    RequestHandler* handler_;
+    ConnSettings settings_;
+    uv_tcp_t tcp_{};
+    uv_timer_t timer_{};
+    int open_handles_ = 0;
+    RequestParser parser_;
+    std::vector<char> in_;  // read buffer; [in_start_, in_end_) not yet parsed
+    size_t in_start_ = 0;
+    size_t in_end_ = 0;
+    std::string head_;
+    std::array<Ref<CachedObject>, 4> pinned_;
+    std::vector<Ref<CachedObject>> pinned_more_;
+    size_t pinned_count_ = 0;
+    WriteReq* free_reqs_ = nullptr;
+    unsigned writes_in_flight_ = 0;
+    uint64_t queued_bytes_ = 0;
+    Exchange* exchange_ = nullptr;
+    shared::SocketAddress peer_;
+    std::string peer_ip_;
+    uint64_t request_start_ms_ = 0;
+    uint64_t last_activity_ms_ = 0;
+    uint64_t id_ = 0;
+    bool in_request_ = false;     // a request is being answered
+    bool response_ended_ = false; // end_response() was called for it
+    bool keep_alive_ = true;
+    bool reading_ = false;
+    bool closing_ = false;
+    bool eof_ = false;
+    bool drain_ = false;
+    bool processing_ = false;
+};
+
+// The connections of one worker. Not thread-safe (worker loop only).
+class ConnSet {
+public:
+    void add(ClientConn* c);
+    void remove(ClientConn* c);
+    size_t size() const { return count_; }
+    // Asks every connection to close when idle.
+    void drain();
+    // Closes every connection now.
+    void close_all();
+    uint64_t next_id() { return ++last_id_; }
+
+private:
+    ClientConn* head_ = nullptr;
+    size_t count_ = 0;
+    uint64_t last_id_ = 0;
+};
+
+} // namespace edge

@@ -1,0 +1,51 @@
+// The HTTP side of one worker: its listeners (one SO_REUSEPORT socket per configured address, IPv4 and IPv6) and
+// its connections, and the graceful part of stopping: stop accepting, let responses in flight finish, close idle
+// keep-alive connections, and report when nothing is left (or force-close at the deadline).
+// Thread: the worker loop only.
+#pragma once
+
+#include <uv.h>
+
+#include <functional>
+#include <vector>
+
+#include "edge/server/client_conn.h"
+#include "edge/server/listener.h"
+#include "shared/net/address.h"
+
+namespace edge {
+
+class HttpServer {
+public:
+    HttpServer(uv_loop_t* loop, RequestHandler* handler, const ConnSettings* settings,
+               const uint32_t* max_connections);
+    ~HttpServer();
+    HttpServer(const HttpServer&) = delete;
+    HttpServer& operator=(const HttpServer&) = delete;
+
+    // 0 or a libuv error (EADDRINUSE...).
+    int listen(const shared::SocketAddress& addr);
+    std::vector<shared::SocketAddress> addresses() const;
+    size_t connections() const { return conns_.size(); }
+
+    // Stops accepting and drains. `idle` says whether the rest of the worker is done too (e.g. no detached fill
+    // left); `done` runs once there is no connection and idle() is true, or at `deadline_ms` after connections were
+    // force-closed and idle() became true.
+    void shutdown(uint64_t deadline_ms, std::function<bool()> idle, std::function<void()> done);
+
+private:
+    static void on_poll(uv_timer_t* t) noexcept;
+    uv_loop_t* loop_;
+    RequestHandler* handler_;
+    const ConnSettings* settings_;
+    const uint32_t* max_connections_;
+    ConnSet conns_;
+    std::vector<Listener*> listeners_;
+    uv_timer_t* poll_ = nullptr;
+    uint64_t deadline_ = 0;
+    bool forced_ = false;
+    std::function<bool()> idle_;
+    std::function<void()> done_;
+};
+
+} // namespace edge

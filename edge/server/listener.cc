@@ -1,0 +1,48 @@
+#include "edge/server/listener.h"
+
+#include "shared/net/listen_socket.h"
+
+namespace edge {
+
+Listener* Listener::open(uv_loop_t* loop, const shared::SocketAddress& addr, ConnSet* conns, RequestHandler* handler,
+                         const ConnSettings* settings, const uint32_t* max_connections, int* err) {
+    auto* l = new Listener();
+    l->conns_ = conns;
+    l->handler_ = handler;
+    l->settings_ = settings;
+    l->max_connections_ = max_connections;
+    l->tcp_.data = l;
+    int rc = shared::tcp_listen_reuseport(loop, &l->tcp_, addr, 1024, on_connection);
+    l->tcp_.data = l;
+    if (rc != 0) {
+        *err = rc;
+        l->close();
+        return nullptr;
+    }
+    l->bound_ = shared::bound_address(reinterpret_cast<const uv_handle_t*>(&l->tcp_));
+    return l;
+}
+
+void Listener::close() {
+    if (closed_) return;
+    closed_ = true;
+    uv_close(reinterpret_cast<uv_handle_t*>(&tcp_), on_close);
+}
+
+void Listener::on_close(uv_handle_t* h) noexcept { delete static_cast<Listener*>(h->data); }
+
+void Listener::on_connection(uv_stream_t* server, int status) noexcept {
+    auto* l = static_cast<Listener*>(server->data);
+    if (status < 0 || l->closed_) return;
+    if (l->conns_->size() >= *l->max_connections_) {
+        // Over the limit: accept and close at once, so the client sees a close instead of waiting in the backlog.
+        auto* t = new uv_tcp_t;
+        uv_tcp_init(server->loop, t);
+        uv_accept(server, reinterpret_cast<uv_stream_t*>(t));
+        uv_close(reinterpret_cast<uv_handle_t*>(t), [](uv_handle_t* h) noexcept { delete reinterpret_cast<uv_tcp_t*>(h); });
+        return;
+    }
+    ClientConn::accept(server, l->conns_, l->handler_, *l->settings_);
+}
+
+} // namespace edge

@@ -1,0 +1,39 @@
+// A listening socket of one worker (SO_REUSEPORT, so every worker has its own and the kernel spreads connections).
+// Accepted connections become ClientConns in the worker's ConnSet; beyond max_connections they are closed at once.
+// Thread: the worker loop only. Created with open(); close() frees it after the loop ran the close callback.
+#pragma once
+
+#include <uv.h>
+
+#include <cstdint>
+
+#include "edge/server/client_conn.h"
+#include "shared/net/address.h"
+
+namespace edge {
+
+class Listener {
+public:
+    // `settings` and `max_connections` are read at each accept (the worker updates them on reload).
+    // Returns nullptr and sets *err (a libuv error) when binding or listening failed.
+    static Listener* open(uv_loop_t* loop, const shared::SocketAddress& addr, ConnSet* conns,
+                          RequestHandler* handler, const ConnSettings* settings, const uint32_t* max_connections,
+                          int* err);
+    void close();
+    const shared::SocketAddress& address() const { return bound_; }
+
+private:
+    Listener() = default;
+    static void on_connection(uv_stream_t* server, int status) noexcept;
+    static void on_close(uv_handle_t* h) noexcept;
+
+    uv_tcp_t tcp_{};
+    shared::SocketAddress bound_;
+    ConnSet* conns_ = nullptr;
+    RequestHandler* handler_ = nullptr;
+    const ConnSettings* settings_ = nullptr;
+    const uint32_t* max_connections_ = nullptr;
+    bool closed_ = false;
+};
+
+} // namespace edge
