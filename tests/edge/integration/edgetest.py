@@ -1,0 +1,286 @@
+"""Helpers for the meridian-edge integration tests: free ports, a config in a temp dir, starting and stopping the
+edge (and nginx) by PID, raw-socket HTTP exchanges. Not a test itself (only it_*.py files are registered)."""
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+SRC = os.environ.get("MERIDIAN_SRC", os.path.abspath(os.path.join(os.path.dirname(__file__), "../../..")))
+EDGE = os.environ.get("MERIDIAN_EDGE", os.path.join(SRC, "build/bin/meridian-edge"))
+
+
+def skip(why):
+    print("SKIP:", why)
+    sys.exit(77)
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    p = s.getsockname()[1]
+    s.close()
+    return p
+
+
+def wait_port(port, timeout=10.0, host="127.0.0.1"):
+    end = time.time() + timeout
+    while time.time() < end:
+        try:
+            with socket.create_connection((host, port), timeout=0.5):
+                return True
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError(f"nothing listening on {host}:{port} after {timeout}s")
+
+
+class Failures:
+    def __init__(self):
+        self.items = []
+
+    def check(self, cond, what):
+        if cond:
+            print("ok  ", what)
+        else:
+            print("FAIL", what)
+            self.items.append(what)
+
+    def eq(self, got, want, what):
+        self.check(got == want, f"{what}: got {got!r}, want {want!r}")
+
+    def done(self):
+        if self.items:
+            print(f"{len(self.items)} check(s) failed")
+            sys.exit(1)
+        print("all checks passed")
+        sys.exit(0)
+
+
+class Edge:
+    """A meridian-edge on free ports with `body` as the rest of its config."""
+
+    def __init__(self, tmp, body, workers=1, extra_env=None):
+        if not os.access(EDGE, os.X_OK):
+            skip(f"meridian-edge not built at {EDGE}")
+        self.tmp = tmp
+        self.port = free_port()
+        self.admin_port = free_port()
+        self.config = os.path.join(tmp, "edge.toml")
+        self.access_log = os.path.join(tmp, "access.log")
+        with open(self.config, "w") as f:
+            f.write(f'workers = {workers}\nlisten = ["127.0.0.1:{self.port}"]\nserver_name = "edge-test"\n'
+                    f'[admin]\nlisten = "127.0.0.1:{self.admin_port}"\n[access_log]\nfile = "{self.access_log}"\n')
+            f.write(body)
+        self.log_path = os.path.join(tmp, "edge.log")
+        self.env = dict(os.environ)
+        if extra_env:
+            self.env.update(extra_env)
+        self.proc = None
+
+    def rewrite(self, body, workers=1):
+        with open(self.config, "w") as f:
+            f.write(f'workers = {workers}\nlisten = ["127.0.0.1:{self.port}"]\nserver_name = "edge-test"\n'
+                    f'[admin]\nlisten = "127.0.0.1:{self.admin_port}"\n[access_log]\nfile = "{self.access_log}"\n')
+            f.write(body)
+
+    def start(self):
+        self.logf = open(self.log_path, "w")
+        self.proc = subprocess.Popen([EDGE, "--config", self.config], stdout=self.logf, stderr=subprocess.STDOUT,
+                                     env=self.env)
+        try:
+            wait_port(self.port)
+        except RuntimeError:
+            self.stop()
+            print(open(self.log_path).read())
+            raise
+        return self
+
+    def stop(self, sig=signal.SIGTERM, timeout=20):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+                raise RuntimeError("meridian-edge did not stop in time")
+        return self.proc.returncode if self.proc else None
+
+    def log(self):
+        return open(self.log_path).read()
+
+    def metrics(self):
+        return http_get(self.admin_port, "/_meridian/metrics")[2].decode()
+
+    def metric(self, name_with_labels):
+        for line in self.metrics().splitlines():
+            if line.startswith(name_with_labels + " "):
+                return float(line.split()[-1])
+        return None
+
+
+def read_response(sock, head_only=False, timeout=5.0):
+    """Reads one HTTP/1.1 response (Content-Length, chunked or close-delimited). Returns (status, headers, body)."""
+    sock.settimeout(timeout)
+    buf = b""
+    while b"\r\n\r\n" not in buf:
+        d = sock.recv(65536)
+        if not d:
+            if not buf:
+                return None, {}, b""
+            raise RuntimeError(f"connection closed inside the head: {buf!r}")
+        buf += d
+    head, rest = buf.split(b"\r\n\r\n", 1)
+    lines = head.decode("latin-1").split("\r\n")
+    status = int(lines[0].split()[1])
+    headers = {}
+    for l in lines[1:]:
+        k, v = l.split(":", 1)
+        headers.setdefault(k.strip().lower(), []).append(v.strip())
+    hdr = {k: ", ".join(v) for k, v in headers.items()}
+    if head_only or status in (204, 304) or 100 <= status < 200:
+        return status, hdr, b""
+    if "content-length" in hdr:
+        n = int(hdr["content-length"])
+        while len(rest) < n:
+            d = sock.recv(65536)
+            if not d:
+                raise RuntimeError("connection closed inside the body")
+            rest += d
+        return status, hdr, rest[:n]
+    if hdr.get("transfer-encoding", "").lower() == "chunked":
+        body = b""
+        while True:
+            while b"\r\n" not in rest:
+                d = sock.recv(65536)
+                if not d:
+                    raise RuntimeError("connection closed inside a chunk header")
+                rest += d
+            line, rest = rest.split(b"\r\n", 1)
+            size = int(line.split(b";")[0], 16)
+            while len(rest) < size + 2:
+                d = sock.recv(65536)
+                if not d:
+                    raise RuntimeError("connection closed inside a chunk")
+                rest += d
+            body += rest[:size]
+            rest = rest[size + 2:]
+            if size == 0:
+                return status, hdr, body
+    while True:
+        d = sock.recv(65536)
+        if not d:
+            return status, hdr, rest
+        rest += d
+
+
+def http_get(port, path, headers=None, method="GET", host="127.0.0.1", timeout=5.0, body=b""):
+    with socket.create_connection((host, port), timeout=timeout) as s:
+        h = {"Host": f"{host}:{port}", "Connection": "close"}
+        h.update(headers or {})
+        if body:
+            h["Content-Length"] = str(len(body))
+        req = f"{method} {path} HTTP/1.1\r\n" + "".join(f"{k}: {v}\r\n" for k, v in h.items()) + "\r\n"
+        s.sendall(req.encode() + body)
+        return read_response(s, head_only=(method == "HEAD"), timeout=timeout)
+
+
+def raw_exchange(port, data, timeout=5.0):
+    """Sends raw bytes, returns everything the server sends until it closes (or the timeout)."""
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
+        s.sendall(data)
+        out = b""
+        s.settimeout(timeout)
+        try:
+            while True:
+                d = s.recv(65536)
+                if not d:
+                    break
+                out += d
+        except socket.timeout:
+            out += b"<timeout>"
+        except ConnectionResetError:
+            out += b"<reset>"
+        return out
+
+
+def status_of(raw):
+    m = re.match(rb"HTTP/1\.[01] (\d{3})", raw)
+    return int(m.group(1)) if m else None
+
+
+class Nginx:
+    """nginx as an http origin on loopback, logging Host/X-Forwarded-For/Via of every request."""
+
+    def __init__(self, tmp, root, locations=""):
+        self.bin = shutil.which("nginx") or "/usr/sbin/nginx"
+        if not os.access(self.bin, os.X_OK):
+            skip("nginx is not installed")
+        self.tmp = os.path.join(tmp, "nginx")
+        os.makedirs(os.path.join(self.tmp, "logs"), exist_ok=True)
+        self.port = free_port()
+        self.access_log = os.path.join(self.tmp, "logs", "access.log")
+        conf = f"""
+daemon off;
+master_process off;
+worker_processes 1;
+pid {self.tmp}/nginx.pid;
+error_log {self.tmp}/logs/error.log warn;
+events {{ worker_connections 1024; }}
+http {{
+  access_log off;
+  client_body_temp_path {self.tmp}/body;
+  proxy_temp_path {self.tmp}/proxy;
+  fastcgi_temp_path {self.tmp}/fastcgi;
+  uwsgi_temp_path {self.tmp}/uwsgi;
+  scgi_temp_path {self.tmp}/scgi;
+  log_format edge '$request_method $request_uri host=$http_host xff=$http_x_forwarded_for via=$http_via';
+  types {{ text/html html; application/javascript js; text/plain txt; }}
+  server {{
+    listen 127.0.0.1:{self.port};
+    root {root};
+    access_log {self.access_log} edge;
+    etag on;
+    {locations}
+  }}
+}}
+"""
+        self.conf = os.path.join(self.tmp, "nginx.conf")
+        with open(self.conf, "w") as f:
+            f.write(conf)
+        self.proc = None
+
+    def start(self):
+        self.errf = open(os.path.join(self.tmp, "stderr.log"), "w")
+        self.proc = subprocess.Popen([self.bin, "-c", self.conf, "-p", self.tmp], stdout=self.errf,
+                                     stderr=subprocess.STDOUT)
+        wait_port(self.port)
+        return self
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+    def requests(self, path=None):
+        """Access-log lines (optionally only those for `path`); waits briefly for nginx to write them."""
+        time.sleep(0.1)
+        try:
+            lines = open(self.access_log).read().splitlines()
+        except FileNotFoundError:
+            return []
+        if path is None:
+            return lines
+        return [l for l in lines if l.split(" ")[1] == path]
+
+
+def tmpdir():
+    return tempfile.mkdtemp(prefix="meridian-edge-it-")
