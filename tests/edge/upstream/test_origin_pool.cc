@@ -2,6 +2,7 @@
 
 #include "edge/upstream/origin_pool.h"
 #include "shared/http/upstream_test_support.h"
+#include "shared/tls/tls_test_server.h"
 
 #include <optional>
 
@@ -338,4 +339,85 @@ TEST_CASE("origin pool: Host default, HEAD and request body pass-through", "[edg
     CHECK(seen[1].find("Host: 127.0.0.1") == std::string::npos);
     CHECK(seen[1].find("Content-Length: 5\r\n\r\ndata!") != std::string::npos);
     REQUIRE(f.close() == 0);
+}
+
+TEST_CASE("origin pool: HTTPS origin with verification and keep-alive reuse", "[edge][upstream][tls]") {
+    REQUIRE(tls_test::test_cert().ok);
+    tls_test::Seen seen;
+    tls_test::TlsServer srv("HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nsecure", &seen, /*keep_alive=*/true);
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    {
+        shared::Resolver resolver(&loop);
+        shared::TlsClientOptions to;
+        to.ca_file = tls_test::test_cert().cert;
+        std::string err;
+        edge::OriginSettings s;
+        s.host = "localhost";
+        s.port = srv.port();
+        s.tls = true;
+        s.tls_context = shared::TlsClientContext::create(to, &err);
+        REQUIRE(s.tls_context);
+        edge::OriginPool pool(&loop, &resolver, s);
+        for (int i = 0; i < 3; ++i) {
+            Outcome o;
+            auto f = pool.fetch(get(), record(o));
+            run_until(&loop, [&] { return o.ended(); }, 5000);
+            CHECK(o.complete);
+            CHECK(o.body == "secure");
+        }
+        CHECK(pool.stats().connections_opened == 1);
+        CHECK(pool.stats().connections_reused == 2);
+        {
+            std::lock_guard<std::mutex> lk(seen.mu);
+            CHECK(seen.requests == 3);
+            CHECK(seen.sni == "localhost");
+            CHECK(seen.request.find("Host: localhost:" + std::to_string(srv.port()) + "\r\n") != std::string::npos);
+        }
+
+        // Without the CA the same origin is a TLS error (502), and nothing is pooled.
+        edge::OriginSettings bad = s;
+        to.ca_file.clear();
+        bad.tls_context = shared::TlsClientContext::create(to, &err);
+        REQUIRE(bad.tls_context);
+        edge::OriginPool bad_pool(&loop, &resolver, bad);
+        Outcome o;
+        auto f = bad_pool.fetch(get(), record(o));
+        run_until(&loop, [&] { return o.ended(); }, 5000);
+        CHECK(o.error == OriginError::TlsError);
+        CHECK(bad_pool.idle_connections() == 0);
+    }
+    REQUIRE(finish_loop(&loop) == 0);
+}
+
+TEST_CASE("origin pool: max_idle_connections and keepalive_timeout bound the pool", "[edge][upstream]") {
+    ScriptServer srv([](int fd, int conn) {
+        for (int i = 0; i < 100; ++i) {
+            if (read_request(fd).empty()) return;
+            std::this_thread::sleep_for(std::chrono::milliseconds(30));  // keep the three fetches overlapping
+            std::string body = "c" + std::to_string(conn);
+            send_all(fd, "HTTP/1.1 200 OK\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body);
+        }
+    });
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    {
+        shared::Resolver resolver(&loop);
+        edge::OriginSettings s;
+        s.host = "127.0.0.1";
+        s.port = srv.port();
+        s.max_idle_connections = 2;
+        s.keepalive_timeout_ms = 300;
+        edge::OriginPool pool(&loop, &resolver, s);
+        Outcome o[3];
+        std::unique_ptr<edge::OriginFetch> f[3];
+        for (int i = 0; i < 3; ++i) f[i] = pool.fetch(get(), record(o[i]));
+        run_until(&loop, [&] { return o[0].ended() && o[1].ended() && o[2].ended(); }, 5000);
+        for (auto& x : o) CHECK(x.complete);
+        CHECK(pool.stats().connections_opened == 3);
+        CHECK(pool.idle_connections() == 2);
+        run_until(&loop, [&] { return pool.idle_connections() == 0; }, 2000);
+        CHECK(pool.idle_connections() == 0);  // keepalive_timeout closed them
+    }
+    REQUIRE(finish_loop(&loop) == 0);
 }
