@@ -212,9 +212,10 @@ finally:
     if proc and proc.poll() is None:
         proc.send_signal(signal.SIGTERM)
         try:
-            proc.wait(timeout=10)
+            check(proc.wait(timeout=10) == 0, "meridian-dns stops cleanly on SIGTERM (exit 0, no sanitizer report)")
         except subprocess.TimeoutExpired:
             proc.kill()
+            check(False, "meridian-dns stops within 10s of SIGTERM")
     if failures:
         try:
             print("---- meridian-dns log ----")
