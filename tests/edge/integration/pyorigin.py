@@ -1,0 +1,100 @@
+"""A scripted HTTP origin in a thread, for the failure and streaming cases nginx cannot play: hold back the last
+byte, send garbage, truncate, never answer. Not a test itself."""
+import socket
+import threading
+
+
+class PyOrigin:
+    def __init__(self):
+        self.sock = socket.socket()
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(128)
+        self.port = self.sock.getsockname()[1]
+        self.release = threading.Event()  # lets a held-back response finish
+        self.requests = []
+        self.lock = threading.Lock()
+        self.stopped = False
+        self.conns = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def count(self, path):
+        with self.lock:
+            return sum(1 for p in self.requests if p == path)
+
+    def stop(self):
+        self.stopped = True
+        self.release.set()
+        try:
+            self.sock.close()
+        except OSError:
+            pass
+        for c in self.conns:
+            try:
+                c.close()
+            except OSError:
+                pass
+
+    def _accept(self):
+        while not self.stopped:
+            try:
+                c, _ = self.sock.accept()
+            except OSError:
+                return
+            self.conns.append(c)
+            threading.Thread(target=self._serve, args=(c,), daemon=True).start()
+
+    def _serve(self, c):
+        try:
+            buf = b""
+            while True:
+                while b"\r\n\r\n" not in buf:
+                    d = c.recv(65536)
+                    if not d:
+                        return
+                    buf += d
+                head, buf = buf.split(b"\r\n\r\n", 1)
+                path = head.split(b" ")[1].decode()
+                with self.lock:
+                    self.requests.append(path)
+                if not self._answer(c, path):
+                    return
+        except OSError:
+            return
+        finally:
+            try:
+                c.close()
+            except OSError:
+                pass
+
+    def _answer(self, c, path):
+        if path.startswith("/py/"):
+            path = path[3:]  # the edge forwards the full path; the behavior's prefix is ours
+        if path.startswith("/stream"):
+            body = b"A" * 1000 + b"Z"
+            c.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\nCache-Control: max-age=60\r\n\r\n" % len(body)
+                      + body[:-1])
+            self.release.wait(20)
+            c.sendall(body[-1:])
+            return True
+        if path.startswith("/garbage"):
+            c.sendall(b"this is not http\r\n\r\n")
+            return False
+        if path.startswith("/truncated"):
+            c.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\nCache-Control: max-age=60\r\n\r\n0123456789")
+            return False
+        if path.startswith("/reset"):
+            c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+            return False
+        if path.startswith("/silent"):
+            self.release.wait(20)
+            return False
+        if path.startswith("/cookie"):
+            c.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nSet-Cookie: s=1\r\nCache-Control: max-age=60\r\n\r\nok")
+            return True
+        if path.startswith("/chunked"):
+            c.sendall(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nCache-Control: max-age=60\r\n\r\n"
+                      b"5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n")
+            return True
+        c.sendall(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n")
+        return True
