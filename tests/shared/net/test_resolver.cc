@@ -12,7 +12,7 @@ using namespace upstream_test;
 namespace {
 
 // A tiny authoritative DNS server on a loopback UDP port: "a.test" has A 127.0.0.2 (TTL ttl_s), every other
-// name is NXDOMAIN; AAAA queries get NODATA. Or, with silent=true, it never answers.
+// name is NXDOMAIN; its AAAA is 2001:db8::2. Or, with silent=true, it never answers.
 class FakeDns {
 public:
     explicit FakeDns(uint32_t ttl_s, bool silent = false) : ttl_(ttl_s), silent_(silent) {
@@ -66,6 +66,12 @@ private:
                 const unsigned char ans[] = {0xC0, 0x0C, 0, 1, 0, 1, (unsigned char)(ttl_ >> 24),
                                              (unsigned char)(ttl_ >> 16), (unsigned char)(ttl_ >> 8),
                                              (unsigned char)ttl_, 0, 4, 127, 0, 0, 2};
+                r.append(reinterpret_cast<const char*>(ans), sizeof ans);
+            }
+            if (known && qtype == 28) {  // AAAA 2001:db8::2
+                r[7] = 1;
+                const unsigned char ans[] = {0xC0, 0x0C, 0, 28, 0, 1, 0, 0, 0, 60, 0, 16,
+                                             0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2};
                 r.append(reinterpret_cast<const char*>(ans), sizeof ans);
             }
             ::sendto(fd_, r.data(), r.size(), 0, reinterpret_cast<sockaddr*>(&from), flen);
@@ -183,6 +189,25 @@ TEST_CASE("resolver: DNS answers are cached for their TTL, lookups coalesce", "[
         run_until(&loop, [&] { return d.done; }, 3000);
         CHECK(d.status == 0);
         CHECK(dns.a_queries() == 2);
+    }
+    REQUIRE(finish_loop(&loop) == 0);
+}
+
+TEST_CASE("resolver: IPv4 and IPv6 answers, IPv4 first", "[shared][net][resolver]") {
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    {
+        FakeDns dns(60);
+        shared::Resolver res(&loop, fast_options(dns.servers()));
+        Result both, v6;
+        res.resolve("a.test", 443, AF_UNSPEC, into(both));
+        res.resolve("a.test", 443, AF_INET6, into(v6));
+        run_until(&loop, [&] { return both.done && v6.done; }, 3000);
+        REQUIRE(both.addrs.size() == 2);
+        CHECK(both.addrs[0].to_string() == "127.0.0.2:443");
+        CHECK(both.addrs[1].to_string() == "[2001:db8::2]:443");
+        REQUIRE(v6.addrs.size() == 1);
+        CHECK(v6.addrs[0].family() == AF_INET6);
     }
     REQUIRE(finish_loop(&loop) == 0);
 }
