@@ -5,7 +5,7 @@
 namespace dns {
 namespace {
 
-std::string_view as_sv(const uint8_t* p, size_t n) noexcept { return {reinterpret_cast<const char*>(p), n}; }
+std::string_view name_view(const uint8_t* p, size_t n) noexcept { return {reinterpret_cast<const char*>(p), n}; }
 
 void put_rdata(WireWriter& w, uint16_t type, const uint8_t* p, uint16_t len) noexcept {
     switch (type) {
@@ -13,7 +13,7 @@ void put_rdata(WireWriter& w, uint16_t type, const uint8_t* p, uint16_t len) noe
     case rrtype::CNAME:
     case rrtype::PTR: {
         size_t n = rdata_name_len(p, len);
-        if (n == len) return w.name(as_sv(p, n));
+        if (n == len) return w.name(name_view(p, n));
         break;
     }
     case rrtype::MX: {
@@ -21,7 +21,7 @@ void put_rdata(WireWriter& w, uint16_t type, const uint8_t* p, uint16_t len) noe
             size_t n = rdata_name_len(p + 2, len - 2u);
             if (n == len - 2u) {
                 w.bytes(p, 2);
-                return w.name(as_sv(p + 2, n));
+                return w.name(name_view(p + 2, n));
             }
         }
         break;
@@ -30,8 +30,8 @@ void put_rdata(WireWriter& w, uint16_t type, const uint8_t* p, uint16_t len) noe
         size_t a = rdata_name_len(p, len);
         size_t b = a ? rdata_name_len(p + a, len - a) : 0;
         if (a && b && a + b + 20 == len) {
-            w.name(as_sv(p, a));
-            w.name(as_sv(p + a, b));
+            w.name(name_view(p, a));
+            w.name(name_view(p + a, b));
             return w.bytes(p + a + b, 20);
         }
         break;
