@@ -1,5 +1,7 @@
 #include "edge/edge_app.h"
 
+#include <csignal>
+
 #include "edge/config/edge_config.h"
 #include "edge/proxy/proxy_handler.h"
 #include "edge/server/http_server.h"
@@ -64,6 +66,16 @@ bool EdgeApp::start(uv_loop_t* main_loop, shared::MetricsRegistry&) {
         shared::log::error("edge", "cannot open access log", {{"error", err}});
         return false;
     }
+    usr1_ = new uv_signal_t;
+    uv_signal_init(main_loop, usr1_);
+    usr1_->data = this;
+    uv_signal_start(
+        usr1_,
+        [](uv_signal_t* h, int) noexcept {
+            static_cast<EdgeApp*>(h->data)->access_log_.reopen();
+            shared::log::info("edge", "access log reopened");
+        },
+        SIGUSR1);
     EdgeServices services;
     services.cache = cache_.get();
     services.coalescer = coalescer_.get();
@@ -154,6 +166,11 @@ void EdgeApp::reload(const std::string& config_path) {
 
 void EdgeApp::stop(std::function<void()> done) {
     stop_done_ = std::move(done);
+    if (usr1_) {
+        uv_close(reinterpret_cast<uv_handle_t*>(usr1_),
+                 [](uv_handle_t* h) noexcept { delete reinterpret_cast<uv_signal_t*>(h); });
+        usr1_ = nullptr;
+    }
     draining_.store(true);
     uint64_t delay = runtime_ ? runtime_->config.health.drain_delay_ms : 0;
     if (delay == 0 || !main_loop_) {
@@ -184,7 +201,6 @@ void EdgeApp::finish_stop() {
         s->handler.reset();
     }
     slots_.clear();
-    access_log_.reopen(); // flushes nothing itself; workers flushed their buffers in shutdown()
     auto done = std::move(stop_done_);
     if (done) done();
 }

@@ -57,6 +57,8 @@ private:
     std::vector<std::unique_ptr<Slot>> slots_;
     uv_loop_t* main_loop_ = nullptr;
     uv_timer_t* drain_timer_ = nullptr;
+    // SIGUSR1 also reopens the access log (shared::run_daemon reopens only the process log).
+    uv_signal_t* usr1_ = nullptr;
     std::function<void()> stop_done_;
 };
 
