@@ -1,0 +1,104 @@
+"""No heap allocation on the cache-hit path: meridian-edge runs with an LD_PRELOAD malloc counter (built here from
+malloc_counter.c); after warm-up, N and then 4N keep-alive hits on open connections (access log on, 1 worker) must
+not add allocations proportional to N. Skipped under ASan (its allocator cannot be interposed)."""
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(__file__))
+from edgetest import EDGE, Edge, Failures, read_response, skip, tmpdir  # noqa: E402
+
+if not os.access(EDGE, os.X_OK):
+    skip(f"meridian-edge not built at {EDGE}")
+ldd = subprocess.run(["ldd", EDGE], capture_output=True, text=True).stdout
+if "libasan" in ldd or "libtsan" in ldd:
+    skip("sanitizer build: its allocator cannot be counted with LD_PRELOAD")
+cc = shutil.which("cc") or shutil.which("gcc") or shutil.which("clang")
+if not cc:
+    skip("no C compiler to build the malloc counter")
+
+tmp = tmpdir()
+lib = os.path.join(tmp, "malloc_counter.so")
+subprocess.run([cc, "-O2", "-shared", "-fPIC", "-o", lib, os.path.join(os.path.dirname(__file__), "malloc_counter.c"),
+                "-ldl"], check=True)
+count_file = os.path.join(tmp, "count")
+site = os.path.join(tmp, "site")
+os.makedirs(site)
+for name in ("one.bin", "two.bin"):
+    with open(os.path.join(site, name), "wb") as fh:
+        fh.write(os.urandom(1024))
+
+f = Failures()
+edge = Edge(tmp, f"""
+[[origin]]
+name = "site"
+type = "bucket"
+path = "{site}"
+[[behavior]]
+path_pattern = "*"
+origin = "site"
+""", workers=1, extra_env={"LD_PRELOAD": lib, "MALLOC_COUNT_FILE": count_file})
+
+
+def allocations():
+    if os.path.exists(count_file):
+        os.remove(count_file)
+    edge.proc.send_signal(signal.SIGUSR2)
+    for _ in range(100):
+        if os.path.exists(count_file):
+            txt = open(count_file).read()
+            if txt.endswith("\n"):
+                return int(txt)
+        time.sleep(0.02)
+    raise RuntimeError("malloc counter did not answer")
+
+
+REQ = b"GET /one.bin HTTP/1.1\r\nHost: alloc.test\r\nUser-Agent: it\r\n\r\n"
+
+
+def hits(conns, n):
+    for i in range(n):
+        s = conns[i % len(conns)]
+        s.sendall(REQ)
+        st, h, body = read_response(s)
+        if st != 200 or len(body) != 1024:
+            raise RuntimeError(f"bad answer {st}")
+        if i >= 0 and h.get("x-cache") != "Hit from meridian" and n > 10:
+            raise RuntimeError(f"not a hit: {h.get('x-cache')}")
+
+
+try:
+    edge.start()
+    conns = [socket.create_connection(("127.0.0.1", edge.port), timeout=5) for _ in range(4)]
+    s0 = conns[0]
+    s0.sendall(REQ)
+    read_response(s0)  # the miss that fills the cache
+    hits(conns, 400)   # warm-up: buffers reach their working size
+    a0 = allocations()
+    n = 2000
+    hits(conns, n)
+    a1 = allocations()
+    hits(conns, 4 * n)
+    a2 = allocations()
+    d1, d2 = a1 - a0, a2 - a1
+    print(f"allocations: {d1} over {n} hits, {d2} over {4 * n} hits")
+    # Allocation-free means a constant (near zero), not one per request: 4x the hits must not add 4x allocations.
+    f.check(d1 < n // 20, f"{d1} allocations over {n} hits")
+    f.check(d2 < n // 20, f"{d2} allocations over {4 * n} hits (must not grow with N)")
+    # The counter itself must see allocations where there are some: a miss allocates (fill, object, exchange).
+    s0.sendall(REQ.replace(b"one.bin", b"two.bin"))
+    read_response(s0)
+    a3 = allocations()
+    f.check(a3 - a2 > 5, f"the counter sees the miss path allocate ({a3 - a2})")
+    for s in conns:
+        s.close()
+    f.eq(edge.stop(), 0, "exit code")
+finally:
+    if edge.proc and edge.proc.poll() is None:
+        edge.proc.kill()
+    shutil.rmtree(tmp, ignore_errors=True)
+f.done()
