@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# Issue 2: both daemons start on conf/demo (ports overridden), curl gets index.html byte for byte, dig gets
+# www.demo.test A 127.0.0.1 with AA set, and SIGTERM stops both with exit 0.
+set -uo pipefail
+SRC=${MERIDIAN_SRC:?}; EDGE=${MERIDIAN_EDGE:?}; DNS=${MERIDIAN_DNS:?}
+TMP=$(mktemp -d)
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill -KILL "$p" 2>/dev/null; done; rm -rf "$TMP"; }
+trap cleanup EXIT
+fail() { echo "FAIL: $*"; for f in "$TMP"/*.log; do echo "--- $f"; tail -20 "$f"; done; exit 1; }
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+wait_tcp() { for _ in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/$1) 2>/dev/null && return 0; sleep 0.1; done; return 1; }
+
+EP=$(free_port); EA=$(free_port); DP=$(free_port); DA=$(free_port)
+export EDGE_LISTEN=127.0.0.1:$EP EDGE_ADMIN_LISTEN=127.0.0.1:$EA DNS_LISTEN=127.0.0.1:$DP DNS_ADMIN_LISTEN=127.0.0.1:$DA
+
+"$DNS" --check --config "$SRC/conf/demo/dns.toml" || fail "dns --check"
+"$EDGE" --check --config "$SRC/conf/demo/edge.toml" || fail "edge --check"
+
+"$DNS" --config "$SRC/conf/demo/dns.toml" >"$TMP/dns.log" 2>&1 & dns_pid=$!; pids+=($dns_pid)
+"$EDGE" --config "$SRC/conf/demo/edge.toml" >"$TMP/edge.log" 2>&1 & edge_pid=$!; pids+=($edge_pid)
+wait_tcp "$EP" || fail "edge did not listen on $EP"
+wait_tcp "$DP" || fail "dns did not listen on $DP (tcp)"
+
+# The edge serves index.html byte for byte (miss, then hit).
+curl -sf --max-time 5 -o "$TMP/index1" "http://127.0.0.1:$EP/" || fail "curl /"
+cmp "$TMP/index1" "$SRC/conf/demo/site/index.html" || fail "index.html differs (miss)"
+curl -sf --max-time 5 -D "$TMP/h2" -o "$TMP/index2" "http://127.0.0.1:$EP/" || fail "curl / again"
+cmp "$TMP/index2" "$SRC/conf/demo/site/index.html" || fail "index.html differs (hit)"
+grep -qi '^x-cache: hit from meridian' "$TMP/h2" || fail "second request was not a hit: $(cat "$TMP/h2")"
+
+# The DNS answers www.demo.test A 127.0.0.1 with AA set, over UDP and TCP.
+out=$(dig @127.0.0.1 -p "$DP" www.demo.test A +norec +time=2 +tries=1) || fail "dig"
+echo "$out" | grep -q 'flags: qr aa' || fail "AA not set: $out"
+echo "$out" | grep -Eq '^www\.demo\.test\.\s+60\s+IN\s+A\s+127\.0\.0\.1' || fail "no A 127.0.0.1: $out"
+[ "$(dig @127.0.0.1 -p "$DP" www.demo.test A +tcp +short +time=2 +tries=1)" = 127.0.0.1 ] || fail "dig +tcp"
+
+# Metrics on both admin listeners.
+curl -sf --max-time 5 "http://127.0.0.1:$EA/_meridian/metrics" | grep -q '^meridian_' || fail "edge metrics"
+curl -sf --max-time 5 "http://127.0.0.1:$DA/_meridian/metrics" | grep -q '^meridian_' || fail "dns metrics"
+
+# SIGTERM stops both with exit 0.
+kill -TERM "$edge_pid" "$dns_pid"
+for _ in $(seq 100); do kill -0 "$edge_pid" 2>/dev/null || kill -0 "$dns_pid" 2>/dev/null || break; sleep 0.1; done
+kill -0 "$edge_pid" 2>/dev/null && fail "edge still running 10 s after SIGTERM"
+kill -0 "$dns_pid" 2>/dev/null && fail "dns still running 10 s after SIGTERM"
+wait "$edge_pid"; erc=$?
+wait "$dns_pid"; drc=$?
+pids=()
+[ $erc = 0 ] || fail "edge exited $erc after SIGTERM"
+[ $drc = 0 ] || fail "dns exited $drc after SIGTERM"
+echo "PASS: demo serves index.html byte for byte, www.demo.test A 127.0.0.1 (aa), clean SIGTERM"
