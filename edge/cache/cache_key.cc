@@ -35,6 +35,13 @@ int collect_params(std::string_view q, QueryStringPolicy policy, const std::vect
     return static_cast<int>(n);
 }
 
+void append_escaped(char c, std::string* out) {
+    static constexpr char kHex[] = "0123456789ABCDEF";
+    out->push_back('%');
+    out->push_back(kHex[static_cast<unsigned char>(c) >> 4]);
+    out->push_back(kHex[static_cast<unsigned char>(c) & 15]);
+}
+
 void append_params(const std::array<std::string_view, kMaxKeyQueryParams>& params, int n, std::string* out) {
     for (int i = 0; i < n; ++i) {
         if (i) out->push_back('&');
@@ -50,8 +57,22 @@ bool build_cache_key(std::string_view host, std::string_view path, std::string_v
     std::array<std::string_view, kMaxKeyQueryParams> params;
     int n = collect_params(raw_query, policy, allowlist, &params);
     if (n < 0) return false;
-    for (char c : host) out->push_back((c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c);
-    out->append(path);
+    // '%', '?' and (in the host) '/' are escaped so that no host/path/query split can produce another request's
+    // key: "/a%3Fb" (a file named "a?b") must not share a key with "/a?b", nor Host "h/x" + "/p" with "h" + "/x/p".
+    for (char c : host) {
+        if (c == '/' || c == '%' || c == '?') {
+            append_escaped(c, out);
+        } else {
+            out->push_back((c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c);
+        }
+    }
+    for (char c : path) {
+        if (c == '%' || c == '?') {
+            append_escaped(c, out);
+        } else {
+            out->push_back(c);
+        }
+    }
     if (n > 0) {
         out->push_back('?');
         append_params(params, n, out);

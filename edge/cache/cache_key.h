@@ -1,7 +1,8 @@
 // Cache keys: lower-cased host + normalized path + query string per the behavior's policy. Pure, any thread.
 //
-// Key layout: "<host><path>" or "<host><path>?<query>"; the path always starts with '/', which a host cannot contain,
-// so the parts cannot run into each other. Query parameters are kept as the client encoded them (no decoding), empty
+// Key layout: "<host><path>" or "<host><path>?<query>"; the path always starts with '/'. In the host, '/', '%' and
+// '?' are written as %2F, %25, %3F, and in the (decoded) path '%' and '?' as %25, %3F, so the parts cannot run into
+// each other: every key has exactly one reading. Query parameters are kept as the client encoded them (no decoding), empty
 // ones ("&&") dropped, and sorted bytewise by their full "name=value" text so order does not split the cache.
 #pragma once
 

@@ -19,6 +19,17 @@ TEST_CASE("Cache key: host is lower-cased, path kept as normalized", "[edge][cac
     CHECK(key("", "/x", "", QueryStringPolicy::none) == "/x");
 }
 
+TEST_CASE("Cache key: no two different requests share a key", "[edge][cache][key]") {
+    // A decoded path containing '?' (from %3F) against a real query.
+    CHECK(key("h", "/a?b", "", QueryStringPolicy::all) == "h/a%3Fb");
+    CHECK(key("h", "/a", "b", QueryStringPolicy::all) == "h/a?b");
+    CHECK(key("h", "/100%", "", QueryStringPolicy::none) == "h/100%25");
+    // A Host with a '/' against a longer path.
+    CHECK(key("h/x", "/p", "", QueryStringPolicy::none) == "h%2Fx/p");
+    CHECK(key("h", "/x/p", "", QueryStringPolicy::none) == "h/x/p");
+    CHECK(key("h?q", "/p", "", QueryStringPolicy::none) != key("h", "/p", "q", QueryStringPolicy::all));
+}
+
 TEST_CASE("Cache key: query string policies", "[edge][cache][key]") {
     // none: the query never splits the cache.
     CHECK(key("h", "/p", "b=2&a=1", QueryStringPolicy::none) == "h/p");
