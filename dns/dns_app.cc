@@ -87,14 +87,14 @@ DnsApp::~DnsApp() {
 
 bool DnsApp::build(const std::string& path, shared::ConfigDiagnostics& diags, const ZoneDb* previous, State* out) {
     std::shared_ptr<const geo::SteeringConfig> steer_cfg;
-    if (!parse_dns_config(path, diags, &out->cfg,
-                          [&](shared::ConfigSection& root) { steer_cfg = geo::parse_steering_config(root); }))
-        return false;
+    // Zones are loaded even when the config has errors, so --check reports every problem at once.
+    bool cfg_ok = parse_dns_config(path, diags, &out->cfg,
+                                   [&](shared::ConfigSection& root) { steer_cfg = geo::parse_steering_config(root); });
     DnsConfig& cfg = out->cfg;
     if (cfg.common.workers == 0) cfg.common.workers = std::max(1u, std::thread::hardware_concurrency());
 
     std::unique_ptr<geo::Steering> steering;
-    if (steer_cfg && !steer_cfg->empty()) {
+    if (cfg_ok && steer_cfg && !steer_cfg->empty()) {
         steering = geo::Steering::build(*steer_cfg, cfg.common.workers, diags);
         if (!steering) return false;
     }
@@ -102,6 +102,7 @@ bool DnsApp::build(const std::string& path, shared::ConfigDiagnostics& diags, co
     auto db = std::make_shared<ZoneDb>();
     bool ok = true;
     for (const auto& zc : cfg.zones) {
+        if (zc.name.empty() || zc.file.empty() || !name_from_text(zc.name)) continue;
         shared::ConfigDiagnostics zd;
         std::shared_ptr<Zone> z = load_zone_file(zc.name, zc.file, zd);
         auto old = previous ? previous->get(*name_from_text(zc.name)) : nullptr;
@@ -150,7 +151,7 @@ bool DnsApp::build(const std::string& path, shared::ConfigDiagnostics& diags, co
                 diags.error_at(path, 0, "steered name " + sn.name() + " is not inside any configured zone");
         }
     }
-    if (!ok || !diags.ok()) return false;
+    if (!cfg_ok || !ok || !diags.ok()) return false;
 
     auto settings = std::make_shared<ServiceSettings>();
     settings->engine.chaos_id = cfg.chaos_id;
