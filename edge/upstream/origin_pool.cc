@@ -84,8 +84,13 @@ void OriginFetch::on_resolved(int status, const std::vector<shared::SocketAddres
         finish_error(HttpError::ResolveError);
         return;
     }
-    const shared::SocketAddress& a = addrs[pool_->next_addr_++ % addrs.size()];
-    start_on(pool_->open(a));
+    pool_->preferred_addr_ %= addrs.size();
+    addr_index_ = pool_->preferred_addr_;
+    if (addr_attempts_++ >= addrs.size()) {
+        finish_error(HttpError::Refused);  // every address refused
+        return;
+    }
+    start_on(pool_->open(addrs[addr_index_]));
 }
 
 void OriginFetch::start_on(HttpConnection* conn) {
@@ -128,7 +133,14 @@ void OriginFetch::on_error(OriginError err) {
     bool retry = !retried_ && c && c->completed_responses() > 0 && !c->response_started() &&
                  (err == HttpError::Reset || err == HttpError::Truncated) &&
                  (OriginPool::idempotent(req_.method) || !c->request_written());
+    // A refused connect sent nothing: any method may go to the origin's next address.
+    bool next_addr = !retry && c && err == HttpError::Refused && c->completed_responses() == 0;
     if (c) c->close();
+    if (next_addr) {
+        if (pool_->preferred_addr_ == addr_index_) ++pool_->preferred_addr_;
+        begin(true);
+        return;
+    }
     if (retry) {
         retried_ = true;
         ++pool_->stats_.retries;

@@ -1,7 +1,8 @@
 // Fetching from an "http" origin, per worker: a keep-alive pool of HttpConnections to one origin (host:port,
 // optionally TLS), the origin's name resolved with the worker's shared::Resolver (cached for its TTL), and one
 // retry when a reused pooled connection turns out to be dead before any response byte arrived (only for
-// idempotent methods, or when the request was not fully written yet). Errors use shared::HttpError
+// idempotent methods, or when the request was not fully written yet). A name with several addresses is tried
+// in order: a refused connect moves on to the next address (nothing was sent, so any method may). Errors use shared::HttpError
 // (http_error_status() maps them to 502/504).
 //
 // Thread: one OriginPool per origin per worker, used only on that worker's loop thread.
@@ -105,6 +106,8 @@ private:
     bool paused_ = false;
     bool in_begin_ = false;
     bool deferred_ = false;
+    size_t addr_index_ = 0;     // which of the origin's addresses the current connection went to
+    size_t addr_attempts_ = 0;  // fresh connections tried by this fetch
     OriginError deferred_error_ = OriginError::None;
     OriginFetch* next_deferred_ = nullptr;
 };
@@ -158,7 +161,9 @@ private:
     Stats stats_;
     uv_timer_t* defer_timer_ = nullptr;  // freed in its close callback
     OriginFetch* deferred_head_ = nullptr;
-    size_t next_addr_ = 0;  // round robin over the origin's addresses
+    // The address new connections go to first; moves on when it refuses (e.g. "localhost" -> ::1 while the
+    // origin listens on 127.0.0.1 only).
+    size_t preferred_addr_ = 0;
 };
 
 } // namespace edge

@@ -2,6 +2,7 @@
 
 #include "edge/upstream/origin_pool.h"
 #include "shared/http/upstream_test_support.h"
+#include "shared/net/fake_dns.h"
 #include "shared/tls/tls_test_server.h"
 
 #include <optional>
@@ -418,6 +419,45 @@ TEST_CASE("origin pool: max_idle_connections and keepalive_timeout bound the poo
         CHECK(pool.idle_connections() == 2);
         run_until(&loop, [&] { return pool.idle_connections() == 0; }, 2000);
         CHECK(pool.idle_connections() == 0);  // keepalive_timeout closed them
+    }
+    REQUIRE(finish_loop(&loop) == 0);
+}
+
+TEST_CASE("origin pool: a refused address moves on to the name's next address", "[edge][upstream]") {
+    ScriptServer srv(keepalive_server());  // listens on 127.0.0.1 only; 127.0.0.3 refuses
+    FakeDns dns(60);
+    dns.add_a("dual.test", {"127.0.0.3", "127.0.0.1"});
+    dns.add_a("dead.test", {"127.0.0.3", "127.0.0.4"});
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    {
+        shared::ResolverOptions ro;
+        ro.servers = dns.servers();
+        shared::Resolver resolver(&loop, ro);
+        edge::OriginSettings s;
+        s.host = "dual.test";
+        s.port = srv.port();
+        s.max_idle_connections = 0;  // every fetch opens a fresh connection
+        edge::OriginPool pool(&loop, &resolver, s);
+        for (int i = 0; i < 3; ++i) {
+            auto req = get();
+            req.method = "POST";  // not idempotent: moving on is still safe, nothing was sent
+            Outcome o;
+            auto f = pool.fetch(std::move(req), record(o));
+            run_until(&loop, [&] { return o.ended(); }, 5000);
+            CHECK(o.complete);
+            CHECK_FALSE(f->retried());
+        }
+        // The refusing address is tried once, then the working one is preferred.
+        CHECK(pool.stats().connections_opened == 4);
+
+        s.host = "dead.test";
+        edge::OriginPool dead(&loop, &resolver, s);
+        Outcome o;
+        auto f = dead.fetch(get(), record(o));
+        run_until(&loop, [&] { return o.ended(); }, 5000);
+        CHECK(o.error == OriginError::Refused);
+        CHECK(dead.stats().connections_opened == 2);
     }
     REQUIRE(finish_loop(&loop) == 0);
 }
