@@ -4,6 +4,12 @@ namespace shared {
 
 namespace {
 ResponseParser* self(llhttp_t* p) { return static_cast<ResponseParser*>(p->data); }
+
+std::string_view trim(std::string_view v) {
+    while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) v.remove_prefix(1);
+    while (!v.empty() && (v.back() == ' ' || v.back() == '\t')) v.remove_suffix(1);
+    return v;
+}
 } // namespace
 
 const llhttp_settings_t& ResponseParser::settings() noexcept {
@@ -113,6 +119,14 @@ int ResponseParser::on_headers_complete(llhttp_t* p) noexcept {
     if (status >= 100 && status < 200) {
         s->interim_ = true;  // skipped, like Node's client; llhttp knows 1xx has no body
         return 0;
+    }
+    // Like nginx: only "chunked" is understood. Another coding would be framed by EOF and reach the viewer
+    // still encoded, without the header that says so.
+    for (const auto& h : s->head_.headers) {
+        if (header_name_equals(h.name, "transfer-encoding") && !header_name_equals(trim(h.value), "chunked")) {
+            s->error_reason_ = "unsupported Transfer-Encoding";
+            return -1;
+        }
     }
     s->head_.status = status;
     s->head_.http_major = p->http_major;

@@ -167,7 +167,11 @@ TEST_CASE("response parser: garbage and smuggling shapes are errors", "[shared][
                              std::string("HTTP/1.1 2 OK\r\nContent-Length: 0\r\n\r\n"),
                              std::string("HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\nhello"),
                              std::string("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n"),
-                             std::string("HTTP/1.1 200 OK\r\nContent-Length: -1\r\n\r\n")}) {
+                             std::string("HTTP/1.1 200 OK\r\nContent-Length: -1\r\n\r\n"),
+                             std::string("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\n"),
+                             std::string("HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\nabc"),
+                             std::string("HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n"),
+                             std::string("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: x\r\n\r\n")}) {
         shared::ResponseParser p;
         Collector c;
         p.reset(&c, false);
