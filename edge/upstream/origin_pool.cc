@@ -25,6 +25,10 @@ OriginFetch::OriginFetch(OriginPool* pool, OriginRequest req, OriginCallbacks cb
 
 OriginFetch::~OriginFetch() {
     cancel();
+    if (pool_) {
+        (live_prev_ ? live_prev_->live_next_ : pool_->live_head_) = live_next_;
+        if (live_next_) live_next_->live_prev_ = live_prev_;
+    }
     if (destroyed_flag_) *destroyed_flag_ = true;
 }
 
@@ -42,6 +46,7 @@ template <class F> bool OriginFetch::guarded(F&& f) {
 }
 
 void OriginFetch::cancel() {
+    if (!pool_) return;  // the pool is gone and cancelled this fetch already
     if (resolve_id_) pool_->resolver_->cancel(resolve_id_);
     resolve_id_ = 0;
     if (deferred_) pool_->undefer(this);
@@ -181,6 +186,12 @@ OriginPool::OriginPool(uv_loop_t* loop, shared::Resolver* resolver, OriginSettin
 }
 
 OriginPool::~OriginPool() {
+    while (OriginFetch* f = live_head_) {
+        live_head_ = f->live_next_;
+        f->cancel();
+        f->pool_ = nullptr;
+        f->live_prev_ = f->live_next_ = nullptr;
+    }
     for (HttpConnection* c : idle_) c->close();
     idle_.clear();
     uv_timer_stop(defer_timer_);
@@ -192,6 +203,9 @@ std::unique_ptr<OriginFetch> OriginPool::fetch(OriginRequest req, OriginCallback
     if (!shared::find_header(req.headers, "host"))
         req.headers.insert(req.headers.begin(), shared::HttpHeader{"Host", default_host_header_});
     std::unique_ptr<OriginFetch> f(new OriginFetch(this, std::move(req), std::move(cb)));
+    f->live_next_ = live_head_;
+    if (live_head_) live_head_->live_prev_ = f.get();
+    live_head_ = f.get();
     f->in_begin_ = true;
     if (settings_.tls && !settings_.tls_context) f->finish_error(HttpError::TlsError);
     else f->begin(false);

@@ -110,13 +110,15 @@ private:
     size_t addr_attempts_ = 0;  // fresh connections tried by this fetch
     OriginError deferred_error_ = OriginError::None;
     OriginFetch* next_deferred_ = nullptr;
+    OriginFetch* live_prev_ = nullptr;  // the pool's list of live fetches (cancelled if the pool goes first)
+    OriginFetch* live_next_ = nullptr;
 };
 
 class OriginPool final : public shared::HttpIdleListener {
 public:
     // `resolver` is the worker's resolver and must outlive the pool.
     OriginPool(uv_loop_t* loop, shared::Resolver* resolver, OriginSettings settings);
-    // Closes idle connections. Every OriginFetch of this pool must be destroyed first.
+    // Closes idle connections and cancels fetches still running (their handles stay valid and inert).
     ~OriginPool() override;
     OriginPool(const OriginPool&) = delete;
     OriginPool& operator=(const OriginPool&) = delete;
@@ -161,6 +163,7 @@ private:
     Stats stats_;
     uv_timer_t* defer_timer_ = nullptr;  // freed in its close callback
     OriginFetch* deferred_head_ = nullptr;
+    OriginFetch* live_head_ = nullptr;
     // The address new connections go to first; moves on when it refuses (e.g. "localhost" -> ::1 while the
     // origin listens on 127.0.0.1 only).
     size_t preferred_addr_ = 0;

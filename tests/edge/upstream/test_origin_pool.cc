@@ -461,3 +461,23 @@ TEST_CASE("origin pool: a refused address moves on to the name's next address", 
     }
     REQUIRE(finish_loop(&loop) == 0);
 }
+
+TEST_CASE("origin pool: destroying the pool first cancels its running fetches", "[edge][upstream]") {
+    ScriptServer silent([](int fd, int) {
+        read_request(fd);
+        wait_readable(fd, 2000);
+    });
+    PoolFixture f(silent.port());
+    Outcome o1, o2;
+    auto a = f.pool->fetch(get(), record(o1));
+    auto b = f.pool->fetch(get(), record(o2));
+    run_until(&f.loop, [&] { return silent.accepted() == 2; }, 2000);
+    f.pool.reset();
+    run_for(&f.loop, 100);
+    CHECK_FALSE(o1.ended());
+    CHECK_FALSE(o2.ended());
+    a->pause();  // inert, not a crash
+    a.reset();
+    b.reset();
+    REQUIRE(f.close() == 0);
+}
