@@ -64,7 +64,8 @@ struct HttpClientResult {
 class HttpClientRequest {
 public:
     using Callback = std::function<void(const HttpClientResult&)>;
-    // Starts the request; the callback runs exactly once, never synchronously from start().
+    // Starts the request; the callback runs exactly once, never synchronously from start(). `resolver` must
+    // outlive the request.
     static std::unique_ptr<HttpClientRequest> start(uv_loop_t* loop, Resolver* resolver, HttpClientOptions opts,
                                                     Callback cb);
     ~HttpClientRequest();
