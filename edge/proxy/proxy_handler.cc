@@ -55,6 +55,13 @@ ProxyHandler::ProxyHandler(uv_loop_t* loop, unsigned shard, const EdgeServices& 
       access_log_(services.access_log) {
     apply_runtime();
     key_.reserve(1024);
+    flush_timer_ = new uv_timer_t;
+    uv_timer_init(loop_, flush_timer_);
+    flush_timer_->data = this;
+    uv_timer_start(
+        flush_timer_, [](uv_timer_t* t) noexcept { static_cast<ProxyHandler*>(t->data)->access_log_.flush(); }, 1000,
+        1000);
+    uv_unref(reinterpret_cast<uv_handle_t*>(flush_timer_));
 }
 
 ProxyHandler::~ProxyHandler() = default;
@@ -117,6 +124,11 @@ OriginPool* ProxyHandler::pool_for(const OriginConfig& o) {
 
 void ProxyHandler::shutdown() {
     access_log_.flush();
+    if (flush_timer_) {
+        uv_close(reinterpret_cast<uv_handle_t*>(flush_timer_),
+                 [](uv_handle_t* h) noexcept { delete reinterpret_cast<uv_timer_t*>(h); });
+        flush_timer_ = nullptr;
+    }
     pools_.clear();
     resolver_.reset();
 }

@@ -86,6 +86,7 @@ private:
     std::unique_ptr<shared::Resolver> resolver_;
     std::map<std::string, std::unique_ptr<OriginPool>> pools_;
     size_t live_exchanges_ = 0;
+    uv_timer_t* flush_timer_ = nullptr; // flushes the access log buffer every second
     // Scratch reused by every request (the hit path must not allocate).
     std::string path_buf_;
     std::string key_;
