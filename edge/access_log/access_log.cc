@@ -89,13 +89,24 @@ void put_uint(std::string& out, uint64_t v) {
 
 } // namespace
 
+std::string_view LogTimeCache::get(int64_t unix_seconds) {
+    if (unix_seconds != sec_) {
+        sec_ = unix_seconds;
+        time_t t = static_cast<time_t>(unix_seconds);
+        struct tm tm;
+        gmtime_r(&t, &tm);
+        len_ = strftime(buf_, sizeof buf_, "%Y-%m-%d\t%H:%M:%S", &tm);
+    }
+    return {buf_, len_};
+}
+
 void format_access_log_line(const AccessLogEntry& e, std::string& out) {
-    time_t sec = static_cast<time_t>(e.unix_ms / 1000);
-    struct tm tm;
-    gmtime_r(&sec, &tm);
-    char ts[32];
-    size_t n = strftime(ts, sizeof ts, "%Y-%m-%d\t%H:%M:%S", &tm);
-    out.append(ts, n);
+    LogTimeCache times;
+    format_access_log_line(e, times, out);
+}
+
+void format_access_log_line(const AccessLogEntry& e, LogTimeCache& times, std::string& out) {
+    out.append(times.get(e.unix_ms / 1000));
     out.push_back('\t');
     put_field(out, e.edge);
     out.push_back('\t');
@@ -127,7 +138,7 @@ void format_access_log_line(const AccessLogEntry& e, std::string& out) {
 
 void AccessLogBuffer::add(const AccessLogEntry& e) {
     if (!enabled()) return;
-    format_access_log_line(e, buf_);
+    format_access_log_line(e, times_, buf_);
     if (buf_.size() >= kFlushBytes) flush();
 }
 

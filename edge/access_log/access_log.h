@@ -51,6 +51,18 @@ struct AccessLogEntry {
 // Formats one line (fields escaped so they hold no tab, newline or space; empty fields as "-") onto `out`.
 void format_access_log_line(const AccessLogEntry& e, std::string& out);
 
+// "YYYY-MM-DD\tHH:MM:SS" for one worker, recomputed only when the second changes.
+class LogTimeCache {
+public:
+    std::string_view get(int64_t unix_seconds);
+
+private:
+    int64_t sec_ = -1;
+    char buf_[24] = {};
+    size_t len_ = 0;
+};
+void format_access_log_line(const AccessLogEntry& e, LogTimeCache& times, std::string& out);
+
 // One worker's pending lines.
 class AccessLogBuffer {
 public:
@@ -65,6 +77,7 @@ public:
 private:
     const AccessLogFile* file_;
     std::string buf_;
+    LogTimeCache times_;
 };
 
 } // namespace edge

@@ -134,7 +134,8 @@ void ProxyHandler::shutdown() {
 }
 
 size_t ProxyHandler::write_object_head(ClientConn& conn, const CachedObject& obj, CacheResult result,
-                                       bool keep_alive, bool chunked, bool known_length, uint64_t now_ms) {
+                                       bool keep_alive, bool chunked, bool known_length, uint64_t now_ms,
+                                       const uv_buf_t* body, unsigned nbody) {
     std::string& h = conn.head_buffer();
     size_t start = h.size();
     HeadWriter w(h);
@@ -152,9 +153,12 @@ size_t ProxyHandler::write_object_head(ClientConn& conn, const CachedObject& obj
     else if (known_length) w.header_uint("Content-Length", obj.body().size());
     w.end();
     std::string_view block = obj.header_block();
-    uv_buf_t bufs[2] = {uv_buf_init(const_cast<char*>(block.data()), static_cast<unsigned>(block.size())),
+    // One writev per hit: libuv keeps up to 4 buffers inline in the request, more would be copied to the heap.
+    uv_buf_t bufs[4] = {uv_buf_init(const_cast<char*>(block.data()), static_cast<unsigned>(block.size())),
                         uv_buf_init(h.data() + start, static_cast<unsigned>(h.size() - start))};
-    conn.write(bufs, 2);
+    unsigned n = 2;
+    for (unsigned i = 0; i < nbody && n < 4; ++i) bufs[n++] = body[i];
+    conn.write(bufs, n);
     return block.size() + (h.size() - start);
 }
 
@@ -200,11 +204,18 @@ bool ProxyHandler::serve_hit(ClientConn& conn, const HttpRequest& req, const Ref
         conn.end_response(keep_alive);
         return true;
     }
-    bytes = write_object_head(conn, *obj, shown, keep_alive, false, true, now_ms);
-    if (req.method != HTTP_HEAD) {
-        const BodyBuffer& body = obj->body();
-        uint64_t size = body.size();
-        uint64_t off = 0;
+    const BodyBuffer& body = obj->body();
+    uint64_t size = req.method == HTTP_HEAD ? 0 : body.size();
+    uint64_t off = 0;
+    BodySlice first[2];
+    size_t nfirst = size ? body.slices(0, size, first, 2) : 0;
+    uv_buf_t fb[2];
+    for (size_t i = 0; i < nfirst; ++i) {
+        fb[i] = uv_buf_init(const_cast<char*>(first[i].data), static_cast<unsigned>(first[i].len));
+        off += first[i].len;
+    }
+    bytes = write_object_head(conn, *obj, shown, keep_alive, false, true, now_ms, fb, static_cast<unsigned>(nfirst));
+    if (size) {
         while (off < size) {
             BodySlice sl[4];
             size_t n = body.slices(off, size, sl, 4);

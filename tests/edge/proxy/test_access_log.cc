@@ -1,0 +1,97 @@
+// Access-log lines: CloudFront's field order, tab-separated, one line per request whatever the fields contain.
+#include <catch2/catch.hpp>
+
+#include <string>
+#include <vector>
+
+#include "edge/access_log/access_log.h"
+
+using namespace edge;
+
+namespace {
+std::vector<std::string> split(const std::string& s, char c) {
+    std::vector<std::string> out;
+    size_t start = 0;
+    for (size_t i = 0; i <= s.size(); ++i) {
+        if (i == s.size() || s[i] == c) {
+            out.push_back(s.substr(start, i - start));
+            start = i + 1;
+        }
+    }
+    return out;
+}
+} // namespace
+
+TEST_CASE("access log line has the CloudFront fields in order", "[edge][access_log]") {
+    AccessLogEntry e;
+    e.unix_ms = 784111777123;
+    e.edge = "edge-a";
+    e.bytes = 1234;
+    e.client_ip = "192.0.2.7";
+    e.method = "GET";
+    e.host = "www.example.com";
+    e.uri_stem = "/a b.html";
+    e.status = 200;
+    e.user_agent = "curl/8\tx\nEvil: 1";
+    e.query = "q=1";
+    e.result_type = "Hit";
+    e.time_taken_s = 0.0125;
+    std::string out;
+    format_access_log_line(e, out);
+    REQUIRE(!out.empty());
+    CHECK(out.back() == '\n');
+    CHECK(out.find('\n') == out.size() - 1);
+    auto f = split(out.substr(0, out.size() - 1), '\t');
+    REQUIRE(f.size() == 14);
+    CHECK(f[0] == "1994-11-06");
+    CHECK(f[1] == "08:49:37");
+    CHECK(f[2] == "edge-a");
+    CHECK(f[3] == "1234");
+    CHECK(f[4] == "192.0.2.7");
+    CHECK(f[5] == "GET");
+    CHECK(f[6] == "www.example.com");
+    CHECK(f[7] == "/a%20b.html");
+    CHECK(f[8] == "200");
+    CHECK(f[9] == "-");
+    CHECK(f[10] == "curl/8%09x%0AEvil:%201");
+    CHECK(f[11] == "q=1");
+    CHECK(f[12] == "Hit");
+    CHECK(f[13] == "0.013");
+}
+
+TEST_CASE("access log file: lines appended, reopen after rotation, off when empty", "[edge][access_log]") {
+    std::string path = std::string(MERIDIAN_BUILD) + "/test_access_log.log";
+    std::remove(path.c_str());
+    std::remove((path + ".1").c_str());
+    AccessLogFile file;
+    std::string err;
+    REQUIRE(file.open(path, &err));
+    {
+        AccessLogBuffer buf(&file);
+        AccessLogEntry e;
+        e.status = 200;
+        buf.add(e);
+        buf.flush();
+        REQUIRE(std::rename(path.c_str(), (path + ".1").c_str()) == 0);
+        file.reopen();
+        buf.add(e);
+        buf.add(e);
+    } // flushed by the destructor
+    auto count_lines = [](const std::string& p) {
+        FILE* fp = std::fopen(p.c_str(), "r");
+        if (!fp) return -1;
+        int n = 0;
+        for (int c; (c = std::fgetc(fp)) != EOF;) n += c == '\n';
+        std::fclose(fp);
+        return n;
+    };
+    CHECK(count_lines(path + ".1") == 1);
+    CHECK(count_lines(path) == 2);
+    CHECK_FALSE(file.open("/nonexistent-dir/x.log", &err));
+    CHECK(err.find("/nonexistent-dir/x.log") != std::string::npos);
+    CHECK(file.enabled()); // the old file stays
+    REQUIRE(file.open("", &err));
+    CHECK_FALSE(file.enabled());
+    std::remove(path.c_str());
+    std::remove((path + ".1").c_str());
+}

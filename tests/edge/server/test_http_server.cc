@@ -1,0 +1,221 @@
+// HttpServer + ClientConn on a real loop (port 0, loopback): pipelined responses in order even when the handler
+// answers later, header timeout → 408, a client that stops reading gets backpressure (congested) without
+// blocking others, and shutdown leaves no handle behind (uv_loop_close succeeds).
+#include <catch2/catch.hpp>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include <uv.h>
+
+#include <atomic>
+#include <chrono>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "edge/server/http_server.h"
+#include "shared/net/address.h"
+
+using namespace edge;
+
+namespace {
+
+// Answers "/slow" 50 ms later (through a timer), everything else at once; "/big" streams 8 MiB with backpressure.
+class TestHandler final : public RequestHandler {
+public:
+    explicit TestHandler(uv_loop_t* loop) : loop_(loop) {}
+    void handle(ClientConn& conn, const HttpRequest& req) override {
+        std::string path(req.path);
+        if (path == "/slow") {
+            auto* t = new uv_timer_t;
+            uv_timer_init(loop_, t);
+            t->data = new Pending{&conn, req.keep_alive};
+            uv_timer_start(
+                t,
+                [](uv_timer_t* h) noexcept {
+                    auto* p = static_cast<Pending*>(h->data);
+                    reply(*p->conn, "/slow", p->keep_alive);
+                    delete p;
+                    uv_close(reinterpret_cast<uv_handle_t*>(h),
+                             [](uv_handle_t* x) noexcept { delete reinterpret_cast<uv_timer_t*>(x); });
+                },
+                50, 0);
+            return;
+        }
+        if (path == "/big") {
+            // Pushes without waiting for on_writable: congested() must turn true at the configured bound.
+            std::string& h = conn.head_buffer();
+            h = "HTTP/1.1 200 OK\r\nContent-Length: 8388608\r\n\r\n";
+            conn.write(h);
+            std::string chunk(1 << 16, 'x');
+            for (int i = 0; i < 128; ++i) {
+                conn.write_copy(chunk);
+                if (conn.congested()) saw_congestion = true;
+            }
+            conn.end_response(req.keep_alive);
+            return;
+        }
+        reply(conn, path, req.keep_alive);
+    }
+    void reject(ClientConn& conn, int status, const char*) override {
+        std::string& h = conn.head_buffer();
+        h = "HTTP/1.1 " + std::to_string(status) + " X\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
+        conn.write(h);
+        conn.end_response(false);
+    }
+    static void reply(ClientConn& conn, const std::string& path, bool keep_alive) {
+        std::string& h = conn.head_buffer();
+        h = "HTTP/1.1 200 OK\r\nContent-Length: " + std::to_string(path.size()) + "\r\n\r\n" + path;
+        conn.write(h);
+        conn.end_response(keep_alive);
+    }
+    std::atomic<bool> saw_congestion{false};
+
+private:
+    struct Pending {
+        ClientConn* conn;
+        bool keep_alive;
+    };
+    uv_loop_t* loop_;
+};
+
+struct ServerThread {
+    uv_loop_t loop{};
+    uv_async_t stop{};
+    ConnSettings settings;
+    uint32_t max_conns = 100;
+    std::unique_ptr<TestHandler> handler;
+    std::unique_ptr<HttpServer> server;
+    std::thread thread;
+    std::atomic<int> port{0};
+    int close_rc = -1;
+
+    ServerThread() {
+        settings.header_timeout_ms = 300;
+        settings.client_buffer_bytes = 64 << 10;
+        uv_loop_init(&loop);
+        handler = std::make_unique<TestHandler>(&loop);
+        server = std::make_unique<HttpServer>(&loop, handler.get(), &settings, &max_conns);
+        std::string err;
+        auto addr = shared::parse_socket_address("127.0.0.1:0", &err);
+        REQUIRE(addr);
+        REQUIRE(server->listen(*addr) == 0);
+        port = server->addresses().at(0).port();
+        stop.data = this;
+        uv_async_init(&loop, &stop, [](uv_async_t* a) noexcept {
+            auto* s = static_cast<ServerThread*>(a->data);
+            s->server->shutdown(1000, nullptr, [] {});
+            uv_close(reinterpret_cast<uv_handle_t*>(&s->stop), nullptr);
+        });
+        thread = std::thread([this] {
+            uv_run(&loop, UV_RUN_DEFAULT);
+            close_rc = uv_loop_close(&loop);
+        });
+    }
+    void finish() {
+        uv_async_send(&stop);
+        thread.join();
+    }
+};
+
+int connect_to(int port) {
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in sa{};
+    sa.sin_family = AF_INET;
+    sa.sin_port = htons(static_cast<uint16_t>(port));
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (connect(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0) {
+        close(fd);
+        return -1;
+    }
+    timeval tv{5, 0};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    return fd;
+}
+
+std::string read_until(int fd, size_t want_bytes) {
+    std::string out;
+    char buf[65536];
+    while (out.size() < want_bytes) {
+        ssize_t n = recv(fd, buf, sizeof buf, 0);
+        if (n <= 0) break;
+        out.append(buf, static_cast<size_t>(n));
+    }
+    return out;
+}
+
+void send_all(int fd, const std::string& s) {
+    size_t off = 0;
+    while (off < s.size()) {
+        ssize_t n = send(fd, s.data() + off, s.size() - off, MSG_NOSIGNAL);
+        if (n <= 0) return;
+        off += static_cast<size_t>(n);
+    }
+}
+
+} // namespace
+
+TEST_CASE("pipelined responses leave in request order even when the first is answered later", "[edge][server]") {
+    ServerThread st;
+    int fd = connect_to(st.port);
+    REQUIRE(fd >= 0);
+    send_all(fd, "GET /slow HTTP/1.1\r\nHost: a\r\n\r\nGET /b HTTP/1.1\r\nHost: a\r\n\r\nGET /c HTTP/1.1\r\nHost: a\r\n\r\n");
+    std::string want = "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n/slow"
+                       "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n/b"
+                       "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n/c";
+    std::string got = read_until(fd, want.size());
+    close(fd);
+    st.finish();
+    CHECK(got == want);
+    CHECK(st.close_rc == 0);
+}
+
+TEST_CASE("headers that do not arrive in time get 408 and a close", "[edge][server]") {
+    ServerThread st;
+    int fd = connect_to(st.port);
+    REQUIRE(fd >= 0);
+    auto t0 = std::chrono::steady_clock::now();
+    send_all(fd, "GET / HTTP/1.1\r\nHost: a\r\nX-Slow");
+    std::string got = read_until(fd, 1 << 20); // until close
+    auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0).count();
+    close(fd);
+    st.finish();
+    CHECK(got.rfind("HTTP/1.1 408", 0) == 0);
+    CHECK(ms >= 250);
+    CHECK(ms < 3000);
+    CHECK(st.close_rc == 0);
+}
+
+TEST_CASE("a client that does not read is congested alone", "[edge][server]") {
+    ServerThread st;
+    int slow = connect_to(st.port);
+    REQUIRE(slow >= 0);
+    int rcv = 4096;
+    setsockopt(slow, SOL_SOCKET, SO_RCVBUF, &rcv, sizeof rcv);
+    send_all(slow, "GET /big HTTP/1.1\r\nHost: a\r\n\r\n");
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    int other = connect_to(st.port);
+    REQUIRE(other >= 0);
+    send_all(other, "GET /quick HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n");
+    std::string got = read_until(other, 1 << 20);
+    close(other);
+    close(slow);
+    st.finish();
+    CHECK(got == "HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\n/quick");
+    CHECK(st.handler->saw_congestion.load());
+    CHECK(st.close_rc == 0);
+}
+
+TEST_CASE("bad requests are rejected with the parser's status and the connection closes", "[edge][server]") {
+    ServerThread st;
+    int fd = connect_to(st.port);
+    REQUIRE(fd >= 0);
+    send_all(fd, "GET / HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n");
+    std::string got = read_until(fd, 1 << 20);
+    close(fd);
+    st.finish();
+    CHECK(got.rfind("HTTP/1.1 400", 0) == 0);
+    CHECK(st.close_rc == 0);
+}
