@@ -68,7 +68,7 @@ struct Fixture {
 
 } // namespace
 
-TEST_CASE("geoproximity: nearest edge from each continent; unknown gets the default", "[dns][geo][policy]") {
+TEST_CASE("geoproximity: nearest edge from each continent - unknown gets the default", "[dns][geo][policy]") {
     Fixture f(R"(
 [[steer]]
 name = "www.example.test."
@@ -139,7 +139,7 @@ bias = { us = -50 }
     CHECK(first(neg.ask("10.5.0.1")) == EU);
 }
 
-TEST_CASE("geoproximity: unhealthy nearest edge → next nearest; all down → fail open", "[dns][geo][policy][health]") {
+TEST_CASE("geoproximity: unhealthy nearest edge → next nearest - all down → fail open", "[dns][geo][policy][health]") {
     Fixture f(R"(
 [[steer]]
 name = "www.example.test."
@@ -159,7 +159,7 @@ policy = "geoproximity"
     CHECK_FALSE(f.ask("10.1.0.1").failed_open);
 }
 
-TEST_CASE("geolocation: subdivision → country → continent → default; no match and no default → NODATA",
+TEST_CASE("geolocation: subdivision → country → continent → default - no match and no default → NODATA",
           "[dns][geo][policy]") {
     std::string sj = R"(
 [[edge]]
@@ -241,7 +241,7 @@ weights = { eu = 60, us = 30, ap = 10 }
     CHECK(std::abs(n[US] - 7500) < 300); // 30:10 renormalised
 }
 
-TEST_CASE("weighted: weight 0 answers only when every non-zero member is down; all zero = equal",
+TEST_CASE("weighted: weight 0 answers only when every non-zero member is down - all zero = equal",
           "[dns][geo][policy]") {
     Fixture f(R"(
 [[steer]]

@@ -221,7 +221,7 @@ members = ["a", "b"]
     REQUIRE(shared::close_loop(&loop) == 0);
 }
 
-TEST_CASE("health checker: a TCP check to a listening port passes; timeouts fail", "[dns][health][loop]") {
+TEST_CASE("health checker: a TCP check to a listening port passes - timeouts fail", "[dns][health][loop]") {
     uv_loop_t loop;
     uv_loop_init(&loop);
     TinyHttp http;
