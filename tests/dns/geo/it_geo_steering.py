@@ -67,7 +67,8 @@ www  IN TXT "static data beside a steered name"
                 "10.200.2.0/24  office-ap  lat=1.3 lon=103.8\n"
                 "2001:db8:200::/48  office-ap\n")
     port = free_port()
-    with open(os.path.join(tmp, "dns.toml"), "w") as f:
+    conf_path = os.path.join(tmp, "dns.toml")
+    with open(conf_path, "w") as f:
         f.write(f"""
 workers = 2
 listen = "127.0.0.1:{port}"
@@ -208,6 +209,25 @@ policy = "multivalue"
     # Over TCP too.
     a, scope, st, _ = dig("www.geo.test", "A", "10.6.0.0/24", ["+tcp"])
     check(a == ["203.0.113.10"] and scope is not None, f"TCP: Singapore → ap (got {a}, scope {scope})")
+
+    # SIGHUP with a changed steering config: the new default answers; a broken config keeps the running one.
+    conf = open(conf_path).read()
+    with open(conf_path, "w") as f:
+        f.write(conf.replace('policy = "geoproximity"\ndefault = "us"', 'policy = "geoproximity"\ndefault = "eu"'))
+    proc.send_signal(signal.SIGHUP)
+    deadline = time.time() + 10
+    while time.time() < deadline and dig("www.geo.test", "A", "192.0.2.0/24")[0] != ["192.0.2.10"]:
+        time.sleep(0.1)
+    check(dig("www.geo.test", "A", "192.0.2.0/24")[0] == ["192.0.2.10"], "SIGHUP: new default eu answers outside the data")
+    check(dig("www.geo.test", "A", "10.6.0.0/24")[0] == ["203.0.113.10"], "SIGHUP: Singapore still → ap")
+    with open(conf_path, "w") as f:
+        f.write(conf.replace('policy = "geoproximity"\ndefault = "us"', 'policy = "geoproximity"\ndefault = "nowhere"'))
+    proc.send_signal(signal.SIGHUP)
+    time.sleep(1.0)
+    check(proc.poll() is None, "broken config on SIGHUP: still running")
+    check(dig("www.geo.test", "A", "192.0.2.0/24")[0] == ["192.0.2.10"], "broken config on SIGHUP: old steering stays")
+    logtext = open(os.path.join(tmp, "dns.log")).read()
+    check("nowhere" in logtext, "broken config on SIGHUP: the log names the bad member")
 finally:
     if proc and proc.poll() is None:
         proc.send_signal(signal.SIGTERM)
