@@ -37,8 +37,10 @@ echo "$out" | grep -Eq '^www\.demo\.test\.\s+60\s+IN\s+A\s+127\.0\.0\.1' || fail
 [ "$(dig @127.0.0.1 -p "$DP" www.demo.test A +tcp +short +time=2 +tries=1)" = 127.0.0.1 ] || fail "dig +tcp"
 
 # Metrics on both admin listeners.
-curl -sf --max-time 5 "http://127.0.0.1:$EA/_meridian/metrics" | grep -q '^meridian_' || fail "edge metrics"
-curl -sf --max-time 5 "http://127.0.0.1:$DA/_meridian/metrics" | grep -q '^meridian_' || fail "dns metrics"
+em=$(curl -sf --max-time 5 "http://127.0.0.1:$EA/_meridian/metrics") || fail "edge metrics"
+grep -q '^meridian_' <<<"$em" || fail "edge metrics: no meridian_ series"
+dm=$(curl -sf --max-time 5 "http://127.0.0.1:$DA/_meridian/metrics") || fail "dns metrics"
+grep -q '^meridian_' <<<"$dm" || fail "dns metrics: no meridian_ series"
 
 # SIGTERM stops both with exit 0.
 kill -TERM "$edge_pid" "$dns_pid"
