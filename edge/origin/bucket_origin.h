@@ -7,9 +7,10 @@
 //   Content-Type by extension; strong ETag from inode, size and mtime; Last-Modified from mtime;
 //   If-None-Match / If-Modified-Since → 304; a single "bytes=" Range → 206 (416 when unsatisfiable);
 //   GET and HEAD only (others: 405 with Allow: GET, HEAD).
-// Confinement: files are opened relative to the root's directory fd with openat2(RESOLVE_BENEATH) — symlinks inside
-// the root work, anything resolving outside it (symlink, "..") is a 404. Where openat2 is unavailable, the opened fd's
-// /proc/self/fd path is checked against the root instead. Special files (FIFOs, devices) are 404 too.
+// Confinement: files are opened relative to the root's directory fd with openat2(RESOLVE_BENEATH) — relative
+// symlinks that stay inside the root work; anything resolving outside it (symlink, "..") and absolute symlinks (even
+// to inside the root) are a 404. Where openat2 is unavailable (old kernel, seccomp), the opened fd's /proc/self/fd
+// path is checked against the root instead. Special files (FIFOs, devices) are 404 too.
 //
 // get() is synchronous and does blocking filesystem calls (open, fstat): call it from the libuv threadpool
 // (uv_queue_work) or accept a short block on local disks. A BucketOrigin is immutable after open(); any thread may call
@@ -74,6 +75,10 @@ public:
     BucketResponse get(const BucketRequest& req) const;
 
     const std::string& root() const { return root_; }
+    // Whether confinement uses openat2 (false: the /proc/self/fd check).
+    bool uses_openat2() const { return have_openat2_; }
+    // Tests: exercise the /proc/self/fd fallback on kernels that have openat2.
+    void disable_openat2_for_testing() { have_openat2_ = false; }
 
 private:
     BucketOrigin() = default;

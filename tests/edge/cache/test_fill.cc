@@ -194,7 +194,7 @@ TEST_CASE("Fill: concurrent misses from many threads make one fill and all strea
     std::vector<std::string> bodies(kWaiters + 1);
     std::vector<int> final_states(kWaiters + 1, -1);
     std::atomic<bool> leader_done{false};
-    std::vector<bool> finished_after_leader(kWaiters + 1, false);
+    std::vector<char> finished_after_leader(kWaiters + 1, 0); // not vector<bool>: bits would share bytes across threads
 
     auto worker = [&](int id) {
         ++ready;

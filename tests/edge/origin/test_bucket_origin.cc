@@ -128,6 +128,12 @@ TEST_CASE("Bucket: missing keys get the error document with 404, or a plain 404"
 
 TEST_CASE("Bucket: nothing outside the root is reachable", "[edge][origin][bucket][confinement]") {
     Bucket b;
+    SECTION("openat2 (when the kernel has it)") {}
+    SECTION("/proc/self/fd fallback") { b.origin->disable_openat2_for_testing(); }
+    CHECK(b.body("/alias.css") == "body{}"); // relative symlink inside the root
+    CHECK(b.body("/docs/") == "<h1>docs</h1>");
+    fs::create_symlink(b.root / "index.html", b.root / "abs-inside.html");
+    CHECK(b.get("/abs-inside.html").status == (b.origin->uses_openat2() ? 404 : 200));
     for (const char* path : {"/leak.txt", "/leakdir/secret.txt", "/leakdir/", "/pipe", "/../outside/secret.txt"}) {
         INFO(path);
         BucketResponse r = b.get(path);
