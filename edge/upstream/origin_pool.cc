@@ -76,11 +76,17 @@ void OriginFetch::begin(bool fresh_only) {
         }
     }
     const OriginSettings& s = pool_->settings_;
-    resolve_id_ = pool_->resolver_->resolve(s.host, s.port, AF_UNSPEC,
-                                            [this](int status, const std::vector<shared::SocketAddress>& addrs) {
-                                                resolve_id_ = 0;
-                                                on_resolved(status, addrs);
-                                            });
+    shared::Resolver::RequestId id = 0;
+    // The resolver may answer synchronously (cache, literal), and the answer may end the fetch through a
+    // user callback that destroys it: only touch `this` again if it survived.
+    bool alive = guarded([&] {
+        id = pool_->resolver_->resolve(s.host, s.port, AF_UNSPEC,
+                                       [this](int status, const std::vector<shared::SocketAddress>& addrs) {
+                                           resolve_id_ = 0;
+                                           on_resolved(status, addrs);
+                                       });
+    });
+    if (alive) resolve_id_ = id;
 }
 
 void OriginFetch::on_resolved(int status, const std::vector<shared::SocketAddress>& addrs) {
@@ -111,12 +117,20 @@ void OriginFetch::start_on(HttpConnection* conn) {
 
 void OriginFetch::on_head(const shared::HttpResponseHead& head) {
     if (pool_->first_byte_hook_ && conn_) pool_->first_byte_hook_(conn_->first_byte_ms());
-    if (cb_.on_response_headers) guarded([&] { cb_.on_response_headers(head); });
+    // Each callback runs from a local copy of its std::function (a move: no allocation), so a callback that
+    // destroys the fetch does not destroy the closure it is running in.
+    if (!cb_.on_response_headers) return;
+    auto fn = std::move(cb_.on_response_headers);
+    if (guarded([&] { fn(head); })) cb_.on_response_headers = std::move(fn);
 }
 
 bool OriginFetch::on_body(std::string_view data) {
     bool more = true;
-    if (cb_.on_body && !guarded([&] { more = cb_.on_body(data); })) return false;
+    if (cb_.on_body) {
+        auto fn = std::move(cb_.on_body);
+        if (!guarded([&] { more = fn(data); })) return false;
+        cb_.on_body = std::move(fn);
+    }
     if (done_) return false;  // cancelled inside the callback
     if (!more) paused_ = true;
     return more;
@@ -127,7 +141,8 @@ void OriginFetch::on_complete() {
     conn_ = nullptr;
     done_ = true;
     pool_->release(c);
-    if (cb_.on_complete) cb_.on_complete();  // last use of `this`: the callback may destroy it
+    auto fn = std::move(cb_.on_complete);
+    if (fn) fn();  // last use of `this`: the callback may destroy it
 }
 
 void OriginFetch::on_error(OriginError err) {
@@ -164,7 +179,8 @@ void OriginFetch::finish_error(OriginError err) {
     }
     done_ = true;
     ++pool_->stats_.errors;
-    if (cb_.on_error) cb_.on_error(err);  // last use of `this`
+    auto fn = std::move(cb_.on_error);
+    if (fn) fn(err);  // last use of `this`: the callback may destroy it
 }
 
 OriginPool::OriginPool(uv_loop_t* loop, shared::Resolver* resolver, OriginSettings settings)

@@ -481,3 +481,34 @@ TEST_CASE("origin pool: destroying the pool first cancels its running fetches", 
     b.reset();
     REQUIRE(f.close() == 0);
 }
+
+TEST_CASE("origin pool: the fetch may be destroyed from on_complete and on_error", "[edge][upstream]") {
+    ScriptServer srv(keepalive_server());
+    PoolFixture f(srv.port());
+    std::unique_ptr<edge::OriginFetch> fetch;
+    bool completed = false;
+    edge::OriginCallbacks cb;
+    cb.on_complete = [&] {
+        fetch.reset();
+        completed = true;
+    };
+    fetch = f.pool->fetch(get(), cb);
+    run_until(&f.loop, [&] { return completed; }, 3000);
+    CHECK(completed);
+    CHECK(fetch == nullptr);
+    CHECK(f.pool->idle_connections() == 1);  // the connection went back to the pool before the callback
+
+    PoolFixture g(closed_port());
+    bool failed = false;
+    edge::OriginCallbacks ecb;
+    ecb.on_error = [&](OriginError) {
+        fetch.reset();
+        failed = true;
+    };
+    fetch = g.pool->fetch(get(), ecb);
+    run_until(&g.loop, [&] { return failed; }, 3000);
+    CHECK(failed);
+    CHECK(fetch == nullptr);
+    REQUIRE(g.close() == 0);
+    REQUIRE(f.close() == 0);
+}
