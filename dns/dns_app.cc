@@ -160,6 +160,7 @@ bool DnsApp::build(const std::string& path, shared::ConfigDiagnostics& diags, co
     settings->engine.nsid = cfg.nsid;
     settings->engine.edns_buffer_size = cfg.edns_buffer_size;
     settings->axfr_allow = cfg.axfr_allow;
+    settings->tsig_keys = cfg.tsig_keys;
     settings->tcp_idle_timeout_ms = cfg.tcp_idle_timeout_ms;
     settings->max_tcp_connections = cfg.max_tcp_connections;
     settings->query_log_sample = cfg.query_log_sample;

@@ -296,6 +296,7 @@ size_t answer_query(const ZoneDb& db, const EngineConfig& config, const QueryCon
     }
     info->qtype = q.qtype;
     info->question_end = q.question_end;
+    info->tsig = q.tsig_offset != 0;
 
     size_t limit = out_cap;
     if (!ctx.tcp) {

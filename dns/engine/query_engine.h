@@ -48,6 +48,7 @@ struct AnswerInfo {
     bool truncated = false;
     const Zone* zone = nullptr;
     size_t question_end = 0; // end of the question in the query (0 when it did not parse)
+    bool tsig = false;       // the query carries a TSIG record (checked by the server for transfers)
 };
 
 // Answers one query. Returns the response length (0 = nothing to send; see info->kind). `out_cap` bounds the

@@ -10,8 +10,10 @@
 #include <array>
 #include <cstdint>
 #include <memory>
+#include <vector>
 
 #include "dns/config/address_acl.h"
+#include "dns/config/dns_config.h"
 #include "dns/engine/query_engine.h"
 #include "dns/server/rate_limiter.h"
 #include "dns/zone/zone_db.h"
@@ -23,6 +25,7 @@ namespace dns {
 struct ServiceSettings {
     EngineConfig engine;
     AddressAcl axfr_allow;
+    std::vector<TsigKeyConfig> tsig_keys; // a transfer request signed with one of these is allowed too
     uint64_t tcp_idle_timeout_ms = 10000;
     uint32_t max_tcp_connections = 1000;
     int query_log_fd = -1; // owned by the app

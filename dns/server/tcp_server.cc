@@ -5,6 +5,7 @@
 
 #include "dns/engine/query_engine.h"
 #include "dns/engine/zone_transfer.h"
+#include "dns/server/tsig_session.h"
 #include "dns/wire/dns_constants.h"
 #include "shared/log/log.h"
 #include "shared/net/listen_socket.h"
@@ -174,6 +175,68 @@ void TcpServer::send(Conn* c, std::vector<uint8_t> framed) {
     }
 }
 
+bool TcpServer::transfer(Conn* c, const uint8_t* msg, size_t mlen, const AnswerInfo& info) {
+    const auto* peer = reinterpret_cast<const sockaddr*>(&c->peer);
+    auto* m = svc_.metrics();
+    const auto& st = svc_.settings();
+    // Allowed by address, or by a valid TSIG (RFC 8945); a request with a bad TSIG is refused either way.
+    bool allowed = st.axfr_allow.allows(peer);
+    std::unique_ptr<TsigSession> tsig;
+    uint8_t refuse_rcode = rcode::REFUSED;
+    if (info.tsig) {
+        std::string err;
+        tsig = TsigSession::verify(msg, mlen, st.tsig_keys, &err);
+        allowed = tsig != nullptr;
+        if (!tsig) {
+            refuse_rcode = rcode::NOTAUTH;
+            shared::log::warn("dns", "zone transfer: TSIG rejected", {{"zone", info.zone->apex_text}, {"reason", err}});
+        }
+    }
+    if (!allowed) {
+        m->inc(svc_.worker(), svc_.ids().axfr_refused);
+        shared::log::warn("dns", "zone transfer refused", {{"zone", info.zone->apex_text}});
+        size_t n = write_response_header(msg, info.question_end, out_.data(), out_.size());
+        if (!n) {
+            close_conn(c);
+            return false;
+        }
+        out_[2] &= static_cast<uint8_t>(~(flag::AA >> 8));
+        out_[3] = static_cast<uint8_t>((out_[3] & 0xF0) | refuse_rcode);
+        std::vector<uint8_t> framed(2 + n);
+        framed[0] = static_cast<uint8_t>(n >> 8);
+        framed[1] = static_cast<uint8_t>(n);
+        std::memcpy(framed.data() + 2, out_.data(), n);
+        send(c, std::move(framed));
+        return true;
+    }
+    m->inc(svc_.worker(), svc_.ids().axfr);
+    std::vector<uint8_t> all;
+    bool sign_ok = true;
+    auto append = [&all](const uint8_t* p, size_t len) {
+        all.push_back(static_cast<uint8_t>(len >> 8));
+        all.push_back(static_cast<uint8_t>(len));
+        all.insert(all.end(), p, p + len);
+    };
+    // Messages stay well under 64 KiB so a TSIG record always fits after them.
+    bool ok = write_axfr(*info.zone, msg, info.question_end, out_.data(), 16384, [&](const uint8_t* p, size_t len) {
+        if (!tsig) return append(p, len);
+        auto signed_msg = tsig->sign(p, len);
+        if (signed_msg.empty()) sign_ok = false;
+        else append(signed_msg.data(), signed_msg.size());
+    });
+    if (!ok || !sign_ok) {
+        shared::log::error("dns", ok ? "zone transfer failed: TSIG signing failed"
+                                     : "zone transfer failed: an RRset does not fit a message",
+                           {{"zone", info.zone->apex_text}});
+        close_conn(c);
+        return false;
+    }
+    shared::log::info("dns", "zone transfer", {{"zone", info.zone->apex_text}, {"serial", std::to_string(info.zone->serial)},
+                                               {"tsig", tsig ? tsig->key_name() : "-"}});
+    send(c, std::move(all));
+    return true;
+}
+
 void TcpServer::process(Conn* c) {
     size_t pos = 0;
     while (!c->closing && c->reading && c->in_len - pos >= 2) {
@@ -188,33 +251,8 @@ void TcpServer::process(Conn* c) {
         const auto* peer = reinterpret_cast<const sockaddr*>(&c->peer);
         size_t n = svc_.handle(msg, mlen, out_.data(), out_.size(), true, peer, &info);
         if (info.kind == AnswerKind::transfer && info.zone) {
-            const auto& m = svc_.metrics();
-            if (!svc_.settings().axfr_allow.allows(peer)) {
-                m->inc(svc_.worker(), svc_.ids().axfr_refused);
-                shared::log::warn("dns", "zone transfer refused", {{"zone", info.zone->apex_text}});
-                n = write_response_header(msg, info.question_end, out_.data(), out_.size());
-                if (n) {
-                    out_[2] &= static_cast<uint8_t>(~(flag::AA >> 8));
-                    out_[3] = static_cast<uint8_t>((out_[3] & 0xF0) | rcode::REFUSED);
-                }
-            } else {
-                m->inc(svc_.worker(), svc_.ids().axfr);
-                std::vector<uint8_t> all;
-                bool ok = write_axfr(*info.zone, msg, info.question_end, out_.data(), 16384,
-                                     [&all](const uint8_t* p, size_t len) {
-                                         all.push_back(static_cast<uint8_t>(len >> 8));
-                                         all.push_back(static_cast<uint8_t>(len));
-                                         all.insert(all.end(), p, p + len);
-                                     });
-                if (!ok) {
-                    shared::log::error("dns", "zone transfer failed: an RRset does not fit a message",
-                                       {{"zone", info.zone->apex_text}});
-                    close_conn(c);
-                    return;
-                }
-                send(c, std::move(all));
-                continue;
-            }
+            if (!transfer(c, msg, mlen, info)) return;
+            continue;
         }
         if (n == 0) {
             if (info.kind == AnswerKind::dropped) continue;

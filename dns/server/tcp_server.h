@@ -33,6 +33,8 @@ private:
     void close_conn(Conn* c);
     void process(Conn* c);
     void send(Conn* c, std::vector<uint8_t> framed);
+    // AXFR/IXFR: access check (allow-list or TSIG), then the zone stream. False when the connection was closed.
+    bool transfer(Conn* c, const uint8_t* msg, size_t mlen, const AnswerInfo& info);
     friend struct Conn;
 
     QueryService& svc_;

@@ -1,6 +1,8 @@
 #!/usr/bin/env python3
-"""NSD as a secondary of meridian-dns: NSD transfers example.test. by AXFR from Meridian and answers from it
-exactly like Meridian; then a reload with a higher serial sends NOTIFY and NSD transfers the new version.
+"""NSD as a secondary of meridian-dns: NSD transfers example.test. by AXFR from Meridian, authenticated with TSIG
+(hmac-sha256; Meridian's address allow-list is empty, so only the key admits it), and answers from it exactly like
+Meridian; then a reload with a higher serial sends NOTIFY and NSD transfers the new version. A request signed with
+the wrong secret is refused (dig -y).
 Exit 77 (skip) when nsd is not installed."""
 import os
 import re
@@ -17,6 +19,8 @@ from dnswire import build_query, parse_response, free_port, wait_udp, udp_query,
 SRC = os.environ.get("MERIDIAN_SRC", os.path.abspath(os.path.join(os.path.dirname(__file__), "../..")))
 DNS = os.environ.get("MERIDIAN_DNS", os.path.join(SRC, "build/dns/bin/meridian-dns"))
 ZONE_SRC = os.path.join(SRC, "conf/examples/zones/example.test.zone")
+SECRET = "bWVyaWRpYW4tdHNpZy10ZXN0LXNlY3JldC0zMi1ieXRlcyE="
+WRONG = "d3Jvbmctc2VjcmV0LWZvci10aGUtc2FtZS1rZXktbmFtZQ=="
 
 
 def serial_of(port):
@@ -61,7 +65,11 @@ level = "info"
 name = "example.test."
 file = "zones/example.test.zone"
 [axfr]
-allow = ["127.0.0.1"]
+allow = []
+[[tsig_key]]
+name = "xfr-key."
+algorithm = "hmac-sha256"
+secret = "{SECRET}"
 ''')
         mlog = open(os.path.join(tmp, "meridian.log"), "w")
         m = subprocess.Popen([DNS, "--config", os.path.join(tmp, "dns.toml")], stdout=mlog, stderr=mlog)
@@ -86,10 +94,14 @@ allow = ["127.0.0.1"]
   verbosity: 2
 remote-control:
   control-enable: no
+key:
+  name: "xfr-key."
+  algorithm: hmac-sha256
+  secret: "{SECRET}"
 zone:
   name: "example.test."
   zonefile: "{tmp}/secondary.zone"
-  request-xfr: AXFR 127.0.0.1@{mport} NOKEY
+  request-xfr: AXFR 127.0.0.1@{mport} xfr-key.
   allow-notify: 127.0.0.1 NOKEY
 ''')
         procs.append(subprocess.Popen([nsd, "-d", "-c", os.path.join(tmp, "nsd.conf")],
@@ -110,6 +122,25 @@ zone:
                 if not same:
                     print("   meridian %s\n   nsd      %s" % (a["an"], b["an"]))
                     fails.append(name)
+        dig = shutil.which("dig")
+        if dig:
+            for secret, expect_ok, what in ((SECRET, True, "right"), (WRONG, False, "wrong")):
+                out = subprocess.run([dig, "-y", "hmac-sha256:xfr-key.:" + secret, "@127.0.0.1", "-p", str(mport),
+                                      "example.test.", "AXFR", "+time=3", "+tries=1"],
+                                     capture_output=True, text=True).stdout
+                got = "XFR size:" in out and "TSIG" in out
+                good = got == expect_ok
+                print(("ok   " if good else "FAIL ") + "dig AXFR with the %s TSIG secret %s" %
+                      (what, "transfers" if expect_ok else "is refused"))
+                if not good:
+                    print(out[-1500:])
+                    fails.append("dig " + what)
+            out = subprocess.run([dig, "@127.0.0.1", "-p", str(mport), "example.test.", "AXFR", "+time=3",
+                                  "+tries=1"], capture_output=True, text=True).stdout
+            good = "XFR size:" not in out
+            print(("ok   " if good else "FAIL ") + "unsigned AXFR from an address not allowed is refused")
+            if not good:
+                fails.append("unsigned")
         # New serial on the primary: reload → NOTIFY → NSD transfers it.
         text = open(zone).read().replace("2026112501 ; serial", "2026112502 ; serial")
         open(zone, "w").write(text + "notified IN A 192.0.2.222\n")
