@@ -110,6 +110,72 @@ bool status_storable(int status, bool has_explicit_freshness) {
     }
 }
 
+ResponseFacts response_facts(int status, const HeaderField* headers, size_t count, uint64_t request_time_ms,
+                             uint64_t response_time_ms) {
+    ResponseFacts f;
+    f.status = status;
+    f.request_time_ms = request_time_ms;
+    f.response_time_ms = response_time_ms;
+    bool vary_blocking = false;
+    for (size_t i = 0; i < count; ++i) {
+        std::string_view n = headers[i].name, v = headers[i].value;
+        if (ieq(n, "cache-control")) {
+            parse_cache_control(v, &f.cache_control);
+        } else if (ieq(n, "expires")) {
+            if (f.expires.empty()) f.expires = v.empty() ? std::string_view("invalid") : v;
+        } else if (ieq(n, "date")) {
+            if (f.date.empty()) f.date = v;
+        } else if (ieq(n, "age")) {
+            if (f.age.empty()) f.age = v;
+        } else if (ieq(n, "set-cookie")) {
+            f.has_set_cookie = true;
+        } else if (ieq(n, "etag") || ieq(n, "last-modified")) {
+            f.has_validators = true;
+        } else if (ieq(n, "vary") && !vary_blocking) {
+            bool other = false;
+            for_each_list_item(v, [&](std::string_view item) {
+                if (!ieq(item, "accept-encoding")) other = true;
+            });
+            if (other || f.vary.empty()) f.vary = v.empty() ? f.vary : v;
+            vary_blocking = other;
+        }
+    }
+    return f;
+}
+
+Freshness freshness_after_304(int stored_status, std::string_view stored_header_block, bool has_validators,
+                              const HeaderField* headers_304, size_t count, uint64_t request_time_ms,
+                              uint64_t response_time_ms, const TtlPolicy& policy) {
+    ResponseFacts fresh304 = response_facts(stored_status, headers_304, count, request_time_ms, response_time_ms);
+    bool has_cc = false, has_expires = false;
+    for (size_t i = 0; i < count; ++i) {
+        has_cc |= ieq(headers_304[i].name, "cache-control");
+        has_expires |= ieq(headers_304[i].name, "expires");
+    }
+    ResponseFacts f = fresh304;
+    // What the 304 does not update keeps its stored value.
+    CacheControl stored_cc;
+    std::string_view stored_expires, stored_vary;
+    bool stored_cookie = false;
+    for_each_stored_header(stored_header_block, [&](std::string_view n, std::string_view v) {
+        if (ieq(n, "cache-control")) {
+            parse_cache_control(v, &stored_cc);
+        } else if (ieq(n, "expires")) {
+            if (stored_expires.empty()) stored_expires = v.empty() ? std::string_view("invalid") : v;
+        } else if (ieq(n, "vary")) {
+            if (stored_vary.empty()) stored_vary = v;
+        } else if (ieq(n, "set-cookie")) {
+            stored_cookie = true;
+        }
+    });
+    if (!has_cc) f.cache_control = stored_cc;
+    if (!has_expires) f.expires = stored_expires;
+    if (f.vary.empty()) f.vary = stored_vary;
+    f.has_set_cookie = f.has_set_cookie || stored_cookie;
+    f.has_validators = has_validators || f.has_validators;
+    return compute_freshness(f, policy);
+}
+
 uint64_t corrected_initial_age_ms(int64_t date_s, int64_t age_s, uint64_t request_time_ms,
                                   uint64_t response_time_ms) {
     // RFC 9111 §4.2.3

@@ -3,8 +3,11 @@
 // epoch for `*_ms`, seconds for HTTP header values).
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <string_view>
+
+#include "edge/cache/stored_headers.h"
 
 namespace edge {
 
@@ -73,6 +76,39 @@ struct Freshness {
     uint64_t expires_at_ms = 0;
     bool must_revalidate = false;        // must-revalidate / proxy-revalidate / no-cache: never serve stale
 };
+
+// Collects ResponseFacts from an origin response's header list: Cache-Control lines merged, Expires/Date/Age (first
+// line of each), Set-Cookie presence, ETag/Last-Modified presence (has_validators), and Vary (the first Vary line
+// that names anything but Accept-Encoding, else the first Vary line). Views point into `headers`.
+// request_had_authorization stays false: set it from the request.
+ResponseFacts response_facts(int status, const HeaderField* headers, size_t count, uint64_t request_time_ms,
+                             uint64_t response_time_ms);
+
+// RFC 9111 §4.3.4: the freshness of a stored response after the origin answered its revalidation with 304. The 304's
+// Cache-Control / Expires replace the stored ones when it carries them; otherwise the stored ones (read back from
+// `stored_header_block`) still apply. Date and Age come from the 304. `stored_status` is the stored response's status.
+Freshness freshness_after_304(int stored_status, std::string_view stored_header_block, bool has_validators,
+                              const HeaderField* headers_304, size_t count, uint64_t request_time_ms,
+                              uint64_t response_time_ms, const TtlPolicy& policy);
+
+// Calls f(name, value) for each header line of a stored header block (see stored_headers.h), skipping the status line.
+template <typename F>
+void for_each_stored_header(std::string_view block, F&& f) {
+    size_t eol = block.find("\r\n");
+    size_t pos = eol == std::string_view::npos ? block.size() : eol + 2;
+    while (pos < block.size()) {
+        size_t end = block.find("\r\n", pos);
+        if (end == std::string_view::npos) end = block.size();
+        std::string_view line = block.substr(pos, end - pos);
+        size_t colon = line.find(':');
+        if (colon != std::string_view::npos) {
+            std::string_view value = line.substr(colon + 1);
+            while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) value.remove_prefix(1);
+            f(line.substr(0, colon), value);
+        }
+        pos = end + 2;
+    }
+}
 
 // Is this status storable at all? Heuristically cacheable statuses (RFC 9110 §15.1: 200, 203, 204, 300, 301, 308,
 // 404, 405, 410, 414) always; 302, 303, 307 only with explicit freshness; 206 never (whole objects only), 5xx never.

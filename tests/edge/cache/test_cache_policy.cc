@@ -212,3 +212,57 @@ TEST_CASE("delta-seconds", "[edge][cache][policy]") {
     CHECK(parse_delta_seconds("1.5") == -1);
     CHECK(parse_delta_seconds("4294967296") == (int64_t{1} << 31));
 }
+
+TEST_CASE("response_facts collects the storage facts from a header list", "[edge][cache][policy]") {
+    HeaderField h[] = {
+        {"Cache-Control", "public"}, {"cache-control", "max-age=60"}, {"Expires", "0"},
+        {"Date", "Sun, 06 Nov 1994 08:49:37 GMT"}, {"Age", "5"}, {"ETag", "\"e\""},
+        {"Vary", "Accept-Encoding"}, {"Vary", "Cookie"}, {"Set-Cookie", "a=b"},
+    };
+    ResponseFacts f = response_facts(200, h, std::size(h), 10, 20);
+    CHECK(f.status == 200);
+    CHECK(f.cache_control.public_);
+    CHECK(f.cache_control.max_age == 60);
+    CHECK(f.expires == "0");
+    CHECK(f.date == "Sun, 06 Nov 1994 08:49:37 GMT");
+    CHECK(f.age == "5");
+    CHECK(f.has_validators);
+    CHECK(f.has_set_cookie);
+    CHECK(f.vary == "Cookie"); // the blocking Vary line wins
+    CHECK(f.request_time_ms == 10);
+    CHECK(f.response_time_ms == 20);
+    HeaderField plain[] = {{"Vary", "accept-encoding"}, {"Last-Modified", "x"}};
+    ResponseFacts p = response_facts(404, plain, 2, 0, 0);
+    CHECK(p.vary == "accept-encoding");
+    CHECK(p.has_validators);
+    CHECK_FALSE(p.has_set_cookie);
+    CHECK(compute_freshness(p, {}).store);
+}
+
+TEST_CASE("Freshness after a 304 keeps stored directives the 304 does not repeat", "[edge][cache][policy]") {
+    std::string block = "HTTP/1.1 200 OK\r\nCache-Control: max-age=600\r\nETag: \"v1\"\r\nContent-Type: text/css\r\n";
+    int seen = 0;
+    for_each_stored_header(block, [&](std::string_view n, std::string_view v) {
+        ++seen;
+        if (n == "ETag") CHECK(v == "\"v1\"");
+    });
+    CHECK(seen == 3);
+    TtlPolicy p;
+    // 304 with only an ETag: the stored max-age=600 applies from now.
+    HeaderField bare[] = {{"ETag", "\"v1\""}};
+    Freshness a = freshness_after_304(200, block, true, bare, 1, kNow, kNow, p);
+    CHECK(a.store);
+    CHECK(a.lifetime_ms == 600'000);
+    CHECK(a.expires_at_ms == kNow + 600'000);
+    // 304 with its own Cache-Control: that one replaces the stored one.
+    HeaderField cc[] = {{"Cache-Control", "max-age=30"}};
+    CHECK(freshness_after_304(200, block, true, cc, 1, kNow, kNow, p).lifetime_ms == 30'000);
+    HeaderField ns[] = {{"Cache-Control", "no-store"}};
+    CHECK_FALSE(freshness_after_304(200, block, true, ns, 1, kNow, kNow, p).store);
+    // Stored without any freshness header: default TTL.
+    CHECK(freshness_after_304(200, "HTTP/1.1 200 OK\r\nETag: \"x\"\r\n", true, bare, 1, kNow, kNow, p).lifetime_ms ==
+          86'400'000);
+    // The 304's Age counts.
+    HeaderField aged[] = {{"Age", "100"}};
+    CHECK(freshness_after_304(200, block, true, aged, 1, kNow, kNow, p).expires_at_ms == kNow + 500'000);
+}
