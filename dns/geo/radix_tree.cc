@@ -3,6 +3,7 @@
 namespace dns::geo {
 
 uint32_t RadixTree::make_node(uint32_t left, uint32_t right) {
+    first_byte_.clear();
     if ((left & kLeaf) && left == right) return left;
     nodes_.push_back({left, right});
     return static_cast<uint32_t>(nodes_.size() - 1);
@@ -47,6 +48,20 @@ uint32_t RadixTree::overlay_ref(uint32_t ref, const uint8_t* prefix, unsigned le
 
 void RadixTree::overlay(const uint8_t* prefix, unsigned len, const std::function<uint32_t(uint32_t)>& value) {
     root_ = overlay_ref(root_, prefix, len, 0, value);
+    first_byte_.clear();
+}
+
+void RadixTree::index_first_byte() {
+    first_byte_.assign(256, Jump{root_, 0});
+    for (unsigned b = 0; b < 256; ++b) {
+        uint32_t ref = root_;
+        unsigned depth = 0;
+        while (!(ref & kLeaf) && depth < 8) {
+            ref = nodes_[ref][(b >> (7 - depth)) & 1u];
+            ++depth;
+        }
+        first_byte_[b] = Jump{ref, depth};
+    }
 }
 
 void RadixTree::for_each_leaf(

@@ -27,6 +27,12 @@ public:
     Hit lookup(const uint8_t* addr, unsigned max_bits) const noexcept {
         uint32_t ref = root_;
         unsigned depth = 0;
+        // The first byte through a table (see index_first_byte): eight dependent loads fewer per query.
+        if (max_bits >= 8 && !first_byte_.empty()) {
+            const Jump& j = first_byte_[addr[0]];
+            ref = j.ref;
+            depth = j.depth;
+        }
         while (!(ref & kLeaf)) {
             unsigned bit = depth < max_bits ? (addr[depth >> 3] >> (7 - (depth & 7))) & 1u : 0u;
             ref = nodes_[ref][bit];
@@ -42,6 +48,10 @@ public:
     // Calls fn(prefix bits, depth, value) for every leaf, in address order (tests, tools).
     void for_each_leaf(const std::function<void(const std::array<uint8_t, 16>&, unsigned, uint32_t)>& fn) const;
 
+    // Precomputes where a walk stands after the first 8 bits (or the leaf it reached earlier, with its depth).
+    // Call once building is done; overlay() and make_node() drop the table.
+    void index_first_byte();
+
     size_t node_count() const { return nodes_.size(); }
     size_t leaf_count() const;
 
@@ -49,7 +59,10 @@ public:
     uint32_t make_leaf(uint32_t value) const { return kLeaf | value; }
     // Returns a leaf when both children are the same leaf (the merge), else a new node.
     uint32_t make_node(uint32_t left, uint32_t right);
-    void set_root(uint32_t ref) { root_ = ref; }
+    void set_root(uint32_t ref) {
+        root_ = ref;
+        first_byte_.clear();
+    }
     uint32_t root() const { return root_; }
 
 private:
@@ -57,8 +70,13 @@ private:
     uint32_t map_subtree(uint32_t ref, const std::function<uint32_t(uint32_t)>& value);
     uint32_t overlay_ref(uint32_t ref, const uint8_t* prefix, unsigned len, unsigned depth,
                          const std::function<uint32_t(uint32_t)>& value);
+    struct Jump {
+        uint32_t ref;
+        uint32_t depth;
+    };
     uint32_t root_;
     std::vector<std::array<uint32_t, 2>> nodes_;
+    std::vector<Jump> first_byte_; // 256 entries, or empty
 };
 
 } // namespace dns::geo

@@ -465,6 +465,8 @@ std::unique_ptr<Steering> Steering::build(const SteeringConfig& config, unsigned
             auto map = [&](uint32_t loc) { return loc_class[loc]; };
             rt.v4 = db.tree_v4().mapped(map);
             rt.v6 = db.tree_v6().mapped(map);
+            rt.v4.index_first_byte();
+            rt.v6.index_first_byte();
         }
         base += static_cast<uint32_t>(rt.classes.size());
     }

@@ -86,3 +86,42 @@ TEST_CASE("parse_cidr accepts prefixes and rejects bad ones", "[dns][geo][radix]
     CHECK_FALSE(dns::geo::parse_cidr("banana/8", &fam, addr, &len, &err));
     CHECK_FALSE(dns::geo::parse_cidr("2001:db8::/129", &fam, addr, &len, &err));
 }
+
+TEST_CASE("radix tree: the first-byte index gives the same value and depth as the bit walk", "[dns][geo][radix]") {
+    RadixTree t(0);
+    uint32_t v = 1;
+    for (const char* p : {"10.0.0.0/8", "10.1.0.0/16", "10.1.128.0/17", "128.0.0.0/1", "192.168.0.0/16",
+                          "0.0.0.0/3", "200.0.0.0/5", "10.2.3.4/32"}) {
+        int fam;
+        uint8_t a[16];
+        unsigned len;
+        std::string err;
+        REQUIRE(dns::geo::parse_cidr(p, &fam, a, &len, &err));
+        uint32_t val = v++;
+        t.overlay(a, len, [val](uint32_t) { return val; });
+    }
+    RadixTree plain = t.mapped([](uint32_t x) { return x; });
+    RadixTree fast = plain;
+    fast.index_first_byte();
+    uint32_t seed = 12345;
+    for (int i = 0; i < 20000; ++i) {
+        uint8_t a[16] = {};
+        for (int k = 0; k < 4; ++k) {
+            seed = seed * 1103515245u + 12345u;
+            a[k] = static_cast<uint8_t>(seed >> 16);
+        }
+        if (i % 7 == 0) a[0] = 10;
+        for (unsigned bits : {32u, 24u, 9u, 8u, 7u, 0u}) {
+            auto x = plain.lookup(a, bits);
+            auto y = fast.lookup(a, bits);
+            REQUIRE(x.value == y.value);
+            REQUIRE(x.depth == y.depth);
+        }
+    }
+    // A tree that is a single leaf: depth 0 either way.
+    RadixTree leaf(7);
+    leaf.index_first_byte();
+    uint8_t z[16] = {1, 2, 3, 4};
+    CHECK(leaf.lookup(z, 32).depth == 0);
+    CHECK(leaf.lookup(z, 32).value == 7);
+}
