@@ -179,7 +179,8 @@ void ProxyExchange::pump() {
             else keep_alive_ = false; // HTTP/1.0: the body ends when the connection does
         }
         status_ = obj_->status();
-        bytes_ += handler_->write_object_head(*conn_, *obj_, result_, keep_alive_, chunked_, complete, now);
+        bytes_ += handler_->write_object_head(*conn_, *obj_, result_, keep_alive_, chunked_, complete,
+                                              req_->version_minor == 0, now);
         conn_->pin(obj_);
         head_sent_ = true;
         if (head_only_) {

@@ -134,8 +134,8 @@ void ProxyHandler::shutdown() {
 }
 
 size_t ProxyHandler::write_object_head(ClientConn& conn, const CachedObject& obj, CacheResult result,
-                                       bool keep_alive, bool chunked, bool known_length, uint64_t now_ms,
-                                       const uv_buf_t* body, unsigned nbody) {
+                                       bool keep_alive, bool chunked, bool known_length, bool http10,
+                                       uint64_t now_ms, const uv_buf_t* body, unsigned nbody) {
     std::string& h = conn.head_buffer();
     size_t start = h.size();
     HeadWriter w(h);
@@ -147,6 +147,7 @@ size_t ProxyHandler::write_object_head(ClientConn& conn, const CachedObject& obj
     eh.has_age = result == CacheResult::hit || result == CacheResult::refresh_hit || age > 0;
     eh.age = age;
     eh.keep_alive = keep_alive;
+    eh.http10 = http10;
     eh.server = !contains_header(obj.header_block(), "server");
     write_edge_headers(w, eh);
     if (chunked) w.header("Transfer-Encoding", "chunked");
@@ -214,7 +215,8 @@ bool ProxyHandler::serve_hit(ClientConn& conn, const HttpRequest& req, const Ref
         fb[i] = uv_buf_init(const_cast<char*>(first[i].data), static_cast<unsigned>(first[i].len));
         off += first[i].len;
     }
-    bytes = write_object_head(conn, *obj, shown, keep_alive, false, true, now_ms, fb, static_cast<unsigned>(nfirst));
+    bytes = write_object_head(conn, *obj, shown, keep_alive, false, true, req.version_minor == 0, now_ms, fb,
+                              static_cast<unsigned>(nfirst));
     if (size) {
         while (off < size) {
             BodySlice sl[4];

@@ -128,6 +128,14 @@ try:
     f.eq(status_of(raw), 200, "HTTP/1.0 without Host")
     f.check(b"Connection: close" in raw, "HTTP/1.0 answer closes")
 
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
+        answers = []
+        for _ in range(2):
+            s.sendall(b"GET /robots.txt HTTP/1.0\r\nConnection: keep-alive\r\n\r\n")
+            answers.append(read_response(s))
+        f.check(all(a[0] == 200 and a[1].get("connection") == "keep-alive" for a in answers),
+                "HTTP/1.0 keep-alive: two answers on one connection, each saying keep-alive")
+
     # ---- bad input over raw sockets ----
     cases = [
         (b"GET / HTTP/1.1\r\n\r\n", 400, "missing Host"),
