@@ -2,8 +2,8 @@
 // optionally TLS), the origin's name resolved with the worker's shared::Resolver (cached for its TTL), and one
 // retry when a reused pooled connection turns out to be dead before any response byte arrived (only for
 // idempotent methods, or when the request was not fully written yet). A name with several addresses is tried
-// in order: a refused connect moves on to the next address (nothing was sent, so any method may). Errors use shared::HttpError
-// (http_error_status() maps them to 502/504).
+// in order: a refused connect moves on to the next address (nothing was sent, so any method may). Errors use
+// shared::HttpError (http_error_status() maps them to 502/504).
 //
 // Thread: one OriginPool per origin per worker, used only on that worker's loop thread.
 #pragma once

@@ -131,7 +131,8 @@ void HttpConnection::on_connected(int status) {
     uv_tcp_nodelay(&tcp_, 1);
     start_reading();
     if (opts_.tls) {
-        tls_ = std::make_unique<TlsClientSession>(opts_.tls, opts_.tls_server_name);
+        tls_ = std::make_unique<TlsClientSession>(opts_.tls, opts_.tls_server_name,
+                                                  opts_.tls_server_name + "|" + peer_.to_string());
         if (tls_->start() == TlsClientSession::Status::Error) {
             fail(HttpError::TlsError, tls_->error());
             return;

@@ -14,11 +14,20 @@ bool is_ip_literal(const std::string& s) {
 }
 } // namespace
 
-TlsClientSession::TlsClientSession(std::shared_ptr<TlsClientContext> ctx, const std::string& server_name)
-    : ctx_(std::move(ctx)), server_name_(server_name) {}
+TlsClientSession::TlsClientSession(std::shared_ptr<TlsClientContext> ctx, const std::string& server_name,
+                                   const std::string& session_key)
+    : ctx_(std::move(ctx)), server_name_(server_name), session_key_(session_key.empty() ? server_name : session_key) {}
+
+bool TlsClientSession::resumed() const { return ssl_ && SSL_session_reused(ssl_) == 1; }
 
 TlsClientSession::~TlsClientSession() {
-    if (ssl_) SSL_free(ssl_);  // frees both BIOs too
+    if (!ssl_) return;
+    // We close without close_notify (HTTP framing tells where responses end). Mark the shutdown as done so
+    // that SSL_free does not treat the cached session as bad and make it non-resumable; sessions of failed
+    // connections are left to be invalidated.
+    if (handshake_done_ && status_ != Status::Error)
+        SSL_set_shutdown(ssl_, SSL_SENT_SHUTDOWN | SSL_RECEIVED_SHUTDOWN);
+    SSL_free(ssl_);  // frees both BIOs too
 }
 
 void TlsClientSession::record_error(int ssl_rc, const char* what) {
@@ -65,6 +74,11 @@ TlsClientSession::Status TlsClientSession::start() {
     bool ip = is_ip_literal(server_name_);
     // RFC 6066 §3: literal IP addresses are not permitted in SNI.
     if (!server_name_.empty() && !ip) SSL_set_tlsext_host_name(ssl_, server_name_.c_str());
+    SSL_set_ex_data(ssl_, tls_client_session_key_index(), &session_key_);
+    if (SSL_SESSION* cached = ctx_->find_session(session_key_)) {
+        SSL_set_session(ssl_, cached);  // a session verified for this key before: resumption skips the chain
+        SSL_SESSION_free(cached);
+    }
     if (ctx_->verify() && !server_name_.empty()) {
         int ok = ip ? X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl_), server_name_.c_str())
                     : SSL_set1_host(ssl_, server_name_.c_str());

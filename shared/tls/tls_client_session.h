@@ -22,7 +22,9 @@ public:
     enum class Status { Ok, WantMore, Closed, Error };
 
     // server_name: for SNI and for the host-name check (an IP literal is checked as an IP, without SNI).
-    TlsClientSession(std::shared_ptr<TlsClientContext> ctx, const std::string& server_name);
+    // session_key: which cached session to resume and store (e.g. "name:port"); empty = server_name.
+    TlsClientSession(std::shared_ptr<TlsClientContext> ctx, const std::string& server_name,
+                     const std::string& session_key = {});
     ~TlsClientSession();
     TlsClientSession(const TlsClientSession&) = delete;
     TlsClientSession& operator=(const TlsClientSession&) = delete;
@@ -32,6 +34,8 @@ public:
     // Hands received ciphertext to OpenSSL and advances the handshake if it is still running.
     Status feed_ciphertext(const char* data, size_t len);
     bool handshake_done() const { return handshake_done_; }
+    // After the handshake: whether a cached session was resumed (no certificate exchange).
+    bool resumed() const;
     // Decrypts into buf. Returns bytes (>0), 0 when no more plaintext is available now, -1 on error or close
     // (status() tells which).
     long read_plaintext(char* buf, size_t cap);
@@ -49,6 +53,7 @@ private:
     void record_error(int ssl_rc, const char* what);
     std::shared_ptr<TlsClientContext> ctx_;
     std::string server_name_;
+    std::string session_key_;
     SSL* ssl_ = nullptr;
     BIO* rbio_ = nullptr;  // network -> SSL
     BIO* wbio_ = nullptr;  // SSL -> network

@@ -315,7 +315,8 @@ TEST_CASE("origin pool: Host default, HEAD and request body pass-through", "[edg
                 std::lock_guard<std::mutex> lk(mu);
                 seen.push_back(req);
             }
-            send_all(fd, "HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\n" + std::string(req.rfind("HEAD", 0) ? "abc" : ""));
+            std::string body = req.rfind("HEAD", 0) == 0 ? "" : "abc";
+            send_all(fd, "HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\n" + body);
         }
     });
     PoolFixture f(srv.port());
@@ -511,4 +512,37 @@ TEST_CASE("origin pool: the fetch may be destroyed from on_complete and on_error
     CHECK(fetch == nullptr);
     REQUIRE(g.close() == 0);
     REQUIRE(f.close() == 0);
+}
+
+TEST_CASE("origin pool: new HTTPS connections resume the origin's TLS session", "[edge][upstream][tls]") {
+    REQUIRE(tls_test::test_cert().ok);
+    tls_test::Seen seen;
+    tls_test::TlsServer srv("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", &seen);
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    {
+        shared::Resolver resolver(&loop);
+        shared::TlsClientOptions to;
+        to.ca_file = tls_test::test_cert().cert;
+        std::string err;
+        edge::OriginSettings s;
+        s.host = "localhost";
+        s.port = srv.port();
+        s.tls = true;
+        s.tls_context = shared::TlsClientContext::create(to, &err);
+        s.max_idle_connections = 0;  // a fresh connection (and handshake) per fetch
+        REQUIRE(s.tls_context);
+        edge::OriginPool pool(&loop, &resolver, s);
+        for (int i = 0; i < 3; ++i) {
+            Outcome o;
+            auto f = pool.fetch(get(), record(o));
+            run_until(&loop, [&] { return o.ended(); }, 5000);
+            CHECK(o.complete);
+        }
+        CHECK(pool.stats().connections_opened == 3);
+        CHECK(s.tls_context->cached_sessions() == 1);
+        std::lock_guard<std::mutex> lk(seen.mu);
+        CHECK(seen.resumed == 2);
+    }
+    REQUIRE(finish_loop(&loop) == 0);
 }

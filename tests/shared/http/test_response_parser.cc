@@ -171,7 +171,8 @@ TEST_CASE("response parser: garbage and smuggling shapes are errors", "[shared][
                              std::string("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\n"),
                              std::string("HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\nabc"),
                              std::string("HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n"),
-                             std::string("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: x\r\n\r\n")}) {
+                             std::string("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n"
+                                         "Transfer-Encoding: x\r\n\r\n")}) {
         shared::ResponseParser p;
         Collector c;
         p.reset(&c, false);

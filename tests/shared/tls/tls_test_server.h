@@ -49,6 +49,7 @@ struct Seen {
     std::string sni, alpn, request;
     int requests = 0;     // requests answered
     int connections = 0;  // connections that completed a handshake (counted when they end)
+    int resumed = 0;      // handshakes that resumed a session
 };
 
 inline int alpn_select(SSL*, const unsigned char** out, unsigned char* outlen, const unsigned char* in, unsigned inlen,
@@ -90,6 +91,10 @@ private:
         SSL* ssl = SSL_new(ctx_);
         SSL_set_fd(ssl, fd);
         bool ok = SSL_accept(ssl) == 1;
+        if (ok && SSL_session_reused(ssl)) {
+            std::lock_guard<std::mutex> lk(seen_->mu);
+            ++seen_->resumed;
+        }
         while (ok) {
             std::string req;
             char buf[4096];
