@@ -4,7 +4,7 @@
 # with wrk, time to first byte and throughput of a 1 MiB miss with curl). Sourced by bench.sh.
 
 EDGE_SIZES=${EDGE_SIZES:-"1KiB 10KiB 100KiB 1MiB"}
-EDGE_CLOSE_SIZES=${EDGE_CLOSE_SIZES:-"1KiB 100KiB"}
+EDGE_CLOSE_SIZES=${EDGE_CLOSE_SIZES:-"1KiB"}
 EDGE_CONNS=${EDGE_CONNS:-64}
 
 size_bytes() {

@@ -85,7 +85,12 @@ def machine():
                 distro = line.split("=", 1)[1].strip().strip('"')
     except OSError:
         pass
-    return f"{os.cpu_count()} cores {cpu}, {mem} MiB RAM, {distro}, kernel {platform.release()}"
+    try:
+        load = open("/proc/loadavg").read().split()[:3]
+        load = f", load average {' '.join(load)} at the end of the run"
+    except OSError:
+        load = ""
+    return f"{os.cpu_count()} cores {cpu}, {mem} MiB RAM, {distro}, kernel {platform.release()}{load}"
 
 
 MERIDIAN = {"meridian", "meridian-edge", "meridian-dns"}

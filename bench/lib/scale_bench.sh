@@ -8,7 +8,7 @@
 
 SCALE_ZONE_RECORDS=${SCALE_ZONE_RECORDS:-"1000 10000 100000 1000000"}
 SCALE_CACHE_OBJECTS=${SCALE_CACHE_OBJECTS:-"1000 10000 100000 1000000"}
-SCALE_WARM_MAX=${SCALE_WARM_MAX:-40}
+SCALE_WARM_MAX=${SCALE_WARM_MAX:-25}
 
 human_count() {
   case "$1" in
@@ -52,7 +52,7 @@ scale_zone() {
 
 scale_cache() {
   local secs=$1 d="$BENCH_TMP/scale-cache" n kind port
-  local hsecs=$(( secs < 5 ? secs : 5 ))
+  local hsecs=$(( secs < 3 ? secs : 3 ))
   mkdir -p "$d/site"
   echo ok >"$d/site/index.html"
   local origin_port
