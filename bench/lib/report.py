@@ -228,10 +228,12 @@ def chart(order, cases, out_dir):
             v, unit = throughput(r)
             if v is not None and unit in ("rps", "qps"):
                 vals[r["server"]] = v
-                if r["server"] not in servers:
-                    servers.append(r["server"])
-        if vals:
+        # Only comparisons belong in the chart (single-server rows are in the table).
+        if len(vals) >= 2:
             data.append((f"{key[0]}: {key[1]}", vals))
+            for srv in vals:
+                if srv not in servers:
+                    servers.append(srv)
     if not data:
         return None
     dat = os.path.join(out_dir, "chart.dat")
@@ -263,6 +265,55 @@ plot for [i=2:{len(servers) + 1}] '{dat}' using i:xtic(1) title columnheader(i)
     r = subprocess.run(["gnuplot", gp], capture_output=True, text=True)
     if r.returncode != 0:
         # Debian's gnuplot-nox may lack pngcairo; fall back to the libgd png terminal.
+        txt = open(gp).read().replace("pngcairo", "png")
+        open(gp, "w").write(txt)
+        r = subprocess.run(["gnuplot", gp], capture_output=True, text=True)
+        if r.returncode != 0:
+            print("report: gnuplot failed: " + r.stderr.strip()[:300], file=sys.stderr)
+            return None
+    return png
+
+
+def scale_chart(rows, out_dir):
+    """The scaling curves: zone size -> load time, RSS, q/s (Meridian vs NSD); cache objects -> bytes per object and
+    hits/s (Meridian vs nginx). Log-scale x; one data file per (curve, server)."""
+    if not shutil.which("gnuplot"):
+        return None
+    zone = [r for r in rows if r.get("group") == "scale" and "records" in r and "skipped" not in r]
+    cache = [r for r in rows if r.get("group") == "scale" and "objects" in r and "skipped" not in r]
+    if not zone and not cache:
+        return None
+    files = {}
+    for name, subset, xkey in (("zone", zone, "records"), ("cache", cache, "objects")):
+        for srv in sorted({r["server"] for r in subset}):
+            path = os.path.join(out_dir, f"scale-{name}-{srv}.dat")
+            with open(path, "w") as f:
+                for r in sorted((r for r in subset if r["server"] == srv), key=lambda r: r[xkey]):
+                    f.write(f"{r[xkey]} {r.get('load_s', 0)} {r.get('rss_kib', 0) / 1024:.1f} "
+                            f"{r.get('qps', r.get('rps', 0))} {r.get('bytes_per_object') or 0}\n")
+            files.setdefault(name, []).append((srv, path))
+
+    def plot(name, col, title, ylabel):
+        if name not in files:
+            return "set title '" + title + " (not measured)'\nplot 0 notitle\n"
+        parts = [f"'{p}' using 1:{col} with linespoints lw 2 title '{srv}'" for srv, p in files[name]]
+        return (f"set title '{title}'\nset ylabel '{ylabel}'\nplot " + ", ".join(parts) + "\n")
+
+    png = os.path.join(out_dir, "scale.png")
+    gp = os.path.join(out_dir, "scale.gp")
+    with open(gp, "w") as f:
+        f.write(f"set terminal pngcairo size 1400,1000 noenhanced font ',10'\nset output '{png}'\n"
+                "set multiplot layout 2,2 title 'Scaling: Meridian beside NSD (zone size) and nginx (cache size)'\n"
+                "set logscale x\nset grid\nset key top left\n")
+        f.write("set xlabel 'zone records'\n")
+        f.write(plot("zone", 2, "zone load time", "seconds"))
+        f.write(plot("zone", 3, "resident memory after load", "MiB"))
+        f.write(plot("zone", 4, "queries/s (80/15/5 mix)", "q/s"))
+        f.write("set xlabel 'cached objects (100 B each)'\n")
+        f.write(plot("cache", 5, "memory per cached object", "bytes"))
+        f.write("unset multiplot\n")
+    r = subprocess.run(["gnuplot", gp], capture_output=True, text=True)
+    if r.returncode != 0:
         txt = open(gp).read().replace("pngcairo", "png")
         open(gp, "w").write(txt)
         r = subprocess.run(["gnuplot", gp], capture_output=True, text=True)
@@ -313,7 +364,9 @@ def main():
                    "targets": [dict(zip(("target", "meridian", "peer", "ratio", "wanted", "verdict"), t))
                                for t in tg]}, f, indent=1)
     png = chart(order, cases, a.out_dir)
-    print(f"\nresults: {os.path.join(a.out_dir, 'results.json')}" + (f"   chart: {png}" if png else "   (no chart)"))
+    spng = scale_chart(rows, a.out_dir)
+    print(f"\nresults: {os.path.join(a.out_dir, 'results.json')}" + (f"   chart: {png}" if png else "   (no chart)") +
+          (f"   scaling curves: {spng}" if spng else ""))
     if a.latest:
         with open(a.latest, "w") as f:
             f.write("# Latest benchmark run\n\n")
