@@ -48,6 +48,11 @@ int run_daemon(int argc, char** argv, const CliSpec& spec, DaemonApp& app) {
         std::unique_ptr<AdminServer> admin;
         std::unique_ptr<SignalHandlers> signals;
         bool stopping = false;
+        // Outlives the else-block below: the signal callbacks call it later, from uv_run.
+        auto finish = [&] {
+            if (admin) admin->close();
+            if (signals) signals->close();
+        };
 
         if (!app.start(&loop, *metrics)) {
             exit_code = 1;
@@ -62,10 +67,6 @@ int run_daemon(int argc, char** argv, const CliSpec& spec, DaemonApp& app) {
                     exit_code = 1;
                 }
             }
-            auto finish = [&] {
-                if (admin) admin->close();
-                if (signals) signals->close();
-            };
             signals = std::make_unique<SignalHandlers>(
                 &loop, SignalHandlers::Callbacks{
                            [&](int signum) {
