@@ -257,7 +257,8 @@ Freshness compute_freshness(const ResponseFacts& f, const TtlPolicy& p) {
     } else {
         lifetime = std::clamp(p.default_ttl_ms, p.min_ttl_ms, std::max(p.min_ttl_ms, p.max_ttl_ms));
     }
-    out.must_revalidate = cc.must_revalidate || cc.proxy_revalidate;
+    // RFC 9111 §5.2.2.10: s-maxage also implies proxy-revalidate.
+    out.must_revalidate = cc.must_revalidate || cc.proxy_revalidate || cc.s_maxage >= 0;
 
     if (p.min_ttl_ms == 0) {
         // RFC 9111 as written: a shared cache does not store no-store or private responses, and revalidates

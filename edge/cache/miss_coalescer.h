@@ -31,7 +31,8 @@ struct CoalescerStats {
 
 class MissCoalescer {
 public:
-    // `cache` must outlive this. shards >= 1 (rounded up to a power of two).
+    // `cache` must outlive this, and every Fill must be resolved (or its FillLeader destroyed) before this is.
+    // shards >= 1 (rounded up to a power of two).
     MissCoalescer(ObjectCache* cache, uint32_t shards, uint64_t max_object_bytes, uint64_t hit_for_miss_ttl_ms);
     ~MissCoalescer();
     MissCoalescer(const MissCoalescer&) = delete;

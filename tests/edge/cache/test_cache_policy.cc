@@ -129,6 +129,8 @@ TEST_CASE("Freshness: no-store, private, no-cache with min_ttl = 0 follow RFC 91
     CHECK(nc.must_revalidate);
     CHECK(fresh({.cache_control = "no-cache"}).reason == StoreReason::zero_ttl); // nothing to revalidate with
     CHECK(fresh({.cache_control = "public, must-revalidate, max-age=5"}).must_revalidate);
+    CHECK(fresh({.cache_control = "s-maxage=5"}).must_revalidate); // RFC 9111 §5.2.2.10
+    CHECK_FALSE(fresh({.cache_control = "max-age=5"}).must_revalidate);
 }
 
 TEST_CASE("Freshness: min_ttl > 0 overrides no-store, private and no-cache like CloudFront", "[edge][cache][policy]") {
