@@ -9,6 +9,7 @@
 #include <cstring>
 #include <fstream>
 #include <map>
+#include <unordered_map>
 #include <set>
 #include <sstream>
 #include <vector>
@@ -126,6 +127,7 @@ public:
         return parse_text(ss.str(), path, root_dir, origin, ttl, depth);
     }
 
+    ~ZoneBuilder() { ldns_buffer_free(rdata_buf_); }
     std::shared_ptr<Zone> finish(const std::string& path);
     bool ok() const { return ok_; }
 
@@ -142,7 +144,8 @@ private:
     shared::ConfigDiagnostics& diags_;
     const ZoneLoadOptions& opts_;
     std::shared_ptr<Zone> zone_;
-    std::map<std::string, Where> first_seen_; // owner → where its first record was (for messages)
+    std::unordered_map<std::string, Where> cname_at_; // owner of each CNAME → where it was (for messages)
+    ldns_buffer* rdata_buf_ = ldns_buffer_new(512);
     std::vector<std::pair<std::string, Where>> ns_targets_;
     bool ok_ = true;
     unsigned errors_ = 0;
@@ -237,14 +240,13 @@ void ZoneBuilder::add_rr(ldns_rr* rr, const std::string& path, int line) {
         error(path, line, std::string("meta type ") + type_text(type) + " cannot appear in a zone");
         return;
     }
-    ldns_buffer* b = ldns_buffer_new(512);
+    ldns_buffer* b = rdata_buf_;
+    ldns_buffer_clear(b);
     if (ldns_rr_rdata2buffer_wire(b, rr) != LDNS_STATUS_OK || ldns_buffer_position(b) > 65535) {
-        ldns_buffer_free(b);
         error(path, line, "cannot encode the record's data");
         return;
     }
-    std::string rdata(reinterpret_cast<const char*>(ldns_buffer_begin(b)), ldns_buffer_position(b));
-    ldns_buffer_free(b);
+    std::string_view rdata(reinterpret_cast<const char*>(ldns_buffer_begin(b)), ldns_buffer_position(b));
     if (type == rrtype::SOA && owner != zone_->apex) {
         error(path, line, "SOA at " + name_to_text(owner) + " is not at the zone apex " + zone_->apex_text);
         return;
@@ -253,9 +255,10 @@ void ZoneBuilder::add_rr(ldns_rr* rr, const std::string& path, int line) {
         error(path, line, "second SOA record at the apex");
         return;
     }
-    Node& node = zone_->nodes[owner];
-    if (node.name.empty()) node.name = owner;
-    first_seen_.try_emplace(owner, Where{path, line});
+    auto it = zone_->nodes.find(std::string_view(owner));
+    if (it == zone_->nodes.end()) it = zone_->nodes.emplace(owner, Node{owner, {}, false, kNotSteered}).first;
+    Node& node = it->second;
+    if (type == rrtype::CNAME) cname_at_.try_emplace(owner, Where{path, line});
     RRset* set = nullptr;
     for (auto& s : node.rrsets)
         if (s.type == type) set = &s;
@@ -298,7 +301,7 @@ std::shared_ptr<Zone> ZoneBuilder::finish(const std::string& path) {
     if (!apex_it->second.find(rrtype::NS)) error(path, 0, "zone " + z.apex_text + " has no NS records at its apex");
     for (auto& [name, node] : z.nodes) {
         if (node.find(rrtype::CNAME) && node.rrsets.size() > 1) {
-            const auto& w = first_seen_[name];
+            const auto& w = cname_at_[name];
             error(w.file, w.line, "CNAME and other data at " + name_to_text(name) + " (RFC 1034 §3.6.2)");
         }
         if (name != z.apex && node.find(rrtype::NS)) node.delegation = true;
@@ -312,10 +315,11 @@ std::shared_ptr<Zone> ZoneBuilder::finish(const std::string& path) {
         std::string_view n(name);
         while (n.size() - pos > z.apex.size()) {
             pos += 1 + static_cast<uint8_t>(n[pos]);
-            std::string anc(n.substr(pos));
+            std::string_view anc = n.substr(pos);
             if (anc.size() <= z.apex.size()) break;
-            auto& node = z.nodes[anc];
-            if (node.name.empty()) node.name = anc;
+            if (z.nodes.find(anc) != z.nodes.end()) break; // its own ancestors were handled with it
+            std::string a(anc);
+            z.nodes.emplace(a, Node{a, {}, false, kNotSteered});
         }
     }
     for (const auto& [target, where] : ns_targets_) {
@@ -337,11 +341,9 @@ std::shared_ptr<Zone> ZoneBuilder::finish(const std::string& path) {
         z.negative_ttl = std::min(z.soa->ttl, rd32(pos + 16));
     });
     z.transfer_order.push_back(z.apex_node);
-    std::vector<const Node*> rest;
+    z.transfer_order.reserve(z.nodes.size());
     for (auto& [name, node] : z.nodes)
-        if (&node != z.apex_node && !node.empty()) rest.push_back(&node);
-    std::sort(rest.begin(), rest.end(), [](const Node* a, const Node* b) { return a->name < b->name; });
-    z.transfer_order.insert(z.transfer_order.end(), rest.begin(), rest.end());
+        if (&node != z.apex_node && !node.empty()) z.transfer_order.push_back(&node); // any order (RFC 5936 §2.2)
     z.file = path;
     return zone_;
 }
