@@ -1,5 +1,7 @@
 #include "edge/server/client_conn.h"
 
+#include <strings.h>
+
 #include <cstring>
 
 #include "shared/log/log.h"
@@ -119,7 +121,10 @@ void ClientConn::process_input() {
         auto r = parser_.feed(in_.data() + in_start_, in_end_ - in_start_);
         in_start_ += r.consumed;
         if (in_start_ == in_end_) in_start_ = in_end_ = 0;
-        if (r.status == RequestParser::Status::need_more) break;
+        if (r.status == RequestParser::Status::need_more) {
+            maybe_send_continue();
+            break;
+        }
         in_request_ = true;
         response_ended_ = false;
         uv_timer_stop(&timer_);
@@ -144,6 +149,17 @@ void ClientConn::process_input() {
         if (in_end_ < in_.size()) start_reading();
         arm_timer();
     }
+}
+
+void ClientConn::maybe_send_continue() {
+    // RFC 9110 §10.1.1: a client that sent "Expect: 100-continue" may wait for this before sending the body.
+    if (continue_sent_ || !parser_.headers_done() || parser_.request().version_minor == 0) return;
+    std::string_view expect = parser_.request().header("expect");
+    if (expect.size() != 12 || strncasecmp(expect.data(), "100-continue", 12) != 0) return;
+    continue_sent_ = true;
+    static const char kContinue[] = "HTTP/1.1 100 Continue\r\n\r\n";
+    uv_buf_t b = uv_buf_init(const_cast<char*>(kContinue), sizeof kContinue - 1);
+    submit(get_req(), &b, 1);
 }
 
 void ClientConn::arm_timer() {
@@ -272,6 +288,7 @@ void ClientConn::maybe_finish_response() {
     head_.clear();
     in_request_ = false;
     response_ended_ = false;
+    continue_sent_ = false;
     last_activity_ms_ = uv_now(loop());
     if (!keep_alive_ || drain_) {
         close();

@@ -123,6 +123,7 @@ private:
     void arm_timer();
     void close();
     void maybe_finish_response();
+    void maybe_send_continue();
     WriteReq* get_req();
     void put_req(WriteReq* r);
     void submit(WriteReq* r, const uv_buf_t* bufs, unsigned n);
@@ -158,6 +159,7 @@ private:
     bool eof_ = false;
     bool drain_ = false;
     bool processing_ = false;
+    bool continue_sent_ = false;
 };
 
 // The connections of one worker. Not thread-safe (worker loop only).

@@ -63,7 +63,7 @@ class Failures:
 class Edge:
     """A meridian-edge on free ports with `body` as the rest of its config."""
 
-    def __init__(self, tmp, body, workers=1, extra_env=None):
+    def __init__(self, tmp, body, workers=1, extra_env=None, ipv6=False):
         if not os.access(EDGE, os.X_OK):
             skip(f"meridian-edge not built at {EDGE}")
         self.tmp = tmp
@@ -71,10 +71,8 @@ class Edge:
         self.admin_port = free_port()
         self.config = os.path.join(tmp, "edge.toml")
         self.access_log = os.path.join(tmp, "access.log")
-        with open(self.config, "w") as f:
-            f.write(f'workers = {workers}\nlisten = ["127.0.0.1:{self.port}"]\nserver_name = "edge-test"\n'
-                    f'[admin]\nlisten = "127.0.0.1:{self.admin_port}"\n[access_log]\nfile = "{self.access_log}"\n')
-            f.write(body)
+        self.ipv6 = ipv6 and has_ipv6_loopback()
+        self.rewrite(body, workers)
         self.log_path = os.path.join(tmp, "edge.log")
         self.env = dict(os.environ)
         if extra_env:
@@ -82,8 +80,9 @@ class Edge:
         self.proc = None
 
     def rewrite(self, body, workers=1):
+        listen = f'"127.0.0.1:{self.port}"' + (f', "[::1]:{self.port}"' if self.ipv6 else "")
         with open(self.config, "w") as f:
-            f.write(f'workers = {workers}\nlisten = ["127.0.0.1:{self.port}"]\nserver_name = "edge-test"\n'
+            f.write(f'workers = {workers}\nlisten = [{listen}]\nserver_name = "edge-test"\n'
                     f'[admin]\nlisten = "127.0.0.1:{self.admin_port}"\n[access_log]\nfile = "{self.access_log}"\n')
             f.write(body)
 
@@ -121,6 +120,16 @@ class Edge:
             if line.startswith(name_with_labels + " "):
                 return float(line.split()[-1])
         return None
+
+
+def has_ipv6_loopback():
+    try:
+        s = socket.socket(socket.AF_INET6)
+        s.bind(("::1", 0))
+        s.close()
+        return True
+    except OSError:
+        return False
 
 
 def read_response(sock, head_only=False, timeout=5.0):
@@ -180,7 +189,7 @@ def read_response(sock, head_only=False, timeout=5.0):
 
 def http_get(port, path, headers=None, method="GET", host="127.0.0.1", timeout=5.0, body=b""):
     with socket.create_connection((host, port), timeout=timeout) as s:
-        h = {"Host": f"{host}:{port}", "Connection": "close"}
+        h = {"Host": f"[{host}]:{port}" if ":" in host else f"{host}:{port}", "Connection": "close"}
         h.update(headers or {})
         if body:
             h["Content-Length"] = str(len(body))

@@ -39,7 +39,7 @@ cache = false
 path_pattern = "*"
 origin = "site"
 default_ttl = "60s"
-""", workers=2)
+""", workers=2, ipv6=True)
 edge.start()
 try:
     port = edge.port
@@ -67,6 +67,13 @@ try:
             for attempt in ("miss", "hit"):
                 st, h, body = http_get(port, "/" + rel)
                 f.check(st == 200 and body == want, f"/{rel} ({attempt}) byte for byte")
+
+    if edge.ipv6:
+        for attempt in ("miss", "hit"):
+            st, h, body = http_get(port, "/", host="::1")
+            f.check(st == 200 and body == index, f"IPv6 listener ({attempt})")
+    else:
+        print("note: no IPv6 loopback here; IPv6 listener not checked")
 
     big = open(os.path.join(site, "big.bin"), "rb").read()
     for attempt in ("miss", "hit"):
@@ -135,6 +142,18 @@ try:
             answers.append(read_response(s))
         f.check(all(a[0] == 200 and a[1].get("connection") == "keep-alive" for a in answers),
                 "HTTP/1.0 keep-alive: two answers on one connection, each saying keep-alive")
+
+    # Expect: 100-continue gets an interim 100 before the final answer (here 405: POST is not allowed).
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
+        s.sendall(b"POST /up HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n")
+        s.settimeout(3)
+        first = s.recv(4096)
+        f.check(first.startswith(b"HTTP/1.1 100 Continue\r\n\r\n"), f"100 Continue before the body ({first[:30]!r})")
+        s.sendall(b"hello")
+        rest = first[len(b"HTTP/1.1 100 Continue\r\n\r\n"):]
+        while b"\r\n\r\n" not in rest:
+            rest += s.recv(4096)
+        f.eq(status_of(rest), 405, "final answer after 100 Continue")
 
     # ---- bad input over raw sockets ----
     cases = [
