@@ -318,8 +318,7 @@ void DnsApp::reload(const std::string& config_path) {
             health_ = std::make_unique<health::HealthChecker>(main_loop_, metrics_, metrics_->shards() - 1);
         if (health_) health_->watch(*st);
     } else if (health_) {
-        health_->close();
-        health_.reset();
+        health_->close(); // kept: the metrics gauges it registered read it
     }
     auto old_db = state_.db;
     state_.cfg = std::move(next.cfg);

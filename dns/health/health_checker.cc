@@ -64,7 +64,7 @@ std::shared_ptr<shared::TlsClientContext> HealthChecker::tls_shared(bool verify)
 }
 
 void HealthChecker::watch(const geo::Steering& steering) {
-    if (closed_) return;
+    closed_ = false;
     if (!resolver_) resolver_ = std::make_unique<shared::Resolver>(loop_);
     // The edge indexes below are the new steering's; the old one is not fed any more.
     steering_ = nullptr;
@@ -211,6 +211,8 @@ int HealthChecker::state(const std::string& edge) const {
 void HealthChecker::close() {
     if (closed_) return;
     closed_ = true;
+    // exported_ stays (the metrics gauges read it), marked unknown; watch() may start over later.
+    for (auto& [name, v] : exported_) v->store(-1);
     for (auto& [k, c] : checks_) {
         c->probe.reset();
         if (c->timer) close_timer(c->timer);

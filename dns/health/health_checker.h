@@ -46,7 +46,8 @@ public:
     // Checks the edges of `steering` from now on and feeds it. The Steering must stay alive until the next
     // watch() or close().
     void watch(const geo::Steering& steering);
-    // Stops every timer and check. The loop must run afterwards so the handles close.
+    // Stops every timer and check (a later watch() starts over). The loop must run afterwards so the handles
+    // close. The checker itself must outlive the metrics registry's rendering (its gauges read it).
     void close();
 
     // State of an edge by name: 1 healthy, 0 unhealthy, -1 unknown / not checked.

@@ -261,6 +261,12 @@ members = ["blackhole", "web", "up"]
     CHECK(checker.state("blackhole") == 0);
     CHECK(checker.state("web") == 0);
     CHECK(answered(*b->steering) == std::set<std::string>{"192.0.2.1"});
+    // close() (a reload that drops every steered name) then watch() again (one that brings them back).
+    checker.close();
+    CHECK(checker.state("up") == -1);
+    checker.watch(*b->steering);
+    CHECK(checker.state("up") == 1);
+    CHECK(checker.state("web") == 0);
     checker.close();
     http.stop();
     REQUIRE(shared::close_loop(&loop) == 0);
