@@ -63,6 +63,10 @@ type = "http"
 address = "127.0.0.1:{nginx.port}"
 host_header = "viewer"
 [[behavior]]
+path_pattern = "/py/api/*"
+origin = "py"
+allowed_methods = "ALL"
+[[behavior]]
 path_pattern = "/py/*"
 origin = "py"
 [[behavior]]
@@ -203,6 +207,23 @@ origin = "nginx"
     f.eq(body, b"hello world", "chunked origin body (miss)")
     st, h, body = http_get(port, "/py/chunked")
     f.check(body == b"hello world" and h.get("x-cache") == "Hit from meridian", "chunked origin body (hit)")
+
+    # Forwarded methods pass through uncached, with their bodies and the viewer's headers.
+    for i in range(2):
+        st, h, body = http_get(port, "/py/api/echo", method="POST", body=b"payload-%d" % i,
+                               headers={"Cookie": "sid=42"})
+        f.eq((st, body), (200, b"POST payload-%d" % i), f"POST body reaches the origin and back ({i})")
+        f.eq(h.get("x-cache"), "Miss from meridian", f"POST is never a hit ({i})")
+    f.check(b"sid=42" in py.last_head, "pass-through forwards the viewer's Cookie")
+    st, h, body = http_get(port, "/py/api/echo", method="DELETE")
+    f.eq((st, body), (200, b"DELETE "), "DELETE forwarded with ALL")
+    st, h, body = http_get(port, "/py/api/echo")
+    f.eq(body, b"GET ", "GET on an ALL behavior")
+    f.check(b"sid" not in py.last_head, "a shared fill carries no viewer cookie")
+    st, h, _ = http_get(port, "/py/echo", method="PUT", body=b"x")
+    f.eq(st, 405, "PUT on a GET_HEAD behavior")
+    st, h, _ = http_get(port, "/py/echo", method="OPTIONS")
+    f.eq((st, h.get("allow")), (405, "GET, HEAD"), "OPTIONS on a GET_HEAD behavior")
 
     f.eq(edge.stop(), 0, "SIGTERM exit code")
 finally:

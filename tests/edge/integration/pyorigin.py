@@ -13,6 +13,7 @@ class PyOrigin:
         self.port = self.sock.getsockname()[1]
         self.release = threading.Event()  # lets a held-back response finish
         self.requests = []
+        self.last_head = b""
         self.lock = threading.Lock()
         self.stopped = False
         self.conns = []
@@ -54,9 +55,27 @@ class PyOrigin:
                         return
                     buf += d
                 head, buf = buf.split(b"\r\n\r\n", 1)
+                method = head.split(b" ")[0].decode()
                 path = head.split(b" ")[1].decode()
+                length = 0
+                for line in head.split(b"\r\n")[1:]:
+                    k, _, v = line.partition(b":")
+                    if k.strip().lower() == b"content-length":
+                        length = int(v.strip())
+                while len(buf) < length:
+                    d = c.recv(65536)
+                    if not d:
+                        return
+                    buf += d
+                body, buf = buf[:length], buf[length:]
                 with self.lock:
                     self.requests.append(path)
+                    self.last_head = head
+                if path.endswith("/echo"):
+                    out = method.encode() + b" " + body
+                    c.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\nCache-Control: max-age=60\r\n\r\n"
+                              % len(out) + out)
+                    continue
                 if not self._answer(c, path):
                     return
         except OSError:

@@ -92,7 +92,8 @@ struct ServerThread {
     std::atomic<int> port{0};
     int close_rc = -1;
 
-    ServerThread() {
+    explicit ServerThread(uint32_t max_connections = 100) {
+        max_conns = max_connections;
         settings.header_timeout_ms = 300;
         settings.client_buffer_bytes = 64 << 10;
         uv_loop_init(&loop);
@@ -217,5 +218,23 @@ TEST_CASE("bad requests are rejected with the parser's status and the connection
     close(fd);
     st.finish();
     CHECK(got.rfind("HTTP/1.1 400", 0) == 0);
+    CHECK(st.close_rc == 0);
+}
+
+TEST_CASE("connections beyond max_connections are closed at once", "[edge][server]") {
+    ServerThread st(1);
+    int first = connect_to(st.port);
+    REQUIRE(first >= 0);
+    send_all(first, "GET /a HTTP/1.1\r\nHost: a\r\n\r\n");
+    std::string a = read_until(first, 39);
+    int second = connect_to(st.port);
+    REQUIRE(second >= 0);
+    send_all(second, "GET /b HTTP/1.1\r\nHost: a\r\n\r\n");
+    std::string b = read_until(second, 1 << 20); // closed without an answer
+    close(second);
+    close(first);
+    st.finish();
+    CHECK(a == "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n/a");
+    CHECK(b.empty());
     CHECK(st.close_rc == 0);
 }
