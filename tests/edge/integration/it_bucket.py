@@ -8,7 +8,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(__file__))
-from edgetest import Edge, Failures, http_get, raw_exchange, read_response, status_of, tmpdir  # noqa: E402
+from edgetest import EDGE, Edge, Failures, http_get, raw_exchange, read_response, status_of, tmpdir  # noqa: E402
 
 SITE = os.path.join(os.environ.get("MERIDIAN_SRC", "."), "conf/demo/site")
 
@@ -199,6 +199,22 @@ try:
     f.eq(len(fields), 14, "access log line has 14 tab-separated fields")
     f.check(any("\tHit\t" in l for l in lines) and any("\tMiss\t" in l for l in lines),
             "access log result types Hit and Miss")
+    # A listen address that is taken: a clear error and exit 1, nothing left running.
+    busy = socket.socket()
+    busy.bind(("127.0.0.1", 0))
+    busy.listen()
+    bport = busy.getsockname()[1]
+    cfg = os.path.join(tmp, "busy.toml")
+    with open(cfg, "w") as fh:
+        fh.write(f'workers = 2\nlisten = ["127.0.0.1:{bport}"]\n[[origin]]\nname = "s"\ntype = "bucket"\n'
+                 f'path = "{site}"\n')
+    import subprocess
+    r = subprocess.run([EDGE, "--config", cfg], capture_output=True,
+                       text=True, timeout=30)
+    busy.close()
+    f.eq(r.returncode, 1, "busy listen address: exit code")
+    f.check(f"127.0.0.1:{bport}" in r.stderr and "address already in use" in r.stderr,
+            f"busy listen address: the error names it ({r.stderr.strip()[-200:]})")
 finally:
     if edge.proc and edge.proc.poll() is None:
         edge.proc.kill()
