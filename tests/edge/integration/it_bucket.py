@@ -32,6 +32,10 @@ type = "bucket"
 path = "{site}"
 error_document = "404.html"
 [[behavior]]
+path_pattern = "/short/*"
+origin = "site"
+default_ttl = "1s"
+[[behavior]]
 path_pattern = "/nocache/*"
 origin = "site"
 cache = false
@@ -106,6 +110,24 @@ try:
     for evil in ["/..%2f..%2fetc/passwd", "/%2e%2e/%2e%2e/etc/passwd", "/a%00b", "/a\\..\\b", "/../../etc/passwd"]:
         st, h, body = http_get(port, evil)
         f.check(st in (400, 404), f"escape attempt {evil!r} → {st}")
+
+    # Short TTL on a bucket object: unchanged file → revalidated (RefreshHit); changed file → new content (Miss).
+    os.makedirs(os.path.join(site, "short"), exist_ok=True)
+    short = os.path.join(site, "short", "s.txt")
+    with open(short, "w") as fh:
+        fh.write("version-1")
+    f.eq(http_get(port, "/short/s.txt")[1].get("x-cache"), "Miss from meridian", "short TTL: first")
+    time.sleep(1.2)
+    st, h, body = http_get(port, "/short/s.txt")
+    f.check(h.get("x-cache") == "RefreshHit from meridian" and body == b"version-1",
+            f"short TTL, unchanged file: RefreshHit ({h.get('x-cache')})")
+    f.eq(http_get(port, "/short/s.txt")[1].get("x-cache"), "Hit from meridian", "refreshed object is fresh again")
+    time.sleep(1.2)
+    with open(short, "w") as fh:
+        fh.write("version-2 (longer)")
+    st, h, body = http_get(port, "/short/s.txt")
+    f.check(h.get("x-cache") == "Miss from meridian" and body == b"version-2 (longer)",
+            f"short TTL, changed file: new content ({h.get('x-cache')}, {body!r})")
 
     # Caching off: always a miss.
     os.makedirs(os.path.join(site, "nocache"), exist_ok=True)
