@@ -323,6 +323,20 @@ def scale_chart(rows, out_dir):
     return png
 
 
+def busy_warning():
+    """A benchmark on a box that is busy with other work measures the other work too: say so."""
+    try:
+        load1 = float(open("/proc/loadavg").read().split()[0])
+    except (OSError, ValueError, IndexError):
+        return ""
+    cores = os.cpu_count() or 1
+    if load1 <= cores:
+        return ""
+    return (f"Warning: load average {load1:.1f} on {cores} cores at the end of the run: other processes competed with "
+            "the pinned server and load generator, so absolute numbers are low and ratios noisy. "
+            "Re-run on an idle machine before quoting them.")
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("results")
@@ -336,8 +350,11 @@ def main():
     lines = table(order, cases)
     tg = targets(cases)
     mach = machine()
+    busy = busy_warning()
     print()
     print(f"Meridian side-by-side benchmark  ({mach})")
+    if busy:
+        print(busy)
     print()
     print("\n".join(lines))
     print()
@@ -371,6 +388,8 @@ def main():
         with open(a.latest, "w") as f:
             f.write("# Latest benchmark run\n\n")
             f.write(f"Machine: {mach}\n\nReproduce: `{a.command}` (see bench/README.md)\n\n")
+            if busy:
+                f.write(f"**{busy}**\n\n")
             f.write("```\n" + "\n".join(lines) + "\n```\n\n## Targets\n\n```\n" + "\n".join(tlines) + "\n```\n\n")
             f.write(f"**Closing note:** {note}.\n")
 
