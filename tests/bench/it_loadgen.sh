@@ -64,6 +64,36 @@ echo "$out"
 check silent "nothing answered, everything lost" "$(get 'int(d["answered"] == 0 and d["lost"] == d["sent"] and d["sent"] > 0)')"
 check silent "run bounded" "$(( SECONDS - t0 <= 4 ))"
 
+# A misbehaving server: answers every query twice (the second copy has an ID no longer outstanding), changes the
+# question's letter case, and answers every second query NXDOMAIN. The checks must notice all three.
+python3 - "$tmp/port2" <<'PY' &
+import socket, sys, time
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1", 0)); s.settimeout(0.2)
+open(sys.argv[1], "w").write(str(s.getsockname()[1]))
+n, end = 0, time.time() + 8
+while time.time() < end:
+    try:
+        q, peer = s.recvfrom(4096)
+    except socket.timeout:
+        continue
+    a = bytearray(q)
+    a[2] |= 0x80
+    if n % 2:
+        a[3] = (a[3] & 0xF0) | 3
+    a[13] ^= 0x20  # first letter of the first label: case flipped
+    s.sendto(a, peer); s.sendto(a, peer)
+    n += 1
+PY
+bad_pid=$!
+for _ in $(seq 50); do [ -s "$tmp/port2" ] && break; sleep 0.1; done
+out=$(timeout 20 "$BIN/dns_loadgen" -s 127.0.0.1 -p "$(cat "$tmp/port2")" -d "$tmp/queries" -l 1 -Q 300 --json || true)
+kill $bad_pid 2>/dev/null || true
+echo "$out"
+check misbehaving "every query answered" "$(get 'int(d["sent"] > 200 and d["answered"] == d["sent"])')"
+check misbehaving "duplicates counted as unknown ids" "$(get 'int(d["bad_id"] == d["answered"])')"
+check misbehaving "changed question counted" "$(get 'int(d["bad_question"] == d["answered"])')"
+check misbehaving "rcodes counted per rcode" "$(get 'int(d["rcodes"].get("NXDOMAIN", 0) + d["rcodes"].get("NOERROR", 0) == d["answered"] and abs(d["rcodes"].get("NXDOMAIN", 0) - d["rcodes"].get("NOERROR", 0)) <= 1)')"
+
 # Bad query file: clear error naming file:line, exit 2.
 printf 'ok.example.test A\nbad.example.test NOSUCHTYPE\n' >"$tmp/bad"
 set +e
