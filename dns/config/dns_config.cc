@@ -6,6 +6,7 @@ namespace dns {
 
 bool parse_dns_config(const std::string& path, shared::ConfigDiagnostics& diags, DnsConfig* out,
                       const std::function<void(shared::ConfigSection&)>& extra) {
+    *out = DnsConfig{};
     auto file = shared::ConfigFile::load(path, diags);
     if (!file) return false;
     auto root = file->root();

@@ -1,0 +1,160 @@
+// dns/config/dns_config.h: keys, defaults and located errors.
+#include <catch2/catch.hpp>
+
+#include <arpa/inet.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <fstream>
+
+#include "dns/config/address_acl.h"
+#include "dns/config/dns_config.h"
+
+using namespace dns;
+
+namespace {
+std::string write_temp(const std::string& text) {
+    char path[] = "/tmp/meridian-dnsconf-XXXXXX";
+    int fd = mkstemp(path);
+    REQUIRE(fd >= 0);
+    close(fd);
+    std::ofstream(path) << text;
+    return path;
+}
+bool has(const shared::ConfigDiagnostics& d, const std::string& needle) {
+    return d.to_string().find(needle) != std::string::npos;
+}
+} // namespace
+
+TEST_CASE("dns config: every key read, defaults", "[dns][config]") {
+    auto p = write_temp(R"(workers = 2
+listen = ["127.0.0.1:5300", "[::1]:5300"]
+nsid = "ns1"
+notify = ["192.0.2.53", "[2001:db8::53]:5353"]
+[[zone]]
+name = "Example.Test"
+file = "zones/example.test.zone"
+[chaos]
+id = "a"
+version = "b"
+hostname = "c"
+[limits]
+tcp_idle_timeout = "3s"
+max_tcp_connections = 10
+edns_buffer_size = 1400
+[axfr]
+allow = ["192.0.2.0/24", "::1"]
+[[tsig_key]]
+name = "k"
+secret = "c2VjcmV0"
+[query_log]
+file = "q.log"
+sample = 10
+[rrl]
+enabled = true
+responses_per_second = 5
+slip = 3
+ipv4_prefix = 16
+ipv6_prefix = 48
+)");
+    shared::ConfigDiagnostics d;
+    DnsConfig c;
+    REQUIRE(parse_dns_config(p, d, &c));
+    INFO(d.to_string());
+    CHECK(d.all().empty());
+    CHECK(c.common.workers == 2);
+    CHECK(c.common.listen.size() == 2);
+    REQUIRE(c.zones.size() == 1);
+    CHECK(c.zones[0].name == "Example.Test.");
+    CHECK(c.zones[0].file.find("/zones/example.test.zone") != std::string::npos);
+    CHECK(c.chaos_hostname == "c");
+    CHECK(c.nsid == "ns1");
+    CHECK(c.tcp_idle_timeout_ms == 3000);
+    CHECK(c.max_tcp_connections == 10);
+    CHECK(c.edns_buffer_size == 1400);
+    CHECK(c.notify.size() == 2);
+    CHECK(c.notify[0].port() == 53);
+    CHECK(c.notify[1].port() == 5353);
+    REQUIRE(c.tsig_keys.size() == 1);
+    CHECK(c.tsig_keys[0].name == "k.");
+    CHECK(c.tsig_keys[0].algorithm == "hmac-sha256");
+    CHECK(c.query_log_sample == 10);
+    CHECK(c.rrl.enabled);
+    CHECK(c.rrl.slip == 3);
+    CHECK(c.rrl.ipv6_prefix == 48);
+    unlink(p.c_str());
+
+    auto minimal = write_temp("[[zone]]\nname = \"a.test.\"\nfile = \"a.zone\"\n");
+    shared::ConfigDiagnostics d2;
+    DnsConfig m;
+    REQUIRE(parse_dns_config(minimal, d2, &m));
+    CHECK(m.edns_buffer_size == 1232);
+    CHECK(m.tcp_idle_timeout_ms == 10000);
+    CHECK(m.max_tcp_connections == 1000);
+    CHECK_FALSE(m.rrl.enabled);
+    CHECK(m.axfr_allow.empty());
+    unlink(minimal.c_str());
+}
+
+TEST_CASE("dns config: errors name file:line and key", "[dns][config]") {
+    auto p = write_temp(R"([[zone]]
+name = "bad..name"
+[axfr]
+allow = ["300.1.1.1/8", "10.0.0.0/33"]
+[limits]
+edns_buffer_size = 100
+[[tsig_key]]
+name = "k"
+secret = "not base64!"
+algorithm = "hmac-md5"
+[rrl]
+slip = 99
+bogus = 1
+)");
+    shared::ConfigDiagnostics d;
+    DnsConfig c;
+    CHECK_FALSE(parse_dns_config(p, d, &c));
+    INFO(d.to_string());
+    CHECK(has(d, ":2:") );
+    CHECK(has(d, "is not a valid domain name"));
+    CHECK(has(d, "zone[0].file") );
+    CHECK(has(d, "\"300.1.1.1/8\" is not an IP address"));
+    CHECK(has(d, "prefix length over 32"));
+    CHECK(has(d, ":6:") );
+    CHECK(has(d, "limits.edns_buffer_size"));
+    CHECK(has(d, "expected base64"));
+    CHECK(has(d, "hmac-md5"));
+    CHECK(has(d, "rrl.slip"));
+    CHECK(has(d, "rrl.bogus"));
+    unlink(p.c_str());
+
+    auto none = write_temp("workers = 1\n");
+    shared::ConfigDiagnostics d2;
+    DnsConfig c2;
+    CHECK_FALSE(parse_dns_config(none, d2, &c2));
+    CHECK(has(d2, "at least one [[zone]]"));
+    unlink(none.c_str());
+}
+
+TEST_CASE("address ACL matches prefixes and IPv4-mapped clients", "[dns][config]") {
+    AddressAcl acl;
+    std::string err;
+    acl.add(*parse_cidr("192.0.2.0/25", &err));
+    acl.add(*parse_cidr("2001:db8::/32", &err));
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    inet_pton(AF_INET, "192.0.2.100", &a.sin_addr);
+    CHECK(acl.allows(reinterpret_cast<sockaddr*>(&a)));
+    inet_pton(AF_INET, "192.0.2.200", &a.sin_addr);
+    CHECK_FALSE(acl.allows(reinterpret_cast<sockaddr*>(&a)));
+    sockaddr_in6 b{};
+    b.sin6_family = AF_INET6;
+    inet_pton(AF_INET6, "2001:db8:1::5", &b.sin6_addr);
+    CHECK(acl.allows(reinterpret_cast<sockaddr*>(&b)));
+    inet_pton(AF_INET6, "::ffff:192.0.2.1", &b.sin6_addr);
+    CHECK(acl.allows(reinterpret_cast<sockaddr*>(&b)));
+    inet_pton(AF_INET6, "2001:db9::1", &b.sin6_addr);
+    CHECK_FALSE(acl.allows(reinterpret_cast<sockaddr*>(&b)));
+    CHECK_FALSE(parse_cidr("1.2.3.4/", &err));
+    CHECK_FALSE(parse_cidr("::1/129", &err));
+}

@@ -1,0 +1,97 @@
+// Socket-free parts of dns/server and dns/engine/zone_transfer: rate limiting, NOTIFY messages, AXFR streams.
+#include <catch2/catch.hpp>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
+#include "dns/dns_test_util.h"
+#include "dns/engine/zone_transfer.h"
+#include "dns/server/notify_sender.h"
+#include "dns/server/rate_limiter.h"
+#include "dns/wire/dns_constants.h"
+
+using namespace dns;
+
+namespace {
+sockaddr_in v4(const char* ip) {
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    inet_pton(AF_INET, ip, &a.sin_addr);
+    return a;
+}
+} // namespace
+
+TEST_CASE("RRL: per-prefix budget per second, slip, off by default", "[dns][server][rrl]") {
+    RateLimiter rl;
+    RrlConfig cfg;
+    auto a = v4("192.0.2.10");
+    auto same24 = v4("192.0.2.99");
+    auto other = v4("198.51.100.1");
+    const auto* sa = reinterpret_cast<const sockaddr*>(&a);
+    CHECK(rl.check(cfg, sa, 0, 1) == RrlDecision::send); // disabled
+    cfg.enabled = true;
+    cfg.responses_per_second = 3;
+    cfg.slip = 2;
+    for (int i = 0; i < 3; i++) CHECK(rl.check(cfg, sa, 0, 100) == RrlDecision::send);
+    // The same /24 shares the budget; every 2nd suppressed answer slips.
+    CHECK(rl.check(cfg, reinterpret_cast<const sockaddr*>(&same24), 0, 100) == RrlDecision::drop);
+    CHECK(rl.check(cfg, sa, 0, 100) == RrlDecision::slip);
+    CHECK(rl.check(cfg, sa, 0, 100) == RrlDecision::drop);
+    // Another prefix and another response kind have their own budgets; a new second starts over.
+    CHECK(rl.check(cfg, reinterpret_cast<const sockaddr*>(&other), 0, 100) == RrlDecision::send);
+    CHECK(rl.check(cfg, sa, rcode::NXDOMAIN, 100) == RrlDecision::send);
+    CHECK(rl.check(cfg, sa, 0, 101) == RrlDecision::send);
+    cfg.slip = 0;
+    for (int i = 0; i < 10; i++) rl.check(cfg, sa, 0, 102);
+    CHECK(rl.check(cfg, sa, 0, 102) == RrlDecision::drop);
+}
+
+TEST_CASE("NOTIFY message: opcode 4, AA, SOA question and answer", "[dns][server]") {
+    auto z = test::load_test_zone("example.test.", std::string(MERIDIAN_SRC) + "/conf/examples/zones/example.test.zone");
+    auto msg = build_notify(*z, 0x4242);
+    ldns_pkt* pkt = nullptr;
+    REQUIRE(ldns_wire2pkt(&pkt, msg.data(), msg.size()) == LDNS_STATUS_OK);
+    CHECK(ldns_pkt_get_opcode(pkt) == LDNS_PACKET_NOTIFY);
+    CHECK(ldns_pkt_aa(pkt));
+    CHECK_FALSE(ldns_pkt_qr(pkt));
+    CHECK(ldns_pkt_id(pkt) == 0x4242);
+    REQUIRE(ldns_pkt_qdcount(pkt) == 1);
+    CHECK(ldns_rr_get_type(ldns_rr_list_rr(ldns_pkt_question(pkt), 0)) == LDNS_RR_TYPE_SOA);
+    REQUIRE(ldns_pkt_ancount(pkt) == 1);
+    ldns_pkt_free(pkt);
+}
+
+TEST_CASE("AXFR stream: SOA first and last, every record once, split into messages", "[dns][server][axfr]") {
+    const ZoneDb& db = test::test_db();
+    NameBuf n;
+    n.assign_lower(reinterpret_cast<const uint8_t*>("\7example\4test\0"), 14);
+    unsigned skip;
+    const Zone* z = db.find_zone(n, &skip);
+    REQUIRE(z);
+    auto q = test::make_query("example.test", rrtype::AXFR);
+    std::vector<uint8_t> buf(512);
+    size_t messages = 0, records = 0;
+    std::vector<int> types;
+    bool ok = write_axfr(*z, q.data(), q.size(), buf.data(), buf.size(), [&](const uint8_t* p, size_t len) {
+        messages++;
+        REQUIRE(len <= 512);
+        ldns_pkt* pkt = nullptr;
+        REQUIRE(ldns_wire2pkt(&pkt, p, len) == LDNS_STATUS_OK);
+        CHECK(ldns_pkt_qr(pkt));
+        CHECK(ldns_pkt_aa(pkt));
+        CHECK(ldns_pkt_id(pkt) == 0x1234);
+        for (size_t i = 0; i < ldns_pkt_ancount(pkt); i++)
+            types.push_back(ldns_rr_get_type(ldns_rr_list_rr(ldns_pkt_answer(pkt), i)));
+        records += ldns_pkt_ancount(pkt);
+        ldns_pkt_free(pkt);
+    });
+    CHECK(ok);
+    CHECK(messages > 1);
+    CHECK(records == z->record_count + 1);
+    REQUIRE(!types.empty());
+    CHECK(types.front() == LDNS_RR_TYPE_SOA);
+    CHECK(types.back() == LDNS_RR_TYPE_SOA);
+    // An RRset larger than a message cannot be sent.
+    std::vector<uint8_t> tiny(60);
+    CHECK_FALSE(write_axfr(*z, q.data(), q.size(), tiny.data(), tiny.size(), [](const uint8_t*, size_t) {}));
+}
