@@ -114,8 +114,15 @@ bool EdgeApp::start(uv_loop_t* main_loop, shared::MetricsRegistry&) {
             [s](shared::Worker&) {
                 ProxyHandler* h = s->handler.get();
                 if (!s->server) return;
+                uint64_t abort_at = uv_now(h->loop()) + kStopGraceMs;
                 s->server->shutdown(
-                    kStopGraceMs, [h] { return h->live_exchanges() == 0; }, [h] { h->shutdown(); });
+                    kStopGraceMs,
+                    [h, abort_at] {
+                        // Leaders whose viewers left keep filling for others; past the grace period they stop.
+                        if (h->live_exchanges() != 0 && uv_now(h->loop()) >= abort_at) h->abort_exchanges();
+                        return h->live_exchanges() == 0;
+                    },
+                    [h] { h->shutdown(); });
             });
         slots_.push_back(std::move(slot));
         if (!ok) return false;

@@ -81,10 +81,10 @@ ProxyExchange::ProxyExchange(ClientConn& conn, const HttpRequest& req, Params&& 
     uv_timer_init(handler_->loop(), &timer_);
     timer_.data = this;
     open_handles_ = 2;
-    handler_->exchange_started();
+    handler_->exchange_started(this);
 }
 
-ProxyExchange::~ProxyExchange() { handler_->exchange_finished(); }
+ProxyExchange::~ProxyExchange() { handler_->exchange_finished(this); }
 
 void ProxyExchange::start(ClientConn& conn, const HttpRequest& req, Params p) {
     auto* ex = new ProxyExchange(conn, req, std::move(p));
@@ -254,6 +254,24 @@ void ProxyExchange::on_writable() {
         return;
     }
     pump();
+}
+
+void ProxyExchange::abort() {
+    if (dead_) return;
+    fetch_.reset();
+    if (driving_) {
+        driving_ = false;
+        fill_obj_.reset();
+        fill_->fail();
+    }
+    if (conn_) {
+        ClientConn* c = conn_;
+        c->detach();
+        conn_ = nullptr;
+        req_ = nullptr;
+        c->abort();
+    }
+    destroy();
 }
 
 void ProxyExchange::on_conn_closed() {

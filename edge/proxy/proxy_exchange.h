@@ -46,6 +46,9 @@ public:
     };
     static void start(ClientConn& conn, const HttpRequest& req, Params p);
 
+    // Worker stop: cancel the origin fetch (a fill in progress fails) and go away. Idempotent.
+    void abort();
+
     void on_writable() override;
     void on_conn_closed() override;
     void on_fill_progress() noexcept override;

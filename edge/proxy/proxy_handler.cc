@@ -122,6 +122,24 @@ OriginPool* ProxyHandler::pool_for(const OriginConfig& o) {
     return p;
 }
 
+void ProxyHandler::exchange_started(ProxyExchange* ex) { live_exchanges_.push_back(ex); }
+
+void ProxyHandler::exchange_finished(ProxyExchange* ex) {
+    for (size_t i = 0; i < live_exchanges_.size(); ++i) {
+        if (live_exchanges_[i] == ex) {
+            live_exchanges_[i] = live_exchanges_.back();
+            live_exchanges_.pop_back();
+            return;
+        }
+    }
+}
+
+void ProxyHandler::abort_exchanges() {
+    // abort() only starts closing; exchanges leave the list from their close callbacks, so iterate over a copy.
+    std::vector<ProxyExchange*> all = live_exchanges_;
+    for (ProxyExchange* ex : all) ex->abort();
+}
+
 void ProxyHandler::shutdown() {
     access_log_.flush();
     if (flush_timer_) {

@@ -14,6 +14,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "edge/access_log/access_log.h"
 #include "edge/http/response_writer.h"
@@ -65,9 +66,12 @@ public:
                      std::string_view extra_headers = {}, bool keep_alive = true);
     // Logs and counts a finished response.
     void log_request(ClientConn& conn, const HttpRequest* req, int status, CacheResult result, uint64_t bytes);
-    void exchange_started() { ++live_exchanges_; }
-    void exchange_finished() { --live_exchanges_; }
-    size_t live_exchanges() const { return live_exchanges_; }
+    void exchange_started(ProxyExchange* ex);
+    void exchange_finished(ProxyExchange* ex);
+    size_t live_exchanges() const { return live_exchanges_.size(); }
+    // Worker stop past its grace period: cancels every origin fetch still running (fills in progress fail, so
+    // nothing partial is stored) so the worker can finish.
+    void abort_exchanges();
     // Worker stop, once no exchange is alive: closes pools and the resolver.
     void shutdown();
     void flush_access_log() { access_log_.flush(); }
@@ -87,7 +91,7 @@ private:
     AccessLogBuffer access_log_;
     std::unique_ptr<shared::Resolver> resolver_;
     std::map<std::string, std::unique_ptr<OriginPool>> pools_;
-    size_t live_exchanges_ = 0;
+    std::vector<ProxyExchange*> live_exchanges_;
     uv_timer_t* flush_timer_ = nullptr; // flushes the access log buffer every second
     // Scratch reused by every request (the hit path must not allocate).
     std::string path_buf_;
