@@ -12,7 +12,8 @@ thread_local bool g_counting = false;
 thread_local size_t g_allocations = 0;
 } // namespace
 
-// Replaces the global allocation functions for this test binary; they only count while g_counting is set.
+// Replaces the global (unaligned) allocation functions for this test binary, every form of them so new and delete
+// always pair under ASan; they only count while g_counting is set.
 void* operator new(size_t n) {
     if (g_counting) g_allocations++;
     if (void* p = std::malloc(n ? n : 1)) return p;
@@ -23,6 +24,16 @@ void* operator new[](size_t n) {
     if (void* p = std::malloc(n ? n : 1)) return p;
     throw std::bad_alloc();
 }
+void* operator new(size_t n, const std::nothrow_t&) noexcept {
+    if (g_counting) g_allocations++;
+    return std::malloc(n ? n : 1);
+}
+void* operator new[](size_t n, const std::nothrow_t&) noexcept {
+    if (g_counting) g_allocations++;
+    return std::malloc(n ? n : 1);
+}
+void operator delete(void* p, const std::nothrow_t&) noexcept { std::free(p); }
+void operator delete[](void* p, const std::nothrow_t&) noexcept { std::free(p); }
 void operator delete(void* p) noexcept { std::free(p); }
 void operator delete[](void* p) noexcept { std::free(p); }
 void operator delete(void* p, size_t) noexcept { std::free(p); }
