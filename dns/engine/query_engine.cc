@@ -50,6 +50,7 @@ private:
     }
     void negative(const Zone& z) noexcept { must(z.apex, *z.soa, z.negative_ttl, Section::authority); }
     void referral(const Zone& z, const Node& cut) noexcept;
+    void dname(const Zone& z, const Node& owner, const NameBuf& name, unsigned prefix_labels, unsigned depth) noexcept;
     void answer_node(const Zone& z, const Node& node, std::string_view owner, unsigned depth) noexcept;
     void resolve(const Zone& z, const NameBuf& name, unsigned skip, unsigned depth) noexcept;
     void add_addresses(const Zone& z, std::string_view target) noexcept;
@@ -187,6 +188,7 @@ void Responder::resolve(const Zone& z, const NameBuf& name, unsigned skip, unsig
         encloser = n;
         // The parent side answers DS at a cut (RFC 4035 §3.1.4.1); everything else at or below it is a referral.
         if (n->delegation && !(i == 0 && q_.qtype == rrtype::DS && depth == 0)) return referral(z, *n);
+        if (i > 0 && n->find(rrtype::DNAME)) return dname(z, *n, name, static_cast<unsigned>(i), depth);
         if (i == 0) exact = true;
     }
     if (exact) return answer_node(z, *encloser, name.view(), depth);
@@ -202,6 +204,53 @@ void Responder::resolve(const Zone& z, const NameBuf& name, unsigned skip, unsig
     if (depth == 0) aa = true;
     rcode = rcode::NXDOMAIN; // RFC 6604: the rcode describes the last name in a CNAME chain
     negative(z);
+}
+
+void Responder::dname(const Zone& z, const Node& owner, const NameBuf& name, unsigned prefix_labels,
+                      unsigned depth) noexcept {
+    const RRset* d = owner.find(rrtype::DNAME);
+    if (depth == 0) aa = true;
+    if (!must(owner.name, *d, d->ttl, Section::answer)) return;
+    const uint8_t* target = nullptr;
+    uint16_t tlen = 0;
+    d->for_each([&](const uint8_t* p, uint16_t len) {
+        target = p;
+        tlen = len;
+    });
+    // RFC 6672 §3.1: the labels of the name in front of the DNAME owner, followed by the DNAME target.
+    size_t prefix = name.offsets[prefix_labels - 1] + name.data[name.offsets[prefix_labels - 1]] + 1u;
+    if (!target || prefix + tlen > kMaxNameLen) {
+        rcode = rcode::YXDOMAIN; // the synthesized name would be too long
+        return;
+    }
+    uint8_t wire[kMaxNameLen + 1];
+    std::memcpy(wire, name.data, prefix);
+    std::memcpy(wire + prefix, target, tlen);
+    NameBuf next;
+    if (!next.assign_lower(wire, prefix + tlen)) {
+        rcode = rcode::YXDOMAIN;
+        return;
+    }
+    // The synthesized CNAME: owner = the name looked up, TTL = the DNAME's (RFC 6672 §3.1).
+    size_t mark = w_.pos();
+    w_.name(name.view());
+    w_.u16(rrtype::CNAME);
+    w_.u16(rrclass::IN);
+    w_.u32(d->ttl);
+    size_t rdlen_at = w_.pos();
+    w_.u16(0);
+    w_.name(next.view());
+    if (!w_.ok()) {
+        w_.rewind(mark);
+        truncate();
+        return;
+    }
+    w_.patch_u16(rdlen_at, static_cast<uint16_t>(w_.pos() - rdlen_at - 2));
+    an++;
+    // A CNAME question is answered by the synthesized CNAME itself, like a CNAME found in the zone.
+    if (q_.qtype == rrtype::CNAME) return;
+    if (depth + 1 >= kMaxCnameChain || !is_subdomain(next.view(), z.apex)) return;
+    resolve(z, next, next.labels - label_count(z.apex), depth + 1);
 }
 
 void Responder::chaos() noexcept {

@@ -147,6 +147,7 @@ private:
     std::unordered_map<std::string, Where> cname_at_; // owner of each CNAME → where it was (for messages)
     ldns_buffer* rdata_buf_ = ldns_buffer_new(512);
     std::vector<std::pair<std::string, Where>> ns_targets_;
+    std::vector<std::string> dname_owners_;
     bool ok_ = true;
     unsigned errors_ = 0;
     int soa_count_ = 0;
@@ -231,10 +232,6 @@ void ZoneBuilder::add_rr(ldns_rr* rr, const std::string& path, int line) {
         warn(path, line, "record " + name_to_text(owner) + " is outside zone " + zone_->apex_text + ", ignored");
         return;
     }
-    if (type == rrtype::DNAME) {
-        error(path, line, "DNAME at " + name_to_text(owner) + " is not supported (no RFC 6672 synthesis); remove it");
-        return;
-    }
     if (type == rrtype::OPT || type == rrtype::TSIG || type == rrtype::AXFR || type == rrtype::IXFR ||
         type == rrtype::ANY || type == rrtype::MAILA || type == rrtype::MAILB) {
         error(path, line, std::string("meta type ") + type_text(type) + " cannot appear in a zone");
@@ -281,8 +278,9 @@ void ZoneBuilder::add_rr(ldns_rr* rr, const std::string& path, int line) {
         if (len == rdata.size() && std::memcmp(p, rdata.data(), len) == 0) dup = true;
     });
     if (dup) return;
-    if (type == rrtype::CNAME && set->count >= 1) {
-        error(path, line, "more than one CNAME at " + name_to_text(owner));
+    if ((type == rrtype::CNAME || type == rrtype::DNAME) && set->count >= 1) {
+        error(path, line, std::string("more than one ") + (type == rrtype::CNAME ? "CNAME" : "DNAME") + " at " +
+                              name_to_text(owner));
         return;
     }
     set->rdata += rec;
@@ -305,7 +303,14 @@ std::shared_ptr<Zone> ZoneBuilder::finish(const std::string& path) {
             error(w.file, w.line, "CNAME and other data at " + name_to_text(name) + " (RFC 1034 §3.6.2)");
         }
         if (name != z.apex && node.find(rrtype::NS)) node.delegation = true;
+        if (node.find(rrtype::DNAME)) dname_owners_.push_back(name);
     }
+    // RFC 6672 §2.4: nothing may live below a DNAME; such data could never be answered.
+    for (const auto& d : dname_owners_)
+        for (auto& [name, node] : z.nodes)
+            if (name != d && is_subdomain(name, d))
+                warn(path, 0, "record " + name_to_text(name) + " lies below the DNAME at " + name_to_text(d) +
+                                  " and is never answered (RFC 6672 §2.4)");
     if (!ok_) return nullptr;
     // Empty non-terminals: every ancestor up to the apex exists as a node.
     std::vector<std::string> owners;

@@ -6,8 +6,8 @@
 //
 // Zone checks: exactly one SOA, at the apex; NS at the apex; a CNAME alone at its name (and only one); NS targets
 // inside the zone without address records are warned about (missing glue); records outside the zone are ignored
-// with a warning; records of a class other than IN are errors. DNAME is refused at load (documented choice: no
-// RFC 6672 synthesis), with an error naming the line.
+// with a warning; records of a class other than IN are errors; one DNAME per name, and data below a DNAME is warned
+// about (RFC 6672 §2.4). DNAME answers are synthesized by the engine (RFC 6672 §3).
 #pragma once
 
 #include <memory>

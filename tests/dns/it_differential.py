@@ -112,9 +112,11 @@ def query_set():
     names_4592 = ["host3.example.", "foo.bar.example.", "host1.example.", "sub.*.example.",
                   "_telnet._tcp.host1.example.", "host.subdel.example.", "subdel.example.", "ghost.*.example.",
                   "_ssh._tcp.host1.example.", "_tcp.host1.example.", "host2.example.", "*.example.", "example.",
-                  "loop1.example.", "big.example.", "wcname.example.", "x.wc.example.", "WC.example."]
+                  "loop1.example.", "big.example.", "wcname.example.", "x.wc.example.", "WC.example.",
+                  "www.alias.example.", "alias.example.", "x.y.alias.example.", "a.out.example.",
+                  "WWW.Alias.Example.", "www.target.example."]
     types = ["A", "AAAA", "NS", "SOA", "MX", "TXT", "CNAME", "SRV", "CAA", "PTR", "NAPTR", "SSHFP", "TLSA", "HTTPS",
-             "DS", "ANY", 65280]
+             "DS", "ANY", "DNAME", 65280]
     out = []
     for name in names_ex + names_4592:
         for t in types:

@@ -424,3 +424,28 @@ TEST_CASE("random and mutated packets never crash, never overflow, always parse 
         }
     }
 }
+
+TEST_CASE("DNAME: synthesized CNAME, chased in zone (RFC 6672)", "[dns][engine][dname]") {
+    auto r = ask(test_db(), make_query("www.alias.example", rrtype::A));
+    CHECK(r.rcode() == rcode::NOERROR);
+    CHECK(r.flag_aa());
+    CHECK(r.answer() == std::vector<std::string>{"alias.example. 300 IN DNAME target.example.",
+                                                 "www.alias.example. 300 IN CNAME www.target.example.",
+                                                 "www.target.example. 300 IN A 192.0.2.55"});
+    auto own = ask(test_db(), make_query("alias.example", rrtype::DNAME));
+    CHECK(own.answer() == std::vector<std::string>{"alias.example. 300 IN DNAME target.example."});
+    auto nx = ask(test_db(), make_query("x.y.alias.example", rrtype::A));
+    CHECK(nx.rcode() == rcode::NXDOMAIN);
+    CHECK(nx.answer().size() == 2);
+    CHECK(nx.authority().size() == 1);
+    auto out = ask(test_db(), make_query("a.out.example", rrtype::A));
+    CHECK(out.rcode() == rcode::NOERROR);
+    CHECK(out.answer() == std::vector<std::string>{"out.example. 300 IN DNAME example.net.",
+                                                   "a.out.example. 300 IN CNAME a.example.net."});
+    // 240 bytes of labels + "alias.example." = 255; under "target.example." it would be 256: YXDOMAIN.
+    std::string l63(63, 'a');
+    auto longq = ask(test_db(), make_query(l63 + "." + l63 + "." + l63 + "." + std::string(47, 'b') + ".alias.example",
+                                           rrtype::A));
+    CHECK(longq.rcode() == rcode::YXDOMAIN);
+    CHECK(longq.answer().size() == 1);
+}

@@ -84,9 +84,14 @@ TEST_CASE("zone checks report file:line and the reason", "[dns][zone]") {
         CHECK_FALSE(load_zone_text("example.test", std::string(kHead) + "bad IN A 300.1.2.3\n", "/tmp/a.zone", d));
         CHECK(has_message(d, "/tmp/a.zone:6:"));
     }
-    SECTION("DNAME is refused") {
-        CHECK_FALSE(load_zone_text("example.test", std::string(kHead) + "d IN DNAME example.net.\n", "/tmp/a.zone", d));
-        CHECK(has_message(d, "/tmp/a.zone:6: DNAME at d.example.test. is not supported"));
+    SECTION("DNAME: one per name; data below it is warned about") {
+        CHECK(load_zone_text("example.test", std::string(kHead) + "d IN DNAME example.net.\nx.d IN A 192.0.2.1\n",
+                             "/tmp/a.zone", d));
+        CHECK(has_message(d, "record x.d.example.test. lies below the DNAME at d.example.test.", true));
+        shared::ConfigDiagnostics d2;
+        CHECK_FALSE(load_zone_text("example.test", std::string(kHead) + "d IN DNAME a.net.\nd IN DNAME b.net.\n",
+                                   "/tmp/a.zone", d2));
+        CHECK(has_message(d2, "/tmp/a.zone:7: more than one DNAME at d.example.test."));
     }
     SECTION("SOA away from the apex, a second SOA, other classes") {
         CHECK_FALSE(load_zone_text("example.test", std::string(kHead) + "x IN SOA a b 1 2 3 4 5\n", "/tmp/a.zone", d));
