@@ -1,5 +1,7 @@
 #include "edge/config/edge_config.h"
 
+#include "shared/tls/tls_client_context.h"
+
 #include <sys/stat.h>
 
 #include <algorithm>
@@ -99,11 +101,12 @@ void parse_origin(shared::ConfigSection& sec, OriginConfig* o) {
         }
         if (o->index_document.empty()) sec.error("index_document", "must not be empty");
         // Read them with their own types (marking them used) so the one message is the clear one below.
-        for (const char* k : {"address", "tls", "host_header", "connect_timeout", "first_byte_timeout",
+        for (const char* k : {"address", "tls", "tls_verify", "tls_ca_file", "tls_server_name", "host_header",
+                              "connect_timeout", "first_byte_timeout",
                               "idle_timeout", "max_idle_connections"}) {
             if (!sec.has(k)) continue;
             std::string_view key = k;
-            if (key == "tls") {
+            if (key == "tls" || key == "tls_verify") {
                 sec.get_bool(k, false);
             } else if (key == "max_idle_connections") {
                 sec.get_int(k, 0, INT64_MIN, INT64_MAX);
@@ -123,7 +126,20 @@ void parse_origin(shared::ConfigSection& sec, OriginConfig* o) {
             }
         }
         o->tls = sec.get_bool("tls", false);
-        if (o->tls) sec.error("tls", "TLS to origins is not supported yet");
+        o->tls_verify = sec.get_bool("tls_verify", true);
+        o->tls_ca_file = sec.get_path("tls_ca_file", "");
+        o->tls_server_name = sec.get_string("tls_server_name", "");
+        if (!o->tls) {
+            for (const char* k : {"tls_verify", "tls_ca_file", "tls_server_name"}) {
+                if (sec.has(k)) sec.error(k, "only valid with tls = true");
+            }
+        } else if (o->tls_server_name.find_first_of(" \t\r\n/:") != std::string::npos) {
+            sec.error("tls_server_name", "expected a host name, got \"" + o->tls_server_name + "\"");
+        } else {
+            std::string err;
+            o->tls_context = shared::TlsClientContext::create({o->tls_verify, o->tls_ca_file}, &err);
+            if (!o->tls_context) sec.error(sec.has("tls_ca_file") ? "tls_ca_file" : "tls", err);
+        }
         std::string hh = sec.get_string("host_header", "origin");
         if (hh == "origin") {
             o->host_header_mode = HostHeaderMode::origin;

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -13,6 +14,10 @@
 
 #include "shared/config/common_config.h"
 #include "shared/config/config.h"
+
+namespace shared {
+class TlsClientContext;
+}
 
 namespace edge {
 
@@ -40,6 +45,12 @@ struct OriginConfig {
     std::string host;      // host part of `address` (a name or an IP literal)
     uint16_t port = 80;
     bool tls = false;
+    bool tls_verify = true;                    // verify the origin's chain and name (CloudFront always does)
+    std::string tls_ca_file;                   // PEM bundle; "" = the system store
+    std::string tls_server_name;               // SNI and the name the certificate must carry; "" = host
+    // Built by the parser (main thread) for every tls origin: one SSL_CTX per config load, shared by the pools of
+    // all workers (TlsClientContext is thread-safe). A reload builds new ones, so a changed CA file takes effect.
+    std::shared_ptr<shared::TlsClientContext> tls_context;
     HostHeaderMode host_header_mode = HostHeaderMode::origin;
     std::string host_header_value;             // only for HostHeaderMode::literal
     uint64_t connect_timeout_ms = 10'000;      // CloudFront: connection timeout 10 s

@@ -256,6 +256,14 @@ TEST_CASE("Edge config: each error names file:line:column and the key", "[edge][
         {"server_name = \"my edge\"\n",
          "edge.toml:1:15: server_name: must be a non-empty token (no spaces, commas, quotes or parentheses)"},
         {"[acess_log]\nfile = \"x\"\n", "edge.toml:1:2: acess_log: unknown key"},
+        {"[[origin]]\nname = \"a\"\ntype = \"http\"\naddress = \"h:1\"\ntls_verify = false\n",
+         "edge.toml:5:14: origin[0].tls_verify: only valid with tls = true"},
+        {"[[origin]]\nname = \"a\"\ntype = \"http\"\naddress = \"h:1\"\ntls = true\ntls_ca_file = \"nope.pem\"\n",
+         "edge.toml:6:15: origin[0].tls_ca_file: "},
+        {"[[origin]]\nname = \"a\"\ntype = \"http\"\naddress = \"h:1\"\ntls = true\ntls_server_name = \"a/b\"\n",
+         "edge.toml:6:19: origin[0].tls_server_name: expected a host name, got \"a/b\""},
+        {"[[origin]]\nname = \"a\"\ntype = \"bucket\"\npath = \"site\"\ntls_server_name = \"x\"\n",
+         "edge.toml:5:19: origin[0].tls_server_name: only valid for type = \"http\" origins"},
     };
     for (const Case& c : cases) {
         // Every case but the origin ones gets a valid origin appended (after, so the line numbers hold).
@@ -395,4 +403,53 @@ TEST_CASE("Edge config: the shipped example and demo configs are valid", "[edge]
             CHECK(c->behaviors.back().path_pattern == "*");
         }
     }
+}
+
+TEST_CASE("Edge config: https origins get one TLS context per load, verifying by default", "[edge][config][tls]") {
+    ConfigDir d;
+    auto c = d.load(R"(
+[[origin]]
+name = "s3"
+type = "http"
+address = "bucket.example:443"
+tls = true
+[[origin]]
+name = "lab"
+type = "http"
+address = "10.0.0.1:8443"
+tls = true
+tls_verify = false
+tls_server_name = "lab.example"
+[[origin]]
+name = "plain"
+type = "http"
+address = "h:80"
+)");
+    INFO(d.messages());
+    REQUIRE(c);
+    const OriginConfig& s3 = c->origins[0];
+    CHECK(s3.tls);
+    CHECK(s3.tls_verify);
+    CHECK(s3.tls_ca_file.empty());
+    CHECK(s3.tls_server_name.empty());
+    REQUIRE(s3.tls_context);
+    const OriginConfig& lab = c->origins[1];
+    CHECK_FALSE(lab.tls_verify);
+    CHECK(lab.tls_server_name == "lab.example");
+    REQUIRE(lab.tls_context);
+    CHECK(lab.tls_context != s3.tls_context);
+    CHECK_FALSE(c->origins[2].tls);
+    CHECK_FALSE(c->origins[2].tls_context);
+
+    // A reload is a new load: new contexts (so a replaced CA file is read again).
+    auto again = d.load(R"(
+[[origin]]
+name = "s3"
+type = "http"
+address = "bucket.example:443"
+tls = true
+)");
+    REQUIRE(again);
+    REQUIRE(again->origins[0].tls_context);
+    CHECK(again->origins[0].tls_context != s3.tls_context);
 }

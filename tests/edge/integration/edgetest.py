@@ -225,7 +225,8 @@ def status_of(raw):
 class Nginx:
     """nginx as an http origin on loopback, logging Host/X-Forwarded-For/Via of every request."""
 
-    def __init__(self, tmp, root, locations=""):
+    def __init__(self, tmp, root, locations="", ssl=None):
+        """ssl = (cert_file, key_file): listen with TLS only."""
         self.bin = shutil.which("nginx") or "/usr/sbin/nginx"
         if not os.access(self.bin, os.X_OK):
             skip("nginx is not installed")
@@ -250,7 +251,8 @@ http {{
   log_format edge '$request_method $request_uri host=$http_host xff=$http_x_forwarded_for via=$http_via';
   types {{ text/html html; application/javascript js; text/plain txt; }}
   server {{
-    listen 127.0.0.1:{self.port};
+    listen 127.0.0.1:{self.port}{" ssl" if ssl else ""};
+    {f"ssl_certificate {ssl[0]}; ssl_certificate_key {ssl[1]};" if ssl else ""}
     root {root};
     access_log {self.access_log} edge;
     etag on;
