@@ -30,26 +30,12 @@ TtlPolicy ttl_policy(const BehaviorConfig& b) {
     return p;
 }
 
-// The storage-relevant facts of a response, merged over repeated header lines. Views point into `headers`.
-ResponseFacts facts_of(int status, const std::vector<HeaderField>& headers, uint64_t req_ms, uint64_t resp_ms,
-                       std::string* vary_buf) {
-    ResponseFacts f;
-    f.status = status;
-    f.request_time_ms = req_ms;
-    f.response_time_ms = resp_ms;
-    for (const auto& h : headers) {
-        if (iequals(h.name, "cache-control")) parse_cache_control(h.value, &f.cache_control);
-        else if (iequals(h.name, "expires")) f.expires = h.value;
-        else if (iequals(h.name, "date")) f.date = h.value;
-        else if (iequals(h.name, "age")) f.age = h.value;
-        else if (iequals(h.name, "set-cookie")) f.has_set_cookie = true;
-        else if (iequals(h.name, "vary")) {
-            if (!vary_buf->empty()) vary_buf->append(", ");
-            vary_buf->append(h.value);
-        }
-    }
-    f.vary = *vary_buf;
-    return f;
+// RFC 9111 §4.3.4: a 304 refreshes the stored object with its headers merged over the stored ones, so a 304
+// without Cache-Control keeps the stored max-age instead of falling back to default_ttl.
+Freshness freshness_of_304(const CachedObject& stale, const std::vector<HeaderField>& fields_304, uint64_t req_ms,
+                           uint64_t resp_ms, const BehaviorConfig& b) {
+    return freshness_after_304(stale.status(), stale.header_block(), stale.has_validators(), fields_304.data(),
+                               fields_304.size(), req_ms, resp_ms, ttl_policy(b));
 }
 
 std::vector<HeaderField> fields_of(const shared::HttpHeaders& headers) {
@@ -333,15 +319,13 @@ void ProxyExchange::bucket_fill(const BucketOrigin& bucket) {
     if (!resp.etag.empty()) fields.push_back({"ETag", resp.etag});
     if (!resp.last_modified.empty()) fields.push_back({"Last-Modified", resp.last_modified});
     if (!resp.location.empty()) fields.push_back({"Location", resp.location});
-    std::string vary;
     if (stale && resp.status == 304) {
-        ResponseFacts facts = facts_of(stale->status(), fields, request_time_ms_, now, &vary);
-        fill_->revalidated(compute_freshness(facts, ttl_policy(*behavior_)));
+        fill_->revalidated(freshness_of_304(*stale, fields, request_time_ms_, now, *behavior_));
         driving_ = false;
         maybe_destroy();
         return;
     }
-    ResponseFacts facts = facts_of(resp.status, fields, request_time_ms_, now, &vary);
+    ResponseFacts facts = response_facts(resp.status, fields.data(), fields.size(), request_time_ms_, now);
     Freshness f = compute_freshness(facts, ttl_policy(*behavior_));
     uint64_t max_obj = handler_->services().coalescer->max_object_bytes();
     if (f.store && resp.status != 206 && resp.length <= max_obj) {
@@ -450,15 +434,13 @@ void ProxyExchange::on_origin_head(const shared::HttpResponseHead& head) {
     std::vector<HeaderField> fields = fields_of(head.headers);
     const std::string* cl = shared::find_header(head.headers, "content-length");
     if (role_ == Role::lead && driving_ && !fill_obj_) {
-        std::string vary;
         const Ref<CachedObject>& stale = fill_->stale();
         if (stale && head.status == 304) {
-            ResponseFacts facts = facts_of(stale->status(), fields, request_time_ms_, now, &vary);
-            fill_->revalidated(compute_freshness(facts, ttl_policy(*behavior_)));
+            fill_->revalidated(freshness_of_304(*stale, fields, request_time_ms_, now, *behavior_));
             driving_ = false;
             return; // the body-less 304 completes later; our viewer is served from the refreshed object
         }
-        ResponseFacts facts = facts_of(head.status, fields, request_time_ms_, now, &vary);
+        ResponseFacts facts = response_facts(head.status, fields.data(), fields.size(), request_time_ms_, now);
         Freshness f = compute_freshness(facts, ttl_policy(*behavior_));
         bool len_ok = true;
         uint64_t len = cl ? parse_length(*cl, &len_ok) : 0;

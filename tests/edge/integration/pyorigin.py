@@ -14,6 +14,7 @@ class PyOrigin:
         self.release = threading.Event()  # lets a held-back response finish
         self.requests = []
         self.last_head = b""
+        self.conditional = []  # (path, If-None-Match value) of every conditional request
         self.lock = threading.Lock()
         self.stopped = False
         self.conns = []
@@ -68,9 +69,19 @@ class PyOrigin:
                         return
                     buf += d
                 body, buf = buf[:length], buf[length:]
+                inm = None
+                for line in head.split(b"\r\n")[1:]:
+                    k, _, v = line.partition(b":")
+                    if k.strip().lower() == b"if-none-match":
+                        inm = v.strip().decode()
                 with self.lock:
                     self.requests.append(path)
                     self.last_head = head
+                    if inm is not None:
+                        self.conditional.append((path, inm))
+                if path.startswith("/py/validate/"):
+                    self._validate(c, path, inm)
+                    continue
                 if path.endswith("/echo"):
                     out = method.encode() + b" " + body
                     c.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\nCache-Control: max-age=60\r\n\r\n"
@@ -85,6 +96,20 @@ class PyOrigin:
                 c.close()
             except OSError:
                 pass
+
+    def _validate(self, c, path, inm):
+        """/py/validate/<kind>: an object with ETag "v-<kind>"; an If-None-Match naming it gets a bare 304 (no
+        Cache-Control: RFC 9111 §4.3.4 says the stored one still applies). kind = nocache: Cache-Control: no-cache;
+        kind = maxage2: max-age=2."""
+        kind = path.rsplit("/", 1)[1]
+        etag = f'"v-{kind}"'.encode()
+        if inm is not None and inm.encode() == etag:
+            c.sendall(b"HTTP/1.1 304 Not Modified\r\nETag: " + etag + b"\r\n\r\n")
+            return
+        cc = {"nocache": b"no-cache", "maxage2": b"max-age=2"}.get(kind, b"max-age=60")
+        body = b"body of " + kind.encode()
+        c.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\nETag: %s\r\nCache-Control: %s\r\n\r\n"
+                  % (len(body), etag, cc) + body)
 
     def _answer(self, c, path):
         if path.startswith("/py/"):

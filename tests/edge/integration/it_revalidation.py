@@ -1,0 +1,65 @@
+"""RFC 9111 revalidation through meridian-edge, against a scripted origin that answers If-None-Match with a bare 304:
+a `Cache-Control: no-cache` object with an ETag is stored and revalidated on every use (RefreshHit, the origin sees
+If-None-Match) instead of being passed through; a max-age=2 object refreshed by a 304 without Cache-Control keeps
+max-age=2 (§4.3.4: the stored headers still apply), not the behavior's default_ttl."""
+import os
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(__file__))
+from edgetest import Edge, Failures, http_get, tmpdir  # noqa: E402
+from pyorigin import PyOrigin  # noqa: E402
+
+tmp = tmpdir()
+f = Failures()
+py = PyOrigin()
+edge = None
+try:
+    edge = Edge(tmp, f"""
+[[origin]]
+name = "py"
+type = "http"
+address = "127.0.0.1:{py.port}"
+[[behavior]]
+path_pattern = "*"
+origin = "py"
+default_ttl = "1h"
+""").start()
+    port = edge.port
+
+    # no-cache + ETag: stored, then revalidated on each request.
+    p = "/py/validate/nocache"
+    st, h, b = http_get(port, p)
+    f.eq((st, h.get("x-cache"), b), (200, "Miss from meridian", b"body of nocache"), "no-cache: first request")
+    for i in range(2):
+        st, h, b = http_get(port, p)
+        f.eq((st, h.get("x-cache"), b), (200, "RefreshHit from meridian", b"body of nocache"),
+             f"no-cache: request {i + 2} revalidated, served from the cache")
+    f.eq(py.count(p), 3, "no-cache: the origin is asked every time")
+    f.eq([c for c in py.conditional if c[0] == p], [(p, '"v-nocache"')] * 2,
+         "no-cache: the revalidations carry If-None-Match with the stored ETag")
+
+    # max-age=2, then a 304 without Cache-Control: still max-age=2.
+    p = "/py/validate/maxage2"
+    st, h, b = http_get(port, p)
+    f.eq(h.get("x-cache"), "Miss from meridian", "max-age=2: miss")
+    st, h, b = http_get(port, p)
+    f.eq(h.get("x-cache"), "Hit from meridian", "max-age=2: hit while fresh")
+    time.sleep(2.2)
+    st, h, b = http_get(port, p)
+    f.eq((st, h.get("x-cache"), b), (200, "RefreshHit from meridian", b"body of maxage2"),
+         "max-age=2: stale → revalidated by a 304")
+    st, h, b = http_get(port, p)
+    f.eq(h.get("x-cache"), "Hit from meridian", "max-age=2: fresh again after the 304")
+    time.sleep(2.2)
+    st, h, b = http_get(port, p)
+    f.eq(h.get("x-cache"), "RefreshHit from meridian",
+         "max-age=2: the 304 kept max-age=2 (a default_ttl of 1h would still be a Hit)")
+    f.eq(py.count(p), 3, "max-age=2: one miss and two revalidations reached the origin")
+
+    f.eq(edge.stop(), 0, "SIGTERM exit code")
+finally:
+    py.stop()
+    if edge and edge.proc and edge.proc.poll() is None:
+        edge.proc.kill()
+f.done()
