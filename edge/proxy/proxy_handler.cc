@@ -160,7 +160,8 @@ void ProxyHandler::shutdown() {
 
 size_t ProxyHandler::write_object_head(ClientConn& conn, const CachedObject& obj, CacheResult result,
                                        bool keep_alive, bool chunked, bool known_length, bool http10,
-                                       uint64_t now_ms, const uv_buf_t* body, unsigned nbody) {
+                                       uint64_t now_ms, const uv_buf_t* body, unsigned nbody,
+                                       const ByteRange* range) {
     std::string& h = conn.head_buffer();
     size_t start = h.size();
     HeadWriter w(h);
@@ -175,17 +176,35 @@ size_t ProxyHandler::write_object_head(ClientConn& conn, const CachedObject& obj
     eh.http10 = http10;
     eh.server = !contains_header(obj.header_block(), "server");
     write_edge_headers(w, eh);
-    if (chunked) w.header("Transfer-Encoding", "chunked");
-    else if (known_length) w.header_uint("Content-Length", obj.body().size());
-    w.end();
     std::string_view block = obj.header_block();
+    uv_buf_t bufs[4];
+    unsigned n = 0;
+    size_t status_bytes = 0;
+    if (range) {
+        char cr[80];
+        int len = snprintf(cr, sizeof cr, "bytes %llu-%llu/%llu", static_cast<unsigned long long>(range->first),
+                           static_cast<unsigned long long>(range->last),
+                           static_cast<unsigned long long>(obj.body().size()));
+        w.header("Content-Range", std::string_view(cr, static_cast<size_t>(len)));
+        w.header_uint("Content-Length", range->length());
+        // The stored block starts with its own "HTTP/1.1 200 OK" line: replace just that line.
+        static constexpr std::string_view partial = "HTTP/1.1 206 Partial Content\r\n";
+        size_t eol = block.find("\r\n");
+        block.remove_prefix(eol == std::string_view::npos ? block.size() : eol + 2);
+        bufs[n++] = uv_buf_init(const_cast<char*>(partial.data()), static_cast<unsigned>(partial.size()));
+        status_bytes = partial.size();
+    } else if (chunked) {
+        w.header("Transfer-Encoding", "chunked");
+    } else if (known_length) {
+        w.header_uint("Content-Length", obj.body().size());
+    }
+    w.end();
     // One writev per hit: libuv keeps up to 4 buffers inline in the request, more would be copied to the heap.
-    uv_buf_t bufs[4] = {uv_buf_init(const_cast<char*>(block.data()), static_cast<unsigned>(block.size())),
-                        uv_buf_init(h.data() + start, static_cast<unsigned>(h.size() - start))};
-    unsigned n = 2;
+    bufs[n++] = uv_buf_init(const_cast<char*>(block.data()), static_cast<unsigned>(block.size()));
+    bufs[n++] = uv_buf_init(h.data() + start, static_cast<unsigned>(h.size() - start));
     for (unsigned i = 0; i < nbody && n < 4; ++i) bufs[n++] = body[i];
     conn.write(bufs, n);
-    return block.size() + (h.size() - start);
+    return status_bytes + block.size() + (h.size() - start);
 }
 
 bool ProxyHandler::serve_hit(ClientConn& conn, const HttpRequest& req, const Ref<CachedObject>& obj,
@@ -231,21 +250,34 @@ bool ProxyHandler::serve_hit(ClientConn& conn, const HttpRequest& req, const Ref
         return true;
     }
     const BodyBuffer& body = obj->body();
-    uint64_t size = req.method == HTTP_HEAD ? 0 : body.size();
-    uint64_t off = 0;
+    ByteRange range;
+    RangeOutcome ro = range_of(req, *obj, &range);
+    if (ro == RangeOutcome::unsatisfiable) {
+        char extra[64];
+        int len = snprintf(extra, sizeof extra, "Content-Range: bytes */%llu\r\n",
+                           static_cast<unsigned long long>(body.size()));
+        send_simple(conn, &req, 416, "range not satisfiable\n", CacheResult::error,
+                    std::string_view(extra, static_cast<size_t>(len)));
+        return true;
+    }
+    bool partial = ro == RangeOutcome::partial;
+    // Body bytes [off, end) of the stored object, sent as slices of it (no copy).
+    uint64_t off = partial ? range.first : 0;
+    uint64_t end = req.method == HTTP_HEAD ? 0 : partial ? range.last + 1 : body.size();
+    uint64_t size = end - off;
     BodySlice first[2];
-    size_t nfirst = size ? body.slices(0, size, first, 2) : 0;
+    size_t nfirst = size ? body.slices(off, end, first, partial ? 1 : 2) : 0;
     uv_buf_t fb[2];
     for (size_t i = 0; i < nfirst; ++i) {
         fb[i] = uv_buf_init(const_cast<char*>(first[i].data), static_cast<unsigned>(first[i].len));
         off += first[i].len;
     }
     bytes = write_object_head(conn, *obj, shown, keep_alive, false, true, req.version_minor == 0, now_ms, fb,
-                              static_cast<unsigned>(nfirst));
+                              static_cast<unsigned>(nfirst), partial ? &range : nullptr);
     if (size) {
-        while (off < size) {
+        while (off < end) {
             BodySlice sl[4];
-            size_t n = body.slices(off, size, sl, 4);
+            size_t n = body.slices(off, end, sl, 4);
             if (n == 0) break;
             uv_buf_t bufs[4];
             for (size_t i = 0; i < n; ++i) {
@@ -257,9 +289,20 @@ bool ProxyHandler::serve_hit(ClientConn& conn, const HttpRequest& req, const Ref
         bytes += size;
     }
     conn.pin(obj);
-    log_request(conn, &req, obj->status(), shown, bytes);
+    log_request(conn, &req, partial ? 206 : obj->status(), shown, bytes);
     conn.end_response(keep_alive);
     return true;
+}
+
+RangeOutcome ProxyHandler::range_of(const HttpRequest& req, const CachedObject& obj, ByteRange* range) const {
+    if (req.method != HTTP_GET || obj.status() != 200) return RangeOutcome::full;
+    bool found = false;
+    std::string_view r = req.header("range", &found);
+    if (!found) return RangeOutcome::full;
+    bool has_if_range = false;
+    std::string_view if_range = req.header("if-range", &has_if_range);
+    if (has_if_range && !if_range_matches(if_range, obj.etag(), obj.last_modified())) return RangeOutcome::full;
+    return evaluate_range(r, obj.body().size(), range);
 }
 
 void ProxyHandler::handle(ClientConn& conn, const HttpRequest& req) {

@@ -60,12 +60,15 @@ def allocations():
 REQ = b"GET /one.bin HTTP/1.1\r\nHost: alloc.test\r\nUser-Agent: it\r\n\r\n"
 
 
-def hits(conns, n):
+RANGE_REQ = b"GET /one.bin HTTP/1.1\r\nHost: alloc.test\r\nRange: bytes=100-199\r\n\r\n"
+
+
+def hits(conns, n, req=REQ, status=200, length=1024):
     for i in range(n):
         s = conns[i % len(conns)]
-        s.sendall(REQ)
+        s.sendall(req)
         st, h, body = read_response(s)
-        if st != 200 or len(body) != 1024:
+        if st != status or len(body) != length:
             raise RuntimeError(f"bad answer {st}")
         if i >= 0 and h.get("x-cache") != "Hit from meridian" and n > 10:
             raise RuntimeError(f"not a hit: {h.get('x-cache')}")
@@ -89,6 +92,14 @@ try:
     # Allocation-free means a constant (near zero), not one per request: 4x the hits must not add 4x allocations.
     f.check(d1 < n // 20, f"{d1} allocations over {n} hits")
     f.check(d2 < n // 20, f"{d2} allocations over {4 * n} hits (must not grow with N)")
+    # Ranged hits (206 from slices of the stored body) are on the hit path too.
+    hits(conns, 400, RANGE_REQ, 206, 100)
+    r0 = allocations()
+    hits(conns, n, RANGE_REQ, 206, 100)
+    r1 = allocations()
+    print(f"allocations: {r1 - r0} over {n} ranged hits")
+    f.check(r1 - r0 < n // 20, f"{r1 - r0} allocations over {n} ranged hits")
+    a2 = allocations()
     # The counter itself must see allocations where there are some: a miss allocates (fill, object, exchange).
     s0.sendall(REQ.replace(b"one.bin", b"two.bin"))
     read_response(s0)
