@@ -111,7 +111,7 @@ zone:
         if not ok:
             fails.append("initial transfer")
         else:
-            for name, t in [("www.example.test.", "A"), ("example.test.", "MX"), ("web.example.test.", "HTTPS"),
+            for name, t in [("alias.example.test.", "A"), ("www.example.test.", "AAAA"), ("example.test.", "MX"), ("web.example.test.", "HTTPS"),
                             ("opaque.example.test.", 65280), ("_sip._udp.example.test.", "SRV"),
                             ("x.b.ent.example.test.", "A"), ("example.test.", "CAA")]:
                 qt = TYPES[t] if isinstance(t, str) else t

@@ -102,8 +102,9 @@ def compare(q, m, n):
 
 
 def query_set():
-    names_ex = ["example.test.", "www.example.test.", "web.example.test.", "cdn.example.test.", "mail.example.test.",
-                "ns1.example.test.", "ns2.example.test.", "_sip._udp.example.test.", "_443._tcp.web.example.test.",
+    names_ex = ["example.test.", "www.example.test.", "web.example.test.", "cdn.example.test.", "alias.example.test.",
+                "AlIaS.eXaMpLe.TeSt.", "mail.example.test.", "ns1.example.test.", "ns2.example.test.",
+                "_sip._udp.example.test.", "_443._tcp.web.example.test.",
                 "100.2.0.192.in-addr.example.test.", "sipsrv.example.test.", "opaque.example.test.",
                 "foo.apps.example.test.", "a.b.apps.example.test.", "apps.example.test.", "b.ent.example.test.",
                 "x.b.ent.example.test.", "sub.example.test.", "x.sub.example.test.", "ns1.sub.example.test.",
@@ -122,8 +123,8 @@ def query_set():
         for t in types:
             out.append(dict(name=name, qtype=TYPES[t] if isinstance(t, str) else t, edns=1232, do=False))
     # EDNS variations on a subset.
-    for name in ["www.example.test.", "example.test.", "nope.example.test.", "big.example.", "x.sub.example.test.",
-                 "foo.apps.example.test.", "host3.example."]:
+    for name in ["www.example.test.", "alias.example.test.", "example.test.", "nope.example.test.", "big.example.",
+                 "x.sub.example.test.", "foo.apps.example.test.", "host3.example."]:
         for t in ["A", "MX", "TXT", "NS", "ANY"]:
             for edns, do in [(None, False), (512, False), (1232, True), (4096, False)]:
                 out.append(dict(name=name, qtype=TYPES[t], edns=edns, do=do))

@@ -93,11 +93,11 @@ def main():
             check(False, "server started")
             return 1
 
-        r = ask(port, "www.example.test.", TYPES["A"])
-        check(r and r["rcode"] == 0 and r["aa"] == 1 and len(r["an"]) == 3, "UDP answer for www.example.test A")
+        r = ask(port, "cdn.example.test.", TYPES["A"])
+        check(r and r["rcode"] == 0 and r["aa"] == 1 and len(r["an"]) == 3, "UDP answer for cdn.example.test A (CNAME + 2 A)")
         r = ask(port, "id.server.", TYPES["TXT"], qclass=3)
         check(r and r["an"] and "69742d7365727665722d6964" in r["an"][0][4], "CHAOS id.server from config")
-        r = ask(port, "www.example.test.", TYPES["A"], options=bytes([0, 3, 0, 0]))
+        r = ask(port, "web.example.test.", TYPES["A"], options=bytes([0, 3, 0, 0]))
         check(r and r["opt"] and b"it-server" in r["opt"]["options"], "NSID from config")
 
         s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -191,7 +191,7 @@ def main():
         check('meridian_dns_zone_serial{zone="example.test."} 2026112503' in body, "metrics: zone serial after reload")
         check("meridian_dns_query_duration_seconds_bucket" in body, "metrics: latency histogram")
         qlog = open(os.path.join(tmp, "query.log")).read()
-        check("qname=www.example.test. qtype=A rcode=NOERROR" in qlog, "query log lines")
+        check("qname=cdn.example.test. qtype=A rcode=NOERROR" in qlog, "query log lines")
 
         proc.send_signal(signal.SIGTERM)
         rc = proc.wait(10)

@@ -45,19 +45,24 @@ TEST_CASE("exact match answers authoritatively, echoing the question's letter ca
 }
 
 TEST_CASE("CNAME chains are chased inside the zone and stop at the zone's edge", "[dns][engine]") {
-    auto r = ask(test_db(), make_query("cdn.example.test", rrtype::AAAA));
+    auto r = ask(test_db(), make_query("alias.example.test", rrtype::AAAA));
     CHECK(r.rcode() == rcode::NOERROR);
     CHECK(r.flag_aa());
-    CHECK(r.answer() == std::vector<std::string>{"cdn.example.test. 3600 IN CNAME www.example.test.",
-                                                 "www.example.test. 3600 IN CNAME web.example.test.",
+    CHECK(r.answer() == std::vector<std::string>{"alias.example.test. 3600 IN CNAME cdn.example.test.",
+                                                 "cdn.example.test. 3600 IN CNAME web.example.test.",
                                                  "web.example.test. 300 IN AAAA 2001:db8::80"});
+    // The chain ends at a name without the type: NODATA after the CNAMEs, SOA in authority.
+    auto nodata = ask(test_db(), make_query("alias.example.test", rrtype::MX));
+    CHECK(nodata.rcode() == rcode::NOERROR);
+    CHECK(nodata.answer().size() == 2);
+    CHECK(nodata.authority().size() == 1);
     auto ext = ask(test_db(), make_query("ext.example.test", rrtype::A));
     CHECK(ext.rcode() == rcode::NOERROR);
     CHECK(ext.answer() == std::vector<std::string>{"ext.example.test. 3600 IN CNAME www.example.org."});
     CHECK(ext.authority().empty());
     // Asking for the CNAME itself does not chase.
-    auto c = ask(test_db(), make_query("www.example.test", rrtype::CNAME));
-    CHECK(c.answer() == std::vector<std::string>{"www.example.test. 3600 IN CNAME web.example.test."});
+    auto c = ask(test_db(), make_query("cdn.example.test", rrtype::CNAME));
+    CHECK(c.answer() == std::vector<std::string>{"cdn.example.test. 3600 IN CNAME web.example.test."});
 }
 
 TEST_CASE("a CNAME loop ends with each CNAME once", "[dns][engine]") {
@@ -194,7 +199,7 @@ TEST_CASE("malformed queries get FORMERR; responses are dropped", "[dns][engine]
         CHECK(r.rcode() == rcode::FORMERR);
         CHECK(r.wire.size() == 12);
     };
-    auto base = make_query("www.example.test", rrtype::A);
+    auto base = make_query("web.example.test", rrtype::A);
     SECTION("QDCOUNT 0 and 2") {
         auto q = base;
         q[5] = 0;
@@ -227,7 +232,7 @@ TEST_CASE("malformed queries get FORMERR; responses are dropped", "[dns][engine]
         formerr(make_query(name, rrtype::A));
     }
     SECTION("two OPT records") {
-        auto q = make_query("www.example.test", rrtype::A, edns());
+        auto q = make_query("web.example.test", rrtype::A, edns());
         q[11] = 2;
         std::vector<uint8_t> opt(q.end() - 11, q.end());
         q.insert(q.end(), opt.begin(), opt.end());
@@ -236,7 +241,7 @@ TEST_CASE("malformed queries get FORMERR; responses are dropped", "[dns][engine]
     SECTION("OPT with a truncated option") {
         QueryOpts o = edns();
         o.options = {0, 10, 0, 8, 1};
-        formerr(make_query("www.example.test", rrtype::A, o));
+        formerr(make_query("web.example.test", rrtype::A, o));
     }
     SECTION("QR=1 and short packets are dropped") {
         auto q = base;
@@ -249,23 +254,23 @@ TEST_CASE("malformed queries get FORMERR; responses are dropped", "[dns][engine]
 }
 
 TEST_CASE("EDNS: OPT echoed with our size, DO echoed, BADVERS, unknown options ignored", "[dns][engine][edns]") {
-    auto r = ask(test_db(), make_query("www.example.test", rrtype::A, edns(4096, true)));
+    auto r = ask(test_db(), make_query("web.example.test", rrtype::A, edns(4096, true)));
     REQUIRE(r.has_opt());
     CHECK(ldns_pkt_edns_udp_size(r.pkt) == 1232);
     CHECK(ldns_pkt_edns_do(r.pkt));
-    auto nodo = ask(test_db(), make_query("www.example.test", rrtype::A, edns(4096, false)));
+    auto nodo = ask(test_db(), make_query("web.example.test", rrtype::A, edns(4096, false)));
     CHECK_FALSE(ldns_pkt_edns_do(nodo.pkt));
 
     QueryOpts v1 = edns();
     v1.version = 1;
-    auto bad = ask(test_db(), make_query("www.example.test", rrtype::A, v1));
+    auto bad = ask(test_db(), make_query("web.example.test", rrtype::A, v1));
     CHECK(bad.rcode() == rcode::BADVERS);
     CHECK(bad.answer().empty());
     CHECK(bad.has_opt());
 
     QueryOpts unk = edns();
     unk.options = {0xFD, 0xE9, 0, 2, 0xAB, 0xCD}; // a private-use option
-    auto u = ask(test_db(), make_query("www.example.test", rrtype::A, unk));
+    auto u = ask(test_db(), make_query("web.example.test", rrtype::A, unk));
     CHECK(u.rcode() == rcode::NOERROR);
     CHECK(ldns_pkt_edns_data(u.pkt) == nullptr); // not echoed
 }
@@ -316,19 +321,19 @@ TEST_CASE("CHAOS identity names and NSID come from config", "[dns][engine]") {
 
     QueryOpts n = edns();
     n.options = {0, 3, 0, 0};
-    auto with = ask(test_db(), make_query("www.example.test", rrtype::A, n), cfg);
+    auto with = ask(test_db(), make_query("web.example.test", rrtype::A, n), cfg);
     ldns_rdf* data = ldns_pkt_edns_data(with.pkt);
     REQUIRE(data);
     std::string raw(reinterpret_cast<const char*>(ldns_rdf_data(data)), ldns_rdf_size(data));
     CHECK(raw == std::string("\0\3\0\4ns-7", 8));
-    auto without = ask(test_db(), make_query("www.example.test", rrtype::A, edns()), cfg);
+    auto without = ask(test_db(), make_query("web.example.test", rrtype::A, edns()), cfg);
     CHECK(ldns_pkt_edns_data(without.pkt) == nullptr);
 }
 
 TEST_CASE("ECS is validated (RFC 7871 §7.1.1) and echoed with scope 0 for static answers", "[dns][engine][ecs]") {
     QueryOpts o = edns();
     o.options = {0, 8, 0, 7, 0, 1, 24, 0, 192, 0, 2}; // 192.0.2.0/24
-    auto r = ask(test_db(), make_query("www.example.test", rrtype::A, o));
+    auto r = ask(test_db(), make_query("web.example.test", rrtype::A, o));
     CHECK(r.rcode() == rcode::NOERROR);
     ldns_rdf* data = ldns_pkt_edns_data(r.pkt);
     REQUIRE(data);
@@ -338,7 +343,7 @@ TEST_CASE("ECS is validated (RFC 7871 §7.1.1) and echoed with scope 0 for stati
     auto bad = [](std::vector<uint8_t> opt) {
         QueryOpts b = edns();
         b.options = std::move(opt);
-        return ask(test_db(), make_query("www.example.test", rrtype::A, b)).rcode();
+        return ask(test_db(), make_query("web.example.test", rrtype::A, b)).rcode();
     };
     CHECK(bad({0, 8, 0, 7, 0, 1, 24, 8, 192, 0, 2}) == rcode::FORMERR);    // scope in a query
     CHECK(bad({0, 8, 0, 7, 0, 3, 24, 0, 192, 0, 2}) == rcode::FORMERR);    // unknown family
@@ -409,7 +414,7 @@ TEST_CASE("AXFR over UDP is refused; over TCP it is handed to the server", "[dns
 
 TEST_CASE("random and mutated packets never crash, never overflow, always parse or drop", "[dns][engine][fuzz]") {
     std::mt19937 rng(12345);
-    std::vector<std::vector<uint8_t>> seeds = {make_query("www.example.test", rrtype::A, edns()),
+    std::vector<std::vector<uint8_t>> seeds = {make_query("web.example.test", rrtype::A, edns()),
                                                make_query("big.example", rrtype::TXT),
                                                make_query("host3.example", rrtype::MX, edns(512, true))};
     for (int i = 0; i < 3000; i++) {
