@@ -127,6 +127,11 @@ private:
     WriteReq* get_req();
     void put_req(WriteReq* r);
     void submit(WriteReq* r, const uv_buf_t* bufs, unsigned n);
+    // Writes what the socket takes now, without a write request; returns the bytes written (0 when output is
+    // queued already or the socket is full). Closes the connection on a socket error.
+    size_t write_now(const uv_buf_t* bufs, unsigned n);
+    // Makes sure the timer fires no later than `deadline_ms` (uv_now time); never restarts it for a later one.
+    void timer_by(uint64_t deadline_ms);
 
     ConnSet* set_;
     RequestHandler* handler_;
@@ -150,6 +155,8 @@ private:
     std::string peer_ip_;
     uint64_t request_start_ms_ = 0;
     uint64_t last_activity_ms_ = 0;
+    uint64_t timer_due_ms_ = 0; // when the armed timer fires; valid while timer_armed_
+    bool timer_armed_ = false;
     uint64_t id_ = 0;
     bool in_request_ = false;     // a request is being answered
     bool response_ended_ = false; // end_response() was called for it

@@ -9,6 +9,7 @@
 #include <unistd.h>
 #include <uv.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <string>
@@ -57,7 +58,32 @@ public:
             conn.end_response(req.keep_alive);
             return;
         }
+        if (path == "/multi") {
+            // Six buffers by reference (more than libuv keeps inline), larger than the socket takes at once:
+            // whatever the direct write leaves must be queued from the exact byte where it stopped.
+            const std::string& b = pattern();
+            static const size_t cuts[] = {0, 1, 4097, 65536, 1 << 20, (3 << 20) + 7, b.size()};
+            std::string& h = conn.head_buffer();
+            h = "HTTP/1.1 200 OK\r\nContent-Length: " + std::to_string(b.size()) + "\r\n\r\n";
+            conn.write(h);
+            uv_buf_t bufs[6];
+            for (int i = 0; i < 6; ++i) {
+                bufs[i] = uv_buf_init(const_cast<char*>(b.data() + cuts[i]), static_cast<unsigned>(cuts[i + 1] - cuts[i]));
+            }
+            conn.write(bufs, 6);
+            conn.end_response(req.keep_alive);
+            return;
+        }
         reply(conn, path, req.keep_alive);
+    }
+    // 4 MiB of a pattern that shows a skipped, repeated or reordered byte.
+    static const std::string& pattern() {
+        static const std::string p = [] {
+            std::string s(4 << 20, '\0');
+            for (size_t i = 0; i < s.size(); ++i) s[i] = static_cast<char>((i * 7 + i / 251) % 256);
+            return s;
+        }();
+        return p;
     }
     void reject(ClientConn& conn, int status, const char*) override {
         std::string& h = conn.head_buffer();
@@ -92,9 +118,10 @@ struct ServerThread {
     std::atomic<int> port{0};
     int close_rc = -1;
 
-    explicit ServerThread(uint32_t max_connections = 100) {
+    explicit ServerThread(uint32_t max_connections = 100, uint64_t keepalive_ms = 60'000) {
         max_conns = max_connections;
         settings.header_timeout_ms = 300;
+        settings.keepalive_timeout_ms = keepalive_ms;
         settings.client_buffer_bytes = 64 << 10;
         uv_loop_init(&loop);
         handler = std::make_unique<TestHandler>(&loop);
@@ -236,5 +263,71 @@ TEST_CASE("connections beyond max_connections are closed at once", "[edge][serve
     st.finish();
     CHECK(a == "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n/a");
     CHECK(b.empty());
+    CHECK(st.close_rc == 0);
+}
+
+TEST_CASE("a busy keep-alive connection outlives the idle timeout and closes once idle for it", "[edge][server]") {
+    ServerThread st(100, 400);
+    int fd = connect_to(st.port);
+    REQUIRE(fd >= 0);
+    // 10 requests 100 ms apart span 1 s, well past the 400 ms idle timeout: activity must keep the connection.
+    std::string want = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n/k";
+    int answered = 0;
+    for (int i = 0; i < 10; ++i) {
+        send_all(fd, "GET /k HTTP/1.1\r\nHost: a\r\n\r\n");
+        if (read_until(fd, want.size()) == want) ++answered;
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    auto t0 = std::chrono::steady_clock::now();
+    std::string rest = read_until(fd, 1 << 20); // until the idle close
+    auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0).count();
+    close(fd);
+    st.finish();
+    CHECK(answered == 10);
+    CHECK(rest.empty());
+    CHECK(ms >= 200); // 400 ms after the last response, of which 100 ms were slept already
+    CHECK(ms < 3000);
+    CHECK(st.close_rc == 0);
+}
+
+TEST_CASE("after keep-alive requests, a stalled header still gets 408 at the header timeout", "[edge][server]") {
+    ServerThread st; // idle timeout 60 s, header timeout 300 ms: the shorter deadline must win
+    int fd = connect_to(st.port);
+    REQUIRE(fd >= 0);
+    std::string want = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n/k";
+    send_all(fd, "GET /k HTTP/1.1\r\nHost: a\r\n\r\n");
+    std::string first = read_until(fd, want.size());
+    auto t0 = std::chrono::steady_clock::now();
+    send_all(fd, "GET /k HTTP/1.1\r\nHost: a\r\nX-Slow");
+    std::string got = read_until(fd, 1 << 20);
+    auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0).count();
+    close(fd);
+    st.finish();
+    CHECK(first == want);
+    CHECK(got.rfind("HTTP/1.1 408", 0) == 0);
+    CHECK(ms >= 250);
+    CHECK(ms < 3000);
+    CHECK(st.close_rc == 0);
+}
+
+TEST_CASE("a large response by reference arrives intact when the socket takes it in parts", "[edge][server]") {
+    ServerThread st;
+    int fd = connect_to(st.port);
+    REQUIRE(fd >= 0);
+    int rcv = 65536; // a small window, so the server's direct write stops part-way
+    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcv, sizeof rcv);
+    // Two in a row: the second starts while nothing is queued again, on the same connection.
+    send_all(fd, "GET /multi HTTP/1.1\r\nHost: a\r\n\r\nGET /multi HTTP/1.1\r\nHost: a\r\n\r\n");
+    std::this_thread::sleep_for(std::chrono::milliseconds(100)); // let the server hit a full socket
+    const std::string& body = TestHandler::pattern();
+    std::string head = "HTTP/1.1 200 OK\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n";
+    std::string want = head + body + head + body;
+    std::string got = read_until(fd, want.size());
+    close(fd);
+    st.finish();
+    REQUIRE(got.size() == want.size());
+    CHECK(got.substr(0, head.size()) == head);
+    size_t first_diff = std::mismatch(got.begin(), got.end(), want.begin()).first - got.begin();
+    CHECK(first_diff == want.size()); // an offset, not an 8 MiB dump, when a byte is wrong
     CHECK(st.close_rc == 0);
 }
