@@ -81,9 +81,7 @@ struct DnsApp::WorkerSlot {
 
 DnsApp::DnsApp() = default;
 
-DnsApp::~DnsApp() {
-    if (query_log_fd_ >= 0) ::close(query_log_fd_);
-}
+DnsApp::~DnsApp() = default;
 
 bool DnsApp::build(const std::string& path, shared::ConfigDiagnostics& diags, const ZoneDb* previous, State* out) {
     std::shared_ptr<const geo::SteeringConfig> steer_cfg;
@@ -238,15 +236,15 @@ bool DnsApp::start(uv_loop_t* main_loop, shared::MetricsRegistry& metrics) {
     main_loop_ = main_loop;
     metrics_ = &metrics;
     if (!state_.cfg.query_log_file.empty()) {
-        query_log_fd_ = ::open(state_.cfg.query_log_file.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
-        if (query_log_fd_ < 0) {
+        if (!query_log_.open(state_.cfg.query_log_file)) {
             shared::log::error("dns", "cannot open query log",
                                {{"file", state_.cfg.query_log_file}, {"error", std::strerror(errno)}});
             return false;
         }
-        query_log_path_ = state_.cfg.query_log_file;
+        if (int rc = query_log_.watch_reopen_signal(main_loop))
+            shared::log::warn("dns", "query log will not be reopened on SIGUSR1", {{"error", uv_strerror(rc)}});
         auto s = std::make_shared<ServiceSettings>(*state_.settings);
-        s->query_log_fd = query_log_fd_;
+        s->query_log_fd = query_log_.fd();
         state_.settings = s;
     }
     started_ = true;
@@ -262,12 +260,13 @@ bool DnsApp::start(uv_loop_t* main_loop, shared::MetricsRegistry& metrics) {
         slot->svc->update(state_.db, state_.settings);
         WorkerSlot* sp = slot.get();
         const auto listen = state_.cfg.common.listen;
+        const uint64_t rcvbuf = state_.cfg.udp_receive_buffer;
         bool ok = slot->worker->start(
-            [sp, listen](shared::Worker& w) {
+            [sp, listen, rcvbuf](shared::Worker& w) {
                 for (const auto& addr : listen) {
                     auto udp = std::make_unique<UdpServer>(*sp->svc);
                     auto tcp = std::make_unique<TcpServer>(*sp->svc);
-                    int rc = udp->start(w.loop(), addr);
+                    int rc = udp->start(w.loop(), addr, rcvbuf);
                     int rc2 = rc ? 0 : tcp->start(w.loop(), addr);
                     sp->udp.push_back(std::move(udp));
                     sp->tcp.push_back(std::move(tcp));
@@ -277,9 +276,17 @@ bool DnsApp::start(uv_loop_t* main_loop, shared::MetricsRegistry& metrics) {
                         w.fail();
                         return;
                     }
-                    if (w.index() == 0)
-                        shared::log::info("dns", "listening", {{"udp", sp->udp.back()->address().to_string()},
-                                                               {"tcp", sp->tcp.back()->address().to_string()}});
+                    if (w.index() != 0) continue;
+                    const ReceiveBufferResult& rb = sp->udp.back()->receive_buffer();
+                    shared::log::info("dns", "listening", {{"udp", sp->udp.back()->address().to_string()},
+                                                           {"tcp", sp->tcp.back()->address().to_string()},
+                                                           {"udp_receive_buffer", std::to_string(rb.effective)}});
+                    // Linux reports twice what it granted; less than asked means net.core.rmem_max capped it.
+                    if (rcvbuf && static_cast<uint64_t>(rb.effective) / 2 < rcvbuf)
+                        shared::log::warn("dns", "UDP receive buffer smaller than limits.udp_receive_buffer "
+                                                 "(not root: raise net.core.rmem_max)",
+                                          {{"asked", std::to_string(rcvbuf)}, {"got", std::to_string(rb.effective / 2)},
+                                           {"error", rb.error ? std::strerror(rb.error) : ""}});
                 }
             },
             [sp](shared::Worker&) {
@@ -307,10 +314,10 @@ void DnsApp::reload(const std::string& config_path) {
     for (const auto& e : diags.all()) shared::log::warn("dns", e.to_string());
     if (next.cfg.common.workers != state_.cfg.common.workers || next.cfg.common.listen.size() != state_.cfg.common.listen.size())
         shared::log::warn("dns", "workers and listen changes take effect after a restart");
-    if (next.cfg.query_log_file != query_log_path_)
+    if (next.cfg.query_log_file != query_log_.path())
         shared::log::warn("dns", "query_log.file changes take effect after a restart");
     auto s = std::make_shared<ServiceSettings>(*next.settings);
-    s->query_log_fd = query_log_fd_;
+    s->query_log_fd = query_log_.fd();
     next.settings = s;
     // geo: check the new config's edges (new checks run once now) before its steering is published.
     if (const geo::Steering* st = steering_of(next.steering)) {
@@ -339,6 +346,7 @@ void DnsApp::reload(const std::string& config_path) {
 
 void DnsApp::stop(std::function<void()> done) {
     if (health_) health_->close();
+    query_log_.close_watch();
     for (auto& slot : workers_)
         if (slot->started) slot->worker->request_stop();
     for (auto& slot : workers_)

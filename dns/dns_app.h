@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "dns/config/dns_config.h"
+#include "dns/server/query_log_file.h"
 #include "dns/server/query_service.h"
 #include "dns/zone/zone_db.h"
 #include "shared/process/daemon.h"
@@ -49,8 +50,7 @@ private:
     ServerMetricIds ids_;
     std::unique_ptr<health::HealthChecker> health_; // geo edge health checks (main loop)
     uv_loop_t* main_loop_ = nullptr;
-    int query_log_fd_ = -1;
-    std::string query_log_path_;
+    QueryLogFile query_log_; // [query_log] file; reopened on SIGUSR1
     bool started_ = false;
 };
 

@@ -44,6 +44,8 @@ bool parse_dns_config(const std::string& path, shared::ConfigDiagnostics& diags,
         if (c.tcp_idle_timeout_ms == 0) l->error("tcp_idle_timeout", "must be more than 0");
         c.max_tcp_connections = static_cast<uint32_t>(l->get_int("max_tcp_connections", 1000, 1, 1000000));
         c.edns_buffer_size = static_cast<uint16_t>(l->get_int("edns_buffer_size", 1232, 512, 4096));
+        c.udp_receive_buffer = l->get_size("udp_receive_buffer", 4u << 20);
+        if (c.udp_receive_buffer > (1u << 30)) l->error("udp_receive_buffer", "at most 1GiB");
         l->finish();
     }
     if (auto a = root.table("axfr")) {

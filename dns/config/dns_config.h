@@ -34,6 +34,7 @@ struct DnsConfig {
     uint64_t tcp_idle_timeout_ms = 10000;
     uint32_t max_tcp_connections = 1000; // per worker
     uint16_t edns_buffer_size = 1232;
+    uint64_t udp_receive_buffer = 4u << 20; // SO_RCVBUF(FORCE) of every UDP listening socket; 0 = kernel default
     AddressAcl axfr_allow;
     std::vector<std::string> axfr_allow_text;
     std::vector<TsigKeyConfig> tsig_keys;

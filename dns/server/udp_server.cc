@@ -9,7 +9,7 @@
 
 namespace dns {
 
-int UdpServer::start(uv_loop_t* loop, const shared::SocketAddress& addr) {
+int UdpServer::start(uv_loop_t* loop, const shared::SocketAddress& addr, uint64_t receive_buffer) {
     int rc = shared::udp_bind_reuseport(loop, &udp_, addr, true);
     initialized_ = true;
     udp_.data = this;
@@ -17,6 +17,7 @@ int UdpServer::start(uv_loop_t* loop, const shared::SocketAddress& addr) {
     uv_os_fd_t fd;
     if ((rc = uv_fileno(reinterpret_cast<uv_handle_t*>(&udp_), &fd))) return rc;
     fd_ = fd;
+    rcvbuf_ = set_receive_buffer(fd_, receive_buffer);
     return uv_udp_recv_start(&udp_, on_alloc, on_recv);
 }
 

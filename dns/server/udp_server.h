@@ -10,6 +10,7 @@
 #include <memory>
 
 #include "dns/server/query_service.h"
+#include "dns/server/receive_buffer.h"
 #include "shared/net/address.h"
 
 namespace dns {
@@ -19,11 +20,13 @@ public:
     explicit UdpServer(QueryService& svc) : svc_(svc) {}
     UdpServer(const UdpServer&) = delete;
     UdpServer& operator=(const UdpServer&) = delete;
-    // 0 or a libuv error (the handle must still be closed).
-    int start(uv_loop_t* loop, const shared::SocketAddress& addr);
+    // 0 or a libuv error (the handle must still be closed). `receive_buffer`: bytes asked for the socket's kernel
+    // receive buffer (0 = the kernel's default); see dns/server/receive_buffer.h.
+    int start(uv_loop_t* loop, const shared::SocketAddress& addr, uint64_t receive_buffer);
     // Starts closing; the loop must run afterwards. The object must outlive the loop run.
     void close();
     shared::SocketAddress address() const;
+    const ReceiveBufferResult& receive_buffer() const { return rcvbuf_; }
 
 private:
     static void on_alloc(uv_handle_t* h, size_t suggested, uv_buf_t* buf) noexcept;
@@ -37,6 +40,7 @@ private:
     QueryService& svc_;
     uv_udp_t udp_{};
     int fd_ = -1;
+    ReceiveBufferResult rcvbuf_;
     bool initialized_ = false;
     std::unique_ptr<char[]> recv_buf_{new char[kSlot * kBatch]};
     // Answers waiting for the batch's sendmmsg.

@@ -193,6 +193,22 @@ def main():
         qlog = open(os.path.join(tmp, "query.log")).read()
         check("qname=cdn.example.test. qtype=A rcode=NOERROR" in qlog, "query log lines")
 
+        # Log rotation: the file is moved away, SIGUSR1 reopens the path; new lines go to the new file only.
+        qpath = os.path.join(tmp, "query.log")
+        os.rename(qpath, qpath + ".1")
+        proc.send_signal(signal.SIGUSR1)
+        deadline = time.time() + 5
+        while time.time() < deadline and not os.path.exists(qpath):
+            time.sleep(0.05)
+        ask(port, "rotated.example.test.", TYPES["A"])
+        deadline = time.time() + 5
+        while time.time() < deadline and "rotated" not in open(qpath).read():
+            time.sleep(0.05)
+        check("qname=rotated.example.test. qtype=A rcode=NXDOMAIN" in open(qpath).read(),
+              "SIGUSR1 reopens the query log: new lines in the new file")
+        check("rotated" not in open(qpath + ".1").read(), "SIGUSR1: nothing more in the rotated file")
+        check(proc.poll() is None, "SIGUSR1 does not stop the server")
+
         proc.send_signal(signal.SIGTERM)
         rc = proc.wait(10)
         proc = None

@@ -42,6 +42,7 @@ hostname = "c"
 tcp_idle_timeout = "3s"
 max_tcp_connections = 10
 edns_buffer_size = 1400
+udp_receive_buffer = "8MiB"
 [axfr]
 allow = ["192.0.2.0/24", "::1"]
 [[tsig_key]]
@@ -72,6 +73,7 @@ ipv6_prefix = 48
     CHECK(c.tcp_idle_timeout_ms == 3000);
     CHECK(c.max_tcp_connections == 10);
     CHECK(c.edns_buffer_size == 1400);
+    CHECK(c.udp_receive_buffer == 8u << 20);
     CHECK(c.notify.size() == 2);
     CHECK(c.notify[0].port() == 53);
     CHECK(c.notify[1].port() == 5353);
@@ -89,6 +91,7 @@ ipv6_prefix = 48
     DnsConfig m;
     REQUIRE(parse_dns_config(minimal, d2, &m));
     CHECK(m.edns_buffer_size == 1232);
+    CHECK(m.udp_receive_buffer == 4u << 20);
     CHECK(m.tcp_idle_timeout_ms == 10000);
     CHECK(m.max_tcp_connections == 1000);
     CHECK_FALSE(m.rrl.enabled);
@@ -103,6 +106,7 @@ name = "bad..name"
 allow = ["300.1.1.1/8", "10.0.0.0/33"]
 [limits]
 edns_buffer_size = 100
+udp_receive_buffer = "lots"
 [[tsig_key]]
 name = "k"
 secret = "not base64!"
@@ -122,6 +126,7 @@ bogus = 1
     CHECK(has(d, "prefix length over 32"));
     CHECK(has(d, ":6:") );
     CHECK(has(d, "limits.edns_buffer_size"));
+    CHECK(has(d, "limits.udp_receive_buffer"));
     CHECK(has(d, "expected base64"));
     CHECK(has(d, "hmac-md5"));
     CHECK(has(d, "rrl.slip"));
