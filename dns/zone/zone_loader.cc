@@ -7,14 +7,12 @@
 #include <algorithm>
 #include <cstdio>
 #include <cstring>
-#include <fstream>
-#include <map>
 #include <unordered_map>
-#include <set>
 #include <sstream>
 #include <vector>
 
 #include "dns/wire/dns_constants.h"
+#include "dns/zone/simple_record_parser.h"
 
 namespace dns {
 namespace {
@@ -30,6 +28,19 @@ std::string dir_of(const std::string& path) {
     if (slash == std::string::npos) return ".";
     if (slash == 0) return "/";
     return path.substr(0, slash);
+}
+
+bool read_file(const std::string& path, std::string* out) {
+    FILE* f = std::fopen(path.c_str(), "rb");
+    if (!f) return false;
+    char buf[1 << 16];
+    size_t n;
+    while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) out->append(buf, n);
+    bool ok = !std::ferror(f);
+    int saved = errno;
+    std::fclose(f);
+    errno = saved;
+    return ok;
 }
 
 // $INCLUDE directives in file order; ldns reports each one as LDNS_STATUS_SYNTAX_INCLUDE without its argument.
@@ -101,30 +112,29 @@ public:
         zone_->apex_text = name_to_text(*wire);
     }
 
-    bool parse_text(std::string_view text, const std::string& path, const std::string& root_dir, ldns_rdf* origin,
+    bool parse_text(std::string text, const std::string& path, const std::string& root_dir, ldns_rdf* origin,
                     uint32_t ttl, unsigned depth) {
-        std::string copy(text);
-        FILE* fp = fmemopen(copy.data(), copy.size(), "r");
+        // ldns reads the lines the fast path leaves to it through a stream over the same text.
+        FILE* fp = fmemopen(text.data(), text.size(), "r");
         if (!fp) {
             error(path, 0, "cannot read zone text");
             return false;
         }
-        bool r = parse_stream(fp, copy, path, root_dir, origin, ttl, depth);
+        if (depth == 0) zone_->nodes.reserve(static_cast<size_t>(std::count(text.begin(), text.end(), '\n')) / 2);
+        bool r = parse_stream(fp, text, path, root_dir, origin, ttl, depth);
         fclose(fp);
         return r;
     }
 
     bool parse_file(const std::string& path, const std::string& root_dir, ldns_rdf* origin, uint32_t ttl,
                     unsigned depth, const std::string& from_file, int from_line) {
-        std::ifstream in(path, std::ios::binary);
-        if (!in) {
+        std::string text;
+        if (!read_file(path, &text)) {
             error(from_file.empty() ? path : from_file, from_line,
                   "cannot open zone file " + path + ": " + std::strerror(errno));
             return false;
         }
-        std::stringstream ss;
-        ss << in.rdbuf();
-        return parse_text(ss.str(), path, root_dir, origin, ttl, depth);
+        return parse_text(std::move(text), path, root_dir, origin, ttl, depth);
     }
 
     ~ZoneBuilder() { ldns_buffer_free(rdata_buf_); }
@@ -135,6 +145,8 @@ private:
     bool parse_stream(FILE* fp, std::string_view text, const std::string& path, const std::string& root_dir,
                       ldns_rdf* origin_in, uint32_t ttl, unsigned depth);
     void add_rr(ldns_rr* rr, const std::string& path, int line);
+    void add_record(std::string_view owner_wire, uint16_t type, uint16_t klass, uint32_t ttl, std::string_view rdata,
+                    const std::string& path, int line);
     void error(const std::string& file, int line, const std::string& msg) {
         ok_ = false;
         if (++errors_ <= opts_.max_errors) diags_.error_at(file, line, msg);
@@ -146,6 +158,7 @@ private:
     std::shared_ptr<Zone> zone_;
     std::unordered_map<std::string, Where> cname_at_; // owner of each CNAME → where it was (for messages)
     ldns_buffer* rdata_buf_ = ldns_buffer_new(512);
+    std::string owner_; // the current record's owner, lower-cased (reused: no allocation per record)
     std::vector<std::pair<std::string, Where>> ns_targets_;
     std::vector<std::string> dname_owners_;
     bool ok_ = true;
@@ -159,11 +172,58 @@ bool ZoneBuilder::parse_stream(FILE* fp, std::string_view text, const std::strin
     size_t next_include = 0;
     ldns_rdf* origin = ldns_rdf_clone(origin_in);
     ldns_rdf* prev = nullptr;
-    int line = 0;
-    while (!feof(fp) && errors_ < opts_.max_errors) {
+    // The fast path's view of ldns's state: the origin and the previous owner in wire form. A record read by the
+    // fast path makes ldns's `prev` stale until the next line ldns reads.
+    std::string origin_wire = rdf_wire(origin), prev_wire;
+    bool prev_stale = false;
+    SimpleRecord rec;
+    size_t pos = 0;
+    int line = 0; // lines before `pos`
+    while (pos < text.size() && errors_ < opts_.max_errors) {
+        size_t nl = text.find('\n', pos);
+        size_t next = nl == std::string_view::npos ? text.size() : nl + 1;
+        std::string_view this_line = text.substr(pos, next - pos - (nl == std::string_view::npos ? 0 : 1));
+        // Blank lines are skipped here, so that a record ldns reads starts on the line after `line`.
+        if (is_blank_line(this_line)) {
+            line++;
+            pos = next;
+            continue;
+        }
+        if (opts_.fast_path) {
+            SimpleParseContext ctx{origin_wire, prev_wire, ttl};
+            SimpleLine k = parse_simple_line(this_line, ctx, &rec);
+            if (k != SimpleLine::not_simple) {
+                line++;
+                pos = next;
+                if (k == SimpleLine::record) {
+                    add_record(rec.owner, rec.type, rrclass::IN, rec.ttl, rec.rdata, path, line);
+                    prev_wire.assign(rec.owner);
+                    prev_stale = true;
+                }
+                continue;
+            }
+        }
+        if (prev_stale) {
+            if (prev) ldns_rdf_deep_free(prev);
+            prev = ldns_dname_new_frm_data(static_cast<uint16_t>(prev_wire.size()), prev_wire.data());
+            prev_stale = false;
+        }
+        // ldns reads one entry (several lines when in parentheses) from here.
+        if (std::fseek(fp, static_cast<long>(pos), SEEK_SET) != 0) {
+            error(path, line + 1, "cannot read zone text");
+            break;
+        }
         ldns_rr* rr = nullptr;
         int before = line;
-        ldns_status s = ldns_rr_new_frm_fp_l(&rr, fp, &ttl, &origin, &prev, &line);
+        int ldns_line = line;
+        ldns_status s = ldns_rr_new_frm_fp_l(&rr, fp, &ttl, &origin, &prev, &ldns_line);
+        long after = std::ftell(fp);
+        size_t end = after > static_cast<long>(pos) ? std::min(static_cast<size_t>(after), text.size()) : next;
+        line = before + static_cast<int>(std::count(text.begin() + static_cast<long>(pos),
+                                                    text.begin() + static_cast<long>(end), '\n'));
+        pos = end;
+        origin_wire = origin ? rdf_wire(origin) : std::string();
+        prev_wire = prev ? rdf_wire(prev) : std::string();
         int at = before + 1; // the record's first line (ldns reports the last one it read)
         if (s == LDNS_STATUS_OK) {
             add_rr(rr, path, at);
@@ -214,7 +274,7 @@ bool ZoneBuilder::parse_stream(FILE* fp, std::string_view text, const std::strin
             if (inc_origin) ldns_rdf_deep_free(inc_origin);
             continue;
         }
-        error(path, line ? line : at, ldns_get_errorstr_by_id(s));
+        error(path, ldns_line ? ldns_line : at, ldns_get_errorstr_by_id(s));
     }
     if (origin) ldns_rdf_deep_free(origin);
     if (prev) ldns_rdf_deep_free(prev);
@@ -222,9 +282,27 @@ bool ZoneBuilder::parse_stream(FILE* fp, std::string_view text, const std::strin
 }
 
 void ZoneBuilder::add_rr(ldns_rr* rr, const std::string& path, int line) {
-    std::string owner = to_lower(rdf_wire(ldns_rr_owner(rr)));
-    uint16_t type = ldns_rr_get_type(rr);
-    if (ldns_rr_get_class(rr) != LDNS_RR_CLASS_IN) {
+    ldns_buffer* b = rdata_buf_;
+    ldns_buffer_clear(b);
+    if (ldns_rr_rdata2buffer_wire(b, rr) != LDNS_STATUS_OK || ldns_buffer_position(b) > 65535) {
+        error(path, line, "cannot encode the record's data");
+        return;
+    }
+    const ldns_rdf* owner = ldns_rr_owner(rr);
+    add_record(std::string_view(reinterpret_cast<const char*>(ldns_rdf_data(owner)), ldns_rdf_size(owner)),
+               ldns_rr_get_type(rr), ldns_rr_get_class(rr), ldns_rr_ttl(rr),
+               std::string_view(reinterpret_cast<const char*>(ldns_buffer_begin(b)), ldns_buffer_position(b)), path,
+               line);
+}
+
+void ZoneBuilder::add_record(std::string_view owner_wire, uint16_t type, uint16_t klass, uint32_t ttl,
+                             std::string_view rdata, const std::string& path, int line) {
+    // Label length bytes are at most 63, below 'A', so lowering every byte lowers just the letters.
+    owner_.assign(owner_wire);
+    for (char& c : owner_)
+        if (c >= 'A' && c <= 'Z') c = static_cast<char>(c + 32);
+    const std::string& owner = owner_;
+    if (klass != rrclass::IN) {
         error(path, line, "record " + name_to_text(owner) + " is not of class IN");
         return;
     }
@@ -237,13 +315,10 @@ void ZoneBuilder::add_rr(ldns_rr* rr, const std::string& path, int line) {
         error(path, line, std::string("meta type ") + type_text(type) + " cannot appear in a zone");
         return;
     }
-    ldns_buffer* b = rdata_buf_;
-    ldns_buffer_clear(b);
-    if (ldns_rr_rdata2buffer_wire(b, rr) != LDNS_STATUS_OK || ldns_buffer_position(b) > 65535) {
+    if (rdata.size() > 65535) {
         error(path, line, "cannot encode the record's data");
         return;
     }
-    std::string_view rdata(reinterpret_cast<const char*>(ldns_buffer_begin(b)), ldns_buffer_position(b));
     if (type == rrtype::SOA && owner != zone_->apex) {
         error(path, line, "SOA at " + name_to_text(owner) + " is not at the zone apex " + zone_->apex_text);
         return;
@@ -260,19 +335,15 @@ void ZoneBuilder::add_rr(ldns_rr* rr, const std::string& path, int line) {
     for (auto& s : node.rrsets)
         if (s.type == type) set = &s;
     if (!set) {
-        node.rrsets.push_back(RRset{type, ldns_rr_ttl(rr), 0, {}});
+        node.rrsets.push_back(RRset{type, ttl, 0, {}});
         set = &node.rrsets.back();
-    } else if (set->ttl != ldns_rr_ttl(rr)) {
+    } else if (set->ttl != ttl) {
         // RFC 2181 §5.2: an RRset has one TTL; keep the smallest so no copy is cached too long.
         warn(path, line, "TTL of " + name_to_text(owner) + " " + type_text(type) +
                              " differs within the RRset; using the smallest");
-        set->ttl = std::min(set->ttl, ldns_rr_ttl(rr));
+        set->ttl = std::min(set->ttl, ttl);
     }
     // Duplicate records collapse (RFC 2181 §5).
-    std::string rec;
-    rec += static_cast<char>(rdata.size() >> 8);
-    rec += static_cast<char>(rdata.size() & 0xFF);
-    rec += rdata;
     bool dup = false;
     set->for_each([&](const uint8_t* p, uint16_t len) {
         if (len == rdata.size() && std::memcmp(p, rdata.data(), len) == 0) dup = true;
@@ -283,7 +354,9 @@ void ZoneBuilder::add_rr(ldns_rr* rr, const std::string& path, int line) {
                               name_to_text(owner));
         return;
     }
-    set->rdata += rec;
+    set->rdata += static_cast<char>(rdata.size() >> 8);
+    set->rdata += static_cast<char>(rdata.size() & 0xFF);
+    set->rdata += rdata;
     set->count++;
     zone_->record_count++;
     if (type == rrtype::NS) ns_targets_.emplace_back(to_lower(rdata), Where{path, line});
@@ -313,20 +386,21 @@ std::shared_ptr<Zone> ZoneBuilder::finish(const std::string& path) {
                                   " and is never answered (RFC 6672 §2.4)");
     if (!ok_) return nullptr;
     // Empty non-terminals: every ancestor up to the apex exists as a node.
-    std::vector<std::string> owners;
-    for (auto& [name, node] : z.nodes) owners.push_back(name);
-    for (const auto& name : owners) {
+    // Collected first: inserting while iterating could rehash the map under the loop.
+    std::vector<std::string_view> missing;
+    for (auto& [name, node] : z.nodes) {
         size_t pos = 0;
         std::string_view n(name);
         while (n.size() - pos > z.apex.size()) {
             pos += 1 + static_cast<uint8_t>(n[pos]);
             std::string_view anc = n.substr(pos);
             if (anc.size() <= z.apex.size()) break;
-            if (z.nodes.find(anc) != z.nodes.end()) break; // its own ancestors were handled with it
-            std::string a(anc);
-            z.nodes.emplace(a, Node{a, {}, false, kNotSteered});
+            if (z.nodes.find(anc) != z.nodes.end()) break; // its own ancestors are handled with it
+            missing.push_back(anc);
         }
     }
+    std::vector<std::string> add(missing.begin(), missing.end()); // the views point into keys of the map
+    for (auto& a : add) z.nodes.emplace(a, Node{a, {}, false, kNotSteered});
     for (const auto& [target, where] : ns_targets_) {
         if (!is_subdomain(target, z.apex)) continue;
         const Node* t = z.find(target);
