@@ -313,3 +313,36 @@ TEST_CASE("zones load the same with and without the fast path", "[dns][zone][fas
         CHECK(d3.to_string().find("/tmp/fast.zone:6: CNAME and other data at b.e.test.") != std::string::npos);
     }
 }
+
+TEST_CASE("mutated lines: whatever the fast path accepts, ldns reads the same", "[dns][zone][fastpath]") {
+    std::mt19937 rng(2026);
+    const std::vector<std::string> seeds = {
+        "www IN A 192.0.2.1", "Host-1 300 IN AAAA 2001:db8::1:2", "  IN MX 10 mail.Example.org.",
+        "t 60 TXT \"a b\" c \"\"", "alias CNAME web", "@ NS ns1", "1.2.0.192.in-addr IN PTR host.", "*.w IN A 10.0.0.1"};
+    const std::string alphabet = "aZ09.-_*@:; \t\"\\()$IN";
+    SimpleRecord r;
+    int accepted = 0;
+    for (int i = 0; i < 20000; i++) {
+        std::string l = seeds[rng() % seeds.size()];
+        int edits = 1 + static_cast<int>(rng() % 3);
+        for (int e = 0; e < edits; e++) {
+            size_t at = rng() % (l.size() + 1);
+            char c = alphabet[rng() % alphabet.size()];
+            switch (rng() % 3) {
+            case 0: if (at < l.size()) l[at] = c; break;
+            case 1: l.insert(l.begin() + static_cast<long>(at), c); break;
+            case 2: if (at < l.size()) l.erase(at, 1); break;
+            }
+        }
+        if (fast(l, &r) != SimpleLine::record) continue;
+        accepted++;
+        INFO("line: [" << l << "]");
+        Oracle o = ldns_reads(l, 7200);
+        REQUIRE(o.ok);
+        CHECK(r.owner == o.rec.owner);
+        CHECK(r.type == o.rec.type);
+        CHECK(r.ttl == o.rec.ttl);
+        CHECK(r.rdata == o.rec.rdata);
+    }
+    CHECK(accepted > 1000); // the mutations keep many lines on the fast path, so the comparison means something
+}
