@@ -12,6 +12,9 @@ import sys
 import tempfile
 import time
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from dnswire import free_port  # noqa: E402  (shared with the other DNS integration tests)
+
 SRC = os.environ.get("MERIDIAN_SRC", os.getcwd())
 DNS = os.environ.get("MERIDIAN_DNS")
 if not DNS or not os.path.exists(DNS):
@@ -30,22 +33,6 @@ def check(cond, what):
         failures.append(what)
 
 
-def free_port():
-    # A port free for both UDP and TCP.
-    for _ in range(50):
-        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-        t = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        try:
-            t.bind(("127.0.0.1", port))
-            return port
-        except OSError:
-            continue
-        finally:
-            s.close()
-            t.close()
-    raise SystemExit("no free port")
 
 
 tmp = tempfile.mkdtemp(prefix="meridian-it-geo-")

@@ -14,6 +14,9 @@ import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from dnswire import free_port  # noqa: E402  (shared with the other DNS integration tests)
+
 SRC = os.environ.get("MERIDIAN_SRC", os.getcwd())
 DNS = os.environ.get("MERIDIAN_DNS")
 if not DNS or not os.path.exists(DNS):
@@ -62,21 +65,6 @@ class Edge:
         self.status, self.body = status, body
 
 
-def free_port():
-    for _ in range(50):
-        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-        t = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        try:
-            t.bind(("127.0.0.1", port))
-            return port
-        except OSError:
-            continue
-        finally:
-            s.close()
-            t.close()
-    raise SystemExit("no free port")
 
 
 edges = {"eu": Edge(), "us": Edge(), "ap": Edge()}
