@@ -210,6 +210,9 @@ void parse_behavior(shared::ConfigSection& sec, BehaviorConfig* b) {
     b->query_string_allowlist.erase(std::unique(b->query_string_allowlist.begin(), b->query_string_allowlist.end()),
                                     b->query_string_allowlist.end());
     b->cache_set_cookie = sec.get_bool("cache_set_cookie", false);
+    b->compress = sec.get_bool("compress", true);
+    if (sec.has("brotli_quality")) b->brotli_quality = static_cast<int>(sec.get_int("brotli_quality", 5, 0, 11));
+    if (sec.has("gzip_level")) b->gzip_level = static_cast<int>(sec.get_int("gzip_level", 6, 1, 9));
     if (b->path_pattern.size() > 255) sec.error("path_pattern", "longer than 255 characters");
     sec.finish();
 }
@@ -269,6 +272,12 @@ std::optional<EdgeConfig> parse_edge_config(shared::ConfigSection root) {
         int64_t shards = sec->get_int("shards", 0, 0, 1024);
         c.cache.collapse_timeout_ms = sec->get_duration_ms("collapse_timeout", c.cache.collapse_timeout_ms);
         c.cache.hit_for_miss_ttl_ms = sec->get_duration_ms("hit_for_miss_ttl", c.cache.hit_for_miss_ttl_ms);
+        c.cache.brotli_quality = static_cast<int>(sec->get_int("brotli_quality", c.cache.brotli_quality, 0, 11));
+        c.cache.gzip_level = static_cast<int>(sec->get_int("gzip_level", c.cache.gzip_level, 1, 9));
+        c.cache.compress_timeout_ms = sec->get_duration_ms("compress_timeout", c.cache.compress_timeout_ms);
+        if (sec->has("compress_timeout") && c.cache.compress_timeout_ms == 0) {
+            sec->error("compress_timeout", "must be greater than 0");
+        }
         if (c.cache.max_object_bytes > c.cache.max_bytes) {
             sec->error("max_object_bytes", "must not exceed max_bytes (" + std::to_string(c.cache.max_bytes) + ")");
         }
@@ -380,6 +389,11 @@ std::optional<EdgeConfig> parse_edge_config(shared::ConfigSection root) {
         behavior_secs.back().error("path_pattern",
                                    "no default behavior: the last [[behavior]] must have path_pattern = \"*\" (got \"" +
                                        c.behaviors.back().path_pattern + "\")");
+    }
+
+    for (BehaviorConfig& b : c.behaviors) {
+        if (b.brotli_quality < 0) b.brotli_quality = c.cache.brotli_quality;
+        if (b.gzip_level < 0) b.gzip_level = c.cache.gzip_level;
     }
 
     root.finish();

@@ -83,6 +83,10 @@ struct BehaviorConfig {
     QueryStringPolicy query_string = QueryStringPolicy::none;
     std::vector<std::string> query_string_allowlist; // parameter names, sorted, for QueryStringPolicy::allowlist
     bool cache_set_cookie = false;            // store responses carrying Set-Cookie (and replay the cookie)
+    bool compress = true;                     // serve gzip/br variants of compressible objects (CloudFront's
+                                              // "Compress objects automatically", on by default in its console)
+    int brotli_quality = -1;                  // 0-11; the parser resolves -1 (unset) to CacheConfig's
+    int gzip_level = -1;                      // 1-9; likewise
     bool implicit = false;                    // added by the parser (no `[[behavior]]` in the file)
 };
 
@@ -94,6 +98,10 @@ struct CacheConfig {
                                               // max_object_bytes
     uint64_t collapse_timeout_ms = 10'000;    // how long a collapsed request waits for the leader's headers
     uint64_t hit_for_miss_ttl_ms = 120'000;   // an uncacheable answer makes later misses skip collapsing this long
+    int brotli_quality = 5;                   // default for behaviors (see edge/compress/compressor.h for why)
+    int gzip_level = 6;
+    uint64_t compress_timeout_ms = 2'000;     // how long a request waits for a variant being compressed before it
+                                              // takes the identity object instead
 };
 
 struct LimitsConfig {

@@ -29,6 +29,32 @@ void EdgeMetrics::register_all(shared::MetricsRegistry& r) {
     origin_latency = r.histogram("meridian_edge_origin_first_byte_seconds", "Origin time to first byte",
                                  {0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30});
     collapsed = r.counter("meridian_edge_collapsed_requests_total", "Misses that joined another request's fill");
+    for (ContentCoding c : {ContentCoding::gzip, ContentCoding::br}) {
+        auto i = static_cast<size_t>(c);
+        std::string label = "encoding=\"" + std::string(content_coding_name(c)) + "\"";
+        compressed[i] = r.counter("meridian_edge_compressed_responses_total",
+                                  "Responses sent with a Content-Encoding the edge produced, by encoding", label);
+        compress_in[i] = r.counter("meridian_edge_compressor_in_bytes_total",
+                                   "Identity body bytes read by the compressor, by encoding", label);
+        compress_out[i] = r.counter("meridian_edge_compressor_out_bytes_total",
+                                    "Compressed bytes produced by the compressor, by encoding", label);
+        compress_unused[i] =
+            r.counter("meridian_edge_compressor_unused_total",
+                      "Compressions discarded (not smaller than identity, or failed), by encoding", label);
+    }
+}
+
+void EdgeMetrics::count_compressed(unsigned shard, ContentCoding c) noexcept {
+    if (!registry || c == ContentCoding::identity) return;
+    registry->inc(shard, compressed[static_cast<size_t>(c)]);
+}
+
+void EdgeMetrics::count_compression(unsigned shard, ContentCoding c, uint64_t in, uint64_t out, bool used) noexcept {
+    if (!registry || c == ContentCoding::identity) return;
+    auto i = static_cast<size_t>(c);
+    registry->inc(shard, compress_in[i], in);
+    registry->inc(shard, compress_out[i], out);
+    if (!used) registry->inc(shard, compress_unused[i]);
 }
 
 void EdgeMetrics::count_request(unsigned shard, int status, CacheResult result, uint64_t bytes) noexcept {

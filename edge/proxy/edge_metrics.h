@@ -5,6 +5,7 @@
 #include <array>
 #include <cstdint>
 
+#include "edge/compress/content_coding.h"
 #include "edge/http/response_writer.h"
 #include "shared/http/http_error.h"
 #include "shared/metrics/metrics.h"
@@ -23,10 +24,16 @@ struct EdgeMetrics {
     shared::MetricId origin_errors[12] = {};                       // indexed by shared::HttpError
     shared::MetricId origin_latency = 0;                           // seconds to first byte
     shared::MetricId collapsed = 0;                                // requests that joined a fill
+    std::array<shared::MetricId, 3> compressed{};                  // responses sent compressed, by ContentCoding
+    std::array<shared::MetricId, 3> compress_in{};                 // identity bytes read by the compressor
+    std::array<shared::MetricId, 3> compress_out{};                // compressed bytes it produced
+    std::array<shared::MetricId, 3> compress_unused{};             // compressions not smaller than identity
 
     void register_all(shared::MetricsRegistry& r);
     void count_request(unsigned shard, int status, CacheResult result, uint64_t bytes) noexcept;
     void count_origin_error(unsigned shard, shared::HttpError e) noexcept;
+    void count_compressed(unsigned shard, ContentCoding c) noexcept;
+    void count_compression(unsigned shard, ContentCoding c, uint64_t in, uint64_t out, bool used) noexcept;
 };
 
 } // namespace edge

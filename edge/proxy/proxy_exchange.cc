@@ -9,6 +9,8 @@
 #include "edge/cache/cache_key.h"
 #include "edge/cache/cache_policy.h"
 #include "edge/cache/stored_headers.h"
+#include "edge/compress/variant_headers.h"
+#include "edge/compress/variant_job.h"
 #include "edge/proxy/origin_request.h"
 #include "edge/proxy/proxy_handler.h"
 #include "shared/log/log.h"
@@ -60,6 +62,8 @@ ProxyExchange::ProxyExchange(ClientConn& conn, const HttpRequest& req, Params&& 
     : handler_(p.handler), conn_(&conn), req_(&req), rt_(std::move(p.runtime)), behavior_(p.behavior),
       origin_(&rt_->config.origins[p.behavior->origin_index]), path_(p.path), key_(p.key), hash_(p.hash),
       role_(p.role), fill_(std::move(p.fill)), leader_(std::move(p.leader)) {
+    coding_ = p.coding;
+    if (role_ == Role::variant) obj_ = std::move(p.identity);
     keep_alive_ = req.keep_alive;
     head_only_ = req.method == HTTP_HEAD;
     uv_async_init(handler_->loop(), &async_, on_async);
@@ -95,6 +99,10 @@ void ProxyExchange::begin() {
         break;
     }
     case Role::pass: start_private_fetch(); break;
+    case Role::variant:
+        result_ = CacheResult::hit; // the origin is not asked: the variant is made from the cached object
+        pump();
+        break;
     }
 }
 
@@ -106,6 +114,11 @@ void ProxyExchange::on_async(uv_async_t* a) noexcept { static_cast<ProxyExchange
 
 void ProxyExchange::on_timer(uv_timer_t* t) noexcept {
     auto* ex = static_cast<ProxyExchange*>(t->data);
+    if (ex->waiting_variant_) {
+        // The compression goes on (and later viewers get its result); this viewer has waited long enough.
+        if (!ex->dead_ && ex->conn_) ex->use_identity();
+        return;
+    }
     if (ex->dead_ || !ex->conn_ || ex->role_ != Role::join || !ex->fill_) return;
     if (ex->fill_->state() != FillState::waiting) return;
     // The leader's origin is slow to answer: stop waiting and fetch for ourselves.
@@ -117,6 +130,10 @@ void ProxyExchange::on_timer(uv_timer_t* t) noexcept {
 }
 
 void ProxyExchange::on_fill_state() {
+    if (waiting_variant_) {
+        on_variant_state();
+        return;
+    }
     if (dead_ || !conn_ || done_ || pass_ || !fill_) return;
     switch (fill_->state()) {
     case FillState::waiting: return;
@@ -157,6 +174,19 @@ void ProxyExchange::on_fill_state() {
 
 void ProxyExchange::pump() {
     if (!conn_ || done_ || !obj_) return;
+    if (!head_sent_ && coding_ != ContentCoding::identity && !variant_served_) {
+        if (waiting_variant_) return;
+        if (!variant_eligible_headers(obj_->status(), obj_->header_block())) {
+            coding_ = ContentCoding::identity;
+        } else if (!obj_->complete()) {
+            return; // a compressed answer is made from the whole identity body
+        } else if (!variant_eligible(*obj_)) {
+            coding_ = ContentCoding::identity;
+        } else {
+            start_variant();
+            return;
+        }
+    }
     uint64_t now = ProxyHandler::wall_ms();
     if (!head_sent_) {
         bool complete = obj_->complete();
@@ -211,6 +241,7 @@ void ProxyExchange::pump() {
 void ProxyExchange::finish() {
     if (done_ || !conn_) return;
     done_ = true;
+    if (variant_served_) handler_->services().metrics->count_compressed(handler_->shard(), coding_);
     handler_->log_request(*conn_, req_, status_, result_, bytes_);
     ClientConn* c = conn_;
     conn_ = nullptr;
@@ -280,6 +311,7 @@ void ProxyExchange::destroy() {
     dead_ = true;
     if (subscribed_ && fill_) fill_->unsubscribe(this);
     subscribed_ = false;
+    leave_variant_fill();
     fetch_.reset();
     uv_close(reinterpret_cast<uv_handle_t*>(&async_), on_handle_closed);
     uv_close(reinterpret_cast<uv_handle_t*>(&timer_), on_handle_closed);
@@ -288,6 +320,123 @@ void ProxyExchange::destroy() {
 void ProxyExchange::on_handle_closed(uv_handle_t* h) noexcept {
     auto* ex = static_cast<ProxyExchange*>(h->data);
     if (--ex->open_handles_ == 0) delete ex;
+}
+
+// ---------------------------------------------------------------- compressed variants
+
+void ProxyExchange::start_variant() {
+    waiting_variant_ = true;
+    src_ = obj_;
+    std::string vkey;
+    variant_key(key_, coding_, &vkey);
+    const EdgeServices& sv = handler_->services();
+    uint64_t now = ProxyHandler::wall_ms();
+    for (int attempt = 0; attempt < 2; ++attempt) {
+        MissCoalescer::Begin b = sv.coalescer->begin(vkey, now);
+        switch (b.role) {
+        case MissCoalescer::Role::hit:
+            if (variant_tied(*b.object, *src_)) {
+                use_variant(std::move(b.object));
+                return;
+            }
+            sv.cache->erase(vkey, b.object.get()); // made from an identity object that is gone
+            continue;
+        case MissCoalescer::Role::pass:
+            break;
+        case MissCoalescer::Role::join:
+            vfill_ = std::move(b.fill);
+            vsubscribed_ = vfill_->subscribe(this);
+            uv_timer_start(&timer_, on_timer, rt_->config.cache.compress_timeout_ms, 0);
+            on_variant_state();
+            return;
+        case MissCoalescer::Role::lead: {
+            const Ref<CachedObject>& stale = b.fill->stale();
+            if (stale && variant_tied(*stale, *src_)) {
+                // Identity and variant were revalidated together (zero-lifetime objects): still the same bytes.
+                Freshness f;
+                f.store = true;
+                f.expires_at_ms = src_->expires_at_ms();
+                uint64_t age_ms = static_cast<uint64_t>(src_->age_seconds(now)) * 1000;
+                f.age_origin_ms = now > age_ms ? now - age_ms : 0;
+                f.must_revalidate = src_->must_revalidate();
+                Ref<CachedObject> v = stale;
+                b.leader->revalidated(f);
+                use_variant(std::move(v));
+                return;
+            }
+            vfill_ = b.fill;
+            vsubscribed_ = vfill_->subscribe(this);
+            VariantJobParams jp;
+            jp.loop = handler_->loop();
+            jp.leader = std::move(b.leader);
+            jp.identity = src_;
+            jp.coding = coding_;
+            jp.level = coding_ == ContentCoding::br ? behavior_->brotli_quality : behavior_->gzip_level;
+            jp.clock_ms = &ProxyHandler::wall_ms;
+            EdgeMetrics* m = sv.metrics;
+            unsigned shard = handler_->shard();
+            jp.on_done = [m, shard](const VariantJobResult& r) {
+                m->count_compression(shard, r.coding, r.bytes_in, r.bytes_out, r.stored_variant);
+            };
+            start_variant_job(std::move(jp));
+            uv_timer_start(&timer_, on_timer, rt_->config.cache.compress_timeout_ms, 0);
+            on_variant_state();
+            return;
+        }
+        }
+        break;
+    }
+    use_identity();
+}
+
+void ProxyExchange::on_variant_state() {
+    if (dead_ || !conn_ || done_ || !waiting_variant_) return;
+    if (!vfill_) {
+        use_identity();
+        return;
+    }
+    switch (vfill_->state()) {
+    case FillState::waiting:
+    case FillState::streaming:
+        return; // the job stores its result in one step; wait for complete
+    case FillState::complete: {
+        Ref<CachedObject> v = vfill_->object();
+        if (v && v->complete() && !is_variant_marker(*v))
+            use_variant(std::move(v));
+        else
+            use_identity();
+        return;
+    }
+    case FillState::uncacheable:
+    case FillState::failed:
+        use_identity();
+        return;
+    }
+}
+
+void ProxyExchange::leave_variant_fill() {
+    if (vsubscribed_ && vfill_) vfill_->unsubscribe(this);
+    vsubscribed_ = false;
+    vfill_.reset();
+}
+
+void ProxyExchange::use_variant(Ref<CachedObject> v) {
+    leave_variant_fill();
+    uv_timer_stop(&timer_);
+    waiting_variant_ = false;
+    variant_served_ = true;
+    obj_ = std::move(v);
+    src_.reset();
+    pump();
+}
+
+void ProxyExchange::use_identity() {
+    leave_variant_fill();
+    uv_timer_stop(&timer_);
+    waiting_variant_ = false;
+    coding_ = ContentCoding::identity;
+    if (src_) obj_ = std::move(src_);
+    pump();
 }
 
 // ---------------------------------------------------------------- origin side
@@ -320,7 +469,10 @@ void ProxyExchange::bucket_fill(const BucketOrigin& bucket) {
     if (!resp.last_modified.empty()) fields.push_back({"Last-Modified", resp.last_modified});
     if (!resp.location.empty()) fields.push_back({"Location", resp.location});
     if (stale && resp.status == 304) {
-        fill_->revalidated(freshness_of_304(*stale, fields, request_time_ms_, now, *behavior_));
+        Freshness f = freshness_of_304(*stale, fields, request_time_ms_, now, *behavior_);
+        uint64_t old_expiry = stale->expires_at_ms();
+        fill_->revalidated(f);
+        handler_->refresh_variants(key_, *stale, old_expiry, f);
         driving_ = false;
         maybe_destroy();
         return;
@@ -329,6 +481,9 @@ void ProxyExchange::bucket_fill(const BucketOrigin& bucket) {
     Freshness f = compute_freshness(facts, ttl_policy(*behavior_));
     uint64_t max_obj = handler_->services().coalescer->max_object_bytes();
     if (f.store && resp.status != 206 && resp.length <= max_obj) {
+        if (behavior_->compress && identity_needs_vary(resp.status, fields.data(), fields.size())) {
+            fields.push_back({"Vary", "Accept-Encoding"});
+        }
         ValidatorSpans val;
         std::string block = build_stored_header_block(resp.status, "", fields.data(), fields.size(),
                                                       behavior_->cache_set_cookie, &val);
@@ -352,8 +507,9 @@ void ProxyExchange::bucket_fill(const BucketOrigin& bucket) {
         } else if (!resp.body.empty()) {
             fill_->append(resp.body.data(), resp.body.size());
         }
-        if (ok) fill_->finish(ProxyHandler::wall_ms());
-        else {
+        if (ok) {
+            if (fill_->finish(ProxyHandler::wall_ms())) handler_->drop_stale_variants(key_, *obj);
+        } else {
             origin_error_ = shared::HttpError::Truncated;
             fill_->fail();
         }
@@ -436,7 +592,10 @@ void ProxyExchange::on_origin_head(const shared::HttpResponseHead& head) {
     if (role_ == Role::lead && driving_ && !fill_obj_) {
         const Ref<CachedObject>& stale = fill_->stale();
         if (stale && head.status == 304) {
-            fill_->revalidated(freshness_of_304(*stale, fields, request_time_ms_, now, *behavior_));
+            Freshness f304 = freshness_of_304(*stale, fields, request_time_ms_, now, *behavior_);
+            uint64_t old_expiry = stale->expires_at_ms();
+            fill_->revalidated(f304);
+            handler_->refresh_variants(key_, *stale, old_expiry, f304);
             driving_ = false;
             return; // the body-less 304 completes later; our viewer is served from the refreshed object
         }
@@ -447,6 +606,9 @@ void ProxyExchange::on_origin_head(const shared::HttpResponseHead& head) {
         if (!cl) len_ok = true;
         uint64_t max_obj = handler_->services().coalescer->max_object_bytes();
         if (f.store && head.status != 206 && len_ok && len <= max_obj) {
+            if (behavior_->compress && identity_needs_vary(head.status, fields.data(), fields.size())) {
+                fields.push_back({"Vary", "Accept-Encoding"});
+            }
             ValidatorSpans val;
             std::string block = build_stored_header_block(head.status, head.reason, fields.data(), fields.size(),
                                                           behavior_->cache_set_cookie, &val);
@@ -486,7 +648,7 @@ bool ProxyExchange::on_origin_body(std::string_view data) {
 
 void ProxyExchange::on_origin_complete() {
     if (fill_obj_ && driving_) {
-        fill_->finish(ProxyHandler::wall_ms());
+        if (fill_->finish(ProxyHandler::wall_ms())) handler_->drop_stale_variants(key_, *fill_obj_);
         fill_obj_.reset();
         driving_ = false;
         fetch_.reset();

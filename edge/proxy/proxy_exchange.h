@@ -4,8 +4,14 @@
 //          leaves, the exchange stays alive until the fill is resolved.
 //   join — waits on another request's Fill (bounded by collapse_timeout_ms, then fetches for itself) and streams
 //          the object as it grows.
+//   variant — the identity object is cached and fresh, but the viewer wants a compressed variant that is not: get it
+//          (join the compression already running, or lead a new one on the threadpool) and send it.
 //   pass — a private fetch (uncacheable answer, hit-for-miss, caching off, forwarded methods): the origin response
 //          is copied to the viewer as it arrives, and the origin is paused while the viewer's buffer is full.
+// When the viewer negotiated a content coding (Params::coding) and the object qualifies (variant_headers.h), lead and
+// join first wait for the complete identity body and then take the variant route, so the first viewer gets the same
+// compressed answer as later ones; only a failed or too slow (cache.compress_timeout) compression, or a result that
+// is not smaller, answers identity.
 // Origin failures become 502/504 (X-Cache Error) when nothing was sent yet, else the connection is closed so the
 // viewer sees a truncated response; a failed fill is never stored.
 //
@@ -20,6 +26,7 @@
 #include <string_view>
 
 #include "edge/cache/fill.h"
+#include "edge/compress/content_coding.h"
 #include "edge/origin/bucket_origin.h"
 #include "edge/proxy/edge_runtime.h"
 #include "edge/server/client_conn.h"
@@ -31,7 +38,7 @@ class ProxyHandler;
 
 class ProxyExchange final : public Exchange, public FillSubscriber {
 public:
-    enum class Role : uint8_t { lead, join, pass };
+    enum class Role : uint8_t { lead, join, pass, variant };
 
     struct Params {
         ProxyHandler* handler = nullptr;
@@ -42,7 +49,9 @@ public:
         uint64_t hash = 0;
         Role role = Role::pass;
         Ref<Fill> fill;
-        FillLeader leader; // Role::lead
+        FillLeader leader;                              // Role::lead
+        ContentCoding coding = ContentCoding::identity; // what the viewer negotiated (identity: no compression)
+        Ref<CachedObject> identity;                     // Role::variant: the fresh cached identity object
     };
     static void start(ClientConn& conn, const HttpRequest& req, Params p);
 
@@ -67,6 +76,13 @@ private:
     void fail_viewer(int status);
     void maybe_destroy();
     void destroy();
+
+    // Compressed variants.
+    void start_variant();
+    void on_variant_state();
+    void use_variant(Ref<CachedObject> v);
+    void use_identity();
+    void leave_variant_fill();
 
     // Origin side.
     void fetch_for_fill();
@@ -118,6 +134,14 @@ private:
     uint64_t bytes_ = 0;
     Ref<CachedObject> obj_; // streamed from
     uint64_t sent_ = 0;
+
+    // Compression.
+    ContentCoding coding_ = ContentCoding::identity;
+    bool waiting_variant_ = false;
+    bool variant_served_ = false;
+    Ref<CachedObject> src_; // the identity object the variant is made from
+    Ref<Fill> vfill_;       // the variant key's fill we wait on
+    bool vsubscribed_ = false;
 
     // Pass-through.
     bool pass_ = false;

@@ -5,6 +5,8 @@
 #include <ctime>
 
 #include "edge/cache/cache_key.h"
+#include "edge/compress/content_coding.h"
+#include "edge/compress/variant_headers.h"
 #include "edge/origin/request_path.h"
 #include "edge/proxy/proxy_exchange.h"
 #include "shared/log/log.h"
@@ -55,6 +57,7 @@ ProxyHandler::ProxyHandler(uv_loop_t* loop, unsigned shard, const EdgeServices& 
       access_log_(services.access_log) {
     apply_runtime();
     key_.reserve(1024);
+    vkey_.reserve(1040);
     flush_timer_ = new uv_timer_t;
     uv_timer_init(loop_, flush_timer_);
     flush_timer_->data = this;
@@ -344,10 +347,39 @@ void ProxyHandler::handle(ClientConn& conn, const HttpRequest& req) {
         build_cache_key(req.host, path, req.query, b.query_string, b.query_string_allowlist, &key_)) {
         uint64_t hash = hash_cache_key(key_);
         uint64_t now = wall_ms();
+        // Ranges are answered from the identity object only (a range of a compressed variant would depend on how
+        // it was compressed), so a Range request never negotiates.
+        ContentCoding want = ContentCoding::identity;
+        bool has_range = false;
+        if (b.compress && req.method == HTTP_GET) req.header("range", &has_range);
+        if (b.compress && !has_range) want = negotiate_content_coding(req.header("accept-encoding"));
         Ref<CachedObject> obj;
-        if (services_.cache->find(key_, hash, now, &obj) == ObjectCache::Lookup::fresh &&
-            serve_hit(conn, req, obj, CacheResult::hit, now)) {
-            return;
+        if (services_.cache->find(key_, hash, now, &obj) == ObjectCache::Lookup::fresh) {
+            if (want == ContentCoding::identity || !variant_eligible(*obj)) {
+                if (serve_hit(conn, req, obj, CacheResult::hit, now)) return;
+            } else {
+                variant_key(key_, want, &vkey_);
+                Ref<CachedObject> v;
+                if (services_.cache->find(vkey_, hash_cache_key(vkey_), now, &v) == ObjectCache::Lookup::fresh &&
+                    variant_tied(*v, *obj)) {
+                    if (is_variant_marker(*v)) {
+                        if (serve_hit(conn, req, obj, CacheResult::hit, now)) return;
+                    } else if (serve_hit(conn, req, v, CacheResult::hit, now)) {
+                        services_.metrics->count_compressed(shard_, want);
+                        return;
+                    }
+                }
+                // No usable variant yet: an exchange makes one from the cached identity object (or waits for the
+                // compression already running).
+                p.key = key_;
+                p.hash = hash;
+                p.role = ProxyExchange::Role::variant;
+                p.coding = want;
+                p.identity = std::move(obj);
+                p.runtime = runtime_;
+                ProxyExchange::start(conn, req, std::move(p));
+                return;
+            }
         }
         obj.reset();
         MissCoalescer::Begin begin = services_.coalescer->begin(key_, hash, now);
@@ -362,9 +394,32 @@ void ProxyHandler::handle(ClientConn& conn, const HttpRequest& req) {
         p.fill = std::move(begin.fill);
         p.leader = std::move(begin.leader);
         if (!p.fill) p.role = ProxyExchange::Role::pass;
+        p.coding = want;
     }
     p.runtime = runtime_;
     ProxyExchange::start(conn, req, std::move(p));
+}
+
+void ProxyHandler::refresh_variants(std::string_view identity_key, const CachedObject& identity,
+                                    uint64_t old_expires_at_ms, const Freshness& f) {
+    std::string vk;
+    for (ContentCoding c : {ContentCoding::gzip, ContentCoding::br}) {
+        variant_key(identity_key, c, &vk);
+        Ref<CachedObject> v;
+        services_.cache->find(vk, hash_cache_key(vk), wall_ms(), &v);
+        if (v && variant_tied(*v, identity, old_expires_at_ms)) v->refresh(f);
+    }
+}
+
+void ProxyHandler::drop_stale_variants(std::string_view identity_key, const CachedObject& identity) {
+    std::string vk;
+    for (ContentCoding c : {ContentCoding::gzip, ContentCoding::br}) {
+        variant_key(identity_key, c, &vk);
+        Ref<CachedObject> v;
+        // At time 0 everything reads fresh, so the lookup itself never erases; untied ones go below.
+        services_.cache->find(vk, hash_cache_key(vk), 0, &v);
+        if (v && !variant_tied(*v, identity)) services_.cache->erase(vk, v.get());
+    }
 }
 
 void ProxyHandler::reject(ClientConn& conn, int status, const char* reason) {

@@ -77,6 +77,12 @@ public:
     // Worker stop, once no exchange is alive: closes pools and the resolver.
     void shutdown();
     void flush_access_log() { access_log_.flush(); }
+    // Variants of `identity_key` (both codings) refreshed with `f` when tied to `identity` as it was before a
+    // revalidation (expiry `old_expires_at_ms`): a RefreshHit keeps them usable instead of compressing again.
+    void refresh_variants(std::string_view identity_key, const CachedObject& identity, uint64_t old_expires_at_ms,
+                          const Freshness& f);
+    // After a new identity object was stored: variants not made from it are erased (they would never be served).
+    void drop_stale_variants(std::string_view identity_key, const CachedObject& identity);
 
 private:
     bool serve_hit(ClientConn& conn, const HttpRequest& req, const Ref<CachedObject>& obj, CacheResult result,
@@ -100,6 +106,7 @@ private:
     // Scratch reused by every request (the hit path must not allocate).
     std::string path_buf_;
     std::string key_;
+    std::string vkey_; // variant key scratch
 };
 
 } // namespace edge
