@@ -1,6 +1,7 @@
 """No heap allocation on the cache-hit path: meridian-edge runs with an LD_PRELOAD malloc counter (built here from
 malloc_counter.c); after warm-up, N and then 4N keep-alive hits on open connections (access log on, 1 worker) must
-not add allocations proportional to N. Skipped under ASan (its allocator cannot be interposed)."""
+not add allocations proportional to N; the same for ranged hits and for hits on a compressed (br) variant. Skipped
+under ASan (its allocator cannot be interposed)."""
 import os
 import shutil
 import signal
@@ -31,6 +32,8 @@ os.makedirs(site)
 for name in ("one.bin", "two.bin"):
     with open(os.path.join(site, name), "wb") as fh:
         fh.write(os.urandom(1024))
+with open(os.path.join(site, "app.js"), "wb") as fh:
+    fh.write(b"function hit() { return 'alloc'; }\n" * 600)  # text/javascript, 21 KB: gets a br variant
 
 f = Failures()
 edge = Edge(tmp, f"""
@@ -68,7 +71,7 @@ def hits(conns, n, req=REQ, status=200, length=1024):
         s = conns[i % len(conns)]
         s.sendall(req)
         st, h, body = read_response(s)
-        if st != status or len(body) != length:
+        if st != status or (length is not None and len(body) != length):
             raise RuntimeError(f"bad answer {st}")
         if i >= 0 and h.get("x-cache") != "Hit from meridian" and n > 10:
             raise RuntimeError(f"not a hit: {h.get('x-cache')}")
@@ -99,6 +102,21 @@ try:
     r1 = allocations()
     print(f"allocations: {r1 - r0} over {n} ranged hits")
     f.check(r1 - r0 < n // 20, f"{r1 - r0} allocations over {n} ranged hits")
+    # Hits on a compressed variant: negotiation, variant key, two lookups (identity, variant), the tie check.
+    BR_REQ = b"GET /app.js HTTP/1.1\r\nHost: alloc.test\r\nAccept-Encoding: gzip, deflate, br\r\n\r\n"
+    s0.sendall(BR_REQ)
+    st, h, body = read_response(s0)  # the miss: fill, then compression on the threadpool
+    f.eq((st, h.get("content-encoding")), (200, "br"), "the first br request gets br")
+    br_len = len(body)
+    hits(conns, 400, BR_REQ, 200, br_len)
+    b0 = allocations()
+    hits(conns, n, BR_REQ, 200, br_len)
+    b1 = allocations()
+    s0.sendall(BR_REQ)
+    st, h, body = read_response(s0)
+    f.eq((h.get("content-encoding"), h.get("x-cache"), len(body)), ("br", "Hit from meridian", br_len), "br hit")
+    print(f"allocations: {b1 - b0} over {n} br variant hits")
+    f.check(b1 - b0 < n // 20, f"{b1 - b0} allocations over {n} br variant hits")
     a2 = allocations()
     # The counter itself must see allocations where there are some: a miss allocates (fill, object, exchange).
     s0.sendall(REQ.replace(b"one.bin", b"two.bin"))
