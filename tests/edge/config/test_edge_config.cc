@@ -453,3 +453,49 @@ tls = true
     REQUIRE(again->origins[0].tls_context);
     CHECK(again->origins[0].tls_context != s3.tls_context);
 }
+
+TEST_CASE("Edge config: compression keys, defaults and inheritance from [cache]", "[edge][config][compress]") {
+    ConfigDir d;
+    auto c = d.load(kBucketOrigin);
+    REQUIRE(c);
+    CHECK(c->behaviors[0].compress); // CloudFront console default
+    CHECK(c->behaviors[0].brotli_quality == 5);
+    CHECK(c->behaviors[0].gzip_level == 6);
+    CHECK(c->cache.compress_timeout_ms == 2'000);
+
+    c = d.load(std::string(kBucketOrigin) + R"(
+[cache]
+brotli_quality = 4
+gzip_level = 5
+compress_timeout = "500ms"
+[[behavior]]
+path_pattern = "/raw/*"
+origin = "site"
+compress = false
+[[behavior]]
+path_pattern = "/max/*"
+origin = "site"
+brotli_quality = 11
+gzip_level = 9
+[[behavior]]
+origin = "site"
+)");
+    INFO(d.messages());
+    REQUIRE(c);
+    REQUIRE(c->behaviors.size() == 3);
+    CHECK_FALSE(c->behaviors[0].compress);
+    CHECK(c->behaviors[0].brotli_quality == 4);
+    CHECK(c->behaviors[1].compress);
+    CHECK(c->behaviors[1].brotli_quality == 11);
+    CHECK(c->behaviors[1].gzip_level == 9);
+    CHECK(c->behaviors[2].brotli_quality == 4);
+    CHECK(c->behaviors[2].gzip_level == 5);
+    CHECK(c->cache.compress_timeout_ms == 500);
+
+    CHECK_FALSE(d.load(std::string(kBucketOrigin) + "[cache]\nbrotli_quality = 12\n"));
+    CHECK(d.messages().find("cache.brotli_quality") != std::string::npos);
+    CHECK_FALSE(d.load(std::string(kBucketOrigin) + "[cache]\ngzip_level = 0\n"));
+    CHECK_FALSE(d.load(std::string(kBucketOrigin) + "[cache]\ncompress_timeout = \"0s\"\n"));
+    CHECK_FALSE(d.load(std::string(kBucketOrigin) + "[[behavior]]\norigin = \"site\"\ngzip_level = 10\n"));
+    CHECK_FALSE(d.load(std::string(kBucketOrigin) + "[[behavior]]\norigin = \"site\"\ncompress = \"yes\"\n"));
+}
