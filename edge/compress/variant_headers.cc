@@ -41,6 +41,24 @@ bool lists_accept_encoding(std::string_view vary) {
     return false;
 }
 
+// RFC 9111 §5.2.2.6: an intermediary must not transform a no-transform response (RFC 9110 §7.7), and changing its
+// content coding is a transformation.
+bool has_no_transform(std::string_view cache_control) {
+    size_t start = 0;
+    while (start <= cache_control.size()) {
+        size_t comma = cache_control.find(',', start);
+        if (comma == std::string_view::npos) comma = cache_control.size();
+        std::string_view tok = cache_control.substr(start, comma - start);
+        while (!tok.empty() && (tok.front() == ' ' || tok.front() == '\t'))
+            tok.remove_prefix(1);
+        while (!tok.empty() && (tok.back() == ' ' || tok.back() == '\t'))
+            tok.remove_suffix(1);
+        if (ieq(tok, "no-transform")) return true;
+        start = comma + 1;
+    }
+    return false;
+}
+
 std::string_view strip_weak(std::string_view etag) {
     if (etag.size() > 2 && etag[0] == 'W' && etag[1] == '/') etag.remove_prefix(2);
     return etag;
@@ -101,6 +119,7 @@ std::string_view block_header(std::string_view block, std::string_view name, boo
 bool variant_eligible_headers(int status, std::string_view block) noexcept {
     if (status != 200) return false;
     if (!is_compressible_type(block_header(block, "content-type"))) return false;
+    if (has_no_transform(block_header(block, "cache-control"))) return false;
     return is_identity_coding(block_header(block, "content-encoding"));
 }
 
@@ -116,6 +135,7 @@ bool identity_needs_vary(int status, const HeaderField* fields, size_t count) no
     std::string_view ct, ce;
     for (size_t i = 0; i < count; ++i) {
         if (ieq(fields[i].name, "vary")) return false;
+        if (ieq(fields[i].name, "cache-control") && has_no_transform(fields[i].value)) return false;
         if (ieq(fields[i].name, "content-type") && ct.empty()) ct = fields[i].value;
         if (ieq(fields[i].name, "content-encoding") && ce.empty()) ce = fields[i].value;
     }

@@ -21,8 +21,8 @@ namespace edge {
 // The value of the first `name` line of a stored header block (see stored_headers.h); "" when absent.
 std::string_view block_header(std::string_view block, std::string_view name, bool* found = nullptr) noexcept;
 
-// Status 200, compressible Content-Type, no Content-Encoding (other than identity): the object's headers allow a
-// compressed variant. Allocation-free.
+// Status 200, compressible Content-Type, no Content-Encoding (other than identity), no Cache-Control: no-transform:
+// the object's headers allow a compressed variant. Allocation-free.
 bool variant_eligible_headers(int status, std::string_view header_block) noexcept;
 // variant_eligible_headers + a complete body of kMinCompressBytes..kMaxCompressBytes.
 bool variant_eligible(const CachedObject& identity) noexcept;

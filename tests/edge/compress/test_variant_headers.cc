@@ -31,6 +31,10 @@ TEST_CASE("which stored objects get variants", "[edge][compress]") {
     CHECK_FALSE(variant_eligible(*object({{"Content-Type", "text/html"}, {"Content-Encoding", "gzip"}}, 5000)));
     CHECK(variant_eligible(*object({{"Content-Type", "text/html"}, {"Content-Encoding", "identity"}}, 5000)));
     CHECK_FALSE(variant_eligible(*object({{"Content-Type", "text/html"}}, 5000, 404)));
+    CHECK_FALSE(variant_eligible(
+        *object({{"Content-Type", "text/html"}, {"Cache-Control", "max-age=60, No-Transform"}}, 5000)));
+    CHECK(variant_eligible(
+        *object({{"Content-Type", "text/html"}, {"Cache-Control", "max-age=60, no-transformx"}}, 5000)));
 }
 
 TEST_CASE("identity responses of compressible types get Vary", "[edge][compress]") {
@@ -43,6 +47,8 @@ TEST_CASE("identity responses of compressible types get Vary", "[edge][compress]
     CHECK_FALSE(identity_needs_vary(200, has.data(), has.size()));
     std::vector<HeaderField> enc = {{"Content-Type", "text/css"}, {"Content-Encoding", "br"}};
     CHECK_FALSE(identity_needs_vary(200, enc.data(), enc.size()));
+    std::vector<HeaderField> nt = {{"Content-Type", "text/css"}, {"Cache-Control", "no-transform"}};
+    CHECK_FALSE(identity_needs_vary(200, nt.data(), nt.size()));
 }
 
 TEST_CASE("variant header block", "[edge][compress]") {

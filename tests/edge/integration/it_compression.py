@@ -28,6 +28,7 @@ tmp = tmpdir()
 root = os.path.join(tmp, "www")
 os.makedirs(os.path.join(root, "nocompress"))
 os.makedirs(os.path.join(root, "short"))
+os.makedirs(os.path.join(root, "nt"))
 rng = random.Random(1)
 words = ["function", "return", "const", "let", "cache", "edge", "=>", "{", "}", ";", "\n", "document", "window"]
 
@@ -52,6 +53,7 @@ files = {
     "img.png": text(20_000),
     "nocompress/page.html": text(50_000),
     "short/s.js": text(30_000),
+    "nt/x.js": text(30_000),
 }
 for name, data in files.items():
     with open(os.path.join(root, name), "wb") as fh:
@@ -63,6 +65,7 @@ nginx = Nginx(tmp, root, locations="""
     location ~ \\.woff2$ { types { font/woff2 woff2; } add_header Cache-Control "max-age=300"; }
     location ~ \\.css$ { types { text/css css; } add_header Cache-Control "max-age=300"; }
     location /short/ { add_header Cache-Control "max-age=1"; }
+    location /nt/ { add_header Cache-Control "max-age=300, no-transform"; }
     location / { add_header Cache-Control "max-age=300"; }
 """)
 edge = None
@@ -153,6 +156,12 @@ origin = "web"
             h, body = curl("/" + name, "--compressed")
             f.eq((h.get("content-encoding"), body == files[name]), (None, True), f"{name} ({attempt}): identity")
         f.eq(h.get("vary"), vary, f"{name}: Vary")
+
+    # ---- Cache-Control: no-transform is honoured
+    for attempt in ("first", "second"):
+        h, body = curl("/nt/x.js", "--compressed")
+        f.eq((h.get("content-encoding"), h.get("vary"), body == files["nt/x.js"]), (None, None, True),
+             f"no-transform ({attempt}): identity, no Vary")
 
     # ---- incompressible text: identity, compressed once only (remembered)
     before = edge.metric('meridian_edge_compressor_unused_total{encoding="br"}') or 0
