@@ -169,6 +169,16 @@ def targets(cases):
                     "PASS" if ratio >= 0.9 else "FAIL"))
     else:
         out.append(("geo ECS >= 0.9x our static rate", None, None, None, 0.9, "N/A"))
+    # Issue #3 of meridian-edge: (RSS growth - key - headers - body) / objects, from bench/tools/cache_memory.
+    bk = next((find(cases, g, c, "meridian") for g, c in cases
+               if g == "edge" and c.startswith("cache bookkeeping per object (")), None)
+    if bk and bk.get("bytes_per_object") is not None:
+        v, n = bk["bytes_per_object"], bk.get("stored")
+        n = f"{n:,}" if isinstance(n, int) else "?"
+        out.append((f"edge cache bookkeeping <= 256 B/object ({n} objects)", v, None, None, 256,
+                    "PASS" if v <= 256 else "FAIL"))
+    else:
+        out.append(("edge cache bookkeeping <= 256 B/object", None, None, None, 256, "N/A"))
     lt = find(cases, "loadtest", "10k keep-alive connections", "meridian")
     if lt:
         ok = lt.get("connected", 0) >= 10000 and lt.get("rss_kib", 1 << 30) < 1024 * 1024
