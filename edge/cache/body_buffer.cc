@@ -30,17 +30,30 @@ constexpr uint64_t kMaxGrow = 1 << 20;
 BodyBuffer::BodyBuffer(uint64_t expected_size) noexcept
     : first_cap_(static_cast<uint32_t>(expected_size == 0 ? kUnknownFirst : std::min(expected_size, kMaxFirst))) {}
 
+BodyBuffer::BodyBuffer(uint64_t expected_size, void* first_chunk_mem) noexcept : BodyBuffer(expected_size) {
+    if (!first_chunk_mem) return;
+    // The chunk exists from the start (empty), so append() fills it before it would allocate the next one.
+    head_ = tail_ = new (first_chunk_mem) Chunk{{nullptr}, std::max<uint64_t>(first_cap_, 1)};
+    head_inline_ = true;
+    allocated_ = sizeof(Chunk) + head_->cap;
+}
+
 BodyBuffer::~BodyBuffer() {
     Chunk* c = head_;
     while (c) {
         Chunk* next = c->next.load(std::memory_order_relaxed);
         c->~Chunk();
-        std::free(c);
+        if (c != head_ || !head_inline_) std::free(c);
         c = next;
     }
 }
 
 size_t BodyBuffer::chunk_overhead() noexcept { return sizeof(Chunk); }
+
+size_t BodyBuffer::inline_chunk_bytes(uint64_t expected_size) noexcept {
+    static_assert(alignof(Chunk) <= kInlineChunkAlign);
+    return sizeof(Chunk) + static_cast<size_t>(std::clamp<uint64_t>(expected_size, 1, kMaxFirst));
+}
 
 void BodyBuffer::append(const char* data, size_t len) {
     uint64_t size = size_.load(std::memory_order_relaxed);

@@ -23,6 +23,10 @@ public:
     // `expected_size`: the announced length (0 when unknown); the first chunk holds min(expected_size, 1 GiB)
     // bytes, or 16 KiB when unknown. Later chunks double up to 1 MiB.
     explicit BodyBuffer(uint64_t expected_size = 0) noexcept;
+    // The same, with the first chunk placed in `first_chunk_mem` (8-byte aligned, inline_chunk_bytes(expected_size)
+    // bytes, owned by the caller and outliving this; null = allocate as above): a cached object keeps a body of known
+    // length (expected_size > 0) in its own allocation, which saves a heap block per object.
+    BodyBuffer(uint64_t expected_size, void* first_chunk_mem) noexcept;
     ~BodyBuffer();
     BodyBuffer(const BodyBuffer&) = delete;
     BodyBuffer& operator=(const BodyBuffer&) = delete;
@@ -43,6 +47,9 @@ public:
 
     // Overhead of one chunk beyond its data (bookkeeping accounting).
     static size_t chunk_overhead() noexcept;
+    // Bytes and alignment the caller provides for an inline first chunk of a body of `expected_size` (> 0) bytes.
+    static constexpr size_t kInlineChunkAlign = alignof(uint64_t);
+    static size_t inline_chunk_bytes(uint64_t expected_size) noexcept;
 
     // Copies [from, to) into a string (tests, small bodies).
     std::string copy(uint64_t from = 0, uint64_t to = UINT64_MAX) const;
@@ -54,6 +61,7 @@ private:
     uint64_t tail_start_ = 0;      // writer only: body offset of tail_'s first byte
     uint64_t allocated_ = 0;       // writer only (read after completion)
     uint32_t first_cap_ = 0;
+    bool head_inline_ = false; // head_ lives in the owner's memory: never freed here
     std::atomic<uint64_t> size_{0};
 };
 

@@ -7,12 +7,13 @@
 namespace edge {
 
 CachedObject::CachedObject(std::string_view key, int status, std::string_view header_block,
-                           const ValidatorSpans& validators, const Freshness& f, uint64_t expected_body) noexcept
-    : body_(expected_body),
+                           const ValidatorSpans& validators, const Freshness& f, uint64_t expected_body,
+                           void* body_chunk_mem) noexcept
+    : key_len_(static_cast<uint32_t>(key.size())),
+      body_(expected_body, body_chunk_mem),
       age_origin_ms_(f.age_origin_ms),
       expires_at_ms_(f.expires_at_ms),
       validators_(validators),
-      key_len_(static_cast<uint32_t>(key.size())),
       header_len_(static_cast<uint32_t>(header_block.size())),
       status_(static_cast<uint16_t>(status)),
       must_revalidate_(f.must_revalidate) {
@@ -24,10 +25,19 @@ CachedObject::CachedObject(std::string_view key, int status, std::string_view he
 Ref<CachedObject> CachedObject::create(std::string_view key, int status, std::string_view header_block,
                                        const ValidatorSpans& validators, const Freshness& freshness,
                                        uint64_t expected_body) {
-    // One allocation for the struct, the key and the header block: fewer mallocs and less overhead per object.
-    void* mem = std::malloc(sizeof(CachedObject) + key.size() + header_block.size());
+    // One allocation for the struct, the key, the header block and, when its length is known, the body's first
+    // chunk: one heap block per small object instead of two (its header, rounding and the holes it leaves between
+    // a fill's short-lived allocations are bookkeeping too).
+    size_t size = sizeof(CachedObject) + key.size() + header_block.size();
+    size_t chunk_at = 0;
+    if (expected_body > 0) {
+        chunk_at = (size + BodyBuffer::kInlineChunkAlign - 1) & ~(BodyBuffer::kInlineChunkAlign - 1);
+        size = chunk_at + BodyBuffer::inline_chunk_bytes(expected_body);
+    }
+    void* mem = std::malloc(size);
     if (!mem) throw std::bad_alloc();
-    auto* o = new (mem) CachedObject(key, status, header_block, validators, freshness, expected_body);
+    void* chunk = expected_body > 0 ? static_cast<char*>(mem) + chunk_at : nullptr;
+    auto* o = new (mem) CachedObject(key, status, header_block, validators, freshness, expected_body, chunk);
     return Ref<CachedObject>(o);
 }
 

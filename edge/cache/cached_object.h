@@ -22,7 +22,8 @@ namespace edge {
 class CachedObject : public RefCounted<CachedObject> {
 public:
     // A new object (key and header block are copied into the same allocation). `expected_body` sizes the body's
-    // first chunk (Content-Length, 0 = unknown). The body is empty and not complete.
+    // first chunk (Content-Length, 0 = unknown); a known length puts that chunk in the same allocation too. The
+    // body is empty and not complete.
     static Ref<CachedObject> create(std::string_view key, int status, std::string_view header_block,
                                     const ValidatorSpans& validators, const Freshness& freshness,
                                     uint64_t expected_body);
@@ -54,9 +55,14 @@ public:
     // After a 304 (RFC 9111 §4.3.4): new freshness, same body and headers.
     void refresh(const Freshness& f) noexcept;
 
-    // Bytes charged against the cache budget: this allocation (struct + key + header block) + the body's heap.
+    // Bytes charged against the cache budget: struct + key + header block + the body's chunks (inline or not).
     uint64_t charge() const noexcept { return sizeof(CachedObject) + key_len_ + header_len_ + body_.allocated_bytes(); }
 
+private:
+    // Declared first so it packs into the 4 bytes after the reference count (sizeof is per-object bookkeeping).
+    uint32_t key_len_;
+
+public:
     // Intrusive cache links (ObjectCache only, under its shard lock).
     CachedObject* lru_prev_ = nullptr;
     CachedObject* lru_next_ = nullptr;
@@ -65,7 +71,7 @@ public:
 
 private:
     CachedObject(std::string_view key, int status, std::string_view header_block, const ValidatorSpans& validators,
-                 const Freshness& freshness, uint64_t expected_body) noexcept;
+                 const Freshness& freshness, uint64_t expected_body, void* body_chunk_mem) noexcept;
     ~CachedObject() = default;
     const char* key_data() const noexcept { return reinterpret_cast<const char*>(this + 1); }
 
@@ -73,12 +79,12 @@ private:
     std::atomic<uint64_t> age_origin_ms_;
     std::atomic<uint64_t> expires_at_ms_;
     ValidatorSpans validators_;
-    uint32_t key_len_;
     uint32_t header_len_;
     uint16_t status_;
     bool must_revalidate_;
     std::atomic<bool> complete_{false};
-    // followed by key bytes, then header block bytes
+    // followed by key bytes, header block bytes, then (when the body length was known) padding to 8 and the body's
+    // first chunk
 };
 
 } // namespace edge

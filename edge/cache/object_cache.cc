@@ -221,10 +221,11 @@ double ObjectCache::bookkeeping_bytes_per_object() const {
         slot_bytes += s.slots.size() * sizeof(CachedObject*);
     }
     if (objects == 0) return 0;
-    // Per object: the struct, one body chunk header, and two heap blocks' malloc headers (glibc: 16 bytes each,
-    // counting the rounding to 16), plus this object's share of the table slots.
-    constexpr double kMallocOverhead = 16;
-    return static_cast<double>(sizeof(CachedObject) + BodyBuffer::chunk_overhead()) + 2 * kMallocOverhead +
+    // Per object: the struct, one body chunk header, one heap block's malloc header (glibc: 16 bytes, counting the
+    // rounding to 16) and the padding before the chunk (4 on average) for an object whose body length was known
+    // (the first chunk shares the object's block), plus this object's share of the table slots.
+    constexpr double kMallocOverhead = 16, kChunkPadding = 4;
+    return static_cast<double>(sizeof(CachedObject) + BodyBuffer::chunk_overhead()) + kMallocOverhead + kChunkPadding +
            static_cast<double>(slot_bytes) / static_cast<double>(objects);
 }
 

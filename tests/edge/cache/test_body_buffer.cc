@@ -74,3 +74,29 @@ TEST_CASE("BodyBuffer: a reader on another thread sees every byte it is told abo
     CHECK_FALSE(mismatch);
     CHECK(read == kTotal);
 }
+
+TEST_CASE("BodyBuffer: a first chunk in the caller's memory fills first, then the body grows on the heap",
+          "[edge][cache][body]") {
+    alignas(BodyBuffer::kInlineChunkAlign) char mem[64];
+    REQUIRE(BodyBuffer::inline_chunk_bytes(8) <= sizeof mem);
+    std::string all;
+    {
+        BodyBuffer b(8, mem);
+        CHECK(b.size() == 0);
+        CHECK(b.allocated_bytes() == BodyBuffer::inline_chunk_bytes(8));
+        b.append("12345678");
+        BodySlice s[4];
+        REQUIRE(b.slices(0, UINT64_MAX, s, 4) == 1);
+        CHECK(s[0].data >= mem);
+        CHECK(s[0].data < mem + sizeof mem);
+        // More than announced (an origin that lied): the rest goes to a heap chunk, freed with the buffer (ASan).
+        b.append("9abcdef");
+        CHECK(b.copy() == "123456789abcdef");
+        CHECK(b.slices(0, UINT64_MAX, s, 4) == 2);
+        CHECK(b.allocated_bytes() > BodyBuffer::inline_chunk_bytes(8));
+    }
+    BodyBuffer none(8, nullptr); // null: as BodyBuffer(8)
+    none.append("abc");
+    CHECK(none.copy() == "abc");
+    CHECK(none.allocated_bytes() == 8 + BodyBuffer::chunk_overhead());
+}

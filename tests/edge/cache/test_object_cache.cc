@@ -202,10 +202,11 @@ TEST_CASE("ObjectCache: 1,000,000 small objects cost <= 256 bytes each of bookke
     REQUIRE(st.objects == kObjects);
     double per_object = c.bookkeeping_bytes_per_object();
     // Cross-check with the cache's own byte accounting: charged bytes minus payload, plus table slots and malloc
-    // headers (16 bytes for each of the two heap blocks per object).
+    // headers (one heap block per object since the first body chunk shares it; 32 leaves room for two). The RSS
+    // measured figure comes from bench/tools/cache_memory.
     double charged_overhead = static_cast<double>(st.bytes - payload) / kObjects;
     INFO("bookkeeping per object: " << per_object << " bytes; charged overhead " << charged_overhead);
     CHECK(per_object <= 256.0);
     CHECK(charged_overhead + 32 + 22 <= 256.0); // + malloc headers + table slots at the highest load
-    CHECK(sizeof(CachedObject) <= 160);
+    CHECK(sizeof(CachedObject) <= 128);
 }
