@@ -8,6 +8,7 @@
 #include <cstring>
 #include <thread>
 
+#include "dns/engine/answer_compiler.h"
 #include "dns/geo/steering.h"
 #include "dns/geo/steering_config.h"
 #include "dns/health/health_checker.h"
@@ -138,6 +139,8 @@ bool DnsApp::build(const std::string& path, shared::ConfigDiagnostics& diags, co
                 z->ensure_node(n).steer = i;
             }
         }
+        z->finalize();
+        compile_answers(*z);
         db->add(std::move(z));
     }
     if (steering) {

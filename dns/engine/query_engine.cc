@@ -306,6 +306,27 @@ void Responder::run() noexcept {
     resolve(*zone, q_.qname, skip, 0);
 }
 
+// The common case without the walk: an exact match on a name whose answer for this type was pre-rendered at load
+// (dns/engine/answer_compiler.h) and fits. The bytes are what Responder::run() would write, so the result is the
+// same either way; anything else (no such name or type, CNAME, cut, steering, ANY, no room) returns false and the
+// responder answers with nothing written yet.
+bool answer_compiled(const ZoneDb& db, const ParsedQuery& q, WireWriter& w, Responder* r) noexcept {
+    if (q.qclass != rrclass::IN) return false;
+    unsigned skip;
+    const Zone* z = db.find_zone(q.qname, &skip);
+    if (!z) return false;
+    const Node* n = z->find(q.qname.view());
+    if (!n || !n->direct) return false;
+    const RRset* set = n->find(q.qtype);
+    if (!set || set->answer_len == 0 || w.limit() - w.pos() < set->answer_len) return false;
+    w.bytes(z->answers.data() + set->answer_off, set->answer_len);
+    r->zone = z;
+    r->aa = true;
+    r->an = set->count;
+    r->ar = set->answer_ar;
+    return true;
+}
+
 size_t header_only(const ParsedQuery& q, uint8_t rc, uint8_t* out, size_t cap) noexcept {
     if (cap < kHeaderSize) return 0;
     // Only ID, opcode and RD are echoed: the other flags describe our answer, not the query (RFC 1035 §4.1.1).
@@ -375,6 +396,8 @@ size_t answer_query(const ZoneDb& db, const EngineConfig& config, const QueryCon
     uint16_t rc;
     if (q.edns && q.edns_version > 0) {
         rc = rcode::BADVERS; // RFC 6891 §6.1.3: no answer, just OPT with the extended rcode
+    } else if (answer_compiled(db, q, w, &r)) {
+        rc = rcode::NOERROR;
     } else {
         r.run();
         rc = r.rcode;

@@ -120,7 +120,7 @@ public:
             error(path, 0, "cannot read zone text");
             return false;
         }
-        if (depth == 0) zone_->nodes.reserve(static_cast<size_t>(std::count(text.begin(), text.end(), '\n')) / 2);
+        if (depth == 0) zone_->reserve_nodes(static_cast<size_t>(std::count(text.begin(), text.end(), '\n')) / 2);
         bool r = parse_stream(fp, text, path, root_dir, origin, ttl, depth);
         fclose(fp);
         return r;
@@ -327,9 +327,7 @@ void ZoneBuilder::add_record(std::string_view owner_wire, uint16_t type, uint16_
         error(path, line, "second SOA record at the apex");
         return;
     }
-    auto it = zone_->nodes.find(std::string_view(owner));
-    if (it == zone_->nodes.end()) it = zone_->nodes.emplace(owner, Node{owner, {}, false, kNotSteered}).first;
-    Node& node = it->second;
+    Node& node = zone_->node(owner);
     if (type == rrtype::CNAME) cname_at_.try_emplace(owner, Where{path, line});
     RRset* set = nullptr;
     for (auto& s : node.rrsets)
@@ -364,13 +362,14 @@ void ZoneBuilder::add_record(std::string_view owner_wire, uint16_t type, uint16_
 
 std::shared_ptr<Zone> ZoneBuilder::finish(const std::string& path) {
     Zone& z = *zone_;
-    auto apex_it = z.nodes.find(z.apex);
-    if (apex_it == z.nodes.end() || !apex_it->second.find(rrtype::SOA)) {
+    const Node* apex_node = z.find(z.apex);
+    if (!apex_node || !apex_node->find(rrtype::SOA)) {
         error(path, 0, "zone " + z.apex_text + " has no SOA record at its apex");
         return nullptr;
     }
-    if (!apex_it->second.find(rrtype::NS)) error(path, 0, "zone " + z.apex_text + " has no NS records at its apex");
-    for (auto& [name, node] : z.nodes) {
+    if (!apex_node->find(rrtype::NS)) error(path, 0, "zone " + z.apex_text + " has no NS records at its apex");
+    for (Node& node : z.node_list()) {
+        const std::string& name = node.name;
         if (node.find(rrtype::CNAME) && node.rrsets.size() > 1) {
             const auto& w = cname_at_[name];
             error(w.file, w.line, "CNAME and other data at " + name_to_text(name) + " (RFC 1034 §3.6.2)");
@@ -380,34 +379,34 @@ std::shared_ptr<Zone> ZoneBuilder::finish(const std::string& path) {
     }
     // RFC 6672 §2.4: nothing may live below a DNAME; such data could never be answered.
     for (const auto& d : dname_owners_)
-        for (auto& [name, node] : z.nodes)
-            if (name != d && is_subdomain(name, d))
-                warn(path, 0, "record " + name_to_text(name) + " lies below the DNAME at " + name_to_text(d) +
+        for (const Node& node : z.node_list())
+            if (node.name != d && is_subdomain(node.name, d))
+                warn(path, 0, "record " + name_to_text(node.name) + " lies below the DNAME at " + name_to_text(d) +
                                   " and is never answered (RFC 6672 §2.4)");
     if (!ok_) return nullptr;
     // Empty non-terminals: every ancestor up to the apex exists as a node.
-    // Collected first: inserting while iterating could rehash the map under the loop.
+    // Collected first: adding nodes while iterating could move the array under the loop.
     std::vector<std::string_view> missing;
-    for (auto& [name, node] : z.nodes) {
+    for (const Node& node : z.node_list()) {
         size_t pos = 0;
-        std::string_view n(name);
+        std::string_view n(node.name);
         while (n.size() - pos > z.apex.size()) {
             pos += 1 + static_cast<uint8_t>(n[pos]);
             std::string_view anc = n.substr(pos);
             if (anc.size() <= z.apex.size()) break;
-            if (z.nodes.find(anc) != z.nodes.end()) break; // its own ancestors are handled with it
+            if (z.find(anc)) break; // its own ancestors are handled with it
             missing.push_back(anc);
         }
     }
-    std::vector<std::string> add(missing.begin(), missing.end()); // the views point into keys of the map
-    for (auto& a : add) z.nodes.emplace(a, Node{a, {}, false, kNotSteered});
+    std::vector<std::string> add(missing.begin(), missing.end()); // the views point into the nodes
+    for (auto& a : add) z.node(a);
     for (const auto& [target, where] : ns_targets_) {
         if (!is_subdomain(target, z.apex)) continue;
         const Node* t = z.find(target);
         if (!t || (!t->find(rrtype::A) && !t->find(rrtype::AAAA)))
             warn(where.file, where.line, "NS target " + name_to_text(target) + " is inside the zone but has no A/AAAA (missing glue)");
     }
-    z.apex_node = &z.nodes.find(z.apex)->second;
+    z.apex_node = z.find(z.apex);
     z.soa = z.apex_node->find(rrtype::SOA);
     z.soa->for_each([&](const uint8_t* p, uint16_t len) {
         size_t pos = skip_rdata_name(p, len, 0);
@@ -419,10 +418,6 @@ std::shared_ptr<Zone> ZoneBuilder::finish(const std::string& path) {
         z.serial = rd32(pos);
         z.negative_ttl = std::min(z.soa->ttl, rd32(pos + 16));
     });
-    z.transfer_order.push_back(z.apex_node);
-    z.transfer_order.reserve(z.nodes.size());
-    for (auto& [name, node] : z.nodes)
-        if (&node != z.apex_node && !node.empty()) z.transfer_order.push_back(&node); // any order (RFC 5936 §2.2)
     z.file = path;
     return zone_;
 }

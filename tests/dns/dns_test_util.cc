@@ -1,5 +1,7 @@
 #include "dns_test_util.h"
 
+#include "dns/engine/answer_compiler.h"
+
 #include <catch2/catch.hpp>
 
 #include "dns/wire/dns_name.h"
@@ -101,9 +103,15 @@ std::shared_ptr<Zone> load_test_zone(const std::string& origin, const std::strin
 
 const ZoneDb& test_db() {
     static ZoneDb db = [] {
+        // Compiled as the server does, so the engine tests exercise the pre-rendered path too
+        // (test_answer_compiler.cc compares it with the engine's own answers).
         ZoneDb d;
-        d.add(load_test_zone("example.test.", std::string(MERIDIAN_SRC) + "/conf/examples/zones/example.test.zone"));
-        d.add(load_test_zone("example.", std::string(MERIDIAN_SRC) + "/tests/dns/data/rfc4592.example.zone"));
+        for (auto [origin, file] : {std::pair{"example.test.", "/conf/examples/zones/example.test.zone"},
+                                    std::pair{"example.", "/tests/dns/data/rfc4592.example.zone"}}) {
+            auto z = load_test_zone(origin, std::string(MERIDIAN_SRC) + file);
+            compile_answers(*z);
+            d.add(z);
+        }
         return d;
     }();
     return db;

@@ -1,0 +1,60 @@
+#include "dns/engine/answer_compiler.h"
+
+#include <cstring>
+#include <memory>
+
+#include "dns/engine/query_engine.h"
+#include "dns/wire/dns_constants.h"
+
+namespace dns {
+
+CompileStats compile_answers(Zone& zone) {
+    CompileStats st;
+    if (!zone.finalized()) zone.finalize();
+    // A database holding just this zone (not owned: the zone outlives the call).
+    ZoneDb db;
+    db.add(std::shared_ptr<const Zone>(&zone, [](const Zone*) {}));
+    EngineConfig cfg;
+    QueryContext ctx{true, nullptr, 0}; // "TCP": the full answer, never truncated for a UDP size
+    std::string arena;
+    std::unique_ptr<uint8_t[]> out(new uint8_t[65535]);
+    uint8_t query[12 + kMaxNameLen + 4];
+    for (Node& node : zone.node_list()) {
+        const std::string& name = node.name;
+        if (!node.direct || name.size() > kMaxNameLen) continue;
+        for (RRset& set : node.rrsets) {
+            set.answer_len = 0;
+            // Steered addresses are decided per query.
+            if (node.steer != kNotSteered && (set.type == rrtype::A || set.type == rrtype::AAAA)) continue;
+            std::memset(query, 0, 12);
+            query[5] = 1; // QDCOUNT
+            std::memcpy(query + 12, name.data(), name.size());
+            size_t qend = 12 + name.size();
+            query[qend] = static_cast<uint8_t>(set.type >> 8);
+            query[qend + 1] = static_cast<uint8_t>(set.type);
+            query[qend + 2] = 0;
+            query[qend + 3] = static_cast<uint8_t>(rrclass::IN);
+            qend += 4;
+            AnswerInfo info;
+            size_t n = answer_query(db, cfg, ctx, query, qend, out.get(), 65535, &info);
+            if (n <= qend || info.kind != AnswerKind::answered || info.rcode != rcode::NOERROR || info.truncated)
+                continue;
+            auto u16 = [&](size_t o) { return static_cast<uint16_t>((out[o] << 8) | out[o + 1]); };
+            uint16_t flags = u16(2), an = u16(6), ns = u16(8), ar = u16(10);
+            // Exactly this RRset, authoritative, nothing in authority: otherwise not the case the fast path copies.
+            if (!(flags & flag::AA) || an != set.count || ns != 0 || n - qend > 0xFFFF) continue;
+            if (arena.size() + (n - qend) > 0xFFFFFFFFu) continue;
+            set.answer_off = static_cast<uint32_t>(arena.size());
+            set.answer_len = static_cast<uint16_t>(n - qend);
+            set.answer_ar = ar;
+            arena.append(reinterpret_cast<const char*>(out.get() + qend), n - qend);
+            st.compiled++;
+        }
+    }
+    arena.shrink_to_fit();
+    zone.answers = std::move(arena);
+    st.bytes = zone.answers.size();
+    return st;
+}
+
+} // namespace dns
