@@ -16,14 +16,17 @@ CompileStats compile_answers(Zone& zone) {
     db.add(std::shared_ptr<const Zone>(&zone, [](const Zone*) {}));
     EngineConfig cfg;
     QueryContext ctx{true, nullptr, 0}; // "TCP": the full answer, never truncated for a UDP size
-    std::string arena;
     std::unique_ptr<uint8_t[]> out(new uint8_t[65535]);
     uint8_t query[12 + kMaxNameLen + 4];
-    for (Node& node : zone.node_list()) {
+    zone.answers = AnswerTable{};
+    std::vector<std::string> bytes;
+    std::vector<AnswerTable::Answer> answers;
+    for (const Node& node : zone.node_list()) {
         const std::string& name = node.name;
         if (!node.direct || name.size() > kMaxNameLen) continue;
-        for (RRset& set : node.rrsets) {
-            set.answer_len = 0;
+        bytes.clear();
+        answers.clear();
+        for (const RRset& set : node.rrsets) {
             // Steered addresses are decided per query.
             if (node.steer != kNotSteered && (set.type == rrtype::A || set.type == rrtype::AAAA)) continue;
             std::memset(query, 0, 12);
@@ -43,17 +46,17 @@ CompileStats compile_answers(Zone& zone) {
             uint16_t flags = u16(2), an = u16(6), ns = u16(8), ar = u16(10);
             // Exactly this RRset, authoritative, nothing in authority: otherwise not the case the fast path copies.
             if (!(flags & flag::AA) || an != set.count || ns != 0 || n - qend > 0xFFFF) continue;
-            if (arena.size() + (n - qend) > 0xFFFFFFFFu) continue;
-            set.answer_off = static_cast<uint32_t>(arena.size());
-            set.answer_len = static_cast<uint16_t>(n - qend);
-            set.answer_ar = ar;
-            arena.append(reinterpret_cast<const char*>(out.get() + qend), n - qend);
-            st.compiled++;
+            bytes.emplace_back(reinterpret_cast<const char*>(out.get() + qend), n - qend);
+            answers.push_back(AnswerTable::Answer{set.type, an, ar, {}});
         }
+        if (answers.empty()) continue;
+        for (size_t i = 0; i < answers.size(); i++)
+            answers[i].bytes = bytes[i];
+        zone.answers.add(name, name_hash(name), answers);
+        st.compiled += answers.size();
     }
-    arena.shrink_to_fit();
-    zone.answers = std::move(arena);
-    st.bytes = zone.answers.size();
+    zone.answers.shrink();
+    st.bytes = zone.answers.memory_bytes();
     return st;
 }
 

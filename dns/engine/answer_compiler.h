@@ -14,11 +14,11 @@ namespace dns {
 
 struct CompileStats {
     size_t compiled = 0; // RRsets with a pre-rendered answer
-    size_t bytes = 0;    // size of the zone's answer arena
+    size_t bytes = 0;    // memory of the zone's answer table
 };
 
-// Fills Zone::answers and each eligible RRset's answer_* fields. Call after the zone's last change (steered names
-// attached) and finalize(); the zone is then shared read-only.
+// Fills Zone::answers. Call after the zone's last change (steered names attached); the zone is then shared
+// read-only.
 CompileStats compile_answers(Zone& zone);
 
 } // namespace dns

@@ -315,15 +315,14 @@ bool answer_compiled(const ZoneDb& db, const ParsedQuery& q, WireWriter& w, Resp
     unsigned skip;
     const Zone* z = db.find_zone(q.qname, &skip);
     if (!z) return false;
-    const Node* n = z->find(q.qname.view());
-    if (!n || !n->direct) return false;
-    const RRset* set = n->find(q.qtype);
-    if (!set || set->answer_len == 0 || w.limit() - w.pos() < set->answer_len) return false;
-    w.bytes(z->answers.data() + set->answer_off, set->answer_len);
+    AnswerTable::Hit hit;
+    std::string_view name = q.qname.view();
+    if (!z->answers.find(name, name_hash(name), q.qtype, &hit) || w.limit() - w.pos() < hit.len) return false;
+    w.bytes(hit.bytes, hit.len);
     r->zone = z;
     r->aa = true;
-    r->an = set->count;
-    r->ar = set->answer_ar;
+    r->an = hit.an;
+    r->ar = hit.ar;
     return true;
 }
 
@@ -340,6 +339,23 @@ size_t header_only(const ParsedQuery& q, uint8_t rc, uint8_t* out, size_t cap) n
 }
 
 } // namespace
+
+void prefetch_answer(const ZoneDb& db, const uint8_t* query, size_t len, AnswerPrefetch* p) noexcept {
+    p->zone = nullptr;
+    if (len <= kHeaderSize) return;
+    NameBuf name;
+    if (!name.assign_lower(query + kHeaderSize, len - kHeaderSize)) return;
+    unsigned skip;
+    const Zone* z = db.find_zone(name, &skip);
+    if (!z) return;
+    p->zone = z;
+    p->hash = name_hash(name.view());
+    z->answers.prefetch_slot(p->hash);
+}
+
+void prefetch_answer_record(const AnswerPrefetch& p) noexcept {
+    if (p.zone) p.zone->answers.prefetch_record(p.hash);
+}
 
 size_t write_response_header(const uint8_t* query, size_t question_end, uint8_t* out, size_t out_cap) noexcept {
     if (question_end > out_cap || question_end < kHeaderSize) return 0;

@@ -56,6 +56,16 @@ struct AnswerInfo {
 size_t answer_query(const ZoneDb& db, const EngineConfig& config, const QueryContext& ctx, const uint8_t* query,
                     size_t query_len, uint8_t* out, size_t out_cap, AnswerInfo* info) noexcept;
 
+// Memory hints for a batch of queries: a server calls prefetch_answer on every query of a batch, then
+// prefetch_answer_record on each, then answers them, so the pre-rendered answers' cache misses overlap instead of
+// stalling one query at a time. Pure hints: skipping them changes nothing but speed.
+struct AnswerPrefetch {
+    const Zone* zone = nullptr;
+    uint64_t hash = 0;
+};
+void prefetch_answer(const ZoneDb& db, const uint8_t* query, size_t len, AnswerPrefetch* p) noexcept;
+void prefetch_answer_record(const AnswerPrefetch& p) noexcept;
+
 // For AXFR: writes the response header and question of `query` (already parsed OK) into out; returns its length,
 // or 0 when it does not fit.
 size_t write_response_header(const uint8_t* query, size_t question_end, uint8_t* out, size_t out_cap) noexcept;

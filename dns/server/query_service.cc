@@ -23,7 +23,8 @@ void QueryService::update(std::shared_ptr<const ZoneDb> db, std::shared_ptr<cons
 
 size_t QueryService::handle(const uint8_t* query, size_t len, uint8_t* out, size_t cap, bool tcp,
                             const sockaddr* client, AnswerInfo* info) noexcept {
-    uint64_t t0 = uv_hrtime();
+    bool timed = (++timing_counter_ & (kTimingSample - 1)) == 0;
+    uint64_t t0 = timed || settings_->rrl.enabled ? uv_hrtime() : 0;
     QueryContext ctx{tcp, client, worker_};
     size_t n = answer_query(*db_, settings_->engine, ctx, query, len, out, cap, info);
     if (n && !tcp && settings_->rrl.enabled) {
@@ -61,7 +62,7 @@ size_t QueryService::handle(const uint8_t* query, size_t len, uint8_t* out, size
         for (size_t i = 0; i < std::size(ServerMetricIds::kTypes); i++)
             if (ServerMetricIds::kTypes[i] == info->qtype) ti = i;
         if (info->question_end) m.inc(worker_, ids_->by_qtype[ti]);
-        m.observe(worker_, ids_->latency, static_cast<double>(uv_hrtime() - t0) / 1e9);
+        if (timed) m.observe(worker_, ids_->latency, static_cast<double>(uv_hrtime() - t0) / 1e9);
     }
     if (settings_->query_log_fd >= 0 && ++log_counter_ >= settings_->query_log_sample) {
         log_counter_ = 0;

@@ -63,6 +63,7 @@ private:
         iovec out_iov[kBatch];
         mmsghdr in_msg[kBatch];
         mmsghdr out_msg[kBatch];
+        AnswerPrefetch hint[kBatch];
     };
     std::unique_ptr<Batch> b_;
 };

@@ -2,7 +2,7 @@
 // then shared read-only by every worker (through a shared_ptr swapped on reload), so lookups take no lock.
 //
 // Each (owner, type) RRset keeps its RDATA in wire form, and — once dns/engine/answer_compiler.h has run — the
-// complete answer for an exact-match query as packet bytes ready to follow the question. Nodes live in one array
+// zone's AnswerTable holds the complete answer of each exact-match query as packet bytes ready to follow the question. Nodes live in one array
 // and are found through NameIndex, a flat open-addressing table of (hash tag, index) keyed by the lower-case wire
 // name: one probe into one array, where a std::unordered_map walks bucket → node → key string, a cache miss each,
 // and spends two allocations per name. Every ancestor of an owner up to the apex exists as a node, so an empty
@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "dns/wire/dns_name.h"
+#include "dns/zone/answer_table.h"
 
 namespace dns {
 
@@ -35,13 +36,6 @@ struct RRset {
     uint16_t count = 0;
     // `count` records, each [u16 rdlength][rdata] with names uncompressed.
     std::string rdata;
-    // The pre-rendered exact-match answer in the zone's answer arena (Zone::answers): `count` answer records with
-    // the owner compressed to the question (0xC00C) and RDATA names compressed against it, then `answer_ar`
-    // additional records (addresses of MX/SRV/NS targets). Valid only right after a question of the owner's
-    // length; answer_len 0 = not pre-rendered (the engine writes it at query time).
-    uint32_t answer_off = 0;
-    uint16_t answer_len = 0;
-    uint16_t answer_ar = 0;
 
     // Calls fn(const uint8_t* rdata, uint16_t len) for each record.
     template <class Fn> void for_each(Fn&& fn) const noexcept {
@@ -119,7 +113,8 @@ public:
     uint32_t negative_ttl = 0; // min(SOA TTL, SOA MINIMUM), RFC 2308 §3
     size_t record_count = 0;
     std::vector<const Node*> transfer_order; // apex first, then every node with data (AXFR)
-    std::string answers;                     // the pre-rendered answers' arena (see RRset::answer_off)
+    // Pre-rendered exact-match answers (dns/engine/answer_compiler.h); empty until compiled.
+    AnswerTable answers;
 
     const Node* find(std::string_view name) const noexcept { return index_.find(store_, name, name_hash(name)); }
     Node* find(std::string_view name) noexcept {
