@@ -14,28 +14,77 @@ loadgen_run() {
   taskset -c "$LOAD_CPU" "$BIN/dns_loadgen" -s 127.0.0.1 -p "$port" -d "$qf" -l "$secs" --json "$@" 2>>"$BENCH_TMP/loadgen.err"
 }
 
-# measure_dns GROUP CASE SERVER PORT PID QUERYFILE SECONDS [extra]: warm up while trying windows of 32, 128 and
-# 512 outstanding queries for 1 s each (servers peak at different depths: too deep only queues in socket buffers),
-# then run SECONDS saturating with the best window; records qps, latency, lost and server CPU per query.
-measure_dns() {
-  local group=$1 case=$2 server=$3 port=$4 pid=$5 qf=$6 secs=$7; shift 7
+# Servers under test, started before measuring: DNS_PORT[kind], DNS_PID[kind].
+declare -A DNS_PORT=() DNS_PID=()
+DNS_ROUNDS=${DNS_ROUNDS:-3}
+
+# best_window PORT QUERYFILE [extra]: tries windows of 32, 128 and 512 outstanding queries for 1 s each (servers
+# peak at different depths: too deep only queues in socket buffers) and prints the best; doubles as the warm-up.
+best_window() {
+  local port=$1 qf=$2; shift 2
   local w best_w=128 best_q=0 q json
   for w in 32 128 512; do
     json=$(loadgen_run "$port" "$qf" 1 --window "$w" "$@" || true)
     q=$($PY get "$json" qps 0); q=${q%.*}
     if [ "$q" -gt "$best_q" ]; then best_q=$q; best_w=$w; fi
   done
-  local c0 c1
-  c0=$(pid_cpu "$pid")
-  json=$(loadgen_run "$port" "$qf" "$secs" --window "$best_w" "$@" || true)
-  c1=$(pid_cpu "$pid")
-  local cpu answered per_q=""
-  cpu=$(python3 -c "print(f'{$c1 - $c0:.3f}')")
-  answered=$($PY get "$json" answered 0)
-  [ "$answered" -gt 0 ] && per_q=$(python3 -c "print(f'{$cpu * 1e6 / $answered:.3f}')")
-  record_json "$json" group="$group" case="$case" server="$server" cpu_s="$cpu" cpu_us_per_q="$per_q"
-  log "  $server: $($PY summary "$json") (window $best_w), server cpu ${per_q:-?} us/query"
-  LAST_QPS=$($PY get "$json" qps 0); LAST_QPS=${LAST_QPS%.*}
+  echo "$best_w"
+}
+
+# measure_rounds GROUP CASE QUERYFILE SECONDS KIND... [-- extra dns_loadgen args]: every KIND is running already
+# (DNS_PORT/DNS_PID). DNS_ROUNDS rounds; in each, every server is saturated for SECONDS in turn, so a slow patch of a
+# shared machine falls on all of them alike instead of on whichever ran then. Each server's row is its median round
+# by q/s, with every round's q/s in `rounds_qps`, and its CPU per query from /proc over that round.
+# Sets LAST_QPS_<kind> (the median).
+measure_rounds() {
+  local group=$1 case=$2 qf=$3 secs=$4; shift 4
+  local kinds=() extra=()
+  while [ $# -gt 0 ] && [ "$1" != "--" ]; do kinds+=("$1"); shift; done
+  [ "${1:-}" = "--" ] && { shift; extra=("$@"); }
+  local kind r json c0 c1 cpu answered per_q dir="$BENCH_TMP/rounds.$group"
+  declare -A win=()
+  mkdir -p "$dir"
+  for kind in "${kinds[@]}"; do win[$kind]=$(best_window "${DNS_PORT[$kind]}" "$qf" "${extra[@]}"); done
+  for r in $(seq "$DNS_ROUNDS"); do
+    for kind in "${kinds[@]}"; do
+      c0=$(pid_cpu "${DNS_PID[$kind]}")
+      json=$(loadgen_run "${DNS_PORT[$kind]}" "$qf" "$secs" --window "${win[$kind]}" "${extra[@]}" || true)
+      c1=$(pid_cpu "${DNS_PID[$kind]}")
+      cpu=$(python3 -c "print(f'{$c1 - $c0:.3f}')")
+      answered=$($PY get "$json" answered 0)
+      per_q=""
+      [ "$answered" -gt 0 ] && per_q=$(python3 -c "print(f'{$cpu * 1e6 / $answered:.3f}')")
+      printf '%s\n' "$json" >"$dir/$kind.$r.json"
+      printf '%s %s\n' "$cpu" "$per_q" >"$dir/$kind.$r.cpu"
+      log "  round $r $kind: $($PY summary "$json") (window ${win[$kind]}), server cpu ${per_q:-?} us/query"
+    done
+  done
+  for kind in "${kinds[@]}"; do
+    local pick
+    pick=$(python3 - "$dir" "$kind" "$DNS_ROUNDS" <<'PYEOF'
+import json, sys
+d, kind, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
+rounds = []
+for r in range(1, n + 1):
+    try:
+        j = json.loads(open(f"{d}/{kind}.{r}.json").read() or "{}")
+    except (OSError, json.JSONDecodeError):
+        j = {}
+    rounds.append((float(j.get("qps", 0) or 0), r))
+rounds.sort()
+print(rounds[len(rounds) // 2][1], ",".join(f"{q:.0f}" for q, _ in sorted(rounds, key=lambda x: x[1])))
+PYEOF
+)
+    r=${pick%% *}
+    local all=${pick#* }
+    json=$(cat "$dir/$kind.$r.json")
+    read -r cpu per_q <"$dir/$kind.$r.cpu"
+    record_json "$json" group="$group" case="$case" server="$kind" cpu_s="$cpu" cpu_us_per_q="$per_q" \
+      rounds_qps="$all" window="${win[$kind]}"
+    log "  $kind: median of $DNS_ROUNDS rounds $($PY summary "$json") (rounds $all q/s)"
+    local q=$($PY get "$json" qps 0)
+    printf -v "LAST_QPS_$kind" '%s' "${q%.*}"
+  done
 }
 
 # dnsperf_fixed GROUP CASE SERVER PORT PID QUERYFILE SECONDS RATE
@@ -62,28 +111,38 @@ bench_dns() {
   log "dns: generating a zone of $DNS_NAMES names and 200,000 queries (80% exist / 15% NXDOMAIN / 5% NODATA)"
   python3 "$BENCH_LIB/gen_zone.py" --origin bench.test --names "$DNS_NAMES" --zone "$d/bench.test.zone" \
     --queries "$d/queries" --count 200000
-  local kind port meridian_max=0 fixed_secs=$(( secs < 5 ? secs : 5 ))
+  local kind port up=() fixed_secs=$(( secs < 5 ? secs : 5 ))
+  DNS_PORT=() DNS_PID=()
+  # Every server at once, each on its own port, all pinned to the server core: an idle one costs nothing, and the
+  # rounds below can alternate between them.
   for kind in meridian nsd knot gdnsd echo; do
     port=$(free_port)
-    log "dns: $kind on 127.0.0.1:$port (core $SERVER_CPU), load from core $LOAD_CPU for ${secs}s"
+    log "dns: $kind on 127.0.0.1:$port (core $SERVER_CPU)"
     SERVER_PID=
     if ! start_dns_server "$kind" "$d/$kind" "$port" bench.test "$d/bench.test.zone"; then
       skip_row dns "$DNS_CASE" "$kind" "did not start (see $d/$kind)"
-      stop_all
       continue
     fi
-    measure_dns dns "$DNS_CASE" "$kind" "$port" "$SERVER_PID" "$d/queries" "$secs"
-    [ "$kind" = meridian ] && meridian_max=$LAST_QPS
-    if [ "$kind" != echo ]; then
-      dnsperf_fixed dns "dnsperf fixed rate" "$kind" "$port" "$SERVER_PID" "$d/queries" "$fixed_secs" "$DNSPERF_QPS"
-    fi
-    if [ "$kind" = meridian ] && [ "$meridian_max" -gt 0 ]; then
-      local r90=$(( meridian_max * 9 / 10 ))
-      log "dns: meridian at 90% of its maximum ($r90 q/s) for ${fixed_secs}s"
-      local json
-      json=$(loadgen_run "$port" "$d/queries" "$fixed_secs" -Q "$r90" --window 4096 || true)
-      record_json "$json" group=dns case="90% of max rate" server=meridian
-    fi
-    stop_all
+    DNS_PORT[$kind]=$port
+    DNS_PID[$kind]=$SERVER_PID
+    up+=("$kind")
   done
+  if [ ${#up[@]} -gt 0 ]; then
+    log "dns: ${DNS_ROUNDS} rounds of ${secs}s per server, load from core $LOAD_CPU"
+    measure_rounds dns "$DNS_CASE" "$d/queries" "$secs" "${up[@]}"
+  fi
+  for kind in "${up[@]}"; do
+    [ "$kind" = echo ] && continue
+    dnsperf_fixed dns "dnsperf fixed rate" "$kind" "${DNS_PORT[$kind]}" "${DNS_PID[$kind]}" "$d/queries" \
+      "$fixed_secs" "$DNSPERF_QPS"
+  done
+  local meridian_max=${LAST_QPS_meridian:-0}
+  if [ -n "${DNS_PORT[meridian]:-}" ] && [ "$meridian_max" -gt 0 ]; then
+    local r90=$(( meridian_max * 9 / 10 ))
+    log "dns: meridian at 90% of its maximum ($r90 q/s) for ${fixed_secs}s"
+    local json
+    json=$(loadgen_run "${DNS_PORT[meridian]}" "$d/queries" "$fixed_secs" -Q "$r90" --window 4096 || true)
+    record_json "$json" group=dns case="90% of max rate" server=meridian
+  fi
+  stop_all
 }

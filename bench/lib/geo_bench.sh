@@ -65,21 +65,27 @@ plugins => {
 }
 CONF
   echo "www 60 DYNA geoip!www" >"$d/gdnsd-zone-append"
-  local kind port
+  local kind port up=()
+  DNS_PORT=() DNS_PID=()
   for kind in meridian gdnsd; do
     port=$(free_port)
-    log "geo: $kind on 127.0.0.1:$port (core $SERVER_CPU), ECS queries from core $LOAD_CPU for ${secs}s"
+    log "geo: $kind on 127.0.0.1:$port (core $SERVER_CPU)"
     SERVER_PID=
     if ! GEO_CONF_APPEND="$d/meridian-geo.toml" GDNSD_PLUGINS="$d/gdnsd-plugins" \
          GDNSD_ZONE_APPEND="$d/gdnsd-zone-append" \
          start_dns_server "$kind" "$d/$kind" "$port" bench.test "$d/bench.test.zone"; then
       skip_row geo "$GEO_CASE" "$kind" "did not start (see $d/$kind)"
-      stop_all
       continue
     fi
     # Sanity: both must steer a Frankfurt-ish client and echo an ECS scope.
     log "  $kind answers www for 10.0.0.0/24: $(dig +short +subnet=10.0.0.0/24 -p "$port" @127.0.0.1 www.bench.test A | tr '\n' ' ')"
-    measure_dns geo "$GEO_CASE" "$kind" "$port" "$SERVER_PID" "$d/queries" "$secs"
-    stop_all
+    DNS_PORT[$kind]=$port
+    DNS_PID[$kind]=$SERVER_PID
+    up+=("$kind")
   done
+  if [ ${#up[@]} -gt 0 ]; then
+    log "geo: ${DNS_ROUNDS} rounds of ${secs}s per server, ECS queries from core $LOAD_CPU"
+    measure_rounds geo "$GEO_CASE" "$d/queries" "$secs" "${up[@]}"
+  fi
+  stop_all
 }

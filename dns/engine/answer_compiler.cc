@@ -27,8 +27,6 @@ CompileStats compile_answers(Zone& zone) {
         bytes.clear();
         answers.clear();
         for (const RRset& set : node.rrsets) {
-            // Steered addresses are decided per query.
-            if (node.steer != kNotSteered && (set.type == rrtype::A || set.type == rrtype::AAAA)) continue;
             std::memset(query, 0, 12);
             query[5] = 1; // QDCOUNT
             std::memcpy(query + 12, name.data(), name.size());
@@ -49,6 +47,15 @@ CompileStats compile_answers(Zone& zone) {
             bytes.emplace_back(reinterpret_cast<const char*>(out.get() + qend), n - qend);
             answers.push_back(AnswerTable::Answer{set.type, an, ar, {}});
         }
+        // Steered addresses are decided per query; the entry only spares the engine the walk to the name.
+        if (node.steer != kNotSteered)
+            for (uint16_t t : {rrtype::A, rrtype::AAAA}) {
+                bool static_data = false; // a type the name does not steer, answered from the zone
+                for (const auto& a : answers) static_data |= a.type == t;
+                if (static_data) continue;
+                bytes.emplace_back();
+                answers.push_back(AnswerTable::Answer{t, 0, 0, {}});
+            }
         if (answers.empty()) continue;
         for (size_t i = 0; i < answers.size(); i++)
             answers[i].bytes = bytes[i];

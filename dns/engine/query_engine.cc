@@ -310,15 +310,40 @@ void Responder::run() noexcept {
 // (dns/engine/answer_compiler.h) and fits. The bytes are what Responder::run() would write, so the result is the
 // same either way; anything else (no such name or type, CNAME, cut, steering, ANY, no room) returns false and the
 // responder answers with nothing written yet.
-bool answer_compiled(const ZoneDb& db, const ParsedQuery& q, WireWriter& w, Responder* r) noexcept {
+bool answer_compiled(const ZoneDb& db, const EngineConfig& cfg, const QueryContext& ctx, const ParsedQuery& q,
+                     WireWriter& w, Responder* r) noexcept {
     if (q.qclass != rrclass::IN) return false;
     unsigned skip;
     const Zone* z = db.find_zone(q.qname, &skip);
     if (!z) return false;
     AnswerTable::Hit hit;
     std::string_view name = q.qname.view();
-    if (!z->answers.find(name, name_hash(name), q.qtype, &hit) || w.limit() - w.pos() < hit.len) return false;
-    w.bytes(hit.bytes, hit.len);
+    if (!z->answers.find(name, name_hash(name), q.qtype, &hit)) return false;
+    if (hit.an == 0) {
+        // A steered name: the records come from the steering hook; the owner is the question (0xC00C) as always.
+        SteeredAnswer sa;
+        if (!cfg.steering || !cfg.steering->answer(name, q.qtype, q.ecs, ctx.client, ctx.worker, &sa)) return false;
+        if (sa.nodata || sa.rr_count == 0 || w.limit() - w.pos() < sa.len) return false; // NODATA, TC: the engine's
+        size_t end = 0;
+        for (unsigned k = 0; k < sa.rr_count; k++) {
+            if (end + 12 > sa.len) return false;
+            end += 12u + ((sa.records[end + 10] << 8) | sa.records[end + 11]);
+        }
+        if (end != sa.len) return false;
+        size_t at = w.pos();
+        w.bytes(sa.records, sa.len);
+        // Each record starts with its owner pointer: make it the question's.
+        uint8_t* p = w.data() + at;
+        for (size_t pos = 0; pos < end; pos += 12u + ((p[pos + 10] << 8) | p[pos + 11])) {
+            p[pos] = 0xC0;
+            p[pos + 1] = kHeaderSize;
+        }
+        r->ecs_scope = sa.scope_prefix;
+        hit.an = sa.rr_count;
+    } else {
+        if (w.limit() - w.pos() < hit.len) return false;
+        w.bytes(hit.bytes, hit.len);
+    }
     r->zone = z;
     r->aa = true;
     r->an = hit.an;
@@ -412,7 +437,7 @@ size_t answer_query(const ZoneDb& db, const EngineConfig& config, const QueryCon
     uint16_t rc;
     if (q.edns && q.edns_version > 0) {
         rc = rcode::BADVERS; // RFC 6891 §6.1.3: no answer, just OPT with the extended rcode
-    } else if (answer_compiled(db, q, w, &r)) {
+    } else if (answer_compiled(db, config, ctx, q, w, &r)) {
         rc = rcode::NOERROR;
     } else {
         r.run();

@@ -18,7 +18,7 @@ class AnswerTable {
   public:
     struct Answer {
         uint16_t type;
-        uint16_t an; // answer records
+        uint16_t an; // answer records; 0 = steered: the engine asks the steering hook (no bytes)
         uint16_t ar; // additional records
         std::string_view bytes;
     };
@@ -27,7 +27,7 @@ class AnswerTable {
 
     struct Hit {
         const uint8_t* bytes = nullptr;
-        uint16_t len = 0, an = 0, ar = 0;
+        uint16_t len = 0, an = 0, ar = 0; // an == 0: a steered name's address type
     };
     bool find(std::string_view name, uint64_t hash, uint16_t qtype, Hit* hit) const noexcept;
 
