@@ -270,7 +270,7 @@ bool ProxyHandler::serve_hit(ClientConn& conn, const HttpRequest& req, const Ref
     uint64_t size = end - off;
     BodySlice first[2];
     size_t nfirst = size ? body.slices(off, end, first, partial ? 1 : 2) : 0;
-    uv_buf_t fb[2];
+    uv_buf_t fb[2] = {};
     for (size_t i = 0; i < nfirst; ++i) {
         fb[i] = uv_buf_init(const_cast<char*>(first[i].data), static_cast<unsigned>(first[i].len));
         off += first[i].len;
