@@ -3,48 +3,12 @@
 #include <algorithm>
 
 #include "edge/cache/http_date.h"
+#include "shared/http/http_tokens.h"
 
 namespace edge {
 namespace {
 
 constexpr int64_t kDeltaMax = int64_t{1} << 31; // RFC 9111 §1.2.2
-
-char lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
-
-bool ieq(std::string_view a, std::string_view b) {
-    if (a.size() != b.size()) return false;
-    for (size_t i = 0; i < a.size(); ++i) {
-        if (lower(a[i]) != lower(b[i])) return false;
-    }
-    return true;
-}
-
-std::string_view trim(std::string_view s) {
-    while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-    while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-    return s;
-}
-
-// Splits a comma-separated list, honouring quoted strings (a comma inside quotes does not split).
-template <typename F>
-void for_each_list_item(std::string_view v, F&& f) {
-    size_t start = 0;
-    bool quoted = false;
-    for (size_t i = 0; i <= v.size(); ++i) {
-        if (i < v.size()) {
-            char c = v[i];
-            if (quoted && c == '\\') {
-                ++i;
-                continue;
-            }
-            if (c == '"') quoted = !quoted;
-            if (c != ',' || quoted) continue;
-        }
-        std::string_view item = trim(v.substr(start, i - start));
-        if (!item.empty()) f(item);
-        start = i + 1;
-    }
-}
 
 uint64_t sat_mul_1000(int64_t s) { return s <= 0 ? 0 : static_cast<uint64_t>(s) * 1000u; }
 
@@ -61,12 +25,12 @@ int64_t parse_delta_seconds(std::string_view s) {
 }
 
 void parse_cache_control(std::string_view value, CacheControl* cc) {
-    for_each_list_item(value, [cc](std::string_view item) {
+    shared::for_each_list_item(value, [cc](std::string_view item) {
         std::string_view name = item, arg;
         bool has_arg = false;
         if (size_t eq = item.find('='); eq != std::string_view::npos) {
-            name = trim(item.substr(0, eq));
-            arg = trim(item.substr(eq + 1));
+            name = shared::trim_ows(item.substr(0, eq));
+            arg = shared::trim_ows(item.substr(eq + 1));
             has_arg = true;
             if (arg.size() >= 2 && arg.front() == '"' && arg.back() == '"') arg = arg.substr(1, arg.size() - 2);
         }
@@ -76,22 +40,22 @@ void parse_cache_control(std::string_view value, CacheControl* cc) {
             int64_t v = has_arg ? parse_delta_seconds(arg) : -1;
             *slot = v < 0 ? 0 : v;
         };
-        if (ieq(name, "max-age")) {
+        if (shared::ascii_iequals(name, "max-age")) {
             delta(&cc->max_age);
-        } else if (ieq(name, "s-maxage")) {
+        } else if (shared::ascii_iequals(name, "s-maxage")) {
             delta(&cc->s_maxage);
-        } else if (ieq(name, "no-store")) {
+        } else if (shared::ascii_iequals(name, "no-store")) {
             cc->no_store = true;
-        } else if (ieq(name, "no-cache")) {
+        } else if (shared::ascii_iequals(name, "no-cache")) {
             // The qualified form (no-cache="Set-Cookie") is treated like the unqualified one: simpler and safe.
             cc->no_cache = true;
-        } else if (ieq(name, "private")) {
+        } else if (shared::ascii_iequals(name, "private")) {
             cc->private_ = true;
-        } else if (ieq(name, "public")) {
+        } else if (shared::ascii_iequals(name, "public")) {
             cc->public_ = true;
-        } else if (ieq(name, "must-revalidate")) {
+        } else if (shared::ascii_iequals(name, "must-revalidate")) {
             cc->must_revalidate = true;
-        } else if (ieq(name, "proxy-revalidate")) {
+        } else if (shared::ascii_iequals(name, "proxy-revalidate")) {
             cc->proxy_revalidate = true;
         }
     });
@@ -119,22 +83,22 @@ ResponseFacts response_facts(int status, const HeaderField* headers, size_t coun
     bool vary_blocking = false;
     for (size_t i = 0; i < count; ++i) {
         std::string_view n = headers[i].name, v = headers[i].value;
-        if (ieq(n, "cache-control")) {
+        if (shared::ascii_iequals(n, "cache-control")) {
             parse_cache_control(v, &f.cache_control);
-        } else if (ieq(n, "expires")) {
+        } else if (shared::ascii_iequals(n, "expires")) {
             if (f.expires.empty()) f.expires = v.empty() ? std::string_view("invalid") : v;
-        } else if (ieq(n, "date")) {
+        } else if (shared::ascii_iequals(n, "date")) {
             if (f.date.empty()) f.date = v;
-        } else if (ieq(n, "age")) {
+        } else if (shared::ascii_iequals(n, "age")) {
             if (f.age.empty()) f.age = v;
-        } else if (ieq(n, "set-cookie")) {
+        } else if (shared::ascii_iequals(n, "set-cookie")) {
             f.has_set_cookie = true;
-        } else if (ieq(n, "etag") || ieq(n, "last-modified")) {
+        } else if (shared::ascii_iequals(n, "etag") || shared::ascii_iequals(n, "last-modified")) {
             f.has_validators = true;
-        } else if (ieq(n, "vary") && !vary_blocking) {
+        } else if (shared::ascii_iequals(n, "vary") && !vary_blocking) {
             bool other = false;
-            for_each_list_item(v, [&](std::string_view item) {
-                if (!ieq(item, "accept-encoding")) other = true;
+            shared::for_each_list_item(v, [&](std::string_view item) {
+                if (!shared::ascii_iequals(item, "accept-encoding")) other = true;
             });
             if (other || f.vary.empty()) f.vary = v.empty() ? f.vary : v;
             vary_blocking = other;
@@ -149,8 +113,8 @@ Freshness freshness_after_304(int stored_status, std::string_view stored_header_
     ResponseFacts fresh304 = response_facts(stored_status, headers_304, count, request_time_ms, response_time_ms);
     bool has_cc = false, has_expires = false;
     for (size_t i = 0; i < count; ++i) {
-        has_cc |= ieq(headers_304[i].name, "cache-control");
-        has_expires |= ieq(headers_304[i].name, "expires");
+        has_cc |= shared::ascii_iequals(headers_304[i].name, "cache-control");
+        has_expires |= shared::ascii_iequals(headers_304[i].name, "expires");
     }
     ResponseFacts f = fresh304;
     // What the 304 does not update keeps its stored value.
@@ -158,13 +122,13 @@ Freshness freshness_after_304(int stored_status, std::string_view stored_header_
     std::string_view stored_expires, stored_vary;
     bool stored_cookie = false;
     for_each_stored_header(stored_header_block, [&](std::string_view n, std::string_view v) {
-        if (ieq(n, "cache-control")) {
+        if (shared::ascii_iequals(n, "cache-control")) {
             parse_cache_control(v, &stored_cc);
-        } else if (ieq(n, "expires")) {
+        } else if (shared::ascii_iequals(n, "expires")) {
             if (stored_expires.empty()) stored_expires = v.empty() ? std::string_view("invalid") : v;
-        } else if (ieq(n, "vary")) {
+        } else if (shared::ascii_iequals(n, "vary")) {
             if (stored_vary.empty()) stored_vary = v;
-        } else if (ieq(n, "set-cookie")) {
+        } else if (shared::ascii_iequals(n, "set-cookie")) {
             stored_cookie = true;
         }
     });
@@ -200,7 +164,7 @@ Freshness compute_freshness(const ResponseFacts& f, const TtlPolicy& p) {
     const CacheControl& cc = f.cache_control;
 
     int64_t date_s = f.date.empty() ? -1 : parse_http_date(f.date).value_or(-1);
-    int64_t age_s = f.age.empty() ? -1 : parse_delta_seconds(trim(f.age));
+    int64_t age_s = f.age.empty() ? -1 : parse_delta_seconds(shared::trim_ows(f.age));
 
     // RFC 9111 §4.2.1: s-maxage (shared caches) > max-age > Expires - Date.
     bool explicit_fresh = false;
@@ -214,7 +178,7 @@ Freshness compute_freshness(const ResponseFacts& f, const TtlPolicy& p) {
     } else if (!f.expires.empty()) {
         explicit_fresh = true;
         // An invalid Expires (e.g. "0") means already expired (RFC 9111 §5.3).
-        if (auto exp = parse_http_date(trim(f.expires))) {
+        if (auto exp = parse_http_date(shared::trim_ows(f.expires))) {
             uint64_t base_ms = date_s >= 0 ? sat_mul_1000(date_s) : f.response_time_ms;
             uint64_t exp_ms = sat_mul_1000(*exp);
             explicit_ms = exp_ms > base_ms ? exp_ms - base_ms : 0;
@@ -238,8 +202,8 @@ Freshness compute_freshness(const ResponseFacts& f, const TtlPolicy& p) {
     if (f.has_set_cookie && !p.cache_set_cookie) return refuse(StoreReason::set_cookie);
     if (!f.vary.empty()) {
         bool other = false;
-        for_each_list_item(f.vary, [&](std::string_view item) {
-            if (!ieq(item, "accept-encoding")) other = true;
+        shared::for_each_list_item(f.vary, [&](std::string_view item) {
+            if (!shared::ascii_iequals(item, "accept-encoding")) other = true;
         });
         if (other) return refuse(StoreReason::vary);
     }

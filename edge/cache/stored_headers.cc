@@ -1,24 +1,15 @@
 #include "edge/cache/stored_headers.h"
+#include "shared/http/http_tokens.h"
 
 #include <charconv>
 
 namespace edge {
 namespace {
 
-char lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
-
-bool ieq(std::string_view a, std::string_view lower_b) {
-    if (a.size() != lower_b.size()) return false;
-    for (size_t i = 0; i < a.size(); ++i) {
-        if (lower(a[i]) != lower_b[i]) return false;
-    }
-    return true;
-}
-
 // True when `name` is listed in any Connection header value (RFC 9110 §7.6.1: those fields are hop-by-hop too).
 bool named_in_connection(std::string_view name, const HeaderField* h, size_t n) {
     for (size_t i = 0; i < n; ++i) {
-        if (!ieq(h[i].name, "connection")) continue;
+        if (!shared::ascii_iequals(h[i].name, "connection")) continue;
         std::string_view v = h[i].value;
         size_t start = 0;
         while (start <= v.size()) {
@@ -29,7 +20,7 @@ bool named_in_connection(std::string_view name, const HeaderField* h, size_t n) 
             while (!tok.empty() && (tok.back() == ' ' || tok.back() == '\t')) tok.remove_suffix(1);
             if (tok.size() == name.size()) {
                 bool eq = true;
-                for (size_t k = 0; k < tok.size() && eq; ++k) eq = lower(tok[k]) == lower(name[k]);
+                for (size_t k = 0; k < tok.size() && eq; ++k) eq = shared::ascii_lower(tok[k]) == shared::ascii_lower(name[k]);
                 if (eq) return true;
             }
             start = comma + 1;
@@ -46,7 +37,7 @@ bool is_edge_managed_header(std::string_view name) {
         "proxy-authenticate", "proxy-authorization", "date", "age", "x-cache", "content-length",
     };
     for (std::string_view m : kManaged) {
-        if (ieq(name, m)) return true;
+        if (shared::ascii_iequals(name, m)) return true;
     }
     return false;
 }
@@ -106,17 +97,17 @@ std::string build_stored_header_block(int status, std::string_view reason, const
     for (size_t i = 0; i < count; ++i) {
         const HeaderField& h = headers[i];
         if (is_edge_managed_header(h.name)) continue;
-        if (!keep_set_cookie && ieq(h.name, "set-cookie")) continue;
+        if (!keep_set_cookie && shared::ascii_iequals(h.name, "set-cookie")) continue;
         if (named_in_connection(h.name, headers, count)) continue;
         out.append(h.name);
         out.append(": ");
         uint32_t off = static_cast<uint32_t>(out.size());
         out.append(h.value);
         out.append("\r\n");
-        if (ieq(h.name, "etag") && spans.etag_len == 0) {
+        if (shared::ascii_iequals(h.name, "etag") && spans.etag_len == 0) {
             spans.etag_off = off;
             spans.etag_len = static_cast<uint32_t>(h.value.size());
-        } else if (ieq(h.name, "last-modified") && spans.last_modified_len == 0) {
+        } else if (shared::ascii_iequals(h.name, "last-modified") && spans.last_modified_len == 0) {
             spans.last_modified_off = off;
             spans.last_modified_len = static_cast<uint32_t>(h.value.size());
         }

@@ -1,41 +1,10 @@
 #include "edge/compress/content_coding.h"
+#include "shared/http/http_tokens.h"
 
 #include <algorithm>
 
 namespace edge {
 namespace {
-
-char lower(char c) {
-    return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
-}
-
-bool ieq(std::string_view a, std::string_view lower_b) {
-    if (a.size() != lower_b.size()) return false;
-    for (size_t i = 0; i < a.size(); ++i) {
-        if (lower(a[i]) != lower_b[i]) return false;
-    }
-    return true;
-}
-
-bool istarts(std::string_view a, std::string_view lower_prefix) {
-    return a.size() >= lower_prefix.size() && ieq(a.substr(0, lower_prefix.size()), lower_prefix);
-}
-
-bool iends(std::string_view a, std::string_view lower_suffix) {
-    return a.size() >= lower_suffix.size() && ieq(a.substr(a.size() - lower_suffix.size()), lower_suffix);
-}
-
-bool is_ows(char c) {
-    return c == ' ' || c == '\t';
-}
-
-std::string_view trim(std::string_view s) {
-    while (!s.empty() && is_ows(s.front()))
-        s.remove_prefix(1);
-    while (!s.empty() && is_ows(s.back()))
-        s.remove_suffix(1);
-    return s;
-}
 
 bool is_tchar(char c) {
     if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')) return true;
@@ -86,7 +55,7 @@ ContentCoding negotiate_content_coding(std::string_view ae, bool br_available) n
         std::string_view member = ae.substr(0, comma);
         ae = comma == std::string_view::npos ? std::string_view() : ae.substr(comma + 1);
         size_t semi = member.find(';');
-        std::string_view coding = trim(member.substr(0, semi));
+        std::string_view coding = shared::trim_ows(member.substr(0, semi));
         if (coding.empty()) continue;
         bool token = true;
         for (char c : coding)
@@ -98,23 +67,23 @@ ContentCoding negotiate_content_coding(std::string_view ae, bool br_available) n
         while (ok && semi != std::string_view::npos) {
             std::string_view rest = member.substr(semi + 1);
             semi = rest.find(';');
-            std::string_view param = trim(rest.substr(0, semi));
+            std::string_view param = shared::trim_ows(rest.substr(0, semi));
             member = rest;
             size_t eq = param.find('=');
             if (eq == std::string_view::npos) {
                 ok = false;
                 break;
             }
-            std::string_view name = trim(param.substr(0, eq));
-            if (ieq(name, "q")) {
-                q = parse_qvalue(trim(param.substr(eq + 1)));
+            std::string_view name = shared::trim_ows(param.substr(0, eq));
+            if (shared::ascii_iequals(name, "q")) {
+                q = parse_qvalue(shared::trim_ows(param.substr(eq + 1)));
                 ok = q >= 0;
             }
         }
         if (!ok) continue;
-        if (ieq(coding, "br"))
+        if (shared::ascii_iequals(coding, "br"))
             q_br = q;
-        else if (ieq(coding, "gzip") || ieq(coding, "x-gzip"))
+        else if (shared::ascii_iequals(coding, "gzip") || shared::ascii_iequals(coding, "x-gzip"))
             q_gzip = std::max(q_gzip, q);
         else if (coding == "*")
             q_star = q;
@@ -139,11 +108,11 @@ std::string_view content_coding_name(ContentCoding c) noexcept {
 }
 
 bool is_compressible_type(std::string_view ct) noexcept {
-    ct = trim(ct.substr(0, ct.find(';')));
+    ct = shared::trim_ows(ct.substr(0, ct.find(';')));
     if (ct.empty()) return false;
     // A stream that never ends cannot be compressed as a whole object.
-    if (ieq(ct, "text/event-stream")) return false;
-    if (istarts(ct, "text/")) return true;
+    if (shared::ascii_iequals(ct, "text/event-stream")) return false;
+    if (shared::ascii_istarts_with(ct, "text/")) return true;
     static constexpr std::string_view kTypes[] = {
         "application/javascript",
         "application/x-javascript",
@@ -164,10 +133,10 @@ bool is_compressible_type(std::string_view ct) noexcept {
         "font/opentype",
     };
     for (std::string_view t : kTypes) {
-        if (ieq(ct, t)) return true;
+        if (shared::ascii_iequals(ct, t)) return true;
     }
     // Structured-syntax suffixes (RFC 6838 §4.2.8): manifest+json, ld+json, rss+xml, atom+xml, xhtml+xml...
-    if (istarts(ct, "application/") && (iends(ct, "+json") || iends(ct, "+xml"))) return true;
+    if (shared::ascii_istarts_with(ct, "application/") && (shared::ascii_iends_with(ct, "+json") || shared::ascii_iends_with(ct, "+xml"))) return true;
     return false;
 }
 

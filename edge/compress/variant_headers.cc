@@ -2,61 +2,32 @@
 
 #include <vector>
 
+#include "edge/cache/cache_policy.h"
+#include "shared/http/http_tokens.h"
+
 namespace edge {
 namespace {
 
-char lower(char c) {
-    return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
-}
-
-bool ieq(std::string_view a, std::string_view lower_b) {
-    if (a.size() != lower_b.size()) return false;
-    for (size_t i = 0; i < a.size(); ++i) {
-        if (lower(a[i]) != lower_b[i]) return false;
-    }
-    return true;
-}
-
 bool is_identity_coding(std::string_view v) {
-    while (!v.empty() && (v.front() == ' ' || v.front() == '\t'))
-        v.remove_prefix(1);
-    while (!v.empty() && (v.back() == ' ' || v.back() == '\t'))
-        v.remove_suffix(1);
-    return v.empty() || ieq(v, "identity");
+    v = shared::trim_ows(v);
+    return v.empty() || shared::ascii_iequals(v, "identity");
 }
 
 bool lists_accept_encoding(std::string_view vary) {
-    size_t start = 0;
-    while (start <= vary.size()) {
-        size_t comma = vary.find(',', start);
-        if (comma == std::string_view::npos) comma = vary.size();
-        std::string_view tok = vary.substr(start, comma - start);
-        while (!tok.empty() && (tok.front() == ' ' || tok.front() == '\t'))
-            tok.remove_prefix(1);
-        while (!tok.empty() && (tok.back() == ' ' || tok.back() == '\t'))
-            tok.remove_suffix(1);
-        if (ieq(tok, "accept-encoding") || tok == "*") return true;
-        start = comma + 1;
-    }
-    return false;
+    bool listed = false;
+    shared::for_each_list_item(vary, [&](std::string_view tok) {
+        listed |= shared::ascii_iequals(tok, "accept-encoding") || tok == "*";
+    });
+    return listed;
 }
 
 // RFC 9111 §5.2.2.6: an intermediary must not transform a no-transform response (RFC 9110 §7.7), and changing its
 // content coding is a transformation.
 bool has_no_transform(std::string_view cache_control) {
-    size_t start = 0;
-    while (start <= cache_control.size()) {
-        size_t comma = cache_control.find(',', start);
-        if (comma == std::string_view::npos) comma = cache_control.size();
-        std::string_view tok = cache_control.substr(start, comma - start);
-        while (!tok.empty() && (tok.front() == ' ' || tok.front() == '\t'))
-            tok.remove_prefix(1);
-        while (!tok.empty() && (tok.back() == ' ' || tok.back() == '\t'))
-            tok.remove_suffix(1);
-        if (ieq(tok, "no-transform")) return true;
-        start = comma + 1;
-    }
-    return false;
+    bool found = false;
+    shared::for_each_list_item(cache_control,
+                               [&](std::string_view tok) { found |= shared::ascii_iequals(tok, "no-transform"); });
+    return found;
 }
 
 std::string_view strip_weak(std::string_view etag) {
@@ -66,23 +37,8 @@ std::string_view strip_weak(std::string_view etag) {
 
 // Splits a stored block into its status line (without CRLF) and header fields (views into the block).
 std::string_view parse_block(std::string_view block, std::vector<HeaderField>* fields) {
-    size_t eol = block.find("\r\n");
-    std::string_view status_line = block.substr(0, eol);
-    size_t pos = eol == std::string_view::npos ? block.size() : eol + 2;
-    while (pos < block.size()) {
-        size_t end = block.find("\r\n", pos);
-        if (end == std::string_view::npos) end = block.size();
-        std::string_view line = block.substr(pos, end - pos);
-        size_t colon = line.find(':');
-        if (colon != std::string_view::npos) {
-            std::string_view v = line.substr(colon + 1);
-            while (!v.empty() && v.front() == ' ')
-                v.remove_prefix(1);
-            fields->push_back({line.substr(0, colon), v});
-        }
-        pos = end + 2;
-    }
-    return status_line;
+    for_each_stored_header(block, [&](std::string_view name, std::string_view value) { fields->push_back({name, value}); });
+    return block.substr(0, block.find("\r\n"));
 }
 
 // "HTTP/1.1 200 OK" → the reason phrase.
@@ -101,7 +57,7 @@ std::string_view block_header(std::string_view block, std::string_view name, boo
         if (rest.size() > name.size() && rest[name.size()] == ':') {
             bool eq = true;
             for (size_t i = 0; i < name.size() && eq; ++i)
-                eq = lower(rest[i]) == lower(name[i]);
+                eq = shared::ascii_lower(rest[i]) == shared::ascii_lower(name[i]);
             if (eq) {
                 std::string_view v = rest.substr(name.size() + 1);
                 v = v.substr(0, v.find("\r\n"));
@@ -134,10 +90,10 @@ bool identity_needs_vary(int status, const HeaderField* fields, size_t count) no
     if (status != 200) return false;
     std::string_view ct, ce;
     for (size_t i = 0; i < count; ++i) {
-        if (ieq(fields[i].name, "vary")) return false;
-        if (ieq(fields[i].name, "cache-control") && has_no_transform(fields[i].value)) return false;
-        if (ieq(fields[i].name, "content-type") && ct.empty()) ct = fields[i].value;
-        if (ieq(fields[i].name, "content-encoding") && ce.empty()) ce = fields[i].value;
+        if (shared::ascii_iequals(fields[i].name, "vary")) return false;
+        if (shared::ascii_iequals(fields[i].name, "cache-control") && has_no_transform(fields[i].value)) return false;
+        if (shared::ascii_iequals(fields[i].name, "content-type") && ct.empty()) ct = fields[i].value;
+        if (shared::ascii_iequals(fields[i].name, "content-encoding") && ce.empty()) ce = fields[i].value;
     }
     return is_compressible_type(ct) && is_identity_coding(ce);
 }
@@ -151,8 +107,8 @@ std::string variant_header_block(std::string_view identity_block, ContentCoding 
     std::string merged_vary;
     bool has_vary = false;
     for (const HeaderField& f : in) {
-        if (ieq(f.name, "accept-ranges") || ieq(f.name, "content-md5") || ieq(f.name, "content-encoding")) continue;
-        if (ieq(f.name, "etag")) {
+        if (shared::ascii_iequals(f.name, "accept-ranges") || shared::ascii_iequals(f.name, "content-md5") || shared::ascii_iequals(f.name, "content-encoding")) continue;
+        if (shared::ascii_iequals(f.name, "etag")) {
             if (f.value.size() > 2 && f.value[0] == 'W' && f.value[1] == '/') {
                 out.push_back(f);
             } else {
@@ -161,7 +117,7 @@ std::string variant_header_block(std::string_view identity_block, ContentCoding 
             }
             continue;
         }
-        if (ieq(f.name, "vary") && !has_vary) {
+        if (shared::ascii_iequals(f.name, "vary") && !has_vary) {
             has_vary = true;
             if (!lists_accept_encoding(f.value)) {
                 merged_vary = std::string(f.value) + (f.value.empty() ? "" : ", ") + "Accept-Encoding";

@@ -1,4 +1,5 @@
 #include "edge/http/request_parser.h"
+#include "shared/http/http_tokens.h"
 
 #include <strings.h>
 
@@ -6,16 +7,6 @@
 
 namespace edge {
 namespace {
-
-bool iequals(std::string_view a, std::string_view b) {
-    return a.size() == b.size() && strncasecmp(a.data(), b.data(), a.size()) == 0;
-}
-
-std::string_view trim(std::string_view s) {
-    while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-    while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-    return s;
-}
 
 // RFC 9110 §5.6.2 tchar.
 bool is_token(std::string_view s) {
@@ -34,7 +25,7 @@ RequestParser* self(llhttp_t* p) { return static_cast<RequestParser*>(p->data); 
 
 std::string_view HttpRequest::header(std::string_view name, bool* found) const {
     for (const auto& h : headers) {
-        if (iequals(h.name, name)) {
+        if (shared::ascii_iequals(h.name, name)) {
             if (found) *found = true;
             return h.value;
         }
@@ -256,7 +247,7 @@ int RequestParser::finish_headers() {
         // llhttp 8.1.0 lets a space slip into a field name ("Host : x"); RFC 9112 §5.1 requires a 400.
         if (!is_token(std::string_view(base + sp.name_off, sp.name_len))) return fail(400, "invalid header name");
         fields_.push_back(HeaderField{std::string_view(base + sp.name_off, sp.name_len),
-                                      trim(std::string_view(base + sp.value_off, sp.value_len))});
+                                      shared::trim_ows(std::string_view(base + sp.value_off, sp.value_len))});
     }
     req_.headers = std::span<const HeaderField>(fields_.data(), fields_.size());
     req_.method = static_cast<llhttp_method_t>(parser_.method);
@@ -275,16 +266,16 @@ int RequestParser::finish_headers() {
     std::string_view first_cl;
     bool te_chunked_only = true;
     for (const auto& h : fields_) {
-        if (iequals(h.name, "host")) {
+        if (shared::ascii_iequals(h.name, "host")) {
             ++host_count;
             req_.host = h.value;
-        } else if (iequals(h.name, "content-length")) {
+        } else if (shared::ascii_iequals(h.name, "content-length")) {
             if (cl_count++ == 0) first_cl = h.value;
             else if (h.value != first_cl) return fail(400, "differing Content-Length headers");
-        } else if (iequals(h.name, "transfer-encoding")) {
+        } else if (shared::ascii_iequals(h.name, "transfer-encoding")) {
             ++te_count;
             // Only "chunked" is implemented; any other coding (or a list) is 501 per RFC 9112 §6.1.
-            if (!iequals(h.value, "chunked")) te_chunked_only = false;
+            if (!shared::ascii_iequals(h.value, "chunked")) te_chunked_only = false;
         }
     }
     if (te_count > 0 && cl_count > 0) return fail(400, "both Content-Length and Transfer-Encoding");

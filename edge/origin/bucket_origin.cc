@@ -14,27 +14,22 @@
 
 #include "edge/cache/http_date.h"
 #include "edge/origin/content_type.h"
+#include "shared/http/http_tokens.h"
 
 namespace edge {
 namespace {
 
 constexpr std::string_view kAllow = "GET, HEAD";
 
-std::string_view trim(std::string_view s) {
-    while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-    while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-    return s;
-}
-
 std::string_view opaque_tag(std::string_view t) {
-    t = trim(t);
+    t = shared::trim_ows(t);
     if (t.size() >= 2 && t[0] == 'W' && t[1] == '/') t.remove_prefix(2);
     return t;
 }
 
 // RFC 9110 §13.1.2: If-None-Match uses the weak comparison.
 bool none_match_hits(std::string_view header, std::string_view etag) {
-    if (trim(header) == "*") return true;
+    if (shared::trim_ows(header) == "*") return true;
     std::string_view mine = opaque_tag(etag);
     size_t start = 0;
     while (start <= header.size()) {
@@ -57,14 +52,14 @@ enum class RangeResult { none, ok, unsatisfiable };
 // A single "bytes=" range (RFC 9110 §14.1.2). Multiple ranges and syntax errors are ignored (full 200 answer), which
 // RFC 9110 §14.2 allows.
 RangeResult parse_range(std::string_view h, uint64_t size, uint64_t* first, uint64_t* last) {
-    h = trim(h);
+    h = shared::trim_ows(h);
     constexpr std::string_view kUnit = "bytes=";
     if (h.substr(0, kUnit.size()) != kUnit) return RangeResult::none;
     h.remove_prefix(kUnit.size());
     if (h.find(',') != std::string_view::npos) return RangeResult::none;
     size_t dash = h.find('-');
     if (dash == std::string_view::npos) return RangeResult::none;
-    std::string_view a = trim(h.substr(0, dash)), b = trim(h.substr(dash + 1));
+    std::string_view a = shared::trim_ows(h.substr(0, dash)), b = shared::trim_ows(h.substr(dash + 1));
     uint64_t x = 0, y = 0;
     if (a.empty()) { // suffix: last y bytes
         if (!parse_u64(b, &y)) return RangeResult::none;
@@ -251,7 +246,7 @@ BucketResponse BucketOrigin::get(const BucketRequest& req) const {
         if (!req.if_none_match.empty()) {
             not_modified = none_match_hits(req.if_none_match, resp.etag);
         } else if (!req.if_modified_since.empty()) {
-            if (auto ims = parse_http_date(trim(req.if_modified_since))) {
+            if (auto ims = parse_http_date(shared::trim_ows(req.if_modified_since))) {
                 if (auto lm = parse_http_date(resp.last_modified)) not_modified = *lm <= *ims;
             }
         }
@@ -263,8 +258,8 @@ BucketResponse BucketOrigin::get(const BucketRequest& req) const {
             return resp;
         }
         bool range_applies = !req.range.empty() &&
-                             (req.if_range.empty() || trim(req.if_range) == resp.etag ||
-                              trim(req.if_range) == resp.last_modified);
+                             (req.if_range.empty() || shared::trim_ows(req.if_range) == resp.etag ||
+                              shared::trim_ows(req.if_range) == resp.last_modified);
         if (range_applies) {
             uint64_t first = 0, last = 0;
             switch (parse_range(req.range, resp.total_size, &first, &last)) {

@@ -1,4 +1,5 @@
 #include "edge/origin/content_type.h"
+#include "shared/http/http_tokens.h"
 
 namespace edge {
 namespace {
@@ -59,16 +60,6 @@ constexpr Entry kTypes[] = {
     {"zip", "application/zip"},
 };
 
-bool ieq(std::string_view a, std::string_view lower_b) {
-    if (a.size() != lower_b.size()) return false;
-    for (size_t i = 0; i < a.size(); ++i) {
-        char c = a[i];
-        if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-        if (c != lower_b[i]) return false;
-    }
-    return true;
-}
-
 } // namespace
 
 std::string_view content_type_for(std::string_view path) {
@@ -80,7 +71,7 @@ std::string_view content_type_for(std::string_view path) {
     if (dot == std::string_view::npos || dot == 0 || dot + 1 == name.size()) return kDefault;
     std::string_view ext = name.substr(dot + 1);
     for (const Entry& e : kTypes) {
-        if (ieq(ext, e.ext)) return e.type;
+        if (shared::ascii_iequals(ext, e.ext)) return e.type;
     }
     return kDefault;
 }

@@ -3,15 +3,10 @@
 #include <strings.h>
 
 #include "edge/cache/http_date.h"
+#include "shared/http/http_tokens.h"
 
 namespace edge {
 namespace {
-
-std::string_view trim(std::string_view s) {
-    while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-    while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-    return s;
-}
 
 // 1*DIGIT; false on anything else or on overflow (a position too large to be real reads as unparsable).
 bool parse_pos(std::string_view s, uint64_t* v) {
@@ -29,16 +24,16 @@ bool parse_pos(std::string_view s, uint64_t* v) {
 } // namespace
 
 RangeOutcome evaluate_range(std::string_view range, uint64_t size, ByteRange* out) {
-    range = trim(range);
+    range = shared::trim_ows(range);
     constexpr std::string_view unit = "bytes=";
     if (range.size() < unit.size() || strncasecmp(range.data(), unit.data(), unit.size()) != 0) {
         return RangeOutcome::full;
     }
-    std::string_view spec = trim(range.substr(unit.size()));
+    std::string_view spec = shared::trim_ows(range.substr(unit.size()));
     if (spec.find(',') != std::string_view::npos) return RangeOutcome::full;
     size_t dash = spec.find('-');
     if (dash == std::string_view::npos) return RangeOutcome::full;
-    std::string_view a = trim(spec.substr(0, dash)), b = trim(spec.substr(dash + 1));
+    std::string_view a = shared::trim_ows(spec.substr(0, dash)), b = shared::trim_ows(spec.substr(dash + 1));
     uint64_t first = 0, last = 0;
     if (a.empty()) {
         // suffix-range: the last n bytes
@@ -63,7 +58,7 @@ RangeOutcome evaluate_range(std::string_view range, uint64_t size, ByteRange* ou
 }
 
 bool if_range_matches(std::string_view if_range, std::string_view etag, std::string_view last_modified) {
-    if_range = trim(if_range);
+    if_range = shared::trim_ows(if_range);
     if (if_range.empty()) return false;
     if (if_range.front() == '"' || if_range.substr(0, 2) == "W/") {
         bool weak = etag.size() >= 2 && etag[0] == 'W' && etag[1] == '/';

@@ -1,4 +1,5 @@
 #include "edge/proxy/origin_request.h"
+#include "shared/http/http_tokens.h"
 
 #include <strings.h>
 
@@ -7,10 +8,6 @@
 namespace edge {
 namespace {
 
-bool iequals(std::string_view a, std::string_view b) {
-    return a.size() == b.size() && strncasecmp(a.data(), b.data(), a.size()) == 0;
-}
-
 // Whether `name` is listed in a Connection header value (comma-separated tokens).
 bool listed_in(std::string_view list, std::string_view name) {
     while (!list.empty()) {
@@ -18,7 +15,7 @@ bool listed_in(std::string_view list, std::string_view name) {
         std::string_view tok = list.substr(0, comma);
         while (!tok.empty() && (tok.front() == ' ' || tok.front() == '\t')) tok.remove_prefix(1);
         while (!tok.empty() && (tok.back() == ' ' || tok.back() == '\t')) tok.remove_suffix(1);
-        if (iequals(tok, name)) return true;
+        if (shared::ascii_iequals(tok, name)) return true;
         if (comma == std::string_view::npos) break;
         list.remove_prefix(comma + 1);
     }
@@ -63,7 +60,7 @@ bool is_unforwarded_request_header(std::string_view name, std::string_view conne
                                         "transfer-encoding", "upgrade", "proxy-authorization", "proxy-authenticate",
                                         "host", "x-forwarded-for", "via", "content-length", "expect"};
     for (const char* s : kSkip) {
-        if (iequals(name, s)) return true;
+        if (shared::ascii_iequals(name, s)) return true;
     }
     return listed_in(connection_value, name);
 }
@@ -77,10 +74,10 @@ void build_origin_headers(const HttpRequest& req, const OriginConfig& origin, co
     std::string_view connection = req.header("connection");
     for (const auto& h : req.headers) {
         // Several X-Forwarded-For / Via lines are one comma-separated list (RFC 9110 §5.3).
-        if (iequals(h.name, "x-forwarded-for")) {
+        if (shared::ascii_iequals(h.name, "x-forwarded-for")) {
             if (!xff.empty()) xff += ", ";
             xff.append(h.value);
-        } else if (iequals(h.name, "via")) {
+        } else if (shared::ascii_iequals(h.name, "via")) {
             if (!via.empty()) via += ", ";
             via.append(h.value);
         } else if (!opt.shared_fill && !is_unforwarded_request_header(h.name, connection)) {

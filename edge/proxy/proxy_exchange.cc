@@ -14,13 +14,10 @@
 #include "edge/proxy/origin_request.h"
 #include "edge/proxy/proxy_handler.h"
 #include "shared/log/log.h"
+#include "shared/http/http_tokens.h"
 
 namespace edge {
 namespace {
-
-bool iequals(std::string_view a, std::string_view b) {
-    return a.size() == b.size() && strncasecmp(a.data(), b.data(), a.size()) == 0;
-}
 
 TtlPolicy ttl_policy(const BehaviorConfig& b) {
     TtlPolicy p;
@@ -700,7 +697,7 @@ void ProxyExchange::write_pass_head(int status, std::string_view reason, const s
     bool has_server = false;
     for (const auto& f : headers) {
         if (is_edge_managed_header(f.name)) continue;
-        if (iequals(f.name, "server")) has_server = true;
+        if (shared::ascii_iequals(f.name, "server")) has_server = true;
         w.header(f.name, f.value);
     }
     if (!content_length.empty()) {

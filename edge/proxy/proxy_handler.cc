@@ -10,19 +10,16 @@
 #include "edge/origin/request_path.h"
 #include "edge/proxy/proxy_exchange.h"
 #include "shared/log/log.h"
+#include "shared/http/http_tokens.h"
 
 namespace edge {
 namespace {
-
-bool iequals(std::string_view a, std::string_view b) {
-    return a.size() == b.size() && strncasecmp(a.data(), b.data(), a.size()) == 0;
-}
 
 bool contains_header(std::string_view block, std::string_view name) {
     // Header lines follow a CRLF in the block; compare the name case-insensitively.
     for (size_t pos = block.find("\r\n"); pos != std::string_view::npos; pos = block.find("\r\n", pos + 2)) {
         std::string_view rest = block.substr(pos + 2);
-        if (rest.size() > name.size() && rest[name.size()] == ':' && iequals(rest.substr(0, name.size()), name)) {
+        if (rest.size() > name.size() && rest[name.size()] == ':' && shared::ascii_iequals(rest.substr(0, name.size()), name)) {
             return true;
         }
     }

@@ -1,15 +1,11 @@
 #include "shared/http/response_parser.h"
+#include "shared/http/http_tokens.h"
 
 namespace shared {
 
 namespace {
 ResponseParser* self(llhttp_t* p) { return static_cast<ResponseParser*>(p->data); }
 
-std::string_view trim(std::string_view v) {
-    while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) v.remove_prefix(1);
-    while (!v.empty() && (v.back() == ' ' || v.back() == '\t')) v.remove_suffix(1);
-    return v;
-}
 } // namespace
 
 const llhttp_settings_t& ResponseParser::settings() noexcept {
@@ -123,7 +119,7 @@ int ResponseParser::on_headers_complete(llhttp_t* p) noexcept {
     // Like nginx: only "chunked" is understood. Another coding would be framed by EOF and reach the viewer
     // still encoded, without the header that says so.
     for (const auto& h : s->head_.headers) {
-        if (header_name_equals(h.name, "transfer-encoding") && !header_name_equals(trim(h.value), "chunked")) {
+        if (header_name_equals(h.name, "transfer-encoding") && !header_name_equals(trim_ows(h.value), "chunked")) {
             s->error_reason_ = "unsupported Transfer-Encoding";
             return -1;
         }
