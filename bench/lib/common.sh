@@ -15,6 +15,7 @@ free_port() { $PY free-port; }
 # spawn NAME LOGFILE CMD...: starts CMD pinned to the server core, in the background; sets SPAWNED_PID.
 spawn() {
   local name=$1 logf=$2; shift 2
+  SPAWNED_AT=$(date +%s.%N) # load times count from here: a config check before it is not loading
   taskset -c "$SERVER_CPU" "$@" >"$logf" 2>&1 &
   SPAWNED_PID=$!
   BENCH_PIDS+=("$SPAWNED_PID")

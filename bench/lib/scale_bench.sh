@@ -49,6 +49,8 @@ scale_zone() {
         continue
       fi
       t1=$(date +%s.%N)
+      # From the server's own start (spawn): meridian-dns --check runs before it and is not part of loading.
+      t0=${SPAWNED_AT:-$t0}
       local load rss json
       load=$(python3 -c "print(round($t1 - $t0, 3))")
       rss=$(pid_rss "$SERVER_PID")

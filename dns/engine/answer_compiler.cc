@@ -18,7 +18,12 @@ CompileStats compile_answers(Zone& zone) {
     QueryContext ctx{true, nullptr, 0}; // "TCP": the full answer, never truncated for a UDP size
     std::unique_ptr<uint8_t[]> out(new uint8_t[65535]);
     uint8_t query[12 + kMaxNameLen + 4];
+    // Built aside and installed at the end: while compiling, the engine must not look in a half-built table.
     zone.answers = AnswerTable{};
+    AnswerTable table;
+    size_t candidates = 0;
+    for (const Node& node : zone.node_list()) candidates += node.direct && (!node.empty() || node.steer != kNotSteered);
+    table.reserve(candidates);
     std::vector<std::string> bytes;
     std::vector<AnswerTable::Answer> answers;
     for (const Node& node : zone.node_list()) {
@@ -59,10 +64,11 @@ CompileStats compile_answers(Zone& zone) {
         if (answers.empty()) continue;
         for (size_t i = 0; i < answers.size(); i++)
             answers[i].bytes = bytes[i];
-        zone.answers.add(name, name_hash(name), answers);
+        table.add(name, name_hash(name), answers);
         st.compiled += answers.size();
     }
-    zone.answers.shrink();
+    table.shrink();
+    zone.answers = std::move(table);
     st.bytes = zone.answers.memory_bytes();
     return st;
 }

@@ -47,6 +47,11 @@ void AnswerTable::add(std::string_view name, uint64_t hash, const std::vector<An
     used_++;
 }
 
+void AnswerTable::reserve(size_t names) {
+    size_t cap = std::bit_ceil(std::max<size_t>(16, names * 2));
+    while (slots_.size() < cap) grow(); // doubles (re-hashing what is there)
+}
+
 void AnswerTable::grow() {
     size_t cap = std::bit_ceil(std::max<size_t>(16, slots_.size() * 2));
     std::vector<Slot> old = std::move(slots_);

@@ -22,6 +22,8 @@ class AnswerTable {
         uint16_t ar; // additional records
         std::string_view bytes;
     };
+    // Room for `names` records without re-hashing (the compiler knows the zone's size).
+    void reserve(size_t names);
     // Adds the record of one name (lower-case wire, hash = name_hash(name)); names must be distinct.
     void add(std::string_view name, uint64_t hash, const std::vector<Answer>& answers);
 
