@@ -8,6 +8,73 @@
 
 namespace dns {
 
+namespace {
+
+// Offsets of the compression pointers in one rendered RR (owner, fixed fields, RDATA names of an SOA); false when
+// the bytes are not one SOA record.
+bool soa_pointers(const uint8_t* p, size_t len, std::vector<uint16_t>* out) {
+    size_t pos = 0;
+    auto name = [&]() {
+        while (pos < len) {
+            uint8_t l = p[pos];
+            if ((l & 0xC0) == 0xC0) {
+                if (pos + 2 > len) return false;
+                out->push_back(static_cast<uint16_t>(pos));
+                pos += 2;
+                return true;
+            }
+            if (l & 0xC0) return false;
+            pos += 1u + l;
+            if (l == 0) return true;
+        }
+        return false;
+    };
+    if (!name() || pos + 10 > len) return false;
+    if (((p[pos] << 8) | p[pos + 1]) != rrtype::SOA) return false;
+    size_t rdend = pos + 10 + ((p[pos + 8] << 8) | p[pos + 9]);
+    pos += 10;
+    if (rdend != len || !name() || !name()) return false;
+    return pos + 20 == len;
+}
+
+// The zone's negative authority, rendered by the engine for a NODATA question at the apex (see
+// AnswerTable::set_negative).
+void compile_negative(const ZoneDb& db, const Zone& zone, AnswerTable* table) {
+    const Node* apex = zone.apex_node;
+    if (!apex || zone.apex.size() > kMaxNameLen) return;
+    uint16_t type = 0;
+    for (uint16_t t : {uint16_t(65280), uint16_t(65281), uint16_t(65282)}) // private-use types (RFC 6895)
+        if (!apex->find(t)) {
+            type = t;
+            break;
+        }
+    if (!type) return;
+    uint8_t query[12 + kMaxNameLen + 4] = {};
+    query[5] = 1;
+    std::memcpy(query + 12, zone.apex.data(), zone.apex.size());
+    size_t qend = 12 + zone.apex.size();
+    query[qend] = static_cast<uint8_t>(type >> 8);
+    query[qend + 1] = static_cast<uint8_t>(type);
+    query[qend + 3] = static_cast<uint8_t>(rrclass::IN);
+    qend += 4;
+    uint8_t out[4096];
+    AnswerInfo info;
+    EngineConfig cfg;
+    QueryContext ctx{true, nullptr, 0};
+    size_t n = answer_query(db, cfg, ctx, query, qend, out, sizeof out, &info);
+    auto u16 = [&](size_t o) { return static_cast<uint16_t>((out[o] << 8) | out[o + 1]); };
+    if (n <= qend || info.rcode != rcode::NOERROR || !(u16(2) & flag::AA) || u16(6) != 0 || u16(8) != 1 || u16(10) != 0)
+        return;
+    std::vector<uint16_t> ptrs;
+    if (!soa_pointers(out + qend, n - qend, &ptrs)) return;
+    for (uint16_t p : ptrs) // every pointer must land in the question's apex or in these bytes, never in the header
+        if ((((out[qend + p] & 0x3F) << 8) | out[qend + p + 1]) < 12) return;
+    table->set_negative(std::string(reinterpret_cast<const char*>(out + qend), n - qend), std::move(ptrs),
+                        zone.apex.size());
+}
+
+} // namespace
+
 CompileStats compile_answers(Zone& zone) {
     CompileStats st;
     if (!zone.finalized()) zone.finalize();
@@ -22,7 +89,8 @@ CompileStats compile_answers(Zone& zone) {
     zone.answers = AnswerTable{};
     AnswerTable table;
     size_t candidates = 0;
-    for (const Node& node : zone.node_list()) candidates += node.direct && (!node.empty() || node.steer != kNotSteered);
+    for (const Node& node : zone.node_list())
+        candidates += node.direct && (!node.empty() || node.steer != kNotSteered);
     table.reserve(candidates);
     std::vector<std::string> bytes;
     std::vector<AnswerTable::Answer> answers;
@@ -56,17 +124,21 @@ CompileStats compile_answers(Zone& zone) {
         if (node.steer != kNotSteered)
             for (uint16_t t : {rrtype::A, rrtype::AAAA}) {
                 bool static_data = false; // a type the name does not steer, answered from the zone
-                for (const auto& a : answers) static_data |= a.type == t;
+                for (const auto& a : answers)
+                    static_data |= a.type == t;
                 if (static_data) continue;
                 bytes.emplace_back();
                 answers.push_back(AnswerTable::Answer{t, 0, 0, {}});
             }
         if (answers.empty()) continue;
+        // Every type the name holds has its answer here: any other type is NODATA (steered names ask the hook).
+        bool complete = node.steer == kNotSteered && answers.size() == node.rrsets.size();
         for (size_t i = 0; i < answers.size(); i++)
             answers[i].bytes = bytes[i];
-        table.add(name, name_hash(name), answers);
+        table.add(name, name_hash(name), answers, complete);
         st.compiled += answers.size();
     }
+    compile_negative(db, zone, &table);
     table.shrink();
     zone.answers = std::move(table);
     st.bytes = zone.answers.memory_bytes();

@@ -310,6 +310,12 @@ void Responder::run() noexcept {
 // (dns/engine/answer_compiler.h) and fits. The bytes are what Responder::run() would write, so the result is the
 // same either way; anything else (no such name or type, CNAME, cut, steering, ANY, no room) returns false and the
 // responder answers with nothing written yet.
+// Types the engine answers in a way of their own even when the name exists (or not): never from the table.
+bool special_qtype(uint16_t t) noexcept {
+    return t == rrtype::ANY || t == rrtype::AXFR || t == rrtype::IXFR || t == rrtype::MAILA || t == rrtype::MAILB ||
+           t == rrtype::OPT || t == rrtype::TSIG;
+}
+
 bool answer_compiled(const ZoneDb& db, const EngineConfig& cfg, const QueryContext& ctx, const ParsedQuery& q,
                      WireWriter& w, Responder* r) noexcept {
     if (q.qclass != rrclass::IN) return false;
@@ -318,7 +324,25 @@ bool answer_compiled(const ZoneDb& db, const EngineConfig& cfg, const QueryConte
     if (!z) return false;
     AnswerTable::Hit hit;
     std::string_view name = q.qname.view();
-    if (!z->answers.find(name, name_hash(name), q.qtype, &hit)) return false;
+    uint64_t hash = name_hash(name);
+    AnswerTable::Match m = z->answers.find(name, hash, q.qtype, &hit);
+    if (m != AnswerTable::Match::answer) {
+        // RFC 2308 negative answers: the zone's SOA, pre-rendered, after the question. NXDOMAIN only where no
+        // wildcard, cut or DNAME could change that (a plain zone) and the name is not a node (ENTs are).
+        bool nxdomain = m == AnswerTable::Match::none;
+        if (special_qtype(q.qtype) || z->answers.negative().empty()) return false;
+        if (nxdomain && (!z->plain || skip == 0 || z->find(name, hash))) return false;
+        std::string_view soa = z->answers.negative();
+        if (w.limit() - w.pos() < soa.size()) return false;
+        size_t at = w.pos();
+        w.bytes(soa.data(), soa.size());
+        z->answers.relocate_negative(w.data() + at, name.size());
+        r->zone = z;
+        r->aa = true;
+        r->ns = 1;
+        r->rcode = nxdomain ? rcode::NXDOMAIN : rcode::NOERROR;
+        return true;
+    }
     if (hit.an == 0) {
         // A steered name: the records come from the steering hook; the owner is the question (0xC00C) as always.
         SteeredAnswer sa;
@@ -438,7 +462,7 @@ size_t answer_query(const ZoneDb& db, const EngineConfig& config, const QueryCon
     if (q.edns && q.edns_version > 0) {
         rc = rcode::BADVERS; // RFC 6891 §6.1.3: no answer, just OPT with the extended rcode
     } else if (answer_compiled(db, config, ctx, q, w, &r)) {
-        rc = rcode::NOERROR;
+        rc = r.rcode;
     } else {
         r.run();
         rc = r.rcode;

@@ -24,7 +24,7 @@ uint64_t hash_of_record(const std::string& arena, uint32_t off) {
 
 } // namespace
 
-void AnswerTable::add(std::string_view name, uint64_t hash, const std::vector<Answer>& answers) {
+void AnswerTable::add(std::string_view name, uint64_t hash, const std::vector<Answer>& answers, bool complete) {
     if (answers.empty() || answers.size() > 255 || name.size() > 255) return;
     if (arena_.size() > 0xF0000000u) return; // offsets are 32-bit; a zone this large answers from the node graph
     if ((used_ + 1) * 2 > slots_.size()) grow();
@@ -32,6 +32,7 @@ void AnswerTable::add(std::string_view name, uint64_t hash, const std::vector<An
     arena_ += static_cast<char>(name.size());
     arena_ += name;
     arena_ += static_cast<char>(answers.size());
+    arena_ += static_cast<char>(complete ? 1 : 0);
     for (const Answer& a : answers) {
         put16(arena_, a.type);
         put16(arena_, a.an);
@@ -49,7 +50,8 @@ void AnswerTable::add(std::string_view name, uint64_t hash, const std::vector<An
 
 void AnswerTable::reserve(size_t names) {
     size_t cap = std::bit_ceil(std::max<size_t>(16, names * 2));
-    while (slots_.size() < cap) grow(); // doubles (re-hashing what is there)
+    while (slots_.size() < cap)
+        grow(); // doubles (re-hashing what is there)
 }
 
 void AnswerTable::grow() {
@@ -67,28 +69,44 @@ void AnswerTable::grow() {
     }
 }
 
-bool AnswerTable::find(std::string_view name, uint64_t hash, uint16_t qtype, Hit* hit) const noexcept {
-    if (slots_.empty()) return false;
+AnswerTable::Match AnswerTable::find(std::string_view name, uint64_t hash, uint16_t qtype, Hit* hit) const noexcept {
+    if (slots_.empty()) return Match::none;
     uint32_t tag = static_cast<uint32_t>(hash >> 32);
     const auto* base = reinterpret_cast<const uint8_t*>(arena_.data());
     for (size_t i = hash & mask_;; i = (i + 1) & mask_) {
         const Slot& s = slots_[i];
-        if (s.off == kEmpty) return false;
+        if (s.off == kEmpty) return Match::none;
         if (s.tag != tag) continue;
         const uint8_t* r = base + s.off;
         if (r[0] != name.size() || std::memcmp(r + 1, name.data(), name.size()) != 0) continue;
-        const uint8_t* dir = r + 1 + r[0] + 1;
         unsigned count = r[1 + r[0]];
+        bool complete = r[2 + r[0]] != 0;
+        const uint8_t* dir = r + 1 + r[0] + 2;
         const uint8_t* bytes = dir + 8 * count;
         for (unsigned k = 0; k < count; k++, dir += 8) {
             uint16_t len = rd16(dir + 6);
             if (rd16(dir) == qtype) {
                 *hit = Hit{bytes, len, rd16(dir + 2), rd16(dir + 4)};
-                return true;
+                return Match::answer;
             }
             bytes += len;
         }
-        return false;
+        return complete ? Match::nodata : Match::none;
+    }
+}
+
+void AnswerTable::set_negative(std::string bytes, std::vector<uint16_t> pointers, size_t apex_len) {
+    negative_ = std::move(bytes);
+    negative_ptrs_ = std::move(pointers);
+    apex_len_ = apex_len;
+}
+
+void AnswerTable::relocate_negative(uint8_t* out, size_t qname_len) const noexcept {
+    size_t delta = qname_len - apex_len_;
+    for (uint16_t p : negative_ptrs_) {
+        size_t target = (static_cast<size_t>(out[p] & 0x3F) << 8 | out[p + 1]) + delta;
+        out[p] = static_cast<uint8_t>(0xC0 | (target >> 8));
+        out[p + 1] = static_cast<uint8_t>(target);
     }
 }
 

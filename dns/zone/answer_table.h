@@ -24,14 +24,29 @@ class AnswerTable {
     };
     // Room for `names` records without re-hashing (the compiler knows the zone's size).
     void reserve(size_t names);
-    // Adds the record of one name (lower-case wire, hash = name_hash(name)); names must be distinct.
-    void add(std::string_view name, uint64_t hash, const std::vector<Answer>& answers);
+    // Adds the record of one name (lower-case wire, hash = name_hash(name)); names must be distinct. `complete`: the
+    // answers cover every type the name holds, so a type not among them is NODATA.
+    void add(std::string_view name, uint64_t hash, const std::vector<Answer>& answers, bool complete);
 
     struct Hit {
         const uint8_t* bytes = nullptr;
         uint16_t len = 0, an = 0, ar = 0; // an == 0: a steered name's address type
     };
-    bool find(std::string_view name, uint64_t hash, uint16_t qtype, Hit* hit) const noexcept;
+    enum class Match : uint8_t {
+        none,   // not a name of the table (the engine decides)
+        answer, // *hit is the answer
+        nodata, // the name holds no data of this type (its record is complete)
+    };
+    Match find(std::string_view name, uint64_t hash, uint16_t qtype, Hit* hit) const noexcept;
+
+    // The zone's negative answer authority (its SOA with the RFC 2308 TTL), rendered after a question of the apex
+    // alone. Every compression pointer in it lands either in the question's apex or inside these bytes, so after a
+    // longer question it only shifts: relocate_negative() adds (question name length - apex length) to each pointer
+    // listed in `pointers` (offsets into `bytes`).
+    void set_negative(std::string bytes, std::vector<uint16_t> pointers, size_t apex_len);
+    std::string_view negative() const noexcept { return negative_; }
+    // Fixes the pointers of a copy of negative() at `at`, for a question name of `qname_len` bytes.
+    void relocate_negative(uint8_t* at, size_t qname_len) const noexcept;
 
     // Query-batch pipeline: first the slot, then (once it is cached) the record it names.
     void prefetch_slot(uint64_t hash) const noexcept {
@@ -50,11 +65,15 @@ class AnswerTable {
         uint32_t tag = 0;
         uint32_t off = kEmpty;
     };
-    // Record: [u8 name_len][name][u8 count] then count × [u16 type][u16 an][u16 ar][u16 len], then the bytes in order.
+    // Record: [u8 name_len][name][u8 count][u8 complete] then count × [u16 type][u16 an][u16 ar][u16 len], then the
+    // bytes in order.
     std::vector<Slot> slots_;
     size_t mask_ = 0;
     size_t used_ = 0;
     std::string arena_;
+    std::string negative_;
+    std::vector<uint16_t> negative_ptrs_;
+    size_t apex_len_ = 0;
 };
 
 } // namespace dns

@@ -71,7 +71,10 @@ Node& Zone::ensure_node(std::string_view name) {
 void Zone::finalize() {
     if (finalized_) return;
     store_.shrink_to_fit();
+    plain = true;
     for (Node& node : store_) {
+        if (node.delegation || node.find(rrtype::DNAME) || (node.name.size() > 1 && node.name[0] == 1 && node.name[1] == '*'))
+            plain = false;
         bool direct = !node.delegation && !node.find(rrtype::CNAME);
         // A cut or a DNAME strictly between the apex and this name takes precedence over the name's own data
         // (RFC 1034 §4.3.2 step 3b, RFC 6672 §3.2).

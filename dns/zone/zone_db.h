@@ -115,8 +115,12 @@ public:
     std::vector<const Node*> transfer_order; // apex first, then every node with data (AXFR)
     // Pre-rendered exact-match answers (dns/engine/answer_compiler.h); empty until compiled.
     AnswerTable answers;
+    // Set by finalize(): no wildcard, no zone cut, no DNAME, so a name below the apex that is not a node is
+    // NXDOMAIN without the closest-encloser walk.
+    bool plain = false;
 
     const Node* find(std::string_view name) const noexcept { return index_.find(store_, name, name_hash(name)); }
+    const Node* find(std::string_view name, uint64_t hash) const noexcept { return index_.find(store_, name, hash); }
     Node* find(std::string_view name) noexcept {
         return const_cast<Node*>(index_.find(store_, name, name_hash(name)));
     }

@@ -35,9 +35,34 @@ std::string mixed_case(std::string text) {
     return text;
 }
 
+// The same answer: byte for byte where the table holds the answer itself; for negative answers the pre-rendered
+// SOA may compress less than the engine would when the question shares more than the apex with the SOA's names
+// (both are valid encodings of the same records), so those compare record by record.
+// Names compare case-insensitively (RFC 4343): a pointer into the question shows the client's case.
+std::vector<std::string> folded(std::vector<std::string> v) {
+    for (auto& x : v)
+        for (auto& c : x)
+            c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    return v;
+}
+
+void same_answer(const Response& a, const Response& b) {
+    REQUIRE(a.status == LDNS_STATUS_OK);
+    REQUIRE(b.status == LDNS_STATUS_OK);
+    CHECK(a.rcode() == b.rcode());
+    CHECK(a.flag_aa() == b.flag_aa());
+    CHECK(a.flag_tc() == b.flag_tc());
+    CHECK(a.answer() == b.answer());
+    CHECK(folded(a.authority()) == folded(b.authority()));
+    CHECK(a.additional() == b.additional());
+    CHECK(a.has_opt() == b.has_opt());
+    if (a.authority().empty()) CHECK(a.wire == b.wire);
+    CHECK(b.wire.size() <= a.wire.size() + 64);
+}
+
 } // namespace
 
-TEST_CASE("compiled answers are byte for byte the engine's answers", "[dns][engine][compiler]") {
+TEST_CASE("compiled answers are the engine's answers", "[dns][engine][compiler]") {
     for (auto [origin, file] : {std::pair{"example.test.", "/conf/examples/zones/example.test.zone"},
                                 std::pair{"example.", "/tests/dns/data/rfc4592.example.zone"}}) {
         Pair p = load_both(origin, file);
@@ -52,7 +77,8 @@ TEST_CASE("compiled answers are byte for byte the engine's answers", "[dns][engi
             for (const RRset& s : node.rrsets) {
                 types.push_back(s.type);
                 AnswerTable::Hit hit;
-                if (z->answers.find(node.name, name_hash(node.name), s.type, &hit)) fast++;
+                if (z->answers.find(node.name, name_hash(node.name), s.type, &hit) == AnswerTable::Match::answer)
+                    fast++;
             }
             std::string name = mixed_case(name_to_text(node.name));
             for (uint16_t t : types) {
@@ -63,11 +89,24 @@ TEST_CASE("compiled answers are byte for byte the engine's answers", "[dns][engi
                     auto ra = ask(p.plain, q);
                     auto rb = ask(p.compiled, q);
                     INFO(name << " type " << t << " edns " << size);
-                    CHECK(ra.wire == rb.wire);
-                    CHECK(ra.info.rcode == rb.info.rcode);
-                    CHECK(ra.info.truncated == rb.info.truncated);
+                    same_answer(ra, rb);
                     // TCP too: no size limit at all.
-                    CHECK(ask(p.plain, q, {}, true).wire == ask(p.compiled, q, {}, true).wire);
+                    same_answer(ask(p.plain, q, {}, true), ask(p.compiled, q, {}, true));
+                    checked++;
+                }
+            }
+        }
+        // Names that do not exist, under every node: NXDOMAIN (or a wildcard's answer) either way.
+        for (const Node& node : z->node_list()) {
+            if (node.name.size() + 8 > kMaxNameLen) continue;
+            std::string name = mixed_case("nx-" + std::to_string(checked) + "." + name_to_text(node.name));
+            for (uint16_t t : {rrtype::A, rrtype::MX, rrtype::ANY, rrtype::AXFR}) {
+                for (int size : {-1, 1232}) {
+                    QueryOpts o;
+                    o.edns = size;
+                    auto q = make_query(name, t, o);
+                    INFO(name << " type " << t << " edns " << size);
+                    same_answer(ask(p.plain, q), ask(p.compiled, q));
                     checked++;
                 }
             }
