@@ -12,6 +12,11 @@ UdpServer::UdpServer(QueryService& svc) : svc_(svc), b_(new Batch) {
     for (unsigned i = 0; i < kBatch; i++) {
         b_->in_iov[i] = {b_->in[i], kIn};
         b_->in_msg[i] = mmsghdr{};
+        msghdr& m = b_->in_msg[i].msg_hdr;
+        m.msg_name = &b_->peer[i];
+        m.msg_namelen = sizeof b_->peer[i];
+        m.msg_iov = &b_->in_iov[i];
+        m.msg_iovlen = 1;
         b_->out_msg[i] = mmsghdr{};
         b_->out_msg[i].msg_hdr.msg_iov = &b_->out_iov[i];
         b_->out_msg[i].msg_hdr.msg_iovlen = 1;
@@ -67,24 +72,16 @@ void UdpServer::on_readable(uv_poll_t* h, int status, int) noexcept {
 
 unsigned UdpServer::run_batch() noexcept {
     Batch& b = *b_;
-    for (unsigned i = 0; i < kBatch; i++) {
-        msghdr& m = b.in_msg[i].msg_hdr;
-        m.msg_name = &b.peer[i];
-        m.msg_namelen = sizeof b.peer[i];
-        m.msg_iov = &b.in_iov[i];
-        m.msg_iovlen = 1;
-        m.msg_control = nullptr;
-        m.msg_controllen = 0;
-        m.msg_flags = 0;
-    }
     int got;
     do {
         got = recvmmsg(fd_, b.in_msg, kBatch, MSG_DONTWAIT, nullptr);
     } while (got < 0 && errno == EINTR);
     if (got <= 0) return 0; // EAGAIN, or a pending socket error (ICMP) that this call consumed
     // Two prefetch passes over the batch before answering any query: the answers' cache misses overlap.
-    for (int i = 0; i < got; i++) svc_.prefetch(b.in[i], b.in_msg[i].msg_len, &b.hint[i]);
-    for (int i = 0; i < got; i++) prefetch_answer_record(b.hint[i]);
+    for (int i = 0; i < got; i++)
+        svc_.prefetch(b.in[i], b.in_msg[i].msg_len, &b.hint[i]);
+    for (int i = 0; i < got; i++)
+        prefetch_answer_record(b.hint[i]);
     unsigned n = 0;
     for (int i = 0; i < got; i++) {
         const msghdr& m = b.in_msg[i].msg_hdr;
@@ -101,6 +98,12 @@ unsigned UdpServer::run_batch() noexcept {
         n++;
     }
     send_batch(n);
+    // recvmmsg wrote the address length and flags of the headers it filled, and only those: ready them for the next
+    // call, so a quiet socket's wakeup touches one header, not 64.
+    for (int i = 0; i < got; i++) {
+        b.in_msg[i].msg_hdr.msg_namelen = sizeof b.peer[i];
+        b.in_msg[i].msg_hdr.msg_flags = 0;
+    }
     return static_cast<unsigned>(got);
 }
 
