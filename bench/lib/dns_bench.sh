@@ -41,6 +41,8 @@ measure_rounds() {
   local kinds=() extra=()
   while [ $# -gt 0 ] && [ "$1" != "--" ]; do kinds+=("$1"); shift; done
   [ "${1:-}" = "--" ] && { shift; extra=("$@"); }
+  [ ${#kinds[@]} -gt 0 ] || return 0
+  log "$group: ${DNS_ROUNDS} rounds of ${secs}s per server (${kinds[*]}), load from core $LOAD_CPU"
   local kind r json c0 c1 cpu answered per_q dir="$BENCH_TMP/rounds.$group"
   declare -A win=()
   mkdir -p "$dir"
@@ -127,10 +129,7 @@ bench_dns() {
     DNS_PID[$kind]=$SERVER_PID
     up+=("$kind")
   done
-  if [ ${#up[@]} -gt 0 ]; then
-    log "dns: ${DNS_ROUNDS} rounds of ${secs}s per server, load from core $LOAD_CPU"
-    measure_rounds dns "$DNS_CASE" "$d/queries" "$secs" "${up[@]}"
-  fi
+  measure_rounds dns "$DNS_CASE" "$d/queries" "$secs" "${up[@]}"
   for kind in "${up[@]}"; do
     [ "$kind" = echo ] && continue
     dnsperf_fixed dns "dnsperf fixed rate" "$kind" "${DNS_PORT[$kind]}" "${DNS_PID[$kind]}" "$d/queries" \
