@@ -10,6 +10,20 @@ namespace dns {
 
 namespace {
 
+// The query an answer stands for: header (QDCOUNT 1), `name` (lower-case wire, at most kMaxNameLen), type, class IN.
+// Returns its length.
+size_t make_query(uint8_t* q, std::string_view name, uint16_t type) {
+    std::memset(q, 0, 12);
+    q[5] = 1;
+    std::memcpy(q + 12, name.data(), name.size());
+    size_t end = 12 + name.size();
+    q[end] = static_cast<uint8_t>(type >> 8);
+    q[end + 1] = static_cast<uint8_t>(type);
+    q[end + 2] = 0;
+    q[end + 3] = static_cast<uint8_t>(rrclass::IN);
+    return end + 4;
+}
+
 // Offsets of the compression pointers in one rendered RR (owner, fixed fields, RDATA names of an SOA); false when
 // the bytes are not one SOA record.
 bool soa_pointers(const uint8_t* p, size_t len, std::vector<uint16_t>* out) {
@@ -49,14 +63,8 @@ void compile_negative(const ZoneDb& db, const Zone& zone, AnswerTable* table) {
             break;
         }
     if (!type) return;
-    uint8_t query[12 + kMaxNameLen + 4] = {};
-    query[5] = 1;
-    std::memcpy(query + 12, zone.apex.data(), zone.apex.size());
-    size_t qend = 12 + zone.apex.size();
-    query[qend] = static_cast<uint8_t>(type >> 8);
-    query[qend + 1] = static_cast<uint8_t>(type);
-    query[qend + 3] = static_cast<uint8_t>(rrclass::IN);
-    qend += 4;
+    uint8_t query[12 + kMaxNameLen + 4];
+    size_t qend = make_query(query, zone.apex, type);
     uint8_t out[4096];
     AnswerInfo info;
     EngineConfig cfg;
@@ -100,15 +108,7 @@ CompileStats compile_answers(Zone& zone) {
         bytes.clear();
         answers.clear();
         for (const RRset& set : node.rrsets) {
-            std::memset(query, 0, 12);
-            query[5] = 1; // QDCOUNT
-            std::memcpy(query + 12, name.data(), name.size());
-            size_t qend = 12 + name.size();
-            query[qend] = static_cast<uint8_t>(set.type >> 8);
-            query[qend + 1] = static_cast<uint8_t>(set.type);
-            query[qend + 2] = 0;
-            query[qend + 3] = static_cast<uint8_t>(rrclass::IN);
-            qend += 4;
+            size_t qend = make_query(query, name, set.type);
             AnswerInfo info;
             size_t n = answer_query(db, cfg, ctx, query, qend, out.get(), 65535, &info);
             if (n <= qend || info.kind != AnswerKind::answered || info.rcode != rcode::NOERROR || info.truncated)

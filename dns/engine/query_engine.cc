@@ -320,11 +320,11 @@ bool answer_compiled(const ZoneDb& db, const EngineConfig& cfg, const QueryConte
                      WireWriter& w, Responder* r) noexcept {
     if (q.qclass != rrclass::IN) return false;
     unsigned skip;
-    const Zone* z = db.find_zone(q.qname, &skip);
+    uint64_t hash;
+    const Zone* z = db.find_zone(q.qname, &skip, &hash);
     if (!z) return false;
     AnswerTable::Hit hit;
     std::string_view name = q.qname.view();
-    uint64_t hash = name_hash(name);
     AnswerTable::Match m = z->answers.find(name, hash, q.qtype, &hit);
     if (m != AnswerTable::Match::answer) {
         // RFC 2308 negative answers: the zone's SOA, pre-rendered, after the question. NXDOMAIN only where no
@@ -395,10 +395,9 @@ void prefetch_answer(const ZoneDb& db, const uint8_t* query, size_t len, AnswerP
     NameBuf name;
     if (!name.assign_lower(query + kHeaderSize, len - kHeaderSize)) return;
     unsigned skip;
-    const Zone* z = db.find_zone(name, &skip);
+    const Zone* z = db.find_zone(name, &skip, &p->hash);
     if (!z) return;
     p->zone = z;
-    p->hash = name_hash(name.view());
     z->answers.prefetch_slot(p->hash);
 }
 

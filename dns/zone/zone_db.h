@@ -154,13 +154,16 @@ public:
     void add(std::shared_ptr<Zone> z);
     void add(std::shared_ptr<const Zone> z);
     // The zone for `name` (longest match); *skip receives how many leading labels of name lie above the apex.
-    const Zone* find_zone(const NameBuf& name, unsigned* skip) const noexcept {
+    // With `full_hash`, also name_hash(name) — computed on the way (the longest suffix is the name), so a caller
+    // looking the name up inside the zone does not hash it again.
+    const Zone* find_zone(const NameBuf& name, unsigned* skip, uint64_t* full_hash = nullptr) const noexcept {
+        if (full_hash) *full_hash = name_hash(name.view());
         // Shortest apex first would find a parent zone before its child; longest first is the rule. Only suffixes at
         // least as long as the shortest apex can match, and most servers hold few zones: one probe each.
         for (unsigned i = 0; i <= name.labels; i++) {
             std::string_view suffix = name.suffix(i);
             if (suffix.size() < min_apex_len_) break;
-            uint64_t h = name_hash(suffix);
+            uint64_t h = i == 0 && full_hash ? *full_hash : name_hash(suffix);
             for (size_t j = h & apex_mask_; !apex_slots_.empty(); j = (j + 1) & apex_mask_) {
                 const ApexSlot& s = apex_slots_[j];
                 if (!s.zone) break;
