@@ -224,6 +224,20 @@ def table(order, cases):
     return lines
 
 
+def run_gnuplot(gp, png):
+    """Runs a gnuplot script; the PNG path, or None when gnuplot fails."""
+    r = subprocess.run(["gnuplot", gp], capture_output=True, text=True)
+    if r.returncode != 0:
+        # Debian's gnuplot-nox may lack pngcairo; fall back to the libgd png terminal.
+        txt = open(gp).read().replace("pngcairo", "png")
+        open(gp, "w").write(txt)
+        r = subprocess.run(["gnuplot", gp], capture_output=True, text=True)
+        if r.returncode != 0:
+            print("report: gnuplot failed: " + r.stderr.strip()[:300], file=sys.stderr)
+            return None
+    return png
+
+
 def chart(order, cases, out_dir):
     """One bar group per throughput case: Meridian and each peer, normalized to the case's best (so rps and qps
     share an axis); absolute numbers are in the table."""
@@ -273,16 +287,7 @@ set grid ytics
 set bmargin 14
 plot for [i=2:{len(servers) + 1}] '{dat}' using i:xtic(1) title columnheader(i)
 """)
-    r = subprocess.run(["gnuplot", gp], capture_output=True, text=True)
-    if r.returncode != 0:
-        # Debian's gnuplot-nox may lack pngcairo; fall back to the libgd png terminal.
-        txt = open(gp).read().replace("pngcairo", "png")
-        open(gp, "w").write(txt)
-        r = subprocess.run(["gnuplot", gp], capture_output=True, text=True)
-        if r.returncode != 0:
-            print("report: gnuplot failed: " + r.stderr.strip()[:300], file=sys.stderr)
-            return None
-    return png
+    return run_gnuplot(gp, png)
 
 
 def scale_chart(rows, out_dir):
@@ -323,15 +328,7 @@ def scale_chart(rows, out_dir):
         f.write("set xlabel 'cached objects (100 B each)'\n")
         f.write(plot("cache", 5, "memory per cached object", "bytes"))
         f.write("unset multiplot\n")
-    r = subprocess.run(["gnuplot", gp], capture_output=True, text=True)
-    if r.returncode != 0:
-        txt = open(gp).read().replace("pngcairo", "png")
-        open(gp, "w").write(txt)
-        r = subprocess.run(["gnuplot", gp], capture_output=True, text=True)
-        if r.returncode != 0:
-            print("report: gnuplot failed: " + r.stderr.strip()[:300], file=sys.stderr)
-            return None
-    return png
+    return run_gnuplot(gp, png)
 
 
 def busy_warning():
