@@ -2,6 +2,7 @@
 
 #include <csignal>
 
+#include "edge/cache/body_file.h"
 #include "edge/config/edge_config.h"
 #include "edge/proxy/proxy_handler.h"
 #include "edge/server/http_server.h"
@@ -51,6 +52,8 @@ void EdgeApp::register_metrics(shared::MetricsRegistry& m) {
                [this] { return cache_ ? static_cast<double>(cache_->stats().objects) : 0.0; });
     m.gauge_fn("meridian_edge_cache_evictions_total", "Objects evicted by LRU (counter)", "",
                [this] { return cache_ ? static_cast<double>(cache_->stats().evictions) : 0.0; });
+    m.gauge_fn("meridian_edge_cache_body_files", "Cached bodies kept in shared-memory files, sent with sendfile", "",
+               [] { return static_cast<double>(BodyFiles::open_count()); });
     m.gauge_fn("meridian_edge_collapse_fills_in_flight", "Origin fills running", "",
                [this] { return coalescer_ ? static_cast<double>(coalescer_->stats().in_flight) : 0.0; });
 }

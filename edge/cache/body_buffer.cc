@@ -1,6 +1,9 @@
 #include "edge/cache/body_buffer.h"
 
+#include "edge/cache/body_file.h"
+
 #include <algorithm>
+#include <cstddef>
 #include <cstdlib>
 #include <cstring>
 #include <new>
@@ -25,6 +28,9 @@ namespace {
 constexpr uint64_t kUnknownFirst = 16 << 10;
 constexpr uint64_t kMaxFirst = uint64_t{1} << 30;
 constexpr uint64_t kMaxGrow = 1 << 20;
+// A file-backed first chunk: the mapping starts with the BodyFile that owns it, then the chunk header, then the
+// data, so the buffer itself needs no extra field for it (its size is per-object bookkeeping).
+constexpr size_t kFilePrefix = (sizeof(BodyFile) + alignof(std::max_align_t) - 1) & ~(alignof(std::max_align_t) - 1);
 } // namespace
 
 BodyBuffer::BodyBuffer(uint64_t expected_size) noexcept
@@ -34,8 +40,18 @@ BodyBuffer::BodyBuffer(uint64_t expected_size, void* first_chunk_mem) noexcept :
     if (!first_chunk_mem) return;
     // The chunk exists from the start (empty), so append() fills it before it would allocate the next one.
     head_ = tail_ = new (first_chunk_mem) Chunk{{nullptr}, std::max<uint64_t>(first_cap_, 1)};
-    head_inline_ = true;
+    head_kind_ = Head::inline_mem;
     allocated_ = sizeof(Chunk) + head_->cap;
+}
+
+BodyBuffer::BodyBuffer(uint64_t expected_size, InFile) noexcept : BodyBuffer(expected_size) {
+    if (expected_size < BodyFiles::kMinBody || expected_size > kMaxFirst) return;
+    BodyFile f;
+    if (!BodyFiles::open(kFilePrefix + sizeof(Chunk) + expected_size, &f)) return;
+    new (f.map) BodyFile(f);
+    head_ = tail_ = new (f.map + kFilePrefix) Chunk{{nullptr}, first_cap_};
+    head_kind_ = Head::file;
+    allocated_ = f.map_len;
 }
 
 BodyBuffer::~BodyBuffer() {
@@ -43,7 +59,12 @@ BodyBuffer::~BodyBuffer() {
     while (c) {
         Chunk* next = c->next.load(std::memory_order_relaxed);
         c->~Chunk();
-        if (c != head_ || !head_inline_) std::free(c);
+        if (c != head_ || head_kind_ == Head::heap) {
+            std::free(c);
+        } else if (head_kind_ == Head::file) {
+            const BodyFile* f = reinterpret_cast<const BodyFile*>(reinterpret_cast<char*>(c) - kFilePrefix);
+            BodyFiles::close(BodyFile(*f));
+        }
         c = next;
     }
 }
@@ -108,6 +129,14 @@ size_t BodyBuffer::slices(uint64_t from, uint64_t to, BodySlice* out, size_t max
         c = c->next.load(std::memory_order_acquire);
     }
     return n;
+}
+
+bool BodyBuffer::file_span(uint64_t from, uint64_t to, int* fd, uint64_t* file_off) const noexcept {
+    if (head_kind_ != Head::file || from >= to || to > head_->cap || to > size()) return false;
+    const auto* f = reinterpret_cast<const BodyFile*>(reinterpret_cast<const char*>(head_) - kFilePrefix);
+    *fd = f->fd;
+    *file_off = kFilePrefix + sizeof(Chunk) + from;
+    return true;
 }
 
 std::string BodyBuffer::copy(uint64_t from, uint64_t to) const {

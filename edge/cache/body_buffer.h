@@ -2,7 +2,8 @@
 // already there, without locks and without copying: the body of a cached object, and of a fill in progress.
 //
 // Storage is a chain of chunks that never move; the first chunk is sized from the expected length (Content-Length)
-// so a complete small object is one contiguous slice. Only the writer calls append(); any thread calls size() and
+// so a complete small object is one contiguous slice. A large body's first chunk can live in a shared-memory file
+// (body_file.h) so that senders may pass its pages to the kernel instead of copying them. Only the writer calls append(); any thread calls size() and
 // slices(), which see every byte below size() (release/acquire on the size).
 #pragma once
 
@@ -27,6 +28,10 @@ public:
     // bytes, owned by the caller and outliving this; null = allocate as above): a cached object keeps a body of known
     // length (expected_size > 0) in its own allocation, which saves a heap block per object.
     BodyBuffer(uint64_t expected_size, void* first_chunk_mem) noexcept;
+    // The same, with the first chunk in a shared-memory file when one can be had (BodyFiles::open); otherwise as
+    // BodyBuffer(expected_size).
+    struct InFile {};
+    BodyBuffer(uint64_t expected_size, InFile) noexcept;
     ~BodyBuffer();
     BodyBuffer(const BodyBuffer&) = delete;
     BodyBuffer& operator=(const BodyBuffer&) = delete;
@@ -42,7 +47,10 @@ public:
     // from the end of the last slice when max was reached.
     size_t slices(uint64_t from, uint64_t to, BodySlice* out, size_t max) const noexcept;
 
-    // Heap bytes held (chunk headers + capacity), for the cache's byte budget.
+    // When [from, to) (to <= size()) lies in a shared-memory file: sets its descriptor and the file offset of `from`.
+    bool file_span(uint64_t from, uint64_t to, int* fd, uint64_t* file_off) const noexcept;
+
+    // Bytes held (chunk headers + capacity, a file's whole pages), for the cache's byte budget.
     uint64_t allocated_bytes() const noexcept { return allocated_; }
 
     // Overhead of one chunk beyond its data (bookkeeping accounting).
@@ -61,7 +69,8 @@ private:
     uint64_t tail_start_ = 0;      // writer only: body offset of tail_'s first byte
     uint64_t allocated_ = 0;       // writer only (read after completion)
     uint32_t first_cap_ = 0;
-    bool head_inline_ = false; // head_ lives in the owner's memory: never freed here
+    enum class Head : uint8_t { heap, inline_mem, file };
+    Head head_kind_ = Head::heap; // inline_mem: the owner's memory, never freed here; file: see body_buffer.cc
     std::atomic<uint64_t> size_{0};
 };
 

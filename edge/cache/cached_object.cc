@@ -1,5 +1,7 @@
 #include "edge/cache/cached_object.h"
 
+#include "edge/cache/body_file.h"
+
 #include <cstdlib>
 #include <cstring>
 #include <new>
@@ -10,7 +12,7 @@ CachedObject::CachedObject(std::string_view key, int status, std::string_view he
                            const ValidatorSpans& validators, const Freshness& f, uint64_t expected_body,
                            void* body_chunk_mem) noexcept
     : key_len_(static_cast<uint32_t>(key.size())),
-      body_(expected_body, body_chunk_mem),
+      body_(body_chunk_mem ? BodyBuffer(expected_body, body_chunk_mem) : BodyBuffer(expected_body, BodyBuffer::InFile{})),
       age_origin_ms_(f.age_origin_ms),
       expires_at_ms_(f.expires_at_ms),
       validators_(validators),
@@ -30,13 +32,15 @@ Ref<CachedObject> CachedObject::create(std::string_view key, int status, std::st
     // a fill's short-lived allocations are bookkeeping too).
     size_t size = sizeof(CachedObject) + key.size() + header_block.size();
     size_t chunk_at = 0;
-    if (expected_body > 0) {
+    // A large body goes to a shared-memory file instead (body_file.h), so hits can send it with sendfile.
+    bool inline_body = expected_body > 0 && expected_body < BodyFiles::kMinBody;
+    if (inline_body) {
         chunk_at = (size + BodyBuffer::kInlineChunkAlign - 1) & ~(BodyBuffer::kInlineChunkAlign - 1);
         size = chunk_at + BodyBuffer::inline_chunk_bytes(expected_body);
     }
     void* mem = std::malloc(size);
     if (!mem) throw std::bad_alloc();
-    void* chunk = expected_body > 0 ? static_cast<char*>(mem) + chunk_at : nullptr;
+    void* chunk = inline_body ? static_cast<char*>(mem) + chunk_at : nullptr;
     auto* o = new (mem) CachedObject(key, status, header_block, validators, freshness, expected_body, chunk);
     return Ref<CachedObject>(o);
 }

@@ -22,7 +22,8 @@ namespace edge {
 class CachedObject : public RefCounted<CachedObject> {
 public:
     // A new object (key and header block are copied into the same allocation). `expected_body` sizes the body's
-    // first chunk (Content-Length, 0 = unknown); a known length puts that chunk in the same allocation too. The
+    // first chunk (Content-Length, 0 = unknown); a known length puts that chunk in the same allocation too, or, from
+    // BodyFiles::kMinBody up, in a shared-memory file that hits send with sendfile. The
     // body is empty and not complete.
     static Ref<CachedObject> create(std::string_view key, int status, std::string_view header_block,
                                     const ValidatorSpans& validators, const Freshness& freshness,
@@ -84,7 +85,7 @@ private:
     bool must_revalidate_;
     std::atomic<bool> complete_{false};
     // followed by key bytes, header block bytes, then (when the body length was known) padding to 8 and the body's
-    // first chunk
+    // first chunk (below BodyFiles::kMinBody)
 };
 
 } // namespace edge

@@ -161,7 +161,7 @@ void ProxyHandler::shutdown() {
 size_t ProxyHandler::write_object_head(ClientConn& conn, const CachedObject& obj, CacheResult result,
                                        bool keep_alive, bool chunked, bool known_length, bool http10,
                                        uint64_t now_ms, const uv_buf_t* body, unsigned nbody,
-                                       const ByteRange* range) {
+                                       const ByteRange* range, const FileSpan* file_body) {
     std::string& h = conn.head_buffer();
     size_t start = h.size();
     HeadWriter w(h);
@@ -203,7 +203,8 @@ size_t ProxyHandler::write_object_head(ClientConn& conn, const CachedObject& obj
     bufs[n++] = uv_buf_init(const_cast<char*>(block.data()), static_cast<unsigned>(block.size()));
     bufs[n++] = uv_buf_init(h.data() + start, static_cast<unsigned>(h.size() - start));
     for (unsigned i = 0; i < nbody && n < 4; ++i) bufs[n++] = body[i];
-    conn.write(bufs, n);
+    if (file_body) conn.write_file(bufs, n, *file_body);
+    else conn.write(bufs, n);
     return status_bytes + block.size() + (h.size() - start);
 }
 
@@ -265,6 +266,20 @@ bool ProxyHandler::serve_hit(ClientConn& conn, const HttpRequest& req, const Ref
     uint64_t off = partial ? range.first : 0;
     uint64_t end = req.method == HTTP_HEAD ? 0 : partial ? range.last + 1 : body.size();
     uint64_t size = end - off;
+    int file_fd = -1;
+    uint64_t file_off = 0;
+    BodySlice whole;
+    if (size && body.file_span(off, end, &file_fd, &file_off) && body.slices(off, end, &whole, 1) == 1 &&
+        whole.len == size) {
+        // The body is in a shared-memory file: its pages go to the socket by reference (sendfile).
+        FileSpan fs{file_fd, file_off, whole.data, whole.len};
+        bytes = write_object_head(conn, *obj, shown, keep_alive, false, true, req.version_minor == 0, now_ms,
+                                  nullptr, 0, partial ? &range : nullptr, &fs);
+        conn.pin(obj);
+        log_request(conn, &req, partial ? 206 : obj->status(), shown, bytes + size);
+        conn.end_response(keep_alive);
+        return true;
+    }
     BodySlice first[2];
     size_t nfirst = size ? body.slices(off, end, first, partial ? 1 : 2) : 0;
     uv_buf_t fb[2] = {};

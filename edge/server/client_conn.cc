@@ -1,7 +1,10 @@
 #include "edge/server/client_conn.h"
 
 #include <strings.h>
+#include <sys/sendfile.h>
+#include <sys/socket.h>
 
+#include <cerrno>
 #include <cstring>
 
 #include "shared/log/log.h"
@@ -233,6 +236,7 @@ ClientConn::WriteReq* ClientConn::get_req() {
 
 void ClientConn::put_req(WriteReq* r) {
     r->owned.clear();
+    r->resumes_file = false;
     r->next_free = free_reqs_;
     free_reqs_ = r;
 }
@@ -265,6 +269,8 @@ size_t ClientConn::write_now(const uv_buf_t* bufs, unsigned n) {
 
 void ClientConn::write(const uv_buf_t* bufs, unsigned n) {
     if (closing_ || n == 0) return;
+    flush_file_rest(); // bytes queued after a file send keep their order behind it
+    if (closing_) return;
     size_t skip = write_now(bufs, n);
     if (closing_) return;
     // Queue what the socket did not take, starting inside the buffer where the direct write stopped.
@@ -288,8 +294,114 @@ void ClientConn::write(const uv_buf_t* bufs, unsigned n) {
     }
 }
 
+void ClientConn::write_file(const uv_buf_t* head, unsigned n, const FileSpan& body) {
+    if (closing_) return;
+    uv_buf_t mem = uv_buf_init(const_cast<char*>(body.mem), static_cast<unsigned>(body.len));
+    uv_os_fd_t sock = -1;
+    if (queued_bytes_ != 0 || n > 4 || uv_fileno(reinterpret_cast<uv_handle_t*>(&tcp_), &sock) != 0) {
+        write(head, n);
+        write(&mem, 1);
+        return;
+    }
+    // The head goes first with MSG_MORE, so it leaves in one segment with the body's first bytes although
+    // TCP_NODELAY is on; sendfile then adds the file's pages to the socket by reference.
+    iovec iov[4];
+    size_t head_len = 0;
+    for (unsigned i = 0; i < n; ++i) {
+        iov[i] = iovec{head[i].base, head[i].len};
+        head_len += head[i].len;
+    }
+    size_t head_sent = 0;
+    if (head_len > 0) {
+        msghdr m{};
+        m.msg_iov = iov;
+        m.msg_iovlen = n;
+        ssize_t r;
+        do r = ::sendmsg(sock, &m, MSG_MORE | MSG_NOSIGNAL | MSG_DONTWAIT);
+        while (r < 0 && errno == EINTR);
+        if (r < 0 && errno != EAGAIN && errno != EWOULDBLOCK) {
+            close();
+            return;
+        }
+        head_sent = r > 0 ? static_cast<size_t>(r) : 0;
+    }
+    if (head_sent < head_len) {
+        // The socket is full already: queue the rest of the head, and the body behind it from memory.
+        uv_buf_t rest[4];
+        unsigned k = 0;
+        for (unsigned i = 0; i < n; ++i) {
+            if (head_sent >= head[i].len) {
+                head_sent -= head[i].len;
+                continue;
+            }
+            rest[k] = head[i];
+            rest[k].base += head_sent;
+            rest[k].len -= static_cast<decltype(rest[k].len)>(head_sent);
+            head_sent = 0;
+            ++k;
+        }
+        write(rest, k);
+        write(&mem, 1);
+        return;
+    }
+    file_rest_ = body;
+    queued_bytes_ += body.len;
+    send_file_rest();
+}
+
+void ClientConn::send_file_rest() {
+    uv_os_fd_t sock = -1;
+    if (uv_fileno(reinterpret_cast<uv_handle_t*>(&tcp_), &sock) != 0) {
+        flush_file_rest();
+        return;
+    }
+    FileSpan& f = file_rest_;
+    while (f.len > 0) {
+        off_t off = static_cast<off_t>(f.off);
+        ssize_t r = ::sendfile(sock, f.fd, &off, f.len);
+        if (r > 0) {
+            f.off += static_cast<uint64_t>(r);
+            f.mem += r;
+            f.len -= static_cast<size_t>(r);
+            queued_bytes_ -= static_cast<uint64_t>(r);
+        } else if (r < 0 && errno == EINTR) {
+            continue;
+        } else if (r < 0 && errno != EAGAIN && errno != EWOULDBLOCK) {
+            f.len = 0;
+            close();
+            return;
+        } else if (r == 0) {
+            flush_file_rest(); // the file is shorter than promised: send the rest from memory
+            return;
+        } else {
+            break;
+        }
+    }
+    if (f.len == 0) return;
+    // The socket is full. A one-byte write of the next body byte waits for room the way every queued write does
+    // (libuv polls for POLLOUT); its completion sends the rest from the file (on_write).
+    uv_buf_t b = uv_buf_init(const_cast<char*>(f.mem), 1);
+    ++f.off;
+    ++f.mem;
+    --f.len;
+    queued_bytes_ -= 1;
+    WriteReq* r = get_req();
+    r->resumes_file = true;
+    submit(r, &b, 1);
+}
+
+void ClientConn::flush_file_rest() {
+    if (file_rest_.len == 0) return;
+    uv_buf_t b = uv_buf_init(const_cast<char*>(file_rest_.mem), static_cast<unsigned>(file_rest_.len));
+    queued_bytes_ -= file_rest_.len;
+    file_rest_.len = 0;
+    submit(get_req(), &b, 1);
+}
+
 void ClientConn::write_copy(std::string_view s) {
     if (closing_ || s.empty()) return;
+    flush_file_rest();
+    if (closing_) return;
     uv_buf_t direct = uv_buf_init(const_cast<char*>(s.data()), static_cast<unsigned>(s.size()));
     size_t done = write_now(&direct, 1);
     if (closing_ || done == s.size()) return;
@@ -311,6 +423,7 @@ void ClientConn::pin(Ref<CachedObject> obj) {
 void ClientConn::on_write(uv_write_t* req, int status) noexcept {
     auto* r = static_cast<WriteReq*>(req->data);
     ClientConn* c = r->conn;
+    bool resumes_file = r->resumes_file;
     c->queued_bytes_ -= r->bytes;
     --c->writes_in_flight_;
     c->put_req(r);
@@ -319,6 +432,11 @@ void ClientConn::on_write(uv_write_t* req, int status) noexcept {
         return;
     }
     if (c->closing_) return;
+    if (resumes_file && c->file_rest_.len > 0) {
+        // Nothing was queued behind the probe byte (a later write would have flushed the rest to memory).
+        c->send_file_rest();
+        if (c->closing_) return;
+    }
     if (c->exchange_ && c->queued_bytes_ <= c->settings_.client_buffer_bytes / 2) c->exchange_->on_writable();
     c->maybe_finish_response();
 }
@@ -361,6 +479,7 @@ void ClientConn::close_when_idle() {
 void ClientConn::close() {
     if (closing_) return;
     closing_ = true;
+    file_rest_.len = 0;
     stop_reading();
     if (Exchange* ex = exchange_) {
         exchange_ = nullptr;

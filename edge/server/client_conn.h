@@ -58,6 +58,15 @@ struct ConnSettings {
 
 class ConnSet; // the worker's list of connections (for drain and max_connections)
 
+// Body bytes that are also in a file: `mem` (kept valid like write()'s buffers) holds the same bytes as
+// [off, off + len) of file `fd` (a cached body in a shared-memory file, body_file.h).
+struct FileSpan {
+    int fd;
+    uint64_t off;
+    const char* mem;
+    size_t len;
+};
+
 class ClientConn {
 public:
     // Accepts a pending connection from `server`. Returns nullptr (and closes nothing) when accept failed.
@@ -72,6 +81,9 @@ public:
         uv_buf_t b = uv_buf_init(const_cast<char*>(s.data()), static_cast<unsigned>(s.size()));
         write(&b, 1);
     }
+    // Queues `head[0..n)` and then `body`. When nothing is queued, the body's pages go to the socket with sendfile
+    // (no copy into the socket buffer); what the socket does not take then is queued from `body.mem` as write() does.
+    void write_file(const uv_buf_t* head, unsigned n, const FileSpan& body);
     // Queues a copy of `s` (streamed bodies whose source buffer is about to be reused).
     void write_copy(std::string_view s);
     // Keeps `obj` alive until the response's writes complete (bodies sent by reference).
@@ -107,6 +119,7 @@ private:
         std::string owned;
         size_t bytes;
         WriteReq* next_free;
+        bool resumes_file; // the probe byte of a file send: its completion sends the rest (file_rest_)
     };
 
     ClientConn(ConnSet* set, RequestHandler* handler, const ConnSettings& settings);
@@ -130,6 +143,10 @@ private:
     // Writes what the socket takes now, without a write request; returns the bytes written (0 when output is
     // queued already or the socket is full). Closes the connection on a socket error.
     size_t write_now(const uv_buf_t* bufs, unsigned n);
+    // Sends file_rest_ with sendfile until done or the socket is full; then queues a probe byte (see on_write).
+    void send_file_rest();
+    // Queues what is left of file_rest_ from memory (a write follows it, or sendfile cannot go on).
+    void flush_file_rest();
     // Makes sure the timer fires no later than `deadline_ms` (uv_now time); never restarts it for a later one.
     void timer_by(uint64_t deadline_ms);
 
@@ -149,7 +166,8 @@ private:
     size_t pinned_count_ = 0;
     WriteReq* free_reqs_ = nullptr;
     unsigned writes_in_flight_ = 0;
-    uint64_t queued_bytes_ = 0;
+    uint64_t queued_bytes_ = 0; // includes file_rest_.len
+    FileSpan file_rest_{-1, 0, nullptr, 0}; // the unsent part of a file send; len 0 = none
     Exchange* exchange_ = nullptr;
     shared::SocketAddress peer_;
     std::string peer_ip_;

@@ -1,5 +1,7 @@
 #include "shared/process/daemon.h"
 
+#include <sys/resource.h>
+
 #include <csignal>
 #include <cstdio>
 #include <memory>
@@ -38,6 +40,14 @@ int run_daemon(int argc, char** argv, const CliSpec& spec, DaemonApp& app) {
         return 1;
     }
     for (const auto& e : diags.all()) log::warn("config", e.to_string());
+
+    // Connections (and the edge's shared-memory body files) each take a descriptor; the soft limit is often 1024
+    // for select()'s sake, which neither daemon uses. Raise it to the hard limit, as nginx's worker_rlimit_nofile
+    // or Go's runtime do.
+    if (rlimit rl{}; getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+    }
 
     uv_loop_t loop;
     uv_loop_init(&loop);

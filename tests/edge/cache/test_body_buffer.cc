@@ -1,9 +1,13 @@
 #include <catch2/catch.hpp>
 
+#include <unistd.h>
+
 #include <atomic>
+#include <string>
 #include <thread>
 
 #include "edge/cache/body_buffer.h"
+#include "edge/cache/body_file.h"
 
 using namespace edge;
 
@@ -99,4 +103,70 @@ TEST_CASE("BodyBuffer: a first chunk in the caller's memory fills first, then th
     none.append("abc");
     CHECK(none.copy() == "abc");
     CHECK(none.allocated_bytes() == 8 + BodyBuffer::chunk_overhead());
+}
+
+namespace {
+
+std::string pread_all(int fd, uint64_t off, size_t len) {
+    std::string s(len, '\0');
+    ssize_t n = ::pread(fd, s.data(), len, static_cast<off_t>(off));
+    s.resize(n < 0 ? 0 : static_cast<size_t>(n));
+    return s;
+}
+
+} // namespace
+
+TEST_CASE("BodyBuffer: a large body lives in a shared-memory file whose bytes are the body's", "[edge][cache][body]") {
+    uint64_t open_before = BodyFiles::open_count();
+    const size_t n = 200'000; // not a page multiple
+    std::string body(n, '\0');
+    for (size_t i = 0; i < n; ++i) body[i] = static_cast<char>(i * 13 + i / 1000);
+    {
+        BodyBuffer b(n, BodyBuffer::InFile{});
+        CHECK(BodyFiles::open_count() == open_before + 1);
+        int fd = -1;
+        uint64_t off = 0;
+        CHECK_FALSE(b.file_span(0, 1, &fd, &off)); // nothing written yet
+        b.append(body.substr(0, 70'000));
+        REQUIRE(b.file_span(0, 70'000, &fd, &off));
+        CHECK_FALSE(b.file_span(0, 70'001, &fd, &off)); // beyond what is written
+        b.append(body.substr(70'000));
+        REQUIRE(b.file_span(1234, n, &fd, &off));
+        CHECK(pread_all(fd, off, n - 1234) == body.substr(1234)); // what sendfile would send
+        BodySlice s[2];
+        REQUIRE(b.slices(0, UINT64_MAX, s, 2) == 1); // readers see the same bytes as memory, one slice
+        CHECK(std::string_view(s[0].data, s[0].len) == body);
+        CHECK(b.allocated_bytes() >= n);
+        CHECK(b.allocated_bytes() % 4096 == 0); // whole pages are charged
+        // An origin that sends more than it announced: the excess goes to the heap, outside the file.
+        b.append("tail");
+        CHECK(b.copy() == body + "tail");
+        CHECK_FALSE(b.file_span(0, n + 4, &fd, &off));
+        CHECK(b.file_span(0, n, &fd, &off));
+    }
+    CHECK(BodyFiles::open_count() == open_before); // closed with the buffer
+}
+
+TEST_CASE("BodyBuffer: small bodies, a spent file budget or an unknown length keep the body on the heap",
+          "[edge][cache][body]") {
+    int fd = -1;
+    uint64_t off = 0;
+    BodyBuffer small(BodyFiles::kMinBody - 1, BodyBuffer::InFile{});
+    small.append(std::string(BodyFiles::kMinBody - 1, 's'));
+    CHECK_FALSE(small.file_span(0, 10, &fd, &off));
+    BodyBuffer unknown(0, BodyBuffer::InFile{});
+    unknown.append(std::string(BodyFiles::kMinBody * 2, 'u'));
+    CHECK_FALSE(unknown.file_span(0, 10, &fd, &off));
+
+    uint64_t saved = BodyFiles::set_budget(BodyFiles::open_count());
+    {
+        BodyBuffer over(BodyFiles::kMinBody * 2, BodyBuffer::InFile{});
+        over.append(std::string(BodyFiles::kMinBody * 2, 'o'));
+        CHECK_FALSE(over.file_span(0, 10, &fd, &off));
+        CHECK(over.copy() == std::string(BodyFiles::kMinBody * 2, 'o'));
+    }
+    BodyFiles::set_budget(saved);
+    BodyBuffer again(BodyFiles::kMinBody * 2, BodyBuffer::InFile{});
+    again.append(std::string(BodyFiles::kMinBody * 2, 'a'));
+    CHECK(again.file_span(0, 10, &fd, &off));
 }

@@ -2,7 +2,7 @@
 ranges crossing the cache's body chunks) get 206 with Content-Range and exactly those bytes; an unsatisfiable range
 gets 416 with "Content-Range: bytes */len"; several ranges get the whole object (200); If-Range with the strong
 ETag or the exact Last-Modified applies the range, anything else gets 200. Two ranged answers on one keep-alive
-connection stay framed."""
+connection stay framed. The large object's body is in a shared-memory file, so its hits go by sendfile."""
 import os
 import socket
 import sys
@@ -37,6 +37,8 @@ path = "{site}"
     st, h, b = http_get(port, "/big.bin")
     f.eq((st, h.get("x-cache"), len(b)), (200, "Hit from meridian", n), "object stored")
     etag, lm = h.get("etag"), h.get("last-modified")
+    # 700 kB is over the shared-memory file threshold: every hit below is sent with sendfile from that file.
+    f.eq(edge.metric("meridian_edge_cache_body_files"), 1, "the body is kept in a shared-memory file")
 
     def ranged(rng, extra=None, path="/big.bin"):
         hd = {"Range": rng}

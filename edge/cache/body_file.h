@@ -1,0 +1,41 @@
+// Shared-memory files for large cached bodies.
+//
+// A body of at least kMinBody bytes is kept in an anonymous shared-memory file (memfd) mapped into the process.
+// Readers see ordinary memory (streaming, compression, ranges), and a hit hands the file's pages to the socket with
+// sendfile(2) instead of copying the body into the socket buffer — on a 100 KiB hit that copy was a third of the
+// server's CPU; nginx gets the same from its cache files on tmpfs. One file per body, written once by its fill and
+// closed when the object dies: pages the kernel still holds for a send in flight are never rewritten, which a
+// shared arena reused after eviction could not promise.
+//
+// Each file costs a descriptor and a mapping, so the process keeps a budget: half of RLIMIT_NOFILE (the other half
+// is for connections) and half of vm.max_map_count. Past it, or when the kernel refuses, bodies stay on the heap.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+namespace edge {
+
+struct BodyFile {
+    int fd = -1;
+    char* map = nullptr; // the whole file, read/write, MAP_SHARED
+    size_t map_len = 0;  // page-rounded
+};
+
+class BodyFiles {
+public:
+    static constexpr uint64_t kMinBody = 64 << 10;
+
+    // Opens a file of at least `len` bytes, mapped; false (nothing open) when len < kMinBody, the budget is spent,
+    // or memfd_create/ftruncate/mmap failed.
+    static bool open(uint64_t len, BodyFile* out) noexcept;
+    static void close(const BodyFile& f) noexcept;
+
+    // Files open now, and the most that may be (for metrics and tests).
+    static uint64_t open_count() noexcept;
+    static uint64_t budget() noexcept;
+    // Tests: override the budget (0 = no files); returns the previous value.
+    static uint64_t set_budget(uint64_t files) noexcept;
+};
+
+} // namespace edge
