@@ -23,14 +23,17 @@ gen_site() { # gen_site DIR: the objects the edge cases fetch
 }
 
 # wrk_case GROUP CASE SERVER URL SECONDS CONNS [wrk args...]: records rps, p50/p99, errors, and (when SERVER_PID is
-# set) the server's CPU per request and how busy its core was: a server core well below 100% means the one wrk
-# thread on the other core was the limit, so the rates of such a case compare the client, not the servers.
+# set) the server's CPU per request and how busy its core was, and how busy wrk's core was: a server core well below
+# 100% while wrk's is near it means the one wrk thread was the limit, so the rates of such a case compare the
+# client, not the servers.
 wrk_case() {
   local group=$1 case=$2 server=$3 url=$4 secs=$5 conns=$6; shift 6
   local out="$BENCH_TMP/wrk.$$.out" c0="" c1=""
   [ -n "${SERVER_PID:-}" ] && c0=$(pid_cpu "$SERVER_PID")
-  taskset -c "$LOAD_CPU" timeout $((secs + 30)) wrk -t1 -c"$conns" -d"${secs}s" --timeout 5s --latency "$@" "$url" \
-    >"$out" 2>&1 || true
+  # bash's own `time` gives wrk's CPU seconds (user + sys): how busy the load core was.
+  local TIMEFORMAT='%U %S' client_cpu
+  client_cpu=$( { time taskset -c "$LOAD_CPU" timeout $((secs + 30)) wrk -t1 -c"$conns" -d"${secs}s" --timeout 5s \
+    --latency "$@" "$url" >"$out" 2>&1; } 2>&1 ) || true
   [ -n "$c0" ] && c1=$(pid_cpu "$SERVER_PID")
   local json extra=()
   json=$($PY wrk "$out")
@@ -38,6 +41,8 @@ wrk_case() {
     local req
     req=$($PY get "$json" requests 0)
     extra+=(server_core_busy="$(python3 -c "print(f'{($c1 - $c0) / $secs:.2f}')")")
+    set -- $client_cpu
+    [ $# -eq 2 ] && extra+=(client_core_busy="$(python3 -c "print(f'{($1 + $2) / $secs:.2f}')")")
     [ "$req" -gt 0 ] && extra+=(cpu_us_per_req="$(python3 -c "print(f'{($c1 - $c0) * 1e6 / $req:.2f}')")")
   fi
   record_json "$json" group="$group" case="$case" server="$server" "${extra[@]}"
