@@ -94,7 +94,10 @@ bool DnsApp::build(const std::string& path, shared::ConfigDiagnostics& diags, co
 
     std::unique_ptr<geo::Steering> steering;
     if (cfg_ok && steer_cfg && !steer_cfg->empty()) {
-        steering = geo::Steering::build(*steer_cfg, cfg.common.workers, diags);
+        unsigned contexts = running_contexts_ ? running_contexts_
+                                              : query_contexts(cfg.common.workers,
+                                                               static_cast<unsigned>(cfg.common.listen.size()));
+        steering = geo::Steering::build(*steer_cfg, contexts, diags);
         if (!steering) return false;
     }
 
@@ -234,6 +237,7 @@ void DnsApp::publish() {
         auto db = state_.db;
         auto settings = state_.settings;
         slot->worker->post([svc, db, settings] { svc->update(db, settings); });
+        for (auto& u : slot->udp) u->publish(db, settings);
     }
 }
 
@@ -253,6 +257,9 @@ bool DnsApp::start(uv_loop_t* main_loop, shared::MetricsRegistry& metrics) {
         state_.settings = s;
     }
     started_ = true;
+    const unsigned workers = state_.cfg.common.workers;
+    const auto nlisten = static_cast<unsigned>(state_.cfg.common.listen.size());
+    running_contexts_ = query_contexts(workers, nlisten);
     // geo: every edge is checked once before any worker answers a steered name (blocks ≤ the longest timeout).
     if (const geo::Steering* st = steering_of(state_.steering)) {
         health_ = std::make_unique<health::HealthChecker>(main_loop, &metrics, metrics.shards() - 1);
@@ -261,17 +268,23 @@ bool DnsApp::start(uv_loop_t* main_loop, shared::MetricsRegistry& metrics) {
     for (unsigned i = 0; i < state_.cfg.common.workers; i++) {
         auto slot = std::make_unique<WorkerSlot>();
         slot->worker = std::make_unique<shared::Worker>(i);
-        slot->svc = std::make_unique<QueryService>(i, metrics_, &ids_);
+        slot->svc = std::make_unique<QueryService>(i, i, metrics_, &ids_);
         slot->svc->update(state_.db, state_.settings);
         WorkerSlot* sp = slot.get();
         const auto listen = state_.cfg.common.listen;
         const uint64_t rcvbuf = state_.cfg.udp_receive_buffer;
+        auto db = state_.db;
+        auto settings = state_.settings;
+        shared::MetricsRegistry* metrics = metrics_;
+        const ServerMetricIds* ids = &ids_;
         bool ok = slot->worker->start(
-            [sp, listen, rcvbuf](shared::Worker& w) {
-                for (const auto& addr : listen) {
-                    auto udp = std::make_unique<UdpServer>(*sp->svc);
+            [sp, listen, rcvbuf, db, settings, metrics, ids, workers, nlisten](shared::Worker& w) {
+                for (unsigned j = 0; j < listen.size(); j++) {
+                    const auto& addr = listen[j];
+                    auto udp = std::make_unique<UdpServer>(w.index(), udp_context(workers, w.index(), nlisten, j),
+                                                           metrics, ids);
                     auto tcp = std::make_unique<TcpServer>(*sp->svc);
-                    int rc = udp->start(w.loop(), addr, rcvbuf);
+                    int rc = udp->start(addr, rcvbuf, db, settings);
                     int rc2 = rc ? 0 : tcp->start(w.loop(), addr);
                     sp->udp.push_back(std::move(udp));
                     sp->tcp.push_back(std::move(tcp));
@@ -295,7 +308,7 @@ bool DnsApp::start(uv_loop_t* main_loop, shared::MetricsRegistry& metrics) {
                 }
             },
             [sp](shared::Worker&) {
-                for (auto& u : sp->udp) u->close();
+                for (auto& u : sp->udp) u->stop();
                 for (auto& t : sp->tcp) t->close();
             });
         slot->started = true;

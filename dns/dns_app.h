@@ -52,6 +52,9 @@ private:
     uv_loop_t* main_loop_ = nullptr;
     QueryLogFile query_log_; // [query_log] file; reopened on SIGUSR1
     bool started_ = false;
+    // Steering contexts of the running threads (query_contexts()); a reload keeps them, as it keeps workers and
+    // listeners.
+    unsigned running_contexts_ = 0;
 };
 
 } // namespace dns

@@ -13,8 +13,9 @@
 
 namespace dns {
 
-QueryService::QueryService(unsigned worker, shared::MetricsRegistry* metrics, const ServerMetricIds* ids)
-    : worker_(worker), metrics_(metrics), ids_(ids) {}
+QueryService::QueryService(unsigned worker, unsigned context, shared::MetricsRegistry* metrics,
+                           const ServerMetricIds* ids)
+    : worker_(worker), context_(context), metrics_(metrics), ids_(ids) {}
 
 void QueryService::update(std::shared_ptr<const ZoneDb> db, std::shared_ptr<const ServiceSettings> settings) {
     db_ = std::move(db);
@@ -25,7 +26,7 @@ size_t QueryService::handle(const uint8_t* query, size_t len, uint8_t* out, size
                             const sockaddr* client, AnswerInfo* info) noexcept {
     bool timed = (++timing_counter_ & (kTimingSample - 1)) == 0;
     uint64_t t0 = timed || settings_->rrl.enabled ? uv_hrtime() : 0;
-    QueryContext ctx{tcp, client, worker_};
+    QueryContext ctx{tcp, client, context_};
     size_t n = answer_query(*db_, settings_->engine, ctx, query, len, out, cap, info);
     if (n && !tcp && settings_->rrl.enabled) {
         switch (rrl_.check(settings_->rrl, client, info->rcode, t0 / 1000000000ull)) {

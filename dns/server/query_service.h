@@ -1,8 +1,10 @@
-// One worker's query path, shared by its UDP and TCP listeners: runs the engine on the worker's current zone set,
-// counts metrics in the worker's shard, applies response rate limiting and writes the sampled query log.
+// The query path of one answering thread (a worker's event loop for TCP, or one of its UDP threads): runs the engine
+// on the thread's current zone set, counts metrics in the worker's shard, applies response rate limiting and writes
+// the sampled query log.
 //
-// Owned by one worker thread. The zone set and settings arrive by Worker::post() (a shared_ptr swap on the worker
-// thread), so a query never takes a lock and in-flight queries finish on the data they started with.
+// Owned by one thread. The zone set and settings arrive on that thread (Worker::post() for the loop, publish() for
+// a UDP thread) and are swapped in with update(), so a query never takes a lock and in-flight queries finish on the
+// data they started with.
 #pragma once
 
 #include <sys/socket.h>
@@ -46,9 +48,20 @@ struct ServerMetricIds {
     shared::MetricId latency = 0;
 };
 
+// Answering threads per worker: its event loop (TCP) and one UDP thread per listen address. Steering keeps per-thread
+// state for this many contexts per worker; the loop's context is `worker`, UDP thread j's is
+// workers + worker * listen_addresses + j.
+inline unsigned query_contexts(unsigned workers, unsigned listen_addresses) { return workers * (1 + listen_addresses); }
+inline unsigned udp_context(unsigned workers, unsigned worker, unsigned listen_addresses, unsigned j) {
+    return workers + worker * listen_addresses + j;
+}
+
 class QueryService {
 public:
-    QueryService(unsigned worker, shared::MetricsRegistry* metrics, const ServerMetricIds* ids);
+    // `worker`: the metrics shard; `context`: the steering context index (per-thread state such as the weighted
+    // policies' PRNG: each thread that answers queries has its own, 0 ≤ context < the count given to
+    // Steering::build; see query_contexts()).
+    QueryService(unsigned worker, unsigned context, shared::MetricsRegistry* metrics, const ServerMetricIds* ids);
 
     void update(std::shared_ptr<const ZoneDb> db, std::shared_ptr<const ServiceSettings> settings);
     const ServiceSettings& settings() const { return *settings_; }
@@ -70,6 +83,7 @@ public:
 private:
     void log_query(const uint8_t* query, size_t len, bool tcp, const sockaddr* client, const AnswerInfo& info) noexcept;
     unsigned worker_;
+    unsigned context_;
     shared::MetricsRegistry* metrics_;
     const ServerMetricIds* ids_;
     std::shared_ptr<const ZoneDb> db_;

@@ -1,14 +1,17 @@
 #include "dns/server/udp_server.h"
 
 #include <fcntl.h>
+#include <pthread.h>
 #include <unistd.h>
+#include <uv.h>
 
 #include <cerrno>
 #include <cstring>
 
 namespace dns {
 
-UdpServer::UdpServer(QueryService& svc) : svc_(svc), b_(new Batch) {
+UdpServer::UdpServer(unsigned shard, unsigned context, shared::MetricsRegistry* metrics, const ServerMetricIds* ids)
+    : svc_(shard, context, metrics, ids), b_(new Batch) {
     for (unsigned i = 0; i < kBatch; i++) {
         b_->in_iov[i] = {b_->in[i], kIn};
         b_->in_msg[i] = mmsghdr{};
@@ -23,13 +26,12 @@ UdpServer::UdpServer(QueryService& svc) : svc_(svc), b_(new Batch) {
     }
 }
 
-UdpServer::~UdpServer() {
-    // close() hands the fd to the poll handle's close callback; a server that never started polling owns it still.
-    if (fd_ >= 0 && !polling_) ::close(fd_);
-}
+UdpServer::~UdpServer() { stop(); }
 
-int UdpServer::start(uv_loop_t* loop, const shared::SocketAddress& addr, uint64_t receive_buffer) {
-    fd_ = ::socket(addr.family(), SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+int UdpServer::start(const shared::SocketAddress& addr, uint64_t receive_buffer, std::shared_ptr<const ZoneDb> db,
+                     std::shared_ptr<const ServiceSettings> settings) {
+    // Blocking: the thread waits in recvmmsg. Sends never wait (MSG_DONTWAIT).
+    fd_ = ::socket(addr.family(), SOCK_DGRAM | SOCK_CLOEXEC, 0);
     if (fd_ < 0) return uv_translate_sys_error(errno);
     int on = 1;
     if (setsockopt(fd_, SOL_SOCKET, SO_REUSEPORT, &on, sizeof on) != 0) return uv_translate_sys_error(errno);
@@ -37,23 +39,49 @@ int UdpServer::start(uv_loop_t* loop, const shared::SocketAddress& addr, uint64_
     if (addr.family() == AF_INET6 && setsockopt(fd_, IPPROTO_IPV6, IPV6_V6ONLY, &on, sizeof on) != 0)
         return uv_translate_sys_error(errno);
     if (::bind(fd_, addr.sa(), addr.len) != 0) return uv_translate_sys_error(errno);
+    // The idle wakeup: a quiet thread still lets go of replaced zones, and a stop() whose shutdown() did not wake
+    // it (it always does on Linux) is noticed.
+    timeval tv{kIdleWakeMs / 1000, (kIdleWakeMs % 1000) * 1000};
+    if (setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv) != 0) return uv_translate_sys_error(errno);
     rcvbuf_ = set_receive_buffer(fd_, receive_buffer);
-    if (int rc = uv_poll_init_socket(loop, &poll_, fd_)) return rc;
-    polling_ = true;
-    poll_.data = this;
-    return uv_poll_start(&poll_, UV_READABLE, on_readable);
+    svc_.update(std::move(db), std::move(settings));
+    try {
+        thread_ = std::thread([this] { run(); });
+    } catch (const std::system_error& e) {
+        return uv_translate_sys_error(e.code().value());
+    }
+    return 0;
 }
 
-void UdpServer::close() {
-    if (polling_ && !uv_is_closing(reinterpret_cast<uv_handle_t*>(&poll_)))
-        uv_close(reinterpret_cast<uv_handle_t*>(&poll_), on_closed);
+void UdpServer::publish(std::shared_ptr<const ZoneDb> db, std::shared_ptr<const ServiceSettings> settings) {
+    std::lock_guard<std::mutex> lock(mu_);
+    next_db_ = std::move(db);
+    next_settings_ = std::move(settings);
+    published_.fetch_add(1, std::memory_order_release);
 }
 
-void UdpServer::on_closed(uv_handle_t* h) noexcept {
-    // libuv never closes a polled socket itself.
-    auto* self = static_cast<UdpServer*>(h->data);
-    ::close(self->fd_);
-    self->fd_ = -1;
+void UdpServer::take_published() noexcept {
+    std::shared_ptr<const ZoneDb> db;
+    std::shared_ptr<const ServiceSettings> settings;
+    {
+        std::lock_guard<std::mutex> lock(mu_);
+        taken_ = published_.load(std::memory_order_relaxed);
+        db = std::move(next_db_);
+        settings = std::move(next_settings_);
+    }
+    // The old zone set may be freed here, on this thread, outside the lock.
+    if (db && settings) svc_.update(std::move(db), std::move(settings));
+}
+
+void UdpServer::stop() {
+    if (thread_.joinable()) {
+        stop_.store(true, std::memory_order_relaxed);
+        // Wakes a recvmmsg that is waiting (Linux: the socket reads as shut down), without closing the fd under it.
+        ::shutdown(fd_, SHUT_RDWR);
+        thread_.join();
+    }
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = -1;
 }
 
 shared::SocketAddress UdpServer::address() const {
@@ -63,20 +91,20 @@ shared::SocketAddress UdpServer::address() const {
     return a;
 }
 
-void UdpServer::on_readable(uv_poll_t* h, int status, int) noexcept {
-    auto* self = static_cast<UdpServer*>(h->data);
-    if (status < 0) return; // a socket error (e.g. ICMP-induced) surfaces on the next recvmmsg; nothing to do here
-    for (unsigned i = 0; i < kMaxBatchesPerWakeup; i++)
-        if (self->run_batch() < kBatch) break;
+void UdpServer::run() noexcept {
+    pthread_setname_np(pthread_self(), "dns-udp");
+    Batch& b = *b_;
+    while (!stop_.load(std::memory_order_relaxed)) {
+        int got = recvmmsg(fd_, b.in_msg, kBatch, MSG_WAITFORONE, nullptr);
+        if (published_.load(std::memory_order_acquire) != taken_) take_published();
+        // EAGAIN: the idle wakeup; EINTR; or a pending socket error (ICMP) that this call consumed. 0: shut down.
+        if (got <= 0) continue;
+        answer_batch(got);
+    }
 }
 
-unsigned UdpServer::run_batch() noexcept {
+void UdpServer::answer_batch(int got) noexcept {
     Batch& b = *b_;
-    int got;
-    do {
-        got = recvmmsg(fd_, b.in_msg, kBatch, MSG_DONTWAIT, nullptr);
-    } while (got < 0 && errno == EINTR);
-    if (got <= 0) return 0; // EAGAIN, or a pending socket error (ICMP) that this call consumed
     // Two prefetch passes over the batch before answering any query: the answers' cache misses overlap.
     for (int i = 0; i < got; i++)
         svc_.prefetch(b.in[i], b.in_msg[i].msg_len, &b.hint[i]);
@@ -104,7 +132,6 @@ unsigned UdpServer::run_batch() noexcept {
         b.in_msg[i].msg_hdr.msg_namelen = sizeof b.peer[i];
         b.in_msg[i].msg_hdr.msg_flags = 0;
     }
-    return static_cast<unsigned>(got);
 }
 
 void UdpServer::send_batch(unsigned n) noexcept {
@@ -117,7 +144,7 @@ void UdpServer::send_batch(unsigned n) noexcept {
         }
         if (k < 0 && errno == EINTR) continue;
         // EAGAIN (socket buffer full) or an error for this message: drop it like a lost datagram; the client
-        // retries. Never block the loop.
+        // retries. Never wait here: the next batch is already arriving.
         if (svc_.metrics()) svc_.metrics()->inc(svc_.worker(), svc_.ids().udp_send_errors);
         sent++;
     }
