@@ -210,6 +210,7 @@ void parse_behavior(shared::ConfigSection& sec, BehaviorConfig* b) {
     b->query_string_allowlist.erase(std::unique(b->query_string_allowlist.begin(), b->query_string_allowlist.end()),
                                     b->query_string_allowlist.end());
     b->cache_set_cookie = sec.get_bool("cache_set_cookie", false);
+    b->serve_stale_on_error = sec.get_bool("serve_stale_on_error", true);
     b->compress = sec.get_bool("compress", true);
     if (sec.has("brotli_quality")) b->brotli_quality = static_cast<int>(sec.get_int("brotli_quality", 5, 0, 11));
     if (sec.has("gzip_level")) b->gzip_level = static_cast<int>(sec.get_int("gzip_level", 6, 1, 9));

@@ -83,6 +83,9 @@ struct BehaviorConfig {
     QueryStringPolicy query_string = QueryStringPolicy::none;
     std::vector<std::string> query_string_allowlist; // parameter names, sorted, for QueryStringPolicy::allowlist
     bool cache_set_cookie = false;            // store responses carrying Set-Cookie (and replay the cookie)
+    bool serve_stale_on_error = true;         // a stale object whose revalidation fails (origin unreachable, timed
+                                              // out, 5xx) is served instead of the error, as CloudFront does;
+                                              // never for must-revalidate / proxy-revalidate / s-maxage / no-cache
     bool compress = true;                     // serve gzip/br variants of compressible objects (CloudFront's
                                               // "Compress objects automatically", on by default in its console)
     int brotli_quality = -1;                  // 0-11; the parser resolves -1 (unset) to CacheConfig's

@@ -24,6 +24,7 @@ struct EdgeMetrics {
     shared::MetricId origin_errors[12] = {};                       // indexed by shared::HttpError
     shared::MetricId origin_latency = 0;                           // seconds to first byte
     shared::MetricId collapsed = 0;                                // requests that joined a fill
+    shared::MetricId stale_served = 0;                             // stale copies served on an origin failure
     std::array<shared::MetricId, 3> compressed{};                  // responses sent compressed, by ContentCoding
     std::array<shared::MetricId, 3> compress_in{};                 // identity bytes read by the compressor
     std::array<shared::MetricId, 3> compress_out{};                // compressed bytes it produced
@@ -32,6 +33,9 @@ struct EdgeMetrics {
     void register_all(shared::MetricsRegistry& r);
     void count_request(unsigned shard, int status, CacheResult result, uint64_t bytes) noexcept;
     void count_origin_error(unsigned shard, shared::HttpError e) noexcept;
+    void count_stale_served(unsigned shard) noexcept {
+        if (registry) registry->inc(shard, stale_served);
+    }
     void count_compressed(unsigned shard, ContentCoding c) noexcept;
     void count_compression(unsigned shard, ContentCoding c, uint64_t in, uint64_t out, bool used) noexcept;
 };

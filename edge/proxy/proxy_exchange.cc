@@ -162,6 +162,7 @@ void ProxyExchange::on_fill_state() {
             return;
         }
         if (role_ == Role::lead && driving_) return; // on_origin_error answers
+        if (serve_stale_instead()) return;
         fail_viewer(role_ == Role::lead && origin_error_ != shared::HttpError::None
                         ? shared::http_error_status(origin_error_)
                         : 502);
@@ -245,6 +246,18 @@ void ProxyExchange::finish() {
     req_ = nullptr;
     c->end_response(keep_alive_);
     maybe_destroy();
+}
+
+bool ProxyExchange::serve_stale_instead() {
+    if (!conn_ || done_ || head_sent_ || obj_ || !fill_) return false;
+    const Ref<CachedObject>& stale = fill_->stale();
+    if (!stale || !stale->complete() || stale->must_revalidate() || !behavior_->serve_stale_on_error) return false;
+    handler_->services().metrics->count_stale_served(handler_->shard());
+    obj_ = stale;
+    result_ = result_for_status(stale->status(), CacheResult::hit);
+    uv_timer_stop(&timer_);
+    pump();
+    return true;
 }
 
 void ProxyExchange::fail_viewer(int status) {
@@ -596,6 +609,17 @@ void ProxyExchange::on_origin_head(const shared::HttpResponseHead& head) {
             driving_ = false;
             return; // the body-less 304 completes later; our viewer is served from the refreshed object
         }
+        if (stale && head.status >= 500 && behavior_->serve_stale_on_error && !stale->must_revalidate()) {
+            // The origin is failing: its 5xx is not stored, and every waiter (and our viewer) gets the stale copy.
+            shared::log::warn("edge", "origin error; serving the stale copy",
+                              {{"origin", origin_->name}, {"status", std::to_string(head.status)}, {"path", path_}});
+            driving_ = false;
+            fetch_.reset();
+            fill_->fail();
+            if (conn_ && !serve_stale_instead()) fail_viewer(502);
+            maybe_destroy();
+            return;
+        }
         ResponseFacts facts = response_facts(head.status, fields.data(), fields.size(), request_time_ms_, now);
         Freshness f = compute_freshness(facts, ttl_policy(*behavior_));
         bool len_ok = true;
@@ -674,7 +698,7 @@ void ProxyExchange::on_origin_error(shared::HttpError err) {
     }
     if (conn_ && !done_) {
         if (head_sent_) conn_->abort(); // truncated: the viewer must not take it for complete
-        else fail_viewer(shared::http_error_status(err));
+        else if (!serve_stale_instead()) fail_viewer(shared::http_error_status(err));
     }
     maybe_destroy();
 }

@@ -74,6 +74,9 @@ private:
     void pump();
     void finish();
     void fail_viewer(int status);
+    // The revalidation of a stale object failed: serves the stale object instead when the behavior and the object
+    // allow it (serve_stale_on_error, not must-revalidate) and nothing was sent yet. Returns whether it did.
+    bool serve_stale_instead();
     void maybe_destroy();
     void destroy();
 

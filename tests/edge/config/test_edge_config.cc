@@ -145,6 +145,7 @@ max_ttl = "1h"
 query_string = "allowlist"
 query_string_allowlist = ["v", "lang", "v"]
 cache_set_cookie = true
+serve_stale_on_error = false
 [[behavior]]
 path_pattern = "*"
 origin = "static"
@@ -191,6 +192,8 @@ query_string = "all"
     CHECK(html.query_string == QueryStringPolicy::allowlist);
     CHECK(html.query_string_allowlist == std::vector<std::string>{"lang", "v"});
     CHECK(html.cache_set_cookie);
+    CHECK_FALSE(html.serve_stale_on_error);
+    CHECK(c->behaviors[2].serve_stale_on_error); // the default, as CloudFront
     CHECK(c->behaviors[2].query_string == QueryStringPolicy::all);
 
     CHECK(&match_behavior(*c, "/api/users") == &c->behaviors[0]);

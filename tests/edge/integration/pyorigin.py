@@ -15,6 +15,7 @@ class PyOrigin:
         self.requests = []
         self.last_head = b""
         self.conditional = []  # (path, If-None-Match value) of every conditional request
+        self.fail_mode = None  # /flaky/ paths: None answers, "503" answers 503, "reset" resets the connection
         self.lock = threading.Lock()
         self.stopped = False
         self.conns = []
@@ -82,6 +83,10 @@ class PyOrigin:
                 if path.startswith("/py/validate/"):
                     self._validate(c, path, inm)
                     continue
+                if "/flaky/" in path:
+                    if not self._flaky(c, path, inm):
+                        return
+                    continue
                 if path.endswith("/echo"):
                     out = method.encode() + b" " + body
                     c.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\nCache-Control: max-age=60\r\n\r\n"
@@ -110,6 +115,27 @@ class PyOrigin:
         body = b"body of " + kind.encode()
         c.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\nETag: %s\r\nCache-Control: %s\r\n\r\n"
                   % (len(body), etag, cc) + body)
+
+    def _flaky(self, c, path, inm):
+        """.../flaky/<kind>: max-age=1 with ETag "f-<kind>" (kind = mr adds must-revalidate), 304 to its ETag, while
+        fail_mode is None; else a 503 or a reset. Returns False when the connection is done."""
+        mode = self.fail_mode
+        if mode == "503":
+            c.sendall(b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 5\r\n\r\ndown\n")
+            return True
+        if mode == "reset":
+            c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+            return False
+        kind = path.rsplit("/", 1)[1]
+        etag = f'"f-{kind}"'.encode()
+        if inm is not None and inm.encode() == etag:
+            c.sendall(b"HTTP/1.1 304 Not Modified\r\nETag: " + etag + b"\r\n\r\n")
+            return True
+        cc = b"max-age=1, must-revalidate" if kind == "mr" else b"max-age=1"
+        body = b"flaky " + kind.encode()
+        c.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\nETag: %s\r\nCache-Control: %s\r\n\r\n"
+                  % (len(body), etag, cc) + body)
+        return True
 
     def _answer(self, c, path):
         if path.startswith("/py/"):
