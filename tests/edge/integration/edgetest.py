@@ -293,5 +293,10 @@ http {{
         return [l for l in lines if l.split(" ")[1] == path]
 
 
+def http_origin(name, port):
+    """An [[origin]] block for an http origin on loopback."""
+    return f'[[origin]]\nname = "{name}"\ntype = "http"\naddress = "127.0.0.1:{port}"\n'
+
+
 def tmpdir():
     return tempfile.mkdtemp(prefix="meridian-edge-it-")

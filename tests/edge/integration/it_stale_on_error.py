@@ -9,7 +9,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(__file__))
-from edgetest import Edge, Failures, http_get, tmpdir  # noqa: E402
+from edgetest import Edge, Failures, http_get, http_origin, tmpdir  # noqa: E402
 from pyorigin import PyOrigin  # noqa: E402
 
 tmp = tmpdir()
@@ -17,11 +17,7 @@ f = Failures()
 py = PyOrigin()
 edge = None
 try:
-    edge = Edge(tmp, f"""
-[[origin]]
-name = "py"
-type = "http"
-address = "127.0.0.1:{py.port}"
+    edge = Edge(tmp, http_origin("py", py.port) + """
 [[behavior]]
 path_pattern = "/strict/*"
 origin = "py"

@@ -185,7 +185,8 @@ struct ServerThread {
     }
 };
 
-int connect_to(int port) {
+// A connection to the test server; `rcvbuf` > 0 shrinks its receive buffer so the server's writes stop part-way.
+int connect_to(int port, int rcvbuf = 0) {
     int fd = socket(AF_INET, SOCK_STREAM, 0);
     sockaddr_in sa{};
     sa.sin_family = AF_INET;
@@ -197,6 +198,7 @@ int connect_to(int port) {
     }
     timeval tv{5, 0};
     setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    if (rcvbuf > 0) setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
     return fd;
 }
 
@@ -255,10 +257,8 @@ TEST_CASE("headers that do not arrive in time get 408 and a close", "[edge][serv
 
 TEST_CASE("a client that does not read is congested alone", "[edge][server]") {
     ServerThread st;
-    int slow = connect_to(st.port);
+    int slow = connect_to(st.port, 4096); // a small window: the server's writes stop part-way
     REQUIRE(slow >= 0);
-    int rcv = 4096;
-    setsockopt(slow, SOL_SOCKET, SO_RCVBUF, &rcv, sizeof rcv);
     send_all(slow, "GET /big HTTP/1.1\r\nHost: a\r\n\r\n");
     std::this_thread::sleep_for(std::chrono::milliseconds(200));
     int other = connect_to(st.port);
@@ -349,10 +349,8 @@ TEST_CASE("after keep-alive requests, a stalled header still gets 408 at the hea
 
 TEST_CASE("a large response by reference arrives intact when the socket takes it in parts", "[edge][server]") {
     ServerThread st;
-    int fd = connect_to(st.port);
+    int fd = connect_to(st.port, 65536); // a small window: the server's writes stop part-way
     REQUIRE(fd >= 0);
-    int rcv = 65536; // a small window, so the server's direct write stops part-way
-    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcv, sizeof rcv);
     // Two in a row: the second starts while nothing is queued again, on the same connection.
     send_all(fd, "GET /multi HTTP/1.1\r\nHost: a\r\n\r\nGET /multi HTTP/1.1\r\nHost: a\r\n\r\n");
     std::this_thread::sleep_for(std::chrono::milliseconds(100)); // let the server hit a full socket
@@ -407,10 +405,8 @@ std::string file_head(size_t extra = 0) {
 TEST_CASE("a file-backed body goes by sendfile, and on a full socket resumes from the file after one byte",
           "[edge][server]") {
     ServerThread st;
-    int fd = connect_to(st.port);
+    int fd = connect_to(st.port, 65536); // a small window: the server's writes stop part-way
     REQUIRE(fd >= 0);
-    int rcv = 65536; // a small window, so the send must stop and resume
-    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcv, sizeof rcv);
     send_all(fd, "GET /file HTTP/1.1\r\nHost: a\r\n\r\nGET /file HTTP/1.1\r\nHost: a\r\n\r\n");
     std::this_thread::sleep_for(std::chrono::milliseconds(100)); // let the server hit a full socket
     std::string head = file_head();
@@ -440,10 +436,8 @@ TEST_CASE("a file-backed body goes by sendfile, and on a full socket resumes fro
 TEST_CASE("bytes written after a stalled file send follow it in order, the rest of the body going from memory",
           "[edge][server]") {
     ServerThread st;
-    int fd = connect_to(st.port);
+    int fd = connect_to(st.port, 65536); // a small window: the server's writes stop part-way
     REQUIRE(fd >= 0);
-    int rcv = 65536;
-    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcv, sizeof rcv);
     send_all(fd, "GET /file+tail HTTP/1.1\r\nHost: a\r\n\r\n");
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
     std::string head = file_head(4);
