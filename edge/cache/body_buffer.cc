@@ -34,7 +34,8 @@ constexpr size_t kFilePrefix = (sizeof(BodyFile) + alignof(std::max_align_t) - 1
 } // namespace
 
 BodyBuffer::BodyBuffer(uint64_t expected_size) noexcept
-    : first_cap_(static_cast<uint32_t>(expected_size == 0 ? kUnknownFirst : std::min(expected_size, kMaxFirst))) {}
+    : first_cap_(static_cast<uint32_t>(expected_size == 0 ? kUnknownFirst : std::min(expected_size, kMaxFirst))),
+      announced_(expected_size > 0 && expected_size <= kMaxFirst) {}
 
 BodyBuffer::BodyBuffer(uint64_t expected_size, void* first_chunk_mem) noexcept : BodyBuffer(expected_size) {
     if (!first_chunk_mem) return;

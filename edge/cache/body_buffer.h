@@ -42,6 +42,9 @@ public:
 
     // Bytes readable now (any thread).
     uint64_t size() const noexcept { return size_.load(std::memory_order_acquire); }
+    // The length announced at construction (Content-Length), or 0 when it was unknown (or over 1 GiB): what a body
+    // still being filled will hold, for a Content-Range sent before its last byte arrives.
+    uint64_t expected_size() const noexcept { return announced_ ? first_cap_ : 0; }
 
     // Fills out[0..max) with slices covering [from, min(to, size())); returns how many. Allocation-free. Call again
     // from the end of the last slice when max was reached.
@@ -70,7 +73,8 @@ private:
     uint64_t allocated_ = 0;       // writer only (read after completion)
     uint32_t first_cap_ = 0;
     enum class Head : uint8_t { heap, inline_mem, file };
-    Head head_kind_ = Head::heap; // inline_mem: the owner's memory, never freed here; file: see body_buffer.cc
+    Head head_kind_ = Head::heap;
+    bool announced_ = false; // first_cap_ is the announced length // inline_mem: the owner's memory, never freed here; file: see body_buffer.cc
     std::atomic<uint64_t> size_{0};
 };
 

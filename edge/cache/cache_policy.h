@@ -91,24 +91,6 @@ Freshness freshness_after_304(int stored_status, std::string_view stored_header_
                               const HeaderField* headers_304, size_t count, uint64_t request_time_ms,
                               uint64_t response_time_ms, const TtlPolicy& policy);
 
-// Calls f(name, value) for each header line of a stored header block (see stored_headers.h), skipping the status line.
-template <typename F>
-void for_each_stored_header(std::string_view block, F&& f) {
-    size_t eol = block.find("\r\n");
-    size_t pos = eol == std::string_view::npos ? block.size() : eol + 2;
-    while (pos < block.size()) {
-        size_t end = block.find("\r\n", pos);
-        if (end == std::string_view::npos) end = block.size();
-        std::string_view line = block.substr(pos, end - pos);
-        size_t colon = line.find(':');
-        if (colon != std::string_view::npos) {
-            std::string_view value = line.substr(colon + 1);
-            while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) value.remove_prefix(1);
-            f(line.substr(0, colon), value);
-        }
-        pos = end + 2;
-    }
-}
 
 // Is this status storable at all? Heuristically cacheable statuses (RFC 9110 §15.1: 200, 203, 204, 300, 301, 308,
 // 404, 405, 410, 414) always; 302, 303, 307 only with explicit freshness; 206 never (whole objects only), 5xx never.

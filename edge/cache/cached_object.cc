@@ -54,6 +54,24 @@ Ref<CachedObject> CachedObject::create_complete(std::string_view key, int status
     return o;
 }
 
+Ref<CachedObject> CachedObject::create_copy(const CachedObject& from, std::string_view header_block,
+                                            const ValidatorSpans& validators, const Freshness& freshness) {
+    const BodyBuffer& body = from.body();
+    uint64_t size = body.size();
+    Ref<CachedObject> o = create(from.key(), from.status(), header_block, validators, freshness, size);
+    BodySlice sl[8];
+    for (uint64_t off = 0; off < size;) {
+        size_t n = body.slices(off, size, sl, 8);
+        if (n == 0) break;
+        for (size_t i = 0; i < n; ++i) {
+            o->writable_body().append(sl[i].data, sl[i].len);
+            off += sl[i].len;
+        }
+    }
+    o->mark_complete();
+    return o;
+}
+
 void CachedObject::destroy(const CachedObject* o) noexcept {
     auto* m = const_cast<CachedObject*>(o);
     m->~CachedObject();

@@ -32,6 +32,10 @@ public:
     static Ref<CachedObject> create_complete(std::string_view key, int status, std::string_view header_block,
                                              const ValidatorSpans& validators, const Freshness& freshness,
                                              std::string_view body);
+    // A complete copy of `from` (key, status, body) with another header block, validators and freshness: a 304 that
+    // changed the stored headers (objects are immutable; the copy replaces `from` in the cache).
+    static Ref<CachedObject> create_copy(const CachedObject& from, std::string_view header_block,
+                                         const ValidatorSpans& validators, const Freshness& freshness);
     static void destroy(const CachedObject* o) noexcept;
 
     std::string_view key() const noexcept { return {key_data(), key_len_}; }

@@ -116,6 +116,19 @@ void Fill::revalidated(const Freshness& f) {
     owner_->on_fill_done(this, FillState::complete, stale_, 0);
     std::lock_guard lock(mu_);
     object_ = stale_;
+    refreshed_.store(true, std::memory_order_release);
+    resolve_locked(FillState::complete);
+}
+
+void Fill::revalidated_with(Ref<CachedObject> fresh) {
+    {
+        std::lock_guard lock(mu_);
+        if (final_state(state_) || !stale_) return;
+    }
+    owner_->on_fill_done(this, FillState::complete, fresh, 0);
+    std::lock_guard lock(mu_);
+    object_ = std::move(fresh);
+    refreshed_.store(true, std::memory_order_release);
     resolve_locked(FillState::complete);
 }
 

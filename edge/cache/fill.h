@@ -14,6 +14,8 @@
 //                    at once to fetch for themselves, and the key is remembered as hit-for-miss;
 //   revalidated(obj, f)       a 304 for the stale object the leader was revalidating: obj is refreshed in place and
 //                    the waiters serve it (RefreshHit);
+//   revalidated_with(fresh)   the same when the 304 changed the stored headers: a copy with the merged headers
+//                    replaces the stale object;
 // and at any point:
 //   fail()           origin error or truncated body: nothing is stored; waiters that already sent bytes must close
 //                    their connection, the others fetch for themselves (or answer 502/504).
@@ -29,6 +31,7 @@
 // lock while calling the coalescer).
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <mutex>
 #include <string>
@@ -85,6 +88,11 @@ public:
     bool finish(uint64_t now_ms);
     void release_uncacheable(uint64_t now_ms);
     void revalidated(const Freshness& f);
+    // A 304 that changed the stored headers: `fresh` (CachedObject::create_copy of the stale object) replaces it in
+    // the cache and the waiters serve it (RefreshHit).
+    void revalidated_with(Ref<CachedObject> fresh);
+    // Resolved by a 304 (either way above).
+    bool refreshed() const noexcept { return refreshed_.load(std::memory_order_acquire); }
     void fail();
     bool resolved() const noexcept;
 
@@ -104,6 +112,7 @@ private:
     Ref<CachedObject> object_;
     std::vector<FillSubscriber*> subscribers_;
     bool detached_ = false; // removed from the coalescer
+    std::atomic<bool> refreshed_{false};
 };
 
 // The leader's handle on its fill (move-only). Destroying it while the fill is unresolved calls fail().

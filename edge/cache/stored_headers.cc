@@ -116,4 +116,56 @@ std::string build_stored_header_block(int status, std::string_view reason, const
     return out;
 }
 
+namespace {
+
+bool updatable_by_304(std::string_view name) {
+    return !is_edge_managed_header(name) && !shared::ascii_iequals(name, "content-encoding") &&
+           !shared::ascii_iequals(name, "vary");
+}
+
+} // namespace
+
+bool merge_stored_header_block(std::string_view stored, const HeaderField* update, size_t count, bool keep_set_cookie,
+                               std::string* out, ValidatorSpans* validators) {
+    // "HTTP/1.1 200 OK": status at 9..12, the reason after it.
+    size_t eol = stored.find("\r\n");
+    std::string_view status_line = stored.substr(0, eol == std::string_view::npos ? stored.size() : eol);
+    int status = 500;
+    if (status_line.size() >= 12) std::from_chars(status_line.data() + 9, status_line.data() + 12, status);
+    std::string_view reason = status_line.size() > 13 ? status_line.substr(13) : std::string_view();
+
+    auto updated = [&](std::string_view name) {
+        for (size_t i = 0; i < count; ++i)
+            if (shared::ascii_iequals(update[i].name, name) && updatable_by_304(update[i].name)) return true;
+        return false;
+    };
+    std::vector<HeaderField> merged;
+    merged.reserve(count + 16);
+    std::vector<std::string_view> placed; // names whose 304 values are in already
+    for_each_stored_header(stored, [&](std::string_view n, std::string_view v) {
+        if (!updated(n)) {
+            merged.push_back({n, v});
+            return;
+        }
+        for (std::string_view p : placed)
+            if (shared::ascii_iequals(p, n)) return;
+        placed.push_back(n);
+        for (size_t i = 0; i < count; ++i)
+            if (shared::ascii_iequals(update[i].name, n)) merged.push_back(update[i]);
+    });
+    for (size_t i = 0; i < count; ++i) {
+        if (!updatable_by_304(update[i].name)) continue;
+        bool in_stored = false;
+        for_each_stored_header(stored, [&](std::string_view n, std::string_view) {
+            in_stored = in_stored || shared::ascii_iequals(n, update[i].name);
+        });
+        if (!in_stored) merged.push_back(update[i]);
+    }
+    std::string block = build_stored_header_block(status, reason, merged.data(), merged.size(), keep_set_cookie,
+                                                  validators);
+    if (block == stored) return false;
+    *out = std::move(block);
+    return true;
+}
+
 } // namespace edge

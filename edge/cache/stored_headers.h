@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace edge {
 
@@ -30,10 +31,36 @@ struct ValidatorSpans {
 std::string build_stored_header_block(int status, std::string_view reason, const HeaderField* headers, size_t count,
                                       bool keep_set_cookie, ValidatorSpans* validators);
 
+// RFC 9111 §3.2 / §4.3.4: the stored block of `stored` updated with the fields of a 304 for it — each field the 304
+// carries replaces the stored field of that name where it stood, new names are appended — except fields the edge
+// manages, Content-Encoding and Vary (the stored body and its variants depend on them) and, unless
+// keep_set_cookie, Set-Cookie. Sets *out (and *validators) and returns true when the result differs from `stored`.
+bool merge_stored_header_block(std::string_view stored, const HeaderField* update, size_t count, bool keep_set_cookie,
+                               std::string* out, ValidatorSpans* validators);
+
 // True for fields a proxy never forwards (hop-by-hop, RFC 9110 §7.6.1) or that the edge writes itself (see above).
 bool is_edge_managed_header(std::string_view name);
 
 // The standard reason phrase ("OK", "Not Found"...), "Unknown" for others.
 std::string_view reason_phrase(int status);
+
+// Calls f(name, value) for each header line of a stored header block (see stored_headers.h), skipping the status line.
+template <typename F>
+void for_each_stored_header(std::string_view block, F&& f) {
+    size_t eol = block.find("\r\n");
+    size_t pos = eol == std::string_view::npos ? block.size() : eol + 2;
+    while (pos < block.size()) {
+        size_t end = block.find("\r\n", pos);
+        if (end == std::string_view::npos) end = block.size();
+        std::string_view line = block.substr(pos, end - pos);
+        size_t colon = line.find(':');
+        if (colon != std::string_view::npos) {
+            std::string_view value = line.substr(colon + 1);
+            while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) value.remove_prefix(1);
+            f(line.substr(0, colon), value);
+        }
+        pos = end + 2;
+    }
+}
 
 } // namespace edge

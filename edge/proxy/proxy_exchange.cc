@@ -141,7 +141,7 @@ void ProxyExchange::on_fill_state() {
             if (!obj_ && fill_->stale()) obj_ = fill_->stale();
             if (!obj_) return;
             uv_timer_stop(&timer_);
-            bool refreshed = fill_->stale() && obj_ == fill_->stale();
+            bool refreshed = fill_->refreshed();
             result_ = result_for_status(obj_->status(), refreshed ? CacheResult::refresh_hit : CacheResult::miss);
         }
         pump();
@@ -188,13 +188,29 @@ void ProxyExchange::pump() {
     uint64_t now = ProxyHandler::wall_ms();
     if (!head_sent_) {
         bool complete = obj_->complete();
-        if (!complete && !head_only_) {
+        // A body still filling has the length its origin announced (Content-Length), if any: the viewer gets that
+        // length, and a Range is answered from it as on a hit (206 streams the range as its bytes arrive).
+        uint64_t total = complete ? obj_->body().size() : obj_->body().expected_size();
+        bool known_length = complete || total > 0;
+        ByteRange range;
+        RangeOutcome ro = known_length ? handler_->range_of(*req_, *obj_, total, &range) : RangeOutcome::full;
+        if (ro == RangeOutcome::unsatisfiable) {
+            answer_unsatisfiable(total);
+            return;
+        }
+        if (!known_length && !head_only_) {
             if (req_->version_minor >= 1) chunked_ = true;
             else keep_alive_ = false; // HTTP/1.0: the body ends when the connection does
         }
         status_ = obj_->status();
-        bytes_ += handler_->write_object_head(*conn_, *obj_, result_, keep_alive_, chunked_, complete,
-                                              req_->version_minor == 0, now);
+        if (ro == RangeOutcome::partial) {
+            status_ = 206;
+            sent_ = range.first;
+            body_end_ = range.last + 1;
+        }
+        bytes_ += handler_->write_object_head(*conn_, *obj_, result_, keep_alive_, chunked_, known_length,
+                                              req_->version_minor == 0, now, nullptr, 0,
+                                              ro == RangeOutcome::partial ? &range : nullptr);
         conn_->pin(obj_);
         head_sent_ = true;
         if (head_only_) {
@@ -204,7 +220,7 @@ void ProxyExchange::pump() {
     }
     const BodyBuffer& body = obj_->body();
     for (;;) {
-        uint64_t size = body.size();
+        uint64_t size = std::min(body.size(), body_end_);
         if (sent_ >= size || conn_->congested()) break;
         BodySlice sl[4];
         size_t n = body.slices(sent_, size, sl, 4);
@@ -230,7 +246,7 @@ void ProxyExchange::pump() {
         sent_ += total;
         bytes_ += total;
     }
-    if (obj_->complete() && sent_ >= body.size()) {
+    if (sent_ >= body_end_ || (obj_->complete() && sent_ >= body.size())) {
         if (chunked_) conn_->write("0\r\n\r\n");
         finish();
     }
@@ -245,6 +261,37 @@ void ProxyExchange::finish() {
     conn_ = nullptr;
     req_ = nullptr;
     c->end_response(keep_alive_);
+    maybe_destroy();
+}
+
+void ProxyExchange::revalidate_from_304(const std::vector<HeaderField>& fields, uint64_t now) {
+    const Ref<CachedObject>& stale = fill_->stale();
+    Freshness f = freshness_of_304(*stale, fields, request_time_ms_, now, *behavior_);
+    std::string block;
+    ValidatorSpans val;
+    if (merge_stored_header_block(stale->header_block(), fields.data(), fields.size(), behavior_->cache_set_cookie,
+                                  &block, &val)) {
+        // The 304 changed the stored headers (RFC 9111 §4.3.4): a copy with the merged block replaces the object,
+        // and its variants, made with the old headers, go (they are made again on demand).
+        Ref<CachedObject> fresh = CachedObject::create_copy(*stale, block, val, f);
+        fill_->revalidated_with(fresh);
+        handler_->drop_stale_variants(key_, *fresh);
+    } else {
+        uint64_t old_expiry = stale->expires_at_ms();
+        fill_->revalidated(f);
+        handler_->refresh_variants(key_, *stale, old_expiry, f);
+    }
+    driving_ = false;
+}
+
+void ProxyExchange::answer_unsatisfiable(uint64_t size) {
+    done_ = true;
+    ClientConn* c = conn_;
+    const HttpRequest* r = req_;
+    conn_ = nullptr;
+    req_ = nullptr;
+    c->detach();
+    handler_->send_unsatisfiable(*c, *r, size);
     maybe_destroy();
 }
 
@@ -479,11 +526,7 @@ void ProxyExchange::bucket_fill(const BucketOrigin& bucket) {
     if (!resp.last_modified.empty()) fields.push_back({"Last-Modified", resp.last_modified});
     if (!resp.location.empty()) fields.push_back({"Location", resp.location});
     if (stale && resp.status == 304) {
-        Freshness f = freshness_of_304(*stale, fields, request_time_ms_, now, *behavior_);
-        uint64_t old_expiry = stale->expires_at_ms();
-        fill_->revalidated(f);
-        handler_->refresh_variants(key_, *stale, old_expiry, f);
-        driving_ = false;
+        revalidate_from_304(fields, now);
         maybe_destroy();
         return;
     }
@@ -602,11 +645,7 @@ void ProxyExchange::on_origin_head(const shared::HttpResponseHead& head) {
     if (role_ == Role::lead && driving_ && !fill_obj_) {
         const Ref<CachedObject>& stale = fill_->stale();
         if (stale && head.status == 304) {
-            Freshness f304 = freshness_of_304(*stale, fields, request_time_ms_, now, *behavior_);
-            uint64_t old_expiry = stale->expires_at_ms();
-            fill_->revalidated(f304);
-            handler_->refresh_variants(key_, *stale, old_expiry, f304);
-            driving_ = false;
+            revalidate_from_304(fields, now);
             return; // the body-less 304 completes later; our viewer is served from the refreshed object
         }
         if (stale && head.status >= 500 && behavior_->serve_stale_on_error && !stale->must_revalidate()) {

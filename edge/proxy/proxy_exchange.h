@@ -24,6 +24,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "edge/cache/fill.h"
 #include "edge/compress/content_coding.h"
@@ -77,6 +78,10 @@ private:
     // The revalidation of a stale object failed: serves the stale object instead when the behavior and the object
     // allow it (serve_stale_on_error, not must-revalidate) and nothing was sent yet. Returns whether it did.
     bool serve_stale_instead();
+    // A Range beyond the object (announced or complete): 416, and this exchange is done with the viewer.
+    void answer_unsatisfiable(uint64_t size);
+    // Leader: the origin answered our revalidation with 304 carrying `fields`.
+    void revalidate_from_304(const std::vector<HeaderField>& fields, uint64_t now);
     void maybe_destroy();
     void destroy();
 
@@ -136,7 +141,8 @@ private:
     CacheResult result_ = CacheResult::miss;
     uint64_t bytes_ = 0;
     Ref<CachedObject> obj_; // streamed from
-    uint64_t sent_ = 0;
+    uint64_t sent_ = 0;                 // next body offset to send
+    uint64_t body_end_ = UINT64_MAX;    // a ranged answer ends here
 
     // Compression.
     ContentCoding coding_ = ContentCoding::identity;

@@ -182,9 +182,9 @@ size_t ProxyHandler::write_object_head(ClientConn& conn, const CachedObject& obj
     size_t status_bytes = 0;
     if (range) {
         char cr[80];
+        uint64_t total = obj.complete() ? obj.body().size() : obj.body().expected_size();
         int len = snprintf(cr, sizeof cr, "bytes %llu-%llu/%llu", static_cast<unsigned long long>(range->first),
-                           static_cast<unsigned long long>(range->last),
-                           static_cast<unsigned long long>(obj.body().size()));
+                           static_cast<unsigned long long>(range->last), static_cast<unsigned long long>(total));
         w.header("Content-Range", std::string_view(cr, static_cast<size_t>(len)));
         w.header_uint("Content-Length", range->length());
         // The stored block starts with its own "HTTP/1.1 200 OK" line: replace just that line.
@@ -196,7 +196,7 @@ size_t ProxyHandler::write_object_head(ClientConn& conn, const CachedObject& obj
     } else if (chunked) {
         w.header("Transfer-Encoding", "chunked");
     } else if (known_length) {
-        w.header_uint("Content-Length", obj.body().size());
+        w.header_uint("Content-Length", obj.complete() ? obj.body().size() : obj.body().expected_size());
     }
     w.end();
     // One writev per hit: libuv keeps up to 4 buffers inline in the request, more would be copied to the heap.
@@ -252,13 +252,9 @@ bool ProxyHandler::serve_hit(ClientConn& conn, const HttpRequest& req, const Ref
     }
     const BodyBuffer& body = obj->body();
     ByteRange range;
-    RangeOutcome ro = range_of(req, *obj, &range);
+    RangeOutcome ro = range_of(req, *obj, body.size(), &range);
     if (ro == RangeOutcome::unsatisfiable) {
-        char extra[64];
-        int len = snprintf(extra, sizeof extra, "Content-Range: bytes */%llu\r\n",
-                           static_cast<unsigned long long>(body.size()));
-        send_simple(conn, &req, 416, "range not satisfiable\n", CacheResult::error,
-                    std::string_view(extra, static_cast<size_t>(len)));
+        send_unsatisfiable(conn, req, body.size());
         return true;
     }
     bool partial = ro == RangeOutcome::partial;
@@ -309,7 +305,15 @@ bool ProxyHandler::serve_hit(ClientConn& conn, const HttpRequest& req, const Ref
     return true;
 }
 
-RangeOutcome ProxyHandler::range_of(const HttpRequest& req, const CachedObject& obj, ByteRange* range) const {
+void ProxyHandler::send_unsatisfiable(ClientConn& conn, const HttpRequest& req, uint64_t size) {
+    char extra[64];
+    int len = snprintf(extra, sizeof extra, "Content-Range: bytes */%llu\r\n", static_cast<unsigned long long>(size));
+    send_simple(conn, &req, 416, "range not satisfiable\n", CacheResult::error,
+                std::string_view(extra, static_cast<size_t>(len)));
+}
+
+RangeOutcome ProxyHandler::range_of(const HttpRequest& req, const CachedObject& obj, uint64_t size,
+                                    ByteRange* range) const {
     if (req.method != HTTP_GET || obj.status() != 200) return RangeOutcome::full;
     bool found = false;
     std::string_view r = req.header("range", &found);
@@ -317,7 +321,7 @@ RangeOutcome ProxyHandler::range_of(const HttpRequest& req, const CachedObject& 
     bool has_if_range = false;
     std::string_view if_range = req.header("if-range", &has_if_range);
     if (has_if_range && !if_range_matches(if_range, obj.etag(), obj.last_modified())) return RangeOutcome::full;
-    return evaluate_range(r, obj.body().size(), range);
+    return evaluate_range(r, size, range);
 }
 
 void ProxyHandler::handle(ClientConn& conn, const HttpRequest& req) {

@@ -85,11 +85,15 @@ public:
     // After a new identity object was stored: variants not made from it are erased (they would never be served).
     void drop_stale_variants(std::string_view identity_key, const CachedObject& identity);
 
+    // RFC 9110 §14 for a GET of a 200 object of `size` bytes (complete, or announced while it fills): the Range
+    // (and If-Range) outcome.
+    RangeOutcome range_of(const HttpRequest& req, const CachedObject& obj, uint64_t size, ByteRange* range) const;
+    // 416 with "Content-Range: bytes */size".
+    void send_unsatisfiable(ClientConn& conn, const HttpRequest& req, uint64_t size);
+
 private:
     bool serve_hit(ClientConn& conn, const HttpRequest& req, const Ref<CachedObject>& obj, CacheResult result,
                    uint64_t now_ms);
-    // RFC 9110 §14 for a GET hit on a complete 200 object: the Range (and If-Range) outcome.
-    RangeOutcome range_of(const HttpRequest& req, const CachedObject& obj, ByteRange* range) const;
     void apply_runtime();
 
     uv_loop_t* loop_;

@@ -42,3 +42,46 @@ TEST_CASE("Stored header block drops hop-by-hop and per-response fields", "[edge
     CHECK(reason_phrase(404) == "Not Found");
     CHECK(reason_phrase(599) == "Unknown");
 }
+
+TEST_CASE("A 304's fields update the stored block in place, but not managed, encoding or Vary fields",
+          "[edge][cache][headers]") {
+    HeaderField h[] = {{"Content-Type", "text/html"},      {"Cache-Control", "max-age=1"},
+                       {"ETag", "\"v1\""},                 {"X-Version", "1"},
+                       {"Content-Encoding", "identity-ish"}, {"Vary", "Accept-Encoding"}};
+    std::string stored = build_stored_header_block(200, "", h, std::size(h), false, nullptr);
+    std::string out;
+    ValidatorSpans v;
+
+    // Only what the stored block has already, same values (and fields the edge writes itself): nothing changes.
+    HeaderField same[] = {{"ETag", "\"v1\""}, {"Date", "Sun, 06 Nov 1994 08:49:37 GMT"}, {"Connection", "close"}};
+    CHECK_FALSE(merge_stored_header_block(stored, same, std::size(same), false, &out, &v));
+
+    HeaderField upd[] = {{"cache-control", "max-age=60"}, {"X-New", "yes"},           {"X-Version", "2"},
+                         {"Content-Encoding", "gzip"},    {"Vary", "*"},              {"Content-Length", "0"},
+                         {"Set-Cookie", "a=b"},           {"Age", "5"}};
+    REQUIRE(merge_stored_header_block(stored, upd, std::size(upd), false, &out, &v));
+    CHECK(out == "HTTP/1.1 200 OK\r\n"
+                 "Content-Type: text/html\r\n"
+                 "cache-control: max-age=60\r\n" // replaced where it stood
+                 "ETag: \"v1\"\r\n"
+                 "X-Version: 2\r\n"
+                 "Content-Encoding: identity-ish\r\n" // the stored body depends on it
+                 "Vary: Accept-Encoding\r\n"
+                 "X-New: yes\r\n"); // new names last
+    CHECK(out.substr(v.etag_off, v.etag_len) == "\"v1\"");
+
+    HeaderField cookie[] = {{"Set-Cookie", "a=b"}};
+    REQUIRE(merge_stored_header_block(stored, cookie, 1, true, &out, &v)); // kept when the behavior stores cookies
+    CHECK(out.find("Set-Cookie: a=b\r\n") != std::string::npos);
+    CHECK_FALSE(merge_stored_header_block(stored, cookie, 1, false, &out, &v));
+
+    // Several values of one field replace all stored ones of that name, in the 304's order.
+    HeaderField two[] = {{"X-Version", "3"}, {"X-Version", "4"}};
+    REQUIRE(merge_stored_header_block(stored, two, 2, false, &out, &v));
+    CHECK(out.find("X-Version: 3\r\nX-Version: 4\r\nContent-Encoding") != std::string::npos);
+
+    std::string notfound = build_stored_header_block(404, "Gone Fishing", h, 1, false, nullptr);
+    HeaderField nf[] = {{"X-A", "b"}};
+    REQUIRE(merge_stored_header_block(notfound, nf, 1, false, &out, &v));
+    CHECK(out.rfind("HTTP/1.1 404 Gone Fishing\r\n", 0) == 0); // status line kept
+}

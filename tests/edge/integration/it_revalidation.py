@@ -1,7 +1,8 @@
 """RFC 9111 revalidation through meridian-edge, against a scripted origin that answers If-None-Match with a bare 304:
 a `Cache-Control: no-cache` object with an ETag is stored and revalidated on every use (RefreshHit, the origin sees
 If-None-Match) instead of being passed through; a max-age=2 object refreshed by a 304 without Cache-Control keeps
-max-age=2 (§4.3.4: the stored headers still apply), not the behavior's default_ttl."""
+max-age=2 (§4.3.4: the stored headers still apply), not the behavior's default_ttl; a 304 that carries new
+Cache-Control and other fields updates the stored headers (§3.2), keeping the body."""
 import os
 import sys
 import time
@@ -52,6 +53,22 @@ default_ttl = "1h"
     f.eq(h.get("x-cache"), "RefreshHit from meridian",
          "max-age=2: the 304 kept max-age=2 (a default_ttl of 1h would still be a Hit)")
     f.eq(py.count(p), 3, "max-age=2: one miss and two revalidations reached the origin")
+
+    # A 304 with new headers updates the stored ones (§3.2): the viewer sees them, and the new max-age applies.
+    p = "/py/validate/update"
+    st, h, b = http_get(port, p)
+    f.eq((h.get("x-cache"), h.get("x-version"), h.get("cache-control")), ("Miss from meridian", "1", "max-age=1"),
+         "update: stored with X-Version 1, max-age=1")
+    time.sleep(1.2)
+    st, h, b = http_get(port, p)
+    f.eq((st, h.get("x-cache"), h.get("x-version"), h.get("cache-control"), b),
+         (200, "RefreshHit from meridian", "2", "max-age=60", b"body of update"),
+         "update: the 304's X-Version and Cache-Control replace the stored ones, the body stays")
+    time.sleep(1.2)
+    st, h, b = http_get(port, p)
+    f.eq((h.get("x-cache"), h.get("x-version"), h.get("etag")), ("Hit from meridian", "2", '"v-update"'),
+         "update: fresh for the new max-age=60, validators kept")
+    f.eq(py.count(p), 2, "update: one miss and one revalidation reached the origin")
 
     f.eq(edge.stop(), 0, "SIGTERM exit code")
 finally:

@@ -105,15 +105,17 @@ class PyOrigin:
     def _validate(self, c, path, inm):
         """/py/validate/<kind>: an object with ETag "v-<kind>"; an If-None-Match naming it gets a bare 304 (no
         Cache-Control: RFC 9111 §4.3.4 says the stored one still applies). kind = nocache: Cache-Control: no-cache;
-        kind = maxage2: max-age=2."""
+        kind = maxage2: max-age=2; kind = update: max-age=1, and its 304 says max-age=60 and X-Version: 2 (the 200
+        says X-Version: 1)."""
         kind = path.rsplit("/", 1)[1]
         etag = f'"v-{kind}"'.encode()
         if inm is not None and inm.encode() == etag:
-            c.sendall(b"HTTP/1.1 304 Not Modified\r\nETag: " + etag + b"\r\n\r\n")
+            extra = b"Cache-Control: max-age=60\r\nX-Version: 2\r\n" if kind == "update" else b""
+            c.sendall(b"HTTP/1.1 304 Not Modified\r\nETag: " + etag + b"\r\n" + extra + b"\r\n")
             return
-        cc = {"nocache": b"no-cache", "maxage2": b"max-age=2"}.get(kind, b"max-age=60")
+        cc = {"nocache": b"no-cache", "maxage2": b"max-age=2", "update": b"max-age=1"}.get(kind, b"max-age=60")
         body = b"body of " + kind.encode()
-        c.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\nETag: %s\r\nCache-Control: %s\r\n\r\n"
+        c.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\nETag: %s\r\nCache-Control: %s\r\nX-Version: 1\r\n\r\n"
                   % (len(body), etag, cc) + body)
 
     def _flaky(self, c, path, inm):
