@@ -370,6 +370,10 @@ void ProxyExchange::destroy() {
     subscribed_ = false;
     leave_variant_fill();
     fetch_.reset();
+    if (!reading_bucket_) close_handles(); // else the read's completion closes them
+}
+
+void ProxyExchange::close_handles() {
     uv_close(reinterpret_cast<uv_handle_t*>(&async_), on_handle_closed);
     uv_close(reinterpret_cast<uv_handle_t*>(&timer_), on_handle_closed);
 }
@@ -542,33 +546,12 @@ void ProxyExchange::bucket_fill(const BucketOrigin& bucket) {
                                                       behavior_->cache_set_cookie, &val);
         Ref<CachedObject> obj = CachedObject::create(key_, resp.status, block, val, f, resp.length);
         fill_->start_body(obj);
-        bool ok = true;
-        if (resp.fd >= 0) {
-            std::vector<char> buf(static_cast<size_t>(std::min<uint64_t>(resp.length, 256 << 10)) + 1);
-            uint64_t off = resp.offset, left = resp.length;
-            while (left > 0) {
-                ssize_t n = ::pread(resp.fd, buf.data(), std::min<uint64_t>(left, buf.size()),
-                                    static_cast<off_t>(off));
-                if (n <= 0) {
-                    ok = false; // file shrank or I/O error: never store a truncated body
-                    break;
-                }
-                fill_->append(buf.data(), static_cast<size_t>(n));
-                off += static_cast<uint64_t>(n);
-                left -= static_cast<uint64_t>(n);
-            }
-        } else if (!resp.body.empty()) {
-            fill_->append(resp.body.data(), resp.body.size());
+        if (resp.fd >= 0 && resp.length > 0) {
+            read_bucket_body(std::move(resp), std::move(obj));
+            return;
         }
-        if (ok) {
-            if (fill_->finish(ProxyHandler::wall_ms())) handler_->drop_stale_variants(key_, *obj);
-        } else {
-            origin_error_ = shared::HttpError::Truncated;
-            fill_->fail();
-        }
-        driving_ = false;
-        if (!ok && conn_ && !head_sent_) fail_viewer(502);
-        maybe_destroy();
+        if (!resp.body.empty()) fill_->append(resp.body.data(), resp.body.size());
+        bucket_body_read(true, obj);
         return;
     }
     fill_->release_uncacheable(now);
@@ -580,6 +563,73 @@ void ProxyExchange::bucket_fill(const BucketOrigin& bucket) {
     if (subscribed_) fill_->unsubscribe(this);
     subscribed_ = false;
     bucket_pass(std::move(resp));
+}
+
+namespace {
+
+// A bucket body read on libuv's threadpool: a file of up to max_object_bytes read on the loop would stall every
+// other connection of the worker for as long as the disk takes (nginx without aio has the same stall). The fill is
+// thread-safe, so the read appends to it directly and waiters stream as it goes.
+struct BucketRead {
+    uv_work_t req;
+    ProxyExchange* ex;
+    BucketResponse resp;
+    Ref<Fill> fill;
+    Ref<CachedObject> obj;
+    bool ok = true;
+};
+
+} // namespace
+
+void ProxyExchange::read_bucket_body(BucketResponse resp, Ref<CachedObject> obj) {
+    auto* r = new BucketRead{{}, this, std::move(resp), fill_, std::move(obj)};
+    r->req.data = r;
+    auto work = [](uv_work_t* w) noexcept {
+        auto* r = static_cast<BucketRead*>(w->data);
+        std::vector<char> buf(static_cast<size_t>(std::min<uint64_t>(r->resp.length, 256 << 10)));
+        uint64_t off = r->resp.offset, left = r->resp.length;
+        while (left > 0) {
+            ssize_t n = ::pread(r->resp.fd, buf.data(), std::min<uint64_t>(left, buf.size()), static_cast<off_t>(off));
+            if (n <= 0) {
+                r->ok = false; // the file shrank or an I/O error: never store a truncated body
+                return;
+            }
+            // False once the fill failed (the leader went away, the server is stopping): stop reading.
+            if (!r->fill->append(buf.data(), static_cast<size_t>(n))) return;
+            off += static_cast<uint64_t>(n);
+            left -= static_cast<uint64_t>(n);
+        }
+    };
+    auto after = [](uv_work_t* w, int status) noexcept {
+        auto* r = static_cast<BucketRead*>(w->data);
+        ProxyExchange* ex = r->ex;
+        ex->reading_bucket_ = false;
+        if (ex->dead_) {
+            ex->close_handles(); // destroy() waited for this read
+        } else {
+            ex->bucket_body_read(r->ok && status == 0, r->obj);
+        }
+        delete r;
+    };
+    reading_bucket_ = true;
+    if (uv_queue_work(handler_->loop(), &r->req, work, after) != 0) {
+        work(&r->req);
+        after(&r->req, 0);
+    }
+}
+
+void ProxyExchange::bucket_body_read(bool ok, const Ref<CachedObject>& obj) {
+    if (driving_) { // abort() may have failed the fill meanwhile
+        if (ok) {
+            if (fill_->finish(ProxyHandler::wall_ms())) handler_->drop_stale_variants(key_, *obj);
+        } else {
+            origin_error_ = shared::HttpError::Truncated;
+            fill_->fail();
+        }
+        driving_ = false;
+    }
+    if (!ok && conn_ && !head_sent_) fail_viewer(502);
+    maybe_destroy();
 }
 
 void ProxyExchange::start_private_fetch() {

@@ -82,6 +82,10 @@ private:
     void answer_unsatisfiable(uint64_t size);
     // Leader: the origin answered our revalidation with 304 carrying `fields`.
     void revalidate_from_304(const std::vector<HeaderField>& fields, uint64_t now);
+    // Leader, bucket origin: reads the file into the fill on libuv's threadpool, then bucket_body_read().
+    void read_bucket_body(BucketResponse resp, Ref<CachedObject> obj);
+    void bucket_body_read(bool ok, const Ref<CachedObject>& obj);
+    void close_handles();
     void maybe_destroy();
     void destroy();
 
@@ -129,6 +133,7 @@ private:
     uv_async_t async_{};
     uv_timer_t timer_{};
     int open_handles_ = 0;
+    bool reading_bucket_ = false; // a threadpool read holds this exchange: destroy() leaves closing to it
 
     // Viewer side.
     bool keep_alive_ = true;
