@@ -1,6 +1,7 @@
 """No heap allocation on the cache-hit path: meridian-edge runs with an LD_PRELOAD malloc counter (built here from
 malloc_counter.c); after warm-up, N and then 4N keep-alive hits on open connections (access log on, 1 worker) must
-not add allocations proportional to N; the same for ranged hits and for hits on a compressed (br) variant. Skipped
+not add allocations proportional to N; the same for ranged hits, for hits on a compressed (br) variant and for
+hits sent with sendfile from a shared-memory file. Skipped
 under ASan (its allocator cannot be interposed)."""
 import os
 import shutil
@@ -32,6 +33,8 @@ os.makedirs(site)
 for name in ("one.bin", "two.bin"):
     with open(os.path.join(site, name), "wb") as fh:
         fh.write(os.urandom(1024))
+with open(os.path.join(site, "big.bin"), "wb") as fh:
+    fh.write(os.urandom(200_000))  # over 64 KiB: kept in a shared-memory file and sent with sendfile
 with open(os.path.join(site, "app.js"), "wb") as fh:
     fh.write(b"function hit() { return 'alloc'; }\n" * 600)  # text/javascript, 21 KB: gets a br variant
 
@@ -117,6 +120,16 @@ try:
     f.eq((h.get("content-encoding"), h.get("x-cache"), len(body)), ("br", "Hit from meridian", br_len), "br hit")
     print(f"allocations: {b1 - b0} over {n} br variant hits")
     f.check(b1 - b0 < n // 20, f"{b1 - b0} allocations over {n} br variant hits")
+    # Hits sent with sendfile from a shared-memory file (bodies of 64 KiB and more).
+    BIG_REQ = REQ.replace(b"one.bin", b"big.bin")
+    s0.sendall(BIG_REQ)
+    read_response(s0)  # the miss
+    hits(conns, 200, BIG_REQ, 200, 200_000)
+    g0 = allocations()
+    hits(conns, n // 2, BIG_REQ, 200, 200_000)
+    g1 = allocations()
+    print(f"allocations: {g1 - g0} over {n // 2} sendfile hits")
+    f.check(g1 - g0 < n // 40, f"{g1 - g0} allocations over {n // 2} sendfile hits")
     a2 = allocations()
     # The counter itself must see allocations where there are some: a miss allocates (fill, object, exchange).
     s0.sendall(REQ.replace(b"one.bin", b"two.bin"))
