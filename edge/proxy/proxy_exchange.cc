@@ -551,7 +551,7 @@ void ProxyExchange::bucket_fill(const BucketOrigin& bucket) {
             return;
         }
         if (!resp.body.empty()) fill_->append(resp.body.data(), resp.body.size());
-        bucket_body_read(true, obj);
+        bucket_body_read(true, fill_->finish(ProxyHandler::wall_ms()), obj);
         return;
     }
     fill_->release_uncacheable(now);
@@ -576,7 +576,8 @@ struct BucketRead {
     BucketResponse resp;
     Ref<Fill> fill;
     Ref<CachedObject> obj;
-    bool ok = true;
+    bool ok = true;      // the whole file was read and the fill finished
+    bool stored = false; // ... and the object went into the cache
 };
 
 } // namespace
@@ -590,15 +591,18 @@ void ProxyExchange::read_bucket_body(BucketResponse resp, Ref<CachedObject> obj)
         uint64_t off = r->resp.offset, left = r->resp.length;
         while (left > 0) {
             ssize_t n = ::pread(r->resp.fd, buf.data(), std::min<uint64_t>(left, buf.size()), static_cast<off_t>(off));
-            if (n <= 0) {
-                r->ok = false; // the file shrank or an I/O error: never store a truncated body
+            // n <= 0: the file shrank or an I/O error, never store a truncated body. append() false: the fill
+            // failed meanwhile (the leader went away, the server is stopping).
+            if (n <= 0 || !r->fill->append(buf.data(), static_cast<size_t>(n))) {
+                r->ok = false;
                 return;
             }
-            // False once the fill failed (the leader went away, the server is stopping): stop reading.
-            if (!r->fill->append(buf.data(), static_cast<size_t>(n))) return;
             off += static_cast<uint64_t>(n);
             left -= static_cast<uint64_t>(n);
         }
+        // Finished here, right after the last append, not later on the loop: a viewer who got the last byte and
+        // asks again at once finds the object stored.
+        r->stored = r->fill->finish(ProxyHandler::wall_ms());
     };
     auto after = [](uv_work_t* w, int status) noexcept {
         auto* r = static_cast<BucketRead*>(w->data);
@@ -607,7 +611,7 @@ void ProxyExchange::read_bucket_body(BucketResponse resp, Ref<CachedObject> obj)
         if (ex->dead_) {
             ex->close_handles(); // destroy() waited for this read
         } else {
-            ex->bucket_body_read(r->ok && status == 0, r->obj);
+            ex->bucket_body_read(r->ok && status == 0, r->stored, r->obj);
         }
         delete r;
     };
@@ -618,10 +622,10 @@ void ProxyExchange::read_bucket_body(BucketResponse resp, Ref<CachedObject> obj)
     }
 }
 
-void ProxyExchange::bucket_body_read(bool ok, const Ref<CachedObject>& obj) {
+void ProxyExchange::bucket_body_read(bool ok, bool stored, const Ref<CachedObject>& obj) {
     if (driving_) { // abort() may have failed the fill meanwhile
         if (ok) {
-            if (fill_->finish(ProxyHandler::wall_ms())) handler_->drop_stale_variants(key_, *obj);
+            if (stored) handler_->drop_stale_variants(key_, *obj);
         } else {
             origin_error_ = shared::HttpError::Truncated;
             fill_->fail();

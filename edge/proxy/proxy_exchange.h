@@ -82,9 +82,10 @@ private:
     void answer_unsatisfiable(uint64_t size);
     // Leader: the origin answered our revalidation with 304 carrying `fields`.
     void revalidate_from_304(const std::vector<HeaderField>& fields, uint64_t now);
-    // Leader, bucket origin: reads the file into the fill on libuv's threadpool, then bucket_body_read().
+    // Leader, bucket origin: reads the file into the fill and finishes it on libuv's threadpool, then
+    // bucket_body_read() on the loop (`ok`: the fill finished; `stored`: its object went into the cache).
     void read_bucket_body(BucketResponse resp, Ref<CachedObject> obj);
-    void bucket_body_read(bool ok, const Ref<CachedObject>& obj);
+    void bucket_body_read(bool ok, bool stored, const Ref<CachedObject>& obj);
     void close_handles();
     void maybe_destroy();
     void destroy();
