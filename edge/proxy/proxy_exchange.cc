@@ -284,13 +284,20 @@ void ProxyExchange::revalidate_from_304(const std::vector<HeaderField>& fields, 
     driving_ = false;
 }
 
-void ProxyExchange::answer_unsatisfiable(uint64_t size) {
+ClientConn* ProxyExchange::release_viewer(const HttpRequest** req) {
     done_ = true;
     ClientConn* c = conn_;
-    const HttpRequest* r = req_;
+    *req = req_;
     conn_ = nullptr;
     req_ = nullptr;
     c->detach();
+    return c;
+}
+
+void ProxyExchange::answer_unsatisfiable(uint64_t size) {
+    if (!conn_ || done_) return;
+    const HttpRequest* r;
+    ClientConn* c = release_viewer(&r);
     handler_->send_unsatisfiable(*c, *r, size);
     maybe_destroy();
 }
@@ -309,12 +316,8 @@ bool ProxyExchange::serve_stale_instead() {
 
 void ProxyExchange::fail_viewer(int status) {
     if (!conn_ || done_) return;
-    done_ = true;
-    ClientConn* c = conn_;
-    const HttpRequest* r = req_;
-    conn_ = nullptr;
-    req_ = nullptr;
-    c->detach();
+    const HttpRequest* r;
+    ClientConn* c = release_viewer(&r);
     handler_->send_simple(*c, r, status, status == 504 ? "origin timed out\n" : "origin failed\n",
                           CacheResult::error);
     maybe_destroy();

@@ -75,6 +75,9 @@ private:
     void pump();
     void finish();
     void fail_viewer(int status);
+    // This exchange is done with its viewer: detaches from the connection and hands it (and the request) back for
+    // a last answer.
+    ClientConn* release_viewer(const HttpRequest** req);
     // The revalidation of a stale object failed: serves the stale object instead when the behavior and the object
     // allow it (serve_stale_on_error, not must-revalidate) and nothing was sent yet. Returns whether it did.
     bool serve_stale_instead();
