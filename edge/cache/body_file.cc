@@ -65,8 +65,6 @@ void BodyFiles::close(const BodyFile& f) noexcept {
 
 uint64_t BodyFiles::open_count() noexcept { return g_open.load(std::memory_order_relaxed); }
 
-uint64_t BodyFiles::budget() noexcept { return budget_ref().load(std::memory_order_relaxed); }
-
 uint64_t BodyFiles::set_budget(uint64_t files) noexcept { return budget_ref().exchange(files); }
 
 } // namespace edge

@@ -31,9 +31,8 @@ public:
     static bool open(uint64_t len, BodyFile* out) noexcept;
     static void close(const BodyFile& f) noexcept;
 
-    // Files open now, and the most that may be (for metrics and tests).
+    // Files open now (metrics, tests).
     static uint64_t open_count() noexcept;
-    static uint64_t budget() noexcept;
     // Tests: override the budget (0 = no files); returns the previous value.
     static uint64_t set_budget(uint64_t files) noexcept;
 };
