@@ -1,8 +1,13 @@
 #include "edge/cache/cache_key.h"
 
+#include <endian.h>
+#include <sys/random.h>
+
 #include <algorithm>
 #include <array>
+#include <cerrno>
 #include <cstring>
+#include <random>
 
 namespace edge {
 namespace {
@@ -90,32 +95,91 @@ bool forwarded_query(std::string_view raw_query, QueryStringPolicy policy, const
     return true;
 }
 
-uint64_t hash_cache_key(std::string_view key) noexcept {
-    // 8 bytes per step with a 64-bit multiply-xorshift mix (in the spirit of wyhash/murmur): keys are URLs, so
-    // speed matters more than DoS resistance here; the shard tables use linear probing with a low load bound.
-    constexpr uint64_t kMul = 0x9E3779B97F4A7C15ull;
-    uint64_t h = 0x243F6A8885A308D3ull ^ (key.size() * kMul);
-    const char* p = key.data();
-    size_t n = key.size();
-    auto mix = [](uint64_t x) {
-        x ^= x >> 32;
-        x *= 0xD6E8FEB86659FD93ull;
-        x ^= x >> 32;
-        x *= 0xD6E8FEB86659FD93ull;
-        x ^= x >> 32;
-        return x;
-    };
-    while (n >= 8) {
-        uint64_t w;
-        std::memcpy(&w, p, 8);
-        h = (h ^ mix(w)) * kMul;
-        p += 8;
-        n -= 8;
+namespace {
+
+constexpr uint64_t rotl(uint64_t x, int b) {
+    return (x << b) | (x >> (64 - b));
+}
+
+HashSeed random_seed() noexcept {
+    HashSeed s;
+    uint64_t buf[2] = {0, 0};
+    size_t got = 0;
+    auto* p = reinterpret_cast<unsigned char*>(buf);
+    while (got < sizeof buf) {
+        ssize_t n = ::getrandom(p + got, sizeof buf - got, 0);
+        if (n > 0) {
+            got += static_cast<size_t>(n);
+        } else if (n < 0 && errno != EINTR) {
+            break;
+        }
     }
-    uint64_t tail = 0;
-    std::memcpy(&tail, p, n);
-    h = (h ^ mix(tail ^ (uint64_t{n} << 56))) * kMul;
-    return mix(h);
+    if (got < sizeof buf) {
+        // getrandom(2) is missing only on pre-3.17 kernels; random_device reads /dev/urandom there.
+        std::random_device rd;
+        buf[0] = (uint64_t{rd()} << 32) ^ rd();
+        buf[1] = (uint64_t{rd()} << 32) ^ rd();
+    }
+    s.k0 = buf[0];
+    s.k1 = buf[1];
+    return s;
+}
+
+// Drawn before main() runs (and before any worker starts), so the hot path reads two plain globals.
+const HashSeed g_seed = random_seed();
+
+} // namespace
+
+uint64_t siphash13(HashSeed seed, std::string_view data) noexcept {
+    uint64_t v0 = 0x736f6d6570736575ull ^ seed.k0;
+    uint64_t v1 = 0x646f72616e646f6dull ^ seed.k1;
+    uint64_t v2 = 0x6c7967656e657261ull ^ seed.k0;
+    uint64_t v3 = 0x7465646279746573ull ^ seed.k1;
+    auto round = [&] {
+        v0 += v1;
+        v1 = rotl(v1, 13);
+        v1 ^= v0;
+        v0 = rotl(v0, 32);
+        v2 += v3;
+        v3 = rotl(v3, 16);
+        v3 ^= v2;
+        v0 += v3;
+        v3 = rotl(v3, 21);
+        v3 ^= v0;
+        v2 += v1;
+        v1 = rotl(v1, 17);
+        v1 ^= v2;
+        v2 = rotl(v2, 32);
+    };
+    const char* p = data.data();
+    size_t n = data.size();
+    for (; n >= 8; p += 8, n -= 8) {
+        uint64_t m;
+        std::memcpy(&m, p, 8);
+        m = le64toh(m);
+        v3 ^= m;
+        round();
+        v0 ^= m;
+    }
+    uint64_t b = uint64_t{data.size()} << 56;
+    for (size_t i = 0; i < n; ++i)
+        b |= uint64_t{static_cast<unsigned char>(p[i])} << (8 * i);
+    v3 ^= b;
+    round();
+    v0 ^= b;
+    v2 ^= 0xff;
+    round();
+    round();
+    round();
+    return v0 ^ v1 ^ v2 ^ v3;
+}
+
+HashSeed cache_key_hash_seed() noexcept {
+    return g_seed;
+}
+
+uint64_t hash_cache_key(std::string_view key) noexcept {
+    return siphash13(g_seed, key);
 }
 
 } // namespace edge

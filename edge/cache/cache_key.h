@@ -30,7 +30,18 @@ bool build_cache_key(std::string_view host, std::string_view path, std::string_v
 bool forwarded_query(std::string_view raw_query, QueryStringPolicy policy, const std::vector<std::string>& allowlist,
                      std::string* out);
 
-// 64-bit hash of a key (shard selection and the shard's table). Stable within one process.
+// 64-bit hash of a key (shard selection and every per-key table). Keys are chosen by clients, and the tables probe
+// under locks shared by all workers, so the hash is keyed: SipHash-1-3 (the variant Rust's HashMap and CPython's
+// str hash use) with a random 128-bit key drawn once per process. Nobody outside the process can pick keys that
+// collide, and the hash differs from one run to the next. Allocation-free, no lock.
 uint64_t hash_cache_key(std::string_view key) noexcept;
+
+struct HashSeed {
+    uint64_t k0 = 0, k1 = 0;
+};
+// This process's key (tests; never log it).
+HashSeed cache_key_hash_seed() noexcept;
+// SipHash-1-3 of `data` under `seed` (hash_cache_key is this with cache_key_hash_seed()).
+uint64_t siphash13(HashSeed seed, std::string_view data) noexcept;
 
 } // namespace edge

@@ -212,6 +212,18 @@ std::vector<std::string> ObjectCache::lru_keys(uint32_t shard) const {
     return keys;
 }
 
+size_t ObjectCache::max_probe_length() const {
+    size_t longest = 0;
+    for (uint32_t i = 0; i < shard_count_; ++i) {
+        const Shard& s = shards_[i];
+        std::lock_guard lock(s.mu);
+        for (size_t j = 0; j < s.slots.size(); ++j) {
+            if (s.slots[j]) longest = std::max(longest, (j - (s.slots[j]->hash_ & s.mask())) & s.mask());
+        }
+    }
+    return longest;
+}
+
 double ObjectCache::bookkeeping_bytes_per_object() const {
     uint64_t objects = 0, slot_bytes = 0;
     for (uint32_t i = 0; i < shard_count_; ++i) {

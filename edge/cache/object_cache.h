@@ -60,6 +60,8 @@ public:
     CacheStats stats() const; // sums the shards (takes each shard lock in turn)
     // Keys of shard `shard` from most to least recently used (tests).
     std::vector<std::string> lru_keys(uint32_t shard) const;
+    // Longest distance of a stored object from its home slot, over all shards (tests: probe runs stay short).
+    size_t max_probe_length() const;
     // Bytes of bookkeeping per stored object beyond key, header block and body bytes: struct sizes, body chunk
     // header and table slots at the current load (tests, docs).
     double bookkeeping_bytes_per_object() const;
