@@ -81,11 +81,17 @@ bool Fill::append(const char* data, size_t len) {
     return true;
 }
 
+bool Fill::claim_locked() {
+    if (final_state(state_) || resolving_) return false;
+    resolving_ = true;
+    return true;
+}
+
 bool Fill::finish(uint64_t now_ms) {
     Ref<CachedObject> obj;
     {
         std::lock_guard lock(mu_);
-        if (state_ != FillState::streaming) return false;
+        if (state_ != FillState::streaming || !claim_locked()) return false;
         obj = object_;
     }
     obj->mark_complete();
@@ -99,7 +105,7 @@ bool Fill::finish(uint64_t now_ms) {
 void Fill::release_uncacheable(uint64_t now_ms) {
     {
         std::lock_guard lock(mu_);
-        if (final_state(state_)) return;
+        if (!claim_locked()) return;
     }
     owner_->on_fill_done(this, FillState::uncacheable, nullptr, now_ms);
     std::lock_guard lock(mu_);
@@ -110,7 +116,7 @@ void Fill::release_uncacheable(uint64_t now_ms) {
 void Fill::revalidated(const Freshness& f) {
     {
         std::lock_guard lock(mu_);
-        if (final_state(state_) || !stale_) return;
+        if (!stale_ || !claim_locked()) return;
     }
     stale_->refresh(f);
     owner_->on_fill_done(this, FillState::complete, stale_, 0);
@@ -123,7 +129,7 @@ void Fill::revalidated(const Freshness& f) {
 void Fill::revalidated_with(Ref<CachedObject> fresh) {
     {
         std::lock_guard lock(mu_);
-        if (final_state(state_) || !stale_) return;
+        if (!stale_ || !claim_locked()) return;
     }
     owner_->on_fill_done(this, FillState::complete, fresh, 0);
     std::lock_guard lock(mu_);
@@ -135,7 +141,7 @@ void Fill::revalidated_with(Ref<CachedObject> fresh) {
 void Fill::fail() {
     {
         std::lock_guard lock(mu_);
-        if (final_state(state_)) return;
+        if (!claim_locked()) return;
     }
     owner_->on_fill_done(this, FillState::failed, nullptr, 0);
     std::lock_guard lock(mu_);

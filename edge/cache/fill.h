@@ -101,6 +101,10 @@ public:
 
 private:
     ~Fill() = default;
+    // The one resolution that may run: the first final transition to get here claims the fill (under mu_) and the
+    // others return without effect, so a fill that completed can never also fail (or the reverse), even when the
+    // leader's loop and a threadpool job race to resolve it.
+    bool claim_locked();
     void resolve_locked(FillState s);
     void notify_locked();
     MissCoalescer* owner_;
@@ -111,7 +115,8 @@ private:
     FillState state_ = FillState::waiting;
     Ref<CachedObject> object_;
     std::vector<FillSubscriber*> subscribers_;
-    bool detached_ = false; // removed from the coalescer
+    bool detached_ = false;  // removed from the coalescer
+    bool resolving_ = false; // a final transition has claimed the fill (see claim_locked)
     std::atomic<bool> refreshed_{false};
 };
 

@@ -277,3 +277,59 @@ TEST_CASE("Fill: concurrent misses from many threads make one fill and all strea
     CHECK(e.co.stats().fills == 1);
     CHECK(e.cache.stats().objects == 1);
 }
+
+TEST_CASE("Fill: a completion and a failure racing on two threads resolve the fill exactly once",
+          "[edge][cache][fill][threads]") {
+    // The bucket origin finishes a fill on a threadpool thread while the leader's loop may fail it (its viewer went
+    // away): exactly one of them may win, the state never flips, and the cache holds the object iff it completed.
+    class FinalCounter : public FillSubscriber {
+    public:
+        void on_fill_progress() noexcept override { calls.fetch_add(1); }
+        std::atomic<int> calls{0};
+    };
+    Env e;
+    int completed = 0, failed = 0, flips = 0, notify_errors = 0, inconsistent = 0;
+    for (int i = 0; i < 400; ++i) {
+        std::string key = "h/race" + std::to_string(i);
+        auto b = e.co.begin(key, kNow);
+        REQUIRE(b.role == Role::lead);
+        auto obj = new_object(key, 3);
+        b.leader->start_body(obj);
+        b.leader->append("abc", 3);
+        FinalCounter sub;
+        REQUIRE(b.fill->subscribe(&sub));
+        Fill* f = b.leader.get();
+        std::atomic<int> ready{0};
+        bool stored = false;
+        FillState seen_by_finisher = FillState::waiting;
+        std::thread finisher([&] {
+            ++ready;
+            while (ready.load() < 2) {
+            }
+            stored = f->finish(kNow);
+            seen_by_finisher = f->state();
+        });
+        std::thread failer([&] {
+            ++ready;
+            while (ready.load() < 2) {
+            }
+            f->fail();
+        });
+        finisher.join();
+        failer.join();
+        FillState end = f->state();
+        if (end == FillState::complete) ++completed;
+        if (end == FillState::failed) ++failed;
+        // finish() stored the object: the fill is complete right then, and stays so.
+        if (stored && (seen_by_finisher != FillState::complete || end != FillState::complete)) ++flips;
+        if (sub.calls.load() != 1) ++notify_errors; // one final transition, one notification
+        Ref<CachedObject> got;
+        bool in_cache = e.cache.find(key, kNow, &got) == ObjectCache::Lookup::fresh;
+        if (in_cache != (end == FillState::complete) || stored != in_cache) ++inconsistent;
+        b.fill->unsubscribe(&sub);
+    }
+    CHECK(completed + failed == 400);
+    CHECK(flips == 0);
+    CHECK(notify_errors == 0);
+    CHECK(inconsistent == 0);
+}
