@@ -164,7 +164,11 @@ bool DnsApp::build(const std::string& path, shared::ConfigDiagnostics& diags, co
     settings->engine.nsid = cfg.nsid;
     settings->engine.edns_buffer_size = cfg.edns_buffer_size;
     settings->axfr_allow = cfg.axfr_allow;
-    settings->tsig_keys = cfg.tsig_keys;
+    for (const auto& k : cfg.tsig_keys) {
+        std::string err;
+        if (auto key = make_tsig_key(k.name, k.algorithm, k.secret, k.min_mac_size, &err))
+            settings->engine.tsig_keys.push_back(std::move(*key));
+    }
     settings->tcp_idle_timeout_ms = cfg.tcp_idle_timeout_ms;
     settings->max_tcp_connections = cfg.max_tcp_connections;
     settings->query_log_sample = cfg.query_log_sample;

@@ -1,6 +1,7 @@
 #include "dns/config/dns_config.h"
 
 #include "dns/wire/dns_name.h"
+#include "dns/wire/tsig.h"
 
 namespace dns {
 
@@ -62,11 +63,24 @@ bool parse_dns_config(const std::string& path, shared::ConfigDiagnostics& diags,
         TsigKeyConfig t;
         t.name = k.require_string("name");
         if (!t.name.empty() && t.name.back() != '.') t.name += '.';
-        t.algorithm = k.get_enum("algorithm", "hmac-sha256", {"hmac-sha256"});
+        // hmac-md5 only where a key says so: RFC 8945 §6 keeps it for old peers.
+        t.algorithm = k.get_enum("algorithm", "hmac-sha256",
+                                 {"hmac-md5", "hmac-sha1", "hmac-sha224", "hmac-sha256", "hmac-sha384", "hmac-sha512"});
         t.secret = k.require_string("secret");
-        if (!t.secret.empty() && t.secret.find_first_not_of(
-                "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=") != std::string::npos)
-            k.error("secret", "expected base64");
+        t.min_mac_size = static_cast<uint16_t>(k.get_int("min_mac_size", 0, 0, 64));
+        std::string err;
+        if (!t.name.empty() && !t.secret.empty() && !t.algorithm.empty()) {
+            if (!make_tsig_key(t.name, t.algorithm, t.secret, t.min_mac_size, &err)) {
+                const char* key = err.find("secret") != std::string::npos      ? "secret"
+                                  : err.find("min_mac_size") != std::string::npos ? "min_mac_size"
+                                  : err.find("key name") != std::string::npos    ? "name"
+                                                                                 : "algorithm";
+                k.error(key, err);
+            }
+            for (const auto& other : c.tsig_keys)
+                if (to_lower(name_from_text(other.name).value_or("")) == to_lower(name_from_text(t.name).value_or("-")))
+                    k.error("name", "TSIG key " + t.name + " is configured twice");
+        }
         k.finish();
         c.tsig_keys.push_back(std::move(t));
     }

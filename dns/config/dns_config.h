@@ -21,9 +21,10 @@ struct ZoneConfig {
 };
 
 struct TsigKeyConfig {
-    std::string name;      // key name, e.g. "transfer-key."
-    std::string algorithm; // "hmac-sha256"
-    std::string secret;    // base64
+    std::string name;          // key name, e.g. "transfer-key."
+    std::string algorithm;     // "hmac-sha256" (see dns/wire/tsig.h for the others)
+    std::string secret;        // base64
+    uint16_t min_mac_size = 0; // shortest truncated MAC accepted (RFC 8945 §5.2.4); 0 = the full length only
 };
 
 struct DnsConfig {

@@ -25,12 +25,18 @@ public:
         : db_(db), cfg_(cfg), ctx_(ctx), q_(q), w_(w) {}
 
     void run() noexcept;
+    void truncate() noexcept {
+        tc = true;
+        w_.rewind(q_.question_end);
+        an = ns = ar = 0;
+    }
     uint16_t an = 0, ns = 0, ar = 0;
     uint16_t rcode = rcode::NOERROR;
     bool aa = false;
     bool tc = false;
     uint8_t ecs_scope = 0;
     const Zone* zone = nullptr;
+    const Node* cut = nullptr; // the delegation of a referral
     bool transfer = false;
 
 private:
@@ -42,11 +48,6 @@ private:
         if (put_rrset(owner, set, ttl, sec)) return true;
         truncate();
         return false;
-    }
-    void truncate() noexcept {
-        tc = true;
-        w_.rewind(q_.question_end);
-        an = ns = ar = 0;
     }
     void negative(const Zone& z) noexcept { must(z.apex, *z.soa, z.negative_ttl, Section::authority); }
     void referral(const Zone& z, const Node& cut) noexcept;
@@ -108,6 +109,7 @@ void Responder::referral(const Zone& z, const Node& cut) noexcept {
     const RRset* nsset = cut.find(rrtype::NS);
     if (!nsset) return;
     if (an == 0) aa = false; // RFC 1034 §4.3.2 step 3b: a referral is not authoritative
+    this->cut = &cut;
     if (!must(cut.name, *nsset, nsset->ttl, Section::authority)) return;
     // Glue: address records of the NS targets we hold (in-bailiwick or elsewhere in the zone).
     additional_for(z, *nsset);
@@ -375,8 +377,12 @@ bool answer_compiled(const ZoneDb& db, const EngineConfig& cfg, const QueryConte
     return true;
 }
 
-size_t header_only(const ParsedQuery& q, uint8_t rc, uint8_t* out, size_t cap) noexcept {
-    if (cap < kHeaderSize) return 0;
+// An answer without records: the header, the question when `question` (it parsed), and the OPT record when the
+// query had one (RFC 6891 §6.1.1: FORMERR and NOTIMP answers to EDNS queries carry OPT too).
+size_t bare_answer(const ParsedQuery& q, const uint8_t* query, bool question, uint8_t rc, uint8_t* out, size_t cap,
+                   const EngineConfig& cfg) noexcept {
+    size_t qlen = question && q.question_end >= kHeaderSize ? q.question_end - kHeaderSize : 0;
+    if (cap < kHeaderSize + qlen) return 0;
     // Only ID, opcode and RD are echoed: the other flags describe our answer, not the query (RFC 1035 §4.1.1).
     uint16_t flags = static_cast<uint16_t>(flag::QR | (q.flags & (0x7800 | flag::RD)) | rc);
     std::memset(out, 0, kHeaderSize);
@@ -384,7 +390,41 @@ size_t header_only(const ParsedQuery& q, uint8_t rc, uint8_t* out, size_t cap) n
     out[1] = static_cast<uint8_t>(q.id);
     out[2] = static_cast<uint8_t>(flags >> 8);
     out[3] = static_cast<uint8_t>(flags);
-    return kHeaderSize;
+    if (qlen) {
+        std::memcpy(out + kHeaderSize, query + kHeaderSize, qlen);
+        out[5] = 1;
+    }
+    size_t n = kHeaderSize + qlen;
+    if (!q.edns || cap - n < 11) return n;
+    uint8_t* p = out + n;
+    p[0] = 0; // root owner
+    p[1] = 0;
+    p[2] = static_cast<uint8_t>(rrtype::OPT);
+    p[3] = static_cast<uint8_t>(cfg.edns_buffer_size >> 8);
+    p[4] = static_cast<uint8_t>(cfg.edns_buffer_size);
+    p[5] = 0; // extended rcode: the rcodes answered here fit the header
+    p[6] = 0;
+    p[7] = q.do_bit ? 0x80 : 0;
+    p[8] = 0;
+    p[9] = 0;
+    p[10] = 0;
+    out[11] = 1;
+    return n + 11;
+}
+
+size_t header_only(const ParsedQuery& q, uint8_t rc, uint8_t* out, size_t cap, const EngineConfig& cfg) noexcept {
+    return bare_answer(q, nullptr, false, rc, out, cap, cfg);
+}
+
+// RFC 8945 §5.2: a TSIG rejection is NOTAUTH with a TSIG record carrying the error, unsigned when the key or MAC
+// failed (BADKEY, BADSIG; §5.3.2), signed with the request's key when the time or truncation did (BADTIME,
+// BADTRUNC).
+size_t tsig_rejection(const ParsedQuery& q, const uint8_t* query, const TsigCheck& t, TsigSigner& signer,
+                      const EngineConfig& cfg, uint64_t now_s, uint8_t* out, size_t cap) noexcept {
+    size_t n = bare_answer(q, query, true, rcode::NOTAUTH, out, cap, cfg);
+    if (!n) return 0;
+    size_t m = signer.valid() ? signer.sign(out, n, cap, now_s, t.error) : tsig_append_unsigned(out, n, cap, t, now_s);
+    return m ? m : n;
 }
 
 } // namespace
@@ -409,7 +449,7 @@ size_t write_response_header(const uint8_t* query, size_t question_end, uint8_t*
     if (question_end > out_cap || question_end < kHeaderSize) return 0;
     std::memcpy(out, query, question_end);
     uint16_t flags = static_cast<uint16_t>((query[2] << 8) | query[3]);
-    flags = static_cast<uint16_t>(flag::QR | flag::AA | (flags & (0x7800 | flag::RD | flag::CD)));
+    flags = static_cast<uint16_t>(flag::QR | flag::AA | (flags & (0x7800 | flag::RD))); // CD: RFC 4035 §3.1.6
     out[2] = static_cast<uint8_t>(flags >> 8);
     out[3] = static_cast<uint8_t>(flags);
     std::memset(out + 4, 0, 8);
@@ -424,13 +464,37 @@ size_t answer_query(const ZoneDb& db, const EngineConfig& config, const QueryCon
     QueryStatus st = parse_query(query, query_len, &q);
     switch (st) {
     case QueryStatus::drop: info->kind = AnswerKind::dropped; return 0;
-    case QueryStatus::notimp: info->rcode = rcode::NOTIMP; return header_only(q, rcode::NOTIMP, out, out_cap);
-    case QueryStatus::formerr: info->rcode = rcode::FORMERR; return header_only(q, rcode::FORMERR, out, out_cap);
+    case QueryStatus::notimp:
+        info->rcode = rcode::NOTIMP;
+        return header_only(q, rcode::NOTIMP, out, out_cap, config);
+    case QueryStatus::formerr:
+        info->rcode = rcode::FORMERR;
+        return header_only(q, rcode::FORMERR, out, out_cap, config);
     case QueryStatus::ok: break;
     }
     info->qtype = q.qtype;
     info->question_end = q.question_end;
     info->tsig = q.tsig_offset != 0;
+
+    // RFC 8945 §5.2: a signed query is answered only when its TSIG verifies, and then signed (§5.3).
+    TsigSigner signer;
+    if (q.tsig_offset) {
+        TsigCheck t = tsig_check_request(query, query_len, q.tsig_offset, config.tsig_keys, ctx.now_s);
+        info->tsig_error = t.error;
+        if (t.status == TsigCheck::Status::formerr) {
+            info->rcode = rcode::FORMERR;
+            return header_only(q, rcode::FORMERR, out, out_cap, config);
+        }
+        if (t.signed_error()) signer = TsigSigner(t);
+        if (t.status == TsigCheck::Status::error) {
+            info->rcode = rcode::NOTAUTH;
+            return tsig_rejection(q, query, t, signer, config, ctx.now_s, out, out_cap);
+        }
+        signer = TsigSigner(t);
+        info->tsig_key = t.key;
+        info->tsig_offset = q.tsig_offset;
+    }
+    size_t tsig_room = signer.reserve();
 
     size_t limit = out_cap;
     if (!ctx.tcp) {
@@ -439,7 +503,7 @@ size_t answer_query(const ZoneDb& db, const EngineConfig& config, const QueryCon
         limit = std::min(limit, udp);
     }
     limit = std::min<size_t>(limit, kMaxMessage);
-    if (limit < q.question_end) return header_only(q, rcode::SERVFAIL, out, out_cap);
+    if (limit < q.question_end) return header_only(q, rcode::SERVFAIL, out, out_cap, config);
 
     WireWriter w(out, limit);
     w.bytes(query, q.question_end);
@@ -453,8 +517,9 @@ size_t answer_query(const ZoneDb& db, const EngineConfig& config, const QueryCon
         if (send_nsid) opt_len += 4 + std::min<size_t>(config.nsid.size(), 512);
         if (q.ecs.present()) opt_len += 8 + (q.ecs.source_prefix + 7u) / 8u;
     }
-    if (q.question_end + opt_len > limit) return header_only(q, rcode::SERVFAIL, out, out_cap);
-    w.set_limit(limit - opt_len);
+    // RFC 8945 §5.3: the TSIG record must fit too, so its room is kept back like OPT's.
+    if (q.question_end + opt_len + tsig_room > limit) return header_only(q, rcode::SERVFAIL, out, out_cap, config);
+    w.set_limit(limit - opt_len - tsig_room);
 
     Responder r(db, config, ctx, q, w);
     uint16_t rc;
@@ -471,11 +536,14 @@ size_t answer_query(const ZoneDb& db, const EngineConfig& config, const QueryCon
             return 0;
         }
     }
+    if (ctx.force_tc && !r.tc) r.truncate();
     info->zone = r.zone;
     info->rcode = rc;
     info->truncated = r.tc;
+    if (rc == rcode::NXDOMAIN && r.zone) info->imputed_name = r.zone->apex;
+    else if (r.cut) info->imputed_name = r.cut->name;
 
-    w.set_limit(limit);
+    w.set_limit(limit - tsig_room);
     uint16_t arcount = r.ar;
     if (q.edns) {
         w.u8(0);
@@ -504,9 +572,11 @@ size_t answer_query(const ZoneDb& db, const EngineConfig& config, const QueryCon
         w.patch_u16(rdlen_at, static_cast<uint16_t>(w.pos() - rdlen_at - 2));
         arcount++;
     }
-    if (!w.ok()) return header_only(q, rcode::SERVFAIL, out, out_cap);
+    if (!w.ok()) return header_only(q, rcode::SERVFAIL, out, out_cap, config);
 
-    uint16_t flags = static_cast<uint16_t>(flag::QR | (q.flags & (0x7800 | flag::RD | flag::CD)) | (rc & 0xF));
+    // CD is cleared: it asks a resolver not to validate, and says nothing about authoritative data (RFC 4035
+    // §3.1.6; NSD and Knot clear it too).
+    uint16_t flags = static_cast<uint16_t>(flag::QR | (q.flags & (0x7800 | flag::RD)) | (rc & 0xF));
     if (r.aa && rc != rcode::REFUSED && rc != rcode::BADVERS) flags |= flag::AA;
     if (r.tc) flags |= flag::TC;
     out[2] = static_cast<uint8_t>(flags >> 8);
@@ -515,7 +585,9 @@ size_t answer_query(const ZoneDb& db, const EngineConfig& config, const QueryCon
     w.patch_u16(6, r.an);
     w.patch_u16(8, r.ns);
     w.patch_u16(10, arcount);
-    return w.pos();
+    if (!signer.valid()) return w.pos();
+    size_t n = signer.sign(out, w.pos(), limit, ctx.now_s);
+    return n ? n : header_only(q, rcode::SERVFAIL, out, out_cap, config);
 }
 
 } // namespace dns

@@ -14,8 +14,11 @@
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include "dns/engine/steering_hook.h"
+#include "dns/wire/tsig.h"
 #include "dns/zone/zone_db.h"
 
 namespace dns {
@@ -27,12 +30,15 @@ struct EngineConfig {
     std::string nsid;           // RFC 5001 payload (raw bytes); "" = not sent
     uint16_t edns_buffer_size = 1232; // our UDP payload size (advertised, and the cap on answers)
     const SteeringHook* steering = nullptr;
+    std::vector<TsigKey> tsig_keys; // RFC 8945: signed queries are checked against these, and answered signed
 };
 
 struct QueryContext {
     bool tcp = false;
     const sockaddr* client = nullptr;
     unsigned worker = 0;
+    uint64_t now_s = 0;    // Unix time, for TSIG (only signed queries read it)
+    bool force_tc = false; // answer with TC set and no records (rate limiting's slip), OPT and TSIG kept
 };
 
 enum class AnswerKind : uint8_t {
@@ -48,7 +54,15 @@ struct AnswerInfo {
     bool truncated = false;
     const Zone* zone = nullptr;
     size_t question_end = 0; // end of the question in the query (0 when it did not parse)
-    bool tsig = false;       // the query carries a TSIG record (checked by the server for transfers)
+    bool tsig = false;       // the query carries a TSIG record
+    // A TSIG the engine verified (the answer is signed; a transfer's messages are signed with TsigSession), or
+    // the TSIG error it answered (NOTAUTH: BADSIG, BADKEY, BADTIME, BADTRUNC).
+    const TsigKey* tsig_key = nullptr;
+    size_t tsig_offset = 0;
+    uint16_t tsig_error = 0;
+    // Rate limiting's name for this answer when it is not the query name (lower-case wire): the zone apex for
+    // NXDOMAIN, the delegation for a referral.
+    std::string_view imputed_name;
 };
 
 // Answers one query. Returns the response length (0 = nothing to send; see info->kind). `out_cap` bounds the

@@ -27,26 +27,31 @@ size_t QueryService::handle(const uint8_t* query, size_t len, uint8_t* out, size
     bool timed = (++timing_counter_ & (kTimingSample - 1)) == 0;
     uint64_t t0 = timed || settings_->rrl.enabled ? uv_hrtime() : 0;
     QueryContext ctx{tcp, client, context_};
+    // TSIG needs the wall clock; only a query with additional records (OPT, TSIG) can be signed.
+    if (len >= kHeaderSize && (query[10] | query[11]) && !settings_->engine.tsig_keys.empty()) {
+        timespec ts;
+        clock_gettime(CLOCK_REALTIME_COARSE, &ts);
+        ctx.now_s = static_cast<uint64_t>(ts.tv_sec);
+    }
     size_t n = answer_query(*db_, settings_->engine, ctx, query, len, out, cap, info);
     if (n && !tcp && settings_->rrl.enabled) {
-        switch (rrl_.check(settings_->rrl, client, info->rcode, t0 / 1000000000ull)) {
+        switch (rrl_.check(settings_->rrl, client, info->rcode, rrl_name_hash(query, *info), t0 / 1000000000ull)) {
         case RrlDecision::send: break;
         case RrlDecision::drop:
             if (metrics_) metrics_->inc(worker_, ids_->rate_limited);
             n = 0;
             info->kind = AnswerKind::dropped;
             break;
-        case RrlDecision::slip:
+        case RrlDecision::slip: {
             if (metrics_) metrics_->inc(worker_, ids_->rate_limited);
-            if (info->question_end >= kHeaderSize && info->question_end <= n) {
-                // Header and question only, TC set: the client should retry over TCP (RFC 2181 §9).
-                n = info->question_end;
-                out[2] |= static_cast<uint8_t>(flag::TC >> 8);
-                std::memset(out + 6, 0, 6);
-            } else {
-                n = 0;
-            }
+            // TC set and no records, but OPT (RFC 6891 §6.1.1) and TSIG kept: the engine answers again so. The
+            // client should retry over TCP (RFC 2181 §9).
+            AnswerInfo tc_info;
+            ctx.force_tc = true;
+            n = answer_query(*db_, settings_->engine, ctx, query, len, out, cap, &tc_info);
+            info->truncated = true;
             break;
+        }
         }
     }
     if (metrics_) {
@@ -70,6 +75,24 @@ size_t QueryService::handle(const uint8_t* query, size_t len, uint8_t* out, size
         log_query(query, len, tcp, client, *info);
     }
     return n;
+}
+
+uint64_t QueryService::rrl_name_hash(const uint8_t* query, const AnswerInfo& info) noexcept {
+    // As BIND's, NSD's and Knot's RRL: answers are limited per name, so a flooded name does not starve a resolver's
+    // other names; NXDOMAIN per zone and referrals per delegation (random names must not each get a budget);
+    // other errors per client only.
+    uint64_t h = 1469598103934665603ull;
+    auto mix = [&h](uint8_t b) { h = (h ^ b) * 1099511628211ull; };
+    if (!info.imputed_name.empty()) {
+        for (char c : info.imputed_name) mix(static_cast<uint8_t>(c));
+    } else if (info.rcode == rcode::NOERROR && info.question_end > kHeaderSize) {
+        for (size_t i = kHeaderSize; i < info.question_end - 4; i++) mix(ascii_lower(query[i]));
+        mix(static_cast<uint8_t>(info.qtype >> 8));
+        mix(static_cast<uint8_t>(info.qtype));
+    } else {
+        return 0;
+    }
+    return h | 1;
 }
 
 void QueryService::log_query(const uint8_t* query, size_t len, bool tcp, const sockaddr* client,

@@ -27,7 +27,6 @@ namespace dns {
 struct ServiceSettings {
     EngineConfig engine;
     AddressAcl axfr_allow;
-    std::vector<TsigKeyConfig> tsig_keys; // a transfer request signed with one of these is allowed too
     uint64_t tcp_idle_timeout_ms = 10000;
     uint32_t max_tcp_connections = 1000;
     int query_log_fd = -1; // owned by the app
@@ -79,6 +78,9 @@ public:
     unsigned worker() const { return worker_; }
     shared::MetricsRegistry* metrics() const { return metrics_; }
     const ServerMetricIds& ids() const { return *ids_; }
+
+    // The name part of the rate limiting key (0 = none: limited per client prefix and rcode only).
+    static uint64_t rrl_name_hash(const uint8_t* query, const AnswerInfo& info) noexcept;
 
 private:
     void log_query(const uint8_t* query, size_t len, bool tcp, const sockaddr* client, const AnswerInfo& info) noexcept;

@@ -6,7 +6,8 @@
 
 namespace dns {
 
-RrlDecision RateLimiter::check(const RrlConfig& cfg, const sockaddr* client, uint16_t kind, uint64_t now_s) noexcept {
+RrlDecision RateLimiter::check(const RrlConfig& cfg, const sockaddr* client, uint16_t kind, uint64_t name,
+                               uint64_t now_s) noexcept {
     if (!cfg.enabled || !client || table_.empty()) return RrlDecision::send;
     uint64_t key = 1469598103934665603ull;
     auto mix = [&key](uint8_t b) { key = (key ^ b) * 1099511628211ull; };
@@ -27,6 +28,8 @@ RrlDecision RateLimiter::check(const RrlConfig& cfg, const sockaddr* client, uin
     if (bits % 8) mix(static_cast<uint8_t>(addr[bits / 8] & (0xFF << (8 - bits % 8))));
     mix(static_cast<uint8_t>(kind));
     mix(static_cast<uint8_t>(kind >> 8));
+    key ^= name;
+    key *= 0x9E3779B97F4A7C15ull;
     Bucket& b = table_[key % table_.size()];
     if (b.key != key || b.second != now_s) {
         // A new second (or a colliding prefix taking the slot over) starts a fresh count.

@@ -1,5 +1,5 @@
 // Response rate limiting in the spirit of NSD/Knot RRL: responses per second per client prefix (/24 for IPv4,
-// /56 for IPv6 by default), counted per (prefix, response kind) in a fixed table per worker (no allocation, no
+// /56 for IPv6 by default), counted per (prefix, response kind, name) in a fixed table per worker (no allocation, no
 // lock: each worker limits the clients the kernel steers to it). Over the limit, answers are dropped, except every
 // `slip`-th, which is sent truncated (TC=1, no records) so a legitimate client retries over TCP.
 #pragma once
@@ -24,8 +24,11 @@ enum class RrlDecision : uint8_t { send, drop, slip };
 class RateLimiter {
 public:
     explicit RateLimiter(size_t buckets = 4096) : table_(buckets) {}
-    // `kind` separates answers from errors/NXDOMAIN (e.g. the rcode); `now_s` is the caller's clock in seconds.
-    RrlDecision check(const RrlConfig& cfg, const sockaddr* client, uint16_t kind, uint64_t now_s) noexcept;
+    // `kind` separates answers from errors/NXDOMAIN (e.g. the rcode); `name` is a hash of the answer's name (the
+    // query name, or the imputed one: the zone for NXDOMAIN, the delegation for referrals; 0 for errors), so each
+    // (prefix, kind, name) has its own budget; `now_s` is the caller's clock in seconds.
+    RrlDecision check(const RrlConfig& cfg, const sockaddr* client, uint16_t kind, uint64_t name,
+                      uint64_t now_s) noexcept;
 
 private:
     struct Bucket {

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <ctime>
 
 #include "dns/engine/query_engine.h"
 #include "dns/engine/zone_transfer.h"
@@ -179,19 +180,14 @@ bool TcpServer::transfer(Conn* c, const uint8_t* msg, size_t mlen, const AnswerI
     const auto* peer = reinterpret_cast<const sockaddr*>(&c->peer);
     auto* m = svc_.metrics();
     const auto& st = svc_.settings();
-    // Allowed by address, or by a valid TSIG (RFC 8945); a request with a bad TSIG is refused either way.
-    bool allowed = st.axfr_allow.allows(peer);
-    std::unique_ptr<TsigSession> tsig;
+    // Allowed by address, or by a TSIG the engine verified (RFC 8945); the engine itself answered a bad TSIG with
+    // NOTAUTH, so a signed request here is a verified one, and every message of its answer is signed.
+    timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    uint64_t now_s = static_cast<uint64_t>(ts.tv_sec);
+    std::unique_ptr<TsigSession> tsig = TsigSession::for_request(msg, mlen, info, now_s);
+    bool allowed = st.axfr_allow.allows(peer) || tsig;
     uint8_t refuse_rcode = rcode::REFUSED;
-    if (info.tsig) {
-        std::string err;
-        tsig = TsigSession::verify(msg, mlen, st.tsig_keys, &err);
-        allowed = tsig != nullptr;
-        if (!tsig) {
-            refuse_rcode = rcode::NOTAUTH;
-            shared::log::warn("dns", "zone transfer: TSIG rejected", {{"zone", info.zone->apex_text}, {"reason", err}});
-        }
-    }
     if (!allowed) {
         m->inc(svc_.worker(), svc_.ids().axfr_refused);
         shared::log::warn("dns", "zone transfer refused", {{"zone", info.zone->apex_text}});
@@ -220,9 +216,10 @@ bool TcpServer::transfer(Conn* c, const uint8_t* msg, size_t mlen, const AnswerI
     // Messages stay well under 64 KiB so a TSIG record always fits after them.
     bool ok = write_axfr(*info.zone, msg, info.question_end, out_.data(), 16384, [&](const uint8_t* p, size_t len) {
         if (!tsig) return append(p, len);
-        auto signed_msg = tsig->sign(p, len);
-        if (signed_msg.empty()) sign_ok = false;
-        else append(signed_msg.data(), signed_msg.size());
+        // The message builder's buffer has room past its 16 KiB cap: sign in place (RFC 8945 §5.3.1).
+        size_t n = tsig->sign(const_cast<uint8_t*>(p), len, out_.size(), now_s);
+        if (!n) sign_ok = false;
+        else append(p, n);
     });
     if (!ok || !sign_ok) {
         shared::log::error("dns", ok ? "zone transfer failed: TSIG signing failed"

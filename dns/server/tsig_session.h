@@ -1,38 +1,46 @@
-// TSIG (RFC 8945, hmac-sha256) for zone transfers, done with ldns: verifies a request against the configured keys,
-// then signs each message of the answer stream (the first with the request's MAC, the next ones chained to the
-// previous MAC). Transfers are rare, so this path may allocate; the query hot path never comes here.
+// The TSIG signing state of one answer stream (RFC 8945 §5.3.1): a zone transfer's messages, each signed, the first
+// covering the request's MAC and each later one the previous message's MAC. The engine has already checked the
+// request's TSIG (key, algorithm, MAC, time) and answered every rejection itself (NOTAUTH with BADKEY, BADSIG,
+// BADTIME or BADTRUNC); a transfer reaches the server only with a verified TSIG (AnswerInfo::tsig_key) or none.
+//
+// The session owns a copy of the key, so a reload that replaces the settings mid-transfer does not pull the key
+// from under it. One thread; not copyable.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <string>
-#include <vector>
 
-#include "dns/config/dns_config.h"
-
-struct ldns_struct_rdf;
+#include "dns/engine/query_engine.h"
+#include "dns/wire/tsig.h"
 
 namespace dns {
 
 class TsigSession {
-public:
-    // The request's TSIG verified with one of `keys` (matched by name): a session, or nullptr with *err set.
-    static std::unique_ptr<TsigSession> verify(const uint8_t* query, size_t len, const std::vector<TsigKeyConfig>& keys,
-                                               std::string* err);
-    ~TsigSession();
+  public:
+    // The session for the answers to `request` (len bytes), which the engine accepted as signed: `info` is what
+    // answer_query reported for it (info.tsig_key set). nullptr when the request is not signed (or no longer
+    // verifies: a reload replaced the key in between).
+    static std::unique_ptr<TsigSession> for_request(const uint8_t* request, size_t len, const AnswerInfo& info,
+                                                    uint64_t now_s);
     TsigSession(const TsigSession&) = delete;
     TsigSession& operator=(const TsigSession&) = delete;
 
-    // The signed form of one response message; empty on failure.
-    std::vector<uint8_t> sign(const uint8_t* msg, size_t len);
-    const std::string& key_name() const { return key_name_; }
+    // The most bytes sign() adds to a message: build each message at most this much short of its limit.
+    size_t reserve() const noexcept { return signer_.reserve(); }
+    // Signs the complete message msg[0, len) in place (cap bytes of room): appends the TSIG record and adds it to
+    // ARCOUNT. Call it for every message of the stream, in the order they are sent. Returns the new length, or 0
+    // when the record does not fit (the message is unchanged). No allocation.
+    size_t sign(uint8_t* msg, size_t len, size_t cap, uint64_t now_s) noexcept {
+        return signer_.sign(msg, len, cap, now_s);
+    }
+    const std::string& key_name() const noexcept { return key_.text_name; }
 
-private:
+  private:
     TsigSession() = default;
-    std::string key_name_;
-    std::string secret_;
-    ldns_struct_rdf* mac_ = nullptr; // the MAC the next message chains to
-    bool first_ = true;
+    TsigKey key_;
+    TsigSigner signer_;
 };
 
 } // namespace dns

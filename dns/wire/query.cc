@@ -83,6 +83,35 @@ bool parse_opt(WireReader& r, ParsedQuery* q) noexcept {
     return true;
 }
 
+// After a query was found to be one we do not answer (another opcode, a record where a query has none): walks its
+// sections from `pos` to find the OPT record, so the FORMERR or NOTIMP answer can carry one (RFC 6891 §6.1.1).
+// Best effort: anything unreadable leaves q->edns false.
+void find_opt(const uint8_t* data, size_t len, size_t pos, unsigned questions, unsigned records, unsigned additional,
+              ParsedQuery* q) noexcept {
+    WireReader r(data + pos, len - pos);
+    bool root = false;
+    for (unsigned i = 0; i < questions && r.ok(); i++) {
+        if (!skip_name(r, &root)) return;
+        r.skip(4);
+    }
+    for (unsigned i = 0; i < records + additional && r.ok(); i++) {
+        if (!skip_name(r, &root)) return;
+        uint16_t type = r.u16();
+        if (type == rrtype::OPT && i >= records && root) {
+            ParsedQuery opt;
+            if (parse_opt(r, &opt)) {
+                q->edns = true;
+                q->udp_size = opt.udp_size;
+                q->edns_version = opt.edns_version;
+                q->do_bit = opt.do_bit;
+            }
+            return;
+        }
+        r.skip(2 + 4);
+        r.skip(r.u16());
+    }
+}
+
 } // namespace
 
 QueryStatus parse_query(const uint8_t* data, size_t len, ParsedQuery* q) noexcept {
@@ -99,8 +128,14 @@ QueryStatus parse_query(const uint8_t* data, size_t len, ParsedQuery* q) noexcep
     q->tsig_offset = 0;
     if (q->flags & flag::QR) return QueryStatus::drop;
     uint16_t qd = r.u16(), an = r.u16(), ns = r.u16(), ar = r.u16();
-    if (q->opcode != opcode::QUERY) return QueryStatus::notimp;
-    if (qd != 1) return QueryStatus::formerr;
+    if (q->opcode != opcode::QUERY) {
+        find_opt(data, len, kHeaderSize, qd, an + ns, ar, q);
+        return QueryStatus::notimp;
+    }
+    if (qd != 1) {
+        find_opt(data, len, kHeaderSize, qd, an + ns, ar, q);
+        return QueryStatus::formerr;
+    }
 
     // The question name: plain labels only (a compression pointer in the question is FORMERR).
     size_t start = r.offset();
@@ -123,7 +158,10 @@ QueryStatus parse_query(const uint8_t* data, size_t len, ParsedQuery* q) noexcep
     if (!r.ok()) return QueryStatus::formerr;
     q->question_end = r.offset();
     // A query carries no answer or authority records (NSD and Knot reject them too).
-    if (an != 0 || ns != 0) return QueryStatus::formerr;
+    if (an != 0 || ns != 0) {
+        find_opt(data, len, q->question_end, 0, an + ns, ar, q);
+        return QueryStatus::formerr;
+    }
 
     for (uint16_t i = 0; i < ar; i++) {
         size_t rr_start = r.offset();

@@ -81,10 +81,15 @@ std::vector<std::string> Response::section(ldns_pkt_section s) const {
 }
 
 Response ask(const ZoneDb& db, const std::vector<uint8_t>& query, const EngineConfig& cfg, bool tcp, size_t cap) {
-    Response r;
-    std::vector<uint8_t> out(cap + 16, 0xEE);
     QueryContext ctx;
     ctx.tcp = tcp;
+    return ask_with(db, query, cfg, ctx, cap);
+}
+
+Response ask_with(const ZoneDb& db, const std::vector<uint8_t>& query, const EngineConfig& cfg,
+                  const QueryContext& ctx, size_t cap) {
+    Response r;
+    std::vector<uint8_t> out(cap + 16, 0xEE);
     size_t n = answer_query(db, cfg, ctx, query.data(), query.size(), out.data(), cap, &r.info);
     REQUIRE(n <= cap);
     for (size_t i = cap; i < cap + 16; i++) REQUIRE(out[i] == 0xEE); // never writes past the buffer

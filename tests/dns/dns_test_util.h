@@ -52,6 +52,9 @@ struct Response {
 
 Response ask(const ZoneDb& db, const std::vector<uint8_t>& query, const EngineConfig& cfg = {}, bool tcp = false,
              size_t cap = 65535);
+// The same with a context of the caller's (the time for TSIG, TCP, force_tc).
+Response ask_with(const ZoneDb& db, const std::vector<uint8_t>& query, const EngineConfig& cfg,
+                  const QueryContext& ctx, size_t cap = 65535);
 
 // Loads a zone (fails the test on errors).
 std::shared_ptr<Zone> load_test_zone(const std::string& origin, const std::string& path);

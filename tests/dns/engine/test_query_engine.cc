@@ -194,11 +194,13 @@ TEST_CASE("other opcodes get NOTIMP without echoing answer flags", "[dns][engine
 }
 
 TEST_CASE("malformed queries get FORMERR; responses are dropped", "[dns][engine][wire]") {
-    auto formerr = [](std::vector<uint8_t> q) {
+    auto formerr = [](std::vector<uint8_t> q, bool opt = false) {
         auto r = ask(test_db(), q);
         INFO("query bytes " << q.size());
         CHECK(r.rcode() == rcode::FORMERR);
-        CHECK(r.wire.size() == 12);
+        // RFC 6891 §6.1.1: a query with OPT gets OPT back, FORMERR included.
+        CHECK(r.wire.size() == (opt ? 23u : 12u));
+        CHECK(r.has_opt() == opt);
     };
     auto base = make_query("web.example.test", rrtype::A);
     SECTION("QDCOUNT 0 and 2") {
@@ -237,12 +239,12 @@ TEST_CASE("malformed queries get FORMERR; responses are dropped", "[dns][engine]
         q[11] = 2;
         std::vector<uint8_t> opt(q.end() - 11, q.end());
         q.insert(q.end(), opt.begin(), opt.end());
-        formerr(q);
+        formerr(q, true);
     }
     SECTION("OPT with a truncated option") {
         QueryOpts o = edns();
         o.options = {0, 10, 0, 8, 1};
-        formerr(make_query("web.example.test", rrtype::A, o));
+        formerr(make_query("web.example.test", rrtype::A, o), true);
     }
     SECTION("QR=1 and short packets are dropped") {
         auto q = base;

@@ -28,22 +28,22 @@ TEST_CASE("RRL: per-prefix budget per second, slip, off by default", "[dns][serv
     auto same24 = v4("192.0.2.99");
     auto other = v4("198.51.100.1");
     const auto* sa = reinterpret_cast<const sockaddr*>(&a);
-    CHECK(rl.check(cfg, sa, 0, 1) == RrlDecision::send); // disabled
+    CHECK(rl.check(cfg, sa, 0, 0, 1) == RrlDecision::send); // disabled
     cfg.enabled = true;
     cfg.responses_per_second = 3;
     cfg.slip = 2;
-    for (int i = 0; i < 3; i++) CHECK(rl.check(cfg, sa, 0, 100) == RrlDecision::send);
+    for (int i = 0; i < 3; i++) CHECK(rl.check(cfg, sa, 0, 0, 100) == RrlDecision::send);
     // The same /24 shares the budget; every 2nd suppressed answer slips.
-    CHECK(rl.check(cfg, reinterpret_cast<const sockaddr*>(&same24), 0, 100) == RrlDecision::drop);
-    CHECK(rl.check(cfg, sa, 0, 100) == RrlDecision::slip);
-    CHECK(rl.check(cfg, sa, 0, 100) == RrlDecision::drop);
+    CHECK(rl.check(cfg, reinterpret_cast<const sockaddr*>(&same24), 0, 0, 100) == RrlDecision::drop);
+    CHECK(rl.check(cfg, sa, 0, 0, 100) == RrlDecision::slip);
+    CHECK(rl.check(cfg, sa, 0, 0, 100) == RrlDecision::drop);
     // Another prefix and another response kind have their own budgets; a new second starts over.
-    CHECK(rl.check(cfg, reinterpret_cast<const sockaddr*>(&other), 0, 100) == RrlDecision::send);
-    CHECK(rl.check(cfg, sa, rcode::NXDOMAIN, 100) == RrlDecision::send);
-    CHECK(rl.check(cfg, sa, 0, 101) == RrlDecision::send);
+    CHECK(rl.check(cfg, reinterpret_cast<const sockaddr*>(&other), 0, 0, 100) == RrlDecision::send);
+    CHECK(rl.check(cfg, sa, rcode::NXDOMAIN, 0, 100) == RrlDecision::send);
+    CHECK(rl.check(cfg, sa, 0, 0, 101) == RrlDecision::send);
     cfg.slip = 0;
-    for (int i = 0; i < 10; i++) rl.check(cfg, sa, 0, 102);
-    CHECK(rl.check(cfg, sa, 0, 102) == RrlDecision::drop);
+    for (int i = 0; i < 10; i++) rl.check(cfg, sa, 0, 0, 102);
+    CHECK(rl.check(cfg, sa, 0, 0, 102) == RrlDecision::drop);
 }
 
 TEST_CASE("NOTIFY message: opcode 4, AA, SOA question and answer", "[dns][server]") {
