@@ -146,7 +146,10 @@ bool ObjectCache::insert(Ref<CachedObject> obj) {
     Shard& s = shards_[shard_of(hash)];
     uint64_t charge = obj->charge();
     std::lock_guard lock(s.mu);
-    if (charge > s.budget) {
+    // The body decides, not the charge: the config guarantees max_bytes / shards >= max_object_bytes, so a body of
+    // exactly max_object_bytes must fit even though its key and headers come on top. Such an object then has its
+    // shard to itself (everything else is evicted), which overshoots the share by that one object's metadata.
+    if (obj->body().size() > s.budget) {
         ++s.rejected;
         return false;
     }

@@ -22,7 +22,7 @@ struct CacheStats {
     uint64_t objects = 0;
     uint64_t evictions = 0;   // LRU evictions (not replacements or erases)
     uint64_t inserts = 0;
-    uint64_t rejected = 0;    // inserts refused (larger than a shard's budget)
+    uint64_t rejected = 0;    // inserts refused (body larger than a shard's budget)
 };
 
 class ObjectCache {
@@ -45,7 +45,8 @@ public:
 
     // Stores a complete object, replacing any object with the same key, then evicts least recently used objects
     // until the shard is within budget (never the one just inserted). Returns false (and stores nothing) when the
-    // object alone is larger than a shard's budget.
+    // object's body alone is larger than a shard's budget; a body that fits but whose key and headers do not is
+    // stored alone in its shard.
     bool insert(Ref<CachedObject> obj);
     // Removes `key` if present (and only if it is `expected` when given). Returns whether something was removed.
     bool erase(std::string_view key, const CachedObject* expected = nullptr);

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "edge/cache/cache_key.h"
+#include "edge/cache/miss_coalescer.h"
 #include "edge/cache/object_cache.h"
 
 using namespace edge;
@@ -133,6 +134,50 @@ TEST_CASE("ObjectCache: an object larger than a shard's budget is refused", "[ed
     CHECK_FALSE(c.insert(make("h/big", std::string(20 << 10, 'b'))));
     CHECK(c.stats().rejected == 1);
     CHECK(c.stats().objects == 0);
+}
+
+TEST_CASE("ObjectCache: a body of exactly the shard's budget is stored (alone in its shard)", "[edge][cache][lru]") {
+    // max_bytes / shards == max_object_bytes is a valid config: an object of exactly max_object_bytes must be cached
+    // even though its key and headers make its charge larger than the shard's share.
+    ObjectCache c(64 << 10, 4); // 16 KiB per shard
+    const std::string body(16 << 10, 'b');
+    // Neighbours in every shard first, so the big one has something to evict.
+    for (int i = 0; i < 64; ++i) REQUIRE(c.insert(make("h/small" + std::to_string(i), "s")));
+    REQUIRE(c.insert(make("h/exact", body)));
+    Ref<CachedObject> got;
+    REQUIRE(c.find("h/exact", kNow, &got) == ObjectCache::Lookup::fresh);
+    CHECK(got->body().size() == body.size());
+    CHECK(c.stats().rejected == 0);
+    const uint32_t shard = c.shard_of(hash_cache_key("h/exact"));
+    CHECK(c.lru_keys(shard) == std::vector<std::string>{"h/exact"});
+    // The next object in that shard evicts it again (it is the least recently used).
+    std::string other;
+    for (int i = 0; other.empty(); ++i) {
+        std::string k = "h/next" + std::to_string(i);
+        if (c.shard_of(hash_cache_key(k)) == shard) other = k;
+    }
+    REQUIRE(c.insert(make(other, "n")));
+    CHECK(c.lru_keys(shard) == std::vector<std::string>{other});
+    // One byte more is refused.
+    CHECK_FALSE(c.insert(make("h/over", std::string((16 << 10) + 1, 'b'))));
+    CHECK(c.stats().rejected == 1);
+}
+
+TEST_CASE("ObjectCache: through a fill, an object of exactly max_object_bytes is cached when max_bytes / shards == "
+          "max_object_bytes",
+          "[edge][cache][lru]") {
+    ObjectCache cache(4 << 20, 4);
+    MissCoalescer co(&cache, 4, 1 << 20, 120'000);
+    auto b = co.begin("h/exact", kNow);
+    REQUIRE(b.role == MissCoalescer::Role::lead);
+    auto obj = CachedObject::create("h/exact", 200, "HTTP/1.1 200 OK\r\nContent-Type: x\r\n", {}, fresh_for(60'000),
+                                    1 << 20);
+    b.leader->start_body(obj);
+    const std::string piece(64 << 10, 'x');
+    for (int i = 0; i < 16; ++i) REQUIRE(b.leader->append(piece.data(), piece.size()));
+    CHECK(b.leader->finish(kNow));
+    Ref<CachedObject> got;
+    CHECK(cache.find("h/exact", kNow, &got) == ObjectCache::Lookup::fresh);
 }
 
 TEST_CASE("ObjectCache: shards split keys and budgets; set_max_bytes evicts", "[edge][cache][lru][shards]") {
