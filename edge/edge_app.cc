@@ -18,11 +18,6 @@ struct EdgeApp::Slot {
     std::unique_ptr<HttpServer> server;
 };
 
-namespace {
-// In-flight responses get this long after the drain before connections are cut.
-constexpr uint64_t kStopGraceMs = 30'000;
-} // namespace
-
 EdgeApp::EdgeApp() = default;
 
 EdgeApp::~EdgeApp() {
@@ -50,12 +45,30 @@ void EdgeApp::register_metrics(shared::MetricsRegistry& m) {
                [this] { return cache_ ? static_cast<double>(cache_->stats().bytes) : 0.0; });
     m.gauge_fn("meridian_edge_cache_objects", "Objects stored in the cache", "",
                [this] { return cache_ ? static_cast<double>(cache_->stats().objects) : 0.0; });
-    m.gauge_fn("meridian_edge_cache_evictions_total", "Objects evicted by LRU (counter)", "",
-               [this] { return cache_ ? static_cast<double>(cache_->stats().evictions) : 0.0; });
+    m.counter_fn("meridian_edge_cache_evictions_total", "Objects evicted by LRU", "",
+                 [this] { return cache_ ? static_cast<double>(cache_->stats().evictions) : 0.0; });
     m.gauge_fn("meridian_edge_cache_body_files", "Cached bodies kept in shared-memory files, sent with sendfile", "",
                [] { return static_cast<double>(BodyFiles::open_count()); });
-    m.gauge_fn("meridian_edge_collapse_fills_in_flight", "Origin fills running", "",
-               [this] { return coalescer_ ? static_cast<double>(coalescer_->stats().in_flight) : 0.0; });
+    auto co = [this](uint64_t CoalescerStats::*field) {
+        return [this, field] { return coalescer_ ? static_cast<double>(coalescer_->stats().*field) : 0.0; };
+    };
+    m.gauge_fn("meridian_edge_collapse_fills_in_flight", "Origin fills running that other misses can join", "",
+               co(&CoalescerStats::in_flight));
+    m.gauge_fn("meridian_edge_collapse_bytes", "Bytes charged to the table of fills in flight (cache.collapse_max_bytes)",
+               "", co(&CoalescerStats::fill_bytes));
+    m.counter_fn("meridian_edge_collapse_uncollapsed_total",
+                 "Misses fetched without collapsing because the fills table was at cache.collapse_max_bytes", "",
+                 co(&CoalescerStats::uncollapsed));
+    m.gauge_fn("meridian_edge_hit_for_miss_entries", "Keys remembered as uncacheable (hit-for-miss)", "",
+               co(&CoalescerStats::hfm_entries));
+    m.gauge_fn("meridian_edge_hit_for_miss_bytes", "Bytes charged to the hit-for-miss table (cache.hit_for_miss_max_bytes)",
+               "", co(&CoalescerStats::hfm_bytes));
+    m.counter_fn("meridian_edge_hit_for_miss_evictions_total",
+                 "Hit-for-miss keys evicted (least recently used) to stay within cache.hit_for_miss_max_bytes", "",
+                 co(&CoalescerStats::hfm_evictions));
+    m.counter_fn("meridian_edge_hit_for_miss_passes_total",
+                 "Misses sent to the origin without collapsing because their key was remembered as uncacheable", "",
+                 co(&CoalescerStats::hit_for_miss));
 }
 
 bool EdgeApp::start(uv_loop_t* main_loop, shared::MetricsRegistry&) {
@@ -63,7 +76,9 @@ bool EdgeApp::start(uv_loop_t* main_loop, shared::MetricsRegistry&) {
     const EdgeConfig& cfg = runtime_->config;
     cache_ = std::make_unique<ObjectCache>(cfg.cache.max_bytes, cfg.cache.shards);
     coalescer_ = std::make_unique<MissCoalescer>(cache_.get(), cfg.cache.shards, cfg.cache.max_object_bytes,
-                                                 cfg.cache.hit_for_miss_ttl_ms);
+                                                 cfg.cache.hit_for_miss_ttl_ms, cfg.cache.hit_for_miss_max_bytes,
+                                                 cfg.cache.collapse_max_bytes);
+    shutdown_timeout_ms_.store(cfg.health.shutdown_timeout_ms);
     std::string err;
     if (!access_log_.open(cfg.access_log.file, &err)) {
         shared::log::error("edge", "cannot open access log", {{"error", err}});
@@ -114,12 +129,14 @@ bool EdgeApp::start(uv_loop_t* main_loop, shared::MetricsRegistry&) {
                     }
                 }
             },
-            [s](shared::Worker&) {
+            [s, this](shared::Worker&) {
                 ProxyHandler* h = s->handler.get();
                 if (!s->server) return;
-                uint64_t abort_at = uv_now(h->loop()) + kStopGraceMs;
+                // health.shutdown_timeout as of now (a reload may have changed it since this worker started).
+                const uint64_t grace = shutdown_timeout_ms_.load();
+                uint64_t abort_at = uv_now(h->loop()) + grace;
                 s->server->shutdown(
-                    kStopGraceMs,
+                    grace,
                     [h, abort_at] {
                         // Leaders whose viewers left keep filling for others; past the grace period they stop.
                         if (h->live_exchanges() != 0 && uv_now(h->loop()) >= abort_at) h->abort_exchanges();
@@ -144,6 +161,7 @@ void EdgeApp::reload(const std::string& config_path) {
         shared::log::error("edge", "reload failed; keeping the running configuration", {{"config", config_path}});
         return;
     }
+    keep_restart_only_keys(*cfg);
     std::string err;
     auto rt = EdgeRuntime::build(std::move(*cfg), &err);
     if (!rt) {
@@ -151,16 +169,11 @@ void EdgeApp::reload(const std::string& config_path) {
         return;
     }
     const EdgeConfig& nc = rt->config;
-    const EdgeConfig& oc = runtime_->config;
-    if (nc.common.workers != oc.common.workers) {
-        shared::log::warn("edge", "workers changes need a restart; keeping the running number");
-    }
-    if (nc.common.listen.size() != oc.common.listen.size()) {
-        shared::log::warn("edge", "listen changes need a restart; keeping the running listeners");
-    }
     if (!shared::apply_log_config(nc.common, &err)) shared::log::error("edge", "log config", {{"error", err}});
     cache_->set_max_bytes(nc.cache.max_bytes);
-    coalescer_->set_limits(nc.cache.max_object_bytes, nc.cache.hit_for_miss_ttl_ms);
+    coalescer_->set_limits(nc.cache.max_object_bytes, nc.cache.hit_for_miss_ttl_ms, nc.cache.hit_for_miss_max_bytes,
+                           nc.cache.collapse_max_bytes);
+    shutdown_timeout_ms_.store(nc.health.shutdown_timeout_ms);
     if (nc.access_log.file != access_log_.path() && !access_log_.open(nc.access_log.file, &err)) {
         shared::log::error("edge", "cannot open access log", {{"error", err}});
     }
@@ -172,6 +185,44 @@ void EdgeApp::reload(const std::string& config_path) {
         });
     }
     shared::log::info("edge", "configuration reloaded", {{"config", config_path}});
+}
+
+void EdgeApp::keep_restart_only_keys(EdgeConfig& nc) const {
+    // Sockets and threads are made once at start: a reload cannot move them, so it says which keys it ignored and
+    // keeps the running values in the new snapshot (so the next reload compares against what really runs).
+    const shared::CommonConfig& oc = runtime_->config.common;
+    auto addrs = [](const std::vector<shared::SocketAddress>& v) {
+        std::string out;
+        for (const auto& a : v) out += (out.empty() ? "" : ",") + a.to_string();
+        return out;
+    };
+    auto opt_addr = [](const std::optional<shared::SocketAddress>& a) { return a ? a->to_string() : std::string(); };
+    if (nc.common.workers != oc.workers) {
+        shared::log::warn("edge", "reload: changing this key needs a restart; keeping the running value",
+                          {{"key", "workers"},
+                           {"running", std::to_string(oc.workers)},
+                           {"configured", std::to_string(nc.common.workers)}});
+        nc.common.workers = oc.workers;
+    }
+    if (addrs(nc.common.listen) != addrs(oc.listen)) {
+        shared::log::warn("edge", "reload: changing this key needs a restart; keeping the running value",
+                          {{"key", "listen"}, {"running", addrs(oc.listen)}, {"configured", addrs(nc.common.listen)}});
+        nc.common.listen = oc.listen;
+    }
+    if (opt_addr(nc.common.admin_listen) != opt_addr(oc.admin_listen)) {
+        shared::log::warn("edge", "reload: changing this key needs a restart; keeping the running value",
+                          {{"key", "admin.listen"},
+                           {"running", opt_addr(oc.admin_listen)},
+                           {"configured", opt_addr(nc.common.admin_listen)}});
+        nc.common.admin_listen = oc.admin_listen;
+    }
+    if (nc.cache.shards != runtime_->config.cache.shards) {
+        shared::log::warn("edge", "reload: changing this key needs a restart; keeping the running value",
+                          {{"key", "cache.shards"},
+                           {"running", std::to_string(runtime_->config.cache.shards)},
+                           {"configured", std::to_string(nc.cache.shards)}});
+        nc.cache.shards = runtime_->config.cache.shards;
+    }
 }
 
 void EdgeApp::stop(std::function<void()> done) {

@@ -46,6 +46,9 @@ public:
 private:
     struct Slot;
     void finish_stop();
+    // Reload: warns about each key that needs a restart (workers, listen, admin.listen, cache.shards) and puts the
+    // running values back into `nc`.
+    void keep_restart_only_keys(EdgeConfig& nc) const;
     static void on_drain_timer(uv_timer_t* t) noexcept;
 
     std::shared_ptr<const EdgeRuntime> runtime_;
@@ -54,6 +57,7 @@ private:
     AccessLogFile access_log_;
     EdgeMetrics metrics_;
     std::atomic<bool> draining_{false};
+    std::atomic<uint64_t> shutdown_timeout_ms_{30'000}; // health.shutdown_timeout, read by the workers' stop hooks
     std::vector<std::unique_ptr<Slot>> slots_;
     uv_loop_t* main_loop_ = nullptr;
     uv_timer_t* drain_timer_ = nullptr;

@@ -8,6 +8,9 @@
 //   join   → subscribe to `fill` and stream from it; if its headers do not come within collapse_timeout_ms
 //            (your own timer), unsubscribe and fetch for yourself (pass);
 //   pass   → fetch for yourself without collapsing (hit-for-miss: the last answer for this key was uncacheable).
+// Both per-key tables live inside byte budgets, split evenly over the shards, because clients choose the keys: the
+// hit-for-miss table evicts its least recently used keys (see hit_for_miss.h); the table of fills in flight, when
+// full, lets a new miss lead a fill that nobody can join (it is fetched and stored as usual, just not collapsed).
 // Any thread. Lock order: fill → coalescer shard → cache shard.
 #pragma once
 
@@ -26,14 +29,23 @@ struct CoalescerStats {
     uint64_t fills = 0;        // fills started (leaders)
     uint64_t joins = 0;        // requests that joined a fill
     uint64_t hit_for_miss = 0; // begin() answered pass because of a remembered uncacheable answer
-    uint64_t in_flight = 0;    // fills now running
+    uint64_t in_flight = 0;    // fills now running (joinable: in the table)
+    uint64_t fill_bytes = 0;   // charged bytes of the fills table
+    uint64_t uncollapsed = 0;  // misses that led a fill outside the table because it was at its budget
+    uint64_t hfm_entries = 0;  // keys remembered as hit-for-miss
+    uint64_t hfm_bytes = 0;    // their charged bytes
+    uint64_t hfm_evictions = 0; // hit-for-miss keys evicted to stay within the budget
 };
 
 class MissCoalescer {
 public:
     // `cache` must outlive this, and every Fill must be resolved (or its FillLeader destroyed) before this is.
     // shards >= 1 (rounded up to a power of two).
-    MissCoalescer(ObjectCache* cache, uint32_t shards, uint64_t max_object_bytes, uint64_t hit_for_miss_ttl_ms);
+    // hit_for_miss_max_bytes and collapse_max_bytes are the two tables' budgets over all shards (config
+    // cache.hit_for_miss_max_bytes, cache.collapse_max_bytes).
+    static constexpr uint64_t kDefaultTableBytes = 16ull << 20;
+    MissCoalescer(ObjectCache* cache, uint32_t shards, uint64_t max_object_bytes, uint64_t hit_for_miss_ttl_ms,
+                  uint64_t hit_for_miss_max_bytes = kDefaultTableBytes, uint64_t collapse_max_bytes = kDefaultTableBytes);
     ~MissCoalescer();
     MissCoalescer(const MissCoalescer&) = delete;
     MissCoalescer& operator=(const MissCoalescer&) = delete;
@@ -51,8 +63,13 @@ public:
 
     // Forgets hit-for-miss for `key` (e.g. after an admin purge).
     void forget(std::string_view key);
-    // SIGHUP.
-    void set_limits(uint64_t max_object_bytes, uint64_t hit_for_miss_ttl_ms);
+    // SIGHUP. A smaller hit-for-miss budget evicts down to it at once; a smaller collapse budget applies to new fills.
+    void set_limits(uint64_t max_object_bytes, uint64_t hit_for_miss_ttl_ms,
+                    uint64_t hit_for_miss_max_bytes = kDefaultTableBytes,
+                    uint64_t collapse_max_bytes = kDefaultTableBytes);
+    // Bytes charged for one entry of the fills table with a key of key_len bytes (its map node, bucket, key copy and
+    // the Fill itself).
+    static uint64_t fill_charge(size_t key_len);
     uint64_t max_object_bytes() const { return max_object_bytes_; }
     CoalescerStats stats() const;
 
@@ -68,6 +85,7 @@ private:
     uint32_t shard_count_;
     std::atomic<uint64_t> max_object_bytes_;
     std::atomic<uint64_t> hit_for_miss_ttl_ms_;
+    std::atomic<uint64_t> collapse_shard_budget_;
 };
 
 } // namespace edge

@@ -273,6 +273,8 @@ std::optional<EdgeConfig> parse_edge_config(shared::ConfigSection root) {
         int64_t shards = sec->get_int("shards", 0, 0, 1024);
         c.cache.collapse_timeout_ms = sec->get_duration_ms("collapse_timeout", c.cache.collapse_timeout_ms);
         c.cache.hit_for_miss_ttl_ms = sec->get_duration_ms("hit_for_miss_ttl", c.cache.hit_for_miss_ttl_ms);
+        c.cache.hit_for_miss_max_bytes = sec->get_size("hit_for_miss_max_bytes", c.cache.hit_for_miss_max_bytes);
+        c.cache.collapse_max_bytes = sec->get_size("collapse_max_bytes", c.cache.collapse_max_bytes);
         c.cache.brotli_quality = static_cast<int>(sec->get_int("brotli_quality", c.cache.brotli_quality, 0, 11));
         c.cache.gzip_level = static_cast<int>(sec->get_int("gzip_level", c.cache.gzip_level, 1, 9));
         c.cache.compress_timeout_ms = sec->get_duration_ms("compress_timeout", c.cache.compress_timeout_ms);
@@ -325,6 +327,7 @@ std::optional<EdgeConfig> parse_edge_config(shared::ConfigSection root) {
     if (auto sec = root.table("health")) {
         c.health.path = sec->get_string("path", c.health.path);
         c.health.drain_delay_ms = sec->get_duration_ms("drain_delay", 0);
+        c.health.shutdown_timeout_ms = sec->get_duration_ms("shutdown_timeout", c.health.shutdown_timeout_ms);
         if (!c.health.path.empty() && (c.health.path[0] != '/' || c.health.path.find_first_of("?# ") !=
                                                                       std::string::npos)) {
             sec->error("path", "must be \"\" or an absolute path without query, like \"/_meridian/health\"");

@@ -101,6 +101,8 @@ struct CacheConfig {
                                               // max_object_bytes
     uint64_t collapse_timeout_ms = 10'000;    // how long a collapsed request waits for the leader's headers
     uint64_t hit_for_miss_ttl_ms = 120'000;   // an uncacheable answer makes later misses skip collapsing this long
+    uint64_t hit_for_miss_max_bytes = 16ull << 20; // budget of the hit-for-miss keys (LRU beyond it)
+    uint64_t collapse_max_bytes = 16ull << 20; // budget of the fills in flight; beyond it misses are not collapsed
     int brotli_quality = 5;                   // default for behaviors (see edge/compress/compressor.h for why)
     int gzip_level = 6;
     uint64_t compress_timeout_ms = 2'000;     // how long a request waits for a variant being compressed before it
@@ -123,6 +125,7 @@ struct AccessLogConfig {
 struct HealthConfig {
     std::string path = "/_meridian/health"; // also answered on the main listeners; "" = only on admin
     uint64_t drain_delay_ms = 0;            // SIGTERM: report 503 "draining" this long before closing listeners
+    uint64_t shutdown_timeout_ms = 30'000;  // then in-flight requests get this long before connections are cut
 };
 
 struct EdgeConfig {

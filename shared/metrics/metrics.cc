@@ -8,7 +8,7 @@
 
 namespace shared {
 
-enum class Kind { counter, gauge, histogram, gauge_fn };
+enum class Kind { counter, gauge, histogram, gauge_fn, counter_fn };
 
 struct MetricsRegistry::Family {
     std::string name, help;
@@ -78,6 +78,13 @@ void MetricsRegistry::gauge_fn(const std::string& name, const std::string& help,
     series_.push_back(Series{f, labels, 0, nullptr, std::move(read)});
 }
 
+void MetricsRegistry::counter_fn(const std::string& name, const std::string& help, const std::string& labels,
+                                 std::function<double()> read) {
+    std::lock_guard<std::mutex> lk(mu_);
+    size_t f = family_index(name, help, int(Kind::counter_fn));
+    series_.push_back(Series{f, labels, 0, nullptr, std::move(read)});
+}
+
 void MetricsRegistry::observe(unsigned shard, MetricId id, double value) noexcept {
     if (id >= max_slots_) return;
     const std::vector<double>* bounds = hist_bounds_[id].load(std::memory_order_acquire);
@@ -120,12 +127,14 @@ std::string MetricsRegistry::render() const {
     std::string out;
     for (size_t f = 0; f < families_.size(); ++f) {
         const Family& fam = *families_[f];
-        const char* type = fam.kind == Kind::counter ? "counter" : fam.kind == Kind::histogram ? "histogram" : "gauge";
+        const char* type = fam.kind == Kind::counter || fam.kind == Kind::counter_fn ? "counter"
+                           : fam.kind == Kind::histogram                              ? "histogram"
+                                                                                      : "gauge";
         out += "# HELP " + fam.name + " " + fam.help + "\n";
         out += "# TYPE " + fam.name + " " + type + "\n";
         for (const auto& s : series_) {
             if (s.family != f) continue;
-            if (fam.kind == Kind::gauge_fn) {
+            if (fam.kind == Kind::gauge_fn || fam.kind == Kind::counter_fn) {
                 out += fam.name + with_labels(s.labels, "") + " " + fmt_double(s.read ? s.read() : 0) + "\n";
             } else if (fam.kind == Kind::histogram) {
                 size_t nb = s.bounds->size() + 1;

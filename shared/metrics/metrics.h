@@ -31,6 +31,10 @@ public:
     // A gauge read when rendering (cache bytes, open connections computed elsewhere...).
     void gauge_fn(const std::string& name, const std::string& help, const std::string& labels,
                   std::function<double()> read);
+    // A counter read when rendering (a monotonic total kept elsewhere, e.g. cache evictions): TYPE counter, so
+    // rate() and increase() work on it.
+    void counter_fn(const std::string& name, const std::string& help, const std::string& labels,
+                    std::function<double()> read);
 
     void inc(unsigned shard, MetricId id, uint64_t n = 1) noexcept {
         slot(shard, id).fetch_add(n, std::memory_order_relaxed);

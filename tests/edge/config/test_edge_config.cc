@@ -502,3 +502,28 @@ origin = "site"
     CHECK_FALSE(d.load(std::string(kBucketOrigin) + "[[behavior]]\norigin = \"site\"\ngzip_level = 10\n"));
     CHECK_FALSE(d.load(std::string(kBucketOrigin) + "[[behavior]]\norigin = \"site\"\ncompress = \"yes\"\n"));
 }
+
+TEST_CASE("Edge config: per-key table budgets and the shutdown timeout", "[edge][config]") {
+    ConfigDir d;
+    auto c = d.load(kBucketOrigin);
+    REQUIRE(c);
+    CHECK(c->cache.hit_for_miss_max_bytes == 16ull << 20);
+    CHECK(c->cache.collapse_max_bytes == 16ull << 20);
+    CHECK(c->health.shutdown_timeout_ms == 30'000);
+    c = d.load(std::string(kBucketOrigin) + R"(
+[cache]
+hit_for_miss_max_bytes = "2MiB"
+collapse_max_bytes = "512KiB"
+[health]
+shutdown_timeout = "5s"
+)");
+    INFO(d.messages());
+    REQUIRE(c);
+    CHECK(c->cache.hit_for_miss_max_bytes == 2ull << 20);
+    CHECK(c->cache.collapse_max_bytes == 512ull << 10);
+    CHECK(c->health.shutdown_timeout_ms == 5000);
+    CHECK_FALSE(d.load(std::string(kBucketOrigin) + "[cache]\nhit_for_miss_max_bytes = \"lots\"\n"));
+    CHECK(d.messages().find("cache.hit_for_miss_max_bytes") != std::string::npos);
+    CHECK_FALSE(d.load(std::string(kBucketOrigin) + "[health]\nshutdown_timeout = -1\n"));
+    CHECK(d.messages().find("health.shutdown_timeout") != std::string::npos);
+}

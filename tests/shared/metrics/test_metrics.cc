@@ -43,3 +43,15 @@ TEST_CASE("metrics render in Prometheus text format, summed over shards", "[shar
     auto first = text.find("# HELP meridian_requests_total");
     CHECK(text.find("# HELP meridian_requests_total", first + 1) == std::string::npos);
 }
+
+TEST_CASE("Metrics: a counter read at render time is typed counter, a gauge read at render time gauge",
+          "[shared][metrics]") {
+    shared::MetricsRegistry m(1);
+    uint64_t evictions = 7;
+    m.counter_fn("meridian_evictions_total", "Objects evicted.", "", [&] { return static_cast<double>(evictions); });
+    m.gauge_fn("meridian_bytes", "Bytes stored.", "", [] { return 5.0; });
+    evictions = 9;
+    std::string text = m.render();
+    CHECK(text.find("# TYPE meridian_evictions_total counter\nmeridian_evictions_total 9\n") != std::string::npos);
+    CHECK(text.find("# TYPE meridian_bytes gauge\nmeridian_bytes 5\n") != std::string::npos);
+}
