@@ -6,6 +6,8 @@
 
 #include <algorithm>
 #include <cstring>
+#include <mutex>
+#include <set>
 #include <thread>
 
 #include "dns/engine/answer_compiler.h"
@@ -22,12 +24,39 @@
 
 namespace dns {
 
+// meridian_dns_steering_failed_open_total survives reloads like the registry's counters: each reload builds a new
+// Steering whose count starts at 0, so the total is what every live steering counted plus what the ones already
+// gone counted. A steering goes only when its last answering thread let go of it, so no answer is missed, and the
+// total never steps back. The lock is taken at reload, at scrape, and when a steering goes: never per query.
+struct FailedOpenTally {
+    std::mutex mu;
+    std::set<const geo::Steering*> live;
+    uint64_t retired = 0;
+    uint64_t total() {
+        std::lock_guard lk(mu);
+        uint64_t n = retired;
+        for (const auto* s : live) n += s->failed_open_total();
+        return n;
+    }
+};
+
 namespace {
 
 // Adapts dns::geo::Steering to the engine's hook.
 class GeoSteeringHook final : public SteeringHook {
 public:
-    explicit GeoSteeringHook(std::unique_ptr<geo::Steering> s) : steering_(std::move(s)) {}
+    GeoSteeringHook(std::unique_ptr<geo::Steering> s, std::shared_ptr<FailedOpenTally> tally)
+        : steering_(std::move(s)), tally_(std::move(tally)) {
+        std::lock_guard lk(tally_->mu);
+        tally_->live.insert(steering_.get());
+    }
+    ~GeoSteeringHook() override {
+        std::lock_guard lk(tally_->mu);
+        tally_->retired += steering_->failed_open_total();
+        tally_->live.erase(steering_.get());
+    }
+    GeoSteeringHook(const GeoSteeringHook&) = delete;
+    GeoSteeringHook& operator=(const GeoSteeringHook&) = delete;
     bool answer(std::string_view name, uint16_t qtype, const ClientSubnet& ecs, const sockaddr* client,
                 unsigned worker, SteeredAnswer* out) const noexcept override {
         const geo::SteeredName* sn =
@@ -60,6 +89,7 @@ public:
 
 private:
     std::unique_ptr<geo::Steering> steering_;
+    std::shared_ptr<FailedOpenTally> tally_;
 };
 
 // RFC 1982 serial number arithmetic: is b newer than a?
@@ -174,7 +204,8 @@ bool DnsApp::build(const std::string& path, shared::ConfigDiagnostics& diags, co
     settings->query_log_sample = cfg.query_log_sample;
     settings->rrl = cfg.rrl;
     if (steering) {
-        auto hook = std::make_shared<GeoSteeringHook>(std::move(steering));
+        if (!failed_open_) failed_open_ = std::make_shared<FailedOpenTally>();
+        auto hook = std::make_shared<GeoSteeringHook>(std::move(steering), failed_open_);
         settings->engine.steering = hook.get();
         settings->steering_owner = hook;
         out->steering = hook;
@@ -217,8 +248,7 @@ void DnsApp::register_metrics(shared::MetricsRegistry& m) {
     ids_.axfr_refused = m.counter("meridian_dns_axfr_refused_total", "zone transfers refused");
     m.gauge_fn("meridian_dns_steering_failed_open_total",
                "steered answers given while every candidate edge was unhealthy (Route53 fail-open)", "", [this] {
-                   const geo::Steering* st = steering_of(state_.steering);
-                   return st ? static_cast<double>(st->failed_open_total()) : 0.0;
+                   return failed_open_ ? static_cast<double>(failed_open_->total()) : 0.0;
                });
     ids_.latency = m.histogram("meridian_dns_query_duration_seconds",
                                "time to build an answer (one query in 16 is timed: two clock reads per query cost more "
@@ -362,6 +392,12 @@ void DnsApp::reload(const std::string& config_path) {
                                                  {"records", std::to_string(z->record_count)}});
         if (old && serial_newer(old->serial, z->serial) && !state_.cfg.notify.empty())
             send_notify(*z, state_.cfg.notify);
+        // RFC 1982: a lower serial looks older to every secondary, which keeps its copy and never transfers this one
+        // (nor the next ones, until the serial passes the old value again).
+        if (old && serial_newer(z->serial, old->serial))
+            shared::log::warn("dns", "zone serial went backwards: secondaries will keep the previous version",
+                              {{"zone", z->apex_text}, {"serial", std::to_string(z->serial)},
+                               {"previous_serial", std::to_string(old->serial)}});
     }
     shared::log::info("dns", "reloaded", {{"config", config_path}, {"zones", std::to_string(state_.db->zones().size())}});
 }

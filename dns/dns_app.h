@@ -20,6 +20,8 @@ namespace health {
 class HealthChecker;
 }
 
+struct FailedOpenTally;
+
 class DnsApp final : public shared::DaemonApp {
 public:
     DnsApp();
@@ -44,6 +46,8 @@ private:
     bool build(const std::string& path, shared::ConfigDiagnostics& diags, const ZoneDb* previous, State* out);
     void publish();
     struct WorkerSlot;
+    // meridian_dns_steering_failed_open_total across reloads (each steering build counts from 0).
+    std::shared_ptr<FailedOpenTally> failed_open_;
     State state_;
     std::vector<std::unique_ptr<WorkerSlot>> workers_;
     shared::MetricsRegistry* metrics_ = nullptr;

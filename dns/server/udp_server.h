@@ -55,8 +55,10 @@ private:
     void send_batch(unsigned n) noexcept;
     void take_published() noexcept;
 
-    static constexpr size_t kIn = 4096;  // a query larger than this is not a query we answer (FORMERR at most)
+    static constexpr size_t kIn = 4096;  // almost every query fits its slot; a larger one continues into overflow_
     static constexpr size_t kOut = 4096; // edns_buffer_size is at most 4096
+    static constexpr size_t kMaxDatagram = 65536;
+    static constexpr size_t kOverflow = kMaxDatagram - kIn;
     // Slots are one cache line longer than a page so that 64 slots do not all start in the same L1 set.
     static constexpr size_t kStride = 4096 + 64;
 
@@ -76,13 +78,17 @@ private:
         alignas(64) uint8_t in[kBatch][kStride];
         alignas(64) uint8_t out[kBatch][kStride];
         sockaddr_storage peer[kBatch];
-        iovec in_iov[kBatch];
+        iovec in_iov[kBatch][2]; // the slot, then its share of overflow_
         iovec out_iov[kBatch];
         mmsghdr in_msg[kBatch];
         mmsghdr out_msg[kBatch];
         AnswerPrefetch hint[kBatch];
     };
     std::unique_ptr<Batch> b_;
+    // Where queries longer than kIn continue (kOverflow per slot) and are joined (kMaxDatagram). Allocated without
+    // being written, so the pages cost no memory until a large query arrives.
+    std::unique_ptr<uint8_t[]> overflow_;
+    std::unique_ptr<uint8_t[]> large_;
 };
 
 } // namespace dns
