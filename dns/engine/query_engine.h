@@ -6,7 +6,9 @@
 // answers (SOA TTL = min(TTL, MINIMUM)), RFC 2181 §9 truncation (TC when the answer or authority does not fit;
 // additional records are dropped silently), RFC 6891 EDNS (BADVERS, buffer size, DO echoed, unknown options not
 // echoed), RFC 5001 NSID, RFC 7871 ECS echo, RFC 8482 minimal ANY (one RRset), CHAOS TXT identity names,
-// REFUSED outside our zones, NOTIMP for other opcodes, FORMERR for malformed queries, QR=1 dropped.
+// REFUSED outside our zones, NOTIMP for other opcodes, FORMERR for malformed queries (both with OPT for an EDNS
+// query), QR=1 dropped, CD cleared (RFC 4035 §3.1.6). Issue 12: RFC 8945 TSIG on every signed query (rejections
+// NOTAUTH with the TSIG error; accepted queries get signed answers).
 #pragma once
 
 #include <sys/socket.h>
