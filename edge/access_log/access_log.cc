@@ -13,13 +13,27 @@ namespace edge {
 AccessLogFile::~AccessLogFile() {
     int fd = fd_.exchange(-1);
     if (fd >= 0) ::close(fd);
+    if (parked_ >= 0) ::close(parked_);
 }
 
+// Workers load fd_ without a lock and may still write to the number they loaded after a swap, so a descriptor number
+// that has served as the access log is never closed while the process runs: a new file is put behind it with dup3,
+// and turning the log off points it at /dev/null and parks it for the next open(). Closing it would let the next
+// accept() or open() reuse the number, and a late log line would land in a client socket or a cached body file.
 bool AccessLogFile::open(const std::string& path, std::string* err) {
     if (path.empty()) {
-        // Turning the log off: keep the descriptor number invalid for writers; the old file is closed.
-        int old = fd_.exchange(-1);
-        if (old >= 0) ::close(old);
+        int old = fd_.load();
+        if (old >= 0) {
+            int null = ::open("/dev/null", O_WRONLY | O_CLOEXEC);
+            if (null < 0) {
+                if (err) *err = std::string("cannot open /dev/null: ") + std::strerror(errno);
+                return false;
+            }
+            ::dup3(null, old, O_CLOEXEC);
+            ::close(null);
+            fd_.store(-1, std::memory_order_release); // writers stop formatting; late ones write to /dev/null
+            parked_ = old;
+        }
         path_.clear();
         return true;
     }
@@ -29,7 +43,13 @@ bool AccessLogFile::open(const std::string& path, std::string* err) {
         return false;
     }
     int old = fd_.load();
-    if (old >= 0) {
+    if (old < 0 && parked_ >= 0) {
+        old = parked_; // reuse the number parked when the log was turned off
+        parked_ = -1;
+        ::dup3(fd, old, O_CLOEXEC);
+        ::close(fd);
+        fd_.store(old, std::memory_order_release);
+    } else if (old >= 0) {
         // Replace the file behind the same descriptor number: concurrent writers never see it closed.
         ::dup3(fd, old, O_CLOEXEC);
         ::close(fd);

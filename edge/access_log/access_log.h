@@ -2,8 +2,9 @@
 //   date time x-edge-location sc-bytes c-ip cs-method cs(Host) cs-uri-stem sc-status cs(Referer) cs(User-Agent)
 //   cs-uri-query x-edge-result-type time-taken
 // Workers format lines into their own AccessLogBuffer (no lock, no allocation once warm) and flush whole lines with
-// one write(2) to the shared file, so lines never interleave. SIGUSR1 reopens the file in place (dup2 onto the same
-// descriptor, so a worker writing concurrently never sees a closed fd).
+// one write(2) to the shared file, so lines never interleave. SIGUSR1 (reopen), a SIGHUP with another file, and
+// turning the log off all swap what is behind the same descriptor number (dup3; /dev/null when off) and never close
+// it, so a worker writing concurrently never writes into a descriptor the process has since reused.
 #pragma once
 
 #include <atomic>
@@ -19,7 +20,8 @@ public:
     ~AccessLogFile();
     AccessLogFile(const AccessLogFile&) = delete;
     AccessLogFile& operator=(const AccessLogFile&) = delete;
-    // "" turns the log off. Returns false and sets *err when the file cannot be opened (the old one stays).
+    // "" turns the log off. Returns false and sets *err when the file cannot be opened (the old one stays). Main
+    // thread only (start, SIGHUP, SIGUSR1); write() may run concurrently on any thread.
     bool open(const std::string& path, std::string* err);
     // Opens the same path again (log rotation); keeps the old file when that fails.
     void reopen();
@@ -29,6 +31,7 @@ public:
 
 private:
     std::atomic<int> fd_{-1};
+    int parked_ = -1; // the log's descriptor while the log is off (points at /dev/null); see open()
     std::string path_;
 };
 

@@ -69,11 +69,14 @@ bool parse_level(std::string_view s, Level* out) {
 void set_level(Level level) { g_level.store(static_cast<int>(level), std::memory_order_relaxed); }
 bool enabled(Level level) { return static_cast<int>(level) >= g_level.load(std::memory_order_relaxed); }
 
+// Writers load g_fd without a lock and may write to it after a swap, so a descriptor number that has served as the
+// log is never closed: it is re-pointed with dup3 (atomically, keeping O_CLOEXEC). Closing it instead would let the
+// next accept() or open() reuse the number, and a late log line would land in a client socket or a cached body file.
 bool set_file(const std::string& path, std::string* err) {
     std::lock_guard<std::mutex> lk(g_file_mu);
+    int cur = g_fd.load();
     if (path.empty() || path == "stderr") {
-        int old = g_fd.exchange(2);
-        if (old != 2) ::close(old);
+        if (cur != 2) ::dup3(2, cur, O_CLOEXEC); // the number stays ours, now writing to stderr
         g_path.clear();
         return true;
     }
@@ -82,8 +85,12 @@ bool set_file(const std::string& path, std::string* err) {
         if (err) *err = "cannot open log file " + path + ": " + std::strerror(errno);
         return false;
     }
-    int old = g_fd.exchange(fd);
-    if (old != 2) ::close(old);
+    if (cur == 2) {
+        g_fd.store(fd);
+    } else {
+        ::dup3(fd, cur, O_CLOEXEC);
+        ::close(fd);
+    }
     g_path = path;
     return true;
 }
@@ -93,13 +100,12 @@ void reopen() {
     if (g_path.empty()) return;
     int fd = ::open(g_path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
     if (fd < 0) return; // keep logging to the old file rather than nowhere
-    // dup2 swaps the file behind the same descriptor atomically, so concurrent writers never see a closed fd.
     int cur = g_fd.load();
     if (cur == 2) {
         g_fd.store(fd);
         return;
     }
-    ::dup2(fd, cur);
+    ::dup3(fd, cur, O_CLOEXEC);
     ::close(fd);
 }
 

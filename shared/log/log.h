@@ -1,6 +1,8 @@
 // Structured logging: `2026-11-25T20:01:02.123Z info edge msg="listening" addr=127.0.0.1:8080`.
 // Thread-safe (one write(2) per line, so lines from several workers never interleave). Goes to stderr, or to a
-// file that reopen() opens again (SIGUSR1, for log rotation).
+// file that reopen() opens again (SIGUSR1, for log rotation). set_file() and reopen() swap the file behind one
+// descriptor number with dup3 and never close it, so a line being written concurrently cannot land in a socket or
+// file that reused the number.
 #pragma once
 
 #include <initializer_list>
