@@ -19,7 +19,62 @@ bool is_token(std::string_view s) {
     return true;
 }
 
-RequestParser* self(llhttp_t* p) { return static_cast<RequestParser*>(p->data); }
+RequestParser* self(llhttp_t* p) {
+    return static_cast<RequestParser*>(p->data);
+}
+
+bool is_hex(char c) {
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+}
+
+// RFC 3986 §2.3 unreserved and §2.2 sub-delims.
+bool is_reg_name_char(char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+           (c != 0 && std::strchr("-._~!$&'()*+,;=", c) != nullptr);
+}
+
+// RFC 9112 §3.2 / RFC 3986 §3.2.2-3.2.3: host [ ":" port ], where host is an IP-literal in brackets, or a
+// reg-name (which covers IPv4 addresses). An empty host is refused: it names nothing.
+bool valid_authority(std::string_view s) {
+    size_t i = 0;
+    const size_t n = s.size();
+    if (n > 0 && s[0] == '[') {
+        size_t close = s.find(']');
+        if (close == std::string_view::npos || close < 2) return false;
+        std::string_view inner = s.substr(1, close - 1);
+        if (inner[0] == 'v' || inner[0] == 'V') { // IPvFuture
+            if (inner.size() < 4 || !is_hex(inner[1])) return false;
+            for (char c : inner.substr(1))
+                if (!is_reg_name_char(c) && c != ':') return false;
+        } else {
+            if (inner.find(':') == std::string_view::npos) return false;
+            for (char c : inner)
+                if (!is_hex(c) && c != ':' && c != '.') return false;
+        }
+        i = close + 1;
+    } else {
+        while (i < n && s[i] != ':') {
+            if (s[i] == '%') {
+                if (i + 2 >= n || !is_hex(s[i + 1]) || !is_hex(s[i + 2])) return false;
+                i += 3;
+                continue;
+            }
+            if (!is_reg_name_char(s[i])) return false;
+            ++i;
+        }
+        if (i == 0) return false;
+    }
+    if (i == n) return true;
+    if (s[i] != ':') return false;
+    std::string_view port = s.substr(i + 1);
+    if (port.size() > 5) return false;
+    unsigned v = 0;
+    for (char c : port) {
+        if (c < '0' || c > '9') return false;
+        v = v * 10 + static_cast<unsigned>(c - '0');
+    }
+    return v <= 65535;
+}
 
 } // namespace
 
@@ -90,6 +145,9 @@ void RequestParser::reset_message() {
     headers_done_ = false;
     complete_ = false;
     upgrade_ = false;
+    chunk_crlf_pending_ = 0;
+    method_len_ = 0;
+    method_done_ = false;
     raw_ = Raw::first_line_start;
 }
 
@@ -113,7 +171,20 @@ bool RequestParser::scan_raw(const char* data, size_t len) {
                 fail(400, "bare LF line ending");
                 return false;
             }
-            raw_ = Raw::in_line;
+            raw_ = Raw::in_method;
+            [[fallthrough]];
+        case Raw::in_method:
+            if (c == ' ') {
+                method_done_ = true;
+                raw_ = Raw::in_line;
+            } else if (c == '\r') {
+                raw_ = Raw::after_cr;
+            } else if (c == '\n') {
+                fail(400, "bare LF line ending");
+                return false;
+            } else if (method_len_ < sizeof method_) {
+                method_[method_len_++] = c;
+            }
             break;
         case Raw::leading_cr:
             if (c != '\n') {
@@ -123,7 +194,8 @@ bool RequestParser::scan_raw(const char* data, size_t len) {
             raw_ = Raw::first_line_start;
             break;
         case Raw::in_line:
-            if (c == '\r') raw_ = Raw::after_cr;
+            if (c == '\r')
+                raw_ = Raw::after_cr;
             else if (c == '\n') {
                 fail(400, "bare LF line ending");
                 return false;
@@ -139,7 +211,8 @@ bool RequestParser::scan_raw(const char* data, size_t len) {
             raw_ = Raw::line_start;
             break;
         case Raw::line_start:
-            if (c == '\r') raw_ = Raw::after_blank_cr;
+            if (c == '\r')
+                raw_ = Raw::after_blank_cr;
             else if (c == '\n') {
                 fail(400, "bare LF line ending");
                 return false;
@@ -149,7 +222,8 @@ bool RequestParser::scan_raw(const char* data, size_t len) {
             } else if (c == ':') {
                 fail(400, "empty header name");
                 return false;
-            } else raw_ = Raw::in_line;
+            } else
+                raw_ = Raw::in_line;
             break;
         case Raw::after_blank_cr:
             if (c != '\n') {
@@ -170,7 +244,10 @@ RequestParser::Result RequestParser::feed(const char* data, size_t len) {
     if (error_status_ != 0) return {Status::error, 0};
     if (len == 0) return {Status::need_more, 0};
     if (!scan_raw(data, len)) return {Status::error, 0};
+    if (chunk_crlf_pending_ != 0 && !check_chunk_crlf(data, data + len)) return {Status::error, 0};
+    feed_end_ = data + len;
     llhttp_errno_t err = llhttp_execute(&parser_, data, len);
+    feed_end_ = nullptr;
     if (err == HPE_OK) return {Status::need_more, len};
     size_t consumed = len;
     if (const char* pos = llhttp_get_error_pos(&parser_); pos >= data && pos <= data + len) {
@@ -181,6 +258,12 @@ RequestParser::Result RequestParser::feed(const char* data, size_t len) {
         // We do not switch protocols: answer the request as plain HTTP and close afterwards.
         req_.keep_alive = false;
         return {Status::complete, consumed};
+    }
+    if (error_status_ == 0 && err == HPE_INVALID_METHOD && method_len_ > 0 &&
+        is_token(std::string_view(method_, method_len_))) {
+        // A well-formed method llhttp does not know: RFC 9110 §9.1 says 501, not 400.
+        error_status_ = 501;
+        error_reason_ = "method not implemented";
     }
     if (error_status_ == 0) {
         error_status_ = 400;
@@ -255,12 +338,16 @@ int RequestParser::finish_headers() {
     req_.version_major = parser_.http_major;
     req_.version_minor = parser_.http_minor;
 
-    if (req_.target.empty() || (req_.target[0] != '/' && !(req_.method == HTTP_OPTIONS && req_.target == "*"))) {
-        return fail(400, "unsupported request target");
+    bool absolute_form = false;
+    if (req_.target.empty()) return fail(400, "empty request target");
+    if (req_.target[0] != '/' && !(req_.method == HTTP_OPTIONS && req_.target == "*")) {
+        // RFC 9112 §3.2.2: a server MUST accept the absolute-form (what a client sends to a proxy).
+        if (!shared::ascii_istarts_with(req_.target, "http://") &&
+            !shared::ascii_istarts_with(req_.target, "https://")) {
+            return fail(400, "unsupported request target");
+        }
+        absolute_form = true;
     }
-    auto q = req_.target.find('?');
-    req_.path = req_.target.substr(0, q);
-    req_.query = q == std::string_view::npos ? std::string_view{} : req_.target.substr(q + 1);
 
     int host_count = 0, cl_count = 0, te_count = 0;
     std::string_view first_cl;
@@ -269,9 +356,13 @@ int RequestParser::finish_headers() {
         if (shared::ascii_iequals(h.name, "host")) {
             ++host_count;
             req_.host = h.value;
+            // RFC 9112 §3.2: 400 for an invalid Host, which would otherwise reach the cache key and the origin.
+            if (!h.value.empty() && !valid_authority(h.value)) return fail(400, "invalid Host header");
         } else if (shared::ascii_iequals(h.name, "content-length")) {
-            if (cl_count++ == 0) first_cl = h.value;
-            else if (h.value != first_cl) return fail(400, "differing Content-Length headers");
+            if (cl_count++ == 0)
+                first_cl = h.value;
+            else if (h.value != first_cl)
+                return fail(400, "differing Content-Length headers");
         } else if (shared::ascii_iequals(h.name, "transfer-encoding")) {
             ++te_count;
             // Only "chunked" is implemented; any other coding (or a list) is 501 per RFC 9112 §6.1.
@@ -292,15 +383,66 @@ int RequestParser::finish_headers() {
     } else if (host_count > 1) {
         return fail(400, "duplicate Host headers");
     }
+    if (absolute_form) {
+        if (int rc = take_absolute_form(); rc != 0) return rc;
+    }
+    auto q = req_.target.find('?');
+    req_.path = req_.target.substr(0, q);
+    req_.query = q == std::string_view::npos ? std::string_view{} : req_.target.substr(q + 1);
     req_.has_body_framing = te_count > 0 || cl_count > 0;
     if (cl_count > 0 && parser_.content_length > limits_.max_body_bytes) return fail(413, "request body too large");
     return 0;
+}
+
+int RequestParser::take_absolute_form() {
+    // The url bytes sit at the start of the arena: "http://authority/path?query". The authority moves to the
+    // front (req_.host), and the origin-form target stays where it is; with an empty path, the '/' it needs goes
+    // into the byte before it, which the scheme freed.
+    char* base = arena_.data();
+    std::string_view url(base, url_len_);
+    size_t scheme = url[4] == ':' ? 7 : 8;
+    std::string_view rest = url.substr(scheme);
+    size_t auth_len = rest.find_first_of("/?");
+    if (auth_len == std::string_view::npos) auth_len = rest.size();
+    std::string_view auth = rest.substr(0, auth_len);
+    if (auth.find('@') != std::string_view::npos) return fail(400, "userinfo in request target");
+    if (!valid_authority(auth)) return fail(400, "invalid host in request target");
+    size_t rem_off = scheme + auth_len;
+    size_t rem_len = url_len_ - rem_off;
+    std::memmove(base, base + scheme, auth_len);
+    req_.host = std::string_view(base, auth_len);
+    if (rem_len == 0) {
+        req_.target = "/";
+    } else if (base[rem_off] == '?') {
+        base[rem_off - 1] = '/';
+        req_.target = std::string_view(base + rem_off - 1, rem_len + 1);
+    } else {
+        req_.target = std::string_view(base + rem_off, rem_len);
+    }
+    return 0;
+}
+
+bool RequestParser::check_chunk_crlf(const char* p, const char* end) {
+    for (; chunk_crlf_pending_ != 0 && p < end; ++p) {
+        if (*p != (chunk_crlf_pending_ == 2 ? '\r' : '\n')) {
+            // `5\r\nhelloXX0\r\n\r\n`: llhttp 8.1 skips the two bytes, so what follows would be read as a
+            // new chunk or request by us and differently by the next hop (request smuggling).
+            fail(400, "chunk data not followed by CRLF");
+            return false;
+        }
+        --chunk_crlf_pending_;
+    }
+    return true;
 }
 
 int RequestParser::on_body(llhttp_t* p, const char* at, size_t len) noexcept {
     RequestParser* s = self(p);
     if (s->body_.size() + len > s->limits_.max_body_bytes) return s->fail(413, "request body too large");
     s->body_.append(at, len);
+    if ((p->flags & F_CHUNKED) && p->content_length == 0) {
+        s->chunk_crlf_pending_ = 2;
+        if (s->feed_end_ && !s->check_chunk_crlf(at + len, s->feed_end_)) return HPE_USER;
+    }
     return 0;
 }
 

@@ -31,7 +31,7 @@ struct RequestLimits {
 struct HttpRequest {
     llhttp_method_t method = HTTP_GET;
     std::string_view method_name;
-    std::string_view target; // as sent: "/a/b?x=1"
+    std::string_view target; // origin-form: "/a/b?x=1" (an absolute-form target is reduced to this)
     std::string_view path;   // target before '?'
     std::string_view query;  // after '?', without it ("" when none)
     uint8_t version_major = 1;
@@ -39,7 +39,7 @@ struct HttpRequest {
     bool keep_alive = true;
     bool has_body_framing = false; // Content-Length or chunked present
     std::span<const HeaderField> headers;
-    std::string_view host; // "" on HTTP/1.0 without Host
+    std::string_view host; // authority: the absolute-form target's, else Host; "" on HTTP/1.0 without either
     std::string_view body;
 
     // First header with this name (case-insensitive), or "" with *found = false.
@@ -94,6 +94,10 @@ private:
     // Scans raw header-section bytes for shapes llhttp 8.1.0 accepts but which enable smuggling.
     bool scan_raw(const char* data, size_t len);
     int finish_headers();
+    // Reduces an absolute-form target (RFC 9112 §3.2.2) to origin-form in place; sets req_.host from it.
+    int take_absolute_form();
+    // The two bytes after a chunk's data must be CRLF (llhttp 8.1 skips any two bytes there).
+    bool check_chunk_crlf(const char* p, const char* end);
     void reset_message();
 
     RequestLimits limits_;
@@ -111,8 +115,23 @@ private:
     bool headers_done_ = false;
     bool complete_ = false;
     bool upgrade_ = false;
+    uint8_t chunk_crlf_pending_ = 0; // 2 or 1: bytes of the CRLF after a chunk's data still to check
+    const char* feed_end_ = nullptr; // end of the buffer llhttp_execute is running on
+    // The request method as sent (its first bytes), to tell an unknown method (501) from garbage (400).
+    char method_[24] = {};
+    uint8_t method_len_ = 0;
+    bool method_done_ = false; // a SP followed the method
     // Raw scanner state.
-    enum class Raw : uint8_t { first_line_start, leading_cr, line_start, in_line, after_cr, after_blank_cr, done };
+    enum class Raw : uint8_t {
+        first_line_start,
+        leading_cr,
+        in_method,
+        line_start,
+        in_line,
+        after_cr,
+        after_blank_cr,
+        done
+    };
     Raw raw_ = Raw::first_line_start;
     int error_status_ = 0;
     const char* error_reason_ = "";

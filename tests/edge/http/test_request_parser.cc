@@ -94,7 +94,8 @@ TEST_CASE("pipelined requests come out one at a time, in order", "[edge][http]")
 
 TEST_CASE("chunked request body is reassembled", "[edge][http]") {
     RequestParser p(RequestLimits{});
-    std::string req = "POST /u HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2;ext=1\r\nde\r\n0\r\n\r\n";
+    std::string req =
+        "POST /u HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2;ext=1\r\nde\r\n0\r\n\r\n";
     auto r = p.feed(req.data(), req.size());
     REQUIRE(r.status == Status::complete);
     CHECK(p.request().body == "abcde");
@@ -206,7 +207,7 @@ TEST_CASE("request smuggling shapes are refused", "[edge][http][smuggling]") {
     SECTION("garbage") {
         CHECK(reject_status("\x01\x02\x03 / HTTP/1.1\r\n\r\n") == 400);
         CHECK(reject_status("GET / HTTP/9.9\r\nHost: h\r\n\r\n") == 400);
-        CHECK(reject_status("GET http://evil/ HTTP/1.1\r\nHost: h\r\n\r\n") == 400);
+        CHECK(reject_status("GET mailto:evil HTTP/1.1\r\nHost: h\r\n\r\n") == 400);
         CHECK(reject_status("GET / HTTP/1.1\r\nBad Header: x\r\nHost: h\r\n\r\n") == 400);
         CHECK(reject_status("GET / HTTP/1.1\r\nHost : h\r\n\r\n") == 400);
         CHECK(reject_status("POST / HTTP/1.1\r\nHost: h\r\nContent-Length: -1\r\n\r\n") == 400);
@@ -234,4 +235,119 @@ TEST_CASE("headers_done and in_message track progress", "[edge][http]") {
     CHECK(p.headers_done());
     CHECK(p.feed("b", 1).status == Status::complete);
     CHECK(p.request().body == "ab");
+}
+
+TEST_CASE("chunk data must be followed by CRLF (llhttp 8.1 skips any two bytes)", "[edge][http]") {
+    const std::string head = "POST /u HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n";
+    CHECK(reject_status(head + "5\r\nhelloXX0\r\n\r\n") == 400);
+    CHECK(reject_status(head + "5\r\nhello\rX0\r\n\r\n") == 400);
+    CHECK(reject_status(head + "5\r\nhelloX\n0\r\n\r\n") == 400);
+    CHECK(reject_status(head + "5\r\nhello\n\n0\r\n\r\n") == 400);
+    // The smuggled request must not be seen as a second message.
+    CHECK(reject_status(head + "5\r\nhelloGET /admin HTTP/1.1\r\nHost: h\r\n\r\n0\r\n\r\n") == 400);
+    CHECK(reject_status(head + "5\r\nhello\r\n0\r\n\r\n") == 0);
+
+    SECTION("checked across reads: the CRLF, or the bad bytes, in a later read") {
+        for (size_t split = head.size(); split < head.size() + 12; ++split) {
+            for (const char* tail : {"5\r\nhelloXX0\r\n\r\n", "5\r\nhello\r\n0\r\n\r\n"}) {
+                std::string all = head + tail;
+                bool bad = std::string(tail).find("XX") != std::string::npos;
+                RequestParser p(RequestLimits{});
+                auto r1 = p.feed(all.data(), split);
+                Status last = r1.status;
+                if (last == Status::need_more) last = p.feed(all.data() + split, all.size() - split).status;
+                INFO("split at " << split << " bad=" << bad);
+                if (bad) {
+                    CHECK(last == Status::error);
+                    CHECK(p.error_status() == 400);
+                } else {
+                    CHECK(last == Status::complete);
+                    CHECK(p.request().body == "hello");
+                }
+            }
+        }
+    }
+    SECTION("byte by byte") {
+        std::string all = head + "3\r\nabcZ\n0\r\n\r\n";
+        RequestParser p(RequestLimits{});
+        Status last = Status::need_more;
+        for (size_t i = 0; i < all.size() && last == Status::need_more; ++i)
+            last = p.feed(&all[i], 1).status;
+        CHECK(last == Status::error);
+        CHECK(p.error_status() == 400);
+    }
+}
+
+TEST_CASE("invalid Host values are refused with 400 (RFC 9112 §3.2, RFC 3986 host)", "[edge][http]") {
+    auto with_host = [](const std::string& h) { return "GET / HTTP/1.1\r\nHost: " + h + "\r\n\r\n"; };
+    for (const char* bad :
+         {"a b", "evil.example/x?", "evil.example/x", "a?b", "a#b", "h:port", "h:123456", "h:70000", "user@h", "[::1",
+          "[zz::1]", "::1", "[::1]x", "[]", "h:80:80", "%zz.example", "a\\b", ":80", "[1.2.3.4]"}) {
+        INFO(bad);
+        CHECK(reject_status(with_host(bad)) == 400);
+    }
+    for (const char* good :
+         {"example.com", "example.com:8080", "127.0.0.1", "127.0.0.1:80", "[::1]", "[::1]:443", "[2001:db8::1.2.3.4]",
+          "xn--bcher-kva.example", "a_b-c.example", "h:", "%41.example", "[v1.fe]"}) {
+        INFO(good);
+        CHECK(reject_status(with_host(good)) == 0);
+    }
+    // HTTP/1.0 may omit Host, but one that is sent must be valid.
+    CHECK(reject_status("GET / HTTP/1.0\r\nHost: a b\r\n\r\n") == 400);
+}
+
+TEST_CASE("absolute-form targets are accepted; their host wins over Host (RFC 9112 §3.2.2)", "[edge][http]") {
+    struct Case {
+        const char* target;
+        const char *host, *path, *query, *origin_form;
+    };
+    for (const Case& c : {Case{"http://a.example/x/y?q=1", "a.example", "/x/y", "q=1", "/x/y?q=1"},
+                          Case{"HTTP://a.example:8080/", "a.example:8080", "/", "", "/"},
+                          Case{"https://[::1]:8443/p", "[::1]:8443", "/p", "", "/p"},
+                          Case{"http://a.example", "a.example", "/", "", "/"},
+                          Case{"http://a.example?k=v", "a.example", "/", "k=v", "/?k=v"}}) {
+        INFO(c.target);
+        RequestParser p(RequestLimits{});
+        std::string req = std::string("GET ") + c.target + " HTTP/1.1\r\nHost: other.example\r\nX: y\r\n\r\n";
+        auto r = p.feed(req.data(), req.size());
+        REQUIRE(r.status == Status::complete);
+        CHECK(p.request().host == c.host);
+        CHECK(p.request().path == c.path);
+        CHECK(p.request().query == c.query);
+        CHECK(p.request().target == c.origin_form);
+        CHECK(p.request().header("x") == "y");
+        CHECK(p.request().header("host") == "other.example");
+    }
+    CHECK(reject_status("GET http://user@a.example/ HTTP/1.1\r\nHost: a.example\r\n\r\n") == 400);
+    CHECK(reject_status("GET http:///x HTTP/1.1\r\nHost: a.example\r\n\r\n") == 400);
+    CHECK(reject_status("GET http://a b/x HTTP/1.1\r\nHost: a.example\r\n\r\n") == 400);
+    CHECK(reject_status("GET ftp://a.example/x HTTP/1.1\r\nHost: a.example\r\n\r\n") == 400);
+    // Still HTTP/1.1: Host is required even when the target names the host.
+    CHECK(reject_status("GET http://a.example/x HTTP/1.1\r\n\r\n") == 400);
+    // An HTTP/1.0 request without Host takes the target's.
+    RequestParser p(RequestLimits{});
+    std::string req = "GET http://a.example/z HTTP/1.0\r\n\r\n";
+    REQUIRE(p.feed(req.data(), req.size()).status == Status::complete);
+    CHECK(p.request().host == "a.example");
+    CHECK(p.request().path == "/z");
+}
+
+TEST_CASE("an unknown but well-formed method gets 501, garbage gets 400", "[edge][http]") {
+    CHECK(reject_status("FOO / HTTP/1.1\r\nHost: h\r\n\r\n") == 501);
+    CHECK(reject_status("GETX / HTTP/1.1\r\nHost: h\r\n\r\n") == 501);
+    CHECK(reject_status("BREW /pot HTTP/1.1\r\nHost: h\r\n\r\n") == 501);
+    CHECK(reject_status("\r\nFOO / HTTP/1.1\r\nHost: h\r\n\r\n") == 501);
+    CHECK(reject_status("G{T / HTTP/1.1\r\nHost: h\r\n\r\n") == 400);
+    CHECK(reject_status("/ HTTP/1.1\r\nHost: h\r\n\r\n") == 400);
+    CHECK(reject_status("\x01\x02 / HTTP/1.1\r\nHost: h\r\n\r\n") == 400);
+    CHECK(reject_status("GET / HTTP/1.1\r\nHost: h\r\n\r\n") == 0);
+    // Pipelined after a good request: the second one's method is judged on its own.
+    RequestParser p(RequestLimits{});
+    std::string data = "GET /1 HTTP/1.1\r\nHost: h\r\n\r\nFOO /2 HTTP/1.1\r\nHost: h\r\n\r\n";
+    auto r = p.feed(data.data(), data.size());
+    REQUIRE(r.status == Status::complete);
+    p.next();
+    auto r2 = p.feed(data.data() + r.consumed, data.size() - r.consumed);
+    CHECK(r2.status == Status::error);
+    CHECK(p.error_status() == 501);
 }
