@@ -121,6 +121,7 @@ end
 
     text = edge.metrics()
     f.check("# TYPE meridian_edge_hit_for_miss_evictions_total counter" in text, "evictions exported as a counter")
+    f.check("# TYPE meridian_edge_cache_evictions_total counter" in text, "cache evictions exported as a counter")
     ev = edge.metric("meridian_edge_hit_for_miss_evictions_total") or 0
     hb = edge.metric("meridian_edge_hit_for_miss_bytes")
     he = edge.metric("meridian_edge_hit_for_miss_entries")
