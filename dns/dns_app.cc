@@ -173,6 +173,8 @@ bool DnsApp::build(const std::string& path, shared::ConfigDiagnostics& diags, co
             }
         }
         z->finalize();
+        // IXFR: what changed since the version being replaced, with that version's own history.
+        if (old) z->history = next_history(*old, *z, cfg.ixfr_history);
         compile_answers(*z);
         db->add(std::move(z));
     }
@@ -201,6 +203,10 @@ bool DnsApp::build(const std::string& path, shared::ConfigDiagnostics& diags, co
     }
     settings->tcp_idle_timeout_ms = cfg.tcp_idle_timeout_ms;
     settings->max_tcp_connections = cfg.max_tcp_connections;
+    settings->max_tcp_connections_per_address = cfg.max_tcp_connections_per_address;
+    settings->tcp_query_timeout_ms = cfg.tcp_query_timeout_ms;
+    settings->tcp_write_timeout_ms = cfg.tcp_write_timeout_ms;
+    settings->transfer_timeout_ms = cfg.transfer_timeout_ms;
     settings->query_log_sample = cfg.query_log_sample;
     settings->rrl = cfg.rrl;
     if (steering) {
@@ -311,13 +317,14 @@ bool DnsApp::start(uv_loop_t* main_loop, shared::MetricsRegistry& metrics) {
         auto settings = state_.settings;
         shared::MetricsRegistry* metrics = metrics_;
         const ServerMetricIds* ids = &ids_;
+        TcpSourceLimit* sources = &tcp_sources_;
         bool ok = slot->worker->start(
-            [sp, listen, rcvbuf, db, settings, metrics, ids, workers, nlisten](shared::Worker& w) {
+            [sp, listen, rcvbuf, db, settings, metrics, ids, sources, workers, nlisten](shared::Worker& w) {
                 for (unsigned j = 0; j < listen.size(); j++) {
                     const auto& addr = listen[j];
                     auto udp = std::make_unique<UdpServer>(w.index(), udp_context(workers, w.index(), nlisten, j),
                                                            metrics, ids);
-                    auto tcp = std::make_unique<TcpServer>(*sp->svc);
+                    auto tcp = std::make_unique<TcpServer>(*sp->svc, sources);
                     int rc = udp->start(addr, rcvbuf, db, settings);
                     int rc2 = rc ? 0 : tcp->start(w.loop(), addr);
                     sp->udp.push_back(std::move(udp));

@@ -11,6 +11,7 @@
 #include "dns/config/dns_config.h"
 #include "dns/server/query_log_file.h"
 #include "dns/server/query_service.h"
+#include "dns/server/tcp_source_limit.h"
 #include "dns/zone/zone_db.h"
 #include "shared/process/daemon.h"
 
@@ -49,6 +50,7 @@ private:
     // meridian_dns_steering_failed_open_total across reloads (each steering build counts from 0).
     std::shared_ptr<FailedOpenTally> failed_open_;
     State state_;
+    TcpSourceLimit tcp_sources_; // [limits] max_tcp_connections_per_address, shared by every worker (outlives them)
     std::vector<std::unique_ptr<WorkerSlot>> workers_;
     shared::MetricsRegistry* metrics_ = nullptr;
     ServerMetricIds ids_;

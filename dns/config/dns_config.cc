@@ -44,6 +44,12 @@ bool parse_dns_config(const std::string& path, shared::ConfigDiagnostics& diags,
         c.tcp_idle_timeout_ms = l->get_duration_ms("tcp_idle_timeout", 10000);
         if (c.tcp_idle_timeout_ms == 0) l->error("tcp_idle_timeout", "must be more than 0");
         c.max_tcp_connections = static_cast<uint32_t>(l->get_int("max_tcp_connections", 1000, 1, 1000000));
+        c.max_tcp_connections_per_address =
+            static_cast<uint32_t>(l->get_int("max_tcp_connections_per_address", 64, 0, 1000000));
+        c.tcp_query_timeout_ms = l->get_duration_ms("tcp_query_timeout", 5000);
+        if (c.tcp_query_timeout_ms == 0) l->error("tcp_query_timeout", "must be more than 0");
+        c.tcp_write_timeout_ms = l->get_duration_ms("tcp_write_timeout", 10000);
+        if (c.tcp_write_timeout_ms == 0) l->error("tcp_write_timeout", "must be more than 0");
         c.edns_buffer_size = static_cast<uint16_t>(l->get_int("edns_buffer_size", 1232, 512, 4096));
         c.udp_receive_buffer = l->get_size("udp_receive_buffer", 4u << 20);
         if (c.udp_receive_buffer > (1u << 30)) l->error("udp_receive_buffer", "at most 1GiB");
@@ -57,6 +63,9 @@ bool parse_dns_config(const std::string& path, shared::ConfigDiagnostics& diags,
             if (!cidr) a->error("allow", err);
             else c.axfr_allow.add(*cidr);
         }
+        c.transfer_timeout_ms = a->get_duration_ms("transfer_timeout", 60000);
+        if (c.transfer_timeout_ms == 0) a->error("transfer_timeout", "must be more than 0");
+        c.ixfr_history = static_cast<uint32_t>(a->get_int("ixfr_history", 16, 0, 10000));
         a->finish();
     }
     for (auto& k : root.array_of_tables("tsig_key")) {

@@ -34,6 +34,11 @@ struct DnsConfig {
     std::string nsid;
     uint64_t tcp_idle_timeout_ms = 10000;
     uint32_t max_tcp_connections = 1000; // per worker
+    uint32_t max_tcp_connections_per_address = 64; // whole process; 0 = no limit
+    uint64_t tcp_query_timeout_ms = 5000;
+    uint64_t tcp_write_timeout_ms = 10000;
+    uint64_t transfer_timeout_ms = 60000;
+    uint32_t ixfr_history = 16; // zone versions whose differences are kept for IXFR; 0 = none
     uint16_t edns_buffer_size = 1232;
     uint64_t udp_receive_buffer = 4u << 20; // SO_RCVBUF(FORCE) of every UDP listening socket; 0 = kernel default
     AddressAcl axfr_allow;

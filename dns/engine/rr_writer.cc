@@ -5,7 +5,9 @@
 namespace dns {
 namespace {
 
-std::string_view name_view(const uint8_t* p, size_t n) noexcept { return {reinterpret_cast<const char*>(p), n}; }
+std::string_view name_view(const uint8_t* p, size_t n) noexcept {
+    return {reinterpret_cast<const char*>(p), n};
+}
 
 void put_rdata(WireWriter& w, uint16_t type, const uint8_t* p, uint16_t len) noexcept {
     switch (type) {
@@ -53,6 +55,24 @@ size_t rdata_name_len(const uint8_t* p, size_t len) noexcept {
         pos += 1 + l;
     }
     return 0;
+}
+
+bool write_record(WireWriter& w, std::string_view owner, uint16_t type, uint32_t ttl, const uint8_t* rd,
+                  uint16_t len) noexcept {
+    size_t mark = w.pos();
+    w.name(owner);
+    w.u16(type);
+    w.u16(rrclass::IN);
+    w.u32(ttl);
+    size_t rdlen_at = w.pos();
+    w.u16(0);
+    put_rdata(w, type, rd, len);
+    if (!w.ok()) {
+        w.rewind(mark);
+        return false;
+    }
+    w.patch_u16(rdlen_at, static_cast<uint16_t>(w.pos() - rdlen_at - 2));
+    return true;
 }
 
 bool write_rrset(WireWriter& w, std::string_view owner, const RRset& set, uint32_t ttl) noexcept {

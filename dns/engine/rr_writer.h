@@ -14,6 +14,10 @@ namespace dns {
 // started and returns false (the writer is usable again).
 bool write_rrset(WireWriter& w, std::string_view owner, const RRset& set, uint32_t ttl) noexcept;
 
+// Writes one record (RDATA `rd`, `len` bytes, uncompressed). On overflow rewinds and returns false.
+bool write_record(WireWriter& w, std::string_view owner, uint16_t type, uint32_t ttl, const uint8_t* rd,
+                  uint16_t len) noexcept;
+
 // Length of a valid uncompressed name at p (bounded by len); 0 when invalid.
 size_t rdata_name_len(const uint8_t* p, size_t len) noexcept;
 

@@ -6,46 +6,183 @@
 
 namespace dns {
 
-bool write_axfr(const Zone& zone, const uint8_t* query, size_t question_end, uint8_t* buf, size_t cap,
-                const std::function<void(const uint8_t*, size_t)>& emit) {
-    size_t hdr = write_response_header(query, question_end, buf, cap);
-    if (!hdr) return false;
-    WireWriter w(buf, cap);
-    uint16_t an = 0;
-    auto start = [&] {
-        w = WireWriter(buf, cap);
-        w.bytes(query, question_end);
-        write_response_header(query, question_end, buf, cap); // flags and counts, in place
-        w.add_target(kHeaderSize);
-        an = 0;
-    };
-    auto flush = [&] {
-        w.patch_u16(6, an);
-        emit(buf, w.pos());
-    };
-    auto put = [&](std::string_view owner, const RRset& set) -> bool {
-        if (write_rrset(w, owner, set, set.ttl)) {
-            an = static_cast<uint16_t>(an + set.count);
-            return true;
-        }
-        if (an == 0) return false; // does not fit even alone
-        flush();
-        start();
-        if (!write_rrset(w, owner, set, set.ttl)) return false;
-        an = static_cast<uint16_t>(an + set.count);
-        return true;
-    };
-    start();
-    if (!put(zone.apex, *zone.soa)) return false;
-    for (const Node* n : zone.transfer_order) {
-        for (const auto& s : n->rrsets) {
-            if (n == zone.apex_node && s.type == rrtype::SOA) continue;
-            if (!put(n->name, s)) return false;
+const char* transfer_kind_name(TransferKind k) noexcept {
+    switch (k) {
+    case TransferKind::axfr:
+        return "AXFR";
+    case TransferKind::ixfr_current:
+        return "IXFR (up to date)";
+    case TransferKind::ixfr_incremental:
+        return "IXFR (incremental)";
+    case TransferKind::ixfr_full:
+        return "IXFR (full zone)";
+    }
+    return "?";
+}
+
+ZoneTransfer::ZoneTransfer(std::shared_ptr<const Zone> zone, const uint8_t* query, size_t question_end, bool ixfr,
+                           std::optional<uint32_t> client_serial)
+    : zone_(std::move(zone)), question_(reinterpret_cast<const char*>(query), question_end) {
+    if (ixfr && client_serial) {
+        uint32_t ours = zone_->serial, theirs = *client_serial;
+        // RFC 1995 §2: the same or a newer serial than ours gets our SOA alone.
+        if (theirs == ours || static_cast<int32_t>(theirs - ours) > 0) {
+            kind_ = TransferKind::ixfr_current;
+        } else if (zone_->history && zone_->history->find_from(theirs) < zone_->history->diffs.size()) {
+            kind_ = TransferKind::ixfr_incremental;
+            diff_ = zone_->history->find_from(theirs);
+        } else {
+            kind_ = TransferKind::ixfr_full;
         }
     }
-    if (!put(zone.apex, *zone.soa)) return false;
-    flush();
-    return true;
+}
+
+void ZoneTransfer::skip_to_valid() noexcept {
+    for (;;) {
+        switch (state_) {
+        case State::nodes: {
+            const auto& order = zone_->transfer_order;
+            if (node_ >= order.size()) {
+                state_ = State::last_soa;
+                return;
+            }
+            const Node* n = order[node_];
+            if (set_ >= n->rrsets.size()) {
+                node_++;
+                set_ = 0;
+                off_ = 0;
+                continue;
+            }
+            const RRset& set = n->rrsets[set_];
+            if ((n == zone_->apex_node && set.type == rrtype::SOA) || off_ + 2 > set.rdata.size()) {
+                set_++;
+                off_ = 0;
+                continue;
+            }
+            return;
+        }
+        case State::diff_removed:
+        case State::diff_added: {
+            const ZoneDiff& d = *zone_->history->diffs[diff_];
+            const auto& v = state_ == State::diff_removed ? d.removed : d.added;
+            if (rec_ < v.size()) return;
+            rec_ = 0;
+            if (state_ == State::diff_removed) {
+                state_ = State::diff_new_soa;
+                return;
+            }
+            diff_++;
+            state_ = diff_ < zone_->history->diffs.size() ? State::diff_old_soa : State::last_soa;
+            return;
+        }
+        default:
+            return;
+        }
+    }
+}
+
+bool ZoneTransfer::current(Item* it) noexcept {
+    auto from_record = [&](const DiffRecord& r) {
+        *it = {r.owner, r.type, r.ttl, reinterpret_cast<const uint8_t*>(r.rdata.data()),
+               static_cast<uint16_t>(r.rdata.size())};
+    };
+    switch (state_) {
+    case State::first_soa:
+    case State::last_soa: {
+        const RRset& soa = *zone_->soa;
+        const auto* p = reinterpret_cast<const uint8_t*>(soa.rdata.data());
+        *it = {zone_->apex, rrtype::SOA, soa.ttl, p + 2, static_cast<uint16_t>((p[0] << 8) | p[1])};
+        return true;
+    }
+    case State::nodes: {
+        const RRset& s = zone_->transfer_order[node_]->rrsets[set_];
+        const auto* p = reinterpret_cast<const uint8_t*>(s.rdata.data()) + off_;
+        *it = {zone_->transfer_order[node_]->name, s.type, s.ttl, p + 2, static_cast<uint16_t>((p[0] << 8) | p[1])};
+        return true;
+    }
+    case State::diff_old_soa:
+        from_record(zone_->history->diffs[diff_]->old_soa);
+        return true;
+    case State::diff_new_soa:
+        from_record(zone_->history->diffs[diff_]->new_soa);
+        return true;
+    case State::diff_removed:
+        from_record(zone_->history->diffs[diff_]->removed[rec_]);
+        return true;
+    case State::diff_added:
+        from_record(zone_->history->diffs[diff_]->added[rec_]);
+        return true;
+    case State::done:
+        return false;
+    }
+    return false;
+}
+
+void ZoneTransfer::advance() noexcept {
+    switch (state_) {
+    case State::first_soa:
+        if (kind_ == TransferKind::ixfr_current)
+            state_ = State::done;
+        else if (kind_ == TransferKind::ixfr_incremental)
+            state_ = State::diff_old_soa;
+        else
+            state_ = State::nodes;
+        break;
+    case State::nodes: {
+        const RRset& s = zone_->transfer_order[node_]->rrsets[set_];
+        const auto* p = reinterpret_cast<const uint8_t*>(s.rdata.data()) + off_;
+        off_ += 2 + static_cast<size_t>((p[0] << 8) | p[1]);
+        break;
+    }
+    case State::diff_old_soa:
+        state_ = State::diff_removed;
+        rec_ = 0;
+        break;
+    case State::diff_new_soa:
+        state_ = State::diff_added;
+        rec_ = 0;
+        break;
+    case State::diff_removed:
+    case State::diff_added:
+        rec_++;
+        break;
+    case State::last_soa:
+    case State::done:
+        state_ = State::done;
+        return;
+    }
+    skip_to_valid();
+}
+
+size_t ZoneTransfer::next(uint8_t* buf, size_t cap) noexcept {
+    if (failed_ || state_ == State::done) return 0;
+    if (state_ == State::nodes || state_ == State::diff_removed || state_ == State::diff_added) skip_to_valid();
+    const auto* q = reinterpret_cast<const uint8_t*>(question_.data());
+    if (!write_response_header(q, question_.size(), buf, cap)) {
+        failed_ = true;
+        return 0;
+    }
+    WireWriter w(buf, cap);
+    w.bytes(q, question_.size());
+    write_response_header(q, question_.size(), buf, cap); // flags and counts, in place
+    w.add_target(kHeaderSize);
+    uint16_t an = 0;
+    Item it;
+    while (an < 0xFFFF && current(&it)) {
+        if (!write_record(w, it.owner, it.type, it.ttl, it.rdata, it.len)) {
+            if (an == 0) {
+                failed_ = true; // one record larger than a whole message
+                return 0;
+            }
+            break;
+        }
+        an++;
+        records_++;
+        advance();
+    }
+    w.patch_u16(6, an);
+    messages_++;
+    return w.pos();
 }
 
 } // namespace dns

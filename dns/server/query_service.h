@@ -29,6 +29,10 @@ struct ServiceSettings {
     AddressAcl axfr_allow;
     uint64_t tcp_idle_timeout_ms = 10000;
     uint32_t max_tcp_connections = 1000;
+    uint32_t max_tcp_connections_per_address = 64; // whole process; 0 = no limit
+    uint64_t tcp_query_timeout_ms = 5000;  // from a query's first byte to its last
+    uint64_t tcp_write_timeout_ms = 10000; // answers pending with no write progress
+    uint64_t transfer_timeout_ms = 60000;  // a zone transfer with no write progress
     int query_log_fd = -1; // owned by the app
     uint32_t query_log_sample = 1;
     RrlConfig rrl;

@@ -3,76 +3,106 @@
 #include <algorithm>
 #include <cstring>
 #include <ctime>
+#include <optional>
+#include <string>
 
 #include "dns/engine/query_engine.h"
 #include "dns/engine/zone_transfer.h"
 #include "dns/server/tsig_session.h"
 #include "dns/wire/dns_constants.h"
+#include "dns/wire/query.h"
 #include "shared/log/log.h"
 #include "shared/net/listen_socket.h"
 
 namespace dns {
 
 namespace {
-constexpr size_t kHighWater = 1 << 20; // stop reading a client whose answers pile up
-constexpr size_t kLowWater = 256 << 10;
+constexpr size_t kInitialInput = 4096;
+constexpr size_t kMaxInput = 65537 + 4096;  // one whole message and the start of the next
+constexpr uint64_t kProgressCheckMs = 1000; // how often stalled output is sampled for progress
+
+uint64_t unix_now_s() {
+    timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return static_cast<uint64_t>(ts.tv_sec);
+}
+
+std::string peer_text(const sockaddr_storage& ss) {
+    shared::SocketAddress a;
+    std::memcpy(&a.storage, &ss, sizeof ss);
+    a.len = ss.ss_family == AF_INET6 ? sizeof(sockaddr_in6) : sizeof(sockaddr_in);
+    return a.to_string();
+}
 } // namespace
+
+struct TcpServer::Transfer {
+    std::unique_ptr<ZoneTransfer> stream;
+    std::unique_ptr<TsigSession> tsig;
+    uint64_t started_ms = 0;
+    size_t bytes = 0;
+};
 
 struct TcpServer::Conn {
     TcpServer* srv = nullptr;
     uv_tcp_t tcp{};
     uv_timer_t timer{};
-    std::vector<uint8_t> in = std::vector<uint8_t>(4096);
+    uv_write_t wreq{};
+    std::vector<uint8_t> in = std::vector<uint8_t>(kInitialInput);
     size_t in_len = 0;
-    uint64_t last_active = 0;
+    std::vector<uint8_t> out;     // framed answers not yet handed to libuv
+    std::vector<uint8_t> writing; // the bytes of the one write in flight
+    bool writing_now = false;
+    uint64_t last_active = 0;   // last whole query read or write completed (idle timeout)
+    uint64_t query_started = 0; // first byte of the query being received (query timeout)
+    uint64_t progress_at = 0;   // last time pending output shrank (write timeout)
+    size_t progress_queue = 0;
+    std::unique_ptr<Transfer> xfr;
     int open_handles = 0;
-    int pending_writes = 0;
     bool closing = false;
     bool reading = false;
     bool eof = false;
+    bool source_counted = false;
     sockaddr_storage peer{};
+
+    const sockaddr* peer_sa() const { return reinterpret_cast<const sockaddr*>(&peer); }
+    uv_stream_t* stream() { return reinterpret_cast<uv_stream_t*>(&tcp); }
+    size_t pending_output() const { return out.size() + (writing_now ? tcp.write_queue_size : 0); }
+    // A whole query waits in the input (only while the output is backed up or a transfer runs).
+    bool has_complete() const {
+        if (in_len < 2) return false;
+        size_t mlen = (size_t(in[0]) << 8) | in[1];
+        return in_len >= 2 + mlen;
+    }
 
     static void on_alloc(uv_handle_t* h, size_t, uv_buf_t* buf) noexcept {
         auto* c = static_cast<Conn*>(h->data);
-        if (c->in.size() - c->in_len < 1024) c->in.resize(std::min<size_t>(c->in.size() * 2, 65537 + 4096));
+        if (c->in.size() - c->in_len < 1024 && c->in.size() < kMaxInput)
+            c->in.resize(std::min<size_t>(c->in.size() * 2, kMaxInput));
         *buf = uv_buf_init(reinterpret_cast<char*>(c->in.data() + c->in_len),
                            static_cast<unsigned>(c->in.size() - c->in_len));
     }
     static void on_read(uv_stream_t* s, ssize_t nread, const uv_buf_t*) noexcept {
         auto* c = static_cast<Conn*>(s->data);
+        TcpServer* srv = c->srv;
         if (nread < 0) {
             c->eof = true;
-            if (c->pending_writes == 0) c->srv->close_conn(c);
-            else uv_read_stop(s);
+            c->reading = false;
+            uv_read_stop(s);
+            if (nread != UV_EOF) return srv->close_conn(c, "read error");
+            // Half-closed: answer what was asked, then close (RFC 7766 §6.2.2).
+            srv->process(c);
             return;
         }
+        if (nread == 0) return;
+        if (c->in_len == 0) c->query_started = uv_now(srv->loop_);
         c->in_len += static_cast<size_t>(nread);
-        c->last_active = uv_now(c->srv->loop_);
-        c->srv->process(c);
-    }
-    static void on_timer(uv_timer_t* t) noexcept {
-        auto* c = static_cast<Conn*>(t->data);
-        uint64_t idle = c->srv->svc_.settings().tcp_idle_timeout_ms;
-        uint64_t now = uv_now(c->srv->loop_);
-        if (now - c->last_active >= idle) {
-            c->srv->close_conn(c); // RFC 7766 §6.2.3: the server may close idle connections
-            return;
-        }
-        uv_timer_start(&c->timer, on_timer, idle - (now - c->last_active), 0);
+        srv->process(c);
     }
     static void on_close(uv_handle_t* h) noexcept {
         auto* c = static_cast<Conn*>(h->data);
         if (--c->open_handles == 0) delete c;
     }
 };
-
-namespace {
-struct WriteReq {
-    uv_write_t req{};
-    std::vector<uint8_t> data;
-    TcpServer::Conn* conn = nullptr;
-};
-} // namespace
 
 TcpServer::~TcpServer() = default;
 
@@ -93,7 +123,8 @@ void TcpServer::close() {
     if (initialized_ && !uv_is_closing(reinterpret_cast<uv_handle_t*>(&listener_)))
         uv_close(reinterpret_cast<uv_handle_t*>(&listener_), nullptr);
     auto conns = conns_;
-    for (Conn* c : conns) close_conn(c);
+    for (Conn* c : conns)
+        close_conn(c, "server stopping");
 }
 
 void TcpServer::on_connection(uv_stream_t* s, int status) noexcept {
@@ -104,168 +135,272 @@ void TcpServer::on_connection(uv_stream_t* s, int status) noexcept {
     uv_tcp_init(self->loop_, &c->tcp);
     c->tcp.data = c;
     c->open_handles = 1;
-    if (uv_accept(s, reinterpret_cast<uv_stream_t*>(&c->tcp)) != 0) {
+    auto refuse = [&] {
+        self->svc_.metrics()->inc(self->svc_.worker(), self->svc_.ids().tcp_refused);
+        c->closing = true;
+        uv_close(reinterpret_cast<uv_handle_t*>(&c->tcp), Conn::on_close);
+    };
+    if (uv_accept(s, c->stream()) != 0) {
         c->closing = true;
         uv_close(reinterpret_cast<uv_handle_t*>(&c->tcp), Conn::on_close);
         return;
     }
-    auto& m = *self->svc_.metrics();
-    if (self->conns_.size() >= self->svc_.settings().max_tcp_connections) {
-        m.inc(self->svc_.worker(), self->svc_.ids().tcp_refused);
-        c->closing = true;
-        uv_close(reinterpret_cast<uv_handle_t*>(&c->tcp), Conn::on_close);
-        return;
-    }
+    const ServiceSettings& st = self->svc_.settings();
+    if (self->conns_.size() >= st.max_tcp_connections) return refuse();
     int len = sizeof c->peer;
     uv_tcp_getpeername(&c->tcp, reinterpret_cast<sockaddr*>(&c->peer), &len);
+    if (self->sources_) {
+        if (!self->sources_->acquire(c->peer_sa(), st.max_tcp_connections_per_address)) return refuse();
+        c->source_counted = true;
+    }
     uv_tcp_nodelay(&c->tcp, 1);
     uv_timer_init(self->loop_, &c->timer);
     c->timer.data = c;
+    c->wreq.data = c;
     c->open_handles = 2;
     c->last_active = uv_now(self->loop_);
-    uv_timer_start(&c->timer, Conn::on_timer, self->svc_.settings().tcp_idle_timeout_ms, 0);
     self->conns_.push_back(c);
-    m.gauge_add(self->svc_.worker(), self->svc_.ids().tcp_connections, 1);
-    c->reading = true;
-    uv_read_start(reinterpret_cast<uv_stream_t*>(&c->tcp), Conn::on_alloc, Conn::on_read);
+    self->svc_.metrics()->gauge_add(self->svc_.worker(), self->svc_.ids().tcp_connections, 1);
+    self->update_reading(c);
+    self->arm_timer(c);
 }
 
-void TcpServer::close_conn(Conn* c) {
+void TcpServer::close_conn(Conn* c, const char* why) {
     if (c->closing) return;
+    if (c->xfr) end_transfer(c, why ? why : "connection closed");
     c->closing = true;
+    if (why && shared::log::enabled(shared::log::Level::debug))
+        shared::log::debug("dns", "TCP connection closed", {{"client", peer_text(c->peer)}, {"reason", why}});
     conns_.erase(std::remove(conns_.begin(), conns_.end(), c), conns_.end());
+    if (c->source_counted && sources_) sources_->release(c->peer_sa());
     svc_.metrics()->gauge_add(svc_.worker(), svc_.ids().tcp_connections, -1);
     uv_close(reinterpret_cast<uv_handle_t*>(&c->timer), Conn::on_close);
     uv_close(reinterpret_cast<uv_handle_t*>(&c->tcp), Conn::on_close);
 }
 
-void TcpServer::send(Conn* c, std::vector<uint8_t> framed) {
-    auto* w = new WriteReq;
-    w->data = std::move(framed);
-    w->conn = c;
-    w->req.data = w;
-    uv_buf_t b = uv_buf_init(reinterpret_cast<char*>(w->data.data()), static_cast<unsigned>(w->data.size()));
-    c->pending_writes++;
-    int rc = uv_write(&w->req, reinterpret_cast<uv_stream_t*>(&c->tcp), &b, 1, [](uv_write_t* req, int status) noexcept {
-        auto* w = static_cast<WriteReq*>(req->data);
-        Conn* c = w->conn;
-        delete w;
-        c->pending_writes--;
-        if (c->closing) return;
-        if (status < 0 || (c->eof && c->pending_writes == 0)) {
-            c->srv->close_conn(c);
-            return;
-        }
-        auto* s = reinterpret_cast<uv_stream_t*>(&c->tcp);
-        if (!c->reading && uv_stream_get_write_queue_size(s) < kLowWater) {
-            c->reading = true;
-            uv_read_start(s, Conn::on_alloc, Conn::on_read);
-            c->srv->process(c); // queries that arrived while paused
-        }
-    });
-    if (rc < 0) {
-        c->pending_writes--;
-        delete w;
-        close_conn(c);
-        return;
-    }
-    auto* s = reinterpret_cast<uv_stream_t*>(&c->tcp);
-    if (c->reading && uv_stream_get_write_queue_size(s) > kHighWater) {
-        c->reading = false;
-        uv_read_stop(s);
-    }
+bool TcpServer::can_process(const Conn* c) const {
+    return !c->closing && !c->xfr && c->pending_output() < kOutputHigh;
 }
 
-bool TcpServer::transfer(Conn* c, const uint8_t* msg, size_t mlen, const AnswerInfo& info) {
-    const auto* peer = reinterpret_cast<const sockaddr*>(&c->peer);
+bool TcpServer::finished(const Conn* c) const {
+    return c->eof && !c->xfr && c->out.empty() && !c->writing_now && !c->has_complete();
+}
+
+void TcpServer::update_reading(Conn* c) {
+    if (c->closing) return;
+    bool want = !c->eof && can_process(c);
+    if (want == c->reading) return;
+    c->reading = want;
+    if (want)
+        uv_read_start(c->stream(), Conn::on_alloc, Conn::on_read);
+    else
+        uv_read_stop(c->stream());
+}
+
+void TcpServer::append(Conn* c, const uint8_t* msg, size_t len) {
+    c->out.push_back(static_cast<uint8_t>(len >> 8));
+    c->out.push_back(static_cast<uint8_t>(len));
+    c->out.insert(c->out.end(), msg, msg + len);
+}
+
+void TcpServer::flush(Conn* c) {
+    if (c->closing || c->writing_now || c->out.empty()) return;
+    c->writing.swap(c->out);
+    c->out.clear();
+    c->progress_at = uv_now(loop_);
+    c->progress_queue = c->writing.size();
+    uv_buf_t b = uv_buf_init(reinterpret_cast<char*>(c->writing.data()), static_cast<unsigned>(c->writing.size()));
+    int rc = uv_write(&c->wreq, c->stream(), &b, 1, on_write);
+    if (rc < 0) return close_conn(c, "write error");
+    c->writing_now = true;
+}
+
+void TcpServer::on_write(uv_write_t* req, int status) noexcept {
+    auto* c = static_cast<Conn*>(req->data);
+    c->writing_now = false;
+    if (c->closing) return;
+    TcpServer* srv = c->srv;
+    if (status < 0) return srv->close_conn(c, "write error");
+    c->writing.clear();
+    // A transfer's or a large answer's buffer is not kept by an idle connection.
+    if (c->writing.capacity() > 2 * kOutputHigh && !c->xfr) std::vector<uint8_t>().swap(c->writing);
+    c->last_active = uv_now(srv->loop_);
+    if (c->xfr) srv->pump_transfer(c);
+    if (!c->closing) srv->process(c);
+}
+
+void TcpServer::arm_timer(Conn* c) {
+    if (c->closing) return;
+    const ServiceSettings& st = svc_.settings();
+    uint64_t now = uv_now(loop_);
+    uint64_t deadline = UINT64_MAX;
+    if (c->writing_now || !c->out.empty() || c->xfr) {
+        uint64_t t = c->xfr ? st.transfer_timeout_ms : st.tcp_write_timeout_ms;
+        deadline = std::min(c->progress_at + t, now + kProgressCheckMs);
+    }
+    if (c->in_len > 0 && !c->has_complete()) deadline = std::min(deadline, c->query_started + st.tcp_query_timeout_ms);
+    if (!c->writing_now && c->out.empty() && !c->xfr && c->in_len == 0) {
+        uint64_t idle = st.tcp_idle_timeout_ms;
+        // Under pressure idle connections make room sooner (NSD halves its timeout the same way).
+        if (conns_.size() * 2 > st.max_tcp_connections) idle = std::min(idle, st.tcp_query_timeout_ms);
+        deadline = std::min(deadline, c->last_active + idle);
+    }
+    if (deadline == UINT64_MAX) return;
+    uv_timer_start(&c->timer, on_timer, deadline > now ? deadline - now : 0, 0);
+}
+
+void TcpServer::on_timer(uv_timer_t* t) noexcept {
+    auto* c = static_cast<Conn*>(t->data);
+    TcpServer* srv = c->srv;
+    const ServiceSettings& st = srv->svc_.settings();
+    uint64_t now = uv_now(srv->loop_);
+    if (c->writing_now) {
+        size_t q = c->tcp.write_queue_size;
+        if (q < c->progress_queue) {
+            c->progress_queue = q;
+            c->progress_at = now;
+        }
+        uint64_t limit = c->xfr ? st.transfer_timeout_ms : st.tcp_write_timeout_ms;
+        if (now - c->progress_at >= limit) return srv->close_conn(c, c->xfr ? "transfer_timeout" : "tcp_write_timeout");
+    }
+    if (c->in_len > 0 && !c->has_complete() && now - c->query_started >= st.tcp_query_timeout_ms)
+        return srv->close_conn(c, "tcp_query_timeout");
+    if (!c->writing_now && c->out.empty() && !c->xfr && c->in_len == 0) {
+        uint64_t idle = st.tcp_idle_timeout_ms;
+        if (srv->conns_.size() * 2 > st.max_tcp_connections) idle = std::min(idle, st.tcp_query_timeout_ms);
+        // RFC 7766 §6.2.3: the server may close idle connections.
+        if (now - c->last_active >= idle) return srv->close_conn(c, nullptr);
+    }
+    srv->arm_timer(c);
+}
+
+bool TcpServer::start_transfer(Conn* c, const uint8_t* msg, size_t mlen, const AnswerInfo& info) {
     auto* m = svc_.metrics();
     const auto& st = svc_.settings();
     // Allowed by address, or by a TSIG the engine verified (RFC 8945); the engine itself answered a bad TSIG with
     // NOTAUTH, so a signed request here is a verified one, and every message of its answer is signed.
-    timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    uint64_t now_s = static_cast<uint64_t>(ts.tv_sec);
+    uint64_t now_s = unix_now_s();
     std::unique_ptr<TsigSession> tsig = TsigSession::for_request(msg, mlen, info, now_s);
-    bool allowed = st.axfr_allow.allows(peer) || tsig;
-    uint8_t refuse_rcode = rcode::REFUSED;
-    if (!allowed) {
+    std::shared_ptr<const Zone> zone = svc_.db().get(info.zone->apex);
+    if (!zone || (!st.axfr_allow.allows(c->peer_sa()) && !tsig)) {
         m->inc(svc_.worker(), svc_.ids().axfr_refused);
-        shared::log::warn("dns", "zone transfer refused", {{"zone", info.zone->apex_text}});
+        shared::log::warn("dns", "zone transfer refused",
+                          {{"zone", info.zone->apex_text}, {"client", peer_text(c->peer)}});
         size_t n = write_response_header(msg, info.question_end, out_.data(), out_.size());
         if (!n) {
-            close_conn(c);
+            close_conn(c, "bad transfer request");
             return false;
         }
         out_[2] &= static_cast<uint8_t>(~(flag::AA >> 8));
-        out_[3] = static_cast<uint8_t>((out_[3] & 0xF0) | refuse_rcode);
-        std::vector<uint8_t> framed(2 + n);
-        framed[0] = static_cast<uint8_t>(n >> 8);
-        framed[1] = static_cast<uint8_t>(n);
-        std::memcpy(framed.data() + 2, out_.data(), n);
-        send(c, std::move(framed));
+        out_[3] = static_cast<uint8_t>((out_[3] & 0xF0) | rcode::REFUSED);
+        append(c, out_.data(), n);
         return true;
     }
+    ParsedQuery pq;
+    parse_query(msg, mlen, &pq);
+    std::optional<uint32_t> serial;
+    if (pq.ixfr_soa) serial = pq.ixfr_serial;
     m->inc(svc_.worker(), svc_.ids().axfr);
-    std::vector<uint8_t> all;
-    bool sign_ok = true;
-    auto append = [&all](const uint8_t* p, size_t len) {
-        all.push_back(static_cast<uint8_t>(len >> 8));
-        all.push_back(static_cast<uint8_t>(len));
-        all.insert(all.end(), p, p + len);
-    };
-    // Messages stay well under 64 KiB so a TSIG record always fits after them.
-    bool ok = write_axfr(*info.zone, msg, info.question_end, out_.data(), 16384, [&](const uint8_t* p, size_t len) {
-        if (!tsig) return append(p, len);
-        // The message builder's buffer has room past its 16 KiB cap: sign in place (RFC 8945 §5.3.1).
-        size_t n = tsig->sign(const_cast<uint8_t*>(p), len, out_.size(), now_s);
-        if (!n) sign_ok = false;
-        else append(p, n);
-    });
-    if (!ok || !sign_ok) {
-        shared::log::error("dns", ok ? "zone transfer failed: TSIG signing failed"
-                                     : "zone transfer failed: an RRset does not fit a message",
-                           {{"zone", info.zone->apex_text}});
-        close_conn(c);
-        return false;
+    c->xfr = std::make_unique<Transfer>();
+    c->xfr->stream =
+        std::make_unique<ZoneTransfer>(std::move(zone), msg, info.question_end, info.qtype == rrtype::IXFR, serial);
+    c->xfr->tsig = std::move(tsig);
+    c->xfr->started_ms = uv_now(loop_);
+    c->progress_at = uv_now(loop_);
+    pump_transfer(c);
+    return !c->closing;
+}
+
+void TcpServer::pump_transfer(Conn* c) {
+    Transfer* x = c->xfr.get();
+    while (x && !c->closing && !x->stream->done() && c->out.size() < kTransferHigh) {
+        // Messages up to 64 KiB (RFC 5936 §2.2), short of it by the TSIG record's room when signed.
+        size_t cap = out_.size() - (x->tsig ? x->tsig->reserve() : 0);
+        size_t n = x->stream->next(out_.data(), cap);
+        if (n == 0) {
+            if (x->stream->failed()) return close_conn(c, "a record does not fit a message");
+            break;
+        }
+        if (x->tsig) {
+            n = x->tsig->sign(out_.data(), n, out_.size(), unix_now_s());
+            if (!n) return close_conn(c, "TSIG signing failed");
+        }
+        append(c, out_.data(), n);
+        x->bytes += n + 2;
     }
-    shared::log::info("dns", "zone transfer", {{"zone", info.zone->apex_text}, {"serial", std::to_string(info.zone->serial)},
-                                               {"tsig", tsig ? tsig->key_name() : "-"}});
-    send(c, std::move(all));
-    return true;
+    if (x && x->stream->done() && c->out.empty() && !c->writing_now) {
+        end_transfer(c, nullptr);
+        return;
+    }
+    flush(c);
+}
+
+void TcpServer::end_transfer(Conn* c, const char* failure) {
+    Transfer* x = c->xfr.get();
+    const ZoneTransfer& s = *x->stream;
+    std::string zone = s.zone().apex_text, serial = std::to_string(s.zone().serial), client = peer_text(c->peer);
+    std::string messages = std::to_string(s.messages()), records = std::to_string(s.records());
+    std::string bytes = std::to_string(x->bytes), ms = std::to_string(uv_now(loop_) - x->started_ms);
+    std::string key = x->tsig ? x->tsig->key_name() : "-";
+    if (failure)
+        shared::log::warn("dns", "zone transfer failed",
+                          {{"zone", zone},
+                           {"serial", serial},
+                           {"kind", transfer_kind_name(s.kind())},
+                           {"client", client},
+                           {"tsig", key},
+                           {"messages", messages},
+                           {"records", records},
+                           {"bytes", bytes},
+                           {"ms", ms},
+                           {"reason", failure}});
+    else
+        shared::log::info("dns", "zone transfer completed",
+                          {{"zone", zone},
+                           {"serial", serial},
+                           {"kind", transfer_kind_name(s.kind())},
+                           {"client", client},
+                           {"tsig", key},
+                           {"messages", messages},
+                           {"records", records},
+                           {"bytes", bytes},
+                           {"ms", ms}});
+    c->xfr.reset();
 }
 
 void TcpServer::process(Conn* c) {
     size_t pos = 0;
-    while (!c->closing && c->reading && c->in_len - pos >= 2) {
+    uint64_t now = uv_now(loop_);
+    while (can_process(c) && c->in_len - pos >= 2) {
         size_t mlen = (size_t(c->in[pos]) << 8) | c->in[pos + 1];
-        if (c->in_len - pos < 2 + mlen) {
-            if (c->in.size() < 2 + mlen + 1024) c->in.resize(2 + mlen + 1024);
-            break;
-        }
+        if (c->in_len - pos < 2 + mlen) break;
         const uint8_t* msg = c->in.data() + pos + 2;
         pos += 2 + mlen;
+        c->last_active = now;
         AnswerInfo info;
-        const auto* peer = reinterpret_cast<const sockaddr*>(&c->peer);
-        size_t n = svc_.handle(msg, mlen, out_.data(), out_.size(), true, peer, &info);
+        size_t n = svc_.handle(msg, mlen, out_.data(), out_.size(), true, c->peer_sa(), &info);
         if (info.kind == AnswerKind::transfer && info.zone) {
-            if (!transfer(c, msg, mlen, info)) return;
+            if (!start_transfer(c, msg, mlen, info)) return;
             continue;
         }
         if (n == 0) {
             if (info.kind == AnswerKind::dropped) continue;
-            close_conn(c);
-            return;
+            return close_conn(c, "unanswerable query");
         }
-        std::vector<uint8_t> framed(2 + n);
-        framed[0] = static_cast<uint8_t>(n >> 8);
-        framed[1] = static_cast<uint8_t>(n);
-        std::memcpy(framed.data() + 2, out_.data(), n);
-        send(c, std::move(framed));
+        append(c, out_.data(), n);
     }
+    if (c->closing) return;
     if (pos) {
         std::memmove(c->in.data(), c->in.data() + pos, c->in_len - pos);
         c->in_len -= pos;
+        c->query_started = now; // whatever follows is the next query's start
     }
+    if (c->in_len == 0 && c->in.size() > kInitialInput) std::vector<uint8_t>(kInitialInput).swap(c->in);
+    flush(c);
+    if (c->closing) return;
+    if (finished(c)) return close_conn(c, nullptr);
+    update_reading(c);
+    arm_timer(c);
 }
 
 } // namespace dns

@@ -1,6 +1,14 @@
 // DNS over TCP for one worker (RFC 7766): 2-byte length framing, several queries pipelined on one connection
-// (answered in order as they are parsed), an idle timeout, a per-worker connection limit, and AXFR/IXFR streamed
-// to clients the AXFR allow-list admits. Worker thread only.
+// (answered in order), and AXFR/IXFR streamed to clients the allow-list or a TSIG key admits.
+//
+// Every connection's memory is bounded: answers go to one output buffer written by one uv_write at a time, and a
+// connection whose output is not drained (more than kOutputHigh bytes waiting) is no longer read, so a client that
+// never reads costs its input buffer and at most about kOutputHigh plus one answer, whatever it sends. Deadlines, on
+// one timer per connection: a query must arrive whole within tcp_query_timeout of its first byte (a dribbling
+// client cannot hold a slot), pending output must make progress within tcp_write_timeout (transfer_timeout during
+// a zone transfer), and a connection with nothing to do is closed after tcp_idle_timeout (sooner when more than
+// half the worker's slots are taken, as NSD does). Connections per client address are limited across workers.
+// Zone transfers are produced message by message as the client drains them. Worker thread only.
 #pragma once
 
 #include <uv.h>
@@ -10,13 +18,15 @@
 #include <vector>
 
 #include "dns/server/query_service.h"
+#include "dns/server/tcp_source_limit.h"
 #include "shared/net/address.h"
 
 namespace dns {
 
 class TcpServer {
-public:
-    explicit TcpServer(QueryService& svc) : svc_(svc) {}
+  public:
+    // `sources` (shared by every worker, may be null) counts connections per client address.
+    TcpServer(QueryService& svc, TcpSourceLimit* sources) : svc_(svc), sources_(sources) {}
     ~TcpServer();
     TcpServer(const TcpServer&) = delete;
     TcpServer& operator=(const TcpServer&) = delete;
@@ -26,18 +36,34 @@ public:
     shared::SocketAddress address() const;
     size_t connections() const { return conns_.size(); }
 
-    struct Conn;
+    // Output waiting per connection above which it is not read (and no more of a transfer is produced).
+    static constexpr size_t kOutputHigh = 16 << 10;
+    static constexpr size_t kTransferHigh = 64 << 10;
 
-private:
+    struct Conn;
+    struct Transfer;
+
+  private:
     static void on_connection(uv_stream_t* s, int status) noexcept;
-    void close_conn(Conn* c);
+    static void on_write(uv_write_t* req, int status) noexcept;
+    static void on_timer(uv_timer_t* t) noexcept;
+    void close_conn(Conn* c, const char* why);
     void process(Conn* c);
-    void send(Conn* c, std::vector<uint8_t> framed);
-    // AXFR/IXFR: access check (allow-list or TSIG), then the zone stream. False when the connection was closed.
-    bool transfer(Conn* c, const uint8_t* msg, size_t mlen, const AnswerInfo& info);
+    void append(Conn* c, const uint8_t* msg, size_t len);
+    void flush(Conn* c);
+    void update_reading(Conn* c);
+    void arm_timer(Conn* c);
+    bool can_process(const Conn* c) const;
+    bool finished(const Conn* c) const;
+    // AXFR/IXFR: access check (allow-list or TSIG), then starts the stream. False when the connection was closed.
+    bool start_transfer(Conn* c, const uint8_t* msg, size_t mlen, const AnswerInfo& info);
+    // Produces transfer messages while the output is below kTransferHigh; ends the transfer when it is all written.
+    void pump_transfer(Conn* c);
+    void end_transfer(Conn* c, const char* outcome);
     friend struct Conn;
 
     QueryService& svc_;
+    TcpSourceLimit* sources_;
     uv_loop_t* loop_ = nullptr;
     uv_tcp_t listener_{};
     bool initialized_ = false;

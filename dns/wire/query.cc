@@ -39,9 +39,12 @@ bool parse_ecs(const uint8_t* p, uint16_t len, ClientSubnet* out) noexcept {
     uint16_t family = static_cast<uint16_t>((p[0] << 8) | p[1]);
     uint8_t source = p[2], scope = p[3];
     unsigned max_bits;
-    if (family == 1) max_bits = 32;
-    else if (family == 2) max_bits = 128;
-    else return false;
+    if (family == 1)
+        max_bits = 32;
+    else if (family == 2)
+        max_bits = 128;
+    else
+        return false;
     if (source > max_bits || scope != 0) return false;
     size_t addr_len = (source + 7u) / 8u;
     if (len - 4u != addr_len) return false;
@@ -126,6 +129,8 @@ QueryStatus parse_query(const uint8_t* data, size_t len, ParsedQuery* q) noexcep
     q->do_bit = false;
     q->ecs = ClientSubnet{};
     q->tsig_offset = 0;
+    q->ixfr_soa = false;
+    q->ixfr_serial = 0;
     if (q->flags & flag::QR) return QueryStatus::drop;
     uint16_t qd = r.u16(), an = r.u16(), ns = r.u16(), ar = r.u16();
     if (q->opcode != opcode::QUERY) {
@@ -157,10 +162,26 @@ QueryStatus parse_query(const uint8_t* data, size_t len, ParsedQuery* q) noexcep
     q->qclass = r.u16();
     if (!r.ok()) return QueryStatus::formerr;
     q->question_end = r.offset();
-    // A query carries no answer or authority records (NSD and Knot reject them too).
-    if (an != 0 || ns != 0) {
+    // A query carries no answer or authority records (NSD and Knot reject them too), except IXFR's one SOA in the
+    // authority section: the version the client has (RFC 1995 §3).
+    bool ixfr_soa = q->qtype == rrtype::IXFR && an == 0 && ns == 1;
+    if (an != 0 || (ns != 0 && !ixfr_soa)) {
         find_opt(data, len, q->question_end, 0, an + ns, ar, q);
         return QueryStatus::formerr;
+    }
+    if (ixfr_soa) {
+        bool root = false;
+        if (!skip_name(r, &root)) return QueryStatus::formerr;
+        uint16_t type = r.u16();
+        r.skip(2 + 4);
+        uint16_t rdlen = r.u16();
+        size_t rd_start = r.offset();
+        if (!r.ok() || type != rrtype::SOA) return QueryStatus::formerr;
+        if (!skip_name(r, &root) || !skip_name(r, &root)) return QueryStatus::formerr; // MNAME, RNAME
+        q->ixfr_serial = r.u32();
+        r.skip(16);
+        if (!r.ok() || r.offset() - rd_start != rdlen) return QueryStatus::formerr;
+        q->ixfr_soa = true;
     }
 
     for (uint16_t i = 0; i < ar; i++) {

@@ -34,6 +34,9 @@ struct ParsedQuery {
     bool do_bit = false;
     bool nsid = false; // the client asked for NSID
     ClientSubnet ecs;
+    // IXFR (RFC 1995 §3): the serial of the client's SOA in the authority section, when there is one.
+    bool ixfr_soa = false;
+    uint32_t ixfr_serial = 0;
     // TSIG (RFC 8945): offset of the TSIG RR (0 when none); it must be the last record.
     size_t tsig_offset = 0;
 };

@@ -18,6 +18,7 @@
 
 #include "dns/wire/dns_name.h"
 #include "dns/zone/answer_table.h"
+#include "dns/zone/zone_history.h"
 
 namespace dns {
 
@@ -118,6 +119,8 @@ public:
     // Set by finalize(): no wildcard, no zone cut, no DNAME, so a name below the apex that is not a node is
     // NXDOMAIN without the closest-encloser walk.
     bool plain = false;
+    // Differences from the previous versions (IXFR, dns/zone/zone_history.h); null when none are kept.
+    std::shared_ptr<const ZoneHistory> history;
 
     const Node* find(std::string_view name) const noexcept { return index_.find(store_, name, name_hash(name)); }
     const Node* find(std::string_view name, uint64_t hash) const noexcept { return index_.find(store_, name, hash); }

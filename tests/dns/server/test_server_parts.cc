@@ -1,11 +1,10 @@
-// Socket-free parts of dns/server and dns/engine/zone_transfer: rate limiting, NOTIFY messages, AXFR streams.
+// Socket-free parts of dns/server and dns/engine/zone_transfer: rate limiting and NOTIFY messages.
 #include <catch2/catch.hpp>
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
 
 #include "dns/dns_test_util.h"
-#include "dns/engine/zone_transfer.h"
 #include "dns/server/notify_sender.h"
 #include "dns/server/rate_limiter.h"
 #include "dns/wire/dns_constants.h"
@@ -61,37 +60,3 @@ TEST_CASE("NOTIFY message: opcode 4, AA, SOA question and answer", "[dns][server
     ldns_pkt_free(pkt);
 }
 
-TEST_CASE("AXFR stream: SOA first and last, every record once, split into messages", "[dns][server][axfr]") {
-    const ZoneDb& db = test::test_db();
-    NameBuf n;
-    n.assign_lower(reinterpret_cast<const uint8_t*>("\7example\4test\0"), 14);
-    unsigned skip;
-    const Zone* z = db.find_zone(n, &skip);
-    REQUIRE(z);
-    auto q = test::make_query("example.test", rrtype::AXFR);
-    std::vector<uint8_t> buf(512);
-    size_t messages = 0, records = 0;
-    std::vector<int> types;
-    bool ok = write_axfr(*z, q.data(), q.size(), buf.data(), buf.size(), [&](const uint8_t* p, size_t len) {
-        messages++;
-        REQUIRE(len <= 512);
-        ldns_pkt* pkt = nullptr;
-        REQUIRE(ldns_wire2pkt(&pkt, p, len) == LDNS_STATUS_OK);
-        CHECK(ldns_pkt_qr(pkt));
-        CHECK(ldns_pkt_aa(pkt));
-        CHECK(ldns_pkt_id(pkt) == 0x1234);
-        for (size_t i = 0; i < ldns_pkt_ancount(pkt); i++)
-            types.push_back(ldns_rr_get_type(ldns_rr_list_rr(ldns_pkt_answer(pkt), i)));
-        records += ldns_pkt_ancount(pkt);
-        ldns_pkt_free(pkt);
-    });
-    CHECK(ok);
-    CHECK(messages > 1);
-    CHECK(records == z->record_count + 1);
-    REQUIRE(!types.empty());
-    CHECK(types.front() == LDNS_RR_TYPE_SOA);
-    CHECK(types.back() == LDNS_RR_TYPE_SOA);
-    // An RRset larger than a message cannot be sent.
-    std::vector<uint8_t> tiny(60);
-    CHECK_FALSE(write_axfr(*z, q.data(), q.size(), tiny.data(), tiny.size(), [](const uint8_t*, size_t) {}));
-}
