@@ -207,16 +207,17 @@ TEST_CASE("TSIG session: every message of a transfer is signed, chained, and ldn
     std::vector<uint8_t> buf(4096);
     ParsedQuery pq;
     REQUIRE(parse_query(q.data(), q.size(), &pq) == QueryStatus::ok);
-    bool ok = write_axfr(*r.info.zone, q.data(), pq.question_end, buf.data(), 600, [&](const uint8_t* p, size_t len) {
-        std::vector<uint8_t> m(p, p + len);
+    ZoneTransfer xfr(test_db().get(r.info.zone->apex), q.data(), pq.question_end, false, std::nullopt);
+    for (size_t len; (len = xfr.next(buf.data(), 600)) != 0;) {
+        std::vector<uint8_t> m(buf.data(), buf.data() + len);
         m.resize(len + session->reserve());
         size_t n = session->sign(m.data(), len, m.size(), t);
         REQUIRE(n > len);
         REQUIRE(n <= len + session->reserve());
         m.resize(n);
         msgs.push_back(std::move(m));
-    });
-    REQUIRE(ok);
+    }
+    REQUIRE(xfr.done());
     REQUIRE(msgs.size() >= 3);
     ldns_rdf* mac = request_mac(q);
     for (size_t i = 0; i < msgs.size(); i++) {
