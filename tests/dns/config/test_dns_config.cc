@@ -163,3 +163,45 @@ TEST_CASE("address ACL matches prefixes and IPv4-mapped clients", "[dns][config]
     CHECK_FALSE(parse_cidr("1.2.3.4/", &err));
     CHECK_FALSE(parse_cidr("::1/129", &err));
 }
+
+TEST_CASE("dns config: TSIG keys with each algorithm, min_mac_size, duplicates", "[dns][config][tsig]") {
+    auto p = write_temp(R"([[zone]]
+name = "a.test."
+file = "a.zone"
+[[tsig_key]]
+name = "md5-key"
+algorithm = "hmac-md5"
+secret = "c2VjcmV0"
+[[tsig_key]]
+name = "short"
+algorithm = "hmac-sha512"
+secret = "c2VjcmV0"
+min_mac_size = 32
+)");
+    shared::ConfigDiagnostics d;
+    DnsConfig c;
+    REQUIRE(parse_dns_config(p, d, &c));
+    REQUIRE(c.tsig_keys.size() == 2);
+    CHECK(c.tsig_keys[0].algorithm == "hmac-md5");
+    CHECK(c.tsig_keys[1].min_mac_size == 32);
+    unlink(p.c_str());
+
+    auto bad = write_temp(R"([[zone]]
+name = "a.test."
+file = "a.zone"
+[[tsig_key]]
+name = "k"
+algorithm = "hmac-sha256"
+secret = "c2VjcmV0"
+min_mac_size = 8
+[[tsig_key]]
+name = "K."
+secret = "c2VjcmV0"
+)");
+    shared::ConfigDiagnostics d2;
+    CHECK_FALSE(parse_dns_config(bad, d2, &c));
+    INFO(d2.to_string());
+    CHECK(has(d2, "tsig_key[0].min_mac_size: min_mac_size for hmac-sha256 must be between 16 and 32"));
+    CHECK(has(d2, "tsig_key[1].name: TSIG key K. is configured twice"));
+    unlink(bad.c_str());
+}
