@@ -1,0 +1,262 @@
+#!/usr/bin/env python3
+"""meridian-dns against hostile TCP clients (issue: TCP memory was unbounded in practice, dribblers locked good
+clients out):
+- 200 pipelining clients that never read: the server's RSS grows by a bounded amount per connection, it keeps
+  answering good clients over TCP and UDP, and it closes the stuck connections after tcp_write_timeout;
+- 300 clients that dribble one byte per second fill every connection slot: a good client is still answered within
+  a bound (each dribbler is closed tcp_query_timeout after its query's first byte), and the dribblers were closed
+  by the server;
+- max_tcp_connections_per_address: the 61st connection from one address is closed at once, another address is
+  served.
+Loopback source addresses 127.0.x.y stand in for distinct clients."""
+import errno
+import os
+import socket
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from dnswire import build_query, parse_response, free_port, wait_udp, udp_query, TYPES  # noqa
+
+SRC = os.environ.get("MERIDIAN_SRC", os.path.abspath(os.path.join(os.path.dirname(__file__), "../..")))
+DNS = os.environ.get("MERIDIAN_DNS", os.path.join(SRC, "build/dns/bin/meridian-dns"))
+ZONE_SRC = os.path.join(SRC, "conf/examples/zones/example.test.zone")
+failures = []
+
+
+def check(cond, what):
+    print(("ok   " if cond else "FAIL ") + what, flush=True)
+    if not cond:
+        failures.append(what)
+
+
+def rss_kib(pid):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
+def fds(pid):
+    return len(os.listdir("/proc/%d/fd" % pid))
+
+
+def connect_from(src, port, rcvbuf=None, timeout=5.0):
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    if rcvbuf:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 16384)
+    s.bind((src, 0))
+    s.settimeout(timeout)
+    s.connect(("127.0.0.1", port))
+    return s
+
+
+def good_tcp(port, src="127.0.0.1", timeout=2.0):
+    """One query on a fresh connection; True when answered NOERROR with an answer."""
+    try:
+        s = connect_from(src, port, timeout=timeout)
+    except OSError:
+        return False
+    try:
+        q = build_query("web.example.test.", TYPES["A"], qid=0x7777)
+        s.sendall(struct.pack("!H", len(q)) + q)
+        buf = b""
+        while len(buf) < 2 or len(buf) < 2 + struct.unpack("!H", buf[:2])[0]:
+            chunk = s.recv(4096)
+            if not chunk:
+                return False
+            buf += chunk
+        r = parse_response(buf[2:])
+        return r["rcode"] == 0 and len(r["an"]) > 0
+    except OSError:
+        return False
+    finally:
+        s.close()
+
+
+def closed_by_server(s, seconds):
+    """Reads and discards until EOF/reset (True) or `seconds` pass (False)."""
+    s.setblocking(True)
+    s.settimeout(0.5)
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        try:
+            if not s.recv(1 << 20):
+                return True
+        except socket.timeout:
+            continue
+        except OSError:
+            return True
+    return False
+
+
+def never_readers(port, pid):
+    base_rss = rss_kib(pid)
+    base_fds = fds(pid)
+    q = build_query("example.test.", TYPES["MX"], qid=0x1111)
+    block = (struct.pack("!H", len(q)) + q) * 2000  # ~80 KB of pipelined queries
+    conns = []
+    for i in range(200):
+        s = connect_from("127.0.1.%d" % (1 + i // 50), port, rcvbuf=4096)
+        s.setblocking(False)
+        conns.append([s, 0, False])
+    # Send until every connection is blocked (the server stopped reading it) or 8 MB each, bounded in time.
+    deadline = time.time() + 25
+    while time.time() < deadline and not all(c[2] for c in conns):
+        for c in conns:
+            if c[2]:
+                continue
+            try:
+                n = c[0].send(block)
+                c[1] += n
+                if c[1] > 8 << 20:
+                    c[2] = True
+            except BlockingIOError:
+                c[2] = True
+            except OSError:
+                c[2] = True
+    sent = sum(c[1] for c in conns)
+    time.sleep(1.0)
+    rss = rss_kib(pid)
+    per_conn = (rss - base_rss) / len(conns)
+    print("   never-reading clients: %d connections sent %.1f MB of queries; server RSS %d -> %d KiB "
+          "(%.1f KiB per connection)" % (len(conns), sent / 1e6, base_rss, rss, per_conn), flush=True)
+    check(all(c[2] for c in conns), "every never-reading connection was stopped by backpressure")
+    check(per_conn < 256, "RSS per never-reading connection is bounded (%.1f KiB < 256 KiB)" % per_conn)
+    t0 = time.time()
+    ok = good_tcp(port)
+    check(ok and time.time() - t0 < 3, "a good TCP client is answered while 200 clients never read")
+    check(udp_query(port, build_query("web.example.test.", TYPES["A"])) is not None, "UDP is answered meanwhile")
+    # tcp_write_timeout (3 s) closes the stuck connections.
+    deadline = time.time() + 20
+    while time.time() < deadline and fds(pid) > base_fds + 5:
+        time.sleep(0.5)
+    check(fds(pid) <= base_fds + 5, "the server closed the never-reading connections after tcp_write_timeout "
+          "(open fds %d, at start %d)" % (fds(pid), base_fds))
+    for c in conns:
+        c[0].close()
+
+
+def dribblers(port, pid):
+    q = build_query("www.example.test.", TYPES["A"], qid=0x2222)
+    framed = struct.pack("!H", len(q)) + q
+    conns = []
+    for i in range(300):
+        try:
+            s = connect_from("127.0.2.%d" % (1 + i // 50), port)
+            s.setblocking(False)
+            conns.append(s)
+        except OSError:
+            pass
+    check(len(conns) == 300, "300 dribbling connections opened (every slot taken)")
+    # One byte per second from each; meanwhile a good client retries until it is answered.
+    t0 = time.time()
+    answered_at = None
+    pos = 0
+    next_byte = 0.0
+    while time.time() - t0 < 20:
+        now = time.time()
+        if now >= next_byte and pos < len(framed) - 1:
+            for s in conns:
+                try:
+                    s.send(framed[pos:pos + 1])
+                except OSError:
+                    pass
+            pos += 1
+            next_byte = now + 1.0
+        if answered_at is None and good_tcp(port, timeout=1.0):
+            answered_at = time.time() - t0
+            break
+        time.sleep(0.2)
+    print("   dribblers: good client answered after %s s" % (
+        "%.1f" % answered_at if answered_at is not None else "never"), flush=True)
+    check(answered_at is not None and answered_at < 12,
+          "a good client is answered within 12 s while 300 dribblers hold every slot (tcp_query_timeout 2 s)")
+    closed = sum(1 for s in conns if closed_by_server(s, 0.2 if s is not conns[0] else 5))
+    check(closed >= 290, "the server closed the dribbling connections (%d of %d)" % (closed, len(conns)))
+    for s in conns:
+        s.close()
+
+
+def per_address(port):
+    conns = []
+    for _ in range(60):
+        conns.append(connect_from("127.0.3.1", port))
+    time.sleep(0.3)
+    over = connect_from("127.0.3.1", port)
+    check(closed_by_server(over, 5), "the 61st connection from one address is closed at once "
+          "(max_tcp_connections_per_address = 60)")
+    over.close()
+    check(good_tcp(port, src="127.0.3.2"), "another address is still served")
+    # The 60 earlier ones are still served (one query each on a few).
+    q = build_query("www.example.test.", TYPES["A"], qid=0x3333)
+    ok = True
+    for s in conns[:5]:
+        s.sendall(struct.pack("!H", len(q)) + q)
+        hdr = s.recv(2)
+        ok = ok and len(hdr) == 2
+    check(ok, "connections within the limit are answered")
+    for s in conns:
+        s.close()
+    time.sleep(0.5)
+    check(good_tcp(port, src="127.0.3.1"), "after they close, the address may connect again")
+
+
+def main():
+    if not os.path.exists(DNS):
+        print("meridian-dns not built:", DNS)
+        return 1
+    tmp = tempfile.mkdtemp(prefix="meridian-tcp-hostile-")
+    port = free_port()
+    conf = os.path.join(tmp, "dns.toml")
+    with open(conf, "w") as f:
+        f.write(f'''workers = 1
+listen = "127.0.0.1:{port}"
+[log]
+level = "warn"
+[[zone]]
+name = "example.test."
+file = "{ZONE_SRC}"
+[limits]
+tcp_idle_timeout = "30s"
+tcp_query_timeout = "2s"
+tcp_write_timeout = "3s"
+max_tcp_connections = 300
+max_tcp_connections_per_address = 60
+''')
+    log = open(os.path.join(tmp, "dns.log"), "w")
+    p = subprocess.Popen([DNS, "--config", conf], stdout=log, stderr=log)
+    try:
+        if not wait_udp(port, 15):
+            print("FAIL: server did not start")
+            return 1
+        for _ in range(20):
+            good_tcp(port)
+        never_readers(port, p.pid)
+        check(p.poll() is None, "the server is alive after the never-reading clients")
+        dribblers(port, p.pid)
+        check(p.poll() is None, "the server is alive after the dribblers")
+        time.sleep(1)
+        per_address(port)
+        check(p.poll() is None, "the server is alive at the end")
+    finally:
+        p.terminate()
+        try:
+            p.wait(10)
+        except subprocess.TimeoutExpired:
+            p.kill()
+    if failures:
+        print("server log tail:")
+        print(open(os.path.join(tmp, "dns.log")).read()[-3000:])
+        print("%d failure(s)" % len(failures))
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
