@@ -27,7 +27,8 @@ size_t QueryService::handle(const uint8_t* query, size_t len, uint8_t* out, size
     bool timed = (++timing_counter_ & (kTimingSample - 1)) == 0;
     uint64_t t0 = timed || settings_->rrl.enabled ? uv_hrtime() : 0;
     QueryContext ctx{tcp, client, context_};
-    // TSIG needs the wall clock; only a query with additional records (OPT, TSIG) can be signed.
+    // TSIG needs the wall clock; only a query with additional records (OPT, TSIG) can be signed. Without keys every
+    // signed query is BADKEY, whose record echoes the request's time instead.
     if (len >= kHeaderSize && (query[10] | query[11]) && !settings_->engine.tsig_keys.empty()) {
         timespec ts;
         clock_gettime(CLOCK_REALTIME_COARSE, &ts);

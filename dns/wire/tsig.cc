@@ -410,7 +410,7 @@ size_t tsig_append_unsigned(uint8_t* buf, size_t len, size_t cap, const TsigChec
     RecordFields f;
     f.owner = request.key_name;
     f.alg = request.algorithm;
-    f.time = now_s;
+    f.time = now_s ? now_s : request.time_signed; // 0: the server reads no clock (it has no keys at all)
     f.fudge = kTsigFudge;
     f.original_id = request.original_id;
     f.error = request.error;

@@ -243,3 +243,16 @@ TEST_CASE("TSIG session: every message of a transfer is signed, chained, and ldn
     auto pr = ask_with(test_db(), plain, cfg, ctx);
     CHECK(TsigSession::for_request(plain.data(), plain.size(), pr.info, t) == nullptr);
 }
+
+TEST_CASE("TSIG: a server without keys answers a signed query NOTAUTH/BADKEY", "[dns][tsig][engine]") {
+    uint64_t t = 1'790'000'000;
+    auto q = sign(make_query("web.example.test", rrtype::A), "hmac-sha256", kSecret, t);
+    QueryContext ctx; // no keys, so the server reads no clock: now_s stays 0
+    auto r = ask_with(test_db(), q, EngineConfig{}, ctx);
+    REQUIRE(r.status == LDNS_STATUS_OK);
+    CHECK(r.rcode() == rcode::NOTAUTH);
+    CHECK(r.answer().empty());
+    auto f = tsig_of(r);
+    CHECK(f.error == tsig_error::BADKEY);
+    CHECK(f.time == t); // the request's time, not 1970
+}
