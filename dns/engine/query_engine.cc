@@ -476,6 +476,14 @@ size_t answer_query(const ZoneDb& db, const EngineConfig& config, const QueryCon
     info->question_end = q.question_end;
     info->tsig = q.tsig_offset != 0;
 
+    size_t limit = out_cap;
+    if (!ctx.tcp) {
+        size_t udp = kClassicUdpSize;
+        if (q.edns) udp = std::max<size_t>(kClassicUdpSize, std::min<size_t>(q.udp_size, config.edns_buffer_size));
+        limit = std::min(limit, udp);
+    }
+    limit = std::min<size_t>(limit, kMaxMessage);
+
     // RFC 8945 §5.2: a signed query is answered only when its TSIG verifies, and then signed (§5.3).
     TsigSigner signer;
     if (q.tsig_offset) {
@@ -485,24 +493,16 @@ size_t answer_query(const ZoneDb& db, const EngineConfig& config, const QueryCon
             info->rcode = rcode::FORMERR;
             return header_only(q, rcode::FORMERR, out, out_cap, config);
         }
-        if (t.signed_error()) signer = TsigSigner(t);
+        if (t.status == TsigCheck::Status::ok || t.signed_error()) signer = TsigSigner(t);
         if (t.status == TsigCheck::Status::error) {
             info->rcode = rcode::NOTAUTH;
-            return tsig_rejection(q, query, t, signer, config, ctx.now_s, out, out_cap);
+            return tsig_rejection(q, query, t, signer, config, ctx.now_s, out, limit);
         }
-        signer = TsigSigner(t);
         info->tsig_key = t.key;
         info->tsig_offset = q.tsig_offset;
     }
     size_t tsig_room = signer.reserve();
 
-    size_t limit = out_cap;
-    if (!ctx.tcp) {
-        size_t udp = kClassicUdpSize;
-        if (q.edns) udp = std::max<size_t>(kClassicUdpSize, std::min<size_t>(q.udp_size, config.edns_buffer_size));
-        limit = std::min(limit, udp);
-    }
-    limit = std::min<size_t>(limit, kMaxMessage);
     if (limit < q.question_end) return header_only(q, rcode::SERVFAIL, out, out_cap, config);
 
     WireWriter w(out, limit);

@@ -32,12 +32,24 @@ void* operator new[](size_t n, const std::nothrow_t&) noexcept {
     if (g_counting) g_allocations++;
     return std::malloc(n ? n : 1);
 }
-void operator delete(void* p, const std::nothrow_t&) noexcept { std::free(p); }
-void operator delete[](void* p, const std::nothrow_t&) noexcept { std::free(p); }
-void operator delete(void* p) noexcept { std::free(p); }
-void operator delete[](void* p) noexcept { std::free(p); }
-void operator delete(void* p, size_t) noexcept { std::free(p); }
-void operator delete[](void* p, size_t) noexcept { std::free(p); }
+void operator delete(void* p, const std::nothrow_t&) noexcept {
+    std::free(p);
+}
+void operator delete[](void* p, const std::nothrow_t&) noexcept {
+    std::free(p);
+}
+void operator delete(void* p) noexcept {
+    std::free(p);
+}
+void operator delete[](void* p) noexcept {
+    std::free(p);
+}
+void operator delete(void* p, size_t) noexcept {
+    std::free(p);
+}
+void operator delete[](void* p, size_t) noexcept {
+    std::free(p);
+}
 
 using namespace dns;
 
@@ -49,12 +61,16 @@ TEST_CASE("answering a query allocates nothing", "[dns][engine][alloc]") {
     test::QueryOpts e;
     e.edns = 1232;
     e.options = {0, 3, 0, 0, 0, 8, 0, 7, 0, 1, 24, 0, 192, 0, 2};
-    std::vector<std::vector<uint8_t>> queries = {
-        test::make_query("alias.example.test", rrtype::A), test::make_query("example.test", rrtype::MX, e),
-        test::make_query("nope.example.test", rrtype::A, e), test::make_query("host3.example", rrtype::MX),
-        test::make_query("x.sub.example.test", rrtype::A), test::make_query("big.example", rrtype::TXT),
-        test::make_query("loop1.example", rrtype::A), test::make_query("example.org", rrtype::A),
-        test::make_query("b.ent.example.test", rrtype::AAAA, e), test::make_query("example.test", rrtype::ANY)};
+    std::vector<std::vector<uint8_t>> queries = {test::make_query("alias.example.test", rrtype::A),
+                                                 test::make_query("example.test", rrtype::MX, e),
+                                                 test::make_query("nope.example.test", rrtype::A, e),
+                                                 test::make_query("host3.example", rrtype::MX),
+                                                 test::make_query("x.sub.example.test", rrtype::A),
+                                                 test::make_query("big.example", rrtype::TXT),
+                                                 test::make_query("loop1.example", rrtype::A),
+                                                 test::make_query("example.org", rrtype::A),
+                                                 test::make_query("b.ent.example.test", rrtype::AAAA, e),
+                                                 test::make_query("example.test", rrtype::ANY)};
     std::vector<uint8_t> out(65535);
     // The counter itself works (so the zero below means something).
     g_allocations = 0;
@@ -75,7 +91,8 @@ TEST_CASE("answering a query allocates nothing", "[dns][engine][alloc]") {
     }
 }
 
-TEST_CASE("a signed query allocates nothing in our code (after the thread's first HMAC)", "[dns][engine][alloc][tsig]") {
+TEST_CASE("a signed query allocates nothing in our code (after the thread's first HMAC)",
+          "[dns][engine][alloc][tsig]") {
     // OpenSSL's own allocations go through malloc, which this counter does not see; this checks the engine, the
     // TSIG check and signer (fixed storage), not OpenSSL's internals.
     const ZoneDb& db = test::test_db();

@@ -10,6 +10,7 @@
 #include "dns/engine/zone_transfer.h"
 #include "dns/server/tsig_session.h"
 #include "dns/wire/dns_constants.h"
+#include "dns/wire/dns_name.h"
 #include "dns/wire/query.h"
 
 using namespace dns;
@@ -255,4 +256,36 @@ TEST_CASE("TSIG: a server without keys answers a signed query NOTAUTH/BADKEY", "
     auto f = tsig_of(r);
     CHECK(f.error == tsig_error::BADKEY);
     CHECK(f.time == t); // the request's time, not 1970
+}
+
+TEST_CASE("TSIG: a UDP rejection stays within the client's 512 bytes", "[dns][tsig][engine]") {
+    // A long key name and a long (unknown) algorithm name: the BADKEY record would take the answer past 512 bytes,
+    // so the rejection goes without it rather than over the limit.
+    std::string label(63, 'a');
+    std::string long_name = label + "." + label + "." + label + "." + label.substr(0, 60) + ".";
+    auto q = make_query("web.example.test", rrtype::A);
+    std::vector<uint8_t> rr;
+    auto wire = *name_from_text(long_name);
+    rr.insert(rr.end(), wire.begin(), wire.end());
+    std::vector<uint8_t> fixed = {0, 250, 0, 255, 0, 0, 0, 0};
+    rr.insert(rr.end(), fixed.begin(), fixed.end());
+    std::vector<uint8_t> rdata(wire.begin(), wire.end()); // algorithm name: as long
+    std::vector<uint8_t> tail = {0, 0, 0x6a, 0xb0, 0x00, 0x00, 1, 44, 0, 0, 0x12, 0x34, 0, 0, 0, 0};
+    rdata.insert(rdata.end(), tail.begin(), tail.end());
+    rr.push_back(static_cast<uint8_t>(rdata.size() >> 8));
+    rr.push_back(static_cast<uint8_t>(rdata.size()));
+    rr.insert(rr.end(), rdata.begin(), rdata.end());
+    q.insert(q.end(), rr.begin(), rr.end());
+    q[11] = 1;
+    QueryContext ctx;
+    ctx.now_s = now();
+    auto r = ask_with(test_db(), q, config_with(), ctx);
+    REQUIRE(r.wire.size() >= 12);
+    CHECK(r.wire.size() <= 512);
+    CHECK((r.wire[3] & 0x0F) == rcode::NOTAUTH);
+    // Over TCP the record fits.
+    ctx.tcp = true;
+    auto t = ask_with(test_db(), q, config_with(), ctx);
+    CHECK(t.wire.size() > 512);
+    CHECK(tsig_of(t).error == tsig_error::BADKEY);
 }
