@@ -49,7 +49,6 @@ def connect_from(src, port, rcvbuf=None, timeout=5.0):
     s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     if rcvbuf:
         s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 16384)
     s.bind((src, 0))
     s.settimeout(timeout)
     s.connect(("127.0.0.1", port))
