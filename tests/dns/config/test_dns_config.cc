@@ -119,12 +119,12 @@ bogus = 1
     DnsConfig c;
     CHECK_FALSE(parse_dns_config(p, d, &c));
     INFO(d.to_string());
-    CHECK(has(d, ":2:") );
+    CHECK(has(d, ":2:"));
     CHECK(has(d, "is not a valid domain name"));
-    CHECK(has(d, "zone[0].file") );
+    CHECK(has(d, "zone[0].file"));
     CHECK(has(d, "\"300.1.1.1/8\" is not an IP address"));
     CHECK(has(d, "prefix length over 32"));
-    CHECK(has(d, ":6:") );
+    CHECK(has(d, ":6:"));
     CHECK(has(d, "limits.edns_buffer_size"));
     CHECK(has(d, "limits.udp_receive_buffer"));
     CHECK(has(d, "tsig_key[0].secret: the secret is not base64"));
@@ -203,5 +203,58 @@ secret = "c2VjcmV0"
     INFO(d2.to_string());
     CHECK(has(d2, "tsig_key[0].min_mac_size: min_mac_size for hmac-sha256 must be between 16 and 32"));
     CHECK(has(d2, "tsig_key[1].name: TSIG key K. is configured twice"));
+    unlink(bad.c_str());
+}
+
+TEST_CASE("dns config: TCP limits and transfer keys, defaults and errors", "[dns][config][xfr]") {
+    auto p = write_temp(R"([[zone]]
+name = "example.test."
+file = "x.zone"
+[limits]
+tcp_query_timeout = "2s"
+tcp_write_timeout = "3s"
+max_tcp_connections_per_address = 7
+[axfr]
+ixfr_history = 4
+transfer_timeout = "90s"
+)");
+    shared::ConfigDiagnostics d;
+    DnsConfig c;
+    parse_dns_config(p, d, &c); // the zone file does not exist: only the keys matter here
+    CHECK(c.tcp_query_timeout_ms == 2000);
+    CHECK(c.tcp_write_timeout_ms == 3000);
+    CHECK(c.max_tcp_connections_per_address == 7);
+    CHECK(c.ixfr_history == 4);
+    CHECK(c.transfer_timeout_ms == 90000);
+    unlink(p.c_str());
+
+    auto q = write_temp("[[zone]]\nname = \"example.test.\"\nfile = \"x.zone\"\n");
+    shared::ConfigDiagnostics d2;
+    DnsConfig m;
+    parse_dns_config(q, d2, &m);
+    CHECK(m.tcp_query_timeout_ms == 5000);
+    CHECK(m.tcp_write_timeout_ms == 10000);
+    CHECK(m.max_tcp_connections_per_address == 64);
+    CHECK(m.ixfr_history == 16);
+    CHECK(m.transfer_timeout_ms == 60000);
+    unlink(q.c_str());
+
+    auto bad = write_temp(R"([[zone]]
+name = "example.test."
+file = "x.zone"
+[limits]
+tcp_query_timeout = "0s"
+tcp_write_timeout = "0s"
+[axfr]
+transfer_timeout = "0s"
+ixfr_history = -1
+)");
+    shared::ConfigDiagnostics d3;
+    DnsConfig b;
+    CHECK_FALSE(parse_dns_config(bad, d3, &b));
+    CHECK(has(d3, "tcp_query_timeout"));
+    CHECK(has(d3, "tcp_write_timeout"));
+    CHECK(has(d3, "transfer_timeout"));
+    CHECK(has(d3, "ixfr_history"));
     unlink(bad.c_str());
 }
