@@ -110,6 +110,7 @@ bool parse_dns_config(const std::string& path, shared::ConfigDiagnostics& diags,
         c.rrl.slip = static_cast<uint32_t>(r->get_int("slip", 2, 0, 10));
         c.rrl.ipv4_prefix = static_cast<uint8_t>(r->get_int("ipv4_prefix", 24, 8, 32));
         c.rrl.ipv6_prefix = static_cast<uint8_t>(r->get_int("ipv6_prefix", 56, 16, 128));
+        c.rrl.table_size = static_cast<uint32_t>(r->get_int("table_size", 65536, 1, 16777216));
         r->finish();
     }
     if (extra) extra(root);

@@ -20,6 +20,8 @@ QueryService::QueryService(unsigned worker, unsigned context, shared::MetricsReg
 void QueryService::update(std::shared_ptr<const ZoneDb> db, std::shared_ptr<const ServiceSettings> settings) {
     db_ = std::move(db);
     settings_ = std::move(settings);
+    // Off: no table at all. The answering thread calls this between queries, so the allocation is not on the path.
+    rrl_.resize(settings_->rrl.enabled ? settings_->rrl.table_size : 0);
 }
 
 size_t QueryService::handle(const uint8_t* query, size_t len, uint8_t* out, size_t cap, bool tcp,

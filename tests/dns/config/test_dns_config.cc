@@ -57,6 +57,7 @@ responses_per_second = 5
 slip = 3
 ipv4_prefix = 16
 ipv6_prefix = 48
+table_size = 1000
 )");
     shared::ConfigDiagnostics d;
     DnsConfig c;
@@ -84,6 +85,7 @@ ipv6_prefix = 48
     CHECK(c.rrl.enabled);
     CHECK(c.rrl.slip == 3);
     CHECK(c.rrl.ipv6_prefix == 48);
+    CHECK(c.rrl.table_size == 1000);
     unlink(p.c_str());
 
     auto minimal = write_temp("[[zone]]\nname = \"a.test.\"\nfile = \"a.zone\"\n");

@@ -66,6 +66,20 @@ TEST_CASE("RRL: NXDOMAIN for random names shares the zone's budget", "[dns][serv
     CHECK(sent <= 10);
 }
 
+TEST_CASE("RRL: the table is sized from the config, and absent while RRL is off", "[dns][server][rrl]") {
+    RateLimiter rl;
+    CHECK(rl.size() == 0);
+    RrlConfig cfg;
+    cfg.enabled = true;
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    CHECK(rl.check(cfg, reinterpret_cast<const sockaddr*>(&a), 0, 1, 1) == RrlDecision::send); // no table: no limit
+    rl.resize(cfg.table_size);
+    CHECK(rl.size() == 65536);
+    rl.resize(0);
+    CHECK(rl.size() == 0);
+}
+
 TEST_CASE("RRL slip: TC set, no records, OPT kept for an EDNS query", "[dns][server][rrl]") {
     Rig rig(1, 1); // every suppressed answer slips
     QueryOpts o;

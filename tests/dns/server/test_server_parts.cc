@@ -21,7 +21,7 @@ sockaddr_in v4(const char* ip) {
 } // namespace
 
 TEST_CASE("RRL: per-prefix budget per second, slip, off by default", "[dns][server][rrl]") {
-    RateLimiter rl;
+    RateLimiter rl(4096);
     RrlConfig cfg;
     auto a = v4("192.0.2.10");
     auto same24 = v4("192.0.2.99");
