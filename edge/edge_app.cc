@@ -54,15 +54,17 @@ void EdgeApp::register_metrics(shared::MetricsRegistry& m) {
     };
     m.gauge_fn("meridian_edge_collapse_fills_in_flight", "Origin fills running that other misses can join", "",
                co(&CoalescerStats::in_flight));
-    m.gauge_fn("meridian_edge_collapse_bytes", "Bytes charged to the table of fills in flight (cache.collapse_max_bytes)",
-               "", co(&CoalescerStats::fill_bytes));
+    m.gauge_fn("meridian_edge_collapse_bytes",
+               "Bytes charged to the table of fills in flight (cache.collapse_max_bytes)", "",
+               co(&CoalescerStats::fill_bytes));
     m.counter_fn("meridian_edge_collapse_uncollapsed_total",
                  "Misses fetched without collapsing because the fills table was at cache.collapse_max_bytes", "",
                  co(&CoalescerStats::uncollapsed));
     m.gauge_fn("meridian_edge_hit_for_miss_entries", "Keys remembered as uncacheable (hit-for-miss)", "",
                co(&CoalescerStats::hfm_entries));
-    m.gauge_fn("meridian_edge_hit_for_miss_bytes", "Bytes charged to the hit-for-miss table (cache.hit_for_miss_max_bytes)",
-               "", co(&CoalescerStats::hfm_bytes));
+    m.gauge_fn("meridian_edge_hit_for_miss_bytes",
+               "Bytes charged to the hit-for-miss table (cache.hit_for_miss_max_bytes)", "",
+               co(&CoalescerStats::hfm_bytes));
     m.counter_fn("meridian_edge_hit_for_miss_evictions_total",
                  "Hit-for-miss keys evicted (least recently used) to stay within cache.hit_for_miss_max_bytes", "",
                  co(&CoalescerStats::hfm_evictions));

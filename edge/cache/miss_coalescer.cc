@@ -46,7 +46,8 @@ MissCoalescer::MissCoalescer(ObjectCache* cache, uint32_t shards, uint64_t max_o
       hit_for_miss_ttl_ms_(hit_for_miss_ttl_ms),
       collapse_shard_budget_(collapse_max_bytes / shard_count_) {
     shards_ = std::make_unique<Shard[]>(shard_count_);
-    for (uint32_t i = 0; i < shard_count_; ++i) shards_[i].hit_for_miss.set_budget(hit_for_miss_max_bytes / shard_count_);
+    const uint64_t hfm_shard_budget = hit_for_miss_max_bytes / shard_count_;
+    for (uint32_t i = 0; i < shard_count_; ++i) shards_[i].hit_for_miss.set_budget(hfm_shard_budget);
 }
 
 MissCoalescer::~MissCoalescer() = default;

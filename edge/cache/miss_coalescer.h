@@ -45,7 +45,8 @@ public:
     // cache.hit_for_miss_max_bytes, cache.collapse_max_bytes).
     static constexpr uint64_t kDefaultTableBytes = 16ull << 20;
     MissCoalescer(ObjectCache* cache, uint32_t shards, uint64_t max_object_bytes, uint64_t hit_for_miss_ttl_ms,
-                  uint64_t hit_for_miss_max_bytes = kDefaultTableBytes, uint64_t collapse_max_bytes = kDefaultTableBytes);
+                  uint64_t hit_for_miss_max_bytes = kDefaultTableBytes,
+                  uint64_t collapse_max_bytes = kDefaultTableBytes);
     ~MissCoalescer();
     MissCoalescer(const MissCoalescer&) = delete;
     MissCoalescer& operator=(const MissCoalescer&) = delete;

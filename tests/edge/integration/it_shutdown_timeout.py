@@ -53,7 +53,8 @@ origin = "py"
         got = stalled.recv(65536)
     except OSError:
         got = b""
-    f.check(not got.startswith(b"HTTP/1.1 200"), f"the stalled request was cut, not answered as complete ({got[:40]!r})")
+    f.check(not got.startswith(b"HTTP/1.1 200"),
+            f"the stalled request was cut, not answered as complete ({got[:40]!r})")
 finally:
     py.stop()
     silent.stop()
