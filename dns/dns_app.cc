@@ -252,6 +252,9 @@ void DnsApp::register_metrics(shared::MetricsRegistry& m) {
     ids_.tcp_refused = m.counter("meridian_dns_tcp_refused_total", "TCP connections closed at the connection limit");
     ids_.axfr = m.counter("meridian_dns_axfr_total", "zone transfers served");
     ids_.axfr_refused = m.counter("meridian_dns_axfr_refused_total", "zone transfers refused");
+    ids_.axfr_failed = m.counter("meridian_dns_axfr_failed_total", "zone transfers that did not complete");
+    ids_.tcp_timeouts = m.counter("meridian_dns_tcp_timeouts_total",
+                                  "TCP connections closed for a slow query, undrained answers or a stalled transfer");
     m.gauge_fn("meridian_dns_steering_failed_open_total",
                "steered answers given while every candidate edge was unhealthy (Route53 fail-open)", "", [this] {
                    return failed_open_ ? static_cast<double>(failed_open_->total()) : 0.0;

@@ -191,10 +191,13 @@ void TcpServer::update_reading(Conn* c) {
     bool want = !c->eof && can_process(c);
     if (want == c->reading) return;
     c->reading = want;
-    if (want)
+    if (want) {
+        // The client could not send while we did not read: the query deadline starts again.
+        c->query_started = uv_now(loop_);
         uv_read_start(c->stream(), Conn::on_alloc, Conn::on_read);
-    else
+    } else {
         uv_read_stop(c->stream());
+    }
 }
 
 void TcpServer::append(Conn* c, const uint8_t* msg, size_t len) {
@@ -238,7 +241,9 @@ void TcpServer::arm_timer(Conn* c) {
         uint64_t t = c->xfr ? st.transfer_timeout_ms : st.tcp_write_timeout_ms;
         deadline = std::min(c->progress_at + t, now + kProgressCheckMs);
     }
-    if (c->in_len > 0 && !c->has_complete()) deadline = std::min(deadline, c->query_started + st.tcp_query_timeout_ms);
+    // Only while reading: a connection we stopped reading (its answers are not drained) is the write timeout's.
+    if (c->reading && c->in_len > 0 && !c->has_complete())
+        deadline = std::min(deadline, c->query_started + st.tcp_query_timeout_ms);
     if (!c->writing_now && c->out.empty() && !c->xfr && c->in_len == 0) {
         uint64_t idle = st.tcp_idle_timeout_ms;
         // Under pressure idle connections make room sooner (NSD halves its timeout the same way).
@@ -261,10 +266,15 @@ void TcpServer::on_timer(uv_timer_t* t) noexcept {
             c->progress_at = now;
         }
         uint64_t limit = c->xfr ? st.transfer_timeout_ms : st.tcp_write_timeout_ms;
-        if (now - c->progress_at >= limit) return srv->close_conn(c, c->xfr ? "transfer_timeout" : "tcp_write_timeout");
+        if (now - c->progress_at >= limit) {
+            srv->svc_.metrics()->inc(srv->svc_.worker(), srv->svc_.ids().tcp_timeouts);
+            return srv->close_conn(c, c->xfr ? "transfer_timeout" : "tcp_write_timeout");
+        }
     }
-    if (c->in_len > 0 && !c->has_complete() && now - c->query_started >= st.tcp_query_timeout_ms)
+    if (c->reading && c->in_len > 0 && !c->has_complete() && now - c->query_started >= st.tcp_query_timeout_ms) {
+        srv->svc_.metrics()->inc(srv->svc_.worker(), srv->svc_.ids().tcp_timeouts);
         return srv->close_conn(c, "tcp_query_timeout");
+    }
     if (!c->writing_now && c->out.empty() && !c->xfr && c->in_len == 0) {
         uint64_t idle = st.tcp_idle_timeout_ms;
         if (srv->conns_.size() * 2 > st.max_tcp_connections) idle = std::min(idle, st.tcp_query_timeout_ms);
@@ -342,6 +352,7 @@ void TcpServer::end_transfer(Conn* c, const char* failure) {
     std::string messages = std::to_string(s.messages()), records = std::to_string(s.records());
     std::string bytes = std::to_string(x->bytes), ms = std::to_string(uv_now(loop_) - x->started_ms);
     std::string key = x->tsig ? x->tsig->key_name() : "-";
+    if (failure) svc_.metrics()->inc(svc_.worker(), svc_.ids().axfr_failed);
     if (failure)
         shared::log::warn("dns", "zone transfer failed",
                           {{"zone", zone},
