@@ -400,8 +400,17 @@ void DnsApp::reload(const std::string& config_path) {
         if (old.get() == z.get()) continue;
         shared::log::info("dns", "zone loaded", {{"zone", z->apex_text}, {"serial", std::to_string(z->serial)},
                                                  {"records", std::to_string(z->record_count)}});
-        if (old && serial_newer(old->serial, z->serial) && !state_.cfg.notify.empty())
-            send_notify(*z, state_.cfg.notify);
+        if (old && serial_newer(old->serial, z->serial) && !state_.cfg.notify.empty()) {
+            const TsigKey* key = nullptr;
+            if (!state_.cfg.notify_key.empty()) {
+                std::string k = state_.cfg.notify_key;
+                if (k.back() != '.') k += '.';
+                std::string want = to_lower(name_from_text(k).value_or(""));
+                for (const auto& t : state_.settings->engine.tsig_keys)
+                    if (t.name == want) key = &t;
+            }
+            send_notify(*z, state_.cfg.notify, key);
+        }
         // RFC 1982: a lower serial looks older to every secondary, which keeps its copy and never transfers this one
         // (nor the next ones, until the serial passes the old value again).
         if (old && serial_newer(z->serial, old->serial))

@@ -99,6 +99,14 @@ bool parse_dns_config(const std::string& path, shared::ConfigDiagnostics& diags,
         if (!a) root.error("notify", "\"" + n + "\": " + err);
         else c.notify.push_back(*a);
     }
+    c.notify_key = root.get_string("notify_key", "");
+    if (!c.notify_key.empty()) {
+        auto want = name_from_text(c.notify_key.back() == '.' ? c.notify_key : c.notify_key + ".");
+        bool found = false;
+        for (const auto& k : c.tsig_keys)
+            if (want && to_lower(name_from_text(k.name).value_or("")) == to_lower(*want)) found = true;
+        if (!found) root.error("notify_key", "no [[tsig_key]] named \"" + c.notify_key + "\"");
+    }
     if (auto q = root.table("query_log")) {
         c.query_log_file = q->get_path("file", "");
         c.query_log_sample = static_cast<uint32_t>(q->get_int("sample", 1, 1, 1000000000));

@@ -45,6 +45,7 @@ struct DnsConfig {
     std::vector<std::string> axfr_allow_text;
     std::vector<TsigKeyConfig> tsig_keys;
     std::vector<shared::SocketAddress> notify;
+    std::string notify_key; // name of a [[tsig_key]] that signs NOTIFY; "" = unsigned
     std::string query_log_file; // "" = off
     uint32_t query_log_sample = 1; // log one query in N
     RrlConfig rrl;

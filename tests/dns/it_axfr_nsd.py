@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """NSD as a secondary of meridian-dns: NSD transfers example.test. by AXFR from Meridian, authenticated with TSIG
 (hmac-sha256; Meridian's address allow-list is empty, so only the key admits it), and answers from it exactly like
-Meridian; then a reload with a higher serial sends NOTIFY and NSD transfers the new version. A request signed with
+Meridian; then a reload with a higher serial sends NOTIFY (signed: NSD takes NOTIFY only with the key) and NSD
+transfers the new version. A request signed with
 the wrong secret is refused (dig -y).
 Exit 77 (skip) when nsd is not installed."""
 import os
@@ -59,6 +60,7 @@ def main():
             f.write(f'''workers = 1
 listen = "127.0.0.1:{mport}"
 notify = ["127.0.0.1:{nport}"]
+notify_key = "xfr-key."
 [log]
 level = "info"
 [[zone]]
@@ -102,7 +104,7 @@ zone:
   name: "example.test."
   zonefile: "{tmp}/secondary.zone"
   request-xfr: AXFR 127.0.0.1@{mport} xfr-key.
-  allow-notify: 127.0.0.1 NOKEY
+  allow-notify: 127.0.0.1 xfr-key.
 ''')
         procs.append(subprocess.Popen([nsd, "-d", "-c", os.path.join(tmp, "nsd.conf")],
                                       stdout=subprocess.DEVNULL, stderr=open(os.path.join(tmp, "nsd.stderr"), "w")))

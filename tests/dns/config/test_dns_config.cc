@@ -260,3 +260,33 @@ ixfr_history = -1
     CHECK(has(d3, "ixfr_history"));
     unlink(bad.c_str());
 }
+
+TEST_CASE("dns config: notify_key must name a configured TSIG key", "[dns][config][tsig]") {
+    auto p = write_temp(R"(notify = ["127.0.0.1"]
+notify_key = "missing"
+[[zone]]
+name = "a.test."
+file = "a.zone"
+[[tsig_key]]
+name = "present."
+secret = "c2VjcmV0"
+)");
+    shared::ConfigDiagnostics d;
+    DnsConfig c;
+    CHECK_FALSE(parse_dns_config(p, d, &c));
+    CHECK(has(d, "notify_key: no [[tsig_key]] named \"missing\""));
+    unlink(p.c_str());
+    auto ok = write_temp(R"(notify = ["127.0.0.1"]
+notify_key = "Present"
+[[zone]]
+name = "a.test."
+file = "a.zone"
+[[tsig_key]]
+name = "present."
+secret = "c2VjcmV0"
+)");
+    shared::ConfigDiagnostics d2;
+    CHECK(parse_dns_config(ok, d2, &c));
+    CHECK(c.notify_key == "Present");
+    unlink(ok.c_str());
+}

@@ -4,6 +4,8 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 
+#include <ctime>
+
 #include "dns/dns_test_util.h"
 #include "dns/server/notify_sender.h"
 #include "dns/server/rate_limiter.h"
@@ -58,5 +60,25 @@ TEST_CASE("NOTIFY message: opcode 4, AA, SOA question and answer", "[dns][server
     CHECK(ldns_rr_get_type(ldns_rr_list_rr(ldns_pkt_question(pkt), 0)) == LDNS_RR_TYPE_SOA);
     REQUIRE(ldns_pkt_ancount(pkt) == 1);
     ldns_pkt_free(pkt);
+}
+
+TEST_CASE("NOTIFY signed with a TSIG key verifies with ldns", "[dns][server][tsig]") {
+    auto z = test::load_test_zone("example.test.", std::string(MERIDIAN_SRC) + "/conf/examples/zones/example.test.zone");
+    const char* secret = "bWVyaWRpYW4tdHNpZy10ZXN0LXNlY3JldC0zMi1ieXRlcyE=";
+    std::string err;
+    auto key = make_tsig_key("xfr-key.", "hmac-sha256", secret, 0, &err);
+    REQUIRE(key);
+    auto msg = build_notify(*z, 0x4243, &*key, static_cast<uint64_t>(time(nullptr)));
+    ldns_pkt* pkt = nullptr;
+    REQUIRE(ldns_wire2pkt(&pkt, msg.data(), msg.size()) == LDNS_STATUS_OK);
+    CHECK(ldns_pkt_get_opcode(pkt) == LDNS_PACKET_NOTIFY);
+    REQUIRE(ldns_pkt_tsig(pkt) != nullptr);
+    CHECK(ldns_pkt_tsig_verify(pkt, msg.data(), msg.size(), "xfr-key.", secret, nullptr));
+    CHECK_FALSE(ldns_pkt_tsig_verify(pkt, msg.data(), msg.size(), "xfr-key.",
+                                     "d3Jvbmctc2VjcmV0LWZvci10aGUtc2FtZS1rZXktbmFtZQ==", nullptr));
+    ldns_pkt_free(pkt);
+    // Unsigned without a key, as before.
+    auto plain = build_notify(*z, 0x4244);
+    CHECK(plain.size() < msg.size());
 }
 
