@@ -31,6 +31,11 @@ ZoneTransfer::ZoneTransfer(std::shared_ptr<const Zone> zone, const uint8_t* quer
         } else if (zone_->history && zone_->history->find_from(theirs) < zone_->history->diffs.size()) {
             kind_ = TransferKind::ixfr_incremental;
             diff_ = zone_->history->find_from(theirs);
+            // Changes larger than the zone itself: the whole zone is the shorter answer (RFC 1995 §4 allows it).
+            size_t changes = 0;
+            for (size_t i = diff_; i < zone_->history->diffs.size(); i++)
+                changes += zone_->history->diffs[i]->records();
+            if (changes > zone_->record_count + 1) kind_ = TransferKind::ixfr_full;
         } else {
             kind_ = TransferKind::ixfr_full;
         }

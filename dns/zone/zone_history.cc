@@ -51,14 +51,6 @@ DiffRecord soa_record(const Zone& z) {
 
 } // namespace
 
-size_t ZoneDiff::bytes() const noexcept {
-    size_t n = sizeof *this;
-    for (const auto* v : {&removed, &added})
-        for (const auto& r : *v)
-            n += sizeof r + r.owner.capacity() + r.rdata.capacity();
-    return n;
-}
-
 size_t ZoneHistory::find_from(uint32_t serial) const noexcept {
     for (size_t i = 0; i < diffs.size(); i++)
         if (diffs[i]->from == serial) return i;
@@ -92,6 +84,13 @@ std::shared_ptr<const ZoneHistory> next_history(const Zone& from, const Zone& to
         h->diffs.assign(old.end() - static_cast<std::ptrdiff_t>(keep), old.end());
     }
     h->diffs.push_back(std::move(d));
+    size_t kept = 0;
+    for (const auto& x : h->diffs)
+        kept += x->records();
+    while (h->diffs.size() > 1 && kept > 2 * to.record_count + 16) {
+        kept -= h->diffs.front()->records();
+        h->diffs.erase(h->diffs.begin());
+    }
     return h;
 }
 

@@ -28,7 +28,7 @@ struct ZoneDiff {
     uint32_t from = 0, to = 0;
     DiffRecord old_soa, new_soa;
     std::vector<DiffRecord> removed, added;
-    size_t bytes() const noexcept;
+    size_t records() const noexcept { return removed.size() + added.size() + 2; }
 };
 
 struct ZoneHistory {
@@ -43,8 +43,10 @@ struct ZoneHistory {
 std::shared_ptr<const ZoneDiff> diff_zones(const Zone& from, const Zone& to);
 
 // The history `to` keeps after a reload from `from`: from's history plus the new difference, the oldest dropped
-// beyond `max_versions` (0 = no history). A serial that did not increase (RFC 1982) keeps from's history when the
-// contents are the same, and starts none otherwise (an IXFR from an older serial would then be wrong).
+// beyond `max_versions` (0 = no history) or while the kept records outnumber twice the zone's own (so the history
+// never costs much more than the zone; an older client then gets the whole zone, which is smaller anyway). A serial
+// that did not increase (RFC 1982) keeps from's history when the contents are the same, and starts none otherwise (an
+// IXFR from an older serial would then be wrong).
 std::shared_ptr<const ZoneHistory> next_history(const Zone& from, const Zone& to, size_t max_versions);
 
 } // namespace dns

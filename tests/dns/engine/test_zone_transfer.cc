@@ -149,10 +149,13 @@ TEST_CASE("IXFR: current client gets the SOA alone; unknown serial gets the whol
 }
 
 TEST_CASE("IXFR: incremental answers from the history across several reloads (RFC 1995 §4)", "[dns][xfr]") {
-    auto v1 = load(zone_text(1, "a IN A 192.0.2.1\n"));
-    auto v2 = load(zone_text(2, "a IN A 192.0.2.2\nb IN A 192.0.2.3\n"));
+    // 200 unchanged records, so the changes stay smaller than the zone (else the whole zone is the answer).
+    std::string filler;
+    for (int i = 0; i < 200; i++) filler += "f" + std::to_string(i) + " IN A 198.51.100.1\n";
+    auto v1 = load(zone_text(1, "a IN A 192.0.2.1\n" + filler));
+    auto v2 = load(zone_text(2, "a IN A 192.0.2.2\nb IN A 192.0.2.3\n" + filler));
     v2->history = next_history(*v1, *v2, 16);
-    auto v3 = load(zone_text(3, "a IN A 192.0.2.2\nb 600 IN A 192.0.2.3\n", 100));
+    auto v3 = load(zone_text(3, "a IN A 192.0.2.2\nb 600 IN A 192.0.2.3\n" + filler, 100));
     v3->history = next_history(*v2, *v3, 16);
     REQUIRE(v3->history);
     REQUIRE(v3->history->diffs.size() == 2);
@@ -180,7 +183,7 @@ TEST_CASE("IXFR: incremental answers from the history across several reloads (RF
     CHECK(is_soa(from1.records[6], 2));
 
     // The history is bounded: with 1 version kept, serial 1 is no longer incremental.
-    auto v3b = load(zone_text(3, "a IN A 192.0.2.2\nb 600 IN A 192.0.2.3\n", 100));
+    auto v3b = load(zone_text(3, "a IN A 192.0.2.2\nb 600 IN A 192.0.2.3\n" + filler, 100));
     v3b->history = next_history(*v2, *v3b, 1);
     CHECK(run(v3b, rrtype::IXFR, 1u).kind == TransferKind::ixfr_full);
     CHECK(run(v3b, rrtype::IXFR, 2u).kind == TransferKind::ixfr_incremental);
@@ -201,4 +204,30 @@ TEST_CASE("query parser: IXFR's authority SOA is accepted, other authority recor
     CHECK(parse_query(a.data(), a.size(), &pq) == QueryStatus::formerr);
     auto ax = xfr_query(rrtype::AXFR, 77u);
     CHECK(parse_query(ax.data(), ax.size(), &pq) == QueryStatus::formerr);
+}
+
+TEST_CASE("IXFR history is bounded by the zone's size; changes larger than the zone are sent whole", "[dns][xfr]") {
+    auto text = [](uint32_t serial, const char* tag) {
+        std::string s = zone_text(serial, "");
+        for (int i = 0; i < 100; i++)
+            s += "t IN TXT \"" + std::string(tag) + std::to_string(i) + "\"\n";
+        return s;
+    };
+    auto v1 = load(text(1, "a"));
+    auto v2 = load(text(2, "b")); // every TXT replaced: 200 changes for a 104-record zone
+    v2->history = next_history(*v1, *v2, 16);
+    REQUIRE(v2->history->diffs.size() == 1);
+    auto v3 = load(text(3, "c"));
+    v3->history = next_history(*v2, *v3, 16);
+    // Two such differences would outweigh twice the zone: the older one is dropped.
+    REQUIRE(v3->history->diffs.size() == 1);
+    CHECK(v3->history->diffs[0]->from == 2);
+    // And the one kept is larger than the zone: IXFR from 2 sends the whole zone instead.
+    Stream s = run(v3, rrtype::IXFR, 2u);
+    CHECK(s.kind == TransferKind::ixfr_full);
+    CHECK(s.records.size() == v3->record_count + 1);
+    // A small change stays incremental.
+    auto v4 = load(text(4, "c") + "extra IN A 192.0.2.99\n");
+    v4->history = next_history(*v3, *v4, 16);
+    CHECK(run(v4, rrtype::IXFR, 3u).kind == TransferKind::ixfr_incremental);
 }
