@@ -287,6 +287,7 @@ void DnsApp::publish() {
 bool DnsApp::start(uv_loop_t* main_loop, shared::MetricsRegistry& metrics) {
     main_loop_ = main_loop;
     metrics_ = &metrics;
+    if (main_loop_) notifier_ = std::make_unique<NotifySender>(main_loop_);
     if (!state_.cfg.query_log_file.empty()) {
         if (!query_log_.open(state_.cfg.query_log_file)) {
             shared::log::error("dns", "cannot open query log",
@@ -409,7 +410,8 @@ void DnsApp::reload(const std::string& config_path) {
                 for (const auto& t : state_.settings->engine.tsig_keys)
                     if (t.name == want) key = &t;
             }
-            send_notify(*z, state_.cfg.notify, key);
+            if (notifier_) notifier_->notify(*z, state_.cfg.notify, key);
+            else send_notify(*z, state_.cfg.notify, key);
         }
         // RFC 1982: a lower serial looks older to every secondary, which keeps its copy and never transfers this one
         // (nor the next ones, until the serial passes the old value again).
@@ -423,6 +425,7 @@ void DnsApp::reload(const std::string& config_path) {
 
 void DnsApp::stop(std::function<void()> done) {
     if (health_) health_->close();
+    if (notifier_) notifier_->close();
     query_log_.close_watch();
     for (auto& slot : workers_)
         if (slot->started) slot->worker->request_stop();

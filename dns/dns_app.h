@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "dns/config/dns_config.h"
+#include "dns/server/notify_sender.h"
 #include "dns/server/query_log_file.h"
 #include "dns/server/query_service.h"
 #include "dns/server/tcp_source_limit.h"
@@ -24,7 +25,7 @@ class HealthChecker;
 struct FailedOpenTally;
 
 class DnsApp final : public shared::DaemonApp {
-public:
+  public:
     DnsApp();
     ~DnsApp() override;
     bool load(const std::string& config_path, shared::ConfigDiagnostics& diags) override;
@@ -42,7 +43,7 @@ public:
         std::shared_ptr<const void> steering; // the geo::Steering and its hook
     };
 
-private:
+  private:
     // Parses config and zones into *out. `previous`: zones that fail to load keep this version (reload).
     bool build(const std::string& path, shared::ConfigDiagnostics& diags, const ZoneDb* previous, State* out);
     void publish();
@@ -55,6 +56,7 @@ private:
     shared::MetricsRegistry* metrics_ = nullptr;
     ServerMetricIds ids_;
     std::unique_ptr<health::HealthChecker> health_; // geo edge health checks (main loop)
+    std::unique_ptr<NotifySender> notifier_;        // NOTIFY with retries (main loop)
     uv_loop_t* main_loop_ = nullptr;
     QueryLogFile query_log_; // [query_log] file; reopened on SIGUSR1
     bool started_ = false;

@@ -330,6 +330,9 @@ control:
                 print("   " + "\n   ".join(knot_new.splitlines()[-8:]))
         mlog_text = log_text(mlog_path)
         check("IXFR (incremental)" in mlog_text, "Meridian logged incremental IXFR answers")
+        for name, port, _ in secondaries:
+            acks = len(re.findall(r'NOTIFY answered.*to=127\.0\.0\.1:%d ' % port, mlog_text))
+            check(acks >= 6, "%s answered Meridian's NOTIFYs (%d answered; no retries needed)" % (name, acks))
 
         # A slow reader (256 bytes every 50 ms: ~5 KB/s, longer than tcp_idle_timeout in total) completes.
         expect = len(axfr_records(mport, "big.test.", KEY)) + 1
