@@ -11,6 +11,7 @@ clients out):
 Loopback source addresses 127.0.x.y stand in for distinct clients."""
 import errno
 import os
+import shutil
 import socket
 import struct
 import subprocess
@@ -254,6 +255,7 @@ max_tcp_connections_per_address = 60
         print(open(os.path.join(tmp, "dns.log")).read()[-3000:])
         print("%d failure(s)" % len(failures))
         return 1
+    shutil.rmtree(tmp, ignore_errors=True)
     return 0
 
 
