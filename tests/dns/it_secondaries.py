@@ -15,6 +15,7 @@ import struct
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -100,6 +101,14 @@ def same_zone(what, mport, sport, zone):
         a, b = set(ours), set(theirs)
         print("   only at meridian: %s" % sorted(a - b)[:5])
         print("   only at %s: %s" % (what, sorted(b - a)[:5]))
+
+
+def rss_kib(pid):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
 
 
 def log_text(path):
@@ -342,7 +351,16 @@ control:
         check(complete and recs == expect and took > 2.5,
               "a slow reader (%.1f s, more than tcp_idle_timeout) gets the whole transfer (%d records)" % (took, recs))
         # A reader that stalls is cut off after transfer_timeout, and the log says the transfer failed.
-        recs, complete, closed = raw_transfer(mport, "stall.test.", "127.0.0.2", 0, 0, 8)
+        # Streamed with backpressure: while it is stalled, Meridian holds a few messages, not the ~9 MB zone.
+        rss_before = rss_kib(m.pid)
+        result = {}
+        th = threading.Thread(target=lambda: result.update(r=raw_transfer(mport, "stall.test.", "127.0.0.2", 0, 0, 8)))
+        th.start()
+        time.sleep(1.5)
+        growth = rss_kib(m.pid) - rss_before
+        th.join()
+        recs, complete, closed = result["r"]
+        check(growth < 3 * 1024, "a stalled transfer of a ~9 MB zone grows Meridian's RSS by %d KiB (< 3 MiB)" % growth)
         time.sleep(1)
         text = log_text(mlog_path)
         check(not complete, "the stalled reader did not get a complete transfer")
