@@ -211,6 +211,7 @@ void ProxyExchange::pump() {
         bytes_ += handler_->write_object_head(*conn_, *obj_, result_, keep_alive_, chunked_, known_length,
                                               req_->version_minor == 0, now, nullptr, 0,
                                               ro == RangeOutcome::partial ? &range : nullptr);
+        if (!conn_) return; // the write closed the connection (viewer reset): on_conn_closed() detached us
         conn_->pin(obj_);
         head_sent_ = true;
         if (head_only_) {
@@ -236,9 +237,11 @@ void ProxyExchange::pump() {
             auto r = std::to_chars(hdr, hdr + 16, total, 16);
             *r.ptr++ = '\r';
             *r.ptr++ = '\n';
-            conn_->write_copy(std::string_view(hdr, static_cast<size_t>(r.ptr - hdr)));
-            conn_->write(bufs, static_cast<unsigned>(n));
-            conn_->write("\r\n");
+            write_sequence([&](ClientConn& c) {
+                c.write_copy(std::string_view(hdr, static_cast<size_t>(r.ptr - hdr)));
+                c.write(bufs, static_cast<unsigned>(n));
+                c.write("\r\n");
+            });
         } else {
             conn_->write(bufs, static_cast<unsigned>(n));
         }
@@ -855,9 +858,11 @@ void ProxyExchange::pass_body(std::string_view data) {
         auto r = std::to_chars(hdr, hdr + 16, data.size(), 16);
         *r.ptr++ = '\r';
         *r.ptr++ = '\n';
-        conn_->write_copy(std::string_view(hdr, static_cast<size_t>(r.ptr - hdr)));
-        conn_->write_copy(data);
-        conn_->write("\r\n");
+        write_sequence([&](ClientConn& c) {
+            c.write_copy(std::string_view(hdr, static_cast<size_t>(r.ptr - hdr)));
+            c.write_copy(data);
+            c.write("\r\n");
+        });
     } else {
         conn_->write_copy(data);
     }

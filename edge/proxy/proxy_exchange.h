@@ -114,6 +114,14 @@ private:
     void write_pass_head(int status, std::string_view reason, const shared::HttpHeaders& headers,
                          std::string_view content_length, bool no_body);
     void pass_body(std::string_view data);
+    // Runs several writes that form one unit (a chunk's size line, data and CRLF). Any write may close the
+    // connection synchronously (viewer reset), and on_conn_closed() then clears conn_ at once; the connection object
+    // itself is freed only after its handles close on a later loop turn, and ignores writes once closing. So the unit
+    // writes through a pointer taken before it, never through conn_, which may become null between two writes.
+    template <typename F>
+    void write_sequence(F&& writes) {
+        if (ClientConn* c = conn_) writes(*c);
+    }
     void bucket_pass(BucketResponse resp);
     void pump_bucket_pass();
 

@@ -1,0 +1,137 @@
+"""Viewers that leave in the middle of a streamed answer (issue 11, item 1): a client pipelines two GETs for paths
+whose origin answers chunked and slowly, half-closes its side (shutdown SHUT_WR), then resets (SO_LINGER 0) while
+the edge is still writing. A write that closed the connection used to leave the exchange writing through a null
+connection (SIGSEGV, no log line). Cached (collapsed fill) and uncacheable (pass-through) paths, with and without
+reading a little first. The edge must stay up, keep answering, and its RSS stay bounded."""
+import os
+import socket
+import struct
+import sys
+import threading
+import time
+
+sys.path.insert(0, os.path.dirname(__file__))
+from edgetest import Edge, Failures, http_get, http_origin, tmpdir  # noqa: E402
+
+CHUNK = b"x" * 16384
+
+
+class StreamingOrigin:
+    """Answers every GET with a chunked body of 64 chunks of 16 KiB, a little at a time; /pass/ paths are no-store."""
+
+    def __init__(self):
+        self.sock = socket.socket()
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(256)
+        self.port = self.sock.getsockname()[1]
+        self.stopped = False
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        while not self.stopped:
+            try:
+                c, _ = self.sock.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._serve, args=(c,), daemon=True).start()
+
+    def _serve(self, c):
+        buf = b""
+        try:
+            while True:
+                while b"\r\n\r\n" not in buf:
+                    d = c.recv(65536)
+                    if not d:
+                        return
+                    buf += d
+                head, buf = buf.split(b"\r\n\r\n", 1)
+                path = head.split(b" ")[1]
+                cc = b"no-store" if b"/pass/" in path else b"max-age=60"
+                c.sendall(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nCache-Control: " + cc + b"\r\n\r\n")
+                for i in range(64):
+                    c.sendall(b"%x\r\n" % len(CHUNK) + CHUNK + b"\r\n")
+                    if i % 8 == 0:
+                        time.sleep(0.002)
+                c.sendall(b"0\r\n\r\n")
+        except OSError:
+            return
+        finally:
+            c.close()
+
+    def stop(self):
+        self.stopped = True
+        self.sock.close()
+
+
+def hostile(port, paths, read_first):
+    s = socket.create_connection(("127.0.0.1", port), timeout=5)
+    try:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        req = b"".join(b"GET %s HTTP/1.1\r\nHost: h\r\n\r\n" % p.encode() for p in paths)
+        s.sendall(req)
+        s.shutdown(socket.SHUT_WR)
+        if read_first:
+            try:
+                s.recv(read_first)
+            except OSError:
+                pass
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    finally:
+        s.close()
+
+
+def rss_kib(pid):
+    with open(f"/proc/{pid}/status") as fh:
+        for line in fh:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
+tmp = tmpdir()
+f = Failures()
+origin = StreamingOrigin()
+edge = None
+try:
+    edge = Edge(tmp, http_origin("s", origin.port) + '[[behavior]]\npath_pattern = "*"\norigin = "s"\n',
+                workers=2).start()
+    port = edge.port
+    st, _, body = http_get(edge.port, "/warm/pass/x", timeout=20)
+    f.eq((st, len(body)), (200, 64 * len(CHUNK)), "a normal viewer gets the whole chunked body")
+    rss0 = rss_kib(edge.proc.pid)
+
+    n = 0
+    deadline = time.monotonic() + 20
+    for round_ in range(6):
+        threads = []
+        for i in range(40):
+            kind = ("pass/", "", "pass/")[i % 3]
+            paths = [f"/r{round_}/{i}/{kind}a", f"/r{round_}/{i}/{kind}b"]
+            if i % 4 == 0:  # collapse onto one fill, so the fill outlives the viewer that left
+                paths = [f"/shared/{round_}/a", f"/shared/{round_}/b"]
+            t = threading.Thread(target=hostile, args=(port, paths, (0, 1, 9000, 70000)[i % 4]), daemon=True)
+            t.start()
+            threads.append(t)
+        for t in threads:
+            t.join(10)
+        n += len(threads)
+        if edge.proc.poll() is not None or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+
+    time.sleep(1.0)
+    alive = edge.proc.poll() is None
+    f.check(alive, f"meridian-edge still running after {n} viewers reset mid-stream (exit {edge.proc.poll()})")
+    if alive:
+        st, _, body = http_get(port, "/after/pass/x", timeout=20)
+        f.eq((st, len(body)), (200, 64 * len(CHUNK)), "the edge still answers whole bodies afterwards")
+        grew = rss_kib(edge.proc.pid) - rss0
+        f.check(grew < 256 * 1024, f"RSS grew {grew} KiB (< 256 MiB)")
+    else:
+        print(edge.log()[-3000:])
+finally:
+    if edge:
+        edge.stop()
+    origin.stop()
+f.done()
