@@ -138,10 +138,11 @@ void Fill::revalidated_with(Ref<CachedObject> fresh) {
     resolve_locked(FillState::complete);
 }
 
-void Fill::fail() {
+void Fill::fail(int status) {
     {
         std::lock_guard lock(mu_);
         if (!claim_locked()) return;
+        fail_status_.store(status, std::memory_order_release);
     }
     owner_->on_fill_done(this, FillState::failed, nullptr, 0);
     std::lock_guard lock(mu_);

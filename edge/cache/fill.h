@@ -93,7 +93,9 @@ public:
     void revalidated_with(Ref<CachedObject> fresh);
     // Resolved by a 304 (either way above).
     bool refreshed() const noexcept { return refreshed_.load(std::memory_order_acquire); }
-    void fail();
+    // `status` is what every viewer of this fill answers (the leader's origin error: 504 on a timeout, else 502).
+    void fail(int status = 502);
+    int fail_status() const noexcept { return fail_status_.load(std::memory_order_acquire); }
     bool resolved() const noexcept;
 
     // Public for MissCoalescer; use MissCoalescer::begin.
@@ -118,6 +120,7 @@ private:
     bool detached_ = false;  // removed from the coalescer
     bool resolving_ = false; // a final transition has claimed the fill (see claim_locked)
     std::atomic<bool> refreshed_{false};
+    std::atomic<int> fail_status_{502};
 };
 
 // The leader's handle on its fill (move-only). Destroying it while the fill is unresolved calls fail().

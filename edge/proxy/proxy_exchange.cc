@@ -165,7 +165,7 @@ void ProxyExchange::on_fill_state() {
         if (serve_stale_instead()) return;
         fail_viewer(role_ == Role::lead && origin_error_ != shared::HttpError::None
                         ? shared::http_error_status(origin_error_)
-                        : 502);
+                        : fill_->fail_status()); // the leader's answer, so all viewers agree
         return;
     }
 }
@@ -793,7 +793,7 @@ void ProxyExchange::on_origin_error(shared::HttpError err) {
     if (driving_) {
         driving_ = false;
         fill_obj_.reset();
-        fill_->fail();
+        fill_->fail(shared::http_error_status(err));
     }
     if (conn_ && !done_) {
         if (head_sent_) conn_->abort(); // truncated: the viewer must not take it for complete
