@@ -72,6 +72,7 @@ bool Fill::append(const char* data, size_t len) {
     }
     // Only the leader appends, and readers never need the lock to read below size(): copy outside the lock.
     if (obj->body().size() + len > owner_->max_object_bytes()) {
+        outgrown_.store(true, std::memory_order_release);
         fail();
         return false;
     }

@@ -97,6 +97,9 @@ public:
     void fail(int status = 502);
     int fail_status() const noexcept { return fail_status_.load(std::memory_order_acquire); }
     bool resolved() const noexcept;
+    // The fill failed because its body outgrew max_object_bytes (no Content-Length), not because the origin failed:
+    // waiters that sent nothing yet fetch for themselves; the leader's own viewer gets the rest passed through.
+    bool outgrown() const noexcept { return outgrown_.load(std::memory_order_acquire); }
 
     // Public for MissCoalescer; use MissCoalescer::begin.
     Fill(MissCoalescer* owner, std::string_view key, uint64_t hash, Ref<CachedObject> stale);
@@ -121,6 +124,7 @@ private:
     bool resolving_ = false; // a final transition has claimed the fill (see claim_locked)
     std::atomic<bool> refreshed_{false};
     std::atomic<int> fail_status_{502};
+    std::atomic<bool> outgrown_{false};
 };
 
 // The leader's handle on its fill (move-only). Destroying it while the fill is unresolved calls fail().

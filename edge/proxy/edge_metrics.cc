@@ -29,6 +29,9 @@ void EdgeMetrics::register_all(shared::MetricsRegistry& r) {
     origin_latency = r.histogram("meridian_edge_origin_first_byte_seconds", "Origin time to first byte",
                                  {0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30});
     collapsed = r.counter("meridian_edge_collapsed_requests_total", "Misses that joined another request's fill");
+    oversize_passes = r.counter("meridian_edge_oversize_passes_total",
+                                "Responses without Content-Length that outgrew max_object_bytes: passed through "
+                                "whole, not cached");
     stale_served = r.counter("meridian_edge_stale_served_total",
                              "Stale copies served because their revalidation failed (serve_stale_on_error)");
     for (ContentCoding c : {ContentCoding::gzip, ContentCoding::br}) {

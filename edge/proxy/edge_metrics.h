@@ -25,6 +25,7 @@ struct EdgeMetrics {
     shared::MetricId origin_latency = 0;                           // seconds to first byte
     shared::MetricId collapsed = 0;                                // requests that joined a fill
     shared::MetricId stale_served = 0;                             // stale copies served on an origin failure
+    shared::MetricId oversize_passes = 0; // unannounced-length bodies that outgrew max_object_bytes (passed, uncached)
     std::array<shared::MetricId, 3> compressed{};                  // responses sent compressed, by ContentCoding
     std::array<shared::MetricId, 3> compress_in{};                 // identity bytes read by the compressor
     std::array<shared::MetricId, 3> compress_out{};                // compressed bytes it produced
@@ -35,6 +36,9 @@ struct EdgeMetrics {
     void count_origin_error(unsigned shard, shared::HttpError e) noexcept;
     void count_stale_served(unsigned shard) noexcept {
         if (registry) registry->inc(shard, stale_served);
+    }
+    void count_oversize_pass(unsigned shard) noexcept {
+        if (registry) registry->inc(shard, oversize_passes);
     }
     void count_compressed(unsigned shard, ContentCoding c) noexcept;
     void count_compression(unsigned shard, ContentCoding c, uint64_t in, uint64_t out, bool used) noexcept;

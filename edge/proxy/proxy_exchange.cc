@@ -117,7 +117,8 @@ void ProxyExchange::on_timer(uv_timer_t* t) noexcept {
         return;
     }
     if (ex->dead_ || !ex->conn_ || ex->role_ != Role::join || !ex->fill_) return;
-    if (ex->fill_->state() != FillState::waiting) return;
+    FillState st = ex->fill_->state();
+    if (ex->obj_ || (st != FillState::waiting && st != FillState::streaming)) return;
     // The leader's origin is slow to answer: stop waiting and fetch for ourselves.
     if (ex->subscribed_) ex->fill_->unsubscribe(ex);
     ex->subscribed_ = false;
@@ -140,6 +141,14 @@ void ProxyExchange::on_fill_state() {
             obj_ = fill_->object();
             if (!obj_ && fill_->stale()) obj_ = fill_->stale();
             if (!obj_) return;
+            if (role_ == Role::join && obj_ != fill_->stale() && !obj_->complete() &&
+                obj_->body().expected_size() == 0) {
+                // No Content-Length: the body may still outgrow max_object_bytes, and then the fill stops holding
+                // it. A waiter that had started sending could only be cut, so it waits for the whole body (as
+                // nginx's proxy_cache_lock does), or fetches for itself after collapse_timeout or on outgrowth.
+                obj_.reset();
+                return;
+            }
             uv_timer_stop(&timer_);
             bool refreshed = fill_->refreshed();
             result_ = result_for_status(obj_->status(), refreshed ? CacheResult::refresh_hit : CacheResult::miss);
@@ -159,6 +168,17 @@ void ProxyExchange::on_fill_state() {
     case FillState::failed:
         if (head_sent_) {
             conn_->abort();
+            return;
+        }
+        if (role_ == Role::join && fill_->outgrown()) {
+            // Too large to cache: nothing was sent yet, so fetch it privately and pass it through whole.
+            if (subscribed_) fill_->unsubscribe(this);
+            subscribed_ = false;
+            fill_.reset();
+            obj_.reset();
+            role_ = Role::pass;
+            uv_timer_stop(&timer_);
+            start_private_fetch();
             return;
         }
         if (role_ == Role::lead && driving_) return; // on_origin_error answers
@@ -219,10 +239,20 @@ void ProxyExchange::pump() {
             return;
         }
     }
+    send_body(false);
+    if (!conn_) return;
     const BodyBuffer& body = obj_->body();
-    for (;;) {
+    if (sent_ >= body_end_ || (obj_->complete() && sent_ >= body.size())) {
+        if (chunked_) conn_->write("0\r\n\r\n");
+        finish();
+    }
+}
+
+void ProxyExchange::send_body(bool past_congestion) {
+    const BodyBuffer& body = obj_->body();
+    while (conn_) {
         uint64_t size = std::min(body.size(), body_end_);
-        if (sent_ >= size || conn_->congested()) break;
+        if (sent_ >= size || (!past_congestion && conn_->congested())) break;
         BodySlice sl[4];
         size_t n = body.slices(sent_, size, sl, 4);
         if (n == 0) break;
@@ -245,13 +275,8 @@ void ProxyExchange::pump() {
         } else {
             conn_->write(bufs, static_cast<unsigned>(n));
         }
-        if (!conn_) return;
         sent_ += total;
         bytes_ += total;
-    }
-    if (sent_ >= body_end_ || (obj_->complete() && sent_ >= body.size())) {
-        if (chunked_) conn_->write("0\r\n\r\n");
-        finish();
     }
 }
 
@@ -758,10 +783,43 @@ void ProxyExchange::on_origin_head(const shared::HttpResponseHead& head) {
 
 bool ProxyExchange::on_origin_body(std::string_view data) {
     if (fill_obj_ && driving_) {
-        fill_->append(data.data(), data.size());
-        return true;
+        if (fill_->append(data.data(), data.size())) return true;
+        return outgrow_to_pass(data);
     }
     if (!pass_ || !conn_) return true;
+    pass_body(data);
+    return conn_ && !conn_->congested();
+}
+
+bool ProxyExchange::outgrow_to_pass(std::string_view data) {
+    // The body (no Content-Length) outgrew max_object_bytes: the fill failed for the waiters and nothing is stored.
+    // Our own viewer must still get the whole response: what the fill buffered, then the rest of the origin's body
+    // passed through with the origin paused while the viewer is congested. Cutting it here (as before) handed
+    // viewers a truncated body.
+    driving_ = false;
+    Ref<CachedObject> obj = std::move(fill_obj_);
+    handler_->services().metrics->count_oversize_pass(handler_->shard());
+    shared::log::info("edge", "response larger than max_object_bytes without Content-Length, passed through uncached",
+                      {{"origin", origin_->name}, {"path", path_}});
+    if (subscribed_) fill_->unsubscribe(this);
+    subscribed_ = false;
+    if (!conn_ || done_) {
+        fetch_.reset();
+        maybe_destroy();
+        return false;
+    }
+    if (!obj_) {
+        obj_ = obj;
+        uv_timer_stop(&timer_);
+        result_ = result_for_status(obj_->status(), CacheResult::miss);
+    }
+    coding_ = ContentCoding::identity; // a compressed answer needs the complete body, which is never kept
+    if (!head_sent_) pump();
+    if (!conn_ || done_) return false;
+    send_body(true); // the buffered part, queued by reference (the object is pinned until the response ends)
+    if (!conn_) return false;
+    pass_ = true;
+    pass_no_body_ = head_only_;
     pass_body(data);
     return conn_ && !conn_->congested();
 }

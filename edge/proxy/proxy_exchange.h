@@ -73,6 +73,10 @@ private:
     void begin();
     void on_fill_state();
     void pump();
+    // Queues obj_'s body from sent_ (up to body_end_); stops when the viewer is congested unless `past_congestion`.
+    void send_body(bool past_congestion);
+    // Leader: the body outgrew max_object_bytes; hands our viewer over to pass-through. Returns on_body's answer.
+    bool outgrow_to_pass(std::string_view data);
     void finish();
     void fail_viewer(int status);
     // This exchange is done with its viewer: detaches from the connection and hands it (and the request) back for
