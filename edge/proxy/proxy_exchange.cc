@@ -954,18 +954,44 @@ void ProxyExchange::bucket_pass(BucketResponse resp) {
 }
 
 void ProxyExchange::pump_bucket_pass() {
-    char buf[64 << 10];
-    while (conn_ && !done_ && bucket_sent_ < bucket_resp_.length && !conn_->congested()) {
-        uint64_t want = std::min<uint64_t>(sizeof buf, bucket_resp_.length - bucket_sent_);
-        ssize_t n = ::pread(bucket_resp_.fd, buf, want, static_cast<off_t>(bucket_resp_.offset + bucket_sent_));
-        if (n <= 0) {
-            conn_->abort(); // the file shrank under us: never send a short body as if complete
-            return;
-        }
-        pass_body(std::string_view(buf, static_cast<size_t>(n)));
-        bucket_sent_ += static_cast<uint64_t>(n);
+    // One read at a time on libuv's threadpool: a pread on the loop would stall every connection of this worker
+    // behind a slow disk (or a cold page cache) for as long as the file is large.
+    if (reading_bucket_ || !conn_ || done_) return;
+    if (bucket_sent_ >= bucket_resp_.length) {
+        finish();
+        return;
     }
-    if (conn_ && !done_ && bucket_sent_ >= bucket_resp_.length) finish();
+    if (conn_->congested()) return; // on_writable() comes back here
+    if (!bucket_buf_) bucket_buf_ = std::make_unique<char[]>(kBucketPassChunk);
+    size_t want = static_cast<size_t>(std::min<uint64_t>(kBucketPassChunk, bucket_resp_.length - bucket_sent_));
+    uv_buf_t b = uv_buf_init(bucket_buf_.get(), static_cast<unsigned>(want));
+    bucket_fs_.data = this;
+    reading_bucket_ = true;
+    int rc = uv_fs_read(handler_->loop(), &bucket_fs_, bucket_resp_.fd, &b, 1,
+                        static_cast<int64_t>(bucket_resp_.offset + bucket_sent_), on_bucket_pass_read);
+    if (rc != 0) {
+        reading_bucket_ = false;
+        if (conn_) conn_->abort(); // never send a short body as if complete
+    }
+}
+
+void ProxyExchange::on_bucket_pass_read(uv_fs_t* req) noexcept {
+    auto* ex = static_cast<ProxyExchange*>(req->data);
+    ssize_t n = req->result;
+    uv_fs_req_cleanup(req);
+    ex->reading_bucket_ = false;
+    if (ex->dead_) {
+        ex->close_handles(); // destroy() waited for this read
+        return;
+    }
+    if (!ex->conn_ || ex->done_) return;
+    if (n <= 0) {
+        ex->conn_->abort(); // the file shrank under us or an I/O error: never send a short body as if complete
+        return;
+    }
+    ex->pass_body(std::string_view(ex->bucket_buf_.get(), static_cast<size_t>(n)));
+    ex->bucket_sent_ += static_cast<uint64_t>(n);
+    ex->pump_bucket_pass();
 }
 
 } // namespace edge

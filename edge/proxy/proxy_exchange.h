@@ -128,6 +128,7 @@ private:
     }
     void bucket_pass(BucketResponse resp);
     void pump_bucket_pass();
+    static void on_bucket_pass_read(uv_fs_t* req) noexcept;
 
     ProxyHandler* handler_;
     ClientConn* conn_;
@@ -180,6 +181,9 @@ private:
     uint64_t request_time_ms_ = 0;
     BucketResponse bucket_resp_;
     uint64_t bucket_sent_ = 0;
+    static constexpr size_t kBucketPassChunk = 256 << 10;
+    std::unique_ptr<char[]> bucket_buf_; // a pass-through read's destination (reading_bucket_ while in flight)
+    uv_fs_t bucket_fs_{};
 };
 
 } // namespace edge

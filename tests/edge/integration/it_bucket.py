@@ -17,6 +17,8 @@ site = os.path.join(tmp, "site")
 shutil.copytree(SITE, site)
 with open(os.path.join(site, "big.bin"), "wb") as f:
     f.write(os.urandom(3 << 20))
+with open(os.path.join(site, "huge.bin"), "wb") as f:  # over max_object_bytes (8 MiB): passed through, never stored
+    f.write(os.urandom(12 << 20))
 
 f = Failures()
 edge = Edge(tmp, f"""
@@ -83,6 +85,12 @@ try:
     for attempt in ("miss", "hit"):
         st, h, body = http_get(port, "/big.bin", timeout=20)
         f.check(st == 200 and body == big, f"3 MiB file ({attempt}) byte for byte")
+    huge = open(os.path.join(site, "huge.bin"), "rb").read()
+    for attempt in ("first", "second"):  # read on the threadpool, 256 KiB at a time
+        st, h, body = http_get(port, "/huge.bin", timeout=30)
+        f.check(st == 200 and body == huge, f"12 MiB file, over max_object_bytes ({attempt}) byte for byte")
+    st, h, body = http_get(port, "/huge.bin", headers={"Range": "bytes=9000000-9999999"}, timeout=30)
+    f.check(st == 206 and body == huge[9000000:10000000], "a range of it (206) byte for byte")
 
     st, h, body = http_get(port, "/no/such/file")
     f.eq(st, 404, "missing key status")
