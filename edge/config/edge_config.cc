@@ -308,6 +308,10 @@ std::optional<EdgeConfig> parse_edge_config(shared::ConfigSection root) {
         l.max_header_bytes = sec->get_size("max_header_bytes", l.max_header_bytes);
         l.header_timeout_ms = sec->get_duration_ms("header_timeout", l.header_timeout_ms);
         l.keepalive_timeout_ms = sec->get_duration_ms("keepalive_timeout", l.keepalive_timeout_ms);
+        l.body_timeout_ms = sec->get_duration_ms("body_timeout", l.body_timeout_ms);
+        l.send_timeout_ms = sec->get_duration_ms("send_timeout", l.send_timeout_ms);
+        l.lingering_time_ms = sec->get_duration_ms("lingering_time", l.lingering_time_ms);
+        l.lingering_timeout_ms = sec->get_duration_ms("lingering_timeout", l.lingering_timeout_ms);
         l.max_connections = static_cast<uint32_t>(sec->get_int("max_connections", l.max_connections, 1, 10'000'000));
         l.client_buffer_bytes = sec->get_size("client_buffer_bytes", l.client_buffer_bytes);
         if (l.max_uri_bytes < 16) sec->error("max_uri_bytes", "must be at least 16 bytes");
@@ -316,6 +320,11 @@ std::optional<EdgeConfig> parse_edge_config(shared::ConfigSection root) {
             sec->error("max_uri_bytes", "must not exceed max_header_bytes (the request line counts as header bytes)");
         }
         if (l.header_timeout_ms == 0) sec->error("header_timeout", "must be greater than 0");
+        if (l.body_timeout_ms == 0) sec->error("body_timeout", "must be greater than 0");
+        if (l.send_timeout_ms == 0) sec->error("send_timeout", "must be greater than 0");
+        if (l.lingering_time_ms > 0 && l.lingering_timeout_ms == 0) {
+            sec->error("lingering_timeout", "must be greater than 0 (or set lingering_time = \"0s\" to turn lingering off)");
+        }
         if (l.client_buffer_bytes < 4096) sec->error("client_buffer_bytes", "must be at least 4KiB");
         sec->finish();
     }

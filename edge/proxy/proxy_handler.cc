@@ -83,6 +83,10 @@ void ProxyHandler::apply_runtime() {
     conn_settings_.limits.max_header_bytes = l.max_header_bytes;
     conn_settings_.header_timeout_ms = l.header_timeout_ms;
     conn_settings_.keepalive_timeout_ms = l.keepalive_timeout_ms;
+    conn_settings_.body_timeout_ms = l.body_timeout_ms;
+    conn_settings_.send_timeout_ms = l.send_timeout_ms;
+    conn_settings_.lingering_time_ms = l.lingering_time_ms;
+    conn_settings_.lingering_timeout_ms = l.lingering_timeout_ms;
     conn_settings_.client_buffer_bytes = l.client_buffer_bytes;
     max_connections_ = l.max_connections;
     path_buf_.resize(l.max_uri_bytes + 16);

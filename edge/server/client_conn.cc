@@ -1,9 +1,11 @@
 #include "edge/server/client_conn.h"
 
 #include <strings.h>
+#include <sys/ioctl.h>
 #include <sys/sendfile.h>
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -76,7 +78,7 @@ void ClientConn::stop_reading() {
 
 void ClientConn::on_alloc(uv_handle_t* h, size_t, uv_buf_t* buf) noexcept {
     auto* c = static_cast<ClientConn*>(h->data);
-    if (c->in_start_ == c->in_end_) c->in_start_ = c->in_end_ = 0;
+    if (c->in_start_ == c->in_end_ || c->lingering_) c->in_start_ = c->in_end_ = 0;
     if (c->in_end_ == c->in_.size() && c->in_start_ > 0) {
         std::memmove(c->in_.data(), c->in_.data() + c->in_start_, c->in_end_ - c->in_start_);
         c->in_end_ -= c->in_start_;
@@ -94,6 +96,10 @@ void ClientConn::on_read(uv_stream_t* s, ssize_t nread, const uv_buf_t*) noexcep
     }
     if (nread < 0) {
         c->stop_reading();
+        if (c->lingering_) {
+            c->close(); // the viewer finished sending (or reset): nothing left to lose
+            return;
+        }
         if (nread == UV_EOF && c->in_request_) {
             // Half-close after sending the request: still answer it, then close.
             c->eof_ = true;
@@ -112,7 +118,10 @@ void ClientConn::on_read(uv_stream_t* s, ssize_t nread, const uv_buf_t*) noexcep
     if (nread == 0) return;
     uint64_t now = uv_now(c->loop());
     c->last_activity_ms_ = now;
-    if (!c->in_request_ && !c->parser_.in_message() && c->in_start_ == c->in_end_) {
+    if (c->lingering_) return; // drained and discarded
+    if (!c->in_request_ && !c->request_begun_) {
+        // header_timeout is a deadline from this byte: blank lines or a dribbled request do not move it.
+        c->request_begun_ = true;
         c->request_start_ms_ = now;
     }
     c->in_end_ += static_cast<size_t>(nread);
@@ -121,7 +130,7 @@ void ClientConn::on_read(uv_stream_t* s, ssize_t nread, const uv_buf_t*) noexcep
 }
 
 void ClientConn::process_input() {
-    if (processing_) return;
+    if (processing_ || lingering_) return;
     processing_ = true;
     while (!in_request_ && !closing_ && in_start_ < in_end_) {
         auto r = parser_.feed(in_.data() + in_start_, in_end_ - in_start_);
@@ -139,13 +148,15 @@ void ClientConn::process_input() {
             handler_->handle(*this, req);
         } else {
             keep_alive_ = false;
+            rejected_ = true;
             handler_->reject(*this, parser_.error_status(), parser_.error_reason());
         }
-        if (in_request_) break; // answered later; maybe_finish_response() continues the loop
-        if (in_start_ < in_end_) request_start_ms_ = uv_now(loop());
+        if (in_request_ || lingering_) break; // answered later; maybe_finish_response() continues the loop
+        request_begun_ = in_start_ < in_end_;
+        if (request_begun_) request_start_ms_ = uv_now(loop());
     }
     processing_ = false;
-    if (closing_) return;
+    if (closing_ || lingering_) return;
     if (!in_request_) {
         if (eof_) {
             close();
@@ -167,18 +178,32 @@ void ClientConn::maybe_send_continue() {
     write(&b, 1);
 }
 
+ClientConn::Phase ClientConn::phase() const {
+    if (lingering_) return Phase::linger;
+    if (in_request_) return Phase::response;
+    if (parser_.headers_done()) return Phase::body;
+    if (request_begun_ || parser_.in_message() || in_start_ != in_end_) return Phase::header;
+    return Phase::idle;
+}
+
+uint64_t ClientConn::deadline(Phase ph, uint64_t now) const {
+    switch (ph) {
+    case Phase::idle: return last_activity_ms_ + settings_.keepalive_timeout_ms;
+    case Phase::header: return request_start_ms_ + settings_.header_timeout_ms;
+    case Phase::body: return last_activity_ms_ + settings_.body_timeout_ms;
+    case Phase::response:
+        // While the response is produced and nothing waits for the socket, the exchange has its own timeouts.
+        return output_pending() ? last_write_ms_ + settings_.send_timeout_ms : now + settings_.keepalive_timeout_ms;
+    case Phase::linger:
+        return std::min(linger_start_ms_ + settings_.lingering_time_ms,
+                        last_activity_ms_ + settings_.lingering_timeout_ms);
+    }
+    return now;
+}
+
 void ClientConn::arm_timer() {
     if (closing_) return;
-    uint64_t deadline;
-    if (in_request_) {
-        // No viewer timeout while a response is produced (the exchange has its own); just look again later.
-        deadline = uv_now(loop()) + settings_.keepalive_timeout_ms;
-    } else if (parser_.in_message() || in_start_ != in_end_) {
-        deadline = request_start_ms_ + settings_.header_timeout_ms;
-    } else {
-        deadline = last_activity_ms_ + settings_.keepalive_timeout_ms;
-    }
-    timer_by(deadline);
+    timer_by(deadline(phase(), uv_now(loop())));
 }
 
 void ClientConn::timer_by(uint64_t deadline_ms) {
@@ -198,29 +223,32 @@ void ClientConn::on_timer(uv_timer_t* t) noexcept {
     auto* c = static_cast<ClientConn*>(t->data);
     c->timer_armed_ = false;
     if (c->closing_) return;
-    if (c->in_request_) {
-        c->arm_timer();
+    uint64_t now = uv_now(c->loop());
+    Phase ph = c->phase();
+    uint64_t due = c->deadline(ph, now);
+    if (now < due) {
+        c->timer_by(due);
         return;
     }
-    uint64_t now = uv_now(c->loop());
-    if (c->parser_.in_message() || c->in_start_ != c->in_end_) {
-        if (now < c->request_start_ms_ + c->settings_.header_timeout_ms) {
-            c->arm_timer();
-            return;
-        }
-        // Slowloris: the headers did not arrive in time.
+    switch (ph) {
+    case Phase::idle:
+    case Phase::linger: c->close(); return;
+    case Phase::header:
+    case Phase::body:
+        // Slowloris (headers, or blank lines, that never end) or a stalled upload.
         c->in_request_ = true;
         c->response_ended_ = false;
         c->keep_alive_ = false;
+        c->no_linger_ = true;
         c->stop_reading();
-        c->handler_->reject(*c, 408, "request headers timed out");
+        c->handler_->reject(*c, 408, ph == Phase::header ? "request headers timed out" : "request body timed out");
+        return;
+    case Phase::response:
+        // nginx's send_timeout: the viewer stopped reading; its buffers and descriptors go back.
+        shared::log::debug("edge", "send timeout", {{"client", c->peer_ip_}});
+        c->abort();
         return;
     }
-    if (now < c->last_activity_ms_ + c->settings_.keepalive_timeout_ms) {
-        c->arm_timer();
-        return;
-    }
-    c->close();
 }
 
 ClientConn::WriteReq* ClientConn::get_req() {
@@ -241,7 +269,14 @@ void ClientConn::put_req(WriteReq* r) {
     free_reqs_ = r;
 }
 
+void ClientConn::note_output_start() {
+    if (output_pending()) return;
+    last_write_ms_ = uv_now(loop());
+    timer_by(last_write_ms_ + settings_.send_timeout_ms);
+}
+
 void ClientConn::submit(WriteReq* r, const uv_buf_t* bufs, unsigned n) {
+    note_output_start();
     size_t total = 0;
     for (unsigned i = 0; i < n; ++i) total += bufs[i].len;
     r->bytes = total;
@@ -344,6 +379,7 @@ void ClientConn::write_file(const uv_buf_t* head, unsigned n, const FileSpan& bo
         write(&mem, 1);
         return;
     }
+    note_output_start();
     file_rest_ = body;
     queued_bytes_ += body.len;
     send_file_rest();
@@ -360,6 +396,7 @@ void ClientConn::send_file_rest() {
         off_t off = static_cast<off_t>(f.off);
         ssize_t r = ::sendfile(sock, f.fd, &off, f.len);
         if (r > 0) {
+            last_write_ms_ = uv_now(loop());
             f.off += static_cast<uint64_t>(r);
             f.mem += r;
             f.len -= static_cast<size_t>(r);
@@ -427,6 +464,7 @@ void ClientConn::on_write(uv_write_t* req, int status) noexcept {
     c->queued_bytes_ -= r->bytes;
     --c->writes_in_flight_;
     c->put_req(r);
+    c->last_write_ms_ = uv_now(c->loop());
     if (status < 0) {
         c->close();
         return;
@@ -460,12 +498,56 @@ void ClientConn::maybe_finish_response() {
     continue_sent_ = false;
     last_activity_ms_ = uv_now(loop());
     if (!keep_alive_ || drain_) {
-        close();
+        finish_connection();
         return;
     }
     parser_.next();
-    if (in_start_ < in_end_) request_start_ms_ = last_activity_ms_;
+    request_begun_ = in_start_ < in_end_;
+    if (request_begun_) request_start_ms_ = last_activity_ms_;
     process_input();
+}
+
+void ClientConn::finish_connection() {
+    // nginx's lingering close (ngx_http_set_lingering_close): when the viewer may still be sending (the request
+    // was refused part-way, pipelined bytes wait, or the socket has unread input), half-close our side so the
+    // answer is delivered, then read and discard until the viewer closes, lingering_timeout passes without
+    // input, or lingering_time is up.
+    if (eof_ || no_linger_ || drain_ || settings_.lingering_time_ms == 0) {
+        close();
+        return;
+    }
+    bool unread = rejected_ || in_start_ != in_end_ || parser_.in_message();
+    if (!unread) {
+        uv_os_fd_t fd = -1;
+        int pending = 0;
+        if (uv_fileno(reinterpret_cast<uv_handle_t*>(&tcp_), &fd) == 0 && ::ioctl(fd, FIONREAD, &pending) == 0) {
+            unread = pending > 0;
+        }
+    }
+    if (!unread) {
+        close();
+        return;
+    }
+    start_linger();
+}
+
+void ClientConn::start_linger() {
+    lingering_ = true;
+    in_start_ = in_end_ = 0;
+    linger_start_ms_ = last_activity_ms_ = uv_now(loop());
+    shutdown_req_.data = this;
+    if (uv_shutdown(&shutdown_req_, reinterpret_cast<uv_stream_t*>(&tcp_), on_shutdown) != 0) {
+        close();
+        return;
+    }
+    start_reading();
+    arm_timer();
+}
+
+void ClientConn::on_shutdown(uv_shutdown_t* req, int status) noexcept {
+    auto* c = static_cast<ClientConn*>(req->data);
+    if (c->closing_) return; // cancelled by close(); the handles' close callbacks free the connection
+    if (status < 0) c->close();
 }
 
 void ClientConn::abort() { close(); }
@@ -473,7 +555,7 @@ void ClientConn::abort() { close(); }
 void ClientConn::close_when_idle() {
     drain_ = true;
     keep_alive_ = false;
-    if (!in_request_) close();
+    if (!in_request_) close(); // also ends a lingering close
 }
 
 void ClientConn::close() {

@@ -51,8 +51,12 @@ public:
 
 struct ConnSettings {
     RequestLimits limits;
-    uint64_t header_timeout_ms = 10'000;
-    uint64_t keepalive_timeout_ms = 60'000;
+    uint64_t header_timeout_ms = 10'000;    // first byte of a request (blank lines too) to the end of its headers
+    uint64_t body_timeout_ms = 60'000;      // longest silence while a request body arrives
+    uint64_t send_timeout_ms = 60'000;      // longest time queued response bytes make no progress
+    uint64_t keepalive_timeout_ms = 60'000; // idle between requests
+    uint64_t lingering_time_ms = 30'000;    // lingering close: total time input is drained after the answer
+    uint64_t lingering_timeout_ms = 5'000;  // lingering close: longest silence while draining
     uint64_t client_buffer_bytes = 256 << 10;
 };
 
@@ -130,6 +134,20 @@ private:
     static void on_timer(uv_timer_t* t) noexcept;
     static void on_close(uv_handle_t* h) noexcept;
 
+    // What the connection is waiting for; each has its own deadline (deadline()).
+    enum class Phase : uint8_t { idle, header, body, response, linger };
+    Phase phase() const;
+    uint64_t deadline(Phase ph, uint64_t now) const;
+    bool output_pending() const { return writes_in_flight_ != 0 || queued_bytes_ != 0; }
+    // Output goes from empty to non-empty: the send timeout counts from now.
+    void note_output_start();
+    // The response is written and the connection will not be reused: close, or linger first when the viewer
+    // may still be sending (closing with unread input makes the kernel send RST, which can destroy the answer
+    // before the viewer reads it).
+    void finish_connection();
+    void start_linger();
+    static void on_shutdown(uv_shutdown_t* req, int status) noexcept;
+
     void process_input();
     void start_reading();
     void stop_reading();
@@ -155,6 +173,7 @@ private:
     ConnSettings settings_;
     uv_tcp_t tcp_{};
     uv_timer_t timer_{};
+    uv_shutdown_t shutdown_req_{};
     int open_handles_ = 0;
     RequestParser parser_;
     std::vector<char> in_;  // read buffer; [in_start_, in_end_) not yet parsed
@@ -173,6 +192,8 @@ private:
     std::string peer_ip_;
     uint64_t request_start_ms_ = 0;
     uint64_t last_activity_ms_ = 0;
+    uint64_t last_write_ms_ = 0;   // last progress of queued output (or when output started to queue)
+    uint64_t linger_start_ms_ = 0;
     uint64_t timer_due_ms_ = 0; // when the armed timer fires; valid while timer_armed_
     bool timer_armed_ = false;
     uint64_t id_ = 0;
@@ -185,6 +206,10 @@ private:
     bool drain_ = false;
     bool processing_ = false;
     bool continue_sent_ = false;
+    bool request_begun_ = false; // bytes of the next request arrived (header_timeout runs from the first)
+    bool rejected_ = false;      // the parser refused input: what follows it is unread
+    bool no_linger_ = false;     // timed out: close without draining
+    bool lingering_ = false;
 };
 
 // The connections of one worker. Not thread-safe (worker loop only).

@@ -82,6 +82,10 @@ TEST_CASE("Edge config: minimal bucket config gets CloudFront defaults", "[edge]
     CHECK(c->limits.max_header_bytes == 32768);
     CHECK(c->limits.header_timeout_ms == 10'000);
     CHECK(c->limits.keepalive_timeout_ms == 60'000);
+    CHECK(c->limits.body_timeout_ms == 60'000);
+    CHECK(c->limits.send_timeout_ms == 60'000);
+    CHECK(c->limits.lingering_time_ms == 30'000);
+    CHECK(c->limits.lingering_timeout_ms == 5'000);
     CHECK(c->health.path == "/_meridian/health");
     CHECK(c->health.drain_delay_ms == 0);
     CHECK(c->access_log.file.empty());
@@ -110,6 +114,10 @@ max_uri_bytes = "4KiB"
 max_header_bytes = "16KiB"
 header_timeout = "5s"
 keepalive_timeout = "30s"
+body_timeout = "20s"
+send_timeout = "15s"
+lingering_time = "10s"
+lingering_timeout = "2s"
 max_connections = 500
 client_buffer_bytes = "128KiB"
 [access_log]
@@ -164,6 +172,10 @@ query_string = "all"
     CHECK(c->limits.max_header_bytes == 16384);
     CHECK(c->limits.header_timeout_ms == 5000);
     CHECK(c->limits.keepalive_timeout_ms == 30'000);
+    CHECK(c->limits.body_timeout_ms == 20'000);
+    CHECK(c->limits.send_timeout_ms == 15'000);
+    CHECK(c->limits.lingering_time_ms == 10'000);
+    CHECK(c->limits.lingering_timeout_ms == 2'000);
     CHECK(c->limits.max_connections == 500);
     CHECK(c->limits.client_buffer_bytes == 128 << 10);
     CHECK(c->access_log.file == (d.dir / "access.log").string());
@@ -235,6 +247,7 @@ TEST_CASE("Edge config: each error names file:line:column and the key", "[edge][
          "edge.toml:4:10: cache.shards: max_bytes / shards (65536 bytes) must be at least max_object_bytes: an "
          "object is stored in one shard (use fewer shards, or 0 = automatic)"},
         {"[cache]\nshards = 3\n", "edge.toml:2:10: cache.shards: must be a power of two (or 0 = automatic)"},
+        {"[limits]\nsend_timeout = \"0s\"\n", "edge.toml:2:16: limits.send_timeout: must be greater than 0"},
         {"[limits]\nheader_timeout = \"soon\"\n",
          "edge.toml:2:18: limits.header_timeout: expected a duration like \"30s\", got \"soon\""},
         {"[[behavior]]\npath_pattern = \"*\"\norigin = \"nope\"\n",
