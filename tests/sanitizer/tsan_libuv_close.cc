@@ -16,7 +16,8 @@ extern "C" long syscall(long number, ...) noexcept {
     va_list ap;
     va_start(ap, number);
     long a[6];
-    for (long& x : a) x = va_arg(ap, long);
+    for (long& x : a)
+        x = va_arg(ap, long);
     va_end(ap);
     if (number == SYS_close) return close(static_cast<int>(a[0]));
     using SyscallFn = long (*)(long, ...);
