@@ -26,11 +26,10 @@
 
 namespace {
 
-// The source tree, from this file's path (the build compiles it by absolute path), so no CMake define is needed.
+// The source tree, from the build (tests/fuzz/CMakeLists.txt): __FILE__ is not reliable, a compiler cache may make
+// it relative.
 std::string source_root() {
-    std::string f = __FILE__;
-    auto at = f.rfind("/tests/fuzz/");
-    return at == std::string::npos ? std::string(".") : f.substr(0, at);
+    return MERIDIAN_SOURCE_DIR;
 }
 
 const dns::ZoneDb& db() {
