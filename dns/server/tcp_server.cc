@@ -1,5 +1,8 @@
 #include "dns/server/tcp_server.h"
 
+#include <linux/sockios.h>
+#include <sys/ioctl.h>
+
 #include <algorithm>
 #include <cstring>
 #include <ctime>
@@ -54,8 +57,9 @@ struct TcpServer::Conn {
     bool writing_now = false;
     uint64_t last_active = 0;   // last whole query read or write completed (idle timeout)
     uint64_t query_started = 0; // first byte of the query being received (query timeout)
-    uint64_t progress_at = 0;   // last time pending output shrank (write timeout)
-    size_t progress_queue = 0;
+    uint64_t progress_at = 0;   // last time the peer acknowledged output, or output started (write timeout)
+    uint64_t written = 0;       // bytes ever handed to uv_write
+    uint64_t acked = 0;         // of those, acknowledged by the peer at the last sample
     std::unique_ptr<Transfer> xfr;
     int open_handles = 0;
     bool closing = false;
@@ -67,6 +71,27 @@ struct TcpServer::Conn {
     const sockaddr* peer_sa() const { return reinterpret_cast<const sockaddr*>(&peer); }
     uv_stream_t* stream() { return reinterpret_cast<uv_stream_t*>(&tcp); }
     size_t pending_output() const { return out.size() + (writing_now ? tcp.write_queue_size : 0); }
+    // Write progress is what the peer acknowledged: bytes handed to libuv minus what libuv and the kernel still
+    // hold (SIOCOUTQ: unsent plus unacknowledged). Bytes moving from libuv's queue into a kernel send buffer that
+    // grew or was freed from memory pressure are not progress; counting them let a client that never reads keep
+    // its connection past tcp_write_timeout.
+    uint64_t acknowledged() const {
+        uint64_t held = writing_now ? tcp.write_queue_size : 0;
+        uv_os_fd_t fd;
+        int queued = 0;
+        if (uv_fileno(reinterpret_cast<const uv_handle_t*>(&tcp), &fd) == 0 && ioctl(fd, SIOCOUTQ, &queued) == 0 &&
+            queued > 0)
+            held += static_cast<uint64_t>(queued);
+        return written > held ? written - held : 0;
+    }
+    // Samples acknowledged(); returns whether the peer read something since the last sample.
+    bool sample_progress(uint64_t now) {
+        uint64_t a = acknowledged();
+        if (a <= acked) return false;
+        acked = a;
+        progress_at = now;
+        return true;
+    }
     // A whole query waits in the input (only while the output is backed up or a transfer runs).
     bool has_complete() const {
         if (in_len < 2) return false;
@@ -210,8 +235,11 @@ void TcpServer::flush(Conn* c) {
     if (c->closing || c->writing_now || c->out.empty()) return;
     c->writing.swap(c->out);
     c->out.clear();
-    c->progress_at = uv_now(loop_);
-    c->progress_queue = c->writing.size();
+    // The write deadline starts with this write only if the peer had taken everything written before it.
+    uint64_t now = uv_now(loop_);
+    c->sample_progress(now);
+    if (c->acked == c->written) c->progress_at = now;
+    c->written += c->writing.size();
     uv_buf_t b = uv_buf_init(reinterpret_cast<char*>(c->writing.data()), static_cast<unsigned>(c->writing.size()));
     int rc = uv_write(&c->wreq, c->stream(), &b, 1, on_write);
     if (rc < 0) return close_conn(c, "write error");
@@ -260,11 +288,7 @@ void TcpServer::on_timer(uv_timer_t* t) noexcept {
     const ServiceSettings& st = srv->svc_.settings();
     uint64_t now = uv_now(srv->loop_);
     if (c->writing_now) {
-        size_t q = c->tcp.write_queue_size;
-        if (q < c->progress_queue) {
-            c->progress_queue = q;
-            c->progress_at = now;
-        }
+        c->sample_progress(now);
         uint64_t limit = c->xfr ? st.transfer_timeout_ms : st.tcp_write_timeout_ms;
         if (now - c->progress_at >= limit) {
             srv->svc_.metrics()->inc(srv->svc_.worker(), srv->svc_.ids().tcp_timeouts);
@@ -316,7 +340,6 @@ bool TcpServer::start_transfer(Conn* c, const uint8_t* msg, size_t mlen, const A
         std::make_unique<ZoneTransfer>(std::move(zone), msg, info.question_end, info.qtype == rrtype::IXFR, serial);
     c->xfr->tsig = std::move(tsig);
     c->xfr->started_ms = uv_now(loop_);
-    c->progress_at = uv_now(loop_);
     pump_transfer(c);
     return !c->closing;
 }

@@ -46,10 +46,12 @@ def fds(pid):
     return len(os.listdir("/proc/%d/fd" % pid))
 
 
-def connect_from(src, port, rcvbuf=None, timeout=5.0):
+def connect_from(src, port, rcvbuf=None, timeout=5.0, sndbuf=None):
     s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     if rcvbuf:
         s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+    if sndbuf:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, sndbuf)
     s.bind((src, 0))
     s.settimeout(timeout)
     s.connect(("127.0.0.1", port))
@@ -102,10 +104,12 @@ def never_readers(port, pid):
     block = (struct.pack("!H", len(q)) + q) * 2000  # ~80 KB of pipelined queries
     conns = []
     for i in range(200):
-        s = connect_from("127.0.1.%d" % (1 + i // 50), port, rcvbuf=4096)
+        # Small client buffers and 2 MB per connection keep the kernel's TCP memory (which CI shares with the other
+        # tests) out of pressure; the server's answers to 2 MB of queries still far exceed what the kernel holds.
+        s = connect_from("127.0.1.%d" % (1 + i // 50), port, rcvbuf=4096, sndbuf=128 << 10)
         s.setblocking(False)
         conns.append([s, 0, False])
-    # Send until every connection is blocked (the server stopped reading it) or 8 MB each, bounded in time.
+    # Send until every connection is blocked (the server stopped reading it) or 2 MB each, bounded in time.
     deadline = time.time() + 25
     while time.time() < deadline and not all(c[2] for c in conns):
         for c in conns:
@@ -114,7 +118,7 @@ def never_readers(port, pid):
             try:
                 n = c[0].send(block)
                 c[1] += n
-                if c[1] > 8 << 20:
+                if c[1] > 2 << 20:
                     c[2] = True
             except BlockingIOError:
                 c[2] = True
@@ -137,14 +141,8 @@ def never_readers(port, pid):
     while time.time() < deadline and fds(pid) > base_fds + 5:
         time.sleep(0.5)
     closed = fds(pid) <= base_fds + 5
-    what = ("the server closed the never-reading connections after tcp_write_timeout (open fds %d, at start %d)"
-            % (fds(pid), base_fds))
-    if not closed and os.path.basename(os.environ.get("MERIDIAN_BUILD", "").rstrip("/")) == "asan":
-        # Seen once under ASan with ctest -j2 (216 fds still open after 20 s); open defect, asserted in the
-        # other builds until it is understood.
-        print("   NOTE (ASan build, not failed): " + what, flush=True)
-    else:
-        check(closed, what)
+    check(closed, "the server closed the never-reading connections after tcp_write_timeout (open fds %d, at start %d)"
+          % (fds(pid), base_fds))
     for c in conns:
         c[0].close()
 
