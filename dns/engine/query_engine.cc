@@ -16,10 +16,12 @@ constexpr uint16_t kMaxMessage = 65535;
 
 enum class Section : uint8_t { answer, authority, additional };
 
-std::string_view as_sv(const uint8_t* p, size_t n) noexcept { return {reinterpret_cast<const char*>(p), n}; }
+std::string_view as_sv(const uint8_t* p, size_t n) noexcept {
+    return {reinterpret_cast<const char*>(p), n};
+}
 
 class Responder {
-public:
+  public:
     Responder(const ZoneDb& db, const EngineConfig& cfg, const QueryContext& ctx, const ParsedQuery& q,
               WireWriter& w) noexcept
         : db_(db), cfg_(cfg), ctx_(ctx), q_(q), w_(w) {}
@@ -39,7 +41,7 @@ public:
     const Node* cut = nullptr; // the delegation of a referral
     bool transfer = false;
 
-private:
+  private:
     // Writes a whole RRset; false (with nothing written) when it does not fit.
     bool put_rrset(std::string_view owner, const RRset& set, uint32_t ttl, Section sec) noexcept;
     // Answer/authority data that must fit, else TC.
@@ -93,9 +95,12 @@ void Responder::add_addresses(const Zone& z, std::string_view target) noexcept {
 void Responder::additional_for(const Zone& z, const RRset& set) noexcept {
     set.for_each([&](const uint8_t* p, uint16_t len) {
         size_t off = 0;
-        if (set.type == rrtype::MX) off = 2;
-        else if (set.type == rrtype::SRV) off = 6;
-        else if (set.type != rrtype::NS) return;
+        if (set.type == rrtype::MX)
+            off = 2;
+        else if (set.type == rrtype::SRV)
+            off = 6;
+        else if (set.type != rrtype::NS)
+            return;
         if (len <= off) return;
         size_t n = rdata_name_len(p + off, len - off);
         if (n) {
@@ -258,7 +263,8 @@ void Responder::dname(const Zone& z, const Node& owner, const NameBuf& name, uns
 void Responder::chaos() noexcept {
     std::string_view n = q_.qname.view();
     const std::string* text = nullptr;
-    if (n == std::string_view("\2id\6server\0", 11)) text = &cfg_.chaos_id;
+    if (n == std::string_view("\2id\6server\0", 11))
+        text = &cfg_.chaos_id;
     else if (n == std::string_view("\10hostname\4bind\0", 15))
         text = cfg_.chaos_hostname.empty() ? &cfg_.chaos_id : &cfg_.chaos_hostname;
     else if (n == std::string_view("\7version\4bind\0", 14) || n == std::string_view("\7version\6server\0", 16))
@@ -276,8 +282,10 @@ void Responder::chaos() noexcept {
     w_.u16(static_cast<uint16_t>(len + 1));
     w_.u8(static_cast<uint8_t>(len));
     w_.bytes(text->data(), len);
-    if (!w_.ok()) truncate();
-    else an = 1;
+    if (!w_.ok())
+        truncate();
+    else
+        an = 1;
 }
 
 void Responder::run() noexcept {
@@ -292,9 +300,18 @@ void Responder::run() noexcept {
         rcode = rcode::REFUSED; // never a resolver
         return;
     }
+    if (q_.qtype == rrtype::IXFR && !ctx_.tcp && skip == 0) {
+        // RFC 1995 §2: over UDP the server's current SOA alone; it tells a current client it is current and any
+        // other to ask again over TCP. Nothing beyond what a SOA query shows, so no transfer ACL applies.
+        aa = true;
+        must(zone->apex, *zone->soa, zone->soa->ttl, Section::answer);
+        return;
+    }
     if (q_.qtype == rrtype::AXFR || q_.qtype == rrtype::IXFR) {
-        if (ctx_.tcp && skip == 0) transfer = true;
-        else rcode = ctx_.tcp ? rcode::NOTAUTH : rcode::REFUSED; // AXFR needs TCP (RFC 5936 §4.2)
+        if (ctx_.tcp && skip == 0)
+            transfer = true;
+        else
+            rcode = ctx_.tcp ? rcode::NOTAUTH : rcode::REFUSED; // AXFR needs TCP (RFC 5936 §4.2)
         return;
     }
     if (q_.qtype == rrtype::MAILA || q_.qtype == rrtype::MAILB) {
@@ -463,14 +480,17 @@ size_t answer_query(const ZoneDb& db, const EngineConfig& config, const QueryCon
     *info = AnswerInfo{};
     QueryStatus st = parse_query(query, query_len, &q);
     switch (st) {
-    case QueryStatus::drop: info->kind = AnswerKind::dropped; return 0;
+    case QueryStatus::drop:
+        info->kind = AnswerKind::dropped;
+        return 0;
     case QueryStatus::notimp:
         info->rcode = rcode::NOTIMP;
         return header_only(q, rcode::NOTIMP, out, out_cap, config);
     case QueryStatus::formerr:
         info->rcode = rcode::FORMERR;
         return header_only(q, rcode::FORMERR, out, out_cap, config);
-    case QueryStatus::ok: break;
+    case QueryStatus::ok:
+        break;
     }
     info->qtype = q.qtype;
     info->question_end = q.question_end;
@@ -540,8 +560,10 @@ size_t answer_query(const ZoneDb& db, const EngineConfig& config, const QueryCon
     info->zone = r.zone;
     info->rcode = rc;
     info->truncated = r.tc;
-    if (rc == rcode::NXDOMAIN && r.zone) info->imputed_name = r.zone->apex;
-    else if (r.cut) info->imputed_name = r.cut->name;
+    if (rc == rcode::NXDOMAIN && r.zone)
+        info->imputed_name = r.zone->apex;
+    else if (r.cut)
+        info->imputed_name = r.cut->name;
 
     w.set_limit(limit - tsig_room);
     uint16_t arcount = r.ar;

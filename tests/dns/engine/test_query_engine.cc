@@ -4,9 +4,9 @@
 
 #include <random>
 
+#include "dns/dns_test_util.h"
 #include "dns/engine/answer_compiler.h"
 #include "dns/wire/dns_constants.h"
-#include "dns/dns_test_util.h"
 
 using namespace dns;
 using namespace dns::test;
@@ -32,8 +32,8 @@ TEST_CASE("exact match answers authoritatively, echoing the question's letter ca
     CHECK(r.flag_aa());
     CHECK_FALSE(r.flag_tc());
     // The owner is a pointer to the question, so it reads back in the client's case.
-    CHECK(r.answer() == std::vector<std::string>{"WeB.ExAmPlE.TeSt. 300 IN A 192.0.2.80",
-                                                 "WeB.ExAmPlE.TeSt. 300 IN A 192.0.2.81"});
+    CHECK(r.answer() ==
+          std::vector<std::string>{"WeB.ExAmPlE.TeSt. 300 IN A 192.0.2.80", "WeB.ExAmPlE.TeSt. 300 IN A 192.0.2.81"});
     // 0x20: the question bytes are the client's; the answer owner is a pointer to them (compression).
     CHECK(std::string(r.wire.begin() + 13, r.wire.begin() + 16) == "WeB");
     size_t qend = 12 + 18 + 4;
@@ -231,7 +231,8 @@ TEST_CASE("malformed queries get FORMERR; responses are dropped", "[dns][engine]
     }
     SECTION("a name longer than 255 bytes") {
         std::string name;
-        for (int i = 0; i < 5; i++) name += std::string(60, 'a') + ".";
+        for (int i = 0; i < 5; i++)
+            name += std::string(60, 'a') + ".";
         formerr(make_query(name, rrtype::A));
     }
     SECTION("two OPT records") {
@@ -359,7 +360,7 @@ TEST_CASE("ECS is validated (RFC 7871 §7.1.1) and echoed with scope 0 for stati
 namespace {
 // A steering hook that answers one name with one A record and a scope of 24.
 class FakeSteering : public SteeringHook {
-public:
+  public:
     bool answer(std::string_view name, uint16_t qtype, const ClientSubnet&, const sockaddr*, unsigned,
                 SteeredAnswer* out) const noexcept override {
         if (name != std::string_view("\3geo\7example\4test\0", 18) || qtype != rrtype::A) return false;
@@ -370,7 +371,7 @@ public:
         return true;
     }
 
-private:
+  private:
     uint8_t rr_[16] = {0xC0, 0x0C, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4, 198, 51, 100, 7};
 };
 } // namespace
@@ -381,8 +382,8 @@ TEST_CASE("steered names answer from the steering hook and echo its ECS scope", 
     INFO("compiled " << compiled);
     auto z = load_test_zone("example.test.", std::string(MERIDIAN_SRC) + "/conf/examples/zones/example.test.zone");
     z->ensure_node(std::string_view("\3geo\7example\4test\0", 18)).steer = 0;
-    z->ensure_node(std::string_view("\3geo\7example\4test\0", 18)).rrsets.push_back(
-        RRset{rrtype::TXT, 60, 1, std::string("\0\4\3abc", 6)});
+    z->ensure_node(std::string_view("\3geo\7example\4test\0", 18))
+        .rrsets.push_back(RRset{rrtype::TXT, 60, 1, std::string("\0\4\3abc", 6)});
     if (compiled) compile_answers(*z);
     ZoneDb db;
     db.add(z);
@@ -418,6 +419,18 @@ TEST_CASE("AXFR over UDP is refused; over TCP it is handed to the server", "[dns
     CHECK(ixfr.info.kind == AnswerKind::transfer);
 }
 
+TEST_CASE("IXFR over UDP is answered with the zone's current SOA alone (RFC 1995 section 2)", "[dns][engine]") {
+    auto r = ask(test_db(), make_query("example.test", rrtype::IXFR));
+    CHECK(r.rcode() == rcode::NOERROR);
+    CHECK(r.flag_aa());
+    REQUIRE(r.answer().size() == 1);
+    CHECK(r.answer()[0].find(" IN SOA ") != std::string::npos);
+    CHECK(r.info.kind != AnswerKind::transfer);
+    // Below the apex it is not a transfer at all.
+    auto below = ask(test_db(), make_query("web.example.test", rrtype::IXFR));
+    CHECK(below.rcode() == rcode::REFUSED);
+}
+
 TEST_CASE("random and mutated packets never crash, never overflow, always parse or drop", "[dns][engine][fuzz]") {
     std::mt19937 rng(12345);
     std::vector<std::vector<uint8_t>> seeds = {make_query("web.example.test", rrtype::A, edns()),
@@ -426,7 +439,8 @@ TEST_CASE("random and mutated packets never crash, never overflow, always parse 
     for (int i = 0; i < 3000; i++) {
         auto q = seeds[i % seeds.size()];
         int flips = 1 + static_cast<int>(rng() % 4);
-        for (int f = 0; f < flips; f++) q[rng() % q.size()] = static_cast<uint8_t>(rng());
+        for (int f = 0; f < flips; f++)
+            q[rng() % q.size()] = static_cast<uint8_t>(rng());
         if (rng() % 4 == 0) q.resize(rng() % (q.size() + 1));
         auto r = ask(test_db(), q, {}, false, 512);
         if (!r.wire.empty()) {
@@ -455,8 +469,8 @@ TEST_CASE("DNAME: synthesized CNAME, chased in zone (RFC 6672)", "[dns][engine][
                                                    "a.out.example. 300 IN CNAME a.example.net."});
     // 240 bytes of labels + "alias.example." = 255; under "target.example." it would be 256: YXDOMAIN.
     std::string l63(63, 'a');
-    auto longq = ask(test_db(), make_query(l63 + "." + l63 + "." + l63 + "." + std::string(47, 'b') + ".alias.example",
-                                           rrtype::A));
+    auto longq = ask(
+        test_db(), make_query(l63 + "." + l63 + "." + l63 + "." + std::string(47, 'b') + ".alias.example", rrtype::A));
     CHECK(longq.rcode() == rcode::YXDOMAIN);
     CHECK(longq.answer().size() == 1);
 }
