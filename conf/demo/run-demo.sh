@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Starts meridian-dns and meridian-edge on the demo config in the foreground; Ctrl-C stops both (exit 0).
+# Starts meridian-dns and two meridian-edges (127.0.0.1 "eu" and 127.0.0.2 "us", the same edge.toml) on the demo
+# config in the foreground; Ctrl-C stops all three (exit 0).
 # Usage: conf/demo/run-demo.sh BUILD_DIR   (./run demo builds Release and calls this)
 set -uo pipefail
 BUILD=${1:?usage: run-demo.sh BUILD_DIR}
@@ -13,29 +14,33 @@ for f in "$EDGE" "$DNS"; do [ -x "$f" ] || { echo "run-demo: $f is missing (buil
 
 "$DNS" --config "$HERE/dns.toml" & dns_pid=$!
 "$EDGE" --config "$HERE/edge.toml" & edge_pid=$!
+EDGE_LISTEN=${EDGE2_LISTEN:-127.0.0.2:8080} EDGE_ADMIN_LISTEN=${EDGE2_ADMIN_LISTEN:-127.0.0.2:9080} \
+  "$EDGE" --config "$HERE/edge.toml" & edge2_pid=$!
+pids=("$dns_pid" "$edge_pid" "$edge2_pid")
 
 stop() {
   trap - INT TERM
-  echo; echo "run-demo: stopping (SIGTERM to both daemons)"
-  kill -TERM "$edge_pid" "$dns_pid" 2>/dev/null
-  local rc=0
-  wait "$edge_pid" || rc=$?
-  wait "$dns_pid" || rc=$?
-  [ $rc = 0 ] && echo "run-demo: both stopped cleanly" || echo "run-demo: a daemon exited with status $rc"
+  echo; echo "run-demo: stopping (SIGTERM to the three daemons)"
+  kill -CONT "${pids[@]}" 2>/dev/null
+  kill -TERM "${pids[@]}" 2>/dev/null
+  local rc=0 pid
+  for pid in "${pids[@]}"; do wait "$pid" || rc=$?; done
+  [ $rc = 0 ] && echo "run-demo: all stopped cleanly" || echo "run-demo: a daemon exited with status $rc"
   exit $rc
 }
 trap stop INT TERM
 
 sleep 0.5
-for pid in "$dns_pid" "$edge_pid"; do
-  kill -0 "$pid" 2>/dev/null || { echo "run-demo: a daemon failed to start (see its log above)" >&2; kill "$dns_pid" "$edge_pid" 2>/dev/null; wait; exit 1; }
+for pid in "${pids[@]}"; do
+  kill -0 "$pid" 2>/dev/null || { echo "run-demo: a daemon failed to start (see its log above)" >&2; kill "${pids[@]}" 2>/dev/null; wait; exit 1; }
 done
 
 cat <<TRY
 
 Meridian demo is up:
   meridian-dns   127.0.0.1:5300 (UDP+TCP), admin http://127.0.0.1:9053/_meridian/metrics
-  meridian-edge  http://127.0.0.1:8080/, admin http://127.0.0.1:9080/_meridian/metrics
+  meridian-edge  http://127.0.0.1:8080/ ("eu"), admin http://127.0.0.1:9080/_meridian/metrics
+  meridian-edge  http://127.0.0.2:8080/ ("us", PID $edge2_pid), admin http://127.0.0.2:9080/_meridian/metrics
   origin bucket  $HERE/site
 
 Try:
@@ -48,11 +53,20 @@ Try:
   curl -s  http://127.0.0.1:9080/_meridian/metrics | grep meridian_
   curl -s --resolve www.demo.test:8080:\$(dig +short @127.0.0.1 -p 5300 www.demo.test) http://www.demo.test:8080/ | head -3
 
-Ctrl-C stops both.
+Geo steering (geo.demo.test: the nearer healthy edge for the client's subnet, EDNS Client Subnet):
+  dig @127.0.0.1 -p 5300 geo.demo.test A +subnet=10.1.0.0/24 +short   # a Frankfurt client -> 127.0.0.1 (eu)
+  dig @127.0.0.1 -p 5300 geo.demo.test A +subnet=10.3.0.0/24 +short   # an Ashburn client   -> 127.0.0.2 (us)
+  kill -STOP $edge2_pid; sleep 4; dig @127.0.0.1 -p 5300 geo.demo.test A +subnet=10.3.0.0/24 +short   # us fails its
+  kill -CONT $edge2_pid                                                # health checks -> 127.0.0.1; then it is back
+
+Ctrl-C stops all three.
 TRY
 
-# Either daemon exiting on its own ends the demo too.
-while kill -0 "$edge_pid" 2>/dev/null && kill -0 "$dns_pid" 2>/dev/null; do sleep 0.5; done
+# Any daemon exiting on its own ends the demo too.
+while kill -0 "$edge_pid" 2>/dev/null && kill -0 "$edge2_pid" 2>/dev/null && kill -0 "$dns_pid" 2>/dev/null; do
+  sleep 0.5
+done
 echo "run-demo: a daemon exited unexpectedly" >&2
-kill -TERM "$edge_pid" "$dns_pid" 2>/dev/null; wait
+kill -CONT "${pids[@]}" 2>/dev/null
+kill -TERM "${pids[@]}" 2>/dev/null; wait
 exit 1

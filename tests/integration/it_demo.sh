@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Issue 2: both daemons start on conf/demo (ports overridden), curl gets index.html byte for byte, dig gets
-# www.demo.test A 127.0.0.1 with AA set, and SIGTERM stops both with exit 0.
+# www.demo.test A 127.0.0.1 with AA set, geo.demo.test is steered by client subnet to the nearer of the two demo
+# edges (127.0.0.1, 127.0.0.2) and away from one that stops answering its health check, and SIGTERM stops all with
+# exit 0.
 set -uo pipefail
 SRC=${MERIDIAN_SRC:?}; EDGE=${MERIDIAN_EDGE:?}; DNS=${MERIDIAN_DNS:?}
 TMP=$(mktemp -d)
@@ -12,14 +14,17 @@ fail() { echo "FAIL: $*"; for f in "$TMP"/*.log; do echo "--- $f"; tail -20 "$f"
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 wait_tcp() { for _ in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/$1) 2>/dev/null && return 0; sleep 0.1; done; return 1; }
 
-EP=$(free_port); EA=$(free_port); DP=$(free_port); DA=$(free_port)
+EP=$(free_port); EA=$(free_port); DP=$(free_port); DA=$(free_port); EP2=$(free_port); EA2=$(free_port)
 export EDGE_LISTEN=127.0.0.1:$EP EDGE_ADMIN_LISTEN=127.0.0.1:$EA DNS_LISTEN=127.0.0.1:$DP DNS_ADMIN_LISTEN=127.0.0.1:$DA
+export EDGE_PORT=$EP EDGE2_PORT=$EP2 # the DNS health checks of the two edges
 
 "$DNS" --check --config "$SRC/conf/demo/dns.toml" || fail "dns --check"
 "$EDGE" --check --config "$SRC/conf/demo/edge.toml" || fail "edge --check"
 
 "$DNS" --config "$SRC/conf/demo/dns.toml" >"$TMP/dns.log" 2>&1 & dns_pid=$!; pids+=($dns_pid)
 "$EDGE" --config "$SRC/conf/demo/edge.toml" >"$TMP/edge.log" 2>&1 & edge_pid=$!; pids+=($edge_pid)
+EDGE_LISTEN=127.0.0.2:$EP2 EDGE_ADMIN_LISTEN=127.0.0.2:$EA2 "$EDGE" --config "$SRC/conf/demo/edge.toml" \
+  >"$TMP/edge2.log" 2>&1 & edge2_pid=$!; pids+=($edge2_pid)
 wait_tcp "$EP" || fail "edge did not listen on $EP"
 wait_tcp "$DP" || fail "dns did not listen on $DP (tcp)"
 
@@ -36,20 +41,37 @@ echo "$out" | grep -q 'flags: qr aa' || fail "AA not set: $out"
 echo "$out" | grep -Eq '^www\.demo\.test\.\s+60\s+IN\s+A\s+127\.0\.0\.1' || fail "no A 127.0.0.1: $out"
 [ "$(dig @127.0.0.1 -p "$DP" www.demo.test A +tcp +short +time=2 +tries=1)" = 127.0.0.1 ] || fail "dig +tcp"
 
+# Geo steering: a Frankfurt subnet gets the eu edge, an Ashburn subnet the us edge (10.x prefixes of the example
+# database); when the us edge stops answering (SIGSTOP), its health checks fail and Ashburn gets eu, then us again.
+geo() { dig @127.0.0.1 -p "$DP" geo.demo.test A +subnet="$1" +short +time=2 +tries=1; }
+wait_geo() { for _ in $(seq 100); do [ "$(geo "$1")" = "$2" ] && return 0; sleep 0.1; done; return 1; }
+wait_geo 10.1.0.0/24 127.0.0.1 || fail "Frankfurt client: got '$(geo 10.1.0.0/24)', want 127.0.0.1"
+wait_geo 10.3.0.0/24 127.0.0.2 || fail "Ashburn client: got '$(geo 10.3.0.0/24)', want 127.0.0.2"
+curl -sf --max-time 5 -o "$TMP/index3" "http://127.0.0.2:$EP2/" || fail "curl the us edge"
+cmp "$TMP/index3" "$SRC/conf/demo/site/index.html" || fail "index.html differs (us edge)"
+kill -STOP "$edge2_pid"
+wait_geo 10.3.0.0/24 127.0.0.1 || fail "Ashburn client with the us edge stopped: got '$(geo 10.3.0.0/24)', want 127.0.0.1"
+kill -CONT "$edge2_pid"
+wait_geo 10.3.0.0/24 127.0.0.2 || fail "Ashburn client after the us edge is back: got '$(geo 10.3.0.0/24)'"
+
 # Metrics on both admin listeners.
 em=$(curl -sf --max-time 5 "http://127.0.0.1:$EA/_meridian/metrics") || fail "edge metrics"
 grep -q '^meridian_' <<<"$em" || fail "edge metrics: no meridian_ series"
 dm=$(curl -sf --max-time 5 "http://127.0.0.1:$DA/_meridian/metrics") || fail "dns metrics"
 grep -q '^meridian_' <<<"$dm" || fail "dns metrics: no meridian_ series"
 
-# SIGTERM stops both with exit 0.
-kill -TERM "$edge_pid" "$dns_pid"
-for _ in $(seq 100); do kill -0 "$edge_pid" 2>/dev/null || kill -0 "$dns_pid" 2>/dev/null || break; sleep 0.1; done
-kill -0 "$edge_pid" 2>/dev/null && fail "edge still running 10 s after SIGTERM"
-kill -0 "$dns_pid" 2>/dev/null && fail "dns still running 10 s after SIGTERM"
+# SIGTERM stops all with exit 0.
+kill -TERM "$edge_pid" "$edge2_pid" "$dns_pid"
+for _ in $(seq 100); do
+  kill -0 "$edge_pid" 2>/dev/null || kill -0 "$edge2_pid" 2>/dev/null || kill -0 "$dns_pid" 2>/dev/null || break
+  sleep 0.1
+done
+for p in "$edge_pid" "$edge2_pid" "$dns_pid"; do kill -0 "$p" 2>/dev/null && fail "PID $p still running 10 s after SIGTERM"; done
 wait "$edge_pid"; erc=$?
+wait "$edge2_pid"; e2rc=$?
 wait "$dns_pid"; drc=$?
 pids=()
 [ $erc = 0 ] || fail "edge exited $erc after SIGTERM"
+[ $e2rc = 0 ] || fail "second edge exited $e2rc after SIGTERM"
 [ $drc = 0 ] || fail "dns exited $drc after SIGTERM"
-echo "PASS: demo serves index.html byte for byte, www.demo.test A 127.0.0.1 (aa), clean SIGTERM"
+echo "PASS: demo serves index.html byte for byte, www.demo.test A 127.0.0.1 (aa), geo steering by subnet and health, clean SIGTERM"
