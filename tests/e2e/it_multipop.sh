@@ -137,7 +137,11 @@ for e in eu us ap; do start "$e" "$EDGE" "$TMP/edge-$e.toml"; done
 sleep 0.5
 start dns "$DNS" "$TMP/dns.toml"
 
-resolve() { in_ns "$1" dig +short +tries=1 +time=1 @"${ADDR[dns]}" www.cdn.test A 2>/dev/null | head -1; }
+# Only an address counts: dig +short prints its errors (";; communications error ...") on stdout too, which made a
+# refused query look like an answer while meridian-dns was still starting.
+resolve() {
+  in_ns "$1" dig +short +tries=1 +time=1 @"${ADDR[dns]}" www.cdn.test A 2>/dev/null | grep -E '^[0-9]+(\.[0-9]+){3}$' | head -1
+}
 # Prints "<edge address> <http status> <x-cache>" for one resolve + fetch from client namespace $1.
 fetch() {
   local ip; ip=$(resolve "$1")
