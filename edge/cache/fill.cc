@@ -11,8 +11,8 @@ bool final_state(FillState s) {
 }
 } // namespace
 
-Fill::Fill(MissCoalescer* owner, std::string_view key, uint64_t hash, Ref<CachedObject> stale)
-    : owner_(owner), key_(key), hash_(hash), stale_(std::move(stale)) {}
+Fill::Fill(MissCoalescer* owner, std::string_view key, uint64_t hash, Ref<CachedObject> stale, uint64_t began_ms)
+    : owner_(owner), key_(key), hash_(hash), began_ms_(began_ms), stale_(std::move(stale)) {}
 
 FillState Fill::state() const noexcept {
     std::lock_guard lock(mu_);
@@ -47,7 +47,8 @@ size_t Fill::subscriber_count() const {
 }
 
 void Fill::notify_locked() {
-    for (FillSubscriber* s : subscribers_) s->on_fill_progress();
+    for (FillSubscriber* s : subscribers_)
+        s->on_fill_progress();
 }
 
 void Fill::resolve_locked(FillState s) {

@@ -55,16 +55,16 @@ enum class FillState : uint8_t {
 
 // Implemented by whoever waits on a fill (the server: a uv_async_t of the waiter's loop).
 class FillSubscriber {
-public:
+  public:
     // Something changed (state or body size). Called on the leader's thread under the fill's lock; must not block.
     virtual void on_fill_progress() noexcept = 0;
 
-protected:
+  protected:
     ~FillSubscriber() = default;
 };
 
 class Fill : public RefCounted<Fill> {
-public:
+  public:
     static void destroy(const Fill* f) noexcept { delete f; }
 
     std::string_view key() const noexcept { return key_; }
@@ -101,10 +101,13 @@ public:
     // waiters that sent nothing yet fetch for themselves; the leader's own viewer gets the rest passed through.
     bool outgrown() const noexcept { return outgrown_.load(std::memory_order_acquire); }
 
-    // Public for MissCoalescer; use MissCoalescer::begin.
-    Fill(MissCoalescer* owner, std::string_view key, uint64_t hash, Ref<CachedObject> stale);
+    // When the miss that made this fill began (MissCoalescer::begin's now).
+    uint64_t began_ms() const noexcept { return began_ms_; }
 
-private:
+    // Public for MissCoalescer; use MissCoalescer::begin.
+    Fill(MissCoalescer* owner, std::string_view key, uint64_t hash, Ref<CachedObject> stale, uint64_t began_ms);
+
+  private:
     ~Fill() = default;
     // The one resolution that may run: the first final transition to get here claims the fill (under mu_) and the
     // others return without effect, so a fill that completed can never also fail (or the reverse), even when the
@@ -115,6 +118,7 @@ private:
     MissCoalescer* owner_;
     std::string key_;
     uint64_t hash_;
+    uint64_t began_ms_;
     Ref<CachedObject> stale_;
     mutable std::mutex mu_;
     FillState state_ = FillState::waiting;
@@ -129,7 +133,7 @@ private:
 
 // The leader's handle on its fill (move-only). Destroying it while the fill is unresolved calls fail().
 class FillLeader {
-public:
+  public:
     FillLeader() = default;
     explicit FillLeader(Ref<Fill> f) : fill_(std::move(f)) {}
     FillLeader(FillLeader&&) noexcept = default;
@@ -148,7 +152,7 @@ public:
         fill_.reset();
     }
 
-private:
+  private:
     Ref<Fill> fill_;
 };
 

@@ -38,16 +38,13 @@ uint64_t MissCoalescer::fill_charge(size_t key_len) {
 }
 
 MissCoalescer::MissCoalescer(ObjectCache* cache, uint32_t shards, uint64_t max_object_bytes,
-                             uint64_t hit_for_miss_ttl_ms, uint64_t hit_for_miss_max_bytes,
-                             uint64_t collapse_max_bytes)
-    : cache_(cache),
-      shard_count_(std::bit_ceil(std::max<uint32_t>(shards, 1))),
-      max_object_bytes_(max_object_bytes),
-      hit_for_miss_ttl_ms_(hit_for_miss_ttl_ms),
-      collapse_shard_budget_(collapse_max_bytes / shard_count_) {
+                             uint64_t hit_for_miss_ttl_ms, uint64_t hit_for_miss_max_bytes, uint64_t collapse_max_bytes)
+    : cache_(cache), shard_count_(std::bit_ceil(std::max<uint32_t>(shards, 1))), max_object_bytes_(max_object_bytes),
+      hit_for_miss_ttl_ms_(hit_for_miss_ttl_ms), collapse_shard_budget_(collapse_max_bytes / shard_count_) {
     shards_ = std::make_unique<Shard[]>(shard_count_);
     const uint64_t hfm_shard_budget = hit_for_miss_max_bytes / shard_count_;
-    for (uint32_t i = 0; i < shard_count_; ++i) shards_[i].hit_for_miss.set_budget(hfm_shard_budget);
+    for (uint32_t i = 0; i < shard_count_; ++i)
+        shards_[i].hit_for_miss.set_budget(hfm_shard_budget);
 }
 
 MissCoalescer::~MissCoalescer() = default;
@@ -82,7 +79,8 @@ MissCoalescer::Begin MissCoalescer::begin(std::string_view key, uint64_t hash, u
         b.object = std::move(obj);
         return b;
     }
-    Ref<Fill> f(new Fill(this, key, hash, l == ObjectCache::Lookup::stale ? std::move(obj) : Ref<CachedObject>()));
+    Ref<Fill> f(
+        new Fill(this, key, hash, l == ObjectCache::Lookup::stale ? std::move(obj) : Ref<CachedObject>(), now_ms));
     const uint64_t charge = fill_charge(key.size());
     if (s.fill_bytes + charge <= collapse_shard_budget_.load(std::memory_order_relaxed)) {
         s.fills.emplace(FillKey{f->key(), hash}, f);
@@ -113,6 +111,12 @@ bool MissCoalescer::on_fill_done(Fill* f, FillState state, const Ref<CachedObjec
         if (obj->body().size() <= max_object_bytes_.load(std::memory_order_relaxed)) stored = cache_->insert(obj);
     } else if (state == FillState::uncacheable) {
         s.hit_for_miss.remember(f->key(), f->hash(), now_ms + hit_for_miss_ttl_ms_.load(std::memory_order_relaxed));
+    } else if (state == FillState::failed && f->outgrown()) {
+        // Too large to store (no Content-Length, past max_object_bytes): like an uncacheable answer, the next misses
+        // pass straight through instead of collapsing onto a leader only to be released when it outgrows again.
+        // The fill's start stands in for now (append() has no clock); the fetch took a moment of the TTL.
+        s.hit_for_miss.remember(f->key(), f->hash(),
+                                f->began_ms() + hit_for_miss_ttl_ms_.load(std::memory_order_relaxed));
     }
     return stored;
 }
@@ -124,8 +128,8 @@ void MissCoalescer::forget(std::string_view key) {
     s.hit_for_miss.forget(key, hash);
 }
 
-void MissCoalescer::set_limits(uint64_t max_object_bytes, uint64_t hit_for_miss_ttl_ms,
-                               uint64_t hit_for_miss_max_bytes, uint64_t collapse_max_bytes) {
+void MissCoalescer::set_limits(uint64_t max_object_bytes, uint64_t hit_for_miss_ttl_ms, uint64_t hit_for_miss_max_bytes,
+                               uint64_t collapse_max_bytes) {
     max_object_bytes_.store(max_object_bytes, std::memory_order_relaxed);
     hit_for_miss_ttl_ms_.store(hit_for_miss_ttl_ms, std::memory_order_relaxed);
     collapse_shard_budget_.store(collapse_max_bytes / shard_count_, std::memory_order_relaxed);

@@ -31,7 +31,7 @@ Ref<CachedObject> new_object(std::string_view key, uint64_t expected = 0) {
 
 // Waits like a server connection would, but with a condition variable instead of uv_async_send.
 class Waiter : public FillSubscriber {
-public:
+  public:
     void on_fill_progress() noexcept override {
         std::lock_guard lock(mu_);
         ++version_;
@@ -46,7 +46,7 @@ public:
         return cv_.wait_for(lock, limit, [&] { return version_ != seen; });
     }
 
-private:
+  private:
     std::mutex mu_;
     std::condition_variable cv_;
     uint64_t version_ = 0;
@@ -181,6 +181,11 @@ TEST_CASE("Fill: a body outgrowing max_object_bytes fails the fill for waiters",
     CHECK(lead.fill->object()->body().copy() == "12345678"); // what the leader still has to send
     Ref<CachedObject> got;
     CHECK(cache.find("h/big", kNow, &got) == ObjectCache::Lookup::miss);
+    // The key is remembered like an uncacheable answer: the next misses pass through, uncollapsed, until the
+    // hit-for-miss TTL (1000 ms here) runs out.
+    CHECK(co.begin("h/big", kNow + 10).role == Role::pass);
+    CHECK(co.begin("h/big", kNow + 999).role == Role::pass);
+    CHECK(co.begin("h/big", kNow + 1001).role == Role::lead);
 }
 
 TEST_CASE("Fill: concurrent misses from many threads make one fill and all stream it", "[edge][cache][fill][threads]") {
@@ -198,7 +203,8 @@ TEST_CASE("Fill: concurrent misses from many threads make one fill and all strea
 
     auto worker = [&](int id) {
         ++ready;
-        while (!go.load()) std::this_thread::yield();
+        while (!go.load())
+            std::this_thread::yield();
         auto b = e.co.begin("h/hot", kNow);
         roles[id] = b.role;
         if (b.role == Role::lead) {
@@ -251,10 +257,13 @@ TEST_CASE("Fill: concurrent misses from many threads make one fill and all strea
     };
 
     std::vector<std::thread> ts;
-    for (int i = 0; i <= kWaiters; ++i) ts.emplace_back(worker, i);
-    while (ready.load() != kWaiters + 1) std::this_thread::yield();
+    for (int i = 0; i <= kWaiters; ++i)
+        ts.emplace_back(worker, i);
+    while (ready.load() != kWaiters + 1)
+        std::this_thread::yield();
     go = true;
-    for (auto& t : ts) t.join();
+    for (auto& t : ts)
+        t.join();
 
     int leads = 0, joins = 0, hits = 0;
     for (Role r : roles) {
@@ -265,7 +274,8 @@ TEST_CASE("Fill: concurrent misses from many threads make one fill and all strea
     CHECK(leads == 1);
     CHECK(leads + joins + hits == kWaiters + 1);
     std::string expected;
-    for (int i = 0; i < kPieces; ++i) expected += piece;
+    for (int i = 0; i < kPieces; ++i)
+        expected += piece;
     for (int i = 0; i <= kWaiters; ++i) {
         INFO("thread " << i << " role " << static_cast<int>(roles[i]));
         if (roles[i] == Role::hit) continue;
@@ -283,7 +293,7 @@ TEST_CASE("Fill: a completion and a failure racing on two threads resolve the fi
     // The bucket origin finishes a fill on a threadpool thread while the leader's loop may fail it (its viewer went
     // away): exactly one of them may win, the state never flips, and the cache holds the object iff it completed.
     class FinalCounter : public FillSubscriber {
-    public:
+      public:
         void on_fill_progress() noexcept override { calls.fetch_add(1); }
         std::atomic<int> calls{0};
     };

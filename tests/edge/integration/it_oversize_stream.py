@@ -121,6 +121,9 @@ origin = "o"
     st, h, b = http_get(port, f"/chunked/{2 << 20}/twice", timeout=30)
     st2, h2, b2 = http_get(port, f"/chunked/{2 << 20}/twice", timeout=30)
     f.eq((st2, len(b2), h2.get("x-cache")), (200, 2 << 20, "Miss from meridian"), "oversize bodies are not stored")
+    # ... and the key is remembered as hit-for-miss, so the second request passed straight through.
+    hfm = edge.metric("meridian_edge_hit_for_miss_passes_total")
+    f.check(hfm is not None and hfm >= 1, f"the second request passed through as hit-for-miss ({hfm})")
 
     # An origin that dies mid-body: the viewer's connection is cut (curl 18), never a complete-looking short body.
     rc, res = curl(port, f"/dies/{6 << 20}/x")
