@@ -38,7 +38,8 @@
 
 namespace {
 
-constexpr uint64_t kInputBudgetMs = 1500; // the viewer gives up (and the input counts as a hang) after this
+constexpr uint64_t kInputBudgetMs =
+    4000; // the viewer gives up (a hang) after this: the edge's own timeouts here are 300 ms
 constexpr size_t kMaxViewerBytes = 1 << 20;
 
 struct Origin;
