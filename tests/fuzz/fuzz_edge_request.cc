@@ -38,8 +38,9 @@
 
 namespace {
 
-constexpr uint64_t kInputBudgetMs =
-    4000; // the viewer gives up (a hang) after this: the edge's own timeouts here are 300 ms
+// The viewer gives up (a hang) after this; the edge's own timeouts here are 300 ms, the rest is slack for a loaded
+// machine.
+constexpr uint64_t kInputBudgetMs = 4000;
 constexpr size_t kMaxViewerBytes = 1 << 20;
 
 struct Origin;
