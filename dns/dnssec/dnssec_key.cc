@@ -222,40 +222,32 @@ bool DnssecKey::write(const std::string& dir, std::string* stem, std::string* er
     return ok;
 }
 
+namespace {
+// The text of `rr` (consumed) with `ttl` and, when not 0, its type changed to `type`.
+std::string text_as(ldns_rr* rr, uint32_t ttl, ldns_rr_type type) {
+    if (!rr) return {};
+    ldns_rr_set_ttl(rr, ttl);
+    if (type) ldns_rr_set_type(rr, type);
+    std::string s = rr_text(rr);
+    ldns_rr_free(rr);
+    return s;
+}
+ldns_hash hash_of(uint8_t digest) {
+    return digest == 4 ? LDNS_SHA384 : LDNS_SHA256;
+}
+} // namespace
+
 std::string DnssecKey::dnskey_text(uint32_t ttl) const {
-    ldns_rr* rr = ldns_rr_clone(dnskey_);
-    ldns_rr_set_ttl(rr, ttl);
-    std::string s = rr_text(rr);
-    ldns_rr_free(rr);
-    return s;
+    return text_as(ldns_rr_clone(dnskey_), ttl, static_cast<ldns_rr_type>(0));
 }
-
 std::string DnssecKey::cdnskey_text(uint32_t ttl) const {
-    ldns_rr* rr = ldns_rr_clone(dnskey_);
-    ldns_rr_set_ttl(rr, ttl);
-    ldns_rr_set_type(rr, LDNS_RR_TYPE_CDNSKEY);
-    std::string s = rr_text(rr);
-    ldns_rr_free(rr);
-    return s;
+    return text_as(ldns_rr_clone(dnskey_), ttl, LDNS_RR_TYPE_CDNSKEY);
 }
-
 std::string DnssecKey::ds_text(uint8_t digest, uint32_t ttl) const {
-    ldns_rr* ds = ldns_key_rr2ds(dnskey_, digest == 4 ? LDNS_SHA384 : LDNS_SHA256);
-    if (!ds) return {};
-    ldns_rr_set_ttl(ds, ttl);
-    std::string s = rr_text(ds);
-    ldns_rr_free(ds);
-    return s;
+    return text_as(ldns_key_rr2ds(dnskey_, hash_of(digest)), ttl, static_cast<ldns_rr_type>(0));
 }
-
 std::string DnssecKey::cds_text(uint8_t digest, uint32_t ttl) const {
-    ldns_rr* ds = ldns_key_rr2ds(dnskey_, digest == 4 ? LDNS_SHA384 : LDNS_SHA256);
-    if (!ds) return {};
-    ldns_rr_set_ttl(ds, ttl);
-    ldns_rr_set_type(ds, LDNS_RR_TYPE_CDS);
-    std::string s = rr_text(ds);
-    ldns_rr_free(ds);
-    return s;
+    return text_as(ldns_key_rr2ds(dnskey_, hash_of(digest)), ttl, LDNS_RR_TYPE_CDS);
 }
 
 } // namespace dns

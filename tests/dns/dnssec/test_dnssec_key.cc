@@ -10,24 +10,13 @@
 #include <string>
 
 #include "dns/dnssec/dnssec_key.h"
+#include "tests/support/temp_dir.h"
 
 using dns::DnssecAlgorithm;
 using dns::DnssecKey;
+using test_support::TempDir;
 
 namespace {
-
-struct TempDir {
-    std::string dir;
-    TempDir() {
-        char tmpl[] = "/tmp/meridian-dnssec-XXXXXX";
-        REQUIRE(::mkdtemp(tmpl));
-        dir = tmpl;
-    }
-    ~TempDir() {
-        std::error_code ec;
-        std::filesystem::remove_all(dir, ec);
-    }
-};
 
 ldns_rr* rr(const char* text) {
     ldns_rr* out = nullptr;
@@ -100,12 +89,12 @@ TEST_CASE("DNSSEC keys: generated KSK and ZSK have the right flags, tag and DNSK
 }
 
 TEST_CASE("DNSSEC keys: written in BIND's format and loaded back as the same key", "[dns][dnssec]") {
-    TempDir t;
+    TempDir t("meridian-dnssec");
     std::string err, stem;
     auto k = DnssecKey::generate("example.test", DnssecAlgorithm::ecdsa_p256_sha256, true, &err);
     REQUIRE(k);
-    REQUIRE(k->write(t.dir, &stem, &err));
-    CHECK(stem == t.dir + "/" + k->file_stem());
+    REQUIRE(k->write(t.path, &stem, &err));
+    CHECK(stem == t.path + "/" + k->file_stem());
     CHECK(k->file_stem().rfind("Kexample.test.+013+", 0) == 0);
     struct stat st {};
     REQUIRE(::stat((stem + ".private").c_str(), &st) == 0);
@@ -120,29 +109,29 @@ TEST_CASE("DNSSEC keys: written in BIND's format and loaded back as the same key
         check_signs_and_verifies(*back);
     }
     // Never overwrites a private key.
-    CHECK_FALSE(k->write(t.dir, &stem, &err));
+    CHECK_FALSE(k->write(t.path, &stem, &err));
     CHECK(err.find("exists") != std::string::npos);
 }
 
 TEST_CASE("DNSSEC keys: bad key files are refused with the file named", "[dns][dnssec]") {
-    TempDir t;
+    TempDir t("meridian-dnssec");
     std::string err, a, b;
     auto k1 = DnssecKey::generate("example.test", DnssecAlgorithm::ecdsa_p256_sha256, false, &err);
     auto k2 = DnssecKey::generate("example.test", DnssecAlgorithm::ecdsa_p256_sha256, false, &err);
-    REQUIRE(k1->write(t.dir, &a, &err));
-    REQUIRE(k2->write(t.dir, &b, &err));
+    REQUIRE(k1->write(t.path, &a, &err));
+    REQUIRE(k2->write(t.path, &b, &err));
     // Halves of two different keys.
-    std::filesystem::copy_file(b + ".private", t.dir + "/mixed.private");
-    std::filesystem::copy_file(a + ".key", t.dir + "/mixed.key");
-    CHECK_FALSE(DnssecKey::load(t.dir + "/mixed.private", &err));
+    std::filesystem::copy_file(b + ".private", t.path + "/mixed.private");
+    std::filesystem::copy_file(a + ".key", t.path + "/mixed.key");
+    CHECK_FALSE(DnssecKey::load(t.path + "/mixed.private", &err));
     CHECK(err.find("not the same key") != std::string::npos);
-    CHECK_FALSE(DnssecKey::load(t.dir + "/missing.private", &err));
+    CHECK_FALSE(DnssecKey::load(t.path + "/missing.private", &err));
     CHECK(err.find("missing.key: cannot open") != std::string::npos);
-    { std::ofstream(t.dir + "/rsa.key") << "example.test. 3600 IN DNSKEY 256 3 8 AwEAAc3w\n"; }
-    CHECK_FALSE(DnssecKey::load(t.dir + "/rsa.key", &err));
+    { std::ofstream(t.path + "/rsa.key") << "example.test. 3600 IN DNSKEY 256 3 8 AwEAAc3w\n"; }
+    CHECK_FALSE(DnssecKey::load(t.path + "/rsa.key", &err));
     CHECK(err.find("algorithm 8 is not supported") != std::string::npos);
-    { std::ofstream(t.dir + "/junk.key") << "not a record at all\n"; }
-    CHECK_FALSE(DnssecKey::load(t.dir + "/junk.key", &err));
+    { std::ofstream(t.path + "/junk.key") << "not a record at all\n"; }
+    CHECK_FALSE(DnssecKey::load(t.path + "/junk.key", &err));
     CHECK(err.find("junk.key:") != std::string::npos);
     DnssecAlgorithm alg;
     CHECK(dns::parse_dnssec_algorithm("ED25519", &alg));

@@ -14,22 +14,11 @@
 #include "dns/geo/steering.h"
 #include "dns/geo/steering_config.h"
 #include "shared/config/config.h"
+#include "tests/support/temp_dir.h"
 
 namespace geo_test {
 
-struct TempDir {
-    std::string path;
-    TempDir() {
-        char tmpl[] = "/tmp/meridian-geo-XXXXXX";
-        path = mkdtemp(tmpl);
-    }
-    ~TempDir() { std::system(("rm -rf '" + path + "'").c_str()); }
-    std::string write(const std::string& name, const std::string& text) const {
-        std::string p = path + "/" + name;
-        std::ofstream(p) << text;
-        return p;
-    }
-};
+using test_support::TempDir;
 
 // Runs conf/examples/geo/make_cities_mmdb.pl into dir; returns the .mmdb path ("" on failure).
 inline std::string make_test_mmdb(const TempDir& dir) {

@@ -10,27 +10,16 @@
 #include "dns/dns_test_util.h"
 #include "dns/wire/dns_constants.h"
 #include "dns/zone/zone_loader.h"
+#include "tests/support/temp_dir.h"
 
 using namespace dns;
 
 namespace {
 
-const char* kHead = "$ORIGIN example.test.\n$TTL 300\n@ IN SOA ns1 host 7 3600 900 604800 60\n@ IN NS ns1\nns1 IN A 192.0.2.1\n";
+const char* kHead =
+    "$ORIGIN example.test.\n$TTL 300\n@ IN SOA ns1 host 7 3600 900 604800 60\n@ IN NS ns1\nns1 IN A 192.0.2.1\n";
 
-struct TempDir {
-    std::filesystem::path path;
-    TempDir() {
-        char tmpl[] = "/tmp/meridian-zone-XXXXXX";
-        path = mkdtemp(tmpl);
-    }
-    ~TempDir() { std::filesystem::remove_all(path); }
-    std::string write(const std::string& name, const std::string& text) const {
-        auto p = path / name;
-        std::filesystem::create_directories(p.parent_path());
-        std::ofstream(p) << text;
-        return p.string();
-    }
-};
+using test_support::TempDir;
 
 bool has_message(const shared::ConfigDiagnostics& d, const std::string& needle, bool warning = false) {
     for (const auto& e : d.all())
@@ -42,7 +31,8 @@ bool has_message(const shared::ConfigDiagnostics& d, const std::string& needle, 
 
 TEST_CASE("a valid zone compiles: serial, negative TTL, nodes, empty non-terminals", "[dns][zone]") {
     shared::ConfigDiagnostics d;
-    std::string text = std::string(kHead) + "a.b.c IN A 192.0.2.9\nmulti IN TXT ( \"one\"\n  \"two\" )\nrel IN CNAME a.b.c\n";
+    std::string text =
+        std::string(kHead) + "a.b.c IN A 192.0.2.9\nmulti IN TXT ( \"one\"\n  \"two\" )\nrel IN CNAME a.b.c\n";
     auto z = load_zone_text("example.test", text, "/tmp/x.zone", d);
     INFO(d.to_string());
     REQUIRE(z);
@@ -67,7 +57,8 @@ TEST_CASE("zone checks report file:line and the reason", "[dns][zone]") {
         CHECK(has_message(d, "has no SOA record at its apex"));
     }
     SECTION("no NS at the apex") {
-        CHECK_FALSE(load_zone_text("example.test", "$ORIGIN example.test.\n@ 300 IN SOA a b 1 2 3 4 5\n", "/tmp/a.zone", d));
+        CHECK_FALSE(
+            load_zone_text("example.test", "$ORIGIN example.test.\n@ 300 IN SOA a b 1 2 3 4 5\n", "/tmp/a.zone", d));
         CHECK(has_message(d, "has no NS records at its apex"));
     }
     SECTION("CNAME and other data") {
@@ -104,8 +95,8 @@ TEST_CASE("zone checks report file:line and the reason", "[dns][zone]") {
         CHECK(has_message(d3, "is not of class IN"));
     }
     SECTION("out-of-zone data and missing glue are warnings only") {
-        auto z = load_zone_text("example.test",
-                                std::string(kHead) + "www.example.org. IN A 192.0.2.5\n@ IN NS ns9\n", "/tmp/a.zone", d);
+        auto z = load_zone_text("example.test", std::string(kHead) + "www.example.org. IN A 192.0.2.5\n@ IN NS ns9\n",
+                                "/tmp/a.zone", d);
         CHECK(z);
         CHECK(has_message(d, "/tmp/a.zone:6: record www.example.org. is outside zone example.test., ignored", true));
         CHECK(has_message(d, "NS target ns9.example.test. is inside the zone but has no A/AAAA", true));
@@ -121,10 +112,10 @@ TEST_CASE("$INCLUDE is expanded, with its own origin, and confined to the zone's
     TempDir dir;
     dir.write("inc/hosts.inc", "h1 IN A 192.0.2.11\nh2 IN A 192.0.2.12\n");
     dir.write("inc/sub.inc", "www IN A 192.0.2.13\n");
-    std::string main = dir.write("example.test.zone", std::string(kHead) +
-                                                          "$INCLUDE inc/hosts.inc\n"
-                                                          "$INCLUDE \"inc/sub.inc\" lab.example.test.\n"
-                                                          "after IN A 192.0.2.14\n");
+    std::string main =
+        dir.write("example.test.zone", std::string(kHead) + "$INCLUDE inc/hosts.inc\n"
+                                                            "$INCLUDE \"inc/sub.inc\" lab.example.test.\n"
+                                                            "after IN A 192.0.2.14\n");
     shared::ConfigDiagnostics d;
     auto z = load_zone_file("example.test.", main, d);
     INFO(d.to_string());
@@ -154,7 +145,8 @@ TEST_CASE("$INCLUDE is expanded, with its own origin, and confined to the zone's
 
 TEST_CASE("every listed type loads, unknown types opaquely (RFC 3597)", "[dns][zone]") {
     shared::ConfigDiagnostics d;
-    auto z = dns::test::load_test_zone("example.test.", std::string(MERIDIAN_SRC) + "/conf/examples/zones/example.test.zone");
+    auto z = dns::test::load_test_zone("example.test.",
+                                       std::string(MERIDIAN_SRC) + "/conf/examples/zones/example.test.zone");
     auto has = [&](const char* name, uint16_t type) {
         const Node* n = z->find(*name_from_text(name));
         return n && n->find(type);
