@@ -2,7 +2,7 @@
 
 #include <algorithm>
 
-#include "edge/cache/http_date.h"
+#include "edge/http/http_date.h"
 #include "shared/http/http_tokens.h"
 
 namespace edge {

@@ -7,7 +7,7 @@
 #include <string>
 #include <string_view>
 
-#include "edge/cache/http_date.h"
+#include "edge/http/http_date.h"
 #include "edge/cache/stored_headers.h"
 
 namespace edge {

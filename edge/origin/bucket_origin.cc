@@ -12,7 +12,9 @@
 #include <cstring>
 #include <utility>
 
-#include "edge/cache/http_date.h"
+#include "edge/http/byte_range.h"
+#include "edge/http/entity_tag.h"
+#include "edge/http/http_date.h"
 #include "edge/origin/content_type.h"
 #include "shared/http/http_tokens.h"
 
@@ -39,69 +41,10 @@ void close_file(int fd) {
 #endif
 }
 
-std::string_view opaque_tag(std::string_view t) {
-    t = shared::trim_ows(t);
-    if (t.size() >= 2 && t[0] == 'W' && t[1] == '/') t.remove_prefix(2);
-    return t;
-}
-
-// RFC 9110 §13.1.2: If-None-Match uses the weak comparison.
-bool none_match_hits(std::string_view header, std::string_view etag) {
-    if (shared::trim_ows(header) == "*") return true;
-    std::string_view mine = opaque_tag(etag);
-    size_t start = 0;
-    while (start <= header.size()) {
-        size_t comma = header.find(',', start);
-        if (comma == std::string_view::npos) comma = header.size();
-        if (opaque_tag(header.substr(start, comma - start)) == mine) return true;
-        start = comma + 1;
-    }
-    return false;
-}
-
-bool parse_u64(std::string_view s, uint64_t* out) {
-    if (s.empty()) return false;
-    auto r = std::from_chars(s.data(), s.data() + s.size(), *out);
-    return r.ec == std::errc() && r.ptr == s.data() + s.size();
-}
-
-enum class RangeResult { none, ok, unsatisfiable };
-
-// A single "bytes=" range (RFC 9110 §14.1.2). Multiple ranges and syntax errors are ignored (full 200 answer), which
-// RFC 9110 §14.2 allows.
-RangeResult parse_range(std::string_view h, uint64_t size, uint64_t* first, uint64_t* last) {
-    h = shared::trim_ows(h);
-    constexpr std::string_view kUnit = "bytes=";
-    if (h.substr(0, kUnit.size()) != kUnit) return RangeResult::none;
-    h.remove_prefix(kUnit.size());
-    if (h.find(',') != std::string_view::npos) return RangeResult::none;
-    size_t dash = h.find('-');
-    if (dash == std::string_view::npos) return RangeResult::none;
-    std::string_view a = shared::trim_ows(h.substr(0, dash)), b = shared::trim_ows(h.substr(dash + 1));
-    uint64_t x = 0, y = 0;
-    if (a.empty()) { // suffix: last y bytes
-        if (!parse_u64(b, &y)) return RangeResult::none;
-        if (y == 0 || size == 0) return RangeResult::unsatisfiable;
-        *first = y >= size ? 0 : size - y;
-        *last = size - 1;
-        return RangeResult::ok;
-    }
-    if (!parse_u64(a, &x)) return RangeResult::none;
-    if (b.empty()) {
-        y = UINT64_MAX;
-    } else if (!parse_u64(b, &y) || y < x) {
-        return RangeResult::none;
-    }
-    if (x >= size) return RangeResult::unsatisfiable;
-    *first = x;
-    *last = y >= size ? size - 1 : y;
-    return RangeResult::ok;
-}
-
 std::string make_etag(const struct stat& st) {
     char buf[96];
-    uint64_t mtime_ns = static_cast<uint64_t>(st.st_mtim.tv_sec) * 1000000000ull +
-                        static_cast<uint64_t>(st.st_mtim.tv_nsec);
+    uint64_t mtime_ns =
+        static_cast<uint64_t>(st.st_mtim.tv_sec) * 1000000000ull + static_cast<uint64_t>(st.st_mtim.tv_nsec);
     int n = std::snprintf(buf, sizeof buf, "\"%llx-%llx-%llx\"", static_cast<unsigned long long>(st.st_ino),
                           static_cast<unsigned long long>(st.st_size), static_cast<unsigned long long>(mtime_ns));
     return std::string(buf, static_cast<size_t>(n));
@@ -109,7 +52,9 @@ std::string make_etag(const struct stat& st) {
 
 } // namespace
 
-BucketResponse::BucketResponse(BucketResponse&& o) noexcept { *this = std::move(o); }
+BucketResponse::BucketResponse(BucketResponse&& o) noexcept {
+    *this = std::move(o);
+}
 
 BucketResponse& BucketResponse::operator=(BucketResponse&& o) noexcept {
     if (this == &o) return *this;
@@ -262,7 +207,7 @@ BucketResponse BucketOrigin::get(const BucketRequest& req) const {
         // RFC 9110 §13.2.2: If-None-Match first; If-Modified-Since only without it.
         bool not_modified = false;
         if (!req.if_none_match.empty()) {
-            not_modified = none_match_hits(req.if_none_match, resp.etag);
+            not_modified = if_none_match_hits(req.if_none_match, resp.etag);
         } else if (!req.if_modified_since.empty()) {
             if (auto ims = parse_http_date(shared::trim_ows(req.if_modified_since))) {
                 if (auto lm = parse_http_date(resp.last_modified)) not_modified = *lm <= *ims;
@@ -275,22 +220,22 @@ BucketResponse BucketOrigin::get(const BucketRequest& req) const {
             resp.length = 0;
             return resp;
         }
+        // If-Range (RFC 9110 §13.1.5): the Range applies only to the representation the client has.
         bool range_applies = !req.range.empty() &&
-                             (req.if_range.empty() || shared::trim_ows(req.if_range) == resp.etag ||
-                              shared::trim_ows(req.if_range) == resp.last_modified);
+                             (req.if_range.empty() || if_range_matches(req.if_range, resp.etag, resp.last_modified));
         if (range_applies) {
-            uint64_t first = 0, last = 0;
-            switch (parse_range(req.range, resp.total_size, &first, &last)) {
-            case RangeResult::none:
+            ByteRange r;
+            switch (evaluate_range(req.range, resp.total_size, &r)) {
+            case RangeOutcome::full:
                 break;
-            case RangeResult::ok:
+            case RangeOutcome::partial:
                 resp.status = 206;
-                resp.offset = first;
-                resp.length = last - first + 1;
-                resp.content_range = "bytes " + std::to_string(first) + "-" + std::to_string(last) + "/" +
+                resp.offset = r.first;
+                resp.length = r.length();
+                resp.content_range = "bytes " + std::to_string(r.first) + "-" + std::to_string(r.last) + "/" +
                                      std::to_string(resp.total_size);
                 break;
-            case RangeResult::unsatisfiable:
+            case RangeOutcome::unsatisfiable:
                 resp.status = 416;
                 resp.content_range = "bytes */" + std::to_string(resp.total_size);
                 close_file(resp.fd);

@@ -7,10 +7,11 @@
 #include "edge/cache/cache_key.h"
 #include "edge/compress/content_coding.h"
 #include "edge/compress/variant_headers.h"
+#include "edge/http/entity_tag.h"
 #include "edge/origin/request_path.h"
 #include "edge/proxy/proxy_exchange.h"
-#include "shared/log/log.h"
 #include "shared/http/http_tokens.h"
+#include "shared/log/log.h"
 
 namespace edge {
 namespace {
@@ -19,29 +20,10 @@ bool contains_header(std::string_view block, std::string_view name) {
     // Header lines follow a CRLF in the block; compare the name case-insensitively.
     for (size_t pos = block.find("\r\n"); pos != std::string_view::npos; pos = block.find("\r\n", pos + 2)) {
         std::string_view rest = block.substr(pos + 2);
-        if (rest.size() > name.size() && rest[name.size()] == ':' && shared::ascii_iequals(rest.substr(0, name.size()), name)) {
+        if (rest.size() > name.size() && rest[name.size()] == ':' &&
+            shared::ascii_iequals(rest.substr(0, name.size()), name)) {
             return true;
         }
-    }
-    return false;
-}
-
-// RFC 9110 §13.1.2 weak comparison against an If-None-Match list.
-bool etag_matches(std::string_view list, std::string_view etag) {
-    if (etag.empty()) return false;
-    auto strip = [](std::string_view t) {
-        if (t.size() > 2 && t[0] == 'W' && t[1] == '/') t.remove_prefix(2);
-        return t;
-    };
-    std::string_view want = strip(etag);
-    while (!list.empty()) {
-        size_t comma = list.find(',');
-        std::string_view tok = list.substr(0, comma);
-        while (!tok.empty() && (tok.front() == ' ' || tok.front() == '\t')) tok.remove_prefix(1);
-        while (!tok.empty() && (tok.back() == ' ' || tok.back() == '\t')) tok.remove_suffix(1);
-        if (tok == "*" || strip(tok) == want) return true;
-        if (comma == std::string_view::npos) break;
-        list.remove_prefix(comma + 1);
     }
     return false;
 }
@@ -50,8 +32,7 @@ bool etag_matches(std::string_view list, std::string_view etag) {
 
 ProxyHandler::ProxyHandler(uv_loop_t* loop, unsigned shard, const EdgeServices& services,
                            std::shared_ptr<const EdgeRuntime> runtime)
-    : loop_(loop), shard_(shard), services_(services), runtime_(std::move(runtime)),
-      access_log_(services.access_log) {
+    : loop_(loop), shard_(shard), services_(services), runtime_(std::move(runtime)), access_log_(services.access_log) {
     apply_runtime();
     key_.reserve(1024);
     vkey_.reserve(1040);
@@ -133,7 +114,9 @@ OriginPool* ProxyHandler::pool_for(const OriginConfig& o) {
     return p;
 }
 
-void ProxyHandler::exchange_started(ProxyExchange* ex) { live_exchanges_.push_back(ex); }
+void ProxyHandler::exchange_started(ProxyExchange* ex) {
+    live_exchanges_.push_back(ex);
+}
 
 void ProxyHandler::exchange_finished(ProxyExchange* ex) {
     for (size_t i = 0; i < live_exchanges_.size(); ++i) {
@@ -148,7 +131,8 @@ void ProxyHandler::exchange_finished(ProxyExchange* ex) {
 void ProxyHandler::abort_exchanges() {
     // abort() only starts closing; exchanges leave the list from their close callbacks, so iterate over a copy.
     std::vector<ProxyExchange*> all = live_exchanges_;
-    for (ProxyExchange* ex : all) ex->abort();
+    for (ProxyExchange* ex : all)
+        ex->abort();
 }
 
 void ProxyHandler::shutdown() {
@@ -162,10 +146,10 @@ void ProxyHandler::shutdown() {
     resolver_.reset();
 }
 
-size_t ProxyHandler::write_object_head(ClientConn& conn, const CachedObject& obj, CacheResult result,
-                                       bool keep_alive, bool chunked, bool known_length, bool http10,
-                                       uint64_t now_ms, const uv_buf_t* body, unsigned nbody,
-                                       const ByteRange* range, const FileSpan* file_body) {
+size_t ProxyHandler::write_object_head(ClientConn& conn, const CachedObject& obj, CacheResult result, bool keep_alive,
+                                       bool chunked, bool known_length, bool http10, uint64_t now_ms,
+                                       const uv_buf_t* body, unsigned nbody, const ByteRange* range,
+                                       const FileSpan* file_body) {
     std::string& h = conn.head_buffer();
     size_t start = h.size();
     HeadWriter w(h);
@@ -206,14 +190,17 @@ size_t ProxyHandler::write_object_head(ClientConn& conn, const CachedObject& obj
     // One writev per hit: libuv keeps up to 4 buffers inline in the request, more would be copied to the heap.
     bufs[n++] = uv_buf_init(const_cast<char*>(block.data()), static_cast<unsigned>(block.size()));
     bufs[n++] = uv_buf_init(h.data() + start, static_cast<unsigned>(h.size() - start));
-    for (unsigned i = 0; i < nbody && n < 4; ++i) bufs[n++] = body[i];
-    if (file_body) conn.write_file(bufs, n, *file_body);
-    else conn.write(bufs, n);
+    for (unsigned i = 0; i < nbody && n < 4; ++i)
+        bufs[n++] = body[i];
+    if (file_body)
+        conn.write_file(bufs, n, *file_body);
+    else
+        conn.write(bufs, n);
     return status_bytes + block.size() + (h.size() - start);
 }
 
-bool ProxyHandler::serve_hit(ClientConn& conn, const HttpRequest& req, const Ref<CachedObject>& obj,
-                             CacheResult result, uint64_t now_ms) {
+bool ProxyHandler::serve_hit(ClientConn& conn, const HttpRequest& req, const Ref<CachedObject>& obj, CacheResult result,
+                             uint64_t now_ms) {
     if (!obj->complete()) return false;
     CacheResult shown = obj->status() >= 400 ? CacheResult::error : result;
     bool keep_alive = req.keep_alive;
@@ -223,9 +210,9 @@ bool ProxyHandler::serve_hit(ClientConn& conn, const HttpRequest& req, const Ref
     bool not_modified = false;
     if (obj->status() == 200) {
         if (inm_found) {
-            not_modified = etag_matches(inm, obj->etag());
-        } else if (std::string_view ims = req.header("if-modified-since"); !ims.empty() &&
-                                                                          !obj->last_modified().empty()) {
+            not_modified = if_none_match_hits(inm, obj->etag());
+        } else if (std::string_view ims = req.header("if-modified-since");
+                   !ims.empty() && !obj->last_modified().empty()) {
             auto since = parse_http_date(ims);
             auto lm = parse_http_date(obj->last_modified());
             not_modified = since && lm && *lm <= *since;
@@ -273,8 +260,8 @@ bool ProxyHandler::serve_hit(ClientConn& conn, const HttpRequest& req, const Ref
         whole.len == size) {
         // The body is in a shared-memory file: its pages go to the socket by reference (sendfile).
         FileSpan fs{file_fd, file_off, whole.data, whole.len};
-        bytes = write_object_head(conn, *obj, shown, keep_alive, false, true, req.version_minor == 0, now_ms,
-                                  nullptr, 0, partial ? &range : nullptr, &fs);
+        bytes = write_object_head(conn, *obj, shown, keep_alive, false, true, req.version_minor == 0, now_ms, nullptr,
+                                  0, partial ? &range : nullptr, &fs);
         conn.pin(obj);
         log_request(conn, &req, partial ? 206 : obj->status(), shown, bytes + size);
         conn.end_response(keep_alive);
@@ -409,8 +396,10 @@ void ProxyHandler::handle(ClientConn& conn, const HttpRequest& req) {
         }
         p.key = key_;
         p.hash = hash;
-        if (begin.role == MissCoalescer::Role::lead) p.role = ProxyExchange::Role::lead;
-        else if (begin.role == MissCoalescer::Role::join) p.role = ProxyExchange::Role::join;
+        if (begin.role == MissCoalescer::Role::lead)
+            p.role = ProxyExchange::Role::lead;
+        else if (begin.role == MissCoalescer::Role::join)
+            p.role = ProxyExchange::Role::join;
         p.fill = std::move(begin.fill);
         p.leader = std::move(begin.leader);
         if (!p.fill) p.role = ProxyExchange::Role::pass;

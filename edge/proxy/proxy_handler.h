@@ -18,7 +18,7 @@
 
 #include "edge/access_log/access_log.h"
 #include "edge/http/response_writer.h"
-#include "edge/proxy/byte_range.h"
+#include "edge/http/byte_range.h"
 #include "edge/proxy/edge_runtime.h"
 #include "edge/server/client_conn.h"
 #include "edge/upstream/origin_pool.h"

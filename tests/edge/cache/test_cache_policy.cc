@@ -4,7 +4,7 @@
 #include <catch2/catch.hpp>
 
 #include "edge/cache/cache_policy.h"
-#include "edge/cache/http_date.h"
+#include "edge/http/http_date.h"
 
 using namespace edge;
 

@@ -9,7 +9,7 @@
 #include <string>
 
 #include "edge/cache/cache_key.h"
-#include "edge/cache/http_date.h"
+#include "edge/http/http_date.h"
 #include "edge/cache/object_cache.h"
 #include "edge/config/edge_config.h"
 #include "edge/origin/request_path.h"

@@ -7,7 +7,7 @@
 
 #include "edge/cache/cache_key.h"
 #include "edge/cache/cache_policy.h"
-#include "edge/cache/http_date.h"
+#include "edge/http/http_date.h"
 #include "edge/config/edge_config.h"
 
 using namespace edge;

@@ -9,7 +9,7 @@
 #include <fstream>
 #include <string>
 
-#include "edge/cache/http_date.h"
+#include "edge/http/http_date.h"
 #include "edge/origin/bucket_origin.h"
 #include "edge/origin/request_path.h"
 

@@ -1,4 +1,4 @@
-#include "edge/cache/http_date.h"
+#include "edge/http/http_date.h"
 
 #include <cstring>
 

@@ -1,6 +1,6 @@
 #include <catch2/catch.hpp>
 
-#include "edge/proxy/byte_range.h"
+#include "edge/http/byte_range.h"
 
 using namespace edge;
 

@@ -1,8 +1,8 @@
-#include "edge/proxy/byte_range.h"
+#include "edge/http/byte_range.h"
 
 #include <strings.h>
 
-#include "edge/cache/http_date.h"
+#include "edge/http/http_date.h"
 #include "shared/http/http_tokens.h"
 
 namespace edge {

@@ -1,6 +1,6 @@
 #include <catch2/catch.hpp>
 
-#include "edge/cache/http_date.h"
+#include "edge/http/http_date.h"
 
 using edge::format_http_date;
 using edge::parse_http_date;
