@@ -156,8 +156,10 @@ void EdgeApp::reload(const std::string& config_path) {
     shared::ConfigDiagnostics diags;
     auto cfg = load_edge_config(config_path, diags);
     for (const auto& e : diags.all()) {
-        if (e.warning) shared::log::warn("config", e.to_string());
-        else shared::log::error("config", e.to_string());
+        if (e.warning)
+            shared::log::warn("config", e.to_string());
+        else
+            shared::log::error("config", e.to_string());
     }
     if (!cfg || !diags.ok()) {
         shared::log::error("edge", "reload failed; keeping the running configuration", {{"config", config_path}});
@@ -195,36 +197,23 @@ void EdgeApp::keep_restart_only_keys(EdgeConfig& nc) const {
     const shared::CommonConfig& oc = runtime_->config.common;
     auto addrs = [](const std::vector<shared::SocketAddress>& v) {
         std::string out;
-        for (const auto& a : v) out += (out.empty() ? "" : ",") + a.to_string();
+        for (const auto& a : v)
+            out += (out.empty() ? "" : ",") + a.to_string();
         return out;
     };
     auto opt_addr = [](const std::optional<shared::SocketAddress>& a) { return a ? a->to_string() : std::string(); };
-    if (nc.common.workers != oc.workers) {
+    auto num = [](uint64_t v) { return std::to_string(v); };
+    // Keeps the running value of one key when the new config changes it, and says so.
+    auto keep = [](const char* key, auto& configured, const auto& running, auto text) {
+        if (text(configured) == text(running)) return;
         shared::log::warn("edge", "reload: changing this key needs a restart; keeping the running value",
-                          {{"key", "workers"},
-                           {"running", std::to_string(oc.workers)},
-                           {"configured", std::to_string(nc.common.workers)}});
-        nc.common.workers = oc.workers;
-    }
-    if (addrs(nc.common.listen) != addrs(oc.listen)) {
-        shared::log::warn("edge", "reload: changing this key needs a restart; keeping the running value",
-                          {{"key", "listen"}, {"running", addrs(oc.listen)}, {"configured", addrs(nc.common.listen)}});
-        nc.common.listen = oc.listen;
-    }
-    if (opt_addr(nc.common.admin_listen) != opt_addr(oc.admin_listen)) {
-        shared::log::warn("edge", "reload: changing this key needs a restart; keeping the running value",
-                          {{"key", "admin.listen"},
-                           {"running", opt_addr(oc.admin_listen)},
-                           {"configured", opt_addr(nc.common.admin_listen)}});
-        nc.common.admin_listen = oc.admin_listen;
-    }
-    if (nc.cache.shards != runtime_->config.cache.shards) {
-        shared::log::warn("edge", "reload: changing this key needs a restart; keeping the running value",
-                          {{"key", "cache.shards"},
-                           {"running", std::to_string(runtime_->config.cache.shards)},
-                           {"configured", std::to_string(nc.cache.shards)}});
-        nc.cache.shards = runtime_->config.cache.shards;
-    }
+                          {{"key", key}, {"running", text(running)}, {"configured", text(configured)}});
+        configured = running;
+    };
+    keep("workers", nc.common.workers, oc.workers, num);
+    keep("listen", nc.common.listen, oc.listen, addrs);
+    keep("admin.listen", nc.common.admin_listen, oc.admin_listen, opt_addr);
+    keep("cache.shards", nc.cache.shards, runtime_->config.cache.shards, num);
 }
 
 void EdgeApp::stop(std::function<void()> done) {
@@ -249,7 +238,8 @@ void EdgeApp::stop(std::function<void()> done) {
 
 void EdgeApp::on_drain_timer(uv_timer_t* t) noexcept {
     auto* app = static_cast<EdgeApp*>(t->data);
-    uv_close(reinterpret_cast<uv_handle_t*>(t), [](uv_handle_t* h) noexcept { delete reinterpret_cast<uv_timer_t*>(h); });
+    uv_close(reinterpret_cast<uv_handle_t*>(t),
+             [](uv_handle_t* h) noexcept { delete reinterpret_cast<uv_timer_t*>(h); });
     app->drain_timer_ = nullptr;
     app->finish_stop();
 }
