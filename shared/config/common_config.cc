@@ -5,7 +5,8 @@
 namespace shared {
 
 namespace {
-std::vector<SocketAddress> parse_addresses(ConfigSection& sec, std::string_view key, const std::vector<std::string>& list) {
+std::vector<SocketAddress> parse_addresses(ConfigSection& sec, std::string_view key,
+                                           const std::vector<std::string>& list) {
     std::vector<SocketAddress> out;
     for (const auto& s : list) {
         std::string err;
@@ -36,6 +37,16 @@ CommonConfig parse_common_config(ConfigSection& root, const std::vector<std::str
             auto v = parse_addresses(*admin, "listen", {*l});
             if (!v.empty()) c.admin_listen = v[0];
         }
+        auto& al = c.admin_limits;
+        al.request_timeout_ms = admin->get_duration_ms("request_timeout", al.request_timeout_ms);
+        al.idle_timeout_ms = admin->get_duration_ms("idle_timeout", al.idle_timeout_ms);
+        al.send_timeout_ms = admin->get_duration_ms("send_timeout", al.send_timeout_ms);
+        al.max_connections =
+            static_cast<size_t>(admin->get_int("max_connections", static_cast<int64_t>(al.max_connections), 1, 65536));
+        for (auto [key, v] : {std::pair<const char*, uint64_t>{"request_timeout", al.request_timeout_ms},
+                              {"idle_timeout", al.idle_timeout_ms},
+                              {"send_timeout", al.send_timeout_ms}})
+            if (v == 0) admin->error(key, "must be greater than 0");
         admin->finish();
     }
     if (auto lg = root.table("log")) {

@@ -2,6 +2,7 @@
 //   workers = 0                      # worker threads; 0 = number of cores
 //   listen = ["127.0.0.1:8080"]      # string or array of "ip:port" / "[ipv6]:port"
 //   [admin] listen = "127.0.0.1:9080"   # optional; absent = no admin listener
+//           request_timeout, idle_timeout, send_timeout, max_connections (see admin_limits.h)
 //   [log] level = "info", file = ""  # file "" = stderr; reopened on SIGUSR1
 #pragma once
 
@@ -10,6 +11,7 @@
 #include <vector>
 
 #include "shared/config/config.h"
+#include "shared/http/admin_limits.h"
 #include "shared/log/log.h"
 #include "shared/net/address.h"
 
@@ -19,6 +21,7 @@ struct CommonConfig {
     unsigned workers = 1;
     std::vector<SocketAddress> listen;
     std::optional<SocketAddress> admin_listen;
+    AdminLimits admin_limits;
     log::Level log_level = log::Level::info;
     std::string log_file; // "" = stderr
 };

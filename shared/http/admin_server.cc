@@ -14,13 +14,6 @@ namespace shared {
 namespace {
 constexpr size_t kMaxUrl = 2048;
 constexpr size_t kMaxHeaderBytes = 16384;
-constexpr size_t kMaxConnections = 64;
-// nginx's shape, per connection: a request must arrive whole within kRequestTimeoutMs of its first byte (bytes
-// dribbled in do not extend it), a keep-alive connection may sit idle between requests for kIdleTimeoutMs, and a
-// response must be taken by the client within kSendTimeoutMs.
-constexpr uint64_t kRequestTimeoutMs = 10000;
-constexpr uint64_t kIdleTimeoutMs = 30000;
-constexpr uint64_t kSendTimeoutMs = 10000;
 
 struct Conn;
 } // namespace
@@ -34,6 +27,8 @@ struct AdminServer::Impl {
     bool listening = false;
     bool closed = false;
     std::vector<Conn*> conns;
+    AdminLimits limits;
+    uint64_t evicted = 0;
 
     static void on_connection(uv_stream_t* server, int status) noexcept;
     AdminResponse respond(std::string_view method, std::string_view url);
@@ -67,22 +62,16 @@ struct Conn {
     uv_timer_t timer{};
     llhttp_t parser{};
     AdminServer::Impl* srv = nullptr;
+    AdminConnClock clock;
     std::string url;
+    std::string pending; // bytes read after a complete request, parsed once its response is taken
     size_t header_bytes = 0;
     bool keep_alive = true;
     bool closing = false;
     int pending_close = 0;
-    // One request at a time: while its response is being written the parser is paused and the socket not read, so
-    // a client that pipelines requests and never reads holds one response, not one per request. Bytes read past the
-    // paused request wait in `held` (at most one read's worth).
-    bool writing = false;
-    std::string held;
-    uint64_t request_start = 0; // first byte of the request being received; 0 between requests
-    uint64_t last_active = 0;   // last response written or connection accepted (idle timeout)
-    uint64_t write_start = 0;   // when the response in flight was queued (send timeout)
     char buf[4096];
 
-    uint64_t now() const { return uv_now(srv->loop); }
+    uv_stream_t* stream() { return reinterpret_cast<uv_stream_t*>(&tcp); }
 
     void close() {
         if (closing) return;
@@ -103,96 +92,82 @@ struct Conn {
         uv_close(reinterpret_cast<uv_handle_t*>(&timer), done);
     }
 
-    uint64_t deadline() const {
-        if (writing) return write_start + kSendTimeoutMs;
-        if (request_start) return request_start + kRequestTimeoutMs;
-        return last_active + kIdleTimeoutMs;
-    }
-    void arm() {
+    // One timer per connection, set to the current phase's deadline. Bytes arriving within a phase never move it.
+    void enter(AdminConnPhase phase) {
         if (closing) return;
-        uint64_t d = deadline(), n = now();
+        clock.phase = phase;
+        clock.since_ms = uv_now(tcp.loop);
         uv_timer_start(
-            &timer, [](uv_timer_t* t) noexcept { static_cast<Conn*>(t->data)->close(); }, d > n ? d - n : 0, 0);
+            &timer, [](uv_timer_t* t) noexcept { static_cast<Conn*>(t->data)->close(); },
+            clock.deadline_ms(srv->limits) - clock.since_ms, 0);
     }
 
     void send(const AdminResponse& r, bool head, bool close_after) {
         struct Write {
             uv_write_t req;
             std::string data;
-            bool close_after;
         };
         auto* w = new Write;
         w->data = "HTTP/1.1 " + std::to_string(r.status) + " " + reason(r.status) +
                   "\r\nContent-Type: " + r.content_type + "\r\nContent-Length: " + std::to_string(r.body.size()) +
                   "\r\nCache-Control: no-store\r\n" + (close_after ? "Connection: close\r\n" : "") + "\r\n";
         if (!head) w->data += r.body;
-        w->close_after = close_after;
         uv_buf_t b = uv_buf_init(w->data.data(), static_cast<unsigned>(w->data.size()));
         w->req.data = w;
-        int rc = uv_write(&w->req, reinterpret_cast<uv_stream_t*>(&tcp), &b, 1, [](uv_write_t* req, int status) {
+        // Nothing more is read until the client has taken this response, so a client that pipelines requests and
+        // never reads queues at most one response here.
+        uv_read_stop(stream());
+        enter(AdminConnPhase::sending);
+        int rc = uv_write(&w->req, stream(), &b, 1, [](uv_write_t* req, int status) {
             auto* wr = static_cast<Write*>(req->data);
             auto* c = static_cast<Conn*>(req->handle->data);
-            bool close_after = wr->close_after;
             delete wr;
-            if (c->closing || close_after) return; // closing: the shutdown below (or close()) finishes it
-            if (status < 0) return c->close();
-            c->written();
+            if (status == 0) c->written();
         });
         if (rc != 0) {
             delete w;
             close();
             return;
         }
-        writing = true;
-        write_start = now();
-        request_start = 0;
         if (close_after) {
             // Half-close after the response is flushed: shutdown waits for queued writes.
             auto* sreq = new uv_shutdown_t;
             sreq->data = this;
-            if (uv_shutdown(sreq, reinterpret_cast<uv_stream_t*>(&tcp), [](uv_shutdown_t* r, int) {
+            if (uv_shutdown(sreq, stream(), [](uv_shutdown_t* r, int) {
                     auto* c = static_cast<Conn*>(r->data);
                     delete r;
                     c->close();
                 }) != 0) {
                 delete sreq;
                 close();
-                return;
             }
         }
-        arm();
     }
 
-    // The response in flight was taken by the kernel: parse what was held back, then read again.
+    // The response left our buffers: wait for the next request, starting with what was already read.
     void written() {
-        writing = false;
-        last_active = now();
+        if (closing || !keep_alive) return;
+        enter(AdminConnPhase::idle);
         llhttp_resume(&parser);
-        std::string rest;
-        rest.swap(held);
+        std::string rest = std::move(pending);
+        pending.clear();
         if (!rest.empty()) {
-            request_start = now();
-            feed(rest.data(), rest.size());
+            enter(AdminConnPhase::request);
+            if (!feed(rest.data(), rest.size())) return;
         }
-        if (closing || writing) return;
-        uv_read_start(
-            reinterpret_cast<uv_stream_t*>(&tcp),
-            [](uv_handle_t* h, size_t, uv_buf_t* b) noexcept {
-                auto* cc = static_cast<Conn*>(h->data);
-                *b = uv_buf_init(cc->buf, sizeof cc->buf);
-            },
-            on_read_cb);
-        arm();
+        start_reading();
     }
 
-    void feed(const char* data, size_t len);
-    static void on_read_cb(uv_stream_t* s, ssize_t nread, const uv_buf_t*) noexcept;
+    void start_reading();
+
+    // Parses bytes; false when the connection stopped reading (a response is being sent, or it is closing).
+    bool feed(const char* data, size_t len);
 
     void fail(int status) {
         AdminResponse r;
         r.status = status;
         r.body = std::string(reason(status)) + "\n";
-        uv_read_stop(reinterpret_cast<uv_stream_t*>(&tcp));
+        keep_alive = false;
         send(r, false, true);
     }
 };
@@ -230,7 +205,8 @@ int on_message_complete(llhttp_t* p) {
     AdminResponse r = c->srv->respond(method, c->url);
     c->keep_alive = llhttp_should_keep_alive(p) != 0 && !c->srv->closed;
     c->send(r, method == "HEAD", !c->keep_alive);
-    return HPE_PAUSED; // the next request waits for this response to be written
+    // Pause either way: the rest of the input waits until this response is taken (or is ignored after a close).
+    return HPE_PAUSED;
 }
 
 const llhttp_settings_t* settings() {
@@ -247,49 +223,44 @@ const llhttp_settings_t* settings() {
     return &s;
 }
 
-void Conn::on_read_cb(uv_stream_t* s, ssize_t nread, const uv_buf_t*) noexcept {
-    auto* c = static_cast<Conn*>(s->data);
-    if (nread < 0) {
-        c->close();
-        return;
-    }
-    if (nread == 0) return;
-    if (!c->request_start) {
-        c->request_start = c->now();
-        c->arm();
-    }
-    c->feed(c->buf, static_cast<size_t>(nread));
-}
-
-void Conn::feed(const char* data, size_t len) {
+bool Conn::feed(const char* data, size_t len) {
     llhttp_errno_t err = llhttp_execute(&parser, data, len);
-    if (err == HPE_OK) return;
-    if (err == HPE_PAUSED) { // a response is in flight
-        uv_read_stop(reinterpret_cast<uv_stream_t*>(&tcp));
-        if (!closing && keep_alive) {
-            const char* stop = llhttp_get_error_pos(&parser);
-            if (stop >= data && stop < data + len) held.assign(stop, static_cast<size_t>(data + len - stop));
+    if (err == HPE_OK) return !closing;
+    if (err == HPE_PAUSED) {
+        if (keep_alive) {
+            const char* pos = llhttp_get_error_pos(&parser);
+            if (pos >= data && pos <= data + len) pending.assign(pos, data + len - pos);
         }
-        return;
+        return false;
     }
     const char* why = llhttp_get_error_reason(&parser);
     int status = 400;
     if (err == HPE_USER && why && !std::strcmp(why, "uri too long")) status = 414;
     if (err == HPE_USER && why && !std::strcmp(why, "headers too large")) status = 431;
     fail(status);
+    return false;
 }
 
-// At the connection limit a new connection (an operator's health check or scrape) is never refused: the connection
-// that has been idle longest goes, else the one whose request has been arriving longest, else the oldest writer.
-Conn* eviction_victim(const std::vector<Conn*>& conns) {
-    Conn* best = nullptr;
-    auto rank = [](const Conn* c) { return c->writing ? 2 : c->request_start ? 1 : 0; };
-    auto since = [](const Conn* c) {
-        return c->writing ? c->write_start : c->request_start ? c->request_start : c->last_active;
-    };
-    for (Conn* c : conns)
-        if (!best || rank(c) < rank(best) || (rank(c) == rank(best) && since(c) < since(best))) best = c;
-    return best;
+void on_read(uv_stream_t* s, ssize_t nread, const uv_buf_t*) noexcept {
+    auto* c = static_cast<Conn*>(s->data);
+    if (nread < 0) {
+        c->close();
+        return;
+    }
+    if (nread == 0) return;
+    // The first byte of a request after a keep-alive wait starts its deadline; later bytes never move it.
+    if (c->clock.phase == AdminConnPhase::idle) c->enter(AdminConnPhase::request);
+    c->feed(c->buf, static_cast<size_t>(nread));
+}
+
+void Conn::start_reading() {
+    uv_read_start(
+        stream(),
+        [](uv_handle_t* h, size_t, uv_buf_t* b) noexcept {
+            auto* cc = static_cast<Conn*>(h->data);
+            *b = uv_buf_init(cc->buf, sizeof cc->buf);
+        },
+        on_read);
 }
 
 } // namespace
@@ -324,28 +295,36 @@ void AdminServer::Impl::on_connection(uv_stream_t* server, int status) noexcept 
     uv_timer_init(self->loop, &c->timer);
     c->tcp.data = c;
     c->timer.data = c;
-    if (uv_accept(server, reinterpret_cast<uv_stream_t*>(&c->tcp)) != 0) {
-        self->conns.push_back(c);
+    self->conns.push_back(c);
+    if (uv_accept(server, c->stream()) != 0) {
         c->close();
         return;
     }
-    if (self->conns.size() >= kMaxConnections) eviction_victim(self->conns)->close();
-    self->conns.push_back(c);
+    // Full: make room rather than refuse, so slow or idle clients cannot lock out a health check.
+    if (self->conns.size() > self->limits.max_connections) {
+        std::vector<AdminConnClock> clocks;
+        clocks.reserve(self->conns.size() - 1);
+        for (size_t i = 0; i + 1 < self->conns.size(); ++i)
+            clocks.push_back(self->conns[i]->clock);
+        Conn* victim = self->conns[pick_admin_eviction(clocks, self->limits)];
+        ++self->evicted;
+        if (self->evicted == 1 || self->evicted % 1000 == 0)
+            log::warn("admin", "connection limit reached: closing the longest-waiting connection",
+                      {{"max_connections", std::to_string(self->limits.max_connections)},
+                       {"evicted_total", std::to_string(self->evicted)}});
+        victim->close();
+    }
     llhttp_init(&c->parser, HTTP_REQUEST, settings());
     c->parser.data = c;
-    c->last_active = c->now();
-    c->arm();
-    uv_read_start(
-        reinterpret_cast<uv_stream_t*>(&c->tcp),
-        [](uv_handle_t* h, size_t, uv_buf_t* b) noexcept {
-            auto* cc = static_cast<Conn*>(h->data);
-            *b = uv_buf_init(cc->buf, sizeof cc->buf);
-        },
-        Conn::on_read_cb);
+    c->enter(AdminConnPhase::request);
+    c->start_reading();
 }
 
-AdminServer::AdminServer(uv_loop_t* loop, MetricsRegistry* metrics, std::function<AdminResponse()> health)
+AdminServer::AdminServer(uv_loop_t* loop, MetricsRegistry* metrics, std::function<AdminResponse()> health,
+                         AdminLimits limits)
     : impl_(new Impl) {
+    impl_->limits = limits;
+    if (impl_->limits.max_connections == 0) impl_->limits.max_connections = 1;
     impl_->loop = loop;
     impl_->metrics = metrics;
     impl_->health = std::move(health);

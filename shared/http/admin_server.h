@@ -1,6 +1,7 @@
 // The admin listener both daemons run on their main loop: GET /_meridian/metrics (Prometheus text) and
 // GET /_meridian/health (200 "ok" or 503 "draining"), plus any extra paths a daemon registers. HTTP/1.1 with
-// keep-alive, parsed by llhttp, with small limits: it is an operator endpoint, not a public server.
+// keep-alive, parsed by llhttp, with small limits: it is an operator endpoint, not a public server. Its time and
+// connection limits (admin_limits.h) keep it answering while slow or hostile clients hold connections.
 #pragma once
 
 #include <uv.h>
@@ -10,6 +11,7 @@
 #include <string>
 #include <string_view>
 
+#include "shared/http/admin_limits.h"
 #include "shared/net/address.h"
 
 namespace shared {
@@ -23,11 +25,12 @@ struct AdminResponse {
 };
 
 class AdminServer {
-public:
+  public:
     // Returns true when it handled the path (GET/HEAD only reach handlers).
     using Handler = std::function<bool(std::string_view path, AdminResponse& out)>;
 
-    AdminServer(uv_loop_t* loop, MetricsRegistry* metrics, std::function<AdminResponse()> health);
+    AdminServer(uv_loop_t* loop, MetricsRegistry* metrics, std::function<AdminResponse()> health,
+                AdminLimits limits = {});
     ~AdminServer();
     void add_handler(Handler h);
     // 0 or a libuv error.
@@ -38,7 +41,7 @@ public:
 
     struct Impl;
 
-private:
+  private:
     std::unique_ptr<Impl> impl_;
 };
 

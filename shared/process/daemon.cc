@@ -69,7 +69,8 @@ int run_daemon(int argc, char** argv, const CliSpec& spec, DaemonApp& app) {
             app.stop([] {});
         } else {
             if (app.common().admin_listen) {
-                admin = std::make_unique<AdminServer>(&loop, metrics.get(), [&app] { return app.health(); });
+                admin = std::make_unique<AdminServer>(
+                    &loop, metrics.get(), [&app] { return app.health(); }, app.common().admin_limits);
                 app.add_admin_handlers(*admin);
                 if (int rc = admin->listen(*app.common().admin_listen)) {
                     log::error("admin", "cannot listen",

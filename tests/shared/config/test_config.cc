@@ -167,3 +167,29 @@ TEST_CASE("common keys: listen lists, admin, log", "[shared][config]") {
     shared::parse_common_config(r2, {});
     CHECK(d2.to_string() == "y.toml:1:10: listen: \"localhost:80\": \"localhost\" is not an IP address\n");
 }
+
+TEST_CASE("common keys: admin limits have sane defaults, parse, and reject zero", "[shared][config]") {
+    ConfigDiagnostics d;
+    auto f = ConfigFile::parse("[admin]\nlisten = \"127.0.0.1:9080\"\n", "a.toml", d);
+    REQUIRE(f);
+    auto r = f->root();
+    auto c = shared::parse_common_config(r, {"127.0.0.1:1"});
+    CHECK(d.ok());
+    CHECK(c.admin_limits.request_timeout_ms == 10000);
+    CHECK(c.admin_limits.idle_timeout_ms == 30000);
+    CHECK(c.admin_limits.send_timeout_ms == 10000);
+    CHECK(c.admin_limits.max_connections == 64);
+
+    ConfigDiagnostics d2;
+    auto g = ConfigFile::parse("[admin]\nrequest_timeout = \"2s\"\nidle_timeout = \"5s\"\nsend_timeout = \"0s\"\n"
+                               "max_connections = 8\n",
+                               "b.toml", d2);
+    REQUIRE(g);
+    auto r2 = g->root();
+    auto c2 = shared::parse_common_config(r2, {"127.0.0.1:1"});
+    CHECK(c2.admin_limits.request_timeout_ms == 2000);
+    CHECK(c2.admin_limits.idle_timeout_ms == 5000);
+    CHECK(c2.admin_limits.max_connections == 8);
+    CHECK(d2.to_string().find("b.toml:4:") != std::string::npos);
+    CHECK(d2.to_string().find("send_timeout: must be greater than 0") != std::string::npos);
+}
