@@ -3,9 +3,13 @@ sent RST, and 13 of 20 chunked 3 MB uploads never saw the status). Like nginx, t
 and drains the viewer's input for a bounded time (lingering_time / lingering_timeout) before closing.
 - 20 concurrent chunked 3 MB uploads (max body 1 MiB): every one sees 413;
 - 20 uploads with Content-Length 3 MB: 413; 414 and 431 with a body behind them: the status arrives;
+- a client that keeps sending while it reads gets the whole 413/414/431 answer, then a FIN (never a reset) at
+  once, not after lingering_time;
 - a viewer that keeps sending after the answer is cut after lingering_time; one that goes quiet after
   lingering_timeout. The edge stays alive and its RSS bounded."""
+import errno
 import os
+import select
 import socket
 import sys
 import threading
@@ -72,6 +76,72 @@ def plain_body():
         yield piece
 
 
+def send_while_reading(port, head, body_chunks, limit=20.0):
+    """A client that keeps sending its body while it reads (as browsers and curl do): returns the bytes read and
+    how the connection ended: "eof" (the edge's FIN), "reset" (RST before or instead of the FIN) or "timeout",
+    with the seconds from the answer's first byte to that end. Without a lingering close the edge closes with our
+    body unread, the kernel answers the next segment with RST, and the client sees a reset, often before the
+    status."""
+    s = socket.create_connection(("127.0.0.1", port), timeout=10)
+    s.sendall(head)
+    s.setblocking(False)
+    chunks = body_chunks()
+    pending = b""
+    got = b""
+    first = None
+    end = "timeout"
+    t_end = time.time() + limit
+    try:
+        while time.time() < t_end:
+            if not pending:
+                pending = next(chunks, b"")
+            r, w, _ = select.select([s], [s] if pending else [], [], 0.5)
+            if r:
+                try:
+                    d = s.recv(65536)
+                except ConnectionResetError:
+                    end = "reset"
+                    break
+                if not d:
+                    end = "eof"
+                    break
+                if first is None:
+                    first = time.time()
+                got += d
+            if w and pending:
+                try:
+                    n = s.send(pending)
+                    pending = pending[n:]
+                except BlockingIOError:
+                    pass
+                except OSError as e:
+                    if e.errno in (errno.ECONNRESET, errno.EPIPE):
+                        end = "reset"
+                        break
+                    raise
+    finally:
+        s.close()
+    return got, end, (time.time() - first) if first is not None else None
+
+
+def endless_chunks():
+    piece = b"z" * 16384
+    while True:
+        yield b"%x\r\n" % len(piece) + piece + b"\r\n"
+
+
+def complete_answer(got, status):
+    """True when `got` is exactly one whole response with this status (head and Content-Length body)."""
+    head, sep, body = got.partition(b"\r\n\r\n")
+    if not sep or not head.startswith(b"HTTP/1.1 %d " % status):
+        return False
+    for line in head.split(b"\r\n")[1:]:
+        k, _, v = line.partition(b":")
+        if k.strip().lower() == b"content-length":
+            return len(body) == int(v.strip())
+    return False
+
+
 def run_many(port, head, body, n=20):
     out = [b""] * n
     ts = [threading.Thread(target=upload, args=(port, head, body, out, i)) for i in range(n)]
@@ -133,6 +203,24 @@ try:
                    n=10)
     ok = sum(1 for o in out if o.startswith(b"HTTP/1.1 400"))
     f.eq(ok, 10, f"400 with a 3 MB body behind it ({statuses(out)})")
+
+    # A client that keeps sending while it reads gets the whole answer, then the edge's FIN (it half-closes and
+    # drains), never a reset, and the FIN comes at once, not at the end of lingering_time.
+    cases = [
+        (413, b"POST /up HTTP/1.1\r\nHost: a.test\r\nTransfer-Encoding: chunked\r\n\r\n", endless_chunks),
+        (413, b"POST /up HTTP/1.1\r\nHost: a.test\r\nContent-Length: %d\r\n\r\n" % UPLOAD, plain_body),
+        (414, b"POST /" + b"u" * 2000 + b" HTTP/1.1\r\nHost: a.test\r\nContent-Length: %d\r\n\r\n" % UPLOAD,
+         plain_body),
+        (431, b"POST /up HTTP/1.1\r\nHost: a.test\r\nX-Big: " + b"h" * 5000 + b"\r\nContent-Length: %d\r\n\r\n"
+         % UPLOAD, plain_body),
+    ]
+    for status, head, body in cases:
+        results = [send_while_reading(edge.port, head, body) for _ in range(5)]
+        whole = sum(1 for got, _, _ in results if complete_answer(got, status))
+        fins = [(end, took) for got, end, took in results]
+        f.eq(whole, 5, f"{status} read whole by a client still sending its body ({[g[:12] for g, _, _ in results]})")
+        f.check(all(end == "eof" and took is not None and took < LINGERING_TIME for end, took in fins),
+                f"{status}: then the edge's FIN, not a reset, within lingering_time ({fins})")
 
     # Lingering is bounded: a viewer that keeps sending is cut after lingering_time, a quiet one after
     # lingering_timeout.
