@@ -11,36 +11,13 @@
 #include <vector>
 
 #include "edge/access_log/access_log.h"
+#include "tests/support/proc_fds.h"
 
 namespace fs = std::filesystem;
 using namespace edge;
-
-namespace {
-
-std::string link_of(int fd) {
-    std::error_code ec;
-    auto p = fs::read_symlink("/proc/self/fd/" + std::to_string(fd), ec);
-    return ec ? std::string() : p.string();
-}
-
-std::vector<int> fds_of(const std::string& path) {
-    std::vector<int> out;
-    for (const auto& e : fs::directory_iterator("/proc/self/fd")) {
-        std::error_code ec;
-        auto target = fs::read_symlink(e.path(), ec);
-        if (!ec && target == path) out.push_back(std::stoi(e.path().filename().string()));
-    }
-    return out;
-}
-
-std::string slurp(const std::string& path) {
-    std::ifstream in(path);
-    std::stringstream ss;
-    ss << in.rdbuf();
-    return ss.str();
-}
-
-} // namespace
+using test_support::fds_of;
+using test_support::link_of;
+using test_support::slurp;
 
 TEST_CASE("AccessLogFile: turning the log off never frees the descriptor a worker may still write to",
           "[edge][access_log]") {

@@ -13,54 +13,18 @@
 #include <vector>
 
 #include "shared/log/log.h"
+#include "tests/support/proc_fds.h"
+#include "tests/support/temp_dir.h"
 
-namespace fs = std::filesystem;
-
-namespace {
-
-std::string link_of(int fd) {
-    std::error_code ec;
-    auto p = fs::read_symlink("/proc/self/fd/" + std::to_string(fd), ec);
-    return ec ? std::string() : p.string();
-}
-
-// The descriptor numbers of this process that refer to `path`.
-std::vector<int> fds_of(const std::string& path) {
-    std::vector<int> out;
-    for (const auto& e : fs::directory_iterator("/proc/self/fd")) {
-        std::error_code ec;
-        auto target = fs::read_symlink(e.path(), ec);
-        if (!ec && target == path) out.push_back(std::stoi(e.path().filename().string()));
-    }
-    return out;
-}
-
-std::string slurp(const std::string& path) {
-    std::ifstream in(path);
-    std::stringstream ss;
-    ss << in.rdbuf();
-    return ss.str();
-}
-
-struct TempDir {
-    std::string dir;
-    TempDir() {
-        char tmpl[] = "/tmp/meridian-log-XXXXXX";
-        REQUIRE(::mkdtemp(tmpl));
-        dir = tmpl;
-    }
-    ~TempDir() {
-        std::error_code ec;
-        fs::remove_all(dir, ec);
-    }
-};
-
-} // namespace
+using test_support::fds_of;
+using test_support::link_of;
+using test_support::slurp;
+using test_support::TempDir;
 
 TEST_CASE("Log: swapping the log file keeps the descriptor number (a late writer never hits a reused fd)",
           "[shared][log]") {
     TempDir t;
-    const std::string a = t.dir + "/a.log", b = t.dir + "/b.log", other = t.dir + "/body";
+    const std::string a = t.path + "/a.log", b = t.path + "/b.log", other = t.path + "/body";
     std::string err;
     REQUIRE(shared::log::set_file(a, &err));
     shared::log::info("test", "to a");
@@ -101,7 +65,7 @@ TEST_CASE("Log: swapping the log file keeps the descriptor number (a late writer
 TEST_CASE("Log: lines written by several threads during swaps and reopens land whole in the log files",
           "[shared][log]") {
     TempDir t;
-    const std::string a = t.dir + "/a.log", b = t.dir + "/b.log";
+    const std::string a = t.path + "/a.log", b = t.path + "/b.log";
     std::string err;
     REQUIRE(shared::log::set_file(a, &err));
     constexpr int kThreads = 4, kLines = 2000;
