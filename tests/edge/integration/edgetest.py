@@ -38,6 +38,50 @@ def wait_port(port, timeout=10.0, host="127.0.0.1"):
     raise RuntimeError(f"nothing listening on {host}:{port} after {timeout}s")
 
 
+# ASan's quarantine holds freed buffers (up to 256 MiB by default), so RSS bounds give a sanitizer build more room.
+ASAN_BUILD = os.path.basename(os.environ.get("MERIDIAN_BUILD", "").rstrip("/")) == "asan"
+
+
+def rss_mb(pid):
+    with open(f"/proc/{pid}/status") as fh:
+        for line in fh:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return 0
+
+
+def nfds(pid):
+    """Open descriptors of a process (the edge's connections among them)."""
+    return len(os.listdir(f"/proc/{pid}/fd"))
+
+
+def read_until_close(s):
+    """Everything `s` receives until the peer closes (its timeout still applies)."""
+    got = b""
+    while True:
+        d = s.recv(65536)
+        if not d:
+            return got
+        got += d
+
+
+def closed_by_server(s, deadline):
+    """Waits until the server closes `s` (EOF or reset) or `deadline`; returns (closed, bytes read)."""
+    got = b""
+    while time.time() < deadline:
+        s.settimeout(max(0.05, min(0.5, deadline - time.time())))
+        try:
+            d = s.recv(65536)
+        except socket.timeout:
+            continue
+        except (ConnectionResetError, BrokenPipeError):
+            return True, got
+        if not d:
+            return True, got
+        got += d
+    return False, got
+
+
 class Failures:
     def __init__(self):
         self.items = []

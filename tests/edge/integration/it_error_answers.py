@@ -16,21 +16,14 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(__file__))
-from edgetest import Edge, Failures, tmpdir  # noqa: E402
+from edgetest import ASAN_BUILD, Edge, Failures, nfds, read_until_close, rss_mb, tmpdir  # noqa: E402
 
 LINGERING_TIME = 4
 LINGERING_TIMEOUT = 2
-# ASan's quarantine holds freed buffers (up to 256 MiB by default), so a sanitizer build gets more room.
-RSS_BOUND_MB = 192 if os.path.basename(os.environ.get("MERIDIAN_BUILD", "").rstrip("/")) == "asan" else 64
+RSS_BOUND_MB = 192 if ASAN_BUILD else 64
 UPLOAD = 3 << 20
 
 
-def rss_mb(pid):
-    with open(f"/proc/{pid}/status") as fh:
-        for line in fh:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    return 0
 
 
 def upload(port, head, body_chunks, out, idx):
@@ -224,25 +217,17 @@ try:
 
     # Lingering is bounded: a viewer that keeps sending is cut after lingering_time, a quiet one after
     # lingering_timeout.
-    def nfds():
-        return len(os.listdir(f"/proc/{pid}/fd"))
-
     def linger_probe(keep_sending):
         """The edge half-closes after its answer (the viewer reads EOF), so whether it still holds the connection
         is read from its descriptor count."""
         time.sleep(0.5)
-        base = nfds()
+        base = nfds(pid)
         s = socket.create_connection(("127.0.0.1", edge.port), timeout=10)
         s.sendall(b"POST /up HTTP/1.1\r\nHost: a.test\r\nContent-Length: 99999999\r\n\r\n" + b"z" * 1000)
         s.settimeout(10)
-        got = b""
-        while True:
-            d = s.recv(65536)
-            if not d:
-                break
-            got += d
+        got = read_until_close(s)
         t0 = time.time()
-        held = nfds() > base
+        held = nfds(pid) > base
         closed = False
         while time.time() - t0 < LINGERING_TIME + 10:
             if keep_sending:
@@ -250,7 +235,7 @@ try:
                     s.sendall(b"z" * 100)
                 except OSError:
                     pass
-            if nfds() <= base:
+            if nfds(pid) <= base:
                 closed = True
                 break
             time.sleep(0.25)
@@ -270,13 +255,8 @@ try:
     # Keep-alive still works after all this, and the edge lives.
     with socket.create_connection(("127.0.0.1", edge.port), timeout=10) as s:
         s.sendall(b"GET /x.html HTTP/1.1\r\nHost: a.test\r\nConnection: close\r\n\r\n")
-        got = b""
         s.settimeout(10)
-        while True:
-            d = s.recv(65536)
-            if not d:
-                break
-            got += d
+        got = read_until_close(s)
         f.check(got.startswith(b"HTTP/1.1 200") and got.endswith(b"x\n"), "a normal request after the uploads")
     f.check(edge.proc.poll() is None, "edge alive")
     rss1 = rss_mb(pid)

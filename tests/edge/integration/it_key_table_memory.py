@@ -11,7 +11,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(__file__))
-from edgetest import Edge, Failures, Nginx, http_get, http_origin, skip, tmpdir  # noqa: E402
+from edgetest import Edge, Failures, Nginx, http_get, http_origin, rss_mb, skip, tmpdir  # noqa: E402
 
 WRK = shutil.which("wrk")
 if not WRK:
@@ -30,12 +30,6 @@ f = Failures()
 edge = None
 
 
-def rss_mb(pid):
-    with open(f"/proc/{pid}/status") as fh:
-        for line in fh:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024.0
-    return 0.0
 
 
 def run_wrk(port, seconds, lua):

@@ -12,42 +12,18 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(__file__))
-from edgetest import Edge, Failures, tmpdir  # noqa: E402
+from edgetest import ASAN_BUILD, Edge, Failures, closed_by_server, nfds, rss_mb, tmpdir  # noqa: E402
 
 HEADER_TIMEOUT = 2
 BODY_TIMEOUT = 3
 SEND_TIMEOUT = 3
-# ASan's quarantine holds freed buffers (up to 256 MiB by default), so a sanitizer build gets more room.
-RSS_BOUND_MB = 192 if os.path.basename(os.environ.get("MERIDIAN_BUILD", "").rstrip("/")) == "asan" else 64
+RSS_BOUND_MB = 192 if ASAN_BUILD else 64
 
 
-def rss_mb(pid):
-    with open(f"/proc/{pid}/status") as fh:
-        for line in fh:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    return 0
 
 
-def nfds(pid):
-    return len(os.listdir(f"/proc/{pid}/fd"))
 
 
-def closed_by_server(s, deadline):
-    """Waits until the server closes `s` (EOF or reset) or `deadline`; returns (closed, bytes read)."""
-    got = b""
-    while time.time() < deadline:
-        s.settimeout(max(0.05, min(0.5, deadline - time.time())))
-        try:
-            d = s.recv(65536)
-        except socket.timeout:
-            continue
-        except (ConnectionResetError, BrokenPipeError):
-            return True, got
-        if not d:
-            return True, got
-        got += d
-    return False, got
 
 
 tmp = tmpdir()
