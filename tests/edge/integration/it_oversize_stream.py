@@ -5,7 +5,6 @@ was cut (curl error 18: 5-100 MB bodies arrived as 0.1-4 MB). An origin that die
 still cut the viewer (never a short body presented as complete)."""
 import hashlib
 import os
-import socket
 import subprocess
 import sys
 import threading
@@ -13,64 +12,9 @@ import time
 
 sys.path.insert(0, os.path.dirname(__file__))
 from edgetest import Edge, Failures, http_get, http_origin, tmpdir  # noqa: E402
+from pyorigin import PyOrigin, body_of  # noqa: E402
 
 
-def body_of(path, size):
-    seed = hashlib.sha256(path.encode()).digest()
-    block = seed * (65536 // len(seed))
-    return (block * (size // len(block) + 1))[:size]
-
-
-class Origin:
-    """GET /<mode>/<size>/<name>: a body of <size> bytes, max-age=60, no Content-Length. mode = chunked,
-    close (close-delimited) or dies (chunked, then the connection is reset at half the body)."""
-
-    def __init__(self):
-        self.sock = socket.socket()
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(64)
-        self.port = self.sock.getsockname()[1]
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def _accept(self):
-        while True:
-            try:
-                c, _ = self.sock.accept()
-            except OSError:
-                return
-            threading.Thread(target=self._serve, args=(c,), daemon=True).start()
-
-    def _serve(self, c):
-        try:
-            buf = b""
-            while b"\r\n\r\n" not in buf:
-                d = c.recv(65536)
-                if not d:
-                    return
-                buf += d
-            path = buf.split(b" ")[1].decode()
-            _, mode, size, _ = path.split("/", 3)
-            body = body_of(path, int(size))
-            if mode == "close":
-                c.sendall(b"HTTP/1.1 200 OK\r\nCache-Control: max-age=60\r\nConnection: close\r\n\r\n")
-                for i in range(0, len(body), 256 << 10):
-                    c.sendall(body[i:i + (256 << 10)])
-                return
-            c.sendall(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nCache-Control: max-age=60\r\n"
-                      b"Connection: close\r\n\r\n")
-            stop = len(body) // 2 if mode == "dies" else len(body)
-            for i in range(0, stop, 256 << 10):
-                part = body[i:min(i + (256 << 10), stop)]
-                c.sendall(b"%x\r\n" % len(part) + part + b"\r\n")
-            if mode == "dies":
-                c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
-                return
-            c.sendall(b"0\r\n\r\n")
-        except OSError:
-            pass
-        finally:
-            c.close()
 
 
 def curl(port, path, http10=False, out=None):
@@ -83,7 +27,7 @@ def curl(port, path, http10=False, out=None):
 
 tmp = tmpdir()
 f = Failures()
-origin = Origin()
+origin = PyOrigin("lengthless")
 edge = None
 try:
     edge = Edge(tmp, http_origin("o", origin.port) + """

@@ -12,56 +12,9 @@ import time
 
 sys.path.insert(0, os.path.dirname(__file__))
 from edgetest import Edge, Failures, http_get, http_origin, tmpdir  # noqa: E402
+from pyorigin import STREAMED_CHUNK, PyOrigin  # noqa: E402
 
-CHUNK = b"x" * 16384
 
-
-class StreamingOrigin:
-    """Answers every GET with a chunked body of 64 chunks of 16 KiB, a little at a time; /pass/ paths are no-store."""
-
-    def __init__(self):
-        self.sock = socket.socket()
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(256)
-        self.port = self.sock.getsockname()[1]
-        self.stopped = False
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def _accept(self):
-        while not self.stopped:
-            try:
-                c, _ = self.sock.accept()
-            except OSError:
-                return
-            threading.Thread(target=self._serve, args=(c,), daemon=True).start()
-
-    def _serve(self, c):
-        buf = b""
-        try:
-            while True:
-                while b"\r\n\r\n" not in buf:
-                    d = c.recv(65536)
-                    if not d:
-                        return
-                    buf += d
-                head, buf = buf.split(b"\r\n\r\n", 1)
-                path = head.split(b" ")[1]
-                cc = b"no-store" if b"/pass/" in path else b"max-age=60"
-                c.sendall(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nCache-Control: " + cc + b"\r\n\r\n")
-                for i in range(64):
-                    c.sendall(b"%x\r\n" % len(CHUNK) + CHUNK + b"\r\n")
-                    if i % 8 == 0:
-                        time.sleep(0.002)
-                c.sendall(b"0\r\n\r\n")
-        except OSError:
-            return
-        finally:
-            c.close()
-
-    def stop(self):
-        self.stopped = True
-        self.sock.close()
 
 
 def hostile(port, paths, read_first):
@@ -91,14 +44,14 @@ def rss_kib(pid):
 
 tmp = tmpdir()
 f = Failures()
-origin = StreamingOrigin()
+origin = PyOrigin("streamed")
 edge = None
 try:
     edge = Edge(tmp, http_origin("s", origin.port) + '[[behavior]]\npath_pattern = "*"\norigin = "s"\n',
                 workers=2).start()
     port = edge.port
     st, _, body = http_get(edge.port, "/warm/pass/x", timeout=20)
-    f.eq((st, len(body)), (200, 64 * len(CHUNK)), "a normal viewer gets the whole chunked body")
+    f.eq((st, len(body)), (200, 64 * len(STREAMED_CHUNK)), "a normal viewer gets the whole chunked body")
     rss0 = rss_kib(edge.proc.pid)
 
     n = 0
@@ -125,7 +78,7 @@ try:
     f.check(alive, f"meridian-edge still running after {n} viewers reset mid-stream (exit {edge.proc.poll()})")
     if alive:
         st, _, body = http_get(port, "/after/pass/x", timeout=20)
-        f.eq((st, len(body)), (200, 64 * len(CHUNK)), "the edge still answers whole bodies afterwards")
+        f.eq((st, len(body)), (200, 64 * len(STREAMED_CHUNK)), "the edge still answers whole bodies afterwards")
         grew = rss_kib(edge.proc.pid) - rss0
         f.check(grew < 256 * 1024, f"RSS grew {grew} KiB (< 256 MiB)")
     else:

@@ -1,15 +1,33 @@
 """A scripted HTTP origin in a thread, for the failure and streaming cases nginx cannot play: hold back the last
-byte, send garbage, truncate, never answer. Not a test itself."""
+byte, send garbage, truncate, never answer. Not a test itself.
+
+Modes answer every request one way:
+- None: by path (see _answer, _validate, _flaky);
+- "streamed": a chunked body of 64 chunks of 16 KiB, a little at a time, keep-alive; /pass/ paths are no-store;
+- "lengthless": GET /<kind>/<size>/<name> is body_of(path, size) with max-age=60 and no Content-Length, then close;
+  kind = chunked, close (close-delimited) or dies (chunked, reset at half the body)."""
+import hashlib
 import socket
 import threading
+import time
+
+STREAMED_CHUNK = b"x" * 16384
+
+
+def body_of(path, size):
+    """The body "lengthless" mode sends for `path`: `size` bytes that differ from path to path."""
+    seed = hashlib.sha256(path.encode()).digest()
+    block = seed * (65536 // len(seed))
+    return (block * (size // len(block) + 1))[:size]
 
 
 class PyOrigin:
-    def __init__(self):
+    def __init__(self, mode=None):
+        self.mode = mode
         self.sock = socket.socket()
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(128)
+        self.sock.listen(256)
         self.port = self.sock.getsockname()[1]
         self.release = threading.Event()  # lets a held-back response finish
         self.requests = []
@@ -80,6 +98,12 @@ class PyOrigin:
                     self.last_head = head
                     if inm is not None:
                         self.conditional.append((path, inm))
+                if self.mode == "streamed":
+                    self._streamed(c, path)
+                    continue
+                if self.mode == "lengthless":
+                    self._lengthless(c, path)
+                    return
                 if path.startswith("/py/validate/"):
                     self._validate(c, path, inm)
                     continue
@@ -101,6 +125,34 @@ class PyOrigin:
                 c.close()
             except OSError:
                 pass
+
+    def _streamed(self, c, path):
+        cc = b"no-store" if "/pass/" in path else b"max-age=60"
+        c.sendall(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nCache-Control: " + cc + b"\r\n\r\n")
+        for i in range(64):
+            c.sendall(b"%x\r\n" % len(STREAMED_CHUNK) + STREAMED_CHUNK + b"\r\n")
+            if i % 8 == 0:
+                time.sleep(0.002)
+        c.sendall(b"0\r\n\r\n")
+
+    def _lengthless(self, c, path):
+        _, kind, size, _ = path.split("/", 3)
+        body = body_of(path, int(size))
+        if kind == "close":
+            c.sendall(b"HTTP/1.1 200 OK\r\nCache-Control: max-age=60\r\nConnection: close\r\n\r\n")
+            for i in range(0, len(body), 256 << 10):
+                c.sendall(body[i:i + (256 << 10)])
+            return
+        c.sendall(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nCache-Control: max-age=60\r\n"
+                  b"Connection: close\r\n\r\n")
+        stop = len(body) // 2 if kind == "dies" else len(body)
+        for i in range(0, stop, 256 << 10):
+            part = body[i:min(i + (256 << 10), stop)]
+            c.sendall(b"%x\r\n" % len(part) + part + b"\r\n")
+        if kind == "dies":
+            c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+            return
+        c.sendall(b"0\r\n\r\n")
 
     def _validate(self, c, path, inm):
         """/py/validate/<kind>: an object with ETag "v-<kind>"; an If-None-Match naming it gets a bare 304 (no
