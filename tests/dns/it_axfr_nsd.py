@@ -16,6 +16,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from dnswire import build_query, parse_response, free_port, wait_udp, udp_query, TYPES  # noqa
+from nsdpeer import nsd_binary, start_nsd, stop_all  # noqa: E402
 
 SRC = os.environ.get("MERIDIAN_SRC", os.path.abspath(os.path.join(os.path.dirname(__file__), "../..")))
 DNS = os.environ.get("MERIDIAN_DNS", os.path.join(SRC, "build/dns/bin/meridian-dns"))
@@ -44,7 +45,7 @@ def wait_serial(port, serial, seconds):
 
 
 def main():
-    nsd = shutil.which("nsd") or ("/usr/sbin/nsd" if os.path.exists("/usr/sbin/nsd") else None)
+    nsd = nsd_binary()
     if not nsd:
         print("SKIP: nsd is not installed")
         return 77
@@ -79,35 +80,12 @@ secret = "{SECRET}"
         if not wait_udp(mport, 10):
             print("FAIL: meridian did not start")
             return 1
-        with open(os.path.join(tmp, "nsd.conf"), "w") as f:
-            f.write(f'''server:
-  ip-address: 127.0.0.1@{nport}
-  port: {nport}
-  server-count: 1
-  database: ""
-  zonelistfile: "{tmp}/zone.list"
-  xfrdfile: "{tmp}/xfrd.state"
-  xfrdir: "{tmp}"
-  pidfile: "{tmp}/nsd.pid"
-  logfile: "{tmp}/nsd.log"
-  username: ""
-  chroot: ""
-  zonesdir: ""
-  verbosity: 2
-remote-control:
-  control-enable: no
-key:
-  name: "xfr-key."
-  algorithm: hmac-sha256
-  secret: "{SECRET}"
-zone:
+        procs.append(start_nsd(nsd, tmp, nport, "xfr-key.", SECRET, f'''zone:
   name: "example.test."
   zonefile: "{tmp}/secondary.zone"
   request-xfr: AXFR 127.0.0.1@{mport} xfr-key.
   allow-notify: 127.0.0.1 xfr-key.
-''')
-        procs.append(subprocess.Popen([nsd, "-d", "-c", os.path.join(tmp, "nsd.conf")],
-                                      stdout=subprocess.DEVNULL, stderr=open(os.path.join(tmp, "nsd.stderr"), "w")))
+''', verbosity=2))
         ok = wait_serial(nport, 2026112501, 20)
         print(("ok   " if ok else "FAIL ") + "NSD transferred serial 2026112501 from Meridian")
         if not ok:
@@ -158,13 +136,7 @@ zone:
                     print("--- %s\n%s" % (f, open(p).read()[-3000:]))
         return 1 if fails else 0
     finally:
-        for p in procs:
-            p.terminate()
-        for p in procs:
-            try:
-                p.wait(5)
-            except subprocess.TimeoutExpired:
-                p.kill()
+        stop_all(procs)
         shutil.rmtree(tmp, ignore_errors=True)
 
 

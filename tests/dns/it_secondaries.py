@@ -20,6 +20,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from dnswire import build_query, parse_response, free_port, wait_udp, udp_query, TYPES  # noqa
+from nsdpeer import start_nsd, stop_all  # noqa: E402
 
 SRC = os.environ.get("MERIDIAN_SRC", os.path.abspath(os.path.join(os.path.dirname(__file__), "../..")))
 DNS = os.environ.get("MERIDIAN_DNS", os.path.join(SRC, "build/dns/bin/meridian-dns"))
@@ -220,30 +221,7 @@ secret = "{SECRET}"
   allow-notify: 127.0.0.1 NOKEY
   provide-xfr: 127.0.0.1 NOKEY
 ''' for z in ("example.test.", "big.test."))
-        with open(os.path.join(tmp, "nsd.conf"), "w") as f:
-            f.write(f'''server:
-  ip-address: 127.0.0.1@{nport}
-  port: {nport}
-  server-count: 1
-  database: ""
-  zonelistfile: "{tmp}/zone.list"
-  xfrdfile: "{tmp}/xfrd.state"
-  xfrdir: "{tmp}"
-  pidfile: "{tmp}/nsd.pid"
-  logfile: "{tmp}/nsd.log"
-  username: ""
-  chroot: ""
-  zonesdir: ""
-  verbosity: 2
-remote-control:
-  control-enable: no
-key:
-  name: "xfr-key."
-  algorithm: hmac-sha256
-  secret: "{SECRET}"
-''' + nsd_zones)
-        procs.append(subprocess.Popen([nsd, "-d", "-c", os.path.join(tmp, "nsd.conf")], stdout=subprocess.DEVNULL,
-                                      stderr=open(os.path.join(tmp, "nsd.stderr"), "w")))
+        procs.append(start_nsd(nsd, tmp, nport, "xfr-key.", SECRET, nsd_zones, verbosity=2))
         kdir = os.path.join(tmp, "knot")
         os.makedirs(kdir)
         with open(os.path.join(tmp, "knot.conf"), "w") as f:
@@ -370,14 +348,7 @@ control:
               "the stalled transfer is not logged as completed")
         check(m.poll() is None, "meridian-dns is alive")
     finally:
-        for p in procs:
-            if p.poll() is None:
-                p.terminate()
-        for p in procs:
-            try:
-                p.wait(10)
-            except subprocess.TimeoutExpired:
-                p.kill()
+        stop_all([p for p in procs if p.poll() is None], timeout=10)
     if failures:
         for f in ("meridian.log", "nsd.log", "knot.log", "knot.stderr"):
             print("---- %s (tail)" % f)

@@ -19,6 +19,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from dnswire import build_query, encode_name, read_name, free_port, wait_udp, udp_query, TYPES  # noqa
+from nsdpeer import nsd_binary, start_nsd, stop_all  # noqa: E402
 
 SRC = os.environ.get("MERIDIAN_SRC", os.path.abspath(os.path.join(os.path.dirname(__file__), "../..")))
 DNS = os.environ.get("MERIDIAN_DNS", os.path.join(SRC, "build/dns/bin/meridian-dns"))
@@ -101,38 +102,15 @@ def run(cmd):
     return p.stdout + p.stderr
 
 
-def start_nsd(tmp, zone, port):
-    nsd = shutil.which("nsd") or ("/usr/sbin/nsd" if os.path.exists("/usr/sbin/nsd") else None)
+def start_tsig_nsd(tmp, zone, port):
+    nsd = nsd_binary()
     if not nsd:
         return None
-    conf = os.path.join(tmp, "nsd.conf")
-    with open(conf, "w") as f:
-        f.write(f'''server:
-  ip-address: 127.0.0.1@{port}
-  port: {port}
-  server-count: 1
-  database: ""
-  zonelistfile: "{tmp}/zone.list"
-  xfrdfile: "{tmp}/xfrd.state"
-  xfrdir: "{tmp}"
-  pidfile: "{tmp}/nsd.pid"
-  logfile: "{tmp}/nsd.log"
-  username: ""
-  chroot: ""
-  zonesdir: ""
-remote-control:
-  control-enable: no
-key:
-  name: "k256."
-  algorithm: hmac-sha256
-  secret: "{SECRET}"
-zone:
+    return start_nsd(nsd, tmp, port, "k256.", SECRET, f'''zone:
   name: "example.test."
   zonefile: "{zone}"
   provide-xfr: 127.0.0.1 k256.
 ''')
-    return subprocess.Popen([nsd, "-d", "-c", conf], stdout=subprocess.DEVNULL,
-                            stderr=open(os.path.join(tmp, "nsd.stderr"), "w"))
 
 
 def main():
@@ -248,7 +226,7 @@ allow = []
         # NSD on the same bytes: the same rcode and TSIG error. (Not for the wrong algorithm: NSD 4.6 answers a request
         # signed with hmac-sha1 under a key configured as hmac-sha256, the very gap the issue asks us to close.)
         nport = free_port()
-        nsd = start_nsd(tmp, zone, nport)
+        nsd = start_tsig_nsd(tmp, zone, nport)
         if nsd:
             procs.append(nsd)
             if not wait_udp(nport, 20):
@@ -273,13 +251,7 @@ allow = []
             print("--- meridian.log\n" + open(os.path.join(tmp, "meridian.log")).read()[-3000:])
         return 1 if fails else 0
     finally:
-        for p in procs:
-            p.terminate()
-        for p in procs:
-            try:
-                p.wait(5)
-            except subprocess.TimeoutExpired:
-                p.kill()
+        stop_all(procs)
         shutil.rmtree(tmp, ignore_errors=True)
 
 
