@@ -21,10 +21,10 @@
 namespace edge {
 
 struct RequestLimits {
-    size_t max_uri_bytes = 8192;      // beyond → 414
-    size_t max_header_bytes = 32768;  // names + values of all headers → 431
-    size_t max_headers = 100;         // header count → 431
-    size_t max_body_bytes = 1 << 20;  // request body (forwarded methods) → 413
+    size_t max_uri_bytes = 8192;     // beyond → 414
+    size_t max_header_bytes = 32768; // names + values of all headers → 431
+    size_t max_headers = 100;        // header count → 431
+    size_t max_body_bytes = 1 << 20; // request body (forwarded methods) → 413
 };
 
 // A parsed request. Views point into the parser's arena and stay valid until RequestParser::next().
@@ -47,7 +47,7 @@ struct HttpRequest {
 };
 
 class RequestParser {
-public:
+  public:
     enum class Status {
         need_more, // everything consumed, no complete request yet
         complete,  // a request is ready (request()); call next() before feeding again
@@ -68,7 +68,7 @@ public:
     void next();
     // True while a request has started but not completed (used to tell an idle keep-alive connection from a
     // slow header sender).
-    bool in_message() const { return started_; }
+    bool in_message() const { return started_ && !complete_; }
     // True once the request line and headers of the current message are complete.
     bool headers_done() const { return headers_done_; }
 
@@ -76,7 +76,7 @@ public:
     const char* error_reason() const { return error_reason_; }
     void set_limits(const RequestLimits& limits);
 
-private:
+  private:
     struct FieldSpan {
         uint32_t name_off, name_len, value_off, value_len;
     };

@@ -235,6 +235,9 @@ TEST_CASE("headers_done and in_message track progress", "[edge][http]") {
     CHECK(p.headers_done());
     CHECK(p.feed("b", 1).status == Status::complete);
     CHECK(p.request().body == "ab");
+    // A complete request is no longer "in" a message: nothing of it is still to come (a connection closing after
+    // its answer must not linger for it).
+    CHECK_FALSE(p.in_message());
 }
 
 TEST_CASE("chunk data must be followed by CRLF (llhttp 8.1 skips any two bytes)", "[edge][http]") {
