@@ -6,6 +6,7 @@
 #include "edge/config/edge_config.h"
 #include "edge/proxy/proxy_handler.h"
 #include "edge/server/http_server.h"
+#include "edge/server/loop_proxy_io.h"
 #include "shared/log/log.h"
 #include "shared/loop/worker.h"
 
@@ -14,8 +15,16 @@ namespace edge {
 // One worker thread and what lives on its loop (created and destroyed on that thread, except after join()).
 struct EdgeApp::Slot {
     std::unique_ptr<shared::Worker> worker;
+    std::unique_ptr<LoopProxyIo> io;
     std::unique_ptr<ProxyHandler> handler;
     std::unique_ptr<HttpServer> server;
+    ConnSettings conn_settings; // [limits], replaced on reload (on the worker's thread)
+    uint32_t max_connections = 0;
+
+    void apply_limits(const LimitsConfig& l) {
+        conn_settings = conn_settings_of(l);
+        max_connections = l.max_connections;
+    }
 };
 
 EdgeApp::EdgeApp() = default;
@@ -110,9 +119,14 @@ bool EdgeApp::start(uv_loop_t* main_loop, shared::MetricsRegistry&) {
         auto rt = runtime_;
         bool ok = s->worker->start(
             [s, services, rt](shared::Worker& w) {
-                s->handler = std::make_unique<ProxyHandler>(w.loop(), w.index(), services, rt);
-                s->server = std::make_unique<HttpServer>(w.loop(), s->handler.get(), s->handler->conn_settings(),
-                                                         s->handler->max_connections());
+                EdgeMetrics* m = services.metrics;
+                unsigned shard = w.index();
+                s->io = std::make_unique<LoopProxyIo>(
+                    w.loop(), [m, shard](uint64_t ms) { m->observe_origin_latency(shard, ms); });
+                s->handler = std::make_unique<ProxyHandler>(*s->io, w.index(), services, rt);
+                s->apply_limits(rt->config.limits);
+                s->server =
+                    std::make_unique<HttpServer>(w.loop(), s->handler.get(), &s->conn_settings, &s->max_connections);
                 for (const auto& addr : rt->config.common.listen) {
                     if (int rc = s->server->listen(addr)) {
                         shared::log::error("edge", "cannot listen",
@@ -131,18 +145,19 @@ bool EdgeApp::start(uv_loop_t* main_loop, shared::MetricsRegistry&) {
                     }
                 }
             },
-            [s, this](shared::Worker&) {
+            [s, this](shared::Worker& w) {
                 ProxyHandler* h = s->handler.get();
+                uv_loop_t* loop = w.loop();
                 if (!s->server) return;
                 // health.shutdown_timeout as of now (a reload may have changed it since this worker started).
                 const uint64_t grace = shutdown_timeout_ms_.load();
-                uint64_t abort_at = uv_now(h->loop()) + grace;
+                uint64_t abort_at = uv_now(loop) + grace;
                 s->server->shutdown(
                     grace,
-                    [h, abort_at] {
+                    [h, loop, abort_at] {
                         // Leaders whose viewers left keep filling for others; past the grace period they stop.
-                        if (h->live_exchanges() != 0 && uv_now(h->loop()) >= abort_at) h->abort_exchanges();
-                        return h->live_exchanges() == 0;
+                        if (h->live_sessions() != 0 && uv_now(loop) >= abort_at) h->abort_sessions();
+                        return h->live_sessions() == 0;
                     },
                     [h] { h->shutdown(); });
             });
@@ -186,6 +201,7 @@ void EdgeApp::reload(const std::string& config_path) {
         Slot* sp = s.get();
         s->worker->post([sp, rt] {
             if (sp->handler) sp->handler->set_runtime(rt);
+            sp->apply_limits(rt->config.limits);
         });
     }
     shared::log::info("edge", "configuration reloaded", {{"config", config_path}});
@@ -252,6 +268,7 @@ void EdgeApp::finish_stop() {
         if (s->worker) s->worker->join();
         s->server.reset();
         s->handler.reset();
+        s->io.reset();
     }
     slots_.clear();
     auto done = std::move(stop_done_);

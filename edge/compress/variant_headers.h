@@ -5,7 +5,7 @@
 // A variant is stored with the identity's expiry instant and validators. It is served only while the identity object
 // in the cache is fresh and has that same expiry and the same validators: a replaced identity (new fill) has a new
 // expiry, so its old variants are ignored (and dropped), and a revalidated one (RefreshHit, same validators) has its
-// variants refreshed in the same step (see ProxyExchange). Pure, any thread.
+// variants refreshed in the same step (see ProxySession). Pure, any thread.
 #pragma once
 
 #include <cstdint>

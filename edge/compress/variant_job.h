@@ -1,20 +1,20 @@
-// One compression of an identity object into a cached variant, run on libuv's threadpool (uv_queue_work) so the
-// worker loop keeps serving while a large body compresses.
+// One compression of an identity object into a cached variant: compress() runs on a thread pool (the caller queues
+// it, edge/proxy/proxy_io.h) so the worker loop keeps serving while a large body compresses, then complete() on the
+// loop.
 //
 // The job leads the variant key's Fill (MissCoalescer, the same request collapsing as origin misses): requests for
 // the same variant that arrive meanwhile join the fill and are all answered from the one result. On completion,
 // back on the loop thread, it stores through the fill either the variant (when smaller than the identity body) or
 // a marker object meaning "no variant" (hit-for-miss: not smaller, or a codec error), then reports and frees itself.
-// The job owns itself: the request that started it may be gone before it finishes.
+// The job is independent of the request that started it, which may be gone before it finishes.
 //
 // Thread: started and completed on one worker loop; the compression itself runs on a threadpool thread and only
 // reads the (complete, immutable) identity body.
 #pragma once
 
-#include <uv.h>
-
 #include <cstdint>
 #include <functional>
+#include <string>
 
 #include "edge/cache/cached_object.h"
 #include "edge/cache/fill.h"
@@ -31,7 +31,6 @@ struct VariantJobResult {
 };
 
 struct VariantJobParams {
-    uv_loop_t* loop = nullptr;
     FillLeader leader;          // of the variant key's fill; the job resolves it
     Ref<CachedObject> identity; // complete
     ContentCoding coding = ContentCoding::br;
@@ -40,7 +39,19 @@ struct VariantJobParams {
     std::function<void(const VariantJobResult&)> on_done; // on the loop thread, after the fill resolved
 };
 
-// Queues the job. If libuv refuses the work (never expected), the fill fails at once so waiters fall back to identity.
-void start_variant_job(VariantJobParams p);
+class VariantJob {
+  public:
+    explicit VariantJob(VariantJobParams p) : p_(std::move(p)) {}
+    // Thread pool: compresses the identity body (immutable once complete).
+    void compress() noexcept;
+    // The loop, after compress() (`ran`), or instead of it when the job could not be queued (the fill then fails
+    // at once, so waiters fall back to identity). Call once.
+    void complete(bool ran) noexcept;
+
+  private:
+    VariantJobParams p_;
+    std::string out_;
+    bool ok_ = false;
+};
 
 } // namespace edge

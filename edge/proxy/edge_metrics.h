@@ -17,19 +17,19 @@ struct EdgeMetrics {
                                                       405, 408, 413, 414, 416, 431, 500, 501, 502, 503, 504};
     shared::MetricsRegistry* registry = nullptr;
     std::array<shared::MetricId, kStatuses.size() + 1> by_status{}; // last: other
-    std::array<shared::MetricId, 5> by_result{};                   // indexed by CacheResult
+    std::array<shared::MetricId, 5> by_result{};                    // indexed by CacheResult
     shared::MetricId bytes_sent = 0;
     shared::MetricId open_connections = 0;
     shared::MetricId origin_requests = 0;
-    shared::MetricId origin_errors[12] = {};                       // indexed by shared::HttpError
-    shared::MetricId origin_latency = 0;                           // seconds to first byte
-    shared::MetricId collapsed = 0;                                // requests that joined a fill
-    shared::MetricId stale_served = 0;                             // stale copies served on an origin failure
+    shared::MetricId origin_errors[12] = {}; // indexed by shared::HttpError
+    shared::MetricId origin_latency = 0;     // seconds to first byte
+    shared::MetricId collapsed = 0;          // requests that joined a fill
+    shared::MetricId stale_served = 0;       // stale copies served on an origin failure
     shared::MetricId oversize_passes = 0; // unannounced-length bodies that outgrew max_object_bytes (passed, uncached)
-    std::array<shared::MetricId, 3> compressed{};                  // responses sent compressed, by ContentCoding
-    std::array<shared::MetricId, 3> compress_in{};                 // identity bytes read by the compressor
-    std::array<shared::MetricId, 3> compress_out{};                // compressed bytes it produced
-    std::array<shared::MetricId, 3> compress_unused{};             // compressions not smaller than identity
+    std::array<shared::MetricId, 3> compressed{};      // responses sent compressed, by ContentCoding
+    std::array<shared::MetricId, 3> compress_in{};     // identity bytes read by the compressor
+    std::array<shared::MetricId, 3> compress_out{};    // compressed bytes it produced
+    std::array<shared::MetricId, 3> compress_unused{}; // compressions not smaller than identity
 
     void register_all(shared::MetricsRegistry& r);
     void count_request(unsigned shard, int status, CacheResult result, uint64_t bytes) noexcept;
@@ -39,6 +39,9 @@ struct EdgeMetrics {
     }
     void count_oversize_pass(unsigned shard) noexcept {
         if (registry) registry->inc(shard, oversize_passes);
+    }
+    void observe_origin_latency(unsigned shard, uint64_t first_byte_ms) noexcept {
+        if (registry) registry->observe(shard, origin_latency, static_cast<double>(first_byte_ms) / 1000.0);
     }
     void count_compressed(unsigned shard, ContentCoding c) noexcept;
     void count_compression(unsigned shard, ContentCoding c, uint64_t in, uint64_t out, bool used) noexcept;

@@ -9,7 +9,7 @@
 #include "edge/compress/variant_headers.h"
 #include "edge/http/entity_tag.h"
 #include "edge/origin/request_path.h"
-#include "edge/proxy/proxy_exchange.h"
+#include "edge/proxy/proxy_session.h"
 #include "shared/http/http_tokens.h"
 #include "shared/log/log.h"
 
@@ -30,19 +30,13 @@ bool contains_header(std::string_view block, std::string_view name) {
 
 } // namespace
 
-ProxyHandler::ProxyHandler(uv_loop_t* loop, unsigned shard, const EdgeServices& services,
+ProxyHandler::ProxyHandler(ProxyIo& io, unsigned shard, const EdgeServices& services,
                            std::shared_ptr<const EdgeRuntime> runtime)
-    : loop_(loop), shard_(shard), services_(services), runtime_(std::move(runtime)), access_log_(services.access_log) {
+    : io_(io), shard_(shard), services_(services), runtime_(std::move(runtime)), access_log_(services.access_log) {
     apply_runtime();
     key_.reserve(1024);
     vkey_.reserve(1040);
-    flush_timer_ = new uv_timer_t;
-    uv_timer_init(loop_, flush_timer_);
-    flush_timer_->data = this;
-    uv_timer_start(
-        flush_timer_, [](uv_timer_t* t) noexcept { static_cast<ProxyHandler*>(t->data)->access_log_.flush(); }, 1000,
-        1000);
-    uv_unref(reinterpret_cast<uv_handle_t*>(flush_timer_));
+    io_.set_tick([this] { access_log_.flush(); });
 }
 
 ProxyHandler::~ProxyHandler() = default;
@@ -59,18 +53,7 @@ void ProxyHandler::set_runtime(std::shared_ptr<const EdgeRuntime> runtime) {
 }
 
 void ProxyHandler::apply_runtime() {
-    const LimitsConfig& l = runtime_->config.limits;
-    conn_settings_.limits.max_uri_bytes = l.max_uri_bytes;
-    conn_settings_.limits.max_header_bytes = l.max_header_bytes;
-    conn_settings_.header_timeout_ms = l.header_timeout_ms;
-    conn_settings_.keepalive_timeout_ms = l.keepalive_timeout_ms;
-    conn_settings_.body_timeout_ms = l.body_timeout_ms;
-    conn_settings_.send_timeout_ms = l.send_timeout_ms;
-    conn_settings_.lingering_time_ms = l.lingering_time_ms;
-    conn_settings_.lingering_timeout_ms = l.lingering_timeout_ms;
-    conn_settings_.client_buffer_bytes = l.client_buffer_bytes;
-    max_connections_ = l.max_connections;
-    path_buf_.resize(l.max_uri_bytes + 16);
+    path_buf_.resize(runtime_->config.limits.max_uri_bytes + 16);
 }
 
 void ProxyHandler::on_conn_open() {
@@ -83,74 +66,37 @@ void ProxyHandler::on_conn_close() {
     if (m.registry) m.registry->gauge_add(shard_, m.open_connections, -1);
 }
 
-OriginPool* ProxyHandler::pool_for(const OriginConfig& o) {
-    std::string id = o.name + "|" + o.address + "|" + std::to_string(o.connect_timeout_ms) + "|" +
-                     std::to_string(o.first_byte_timeout_ms) + "|" + std::to_string(o.idle_timeout_ms);
-    // A reload builds new TLS contexts (maybe a new CA file or server name): pools of the old one are not reused.
-    if (o.tls) {
-        id += "|tls|" + std::to_string(reinterpret_cast<uintptr_t>(o.tls_context.get())) + "|" + o.tls_server_name;
-    }
-    auto it = pools_.find(id);
-    if (it != pools_.end()) return it->second.get();
-    if (!resolver_) resolver_ = std::make_unique<shared::Resolver>(loop_);
-    OriginSettings s;
-    s.host = o.host;
-    s.port = o.port;
-    s.tls = o.tls;
-    s.tls_context = o.tls_context;
-    s.tls_server_name = o.tls_server_name;
-    s.connect_timeout_ms = static_cast<uint32_t>(o.connect_timeout_ms);
-    s.first_byte_timeout_ms = static_cast<uint32_t>(o.first_byte_timeout_ms);
-    s.idle_timeout_ms = static_cast<uint32_t>(o.idle_timeout_ms);
-    s.max_idle_connections = o.max_idle_connections;
-    auto pool = std::make_unique<OriginPool>(loop_, resolver_.get(), std::move(s));
-    auto& m = *services_.metrics;
-    unsigned shard = shard_;
-    pool->set_first_byte_hook([&m, shard](uint64_t ms) {
-        if (m.registry) m.registry->observe(shard, m.origin_latency, static_cast<double>(ms) / 1000.0);
-    });
-    OriginPool* p = pool.get();
-    pools_.emplace(std::move(id), std::move(pool));
-    return p;
+void ProxyHandler::session_started(ProxySession* ex) {
+    live_sessions_.push_back(ex);
 }
 
-void ProxyHandler::exchange_started(ProxyExchange* ex) {
-    live_exchanges_.push_back(ex);
-}
-
-void ProxyHandler::exchange_finished(ProxyExchange* ex) {
-    for (size_t i = 0; i < live_exchanges_.size(); ++i) {
-        if (live_exchanges_[i] == ex) {
-            live_exchanges_[i] = live_exchanges_.back();
-            live_exchanges_.pop_back();
+void ProxyHandler::session_finished(ProxySession* ex) {
+    for (size_t i = 0; i < live_sessions_.size(); ++i) {
+        if (live_sessions_[i] == ex) {
+            live_sessions_[i] = live_sessions_.back();
+            live_sessions_.pop_back();
             return;
         }
     }
 }
 
-void ProxyHandler::abort_exchanges() {
+void ProxyHandler::abort_sessions() {
     // abort() only starts closing; exchanges leave the list from their close callbacks, so iterate over a copy.
-    std::vector<ProxyExchange*> all = live_exchanges_;
-    for (ProxyExchange* ex : all)
+    std::vector<ProxySession*> all = live_sessions_;
+    for (ProxySession* ex : all)
         ex->abort();
 }
 
 void ProxyHandler::shutdown() {
     access_log_.flush();
-    if (flush_timer_) {
-        uv_close(reinterpret_cast<uv_handle_t*>(flush_timer_),
-                 [](uv_handle_t* h) noexcept { delete reinterpret_cast<uv_timer_t*>(h); });
-        flush_timer_ = nullptr;
-    }
-    pools_.clear();
-    resolver_.reset();
+    io_.shutdown();
 }
 
-size_t ProxyHandler::write_object_head(ClientConn& conn, const CachedObject& obj, CacheResult result, bool keep_alive,
+size_t ProxyHandler::write_object_head(Viewer& viewer, const CachedObject& obj, CacheResult result, bool keep_alive,
                                        bool chunked, bool known_length, bool http10, uint64_t now_ms,
-                                       const uv_buf_t* body, unsigned nbody, const ByteRange* range,
+                                       const OutBuf* body, unsigned nbody, const ByteRange* range,
                                        const FileSpan* file_body) {
-    std::string& h = conn.head_buffer();
+    std::string& h = viewer.head_buffer();
     size_t start = h.size();
     HeadWriter w(h);
     EdgeHeaders eh;
@@ -165,7 +111,7 @@ size_t ProxyHandler::write_object_head(ClientConn& conn, const CachedObject& obj
     eh.server = !contains_header(obj.header_block(), "server");
     write_edge_headers(w, eh);
     std::string_view block = obj.header_block();
-    uv_buf_t bufs[4];
+    OutBuf bufs[4];
     unsigned n = 0;
     size_t status_bytes = 0;
     if (range) {
@@ -179,7 +125,7 @@ size_t ProxyHandler::write_object_head(ClientConn& conn, const CachedObject& obj
         static constexpr std::string_view partial = "HTTP/1.1 206 Partial Content\r\n";
         size_t eol = block.find("\r\n");
         block.remove_prefix(eol == std::string_view::npos ? block.size() : eol + 2);
-        bufs[n++] = uv_buf_init(const_cast<char*>(partial.data()), static_cast<unsigned>(partial.size()));
+        bufs[n++] = OutBuf{partial.data(), partial.size()};
         status_bytes = partial.size();
     } else if (chunked) {
         w.header("Transfer-Encoding", "chunked");
@@ -188,18 +134,18 @@ size_t ProxyHandler::write_object_head(ClientConn& conn, const CachedObject& obj
     }
     w.end();
     // One writev per hit: libuv keeps up to 4 buffers inline in the request, more would be copied to the heap.
-    bufs[n++] = uv_buf_init(const_cast<char*>(block.data()), static_cast<unsigned>(block.size()));
-    bufs[n++] = uv_buf_init(h.data() + start, static_cast<unsigned>(h.size() - start));
+    bufs[n++] = OutBuf{block.data(), block.size()};
+    bufs[n++] = OutBuf{h.data() + start, h.size() - start};
     for (unsigned i = 0; i < nbody && n < 4; ++i)
         bufs[n++] = body[i];
     if (file_body)
-        conn.write_file(bufs, n, *file_body);
+        viewer.write_file(bufs, n, *file_body);
     else
-        conn.write(bufs, n);
+        viewer.write(bufs, n);
     return status_bytes + block.size() + (h.size() - start);
 }
 
-bool ProxyHandler::serve_hit(ClientConn& conn, const HttpRequest& req, const Ref<CachedObject>& obj, CacheResult result,
+bool ProxyHandler::serve_hit(Viewer& viewer, const HttpRequest& req, const Ref<CachedObject>& obj, CacheResult result,
                              uint64_t now_ms) {
     if (!obj->complete()) return false;
     CacheResult shown = obj->status() >= 400 ? CacheResult::error : result;
@@ -220,7 +166,7 @@ bool ProxyHandler::serve_hit(ClientConn& conn, const HttpRequest& req, const Ref
     }
     uint64_t bytes = 0;
     if (not_modified) {
-        std::string& h = conn.head_buffer();
+        std::string& h = viewer.head_buffer();
         HeadWriter w(h);
         w.status_line(304);
         if (!obj->etag().empty()) w.header("ETag", obj->etag());
@@ -235,17 +181,17 @@ bool ProxyHandler::serve_hit(ClientConn& conn, const HttpRequest& req, const Ref
         eh.http10 = req.version_minor == 0;
         write_edge_headers(w, eh);
         w.end();
-        conn.write(h);
+        viewer.write(h);
         bytes = h.size();
-        log_request(conn, &req, 304, shown, bytes);
-        conn.end_response(keep_alive);
+        log_request(viewer, &req, 304, shown, bytes);
+        viewer.end_response(keep_alive);
         return true;
     }
     const BodyBuffer& body = obj->body();
     ByteRange range;
     RangeOutcome ro = range_of(req, *obj, body.size(), &range);
     if (ro == RangeOutcome::unsatisfiable) {
-        send_unsatisfiable(conn, req, body.size());
+        send_unsatisfiable(viewer, req, body.size());
         return true;
     }
     bool partial = ro == RangeOutcome::partial;
@@ -260,46 +206,46 @@ bool ProxyHandler::serve_hit(ClientConn& conn, const HttpRequest& req, const Ref
         whole.len == size) {
         // The body is in a shared-memory file: its pages go to the socket by reference (sendfile).
         FileSpan fs{file_fd, file_off, whole.data, whole.len};
-        bytes = write_object_head(conn, *obj, shown, keep_alive, false, true, req.version_minor == 0, now_ms, nullptr,
+        bytes = write_object_head(viewer, *obj, shown, keep_alive, false, true, req.version_minor == 0, now_ms, nullptr,
                                   0, partial ? &range : nullptr, &fs);
-        conn.pin(obj);
-        log_request(conn, &req, partial ? 206 : obj->status(), shown, bytes + size);
-        conn.end_response(keep_alive);
+        viewer.pin(obj);
+        log_request(viewer, &req, partial ? 206 : obj->status(), shown, bytes + size);
+        viewer.end_response(keep_alive);
         return true;
     }
     BodySlice first[2];
     size_t nfirst = size ? body.slices(off, end, first, partial ? 1 : 2) : 0;
-    uv_buf_t fb[2] = {};
+    OutBuf fb[2] = {};
     for (size_t i = 0; i < nfirst; ++i) {
-        fb[i] = uv_buf_init(const_cast<char*>(first[i].data), static_cast<unsigned>(first[i].len));
+        fb[i] = OutBuf{first[i].data, first[i].len};
         off += first[i].len;
     }
-    bytes = write_object_head(conn, *obj, shown, keep_alive, false, true, req.version_minor == 0, now_ms, fb,
+    bytes = write_object_head(viewer, *obj, shown, keep_alive, false, true, req.version_minor == 0, now_ms, fb,
                               static_cast<unsigned>(nfirst), partial ? &range : nullptr);
     if (size) {
         while (off < end) {
             BodySlice sl[4];
             size_t n = body.slices(off, end, sl, 4);
             if (n == 0) break;
-            uv_buf_t bufs[4];
+            OutBuf bufs[4];
             for (size_t i = 0; i < n; ++i) {
-                bufs[i] = uv_buf_init(const_cast<char*>(sl[i].data), static_cast<unsigned>(sl[i].len));
+                bufs[i] = OutBuf{sl[i].data, sl[i].len};
                 off += sl[i].len;
             }
-            conn.write(bufs, static_cast<unsigned>(n));
+            viewer.write(bufs, static_cast<unsigned>(n));
         }
         bytes += size;
     }
-    conn.pin(obj);
-    log_request(conn, &req, partial ? 206 : obj->status(), shown, bytes);
-    conn.end_response(keep_alive);
+    viewer.pin(obj);
+    log_request(viewer, &req, partial ? 206 : obj->status(), shown, bytes);
+    viewer.end_response(keep_alive);
     return true;
 }
 
-void ProxyHandler::send_unsatisfiable(ClientConn& conn, const HttpRequest& req, uint64_t size) {
+void ProxyHandler::send_unsatisfiable(Viewer& viewer, const HttpRequest& req, uint64_t size) {
     char extra[64];
     int len = snprintf(extra, sizeof extra, "Content-Range: bytes */%llu\r\n", static_cast<unsigned long long>(size));
-    send_simple(conn, &req, 416, "range not satisfiable\n", CacheResult::error,
+    send_simple(viewer, &req, 416, "range not satisfiable\n", CacheResult::error,
                 std::string_view(extra, static_cast<size_t>(len)));
 }
 
@@ -315,14 +261,14 @@ RangeOutcome ProxyHandler::range_of(const HttpRequest& req, const CachedObject& 
     return evaluate_range(r, size, range);
 }
 
-void ProxyHandler::handle(ClientConn& conn, const HttpRequest& req) {
+void ProxyHandler::handle(Viewer& viewer, const HttpRequest& req) {
     const EdgeRuntime& rt = *runtime_;
     const EdgeConfig& cfg = rt.config;
     bool get_or_head = req.method == HTTP_GET || req.method == HTTP_HEAD;
 
     if (!cfg.health.path.empty() && req.path == cfg.health.path && get_or_head) {
         bool draining = services_.draining && services_.draining->load(std::memory_order_relaxed);
-        send_simple(conn, &req, draining ? 503 : 200, draining ? "draining\n" : "ok\n", CacheResult::none);
+        send_simple(viewer, &req, draining ? 503 : 200, draining ? "draining\n" : "ok\n", CacheResult::none);
         return;
     }
 
@@ -331,7 +277,7 @@ void ProxyHandler::handle(ClientConn& conn, const HttpRequest& req) {
                    ? normalize_request_path(req.path, path_buf_.data(), path_buf_.size(), &perr)
                    : 0;
     if (n == 0) {
-        send_simple(conn, &req, 400, "bad request path\n", CacheResult::error);
+        send_simple(viewer, &req, 400, "bad request path\n", CacheResult::error);
         return;
     }
     std::string_view path(path_buf_.data(), n);
@@ -340,16 +286,16 @@ void ProxyHandler::handle(ClientConn& conn, const HttpRequest& req) {
         std::string_view allow = allow_header(b.allowed_methods);
         char extra[128];
         int len = snprintf(extra, sizeof extra, "Allow: %.*s\r\n", static_cast<int>(allow.size()), allow.data());
-        send_simple(conn, &req, 405, "method not allowed\n", CacheResult::error,
+        send_simple(viewer, &req, 405, "method not allowed\n", CacheResult::error,
                     std::string_view(extra, static_cast<size_t>(len)));
         return;
     }
 
-    ProxyExchange::Params p;
+    ProxySession::Params p;
     p.handler = this;
     p.behavior = &b;
     p.path = path;
-    p.role = ProxyExchange::Role::pass;
+    p.role = ProxySession::Role::pass;
     if (get_or_head && b.cache &&
         build_cache_key(req.host, path, req.query, b.query_string, b.query_string_allowlist, &key_)) {
         uint64_t hash = hash_cache_key(key_);
@@ -363,15 +309,15 @@ void ProxyHandler::handle(ClientConn& conn, const HttpRequest& req) {
         Ref<CachedObject> obj;
         if (services_.cache->find(key_, hash, now, &obj) == ObjectCache::Lookup::fresh) {
             if (want == ContentCoding::identity || !variant_eligible(*obj)) {
-                if (serve_hit(conn, req, obj, CacheResult::hit, now)) return;
+                if (serve_hit(viewer, req, obj, CacheResult::hit, now)) return;
             } else {
                 variant_key(key_, want, &vkey_);
                 Ref<CachedObject> v;
                 if (services_.cache->find(vkey_, hash_cache_key(vkey_), now, &v) == ObjectCache::Lookup::fresh &&
                     variant_tied(*v, *obj)) {
                     if (is_variant_marker(*v)) {
-                        if (serve_hit(conn, req, obj, CacheResult::hit, now)) return;
-                    } else if (serve_hit(conn, req, v, CacheResult::hit, now)) {
+                        if (serve_hit(viewer, req, obj, CacheResult::hit, now)) return;
+                    } else if (serve_hit(viewer, req, v, CacheResult::hit, now)) {
                         services_.metrics->count_compressed(shard_, want);
                         return;
                     }
@@ -380,33 +326,33 @@ void ProxyHandler::handle(ClientConn& conn, const HttpRequest& req) {
                 // compression already running).
                 p.key = key_;
                 p.hash = hash;
-                p.role = ProxyExchange::Role::variant;
+                p.role = ProxySession::Role::variant;
                 p.coding = want;
                 p.identity = std::move(obj);
                 p.runtime = runtime_;
-                ProxyExchange::start(conn, req, std::move(p));
+                ProxySession::start(viewer, req, std::move(p));
                 return;
             }
         }
         obj.reset();
         MissCoalescer::Begin begin = services_.coalescer->begin(key_, hash, now);
         if (begin.role == MissCoalescer::Role::hit && begin.object &&
-            serve_hit(conn, req, begin.object, CacheResult::hit, now)) {
+            serve_hit(viewer, req, begin.object, CacheResult::hit, now)) {
             return;
         }
         p.key = key_;
         p.hash = hash;
         if (begin.role == MissCoalescer::Role::lead)
-            p.role = ProxyExchange::Role::lead;
+            p.role = ProxySession::Role::lead;
         else if (begin.role == MissCoalescer::Role::join)
-            p.role = ProxyExchange::Role::join;
+            p.role = ProxySession::Role::join;
         p.fill = std::move(begin.fill);
         p.leader = std::move(begin.leader);
-        if (!p.fill) p.role = ProxyExchange::Role::pass;
+        if (!p.fill) p.role = ProxySession::Role::pass;
         p.coding = want;
     }
     p.runtime = runtime_;
-    ProxyExchange::start(conn, req, std::move(p));
+    ProxySession::start(viewer, req, std::move(p));
 }
 
 void ProxyHandler::refresh_variants(std::string_view identity_key, const CachedObject& identity,
@@ -431,16 +377,16 @@ void ProxyHandler::drop_stale_variants(std::string_view identity_key, const Cach
     }
 }
 
-void ProxyHandler::reject(ClientConn& conn, int status, const char* reason) {
-    shared::log::debug("edge", "bad request", {{"client", conn.peer_ip()}, {"reason", reason}});
+void ProxyHandler::reject(Viewer& viewer, int status, const char* reason) {
+    shared::log::debug("edge", "bad request", {{"client", viewer.peer_ip()}, {"reason", reason}});
     std::string body = std::string(reason) + "\n";
-    send_simple(conn, nullptr, status, body, CacheResult::error, {}, false);
+    send_simple(viewer, nullptr, status, body, CacheResult::error, {}, false);
 }
 
-void ProxyHandler::send_simple(ClientConn& conn, const HttpRequest* req, int status, std::string_view body,
+void ProxyHandler::send_simple(Viewer& viewer, const HttpRequest* req, int status, std::string_view body,
                                CacheResult result, std::string_view extra_headers, bool keep_alive) {
     if (req) keep_alive = keep_alive && req->keep_alive;
-    std::string& h = conn.head_buffer();
+    std::string& h = viewer.head_buffer();
     EdgeHeaders eh;
     eh.date = date();
     eh.via = runtime_->via;
@@ -449,20 +395,19 @@ void ProxyHandler::send_simple(ClientConn& conn, const HttpRequest* req, int sta
     eh.http10 = req && req->version_minor == 0;
     size_t start = h.size();
     write_simple_response(h, status, body, eh, req && req->method == HTTP_HEAD, extra_headers);
-    conn.write(std::string_view(h).substr(start));
-    log_request(conn, req, status, result, h.size() - start);
-    conn.end_response(keep_alive);
+    viewer.write(std::string_view(h).substr(start));
+    log_request(viewer, req, status, result, h.size() - start);
+    viewer.end_response(keep_alive);
 }
 
-void ProxyHandler::log_request(ClientConn& conn, const HttpRequest* req, int status, CacheResult result,
-                               uint64_t bytes) {
+void ProxyHandler::log_request(Viewer& viewer, const HttpRequest* req, int status, CacheResult result, uint64_t bytes) {
     services_.metrics->count_request(shard_, status, result, bytes);
     if (!access_log_.enabled()) return;
     AccessLogEntry e;
     e.unix_ms = static_cast<int64_t>(wall_ms());
     e.edge = runtime_->config.server_name;
     e.bytes = bytes;
-    e.client_ip = conn.peer_ip();
+    e.client_ip = viewer.peer_ip();
     if (req) {
         e.method = req->method_name;
         e.host = req->host;
@@ -473,7 +418,7 @@ void ProxyHandler::log_request(ClientConn& conn, const HttpRequest* req, int sta
     }
     e.status = status;
     e.result_type = result_type_name(result);
-    e.time_taken_s = static_cast<double>(uv_now(loop_) - conn.request_start_ms()) / 1000.0;
+    e.time_taken_s = static_cast<double>(viewer.request_elapsed_ms()) / 1000.0;
     access_log_.add(e);
 }
 

@@ -175,7 +175,7 @@ void ClientConn::maybe_send_continue() {
     continue_sent_ = true;
     static const char kContinue[] = "HTTP/1.1 100 Continue\r\n\r\n";
     uv_buf_t b = uv_buf_init(const_cast<char*>(kContinue), sizeof kContinue - 1);
-    write(&b, 1);
+    queue(&b, 1);
 }
 
 ClientConn::Phase ClientConn::phase() const {
@@ -188,9 +188,12 @@ ClientConn::Phase ClientConn::phase() const {
 
 uint64_t ClientConn::deadline(Phase ph, uint64_t now) const {
     switch (ph) {
-    case Phase::idle: return last_activity_ms_ + settings_.keepalive_timeout_ms;
-    case Phase::header: return request_start_ms_ + settings_.header_timeout_ms;
-    case Phase::body: return last_activity_ms_ + settings_.body_timeout_ms;
+    case Phase::idle:
+        return last_activity_ms_ + settings_.keepalive_timeout_ms;
+    case Phase::header:
+        return request_start_ms_ + settings_.header_timeout_ms;
+    case Phase::body:
+        return last_activity_ms_ + settings_.body_timeout_ms;
     case Phase::response:
         // While the response is produced and nothing waits for the socket, the exchange has its own timeouts.
         return output_pending() ? last_write_ms_ + settings_.send_timeout_ms : now + settings_.keepalive_timeout_ms;
@@ -232,7 +235,9 @@ void ClientConn::on_timer(uv_timer_t* t) noexcept {
     }
     switch (ph) {
     case Phase::idle:
-    case Phase::linger: c->close(); return;
+    case Phase::linger:
+        c->close();
+        return;
     case Phase::header:
     case Phase::body:
         // Slowloris (headers, or blank lines, that never end) or a stalled upload.
@@ -278,7 +283,8 @@ void ClientConn::note_output_start() {
 void ClientConn::submit(WriteReq* r, const uv_buf_t* bufs, unsigned n) {
     note_output_start();
     size_t total = 0;
-    for (unsigned i = 0; i < n; ++i) total += bufs[i].len;
+    for (unsigned i = 0; i < n; ++i)
+        total += bufs[i].len;
     r->bytes = total;
     r->req.data = r;
     if (uv_write(&r->req, reinterpret_cast<uv_stream_t*>(&tcp_), bufs, n, on_write) != 0) {
@@ -302,7 +308,21 @@ size_t ClientConn::write_now(const uv_buf_t* bufs, unsigned n) {
     return 0;
 }
 
-void ClientConn::write(const uv_buf_t* bufs, unsigned n) {
+bool ClientConn::write(const OutBuf* bufs, unsigned n) {
+    // libuv takes uv_buf_t; convert in groups of 4 on the stack (the hit path allocates nothing).
+    while (n > 0 && !closing_) {
+        unsigned k = n > 4 ? 4 : n;
+        uv_buf_t part[4];
+        for (unsigned i = 0; i < k; ++i)
+            part[i] = uv_buf_init(const_cast<char*>(bufs[i].data), static_cast<unsigned>(bufs[i].len));
+        queue(part, k);
+        bufs += k;
+        n -= k;
+    }
+    return !closing_;
+}
+
+void ClientConn::queue(const uv_buf_t* bufs, unsigned n) {
     if (closing_ || n == 0) return;
     flush_file_rest(); // bytes queued after a file send keep their order behind it
     if (closing_) return;
@@ -318,7 +338,8 @@ void ClientConn::write(const uv_buf_t* bufs, unsigned n) {
     while (n > 0) {
         unsigned k = n > 4 ? 4 : n;
         uv_buf_t part[4];
-        for (unsigned i = 0; i < k; ++i) part[i] = bufs[i];
+        for (unsigned i = 0; i < k; ++i)
+            part[i] = bufs[i];
         part[0].base += skip;
         part[0].len -= static_cast<decltype(part[0].len)>(skip);
         skip = 0;
@@ -329,15 +350,18 @@ void ClientConn::write(const uv_buf_t* bufs, unsigned n) {
     }
 }
 
-void ClientConn::write_file(const uv_buf_t* head, unsigned n, const FileSpan& body) {
-    if (closing_) return;
+bool ClientConn::write_file(const OutBuf* head_out, unsigned n, const FileSpan& body) {
+    if (closing_) return false;
     uv_buf_t mem = uv_buf_init(const_cast<char*>(body.mem), static_cast<unsigned>(body.len));
     uv_os_fd_t sock = -1;
     if (queued_bytes_ != 0 || n > 4 || uv_fileno(reinterpret_cast<uv_handle_t*>(&tcp_), &sock) != 0) {
-        write(head, n);
-        write(&mem, 1);
-        return;
+        write(head_out, n);
+        queue(&mem, 1);
+        return !closing_;
     }
+    uv_buf_t head[4];
+    for (unsigned i = 0; i < n; ++i)
+        head[i] = uv_buf_init(const_cast<char*>(head_out[i].data), static_cast<unsigned>(head_out[i].len));
     // The head goes first with MSG_MORE, so it leaves in one segment with the body's first bytes although
     // TCP_NODELAY is on; sendfile then adds the file's pages to the socket by reference.
     iovec iov[4];
@@ -352,11 +376,12 @@ void ClientConn::write_file(const uv_buf_t* head, unsigned n, const FileSpan& bo
         m.msg_iov = iov;
         m.msg_iovlen = n;
         ssize_t r;
-        do r = ::sendmsg(sock, &m, MSG_MORE | MSG_NOSIGNAL | MSG_DONTWAIT);
+        do
+            r = ::sendmsg(sock, &m, MSG_MORE | MSG_NOSIGNAL | MSG_DONTWAIT);
         while (r < 0 && errno == EINTR);
         if (r < 0 && errno != EAGAIN && errno != EWOULDBLOCK) {
             close();
-            return;
+            return false;
         }
         head_sent = r > 0 ? static_cast<size_t>(r) : 0;
     }
@@ -375,14 +400,15 @@ void ClientConn::write_file(const uv_buf_t* head, unsigned n, const FileSpan& bo
             head_sent = 0;
             ++k;
         }
-        write(rest, k);
-        write(&mem, 1);
-        return;
+        queue(rest, k);
+        queue(&mem, 1);
+        return !closing_;
     }
     note_output_start();
     file_rest_ = body;
     queued_bytes_ += body.len;
     send_file_rest();
+    return !closing_;
 }
 
 void ClientConn::send_file_rest() {
@@ -435,21 +461,25 @@ void ClientConn::flush_file_rest() {
     submit(get_req(), &b, 1);
 }
 
-void ClientConn::write_copy(std::string_view s) {
-    if (closing_ || s.empty()) return;
+bool ClientConn::write_copy(std::string_view s) {
+    if (closing_) return false;
+    if (s.empty()) return true;
     flush_file_rest();
-    if (closing_) return;
+    if (closing_) return false;
     uv_buf_t direct = uv_buf_init(const_cast<char*>(s.data()), static_cast<unsigned>(s.size()));
     size_t done = write_now(&direct, 1);
-    if (closing_ || done == s.size()) return;
+    if (closing_) return false;
+    if (done == s.size()) return true;
     s.remove_prefix(done);
     WriteReq* r = get_req();
     r->owned.assign(s.data(), s.size());
     uv_buf_t b = uv_buf_init(r->owned.data(), static_cast<unsigned>(r->owned.size()));
     submit(r, &b, 1);
+    return !closing_;
 }
 
 void ClientConn::pin(Ref<CachedObject> obj) {
+    if (closing_) return; // nothing will be written from it
     if (pinned_count_ < pinned_.size()) {
         pinned_[pinned_count_++] = std::move(obj);
     } else {
@@ -489,7 +519,8 @@ void ClientConn::end_response(bool keep_alive) {
 
 void ClientConn::maybe_finish_response() {
     if (closing_ || !in_request_ || !response_ended_ || writes_in_flight_ != 0) return;
-    for (size_t i = 0; i < pinned_count_; ++i) pinned_[i].reset();
+    for (size_t i = 0; i < pinned_count_; ++i)
+        pinned_[i].reset();
     pinned_count_ = 0;
     pinned_more_.clear();
     head_.clear();
@@ -550,7 +581,9 @@ void ClientConn::on_shutdown(uv_shutdown_t* req, int status) noexcept {
     if (status < 0) c->close();
 }
 
-void ClientConn::abort() { close(); }
+void ClientConn::abort() {
+    close();
+}
 
 void ClientConn::close_when_idle() {
     drain_ = true;
@@ -563,9 +596,9 @@ void ClientConn::close() {
     closing_ = true;
     file_rest_.len = 0;
     stop_reading();
-    if (Exchange* ex = exchange_) {
+    if (ViewerEvents* ex = exchange_) {
         exchange_ = nullptr;
-        ex->on_conn_closed();
+        ex->on_viewer_gone();
     }
     set_->remove(this);
     handler_->on_conn_close();
@@ -575,7 +608,27 @@ void ClientConn::close() {
 
 void ClientConn::on_close(uv_handle_t* h) noexcept {
     auto* c = static_cast<ClientConn*>(h->data);
-    if (--c->open_handles_ == 0) delete c;
+    if (--c->open_handles_ != 0) return;
+    if (c->holds_ == 0) {
+        delete c;
+        return;
+    }
+    // A session still holds this object: give back what only the socket needed (libuv has cancelled the writes by
+    // now, so nothing reads the pinned bodies any more).
+    for (size_t i = 0; i < c->pinned_count_; ++i)
+        c->pinned_[i].reset();
+    c->pinned_count_ = 0;
+    std::vector<Ref<CachedObject>>().swap(c->pinned_more_);
+    std::vector<char>().swap(c->in_);
+}
+
+void ClientConn::release() {
+    if (--holds_ == 0 && open_handles_ == 0 && closing_) delete this;
+}
+
+uint64_t ClientConn::request_elapsed_ms() const {
+    uint64_t now = uv_now(tcp_.loop);
+    return now > request_start_ms_ ? now - request_start_ms_ : 0;
 }
 
 void ConnSet::add(ClientConn* c) {
@@ -587,9 +640,12 @@ void ConnSet::add(ClientConn* c) {
 }
 
 void ConnSet::remove(ClientConn* c) {
-    if (c->prev_) c->prev_->next_ = c->next_;
-    else if (head_ == c) head_ = c->next_;
-    else return; // not in the set
+    if (c->prev_)
+        c->prev_->next_ = c->next_;
+    else if (head_ == c)
+        head_ = c->next_;
+    else
+        return; // not in the set
     if (c->next_) c->next_->prev_ = c->prev_;
     c->prev_ = c->next_ = nullptr;
     --count_;

@@ -2,9 +2,11 @@
 // timer, and the ordered output queue. Requests are handled strictly one at a time: parsing pauses after each
 // complete request and resumes only when its response has been fully written, so pipelined responses leave in
 // order. Output is bounded per connection: when more than `client_buffer_bytes` are queued the connection reports
-// congested() and the body source (an Exchange) waits for on_writable(); nothing else on the worker slows down.
+// congested() and the body source (a proxy session, attached as ViewerEvents) waits for on_writable(); nothing else
+// on the worker slows down. The connection is the Viewer (edge/proxy/viewer.h) its handler and sessions write to.
 //
-// Thread: the worker loop only. Memory: created by the Listener, freed after both handles closed.
+// Thread: the worker loop only. Memory: created by the Listener, freed once both handles closed and no session
+// holds it (Viewer::hold), so a session may keep its reference after the viewer has gone.
 #pragma once
 
 #include <uv.h>
@@ -18,36 +20,10 @@
 #include "edge/cache/cached_object.h"
 #include "edge/cache/ref.h"
 #include "edge/http/request_parser.h"
+#include "edge/proxy/viewer.h"
 #include "shared/net/address.h"
 
 namespace edge {
-
-class ClientConn;
-
-// The body source of the response being sent (a proxy exchange). Owned by whoever created it; the connection only
-// calls it while it is attached with ClientConn::attach().
-class Exchange {
-public:
-    virtual ~Exchange() = default;
-    // The output queue fell below the low watermark: send more.
-    virtual void on_writable() = 0;
-    // The connection is closing (viewer went away or the server is stopping). The exchange must detach and clean
-    // up; the connection is gone after this returns.
-    virtual void on_conn_closed() = 0;
-};
-
-// Receives each complete request. Implemented by the proxy; one per worker.
-class RequestHandler {
-public:
-    virtual ~RequestHandler() = default;
-    // Answer `req` on `conn`: write the response (now or later) and call conn.end_response().
-    virtual void handle(ClientConn& conn, const HttpRequest& req) = 0;
-    // The parser refused the request: answer `status` (the connection then closes).
-    virtual void reject(ClientConn& conn, int status, const char* reason) = 0;
-    // A connection was opened / closed (metrics).
-    virtual void on_conn_open() {}
-    virtual void on_conn_close() {}
-};
 
 struct ConnSettings {
     RequestLimits limits;
@@ -62,61 +38,47 @@ struct ConnSettings {
 
 class ConnSet; // the worker's list of connections (for drain and max_connections)
 
-// Body bytes that are also in a file: `mem` (kept valid like write()'s buffers) holds the same bytes as
-// [off, off + len) of file `fd` (a cached body in a shared-memory file, body_file.h).
-struct FileSpan {
-    int fd;
-    uint64_t off;
-    const char* mem;
-    size_t len;
-};
-
-class ClientConn {
-public:
+class ClientConn final : public Viewer {
+  public:
     // Accepts a pending connection from `server`. Returns nullptr (and closes nothing) when accept failed.
     static ClientConn* accept(uv_stream_t* server, ConnSet* set, RequestHandler* handler, const ConnSettings& settings);
 
-    // ---- for the handler, while a response is in progress ----
-    // Per-connection scratch for a response head; valid until the response's writes complete.
-    std::string& head_buffer() { return head_; }
-    // Queues bytes that stay valid until the response is done (head_buffer(), pinned objects, static text).
-    void write(const uv_buf_t* bufs, unsigned n);
-    void write(std::string_view s) {
-        uv_buf_t b = uv_buf_init(const_cast<char*>(s.data()), static_cast<unsigned>(s.size()));
-        write(&b, 1);
-    }
-    // Queues `head[0..n)` and then `body`. When nothing is queued, the body's pages go to the socket with sendfile
-    // (no copy into the socket buffer); what the socket does not take then is queued from `body.mem` as write() does.
-    void write_file(const uv_buf_t* head, unsigned n, const FileSpan& body);
-    // Queues a copy of `s` (streamed bodies whose source buffer is about to be reused).
-    void write_copy(std::string_view s);
-    // Keeps `obj` alive until the response's writes complete (bodies sent by reference).
-    void pin(Ref<CachedObject> obj);
+    // ---- Viewer: for the handler and its sessions, while a response is in progress ----
+    bool gone() const override { return closing_; }
+    std::string& head_buffer() override { return head_; }
+    bool write(const OutBuf* bufs, unsigned n) override;
+    using Viewer::write;
+    // When nothing is queued, the body's pages go to the socket with sendfile (no copy into the socket buffer); what
+    // the socket does not take then is queued from `body.mem` as write() does.
+    bool write_file(const OutBuf* head, unsigned n, const FileSpan& body) override;
+    bool write_copy(std::string_view s) override;
+    void pin(Ref<CachedObject> obj) override;
+    bool congested() const override { return queued_bytes_ >= settings_.client_buffer_bytes; }
+    void end_response(bool keep_alive) override;
+    void abort() override;
+    void attach(ViewerEvents* ev) override { exchange_ = ev; }
+    void detach() override { exchange_ = nullptr; }
+    // The connection object is freed once its handles closed and every hold was released.
+    void hold() override { ++holds_; }
+    void release() override;
+    std::string_view peer_ip() const override { return peer_ip_; }
+    uint64_t request_elapsed_ms() const override;
+
     // Bytes queued and not yet written to the socket.
     uint64_t queued_bytes() const { return queued_bytes_; }
-    bool congested() const { return queued_bytes_ >= settings_.client_buffer_bytes; }
-    void attach(Exchange* ex) { exchange_ = ex; }
-    void detach() { exchange_ = nullptr; }
-    // All of the response is queued. `keep_alive` false closes the connection once it is written.
-    void end_response(bool keep_alive);
-    // Abandon the response (e.g. the origin failed mid-body): close without sending more.
-    void abort();
     // Server drain: close when idle, or after the current response.
     void close_when_idle();
 
     uv_loop_t* loop() const { return tcp_.loop; }
     const shared::SocketAddress& peer() const { return peer_; }
-    const std::string& peer_ip() const { return peer_ip_; }
     bool closing() const { return closing_; }
-    // When the current request's first byte arrived (uv_now), for time-taken.
-    uint64_t request_start_ms() const { return request_start_ms_; }
     uint64_t id() const { return id_; }
 
     // Intrusive list links (ConnSet).
     ClientConn* prev_ = nullptr;
     ClientConn* next_ = nullptr;
 
-private:
+  private:
     struct WriteReq {
         uv_write_t req;
         ClientConn* conn;
@@ -128,6 +90,8 @@ private:
 
     ClientConn(ConnSet* set, RequestHandler* handler, const ConnSettings& settings);
     ~ClientConn();
+    // Queues bytes (the uv_buf_t form of write()); nothing when closing.
+    void queue(const uv_buf_t* bufs, unsigned n);
     static void on_alloc(uv_handle_t* h, size_t suggested, uv_buf_t* buf) noexcept;
     static void on_read(uv_stream_t* s, ssize_t nread, const uv_buf_t* buf) noexcept;
     static void on_write(uv_write_t* req, int status) noexcept;
@@ -176,7 +140,7 @@ private:
     uv_shutdown_t shutdown_req_{};
     int open_handles_ = 0;
     RequestParser parser_;
-    std::vector<char> in_;  // read buffer; [in_start_, in_end_) not yet parsed
+    std::vector<char> in_; // read buffer; [in_start_, in_end_) not yet parsed
     size_t in_start_ = 0;
     size_t in_end_ = 0;
     std::string head_;
@@ -185,14 +149,15 @@ private:
     size_t pinned_count_ = 0;
     WriteReq* free_reqs_ = nullptr;
     unsigned writes_in_flight_ = 0;
-    uint64_t queued_bytes_ = 0; // includes file_rest_.len
+    uint64_t queued_bytes_ = 0;             // includes file_rest_.len
     FileSpan file_rest_{-1, 0, nullptr, 0}; // the unsent part of a file send; len 0 = none
-    Exchange* exchange_ = nullptr;
+    ViewerEvents* exchange_ = nullptr;
+    unsigned holds_ = 0; // Viewer::hold() without release()
     shared::SocketAddress peer_;
     std::string peer_ip_;
     uint64_t request_start_ms_ = 0;
     uint64_t last_activity_ms_ = 0;
-    uint64_t last_write_ms_ = 0;   // last progress of queued output (or when output started to queue)
+    uint64_t last_write_ms_ = 0; // last progress of queued output (or when output started to queue)
     uint64_t linger_start_ms_ = 0;
     uint64_t timer_due_ms_ = 0; // when the armed timer fires; valid while timer_armed_
     bool timer_armed_ = false;
@@ -214,7 +179,7 @@ private:
 
 // The connections of one worker. Not thread-safe (worker loop only).
 class ConnSet {
-public:
+  public:
     void add(ClientConn* c);
     void remove(ClientConn* c);
     size_t size() const { return count_; }
@@ -224,7 +189,7 @@ public:
     void close_all();
     uint64_t next_id() { return ++last_id_; }
 
-private:
+  private:
     ClientConn* head_ = nullptr;
     size_t count_ = 0;
     uint64_t last_id_ = 0;

@@ -2,6 +2,20 @@
 
 namespace edge {
 
+ConnSettings conn_settings_of(const LimitsConfig& l) {
+    ConnSettings s;
+    s.limits.max_uri_bytes = l.max_uri_bytes;
+    s.limits.max_header_bytes = l.max_header_bytes;
+    s.header_timeout_ms = l.header_timeout_ms;
+    s.keepalive_timeout_ms = l.keepalive_timeout_ms;
+    s.body_timeout_ms = l.body_timeout_ms;
+    s.send_timeout_ms = l.send_timeout_ms;
+    s.lingering_time_ms = l.lingering_time_ms;
+    s.lingering_timeout_ms = l.lingering_timeout_ms;
+    s.client_buffer_bytes = l.client_buffer_bytes;
+    return s;
+}
+
 HttpServer::HttpServer(uv_loop_t* loop, RequestHandler* handler, const ConnSettings* settings,
                        const uint32_t* max_connections)
     : loop_(loop), handler_(handler), settings_(settings), max_connections_(max_connections) {}
@@ -18,12 +32,14 @@ int HttpServer::listen(const shared::SocketAddress& addr) {
 
 std::vector<shared::SocketAddress> HttpServer::addresses() const {
     std::vector<shared::SocketAddress> v;
-    for (const Listener* l : listeners_) v.push_back(l->address());
+    for (const Listener* l : listeners_)
+        v.push_back(l->address());
     return v;
 }
 
 void HttpServer::shutdown(uint64_t deadline_ms, std::function<bool()> idle, std::function<void()> done) {
-    for (Listener* l : listeners_) l->close();
+    for (Listener* l : listeners_)
+        l->close();
     listeners_.clear();
     conns_.drain();
     idle_ = std::move(idle);
@@ -44,7 +60,8 @@ void HttpServer::on_poll(uv_timer_t* t) noexcept {
     }
     if (s->conns_.size() != 0 || (s->idle_ && !s->idle_())) return;
     uv_timer_stop(t);
-    uv_close(reinterpret_cast<uv_handle_t*>(t), [](uv_handle_t* h) noexcept { delete reinterpret_cast<uv_timer_t*>(h); });
+    uv_close(reinterpret_cast<uv_handle_t*>(t),
+             [](uv_handle_t* h) noexcept { delete reinterpret_cast<uv_timer_t*>(h); });
     s->poll_ = nullptr;
     auto done = std::move(s->done_);
     if (done) done();

@@ -9,16 +9,19 @@
 #include <functional>
 #include <vector>
 
+#include "edge/config/edge_config.h"
 #include "edge/server/client_conn.h"
 #include "edge/server/listener.h"
 #include "shared/net/address.h"
 
 namespace edge {
 
+// The connection settings of the [limits] section.
+ConnSettings conn_settings_of(const LimitsConfig& limits);
+
 class HttpServer {
-public:
-    HttpServer(uv_loop_t* loop, RequestHandler* handler, const ConnSettings* settings,
-               const uint32_t* max_connections);
+  public:
+    HttpServer(uv_loop_t* loop, RequestHandler* handler, const ConnSettings* settings, const uint32_t* max_connections);
     ~HttpServer();
     HttpServer(const HttpServer&) = delete;
     HttpServer& operator=(const HttpServer&) = delete;
@@ -33,7 +36,7 @@ public:
     // force-closed and idle() became true.
     void shutdown(uint64_t deadline_ms, std::function<bool()> idle, std::function<void()> done);
 
-private:
+  private:
     static void on_poll(uv_timer_t* t) noexcept;
     uv_loop_t* loop_;
     RequestHandler* handler_;

@@ -13,6 +13,7 @@
 #include "shared/http/http_headers.h"
 #include "shared/net/resolver.h"
 #include "shared/tls/tls_client_context.h"
+#include "edge/upstream/origin_stream.h"
 
 #include <uv.h>
 
@@ -24,8 +25,6 @@
 #include <vector>
 
 namespace edge {
-
-using OriginError = shared::HttpError;
 
 // One origin's connection settings (built from an [[origin]] config section by the caller).
 struct OriginSettings {
@@ -42,38 +41,18 @@ struct OriginSettings {
     size_t max_response_header_bytes = 64 * 1024;
 };
 
-// A request to the origin. The proxy builds the headers (Host, Via, X-Forwarded-For, ...); the pool adds Host
-// (the origin's host[:port]) only when it is missing, and Content-Length for the body.
-struct OriginRequest {
-    std::string method = "GET";
-    std::string target = "/";      // path and query
-    shared::HttpHeaders headers;
-    std::string body;
-};
-
-// What the proxy hears back. Exactly one of on_complete / on_error ends a fetch that is not cancelled. Any
-// callback may call cancel() or destroy the OriginFetch; nothing runs on it afterwards.
-struct OriginCallbacks {
-    std::function<void(const shared::HttpResponseHead& head)> on_response_headers;
-    // A body piece, valid only during the call. Return false to pause (as pause(); resume() to continue).
-    std::function<bool(std::string_view data)> on_body;
-    std::function<void()> on_complete;
-    // Called before or after on_response_headers: after it, the body is incomplete and must not be stored.
-    std::function<void(OriginError err)> on_error;
-};
-
 class OriginPool;
 
 // A fetch in progress. Destroying it cancels the fetch (the connection is closed unless it was already done).
-class OriginFetch {
+class OriginFetch final : public OriginStream {
 public:
-    ~OriginFetch();
+    ~OriginFetch() override;
     OriginFetch(const OriginFetch&) = delete;
     OriginFetch& operator=(const OriginFetch&) = delete;
 
     // Backpressure from a slow viewer: stop / restart reading from the origin.
-    void pause();
-    void resume();
+    void pause() override;
+    void resume() override;
     // No callback runs after this. Idempotent.
     void cancel();
     // True if the fetch was retried once on a fresh connection.

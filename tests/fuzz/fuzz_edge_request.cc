@@ -32,6 +32,7 @@
 #include "edge/proxy/edge_runtime.h"
 #include "edge/proxy/proxy_handler.h"
 #include "edge/server/http_server.h"
+#include "edge/server/loop_proxy_io.h"
 #include "shared/config/config.h"
 #include "shared/log/log.h"
 #include "shared/net/address.h"
@@ -53,7 +54,10 @@ struct Harness {
     edge::AccessLogFile access_log;
     edge::EdgeMetrics metrics;
     std::atomic<bool> draining{false};
+    std::unique_ptr<edge::LoopProxyIo> io;
     std::unique_ptr<edge::ProxyHandler> handler;
+    edge::ConnSettings conn_settings;
+    uint32_t max_connections = 0;
     std::unique_ptr<edge::HttpServer> server;
     int edge_port = 0;
     Origin* origin = nullptr;
@@ -273,9 +277,12 @@ Harness& harness() {
         services.access_log = &hs->access_log;
         services.metrics = &hs->metrics;
         services.draining = &hs->draining;
-        hs->handler = std::make_unique<edge::ProxyHandler>(&hs->loop, 0, services, rt);
-        hs->server = std::make_unique<edge::HttpServer>(&hs->loop, hs->handler.get(), hs->handler->conn_settings(),
-                                                        hs->handler->max_connections());
+        hs->io = std::make_unique<edge::LoopProxyIo>(&hs->loop, nullptr);
+        hs->handler = std::make_unique<edge::ProxyHandler>(*hs->io, 0, services, rt);
+        hs->conn_settings = edge::conn_settings_of(rt->config.limits);
+        hs->max_connections = rt->config.limits.max_connections;
+        hs->server = std::make_unique<edge::HttpServer>(&hs->loop, hs->handler.get(), &hs->conn_settings,
+                                                        &hs->max_connections);
         std::string perr;
         auto listen = shared::parse_socket_address("127.0.0.1:0", &perr);
         if (!listen || hs->server->listen(*listen) != 0) std::abort();
@@ -360,7 +367,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     }
     // Let the edge finish with this input (origin fetches time out in 200 ms) before the next one starts.
     uint64_t until = uv_now(&h.loop) + 1000;
-    while ((h.handler->live_exchanges() != 0 || h.server->connections() != 0 || h.origin->open != 0) &&
+    while ((h.handler->live_sessions() != 0 || h.server->connections() != 0 || h.origin->open != 0) &&
            uv_now(&h.loop) < until)
         uv_run(&h.loop, UV_RUN_NOWAIT), usleep(200);
     clear_cache(*h.cache);

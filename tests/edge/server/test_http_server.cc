@@ -28,7 +28,7 @@ namespace {
 class TestHandler final : public RequestHandler {
 public:
     explicit TestHandler(uv_loop_t* loop) : loop_(loop) {}
-    void handle(ClientConn& conn, const HttpRequest& req) override {
+    void handle(Viewer& conn, const HttpRequest& req) override {
         std::string path(req.path);
         if (path == "/slow") {
             auto* t = new uv_timer_t;
@@ -67,10 +67,8 @@ public:
             std::string& h = conn.head_buffer();
             h = "HTTP/1.1 200 OK\r\nContent-Length: " + std::to_string(b.size()) + "\r\n\r\n";
             conn.write(h);
-            uv_buf_t bufs[6];
-            for (int i = 0; i < 6; ++i) {
-                bufs[i] = uv_buf_init(const_cast<char*>(b.data() + cuts[i]), static_cast<unsigned>(cuts[i + 1] - cuts[i]));
-            }
+            OutBuf bufs[6];
+            for (int i = 0; i < 6; ++i) bufs[i] = OutBuf{b.data() + cuts[i], cuts[i + 1] - cuts[i]};
             conn.write(bufs, 6);
             conn.end_response(req.keep_alive);
             return;
@@ -82,7 +80,7 @@ public:
             const std::string& mem = flipped();
             std::string& h = conn.head_buffer();
             h = "HTTP/1.1 200 OK\r\nContent-Length: " + std::to_string(mem.size() + (tail ? 4 : 0)) + "\r\n\r\n";
-            uv_buf_t hb = uv_buf_init(h.data(), static_cast<unsigned>(h.size()));
+            OutBuf hb{h.data(), h.size()};
             conn.write_file(&hb, 1, FileSpan{pattern_file(), 0, mem.data(), mem.size()});
             if (tail) conn.write("TAIL");
             conn.end_response(req.keep_alive);
@@ -122,13 +120,13 @@ public:
         static const std::string p = file_pattern().substr(0, 4 << 20);
         return p;
     }
-    void reject(ClientConn& conn, int status, const char*) override {
+    void reject(Viewer& conn, int status, const char*) override {
         std::string& h = conn.head_buffer();
         h = "HTTP/1.1 " + std::to_string(status) + " X\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
         conn.write(h);
         conn.end_response(false);
     }
-    static void reply(ClientConn& conn, const std::string& path, bool keep_alive) {
+    static void reply(Viewer& conn, const std::string& path, bool keep_alive) {
         std::string& h = conn.head_buffer();
         h = "HTTP/1.1 200 OK\r\nContent-Length: " + std::to_string(path.size()) + "\r\n\r\n" + path;
         conn.write(h);
@@ -138,7 +136,7 @@ public:
 
 private:
     struct Pending {
-        ClientConn* conn;
+        Viewer* conn;
         bool keep_alive;
     };
     uv_loop_t* loop_;

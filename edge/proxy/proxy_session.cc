@@ -1,8 +1,8 @@
-#include "edge/proxy/proxy_exchange.h"
+#include "edge/proxy/proxy_session.h"
 
-#include <strings.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <charconv>
 #include <vector>
 
@@ -13,8 +13,8 @@
 #include "edge/compress/variant_job.h"
 #include "edge/proxy/origin_request.h"
 #include "edge/proxy/proxy_handler.h"
-#include "shared/log/log.h"
 #include "shared/http/http_tokens.h"
+#include "shared/log/log.h"
 
 namespace edge {
 namespace {
@@ -40,7 +40,8 @@ Freshness freshness_of_304(const CachedObject& stale, const std::vector<HeaderFi
 std::vector<HeaderField> fields_of(const shared::HttpHeaders& headers) {
     std::vector<HeaderField> v;
     v.reserve(headers.size());
-    for (const auto& h : headers) v.push_back({h.name, h.value});
+    for (const auto& h : headers)
+        v.push_back({h.name, h.value});
     return v;
 }
 
@@ -51,35 +52,38 @@ uint64_t parse_length(std::string_view s, bool* ok) {
     return v;
 }
 
-CacheResult result_for_status(int status, CacheResult r) { return status >= 400 ? CacheResult::error : r; }
+CacheResult result_for_status(int status, CacheResult r) {
+    return status >= 400 ? CacheResult::error : r;
+}
 
 } // namespace
 
-ProxyExchange::ProxyExchange(ClientConn& conn, const HttpRequest& req, Params&& p)
-    : handler_(p.handler), conn_(&conn), req_(&req), rt_(std::move(p.runtime)), behavior_(p.behavior),
-      origin_(&rt_->config.origins[p.behavior->origin_index]), path_(p.path), key_(p.key), hash_(p.hash),
-      role_(p.role), fill_(std::move(p.fill)), leader_(std::move(p.leader)) {
+ProxySession::ProxySession(Viewer& viewer, const HttpRequest& req, Params&& p)
+    : handler_(p.handler), viewer_(viewer), req_(req), io_(nullptr), rt_(std::move(p.runtime)), behavior_(p.behavior),
+      origin_(&rt_->config.origins[p.behavior->origin_index]), path_(p.path), key_(p.key), hash_(p.hash), role_(p.role),
+      fill_(std::move(p.fill)), leader_(std::move(p.leader)) {
     coding_ = p.coding;
     if (role_ == Role::variant) obj_ = std::move(p.identity);
     keep_alive_ = req.keep_alive;
     head_only_ = req.method == HTTP_HEAD;
-    uv_async_init(handler_->loop(), &async_, on_async);
-    async_.data = this;
-    uv_timer_init(handler_->loop(), &timer_);
-    timer_.data = this;
-    open_handles_ = 2;
-    handler_->exchange_started(this);
+    viewer_.hold();
+    viewer_.attach(this);
+    io_ = handler_->io().open_session_io(this);
+    handler_->session_started(this);
 }
 
-ProxyExchange::~ProxyExchange() { handler_->exchange_finished(this); }
-
-void ProxyExchange::start(ClientConn& conn, const HttpRequest& req, Params p) {
-    auto* ex = new ProxyExchange(conn, req, std::move(p));
-    conn.attach(ex);
-    ex->begin();
+ProxySession::~ProxySession() {
+    handler_->session_finished(this);
+    viewer_.release(); // may free the connection object: the last use of viewer_
 }
 
-void ProxyExchange::begin() {
+ProxySession* ProxySession::start(Viewer& viewer, const HttpRequest& req, Params p) {
+    auto* s = new ProxySession(viewer, req, std::move(p));
+    s->begin();
+    return s;
+}
+
+void ProxySession::begin() {
     switch (role_) {
     case Role::lead:
         driving_ = true;
@@ -91,11 +95,13 @@ void ProxyExchange::begin() {
         if (m.registry) m.registry->inc(handler_->shard(), m.collapsed);
         subscribed_ = fill_->subscribe(this);
         uint64_t wait = rt_->config.cache.collapse_timeout_ms;
-        if (fill_->state() == FillState::waiting) uv_timer_start(&timer_, on_timer, wait, 0);
+        if (fill_->state() == FillState::waiting) io_->start_timer(wait);
         on_fill_state();
         break;
     }
-    case Role::pass: start_private_fetch(); break;
+    case Role::pass:
+        start_private_fetch();
+        break;
     case Role::variant:
         result_ = CacheResult::hit; // the origin is not asked: the variant is made from the cached object
         pump();
@@ -103,38 +109,185 @@ void ProxyExchange::begin() {
     }
 }
 
-// ---------------------------------------------------------------- fill side
+// ---------------------------------------------------------------- viewer side
 
-void ProxyExchange::on_fill_progress() noexcept { uv_async_send(&async_); }
-
-void ProxyExchange::on_async(uv_async_t* a) noexcept { static_cast<ProxyExchange*>(a->data)->on_fill_state(); }
-
-void ProxyExchange::on_timer(uv_timer_t* t) noexcept {
-    auto* ex = static_cast<ProxyExchange*>(t->data);
-    if (ex->waiting_variant_) {
-        // The compression goes on (and later viewers get its result); this viewer has waited long enough.
-        if (!ex->dead_ && ex->conn_) ex->use_identity();
-        return;
-    }
-    if (ex->dead_ || !ex->conn_ || ex->role_ != Role::join || !ex->fill_) return;
-    FillState st = ex->fill_->state();
-    if (ex->obj_ || (st != FillState::waiting && st != FillState::streaming)) return;
-    // The leader's origin is slow to answer: stop waiting and fetch for ourselves.
-    if (ex->subscribed_) ex->fill_->unsubscribe(ex);
-    ex->subscribed_ = false;
-    ex->fill_.reset();
-    ex->role_ = Role::pass;
-    ex->start_private_fetch();
+bool ProxySession::send(const OutBuf* bufs, unsigned n) {
+    if (phase_ != Phase::body) return false;
+    if (viewer_.write(bufs, n)) return true;
+    viewer_left(); // usually on_viewer_gone() did this already, from inside the write
+    return false;
 }
 
-void ProxyExchange::on_fill_state() {
+bool ProxySession::send_copy(std::string_view s) {
+    if (phase_ != Phase::body) return false;
+    if (viewer_.write_copy(s)) return true;
+    viewer_left();
+    return false;
+}
+
+bool ProxySession::send_chunk(const OutBuf* bufs, unsigned n, uint64_t total, bool copy) {
+    char hdr[24];
+    auto r = std::to_chars(hdr, hdr + 16, total, 16);
+    *r.ptr++ = '\r';
+    *r.ptr++ = '\n';
+    if (!send_copy(std::string_view(hdr, static_cast<size_t>(r.ptr - hdr)))) return false;
+    bool ok = copy ? send_copy(std::string_view(bufs[0].data, bufs[0].len)) : send(bufs, n);
+    return ok && send("\r\n");
+}
+
+bool ProxySession::head_sent() {
+    if (phase_ != Phase::head) return false; // the viewer left while the head was written
+    if (viewer_.gone()) {
+        viewer_left();
+        return false;
+    }
+    phase_ = Phase::body;
+    return true;
+}
+
+void ProxySession::finish() {
+    if (phase_ != Phase::body) return;
+    phase_ = Phase::done;
+    if (variant_served_) handler_->services().metrics->count_compressed(handler_->shard(), coding_);
+    handler_->log_request(viewer_, &req_, status_, result_, bytes_);
+    // The viewer may go on to its next request (and session) inside this call; req_ is not read after it.
+    viewer_.end_response(keep_alive_);
+    maybe_destroy();
+}
+
+void ProxySession::fail_viewer(int status) {
+    if (phase_ == Phase::body) {
+        cut(); // a head went out: an error answer now would be read as part of the body
+        return;
+    }
+    if (phase_ != Phase::head) return;
+    phase_ = Phase::done;
+    viewer_.detach();
+    handler_->send_simple(viewer_, &req_, status, status == 504 ? "origin timed out\n" : "origin failed\n",
+                          CacheResult::error);
+    maybe_destroy();
+}
+
+void ProxySession::answer_unsatisfiable(uint64_t size) {
+    if (phase_ != Phase::head) return;
+    phase_ = Phase::done;
+    viewer_.detach();
+    handler_->send_unsatisfiable(viewer_, req_, size);
+    maybe_destroy();
+}
+
+void ProxySession::cut() {
+    if (!viewing()) return;
+    phase_ = Phase::aborted;
+    viewer_.detach();
+    viewer_.abort(); // never a short body presented as complete
+    if (pass_ || role_ == Role::pass) fetch_.reset();
+    maybe_destroy();
+}
+
+void ProxySession::viewer_left() {
+    if (!viewing()) return;
+    phase_ = Phase::aborted;
+    viewer_.detach();
+    if (pass_ || role_ == Role::pass) {
+        // Nobody else wants this response.
+        fetch_.reset();
+        driving_ = false;
+    }
+    maybe_destroy();
+}
+
+void ProxySession::on_viewer_gone() {
+    viewer_left();
+}
+
+void ProxySession::on_writable() {
+    if (!viewing()) return;
+    if (pass_) {
+        if (bucket_resp_.fd >= 0)
+            pump_bucket_pass();
+        else if (fetch_)
+            fetch_->resume();
+        return;
+    }
+    pump();
+}
+
+void ProxySession::abort() {
+    if (dead_) return;
+    fetch_.reset();
+    if (driving_) {
+        driving_ = false;
+        fill_obj_.reset();
+        fill_->fail();
+    }
+    if (viewing()) {
+        phase_ = Phase::aborted;
+        viewer_.detach();
+        viewer_.abort();
+    }
+    destroy();
+}
+
+void ProxySession::maybe_destroy() {
+    if (viewing() || driving_ || dead_) return;
+    destroy();
+}
+
+void ProxySession::destroy() {
+    dead_ = true;
+    if (subscribed_ && fill_) fill_->unsubscribe(this);
+    subscribed_ = false;
+    leave_variant_fill();
+    fetch_.reset();
+    io_->stop_timer();
+    if (jobs_ == 0) io_->close(); // else the last job's completion closes it
+}
+
+void ProxySession::job_done() {
+    if (--jobs_ == 0 && dead_) io_->close();
+}
+
+void ProxySession::on_io_closed() {
+    delete this;
+}
+
+// ---------------------------------------------------------------- fill side
+
+void ProxySession::on_fill_progress() noexcept {
+    io_->wake();
+}
+
+void ProxySession::on_wakeup() {
+    on_fill_state();
+}
+
+void ProxySession::on_timer() {
+    if (waiting_variant_) {
+        // The compression goes on (and later viewers get its result); this viewer has waited long enough.
+        if (!dead_ && viewing()) use_identity();
+        return;
+    }
+    if (dead_ || !viewing() || role_ != Role::join || !fill_) return;
+    FillState st = fill_->state();
+    if (obj_ || (st != FillState::waiting && st != FillState::streaming)) return;
+    // The leader's origin is slow to answer: stop waiting and fetch for ourselves.
+    if (subscribed_) fill_->unsubscribe(this);
+    subscribed_ = false;
+    fill_.reset();
+    role_ = Role::pass;
+    start_private_fetch();
+}
+
+void ProxySession::on_fill_state() {
     if (waiting_variant_) {
         on_variant_state();
         return;
     }
-    if (dead_ || !conn_ || done_ || pass_ || !fill_) return;
+    if (dead_ || !viewing() || pass_ || !fill_) return;
     switch (fill_->state()) {
-    case FillState::waiting: return;
+    case FillState::waiting:
+        return;
     case FillState::streaming:
     case FillState::complete:
         if (!obj_) {
@@ -149,25 +302,25 @@ void ProxyExchange::on_fill_state() {
                 obj_.reset();
                 return;
             }
-            uv_timer_stop(&timer_);
+            io_->stop_timer();
             bool refreshed = fill_->refreshed();
             result_ = result_for_status(obj_->status(), refreshed ? CacheResult::refresh_hit : CacheResult::miss);
         }
         pump();
         return;
     case FillState::uncacheable:
-        if (role_ == Role::join && !head_sent_) {
+        if (role_ == Role::join && phase_ == Phase::head) {
             if (subscribed_) fill_->unsubscribe(this);
             subscribed_ = false;
             fill_.reset();
             role_ = Role::pass;
-            uv_timer_stop(&timer_);
+            io_->stop_timer();
             start_private_fetch();
         }
         return;
     case FillState::failed:
-        if (head_sent_) {
-            conn_->abort();
+        if (phase_ == Phase::body) {
+            cut();
             return;
         }
         if (role_ == Role::join && fill_->outgrown()) {
@@ -177,7 +330,7 @@ void ProxyExchange::on_fill_state() {
             fill_.reset();
             obj_.reset();
             role_ = Role::pass;
-            uv_timer_stop(&timer_);
+            io_->stop_timer();
             start_private_fetch();
             return;
         }
@@ -190,9 +343,9 @@ void ProxyExchange::on_fill_state() {
     }
 }
 
-void ProxyExchange::pump() {
-    if (!conn_ || done_ || !obj_) return;
-    if (!head_sent_ && coding_ != ContentCoding::identity && !variant_served_) {
+void ProxySession::pump() {
+    if (!viewing() || !obj_) return;
+    if (phase_ == Phase::head && coding_ != ContentCoding::identity && !variant_served_) {
         if (waiting_variant_) return;
         if (!variant_eligible_headers(obj_->status(), obj_->header_block())) {
             coding_ = ContentCoding::identity;
@@ -206,21 +359,23 @@ void ProxyExchange::pump() {
         }
     }
     uint64_t now = ProxyHandler::wall_ms();
-    if (!head_sent_) {
+    if (phase_ == Phase::head) {
         bool complete = obj_->complete();
         // A body still filling has the length its origin announced (Content-Length), if any: the viewer gets that
         // length, and a Range is answered from it as on a hit (206 streams the range as its bytes arrive).
         uint64_t total = complete ? obj_->body().size() : obj_->body().expected_size();
         bool known_length = complete || total > 0;
         ByteRange range;
-        RangeOutcome ro = known_length ? handler_->range_of(*req_, *obj_, total, &range) : RangeOutcome::full;
+        RangeOutcome ro = known_length ? handler_->range_of(req_, *obj_, total, &range) : RangeOutcome::full;
         if (ro == RangeOutcome::unsatisfiable) {
             answer_unsatisfiable(total);
             return;
         }
         if (!known_length && !head_only_) {
-            if (req_->version_minor >= 1) chunked_ = true;
-            else keep_alive_ = false; // HTTP/1.0: the body ends when the connection does
+            if (req_.version_minor >= 1)
+                chunked_ = true;
+            else
+                keep_alive_ = false; // HTTP/1.0: the body ends when the connection does
         }
         status_ = obj_->status();
         if (ro == RangeOutcome::partial) {
@@ -228,71 +383,48 @@ void ProxyExchange::pump() {
             sent_ = range.first;
             body_end_ = range.last + 1;
         }
-        bytes_ += handler_->write_object_head(*conn_, *obj_, result_, keep_alive_, chunked_, known_length,
-                                              req_->version_minor == 0, now, nullptr, 0,
+        viewer_.pin(obj_);
+        bytes_ += handler_->write_object_head(viewer_, *obj_, result_, keep_alive_, chunked_, known_length,
+                                              req_.version_minor == 0, now, nullptr, 0,
                                               ro == RangeOutcome::partial ? &range : nullptr);
-        if (!conn_) return; // the write closed the connection (viewer reset): on_conn_closed() detached us
-        conn_->pin(obj_);
-        head_sent_ = true;
+        if (!head_sent()) return;
         if (head_only_) {
             finish();
             return;
         }
     }
     send_body(false);
-    if (!conn_) return;
+    if (phase_ != Phase::body) return;
     const BodyBuffer& body = obj_->body();
     if (sent_ >= body_end_ || (obj_->complete() && sent_ >= body.size())) {
-        if (chunked_) conn_->write("0\r\n\r\n");
+        if (chunked_ && !send("0\r\n\r\n")) return;
         finish();
     }
 }
 
-void ProxyExchange::send_body(bool past_congestion) {
+void ProxySession::send_body(bool past_congestion) {
     const BodyBuffer& body = obj_->body();
-    while (conn_) {
+    while (phase_ == Phase::body) {
         uint64_t size = std::min(body.size(), body_end_);
-        if (sent_ >= size || (!past_congestion && conn_->congested())) break;
+        if (sent_ >= size || (!past_congestion && viewer_.congested())) break;
         BodySlice sl[4];
         size_t n = body.slices(sent_, size, sl, 4);
         if (n == 0) break;
-        uv_buf_t bufs[4];
+        OutBuf bufs[4];
         uint64_t total = 0;
         for (size_t i = 0; i < n; ++i) {
-            bufs[i] = uv_buf_init(const_cast<char*>(sl[i].data), static_cast<unsigned>(sl[i].len));
+            bufs[i] = OutBuf{sl[i].data, sl[i].len};
             total += sl[i].len;
         }
-        if (chunked_) {
-            char hdr[24];
-            auto r = std::to_chars(hdr, hdr + 16, total, 16);
-            *r.ptr++ = '\r';
-            *r.ptr++ = '\n';
-            write_sequence([&](ClientConn& c) {
-                c.write_copy(std::string_view(hdr, static_cast<size_t>(r.ptr - hdr)));
-                c.write(bufs, static_cast<unsigned>(n));
-                c.write("\r\n");
-            });
-        } else {
-            conn_->write(bufs, static_cast<unsigned>(n));
-        }
+        bool ok =
+            chunked_ ? send_chunk(bufs, static_cast<unsigned>(n), total, false) : send(bufs, static_cast<unsigned>(n));
+        if (!ok) return;
         sent_ += total;
         bytes_ += total;
     }
 }
 
-void ProxyExchange::finish() {
-    if (done_ || !conn_) return;
-    done_ = true;
-    if (variant_served_) handler_->services().metrics->count_compressed(handler_->shard(), coding_);
-    handler_->log_request(*conn_, req_, status_, result_, bytes_);
-    ClientConn* c = conn_;
-    conn_ = nullptr;
-    req_ = nullptr;
-    c->end_response(keep_alive_);
-    maybe_destroy();
-}
-
-void ProxyExchange::revalidate_from_304(const std::vector<HeaderField>& fields, uint64_t now) {
+void ProxySession::revalidate_from_304(const std::vector<HeaderField>& fields, uint64_t now) {
     const Ref<CachedObject>& stale = fill_->stale();
     Freshness f = freshness_of_304(*stale, fields, request_time_ms_, now, *behavior_);
     std::string block;
@@ -312,111 +444,21 @@ void ProxyExchange::revalidate_from_304(const std::vector<HeaderField>& fields, 
     driving_ = false;
 }
 
-ClientConn* ProxyExchange::release_viewer(const HttpRequest** req) {
-    done_ = true;
-    ClientConn* c = conn_;
-    *req = req_;
-    conn_ = nullptr;
-    req_ = nullptr;
-    c->detach();
-    return c;
-}
-
-void ProxyExchange::answer_unsatisfiable(uint64_t size) {
-    if (!conn_ || done_) return;
-    const HttpRequest* r;
-    ClientConn* c = release_viewer(&r);
-    handler_->send_unsatisfiable(*c, *r, size);
-    maybe_destroy();
-}
-
-bool ProxyExchange::serve_stale_instead() {
-    if (!conn_ || done_ || head_sent_ || obj_ || !fill_) return false;
+bool ProxySession::serve_stale_instead() {
+    if (phase_ != Phase::head || obj_ || !fill_) return false;
     const Ref<CachedObject>& stale = fill_->stale();
     if (!stale || !stale->complete() || stale->must_revalidate() || !behavior_->serve_stale_on_error) return false;
     handler_->services().metrics->count_stale_served(handler_->shard());
     obj_ = stale;
     result_ = result_for_status(stale->status(), CacheResult::hit);
-    uv_timer_stop(&timer_);
+    io_->stop_timer();
     pump();
     return true;
 }
 
-void ProxyExchange::fail_viewer(int status) {
-    if (!conn_ || done_) return;
-    const HttpRequest* r;
-    ClientConn* c = release_viewer(&r);
-    handler_->send_simple(*c, r, status, status == 504 ? "origin timed out\n" : "origin failed\n",
-                          CacheResult::error);
-    maybe_destroy();
-}
-
-void ProxyExchange::on_writable() {
-    if (!conn_) return;
-    if (pass_) {
-        if (bucket_resp_.fd >= 0) pump_bucket_pass();
-        else if (fetch_) fetch_->resume();
-        return;
-    }
-    pump();
-}
-
-void ProxyExchange::abort() {
-    if (dead_) return;
-    fetch_.reset();
-    if (driving_) {
-        driving_ = false;
-        fill_obj_.reset();
-        fill_->fail();
-    }
-    if (conn_) {
-        ClientConn* c = conn_;
-        c->detach();
-        conn_ = nullptr;
-        req_ = nullptr;
-        c->abort();
-    }
-    destroy();
-}
-
-void ProxyExchange::on_conn_closed() {
-    conn_ = nullptr;
-    req_ = nullptr;
-    if (pass_ || role_ == Role::pass) {
-        // Nobody else wants this response.
-        fetch_.reset();
-        driving_ = false;
-    }
-    maybe_destroy();
-}
-
-void ProxyExchange::maybe_destroy() {
-    if (conn_ || driving_ || dead_) return;
-    destroy();
-}
-
-void ProxyExchange::destroy() {
-    dead_ = true;
-    if (subscribed_ && fill_) fill_->unsubscribe(this);
-    subscribed_ = false;
-    leave_variant_fill();
-    fetch_.reset();
-    if (!reading_bucket_) close_handles(); // else the read's completion closes them
-}
-
-void ProxyExchange::close_handles() {
-    uv_close(reinterpret_cast<uv_handle_t*>(&async_), on_handle_closed);
-    uv_close(reinterpret_cast<uv_handle_t*>(&timer_), on_handle_closed);
-}
-
-void ProxyExchange::on_handle_closed(uv_handle_t* h) noexcept {
-    auto* ex = static_cast<ProxyExchange*>(h->data);
-    if (--ex->open_handles_ == 0) delete ex;
-}
-
 // ---------------------------------------------------------------- compressed variants
 
-void ProxyExchange::start_variant() {
+void ProxySession::start_variant() {
     waiting_variant_ = true;
     src_ = obj_;
     std::string vkey;
@@ -438,7 +480,7 @@ void ProxyExchange::start_variant() {
         case MissCoalescer::Role::join:
             vfill_ = std::move(b.fill);
             vsubscribed_ = vfill_->subscribe(this);
-            uv_timer_start(&timer_, on_timer, rt_->config.cache.compress_timeout_ms, 0);
+            io_->start_timer(rt_->config.cache.compress_timeout_ms);
             on_variant_state();
             return;
         case MissCoalescer::Role::lead: {
@@ -459,7 +501,6 @@ void ProxyExchange::start_variant() {
             vfill_ = b.fill;
             vsubscribed_ = vfill_->subscribe(this);
             VariantJobParams jp;
-            jp.loop = handler_->loop();
             jp.leader = std::move(b.leader);
             jp.identity = src_;
             jp.coding = coding_;
@@ -470,8 +511,11 @@ void ProxyExchange::start_variant() {
             jp.on_done = [m, shard](const VariantJobResult& r) {
                 m->count_compression(shard, r.coding, r.bytes_in, r.bytes_out, r.stored_variant);
             };
-            start_variant_job(std::move(jp));
-            uv_timer_start(&timer_, on_timer, rt_->config.cache.compress_timeout_ms, 0);
+            // The job resolves the variant's fill whether or not this session is still there.
+            auto job = std::make_shared<VariantJob>(std::move(jp));
+            handler_->io().run_off_loop([job] { job->compress(); }, [job](bool ran) { job->complete(ran); });
+            if (dead_ || !viewing()) return; // the job could not be queued and its failure already reached us
+            io_->start_timer(rt_->config.cache.compress_timeout_ms);
             on_variant_state();
             return;
         }
@@ -481,8 +525,8 @@ void ProxyExchange::start_variant() {
     use_identity();
 }
 
-void ProxyExchange::on_variant_state() {
-    if (dead_ || !conn_ || done_ || !waiting_variant_) return;
+void ProxySession::on_variant_state() {
+    if (dead_ || !viewing() || !waiting_variant_) return;
     if (!vfill_) {
         use_identity();
         return;
@@ -506,15 +550,15 @@ void ProxyExchange::on_variant_state() {
     }
 }
 
-void ProxyExchange::leave_variant_fill() {
+void ProxySession::leave_variant_fill() {
     if (vsubscribed_ && vfill_) vfill_->unsubscribe(this);
     vsubscribed_ = false;
     vfill_.reset();
 }
 
-void ProxyExchange::use_variant(Ref<CachedObject> v) {
+void ProxySession::use_variant(Ref<CachedObject> v) {
     leave_variant_fill();
-    uv_timer_stop(&timer_);
+    io_->stop_timer();
     waiting_variant_ = false;
     variant_served_ = true;
     obj_ = std::move(v);
@@ -522,9 +566,9 @@ void ProxyExchange::use_variant(Ref<CachedObject> v) {
     pump();
 }
 
-void ProxyExchange::use_identity() {
+void ProxySession::use_identity() {
     leave_variant_fill();
-    uv_timer_stop(&timer_);
+    io_->stop_timer();
     waiting_variant_ = false;
     coding_ = ContentCoding::identity;
     if (src_) obj_ = std::move(src_);
@@ -533,7 +577,7 @@ void ProxyExchange::use_identity() {
 
 // ---------------------------------------------------------------- origin side
 
-void ProxyExchange::fetch_for_fill() {
+void ProxySession::fetch_for_fill() {
     auto& m = *handler_->services().metrics;
     if (m.registry) m.registry->inc(handler_->shard(), m.origin_requests);
     request_time_ms_ = ProxyHandler::wall_ms();
@@ -544,7 +588,7 @@ void ProxyExchange::fetch_for_fill() {
     http_fetch(true);
 }
 
-void ProxyExchange::bucket_fill(const BucketOrigin& bucket) {
+void ProxySession::bucket_fill(const BucketOrigin& bucket) {
     BucketRequest br;
     br.method = "GET";
     br.path = path_;
@@ -573,8 +617,8 @@ void ProxyExchange::bucket_fill(const BucketOrigin& bucket) {
             fields.push_back({"Vary", "Accept-Encoding"});
         }
         ValidatorSpans val;
-        std::string block = build_stored_header_block(resp.status, "", fields.data(), fields.size(),
-                                                      behavior_->cache_set_cookie, &val);
+        std::string block =
+            build_stored_header_block(resp.status, "", fields.data(), fields.size(), behavior_->cache_set_cookie, &val);
         Ref<CachedObject> obj = CachedObject::create(key_, resp.status, block, val, f, resp.length);
         fill_->start_body(obj);
         if (resp.fd >= 0 && resp.length > 0) {
@@ -587,7 +631,7 @@ void ProxyExchange::bucket_fill(const BucketOrigin& bucket) {
     }
     fill_->release_uncacheable(now);
     driving_ = false;
-    if (!conn_) {
+    if (!viewing()) {
         maybe_destroy();
         return;
     }
@@ -598,12 +642,10 @@ void ProxyExchange::bucket_fill(const BucketOrigin& bucket) {
 
 namespace {
 
-// A bucket body read on libuv's threadpool: a file of up to max_object_bytes read on the loop would stall every
-// other connection of the worker for as long as the disk takes (nginx without aio has the same stall). The fill is
+// A bucket body read on the thread pool: a file of up to max_object_bytes read on the loop would stall every other
+// connection of the worker for as long as the disk takes (nginx without aio has the same stall). The fill is
 // thread-safe, so the read appends to it directly and waiters stream as it goes.
 struct BucketRead {
-    uv_work_t req;
-    ProxyExchange* ex;
     BucketResponse resp;
     Ref<Fill> fill;
     Ref<CachedObject> obj;
@@ -613,15 +655,14 @@ struct BucketRead {
 
 } // namespace
 
-void ProxyExchange::read_bucket_body(BucketResponse resp, Ref<CachedObject> obj) {
-    auto* r = new BucketRead{{}, this, std::move(resp), fill_, std::move(obj)};
-    r->req.data = r;
-    auto work = [](uv_work_t* w) noexcept {
-        auto* r = static_cast<BucketRead*>(w->data);
+void ProxySession::read_bucket_body(BucketResponse resp, Ref<CachedObject> obj) {
+    auto r = std::make_shared<BucketRead>(BucketRead{std::move(resp), fill_, std::move(obj)});
+    auto work = [r] {
         std::vector<char> buf(static_cast<size_t>(std::min<uint64_t>(r->resp.length, 256 << 10)));
         uint64_t off = r->resp.offset, left = r->resp.length;
         while (left > 0) {
             ssize_t n = ::pread(r->resp.fd, buf.data(), std::min<uint64_t>(left, buf.size()), static_cast<off_t>(off));
+            if (n < 0 && errno == EINTR) continue;
             // n <= 0: the file shrank or an I/O error, never store a truncated body. append() false: the fill
             // failed meanwhile (the leader went away, the server is stopping).
             if (n <= 0 || !r->fill->append(buf.data(), static_cast<size_t>(n))) {
@@ -635,25 +676,14 @@ void ProxyExchange::read_bucket_body(BucketResponse resp, Ref<CachedObject> obj)
         // asks again at once finds the object stored.
         r->stored = r->fill->finish(ProxyHandler::wall_ms());
     };
-    auto after = [](uv_work_t* w, int status) noexcept {
-        auto* r = static_cast<BucketRead*>(w->data);
-        ProxyExchange* ex = r->ex;
-        ex->reading_bucket_ = false;
-        if (ex->dead_) {
-            ex->close_handles(); // destroy() waited for this read
-        } else {
-            ex->bucket_body_read(r->ok && status == 0, r->stored, r->obj);
-        }
-        delete r;
-    };
-    reading_bucket_ = true;
-    if (uv_queue_work(handler_->loop(), &r->req, work, after) != 0) {
-        work(&r->req);
-        after(&r->req, 0);
-    }
+    ++jobs_;
+    handler_->io().run_off_loop(std::move(work), [this, r](bool ran) {
+        if (!dead_) bucket_body_read(ran && r->ok, r->stored, r->obj);
+        job_done();
+    });
 }
 
-void ProxyExchange::bucket_body_read(bool ok, bool stored, const Ref<CachedObject>& obj) {
+void ProxySession::bucket_body_read(bool ok, bool stored, const Ref<CachedObject>& obj) {
     if (driving_) { // abort() may have failed the fill meanwhile
         if (ok) {
             if (stored) handler_->drop_stale_variants(key_, *obj);
@@ -663,11 +693,11 @@ void ProxyExchange::bucket_body_read(bool ok, bool stored, const Ref<CachedObjec
         }
         driving_ = false;
     }
-    if (!ok && conn_ && !head_sent_) fail_viewer(502);
+    if (!ok && phase_ == Phase::head) fail_viewer(502);
     maybe_destroy();
 }
 
-void ProxyExchange::start_private_fetch() {
+void ProxySession::start_private_fetch() {
     role_ = Role::pass;
     auto& m = *handler_->services().metrics;
     if (m.registry) m.registry->inc(handler_->shard(), m.origin_requests);
@@ -675,20 +705,20 @@ void ProxyExchange::start_private_fetch() {
     result_ = CacheResult::miss;
     if (origin_->type == OriginType::bucket) {
         BucketRequest br;
-        br.method = req_->method_name;
+        br.method = req_.method_name;
         br.path = path_;
-        br.query = req_->query;
-        br.if_none_match = req_->header("if-none-match");
-        br.if_modified_since = req_->header("if-modified-since");
-        br.range = req_->header("range");
-        br.if_range = req_->header("if-range");
+        br.query = req_.query;
+        br.if_none_match = req_.header("if-none-match");
+        br.if_modified_since = req_.header("if-modified-since");
+        br.range = req_.header("range");
+        br.if_range = req_.header("if-range");
         bucket_pass(rt_->buckets[behavior_->origin_index]->get(br));
         return;
     }
     http_fetch(false);
 }
 
-void ProxyExchange::http_fetch(bool shared_fill) {
+void ProxySession::http_fetch(bool shared_fill) {
     OriginRequest oreq;
     std::string target;
     encode_path(path_, &target);
@@ -699,31 +729,29 @@ void ProxyExchange::http_fetch(bool shared_fill) {
         // A HEAD miss still fetches the whole object so the cache can store it.
         oreq.method = "GET";
         std::string q;
-        if (!req_ || !forwarded_query(req_->query, behavior_->query_string, behavior_->query_string_allowlist, &q)) {
-            q.clear();
-        }
+        if (!forwarded_query(req_.query, behavior_->query_string, behavior_->query_string_allowlist, &q)) q.clear();
         if (!q.empty()) target += "?" + q;
         if (const Ref<CachedObject>& stale = fill_->stale()) {
             opt.if_none_match = stale->etag();
             opt.if_modified_since = stale->last_modified();
         }
     } else {
-        oreq.method = std::string(req_->method_name);
-        if (!req_->query.empty()) target += "?" + std::string(req_->query);
-        oreq.body = std::string(req_->body);
+        oreq.method = std::string(req_.method_name);
+        if (!req_.query.empty()) target += "?" + std::string(req_.query);
+        oreq.body = std::string(req_.body);
     }
     oreq.target = std::move(target);
-    opt.client_ip = conn_ ? std::string_view(conn_->peer_ip()) : std::string_view();
-    build_origin_headers(*req_, *origin_, opt, &oreq.headers);
+    opt.client_ip = viewer_.peer_ip();
+    build_origin_headers(req_, *origin_, opt, &oreq.headers);
     OriginCallbacks cb;
     cb.on_response_headers = [this](const shared::HttpResponseHead& h) { on_origin_head(h); };
     cb.on_body = [this](std::string_view d) { return on_origin_body(d); };
     cb.on_complete = [this]() { on_origin_complete(); };
     cb.on_error = [this](shared::HttpError e) { on_origin_error(e); };
-    fetch_ = handler_->pool_for(*origin_)->fetch(std::move(oreq), std::move(cb));
+    fetch_ = handler_->io().origins().fetch(*origin_, std::move(oreq), std::move(cb));
 }
 
-void ProxyExchange::on_origin_head(const shared::HttpResponseHead& head) {
+void ProxySession::on_origin_head(const shared::HttpResponseHead& head) {
     uint64_t now = ProxyHandler::wall_ms();
     std::vector<HeaderField> fields = fields_of(head.headers);
     const std::string* cl = shared::find_header(head.headers, "content-length");
@@ -740,7 +768,7 @@ void ProxyExchange::on_origin_head(const shared::HttpResponseHead& head) {
             driving_ = false;
             fetch_.reset();
             fill_->fail();
-            if (conn_ && !serve_stale_instead()) fail_viewer(502);
+            if (viewing() && !serve_stale_instead()) fail_viewer(502);
             maybe_destroy();
             return;
         }
@@ -763,7 +791,7 @@ void ProxyExchange::on_origin_head(const shared::HttpResponseHead& head) {
         }
         fill_->release_uncacheable(now);
         driving_ = false;
-        if (!conn_) {
+        if (!viewing()) {
             fetch_.reset();
             maybe_destroy();
             return;
@@ -771,7 +799,7 @@ void ProxyExchange::on_origin_head(const shared::HttpResponseHead& head) {
         if (subscribed_) fill_->unsubscribe(this);
         subscribed_ = false;
     }
-    if (!conn_) {
+    if (!viewing()) {
         fetch_.reset();
         maybe_destroy();
         return;
@@ -781,17 +809,17 @@ void ProxyExchange::on_origin_head(const shared::HttpResponseHead& head) {
     write_pass_head(head.status, head.reason, head.headers, cl ? std::string_view(*cl) : std::string_view(), no_body);
 }
 
-bool ProxyExchange::on_origin_body(std::string_view data) {
+bool ProxySession::on_origin_body(std::string_view data) {
     if (fill_obj_ && driving_) {
         if (fill_->append(data.data(), data.size())) return true;
         return outgrow_to_pass(data);
     }
-    if (!pass_ || !conn_) return true;
+    if (!pass_ || !viewing()) return true;
     pass_body(data);
-    return conn_ && !conn_->congested();
+    return viewing() && !viewer_.congested();
 }
 
-bool ProxyExchange::outgrow_to_pass(std::string_view data) {
+bool ProxySession::outgrow_to_pass(std::string_view data) {
     // The body (no Content-Length) outgrew max_object_bytes: the fill failed for the waiters and nothing is stored.
     // Our own viewer must still get the whole response: what the fill buffered, then the rest of the origin's body
     // passed through with the origin paused while the viewer is congested. Cutting it here (as before) handed
@@ -803,28 +831,28 @@ bool ProxyExchange::outgrow_to_pass(std::string_view data) {
                       {{"origin", origin_->name}, {"path", path_}});
     if (subscribed_) fill_->unsubscribe(this);
     subscribed_ = false;
-    if (!conn_ || done_) {
+    if (!viewing()) {
         fetch_.reset();
         maybe_destroy();
         return false;
     }
     if (!obj_) {
         obj_ = obj;
-        uv_timer_stop(&timer_);
+        io_->stop_timer();
         result_ = result_for_status(obj_->status(), CacheResult::miss);
     }
     coding_ = ContentCoding::identity; // a compressed answer needs the complete body, which is never kept
-    if (!head_sent_) pump();
-    if (!conn_ || done_) return false;
+    if (phase_ == Phase::head) pump();
+    if (phase_ != Phase::body) return false;
     send_body(true); // the buffered part, queued by reference (the object is pinned until the response ends)
-    if (!conn_) return false;
+    if (phase_ != Phase::body) return false;
     pass_ = true;
     pass_no_body_ = head_only_;
     pass_body(data);
-    return conn_ && !conn_->congested();
+    return viewing() && !viewer_.congested();
 }
 
-void ProxyExchange::on_origin_complete() {
+void ProxySession::on_origin_complete() {
     if (fill_obj_ && driving_) {
         if (fill_->finish(ProxyHandler::wall_ms())) handler_->drop_stale_variants(key_, *fill_obj_);
         fill_obj_.reset();
@@ -834,15 +862,15 @@ void ProxyExchange::on_origin_complete() {
         return;
     }
     fetch_.reset();
-    if (pass_ && conn_) {
-        if (chunked_ && !pass_no_body_) conn_->write("0\r\n\r\n");
+    if (pass_ && phase_ == Phase::body) {
+        if (chunked_ && !pass_no_body_ && !send("0\r\n\r\n")) return;
         finish();
         return;
     }
     maybe_destroy();
 }
 
-void ProxyExchange::on_origin_error(shared::HttpError err) {
+void ProxySession::on_origin_error(shared::HttpError err) {
     origin_error_ = err;
     handler_->services().metrics->count_origin_error(handler_->shard(), err);
     shared::log::warn("edge", "origin error",
@@ -853,22 +881,24 @@ void ProxyExchange::on_origin_error(shared::HttpError err) {
         fill_obj_.reset();
         fill_->fail(shared::http_error_status(err));
     }
-    if (conn_ && !done_) {
-        if (head_sent_) conn_->abort(); // truncated: the viewer must not take it for complete
-        else if (!serve_stale_instead()) fail_viewer(shared::http_error_status(err));
+    if (phase_ == Phase::body) {
+        cut(); // truncated: the viewer must not take it for complete
+    } else if (phase_ == Phase::head && !serve_stale_instead()) {
+        fail_viewer(shared::http_error_status(err));
     }
     maybe_destroy();
 }
 
 // ---------------------------------------------------------------- pass-through
 
-void ProxyExchange::write_pass_head(int status, std::string_view reason, const shared::HttpHeaders& headers,
-                                    std::string_view content_length, bool no_body) {
+void ProxySession::write_pass_head(int status, std::string_view reason, const shared::HttpHeaders& headers,
+                                   std::string_view content_length, bool no_body) {
+    if (phase_ != Phase::head) return;
     pass_ = true;
     pass_no_body_ = no_body;
     status_ = status;
     result_ = result_for_status(status, CacheResult::miss);
-    std::string& h = conn_->head_buffer();
+    std::string& h = viewer_.head_buffer();
     HeadWriter w(h);
     h.append("HTTP/1.1 ");
     h.append(std::to_string(status));
@@ -884,7 +914,7 @@ void ProxyExchange::write_pass_head(int status, std::string_view reason, const s
     if (!content_length.empty()) {
         w.header("Content-Length", content_length);
     } else if (!no_body) {
-        if (req_->version_minor >= 1) {
+        if (req_.version_minor >= 1) {
             chunked_ = true;
             w.header("Transfer-Encoding", "chunked");
         } else {
@@ -896,38 +926,27 @@ void ProxyExchange::write_pass_head(int status, std::string_view reason, const s
     eh.via = rt_->via;
     eh.result = result_;
     eh.keep_alive = keep_alive_;
-    eh.http10 = req_->version_minor == 0;
+    eh.http10 = req_.version_minor == 0;
     eh.server = !has_server;
     write_edge_headers(w, eh);
     w.end();
     bytes_ += h.size();
-    conn_->write(h);
-    head_sent_ = true;
+    viewer_.write(h);
+    if (!head_sent()) return;
     if (no_body) {
         // The origin may still send a (HEAD-less) completion; the viewer is done.
         finish();
     }
 }
 
-void ProxyExchange::pass_body(std::string_view data) {
-    if (!conn_ || done_ || pass_no_body_ || data.empty()) return;
-    if (chunked_) {
-        char hdr[24];
-        auto r = std::to_chars(hdr, hdr + 16, data.size(), 16);
-        *r.ptr++ = '\r';
-        *r.ptr++ = '\n';
-        write_sequence([&](ClientConn& c) {
-            c.write_copy(std::string_view(hdr, static_cast<size_t>(r.ptr - hdr)));
-            c.write_copy(data);
-            c.write("\r\n");
-        });
-    } else {
-        conn_->write_copy(data);
-    }
-    bytes_ += data.size();
+void ProxySession::pass_body(std::string_view data) {
+    if (phase_ != Phase::body || pass_no_body_ || data.empty()) return;
+    OutBuf b{data.data(), data.size()};
+    bool ok = chunked_ ? send_chunk(&b, 1, data.size(), true) : send_copy(data);
+    if (ok) bytes_ += data.size();
 }
 
-void ProxyExchange::bucket_pass(BucketResponse resp) {
+void ProxySession::bucket_pass(BucketResponse resp) {
     pass_ = true;
     shared::HttpHeaders headers;
     if (!resp.content_type.empty()) headers.push_back({"Content-Type", std::string(resp.content_type)});
@@ -944,7 +963,7 @@ void ProxyExchange::bucket_pass(BucketResponse resp) {
     bucket_sent_ = 0;
     write_pass_head(bucket_resp_.status, "", headers, not_modified ? std::string_view() : std::string_view(cl),
                     no_body);
-    if (done_ || !conn_) return;
+    if (phase_ != Phase::body) return;
     if (bucket_resp_.fd < 0) {
         pass_body(bucket_resp_.body);
         finish();
@@ -953,45 +972,47 @@ void ProxyExchange::bucket_pass(BucketResponse resp) {
     pump_bucket_pass();
 }
 
-void ProxyExchange::pump_bucket_pass() {
-    // One read at a time on libuv's threadpool: a pread on the loop would stall every connection of this worker
+void ProxySession::pump_bucket_pass() {
+    // One read at a time on the thread pool: a pread on the loop would stall every connection of this worker
     // behind a slow disk (or a cold page cache) for as long as the file is large.
-    if (reading_bucket_ || !conn_ || done_) return;
+    if (reading_bucket_ || phase_ != Phase::body) return;
     if (bucket_sent_ >= bucket_resp_.length) {
         finish();
         return;
     }
-    if (conn_->congested()) return; // on_writable() comes back here
+    if (viewer_.congested()) return; // on_writable() comes back here
     if (!bucket_buf_) bucket_buf_ = std::make_unique<char[]>(kBucketPassChunk);
     size_t want = static_cast<size_t>(std::min<uint64_t>(kBucketPassChunk, bucket_resp_.length - bucket_sent_));
-    uv_buf_t b = uv_buf_init(bucket_buf_.get(), static_cast<unsigned>(want));
-    bucket_fs_.data = this;
+    int fd = bucket_resp_.fd;
+    char* buf = bucket_buf_.get();
+    auto off = static_cast<off_t>(bucket_resp_.offset + bucket_sent_);
     reading_bucket_ = true;
-    int rc = uv_fs_read(handler_->loop(), &bucket_fs_, bucket_resp_.fd, &b, 1,
-                        static_cast<int64_t>(bucket_resp_.offset + bucket_sent_), on_bucket_pass_read);
-    if (rc != 0) {
-        reading_bucket_ = false;
-        if (conn_) conn_->abort(); // never send a short body as if complete
-    }
+    ++jobs_;
+    // The job holds this session (destroy() waits for it), so the buffer and the result stay valid.
+    handler_->io().run_off_loop(
+        [this, fd, buf, want, off] {
+            ssize_t n;
+            do
+                n = ::pread(fd, buf, want, off);
+            while (n < 0 && errno == EINTR);
+            bucket_read_n_ = n;
+        },
+        [this](bool ran) {
+            bucket_pass_read(ran, bucket_read_n_);
+            job_done();
+        });
 }
 
-void ProxyExchange::on_bucket_pass_read(uv_fs_t* req) noexcept {
-    auto* ex = static_cast<ProxyExchange*>(req->data);
-    ssize_t n = req->result;
-    uv_fs_req_cleanup(req);
-    ex->reading_bucket_ = false;
-    if (ex->dead_) {
-        ex->close_handles(); // destroy() waited for this read
+void ProxySession::bucket_pass_read(bool ran, int64_t n) {
+    reading_bucket_ = false;
+    if (dead_ || phase_ != Phase::body) return;
+    if (!ran || n <= 0) {
+        cut(); // the file shrank under us or an I/O error: never send a short body as if complete
         return;
     }
-    if (!ex->conn_ || ex->done_) return;
-    if (n <= 0) {
-        ex->conn_->abort(); // the file shrank under us or an I/O error: never send a short body as if complete
-        return;
-    }
-    ex->pass_body(std::string_view(ex->bucket_buf_.get(), static_cast<size_t>(n)));
-    ex->bucket_sent_ += static_cast<uint64_t>(n);
-    ex->pump_bucket_pass();
+    pass_body(std::string_view(bucket_buf_.get(), static_cast<size_t>(n)));
+    bucket_sent_ += static_cast<uint64_t>(n);
+    pump_bucket_pass();
 }
 
 } // namespace edge
