@@ -1,0 +1,466 @@
+// The proxy session without sockets: a fake viewer, a fake origin and a hand-driven loop (proxy_fakes.h) take a
+// request through every phase, with the viewer leaving and the origin failing at each of them. What must hold
+// every time: nothing is written to a viewer after it is gone, a body that was cut is never ended as complete
+// (no end_response, no last chunk), a failed fill is never stored, and every session ends (its SessionIo closed,
+// its hold on the viewer released).
+#include <catch2/catch.hpp>
+
+#include <memory>
+#include <string>
+
+#include "edge/cache/miss_coalescer.h"
+#include "edge/cache/object_cache.h"
+#include "edge/config/edge_config.h"
+#include "edge/http/request_parser.h"
+#include "edge/proxy/edge_metrics.h"
+#include "edge/proxy/edge_runtime.h"
+#include "edge/proxy/proxy_handler.h"
+#include "tests/edge/proxy/proxy_fakes.h"
+#include "tests/support/temp_dir.h"
+
+using namespace edge;
+using shared::HttpError;
+using test_support::FakeFetch;
+using test_support::FakeProxyIo;
+using test_support::FakeViewer;
+
+namespace {
+
+// One worker's proxy over the fakes: an http origin "o" (cached, except /pass/*) and a bucket origin "b" under
+// /b/* (pass-through, so its reads go through thread-pool jobs).
+struct Proxy {
+    test_support::TempDir dir{"meridian-proxy"};
+    std::shared_ptr<const EdgeRuntime> rt;
+    std::unique_ptr<ObjectCache> cache;
+    std::unique_ptr<MissCoalescer> coalescer;
+    AccessLogFile access_log;
+    EdgeMetrics metrics;
+    std::atomic<bool> draining{false};
+    FakeProxyIo io;
+    std::unique_ptr<ProxyHandler> handler;
+
+    Proxy() {
+        dir.write("site/b/big.bin", std::string(600 << 10, 'b'));
+        std::string conf = dir.write("edge.toml", R"(workers = 1
+listen = ["127.0.0.1:0"]
+server_name = "unit"
+[cache]
+max_bytes = "4MiB"
+max_object_bytes = "64KiB"
+collapse_timeout = "200ms"
+[[origin]]
+name = "o"
+type = "http"
+address = "127.0.0.1:9"
+[[origin]]
+name = "b"
+type = "bucket"
+path = "site"
+[[behavior]]
+path_pattern = "/pass/*"
+origin = "o"
+allowed_methods = "ALL"
+cache = false
+[[behavior]]
+path_pattern = "/b/*"
+origin = "b"
+cache = false
+[[behavior]]
+path_pattern = "*"
+origin = "o"
+compress = false
+)");
+        shared::ConfigDiagnostics diags;
+        auto cfg = load_edge_config(conf, diags);
+        INFO(diags.to_string());
+        REQUIRE(cfg);
+        REQUIRE(diags.ok());
+        std::string err;
+        rt = EdgeRuntime::build(std::move(*cfg), &err);
+        INFO(err);
+        REQUIRE(rt);
+        const auto& c = rt->config.cache;
+        cache = std::make_unique<ObjectCache>(c.max_bytes, c.shards);
+        coalescer = std::make_unique<MissCoalescer>(cache.get(), c.shards, c.max_object_bytes, c.hit_for_miss_ttl_ms);
+        EdgeServices s;
+        s.cache = cache.get();
+        s.coalescer = coalescer.get();
+        s.access_log = &access_log;
+        s.metrics = &metrics;
+        s.draining = &draining;
+        handler = std::make_unique<ProxyHandler>(io, 0, s, rt);
+    }
+    ~Proxy() {
+        io.run();
+        handler.reset();
+    }
+};
+
+// A viewer's request, parsed as the connection would; the parser keeps the request's bytes alive.
+struct Request {
+    RequestParser parser{RequestLimits{}};
+    explicit Request(const std::string& head) {
+        auto r = parser.feed(head.data(), head.size());
+        REQUIRE(r.status == RequestParser::Status::complete);
+    }
+    const HttpRequest& get() const { return parser.request(); }
+};
+
+std::string get(const std::string& path, const std::string& extra = "") {
+    return "GET " + path + " HTTP/1.1\r\nHost: example.test\r\n" + extra + "\r\n";
+}
+
+// Every session ended: its SessionIo closed, the viewer released, nothing written after the viewer left.
+void require_all_ended(Proxy& p, const FakeViewer& v) {
+    p.io.run();
+    CHECK(p.handler->live_sessions() == 0);
+    CHECK(p.io.open_ios() == 0);
+    CHECK(v.holds == 0);
+    CHECK(v.writes_after_gone == 0);
+}
+
+bool cached(Proxy& p, const std::string& path) {
+    FakeViewer v;
+    Request r(get(path));
+    size_t fetches = p.io.origin.fetches.size();
+    p.handler->handle(v, r.get());
+    bool hit = v.ended && p.io.origin.fetches.size() == fetches && v.out.find("X-Cache: Hit") != std::string::npos;
+    p.io.run();
+    // A miss leaves a fetch behind: fail it so the proxy is quiet again.
+    if (p.io.origin.fetches.size() != fetches) p.io.origin.last().error(HttpError::Reset);
+    p.io.run();
+    return hit;
+}
+
+const std::string kBody = "0123456789abcdef";
+
+} // namespace
+
+TEST_CASE("proxy session: a miss is fetched, streamed byte-exact, ended once and stored", "[proxy]") {
+    Proxy p;
+    FakeViewer v;
+    Request r(get("/a.js"));
+    p.handler->handle(v, r.get());
+    REQUIRE(p.io.origin.fetches.size() == 1);
+    FakeFetch& f = p.io.origin.last();
+    CHECK(f.req.method == "GET");
+    CHECK(f.req.target == "/a.js");
+    CHECK(v.out.empty()); // nothing before the origin answers
+    CHECK(v.holds == 1);
+
+    f.head(200, {{"Content-Length", std::to_string(kBody.size())}, {"Cache-Control", "max-age=60"}});
+    p.io.run();
+    CHECK(v.status_line() == "HTTP/1.1 200 OK");
+    CHECK(!v.ended); // the head, but not the body yet
+    f.body(kBody.substr(0, 5));
+    p.io.run();
+    f.body(kBody.substr(5));
+    f.complete();
+    p.io.run();
+    CHECK(v.ended);
+    CHECK(v.ended_keep_alive);
+    CHECK(v.body() == kBody);
+    CHECK(v.out.find("X-Cache: Miss") != std::string::npos);
+    require_all_ended(p, v);
+    CHECK(cached(p, "/a.js"));
+}
+
+TEST_CASE("proxy session: the viewer leaves at every phase of a cached miss", "[proxy]") {
+    Proxy p;
+    FakeViewer v;
+    Request r(get("/a.js"));
+    p.handler->handle(v, r.get());
+    FakeFetch& f = p.io.origin.last();
+    const std::string cl = std::to_string(kBody.size());
+
+    SECTION("before the origin answers: the fill goes on for later viewers") {
+        v.leave();
+        CHECK(!f.cancelled); // the lead still fills the cache
+        f.head(200, {{"Content-Length", cl}, {"Cache-Control", "max-age=60"}});
+        f.body(kBody);
+        f.complete();
+        require_all_ended(p, v);
+        CHECK(v.out.empty());
+        CHECK(cached(p, "/a.js"));
+    }
+    SECTION("inside the head's write") {
+        v.leave_after_bytes = 10;
+        f.head(200, {{"Content-Length", cl}, {"Cache-Control", "max-age=60"}});
+        p.io.run();
+        CHECK(v.is_gone);
+        CHECK(v.out.empty());
+        f.body(kBody);
+        f.complete();
+        require_all_ended(p, v);
+        CHECK(!v.ended);
+        CHECK(cached(p, "/a.js"));
+    }
+    SECTION("between body pieces") {
+        f.head(200, {{"Content-Length", cl}, {"Cache-Control", "max-age=60"}});
+        f.body(kBody.substr(0, 4));
+        p.io.run();
+        size_t before = v.out.size();
+        v.leave();
+        f.body(kBody.substr(4));
+        f.complete();
+        require_all_ended(p, v);
+        CHECK(v.out.size() == before);
+        CHECK(!v.ended);
+        CHECK(cached(p, "/a.js"));
+    }
+    SECTION("inside a body write") {
+        f.head(200, {{"Content-Length", cl}, {"Cache-Control", "max-age=60"}});
+        p.io.run();
+        v.leave_after_bytes = v.out.size() + 3;
+        f.body(kBody);
+        f.complete();
+        require_all_ended(p, v);
+        CHECK(!v.ended);
+        CHECK(cached(p, "/a.js"));
+    }
+    SECTION("while the viewer is congested") {
+        f.head(200, {{"Content-Length", cl}, {"Cache-Control", "max-age=60"}});
+        p.io.run();
+        v.congested_flag = true;
+        f.body(kBody);
+        f.complete();
+        p.io.run();
+        CHECK(!v.ended);
+        CHECK(v.body().empty()); // waits for on_writable()
+        v.leave();
+        require_all_ended(p, v);
+        CHECK(cached(p, "/a.js"));
+    }
+}
+
+TEST_CASE("proxy session: a congested viewer is resumed by on_writable and gets every byte", "[proxy]") {
+    Proxy p;
+    FakeViewer v;
+    Request r(get("/a.js"));
+    p.handler->handle(v, r.get());
+    FakeFetch& f = p.io.origin.last();
+    f.head(200, {{"Content-Length", std::to_string(kBody.size())}, {"Cache-Control", "max-age=60"}});
+    p.io.run();
+    v.congested_flag = true;
+    f.body(kBody);
+    f.complete();
+    p.io.run();
+    CHECK(!v.ended);
+    v.drain();
+    p.io.run();
+    CHECK(v.ended);
+    CHECK(v.body() == kBody);
+    require_all_ended(p, v);
+}
+
+TEST_CASE("proxy session: the origin fails at every phase", "[proxy]") {
+    Proxy p;
+    FakeViewer v;
+    Request r(get("/a.js"));
+    p.handler->handle(v, r.get());
+    FakeFetch& f = p.io.origin.last();
+
+    SECTION("before its head: 502, or 504 for a timeout, and nothing stored") {
+        HttpError e = GENERATE(HttpError::Refused, HttpError::Reset, HttpError::BadResponse, HttpError::TimeoutConnect,
+                               HttpError::TimeoutFirstByte);
+        f.error(e);
+        p.io.run();
+        CHECK(v.status_line() ==
+              (shared::http_error_is_timeout(e) ? "HTTP/1.1 504 Gateway Timeout" : "HTTP/1.1 502 Bad Gateway"));
+        CHECK(v.out.find("X-Cache: Error") != std::string::npos);
+        CHECK(v.ended);
+        require_all_ended(p, v);
+        CHECK(!cached(p, "/a.js"));
+    }
+    SECTION("mid-body with a Content-Length: the viewer is cut, never ended") {
+        f.head(200, {{"Content-Length", "100"}, {"Cache-Control", "max-age=60"}});
+        f.body(kBody);
+        p.io.run();
+        CHECK(v.body() == kBody);
+        f.error(HttpError::Truncated);
+        p.io.run();
+        CHECK(v.aborted);
+        CHECK(!v.ended);
+        require_all_ended(p, v);
+        CHECK(!cached(p, "/a.js"));
+    }
+    SECTION("mid-body without a length: no last chunk, the viewer is cut") {
+        f.head(200, {{"Cache-Control", "max-age=60"}});
+        f.body(kBody);
+        p.io.run();
+        // A waiter-free lead streams a length-less body chunked as it arrives.
+        CHECK(v.out.find("Transfer-Encoding: chunked") != std::string::npos);
+        f.error(HttpError::TimeoutIdle);
+        p.io.run();
+        CHECK(v.aborted);
+        CHECK(!v.ended);
+        CHECK(v.out.find("0\r\n\r\n") == std::string::npos);
+        require_all_ended(p, v);
+        CHECK(!cached(p, "/a.js"));
+    }
+}
+
+TEST_CASE("proxy session: collapsed viewers all get the leader's answer, whatever the failure", "[proxy]") {
+    Proxy p;
+    FakeViewer lead, join;
+    Request r1(get("/c.css")), r2(get("/c.css"));
+    p.handler->handle(lead, r1.get());
+    p.handler->handle(join, r2.get());
+    REQUIRE(p.io.origin.fetches.size() == 1); // one origin fetch for both
+
+    SECTION("the origin times out: both 504") {
+        p.io.origin.last().error(HttpError::TimeoutFirstByte);
+        p.io.run();
+        CHECK(lead.status_line() == "HTTP/1.1 504 Gateway Timeout");
+        CHECK(join.status_line() == "HTTP/1.1 504 Gateway Timeout");
+    }
+    SECTION("the origin answers: both byte-exact") {
+        FakeFetch& f = p.io.origin.last();
+        f.head(200, {{"Content-Length", std::to_string(kBody.size())}, {"Cache-Control", "max-age=60"}});
+        f.body(kBody);
+        f.complete();
+        p.io.run();
+        CHECK(lead.body() == kBody);
+        CHECK(join.body() == kBody);
+        CHECK(lead.ended);
+        CHECK(join.ended);
+    }
+    SECTION("the leader's viewer leaves: the waiter still gets the whole body") {
+        lead.leave();
+        FakeFetch& f = p.io.origin.last();
+        f.head(200, {{"Content-Length", std::to_string(kBody.size())}, {"Cache-Control", "max-age=60"}});
+        f.body(kBody);
+        f.complete();
+        p.io.run();
+        CHECK(join.body() == kBody);
+        CHECK(join.ended);
+        CHECK(lead.out.empty());
+    }
+    SECTION("the waiter leaves: the leader is not disturbed") {
+        join.leave();
+        FakeFetch& f = p.io.origin.last();
+        f.head(200, {{"Content-Length", std::to_string(kBody.size())}, {"Cache-Control", "max-age=60"}});
+        f.body(kBody);
+        f.complete();
+        p.io.run();
+        CHECK(lead.body() == kBody);
+        CHECK(lead.ended);
+    }
+    SECTION("the leader's origin is slow: the waiter fetches for itself at collapse_timeout") {
+        p.io.fire_timers();
+        REQUIRE(p.io.origin.fetches.size() == 2);
+        FakeFetch& own = *p.io.origin.fetches[1];
+        own.head(200, {{"Content-Length", std::to_string(kBody.size())}});
+        own.body(kBody);
+        own.complete();
+        p.io.run();
+        CHECK(join.body() == kBody);
+        CHECK(join.ended);
+        p.io.origin.fetches[0]->error(HttpError::TimeoutFirstByte);
+        p.io.run();
+        CHECK(lead.status_line() == "HTTP/1.1 504 Gateway Timeout");
+    }
+    require_all_ended(p, lead);
+    require_all_ended(p, join);
+}
+
+TEST_CASE("proxy session: pass-through at every phase", "[proxy]") {
+    Proxy p;
+    FakeViewer v;
+    Request r(get("/pass/x"));
+    p.handler->handle(v, r.get());
+    FakeFetch& f = p.io.origin.last();
+
+    SECTION("a length-less body streams chunked, byte-exact, with the last chunk") {
+        f.head(200, {});
+        f.body("abc");
+        f.body("defg");
+        f.complete();
+        p.io.run();
+        CHECK(v.ended);
+        CHECK(v.body() == "3\r\nabc\r\n4\r\ndefg\r\n0\r\n\r\n");
+    }
+    SECTION("a congested viewer pauses the origin; on_writable resumes it") {
+        f.head(200, {});
+        v.congested_flag = true;
+        CHECK_FALSE(f.body("abc")); // pause
+        CHECK(f.resumes == 0);
+        v.drain();
+        CHECK(f.resumes == 1);
+        f.body("d");
+        f.complete();
+        p.io.run();
+        CHECK(v.body() == "3\r\nabc\r\n1\r\nd\r\n0\r\n\r\n");
+    }
+    SECTION("the viewer leaves before the head: the fetch is cancelled") {
+        v.leave();
+        CHECK(f.cancelled);
+    }
+    SECTION("the viewer leaves mid-body: the fetch is cancelled, no more writes") {
+        f.head(200, {});
+        f.body("abc");
+        v.leave();
+        CHECK(f.cancelled);
+        f.body("more"); // a fetch that raced the cancel: the fake refuses, as the pool does
+    }
+    SECTION("the origin fails mid-body: cut, no last chunk") {
+        f.head(200, {});
+        f.body("abc");
+        f.error(HttpError::Reset);
+        p.io.run();
+        CHECK(v.aborted);
+        CHECK(!v.ended);
+        CHECK(v.out.find("0\r\n\r\n") == std::string::npos);
+    }
+    SECTION("the origin fails before its head: 502") {
+        f.error(HttpError::Reset);
+        p.io.run();
+        CHECK(v.status_line() == "HTTP/1.1 502 Bad Gateway");
+        CHECK(v.ended);
+    }
+    require_all_ended(p, v);
+}
+
+TEST_CASE("proxy session: a bucket read in flight outlives a viewer that left", "[proxy]") {
+    Proxy p;
+    FakeViewer v;
+    Request r(get("/b/big.bin"));
+    p.handler->handle(v, r.get());
+    REQUIRE(p.io.pending_jobs() == 1); // the first read is on the thread pool, not on the loop
+    CHECK(v.status_line() == "HTTP/1.1 200 OK");
+
+    SECTION("the whole file, read piece by piece") {
+        p.io.run();
+        CHECK(v.ended);
+        CHECK(v.body() == std::string(600 << 10, 'b'));
+    }
+    SECTION("the viewer leaves while a read is in flight") {
+        v.leave();
+        CHECK(p.handler->live_sessions() == 1); // the job still holds the session
+        p.io.run();
+        CHECK(!v.ended);
+    }
+    require_all_ended(p, v);
+}
+
+TEST_CASE("proxy session: worker stop cuts every session and cancels its fetch", "[proxy]") {
+    Proxy p;
+    FakeViewer a, b;
+    Request ra(get("/a.js")), rb(get("/pass/b"));
+    p.handler->handle(a, ra.get());
+    p.handler->handle(b, rb.get());
+    FakeFetch& fa = *p.io.origin.fetches[0];
+    FakeFetch& fb = *p.io.origin.fetches[1];
+    fa.head(200, {{"Content-Length", "100"}, {"Cache-Control", "max-age=60"}});
+    fa.body(kBody);
+    fb.head(200, {});
+    p.io.run();
+    p.handler->abort_sessions();
+    CHECK(fa.cancelled);
+    CHECK(fb.cancelled);
+    CHECK(a.aborted);
+    CHECK(b.aborted);
+    require_all_ended(p, a);
+    require_all_ended(p, b);
+    CHECK(!cached(p, "/a.js")); // the fill failed: a partial body is never stored
+}
