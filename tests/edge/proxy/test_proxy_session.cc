@@ -134,6 +134,18 @@ bool cached(Proxy& p, const std::string& path) {
 
 const std::string kBody = "0123456789abcdef";
 
+// A cacheable origin head announcing `length` body bytes.
+shared::HttpHeaders cacheable(size_t length) {
+    return {{"Content-Length", std::to_string(length)}, {"Cache-Control", "max-age=60"}};
+}
+
+// The origin answers kBody whole, cacheable.
+void answer_whole(FakeFetch& f) {
+    f.head(200, cacheable(kBody.size()));
+    f.body(kBody);
+    f.complete();
+}
+
 } // namespace
 
 TEST_CASE("proxy session: a miss is fetched, streamed byte-exact, ended once and stored", "[proxy]") {
@@ -148,7 +160,7 @@ TEST_CASE("proxy session: a miss is fetched, streamed byte-exact, ended once and
     CHECK(v.out.empty()); // nothing before the origin answers
     CHECK(v.holds == 1);
 
-    f.head(200, {{"Content-Length", std::to_string(kBody.size())}, {"Cache-Control", "max-age=60"}});
+    f.head(200, cacheable(kBody.size()));
     p.io.run();
     CHECK(v.status_line() == "HTTP/1.1 200 OK");
     CHECK(!v.ended); // the head, but not the body yet
@@ -171,21 +183,18 @@ TEST_CASE("proxy session: the viewer leaves at every phase of a cached miss", "[
     Request r(get("/a.js"));
     p.handler->handle(v, r.get());
     FakeFetch& f = p.io.origin.last();
-    const std::string cl = std::to_string(kBody.size());
 
     SECTION("before the origin answers: the fill goes on for later viewers") {
         v.leave();
         CHECK(!f.cancelled); // the lead still fills the cache
-        f.head(200, {{"Content-Length", cl}, {"Cache-Control", "max-age=60"}});
-        f.body(kBody);
-        f.complete();
+        answer_whole(f);
         require_all_ended(p, v);
         CHECK(v.out.empty());
         CHECK(cached(p, "/a.js"));
     }
     SECTION("inside the head's write") {
         v.leave_after_bytes = 10;
-        f.head(200, {{"Content-Length", cl}, {"Cache-Control", "max-age=60"}});
+        f.head(200, cacheable(kBody.size()));
         p.io.run();
         CHECK(v.is_gone);
         CHECK(v.out.empty());
@@ -196,7 +205,7 @@ TEST_CASE("proxy session: the viewer leaves at every phase of a cached miss", "[
         CHECK(cached(p, "/a.js"));
     }
     SECTION("between body pieces") {
-        f.head(200, {{"Content-Length", cl}, {"Cache-Control", "max-age=60"}});
+        f.head(200, cacheable(kBody.size()));
         f.body(kBody.substr(0, 4));
         p.io.run();
         size_t before = v.out.size();
@@ -209,7 +218,7 @@ TEST_CASE("proxy session: the viewer leaves at every phase of a cached miss", "[
         CHECK(cached(p, "/a.js"));
     }
     SECTION("inside a body write") {
-        f.head(200, {{"Content-Length", cl}, {"Cache-Control", "max-age=60"}});
+        f.head(200, cacheable(kBody.size()));
         p.io.run();
         v.leave_after_bytes = v.out.size() + 3;
         f.body(kBody);
@@ -219,7 +228,7 @@ TEST_CASE("proxy session: the viewer leaves at every phase of a cached miss", "[
         CHECK(cached(p, "/a.js"));
     }
     SECTION("while the viewer is congested") {
-        f.head(200, {{"Content-Length", cl}, {"Cache-Control", "max-age=60"}});
+        f.head(200, cacheable(kBody.size()));
         p.io.run();
         v.congested_flag = true;
         f.body(kBody);
@@ -239,7 +248,7 @@ TEST_CASE("proxy session: a congested viewer is resumed by on_writable and gets 
     Request r(get("/a.js"));
     p.handler->handle(v, r.get());
     FakeFetch& f = p.io.origin.last();
-    f.head(200, {{"Content-Length", std::to_string(kBody.size())}, {"Cache-Control", "max-age=60"}});
+    f.head(200, cacheable(kBody.size()));
     p.io.run();
     v.congested_flag = true;
     f.body(kBody);
@@ -273,7 +282,7 @@ TEST_CASE("proxy session: the origin fails at every phase", "[proxy]") {
         CHECK(!cached(p, "/a.js"));
     }
     SECTION("mid-body with a Content-Length: the viewer is cut, never ended") {
-        f.head(200, {{"Content-Length", "100"}, {"Cache-Control", "max-age=60"}});
+        f.head(200, cacheable(100));
         f.body(kBody);
         p.io.run();
         CHECK(v.body() == kBody);
@@ -315,10 +324,7 @@ TEST_CASE("proxy session: collapsed viewers all get the leader's answer, whateve
         CHECK(join.status_line() == "HTTP/1.1 504 Gateway Timeout");
     }
     SECTION("the origin answers: both byte-exact") {
-        FakeFetch& f = p.io.origin.last();
-        f.head(200, {{"Content-Length", std::to_string(kBody.size())}, {"Cache-Control", "max-age=60"}});
-        f.body(kBody);
-        f.complete();
+        answer_whole(p.io.origin.last());
         p.io.run();
         CHECK(lead.body() == kBody);
         CHECK(join.body() == kBody);
@@ -327,10 +333,7 @@ TEST_CASE("proxy session: collapsed viewers all get the leader's answer, whateve
     }
     SECTION("the leader's viewer leaves: the waiter still gets the whole body") {
         lead.leave();
-        FakeFetch& f = p.io.origin.last();
-        f.head(200, {{"Content-Length", std::to_string(kBody.size())}, {"Cache-Control", "max-age=60"}});
-        f.body(kBody);
-        f.complete();
+        answer_whole(p.io.origin.last());
         p.io.run();
         CHECK(join.body() == kBody);
         CHECK(join.ended);
@@ -338,10 +341,7 @@ TEST_CASE("proxy session: collapsed viewers all get the leader's answer, whateve
     }
     SECTION("the waiter leaves: the leader is not disturbed") {
         join.leave();
-        FakeFetch& f = p.io.origin.last();
-        f.head(200, {{"Content-Length", std::to_string(kBody.size())}, {"Cache-Control", "max-age=60"}});
-        f.body(kBody);
-        f.complete();
+        answer_whole(p.io.origin.last());
         p.io.run();
         CHECK(lead.body() == kBody);
         CHECK(lead.ended);
@@ -451,7 +451,7 @@ TEST_CASE("proxy session: worker stop cuts every session and cancels its fetch",
     p.handler->handle(b, rb.get());
     FakeFetch& fa = *p.io.origin.fetches[0];
     FakeFetch& fb = *p.io.origin.fetches[1];
-    fa.head(200, {{"Content-Length", "100"}, {"Cache-Control", "max-age=60"}});
+    fa.head(200, cacheable(100));
     fa.body(kBody);
     fb.head(200, {});
     p.io.run();
