@@ -1,5 +1,8 @@
 #include "edge/cache/cache_key.h"
 
+#include "edge/http/cookie_header.h"
+#include "shared/http/http_tokens.h"
+
 #include <endian.h>
 #include <sys/random.h>
 
@@ -56,8 +59,8 @@ void append_params(const std::array<std::string_view, kMaxKeyQueryParams>& param
 
 } // namespace
 
-bool build_cache_key(std::string_view host, std::string_view path, std::string_view raw_query,
-                     QueryStringPolicy policy, const std::vector<std::string>& allowlist, std::string* out) {
+bool build_cache_key(std::string_view host, std::string_view path, std::string_view raw_query, QueryStringPolicy policy,
+                     const std::vector<std::string>& allowlist, std::string* out) {
     out->clear();
     std::array<std::string_view, kMaxKeyQueryParams> params;
     int n = collect_params(raw_query, policy, allowlist, &params);
@@ -180,6 +183,33 @@ HashSeed cache_key_hash_seed() noexcept {
 
 uint64_t hash_cache_key(std::string_view key) noexcept {
     return siphash13(g_seed, key);
+}
+
+void append_key_fields(std::span<const HeaderField> fields, const BehaviorConfig& b, std::string* key) {
+    for (const std::string& name : b.cache_key_headers) {
+        key->push_back('\n');
+        key->append(name);
+        bool found = false;
+        for (const HeaderField& h : fields) {
+            if (!shared::ascii_iequals(h.name, name)) continue;
+            key->push_back(found ? ',' : ':');
+            key->append(h.value);
+            found = true;
+        }
+        if (!found) key->push_back('!');
+    }
+    for (const std::string& name : b.cache_key_cookies) {
+        std::string_view v;
+        if (find_cookie(fields, name, &v)) {
+            key->append("\nc:");
+            key->append(name);
+            key->push_back('=');
+            key->append(v);
+        } else {
+            key->append("\nc!");
+            key->append(name);
+        }
+    }
 }
 
 } // namespace edge

@@ -2,16 +2,18 @@
 //
 // Key layout: "<host><path>" or "<host><path>?<query>"; the path always starts with '/'. In the host, '/', '%' and
 // '?' are written as %2F, %25, %3F, and in the (decoded) path '%' and '?' as %25, %3F, so the parts cannot run into
-// each other: every key has exactly one reading. Query parameters are kept as the client encoded them (no decoding), empty
-// ones ("&&") dropped, and sorted bytewise by their full "name=value" text so order does not split the cache.
+// each other: every key has exactly one reading. Query parameters are kept as the client encoded them (no decoding),
+// empty ones ("&&") dropped, and sorted bytewise by their full "name=value" text so order does not split the cache.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "edge/cache/stored_headers.h"
 #include "edge/config/edge_config.h"
 
 namespace edge {
@@ -22,8 +24,15 @@ inline constexpr size_t kMaxKeyQueryParams = 64;
 // Writes the key into *out (cleared first; its capacity is reused, so a per-connection string makes this
 // allocation-free after warm-up). `path` is the normalized path from normalize_request_path(); `raw_query` is the
 // text after '?' (without it). Returns false when the query has more than kMaxKeyQueryParams parameters.
-bool build_cache_key(std::string_view host, std::string_view path, std::string_view raw_query,
-                     QueryStringPolicy policy, const std::vector<std::string>& allowlist, std::string* out);
+bool build_cache_key(std::string_view host, std::string_view path, std::string_view raw_query, QueryStringPolicy policy,
+                     const std::vector<std::string>& allowlist, std::string* out);
+
+// Appends the behavior's cache key fields (cache_key_headers, then cache_key_cookies, in config order) taken from
+// the request's `fields` to *key: "\n<name>:<value>" for a header (several lines joined with ","), "\n<name>!"
+// when the request lacks it; "\nc:<name>=<value>" / "\nc!<name>" for a cookie. Request fields never contain '\n'
+// (the parser refuses control characters), so the parts cannot run into each other or into the path. Appends
+// nothing for a behavior without key fields; allocation-free once *key has grown to its working size.
+void append_key_fields(std::span<const HeaderField> fields, const BehaviorConfig& b, std::string* key);
 
 // The query string the edge forwards to the origin under `policy` (the same filtered, sorted parameters as the key,
 // so what is cached is what was asked for). Returns false like build_cache_key.

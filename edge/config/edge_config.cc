@@ -171,6 +171,77 @@ void parse_origin(shared::ConfigSection& sec, OriginConfig* o) {
     sec.finish();
 }
 
+// RFC 9110 §5.1 field names and RFC 6265 §4.1.1 cookie names are both tokens (tchar).
+bool is_token(std::string_view s) {
+    if (s.empty()) return false;
+    for (char c : s) {
+        bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                  std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos;
+        if (!ok) return false;
+    }
+    return true;
+}
+
+// Headers the edge owns or that are hop-by-hop: never forwarded from the viewer, so never a forwarding or key choice.
+bool is_reserved_request_header(std::string_view lower) {
+    for (std::string_view r : {"connection", "keep-alive", "proxy-connection", "te", "trailer", "transfer-encoding",
+                               "upgrade", "proxy-authorization", "proxy-authenticate", "host", "content-length",
+                               "expect", "via", "x-forwarded-for"}) {
+        if (lower == r) return true;
+    }
+    return false;
+}
+
+// `key`: an array of header names (lower-cased) or cookie names; errors name the key.
+std::vector<std::string> name_list(shared::ConfigSection& sec, const char* key, bool headers) {
+    std::vector<std::string> v = sec.get_string_list(key, {});
+    for (std::string& n : v) {
+        if (!is_token(n)) {
+            sec.error(key, "\"" + n + "\" is not a " + (headers ? "header" : "cookie") + " name");
+            continue;
+        }
+        if (!headers) continue;
+        for (char& c : n)
+            c = static_cast<char>(c >= 'A' && c <= 'Z' ? c + 32 : c);
+        if (is_reserved_request_header(n)) sec.error(key, "\"" + n + "\" is hop-by-hop or set by the edge itself");
+        if (n == "cookie") sec.error(key, "name cookies in the *_cookies keys instead of the Cookie header");
+    }
+    return v;
+}
+
+std::vector<std::string> sorted_unique(std::vector<std::string> v) {
+    std::sort(v.begin(), v.end());
+    v.erase(std::unique(v.begin(), v.end()), v.end());
+    return v;
+}
+
+void parse_forward_policy(shared::ConfigSection& sec, const char* key, const char* list_key, bool headers,
+                          ForwardPolicy* policy, std::vector<std::string>* list) {
+    std::string f = sec.get_enum(key, "all", {"none", "all", "allowlist"});
+    *policy = f == "none" ? ForwardPolicy::none : f == "allowlist" ? ForwardPolicy::allowlist : ForwardPolicy::all;
+    *list = sorted_unique(name_list(sec, list_key, headers));
+    if (*policy == ForwardPolicy::allowlist && list->empty()) {
+        sec.error(list_key, std::string(key) + " = \"allowlist\" needs at least one name");
+    }
+    if (*policy != ForwardPolicy::allowlist && sec.has(list_key)) {
+        sec.error(list_key, std::string("only used with ") + key + " = \"allowlist\"");
+    }
+}
+
+void parse_forwarding(shared::ConfigSection& sec, BehaviorConfig* b) {
+    parse_forward_policy(sec, "forward_headers", "forward_headers_allowlist", true, &b->forward_headers,
+                         &b->forward_headers_allowlist);
+    parse_forward_policy(sec, "forward_cookies", "forward_cookies_allowlist", false, &b->forward_cookies,
+                         &b->forward_cookies_allowlist);
+    b->cache_key_headers = name_list(sec, "cache_key_headers", true);
+    b->cache_key_cookies = name_list(sec, "cache_key_cookies", false);
+    for (const char* k : {"cache_key_headers", "cache_key_cookies"}) {
+        auto& v = std::string_view(k) == "cache_key_headers" ? b->cache_key_headers : b->cache_key_cookies;
+        if (sorted_unique(v).size() != v.size()) sec.error(k, "names a field twice");
+        if (v.size() > 16) sec.error(k, "at most 16 names");
+    }
+}
+
 void parse_behavior(shared::ConfigSection& sec, BehaviorConfig* b) {
     b->path_pattern = normalize_pattern(sec.get_string("path_pattern", "*"));
     b->origin_name = sec.require_string("origin");
@@ -209,6 +280,7 @@ void parse_behavior(shared::ConfigSection& sec, BehaviorConfig* b) {
     std::sort(b->query_string_allowlist.begin(), b->query_string_allowlist.end());
     b->query_string_allowlist.erase(std::unique(b->query_string_allowlist.begin(), b->query_string_allowlist.end()),
                                     b->query_string_allowlist.end());
+    parse_forwarding(sec, b);
     b->cache_set_cookie = sec.get_bool("cache_set_cookie", false);
     b->serve_stale_on_error = sec.get_bool("serve_stale_on_error", true);
     b->compress = sec.get_bool("compress", true);

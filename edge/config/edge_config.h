@@ -69,6 +69,9 @@ enum class AllowedMethods : uint8_t {
 // Which parts of the query string are forwarded to the origin and included in the cache key.
 enum class QueryStringPolicy : uint8_t { none, all, allowlist };
 
+// Which viewer request headers (or cookies) an http origin receives (CloudFront's origin request policies).
+enum class ForwardPolicy : uint8_t { none, all, allowlist };
+
 // One `[[behavior]]` table (or the implicit default).
 struct BehaviorConfig {
     std::string path_pattern = "*";   // normalized: a leading '/' is added unless it starts with '/' or '*'
@@ -82,6 +85,17 @@ struct BehaviorConfig {
     uint64_t error_ttl_ms = 10'000;           // 4xx without explicit freshness (CloudFront error caching min TTL)
     QueryStringPolicy query_string = QueryStringPolicy::none;
     std::vector<std::string> query_string_allowlist; // parameter names, sorted, for QueryStringPolicy::allowlist
+    // Origin request policy (http origins): the viewer's end-to-end headers are forwarded by default, as nginx and
+    // Varnish do; hop-by-hop ones never, and a shared fill never carries one viewer's conditionals, Range or
+    // Accept-Encoding (origin_request.h). Names are lower-cased, sorted, unique.
+    ForwardPolicy forward_headers = ForwardPolicy::all;
+    std::vector<std::string> forward_headers_allowlist;
+    ForwardPolicy forward_cookies = ForwardPolicy::all; // applied to the Cookie header when it is forwarded
+    std::vector<std::string> forward_cookies_allowlist;  // cookie names (case-sensitive, sorted, unique)
+    // Cache key policy: these request headers / cookies are part of the cache key (and always forwarded), so an
+    // origin may answer differently per value without a Vary header. Header names lower-cased; config order.
+    std::vector<std::string> cache_key_headers;
+    std::vector<std::string> cache_key_cookies;
     bool cache_set_cookie = false;            // store responses carrying Set-Cookie (and replay the cookie)
     bool serve_stale_on_error = true;         // a stale object whose revalidation fails (origin unreachable, timed
                                               // out, 5xx) is served instead of the error, as CloudFront does;

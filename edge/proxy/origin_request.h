@@ -1,6 +1,7 @@
 // What the edge sends to an http origin for a viewer request: the target (normalized path re-encoded, query per the
-// behavior), Host per the origin's host_header mode, X-Forwarded-For appended, Via appended, and — for requests that
-// are not shared cache fills — the viewer's end-to-end headers. Pure functions, any thread.
+// behavior), Host per the origin's host_header mode, X-Forwarded-For appended, Via appended, and the viewer's
+// end-to-end headers and cookies that the behavior's origin request policy forwards (all of them by default, as
+// nginx and Varnish do; CloudFront's origin request policies choose). Pure functions, any thread.
 #pragma once
 
 #include <string>
@@ -21,15 +22,20 @@ std::string origin_host_header(const OriginConfig& origin, std::string_view view
 struct OriginHeaderOptions {
     std::string_view client_ip;
     std::string_view via = "1.1 meridian";
-    // true: a shared fill (only Host/XFF/Via and the validators below are sent, never the viewer's cookies or
-    // credentials); false: a private pass-through (the viewer's end-to-end headers are forwarded too).
+    // The origin request policy (forward_headers, forward_cookies, cache_key_*); nullptr forwards nothing of the
+    // viewer's but Host, X-Forwarded-For and Via.
+    const BehaviorConfig* behavior = nullptr;
+    // true: a shared fill, whose answer is stored for every viewer: the viewer's conditionals, Range and
+    // Accept-Encoding are not forwarded (the edge asks for the whole identity object, with its own validators
+    // below); false: a private pass-through, which forwards them as the policy says.
     bool shared_fill = true;
-    std::string_view if_none_match;     // revalidation of a stale object
+    std::string_view if_none_match; // revalidation of a stale object
     std::string_view if_modified_since;
 };
 
-// Builds the origin request headers into *out (cleared first).
-void build_origin_headers(const HttpRequest& req, const OriginConfig& origin, const OriginHeaderOptions& opt,
+// Builds the origin request headers into *out (cleared first). Returns whether the viewer's Authorization went to
+// the origin (RFC 9111 §3.5: the answer is then stored only if it says public, s-maxage or must-revalidate).
+bool build_origin_headers(const HttpRequest& req, const OriginConfig& origin, const OriginHeaderOptions& opt,
                           shared::HttpHeaders* out);
 
 // True for request headers a proxy must not forward (hop-by-hop, RFC 9110 §7.6.1) or that the edge rewrites.

@@ -298,6 +298,7 @@ void ProxyHandler::handle(Viewer& viewer, const HttpRequest& req) {
     p.role = ProxySession::Role::pass;
     if (get_or_head && b.cache &&
         build_cache_key(req.host, path, req.query, b.query_string, b.query_string_allowlist, &key_)) {
+        append_key_fields(req.headers, b, &key_);
         uint64_t hash = hash_cache_key(key_);
         uint64_t now = wall_ms();
         // Ranges are answered from the identity object only (a range of a compressed variant would depend on how

@@ -742,7 +742,8 @@ void ProxySession::http_fetch(bool shared_fill) {
     }
     oreq.target = std::move(target);
     opt.client_ip = viewer_.peer_ip();
-    build_origin_headers(req_, *origin_, opt, &oreq.headers);
+    opt.behavior = behavior_;
+    sent_authorization_ = build_origin_headers(req_, *origin_, opt, &oreq.headers);
     OriginCallbacks cb;
     cb.on_response_headers = [this](const shared::HttpResponseHead& h) { on_origin_head(h); };
     cb.on_body = [this](std::string_view d) { return on_origin_body(d); };
@@ -773,6 +774,7 @@ void ProxySession::on_origin_head(const shared::HttpResponseHead& head) {
             return;
         }
         ResponseFacts facts = response_facts(head.status, fields.data(), fields.size(), request_time_ms_, now);
+        facts.request_had_authorization = sent_authorization_;
         Freshness f = compute_freshness(facts, ttl_policy(*behavior_));
         bool len_ok = true;
         uint64_t len = cl ? parse_length(*cl, &len_ok) : 0;

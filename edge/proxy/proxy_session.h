@@ -204,6 +204,7 @@ class ProxySession final : public ViewerEvents, public FillSubscriber, public Se
     bool pass_no_body_ = false;
     std::unique_ptr<OriginStream> fetch_;
     uint64_t request_time_ms_ = 0;
+    bool sent_authorization_ = false; // the origin got the viewer's Authorization (RFC 9111 §3.5)
     BucketResponse bucket_resp_;
     uint64_t bucket_sent_ = 0;
     static constexpr size_t kBucketPassChunk = 256 << 10;

@@ -61,7 +61,8 @@ TEST_CASE("Cache key: query string policies", "[edge][cache][key]") {
 
 TEST_CASE("Cache key: too many parameters cannot be keyed", "[edge][cache][key]") {
     std::string q;
-    for (size_t i = 0; i <= kMaxKeyQueryParams; ++i) q += "p" + std::to_string(i) + "=1&";
+    for (size_t i = 0; i <= kMaxKeyQueryParams; ++i)
+        q += "p" + std::to_string(i) + "=1&";
     std::string out;
     CHECK_FALSE(build_cache_key("h", "/", q, QueryStringPolicy::all, {}, &out));
     // With policy none the query is ignored entirely, so it is fine.
@@ -96,8 +97,10 @@ TEST_CASE("Cache key hash spreads similar keys", "[edge][cache][key]") {
     CHECK(hash_cache_key("") != hash_cache_key(std::string_view("\0", 1)));
     // Shards use the top bits: 1000 sequential keys should land in all 16 shards.
     bool seen[16] = {};
-    for (int i = 0; i < 1000; ++i) seen[(hash_cache_key("h/obj" + std::to_string(i)) >> 32) & 15] = true;
-    for (bool s : seen) CHECK(s);
+    for (int i = 0; i < 1000; ++i)
+        seen[(hash_cache_key("h/obj" + std::to_string(i)) >> 32) & 15] = true;
+    for (bool s : seen)
+        CHECK(s);
 }
 
 namespace {
@@ -266,4 +269,27 @@ TEST_CASE("Cache key hash printed by this process", "[edge][cache][key]") {
     std::fflush(stdout);
     HashSeed s = cache_key_hash_seed();
     CHECK((s.k0 | s.k1) != 0);
+}
+
+TEST_CASE("Cache key fields: headers and cookies of the cache key policy", "[edge][cache][key]") {
+    auto key_of = [](const BehaviorConfig& b, std::vector<HeaderField> fields) {
+        std::string k = "example.test/a";
+        append_key_fields(fields, b, &k);
+        return k;
+    };
+    BehaviorConfig plain;
+    CHECK(key_of(plain, {{"X-Device", "mobile"}}) == "example.test/a"); // no key fields: unchanged
+    BehaviorConfig b;
+    b.cache_key_headers = {"x-device", "accept-language"};
+    b.cache_key_cookies = {"theme"};
+    CHECK(key_of(b, {{"X-Device", "mobile"}, {"Cookie", "a=1; theme=dark"}}) ==
+          "example.test/a\nx-device:mobile\naccept-language!\nc:theme=dark");
+    // Absent and empty are different objects, and so are two lines and one.
+    CHECK(key_of(b, {}) != key_of(b, {{"x-device", ""}}));
+    CHECK(key_of(b, {{"x-device", "a"}, {"x-device", "b"}}) ==
+          "example.test/a\nx-device:a,b\naccept-language!\nc!theme");
+    // Other headers and cookies do not split the cache.
+    CHECK(key_of(b, {{"x-device", "a"}, {"user-agent", "x"}, {"cookie", "other=1"}}) == key_of(b, {{"x-device", "a"}}));
+    // Cookie names are case-sensitive (RFC 6265).
+    CHECK(key_of(b, {{"cookie", "Theme=dark"}}) == key_of(b, {}));
 }

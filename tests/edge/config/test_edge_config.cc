@@ -265,6 +265,21 @@ TEST_CASE("Edge config: each error names file:line:column and the key", "[edge][
         {"[[behavior]]\norigin = \"site\"\nquery_string = \"allowlist\"\n",
          "edge.toml:1:1: behavior[0].query_string_allowlist: query_string = \"allowlist\" needs at least one "
          "parameter name"},
+        {"[[behavior]]\norigin = \"site\"\nforward_headers = \"some\"\n",
+         "edge.toml:3:19: behavior[0].forward_headers: expected one of \"none\", \"all\", \"allowlist\", got \"some\""},
+        {"[[behavior]]\norigin = \"site\"\nforward_headers = \"allowlist\"\n",
+         "behavior[0].forward_headers_allowlist: forward_headers = \"allowlist\" needs at least one name"},
+        {"[[behavior]]\norigin = \"site\"\nforward_cookies_allowlist = [\"a\"]\n",
+         "edge.toml:3:29: behavior[0].forward_cookies_allowlist: only used with forward_cookies = \"allowlist\""},
+        {"[[behavior]]\norigin = \"site\"\nforward_headers = \"allowlist\"\nforward_headers_allowlist = [\"Connection\"]\n",
+         "edge.toml:4:29: behavior[0].forward_headers_allowlist: \"connection\" is hop-by-hop or set by the edge itself"},
+        {"[[behavior]]\norigin = \"site\"\ncache_key_headers = [\"x device\"]\n",
+         "edge.toml:3:21: behavior[0].cache_key_headers: \"x device\" is not a header name"},
+        {"[[behavior]]\norigin = \"site\"\ncache_key_headers = [\"Cookie\"]\n",
+         "edge.toml:3:21: behavior[0].cache_key_headers: name cookies in the *_cookies keys instead of the Cookie "
+         "header"},
+        {"[[behavior]]\norigin = \"site\"\ncache_key_cookies = [\"a\", \"a\"]\n",
+         "edge.toml:3:21: behavior[0].cache_key_cookies: names a field twice"},
         {"[[behavior]]\norigin = \"site\"\ncache = \"yes\"\n",
          "edge.toml:3:9: behavior[0].cache: expected true or false, got \"yes\""},
         {"[health]\npath = \"health\"\n",
@@ -539,4 +554,31 @@ shutdown_timeout = "5s"
     CHECK(d.messages().find("cache.hit_for_miss_max_bytes") != std::string::npos);
     CHECK_FALSE(d.load(std::string(kBucketOrigin) + "[health]\nshutdown_timeout = -1\n"));
     CHECK(d.messages().find("health.shutdown_timeout") != std::string::npos);
+}
+
+TEST_CASE("Edge config: origin request and cache key policies", "[edge][config]") {
+    ConfigDir d;
+    auto c = d.load(kBucketOrigin);
+    REQUIRE(c);
+    const BehaviorConfig& def = c->behaviors.back();
+    CHECK(def.forward_headers == ForwardPolicy::all); // as nginx and Varnish
+    CHECK(def.forward_cookies == ForwardPolicy::all);
+    CHECK(def.cache_key_headers.empty());
+    c = d.load(std::string(kBucketOrigin) + R"(
+[[behavior]]
+origin = "site"
+forward_headers = "allowlist"
+forward_headers_allowlist = ["X-Req-Num", "accept-language", "x-req-num"]
+forward_cookies = "none"
+cache_key_headers = ["X-Device", "Accept-Language"]
+cache_key_cookies = ["theme"]
+)");
+    INFO(d.messages());
+    REQUIRE(c);
+    const BehaviorConfig& b = c->behaviors.back();
+    CHECK(b.forward_headers == ForwardPolicy::allowlist);
+    CHECK(b.forward_headers_allowlist == std::vector<std::string>{"accept-language", "x-req-num"});
+    CHECK(b.forward_cookies == ForwardPolicy::none);
+    CHECK(b.cache_key_headers == std::vector<std::string>{"x-device", "accept-language"}); // config order
+    CHECK(b.cache_key_cookies == std::vector<std::string>{"theme"});
 }

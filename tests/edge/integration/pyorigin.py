@@ -111,6 +111,9 @@ class PyOrigin:
                     if not self._flaky(c, path, inm):
                         return
                     continue
+                if "/hdrs/" in path:
+                    self._headers(c, path, head)
+                    continue
                 if path.endswith("/echo"):
                     out = method.encode() + b" " + body
                     c.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\nCache-Control: max-age=60\r\n\r\n"
@@ -153,6 +156,25 @@ class PyOrigin:
             c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
             return
         c.sendall(b"0\r\n\r\n")
+
+    def _headers(self, c, path, head):
+        """.../hdrs/<kind>/<name>: the request head as received (after the request line), as the body; kind = cache:
+        max-age=60; public: public, max-age=60; validate: max-age=1 with ETag "h", and a bare 304 to If-None-Match
+        naming it (the 304's X-Seen-Req-Num says which X-Req-Num the revalidation carried)."""
+        kind = path.split("/hdrs/", 1)[1].split("/", 1)[0]
+        lines = head.split(b"\r\n")[1:]
+        seen = b""
+        for line in lines:
+            k, _, v = line.partition(b":")
+            if k.strip().lower() == b"x-req-num":
+                seen = v.strip()
+        if kind == "validate" and any(line.lower() == b'if-none-match: "h"' for line in lines):
+            c.sendall(b'HTTP/1.1 304 Not Modified\r\nETag: "h"\r\nX-Seen-Req-Num: ' + seen + b"\r\n\r\n")
+            return
+        cc = {"public": b"public, max-age=60", "validate": b"max-age=1"}.get(kind, b"max-age=60")
+        body = b"\r\n".join(lines) + b"\r\n"
+        c.sendall(b'HTTP/1.1 200 OK\r\nContent-Length: %d\r\nCache-Control: %s\r\nETag: "h"\r\n\r\n'
+                  % (len(body), cc) + body)
 
     def _validate(self, c, path, inm):
         """/py/validate/<kind>: an object with ETag "v-<kind>"; an If-None-Match naming it gets a bare 304 (no

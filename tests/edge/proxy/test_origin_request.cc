@@ -1,5 +1,5 @@
-// What the edge sends to http origins: path encoding, Host per host_header, X-Forwarded-For / Via appended,
-// viewer headers only on pass-through, hop-by-hop headers never.
+// What the edge sends to http origins: path encoding, Host per host_header, X-Forwarded-For / Via appended, the
+// viewer's headers and cookies per the behavior's origin request policy, hop-by-hop headers never.
 #include <catch2/catch.hpp>
 
 #include <string>
@@ -53,23 +53,77 @@ TEST_CASE("Host follows the origin's host_header mode", "[edge][proxy]") {
     CHECK(origin_host_header(o, "www.example.com") == "bucket.s3.example");
 }
 
-TEST_CASE("shared fills send only Host, X-Forwarded-For, Via and our validators", "[edge][proxy]") {
-    Parsed p("GET /x HTTP/1.1\r\nHost: www.example.com\r\nCookie: secret=1\r\nAuthorization: Basic abc\r\n"
-             "X-Forwarded-For: 10.0.0.1\r\nVia: 1.1 other\r\nIf-None-Match: \"viewer\"\r\n\r\n");
+TEST_CASE("shared fills forward the viewer's end-to-end headers but not its conditionals, Range or codings",
+          "[edge][proxy]") {
+    Parsed p("GET /x HTTP/1.1\r\nHost: www.example.com\r\nCookie: a=1; b=2\r\nX-Req-Num: 2\r\n"
+             "Accept-Language: fr\r\nX-Forwarded-For: 10.0.0.1\r\nVia: 1.1 other\r\nIf-None-Match: \"viewer\"\r\n"
+             "If-Modified-Since: Sat, 05 Dec 2026 10:00:00 GMT\r\nRange: bytes=0-1\r\nIf-Range: \"v\"\r\n"
+             "Accept-Encoding: gzip\r\nIf-Match: *\r\nIf-Unmodified-Since: x\r\n\r\n");
     OriginConfig o;
     o.host = "origin";
+    BehaviorConfig b;
     OriginHeaderOptions opt;
+    opt.behavior = &b;
     opt.client_ip = "192.0.2.7";
     opt.via = "1.1 edge-a";
     opt.if_none_match = "\"stored\"";
     shared::HttpHeaders h;
-    build_origin_headers(p.req(), o, opt, &h);
+    CHECK_FALSE(build_origin_headers(p.req(), o, opt, &h));
     CHECK(value(h, "host") == "origin");
     CHECK(value(h, "x-forwarded-for") == "10.0.0.1, 192.0.2.7");
     CHECK(value(h, "via") == "1.1 other, 1.1 edge-a");
     CHECK(value(h, "if-none-match") == "\"stored\"");
-    CHECK(value(h, "cookie") == "<absent>");
-    CHECK(value(h, "authorization") == "<absent>");
+    CHECK(value(h, "x-req-num") == "2");
+    CHECK(value(h, "accept-language") == "fr");
+    CHECK(value(h, "cookie") == "a=1; b=2");
+    for (const char* own :
+         {"if-modified-since", "range", "if-range", "accept-encoding", "if-match", "if-unmodified-since"}) {
+        INFO(own);
+        CHECK(value(h, own) == "<absent>");
+    }
+}
+
+TEST_CASE("the origin request policy: none, allowlists, cache key fields, Authorization reported", "[edge][proxy]") {
+    Parsed p("GET /x HTTP/1.1\r\nHost: www.example.com\r\nCookie: session=s; theme=dark\r\nCookie: lang=fr\r\n"
+             "X-Req-Num: 2\r\nX-Device: mobile\r\nAuthorization: Bearer t\r\nAccept-Language: fr\r\n\r\n");
+    OriginConfig o;
+    o.host = "origin";
+    BehaviorConfig b;
+    OriginHeaderOptions opt;
+    opt.behavior = &b;
+    shared::HttpHeaders h;
+
+    SECTION("none: only Host, X-Forwarded-For and Via") {
+        b.forward_headers = ForwardPolicy::none;
+        b.forward_cookies = ForwardPolicy::none;
+        CHECK_FALSE(build_origin_headers(p.req(), o, opt, &h));
+        CHECK(h.size() == 2); // Host, Via (no client address given)
+    }
+    SECTION("allowlists, case-insensitive header names, case-sensitive cookie names") {
+        b.forward_headers = ForwardPolicy::allowlist;
+        b.forward_headers_allowlist = {"x-req-num"};
+        b.forward_cookies = ForwardPolicy::allowlist;
+        b.forward_cookies_allowlist = {"lang", "Theme"};
+        CHECK_FALSE(build_origin_headers(p.req(), o, opt, &h));
+        CHECK(value(h, "x-req-num") == "2");
+        CHECK(value(h, "x-device") == "<absent>");
+        CHECK(value(h, "authorization") == "<absent>");
+        CHECK(value(h, "cookie") == "lang=fr");
+    }
+    SECTION("cache key fields are forwarded whatever the policy") {
+        b.forward_headers = ForwardPolicy::none;
+        b.forward_cookies = ForwardPolicy::none;
+        b.cache_key_headers = {"x-device"};
+        b.cache_key_cookies = {"theme"};
+        build_origin_headers(p.req(), o, opt, &h);
+        CHECK(value(h, "x-device") == "mobile");
+        CHECK(value(h, "cookie") == "theme=dark");
+    }
+    SECTION("several Cookie lines become one") {
+        CHECK(build_origin_headers(p.req(), o, opt, &h)); // Authorization went to the origin
+        CHECK(value(h, "cookie") == "session=s; theme=dark; lang=fr");
+        CHECK(value(h, "authorization") == "Bearer t");
+    }
 }
 
 TEST_CASE("pass-through forwards end-to-end headers but never hop-by-hop ones", "[edge][proxy]") {
@@ -79,7 +133,9 @@ TEST_CASE("pass-through forwards end-to-end headers but never hop-by-hop ones", 
     OriginConfig o;
     o.host = "origin";
     o.host_header_mode = HostHeaderMode::viewer;
+    BehaviorConfig b;
     OriginHeaderOptions opt;
+    opt.behavior = &b;
     opt.client_ip = "192.0.2.7";
     opt.shared_fill = false;
     shared::HttpHeaders h;
@@ -92,6 +148,7 @@ TEST_CASE("pass-through forwards end-to-end headers but never hop-by-hop ones", 
         CHECK(value(h, hop) == "<absent>");
     }
     size_t hosts = 0;
-    for (const auto& f : h) hosts += shared::header_name_equals(f.name, "host");
+    for (const auto& f : h)
+        hosts += shared::header_name_equals(f.name, "host");
     CHECK(hosts == 1);
 }

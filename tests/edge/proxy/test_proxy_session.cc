@@ -15,6 +15,7 @@
 #include "edge/proxy/edge_metrics.h"
 #include "edge/proxy/edge_runtime.h"
 #include "edge/proxy/proxy_handler.h"
+#include "shared/http/http_headers.h"
 #include "tests/edge/proxy/proxy_fakes.h"
 #include "tests/support/temp_dir.h"
 
@@ -61,6 +62,11 @@ path_pattern = "/pass/*"
 origin = "o"
 allowed_methods = "ALL"
 cache = false
+[[behavior]]
+path_pattern = "/keyed/*"
+origin = "o"
+compress = false
+cache_key_headers = ["X-Device"]
 [[behavior]]
 path_pattern = "/b/*"
 origin = "b"
@@ -463,4 +469,46 @@ TEST_CASE("proxy session: worker stop cuts every session and cancels its fetch",
     require_all_ended(p, a);
     require_all_ended(p, b);
     CHECK(!cached(p, "/a.js")); // the fill failed: a partial body is never stored
+}
+
+TEST_CASE("proxy session: an answer to a request with Authorization is stored only when it allows it (RFC 9111 §3.5)",
+          "[proxy]") {
+    Proxy p;
+    auto [cache_control, stored] = GENERATE(table<std::string, bool>({{"max-age=60", false},
+                                                                      {"max-age=60, public", true},
+                                                                      {"s-maxage=60", true},
+                                                                      {"max-age=60, must-revalidate", true}}));
+    FakeViewer v;
+    Request r(get("/private.json", "Authorization: Bearer secret\r\n"));
+    p.handler->handle(v, r.get());
+    FakeFetch& f = p.io.origin.last();
+    CHECK(shared::find_header(f.req.headers, "authorization"));
+    f.head(200, {{"Content-Length", std::to_string(kBody.size())}, {"Cache-Control", cache_control}});
+    f.body(kBody);
+    f.complete();
+    p.io.run();
+    CHECK(v.body() == kBody);
+    INFO(cache_control);
+    CHECK(cached(p, "/private.json") == stored);
+}
+
+TEST_CASE("proxy session: cache key headers split the cache, other headers do not", "[proxy]") {
+    Proxy p;
+    // "/keyed/*" keys on X-Device (the behavior in Proxy's config).
+    auto fetch = [&](const std::string& path, const std::string& extra) {
+        FakeViewer v;
+        Request r(get(path, extra));
+        size_t before = p.io.origin.fetches.size();
+        p.handler->handle(v, r.get());
+        if (p.io.origin.fetches.size() != before) answer_whole(p.io.origin.last());
+        p.io.run();
+        CHECK(v.body() == kBody);
+        return p.io.origin.fetches.size() - before;
+    };
+    CHECK(fetch("/keyed/a", "X-Device: mobile\r\n") == 1);
+    CHECK(fetch("/keyed/a", "X-Device: mobile\r\nUser-Agent: other\r\n") == 0);
+    CHECK(fetch("/keyed/a", "X-Device: desktop\r\n") == 1);
+    CHECK(fetch("/keyed/a", "") == 1);
+    CHECK(fetch("/keyed/a", "X-Device: desktop\r\n") == 0);
+    CHECK(p.io.origin.last().req.method == "GET");
 }
