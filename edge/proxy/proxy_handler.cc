@@ -378,6 +378,49 @@ void ProxyHandler::drop_stale_variants(std::string_view identity_key, const Cach
     }
 }
 
+void ProxyHandler::invalidate_after_unsafe(const HttpRequest& req, const shared::HttpHeaders& response) {
+    invalidate_uri(req, req.host, req.path, req.query);
+    for (const char* name : {"location", "content-location"}) {
+        const std::string* v = shared::find_header(response, name);
+        if (!v) continue;
+        std::string_view ref = *v;
+        ref = ref.substr(0, ref.find('#'));
+        std::string_view host = req.host;
+        if (shared::ascii_istarts_with(ref, "http://") || shared::ascii_istarts_with(ref, "https://")) {
+            // Absolute: only URIs on the request's own host (§4.4, to keep one origin from purging another's).
+            ref.remove_prefix(ref.find("//") + 2);
+            size_t slash = ref.find_first_of("/?");
+            host = ref.substr(0, slash);
+            ref = slash == std::string_view::npos ? std::string_view("/") : ref.substr(slash);
+            if (!shared::ascii_iequals(host, req.host)) continue;
+        } else if (ref.empty() || ref[0] != '/' || ref.substr(0, 2) == "//") {
+            continue; // relative to the target's folder, or network-path: rare, and not worth guessing
+        }
+        size_t q = ref.find('?');
+        invalidate_uri(req, host, ref.substr(0, q), q == std::string_view::npos ? "" : ref.substr(q + 1));
+    }
+}
+
+void ProxyHandler::invalidate_uri(const HttpRequest& req, std::string_view host, std::string_view raw_path,
+                                  std::string_view raw_query) {
+    std::string path(raw_path.size() + 1, '\0');
+    PathError err = PathError::none;
+    size_t n = normalize_request_path(raw_path, path.data(), path.size(), &err);
+    if (n == 0) return;
+    path.resize(n);
+    const BehaviorConfig& b = match_behavior(runtime_->config, path);
+    std::string key;
+    if (!b.cache || !build_cache_key(host, path, raw_query, b.query_string, b.query_string_allowlist, &key)) return;
+    append_key_fields(req.headers, b, &key);
+    bool dropped = services_.cache->erase(key);
+    std::string vk;
+    for (ContentCoding c : {ContentCoding::gzip, ContentCoding::br}) {
+        variant_key(key, c, &vk);
+        dropped = services_.cache->erase(vk) || dropped;
+    }
+    if (dropped) shared::log::debug("edge", "invalidated by an unsafe request", {{"key", key}});
+}
+
 void ProxyHandler::reject(Viewer& viewer, int status, const char* reason) {
     shared::log::debug("edge", "bad request", {{"client", viewer.peer_ip()}, {"reason", reason}});
     std::string body = std::string(reason) + "\n";

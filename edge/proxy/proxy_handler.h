@@ -20,6 +20,7 @@
 #include "edge/proxy/edge_runtime.h"
 #include "edge/proxy/proxy_io.h"
 #include "edge/proxy/viewer.h"
+#include "shared/http/http_headers.h"
 
 namespace edge {
 
@@ -75,6 +76,11 @@ class ProxyHandler final : public RequestHandler {
                           const Freshness& f);
     // After a new identity object was stored: variants not made from it are erased (they would never be served).
     void drop_stale_variants(std::string_view identity_key, const CachedObject& identity);
+    // RFC 9111 §4.4: the origin answered the unsafe request `req` with a non-error status, so the stored answers
+    // for its target URI, and for the Location / Content-Location of `response` on the same host, are stale: they
+    // are dropped with their compressed variants. Keys with cache_key_headers/_cookies are dropped for the values
+    // this request carries.
+    void invalidate_after_unsafe(const HttpRequest& req, const shared::HttpHeaders& response);
 
     // RFC 9110 §14 for a GET of a 200 object of `size` bytes (complete, or announced while it fills): the Range
     // (and If-Range) outcome.
@@ -83,6 +89,9 @@ class ProxyHandler final : public RequestHandler {
     void send_unsatisfiable(Viewer& viewer, const HttpRequest& req, uint64_t size);
 
   private:
+    // Drops the stored answer (and variants) for `raw_path`?`raw_query` on `host`, keyed like `req` would be.
+    void invalidate_uri(const HttpRequest& req, std::string_view host, std::string_view raw_path,
+                        std::string_view raw_query);
     bool serve_hit(Viewer& viewer, const HttpRequest& req, const Ref<CachedObject>& obj, CacheResult result,
                    uint64_t now_ms);
     void apply_runtime();

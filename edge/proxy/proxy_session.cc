@@ -806,6 +806,10 @@ void ProxySession::on_origin_head(const shared::HttpResponseHead& head) {
         maybe_destroy();
         return;
     }
+    if (role_ == Role::pass && head.status >= 200 && head.status < 400 && req_.method != HTTP_GET &&
+        req_.method != HTTP_HEAD && req_.method != HTTP_OPTIONS && req_.method != HTTP_TRACE) {
+        handler_->invalidate_after_unsafe(req_, head.headers);
+    }
     // Pass-through to our viewer.
     bool no_body = head_only_ || head.status == 204 || head.status == 304 || (head.status >= 100 && head.status < 200);
     write_pass_head(head.status, head.reason, head.headers, cl ? std::string_view(*cl) : std::string_view(), no_body);

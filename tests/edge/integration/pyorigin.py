@@ -111,6 +111,9 @@ class PyOrigin:
                     if not self._flaky(c, path, inm):
                         return
                     continue
+                if "/inv/" in path:
+                    self._invalidation(c, method, path, head)
+                    continue
                 if "/hdrs/" in path:
                     self._headers(c, path, head)
                     continue
@@ -156,6 +159,21 @@ class PyOrigin:
             c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
             return
         c.sendall(b"0\r\n\r\n")
+
+    def _invalidation(self, c, method, path, head):
+        """.../inv/<name>: GET answers "<path> #<n>" (n = how many requests reached this path), max-age=60; any other
+        method answers 201, with the request's X-Location as Location when it has one."""
+        if method == "GET":
+            body = b"%s #%d" % (path.encode(), self.count(path))
+            c.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\nCache-Control: max-age=60\r\n\r\n" % len(body)
+                      + body)
+            return
+        loc = b""
+        for line in head.split(b"\r\n")[1:]:
+            k, _, v = line.partition(b":")
+            if k.strip().lower() == b"x-location":
+                loc = b"Location: " + v.strip() + b"\r\n"
+        c.sendall(b"HTTP/1.1 201 Created\r\nContent-Length: 0\r\n" + loc + b"\r\n")
 
     def _headers(self, c, path, head):
         """.../hdrs/<kind>/<name>: the request head as received (after the request line), as the body; kind = cache:

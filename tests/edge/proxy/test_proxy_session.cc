@@ -75,6 +75,7 @@ cache = false
 path_pattern = "*"
 origin = "o"
 compress = false
+allowed_methods = "ALL"
 )");
         shared::ConfigDiagnostics diags;
         auto cfg = load_edge_config(conf, diags);
@@ -511,4 +512,57 @@ TEST_CASE("proxy session: cache key headers split the cache, other headers do no
     CHECK(fetch("/keyed/a", "") == 1);
     CHECK(fetch("/keyed/a", "X-Device: desktop\r\n") == 0);
     CHECK(p.io.origin.last().req.method == "GET");
+}
+
+TEST_CASE("proxy session: a non-error answer to an unsafe request invalidates the target, Location and "
+          "Content-Location on the same host (RFC 9111 §4.4)",
+          "[proxy]") {
+    Proxy p;
+    for (const char* path : {"/t.js", "/loc.js", "/cloc.js", "/other.js"}) {
+        FakeViewer v;
+        Request r(get(path));
+        p.handler->handle(v, r.get());
+        answer_whole(p.io.origin.last());
+        p.io.run();
+        REQUIRE(cached(p, path));
+    }
+    auto [method, status, invalidates] = GENERATE(table<std::string, int, bool>({{"POST", 201, true},
+                                                                                 {"PUT", 204, true},
+                                                                                 {"DELETE", 200, true},
+                                                                                 {"PATCH", 303, true},
+                                                                                 {"POST", 500, false},
+                                                                                 {"POST", 404, false},
+                                                                                 {"OPTIONS", 200, false}}));
+    INFO(method << " answered " << status);
+    FakeViewer v;
+    Request r(method + " /t.js HTTP/1.1\r\nHost: example.test\r\nContent-Length: 2\r\n\r\nhi");
+    p.handler->handle(v, r.get());
+    FakeFetch& f = p.io.origin.last();
+    CHECK(f.req.method == method);
+    f.head(status, {{"Content-Length", "0"},
+                    {"Location", "/loc.js"},
+                    {"Content-Location", "HTTP://Example.TEST/cloc.js?x=1#frag"}});
+    f.complete();
+    p.io.run();
+    CHECK(v.ended);
+    CHECK(cached(p, "/t.js") == !invalidates);
+    CHECK(cached(p, "/loc.js") == !invalidates);
+    CHECK(cached(p, "/cloc.js") == !invalidates);
+    CHECK(cached(p, "/other.js"));
+}
+
+TEST_CASE("proxy session: a Location on another host invalidates nothing there", "[proxy]") {
+    Proxy p;
+    FakeViewer v0;
+    Request r0(get("/far.js"));
+    p.handler->handle(v0, r0.get());
+    answer_whole(p.io.origin.last());
+    p.io.run();
+    FakeViewer v;
+    Request r("POST /t.js HTTP/1.1\r\nHost: elsewhere.test\r\nContent-Length: 0\r\n\r\n");
+    p.handler->handle(v, r.get());
+    p.io.origin.last().head(201, {{"Content-Length", "0"}, {"Location", "http://example.test/far.js"}});
+    p.io.origin.last().complete();
+    p.io.run();
+    CHECK(cached(p, "/far.js"));
 }
