@@ -74,6 +74,39 @@ bool status_storable(int status, bool has_explicit_freshness) {
     }
 }
 
+namespace {
+
+// RFC 9213 §2.1: a cache that obeys a targeted field ignores Cache-Control and Expires. CDN-Cache-Control outranks
+// Surrogate-Control, whose directives may carry a ";<device>" target (ignored: this edge obeys them all).
+struct TargetedControls {
+    CacheControl cdn, surrogate;
+    bool has_cdn = false, has_surrogate = false;
+
+    bool take(std::string_view name, std::string_view value) {
+        if (shared::ascii_iequals(name, "cdn-cache-control")) {
+            parse_cache_control(value, &cdn);
+            has_cdn = true;
+            return true;
+        }
+        if (shared::ascii_iequals(name, "surrogate-control")) {
+            shared::for_each_list_item(value, [&](std::string_view item) {
+                parse_cache_control(item.substr(0, item.find(';')), &surrogate);
+            });
+            has_surrogate = true;
+            return true;
+        }
+        return false;
+    }
+    void apply(ResponseFacts* f) const {
+        if (!has_cdn && !has_surrogate) return;
+        f->cache_control = has_cdn ? cdn : surrogate;
+        f->expires = {};
+        f->targeted = true;
+    }
+};
+
+} // namespace
+
 ResponseFacts response_facts(int status, const HeaderField* headers, size_t count, uint64_t request_time_ms,
                              uint64_t response_time_ms) {
     ResponseFacts f;
@@ -81,10 +114,13 @@ ResponseFacts response_facts(int status, const HeaderField* headers, size_t coun
     f.request_time_ms = request_time_ms;
     f.response_time_ms = response_time_ms;
     bool vary_blocking = false;
+    TargetedControls targeted;
     for (size_t i = 0; i < count; ++i) {
         std::string_view n = headers[i].name, v = headers[i].value;
         if (shared::ascii_iequals(n, "cache-control")) {
             parse_cache_control(v, &f.cache_control);
+        } else if (targeted.take(n, v)) {
+            continue;
         } else if (shared::ascii_iequals(n, "expires")) {
             if (f.expires.empty()) f.expires = v.empty() ? std::string_view("invalid") : v;
         } else if (shared::ascii_iequals(n, "date")) {
@@ -104,6 +140,7 @@ ResponseFacts response_facts(int status, const HeaderField* headers, size_t coun
             vary_blocking = other;
         }
     }
+    targeted.apply(&f);
     return f;
 }
 
@@ -121,9 +158,12 @@ Freshness freshness_after_304(int stored_status, std::string_view stored_header_
     CacheControl stored_cc;
     std::string_view stored_expires, stored_vary;
     bool stored_cookie = false;
+    TargetedControls stored_targeted;
     for_each_stored_header(stored_header_block, [&](std::string_view n, std::string_view v) {
         if (shared::ascii_iequals(n, "cache-control")) {
             parse_cache_control(v, &stored_cc);
+        } else if (stored_targeted.take(n, v)) {
+            return;
         } else if (shared::ascii_iequals(n, "expires")) {
             if (stored_expires.empty()) stored_expires = v.empty() ? std::string_view("invalid") : v;
         } else if (shared::ascii_iequals(n, "vary")) {
@@ -132,8 +172,12 @@ Freshness freshness_after_304(int stored_status, std::string_view stored_header_
             stored_cookie = true;
         }
     });
-    if (!has_cc) f.cache_control = stored_cc;
-    if (!has_expires) f.expires = stored_expires;
+    if (!fresh304.targeted) {
+        if (!has_cc) f.cache_control = stored_cc;
+        if (!has_expires) f.expires = stored_expires;
+        // A stored targeted field the 304 did not replace still outranks Cache-Control and Expires.
+        stored_targeted.apply(&f);
+    }
     if (f.vary.empty()) f.vary = stored_vary;
     f.has_set_cookie = f.has_set_cookie || stored_cookie;
     f.has_validators = has_validators || f.has_validators;

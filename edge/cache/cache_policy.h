@@ -32,7 +32,9 @@ void parse_cache_control(std::string_view value, CacheControl* cc);
 // The parts of the origin response (and request) the storage decision needs. Views stay owned by the caller.
 struct ResponseFacts {
     int status = 200;
-    CacheControl cache_control;       // merged over every Cache-Control line
+    CacheControl cache_control;       // merged over every Cache-Control line, or the targeted field's (below)
+    bool targeted = false;            // CDN-Cache-Control (RFC 9213) or Surrogate-Control decided: Cache-Control
+                                      // and Expires are ignored
     std::string_view expires;         // "" = absent
     std::string_view date;            // "" = absent
     std::string_view age;             // "" = absent
@@ -77,7 +79,8 @@ struct Freshness {
     bool must_revalidate = false;        // must-revalidate / proxy-revalidate / no-cache: never serve stale
 };
 
-// Collects ResponseFacts from an origin response's header list: Cache-Control lines merged, Expires/Date/Age (first
+// Collects ResponseFacts from an origin response's header list: Cache-Control lines merged (replaced by
+// CDN-Cache-Control, else Surrogate-Control, when the response has one, and Expires then ignored), Expires/Date/Age (first
 // line of each), Set-Cookie presence, ETag/Last-Modified presence (has_validators), and Vary (the first Vary line
 // that names anything but Accept-Encoding, else the first Vary line). Views point into `headers`.
 // request_had_authorization stays false: set it from the request.

@@ -40,7 +40,12 @@ public:
 
     std::string_view key() const noexcept { return {key_data(), key_len_}; }
     int status() const noexcept { return status_; }
-    std::string_view header_block() const noexcept { return {key_data() + key_len_, header_len_}; }
+    // What a hit sends: the status line and the stored fields viewers get.
+    std::string_view header_block() const noexcept {
+        return {key_data() + key_len_, validators_.edge_fields_off ? validators_.edge_fields_off : header_len_};
+    }
+    // Every stored field, the edge-only ones (is_edge_only_header) too: for freshness and 304 merges.
+    std::string_view stored_fields() const noexcept { return {key_data() + key_len_, header_len_}; }
     std::string_view etag() const noexcept;          // "" when absent (includes the quotes)
     std::string_view last_modified() const noexcept; // "" when absent
     bool has_validators() const noexcept { return validators_.etag_len || validators_.last_modified_len; }

@@ -29,6 +29,27 @@ bool named_in_connection(std::string_view name, const HeaderField* h, size_t n) 
     return false;
 }
 
+// Appends `h` to the block unless it is not stored at all; notes where ETag / Last-Modified landed.
+void append_stored_field(const HeaderField& h, const HeaderField* all, size_t count, bool keep_set_cookie,
+                         std::string* out, ValidatorSpans* spans) {
+    if (is_edge_managed_header(h.name)) return;
+    if (!keep_set_cookie && shared::ascii_iequals(h.name, "set-cookie")) return;
+    if (named_in_connection(h.name, all, count)) return;
+    out->append(h.name);
+    out->append(": ");
+    uint32_t off = static_cast<uint32_t>(out->size());
+    out->append(h.value);
+    out->append("\r\n");
+    if (h.value.size() > UINT16_MAX) return;
+    if (shared::ascii_iequals(h.name, "etag") && spans->etag_len == 0) {
+        spans->etag_off = off;
+        spans->etag_len = static_cast<uint16_t>(h.value.size());
+    } else if (shared::ascii_iequals(h.name, "last-modified") && spans->last_modified_len == 0) {
+        spans->last_modified_off = off;
+        spans->last_modified_len = static_cast<uint16_t>(h.value.size());
+    }
+}
+
 } // namespace
 
 bool is_edge_managed_header(std::string_view name) {
@@ -40,6 +61,10 @@ bool is_edge_managed_header(std::string_view name) {
         if (shared::ascii_iequals(name, m)) return true;
     }
     return false;
+}
+
+bool is_edge_only_header(std::string_view name) {
+    return shared::ascii_iequals(name, "cdn-cache-control") || shared::ascii_iequals(name, "surrogate-control");
 }
 
 std::string_view reason_phrase(int status) {
@@ -94,22 +119,17 @@ std::string build_stored_header_block(int status, std::string_view reason, const
     out.append(reason.empty() ? reason_phrase(status) : reason);
     out.append("\r\n");
     ValidatorSpans spans;
-    for (size_t i = 0; i < count; ++i) {
-        const HeaderField& h = headers[i];
-        if (is_edge_managed_header(h.name)) continue;
-        if (!keep_set_cookie && shared::ascii_iequals(h.name, "set-cookie")) continue;
-        if (named_in_connection(h.name, headers, count)) continue;
-        out.append(h.name);
-        out.append(": ");
-        uint32_t off = static_cast<uint32_t>(out.size());
-        out.append(h.value);
-        out.append("\r\n");
-        if (shared::ascii_iequals(h.name, "etag") && spans.etag_len == 0) {
-            spans.etag_off = off;
-            spans.etag_len = static_cast<uint32_t>(h.value.size());
-        } else if (shared::ascii_iequals(h.name, "last-modified") && spans.last_modified_len == 0) {
-            spans.last_modified_off = off;
-            spans.last_modified_len = static_cast<uint32_t>(h.value.size());
+    bool edge_only = false;
+    for (int pass = 0; pass < 2; ++pass) {
+        // Pass 0: the fields viewers get; pass 1: the edge-only ones, after them.
+        for (size_t i = 0; i < count; ++i) {
+            const HeaderField& h = headers[i];
+            if (is_edge_only_header(h.name) != (pass == 1)) continue;
+            if (pass == 1 && !edge_only) {
+                edge_only = true;
+                spans.edge_fields_off = static_cast<uint32_t>(out.size());
+            }
+            append_stored_field(h, headers, count, keep_set_cookie, &out, &spans);
         }
     }
     if (validators) *validators = spans;

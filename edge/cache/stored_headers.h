@@ -20,14 +20,22 @@ struct HeaderField {
     std::string_view value;
 };
 
-// Where the validators sit inside a header block (offset/length of the field value; len 0 = absent).
+// Where the validators sit inside a header block (offset/length of the field value; len 0 = absent), and where the
+// edge-only fields start: those the edge reads but never sends to viewers (is_edge_only_header), kept after the
+// viewer's part so that a hit still sends the block's first edge_fields_off bytes in one buffer. 0 = none.
+// 16 bytes: every cached object carries one. A validator longer than 65,535 bytes is not kept (the object is then
+// stored as one without that validator).
 struct ValidatorSpans {
-    uint32_t etag_off = 0, etag_len = 0;
-    uint32_t last_modified_off = 0, last_modified_len = 0;
+    uint32_t etag_off = 0;
+    uint16_t etag_len = 0;
+    uint16_t last_modified_len = 0;
+    uint32_t last_modified_off = 0;
+    uint32_t edge_fields_off = 0;
 };
 
 // Builds the block. `reason` "" picks the standard reason phrase. Set-Cookie lines are dropped unless
-// keep_set_cookie. Returns the spans of ETag / Last-Modified in *validators (may be null).
+// keep_set_cookie; edge-only fields go last. Returns the spans of ETag / Last-Modified and where the edge-only fields
+// start in *validators (may be null).
 std::string build_stored_header_block(int status, std::string_view reason, const HeaderField* headers, size_t count,
                                       bool keep_set_cookie, ValidatorSpans* validators);
 
@@ -40,6 +48,10 @@ bool merge_stored_header_block(std::string_view stored, const HeaderField* updat
 
 // True for fields a proxy never forwards (hop-by-hop, RFC 9110 §7.6.1) or that the edge writes itself (see above).
 bool is_edge_managed_header(std::string_view name);
+
+// True for the cache controls targeted at the edge (CDN-Cache-Control, RFC 9213; Surrogate-Control, the Edge
+// Architecture spec): stored for the edge's own freshness decisions, never sent to viewers.
+bool is_edge_only_header(std::string_view name);
 
 // The standard reason phrase ("OK", "Not Found"...), "Unknown" for others.
 std::string_view reason_phrase(int status);

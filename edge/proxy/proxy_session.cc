@@ -33,7 +33,7 @@ TtlPolicy ttl_policy(const BehaviorConfig& b) {
 // without Cache-Control keeps the stored max-age instead of falling back to default_ttl.
 Freshness freshness_of_304(const CachedObject& stale, const std::vector<HeaderField>& fields_304, uint64_t req_ms,
                            uint64_t resp_ms, const BehaviorConfig& b) {
-    return freshness_after_304(stale.status(), stale.header_block(), stale.has_validators(), fields_304.data(),
+    return freshness_after_304(stale.status(), stale.stored_fields(), stale.has_validators(), fields_304.data(),
                                fields_304.size(), req_ms, resp_ms, ttl_policy(b));
 }
 
@@ -429,7 +429,7 @@ void ProxySession::revalidate_from_304(const std::vector<HeaderField>& fields, u
     Freshness f = freshness_of_304(*stale, fields, request_time_ms_, now, *behavior_);
     std::string block;
     ValidatorSpans val;
-    if (merge_stored_header_block(stale->header_block(), fields.data(), fields.size(), behavior_->cache_set_cookie,
+    if (merge_stored_header_block(stale->stored_fields(), fields.data(), fields.size(), behavior_->cache_set_cookie,
                                   &block, &val)) {
         // The 304 changed the stored headers (RFC 9111 §4.3.4): a copy with the merged block replaces the object,
         // and its variants, made with the old headers, go (they are made again on demand).
@@ -913,7 +913,7 @@ void ProxySession::write_pass_head(int status, std::string_view reason, const sh
     h.append("\r\n");
     bool has_server = false;
     for (const auto& f : headers) {
-        if (is_edge_managed_header(f.name)) continue;
+        if (is_edge_managed_header(f.name) || is_edge_only_header(f.name)) continue;
         if (shared::ascii_iequals(f.name, "server")) has_server = true;
         w.header(f.name, f.value);
     }

@@ -6,6 +6,9 @@
 #include "edge/cache/cache_policy.h"
 #include "edge/http/http_date.h"
 
+#include <string>
+#include <vector>
+
 using namespace edge;
 
 namespace {
@@ -42,7 +45,9 @@ Freshness fresh(const Resp& r, TtlPolicy p = {}) {
     return compute_freshness(f, p);
 }
 
-std::string date_at(uint64_t ms) { return format_http_date(static_cast<int64_t>(ms / 1000)); }
+std::string date_at(uint64_t ms) {
+    return format_http_date(static_cast<int64_t>(ms / 1000));
+}
 
 TtlPolicy ttl(uint64_t min_ms, uint64_t def_ms, uint64_t max_ms) {
     TtlPolicy p;
@@ -88,8 +93,9 @@ TEST_CASE("Cache-Control parsing", "[edge][cache][policy]") {
 TEST_CASE("Freshness: s-maxage > max-age > Expires - Date > default TTL", "[edge][cache][policy]") {
     CHECK(fresh({.cache_control = "max-age=60, s-maxage=30"}).lifetime_ms == 30'000);
     CHECK(fresh({.cache_control = "max-age=60"}).lifetime_ms == 60'000);
-    CHECK(fresh({.cache_control = "max-age=60", .expires = date_at(kNow + 600'000), .date = date_at(kNow)})
-              .lifetime_ms == 60'000);
+    CHECK(
+        fresh({.cache_control = "max-age=60", .expires = date_at(kNow + 600'000), .date = date_at(kNow)}).lifetime_ms ==
+        60'000);
     CHECK(fresh({.expires = date_at(kNow + 600'000), .date = date_at(kNow)}).lifetime_ms == 600'000);
     // Expires without Date: measured from the response time.
     CHECK(fresh({.expires = date_at(kNow + 120'000)}).lifetime_ms == 120'000);
@@ -217,9 +223,15 @@ TEST_CASE("delta-seconds", "[edge][cache][policy]") {
 
 TEST_CASE("response_facts collects the storage facts from a header list", "[edge][cache][policy]") {
     HeaderField h[] = {
-        {"Cache-Control", "public"}, {"cache-control", "max-age=60"}, {"Expires", "0"},
-        {"Date", "Sun, 06 Nov 1994 08:49:37 GMT"}, {"Age", "5"}, {"ETag", "\"e\""},
-        {"Vary", "Accept-Encoding"}, {"Vary", "Cookie"}, {"Set-Cookie", "a=b"},
+        {"Cache-Control", "public"},
+        {"cache-control", "max-age=60"},
+        {"Expires", "0"},
+        {"Date", "Sun, 06 Nov 1994 08:49:37 GMT"},
+        {"Age", "5"},
+        {"ETag", "\"e\""},
+        {"Vary", "Accept-Encoding"},
+        {"Vary", "Cookie"},
+        {"Set-Cookie", "a=b"},
     };
     ResponseFacts f = response_facts(200, h, std::size(h), 10, 20);
     CHECK(f.status == 200);
@@ -267,4 +279,35 @@ TEST_CASE("Freshness after a 304 keeps stored directives the 304 does not repeat
     // The 304's Age counts.
     HeaderField aged[] = {{"Age", "100"}};
     CHECK(freshness_after_304(200, block, true, aged, 1, kNow, kNow, p).expires_at_ms == kNow + 500'000);
+}
+
+TEST_CASE("Targeted cache control: CDN-Cache-Control, then Surrogate-Control, outrank Cache-Control and Expires "
+          "(RFC 9213)",
+          "[edge][cache][policy]") {
+    TtlPolicy p;
+    auto lifetime = [&](std::vector<HeaderField> h) {
+        Freshness f = compute_freshness(response_facts(200, h.data(), h.size(), kNow, kNow), p);
+        return f.store ? static_cast<int64_t>(f.lifetime_ms) : -1;
+    };
+    CHECK(lifetime({{"Cache-Control", "max-age=60"}, {"CDN-Cache-Control", "max-age=600"}}) == 600'000);
+    CHECK(lifetime({{"CDN-Cache-Control", "max-age=600"}, {"Cache-Control", "no-store"}}) == 600'000);
+    CHECK(lifetime({{"Cache-Control", "private"}, {"CDN-Cache-Control", "max-age=5"}}) == 5'000);
+    CHECK(lifetime({{"Cache-Control", "max-age=600"}, {"CDN-Cache-Control", "no-store"}}) == -1);
+    CHECK(lifetime({{"Cache-Control", "max-age=600"}, {"CDN-Cache-Control", "private"}}) == -1);
+    // Expires is ignored too: the targeted field without freshness leaves the default TTL.
+    std::string past = date_at(kNow - 1000);
+    CHECK(lifetime({{"Expires", past}, {"CDN-Cache-Control", "public"}}) == static_cast<int64_t>(kDay));
+    CHECK(lifetime({{"Cache-Control", "max-age=60"}, {"Surrogate-Control", "max-age=300"}}) == 300'000);
+    CHECK(lifetime({{"Surrogate-Control", "max-age=300;edge-a, no-store;other"}}) == -1);
+    CHECK(lifetime({{"Surrogate-Control", "max-age=300"}, {"CDN-Cache-Control", "max-age=30"}}) == 30'000);
+    CHECK(lifetime({{"Cache-Control", "max-age=60"}}) == 60'000); // nothing targeted: as before
+
+    // After a 304: a stored targeted field still outranks the Cache-Control the 304 brings, unless the 304 has its
+    // own targeted field.
+    std::string block =
+        "HTTP/1.1 200 OK\r\nCache-Control: max-age=60\r\nETag: \"v\"\r\nCDN-Cache-Control: max-age=600\r\n";
+    HeaderField cc[] = {{"Cache-Control", "max-age=1"}};
+    CHECK(freshness_after_304(200, block, true, cc, 1, kNow, kNow, p).lifetime_ms == 600'000);
+    HeaderField cdn[] = {{"CDN-Cache-Control", "max-age=20"}};
+    CHECK(freshness_after_304(200, block, true, cdn, 1, kNow, kNow, p).lifetime_ms == 20'000);
 }

@@ -45,9 +45,9 @@ TEST_CASE("Stored header block drops hop-by-hop and per-response fields", "[edge
 
 TEST_CASE("A 304's fields update the stored block in place, but not managed, encoding or Vary fields",
           "[edge][cache][headers]") {
-    HeaderField h[] = {{"Content-Type", "text/html"},      {"Cache-Control", "max-age=1"},
-                       {"ETag", "\"v1\""},                 {"X-Version", "1"},
-                       {"Content-Encoding", "identity-ish"}, {"Vary", "Accept-Encoding"}};
+    HeaderField h[] = {
+        {"Content-Type", "text/html"},        {"Cache-Control", "max-age=1"}, {"ETag", "\"v1\""}, {"X-Version", "1"},
+        {"Content-Encoding", "identity-ish"}, {"Vary", "Accept-Encoding"}};
     std::string stored = build_stored_header_block(200, "", h, std::size(h), false, nullptr);
     std::string out;
     ValidatorSpans v;
@@ -56,8 +56,8 @@ TEST_CASE("A 304's fields update the stored block in place, but not managed, enc
     HeaderField same[] = {{"ETag", "\"v1\""}, {"Date", "Sun, 06 Nov 1994 08:49:37 GMT"}, {"Connection", "close"}};
     CHECK_FALSE(merge_stored_header_block(stored, same, std::size(same), false, &out, &v));
 
-    HeaderField upd[] = {{"cache-control", "max-age=60"}, {"X-New", "yes"},           {"X-Version", "2"},
-                         {"Content-Encoding", "gzip"},    {"Vary", "*"},              {"Content-Length", "0"},
+    HeaderField upd[] = {{"cache-control", "max-age=60"}, {"X-New", "yes"}, {"X-Version", "2"},
+                         {"Content-Encoding", "gzip"},    {"Vary", "*"},    {"Content-Length", "0"},
                          {"Set-Cookie", "a=b"},           {"Age", "5"}};
     REQUIRE(merge_stored_header_block(stored, upd, std::size(upd), false, &out, &v));
     CHECK(out == "HTTP/1.1 200 OK\r\n"
@@ -84,4 +84,31 @@ TEST_CASE("A 304's fields update the stored block in place, but not managed, enc
     HeaderField nf[] = {{"X-A", "b"}};
     REQUIRE(merge_stored_header_block(notfound, nf, 1, false, &out, &v));
     CHECK(out.rfind("HTTP/1.1 404 Gone Fishing\r\n", 0) == 0); // status line kept
+}
+
+TEST_CASE("Targeted cache controls are stored after the viewer's fields, and a hit sends none of them",
+          "[edge][cache][headers]") {
+    HeaderField h[] = {
+        {"CDN-Cache-Control", "max-age=600"}, {"Content-Type", "text/css"},
+        {"Surrogate-Control", "max-age=60"},  {"ETag", "\"e\""},
+        {"Cache-Control", "max-age=5"},
+    };
+    ValidatorSpans v;
+    std::string block = build_stored_header_block(200, "", h, std::size(h), false, &v);
+    CHECK(block == "HTTP/1.1 200 OK\r\nContent-Type: text/css\r\nETag: \"e\"\r\nCache-Control: max-age=5\r\n"
+                   "CDN-Cache-Control: max-age=600\r\nSurrogate-Control: max-age=60\r\n");
+    REQUIRE(v.edge_fields_off > 0);
+    CHECK(block.substr(0, v.edge_fields_off) ==
+          "HTTP/1.1 200 OK\r\nContent-Type: text/css\r\nETag: \"e\"\r\nCache-Control: max-age=5\r\n");
+    CHECK(block.substr(v.etag_off, v.etag_len) == "\"e\"");
+    // A 304 that updates the targeted field keeps it in the edge's part.
+    HeaderField upd[] = {{"CDN-Cache-Control", "max-age=60"}};
+    std::string merged;
+    ValidatorSpans mv;
+    REQUIRE(merge_stored_header_block(block, upd, 1, false, &merged, &mv));
+    CHECK(merged.substr(mv.edge_fields_off) == "CDN-Cache-Control: max-age=60\r\nSurrogate-Control: max-age=60\r\n");
+    CHECK(merged.substr(0, mv.edge_fields_off).find("CDN-Cache-Control") == std::string::npos);
+    ValidatorSpans none;
+    build_stored_header_block(200, "", h + 1, 1, false, &none);
+    CHECK(none.edge_fields_off == 0);
 }

@@ -111,6 +111,9 @@ class PyOrigin:
                     if not self._flaky(c, path, inm):
                         return
                     continue
+                if "/tgt/" in path:
+                    self._targeted(c, path)
+                    continue
                 if "/inv/" in path:
                     self._invalidation(c, method, path, head)
                     continue
@@ -159,6 +162,18 @@ class PyOrigin:
             c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
             return
         c.sendall(b"0\r\n\r\n")
+
+    TARGETED = {  # kind → the cache-control fields of the answer
+        "cdn": b"Cache-Control: no-store\r\nCDN-Cache-Control: max-age=60\r\n",
+        "surrogate": b"Cache-Control: private\r\nSurrogate-Control: max-age=60\r\n",
+        "cdnnostore": b"Cache-Control: max-age=60\r\nCDN-Cache-Control: no-store\r\n",
+    }
+
+    def _targeted(self, c, path):
+        """.../tgt/<kind>/<name>: an answer whose Cache-Control and targeted field disagree (TARGETED)."""
+        kind = path.split("/tgt/", 1)[1].split("/", 1)[0]
+        body = b"targeted " + kind.encode()
+        c.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n" % len(body) + self.TARGETED[kind] + b"\r\n" + body)
 
     def _invalidation(self, c, method, path, head):
         """.../inv/<name>: GET answers "<path> #<n>" (n = how many requests reached this path), max-age=60; any other
