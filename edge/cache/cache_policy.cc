@@ -57,6 +57,10 @@ void parse_cache_control(std::string_view value, CacheControl* cc) {
             cc->must_revalidate = true;
         } else if (shared::ascii_iequals(name, "proxy-revalidate")) {
             cc->proxy_revalidate = true;
+        } else if (shared::ascii_iequals(name, "stale-while-revalidate")) {
+            if (cc->stale_while_revalidate < 0 && has_arg) cc->stale_while_revalidate = parse_delta_seconds(arg);
+        } else if (shared::ascii_iequals(name, "stale-if-error")) {
+            if (cc->stale_if_error < 0 && has_arg) cc->stale_if_error = parse_delta_seconds(arg);
         }
     });
 }
@@ -142,6 +146,23 @@ ResponseFacts response_facts(int status, const HeaderField* headers, size_t coun
     }
     targeted.apply(&f);
     return f;
+}
+
+StaleWindows stale_windows(std::string_view stored_fields) {
+    CacheControl cc;
+    TargetedControls targeted;
+    for_each_stored_header(stored_fields, [&](std::string_view n, std::string_view v) {
+        if (shared::ascii_iequals(n, "cache-control"))
+            parse_cache_control(v, &cc);
+        else
+            targeted.take(n, v);
+    });
+    if (targeted.has_cdn || targeted.has_surrogate) cc = targeted.has_cdn ? targeted.cdn : targeted.surrogate;
+    StaleWindows w;
+    if (cc.must_revalidate || cc.proxy_revalidate || cc.no_cache) return w;
+    if (cc.stale_while_revalidate > 0) w.while_revalidate_ms = static_cast<uint64_t>(cc.stale_while_revalidate) * 1000;
+    if (cc.stale_if_error > 0) w.if_error_ms = static_cast<uint64_t>(cc.stale_if_error) * 1000;
+    return w;
 }
 
 Freshness freshness_after_304(int stored_status, std::string_view stored_header_block, bool has_validators,
@@ -283,7 +304,10 @@ Freshness compute_freshness(const ResponseFacts& f, const TtlPolicy& p) {
         if (!explicit_fresh) lifetime = p.min_ttl_ms;
     }
 
-    if (lifetime == 0 && !f.has_validators) return refuse(StoreReason::zero_ttl);
+    // A 0-lifetime object is only of use with validators, or while a stale window (RFC 5861) lets it be served.
+    bool stale_window = !cc.must_revalidate && !cc.proxy_revalidate && !cc.no_cache &&
+                        (cc.stale_while_revalidate > 0 || cc.stale_if_error > 0);
+    if (lifetime == 0 && !f.has_validators && !stale_window) return refuse(StoreReason::zero_ttl);
     out.store = true;
     out.reason = StoreReason::stored;
     out.lifetime_ms = lifetime;

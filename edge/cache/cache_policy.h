@@ -23,6 +23,8 @@ struct CacheControl {
     bool public_ = false;
     bool must_revalidate = false;
     bool proxy_revalidate = false;
+    int64_t stale_while_revalidate = -1; // seconds (RFC 5861 §3); -1 = absent
+    int64_t stale_if_error = -1;         // seconds (RFC 5861 §4); -1 = absent
 };
 
 // Parses one Cache-Control field value (a comma-separated list) and merges it into *cc, so repeated header lines can
@@ -86,6 +88,15 @@ struct Freshness {
 // request_had_authorization stays false: set it from the request.
 ResponseFacts response_facts(int status, const HeaderField* headers, size_t count, uint64_t request_time_ms,
                              uint64_t response_time_ms);
+
+// How long past its expiry a stored response may still be served (RFC 5861), read from its stored fields (the
+// targeted field when there is one, as response_facts does). 0 = not at all; must-revalidate / proxy-revalidate /
+// no-cache make both 0 (RFC 9111 §4.2.4: never serve those stale).
+struct StaleWindows {
+    uint64_t while_revalidate_ms = 0;
+    uint64_t if_error_ms = 0;
+};
+StaleWindows stale_windows(std::string_view stored_fields);
 
 // RFC 9111 §4.3.4: the freshness of a stored response after the origin answered its revalidation with 304. The 304's
 // Cache-Control / Expires replace the stored ones when it carries them; otherwise the stored ones (read back from

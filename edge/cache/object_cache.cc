@@ -130,7 +130,14 @@ ObjectCache::Lookup ObjectCache::find(std::string_view key, uint64_t hash, uint6
         *out = Ref<CachedObject>(o);
         return Lookup::fresh;
     }
-    if (o->has_validators()) {
+    // Expired: still useful with validators (revalidation), or within a stale-while-revalidate / stale-if-error
+    // window (RFC 5861), read from its headers only here, on this rare path.
+    bool keep = o->has_validators();
+    if (!keep) {
+        StaleWindows w = stale_windows(o->stored_fields());
+        keep = now_ms < o->expires_at_ms() + std::max(w.while_revalidate_ms, w.if_error_ms);
+    }
+    if (keep) {
         s.touch(o);
         *out = Ref<CachedObject>(o);
         return Lookup::stale;

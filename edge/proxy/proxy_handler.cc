@@ -308,7 +308,10 @@ void ProxyHandler::handle(Viewer& viewer, const HttpRequest& req) {
         if (b.compress && req.method == HTTP_GET) req.header("range", &has_range);
         if (b.compress && !has_range) want = negotiate_content_coding(req.header("accept-encoding"));
         Ref<CachedObject> obj;
-        if (services_.cache->find(key_, hash, now, &obj) == ObjectCache::Lookup::fresh) {
+        ObjectCache::Lookup found = services_.cache->find(key_, hash, now, &obj);
+        if (found == ObjectCache::Lookup::stale && serve_while_revalidating(viewer, req, b, path, hash, obj, now))
+            return;
+        if (found == ObjectCache::Lookup::fresh) {
             if (want == ContentCoding::identity || !variant_eligible(*obj)) {
                 if (serve_hit(viewer, req, obj, CacheResult::hit, now)) return;
             } else {
@@ -354,6 +357,32 @@ void ProxyHandler::handle(Viewer& viewer, const HttpRequest& req) {
     }
     p.runtime = runtime_;
     ProxySession::start(viewer, req, std::move(p));
+}
+
+bool ProxyHandler::serve_while_revalidating(Viewer& viewer, const HttpRequest& req, const BehaviorConfig& b,
+                                            std::string_view path, uint64_t hash, const Ref<CachedObject>& stale,
+                                            uint64_t now_ms) {
+    if (!stale->complete() || stale->must_revalidate()) return false;
+    StaleWindows w = stale_windows(stale->stored_fields());
+    if (now_ms >= stale->expires_at_ms() + w.while_revalidate_ms) return false;
+    // The refresh starts before the answer: once the answer has ended, the connection may already be parsing the
+    // next request over `req`.
+    MissCoalescer::Begin begin = services_.coalescer->begin(key_, hash, now_ms);
+    if (begin.role == MissCoalescer::Role::lead) {
+        ProxySession::Params p;
+        p.handler = this;
+        p.behavior = &b;
+        p.path = path;
+        p.key = key_;
+        p.hash = hash;
+        p.role = ProxySession::Role::lead;
+        p.fill = std::move(begin.fill);
+        p.leader = std::move(begin.leader);
+        p.runtime = runtime_;
+        services_.metrics->count_stale_served(shard_);
+        ProxySession::start(background_, req, std::move(p));
+    }
+    return serve_hit(viewer, req, stale, CacheResult::hit, now_ms);
 }
 
 void ProxyHandler::refresh_variants(std::string_view identity_key, const CachedObject& identity,

@@ -17,6 +17,7 @@
 #include "edge/access_log/access_log.h"
 #include "edge/http/byte_range.h"
 #include "edge/http/response_writer.h"
+#include "edge/proxy/detached_viewer.h"
 #include "edge/proxy/edge_runtime.h"
 #include "edge/proxy/proxy_io.h"
 #include "edge/proxy/viewer.h"
@@ -94,6 +95,11 @@ class ProxyHandler final : public RequestHandler {
                         std::string_view raw_query);
     bool serve_hit(Viewer& viewer, const HttpRequest& req, const Ref<CachedObject>& obj, CacheResult result,
                    uint64_t now_ms);
+    // RFC 5861 §3: `stale` is past its expiry but within stale-while-revalidate. Starts one background refresh of
+    // `key` (none when one is already running) and answers from `stale` at once. False when it does not apply.
+    bool serve_while_revalidating(Viewer& viewer, const HttpRequest& req, const BehaviorConfig& b,
+                                  std::string_view path, uint64_t hash, const Ref<CachedObject>& stale,
+                                  uint64_t now_ms);
     void apply_runtime();
 
     ProxyIo& io_;
@@ -103,6 +109,7 @@ class ProxyHandler final : public RequestHandler {
     DateCache dates_;
     AccessLogBuffer access_log_;
     std::vector<ProxySession*> live_sessions_;
+    DetachedViewer background_; // the viewer of background refreshes
     // Scratch reused by every request (the hit path must not allocate).
     std::string path_buf_;
     std::string key_;

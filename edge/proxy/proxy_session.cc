@@ -79,6 +79,8 @@ ProxySession::~ProxySession() {
 
 ProxySession* ProxySession::start(Viewer& viewer, const HttpRequest& req, Params p) {
     auto* s = new ProxySession(viewer, req, std::move(p));
+    // A viewer already gone (a background refresh's DetachedViewer): nothing is ever written; a lead still fills.
+    if (viewer.gone()) s->phase_ = Phase::aborted;
     s->begin();
     return s;
 }
@@ -444,10 +446,17 @@ void ProxySession::revalidate_from_304(const std::vector<HeaderField>& fields, u
     driving_ = false;
 }
 
+bool ProxySession::stale_usable_on_error(const CachedObject& stale) const {
+    if (stale.must_revalidate()) return false;
+    if (behavior_->serve_stale_on_error) return true;
+    // RFC 5861 §4: the origin's own stale-if-error window, even where the behavior does not serve stale.
+    return ProxyHandler::wall_ms() < stale.expires_at_ms() + stale_windows(stale.stored_fields()).if_error_ms;
+}
+
 bool ProxySession::serve_stale_instead() {
     if (phase_ != Phase::head || obj_ || !fill_) return false;
     const Ref<CachedObject>& stale = fill_->stale();
-    if (!stale || !stale->complete() || stale->must_revalidate() || !behavior_->serve_stale_on_error) return false;
+    if (!stale || !stale->complete() || !stale_usable_on_error(*stale)) return false;
     handler_->services().metrics->count_stale_served(handler_->shard());
     obj_ = stale;
     result_ = result_for_status(stale->status(), CacheResult::hit);
@@ -762,7 +771,7 @@ void ProxySession::on_origin_head(const shared::HttpResponseHead& head) {
             revalidate_from_304(fields, now);
             return; // the body-less 304 completes later; our viewer is served from the refreshed object
         }
-        if (stale && head.status >= 500 && behavior_->serve_stale_on_error && !stale->must_revalidate()) {
+        if (stale && head.status >= 500 && stale_usable_on_error(*stale)) {
             // The origin is failing: its 5xx is not stored, and every waiter (and our viewer) gets the stale copy.
             shared::log::warn("edge", "origin error; serving the stale copy",
                               {{"origin", origin_->name}, {"status", std::to_string(head.status)}, {"path", path_}});

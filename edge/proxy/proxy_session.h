@@ -121,8 +121,11 @@ class ProxySession final : public ViewerEvents, public FillSubscriber, public Se
     // Leader: the body outgrew max_object_bytes; hands our viewer over to pass-through. Returns on_body's answer.
     bool outgrow_to_pass(std::string_view data);
     // The revalidation of a stale object failed: serves the stale object instead when the behavior and the object
-    // allow it (serve_stale_on_error, not must-revalidate) and nothing was sent yet. Returns whether it did.
+    // allow it (stale_usable_on_error) and nothing was sent yet. Returns whether it did.
     bool serve_stale_instead();
+    // The behavior's serve_stale_on_error, or the object's stale-if-error window (RFC 5861), and not
+    // must-revalidate.
+    bool stale_usable_on_error(const CachedObject& stale) const;
     // Leader: the origin answered our revalidation with 304 carrying `fields`.
     void revalidate_from_304(const std::vector<HeaderField>& fields, uint64_t now);
     // Leader, bucket origin: reads the file into the fill and finishes it on the thread pool, then bucket_body_read()

@@ -311,3 +311,24 @@ TEST_CASE("Targeted cache control: CDN-Cache-Control, then Surrogate-Control, ou
     HeaderField cdn[] = {{"CDN-Cache-Control", "max-age=20"}};
     CHECK(freshness_after_304(200, block, true, cdn, 1, kNow, kNow, p).lifetime_ms == 20'000);
 }
+
+TEST_CASE("Stale windows: stale-while-revalidate and stale-if-error (RFC 5861)", "[edge][cache][policy]") {
+    CacheControl cc;
+    parse_cache_control("max-age=1, stale-while-revalidate=30, stale-if-error=\"600\"", &cc);
+    CHECK(cc.stale_while_revalidate == 30);
+    CHECK(cc.stale_if_error == 600);
+    StaleWindows w = stale_windows("HTTP/1.1 200 OK\r\nCache-Control: max-age=1, stale-while-revalidate=30\r\n"
+                                   "Cache-Control: stale-if-error=600\r\n");
+    CHECK(w.while_revalidate_ms == 30'000);
+    CHECK(w.if_error_ms == 600'000);
+    // Never for what must not be served stale; the targeted field decides when there is one.
+    CHECK(stale_windows("HTTP/1.1 200 OK\r\nCache-Control: stale-if-error=60, must-revalidate\r\n").if_error_ms == 0);
+    CHECK(stale_windows("HTTP/1.1 200 OK\r\nCache-Control: stale-if-error=60, no-cache\r\n").if_error_ms == 0);
+    CHECK(stale_windows("HTTP/1.1 200 OK\r\nCache-Control: stale-if-error=60\r\nCDN-Cache-Control: max-age=5\r\n")
+              .if_error_ms == 0);
+    CHECK(stale_windows("HTTP/1.1 200 OK\r\nCache-Control: stale-while-revalidate=bad\r\n").while_revalidate_ms == 0);
+    // A 0-lifetime answer without validators is stored when a stale window makes it useful.
+    TtlPolicy p;
+    CHECK(fresh({.cache_control = "max-age=0, stale-while-revalidate=30"}, p).store);
+    CHECK_FALSE(fresh({.cache_control = "max-age=0"}, p).store);
+}

@@ -23,8 +23,7 @@ Freshness fresh_for(uint64_t ms) {
     return f;
 }
 
-Ref<CachedObject> make(std::string_view key, std::string_view body, uint64_t ttl_ms = 60'000,
-                       bool validators = false) {
+Ref<CachedObject> make(std::string_view key, std::string_view body, uint64_t ttl_ms = 60'000, bool validators = false) {
     std::string block = "HTTP/1.1 200 OK\r\nETag: \"x\"\r\n";
     ValidatorSpans v;
     if (validators) {
@@ -52,7 +51,8 @@ TEST_CASE("ObjectCache: miss, insert, fresh hit with a shared reference", "[edge
 
 TEST_CASE("ObjectCache: LRU order follows use", "[edge][cache][lru]") {
     ObjectCache c(1 << 20, 1);
-    for (const char* k : {"h/a", "h/b", "h/c"}) REQUIRE(c.insert(make(k, "x")));
+    for (const char* k : {"h/a", "h/b", "h/c"})
+        REQUIRE(c.insert(make(k, "x")));
     CHECK(c.lru_keys(0) == std::vector<std::string>{"h/c", "h/b", "h/a"});
     Ref<CachedObject> got;
     REQUIRE(c.find("h/a", kNow, &got) == ObjectCache::Lookup::fresh);
@@ -83,7 +83,8 @@ TEST_CASE("ObjectCache: byte budget evicts least recently used, never an object 
     CHECK(c.find("h/k2", kNow, &got) == ObjectCache::Lookup::fresh);
 
     // Evict the held object by filling the cache: the reference keeps it alive and intact.
-    for (int i = 4; i < 8; ++i) REQUIRE(c.insert(make("h/k" + std::to_string(i), std::string(1000, 'z'))));
+    for (int i = 4; i < 8; ++i)
+        REQUIRE(c.insert(make("h/k" + std::to_string(i), std::string(1000, 'z'))));
     CHECK(c.find("h/k0", kNow, &got) == ObjectCache::Lookup::miss);
     CHECK(held->ref_count() == 1);
     CHECK(held->body().copy() == std::string(1000, 'a'));
@@ -142,7 +143,8 @@ TEST_CASE("ObjectCache: a body of exactly the shard's budget is stored (alone in
     ObjectCache c(64 << 10, 4); // 16 KiB per shard
     const std::string body(16 << 10, 'b');
     // Neighbours in every shard first, so the big one has something to evict.
-    for (int i = 0; i < 64; ++i) REQUIRE(c.insert(make("h/small" + std::to_string(i), "s")));
+    for (int i = 0; i < 64; ++i)
+        REQUIRE(c.insert(make("h/small" + std::to_string(i), "s")));
     REQUIRE(c.insert(make("h/exact", body)));
     Ref<CachedObject> got;
     REQUIRE(c.find("h/exact", kNow, &got) == ObjectCache::Lookup::fresh);
@@ -170,11 +172,12 @@ TEST_CASE("ObjectCache: through a fill, an object of exactly max_object_bytes is
     MissCoalescer co(&cache, 4, 1 << 20, 120'000);
     auto b = co.begin("h/exact", kNow);
     REQUIRE(b.role == MissCoalescer::Role::lead);
-    auto obj = CachedObject::create("h/exact", 200, "HTTP/1.1 200 OK\r\nContent-Type: x\r\n", {}, fresh_for(60'000),
-                                    1 << 20);
+    auto obj =
+        CachedObject::create("h/exact", 200, "HTTP/1.1 200 OK\r\nContent-Type: x\r\n", {}, fresh_for(60'000), 1 << 20);
     b.leader->start_body(obj);
     const std::string piece(64 << 10, 'x');
-    for (int i = 0; i < 16; ++i) REQUIRE(b.leader->append(piece.data(), piece.size()));
+    for (int i = 0; i < 16; ++i)
+        REQUIRE(b.leader->append(piece.data(), piece.size()));
     CHECK(b.leader->finish(kNow));
     Ref<CachedObject> got;
     CHECK(cache.find("h/exact", kNow, &got) == ObjectCache::Lookup::fresh);
@@ -183,13 +186,15 @@ TEST_CASE("ObjectCache: through a fill, an object of exactly max_object_bytes is
 TEST_CASE("ObjectCache: shards split keys and budgets; set_max_bytes evicts", "[edge][cache][lru][shards]") {
     ObjectCache c(16 << 20, 16);
     CHECK(c.shard_count() == 16);
-    for (int i = 0; i < 2000; ++i) REQUIRE(c.insert(make("h/" + std::to_string(i), "0123456789")));
+    for (int i = 0; i < 2000; ++i)
+        REQUIRE(c.insert(make("h/" + std::to_string(i), "0123456789")));
     size_t nonempty = 0, total = 0;
     for (uint32_t s = 0; s < 16; ++s) {
         size_t n = c.lru_keys(s).size();
         nonempty += n > 0;
         total += n;
-        for (const std::string& k : c.lru_keys(s)) CHECK(c.shard_of(hash_cache_key(k)) == s);
+        for (const std::string& k : c.lru_keys(s))
+            CHECK(c.shard_of(hash_cache_key(k)) == s);
     }
     CHECK(nonempty == 16);
     CHECK(total == 2000);
@@ -220,13 +225,15 @@ TEST_CASE("ObjectCache: concurrent hits, inserts and evictions from several thre
             }
         });
     }
-    for (auto& th : ts) th.join();
+    for (auto& th : ts)
+        th.join();
     CHECK(bad == 0);
     CHECK(hits > 0);
     CacheStats st = c.stats();
     CHECK(st.bytes <= c.max_bytes());
     uint64_t listed = 0;
-    for (uint32_t s = 0; s < c.shard_count(); ++s) listed += c.lru_keys(s).size();
+    for (uint32_t s = 0; s < c.shard_count(); ++s)
+        listed += c.lru_keys(s).size();
     CHECK(listed == st.objects);
 }
 
@@ -254,4 +261,16 @@ TEST_CASE("ObjectCache: 1,000,000 small objects cost <= 256 bytes each of bookke
     CHECK(per_object <= 256.0);
     CHECK(charged_overhead + 32 + 22 <= 256.0); // + malloc headers + table slots at the highest load
     CHECK(sizeof(CachedObject) <= 128);
+}
+
+TEST_CASE("ObjectCache: an expired entry without validators stays while a stale window lasts (RFC 5861)",
+          "[edge][cache][lru]") {
+    ObjectCache c(1 << 20, 1);
+    std::string block = "HTTP/1.1 200 OK\r\nCache-Control: max-age=1, stale-while-revalidate=5, stale-if-error=9\r\n";
+    REQUIRE(c.insert(CachedObject::create_complete("h/s", 200, block, ValidatorSpans{}, fresh_for(1000), "s")));
+    Ref<CachedObject> got;
+    CHECK(c.find("h/s", kNow + 1000, &got) == ObjectCache::Lookup::stale);
+    CHECK(c.find("h/s", kNow + 9999, &got) == ObjectCache::Lookup::stale); // the longer window (stale-if-error)
+    CHECK(c.find("h/s", kNow + 10'000, &got) == ObjectCache::Lookup::miss);
+    CHECK(c.stats().objects == 0);
 }

@@ -111,6 +111,9 @@ class PyOrigin:
                     if not self._flaky(c, path, inm):
                         return
                     continue
+                if "/swr/" in path:
+                    self._swr(c, path)
+                    continue
                 if "/tgt/" in path:
                     self._targeted(c, path)
                     continue
@@ -162,6 +165,16 @@ class PyOrigin:
             c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
             return
         c.sendall(b"0\r\n\r\n")
+
+    def _swr(self, c, path):
+        """.../swr/<name>: "<path> #<n>" with max-age=1, stale-while-revalidate=60; from the second request on, the
+        answer waits for `release` (a slow origin the edge must not make viewers wait for)."""
+        n = self.count(path)
+        if n >= 2:
+            self.release.wait(20)
+        body = b"%s #%d" % (path.encode(), n)
+        c.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\nCache-Control: max-age=1, stale-while-revalidate=60"
+                  b"\r\n\r\n" % len(body) + body)
 
     TARGETED = {  # kind → the cache-control fields of the answer
         "cdn": b"Cache-Control: no-store\r\nCDN-Cache-Control: max-age=60\r\n",

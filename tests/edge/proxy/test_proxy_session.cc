@@ -68,6 +68,11 @@ origin = "o"
 compress = false
 cache_key_headers = ["X-Device"]
 [[behavior]]
+path_pattern = "/strict/*"
+origin = "o"
+compress = false
+serve_stale_on_error = false
+[[behavior]]
 path_pattern = "/b/*"
 origin = "b"
 cache = false
@@ -565,4 +570,119 @@ TEST_CASE("proxy session: a Location on another host invalidates nothing there",
     p.io.origin.last().complete();
     p.io.run();
     CHECK(cached(p, "/far.js"));
+}
+
+namespace {
+
+// The origin answers `body` with `cache_control` and an Age that makes it stale on arrival (no sleeping in tests).
+void answer_stale(FakeFetch& f, const std::string& body, const std::string& cache_control, bool etag = false) {
+    shared::HttpHeaders h = {
+        {"Content-Length", std::to_string(body.size())}, {"Cache-Control", cache_control}, {"Age", "100"}};
+    if (etag) h.push_back({"ETag", "\"v1\""});
+    f.head(200, h);
+    f.body(body);
+    f.complete();
+}
+
+} // namespace
+
+TEST_CASE("proxy session: stale-while-revalidate answers at once and refreshes once in the background (RFC 5861)",
+          "[proxy]") {
+    Proxy p;
+    {
+        FakeViewer v;
+        Request r(get("/swr.js"));
+        p.handler->handle(v, r.get());
+        answer_stale(p.io.origin.last(), "old", "max-age=60, stale-while-revalidate=300");
+        p.io.run();
+        REQUIRE(v.body() == "old");
+    }
+    REQUIRE(p.io.origin.fetches.size() == 1);
+    // Two viewers while stale: both answered from the stale object at once; one background fetch.
+    FakeViewer a, b;
+    Request ra(get("/swr.js")), rb(get("/swr.js"));
+    p.handler->handle(a, ra.get());
+    p.handler->handle(b, rb.get());
+    CHECK(a.ended);
+    CHECK(b.ended);
+    CHECK(a.body() == "old");
+    CHECK(b.body() == "old");
+    CHECK(a.out.find("X-Cache: Hit") != std::string::npos);
+    REQUIRE(p.io.origin.fetches.size() == 2);
+    FakeFetch& refresh = p.io.origin.last();
+    CHECK(refresh.req.method == "GET");
+    CHECK(p.handler->live_sessions() == 1); // the refresh, with nobody waiting on it
+    answer_whole(refresh);
+    p.io.run();
+    CHECK(p.handler->live_sessions() == 0);
+    FakeViewer c;
+    Request rc(get("/swr.js"));
+    p.handler->handle(c, rc.get());
+    CHECK(c.body() == kBody); // the refreshed object
+    CHECK(p.io.origin.fetches.size() == 2);
+    require_all_ended(p, a);
+}
+
+TEST_CASE("proxy session: a failed background refresh keeps the stale object serving", "[proxy]") {
+    Proxy p;
+    FakeViewer v;
+    Request r(get("/swr2.js"));
+    p.handler->handle(v, r.get());
+    answer_stale(p.io.origin.last(), "old", "max-age=60, stale-while-revalidate=300", true);
+    p.io.run();
+    FakeViewer a;
+    Request ra(get("/swr2.js"));
+    p.handler->handle(a, ra.get());
+    CHECK(a.body() == "old");
+    FakeFetch& refresh = p.io.origin.last();
+    CHECK(shared::find_header(refresh.req.headers, "if-none-match")); // revalidates with the stored ETag
+    refresh.error(HttpError::Refused);
+    p.io.run();
+    FakeViewer b;
+    Request rb(get("/swr2.js"));
+    p.handler->handle(b, rb.get());
+    CHECK(b.body() == "old");
+    CHECK(b.ended);
+    p.io.origin.last().error(HttpError::Refused); // that request started another refresh
+    require_all_ended(p, b);
+}
+
+TEST_CASE("proxy session: stale-if-error serves the stale object within its window, even where the behavior does "
+          "not (RFC 5861 §4)",
+          "[proxy]") {
+    Proxy p;
+    // "/strict/*" has serve_stale_on_error = false.
+    auto fill = [&](const std::string& path, const std::string& cc) {
+        FakeViewer v;
+        Request r(get(path));
+        p.handler->handle(v, r.get());
+        answer_stale(p.io.origin.last(), "old", cc, true);
+        p.io.run();
+    };
+    auto after_error = [&](const std::string& path, HttpError e) {
+        FakeViewer v;
+        Request r(get(path));
+        p.handler->handle(v, r.get());
+        p.io.origin.last().error(e);
+        p.io.run();
+        std::string s = v.status_line() + " " + v.body();
+        return s;
+    };
+    fill("/strict/sie", "max-age=60, stale-if-error=300");
+    CHECK(after_error("/strict/sie", HttpError::Reset) == "HTTP/1.1 200 OK old");
+    fill("/strict/past", "max-age=60, stale-if-error=10"); // 100 s old: outside its 10 s window
+    CHECK(after_error("/strict/past", HttpError::Reset) == "HTTP/1.1 502 Bad Gateway origin failed\n");
+    fill("/strict/none", "max-age=60");
+    CHECK(after_error("/strict/none", HttpError::TimeoutFirstByte) ==
+          "HTTP/1.1 504 Gateway Timeout origin timed out\n");
+    fill("/strict/mr", "max-age=60, stale-if-error=300, must-revalidate");
+    CHECK(after_error("/strict/mr", HttpError::Reset) == "HTTP/1.1 502 Bad Gateway origin failed\n");
+    // A 5xx answer is an error too.
+    fill("/strict/5xx", "max-age=60, stale-if-error=300");
+    FakeViewer v;
+    Request r(get("/strict/5xx"));
+    p.handler->handle(v, r.get());
+    p.io.origin.last().head(503, {{"Content-Length", "0"}});
+    p.io.run();
+    CHECK(v.body() == "old");
 }
