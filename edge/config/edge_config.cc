@@ -1,5 +1,7 @@
 #include "edge/config/edge_config.h"
 
+#include "edge/origin/request_path.h"
+
 #include "shared/tls/tls_client_context.h"
 
 #include <sys/stat.h>
@@ -296,6 +298,13 @@ bool path_pattern_matches(std::string_view pattern, std::string_view path) { ret
 
 bool path_pattern_covers(std::string_view earlier, std::string_view later) { return glob(earlier, later, true); }
 
+const ErrorResponseConfig* find_error_response(const EdgeConfig& config, int status) {
+    for (const ErrorResponseConfig& e : config.error_responses) {
+        if (e.status == status) return &e;
+    }
+    return nullptr;
+}
+
 const BehaviorConfig& match_behavior(const EdgeConfig& config, std::string_view path) {
     for (const BehaviorConfig& b : config.behaviors) {
         if (path_pattern_matches(b.path_pattern, path)) return b;
@@ -474,6 +483,39 @@ std::optional<EdgeConfig> parse_edge_config(shared::ConfigSection root) {
         behavior_secs.back().error("path_pattern",
                                    "no default behavior: the last [[behavior]] must have path_pattern = \"*\" (got \"" +
                                        c.behaviors.back().path_pattern + "\")");
+    }
+
+    for (shared::ConfigSection& sec : root.array_of_tables("error_response")) {
+        ErrorResponseConfig e;
+        e.status = static_cast<int>(sec.get_int("status", 0, 400, 599));
+        if (!sec.has("status")) sec.error("status", "required: the status (400-599) this response replaces");
+        std::string page = sec.get_string("page", "");
+        if (!page.empty()) {
+            std::string norm(page.size() + 1, '\0');
+            PathError perr = PathError::none;
+            size_t n = page[0] == '/' && page.find_first_of("?#") == std::string::npos
+                           ? normalize_request_path(page, norm.data(), norm.size(), &perr)
+                           : 0;
+            if (n == 0) {
+                sec.error("page", "\"" + page + "\" is not an absolute path without query, like \"/404.html\"");
+            } else {
+                norm.resize(n);
+                e.page = norm;
+            }
+        }
+        if (sec.has("response_status")) {
+            e.response_status = static_cast<int>(sec.get_int("response_status", 200, 200, 599));
+            if (page.empty()) sec.error("response_status", "needs a page to answer with");
+        }
+        if (sec.has("caching_min_ttl")) e.caching_min_ttl_ms = static_cast<int64_t>(sec.get_duration_ms("caching_min_ttl", 0));
+        if (page.empty() && !sec.has("caching_min_ttl")) sec.error("page", "set page, caching_min_ttl or both");
+        for (const ErrorResponseConfig& other : c.error_responses) {
+            if (other.status == e.status && e.status != 0) {
+                sec.error("status", "a second [[error_response]] for " + std::to_string(e.status));
+            }
+        }
+        sec.finish();
+        c.error_responses.push_back(std::move(e));
     }
 
     for (BehaviorConfig& b : c.behaviors) {

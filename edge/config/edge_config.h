@@ -146,12 +146,23 @@ struct HealthConfig {
     uint64_t shutdown_timeout_ms = 30'000;  // then in-flight requests get this long before connections are cut
 };
 
+// One `[[error_response]]` table: CloudFront's custom error responses. When the origin (or the edge, for 502/503/504)
+// answers `status`, the viewer gets `page` — fetched through the cache like any request for that path, with that
+// path's behavior — with `response_status`, and/or the origin's answer is cached for `caching_min_ttl`.
+struct ErrorResponseConfig {
+    int status = 0;                 // 400-599
+    std::string page;               // normalized absolute path; "" = the original answer's body
+    int response_status = 0;        // 0 = `status`
+    int64_t caching_min_ttl_ms = -1; // -1 = the behavior's error_ttl
+};
+
 struct EdgeConfig {
     shared::CommonConfig common;              // workers, listen, admin.listen, log.*
     std::string server_name = "meridian";     // Via ("1.1 <server_name>"), access-log x-edge-location
     CacheConfig cache;
     std::vector<OriginConfig> origins;        // never empty in a valid config
     std::vector<BehaviorConfig> behaviors;    // never empty in a valid config; the last one matches every path
+    std::vector<ErrorResponseConfig> error_responses; // at most one per status
     LimitsConfig limits;
     AccessLogConfig access_log;
     HealthConfig health;
@@ -167,6 +178,9 @@ std::optional<EdgeConfig> parse_edge_config(shared::ConfigSection root);
 
 // Loads and parses `path`. Problems go to `diags`.
 std::optional<EdgeConfig> load_edge_config(const std::string& path, shared::ConfigDiagnostics& diags);
+
+// The custom error response for `status`, or nullptr. Allocation-free.
+const ErrorResponseConfig* find_error_response(const EdgeConfig& config, int status);
 
 // The first behavior whose pattern matches `path` (the decoded, normalized request path, without query), in config
 // order. A valid config always has a catch-all last behavior, so this never fails. Allocation-free.

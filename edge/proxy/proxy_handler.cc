@@ -95,10 +95,13 @@ void ProxyHandler::shutdown() {
 size_t ProxyHandler::write_object_head(Viewer& viewer, const CachedObject& obj, CacheResult result, bool keep_alive,
                                        bool chunked, bool known_length, bool http10, uint64_t now_ms,
                                        const OutBuf* body, unsigned nbody, const ByteRange* range,
-                                       const FileSpan* file_body) {
+                                       const FileSpan* file_body, int status_override) {
     std::string& h = viewer.head_buffer();
-    size_t start = h.size();
+    size_t status_start = h.size();
     HeadWriter w(h);
+    if (status_override && !range) w.status_line(status_override);
+    size_t status_len = h.size() - status_start;
+    size_t start = h.size();
     EdgeHeaders eh;
     eh.date = date();
     eh.via = runtime_->via;
@@ -113,7 +116,12 @@ size_t ProxyHandler::write_object_head(Viewer& viewer, const CachedObject& obj, 
     std::string_view block = obj.header_block();
     OutBuf bufs[4];
     unsigned n = 0;
-    size_t status_bytes = 0;
+    size_t status_bytes = status_len;
+    if (status_len) {
+        // The stored status line gives way to the custom error response's.
+        size_t eol = block.find("\r\n");
+        block.remove_prefix(eol == std::string_view::npos ? block.size() : eol + 2);
+    }
     if (range) {
         char cr[80];
         uint64_t total = obj.complete() ? obj.body().size() : obj.body().expected_size();
@@ -134,6 +142,7 @@ size_t ProxyHandler::write_object_head(Viewer& viewer, const CachedObject& obj, 
     }
     w.end();
     // One writev per hit: libuv keeps up to 4 buffers inline in the request, more would be copied to the heap.
+    if (status_len) bufs[n++] = OutBuf{h.data() + status_start, status_len};
     bufs[n++] = OutBuf{block.data(), block.size()};
     bufs[n++] = OutBuf{h.data() + start, h.size() - start};
     for (unsigned i = 0; i < nbody && n < 4; ++i)
@@ -146,15 +155,22 @@ size_t ProxyHandler::write_object_head(Viewer& viewer, const CachedObject& obj, 
 }
 
 bool ProxyHandler::serve_hit(Viewer& viewer, const HttpRequest& req, const Ref<CachedObject>& obj, CacheResult result,
-                             uint64_t now_ms) {
+                             uint64_t now_ms, int status_override) {
     if (!obj->complete()) return false;
-    CacheResult shown = obj->status() >= 400 ? CacheResult::error : result;
+    if (status_override == 0 && obj->status() >= 400 && !runtime_->config.error_responses.empty()) {
+        const ErrorResponseConfig* er = find_error_response(runtime_->config, obj->status());
+        if (er && serve_error_page(viewer, req, *er)) return true;
+    }
+    // A page that is itself an error keeps its own status (the custom response is for pages that exist).
+    if (obj->status() >= 400) status_override = 0;
+    int status = status_override ? status_override : obj->status();
+    CacheResult shown = status >= 400 ? CacheResult::error : result;
     bool keep_alive = req.keep_alive;
     // A viewer revalidating its own copy (RFC 9110 §13.2.2): If-None-Match wins over If-Modified-Since.
     bool inm_found = false;
     std::string_view inm = req.header("if-none-match", &inm_found);
     bool not_modified = false;
-    if (obj->status() == 200) {
+    if (obj->status() == 200 && status_override == 0) {
         if (inm_found) {
             not_modified = if_none_match_hits(inm, obj->etag());
         } else if (std::string_view ims = req.header("if-modified-since");
@@ -189,7 +205,7 @@ bool ProxyHandler::serve_hit(Viewer& viewer, const HttpRequest& req, const Ref<C
     }
     const BodyBuffer& body = obj->body();
     ByteRange range;
-    RangeOutcome ro = range_of(req, *obj, body.size(), &range);
+    RangeOutcome ro = status_override ? RangeOutcome::full : range_of(req, *obj, body.size(), &range);
     if (ro == RangeOutcome::unsatisfiable) {
         send_unsatisfiable(viewer, req, body.size());
         return true;
@@ -207,9 +223,9 @@ bool ProxyHandler::serve_hit(Viewer& viewer, const HttpRequest& req, const Ref<C
         // The body is in a shared-memory file: its pages go to the socket by reference (sendfile).
         FileSpan fs{file_fd, file_off, whole.data, whole.len};
         bytes = write_object_head(viewer, *obj, shown, keep_alive, false, true, req.version_minor == 0, now_ms, nullptr,
-                                  0, partial ? &range : nullptr, &fs);
+                                  0, partial ? &range : nullptr, &fs, status_override);
         viewer.pin(obj);
-        log_request(viewer, &req, partial ? 206 : obj->status(), shown, bytes + size);
+        log_request(viewer, &req, partial ? 206 : status, shown, bytes + size);
         viewer.end_response(keep_alive);
         return true;
     }
@@ -221,7 +237,7 @@ bool ProxyHandler::serve_hit(Viewer& viewer, const HttpRequest& req, const Ref<C
         off += first[i].len;
     }
     bytes = write_object_head(viewer, *obj, shown, keep_alive, false, true, req.version_minor == 0, now_ms, fb,
-                              static_cast<unsigned>(nfirst), partial ? &range : nullptr);
+                              static_cast<unsigned>(nfirst), partial ? &range : nullptr, nullptr, status_override);
     if (size) {
         while (off < end) {
             BodySlice sl[4];
@@ -237,7 +253,7 @@ bool ProxyHandler::serve_hit(Viewer& viewer, const HttpRequest& req, const Ref<C
         bytes += size;
     }
     viewer.pin(obj);
-    log_request(viewer, &req, partial ? 206 : obj->status(), shown, bytes);
+    log_request(viewer, &req, partial ? 206 : status, shown, bytes);
     viewer.end_response(keep_alive);
     return true;
 }
@@ -357,6 +373,45 @@ void ProxyHandler::handle(Viewer& viewer, const HttpRequest& req) {
     }
     p.runtime = runtime_;
     ProxySession::start(viewer, req, std::move(p));
+}
+
+bool ProxyHandler::serve_error_page(Viewer& viewer, const HttpRequest& req, const ErrorResponseConfig& er) {
+    if (er.page.empty() || (req.method != HTTP_GET && req.method != HTTP_HEAD)) return false;
+    const BehaviorConfig& b = match_behavior(runtime_->config, er.page);
+    int status = er.response_status ? er.response_status : er.status;
+    ProxySession::Params p;
+    p.handler = this;
+    p.behavior = &b;
+    p.path = er.page;
+    p.role = ProxySession::Role::pass;
+    p.status_override = status;
+    p.runtime = runtime_;
+    std::string key; // the error path: an allocation here costs nothing that matters
+    if (b.cache && build_cache_key(req.host, er.page, "", b.query_string, b.query_string_allowlist, &key)) {
+        append_key_fields(req.headers, b, &key);
+        uint64_t hash = hash_cache_key(key);
+        uint64_t now = wall_ms();
+        Ref<CachedObject> obj;
+        if (services_.cache->find(key, hash, now, &obj) == ObjectCache::Lookup::fresh &&
+            serve_hit(viewer, req, obj, CacheResult::hit, now, status)) {
+            return true;
+        }
+        obj.reset();
+        MissCoalescer::Begin begin = services_.coalescer->begin(key, hash, now);
+        if (begin.role == MissCoalescer::Role::hit && begin.object &&
+            serve_hit(viewer, req, begin.object, CacheResult::hit, now, status)) {
+            return true;
+        }
+        p.key = key;
+        p.hash = hash;
+        if (begin.role == MissCoalescer::Role::lead) p.role = ProxySession::Role::lead;
+        if (begin.role == MissCoalescer::Role::join) p.role = ProxySession::Role::join;
+        p.fill = std::move(begin.fill);
+        p.leader = std::move(begin.leader);
+        if (!p.fill) p.role = ProxySession::Role::pass;
+    }
+    ProxySession::start(viewer, req, std::move(p));
+    return true;
 }
 
 bool ProxyHandler::serve_while_revalidating(Viewer& viewer, const HttpRequest& req, const BehaviorConfig& b,

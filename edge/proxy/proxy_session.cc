@@ -63,6 +63,8 @@ ProxySession::ProxySession(Viewer& viewer, const HttpRequest& req, Params&& p)
       origin_(&rt_->config.origins[p.behavior->origin_index]), path_(p.path), key_(p.key), hash_(p.hash), role_(p.role),
       fill_(std::move(p.fill)), leader_(std::move(p.leader)) {
     coding_ = p.coding;
+    status_override_ = p.status_override;
+    error_page_ = p.status_override != 0;
     if (role_ == Role::variant) obj_ = std::move(p.identity);
     keep_alive_ = req.keep_alive;
     head_only_ = req.method == HTTP_HEAD;
@@ -157,12 +159,30 @@ void ProxySession::finish() {
     maybe_destroy();
 }
 
+bool ProxySession::answer_with_error_page(int status) {
+    if (phase_ != Phase::head || error_page_ || rt_->config.error_responses.empty()) return false;
+    const ErrorResponseConfig* er = find_error_response(rt_->config, status);
+    if (!er || er->page.empty() || (req_.method != HTTP_GET && req_.method != HTTP_HEAD)) return false;
+    phase_ = Phase::done;
+    viewer_.detach();
+    if (pass_ || role_ == Role::pass) {
+        fetch_.reset(); // the origin's error body is not wanted
+        driving_ = false;
+    }
+    // The page's session (or hit) may end the response, and the connection go on to its next request, before this
+    // returns: req_ is not read after it.
+    handler_->serve_error_page(viewer_, req_, *er);
+    maybe_destroy();
+    return true;
+}
+
 void ProxySession::fail_viewer(int status) {
     if (phase_ == Phase::body) {
         cut(); // a head went out: an error answer now would be read as part of the body
         return;
     }
     if (phase_ != Phase::head) return;
+    if (answer_with_error_page(status)) return;
     phase_ = Phase::done;
     viewer_.detach();
     handler_->send_simple(viewer_, &req_, status, status == 504 ? "origin timed out\n" : "origin failed\n",
@@ -367,8 +387,10 @@ void ProxySession::pump() {
         // length, and a Range is answered from it as on a hit (206 streams the range as its bytes arrive).
         uint64_t total = complete ? obj_->body().size() : obj_->body().expected_size();
         bool known_length = complete || total > 0;
+        if (obj_->status() >= 400 && answer_with_error_page(obj_->status())) return;
         ByteRange range;
-        RangeOutcome ro = known_length ? handler_->range_of(req_, *obj_, total, &range) : RangeOutcome::full;
+        RangeOutcome ro = known_length && !status_override_ ? handler_->range_of(req_, *obj_, total, &range)
+                                                            : RangeOutcome::full;
         if (ro == RangeOutcome::unsatisfiable) {
             answer_unsatisfiable(total);
             return;
@@ -379,7 +401,8 @@ void ProxySession::pump() {
             else
                 keep_alive_ = false; // HTTP/1.0: the body ends when the connection does
         }
-        status_ = obj_->status();
+        if (obj_->status() >= 400) status_override_ = 0; // the page is an error itself: its own status
+        status_ = status_override_ ? status_override_ : obj_->status();
         if (ro == RangeOutcome::partial) {
             status_ = 206;
             sent_ = range.first;
@@ -388,7 +411,8 @@ void ProxySession::pump() {
         viewer_.pin(obj_);
         bytes_ += handler_->write_object_head(viewer_, *obj_, result_, keep_alive_, chunked_, known_length,
                                               req_.version_minor == 0, now, nullptr, 0,
-                                              ro == RangeOutcome::partial ? &range : nullptr);
+                                              ro == RangeOutcome::partial ? &range : nullptr, nullptr,
+                                              status_override_);
         if (!head_sent()) return;
         if (head_only_) {
             finish();
@@ -784,7 +808,11 @@ void ProxySession::on_origin_head(const shared::HttpResponseHead& head) {
         }
         ResponseFacts facts = response_facts(head.status, fields.data(), fields.size(), request_time_ms_, now);
         facts.request_had_authorization = sent_authorization_;
-        Freshness f = compute_freshness(facts, ttl_policy(*behavior_));
+        TtlPolicy policy = ttl_policy(*behavior_);
+        // CloudFront's error caching minimum TTL: how long this error answer is kept when it says nothing itself.
+        const ErrorResponseConfig* er = find_error_response(rt_->config, head.status);
+        if (er && er->caching_min_ttl_ms >= 0) policy.error_ttl_ms = static_cast<uint64_t>(er->caching_min_ttl_ms);
+        Freshness f = compute_freshness(facts, policy);
         bool len_ok = true;
         uint64_t len = cl ? parse_length(*cl, &len_ok) : 0;
         if (!cl) len_ok = true;
@@ -909,6 +937,9 @@ void ProxySession::on_origin_error(shared::HttpError err) {
 void ProxySession::write_pass_head(int status, std::string_view reason, const shared::HttpHeaders& headers,
                                    std::string_view content_length, bool no_body) {
     if (phase_ != Phase::head) return;
+    if (status >= 400 && answer_with_error_page(status)) return;
+    if (status >= 400) status_override_ = 0; // the page is an error itself: its own status
+    if (status_override_) status = status_override_;
     pass_ = true;
     pass_no_body_ = no_body;
     status_ = status;
@@ -918,7 +949,7 @@ void ProxySession::write_pass_head(int status, std::string_view reason, const sh
     h.append("HTTP/1.1 ");
     h.append(std::to_string(status));
     h.push_back(' ');
-    h.append(reason.empty() ? reason_phrase(status) : reason);
+    h.append(reason.empty() || status_override_ ? reason_phrase(status) : reason);
     h.append("\r\n");
     bool has_server = false;
     for (const auto& f : headers) {

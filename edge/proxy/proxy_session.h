@@ -65,6 +65,8 @@ class ProxySession final : public ViewerEvents, public FillSubscriber, public Se
         FillLeader leader;                              // Role::lead
         ContentCoding coding = ContentCoding::identity; // what the viewer negotiated (identity: no compression)
         Ref<CachedObject> identity;                     // Role::variant: the fresh cached identity object
+        int status_override = 0; // a custom error response's page: the status the viewer gets (no error page of
+                                 // its own, no ranges)
     };
     // Starts answering `req` on `viewer`. The session frees itself once the viewer side is over and the fill it leads
     // (if any) is resolved.
@@ -110,6 +112,9 @@ class ProxySession final : public ViewerEvents, public FillSubscriber, public Se
     void answer_unsatisfiable(uint64_t size);
     // body → aborted: the origin failed after bytes were sent; the connection is cut.
     void cut();
+    // head → done: a custom error response ([[error_response]]) for `status` takes the viewer over (a new session
+    // or a hit for its page). False when none applies; nothing changed then.
+    bool answer_with_error_page(int status);
     // The viewer is gone (→ aborted) without us cutting it.
     void viewer_left();
 
@@ -208,6 +213,8 @@ class ProxySession final : public ViewerEvents, public FillSubscriber, public Se
     std::unique_ptr<OriginStream> fetch_;
     uint64_t request_time_ms_ = 0;
     bool sent_authorization_ = false; // the origin got the viewer's Authorization (RFC 9111 §3.5)
+    int status_override_ = 0;         // Params::status_override; 0 once the page turns out to be an error itself
+    bool error_page_ = false;         // answering with a custom error page: no error page of its own
     BucketResponse bucket_resp_;
     uint64_t bucket_sent_ = 0;
     static constexpr size_t kBucketPassChunk = 256 << 10;

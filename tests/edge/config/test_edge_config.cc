@@ -39,7 +39,8 @@ struct ConfigDir {
     std::string messages() const {
         std::string s = diags.to_string();
         std::string prefix = dir.string() + "/";
-        for (size_t p; (p = s.find(prefix)) != std::string::npos;) s.erase(p, prefix.size());
+        for (size_t p; (p = s.find(prefix)) != std::string::npos;)
+            s.erase(p, prefix.size());
         return s;
     }
 };
@@ -271,8 +272,10 @@ TEST_CASE("Edge config: each error names file:line:column and the key", "[edge][
          "behavior[0].forward_headers_allowlist: forward_headers = \"allowlist\" needs at least one name"},
         {"[[behavior]]\norigin = \"site\"\nforward_cookies_allowlist = [\"a\"]\n",
          "edge.toml:3:29: behavior[0].forward_cookies_allowlist: only used with forward_cookies = \"allowlist\""},
-        {"[[behavior]]\norigin = \"site\"\nforward_headers = \"allowlist\"\nforward_headers_allowlist = [\"Connection\"]\n",
-         "edge.toml:4:29: behavior[0].forward_headers_allowlist: \"connection\" is hop-by-hop or set by the edge itself"},
+        {"[[behavior]]\norigin = \"site\"\nforward_headers = \"allowlist\"\nforward_headers_allowlist = "
+         "[\"Connection\"]\n",
+         "edge.toml:4:29: behavior[0].forward_headers_allowlist: \"connection\" is hop-by-hop or set by the edge "
+         "itself"},
         {"[[behavior]]\norigin = \"site\"\ncache_key_headers = [\"x device\"]\n",
          "edge.toml:3:21: behavior[0].cache_key_headers: \"x device\" is not a header name"},
         {"[[behavior]]\norigin = \"site\"\ncache_key_headers = [\"Cookie\"]\n",
@@ -280,6 +283,16 @@ TEST_CASE("Edge config: each error names file:line:column and the key", "[edge][
          "header"},
         {"[[behavior]]\norigin = \"site\"\ncache_key_cookies = [\"a\", \"a\"]\n",
          "edge.toml:3:21: behavior[0].cache_key_cookies: names a field twice"},
+        {"[[error_response]]\npage = \"/404.html\"\n",
+         "error_response[0].status: required: the status (400-599) this response replaces"},
+        {"[[error_response]]\nstatus = 302\npage = \"/404.html\"\n", "edge.toml:2:10: error_response[0].status: "},
+        {"[[error_response]]\nstatus = 404\npage = \"404.html\"\n",
+         "edge.toml:3:8: error_response[0].page: \"404.html\" is not an absolute path without query, like "
+         "\"/404.html\""},
+        {"[[error_response]]\nstatus = 404\nresponse_status = 200\n",
+         "edge.toml:3:19: error_response[0].response_status: needs a page to answer with"},
+        {"[[error_response]]\nstatus = 404\npage = \"/a\"\n[[error_response]]\nstatus = 404\npage = \"/b\"\n",
+         "edge.toml:5:10: error_response[1].status: a second [[error_response]] for 404"},
         {"[[behavior]]\norigin = \"site\"\ncache = \"yes\"\n",
          "edge.toml:3:9: behavior[0].cache: expected true or false, got \"yes\""},
         {"[health]\npath = \"health\"\n",
@@ -581,4 +594,27 @@ cache_key_cookies = ["theme"]
     CHECK(b.forward_cookies == ForwardPolicy::none);
     CHECK(b.cache_key_headers == std::vector<std::string>{"x-device", "accept-language"}); // config order
     CHECK(b.cache_key_cookies == std::vector<std::string>{"theme"});
+}
+
+TEST_CASE("Edge config: custom error responses", "[edge][config]") {
+    ConfigDir d;
+    auto c = d.load(std::string(kBucketOrigin) + R"(
+[[error_response]]
+status = 404
+page = "/app/../index.html"
+response_status = 200
+[[error_response]]
+status = 503
+caching_min_ttl = "0s"
+)");
+    INFO(d.messages());
+    REQUIRE(c);
+    REQUIRE(c->error_responses.size() == 2);
+    const ErrorResponseConfig* e = find_error_response(*c, 404);
+    REQUIRE(e);
+    CHECK(e->page == "/index.html"); // normalized like a request path
+    CHECK(e->response_status == 200);
+    CHECK(e->caching_min_ttl_ms == -1);
+    CHECK(find_error_response(*c, 503)->caching_min_ttl_ms == 0);
+    CHECK(find_error_response(*c, 500) == nullptr);
 }

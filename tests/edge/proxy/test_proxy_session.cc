@@ -5,6 +5,7 @@
 // its hold on the viewer released).
 #include <catch2/catch.hpp>
 
+#include <list>
 #include <memory>
 #include <string>
 
@@ -40,9 +41,10 @@ struct Proxy {
     FakeProxyIo io;
     std::unique_ptr<ProxyHandler> handler;
 
-    Proxy() {
+    // `extra`: more config (tables that go last, like [[error_response]]).
+    explicit Proxy(const std::string& extra = "") {
         dir.write("site/b/big.bin", std::string(600 << 10, 'b'));
-        std::string conf = dir.write("edge.toml", R"(workers = 1
+        std::string conf = dir.write("edge.toml", std::string(R"(workers = 1
 listen = ["127.0.0.1:0"]
 server_name = "unit"
 [cache]
@@ -81,7 +83,7 @@ path_pattern = "*"
 origin = "o"
 compress = false
 allowed_methods = "ALL"
-)");
+)") + extra);
         shared::ConfigDiagnostics diags;
         auto cfg = load_edge_config(conf, diags);
         INFO(diags.to_string());
@@ -673,8 +675,7 @@ TEST_CASE("proxy session: stale-if-error serves the stale object within its wind
     fill("/strict/past", "max-age=60, stale-if-error=10"); // 100 s old: outside its 10 s window
     CHECK(after_error("/strict/past", HttpError::Reset) == "HTTP/1.1 502 Bad Gateway origin failed\n");
     fill("/strict/none", "max-age=60");
-    CHECK(after_error("/strict/none", HttpError::TimeoutFirstByte) ==
-          "HTTP/1.1 504 Gateway Timeout origin timed out\n");
+    CHECK(after_error("/strict/none", HttpError::Refused) == "HTTP/1.1 502 Bad Gateway origin failed\n");
     fill("/strict/mr", "max-age=60, stale-if-error=300, must-revalidate");
     CHECK(after_error("/strict/mr", HttpError::Reset) == "HTTP/1.1 502 Bad Gateway origin failed\n");
     // A 5xx answer is an error too.
@@ -685,4 +686,132 @@ TEST_CASE("proxy session: stale-if-error serves the stale object within its wind
     p.io.origin.last().head(503, {{"Content-Length", "0"}});
     p.io.run();
     CHECK(v.body() == "old");
+}
+
+TEST_CASE("proxy session: custom error responses answer with their page, through the cache", "[proxy]") {
+    Proxy p(R"(
+[[error_response]]
+status = 404
+page = "/index.html"
+response_status = 200
+[[error_response]]
+status = 504
+page = "/oops.html"
+[[error_response]]
+status = 410
+caching_min_ttl = "0s"
+)");
+    std::list<Request> requests; // a request stays valid while its answer is in progress, as on a connection
+    auto request = [&](const std::string& head, FakeViewer& v) {
+        requests.emplace_back(head);
+        p.handler->handle(v, requests.back().get());
+        p.io.run();
+    };
+    const std::string index = "<html>app</html>";
+    auto answer_index = [&](FakeFetch& f) {
+        CHECK(f.req.target == "/index.html");
+        f.head(200, {{"Content-Length", std::to_string(index.size())}, {"Cache-Control", "max-age=60"}});
+        f.body(index);
+        f.complete();
+        p.io.run();
+    };
+
+    SECTION("a single-page app: 404 becomes /index.html with 200, then both come from the cache") {
+        FakeViewer v;
+        request(get("/app/route"), v);
+        p.io.origin.last().head(404, {{"Content-Length", "9"}});
+        p.io.origin.last().body("not found");
+        p.io.origin.last().complete();
+        p.io.run();
+        REQUIRE(p.io.origin.fetches.size() == 2);
+        answer_index(p.io.origin.last());
+        CHECK(v.status_line() == "HTTP/1.1 200 OK");
+        CHECK(v.body() == index);
+        CHECK(v.ended);
+        FakeViewer again;
+        request(get("/app/route"), again);
+        CHECK(again.status_line() == "HTTP/1.1 200 OK");
+        CHECK(again.body() == index);
+        CHECK(p.io.origin.fetches.size() == 2); // the stored 404 and the stored page
+        FakeViewer head;
+        request("HEAD /app/other HTTP/1.1\r\nHost: example.test\r\n\r\n", head);
+        p.io.origin.last().head(404, {{"Content-Length", "0"}});
+        p.io.origin.last().complete();
+        p.io.run();
+        CHECK(head.status_line() == "HTTP/1.1 200 OK");
+        CHECK(head.body().empty());
+        require_all_ended(p, head);
+    }
+    SECTION("a page that is an error itself keeps its own status") {
+        FakeViewer v;
+        request(get("/app/x"), v);
+        p.io.origin.last().head(404, {{"Content-Length", "0"}});
+        p.io.origin.last().complete();
+        p.io.run();
+        FakeFetch& page = p.io.origin.last();
+        CHECK(page.req.target == "/index.html");
+        page.head(404, {{"Content-Length", "4"}});
+        page.body("gone");
+        page.complete();
+        p.io.run();
+        CHECK(v.status_line() == "HTTP/1.1 404 Not Found");
+        CHECK(v.body() == "gone");
+        CHECK(p.io.origin.fetches.size() == 2); // no third fetch: the page gets no error page of its own
+        require_all_ended(p, v);
+    }
+    SECTION("a pass-through 404 too") {
+        FakeViewer v;
+        request(get("/pass/x"), v);
+        p.io.origin.last().head(404, {});
+        p.io.run();
+        answer_index(p.io.origin.last());
+        CHECK(v.status_line() == "HTTP/1.1 200 OK");
+        CHECK(v.body() == index);
+        CHECK(p.io.origin.fetches[0]->cancelled); // the origin's own error body is not read
+        require_all_ended(p, v);
+    }
+    SECTION("an origin failure: the page with the original status; a failing page falls back to the plain error") {
+        FakeViewer v;
+        request(get("/a.js"), v);
+        p.io.origin.last().error(HttpError::TimeoutFirstByte);
+        p.io.run();
+        FakeFetch& page = p.io.origin.last();
+        CHECK(page.req.target == "/oops.html");
+        page.head(200, {{"Content-Length", "5"}, {"Cache-Control", "max-age=60"}});
+        page.body("oops!");
+        page.complete();
+        p.io.run();
+        CHECK(v.status_line() == "HTTP/1.1 504 Gateway Timeout");
+        CHECK(v.body() == "oops!");
+        FakeViewer w;
+        request(get("/b.js"), w);
+        p.io.origin.last().error(HttpError::TimeoutIdle); // /b.js fails; the page is cached now
+        p.io.run();
+        CHECK(w.status_line() == "HTTP/1.1 504 Gateway Timeout");
+        CHECK(w.body() == "oops!");
+        FakeViewer x;
+        request(get("/oops-fails.js"), x);
+        p.io.origin.last().error(HttpError::TimeoutFirstByte);
+        p.io.run();
+        CHECK(x.status_line() == "HTTP/1.1 504 Gateway Timeout"); // the cached page
+        require_all_ended(p, w);
+    }
+    SECTION("caching_min_ttl replaces error_ttl for its status") {
+        auto fetches_for = [&](int status) {
+            size_t before = p.io.origin.fetches.size();
+            for (int i = 0; i < 2; ++i) {
+                FakeViewer v;
+                request(get("/gone/" + std::to_string(status)), v);
+                if (p.io.origin.fetches.size() > before + static_cast<size_t>(i) && p.io.origin.last().live()) {
+                    p.io.origin.last().head(status, {{"Content-Length", "0"}});
+                    p.io.origin.last().complete();
+                    p.io.run();
+                }
+                CHECK(v.status_line().find(std::to_string(status)) != std::string::npos);
+            }
+            return p.io.origin.fetches.size() - before;
+        };
+        CHECK(fetches_for(410) == 2); // caching_min_ttl = 0s: never kept
+        CHECK(fetches_for(405) == 1); // error_ttl (10 s) applies
+    }
 }

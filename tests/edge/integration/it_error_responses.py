@@ -1,0 +1,60 @@
+"""Custom error responses (CloudFront's) through the real edge: a single-page app's 404 becomes its /index.html
+with 200, both then served from the cache; an origin timeout becomes a page with the 504 kept; a POST's 404 is
+passed on as it is."""
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(__file__))
+from edgetest import Edge, Failures, http_get, tmpdir  # noqa: E402
+from pyorigin import PyOrigin  # noqa: E402
+
+tmp = tmpdir()
+f = Failures()
+py = PyOrigin()
+edge = None
+try:
+    edge = Edge(tmp, f"""
+[[origin]]
+name = "py"
+type = "http"
+address = "127.0.0.1:{py.port}"
+first_byte_timeout = "500ms"
+[[behavior]]
+path_pattern = "*"
+origin = "py"
+compress = false
+allowed_methods = "ALL"
+[[error_response]]
+status = 404
+page = "/hdrs/cache/index"
+response_status = 200
+[[error_response]]
+status = 504
+page = "/hdrs/cache/oops"
+""").start()
+    port = edge.port
+
+    st, h, b = http_get(port, "/app/settings/profile")
+    f.eq(st, 200, "SPA route: 200")
+    f.check(b.startswith(b"Host: "), "SPA route: the page's body (the origin's echo of its request)")
+    st2, h2, b2 = http_get(port, "/app/settings/profile")
+    f.eq((st2, b2), (200, b), "SPA route again: the same page")
+    f.eq((py.count("/app/settings/profile"), py.count("/hdrs/cache/index")), (1, 1),
+         "the 404 and the page are each fetched once, then cached")
+    st, h, b = http_get(port, "/other/route", method="HEAD")
+    f.eq((st, b), (200, b""), "HEAD of a SPA route: 200 without a body")
+
+    st, h, b = http_get(port, "/silent/x", timeout=10)
+    f.eq(st, 504, "origin timeout: the 504 is kept")
+    f.check(b.startswith(b"Host: "), "origin timeout: with the page's body")
+    f.eq(h.get("content-length"), str(len(b)), "origin timeout: the page's length")
+
+    py.release.set()  # /silent answers nothing either way; let its thread go
+    st, h, b = http_get(port, "/api/x", method="POST", body=b"{}")
+    f.eq(st, 404, "a POST's 404 is passed on as it is")
+    f.eq(edge.proc.poll(), None, "the edge is alive")
+finally:
+    if edge:
+        edge.stop()
+    py.stop()
+f.done()
