@@ -57,6 +57,8 @@ void parse_cache_control(std::string_view value, CacheControl* cc) {
             cc->must_revalidate = true;
         } else if (shared::ascii_iequals(name, "proxy-revalidate")) {
             cc->proxy_revalidate = true;
+        } else if (shared::ascii_iequals(name, "must-understand")) {
+            cc->must_understand = true;
         } else if (shared::ascii_iequals(name, "stale-while-revalidate")) {
             if (cc->stale_while_revalidate < 0 && has_arg) cc->stale_while_revalidate = parse_delta_seconds(arg);
         } else if (shared::ascii_iequals(name, "stale-if-error")) {
@@ -135,6 +137,7 @@ ResponseFacts response_facts(int status, const HeaderField* headers, size_t coun
             f.has_set_cookie = true;
         } else if (shared::ascii_iequals(n, "etag") || shared::ascii_iequals(n, "last-modified")) {
             f.has_validators = true;
+            if (f.last_modified.empty() && (n[0] == 'l' || n[0] == 'L')) f.last_modified = v;
         } else if (shared::ascii_iequals(n, "vary") && !vary_blocking) {
             bool other = false;
             shared::for_each_list_item(v, [&](std::string_view item) {
@@ -284,7 +287,18 @@ Freshness compute_freshness(const ResponseFacts& f, const TtlPolicy& p) {
     } else if (is_error) {
         lifetime = std::min(p.error_ttl_ms, p.max_ttl_ms);
     } else {
-        lifetime = std::clamp(p.default_ttl_ms, p.min_ttl_ms, std::max(p.min_ttl_ms, p.max_ttl_ms));
+        uint64_t ttl = p.default_ttl_ms;
+        if (p.heuristic_fraction > 0 && !f.last_modified.empty()) {
+            // RFC 9111 §4.2.2: a fraction of the time since the last change (RFC suggests 10%), capped.
+            auto lm = parse_http_date(shared::trim_ows(f.last_modified));
+            uint64_t base_ms = date_s >= 0 ? sat_mul_1000(date_s) : f.response_time_ms;
+            ttl = 0;
+            if (lm && sat_mul_1000(*lm) < base_ms) {
+                double h = static_cast<double>(base_ms - sat_mul_1000(*lm)) * p.heuristic_fraction;
+                ttl = h >= static_cast<double>(p.heuristic_max_ms) ? p.heuristic_max_ms : static_cast<uint64_t>(h);
+            }
+        }
+        lifetime = std::clamp(ttl, p.min_ttl_ms, std::max(p.min_ttl_ms, p.max_ttl_ms));
     }
     // RFC 9111 §5.2.2.10: s-maxage also implies proxy-revalidate.
     out.must_revalidate = cc.must_revalidate || cc.proxy_revalidate || cc.s_maxage >= 0;
@@ -292,7 +306,9 @@ Freshness compute_freshness(const ResponseFacts& f, const TtlPolicy& p) {
     if (p.min_ttl_ms == 0) {
         // RFC 9111 as written: a shared cache does not store no-store or private responses, and revalidates
         // no-cache ones before every use.
-        if (cc.no_store) return refuse(StoreReason::no_store);
+        // must-understand (RFC 9111 §5.2.2.3) overrides no-store for a status this cache understands — every
+        // status status_storable() let through.
+        if (cc.no_store && !cc.must_understand) return refuse(StoreReason::no_store);
         if (cc.private_) return refuse(StoreReason::private_);
         if (cc.no_cache) {
             lifetime = 0;

@@ -23,6 +23,7 @@ struct CacheControl {
     bool public_ = false;
     bool must_revalidate = false;
     bool proxy_revalidate = false;
+    bool must_understand = false;        // RFC 9111 §5.2.2.3: store only statuses understood; no-store then yields
     int64_t stale_while_revalidate = -1; // seconds (RFC 5861 §3); -1 = absent
     int64_t stale_if_error = -1;         // seconds (RFC 5861 §4); -1 = absent
 };
@@ -40,6 +41,7 @@ struct ResponseFacts {
     std::string_view expires;         // "" = absent
     std::string_view date;            // "" = absent
     std::string_view age;             // "" = absent
+    std::string_view last_modified;   // "" = absent (heuristic freshness)
     std::string_view vary;            // merged Vary value, "" = absent
     bool has_set_cookie = false;
     bool has_validators = false;      // ETag or Last-Modified present (a 0-lifetime object is kept only with them)
@@ -55,6 +57,10 @@ struct TtlPolicy {
     uint64_t max_ttl_ms = 31'536'000'000;
     uint64_t error_ttl_ms = 10'000;
     bool cache_set_cookie = false;
+    // RFC 9111 §4.2.2 heuristic freshness, instead of default_ttl for a response with Last-Modified and no explicit
+    // freshness: this fraction of (Date - Last-Modified), at most heuristic_max_ms. 0 = off.
+    double heuristic_fraction = 0;
+    uint64_t heuristic_max_ms = 86'400'000;
 };
 
 // Why a response is (not) stored; used for logs, metrics and tests.

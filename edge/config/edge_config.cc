@@ -256,6 +256,8 @@ void parse_behavior(shared::ConfigSection& sec, BehaviorConfig* b) {
     b->default_ttl_ms = sec.get_duration_ms("default_ttl", 86'400'000);
     b->max_ttl_ms = sec.get_duration_ms("max_ttl", 31'536'000'000);
     b->error_ttl_ms = sec.get_duration_ms("error_ttl", 10'000);
+    b->heuristic_fraction = sec.get_double("heuristic_fraction", 0, 0, 1);
+    b->heuristic_max_ms = sec.get_duration_ms("heuristic_max", 86'400'000);
     // CloudFront's rule: minimum <= default <= maximum.
     if (b->min_ttl_ms > b->default_ttl_ms) {
         sec.error(sec.has("min_ttl") ? "min_ttl" : "default_ttl", "min_ttl must not exceed default_ttl");

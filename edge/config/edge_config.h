@@ -83,6 +83,8 @@ struct BehaviorConfig {
     uint64_t default_ttl_ms = 86'400'000;     // CloudFront default TTL: 1 day
     uint64_t max_ttl_ms = 31'536'000'000;     // CloudFront default max TTL: 1 year
     uint64_t error_ttl_ms = 10'000;           // 4xx without explicit freshness (CloudFront error caching min TTL)
+    double heuristic_fraction = 0;            // RFC 9111 §4.2.2 heuristic freshness from Last-Modified; 0 = off
+    uint64_t heuristic_max_ms = 86'400'000;   // ... at most this
     QueryStringPolicy query_string = QueryStringPolicy::none;
     std::vector<std::string> query_string_allowlist; // parameter names, sorted, for QueryStringPolicy::allowlist
     // Origin request policy (http origins): the viewer's end-to-end headers are forwarded by default, as nginx and

@@ -26,6 +26,8 @@ TtlPolicy ttl_policy(const BehaviorConfig& b) {
     p.max_ttl_ms = b.max_ttl_ms;
     p.error_ttl_ms = b.error_ttl_ms;
     p.cache_set_cookie = b.cache_set_cookie;
+    p.heuristic_fraction = b.heuristic_fraction;
+    p.heuristic_max_ms = b.heuristic_max_ms;
     return p;
 }
 

@@ -332,3 +332,30 @@ TEST_CASE("Stale windows: stale-while-revalidate and stale-if-error (RFC 5861)",
     CHECK(fresh({.cache_control = "max-age=0, stale-while-revalidate=30"}, p).store);
     CHECK_FALSE(fresh({.cache_control = "max-age=0"}, p).store);
 }
+
+TEST_CASE("Heuristic freshness from Last-Modified (RFC 9111 §4.2.2), off by default", "[edge][cache][policy]") {
+    TtlPolicy p;
+    auto lifetime = [&](std::vector<HeaderField> h) {
+        Freshness f = compute_freshness(response_facts(200, h.data(), h.size(), kNow, kNow), p);
+        return f.store ? static_cast<int64_t>(f.lifetime_ms) : -1;
+    };
+    std::string date = date_at(kNow);
+    std::string ten_days_ago = date_at(kNow - 10 * kDay);
+    CHECK(lifetime({{"Date", date}, {"Last-Modified", ten_days_ago}}) == static_cast<int64_t>(kDay)); // default_ttl
+    p.heuristic_fraction = 0.1;
+    p.heuristic_max_ms = 7 * kDay;
+    CHECK(lifetime({{"Date", date}, {"Last-Modified", ten_days_ago}}) == static_cast<int64_t>(kDay)); // 10% of 10 d
+    CHECK(lifetime({{"Date", date}, {"Last-Modified", date_at(kNow - 1000 * kDay)}}) ==
+          static_cast<int64_t>(7 * kDay)); // capped
+    CHECK(lifetime({{"Date", date}, {"Last-Modified", date_at(kNow - 100'000)}}) == 10'000);
+    CHECK(lifetime({{"Date", date}, {"Last-Modified", ten_days_ago}, {"Cache-Control", "max-age=5"}}) == 5'000);
+    CHECK(lifetime({{"Date", date}}) == static_cast<int64_t>(kDay)); // no Last-Modified: default_ttl
+    // A Last-Modified in the future (or invalid) gives no heuristic lifetime: 0, revalidated every time.
+    CHECK(lifetime({{"Date", date}, {"Last-Modified", date_at(kNow + kDay)}}) == 0);
+}
+
+TEST_CASE("must-understand overrides no-store for understood statuses (RFC 9111 §5.2.2.3)", "[edge][cache][policy]") {
+    CHECK(fresh({.cache_control = "max-age=60, must-understand, no-store"}).store);
+    CHECK_FALSE(fresh({.cache_control = "max-age=60, no-store"}).store);
+    CHECK_FALSE(fresh({.status = 299, .cache_control = "max-age=60, must-understand, no-store"}).store);
+}
