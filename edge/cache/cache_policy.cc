@@ -10,7 +10,9 @@ namespace {
 
 constexpr int64_t kDeltaMax = int64_t{1} << 31; // RFC 9111 §1.2.2
 
-uint64_t sat_mul_1000(int64_t s) { return s <= 0 ? 0 : static_cast<uint64_t>(s) * 1000u; }
+uint64_t sat_mul_1000(int64_t s) {
+    return s <= 0 ? 0 : static_cast<uint64_t>(s) * 1000u;
+}
 
 } // namespace
 
@@ -69,9 +71,20 @@ void parse_cache_control(std::string_view value, CacheControl* cc) {
 
 bool status_storable(int status, bool has_explicit_freshness) {
     switch (status) {
-    case 200: case 203: case 204: case 300: case 301: case 308: case 404: case 405: case 410: case 414:
+    case 200:
+    case 203:
+    case 204:
+    case 300:
+    case 301:
+    case 308:
+    case 404:
+    case 405:
+    case 410:
+    case 414:
         return true;
-    case 302: case 303: case 307:
+    case 302:
+    case 303:
+    case 307:
         return has_explicit_freshness;
     default:
         // 206 (we store whole objects only), 304 (handled as revalidation), every 5xx (an origin error is
@@ -95,9 +108,8 @@ struct TargetedControls {
             return true;
         }
         if (shared::ascii_iequals(name, "surrogate-control")) {
-            shared::for_each_list_item(value, [&](std::string_view item) {
-                parse_cache_control(item.substr(0, item.find(';')), &surrogate);
-            });
+            shared::for_each_list_item(
+                value, [&](std::string_view item) { parse_cache_control(item.substr(0, item.find(';')), &surrogate); });
             has_surrogate = true;
             return true;
         }
@@ -208,8 +220,7 @@ Freshness freshness_after_304(int stored_status, std::string_view stored_header_
     return compute_freshness(f, policy);
 }
 
-uint64_t corrected_initial_age_ms(int64_t date_s, int64_t age_s, uint64_t request_time_ms,
-                                  uint64_t response_time_ms) {
+uint64_t corrected_initial_age_ms(int64_t date_s, int64_t age_s, uint64_t request_time_ms, uint64_t response_time_ms) {
     // RFC 9111 §4.2.3
     uint64_t apparent_age = 0;
     if (date_s >= 0) {
@@ -254,9 +265,8 @@ Freshness compute_freshness(const ResponseFacts& f, const TtlPolicy& p) {
     }
 
     out.corrected_initial_age_ms = corrected_initial_age_ms(date_s, age_s, f.request_time_ms, f.response_time_ms);
-    out.age_origin_ms = f.response_time_ms > out.corrected_initial_age_ms
-                            ? f.response_time_ms - out.corrected_initial_age_ms
-                            : 0;
+    out.age_origin_ms =
+        f.response_time_ms > out.corrected_initial_age_ms ? f.response_time_ms - out.corrected_initial_age_ms : 0;
 
     auto refuse = [&](StoreReason r) {
         out.store = false;

@@ -35,19 +35,19 @@ void parse_cache_control(std::string_view value, CacheControl* cc);
 // The parts of the origin response (and request) the storage decision needs. Views stay owned by the caller.
 struct ResponseFacts {
     int status = 200;
-    CacheControl cache_control;       // merged over every Cache-Control line, or the targeted field's (below)
-    bool targeted = false;            // CDN-Cache-Control (RFC 9213) or Surrogate-Control decided: Cache-Control
-                                      // and Expires are ignored
-    std::string_view expires;         // "" = absent
-    std::string_view date;            // "" = absent
-    std::string_view age;             // "" = absent
-    std::string_view last_modified;   // "" = absent (heuristic freshness)
-    std::string_view vary;            // merged Vary value, "" = absent
+    CacheControl cache_control;     // merged over every Cache-Control line, or the targeted field's (below)
+    bool targeted = false;          // CDN-Cache-Control (RFC 9213) or Surrogate-Control decided: Cache-Control
+                                    // and Expires are ignored
+    std::string_view expires;       // "" = absent
+    std::string_view date;          // "" = absent
+    std::string_view age;           // "" = absent
+    std::string_view last_modified; // "" = absent (heuristic freshness)
+    std::string_view vary;          // merged Vary value, "" = absent
     bool has_set_cookie = false;
-    bool has_validators = false;      // ETag or Last-Modified present (a 0-lifetime object is kept only with them)
+    bool has_validators = false; // ETag or Last-Modified present (a 0-lifetime object is kept only with them)
     bool request_had_authorization = false;
-    uint64_t request_time_ms = 0;     // when the request was sent to the origin
-    uint64_t response_time_ms = 0;    // when the response headers arrived
+    uint64_t request_time_ms = 0;  // when the request was sent to the origin
+    uint64_t response_time_ms = 0; // when the response headers arrived
 };
 
 // The behavior's TTL settings (EdgeConfig BehaviorConfig fields, copied so this header has no config dependency).
@@ -66,31 +66,31 @@ struct TtlPolicy {
 // Why a response is (not) stored; used for logs, metrics and tests.
 enum class StoreReason : uint8_t {
     stored,
-    status,          // not a storable status (5xx, 1xx, 206, 3xx without explicit freshness...)
-    no_store,        // Cache-Control: no-store (min_ttl = 0)
-    private_,        // Cache-Control: private (min_ttl = 0)
-    set_cookie,      // Set-Cookie and the behavior does not allow caching it
-    vary,            // Vary: * or a Vary on anything but Accept-Encoding (we keep one variant per key)
-    authorization,   // request had Authorization and the response did not allow sharing (RFC 9111 §3.5)
-    zero_ttl,        // the clamped lifetime is 0 and there are no validators to revalidate with
+    status,        // not a storable status (5xx, 1xx, 206, 3xx without explicit freshness...)
+    no_store,      // Cache-Control: no-store (min_ttl = 0)
+    private_,      // Cache-Control: private (min_ttl = 0)
+    set_cookie,    // Set-Cookie and the behavior does not allow caching it
+    vary,          // Vary: * or a Vary on anything but Accept-Encoding (we keep one variant per key)
+    authorization, // request had Authorization and the response did not allow sharing (RFC 9111 §3.5)
+    zero_ttl,      // the clamped lifetime is 0 and there are no validators to revalidate with
 };
 
 struct Freshness {
     bool store = false;
     StoreReason reason = StoreReason::status;
-    uint64_t lifetime_ms = 0;            // freshness lifetime after the CloudFront clamp; 0 = revalidate every use
+    uint64_t lifetime_ms = 0;              // freshness lifetime after the CloudFront clamp; 0 = revalidate every use
     uint64_t corrected_initial_age_ms = 0; // RFC 9111 §4.2.3 corrected_initial_age
     // The instant the response had age 0: response_time - corrected_initial_age. Age(now) = now - age_origin.
     uint64_t age_origin_ms = 0;
     // Fresh while now < expires_at_ms (= age_origin + lifetime).
     uint64_t expires_at_ms = 0;
-    bool must_revalidate = false;        // must-revalidate / proxy-revalidate / no-cache: never serve stale
+    bool must_revalidate = false; // must-revalidate / proxy-revalidate / no-cache: never serve stale
 };
 
 // Collects ResponseFacts from an origin response's header list: Cache-Control lines merged (replaced by
-// CDN-Cache-Control, else Surrogate-Control, when the response has one, and Expires then ignored), Expires/Date/Age (first
-// line of each), Set-Cookie presence, ETag/Last-Modified presence (has_validators), and Vary (the first Vary line
-// that names anything but Accept-Encoding, else the first Vary line). Views point into `headers`.
+// CDN-Cache-Control, else Surrogate-Control, when the response has one, and Expires then ignored), Expires/Date/Age
+// (first line of each), Set-Cookie presence, ETag/Last-Modified presence (has_validators), and Vary (the first Vary
+// line that names anything but Accept-Encoding, else the first Vary line). Views point into `headers`.
 // request_had_authorization stays false: set it from the request.
 ResponseFacts response_facts(int status, const HeaderField* headers, size_t count, uint64_t request_time_ms,
                              uint64_t response_time_ms);
@@ -110,7 +110,6 @@ StaleWindows stale_windows(std::string_view stored_fields);
 Freshness freshness_after_304(int stored_status, std::string_view stored_header_block, bool has_validators,
                               const HeaderField* headers_304, size_t count, uint64_t request_time_ms,
                               uint64_t response_time_ms, const TtlPolicy& policy);
-
 
 // Is this status storable at all? Heuristically cacheable statuses (RFC 9110 §15.1: 200, 203, 204, 300, 301, 308,
 // 404, 405, 410, 414) always; 302, 303, 307 only with explicit freshness; 206 never (whole objects only), 5xx never.

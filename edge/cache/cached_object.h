@@ -20,7 +20,7 @@
 namespace edge {
 
 class CachedObject : public RefCounted<CachedObject> {
-public:
+  public:
     // A new object (key and header block are copied into the same allocation). `expected_body` sizes the body's
     // first chunk (Content-Length, 0 = unknown); a known length puts that chunk in the same allocation too, or, from
     // BodyFiles::kMinBody up, in a shared-memory file that hits send with sendfile. The
@@ -68,18 +68,18 @@ public:
     // Bytes charged against the cache budget: struct + key + header block + the body's chunks (inline or not).
     uint64_t charge() const noexcept { return sizeof(CachedObject) + key_len_ + header_len_ + body_.allocated_bytes(); }
 
-private:
+  private:
     // Declared first so it packs into the 4 bytes after the reference count (sizeof is per-object bookkeeping).
     uint32_t key_len_;
 
-public:
+  public:
     // Intrusive cache links (ObjectCache only, under its shard lock).
     CachedObject* lru_prev_ = nullptr;
     CachedObject* lru_next_ = nullptr;
     uint64_t hash_ = 0;
     uint64_t charged_ = 0; // charge() when inserted
 
-private:
+  private:
     CachedObject(std::string_view key, int status, std::string_view header_block, const ValidatorSpans& validators,
                  const Freshness& freshness, uint64_t expected_body, void* body_chunk_mem) noexcept;
     ~CachedObject() = default;

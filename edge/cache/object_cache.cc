@@ -108,12 +108,15 @@ struct ObjectCache::Shard {
 ObjectCache::ObjectCache(uint64_t max_bytes, uint32_t shards)
     : shard_count_(std::bit_ceil(std::max<uint32_t>(shards, 1))), max_bytes_(max_bytes) {
     shards_ = std::make_unique<Shard[]>(shard_count_);
-    for (uint32_t i = 0; i < shard_count_; ++i) shards_[i].budget = max_bytes / shard_count_;
+    for (uint32_t i = 0; i < shard_count_; ++i)
+        shards_[i].budget = max_bytes / shard_count_;
 }
 
 ObjectCache::~ObjectCache() = default;
 
-uint64_t ObjectCache::shard_budget() const { return max_bytes_ / shard_count_; }
+uint64_t ObjectCache::shard_budget() const {
+    return max_bytes_ / shard_count_;
+}
 
 ObjectCache::Lookup ObjectCache::find(std::string_view key, uint64_t now_ms, Ref<CachedObject>* out) {
     return find(key, hash_cache_key(key), now_ms, out);
@@ -218,7 +221,8 @@ std::vector<std::string> ObjectCache::lru_keys(uint32_t shard) const {
     std::vector<std::string> keys;
     const Shard& s = shards_[shard];
     std::lock_guard lock(s.mu);
-    for (const CachedObject* o = s.mru; o; o = o->lru_next_) keys.emplace_back(o->key());
+    for (const CachedObject* o = s.mru; o; o = o->lru_next_)
+        keys.emplace_back(o->key());
     return keys;
 }
 

@@ -18,15 +18,15 @@
 namespace edge {
 
 struct CacheStats {
-    uint64_t bytes = 0;       // charged bytes currently stored
+    uint64_t bytes = 0; // charged bytes currently stored
     uint64_t objects = 0;
-    uint64_t evictions = 0;   // LRU evictions (not replacements or erases)
+    uint64_t evictions = 0; // LRU evictions (not replacements or erases)
     uint64_t inserts = 0;
-    uint64_t rejected = 0;    // inserts refused (body larger than a shard's budget)
+    uint64_t rejected = 0; // inserts refused (body larger than a shard's budget)
 };
 
 class ObjectCache {
-public:
+  public:
     // shards >= 1 (rounded up to a power of two).
     ObjectCache(uint64_t max_bytes, uint32_t shards);
     ~ObjectCache();
@@ -34,10 +34,10 @@ public:
     ObjectCache& operator=(const ObjectCache&) = delete;
 
     enum class Lookup : uint8_t {
-        miss,   // nothing usable
-        fresh,  // serve it (X-Cache: Hit)
-        stale,  // expired but has validators (revalidate with If-None-Match / If-Modified-Since, then RefreshHit) or
-                // is within its stale-while-revalidate / stale-if-error window
+        miss,  // nothing usable
+        fresh, // serve it (X-Cache: Hit)
+        stale, // expired but has validators (revalidate with If-None-Match / If-Modified-Since, then RefreshHit) or
+               // is within its stale-while-revalidate / stale-if-error window
     };
     // The object for `key` (hash = hash_cache_key(key)). Expired objects without validators are erased and read as a
     // miss once past their stale windows. A fresh or stale object moves to the LRU front. Allocation-free.
@@ -68,7 +68,7 @@ public:
     // header and table slots at the current load (tests, docs).
     double bookkeeping_bytes_per_object() const;
 
-private:
+  private:
     struct Shard;
     std::unique_ptr<Shard[]> shards_;
     uint32_t shard_count_;

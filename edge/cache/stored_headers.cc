@@ -16,11 +16,14 @@ bool named_in_connection(std::string_view name, const HeaderField* h, size_t n) 
             size_t comma = v.find(',', start);
             if (comma == std::string_view::npos) comma = v.size();
             std::string_view tok = v.substr(start, comma - start);
-            while (!tok.empty() && (tok.front() == ' ' || tok.front() == '\t')) tok.remove_prefix(1);
-            while (!tok.empty() && (tok.back() == ' ' || tok.back() == '\t')) tok.remove_suffix(1);
+            while (!tok.empty() && (tok.front() == ' ' || tok.front() == '\t'))
+                tok.remove_prefix(1);
+            while (!tok.empty() && (tok.back() == ' ' || tok.back() == '\t'))
+                tok.remove_suffix(1);
             if (tok.size() == name.size()) {
                 bool eq = true;
-                for (size_t k = 0; k < tok.size() && eq; ++k) eq = shared::ascii_lower(tok[k]) == shared::ascii_lower(name[k]);
+                for (size_t k = 0; k < tok.size() && eq; ++k)
+                    eq = shared::ascii_lower(tok[k]) == shared::ascii_lower(name[k]);
                 if (eq) return true;
             }
             start = comma + 1;
@@ -54,8 +57,9 @@ void append_stored_field(const HeaderField& h, const HeaderField* all, size_t co
 
 bool is_edge_managed_header(std::string_view name) {
     static constexpr std::string_view kManaged[] = {
-        "connection", "keep-alive", "proxy-connection", "te", "trailer", "transfer-encoding", "upgrade",
-        "proxy-authenticate", "proxy-authorization", "date", "age", "x-cache", "content-length",
+        "connection",     "keep-alive",         "proxy-connection",    "te",   "trailer", "transfer-encoding",
+        "upgrade",        "proxy-authenticate", "proxy-authorization", "date", "age",     "x-cache",
+        "content-length",
     };
     for (std::string_view m : kManaged) {
         if (shared::ascii_iequals(name, m)) return true;
@@ -69,38 +73,70 @@ bool is_edge_only_header(std::string_view name) {
 
 std::string_view reason_phrase(int status) {
     switch (status) {
-    case 200: return "OK";
-    case 201: return "Created";
-    case 202: return "Accepted";
-    case 203: return "Non-Authoritative Information";
-    case 204: return "No Content";
-    case 206: return "Partial Content";
-    case 300: return "Multiple Choices";
-    case 301: return "Moved Permanently";
-    case 302: return "Found";
-    case 303: return "See Other";
-    case 304: return "Not Modified";
-    case 307: return "Temporary Redirect";
-    case 308: return "Permanent Redirect";
-    case 400: return "Bad Request";
-    case 401: return "Unauthorized";
-    case 403: return "Forbidden";
-    case 404: return "Not Found";
-    case 405: return "Method Not Allowed";
-    case 408: return "Request Timeout";
-    case 410: return "Gone";
-    case 411: return "Length Required";
-    case 412: return "Precondition Failed";
-    case 413: return "Content Too Large";
-    case 414: return "URI Too Long";
-    case 416: return "Range Not Satisfiable";
-    case 431: return "Request Header Fields Too Large";
-    case 500: return "Internal Server Error";
-    case 501: return "Not Implemented";
-    case 502: return "Bad Gateway";
-    case 503: return "Service Unavailable";
-    case 504: return "Gateway Timeout";
-    default: return "Unknown";
+    case 200:
+        return "OK";
+    case 201:
+        return "Created";
+    case 202:
+        return "Accepted";
+    case 203:
+        return "Non-Authoritative Information";
+    case 204:
+        return "No Content";
+    case 206:
+        return "Partial Content";
+    case 300:
+        return "Multiple Choices";
+    case 301:
+        return "Moved Permanently";
+    case 302:
+        return "Found";
+    case 303:
+        return "See Other";
+    case 304:
+        return "Not Modified";
+    case 307:
+        return "Temporary Redirect";
+    case 308:
+        return "Permanent Redirect";
+    case 400:
+        return "Bad Request";
+    case 401:
+        return "Unauthorized";
+    case 403:
+        return "Forbidden";
+    case 404:
+        return "Not Found";
+    case 405:
+        return "Method Not Allowed";
+    case 408:
+        return "Request Timeout";
+    case 410:
+        return "Gone";
+    case 411:
+        return "Length Required";
+    case 412:
+        return "Precondition Failed";
+    case 413:
+        return "Content Too Large";
+    case 414:
+        return "URI Too Long";
+    case 416:
+        return "Range Not Satisfiable";
+    case 431:
+        return "Request Header Fields Too Large";
+    case 500:
+        return "Internal Server Error";
+    case 501:
+        return "Not Implemented";
+    case 502:
+        return "Bad Gateway";
+    case 503:
+        return "Service Unavailable";
+    case 504:
+        return "Gateway Timeout";
+    default:
+        return "Unknown";
     }
 }
 
@@ -108,7 +144,8 @@ std::string build_stored_header_block(int status, std::string_view reason, const
                                       bool keep_set_cookie, ValidatorSpans* validators) {
     std::string out;
     size_t need = 32;
-    for (size_t i = 0; i < count; ++i) need += headers[i].name.size() + headers[i].value.size() + 4;
+    for (size_t i = 0; i < count; ++i)
+        need += headers[i].name.size() + headers[i].value.size() + 4;
     out.reserve(need);
     if (status < 100 || status > 999) status = 500;
     char num[4];
@@ -181,8 +218,8 @@ bool merge_stored_header_block(std::string_view stored, const HeaderField* updat
         });
         if (!in_stored) merged.push_back(update[i]);
     }
-    std::string block = build_stored_header_block(status, reason, merged.data(), merged.size(), keep_set_cookie,
-                                                  validators);
+    std::string block =
+        build_stored_header_block(status, reason, merged.data(), merged.size(), keep_set_cookie, validators);
     if (block == stored) return false;
     *out = std::move(block);
     return true;

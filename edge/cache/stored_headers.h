@@ -57,8 +57,7 @@ bool is_edge_only_header(std::string_view name);
 std::string_view reason_phrase(int status);
 
 // Calls f(name, value) for each header line of a stored header block (see stored_headers.h), skipping the status line.
-template <typename F>
-void for_each_stored_header(std::string_view block, F&& f) {
+template <typename F> void for_each_stored_header(std::string_view block, F&& f) {
     size_t eol = block.find("\r\n");
     size_t pos = eol == std::string_view::npos ? block.size() : eol + 2;
     while (pos < block.size()) {
@@ -68,7 +67,8 @@ void for_each_stored_header(std::string_view block, F&& f) {
         size_t colon = line.find(':');
         if (colon != std::string_view::npos) {
             std::string_view value = line.substr(colon + 1);
-            while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) value.remove_prefix(1);
+            while (!value.empty() && (value.front() == ' ' || value.front() == '\t'))
+                value.remove_prefix(1);
             f(line.substr(0, colon), value);
         }
         pos = end + 2;

@@ -36,9 +36,8 @@ bool glob(std::string_view pat, std::string_view text, bool cover) {
         if (p < pat.size() && pat[p] == '*') {
             star_p = p++;
             star_t = t;
-        } else if (p < pat.size() &&
-                   (pat[p] == text[t] ? (!cover || text[t] != '?' || pat[p] == '?')
-                                      : (pat[p] == '?' && !(cover && text[t] == '*')))) {
+        } else if (p < pat.size() && (pat[p] == text[t] ? (!cover || text[t] != '?' || pat[p] == '?')
+                                                        : (pat[p] == '?' && !(cover && text[t] == '*')))) {
             ++p;
             ++t;
         } else if (star_p != std::string_view::npos) {
@@ -48,7 +47,8 @@ bool glob(std::string_view pat, std::string_view text, bool cover) {
             return false;
         }
     }
-    while (p < pat.size() && pat[p] == '*') ++p;
+    while (p < pat.size() && pat[p] == '*')
+        ++p;
     return p == pat.size();
 }
 
@@ -56,7 +56,8 @@ bool glob(std::string_view pat, std::string_view text, bool cover) {
 // is below max_object_bytes, since each object lives in a single shard.
 uint32_t auto_shards(uint64_t max_bytes, uint64_t max_object_bytes) {
     uint32_t n = 16;
-    while (n > 1 && max_bytes / n < max_object_bytes) n /= 2;
+    while (n > 1 && max_bytes / n < max_object_bytes)
+        n /= 2;
     return n;
 }
 
@@ -104,8 +105,7 @@ void parse_origin(shared::ConfigSection& sec, OriginConfig* o) {
         if (o->index_document.empty()) sec.error("index_document", "must not be empty");
         // Read them with their own types (marking them used) so the one message is the clear one below.
         for (const char* k : {"address", "tls", "tls_verify", "tls_ca_file", "tls_server_name", "host_header",
-                              "connect_timeout", "first_byte_timeout",
-                              "idle_timeout", "max_idle_connections"}) {
+                              "connect_timeout", "first_byte_timeout", "idle_timeout", "max_idle_connections"}) {
             if (!sec.has(k)) continue;
             std::string_view key = k;
             if (key == "tls" || key == "tls_verify") {
@@ -160,10 +160,16 @@ void parse_origin(shared::ConfigSection& sec, OriginConfig* o) {
         for (const char* k : {"connect_timeout", "first_byte_timeout", "idle_timeout"}) {
             uint64_t v = std::string_view(k) == "connect_timeout"      ? o->connect_timeout_ms
                          : std::string_view(k) == "first_byte_timeout" ? o->first_byte_timeout_ms
-                                                                         : o->idle_timeout_ms;
+                                                                       : o->idle_timeout_ms;
             if (sec.has(k) && v == 0) sec.error(k, "must be greater than 0");
         }
-        for (const char* k : {"path", "index_document", "error_document"}) {
+        // CloudFront's default root object, and index pages for folder paths: off unless set.
+        o->index_document = sec.get_string("index_document", "");
+        if (o->index_document.find_first_of("/?#% \t") != std::string::npos || o->index_document == "." ||
+            o->index_document == "..") {
+            sec.error("index_document", "must be a file name like \"index.html\" (no '/', '?', '#', '%' or spaces)");
+        }
+        for (const char* k : {"path", "error_document"}) {
             if (sec.has(k)) {
                 sec.get_string(k, "");
                 sec.error(k, "only valid for type = \"bucket\" origins");
@@ -186,9 +192,9 @@ bool is_token(std::string_view s) {
 
 // Headers the edge owns or that are hop-by-hop: never forwarded from the viewer, so never a forwarding or key choice.
 bool is_reserved_request_header(std::string_view lower) {
-    for (std::string_view r : {"connection", "keep-alive", "proxy-connection", "te", "trailer", "transfer-encoding",
-                               "upgrade", "proxy-authorization", "proxy-authenticate", "host", "content-length",
-                               "expect", "via", "x-forwarded-for"}) {
+    for (std::string_view r :
+         {"connection", "keep-alive", "proxy-connection", "te", "trailer", "transfer-encoding", "upgrade",
+          "proxy-authorization", "proxy-authenticate", "host", "content-length", "expect", "via", "x-forwarded-for"}) {
         if (lower == r) return true;
     }
     return false;
@@ -266,7 +272,7 @@ void parse_behavior(shared::ConfigSection& sec, BehaviorConfig* b) {
         sec.error(sec.has("max_ttl") ? "max_ttl" : "default_ttl", "default_ttl must not exceed max_ttl");
     }
     std::string q = sec.get_enum("query_string", "none", {"none", "all", "allowlist"});
-    b->query_string = q == "all" ? QueryStringPolicy::all
+    b->query_string = q == "all"         ? QueryStringPolicy::all
                       : q == "allowlist" ? QueryStringPolicy::allowlist
                                          : QueryStringPolicy::none;
     b->query_string_allowlist = sec.get_string_list("query_string_allowlist", {});
@@ -296,9 +302,13 @@ void parse_behavior(shared::ConfigSection& sec, BehaviorConfig* b) {
 
 } // namespace
 
-bool path_pattern_matches(std::string_view pattern, std::string_view path) { return glob(pattern, path, false); }
+bool path_pattern_matches(std::string_view pattern, std::string_view path) {
+    return glob(pattern, path, false);
+}
 
-bool path_pattern_covers(std::string_view earlier, std::string_view later) { return glob(earlier, later, true); }
+bool path_pattern_covers(std::string_view earlier, std::string_view later) {
+    return glob(earlier, later, true);
+}
 
 const ErrorResponseConfig* find_error_response(const EdgeConfig& config, int status) {
     for (const ErrorResponseConfig& e : config.error_responses) {
@@ -317,9 +327,12 @@ const BehaviorConfig& match_behavior(const EdgeConfig& config, std::string_view 
 
 std::string_view to_string(AllowedMethods m) {
     switch (m) {
-    case AllowedMethods::get_head: return "GET_HEAD";
-    case AllowedMethods::get_head_options: return "GET_HEAD_OPTIONS";
-    case AllowedMethods::all: return "ALL";
+    case AllowedMethods::get_head:
+        return "GET_HEAD";
+    case AllowedMethods::get_head_options:
+        return "GET_HEAD_OPTIONS";
+    case AllowedMethods::all:
+        return "ALL";
     }
     return "GET_HEAD";
 }
@@ -333,9 +346,12 @@ bool method_allowed(AllowedMethods m, std::string_view method) {
 
 std::string_view allow_header(AllowedMethods m) {
     switch (m) {
-    case AllowedMethods::get_head: return "GET, HEAD";
-    case AllowedMethods::get_head_options: return "GET, HEAD, OPTIONS";
-    case AllowedMethods::all: return "GET, HEAD, OPTIONS, PUT, PATCH, POST, DELETE";
+    case AllowedMethods::get_head:
+        return "GET, HEAD";
+    case AllowedMethods::get_head_options:
+        return "GET, HEAD, OPTIONS";
+    case AllowedMethods::all:
+        return "GET, HEAD, OPTIONS, PUT, PATCH, POST, DELETE";
     }
     return "GET, HEAD";
 }
@@ -406,7 +422,8 @@ std::optional<EdgeConfig> parse_edge_config(shared::ConfigSection root) {
         if (l.body_timeout_ms == 0) sec->error("body_timeout", "must be greater than 0");
         if (l.send_timeout_ms == 0) sec->error("send_timeout", "must be greater than 0");
         if (l.lingering_time_ms > 0 && l.lingering_timeout_ms == 0) {
-            sec->error("lingering_timeout", "must be greater than 0 (or set lingering_time = \"0s\" to turn lingering off)");
+            sec->error("lingering_timeout",
+                       "must be greater than 0 (or set lingering_time = \"0s\" to turn lingering off)");
         }
         if (l.client_buffer_bytes < 4096) sec->error("client_buffer_bytes", "must be at least 4KiB");
         sec->finish();
@@ -420,8 +437,8 @@ std::optional<EdgeConfig> parse_edge_config(shared::ConfigSection root) {
         c.health.path = sec->get_string("path", c.health.path);
         c.health.drain_delay_ms = sec->get_duration_ms("drain_delay", 0);
         c.health.shutdown_timeout_ms = sec->get_duration_ms("shutdown_timeout", c.health.shutdown_timeout_ms);
-        if (!c.health.path.empty() && (c.health.path[0] != '/' || c.health.path.find_first_of("?# ") !=
-                                                                      std::string::npos)) {
+        if (!c.health.path.empty() &&
+            (c.health.path[0] != '/' || c.health.path.find_first_of("?# ") != std::string::npos)) {
             sec->error("path", "must be \"\" or an absolute path without query, like \"/_meridian/health\"");
         }
         sec->finish();
@@ -509,7 +526,8 @@ std::optional<EdgeConfig> parse_edge_config(shared::ConfigSection root) {
             e.response_status = static_cast<int>(sec.get_int("response_status", 200, 200, 599));
             if (page.empty()) sec.error("response_status", "needs a page to answer with");
         }
-        if (sec.has("caching_min_ttl")) e.caching_min_ttl_ms = static_cast<int64_t>(sec.get_duration_ms("caching_min_ttl", 0));
+        if (sec.has("caching_min_ttl"))
+            e.caching_min_ttl_ms = static_cast<int64_t>(sec.get_duration_ms("caching_min_ttl", 0));
         if (page.empty() && !sec.has("caching_min_ttl")) sec.error("page", "set page, caching_min_ttl or both");
         for (const ErrorResponseConfig& other : c.error_responses) {
             if (other.status == e.status && e.status != 0) {

@@ -37,26 +37,27 @@ struct OriginConfig {
 
     // type = "bucket": the folder served with S3 static-website semantics.
     std::string path;                          // canonical absolute path (realpath), no trailing slash
-    std::string index_document = "index.html"; // served for "/" and for "folders"
+    std::string index_document = "index.html"; // served for "/" and for "folders" (http origins too, when set;
+                                               // their default is "")
     std::string error_document;                // served with status 404 for missing keys; "" = plain 404
 
     // type = "http"
-    std::string address;   // as written: "host:port"
-    std::string host;      // host part of `address` (a name or an IP literal)
+    std::string address; // as written: "host:port"
+    std::string host;    // host part of `address` (a name or an IP literal)
     uint16_t port = 80;
     bool tls = false;
-    bool tls_verify = true;                    // verify the origin's chain and name (CloudFront always does)
-    std::string tls_ca_file;                   // PEM bundle; "" = the system store
-    std::string tls_server_name;               // SNI and the name the certificate must carry; "" = host
+    bool tls_verify = true;      // verify the origin's chain and name (CloudFront always does)
+    std::string tls_ca_file;     // PEM bundle; "" = the system store
+    std::string tls_server_name; // SNI and the name the certificate must carry; "" = host
     // Built by the parser (main thread) for every tls origin: one SSL_CTX per config load, shared by the pools of
     // all workers (TlsClientContext is thread-safe). A reload builds new ones, so a changed CA file takes effect.
     std::shared_ptr<shared::TlsClientContext> tls_context;
     HostHeaderMode host_header_mode = HostHeaderMode::origin;
-    std::string host_header_value;             // only for HostHeaderMode::literal
-    uint64_t connect_timeout_ms = 10'000;      // CloudFront: connection timeout 10 s
-    uint64_t first_byte_timeout_ms = 30'000;   // CloudFront: response timeout 30 s
-    uint64_t idle_timeout_ms = 30'000;         // max silence between body bytes
-    uint32_t max_idle_connections = 32;        // per worker, per origin
+    std::string host_header_value;           // only for HostHeaderMode::literal
+    uint64_t connect_timeout_ms = 10'000;    // CloudFront: connection timeout 10 s
+    uint64_t first_byte_timeout_ms = 30'000; // CloudFront: response timeout 30 s
+    uint64_t idle_timeout_ms = 30'000;       // max silence between body bytes
+    uint32_t max_idle_connections = 32;      // per worker, per origin
 };
 
 // CloudFront's allowed-methods sets.
@@ -74,17 +75,17 @@ enum class ForwardPolicy : uint8_t { none, all, allowlist };
 
 // One `[[behavior]]` table (or the implicit default).
 struct BehaviorConfig {
-    std::string path_pattern = "*";   // normalized: a leading '/' is added unless it starts with '/' or '*'
+    std::string path_pattern = "*"; // normalized: a leading '/' is added unless it starts with '/' or '*'
     std::string origin_name;
-    size_t origin_index = 0;          // index into EdgeConfig::origins
-    bool cache = true;                // false: every request goes to the origin, nothing is stored
+    size_t origin_index = 0; // index into EdgeConfig::origins
+    bool cache = true;       // false: every request goes to the origin, nothing is stored
     AllowedMethods allowed_methods = AllowedMethods::get_head;
     uint64_t min_ttl_ms = 0;
-    uint64_t default_ttl_ms = 86'400'000;     // CloudFront default TTL: 1 day
-    uint64_t max_ttl_ms = 31'536'000'000;     // CloudFront default max TTL: 1 year
-    uint64_t error_ttl_ms = 10'000;           // 4xx without explicit freshness (CloudFront error caching min TTL)
-    double heuristic_fraction = 0;            // RFC 9111 §4.2.2 heuristic freshness from Last-Modified; 0 = off
-    uint64_t heuristic_max_ms = 86'400'000;   // ... at most this
+    uint64_t default_ttl_ms = 86'400'000;   // CloudFront default TTL: 1 day
+    uint64_t max_ttl_ms = 31'536'000'000;   // CloudFront default max TTL: 1 year
+    uint64_t error_ttl_ms = 10'000;         // 4xx without explicit freshness (CloudFront error caching min TTL)
+    double heuristic_fraction = 0;          // RFC 9111 §4.2.2 heuristic freshness from Last-Modified; 0 = off
+    uint64_t heuristic_max_ms = 86'400'000; // ... at most this
     QueryStringPolicy query_string = QueryStringPolicy::none;
     std::vector<std::string> query_string_allowlist; // parameter names, sorted, for QueryStringPolicy::allowlist
     // Origin request policy (http origins): the viewer's end-to-end headers are forwarded by default, as nginx and
@@ -93,36 +94,36 @@ struct BehaviorConfig {
     ForwardPolicy forward_headers = ForwardPolicy::all;
     std::vector<std::string> forward_headers_allowlist;
     ForwardPolicy forward_cookies = ForwardPolicy::all; // applied to the Cookie header when it is forwarded
-    std::vector<std::string> forward_cookies_allowlist;  // cookie names (case-sensitive, sorted, unique)
+    std::vector<std::string> forward_cookies_allowlist; // cookie names (case-sensitive, sorted, unique)
     // Cache key policy: these request headers / cookies are part of the cache key (and always forwarded), so an
     // origin may answer differently per value without a Vary header. Header names lower-cased; config order.
     std::vector<std::string> cache_key_headers;
     std::vector<std::string> cache_key_cookies;
-    bool cache_set_cookie = false;            // store responses carrying Set-Cookie (and replay the cookie)
-    bool serve_stale_on_error = true;         // a stale object whose revalidation fails (origin unreachable, timed
-                                              // out, 5xx) is served instead of the error, as CloudFront does;
-                                              // never for must-revalidate / proxy-revalidate / s-maxage / no-cache
-    bool compress = true;                     // serve gzip/br variants of compressible objects (CloudFront's
-                                              // "Compress objects automatically", on by default in its console)
-    int brotli_quality = -1;                  // 0-11; the parser resolves -1 (unset) to CacheConfig's
-    int gzip_level = -1;                      // 1-9; likewise
-    bool implicit = false;                    // added by the parser (no `[[behavior]]` in the file)
+    bool cache_set_cookie = false;    // store responses carrying Set-Cookie (and replay the cookie)
+    bool serve_stale_on_error = true; // a stale object whose revalidation fails (origin unreachable, timed
+                                      // out, 5xx) is served instead of the error, as CloudFront does;
+                                      // never for must-revalidate / proxy-revalidate / s-maxage / no-cache
+    bool compress = true;             // serve gzip/br variants of compressible objects (CloudFront's
+                                      // "Compress objects automatically", on by default in its console)
+    int brotli_quality = -1;          // 0-11; the parser resolves -1 (unset) to CacheConfig's
+    int gzip_level = -1;              // 1-9; likewise
+    bool implicit = false;            // added by the parser (no `[[behavior]]` in the file)
 };
 
 struct CacheConfig {
-    uint64_t max_bytes = 256ull << 20;        // whole in-memory cache
-    uint64_t max_object_bytes = 8ull << 20;   // larger responses stream through uncached
-    uint32_t shards = 16;                     // each shard has max_bytes / shards and its own lock; the config's
-                                              // 0 (default) = up to 16, as many as keep max_bytes/shards >=
-                                              // max_object_bytes
-    uint64_t collapse_timeout_ms = 10'000;    // how long a collapsed request waits for the leader's headers
-    uint64_t hit_for_miss_ttl_ms = 120'000;   // an uncacheable answer makes later misses skip collapsing this long
+    uint64_t max_bytes = 256ull << 20;             // whole in-memory cache
+    uint64_t max_object_bytes = 8ull << 20;        // larger responses stream through uncached
+    uint32_t shards = 16;                          // each shard has max_bytes / shards and its own lock; the config's
+                                                   // 0 (default) = up to 16, as many as keep max_bytes/shards >=
+                                                   // max_object_bytes
+    uint64_t collapse_timeout_ms = 10'000;         // how long a collapsed request waits for the leader's headers
+    uint64_t hit_for_miss_ttl_ms = 120'000;        // an uncacheable answer makes later misses skip collapsing this long
     uint64_t hit_for_miss_max_bytes = 16ull << 20; // budget of the hit-for-miss keys (LRU beyond it)
-    uint64_t collapse_max_bytes = 16ull << 20; // budget of the fills in flight; beyond it misses are not collapsed
-    int brotli_quality = 5;                   // default for behaviors (see edge/compress/compressor.h for why)
+    uint64_t collapse_max_bytes = 16ull << 20;     // budget of the fills in flight; beyond it misses are not collapsed
+    int brotli_quality = 5;                        // default for behaviors (see edge/compress/compressor.h for why)
     int gzip_level = 6;
-    uint64_t compress_timeout_ms = 2'000;     // how long a request waits for a variant being compressed before it
-                                              // takes the identity object instead
+    uint64_t compress_timeout_ms = 2'000; // how long a request waits for a variant being compressed before it
+                                          // takes the identity object instead
 };
 
 struct LimitsConfig {
@@ -152,23 +153,23 @@ struct HealthConfig {
 // answers `status`, the viewer gets `page` — fetched through the cache like any request for that path, with that
 // path's behavior — with `response_status`, and/or the origin's answer is cached for `caching_min_ttl`.
 struct ErrorResponseConfig {
-    int status = 0;                 // 400-599
-    std::string page;               // normalized absolute path; "" = the original answer's body
-    int response_status = 0;        // 0 = `status`
+    int status = 0;                  // 400-599
+    std::string page;                // normalized absolute path; "" = the original answer's body
+    int response_status = 0;         // 0 = `status`
     int64_t caching_min_ttl_ms = -1; // -1 = the behavior's error_ttl
 };
 
 struct EdgeConfig {
-    shared::CommonConfig common;              // workers, listen, admin.listen, log.*
-    std::string server_name = "meridian";     // Via ("1.1 <server_name>"), access-log x-edge-location
+    shared::CommonConfig common;          // workers, listen, admin.listen, log.*
+    std::string server_name = "meridian"; // Via ("1.1 <server_name>"), access-log x-edge-location
     CacheConfig cache;
-    std::vector<OriginConfig> origins;        // never empty in a valid config
-    std::vector<BehaviorConfig> behaviors;    // never empty in a valid config; the last one matches every path
+    std::vector<OriginConfig> origins;                // never empty in a valid config
+    std::vector<BehaviorConfig> behaviors;            // never empty in a valid config; the last one matches every path
     std::vector<ErrorResponseConfig> error_responses; // at most one per status
     LimitsConfig limits;
     AccessLogConfig access_log;
     HealthConfig health;
-    std::string config_file;                  // the file this was loaded from
+    std::string config_file; // the file this was loaded from
 };
 
 // Reads every edge key from `root` (including the common ones) and calls finish() on each table so unknown keys are

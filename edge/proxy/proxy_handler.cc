@@ -2,6 +2,8 @@
 
 #include <strings.h>
 
+#include <algorithm>
+#include <cstring>
 #include <ctime>
 
 #include "edge/cache/cache_key.h"
@@ -53,7 +55,10 @@ void ProxyHandler::set_runtime(std::shared_ptr<const EdgeRuntime> runtime) {
 }
 
 void ProxyHandler::apply_runtime() {
-    path_buf_.resize(runtime_->config.limits.max_uri_bytes + 16);
+    size_t index = 0; // room for an http origin's index document after the longest path
+    for (const OriginConfig& o : runtime_->config.origins)
+        index = std::max(index, o.index_document.size());
+    path_buf_.resize(runtime_->config.limits.max_uri_bytes + 16 + index);
 }
 
 void ProxyHandler::on_conn_open() {
@@ -298,6 +303,14 @@ void ProxyHandler::handle(Viewer& viewer, const HttpRequest& req) {
     }
     std::string_view path(path_buf_.data(), n);
     const BehaviorConfig& b = match_behavior(cfg, path);
+    // An http origin's index document (CloudFront's default root object, for every folder): "/docs/" is fetched,
+    // keyed and cached as "/docs/index.html". Buckets do this themselves.
+    if (const OriginConfig& o = cfg.origins[b.origin_index]; o.type == OriginType::http && !o.index_document.empty() &&
+                                                             path.back() == '/' &&
+                                                             n + o.index_document.size() <= path_buf_.size()) {
+        std::memcpy(path_buf_.data() + n, o.index_document.data(), o.index_document.size());
+        path = std::string_view(path_buf_.data(), n + o.index_document.size());
+    }
     if (!method_allowed(b.allowed_methods, req.method_name)) {
         std::string_view allow = allow_header(b.allowed_methods);
         char extra[128];

@@ -391,8 +391,8 @@ void ProxySession::pump() {
         bool known_length = complete || total > 0;
         if (obj_->status() >= 400 && answer_with_error_page(obj_->status())) return;
         ByteRange range;
-        RangeOutcome ro = known_length && !status_override_ ? handler_->range_of(req_, *obj_, total, &range)
-                                                            : RangeOutcome::full;
+        RangeOutcome ro =
+            known_length && !status_override_ ? handler_->range_of(req_, *obj_, total, &range) : RangeOutcome::full;
         if (ro == RangeOutcome::unsatisfiable) {
             answer_unsatisfiable(total);
             return;
@@ -411,10 +411,9 @@ void ProxySession::pump() {
             body_end_ = range.last + 1;
         }
         viewer_.pin(obj_);
-        bytes_ += handler_->write_object_head(viewer_, *obj_, result_, keep_alive_, chunked_, known_length,
-                                              req_.version_minor == 0, now, nullptr, 0,
-                                              ro == RangeOutcome::partial ? &range : nullptr, nullptr,
-                                              status_override_);
+        bytes_ += handler_->write_object_head(
+            viewer_, *obj_, result_, keep_alive_, chunked_, known_length, req_.version_minor == 0, now, nullptr, 0,
+            ro == RangeOutcome::partial ? &range : nullptr, nullptr, status_override_);
         if (!head_sent()) return;
         if (head_only_) {
             finish();

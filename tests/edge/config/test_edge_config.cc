@@ -293,6 +293,8 @@ TEST_CASE("Edge config: each error names file:line:column and the key", "[edge][
          "edge.toml:3:19: error_response[0].response_status: needs a page to answer with"},
         {"[[error_response]]\nstatus = 404\npage = \"/a\"\n[[error_response]]\nstatus = 404\npage = \"/b\"\n",
          "edge.toml:5:10: error_response[1].status: a second [[error_response]] for 404"},
+        {"[[origin]]\nname = \"a\"\ntype = \"http\"\naddress = \"h:1\"\nindex_document = \"a/b.html\"\n",
+         "edge.toml:5:18: origin[0].index_document: must be a file name like \"index.html\""},
         {"[[behavior]]\norigin = \"site\"\ncache = \"yes\"\n",
          "edge.toml:3:9: behavior[0].cache: expected true or false, got \"yes\""},
         {"[health]\npath = \"health\"\n",

@@ -1,6 +1,6 @@
 """Custom error responses (CloudFront's) through the real edge: a single-page app's 404 becomes its /index.html
 with 200, both then served from the cache; an origin timeout becomes a page with the 504 kept; a POST's 404 is
-passed on as it is."""
+passed on as it is. And an http origin's index_document: a folder path is fetched and cached as its index page."""
 import os
 import sys
 
@@ -19,6 +19,7 @@ name = "py"
 type = "http"
 address = "127.0.0.1:{py.port}"
 first_byte_timeout = "500ms"
+index_document = "index.html"
 [[behavior]]
 path_pattern = "*"
 origin = "py"
@@ -48,6 +49,13 @@ page = "/hdrs/cache/oops"
     f.eq(st, 504, "origin timeout: the 504 is kept")
     f.check(b.startswith(b"Host: "), "origin timeout: with the page's body")
     f.eq(h.get("content-length"), str(len(b)), "origin timeout: the page's length")
+
+    # index_document: a folder path is fetched and cached as its index page (CloudFront's default root object).
+    st, h, b = http_get(port, "/hdrs/cache/")
+    f.eq((st, h.get("x-cache")), (200, "Miss from meridian"), "folder path: fetched")
+    f.eq((py.count("/hdrs/cache/index.html"), py.count("/hdrs/cache/")), (1, 0), "folder path: as its index page")
+    st, h, b = http_get(port, "/hdrs/cache/index.html")
+    f.eq((st, h.get("x-cache")), (200, "Hit from meridian"), "the index page itself: the same object")
 
     py.release.set()  # /silent answers nothing either way; let its thread go
     st, h, b = http_get(port, "/api/x", method="POST", body=b"{}")
