@@ -1,5 +1,6 @@
 #include "edge/http/response_writer.h"
 
+#include <algorithm>
 #include <charconv>
 #include <cstring>
 
@@ -58,12 +59,67 @@ void HeadWriter::header_uint(std::string_view name, uint64_t value) {
     header(name, std::string_view(num, static_cast<size_t>(r.ptr - num)));
 }
 
+namespace {
+
+std::string_view fwd_name(CacheStatus::Fwd f) {
+    switch (f) {
+    case CacheStatus::Fwd::bypass: return "bypass";
+    case CacheStatus::Fwd::method: return "method";
+    case CacheStatus::Fwd::uri_miss: return "uri-miss";
+    case CacheStatus::Fwd::stale: return "stale";
+    case CacheStatus::Fwd::none: break;
+    }
+    return {};
+}
+
+// "<name>; hit; ttl=N" / "<name>; fwd=uri-miss; fwd-status=200; stored; collapsed; ttl=N; detail=x", built on the
+// stack (the hit path allocates nothing).
+void write_cache_status(HeadWriter& w, std::string_view name, const CacheStatus& cs) {
+    char buf[192];
+    size_t n = 0;
+    auto put = [&](std::string_view s) {
+        size_t k = std::min(s.size(), sizeof buf - n);
+        std::memcpy(buf + n, s.data(), k);
+        n += k;
+    };
+    auto num = [&](int64_t v) {
+        char d[24];
+        auto r = std::to_chars(d, d + sizeof d, v);
+        put(std::string_view(d, static_cast<size_t>(r.ptr - d)));
+    };
+    put(name.substr(0, 64));
+    if (cs.fwd == CacheStatus::Fwd::none) {
+        put("; hit");
+    } else {
+        put("; fwd=");
+        put(fwd_name(cs.fwd));
+        if (cs.fwd_status) {
+            put("; fwd-status=");
+            num(cs.fwd_status);
+        }
+    }
+    if (cs.stored) put("; stored");
+    if (cs.collapsed) put("; collapsed");
+    if (cs.has_ttl) {
+        put("; ttl=");
+        num(cs.ttl);
+    }
+    if (!cs.detail.empty()) {
+        put("; detail=");
+        put(cs.detail);
+    }
+    w.header("Cache-Status", std::string_view(buf, n));
+}
+
+} // namespace
+
 void write_edge_headers(HeadWriter& w, const EdgeHeaders& h) {
     if (!h.date.empty()) w.header("Date", h.date);
     if (h.server) w.header("Server", "meridian");
     if (!h.via.empty()) w.header("Via", h.via);
     if (h.has_age) w.header_uint("Age", h.age);
     if (h.result != CacheResult::none) w.header("X-Cache", x_cache_value(h.result));
+    if (h.cache_status.present && !h.cache_name.empty()) write_cache_status(w, h.cache_name, h.cache_status);
     if (!h.keep_alive) w.header("Connection", "close");
     else if (h.http10) w.header("Connection", "keep-alive");
 }

@@ -44,6 +44,25 @@ private:
     std::string& out_;
 };
 
+// One Cache-Status entry (RFC 9211) for this cache: how the response was obtained.
+struct CacheStatus {
+    enum class Fwd : uint8_t {
+        none,     // a hit: "hit"
+        bypass,   // caching is off for the behavior: "fwd=bypass"
+        method,   // the method is not cached: "fwd=method"
+        uri_miss, // nothing stored (or not storable): "fwd=uri-miss"
+        stale,    // stored but stale, so asked again (a revalidation): "fwd=stale"
+    };
+    bool present = false;
+    Fwd fwd = Fwd::none;
+    uint16_t fwd_status = 0; // the origin's status; 0 = none
+    bool stored = false;     // this response is being stored
+    bool collapsed = false;  // served from another request's fill
+    bool has_ttl = false;
+    int64_t ttl = 0; // seconds of freshness left; negative once stale
+    std::string_view detail;
+};
+
 // The headers the edge adds to every response it sends.
 struct EdgeHeaders {
     std::string_view date;
@@ -54,6 +73,8 @@ struct EdgeHeaders {
     bool keep_alive = true;
     bool http10 = false; // an HTTP/1.0 viewer needs "Connection: keep-alive" to keep the connection
     bool server = true;  // false when the origin's own Server line is replayed
+    std::string_view cache_name; // Cache-Status is written when this and cache_status.present are set
+    CacheStatus cache_status;
 };
 void write_edge_headers(HeadWriter& w, const EdgeHeaders& h);
 

@@ -18,6 +18,12 @@
 namespace edge {
 namespace {
 
+// Cache-Status ttl (RFC 9211): whole seconds of freshness left, negative (rounded away from zero) once stale.
+int64_t ttl_seconds(const CachedObject& obj, uint64_t now_ms) {
+    int64_t left = static_cast<int64_t>(obj.expires_at_ms()) - static_cast<int64_t>(now_ms);
+    return left >= 0 ? left / 1000 : -((-left + 999) / 1000);
+}
+
 bool contains_header(std::string_view block, std::string_view name) {
     // Header lines follow a CRLF in the block; compare the name case-insensitively.
     for (size_t pos = block.find("\r\n"); pos != std::string_view::npos; pos = block.find("\r\n", pos + 2)) {
@@ -100,7 +106,7 @@ void ProxyHandler::shutdown() {
 size_t ProxyHandler::write_object_head(Viewer& viewer, const CachedObject& obj, CacheResult result, bool keep_alive,
                                        bool chunked, bool known_length, bool http10, uint64_t now_ms,
                                        const OutBuf* body, unsigned nbody, const ByteRange* range,
-                                       const FileSpan* file_body, int status_override) {
+                                       const FileSpan* file_body, int status_override, CacheStatus cache_status) {
     std::string& h = viewer.head_buffer();
     size_t status_start = h.size();
     HeadWriter w(h);
@@ -117,6 +123,11 @@ size_t ProxyHandler::write_object_head(Viewer& viewer, const CachedObject& obj, 
     eh.keep_alive = keep_alive;
     eh.http10 = http10;
     eh.server = !contains_header(obj.header_block(), "server");
+    eh.cache_name = runtime_->config.server_name;
+    eh.cache_status = cache_status;
+    eh.cache_status.present = true;
+    eh.cache_status.has_ttl = true;
+    eh.cache_status.ttl = ttl_seconds(obj, now_ms);
     write_edge_headers(w, eh);
     std::string_view block = obj.header_block();
     OutBuf bufs[4];
@@ -200,6 +211,10 @@ bool ProxyHandler::serve_hit(Viewer& viewer, const HttpRequest& req, const Ref<C
         eh.age = obj->age_seconds(now_ms);
         eh.keep_alive = keep_alive;
         eh.http10 = req.version_minor == 0;
+        eh.cache_name = runtime_->config.server_name;
+        eh.cache_status.present = true;
+        eh.cache_status.has_ttl = true;
+        eh.cache_status.ttl = ttl_seconds(*obj, now_ms);
         write_edge_headers(w, eh);
         w.end();
         viewer.write(h);

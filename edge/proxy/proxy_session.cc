@@ -413,7 +413,7 @@ void ProxySession::pump() {
         viewer_.pin(obj_);
         bytes_ += handler_->write_object_head(
             viewer_, *obj_, result_, keep_alive_, chunked_, known_length, req_.version_minor == 0, now, nullptr, 0,
-            ro == RangeOutcome::partial ? &range : nullptr, nullptr, status_override_);
+            ro == RangeOutcome::partial ? &range : nullptr, nullptr, status_override_, cache_status());
         if (!head_sent()) return;
         if (head_only_) {
             finish();
@@ -471,6 +471,22 @@ void ProxySession::revalidate_from_304(const std::vector<HeaderField>& fields, u
     driving_ = false;
 }
 
+CacheStatus ProxySession::cache_status() const {
+    CacheStatus cs;
+    if (role_ == Role::variant) return cs; // made from the cached identity object: a hit
+    if (served_stale_) {
+        cs.fwd = CacheStatus::Fwd::stale;
+        cs.detail = "stale-on-error";
+        return cs;
+    }
+    bool revalidation = fill_ && fill_->stale();
+    cs.fwd = revalidation ? CacheStatus::Fwd::stale : CacheStatus::Fwd::uri_miss;
+    cs.fwd_status = static_cast<uint16_t>(fill_ && fill_->refreshed() ? 304 : obj_ ? obj_->status() : 0);
+    cs.stored = fill_ != nullptr;
+    cs.collapsed = role_ == Role::join;
+    return cs;
+}
+
 bool ProxySession::stale_usable_on_error(const CachedObject& stale) const {
     if (stale.must_revalidate()) return false;
     if (behavior_->serve_stale_on_error) return true;
@@ -483,6 +499,7 @@ bool ProxySession::serve_stale_instead() {
     const Ref<CachedObject>& stale = fill_->stale();
     if (!stale || !stale->complete() || !stale_usable_on_error(*stale)) return false;
     handler_->services().metrics->count_stale_served(handler_->shard());
+    served_stale_ = true;
     obj_ = stale;
     result_ = result_for_status(stale->status(), CacheResult::hit);
     io_->stop_timer();
@@ -940,6 +957,7 @@ void ProxySession::write_pass_head(int status, std::string_view reason, const sh
     if (phase_ != Phase::head) return;
     if (status >= 400 && answer_with_error_page(status)) return;
     if (status >= 400) status_override_ = 0; // the page is an error itself: its own status
+    int origin_status = status;
     if (status_override_) status = status_override_;
     pass_ = true;
     pass_no_body_ = no_body;
@@ -975,6 +993,12 @@ void ProxySession::write_pass_head(int status, std::string_view reason, const sh
     eh.keep_alive = keep_alive_;
     eh.http10 = req_.version_minor == 0;
     eh.server = !has_server;
+    eh.cache_name = rt_->config.server_name;
+    eh.cache_status.present = true;
+    eh.cache_status.fwd = !behavior_->cache                                       ? CacheStatus::Fwd::bypass
+                          : req_.method == HTTP_GET || req_.method == HTTP_HEAD ? CacheStatus::Fwd::uri_miss
+                                                                                 : CacheStatus::Fwd::method;
+    eh.cache_status.fwd_status = static_cast<uint16_t>(origin_status);
     write_edge_headers(w, eh);
     w.end();
     bytes_ += h.size();

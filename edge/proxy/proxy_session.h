@@ -131,6 +131,8 @@ class ProxySession final : public ViewerEvents, public FillSubscriber, public Se
     // The behavior's serve_stale_on_error, or the object's stale-if-error window (RFC 5861), and not
     // must-revalidate.
     bool stale_usable_on_error(const CachedObject& stale) const;
+    // How this viewer's answer was obtained (Cache-Status), for a head written from obj_.
+    CacheStatus cache_status() const;
     // Leader: the origin answered our revalidation with 304 carrying `fields`.
     void revalidate_from_304(const std::vector<HeaderField>& fields, uint64_t now);
     // Leader, bucket origin: reads the file into the fill and finishes it on the thread pool, then bucket_body_read()
@@ -214,6 +216,7 @@ class ProxySession final : public ViewerEvents, public FillSubscriber, public Se
     uint64_t request_time_ms_ = 0;
     bool sent_authorization_ = false; // the origin got the viewer's Authorization (RFC 9111 §3.5)
     int status_override_ = 0;         // Params::status_override; 0 once the page turns out to be an error itself
+    bool served_stale_ = false;       // serve_stale_instead() answered
     bool error_page_ = false;         // answering with a custom error page: no error page of its own
     BucketResponse bucket_resp_;
     uint64_t bucket_sent_ = 0;

@@ -317,7 +317,7 @@ TEST_CASE("proxy session: the origin fails at every phase", "[proxy]") {
         p.io.run();
         CHECK(v.aborted);
         CHECK(!v.ended);
-        CHECK(v.out.find("0\r\n\r\n") == std::string::npos);
+        CHECK(v.body().find("0\r\n\r\n") == std::string::npos);
         require_all_ended(p, v);
         CHECK(!cached(p, "/a.js"));
     }
@@ -424,7 +424,7 @@ TEST_CASE("proxy session: pass-through at every phase", "[proxy]") {
         p.io.run();
         CHECK(v.aborted);
         CHECK(!v.ended);
-        CHECK(v.out.find("0\r\n\r\n") == std::string::npos);
+        CHECK(v.body().find("0\r\n\r\n") == std::string::npos);
     }
     SECTION("the origin fails before its head: 502") {
         f.error(HttpError::Reset);
@@ -814,4 +814,52 @@ caching_min_ttl = "0s"
         CHECK(fetches_for(410) == 2); // caching_min_ttl = 0s: never kept
         CHECK(fetches_for(405) == 1); // error_ttl (10 s) applies
     }
+}
+
+TEST_CASE("proxy session: Cache-Status (RFC 9211) says how each answer was obtained", "[proxy]") {
+    Proxy p;
+    auto cache_status = [](const FakeViewer& v) {
+        size_t at = v.out.find("Cache-Status: ");
+        return at == std::string::npos ? std::string() : v.out.substr(at + 14, v.out.find("\r\n", at) - at - 14);
+    };
+    FakeViewer lead, join;
+    Request r1(get("/cs.js")), r2(get("/cs.js"));
+    p.handler->handle(lead, r1.get());
+    p.handler->handle(join, r2.get());
+    answer_whole(p.io.origin.last());
+    p.io.run();
+    CHECK(cache_status(lead) == "unit; fwd=uri-miss; fwd-status=200; stored; ttl=60");
+    CHECK(cache_status(join) == "unit; fwd=uri-miss; fwd-status=200; stored; collapsed; ttl=60");
+    FakeViewer hit;
+    Request r3(get("/cs.js"));
+    p.handler->handle(hit, r3.get());
+    CHECK(cache_status(hit).rfind("unit; hit; ttl=", 0) == 0);
+    FakeViewer pass;
+    Request r4(get("/pass/cs"));
+    p.handler->handle(pass, r4.get());
+    p.io.origin.last().head(200, {{"Content-Length", "0"}});
+    p.io.origin.last().complete();
+    p.io.run();
+    CHECK(cache_status(pass) == "unit; fwd=bypass; fwd-status=200");
+    FakeViewer post;
+    Request r5("POST /cs.js HTTP/1.1\r\nHost: example.test\r\nContent-Length: 0\r\n\r\n");
+    p.handler->handle(post, r5.get());
+    p.io.origin.last().head(201, {{"Content-Length", "0"}});
+    p.io.origin.last().complete();
+    p.io.run();
+    CHECK(cache_status(post) == "unit; fwd=method; fwd-status=201");
+    // Stale and revalidated with a 304.
+    FakeViewer a;
+    Request r6(get("/cs2.js"));
+    p.handler->handle(a, r6.get());
+    answer_stale(p.io.origin.last(), "old", "max-age=60", true);
+    p.io.run();
+    FakeViewer b;
+    Request r7(get("/cs2.js"));
+    p.handler->handle(b, r7.get());
+    p.io.origin.last().head(304, {{"Cache-Control", "max-age=30"}});
+    p.io.origin.last().complete();
+    p.io.run();
+    CHECK(cache_status(b) == "unit; fwd=stale; fwd-status=304; stored; ttl=30");
+    require_all_ended(p, b);
 }
