@@ -1,5 +1,7 @@
 #include "edge/edge_app.h"
 
+#include "edge/invalidation/invalidation_api.h"
+
 #include <csignal>
 
 #include "edge/cache/body_file.h"
@@ -50,6 +52,10 @@ bool EdgeApp::load(const std::string& config_path, shared::ConfigDiagnostics& di
 
 void EdgeApp::register_metrics(shared::MetricsRegistry& m) {
     metrics_.register_all(m);
+    invalidation_ = std::make_unique<InvalidationApi>(
+        nullptr, [this] { return runtime_ ? runtime_->config.invalidation_token : std::string(); },
+        &ProxyHandler::wall_ms);
+    invalidation_->register_metrics(m);
     m.gauge_fn("meridian_edge_cache_bytes", "Bytes stored in the cache", "",
                [this] { return cache_ ? static_cast<double>(cache_->stats().bytes) : 0.0; });
     m.gauge_fn("meridian_edge_cache_objects", "Objects stored in the cache", "",
@@ -86,6 +92,7 @@ bool EdgeApp::start(uv_loop_t* main_loop, shared::MetricsRegistry&) {
     main_loop_ = main_loop;
     const EdgeConfig& cfg = runtime_->config;
     cache_ = std::make_unique<ObjectCache>(cfg.cache.max_bytes, cfg.cache.shards);
+    if (invalidation_) invalidation_->set_cache(cache_.get());
     coalescer_ = std::make_unique<MissCoalescer>(cache_.get(), cfg.cache.shards, cfg.cache.max_object_bytes,
                                                  cfg.cache.hit_for_miss_ttl_ms, cfg.cache.hit_for_miss_max_bytes,
                                                  cfg.cache.collapse_max_bytes);
@@ -273,6 +280,12 @@ void EdgeApp::finish_stop() {
     slots_.clear();
     auto done = std::move(stop_done_);
     if (done) done();
+}
+
+void EdgeApp::add_admin_handlers(shared::AdminServer& admin) {
+    admin.add_request_handler([this](const shared::AdminRequest& req, shared::AdminResponse& out) {
+        return invalidation_ && invalidation_->handle(req, out);
+    });
 }
 
 shared::AdminResponse EdgeApp::health() {

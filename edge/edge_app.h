@@ -28,10 +28,11 @@ class Worker;
 namespace edge {
 
 class ProxyHandler;
+class InvalidationApi;
 class HttpServer;
 
 class EdgeApp final : public shared::DaemonApp {
-public:
+  public:
     EdgeApp();
     ~EdgeApp() override;
 
@@ -42,8 +43,9 @@ public:
     void reload(const std::string& config_path) override;
     void stop(std::function<void()> done) override;
     shared::AdminResponse health() override;
+    void add_admin_handlers(shared::AdminServer& admin) override;
 
-private:
+  private:
     struct Slot;
     void finish_stop();
     // Reload: warns about each key that needs a restart (workers, listen, admin.listen, cache.shards) and puts the
@@ -54,6 +56,7 @@ private:
     std::shared_ptr<const EdgeRuntime> runtime_;
     std::unique_ptr<ObjectCache> cache_;
     std::unique_ptr<MissCoalescer> coalescer_;
+    std::unique_ptr<InvalidationApi> invalidation_; // created with the cache
     AccessLogFile access_log_;
     EdgeMetrics metrics_;
     std::atomic<bool> draining_{false};

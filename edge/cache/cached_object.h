@@ -64,6 +64,10 @@ class CachedObject : public RefCounted<CachedObject> {
     bool must_revalidate() const noexcept { return must_revalidate_; }
     // After a 304 (RFC 9111 §4.3.4): new freshness, same body and headers.
     void refresh(const Freshness& f) noexcept;
+    // A soft invalidation: stale from now_ms on (if it was not already), body and headers kept for revalidation.
+    void expire(uint64_t now_ms) noexcept {
+        if (expires_at_ms() > now_ms) expires_at_ms_.store(now_ms, std::memory_order_relaxed);
+    }
 
     // Bytes charged against the cache budget: struct + key + header block + the body's chunks (inline or not).
     uint64_t charge() const noexcept { return sizeof(CachedObject) + key_len_ + header_len_ + body_.allocated_bytes(); }

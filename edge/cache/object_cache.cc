@@ -226,6 +226,44 @@ std::vector<std::string> ObjectCache::lru_keys(uint32_t shard) const {
     return keys;
 }
 
+uint64_t ObjectCache::invalidate(const std::function<bool(const CachedObject&)>& match, bool soft, uint64_t now_ms) {
+    uint64_t hits = 0;
+    for (uint32_t si = 0; si < shard_count_; ++si) {
+        Shard& s = shards_[si];
+        size_t first_size = 0;
+        for (int pass = 0; pass < 2; ++pass) {
+            size_t i = 0, size = 0;
+            for (;;) {
+                std::lock_guard lock(s.mu);
+                size = s.slots.size();
+                if (pass == 0 && i == 0) first_size = size;
+                if (i >= size) break;
+                size_t end = std::min(size, i + kInvalidateSlice);
+                while (i < end) {
+                    CachedObject* o = s.slots[i];
+                    if (!o || !match(*o) || (soft && !o->fresh(now_ms) && pass == 1)) {
+                        ++i;
+                        continue;
+                    }
+                    ++hits;
+                    if (soft) {
+                        o->expire(now_ms);
+                        ++i;
+                    } else {
+                        // Backward-shift deletion may move a later member of the probe run into slot i: look again.
+                        s.remove_at(i);
+                    }
+                }
+            }
+            // A table that grew between two slices was rehashed, so members may have moved behind the scan: one
+            // more pass (growth doubles the table, so this is rare). Objects stored meanwhile are newer than the
+            // invalidation and may go too.
+            if (size == first_size) break;
+        }
+    }
+    return hits;
+}
+
 size_t ObjectCache::max_probe_length() const {
     size_t longest = 0;
     for (uint32_t i = 0; i < shard_count_; ++i) {

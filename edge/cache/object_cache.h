@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -62,6 +63,13 @@ class ObjectCache {
     CacheStats stats() const; // sums the shards (takes each shard lock in turn)
     // Keys of shard `shard` from most to least recently used (tests).
     std::vector<std::string> lru_keys(uint32_t shard) const;
+
+    // Invalidation (the admin API): every stored object `match` accepts is removed or, with `soft`, made stale at
+    // now_ms (kept for revalidation and stale-if-error). A shard's lock is held for at most kInvalidateSlice slots at
+    // a time, so a hit waits microseconds, never the whole scan; `match` runs under that lock. Objects stored while
+    // the scan runs may be missed (they are newer than the invalidation). Returns how many objects matched.
+    static constexpr size_t kInvalidateSlice = 1024;
+    uint64_t invalidate(const std::function<bool(const CachedObject&)>& match, bool soft, uint64_t now_ms);
     // Longest distance of a stored object from its home slot, over all shards (tests: probe runs stay short).
     size_t max_probe_length() const;
     // Bytes of bookkeeping per stored object beyond key, header block and body bytes: struct sizes, body chunk

@@ -68,7 +68,8 @@ bool is_edge_managed_header(std::string_view name) {
 }
 
 bool is_edge_only_header(std::string_view name) {
-    return shared::ascii_iequals(name, "cdn-cache-control") || shared::ascii_iequals(name, "surrogate-control");
+    return shared::ascii_iequals(name, "cdn-cache-control") || shared::ascii_iequals(name, "surrogate-control") ||
+           shared::ascii_iequals(name, "surrogate-key") || shared::ascii_iequals(name, "cache-tag");
 }
 
 std::string_view reason_phrase(int status) {

@@ -49,8 +49,9 @@ bool merge_stored_header_block(std::string_view stored, const HeaderField* updat
 // True for fields a proxy never forwards (hop-by-hop, RFC 9110 §7.6.1) or that the edge writes itself (see above).
 bool is_edge_managed_header(std::string_view name);
 
-// True for the cache controls targeted at the edge (CDN-Cache-Control, RFC 9213; Surrogate-Control, the Edge
-// Architecture spec): stored for the edge's own freshness decisions, never sent to viewers.
+// True for the fields addressed to the edge alone: the cache controls targeted at it (CDN-Cache-Control, RFC 9213;
+// Surrogate-Control, the Edge Architecture spec) and the purge tags (Surrogate-Key, Cache-Tag). Stored for the edge's
+// own decisions, never sent to viewers.
 bool is_edge_only_header(std::string_view name);
 
 // The standard reason phrase ("OK", "Not Found"...), "Unknown" for others.

@@ -7,6 +7,9 @@
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <cctype>
+#include <iterator>
+#include <fstream>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
@@ -440,6 +443,24 @@ std::optional<EdgeConfig> parse_edge_config(shared::ConfigSection root) {
         if (!c.health.path.empty() &&
             (c.health.path[0] != '/' || c.health.path.find_first_of("?# ") != std::string::npos)) {
             sec->error("path", "must be \"\" or an absolute path without query, like \"/_meridian/health\"");
+        }
+        sec->finish();
+    }
+
+    if (auto sec = root.table("invalidation")) {
+        std::string file = sec->get_path("token_file", "");
+        if (!file.empty()) {
+            std::ifstream in(file);
+            std::string token((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+            while (!token.empty() && std::isspace(static_cast<unsigned char>(token.back())))
+                token.pop_back();
+            if (!in.good() && !in.eof()) {
+                sec->error("token_file", "\"" + file + "\": cannot be read");
+            } else if (token.size() < 16 || token.find_first_of(" \t\r\n") != std::string::npos) {
+                sec->error("token_file", "\"" + file + "\": the token must be one line of at least 16 characters");
+            } else {
+                c.invalidation_token = std::move(token);
+            }
         }
         sec->finish();
     }

@@ -166,6 +166,7 @@ struct EdgeConfig {
     std::vector<OriginConfig> origins;                // never empty in a valid config
     std::vector<BehaviorConfig> behaviors;            // never empty in a valid config; the last one matches every path
     std::vector<ErrorResponseConfig> error_responses; // at most one per status
+    std::string invalidation_token; // [invalidation] token_file's content (a secret: never logged); "" = API off
     LimitsConfig limits;
     AccessLogConfig access_log;
     HealthConfig health;

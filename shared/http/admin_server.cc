@@ -1,6 +1,7 @@
 #include "shared/http/admin_server.h"
 
 #include <llhttp.h>
+#include <strings.h>
 
 #include <cstring>
 #include <vector>
@@ -23,6 +24,7 @@ struct AdminServer::Impl {
     MetricsRegistry* metrics;
     std::function<AdminResponse()> health;
     std::vector<Handler> handlers;
+    std::vector<RequestHandler> request_handlers;
     uv_tcp_t listener{};
     bool listening = false;
     bool closed = false;
@@ -31,7 +33,8 @@ struct AdminServer::Impl {
     uint64_t evicted = 0;
 
     static void on_connection(uv_stream_t* server, int status) noexcept;
-    AdminResponse respond(std::string_view method, std::string_view url);
+    AdminResponse respond(std::string_view method, std::string_view url, std::string_view authorization,
+                          std::string_view body);
 };
 
 namespace {
@@ -40,8 +43,16 @@ const char* reason(int status) {
     switch (status) {
     case 200:
         return "OK";
+    case 201:
+        return "Created";
     case 400:
         return "Bad Request";
+    case 401:
+        return "Unauthorized";
+    case 403:
+        return "Forbidden";
+    case 413:
+        return "Content Too Large";
     case 404:
         return "Not Found";
     case 405:
@@ -64,6 +75,10 @@ struct Conn {
     AdminServer::Impl* srv = nullptr;
     AdminConnClock clock;
     std::string url;
+    std::string field;         // the header name being read
+    std::string authorization; // its value when it is Authorization
+    std::string body;
+    bool in_value = false;
     std::string pending; // bytes read after a complete request, parsed once its response is taken
     size_t header_bytes = 0;
     bool keep_alive = true;
@@ -110,7 +125,8 @@ struct Conn {
         auto* w = new Write;
         w->data = "HTTP/1.1 " + std::to_string(r.status) + " " + reason(r.status) +
                   "\r\nContent-Type: " + r.content_type + "\r\nContent-Length: " + std::to_string(r.body.size()) +
-                  "\r\nCache-Control: no-store\r\n" + (close_after ? "Connection: close\r\n" : "") + "\r\n";
+                  "\r\nCache-Control: no-store\r\n" + r.extra_headers + (close_after ? "Connection: close\r\n" : "") +
+                  "\r\n";
         if (!head) w->data += r.body;
         uv_buf_t b = uv_buf_init(w->data.data(), static_cast<unsigned>(w->data.size()));
         w->req.data = w;
@@ -182,7 +198,7 @@ int on_url(llhttp_t* p, const char* at, size_t len) {
     return 0;
 }
 
-int on_header_bytes(llhttp_t* p, const char*, size_t len) {
+int count_header_bytes(llhttp_t* p, size_t len) {
     auto* c = static_cast<Conn*>(p->data);
     c->header_bytes += len;
     if (c->header_bytes > kMaxHeaderBytes) {
@@ -192,9 +208,41 @@ int on_header_bytes(llhttp_t* p, const char*, size_t len) {
     return 0;
 }
 
+int on_header_field(llhttp_t* p, const char* at, size_t len) {
+    auto* c = static_cast<Conn*>(p->data);
+    if (c->in_value) {
+        c->field.clear();
+        c->in_value = false;
+    }
+    c->field.append(at, len);
+    return count_header_bytes(p, len);
+}
+
+int on_header_value(llhttp_t* p, const char* at, size_t len) {
+    auto* c = static_cast<Conn*>(p->data);
+    c->in_value = true;
+    if (c->field.size() == 13 && strncasecmp(c->field.data(), "authorization", 13) == 0)
+        c->authorization.append(at, len);
+    return count_header_bytes(p, len);
+}
+
+int on_body(llhttp_t* p, const char* at, size_t len) {
+    auto* c = static_cast<Conn*>(p->data);
+    if (c->body.size() + len > AdminRequest::kMaxBody) {
+        llhttp_set_error_reason(p, "body too large");
+        return HPE_USER;
+    }
+    c->body.append(at, len);
+    return 0;
+}
+
 int on_message_begin(llhttp_t* p) {
     auto* c = static_cast<Conn*>(p->data);
     c->url.clear();
+    c->field.clear();
+    c->authorization.clear();
+    c->body.clear();
+    c->in_value = false;
     c->header_bytes = 0;
     return 0;
 }
@@ -202,7 +250,7 @@ int on_message_begin(llhttp_t* p) {
 int on_message_complete(llhttp_t* p) {
     auto* c = static_cast<Conn*>(p->data);
     std::string_view method = llhttp_method_name(static_cast<llhttp_method_t>(p->method));
-    AdminResponse r = c->srv->respond(method, c->url);
+    AdminResponse r = c->srv->respond(method, c->url, c->authorization, c->body);
     c->keep_alive = llhttp_should_keep_alive(p) != 0 && !c->srv->closed;
     c->send(r, method == "HEAD", !c->keep_alive);
     // Pause either way: the rest of the input waits until this response is taken (or is ignored after a close).
@@ -215,8 +263,9 @@ const llhttp_settings_t* settings() {
         llhttp_settings_init(&st);
         st.on_message_begin = on_message_begin;
         st.on_url = on_url;
-        st.on_header_field = on_header_bytes;
-        st.on_header_value = on_header_bytes;
+        st.on_header_field = on_header_field;
+        st.on_header_value = on_header_value;
+        st.on_body = on_body;
         st.on_message_complete = on_message_complete;
         return st;
     }();
@@ -237,6 +286,7 @@ bool Conn::feed(const char* data, size_t len) {
     int status = 400;
     if (err == HPE_USER && why && !std::strcmp(why, "uri too long")) status = 414;
     if (err == HPE_USER && why && !std::strcmp(why, "headers too large")) status = 431;
+    if (err == HPE_USER && why && !std::strcmp(why, "body too large")) status = 413;
     fail(status);
     return false;
 }
@@ -265,9 +315,15 @@ void Conn::start_reading() {
 
 } // namespace
 
-AdminResponse AdminServer::Impl::respond(std::string_view method, std::string_view url) {
+AdminResponse AdminServer::Impl::respond(std::string_view method, std::string_view url, std::string_view authorization,
+                                         std::string_view body) {
     AdminResponse r;
-    std::string_view path = url.substr(0, url.find('?'));
+    size_t q = url.find('?');
+    std::string_view path = url.substr(0, q);
+    AdminRequest req{method, path, q == std::string_view::npos ? std::string_view() : url.substr(q + 1), authorization,
+                     body};
+    for (auto& h : request_handlers)
+        if (h(req, r)) return r;
     if (method != "GET" && method != "HEAD") {
         r.status = 405;
         r.body = "only GET and HEAD\n";
@@ -278,7 +334,7 @@ AdminResponse AdminServer::Impl::respond(std::string_view method, std::string_vi
         r.body = metrics ? metrics->render() : "";
         return r;
     }
-    if (path == "/_meridian/health") return health ? health() : AdminResponse{200, r.content_type, "ok\n"};
+    if (path == "/_meridian/health") return health ? health() : AdminResponse{200, r.content_type, "ok\n", {}};
     for (auto& h : handlers)
         if (h(path, r)) return r;
     r.status = 404;
@@ -336,6 +392,10 @@ AdminServer::~AdminServer() {
 
 void AdminServer::add_handler(Handler h) {
     impl_->handlers.push_back(std::move(h));
+}
+
+void AdminServer::add_request_handler(RequestHandler h) {
+    impl_->request_handlers.push_back(std::move(h));
 }
 
 int AdminServer::listen(const SocketAddress& addr) {

@@ -22,6 +22,17 @@ struct AdminResponse {
     int status = 200;
     std::string content_type = "text/plain; charset=utf-8";
     std::string body;
+    std::string extra_headers; // whole lines ("WWW-Authenticate: Bearer\r\n")
+};
+
+// A request as request handlers see it (views valid during the call).
+struct AdminRequest {
+    std::string_view method;
+    std::string_view path; // without the query
+    std::string_view query;
+    std::string_view authorization; // the Authorization header ("" when absent)
+    std::string_view body;          // at most kMaxBody bytes (larger: 413 before any handler)
+    static constexpr size_t kMaxBody = 1 << 20;
 };
 
 class AdminServer {
@@ -33,6 +44,9 @@ class AdminServer {
                 AdminLimits limits = {});
     ~AdminServer();
     void add_handler(Handler h);
+    // Handlers for any method (with the Authorization header and the body), asked before the GET-only ones.
+    using RequestHandler = std::function<bool(const AdminRequest& req, AdminResponse& out)>;
+    void add_request_handler(RequestHandler h);
     // 0 or a libuv error.
     int listen(const SocketAddress& addr);
     SocketAddress address() const;

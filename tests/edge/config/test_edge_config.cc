@@ -621,3 +621,19 @@ caching_min_ttl = "0s"
     CHECK(find_error_response(*c, 503)->caching_min_ttl_ms == 0);
     CHECK(find_error_response(*c, 500) == nullptr);
 }
+
+TEST_CASE("Edge config: the invalidation token file", "[edge][config]") {
+    ConfigDir d;
+    std::ofstream(d.dir / "token") << "0123456789abcdef-token\n";
+    std::ofstream(d.dir / "short") << "abc\n";
+    auto c = d.load(std::string(kBucketOrigin) + "[invalidation]\ntoken_file = \"token\"\n");
+    INFO(d.messages());
+    REQUIRE(c);
+    CHECK(c->invalidation_token == "0123456789abcdef-token");
+    CHECK_FALSE(d.load(std::string(kBucketOrigin) + "[invalidation]\ntoken_file = \"short\"\n"));
+    CHECK(d.messages().find("invalidation.token_file") != std::string::npos);
+    CHECK(d.messages().find("at least 16 characters") != std::string::npos);
+    CHECK_FALSE(d.load(std::string(kBucketOrigin) + "[invalidation]\ntoken_file = \"missing\"\n"));
+    CHECK(d.messages().find("cannot be read") != std::string::npos);
+    CHECK(d.load(kBucketOrigin)->invalidation_token.empty());
+}

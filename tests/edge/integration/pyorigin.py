@@ -189,12 +189,14 @@ class PyOrigin:
         c.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n" % len(body) + self.TARGETED[kind] + b"\r\n" + body)
 
     def _invalidation(self, c, method, path, head):
-        """.../inv/<name>: GET answers "<path> #<n>" (n = how many requests reached this path), max-age=60; any other
-        method answers 201, with the request's X-Location as Location when it has one."""
+        """.../inv/<name>: GET answers "<path> #<n>" (n = how many requests reached this path), max-age=60, tagged
+        Surrogate-Key "inv <name>" and Cache-Tag "tagged-<name>"; any other method answers 201, with the request's
+        X-Location as Location when it has one."""
         if method == "GET":
             body = b"%s #%d" % (path.encode(), self.count(path))
-            c.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\nCache-Control: max-age=60\r\n\r\n" % len(body)
-                      + body)
+            tag = path.rsplit("/", 1)[1].encode()
+            c.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\nCache-Control: max-age=60\r\n"
+                      b"Surrogate-Key: inv %s\r\nCache-Tag: tagged-%s\r\n\r\n" % (len(body), tag, tag) + body)
             return
         loc = b""
         for line in head.split(b"\r\n")[1:]:

@@ -51,8 +51,8 @@ TEST_CASE("admin server answers metrics, health, 404, 405 and bad requests, then
     REQUIRE(w.start(
         [&](shared::Worker& self) {
             admin = std::make_unique<shared::AdminServer>(self.loop(), &metrics, [&] {
-                return draining ? shared::AdminResponse{503, "text/plain", "draining\n"}
-                                : shared::AdminResponse{200, "text/plain", "ok\n"};
+                return draining ? shared::AdminResponse{503, "text/plain", "draining\n", {}}
+                                : shared::AdminResponse{200, "text/plain", "ok\n", {}};
             });
             admin->add_handler([](std::string_view path, shared::AdminResponse& out) {
                 if (path != "/_meridian/extra") return false;

@@ -1,0 +1,142 @@
+#include "edge/invalidation/invalidation_api.h"
+
+#include <chrono>
+
+#include "edge/http/http_date.h"
+#include "edge/invalidation/invalidation_request.h"
+#include "shared/http/http_tokens.h"
+#include "shared/json/json_value.h"
+#include "shared/log/log.h"
+
+namespace edge {
+namespace {
+
+constexpr std::string_view kPath = "/_meridian/invalidate";
+
+void json_answer(shared::AdminResponse& out, int status, std::string body) {
+    out.status = status;
+    out.content_type = "application/json";
+    out.body = std::move(body);
+    out.body.push_back('\n');
+}
+
+void json_error(shared::AdminResponse& out, int status, std::string_view message) {
+    json_answer(out, status, "{\"error\": " + shared::json_quote(message) + "}");
+}
+
+// Compares without an early exit, so the time taken says nothing about where a wrong token differs.
+bool same_secret(std::string_view a, std::string_view b) {
+    unsigned char diff = a.size() == b.size() ? 0 : 1;
+    for (size_t i = 0; i < a.size(); ++i)
+        diff |= static_cast<unsigned char>(a[i] ^ (i < b.size() ? b[i] : 0));
+    return diff == 0;
+}
+
+std::string json_list(const std::vector<std::string>& v) {
+    std::string s = "[";
+    for (size_t i = 0; i < v.size(); ++i) {
+        if (i) s += ", ";
+        s += shared::json_quote(v[i]);
+    }
+    return s + "]";
+}
+
+} // namespace
+
+InvalidationApi::InvalidationApi(ObjectCache* cache, std::function<std::string()> token,
+                                 std::function<uint64_t()> now_ms)
+    : cache_(cache), token_(std::move(token)), now_ms_(std::move(now_ms)) {}
+
+void InvalidationApi::register_metrics(shared::MetricsRegistry& m) {
+    m.counter_fn("meridian_edge_invalidations_total", "Invalidations applied through the admin API", "",
+                 [this] { return static_cast<double>(invalidations_.load(std::memory_order_relaxed)); });
+    m.counter_fn("meridian_edge_invalidated_objects_total", "Stored objects removed or made stale by invalidations", "",
+                 [this] { return static_cast<double>(objects_.load(std::memory_order_relaxed)); });
+}
+
+bool InvalidationApi::authorized(const shared::AdminRequest& req, shared::AdminResponse& out) const {
+    std::string token = token_();
+    if (token.empty()) {
+        json_error(out, 403, "the invalidation API is off: set [invalidation] token_file in the edge config");
+        return false;
+    }
+    std::string_view auth = req.authorization;
+    if (auth.size() < 8 || !shared::ascii_iequals(auth.substr(0, 7), "Bearer ")) {
+        json_error(out, 401, "Authorization: Bearer <token> is required");
+        out.extra_headers = "WWW-Authenticate: Bearer realm=\"meridian-edge\"\r\n";
+        return false;
+    }
+    if (!same_secret(auth.substr(7), token)) {
+        json_error(out, 403, "wrong token");
+        return false;
+    }
+    return true;
+}
+
+bool InvalidationApi::handle(const shared::AdminRequest& req, shared::AdminResponse& out) {
+    if (req.path != kPath && req.path.substr(0, kPath.size() + 1) != std::string(kPath) + "/") return false;
+    if (!authorized(req, out)) return true;
+    if (req.path == kPath) {
+        if (req.method != "POST") {
+            json_error(out, 405, "POST a JSON invalidation here; GET " + std::string(kPath) + "/<id> for a report");
+            out.extra_headers = "Allow: POST\r\n";
+            return true;
+        }
+        create(req, out);
+        return true;
+    }
+    if (req.method != "GET" && req.method != "HEAD") {
+        json_error(out, 405, "GET only");
+        out.extra_headers = "Allow: GET, HEAD\r\n";
+        return true;
+    }
+    std::string_view id = req.path.substr(kPath.size() + 1);
+    for (const Record& r : history_) {
+        if (r.id == id) {
+            json_answer(out, 200, r.json);
+            return true;
+        }
+    }
+    json_error(out, 404, "no invalidation with this id (the last " + std::to_string(kHistory) + " are kept)");
+    return true;
+}
+
+void InvalidationApi::create(const shared::AdminRequest& req, shared::AdminResponse& out) {
+    if (!cache_) {
+        json_error(out, 503, "the cache is not running yet");
+        return;
+    }
+    InvalidationRequest inv;
+    std::string err;
+    if (!parse_invalidation_request(req.body, &inv, &err)) {
+        json_error(out, 400, err);
+        return;
+    }
+    uint64_t now = now_ms_();
+    auto t0 = std::chrono::steady_clock::now();
+    uint64_t hits =
+        cache_->invalidate([&inv](const CachedObject& o) { return invalidation_covers(inv, o); }, inv.soft, now);
+    auto took_us = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - t0).count();
+    invalidations_.fetch_add(1, std::memory_order_relaxed);
+    objects_.fetch_add(hits, std::memory_order_relaxed);
+    Record r;
+    r.id = "I" + std::to_string(next_id_++);
+    r.json = "{\"id\": " + shared::json_quote(r.id) + ", \"status\": \"Completed\", \"created\": " +
+             shared::json_quote(format_http_date(static_cast<int64_t>(now / 1000))) +
+             ", \"host\": " + (inv.host.empty() ? std::string("null") : shared::json_quote(inv.host)) +
+             ", \"paths\": " + json_list(inv.paths) + ", \"tags\": " + json_list(inv.tags) + ", \"mode\": \"" +
+             (inv.soft ? "soft" : "hard") + "\", \"objects\": " + std::to_string(hits) +
+             ", \"took_ms\": " + std::to_string(took_us / 1000) + "}";
+    shared::log::info("edge", "invalidation",
+                      {{"id", r.id},
+                       {"paths", std::to_string(inv.paths.size())},
+                       {"tags", std::to_string(inv.tags.size())},
+                       {"mode", inv.soft ? "soft" : "hard"},
+                       {"objects", std::to_string(hits)}});
+    json_answer(out, 201, r.json);
+    out.extra_headers = "Location: " + std::string(kPath) + "/" + r.id + "\r\n";
+    history_.push_back(std::move(r));
+    if (history_.size() > kHistory) history_.pop_front();
+}
+
+} // namespace edge

@@ -1,0 +1,292 @@
+#include "shared/json/json_value.h"
+
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+
+namespace shared {
+namespace {
+
+class Parser {
+  public:
+    explicit Parser(std::string_view t) : t_(t) {}
+
+    bool document(JsonValue* out, std::string* err) {
+        ws();
+        if (!value(out, 0)) return fail_out(err);
+        ws();
+        if (p_ != t_.size()) {
+            why_ = "unexpected bytes after the value";
+            return fail_out(err);
+        }
+        return true;
+    }
+
+  private:
+    bool fail_out(std::string* err) {
+        if (err) *err = "offset " + std::to_string(p_) + ": " + why_;
+        return false;
+    }
+    bool fail(const char* why) {
+        why_ = why;
+        return false;
+    }
+    void ws() {
+        while (p_ < t_.size() && (t_[p_] == ' ' || t_[p_] == '\t' || t_[p_] == '\n' || t_[p_] == '\r'))
+            ++p_;
+    }
+    bool literal(std::string_view word) {
+        if (t_.substr(p_, word.size()) != word) return fail("invalid literal");
+        p_ += word.size();
+        return true;
+    }
+
+    bool value(JsonValue* v, int depth) {
+        if (depth > kJsonMaxDepth) return fail("nested too deeply");
+        if (p_ >= t_.size()) return fail("a value was expected");
+        char c = t_[p_];
+        switch (c) {
+        case '{':
+            return object(v, depth);
+        case '[':
+            return array(v, depth);
+        case '"':
+            v->type = JsonValue::Type::string;
+            return string(&v->string);
+        case 't':
+            v->type = JsonValue::Type::boolean;
+            v->boolean = true;
+            return literal("true");
+        case 'f':
+            v->type = JsonValue::Type::boolean;
+            return literal("false");
+        case 'n':
+            v->type = JsonValue::Type::null;
+            return literal("null");
+        default:
+            return number(v);
+        }
+    }
+
+    bool object(JsonValue* v, int depth) {
+        v->type = JsonValue::Type::object;
+        ++p_;
+        ws();
+        if (p_ < t_.size() && t_[p_] == '}') {
+            ++p_;
+            return true;
+        }
+        for (;;) {
+            ws();
+            if (p_ >= t_.size() || t_[p_] != '"') return fail("a member name was expected");
+            std::string key;
+            if (!string(&key)) return false;
+            if (v->get(key)) return fail("duplicate member name");
+            ws();
+            if (p_ >= t_.size() || t_[p_] != ':') return fail("':' was expected");
+            ++p_;
+            ws();
+            JsonValue member;
+            if (!value(&member, depth + 1)) return false;
+            v->members.emplace_back(std::move(key), std::move(member));
+            ws();
+            if (p_ < t_.size() && t_[p_] == ',') {
+                ++p_;
+                continue;
+            }
+            if (p_ < t_.size() && t_[p_] == '}') {
+                ++p_;
+                return true;
+            }
+            return fail("',' or '}' was expected");
+        }
+    }
+
+    bool array(JsonValue* v, int depth) {
+        v->type = JsonValue::Type::array;
+        ++p_;
+        ws();
+        if (p_ < t_.size() && t_[p_] == ']') {
+            ++p_;
+            return true;
+        }
+        for (;;) {
+            ws();
+            JsonValue item;
+            if (!value(&item, depth + 1)) return false;
+            v->items.push_back(std::move(item));
+            ws();
+            if (p_ < t_.size() && t_[p_] == ',') {
+                ++p_;
+                continue;
+            }
+            if (p_ < t_.size() && t_[p_] == ']') {
+                ++p_;
+                return true;
+            }
+            return fail("',' or ']' was expected");
+        }
+    }
+
+    bool hex4(uint32_t* out) {
+        if (p_ + 4 > t_.size()) return fail("a \\u escape needs 4 hex digits");
+        uint32_t v = 0;
+        for (int i = 0; i < 4; ++i) {
+            char c = t_[p_++];
+            v <<= 4;
+            if (c >= '0' && c <= '9')
+                v |= static_cast<uint32_t>(c - '0');
+            else if (c >= 'a' && c <= 'f')
+                v |= static_cast<uint32_t>(c - 'a' + 10);
+            else if (c >= 'A' && c <= 'F')
+                v |= static_cast<uint32_t>(c - 'A' + 10);
+            else
+                return fail("a \\u escape needs 4 hex digits");
+        }
+        *out = v;
+        return true;
+    }
+
+    static void utf8(uint32_t cp, std::string* out) {
+        if (cp < 0x80) {
+            out->push_back(static_cast<char>(cp));
+        } else if (cp < 0x800) {
+            out->push_back(static_cast<char>(0xC0 | (cp >> 6)));
+            out->push_back(static_cast<char>(0x80 | (cp & 0x3F)));
+        } else if (cp < 0x10000) {
+            out->push_back(static_cast<char>(0xE0 | (cp >> 12)));
+            out->push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
+            out->push_back(static_cast<char>(0x80 | (cp & 0x3F)));
+        } else {
+            out->push_back(static_cast<char>(0xF0 | (cp >> 18)));
+            out->push_back(static_cast<char>(0x80 | ((cp >> 12) & 0x3F)));
+            out->push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
+            out->push_back(static_cast<char>(0x80 | (cp & 0x3F)));
+        }
+    }
+
+    bool string(std::string* out) {
+        ++p_; // the opening quote
+        for (;;) {
+            if (p_ >= t_.size()) return fail("unterminated string");
+            unsigned char c = static_cast<unsigned char>(t_[p_++]);
+            if (c == '"') return true;
+            if (c < 0x20) return fail("control character in a string");
+            if (c != '\\') {
+                out->push_back(static_cast<char>(c));
+                continue;
+            }
+            if (p_ >= t_.size()) return fail("unterminated string");
+            char e = t_[p_++];
+            switch (e) {
+            case '"':
+                out->push_back('"');
+                break;
+            case '\\':
+                out->push_back('\\');
+                break;
+            case '/':
+                out->push_back('/');
+                break;
+            case 'b':
+                out->push_back('\b');
+                break;
+            case 'f':
+                out->push_back('\f');
+                break;
+            case 'n':
+                out->push_back('\n');
+                break;
+            case 'r':
+                out->push_back('\r');
+                break;
+            case 't':
+                out->push_back('\t');
+                break;
+            case 'u': {
+                uint32_t cp;
+                if (!hex4(&cp)) return false;
+                if (cp >= 0xDC00 && cp <= 0xDFFF) return fail("unpaired low surrogate");
+                if (cp >= 0xD800 && cp <= 0xDBFF) {
+                    uint32_t lo;
+                    if (t_.substr(p_, 2) != "\\u") return fail("unpaired high surrogate");
+                    p_ += 2;
+                    if (!hex4(&lo)) return false;
+                    if (lo < 0xDC00 || lo > 0xDFFF) return fail("unpaired high surrogate");
+                    cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
+                }
+                utf8(cp, out);
+                break;
+            }
+            default:
+                return fail("invalid escape");
+            }
+        }
+    }
+
+    bool number(JsonValue* v) {
+        size_t start = p_;
+        auto digits = [&] {
+            size_t b = p_;
+            while (p_ < t_.size() && t_[p_] >= '0' && t_[p_] <= '9')
+                ++p_;
+            return p_ > b;
+        };
+        if (p_ < t_.size() && t_[p_] == '-') ++p_;
+        if (p_ < t_.size() && t_[p_] == '0') {
+            ++p_;
+        } else if (!digits()) {
+            return fail("a value was expected");
+        }
+        if (p_ < t_.size() && t_[p_] == '.') {
+            ++p_;
+            if (!digits()) return fail("digits were expected after '.'");
+        }
+        if (p_ < t_.size() && (t_[p_] == 'e' || t_[p_] == 'E')) {
+            ++p_;
+            if (p_ < t_.size() && (t_[p_] == '+' || t_[p_] == '-')) ++p_;
+            if (!digits()) return fail("digits were expected in the exponent");
+        }
+        std::string text(t_.substr(start, p_ - start));
+        v->type = JsonValue::Type::number;
+        v->number = std::strtod(text.c_str(), nullptr);
+        return true;
+    }
+
+    std::string_view t_;
+    size_t p_ = 0;
+    const char* why_ = "";
+};
+
+} // namespace
+
+const JsonValue* JsonValue::get(std::string_view key) const {
+    for (const auto& [k, v] : members)
+        if (k == key) return &v;
+    return nullptr;
+}
+
+bool parse_json(std::string_view text, JsonValue* out, std::string* err) {
+    *out = JsonValue();
+    return Parser(text).document(out, err);
+}
+
+std::string json_quote(std::string_view s) {
+    std::string out = "\"";
+    for (unsigned char c : s) {
+        if (c == '"' || c == '\\') {
+            out.push_back('\\');
+            out.push_back(static_cast<char>(c));
+        } else if (c < 0x20) {
+            char buf[8];
+            std::snprintf(buf, sizeof buf, "\\u%04x", c);
+            out += buf;
+        } else {
+            out.push_back(static_cast<char>(c));
+        }
+    }
+    out.push_back('"');
+    return out;
+}
+
+} // namespace shared
