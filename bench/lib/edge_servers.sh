@@ -84,7 +84,7 @@ CONF
   ORIGIN_PID=$SERVER_PID
 }
 
-# start_edge_meridian DIR PORT ORIGIN_PORT [CACHE_MAX_BYTES]
+# start_edge_meridian DIR PORT ORIGIN_PORT [CACHE_MAX_BYTES]; EDGE_EXTRA_CONF is appended to its config
 start_edge_meridian() {
   local dir=$1 port=$2 origin=$3 cache=${4:-"4GiB"}
   mkdir -p "$dir"
@@ -118,6 +118,7 @@ address = "127.0.0.1:$origin"
 [[behavior]]
 path_pattern = "*"
 origin = "origin"
+${EDGE_EXTRA_CONF:-}
 CONF
   if ! "$MERIDIAN_EDGE" --check --config "$dir/edge.toml" >"$dir/check.log" 2>&1; then
     warn "meridian-edge --check rejected the bench config: $(head -5 "$dir/check.log" | tr '\n' ' ')"

@@ -179,6 +179,23 @@ def targets(cases):
                     "PASS" if v <= 256 else "FAIL"))
     else:
         out.append(("edge cache bookkeeping <= 256 B/object", None, None, None, 256, "N/A"))
+    # Issue 17: a wildcard invalidation of 100,000 objects in < 1 s, hits' p99 meanwhile < 2x normal.
+    inv = find(cases, "invalidation", "invalidation of /s/* (wildcard) on a full cache", "meridian")
+    if inv and inv.get("took_ms") is not None:
+        n = inv.get("objects", 0)
+        ok = inv["took_ms"] < 1000 and n >= 100000
+        out.append((f"edge invalidates {n:,} objects by wildcard in < 1 s", inv["took_ms"], None, None, 1000,
+                    "PASS" if ok else "FAIL"))
+    else:
+        out.append(("edge invalidates 100,000 objects by wildcard in < 1 s", None, None, None, 1000, "N/A"))
+    calm = find(cases, "invalidation", "cache hit p99, no invalidation running", "meridian")
+    busy = find(cases, "invalidation", "cache hit p99, invalidation of /s/* running", "meridian")
+    if calm and busy and calm.get("p99_us") and busy.get("p99_us"):
+        ratio = busy["p99_us"] / calm["p99_us"]
+        out.append(("edge hit p99 during an invalidation < 2x normal", busy["p99_us"], calm["p99_us"], ratio, 2,
+                    "PASS" if ratio < 2 else "FAIL"))
+    else:
+        out.append(("edge hit p99 during an invalidation < 2x normal", None, None, None, 2, "N/A"))
     lt = find(cases, "loadtest", "10k keep-alive connections", "meridian")
     if lt:
         ok = lt.get("connected", 0) >= 10000 and lt.get("rss_kib", 1 << 30) < 1024 * 1024

@@ -226,14 +226,16 @@ std::vector<std::string> ObjectCache::lru_keys(uint32_t shard) const {
     return keys;
 }
 
-uint64_t ObjectCache::invalidate(const std::function<bool(const CachedObject&)>& match, bool soft, uint64_t now_ms) {
+uint64_t ObjectCache::invalidate(const std::function<bool(const CachedObject&)>& match, bool soft, uint64_t now_ms,
+                                 const std::function<void()>& between_slices) {
     uint64_t hits = 0;
     for (uint32_t si = 0; si < shard_count_; ++si) {
         Shard& s = shards_[si];
         size_t first_size = 0;
         for (int pass = 0; pass < 2; ++pass) {
             size_t i = 0, size = 0;
-            for (;;) {
+            for (bool first = true;; first = false) {
+                if (!first && between_slices) between_slices();
                 std::lock_guard lock(s.mu);
                 size = s.slots.size();
                 if (pass == 0 && i == 0) first_size = size;

@@ -68,8 +68,11 @@ class ObjectCache {
     // now_ms (kept for revalidation and stale-if-error). A shard's lock is held for at most kInvalidateSlice slots at
     // a time, so a hit waits microseconds, never the whole scan; `match` runs under that lock. Objects stored while
     // the scan runs may be missed (they are newer than the invalidation). Returns how many objects matched.
-    static constexpr size_t kInvalidateSlice = 1024;
-    uint64_t invalidate(const std::function<bool(const CachedObject&)>& match, bool soft, uint64_t now_ms);
+    // `between_slices` (may be empty) runs after each slice with no lock held: the caller's chance to give the CPU
+    // back to the workers when it shares their cores.
+    static constexpr size_t kInvalidateSlice = 256;
+    uint64_t invalidate(const std::function<bool(const CachedObject&)>& match, bool soft, uint64_t now_ms,
+                        const std::function<void()>& between_slices = {});
     // Longest distance of a stored object from its home slot, over all shards (tests: probe runs stay short).
     size_t max_probe_length() const;
     // Bytes of bookkeeping per stored object beyond key, header block and body bytes: struct sizes, body chunk
