@@ -99,6 +99,21 @@ LUA
     for s in $EDGE_SIZES; do
       wrk_case edge "cache hit $s keep-alive" "$kind" "http://127.0.0.1:$port/obj-$s.bin" "$secs" "$EDGE_CONNS"
     done
+    # Conditional hits (the viewer's If-None-Match names the stored ETag: 304) and range hits (206) of the 10 KiB
+    # object, beside its plain hits above.
+    if [ -f "$d/site/obj-10KiB.bin" ]; then
+      local etag
+      etag=$(curl -s -o /dev/null -D - "http://127.0.0.1:$port/obj-10KiB.bin" | tr -d '\r' |
+        sed -n 's/^[Ee][Tt][Aa][Gg]: *//p' | head -1)
+      if [ -n "$etag" ]; then
+        wrk_case edge "cache hit 10KiB conditional (If-None-Match, 304)" "$kind" \
+          "http://127.0.0.1:$port/obj-10KiB.bin" "$secs" "$EDGE_CONNS" -H "If-None-Match: $etag"
+      else
+        skip_row edge "cache hit 10KiB conditional (If-None-Match, 304)" "$kind" "no ETag on the cached object"
+      fi
+      wrk_case edge "cache hit 10KiB range (bytes=0-1023, 206)" "$kind" "http://127.0.0.1:$port/obj-10KiB.bin" \
+        "$secs" "$EDGE_CONNS" -H "Range: bytes=0-1023"
+    fi
     for s in $EDGE_CLOSE_SIZES; do
       wrk_case edge "cache hit $s new connection per request" "$kind" "http://127.0.0.1:$port/obj-$s.bin" "$secs" \
         "$EDGE_CONNS" -H "Connection: close"

@@ -179,6 +179,18 @@ def targets(cases):
                     "PASS" if v <= 256 else "FAIL"))
     else:
         out.append(("edge cache bookkeeping <= 256 B/object", None, None, None, 256, "N/A"))
+    # Issue 17: conditional and range hits at >= 0.95x the plain-hit rate of the same object, same run.
+    plain = find(cases, "edge", "cache hit 10KiB keep-alive", "meridian")
+    for label, case in (("conditional (304)", "cache hit 10KiB conditional (If-None-Match, 304)"),
+                        ("range (206)", "cache hit 10KiB range (bytes=0-1023, 206)")):
+        m = find(cases, "edge", case, "meridian")
+        desc = f"edge 10KiB {label} hits >= 0.95x plain hits"
+        if m and plain and throughput(m)[0] and throughput(plain)[0]:
+            ratio = throughput(m)[0] / throughput(plain)[0]
+            out.append((desc, throughput(m)[0], throughput(plain)[0], ratio, 0.95,
+                        "PASS" if ratio >= 0.95 else "FAIL"))
+        else:
+            out.append((desc, None, None, None, 0.95, "N/A"))
     # Issue 17: a wildcard invalidation of 100,000 objects in < 1 s, hits' p99 meanwhile < 2x normal.
     inv = find(cases, "invalidation", "invalidation of /s/* (wildcard) on a full cache", "meridian")
     if inv and inv.get("took_ms") is not None:
