@@ -1,5 +1,6 @@
 """Helpers for the meridian-edge integration tests: free ports, a config in a temp dir, starting and stopping the
 edge (and nginx) by PID, raw-socket HTTP exchanges. Not a test itself (only it_*.py files are registered)."""
+import contextlib
 import os
 import re
 import shutil
@@ -344,3 +345,26 @@ def http_origin(name, port):
 
 def tmpdir():
     return tempfile.mkdtemp(prefix="meridian-edge-it-")
+
+
+# The one behavior most scripted-origin tests need: everything to "py", cached per its headers, uncompressed.
+PY_CATCH_ALL = '\n[[behavior]]\npath_pattern = "*"\norigin = "py"\ncompress = false\n'
+
+
+@contextlib.contextmanager
+def edge_before_pyorigin(conf_tail, origin_keys="", mode=None, tmp=None):
+    """A scripted origin (pyorigin.PyOrigin, http origin "py" with `origin_keys` added to its table) and an edge in
+    front of it whose config ends with `conf_tail`; yields (edge, origin) and stops both, by PID, on the way out.
+    The test also asserts the edge is still alive at the end."""
+    from pyorigin import PyOrigin  # a sibling module, imported here so edgetest stays importable without it
+    py = PyOrigin(mode)
+    edge = None
+    try:
+        edge = Edge(tmp or tmpdir(), http_origin("py", py.port) + origin_keys + conf_tail).start()
+        yield edge, py
+        if edge.proc.poll() is not None:
+            raise RuntimeError(f"the edge exited ({edge.proc.returncode}) during the test")
+    finally:
+        if edge:
+            edge.stop()
+        py.stop()

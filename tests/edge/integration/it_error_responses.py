@@ -5,21 +5,10 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(__file__))
-from edgetest import Edge, Failures, http_get, tmpdir  # noqa: E402
-from pyorigin import PyOrigin  # noqa: E402
+from edgetest import Failures, edge_before_pyorigin, http_get  # noqa: E402
 
-tmp = tmpdir()
 f = Failures()
-py = PyOrigin()
-edge = None
-try:
-    edge = Edge(tmp, f"""
-[[origin]]
-name = "py"
-type = "http"
-address = "127.0.0.1:{py.port}"
-first_byte_timeout = "500ms"
-index_document = "index.html"
+with edge_before_pyorigin(origin_keys='first_byte_timeout = "500ms"\nindex_document = "index.html"\n', conf_tail="""
 [[behavior]]
 path_pattern = "*"
 origin = "py"
@@ -32,7 +21,7 @@ response_status = 200
 [[error_response]]
 status = 504
 page = "/hdrs/cache/oops"
-""").start()
+""") as (edge, py):
     port = edge.port
 
     st, h, b = http_get(port, "/app/settings/profile")
@@ -60,9 +49,4 @@ page = "/hdrs/cache/oops"
     py.release.set()  # /silent answers nothing either way; let its thread go
     st, h, b = http_get(port, "/api/x", method="POST", body=b"{}")
     f.eq(st, 404, "a POST's 404 is passed on as it is")
-    f.eq(edge.proc.poll(), None, "the edge is alive")
-finally:
-    if edge:
-        edge.stop()
-    py.stop()
 f.done()

@@ -10,13 +10,10 @@ import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(__file__))
-from edgetest import EDGE, Edge, Failures, http_get, http_origin, read_response, tmpdir  # noqa: E402
-from pyorigin import PyOrigin  # noqa: E402
+from edgetest import EDGE, Failures, edge_before_pyorigin, http_get, read_response, tmpdir  # noqa: E402
 
 tmp = tmpdir()
 f = Failures()
-py = PyOrigin()
-edge = None
 TOKEN = "s3cret-token-0123456789"
 token_file = os.path.join(tmp, "token")
 with open(token_file, "w") as fh:
@@ -45,15 +42,14 @@ def get(path):
     return h.get("x-cache"), h
 
 
-try:
-    edge = Edge(tmp, http_origin("py", py.port) + f"""
+with edge_before_pyorigin(tmp=tmp, conf_tail=f"""
 [invalidation]
 token_file = "{token_file}"
 [[behavior]]
 path_pattern = "*"
 origin = "py"
 compress = false
-""").start()
+""") as (edge, py):
 
     names = ["/inv/a", "/inv/b", "/inv/c", "/inv/sub/d", "/other/inv/e"]
     for p in names:
@@ -109,9 +105,4 @@ compress = false
     f.eq(r.returncode, 2, "CLI: exit 2 when the admin listener cannot be reached")
     m = edge.metrics()
     f.check("meridian_edge_invalidations_total 5" in m, "invalidations counted")
-    f.eq(edge.proc.poll(), None, "the edge is alive")
-finally:
-    if edge:
-        edge.stop()
-    py.stop()
 f.done()

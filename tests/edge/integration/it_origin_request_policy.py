@@ -9,13 +9,9 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(__file__))
-from edgetest import Edge, Failures, http_get, http_origin, tmpdir  # noqa: E402
-from pyorigin import PyOrigin  # noqa: E402
+from edgetest import Failures, edge_before_pyorigin, http_get  # noqa: E402
 
-tmp = tmpdir()
 f = Failures()
-py = PyOrigin()
-edge = None
 
 
 def received(body):
@@ -28,8 +24,7 @@ def received(body):
     return out
 
 
-try:
-    edge = Edge(tmp, http_origin("py", py.port) + """
+with edge_before_pyorigin("""
 [[behavior]]
 path_pattern = "/none/*"
 origin = "py"
@@ -56,7 +51,7 @@ cache_key_cookies = ["theme"]
 path_pattern = "*"
 origin = "py"
 compress = false
-""").start()
+""") as (edge, py):
     port = edge.port
     viewer = {"X-Req-Num": "2", "Accept-Language": "fr", "Cookie": "session=abc; lang=fr",
               "If-None-Match": '"viewer-tag"', "Range": "bytes=0-3", "Accept-Encoding": "gzip",
@@ -120,9 +115,4 @@ compress = false
     f.eq((st, h.get("x-cache")), (200, "RefreshHit from meridian"), "revalidation: answered by a 304")
     f.eq(received(py.last_head).get("x-req-num"), "7", "revalidation: the origin got the current request's header")
     f.eq(received(py.last_head).get("if-none-match"), '"h"', "revalidation: with the stored ETag")
-    f.eq(edge.proc.poll(), None, "the edge is alive")
-finally:
-    if edge:
-        edge.stop()
-    py.stop()
 f.done()

@@ -7,13 +7,9 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(__file__))
-from edgetest import Edge, Failures, http_get, http_origin, tmpdir  # noqa: E402
-from pyorigin import PyOrigin  # noqa: E402
+from edgetest import PY_CATCH_ALL, Failures, edge_before_pyorigin, http_get  # noqa: E402
 
-tmp = tmpdir()
 f = Failures()
-py = PyOrigin()
-edge = None
 
 
 def wait_for(cond, timeout=10.0):
@@ -25,13 +21,7 @@ def wait_for(cond, timeout=10.0):
     return False
 
 
-try:
-    edge = Edge(tmp, http_origin("py", py.port) + """
-[[behavior]]
-path_pattern = "*"
-origin = "py"
-compress = false
-""").start()
+with edge_before_pyorigin(PY_CATCH_ALL) as (edge, py):
     port = edge.port
     p = "/swr/a"
     st, h, b = http_get(port, p)
@@ -47,9 +37,4 @@ compress = false
     f.eq(py.count(p), 2, "three stale requests caused one refresh, not three")
     py.release.set()
     f.check(wait_for(lambda: http_get(port, p)[2] == b"/swr/a #2"), "the refreshed object is served next")
-    f.eq(edge.proc.poll(), None, "the edge is alive")
-finally:
-    if edge:
-        edge.stop()
-    py.stop()
 f.done()

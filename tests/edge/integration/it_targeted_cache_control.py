@@ -5,20 +5,10 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(__file__))
-from edgetest import Edge, Failures, http_get, http_origin, tmpdir  # noqa: E402
-from pyorigin import PyOrigin  # noqa: E402
+from edgetest import PY_CATCH_ALL, Failures, edge_before_pyorigin, http_get  # noqa: E402
 
-tmp = tmpdir()
 f = Failures()
-py = PyOrigin()
-edge = None
-try:
-    edge = Edge(tmp, http_origin("py", py.port) + """
-[[behavior]]
-path_pattern = "*"
-origin = "py"
-compress = false
-""").start()
+with edge_before_pyorigin(PY_CATCH_ALL) as (edge, py):
     port = edge.port
     cases = [  # path, stored by the edge, Cache-Control the viewer gets
         ("/tgt/cdn/a", True, "no-store"),
@@ -34,9 +24,4 @@ compress = false
         f.eq(py.count(path), 1 if stored else 3, f"{path}: the origin is asked {'once' if stored else 'every time'}")
         if stored:
             f.eq(results[-1][1].get("x-cache"), "Hit from meridian", f"{path}: stored per the targeted field")
-    f.eq(edge.proc.poll(), None, "the edge is alive")
-finally:
-    if edge:
-        edge.stop()
-    py.stop()
 f.done()

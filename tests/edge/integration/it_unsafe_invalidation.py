@@ -6,21 +6,16 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(__file__))
-from edgetest import Edge, Failures, http_get, http_origin, tmpdir  # noqa: E402
-from pyorigin import PyOrigin  # noqa: E402
+from edgetest import Failures, edge_before_pyorigin, http_get  # noqa: E402
 
-tmp = tmpdir()
 f = Failures()
-py = PyOrigin()
-edge = None
-try:
-    edge = Edge(tmp, http_origin("py", py.port) + """
+with edge_before_pyorigin("""
 [[behavior]]
 path_pattern = "*"
 origin = "py"
 compress = false
 allowed_methods = "ALL"
-""").start()
+""") as (edge, py):
     port = edge.port
 
     def get(path):
@@ -42,9 +37,4 @@ allowed_methods = "ALL"
     get("/inv/a")
     f.eq(get("/inv/b")[0], "Hit from meridian", "a Location on another host drops nothing")
     f.eq(py.count("/inv/c"), 1, "the origin saw /inv/c once")
-    f.eq(edge.proc.poll(), None, "the edge is alive")
-finally:
-    if edge:
-        edge.stop()
-    py.stop()
 f.done()
