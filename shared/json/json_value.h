@@ -5,10 +5,11 @@
 
 #include <string>
 #include <string_view>
-#include <utility>
 #include <vector>
 
 namespace shared {
+
+struct JsonMember;
 
 struct JsonValue {
     enum class Type { null, boolean, number, string, array, object };
@@ -16,11 +17,18 @@ struct JsonValue {
     bool boolean = false;
     double number = 0;
     std::string string;
-    std::vector<JsonValue> items;                           // array
-    std::vector<std::pair<std::string, JsonValue>> members; // object, in document order (duplicates refused)
+    std::vector<JsonValue> items;    // array
+    std::vector<JsonMember> members; // object, in document order (duplicates refused)
 
     // An object's member, or nullptr.
     const JsonValue* get(std::string_view key) const;
+};
+
+// An object member. (A std::pair would need JsonValue complete where it is still being declared; libc++ and
+// libstdc++ under clang refuse that.)
+struct JsonMember {
+    std::string key;
+    JsonValue value;
 };
 
 inline constexpr int kJsonMaxDepth = 32;
