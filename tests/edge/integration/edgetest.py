@@ -352,7 +352,7 @@ PY_CATCH_ALL = '\n[[behavior]]\npath_pattern = "*"\norigin = "py"\ncompress = fa
 
 
 @contextlib.contextmanager
-def edge_before_pyorigin(conf_tail, origin_keys="", mode=None, tmp=None):
+def edge_before_pyorigin(conf_tail, origin_keys="", mode=None, tmp=None, workers=1):
     """A scripted origin (pyorigin.PyOrigin, http origin "py" with `origin_keys` added to its table) and an edge in
     front of it whose config ends with `conf_tail`; yields (edge, origin) and stops both, by PID, on the way out.
     The test also asserts the edge is still alive at the end."""
@@ -360,7 +360,7 @@ def edge_before_pyorigin(conf_tail, origin_keys="", mode=None, tmp=None):
     py = PyOrigin(mode)
     edge = None
     try:
-        edge = Edge(tmp or tmpdir(), http_origin("py", py.port) + origin_keys + conf_tail).start()
+        edge = Edge(tmp or tmpdir(), http_origin("py", py.port) + origin_keys + conf_tail, workers=workers).start()
         yield edge, py
         if edge.proc.poll() is not None:
             raise RuntimeError(f"the edge exited ({edge.proc.returncode}) during the test")

@@ -42,7 +42,8 @@ def get(path):
     return h.get("x-cache"), h
 
 
-with edge_before_pyorigin(tmp=tmp, conf_tail=f"""
+# Two workers serve while the admin thread scans the shared cache (the TSan stage runs this test too).
+with edge_before_pyorigin(tmp=tmp, workers=2, conf_tail=f"""
 [invalidation]
 token_file = "{token_file}"
 [[behavior]]
