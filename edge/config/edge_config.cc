@@ -1,5 +1,6 @@
 #include "edge/config/edge_config.h"
 
+#include "edge/http/request_fields.h"
 #include "edge/origin/request_path.h"
 
 #include "shared/tls/tls_client_context.h"
@@ -8,11 +9,11 @@
 
 #include <algorithm>
 #include <cctype>
-#include <iterator>
-#include <fstream>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <fstream>
+#include <iterator>
 #include <set>
 
 namespace edge {
@@ -193,16 +194,6 @@ bool is_token(std::string_view s) {
     return true;
 }
 
-// Headers the edge owns or that are hop-by-hop: never forwarded from the viewer, so never a forwarding or key choice.
-bool is_reserved_request_header(std::string_view lower) {
-    for (std::string_view r :
-         {"connection", "keep-alive", "proxy-connection", "te", "trailer", "transfer-encoding", "upgrade",
-          "proxy-authorization", "proxy-authenticate", "host", "content-length", "expect", "via", "x-forwarded-for"}) {
-        if (lower == r) return true;
-    }
-    return false;
-}
-
 // `key`: an array of header names (lower-cased) or cookie names; errors name the key.
 std::vector<std::string> name_list(shared::ConfigSection& sec, const char* key, bool headers) {
     std::vector<std::string> v = sec.get_string_list(key, {});
@@ -214,7 +205,8 @@ std::vector<std::string> name_list(shared::ConfigSection& sec, const char* key, 
         if (!headers) continue;
         for (char& c : n)
             c = static_cast<char>(c >= 'A' && c <= 'Z' ? c + 32 : c);
-        if (is_reserved_request_header(n)) sec.error(key, "\"" + n + "\" is hop-by-hop or set by the edge itself");
+        if (is_never_forwarded_request_field(n))
+            sec.error(key, "\"" + n + "\" is hop-by-hop or set by the edge itself");
         if (n == "cookie") sec.error(key, "name cookies in the *_cookies keys instead of the Cookie header");
     }
     return v;

@@ -106,13 +106,8 @@ bool run_invalidate_command(int argc, char** argv, int* exit_code) {
         token.pop_back();
     if (token.empty()) return *exit_code = usage(("cannot read a token from " + token_file).c_str()), true;
 
-    auto list = [](const std::vector<std::string>& v) {
-        std::string s = "[";
-        for (size_t i = 0; i < v.size(); ++i)
-            s += (i ? ", " : "") + shared::json_quote(v[i]);
-        return s + "]";
-    };
-    std::string body = "{\"paths\": " + list(paths) + ", \"tags\": " + list(tags);
+    std::string body =
+        "{\"paths\": " + shared::json_string_array(paths) + ", \"tags\": " + shared::json_string_array(tags);
     if (!host.empty()) body += ", \"host\": " + shared::json_quote(host);
     if (soft) body += ", \"mode\": \"soft\"";
     body += "}";

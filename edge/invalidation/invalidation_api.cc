@@ -33,15 +33,6 @@ bool same_secret(std::string_view a, std::string_view b) {
     return diff == 0;
 }
 
-std::string json_list(const std::vector<std::string>& v) {
-    std::string s = "[";
-    for (size_t i = 0; i < v.size(); ++i) {
-        if (i) s += ", ";
-        s += shared::json_quote(v[i]);
-    }
-    return s + "]";
-}
-
 } // namespace
 
 InvalidationApi::InvalidationApi(ObjectCache* cache, std::function<std::string()> token,
@@ -127,9 +118,9 @@ void InvalidationApi::create(const shared::AdminRequest& req, shared::AdminRespo
     r.json = "{\"id\": " + shared::json_quote(r.id) + ", \"status\": \"Completed\", \"created\": " +
              shared::json_quote(format_http_date(static_cast<int64_t>(now / 1000))) +
              ", \"host\": " + (inv.host.empty() ? std::string("null") : shared::json_quote(inv.host)) +
-             ", \"paths\": " + json_list(inv.paths) + ", \"tags\": " + json_list(inv.tags) + ", \"mode\": \"" +
-             (inv.soft ? "soft" : "hard") + "\", \"objects\": " + std::to_string(hits) +
-             ", \"took_ms\": " + std::to_string(took_us / 1000) + "}";
+             ", \"paths\": " + shared::json_string_array(inv.paths) +
+             ", \"tags\": " + shared::json_string_array(inv.tags) + ", \"mode\": \"" + (inv.soft ? "soft" : "hard") +
+             "\", \"objects\": " + std::to_string(hits) + ", \"took_ms\": " + std::to_string(took_us / 1000) + "}";
     shared::log::info("edge", "invalidation",
                       {{"id", r.id},
                        {"paths", std::to_string(inv.paths.size())},

@@ -1,6 +1,7 @@
 #include "edge/proxy/origin_request.h"
 
 #include "edge/http/cookie_header.h"
+#include "edge/http/request_fields.h"
 #include "shared/http/http_tokens.h"
 
 #include <strings.h>
@@ -110,24 +111,7 @@ std::string origin_host_header(const OriginConfig& origin, std::string_view view
 }
 
 bool is_unforwarded_request_header(std::string_view name, std::string_view connection_value) {
-    static const char* const kSkip[] = {"connection",
-                                        "keep-alive",
-                                        "proxy-connection",
-                                        "te",
-                                        "trailer",
-                                        "transfer-encoding",
-                                        "upgrade",
-                                        "proxy-authorization",
-                                        "proxy-authenticate",
-                                        "host",
-                                        "x-forwarded-for",
-                                        "via",
-                                        "content-length",
-                                        "expect"};
-    for (const char* s : kSkip) {
-        if (shared::ascii_iequals(name, s)) return true;
-    }
-    return listed_in(connection_value, name);
+    return is_never_forwarded_request_field(name) || listed_in(connection_value, name);
 }
 
 bool build_origin_headers(const HttpRequest& req, const OriginConfig& origin, const OriginHeaderOptions& opt,

@@ -289,4 +289,13 @@ std::string json_quote(std::string_view s) {
     return out;
 }
 
+std::string json_string_array(const std::vector<std::string>& v) {
+    std::string s = "[";
+    for (size_t i = 0; i < v.size(); ++i) {
+        if (i) s += ", ";
+        s += json_quote(v[i]);
+    }
+    return s + "]";
+}
+
 } // namespace shared

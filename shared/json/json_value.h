@@ -41,4 +41,7 @@ bool parse_json(std::string_view text, JsonValue* out, std::string* err);
 // `s` as a JSON string literal (quotes included; control characters, quotes and backslashes escaped).
 std::string json_quote(std::string_view s);
 
+// A JSON array of those strings: ["a", "b"].
+std::string json_string_array(const std::vector<std::string>& v);
+
 } // namespace shared
