@@ -6,10 +6,12 @@
 
 #include <algorithm>
 #include <cstring>
+#include <ctime>
 #include <mutex>
 #include <set>
 #include <thread>
 
+#include "dns/dnssec/zone_signer.h"
 #include "dns/engine/answer_compiler.h"
 #include "dns/geo/steering.h"
 #include "dns/geo/steering_config.h"
@@ -35,7 +37,8 @@ struct FailedOpenTally {
     uint64_t total() {
         std::lock_guard lk(mu);
         uint64_t n = retired;
-        for (const auto* s : live) n += s->failed_open_total();
+        for (const auto* s : live)
+            n += s->failed_open_total();
         return n;
     }
 };
@@ -44,7 +47,7 @@ namespace {
 
 // Adapts dns::geo::Steering to the engine's hook.
 class GeoSteeringHook final : public SteeringHook {
-public:
+  public:
     GeoSteeringHook(std::unique_ptr<geo::Steering> s, std::shared_ptr<FailedOpenTally> tally)
         : steering_(std::move(s)), tally_(std::move(tally)) {
         std::lock_guard lk(tally_->mu);
@@ -57,10 +60,9 @@ public:
     }
     GeoSteeringHook(const GeoSteeringHook&) = delete;
     GeoSteeringHook& operator=(const GeoSteeringHook&) = delete;
-    bool answer(std::string_view name, uint16_t qtype, const ClientSubnet& ecs, const sockaddr* client,
-                unsigned worker, SteeredAnswer* out) const noexcept override {
-        const geo::SteeredName* sn =
-            steering_->find({reinterpret_cast<const uint8_t*>(name.data()), name.size()});
+    bool answer(std::string_view name, uint16_t qtype, const ClientSubnet& ecs, const sockaddr* client, unsigned worker,
+                SteeredAnswer* out) const noexcept override {
+        const geo::SteeredName* sn = steering_->find({reinterpret_cast<const uint8_t*>(name.data()), name.size()});
         if (!sn || !sn->steers(qtype)) return false;
         geo::ClientLocation loc;
         if (ecs.present() && ecs.source_prefix > 0) {
@@ -87,15 +89,32 @@ public:
     }
     const geo::Steering& steering() const { return *steering_; }
 
-private:
+  private:
     std::unique_ptr<geo::Steering> steering_;
     std::shared_ptr<FailedOpenTally> tally_;
 };
 
 // RFC 1982 serial number arithmetic: is b newer than a?
-bool serial_newer(uint32_t a, uint32_t b) { return a != b && static_cast<int32_t>(b - a) > 0; }
+bool serial_newer(uint32_t a, uint32_t b) {
+    return a != b && static_cast<int32_t>(b - a) > 0;
+}
 
 // The Steering inside a State's hook, or null (geo: used to feed the health checker).
+// [zone.dnssec]: the key records, then (on the finalized zone) every signature. Errors name the zone file.
+bool sign_zone(const ZoneConfig& zc, Zone& z, shared::ConfigDiagnostics& diags) {
+    std::string err;
+    std::shared_ptr<const ZoneSigner> signer = ZoneSigner::make(zc.dnssec.ksk, zc.dnssec.zsk, zc.dnssec.policy, &err);
+    if (signer && signer->add_key_records(z, &err)) {
+        z.finalize();
+        if (signer->sign(z, static_cast<uint64_t>(std::time(nullptr)), &err)) {
+            z.signer = std::move(signer);
+            return true;
+        }
+    }
+    diags.error_at(zc.file, 0, "cannot sign zone " + zc.name + ": " + err);
+    return false;
+}
+
 const geo::Steering* steering_of(const std::shared_ptr<const void>& hook) {
     return hook ? &static_cast<const GeoSteeringHook*>(hook.get())->steering() : nullptr;
 }
@@ -124,9 +143,9 @@ bool DnsApp::build(const std::string& path, shared::ConfigDiagnostics& diags, co
 
     std::unique_ptr<geo::Steering> steering;
     if (cfg_ok && steer_cfg && !steer_cfg->empty()) {
-        unsigned contexts = running_contexts_ ? running_contexts_
-                                              : query_contexts(cfg.common.workers,
-                                                               static_cast<unsigned>(cfg.common.listen.size()));
+        unsigned contexts = running_contexts_
+                                ? running_contexts_
+                                : query_contexts(cfg.common.workers, static_cast<unsigned>(cfg.common.listen.size()));
         steering = geo::Steering::build(*steer_cfg, contexts, diags);
         if (!steering) return false;
     }
@@ -140,15 +159,18 @@ bool DnsApp::build(const std::string& path, shared::ConfigDiagnostics& diags, co
         auto old = previous ? previous->get(*name_from_text(zc.name)) : nullptr;
         if (!z && old) {
             // A broken zone on reload keeps serving its previous version.
-            for (const auto& e : zd.all()) shared::log::error("dns", e.to_string());
+            for (const auto& e : zd.all())
+                shared::log::error("dns", e.to_string());
             shared::log::error("dns", "zone failed to load; keeping the previous version",
                                {{"zone", zc.name}, {"file", zc.file}, {"serial", std::to_string(old->serial)}});
             db->add(old);
             continue;
         }
         for (const auto& e : zd.all()) {
-            if (e.warning) diags.warning(e);
-            else diags.error(e);
+            if (e.warning)
+                diags.warning(e);
+            else
+                diags.error(e);
         }
         if (!z) {
             ok = false;
@@ -163,18 +185,27 @@ bool DnsApp::build(const std::string& path, shared::ConfigDiagnostics& diags, co
                 if (const Node* existing = z->find(n)) {
                     if (existing->find(rrtype::CNAME) || (names[i].steers(rrtype::A) && existing->find(rrtype::A)) ||
                         (names[i].steers(rrtype::AAAA) && existing->find(rrtype::AAAA))) {
-                        diags.error_at(zc.file, 0, "steered name " + names[i].name() +
-                                                       " also has static records of a steered type (or a CNAME) in zone " +
-                                                       zc.name);
+                        diags.error_at(zc.file, 0,
+                                       "steered name " + names[i].name() +
+                                           " also has static records of a steered type (or a CNAME) in zone " +
+                                           zc.name);
                         ok = false;
                     }
                 }
-                z->ensure_node(n).steer = i;
+                Node& node = z->ensure_node(n);
+                node.steer = i;
+                node.steered_types = static_cast<uint8_t>((names[i].steers(rrtype::A) ? kSteersA : 0) |
+                                                          (names[i].steers(rrtype::AAAA) ? kSteersAaaa : 0));
             }
         }
-        z->finalize();
-        // IXFR: what changed since the version being replaced, with that version's own history.
-        if (old) z->history = next_history(*old, *z, cfg.ixfr_history);
+        if (zc.dnssec.ksk && !sign_zone(zc, *z, diags)) {
+            ok = false;
+            continue;
+        }
+        if (!z->finalized()) z->finalize();
+        // IXFR: what changed since the version being replaced, with that version's own history. A signed zone's
+        // signatures change at every signing, so its secondaries get the whole zone.
+        if (old && !z->signer) z->history = next_history(*old, *z, cfg.ixfr_history);
         compile_answers(*z);
         db->add(std::move(z));
     }
@@ -196,6 +227,8 @@ bool DnsApp::build(const std::string& path, shared::ConfigDiagnostics& diags, co
     settings->engine.nsid = cfg.nsid;
     settings->engine.edns_buffer_size = cfg.edns_buffer_size;
     settings->axfr_allow = cfg.axfr_allow;
+    for (const auto& [apex, z] : db->zones())
+        settings->engine.signed_zones |= z->signer != nullptr;
     for (const auto& k : cfg.tsig_keys) {
         std::string err;
         if (auto key = make_tsig_key(k.name, k.algorithm, k.secret, k.min_mac_size, &err))
@@ -239,8 +272,8 @@ void DnsApp::register_metrics(shared::MetricsRegistry& m) {
                                      std::string("rcode=\"") + rcodes[i] + "\"");
     for (size_t i = 0; i < ids_.by_qtype.size(); i++) {
         const char* t = i < std::size(ServerMetricIds::kTypes) ? rrtype_label(ServerMetricIds::kTypes[i]) : "other";
-        ids_.by_qtype[i] = m.counter("meridian_dns_queries_by_type_total", "DNS queries by QTYPE",
-                                     std::string("qtype=\"") + t + "\"");
+        ids_.by_qtype[i] =
+            m.counter("meridian_dns_queries_by_type_total", "DNS queries by QTYPE", std::string("qtype=\"") + t + "\"");
     }
     ids_.udp = m.counter("meridian_dns_queries_total", "DNS queries received, by protocol", "protocol=\"udp\"");
     ids_.tcp = m.counter("meridian_dns_queries_total", "DNS queries received, by protocol", "protocol=\"tcp\"");
@@ -256,17 +289,16 @@ void DnsApp::register_metrics(shared::MetricsRegistry& m) {
     ids_.tcp_timeouts = m.counter("meridian_dns_tcp_timeouts_total",
                                   "TCP connections closed for a slow query, undrained answers or a stalled transfer");
     m.gauge_fn("meridian_dns_steering_failed_open_total",
-               "steered answers given while every candidate edge was unhealthy (Route53 fail-open)", "", [this] {
-                   return failed_open_ ? static_cast<double>(failed_open_->total()) : 0.0;
-               });
+               "steered answers given while every candidate edge was unhealthy (Route53 fail-open)", "",
+               [this] { return failed_open_ ? static_cast<double>(failed_open_->total()) : 0.0; });
     ids_.latency = m.histogram("meridian_dns_query_duration_seconds",
                                "time to build an answer (one query in 16 is timed: two clock reads per query cost more "
                                "than the rest of a cached answer)",
                                {1e-6, 2e-6, 5e-6, 1e-5, 2e-5, 5e-5, 1e-4, 1e-3, 1e-2});
     for (const auto& zc : state_.cfg.zones) {
         std::string apex = name_from_text(zc.name).value_or("");
-        m.gauge_fn("meridian_dns_zone_serial", "SOA serial of each loaded zone",
-                   "zone=\"" + name_to_text(apex) + "\"", [this, apex] {
+        m.gauge_fn("meridian_dns_zone_serial", "SOA serial of each loaded zone", "zone=\"" + name_to_text(apex) + "\"",
+                   [this, apex] {
                        auto z = state_.db ? state_.db->get(apex) : nullptr;
                        return z ? static_cast<double>(z->serial) : 0.0;
                    });
@@ -280,7 +312,8 @@ void DnsApp::publish() {
         auto db = state_.db;
         auto settings = state_.settings;
         slot->worker->post([svc, db, settings] { svc->update(db, settings); });
-        for (auto& u : slot->udp) u->publish(db, settings);
+        for (auto& u : slot->udp)
+            u->publish(db, settings);
     }
 }
 
@@ -334,35 +367,42 @@ bool DnsApp::start(uv_loop_t* main_loop, shared::MetricsRegistry& metrics) {
                     sp->udp.push_back(std::move(udp));
                     sp->tcp.push_back(std::move(tcp));
                     if (rc || rc2) {
-                        shared::log::error("dns", "cannot listen", {{"addr", addr.to_string()},
-                                                                    {"error", uv_strerror(rc ? rc : rc2)}});
+                        shared::log::error("dns", "cannot listen",
+                                           {{"addr", addr.to_string()}, {"error", uv_strerror(rc ? rc : rc2)}});
                         w.fail();
                         return;
                     }
                     if (w.index() != 0) continue;
                     const ReceiveBufferResult& rb = sp->udp.back()->receive_buffer();
-                    shared::log::info("dns", "listening", {{"udp", sp->udp.back()->address().to_string()},
-                                                           {"tcp", sp->tcp.back()->address().to_string()},
-                                                           {"udp_receive_buffer", std::to_string(rb.effective)}});
+                    shared::log::info("dns", "listening",
+                                      {{"udp", sp->udp.back()->address().to_string()},
+                                       {"tcp", sp->tcp.back()->address().to_string()},
+                                       {"udp_receive_buffer", std::to_string(rb.effective)}});
                     // Linux reports twice what it granted; less than asked means net.core.rmem_max capped it.
                     if (rcvbuf && static_cast<uint64_t>(rb.effective) / 2 < rcvbuf)
-                        shared::log::warn("dns", "UDP receive buffer smaller than limits.udp_receive_buffer "
-                                                 "(not root: raise net.core.rmem_max)",
-                                          {{"asked", std::to_string(rcvbuf)}, {"got", std::to_string(rb.effective / 2)},
+                        shared::log::warn("dns",
+                                          "UDP receive buffer smaller than limits.udp_receive_buffer "
+                                          "(not root: raise net.core.rmem_max)",
+                                          {{"asked", std::to_string(rcvbuf)},
+                                           {"got", std::to_string(rb.effective / 2)},
                                            {"error", rb.error ? std::strerror(rb.error) : ""}});
                 }
             },
             [sp](shared::Worker&) {
-                for (auto& u : sp->udp) u->stop();
-                for (auto& t : sp->tcp) t->close();
+                for (auto& u : sp->udp)
+                    u->stop();
+                for (auto& t : sp->tcp)
+                    t->close();
             });
         slot->started = true;
         workers_.push_back(std::move(slot));
         if (!ok) return false;
     }
     for (const auto& [apex, z] : state_.db->zones())
-        shared::log::info("dns", "zone loaded", {{"zone", z->apex_text}, {"serial", std::to_string(z->serial)},
-                                                 {"records", std::to_string(z->record_count)}});
+        shared::log::info("dns", "zone loaded",
+                          {{"zone", z->apex_text},
+                           {"serial", std::to_string(z->serial)},
+                           {"records", std::to_string(z->record_count)}});
     return true;
 }
 
@@ -370,12 +410,15 @@ void DnsApp::reload(const std::string& config_path) {
     shared::ConfigDiagnostics diags;
     State next;
     if (!build(config_path, diags, state_.db.get(), &next)) {
-        for (const auto& e : diags.all()) shared::log::error("dns", e.to_string());
+        for (const auto& e : diags.all())
+            shared::log::error("dns", e.to_string());
         shared::log::error("dns", "reload failed; the running configuration stays", {{"config", config_path}});
         return;
     }
-    for (const auto& e : diags.all()) shared::log::warn("dns", e.to_string());
-    if (next.cfg.common.workers != state_.cfg.common.workers || next.cfg.common.listen.size() != state_.cfg.common.listen.size())
+    for (const auto& e : diags.all())
+        shared::log::warn("dns", e.to_string());
+    if (next.cfg.common.workers != state_.cfg.common.workers ||
+        next.cfg.common.listen.size() != state_.cfg.common.listen.size())
         shared::log::warn("dns", "workers and listen changes take effect after a restart");
     if (next.cfg.query_log_file != query_log_.path())
         shared::log::warn("dns", "query_log.file changes take effect after a restart");
@@ -399,8 +442,10 @@ void DnsApp::reload(const std::string& config_path) {
     for (const auto& [apex, z] : state_.db->zones()) {
         auto old = old_db ? old_db->get(apex) : nullptr;
         if (old.get() == z.get()) continue;
-        shared::log::info("dns", "zone loaded", {{"zone", z->apex_text}, {"serial", std::to_string(z->serial)},
-                                                 {"records", std::to_string(z->record_count)}});
+        shared::log::info("dns", "zone loaded",
+                          {{"zone", z->apex_text},
+                           {"serial", std::to_string(z->serial)},
+                           {"records", std::to_string(z->record_count)}});
         if (old && serial_newer(old->serial, z->serial) && !state_.cfg.notify.empty()) {
             const TsigKey* key = nullptr;
             if (!state_.cfg.notify_key.empty()) {
@@ -410,17 +455,21 @@ void DnsApp::reload(const std::string& config_path) {
                 for (const auto& t : state_.settings->engine.tsig_keys)
                     if (t.name == want) key = &t;
             }
-            if (notifier_) notifier_->notify(*z, state_.cfg.notify, key);
-            else send_notify(*z, state_.cfg.notify, key);
+            if (notifier_)
+                notifier_->notify(*z, state_.cfg.notify, key);
+            else
+                send_notify(*z, state_.cfg.notify, key);
         }
         // RFC 1982: a lower serial looks older to every secondary, which keeps its copy and never transfers this one
         // (nor the next ones, until the serial passes the old value again).
         if (old && serial_newer(z->serial, old->serial))
             shared::log::warn("dns", "zone serial went backwards: secondaries will keep the previous version",
-                              {{"zone", z->apex_text}, {"serial", std::to_string(z->serial)},
+                              {{"zone", z->apex_text},
+                               {"serial", std::to_string(z->serial)},
                                {"previous_serial", std::to_string(old->serial)}});
     }
-    shared::log::info("dns", "reloaded", {{"config", config_path}, {"zones", std::to_string(state_.db->zones().size())}});
+    shared::log::info("dns", "reloaded",
+                      {{"config", config_path}, {"zones", std::to_string(state_.db->zones().size())}});
 }
 
 void DnsApp::stop(std::function<void()> done) {

@@ -5,6 +5,51 @@
 
 namespace dns {
 
+namespace {
+
+std::shared_ptr<const DnssecKey> load_key(shared::ConfigSection& d, const char* key, const ZoneConfig& zc) {
+    std::string path = d.get_path(key, "");
+    if (path.empty()) return nullptr;
+    std::string err;
+    std::shared_ptr<const DnssecKey> k = DnssecKey::load(path, &err);
+    if (!k) {
+        d.error(key, err);
+        return nullptr;
+    }
+    auto want = name_from_text(zc.name);
+    if (want && to_lower(name_from_text(k->zone()).value_or("")) != to_lower(*want)) {
+        d.error(key, "the key is for zone " + k->zone() + ", not " + zc.name);
+        return nullptr;
+    }
+    return k;
+}
+
+void parse_zone_dnssec(shared::ConfigSection& d, ZoneConfig& zc) {
+    ZoneDnssecConfig& c = zc.dnssec;
+    c.ksk = load_key(d, "ksk", zc);
+    c.zsk = load_key(d, "zsk", zc);
+    if (!d.has("ksk"))
+        d.error("ksk", "missing required key (the key-signing key's file, e.g. from 'meridian-dns keygen')");
+    if (c.ksk && !c.ksk->ksk())
+        d.error("ksk", "the key has flags " + std::to_string(c.ksk->flags()) + ", not 257 (a key-signing key)");
+    if (c.zsk && c.ksk && c.zsk->key_tag() == c.ksk->key_tag() && c.zsk->algorithm() == c.ksk->algorithm())
+        c.zsk = nullptr; // the same key named twice: a combined signing key
+    const uint64_t day = 86400000;
+    uint64_t validity = d.get_duration_ms("signature_validity", 14 * day);
+    uint64_t refresh = d.get_duration_ms("signature_refresh", 7 * day);
+    if (validity < 2 * 3600000 || validity > 366 * day)
+        d.error("signature_validity", "must be from 2h to 366d");
+    else if (refresh < 3600000 || refresh >= validity)
+        d.error("signature_refresh", "must be at least 1h and shorter than signature_validity");
+    c.policy.validity_s = static_cast<uint32_t>(validity / 1000);
+    c.policy.refresh_s = static_cast<uint32_t>(refresh / 1000);
+    c.policy.dnskey_ttl = static_cast<uint32_t>(d.get_duration_ms("dnskey_ttl", 3600000) / 1000);
+    c.policy.publish_cds = d.get_bool("publish_cds", true);
+    d.finish();
+}
+
+} // namespace
+
 bool parse_dns_config(const std::string& path, shared::ConfigDiagnostics& diags, DnsConfig* out,
                       const std::function<void(shared::ConfigSection&)>& extra) {
     *out = DnsConfig{};
@@ -26,6 +71,7 @@ bool parse_dns_config(const std::string& path, shared::ConfigDiagnostics& diags,
                     z.error("name", "zone " + zc.name + " is configured twice");
         }
         if (zc.file.empty()) z.error("file", "missing required key");
+        if (auto d = z.table("dnssec")) parse_zone_dnssec(*d, zc);
         z.finish();
         c.zones.push_back(std::move(zc));
     }
@@ -60,8 +106,10 @@ bool parse_dns_config(const std::string& path, shared::ConfigDiagnostics& diags,
         for (const auto& s : c.axfr_allow_text) {
             std::string err;
             auto cidr = parse_cidr(s, &err);
-            if (!cidr) a->error("allow", err);
-            else c.axfr_allow.add(*cidr);
+            if (!cidr)
+                a->error("allow", err);
+            else
+                c.axfr_allow.add(*cidr);
         }
         c.transfer_timeout_ms = a->get_duration_ms("transfer_timeout", 60000);
         if (c.transfer_timeout_ms == 0) a->error("transfer_timeout", "must be more than 0");
@@ -80,10 +128,10 @@ bool parse_dns_config(const std::string& path, shared::ConfigDiagnostics& diags,
         std::string err;
         if (!t.name.empty() && !t.secret.empty() && !t.algorithm.empty()) {
             if (!make_tsig_key(t.name, t.algorithm, t.secret, t.min_mac_size, &err)) {
-                const char* key = err.find("secret") != std::string::npos      ? "secret"
+                const char* key = err.find("secret") != std::string::npos         ? "secret"
                                   : err.find("min_mac_size") != std::string::npos ? "min_mac_size"
-                                  : err.find("key name") != std::string::npos    ? "name"
-                                                                                 : "algorithm";
+                                  : err.find("key name") != std::string::npos     ? "name"
+                                                                                  : "algorithm";
                 k.error(key, err);
             }
             for (const auto& other : c.tsig_keys)
@@ -96,8 +144,10 @@ bool parse_dns_config(const std::string& path, shared::ConfigDiagnostics& diags,
     for (const auto& n : root.get_string_list("notify", {})) {
         std::string err;
         auto a = shared::parse_socket_address(n.find(':') == std::string::npos ? n + ":53" : n, &err);
-        if (!a) root.error("notify", "\"" + n + "\": " + err);
-        else c.notify.push_back(*a);
+        if (!a)
+            root.error("notify", "\"" + n + "\": " + err);
+        else
+            c.notify.push_back(*a);
     }
     c.notify_key = root.get_string("notify_key", "");
     if (!c.notify_key.empty()) {

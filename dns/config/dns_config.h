@@ -4,10 +4,12 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "dns/config/address_acl.h"
+#include "dns/dnssec/zone_signer.h"
 #include "dns/server/rate_limiter.h"
 #include "shared/config/common_config.h"
 #include "shared/config/config.h"
@@ -15,9 +17,18 @@
 
 namespace dns {
 
+// [zone.dnssec]: sign the zone online (dns/dnssec/zone_signer.h). The keys are loaded while the config is read, so
+// a missing or mismatched key file is a config error naming the key.
+struct ZoneDnssecConfig {
+    std::shared_ptr<const DnssecKey> ksk; // null = the zone is not signed
+    std::shared_ptr<const DnssecKey> zsk; // null = the KSK signs everything
+    ZoneSigningPolicy policy;
+};
+
 struct ZoneConfig {
     std::string name; // "example.test." (as written, made absolute)
     std::string file; // resolved against the config file's folder
+    ZoneDnssecConfig dnssec;
 };
 
 struct TsigKeyConfig {
@@ -33,7 +44,7 @@ struct DnsConfig {
     std::string chaos_id, chaos_version, chaos_hostname;
     std::string nsid;
     uint64_t tcp_idle_timeout_ms = 10000;
-    uint32_t max_tcp_connections = 1000; // per worker
+    uint32_t max_tcp_connections = 1000;           // per worker
     uint32_t max_tcp_connections_per_address = 64; // whole process; 0 = no limit
     uint64_t tcp_query_timeout_ms = 5000;
     uint64_t tcp_write_timeout_ms = 10000;
@@ -45,8 +56,8 @@ struct DnsConfig {
     std::vector<std::string> axfr_allow_text;
     std::vector<TsigKeyConfig> tsig_keys;
     std::vector<shared::SocketAddress> notify;
-    std::string notify_key; // name of a [[tsig_key]] that signs NOTIFY; "" = unsigned
-    std::string query_log_file; // "" = off
+    std::string notify_key;        // name of a [[tsig_key]] that signs NOTIFY; "" = unsigned
+    std::string query_log_file;    // "" = off
     uint32_t query_log_sample = 1; // log one query in N
     RrlConfig rrl;
 };

@@ -10,9 +10,12 @@ namespace dns {
 
 namespace {
 
-// The query an answer stands for: header (QDCOUNT 1), `name` (lower-case wire, at most kMaxNameLen), type, class IN.
-// Returns its length.
-size_t make_query(uint8_t* q, std::string_view name, uint16_t type) {
+constexpr size_t kOptLen = 11; // an OPT record without options
+
+// The query an answer stands for: header (QDCOUNT 1), `name` (lower-case wire, at most kMaxNameLen), type, class IN,
+// and with `dnssec` an OPT record with DO set (the answer then ends with our OPT, kOptLen bytes). Returns the
+// length of the header and question.
+size_t make_query(uint8_t* q, std::string_view name, uint16_t type, bool dnssec = false) {
     std::memset(q, 0, 12);
     q[5] = 1;
     std::memcpy(q + 12, name.data(), name.size());
@@ -21,6 +24,11 @@ size_t make_query(uint8_t* q, std::string_view name, uint16_t type) {
     q[end + 1] = static_cast<uint8_t>(type);
     q[end + 2] = 0;
     q[end + 3] = static_cast<uint8_t>(rrclass::IN);
+    if (dnssec) {
+        static const uint8_t opt[kOptLen] = {0, 0, 41, 0x10, 0, 0, 0, 0x80, 0, 0, 0};
+        std::memcpy(q + end + 4, opt, kOptLen);
+        q[11] = 1;
+    }
     return end + 4;
 }
 
@@ -81,20 +89,12 @@ void compile_negative(const ZoneDb& db, const Zone& zone, AnswerTable* table) {
                         zone.apex.size());
 }
 
-} // namespace
-
-CompileStats compile_answers(Zone& zone) {
-    CompileStats st;
-    if (!zone.finalized()) zone.finalize();
-    // A database holding just this zone (not owned: the zone outlives the call).
-    ZoneDb db;
-    db.add(std::shared_ptr<const Zone>(&zone, [](const Zone*) {}));
+// The table of every direct name's answers, as the engine gives them (to DO=1 queries when `dnssec`).
+AnswerTable compile_table(const ZoneDb& db, const Zone& zone, bool dnssec, CompileStats* st) {
     EngineConfig cfg;
     QueryContext ctx{true, nullptr, 0}; // "TCP": the full answer, never truncated for a UDP size
     std::unique_ptr<uint8_t[]> out(new uint8_t[65535]);
-    uint8_t query[12 + kMaxNameLen + 4];
-    // Built aside and installed at the end: while compiling, the engine must not look in a half-built table.
-    zone.answers = AnswerTable{};
+    uint8_t query[12 + kMaxNameLen + 4 + kOptLen];
     AnswerTable table;
     size_t candidates = 0;
     for (const Node& node : zone.node_list())
@@ -108,15 +108,21 @@ CompileStats compile_answers(Zone& zone) {
         bytes.clear();
         answers.clear();
         for (const RRset& set : node.rrsets) {
-            size_t qend = make_query(query, name, set.type);
+            size_t qend = make_query(query, name, set.type, dnssec);
             AnswerInfo info;
-            size_t n = answer_query(db, cfg, ctx, query, qend, out.get(), 65535, &info);
+            size_t n = answer_query(db, cfg, ctx, query, qend + (dnssec ? kOptLen : 0), out.get(), 65535, &info);
             if (n <= qend || info.kind != AnswerKind::answered || info.rcode != rcode::NOERROR || info.truncated)
                 continue;
             auto u16 = [&](size_t o) { return static_cast<uint16_t>((out[o] << 8) | out[o + 1]); };
             uint16_t flags = u16(2), an = u16(6), ns = u16(8), ar = u16(10);
+            if (dnssec) { // the answer's own OPT is added per query
+                if (ar == 0 || n < qend + kOptLen || out[n - kOptLen + 2] != 41) continue;
+                n -= kOptLen;
+                ar--;
+            }
             // Exactly this RRset, authoritative, nothing in authority: otherwise not the case the fast path copies.
-            if (!(flags & flag::AA) || an != set.count || ns != 0 || n - qend > 0xFFFF) continue;
+            uint16_t want = static_cast<uint16_t>(set.count + (dnssec ? set.sig_count : 0));
+            if (!(flags & flag::AA) || an != want || ns != 0 || n - qend > 0xFFFF) continue;
             bytes.emplace_back(reinterpret_cast<const char*>(out.get() + qend), n - qend);
             answers.push_back(AnswerTable::Answer{set.type, an, ar, {}});
         }
@@ -136,12 +142,30 @@ CompileStats compile_answers(Zone& zone) {
         for (size_t i = 0; i < answers.size(); i++)
             answers[i].bytes = bytes[i];
         table.add(name, name_hash(name), answers, complete);
-        st.compiled += answers.size();
+        st->compiled += answers.size();
     }
-    compile_negative(db, zone, &table);
+    if (!dnssec) compile_negative(db, zone, &table);
     table.shrink();
-    zone.answers = std::move(table);
-    st.bytes = zone.answers.memory_bytes();
+    return table;
+}
+
+} // namespace
+
+CompileStats compile_answers(Zone& zone) {
+    CompileStats st;
+    if (!zone.finalized()) zone.finalize();
+    // A database holding just this zone (not owned: the zone outlives the call).
+    ZoneDb db;
+    db.add(std::shared_ptr<const Zone>(&zone, [](const Zone*) {}));
+    // Built aside and installed at the end: while compiling, the engine must not look in a half-built table.
+    zone.answers = AnswerTable{};
+    zone.signed_answers = AnswerTable{};
+    AnswerTable plain = compile_table(db, zone, false, &st);
+    AnswerTable signed_table;
+    if (zone.signer) signed_table = compile_table(db, zone, true, &st);
+    zone.answers = std::move(plain);
+    zone.signed_answers = std::move(signed_table);
+    st.bytes = zone.answers.memory_bytes() + zone.signed_answers.memory_bytes();
     return st;
 }
 

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cstring>
 
+#include "dns/dnssec/compact_denial.h"
+#include "dns/dnssec/zone_signer.h"
 #include "dns/engine/rr_writer.h"
 #include "dns/wire/dns_constants.h"
 #include "dns/wire/query.h"
@@ -42,19 +44,31 @@ class Responder {
     bool transfer = false;
 
   private:
-    // Writes a whole RRset; false (with nothing written) when it does not fit.
-    bool put_rrset(std::string_view owner, const RRset& set, uint32_t ttl, Section sec) noexcept;
+    // Writes a whole RRset (with its RRSIGs when the answer is signed); false (with nothing written) when it does
+    // not fit. `synthesized`: the owner is a name a wildcard stands for, so the RRset is signed for it now.
+    bool put_rrset(std::string_view owner, const RRset& set, uint32_t ttl, Section sec,
+                   bool synthesized = false) noexcept;
     // Answer/authority data that must fit, else TC.
-    bool must(std::string_view owner, const RRset& set, uint32_t ttl, Section sec) noexcept {
+    bool must(std::string_view owner, const RRset& set, uint32_t ttl, Section sec, bool synthesized = false) noexcept {
         if (tc) return false;
-        if (put_rrset(owner, set, ttl, sec)) return true;
+        if (put_rrset(owner, set, ttl, sec, synthesized)) return true;
         truncate();
         return false;
     }
-    void negative(const Zone& z) noexcept { must(z.apex, *z.soa, z.negative_ttl, Section::authority); }
+    // NODATA / NXDOMAIN authority: the SOA and, in a signed answer, the compact denial for `name` (see deny()).
+    void negative(const Zone& z, std::string_view name, const Node* node, bool synthesized = false,
+                  uint16_t absent = 0) noexcept {
+        if (!must(z.apex, *z.soa, z.negative_ttl, Section::authority)) return;
+        if (dnssec_) deny(z, name, node, synthesized, absent);
+    }
+    // RFC 9824: one NSEC at `name` listing what `node` holds (or NXNAME when there is no node): the one signed at
+    // load for a node of the zone, else built and signed now (a name a wildcard answers, a name that does not
+    // exist). `absent`: a type the node holds only for other clients (a steered address answered NODATA).
+    void deny(const Zone& z, std::string_view name, const Node* node, bool synthesized, uint16_t absent) noexcept;
     void referral(const Zone& z, const Node& cut) noexcept;
     void dname(const Zone& z, const Node& owner, const NameBuf& name, unsigned prefix_labels, unsigned depth) noexcept;
-    void answer_node(const Zone& z, const Node& node, std::string_view owner, unsigned depth) noexcept;
+    void answer_node(const Zone& z, const Node& node, std::string_view owner, unsigned depth,
+                     bool synthesized = false) noexcept;
     void resolve(const Zone& z, const NameBuf& name, unsigned skip, unsigned depth) noexcept;
     void add_addresses(const Zone& z, std::string_view target) noexcept;
     void additional_for(const Zone& z, const RRset& set) noexcept;
@@ -67,15 +81,65 @@ class Responder {
     const ParsedQuery& q_;
     WireWriter& w_;
     bool additional_full_ = false;
+    bool dnssec_ = false;                    // DO=1 on a signed zone: RRSIGs and denial of existence (RFC 4035 §3.1)
     const Node* chain_[kMaxCnameChain] = {}; // CNAME owners already answered (loop detection)
     unsigned chain_len_ = 0;
 };
 
-bool Responder::put_rrset(std::string_view owner, const RRset& set, uint32_t ttl, Section sec) noexcept {
+bool Responder::put_rrset(std::string_view owner, const RRset& set, uint32_t ttl, Section sec,
+                          bool synthesized) noexcept {
+    size_t mark = w_.pos();
     if (!write_rrset(w_, owner, set, ttl)) return false;
+    uint16_t sigs = 0;
+    if (dnssec_ && synthesized && zone && zone->signer) {
+        // Signed as the name itself (labels = its own), so no proof that the wildcard applied is needed.
+        RRset signed_now{set.type, set.ttl, 0, {}, {}, 0};
+        if (zone->signer->sign_online(owner, set.type, set.ttl, set.rdata, ctx_.now_s, &signed_now.sigs)) {
+            if (!write_rrsigs(w_, owner, signed_now, ttl)) {
+                w_.rewind(mark);
+                return false;
+            }
+            sigs = 1;
+        }
+    } else if (dnssec_ && set.sig_count) {
+        if (!write_rrsigs(w_, owner, set, ttl)) {
+            w_.rewind(mark); // RFC 4035 §3.1.1: an RRset goes with its RRSIGs or not at all
+            return false;
+        }
+        sigs = set.sig_count;
+    }
     uint16_t& count = sec == Section::answer ? an : sec == Section::authority ? ns : ar;
-    count = static_cast<uint16_t>(count + set.count);
+    count = static_cast<uint16_t>(count + set.count + sigs);
     return true;
+}
+
+void Responder::deny(const Zone& z, std::string_view name, const Node* node, bool synthesized,
+                     uint16_t absent) noexcept {
+    if (node && !synthesized && !absent) {
+        if (const RRset* d = z.denial_of(*node)) must(node->name, *d, d->ttl, Section::authority);
+        return;
+    }
+    uint16_t types[64];
+    size_t n = 0;
+    if (node) {
+        for (const RRset& s : node->rrsets)
+            if (s.type != absent && n < 60) types[n++] = s.type;
+        if ((node->steered_types & kSteersA) && absent != rrtype::A) types[n++] = rrtype::A;
+        if ((node->steered_types & kSteersAaaa) && absent != rrtype::AAAA) types[n++] = rrtype::AAAA;
+    } else {
+        types[n++] = kNxnameType;
+    }
+    types[n++] = rrtype::RRSIG;
+    types[n++] = kNsecType;
+    std::string rd = compact_nsec_rdata(name, nsec_type_bitmap(std::vector<uint16_t>(types, types + n)));
+    if (rd.empty()) return;
+    RRset nsec{kNsecType, z.negative_ttl, 1, {}, {}, 0};
+    nsec.rdata.push_back(static_cast<char>(rd.size() >> 8));
+    nsec.rdata.push_back(static_cast<char>(rd.size()));
+    nsec.rdata.append(rd);
+    if (!z.signer->sign_online(name, kNsecType, nsec.ttl, nsec.rdata, ctx_.now_s, &nsec.sigs)) return;
+    nsec.sig_count = 1;
+    must(name, nsec, nsec.ttl, Section::authority);
 }
 
 void Responder::add_addresses(const Zone& z, std::string_view target) noexcept {
@@ -116,6 +180,14 @@ void Responder::referral(const Zone& z, const Node& cut) noexcept {
     if (an == 0) aa = false; // RFC 1034 §4.3.2 step 3b: a referral is not authoritative
     this->cut = &cut;
     if (!must(cut.name, *nsset, nsset->ttl, Section::authority)) return;
+    if (dnssec_) {
+        // RFC 4035 §3.1.4: the child's DS, signed, or the signed proof that it has none (an insecure delegation).
+        if (const RRset* ds = cut.find(rrtype::DS)) {
+            if (!must(cut.name, *ds, ds->ttl, Section::authority)) return;
+        } else if (const RRset* d = z.denial_of(cut)) {
+            if (!must(cut.name, *d, d->ttl, Section::authority)) return;
+        }
+    }
     // Glue: address records of the NS targets we hold (in-bailiwick or elsewhere in the zone).
     additional_for(z, *nsset);
 }
@@ -139,24 +211,36 @@ bool Responder::steered(const Node& node, std::string_view owner) noexcept {
         pos += 12 + rdlen;
         written++;
     }
+    uint16_t sigs = 0;
+    if (dnssec_ && written == sa.rr_count) {
+        for (size_t p = 0; sigs < sa.sig_count && p + 12 <= sa.sigs_len; sigs++) {
+            const uint8_t* rr = sa.sigs + p;
+            uint16_t rdlen = static_cast<uint16_t>((rr[10] << 8) | rr[11]);
+            if (p + 12 + rdlen > sa.sigs_len) break;
+            w_.name(owner);
+            w_.bytes(rr + 2, 10u + rdlen);
+            p += 12 + rdlen;
+        }
+    }
     if (!w_.ok()) {
         w_.rewind(mark);
         truncate();
         return true;
     }
-    an = static_cast<uint16_t>(an + written);
+    an = static_cast<uint16_t>(an + written + sigs);
     return true;
 }
 
-void Responder::answer_node(const Zone& z, const Node& node, std::string_view owner, unsigned depth) noexcept {
+void Responder::answer_node(const Zone& z, const Node& node, std::string_view owner, unsigned depth,
+                            bool synthesized) noexcept {
     if (depth == 0) aa = true;
     if (steered(node, owner)) return;
     if (tc) return;
     if (q_.qtype == rrtype::ANY) {
         // RFC 8482 §4.1: answer with one RRset of our choice (the first, SOA at the apex).
-        if (node.rrsets.empty()) return negative(z);
+        if (node.rrsets.empty()) return negative(z, owner, &node, synthesized);
         const RRset& s = node.rrsets.front();
-        must(owner, s, s.ttl, Section::answer);
+        must(owner, s, s.ttl, Section::answer, synthesized);
         return;
     }
     const RRset* cname = node.find(rrtype::CNAME);
@@ -164,7 +248,7 @@ void Responder::answer_node(const Zone& z, const Node& node, std::string_view ow
         for (unsigned i = 0; i < chain_len_; i++)
             if (chain_[i] == &node) return; // a loop: every CNAME of it is in the answer already
         if (chain_len_ < kMaxCnameChain) chain_[chain_len_++] = &node;
-        if (!must(owner, *cname, cname->ttl, Section::answer)) return;
+        if (!must(owner, *cname, cname->ttl, Section::answer, synthesized)) return;
         if (depth + 1 >= kMaxCnameChain) return;
         const uint8_t* target = nullptr;
         uint16_t tlen = 0;
@@ -180,8 +264,13 @@ void Responder::answer_node(const Zone& z, const Node& node, std::string_view ow
         return resolve(z, next, skip, depth + 1);
     }
     const RRset* set = node.find(q_.qtype);
-    if (!set) return negative(z); // NODATA
-    if (!must(owner, *set, set->ttl, Section::answer)) return;
+    if (!set) {
+        // NODATA; a steered type with no answer for this client is absent for it alone.
+        bool steered_type = (q_.qtype == rrtype::A && (node.steered_types & kSteersA)) ||
+                            (q_.qtype == rrtype::AAAA && (node.steered_types & kSteersAaaa));
+        return negative(z, owner, &node, synthesized, steered_type ? q_.qtype : 0);
+    }
+    if (!must(owner, *set, set->ttl, Section::answer, synthesized)) return;
     additional_for(z, *set);
 }
 
@@ -206,11 +295,14 @@ void Responder::resolve(const Zone& z, const NameBuf& name, unsigned skip, unsig
         wc[1] = '*';
         std::memcpy(wc + 2, encloser->name.data(), encloser->name.size());
         const Node* w = z.find(as_sv(wc, encloser->name.size() + 2));
-        if (w) return answer_node(z, *w, name.view(), depth);
+        if (w) return answer_node(z, *w, name.view(), depth, true);
     }
     if (depth == 0) aa = true;
     rcode = rcode::NXDOMAIN; // RFC 6604: the rcode describes the last name in a CNAME chain
-    negative(z);
+    // RFC 9824 §3.3: a compact denial says the name has nothing at all (NXNAME) under NOERROR, unless the client
+    // said it takes NXDOMAIN with it (CO).
+    if (dnssec_ && !q_.co_bit) rcode = rcode::NOERROR;
+    negative(z, name.view(), nullptr);
 }
 
 void Responder::dname(const Zone& z, const Node& owner, const NameBuf& name, unsigned prefix_labels,
@@ -300,6 +392,7 @@ void Responder::run() noexcept {
         rcode = rcode::REFUSED; // never a resolver
         return;
     }
+    dnssec_ = q_.do_bit && zone->signer;
     if (q_.qtype == rrtype::IXFR && !ctx_.tcp && skip == 0) {
         // RFC 1995 §2: over UDP the server's current SOA alone; it tells a current client it is current and any
         // other to ask again over TCP. Nothing beyond what a SOA query shows, so no transfer ACL applies.
@@ -344,12 +437,15 @@ bool answer_compiled(const ZoneDb& db, const EngineConfig& cfg, const QueryConte
     if (!z) return false;
     AnswerTable::Hit hit;
     std::string_view name = q.qname.view();
-    AnswerTable::Match m = z->answers.find(name, hash, q.qtype, &hit);
+    // DO=1 on a signed zone: the same answers with their RRSIGs (negative ones are the engine's: no negative()).
+    bool dnssec = q.do_bit && z->signer;
+    const AnswerTable& table = dnssec ? z->signed_answers : z->answers;
+    AnswerTable::Match m = table.find(name, hash, q.qtype, &hit);
     if (m != AnswerTable::Match::answer) {
         // RFC 2308 negative answers: the zone's SOA, pre-rendered, after the question. NXDOMAIN only where no
         // wildcard, cut or DNAME could change that (a plain zone) and the name is not a node (ENTs are).
         bool nxdomain = m == AnswerTable::Match::none;
-        if (special_qtype(q.qtype) || z->answers.negative().empty()) return false;
+        if (special_qtype(q.qtype) || table.negative().empty()) return false;
         if (nxdomain && (!z->plain || skip == 0 || z->find(name, hash))) return false;
         std::string_view soa = z->answers.negative();
         if (w.limit() - w.pos() < soa.size()) return false;
@@ -366,7 +462,10 @@ bool answer_compiled(const ZoneDb& db, const EngineConfig& cfg, const QueryConte
         // A steered name: the records come from the steering hook; the owner is the question (0xC00C) as always.
         SteeredAnswer sa;
         if (!cfg.steering || !cfg.steering->answer(name, q.qtype, q.ecs, ctx.client, ctx.worker, &sa)) return false;
-        if (sa.nodata || sa.rr_count == 0 || w.limit() - w.pos() < sa.len) return false; // NODATA, TC: the engine's
+        size_t sigs_len = dnssec ? sa.sigs_len : 0;
+        uint16_t sig_count = dnssec ? sa.sig_count : 0;
+        if (sa.nodata || sa.rr_count == 0 || w.limit() - w.pos() < sa.len + sigs_len)
+            return false; // NODATA, TC: the engine's
         size_t end = 0;
         for (unsigned k = 0; k < sa.rr_count; k++) {
             if (end + 12 > sa.len) return false;
@@ -375,14 +474,21 @@ bool answer_compiled(const ZoneDb& db, const EngineConfig& cfg, const QueryConte
         if (end != sa.len) return false;
         size_t at = w.pos();
         w.bytes(sa.records, sa.len);
+        if (sigs_len) w.bytes(sa.sigs, sigs_len);
         // Each record starts with its owner pointer: make it the question's.
         uint8_t* p = w.data() + at;
-        for (size_t pos = 0; pos < end; pos += 12u + ((p[pos + 10] << 8) | p[pos + 11])) {
+        size_t all = sa.len + sigs_len;
+        unsigned records = 0;
+        for (size_t pos = 0; pos + 12 <= all; pos += 12u + ((p[pos + 10] << 8) | p[pos + 11]), records++) {
             p[pos] = 0xC0;
             p[pos + 1] = kHeaderSize;
         }
+        if (records != sa.rr_count + sig_count) {
+            w.rewind(at);
+            return false;
+        }
         r->ecs_scope = sa.scope_prefix;
-        hit.an = sa.rr_count;
+        hit.an = static_cast<uint16_t>(sa.rr_count + sig_count);
     } else {
         if (w.limit() - w.pos() < hit.len) return false;
         w.bytes(hit.bytes, hit.len);

@@ -26,20 +26,21 @@
 namespace dns {
 
 struct EngineConfig {
-    std::string chaos_id;       // id.server / hostname.bind answer; "" = REFUSED
-    std::string chaos_hostname; // hostname.bind; falls back to chaos_id when ""
-    std::string chaos_version;  // version.bind / version.server; "" = REFUSED
-    std::string nsid;           // RFC 5001 payload (raw bytes); "" = not sent
+    std::string chaos_id;             // id.server / hostname.bind answer; "" = REFUSED
+    std::string chaos_hostname;       // hostname.bind; falls back to chaos_id when ""
+    std::string chaos_version;        // version.bind / version.server; "" = REFUSED
+    std::string nsid;                 // RFC 5001 payload (raw bytes); "" = not sent
     uint16_t edns_buffer_size = 1232; // our UDP payload size (advertised, and the cap on answers)
     const SteeringHook* steering = nullptr;
     std::vector<TsigKey> tsig_keys; // RFC 8945: signed queries are checked against these, and answered signed
+    bool signed_zones = false;      // some zone is DNSSEC-signed: DO=1 answers may be signed now (QueryContext::now_s)
 };
 
 struct QueryContext {
     bool tcp = false;
     const sockaddr* client = nullptr;
     unsigned worker = 0;
-    uint64_t now_s = 0;    // Unix time, for TSIG (only signed queries read it)
+    uint64_t now_s = 0;    // Unix time, for TSIG and online DNSSEC signatures (only such queries read it)
     bool force_tc = false; // answer with TC set and no records (rate limiting's slip), OPT and TSIG kept
 };
 

@@ -75,16 +75,18 @@ bool write_record(WireWriter& w, std::string_view owner, uint16_t type, uint32_t
     return true;
 }
 
-bool write_rrset(WireWriter& w, std::string_view owner, const RRset& set, uint32_t ttl) noexcept {
+namespace {
+bool write_records(WireWriter& w, std::string_view owner, uint16_t type, std::string_view rdata,
+                   uint32_t ttl) noexcept {
     size_t mark = w.pos();
-    set.for_each([&](const uint8_t* p, uint16_t len) {
+    RRset::for_each_in(rdata, [&](const uint8_t* p, uint16_t len) {
         w.name(owner);
-        w.u16(set.type);
+        w.u16(type);
         w.u16(rrclass::IN);
         w.u32(ttl);
         size_t rdlen_at = w.pos();
         w.u16(0);
-        put_rdata(w, set.type, p, len);
+        put_rdata(w, type, p, len);
         if (w.ok()) w.patch_u16(rdlen_at, static_cast<uint16_t>(w.pos() - rdlen_at - 2));
     });
     if (!w.ok()) {
@@ -92,6 +94,15 @@ bool write_rrset(WireWriter& w, std::string_view owner, const RRset& set, uint32
         return false;
     }
     return true;
+}
+} // namespace
+
+bool write_rrset(WireWriter& w, std::string_view owner, const RRset& set, uint32_t ttl) noexcept {
+    return write_records(w, owner, set.type, set.rdata, ttl);
+}
+
+bool write_rrsigs(WireWriter& w, std::string_view owner, const RRset& set, uint32_t ttl) noexcept {
+    return write_records(w, owner, rrtype::RRSIG, set.sigs, ttl);
 }
 
 } // namespace dns

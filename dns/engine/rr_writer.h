@@ -14,6 +14,10 @@ namespace dns {
 // started and returns false (the writer is usable again).
 bool write_rrset(WireWriter& w, std::string_view owner, const RRset& set, uint32_t ttl) noexcept;
 
+// Writes the RRSIGs of `set` (none in an unsigned zone) with owner `owner` and `ttl`; on overflow rewinds and
+// returns false.
+bool write_rrsigs(WireWriter& w, std::string_view owner, const RRset& set, uint32_t ttl) noexcept;
+
 // Writes one record (RDATA `rd`, `len` bytes, uncompressed). On overflow rewinds and returns false.
 bool write_record(WireWriter& w, std::string_view owner, uint16_t type, uint32_t ttl, const uint8_t* rd,
                   uint16_t len) noexcept;

@@ -18,12 +18,16 @@ struct SteeredAnswer {
     const uint8_t* records = nullptr;
     size_t len = 0;
     uint16_t rr_count = 0;
+    // In a signed zone: the RRSIG records covering exactly these records, in the same form (owner pointer first).
+    const uint8_t* sigs = nullptr;
+    size_t sigs_len = 0;
+    uint16_t sig_count = 0;
     uint8_t scope_prefix = 0; // ECS scope to echo (RFC 7871 §7.2.1)
     bool nodata = false;
 };
 
 class SteeringHook {
-public:
+  public:
     virtual ~SteeringHook() = default;
     // False when `name` (lower-case wire) is not steered for `qtype`. Called on worker threads: no allocation, no lock.
     virtual bool answer(std::string_view name, uint16_t qtype, const ClientSubnet& ecs, const sockaddr* client,

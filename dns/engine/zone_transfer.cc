@@ -59,7 +59,9 @@ void ZoneTransfer::skip_to_valid() noexcept {
                 continue;
             }
             const RRset& set = n->rrsets[set_];
-            if ((n == zone_->apex_node && set.type == rrtype::SOA) || off_ + 2 > set.rdata.size()) {
+            // The SOA record opens and closes the transfer on its own; its RRSIGs come with the other records.
+            if (n == zone_->apex_node && set.type == rrtype::SOA && off_ < set.rdata.size()) off_ = set.rdata.size();
+            if (off_ + 2 > set.rdata.size() + set.sigs.size()) {
                 set_++;
                 off_ = 0;
                 continue;
@@ -101,8 +103,12 @@ bool ZoneTransfer::current(Item* it) noexcept {
     }
     case State::nodes: {
         const RRset& s = zone_->transfer_order[node_]->rrsets[set_];
-        const auto* p = reinterpret_cast<const uint8_t*>(s.rdata.data()) + off_;
-        *it = {zone_->transfer_order[node_]->name, s.type, s.ttl, p + 2, static_cast<uint16_t>((p[0] << 8) | p[1])};
+        // Offsets past the records walk the set's RRSIGs (a signed zone).
+        bool sig = off_ >= s.rdata.size();
+        const auto* p =
+            reinterpret_cast<const uint8_t*>(sig ? s.sigs.data() + (off_ - s.rdata.size()) : s.rdata.data() + off_);
+        *it = {zone_->transfer_order[node_]->name, sig ? rrtype::RRSIG : s.type, s.ttl, p + 2,
+               static_cast<uint16_t>((p[0] << 8) | p[1])};
         return true;
     }
     case State::diff_old_soa:
@@ -135,7 +141,9 @@ void ZoneTransfer::advance() noexcept {
         break;
     case State::nodes: {
         const RRset& s = zone_->transfer_order[node_]->rrsets[set_];
-        const auto* p = reinterpret_cast<const uint8_t*>(s.rdata.data()) + off_;
+        bool sig = off_ >= s.rdata.size();
+        const auto* p =
+            reinterpret_cast<const uint8_t*>(sig ? s.sigs.data() + (off_ - s.rdata.size()) : s.rdata.data() + off_);
         off_ += 2 + static_cast<size_t>((p[0] << 8) | p[1]);
         break;
     }

@@ -29,9 +29,10 @@ size_t QueryService::handle(const uint8_t* query, size_t len, uint8_t* out, size
     bool timed = (++timing_counter_ & (kTimingSample - 1)) == 0;
     uint64_t t0 = timed || settings_->rrl.enabled ? uv_hrtime() : 0;
     QueryContext ctx{tcp, client, context_};
-    // TSIG needs the wall clock; only a query with additional records (OPT, TSIG) can be signed. Without keys every
-    // signed query is BADKEY, whose record echoes the request's time instead.
-    if (len >= kHeaderSize && (query[10] | query[11]) && !settings_->engine.tsig_keys.empty()) {
+    // TSIG and online DNSSEC signing need the wall clock; only a query with additional records (OPT, TSIG) can be
+    // signed or ask for DNSSEC. Without keys every signed query is BADKEY, whose record echoes the request's time.
+    if (len >= kHeaderSize && (query[10] | query[11]) &&
+        (!settings_->engine.tsig_keys.empty() || settings_->engine.signed_zones)) {
         timespec ts;
         clock_gettime(CLOCK_REALTIME_COARSE, &ts);
         ctx.now_s = static_cast<uint64_t>(ts.tv_sec);
@@ -39,7 +40,8 @@ size_t QueryService::handle(const uint8_t* query, size_t len, uint8_t* out, size
     size_t n = answer_query(*db_, settings_->engine, ctx, query, len, out, cap, info);
     if (n && !tcp && settings_->rrl.enabled) {
         switch (rrl_.check(settings_->rrl, client, info->rcode, rrl_name_hash(query, *info), t0 / 1000000000ull)) {
-        case RrlDecision::send: break;
+        case RrlDecision::send:
+            break;
         case RrlDecision::drop:
             if (metrics_) metrics_->inc(worker_, ids_->rate_limited);
             n = 0;
@@ -87,9 +89,11 @@ uint64_t QueryService::rrl_name_hash(const uint8_t* query, const AnswerInfo& inf
     uint64_t h = 1469598103934665603ull;
     auto mix = [&h](uint8_t b) { h = (h ^ b) * 1099511628211ull; };
     if (!info.imputed_name.empty()) {
-        for (char c : info.imputed_name) mix(static_cast<uint8_t>(c));
+        for (char c : info.imputed_name)
+            mix(static_cast<uint8_t>(c));
     } else if (info.rcode == rcode::NOERROR && info.question_end > kHeaderSize) {
-        for (size_t i = kHeaderSize; i < info.question_end - 4; i++) mix(ascii_lower(query[i]));
+        for (size_t i = kHeaderSize; i < info.question_end - 4; i++)
+            mix(ascii_lower(query[i]));
         mix(static_cast<uint8_t>(info.qtype >> 8));
         mix(static_cast<uint8_t>(info.qtype));
     } else {

@@ -66,6 +66,7 @@ bool parse_opt(WireReader& r, ParsedQuery* q) noexcept {
     uint32_t ttl = r.u32(); // extended rcode (8) | version (8) | DO (1) | Z (15)
     q->edns_version = static_cast<uint8_t>((ttl >> 16) & 0xFF);
     q->do_bit = (ttl & 0x8000) != 0;
+    q->co_bit = (ttl & 0x4000) != 0;
     uint16_t rdlen = r.u16();
     const uint8_t* rd = r.bytes(rdlen);
     if (!r.ok()) return false;

@@ -32,7 +32,8 @@ struct ParsedQuery {
     uint16_t udp_size = 0;
     uint8_t edns_version = 0;
     bool do_bit = false;
-    bool nsid = false; // the client asked for NSID
+    bool co_bit = false; // "Compact Answers OK" (RFC 9824 §4): NXDOMAIN may come with a compact denial
+    bool nsid = false;   // the client asked for NSID
     ClientSubnet ecs;
     // IXFR (RFC 1995 §3): the serial of the client's SOA in the authority section, when there is one.
     bool ixfr_soa = false;

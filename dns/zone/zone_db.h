@@ -2,11 +2,11 @@
 // then shared read-only by every worker (through a shared_ptr swapped on reload), so lookups take no lock.
 //
 // Each (owner, type) RRset keeps its RDATA in wire form, and — once dns/engine/answer_compiler.h has run — the
-// zone's AnswerTable holds the complete answer of each exact-match query as packet bytes ready to follow the question. Nodes live in one array
-// and are found through NameIndex, a flat open-addressing table of (hash tag, index) keyed by the lower-case wire
-// name: one probe into one array, where a std::unordered_map walks bucket → node → key string, a cache miss each,
-// and spends two allocations per name. Every ancestor of an owner up to the apex exists as a node, so an empty
-// non-terminal is a node without RRsets (RFC 4592 §2.2.2).
+// zone's AnswerTable holds the complete answer of each exact-match query as packet bytes ready to follow the question.
+// Nodes live in one array and are found through NameIndex, a flat open-addressing table of (hash tag, index) keyed by
+// the lower-case wire name: one probe into one array, where a std::unordered_map walks bucket → node → key string, a
+// cache miss each, and spends two allocations per name. Every ancestor of an owner up to the apex exists as a node, so
+// an empty non-terminal is a node without RRsets (RFC 4592 §2.2.2).
 #pragma once
 
 #include <cstdint>
@@ -21,6 +21,8 @@
 #include "dns/zone/zone_history.h"
 
 namespace dns {
+
+class ZoneSigner;
 
 struct NameHash {
     using is_transparent = void;
@@ -37,12 +39,17 @@ struct RRset {
     uint16_t count = 0;
     // `count` records, each [u16 rdlength][rdata] with names uncompressed.
     std::string rdata;
+    // In a signed zone (dns/dnssec/zone_signer.h): the RRSIGs covering this RRset, in the same form; else empty.
+    std::string sigs;
+    uint16_t sig_count = 0;
 
     // Calls fn(const uint8_t* rdata, uint16_t len) for each record.
-    template <class Fn> void for_each(Fn&& fn) const noexcept {
+    template <class Fn> void for_each(Fn&& fn) const noexcept { for_each_in(rdata, fn); }
+    // The same over records in this form held elsewhere (RRSIGs, a record built per query).
+    template <class Fn> static void for_each_in(std::string_view records, Fn&& fn) noexcept {
         size_t pos = 0;
-        const auto* p = reinterpret_cast<const uint8_t*>(rdata.data());
-        while (pos + 2 <= rdata.size()) {
+        const auto* p = reinterpret_cast<const uint8_t*>(records.data());
+        while (pos + 2 <= records.size()) {
             uint16_t len = static_cast<uint16_t>((p[pos] << 8) | p[pos + 1]);
             fn(p + pos + 2, len);
             pos += 2 + len;
@@ -51,6 +58,7 @@ struct RRset {
 };
 
 inline constexpr uint32_t kNotSteered = 0xFFFFFFFFu;
+inline constexpr uint8_t kSteersA = 1, kSteersAaaa = 2;
 
 struct Node {
     std::string name; // lower-case wire
@@ -58,6 +66,7 @@ struct Node {
     bool delegation = false; // NS at a non-apex name: a zone cut
     // Index of this name in the steering set (dns/geo) when its A/AAAA answers are steered; kNotSteered otherwise.
     uint32_t steer = kNotSteered;
+    uint8_t steered_types = 0; // kSteersA | kSteersAaaa: what the steering answers here (a signed zone's NSEC lists it)
     // Set by Zone::finalize(): an exact match on this name is answered from its own RRsets (no zone cut or DNAME at
     // or above it below the apex, no CNAME), so the engine may skip the walk down from the apex.
     bool direct = false;
@@ -73,7 +82,7 @@ struct Node {
 // Lookup table over a zone's node array: open addressing, at most half full. A slot is 8 bytes (a 32-bit hash tag
 // and the node's index), so a million names cost 16 MiB of table. Readers may share it once the zone is built.
 class NameIndex {
-public:
+  public:
     // Adds node `idx` of `nodes` (growing the table when it gets half full).
     void insert(const std::vector<Node>& nodes, uint32_t idx);
     const Node* find(const std::vector<Node>& nodes, std::string_view name, uint64_t hash) const noexcept {
@@ -91,7 +100,7 @@ public:
         used_ = 0;
     }
 
-private:
+  private:
     void place(uint64_t hash, uint32_t idx) noexcept;
     static constexpr uint32_t kEmpty = 0xFFFFFFFFu;
     struct Slot {
@@ -104,7 +113,7 @@ private:
 };
 
 class Zone {
-public:
+  public:
     std::string apex;      // lower-case wire
     std::string apex_text; // "example.test."
     std::string file;
@@ -122,11 +131,21 @@ public:
     // Differences from the previous versions (IXFR, dns/zone/zone_history.h); null when none are kept.
     std::shared_ptr<const ZoneHistory> history;
 
+    // DNSSEC (dns/dnssec/zone_signer.h); all empty for an unsigned zone. Answers to DO=1 queries come from
+    // signed_answers (the same names and types as `answers`, with their RRSIGs); denial[i] is the signed
+    // compact-denial NSEC of node_list()[i] (empty below a zone cut); resign_at: when the signatures need renewing.
+    std::shared_ptr<const ZoneSigner> signer;
+    AnswerTable signed_answers;
+    std::vector<RRset> denial;
+    uint64_t resign_at = 0;
+    const RRset* denial_of(const Node& n) const noexcept {
+        size_t i = static_cast<size_t>(&n - store_.data());
+        return i < denial.size() && denial[i].count ? &denial[i] : nullptr;
+    }
+
     const Node* find(std::string_view name) const noexcept { return index_.find(store_, name, name_hash(name)); }
     const Node* find(std::string_view name, uint64_t hash) const noexcept { return index_.find(store_, name, hash); }
-    Node* find(std::string_view name) noexcept {
-        return const_cast<Node*>(index_.find(store_, name, name_hash(name)));
-    }
+    Node* find(std::string_view name) noexcept { return const_cast<Node*>(index_.find(store_, name, name_hash(name))); }
     // While building: the node for `name`, created (without ancestors) when missing. Adding a node may move the
     // others (one array): references from before are invalid after.
     Node& node(std::string_view name);
@@ -143,7 +162,7 @@ public:
     void finalize();
     bool finalized() const noexcept { return finalized_; }
 
-private:
+  private:
     std::vector<Node> store_;
     NameIndex index_;
     bool finalized_ = false;
@@ -151,7 +170,7 @@ private:
 
 // Many zones; the one with the longest apex that is a suffix of the query name answers.
 class ZoneDb {
-public:
+  public:
     // A zone still being built is finalized here; a shared (const) zone must be finalized already (a zone kept
     // from the previous load on reload is).
     void add(std::shared_ptr<Zone> z);
@@ -184,7 +203,7 @@ public:
     }
     const auto& zones() const noexcept { return zones_; }
 
-private:
+  private:
     void reindex();
     struct ApexSlot {
         uint64_t hash = 0;

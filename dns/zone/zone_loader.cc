@@ -333,7 +333,7 @@ void ZoneBuilder::add_record(std::string_view owner_wire, uint16_t type, uint16_
     for (auto& s : node.rrsets)
         if (s.type == type) set = &s;
     if (!set) {
-        node.rrsets.push_back(RRset{type, ttl, 0, {}});
+        node.rrsets.push_back(RRset{type, ttl, 0, {}, {}, 0});
         set = &node.rrsets.back();
     } else if (set->ttl != ttl) {
         // RFC 2181 §5.2: an RRset has one TTL; keep the smallest so no copy is cached too long.

@@ -383,7 +383,7 @@ TEST_CASE("steered names answer from the steering hook and echo its ECS scope", 
     auto z = load_test_zone("example.test.", std::string(MERIDIAN_SRC) + "/conf/examples/zones/example.test.zone");
     z->ensure_node(std::string_view("\3geo\7example\4test\0", 18)).steer = 0;
     z->ensure_node(std::string_view("\3geo\7example\4test\0", 18))
-        .rrsets.push_back(RRset{rrtype::TXT, 60, 1, std::string("\0\4\3abc", 6)});
+        .rrsets.push_back(RRset{rrtype::TXT, 60, 1, std::string("\0\4\3abc", 6), {}, 0});
     if (compiled) compile_answers(*z);
     ZoneDb db;
     db.add(z);
