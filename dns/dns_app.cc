@@ -82,6 +82,9 @@ class GeoSteeringHook final : public SteeringHook {
         out->records = a.records.data();
         out->len = a.records.size();
         out->rr_count = a.rr_count;
+        out->sigs = a.sigs.data();
+        out->sigs_len = a.sigs.size();
+        out->sig_count = a.sig_count;
         // ECS with SOURCE 0 asked not to be located by subnet: scope 0 (RFC 7871 §7.1.2).
         out->scope_prefix = (ecs.present() && ecs.source_prefix > 0) ? a.scope_prefix : 0;
         out->nodata = a.nodata;
@@ -210,6 +213,29 @@ bool DnsApp::build(const std::string& path, shared::ConfigDiagnostics& diags, co
         db->add(std::move(z));
     }
     if (steering) {
+        // DNSSEC: steered answers of signed zones are signed as they are rendered (now, and at each health change).
+        std::vector<std::pair<std::string, std::shared_ptr<const ZoneSigner>>> signers;
+        bool any_signed = false;
+        for (const auto& [apex, z] : db->zones()) {
+            signers.emplace_back(apex, z->signer); // unsigned zones too: a name belongs to its closest zone
+            any_signed |= z->signer != nullptr;
+        }
+        if (any_signed)
+            steering->set_signer(
+                [signers](std::span<const uint8_t> owner, uint16_t qtype, uint32_t ttl, const std::string& records,
+                          std::string* out) {
+                    std::string_view name(reinterpret_cast<const char*>(owner.data()), owner.size());
+                    const ZoneSigner* best = nullptr;
+                    size_t best_len = 0;
+                    for (const auto& [apex, signer] : signers)
+                        if (is_subdomain(name, apex) && apex.size() >= best_len) {
+                            best = signer.get();
+                            best_len = apex.size();
+                        }
+                    return best &&
+                           best->sign_online(name, qtype, ttl, records, static_cast<uint64_t>(std::time(nullptr)), out);
+                },
+                0);
         for (const auto& sn : steering->names()) {
             auto wire = sn.wire_name();
             NameBuf nb;
@@ -255,6 +281,7 @@ bool DnsApp::build(const std::string& path, shared::ConfigDiagnostics& diags, co
 }
 
 bool DnsApp::load(const std::string& config_path, shared::ConfigDiagnostics& diags) {
+    config_path_ = config_path;
     State s;
     if (!build(config_path, diags, nullptr, &s)) {
         state_.cfg = std::move(s.cfg); // common() stays meaningful for the caller
@@ -321,6 +348,27 @@ bool DnsApp::start(uv_loop_t* main_loop, shared::MetricsRegistry& metrics) {
     main_loop_ = main_loop;
     metrics_ = &metrics;
     if (main_loop_) notifier_ = std::make_unique<NotifySender>(main_loop_);
+    if (main_loop_) {
+        // DNSSEC: signed zones are signed again (through a reload of the running config) once their signatures
+        // are due for refresh. A minute's check costs nothing and needs no re-arming across reloads.
+        resign_timer_ = std::make_unique<uv_timer_t>();
+        uv_timer_init(main_loop_, resign_timer_.get());
+        resign_timer_->data = this;
+        uv_timer_start(
+            resign_timer_.get(),
+            [](uv_timer_t* t) {
+                auto* self = static_cast<DnsApp*>(t->data);
+                uint64_t now = static_cast<uint64_t>(std::time(nullptr));
+                for (const auto& [apex, z] : self->state_.db->zones())
+                    if (z->signer && now >= z->resign_at) {
+                        shared::log::info("dns", "signatures due for refresh: signing again", {{"zone", z->apex_text}});
+                        self->reload(self->config_path_);
+                        return;
+                    }
+            },
+            60000, 60000);
+        uv_unref(reinterpret_cast<uv_handle_t*>(resign_timer_.get()));
+    }
     if (!state_.cfg.query_log_file.empty()) {
         if (!query_log_.open(state_.cfg.query_log_file)) {
             shared::log::error("dns", "cannot open query log",
@@ -473,6 +521,12 @@ void DnsApp::reload(const std::string& config_path) {
 }
 
 void DnsApp::stop(std::function<void()> done) {
+    if (resign_timer_) {
+        uv_timer_stop(resign_timer_.get());
+        // The handle's memory must outlive libuv's close: handed over to the close callback.
+        uv_close(reinterpret_cast<uv_handle_t*>(resign_timer_.release()),
+                 [](uv_handle_t* h) { delete reinterpret_cast<uv_timer_t*>(h); });
+    }
     if (health_) health_->close();
     if (notifier_) notifier_->close();
     query_log_.close_watch();

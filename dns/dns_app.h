@@ -58,7 +58,9 @@ class DnsApp final : public shared::DaemonApp {
     std::unique_ptr<health::HealthChecker> health_; // geo edge health checks (main loop)
     std::unique_ptr<NotifySender> notifier_;        // NOTIFY with retries (main loop)
     uv_loop_t* main_loop_ = nullptr;
-    QueryLogFile query_log_; // [query_log] file; reopened on SIGUSR1
+    std::string config_path_;                  // for the DNSSEC re-signing reload
+    std::unique_ptr<uv_timer_t> resign_timer_; // checks signed zones' resign_at (main loop)
+    QueryLogFile query_log_;                   // [query_log] file; reopened on SIGUSR1
     bool started_ = false;
     // Steering contexts of the running threads (query_contexts()); a reload keeps them, as it keeps workers and
     // listeners.

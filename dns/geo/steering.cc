@@ -42,8 +42,8 @@ struct RtNode {
     std::vector<int> weights, biases;
     int default_child = -1;
     int loc_slot = -1;
-    std::map<std::string, int> code_to_child;  // geolocation: first member listing a code wins
-    std::map<std::string, int> cidr_to_child;  // ip_based
+    std::map<std::string, int> code_to_child; // geolocation: first member listing a code wins
+    std::map<std::string, int> cidr_to_child; // ip_based
     std::vector<LatencyRow> latency;
 };
 
@@ -65,6 +65,11 @@ struct Option {
     uint16_t count;     // distinct records (rotation modulus)
     uint16_t window;    // records answered
     uint16_t rr_size;
+    // RRSIGs (a signed zone) in Snapshot::sig_bytes: one RRSIG record of sig_size bytes, or `count` of them (one
+    // per rotation start) when the window shows a part of the records that depends on the start.
+    uint32_t sig_offset = 0;
+    uint16_t sig_size = 0;
+    bool sig_per_start = false;
 };
 
 struct ClassAnswer {
@@ -76,6 +81,7 @@ struct ClassAnswer {
 
 struct Snapshot {
     std::vector<uint8_t> bytes;
+    std::vector<uint8_t> sig_bytes;
     std::vector<Option> options;
     std::vector<ClassAnswer> answers;
     unsigned failing_open = 0;
@@ -114,6 +120,7 @@ struct SteeringState {
     std::unique_ptr<WorkerSlot[]> workers;
     unsigned worker_count = 1;
     HealthVector health;
+    AnswerSigner signer; // DNSSEC (set_signer); empty = answers unsigned
 };
 
 namespace {
@@ -201,7 +208,8 @@ Order order_for(const RtNode& n, const Location& loc) {
             d.emplace_back(biased_distance_km(km, n.biases[i]), static_cast<int>(i));
         }
         std::stable_sort(d.begin(), d.end(), [](auto& a, auto& b) { return a.first < b.first; });
-        for (auto& [km, i] : d) push(i);
+        for (auto& [km, i] : d)
+            push(i);
         return o;
     }
     case PolicyType::latency: {
@@ -221,7 +229,8 @@ Order order_for(const RtNode& n, const Location& loc) {
         for (size_t i = 0; i < n.children.size(); ++i)
             d.emplace_back(row->ms[i] < 0 ? INT64_MAX : row->ms[i], static_cast<int>(i));
         std::stable_sort(d.begin(), d.end(), [](auto& a, auto& b) { return a.first < b.first; });
-        for (auto& [ms, i] : d) push(i);
+        for (auto& [ms, i] : d)
+            push(i);
         return o;
     }
     default:
@@ -286,7 +295,8 @@ struct Evaluator {
         }
         case PolicyType::failover: {
             Order o;
-            for (size_t i = 0; i < n.children.size(); ++i) o.push_back(static_cast<uint8_t>(i));
+            for (size_t i = 0; i < n.children.size(); ++i)
+                o.push_back(static_cast<uint8_t>(i));
             return first_available(n, o);
         }
         case PolicyType::weighted: {
@@ -302,7 +312,8 @@ struct Evaluator {
             }
             Eval r;
             double total = 0;
-            for (auto& [w, e] : avail) total += w;
+            for (auto& [w, e] : avail)
+                total += w;
             for (auto& [w, e] : avail)
                 for (auto& o : e.outs) {
                     o.p *= w / total;
@@ -335,6 +346,31 @@ void put_rr(std::vector<uint8_t>& b, const SteerConfig& sc, const EdgeConfig& e)
         put16(b, 16);
         b.insert(b.end(), e.v6, e.v6 + 16);
     }
+}
+
+// Signs the `window` records at `rrs` (rendered RRs of `rr_size` bytes) and appends the RRSIG as a rendered RR
+// (owner pointer first) to sig_bytes; returns its size, 0 when not signed.
+uint16_t sign_window(const SteeringState& st, const SteerConfig& sc, const uint8_t* rrs, unsigned window,
+                     uint16_t rr_size, std::vector<uint8_t>& sig_bytes) {
+    std::string records, sigs;
+    for (unsigned k = 0; k < window; ++k) {
+        const uint8_t* rr = rrs + static_cast<size_t>(k) * rr_size;
+        records.append(reinterpret_cast<const char*>(rr + 10), rr_size - 10u); // [u16 rdlength][rdata]
+    }
+    if (!st.signer(std::span<const uint8_t>(sc.wire.data(), sc.wire.size()), sc.qtype, sc.ttl, records, &sigs) ||
+        sigs.size() < 2)
+        return 0;
+    size_t before = sig_bytes.size();
+    size_t len = (static_cast<uint8_t>(sigs[0]) << 8) | static_cast<uint8_t>(sigs[1]);
+    sig_bytes.push_back(0xC0);
+    sig_bytes.push_back(0x0C);
+    put16(sig_bytes, 46); // RRSIG
+    put16(sig_bytes, 1);
+    put16(sig_bytes, sc.ttl >> 16);
+    put16(sig_bytes, sc.ttl & 0xffff);
+    put16(sig_bytes, static_cast<unsigned>(len));
+    sig_bytes.insert(sig_bytes.end(), sigs.begin() + 2, sigs.begin() + 2 + static_cast<long>(len));
+    return static_cast<uint16_t>(sig_bytes.size() - before);
 }
 
 std::unique_ptr<Snapshot> render(const SteeringState& st) {
@@ -381,12 +417,30 @@ std::unique_ptr<Snapshot> render(const SteeringState& st) {
                 opt.count = static_cast<uint16_t>(o.edges.size());
                 opt.window = static_cast<uint16_t>(o.window);
                 size_t before = snap->bytes.size();
-                for (uint32_t e : o.edges) put_rr(snap->bytes, *s.cfg, st.config->edges[e]);
+                for (uint32_t e : o.edges)
+                    put_rr(snap->bytes, *s.cfg, st.config->edges[e]);
                 opt.rr_size = static_cast<uint16_t>((snap->bytes.size() - before) / o.edges.size());
                 // Repeat the first window-1 records so every rotation is one contiguous run.
                 if (o.rotate)
                     for (unsigned k = 0; k + 1 < o.window; ++k)
                         put_rr(snap->bytes, *s.cfg, st.config->edges[o.edges[k]]);
+                if (st.signer) {
+                    // The RRSIG covers the set, whatever its order: one for every start when the window shows all
+                    // the records, else one per start (each shows another subset).
+                    opt.sig_offset = static_cast<uint32_t>(snap->sig_bytes.size());
+                    opt.sig_per_start = opt.window < opt.count;
+                    unsigned starts = opt.sig_per_start ? opt.count : 1;
+                    for (unsigned k = 0; k < starts; ++k) {
+                        uint16_t size = sign_window(st, *s.cfg, snap->bytes.data() + opt.offset + k * opt.rr_size,
+                                                    opt.window, opt.rr_size, snap->sig_bytes);
+                        if (!size || (k && size != opt.sig_size)) { // not signed (or uneven): no RRSIGs at all
+                            snap->sig_bytes.resize(opt.sig_offset);
+                            opt.sig_size = 0;
+                            break;
+                        }
+                        opt.sig_size = size;
+                    }
+                }
                 snap->options.push_back(opt);
             }
         }
@@ -397,7 +451,8 @@ std::unique_ptr<Snapshot> render(const SteeringState& st) {
 
 uint32_t hash_name(std::span<const uint8_t> n) noexcept {
     uint32_t h = 2166136261u;
-    for (uint8_t c : n) h = (h ^ c) * 16777619u;
+    for (uint8_t c : n)
+        h = (h ^ c) * 16777619u;
     return h;
 }
 
@@ -413,11 +468,13 @@ std::unique_ptr<Steering> Steering::build(const SteeringConfig& config, unsigned
     // Our own copy: the caller's config may go away once built (the trees and answers point into it).
     s.config_holder = std::make_shared<const SteeringConfig>(config);
     s.config = s.config_holder.get();
-    for (auto& e : config.edges) s.edge_names.push_back(e.name);
+    for (auto& e : config.edges)
+        s.edge_names.push_back(e.name);
     s.health.assign(config.edges.size(), 1);
     s.worker_count = std::max(1u, workers);
     s.workers = std::make_unique<WorkerSlot[]>(s.worker_count);
-    for (unsigned i = 0; i < s.worker_count; ++i) s.workers[i].rng = 0x9E3779B97F4A7C15ull * (i + 1) + 12345;
+    for (unsigned i = 0; i < s.worker_count; ++i)
+        s.workers[i].rng = 0x9E3779B97F4A7C15ull * (i + 1) + 12345;
 
     bool uses_location = false;
     for (auto& sc : s.config->steers) {
@@ -440,8 +497,9 @@ std::unique_ptr<Steering> Steering::build(const SteeringConfig& config, unsigned
         }
         if (!config.cidr_file.empty() && !db.load_cidr_file(config.cidr_file, diags)) ok = false;
         if (config.database.empty() && config.cidr_file.empty())
-            diags.warning_at("", 0, "steering: location-based policies but no [geo] database or cidr_file: every "
-                                    "client is 'unknown' and gets the default");
+            diags.warning_at("", 0,
+                             "steering: location-based policies but no [geo] database or cidr_file: every "
+                             "client is 'unknown' and gets the default");
     }
     if (!ok) return nullptr;
 
@@ -486,11 +544,13 @@ std::unique_ptr<Steering> Steering::build(const SteeringConfig& config, unsigned
         (sc.qtype == 1 ? it->a_ : it->aaaa_) = static_cast<int32_t>(i);
     }
     size_t cap = 4;
-    while (cap < st->names_.size() * 2) cap *= 2;
+    while (cap < st->names_.size() * 2)
+        cap *= 2;
     st->name_hash_.assign(cap, 0);
     for (size_t i = 0; i < st->names_.size(); ++i) {
         uint32_t h = hash_name(st->names_[i].wire_name()) & static_cast<uint32_t>(cap - 1);
-        while (st->name_hash_[h]) h = (h + 1) & static_cast<uint32_t>(cap - 1);
+        while (st->name_hash_[h])
+            h = (h + 1) & static_cast<uint32_t>(cap - 1);
         st->name_hash_[h] = static_cast<uint32_t>(i + 1);
     }
 
@@ -537,7 +597,8 @@ Answer Steering::answer(const SteeredName& name, uint16_t qtype, const ClientLoc
     unsigned used = std::min(std::min(source, cap), max);
     uint8_t masked[16] = {};
     std::memcpy(masked, addr, v4 ? 4 : 16);
-    for (unsigned b = used; b < max; ++b) masked[b >> 3] &= static_cast<uint8_t>(~(0x80u >> (b & 7)));
+    for (unsigned b = used; b < max; ++b)
+        masked[b >> 3] &= static_cast<uint8_t>(~(0x80u >> (b & 7)));
     RadixTree::Hit hit = (v4 ? s.v4 : s.v6).lookup(masked, used);
     unsigned scope = hit.depth;
     if (truncated && scope > used) scope = used;
@@ -562,12 +623,19 @@ Answer Steering::answer(const SteeredName& name, uint16_t qtype, const ClientLoc
     const Option* opt = &snap->options[ca.first];
     if (ca.n > 1) {
         uint32_t r = next();
-        while (r > opt->threshold) ++opt;
+        while (r > opt->threshold)
+            ++opt;
     }
     unsigned start = opt->count > 1 ? next() % opt->count : 0;
     a.records = std::span<const uint8_t>(snap->bytes.data() + opt->offset + start * opt->rr_size,
                                          static_cast<size_t>(opt->window) * opt->rr_size);
     a.rr_count = opt->window;
+    if (opt->sig_size) {
+        a.sigs = std::span<const uint8_t>(snap->sig_bytes.data() + opt->sig_offset +
+                                              (opt->sig_per_start ? start * opt->sig_size : 0u),
+                                          opt->sig_size);
+        a.sig_count = 1;
+    }
     if (ca.failed_open) {
         a.failed_open = true;
         w.failed_open.fetch_add(1, std::memory_order_relaxed);
@@ -575,8 +643,17 @@ Answer Steering::answer(const SteeredName& name, uint16_t qtype, const ClientLoc
     return a;
 }
 
-const std::vector<std::string>& Steering::edge_names() const noexcept { return state_->edge_names; }
-const SteeringConfig& Steering::config() const noexcept { return *state_->config; }
+const std::vector<std::string>& Steering::edge_names() const noexcept {
+    return state_->edge_names;
+}
+const SteeringConfig& Steering::config() const noexcept {
+    return *state_->config;
+}
+
+void Steering::set_signer(AnswerSigner signer, uint64_t now_ms) const {
+    state_->signer = std::move(signer);
+    set_health(state_->health, now_ms);
+}
 
 void Steering::set_health(const HealthVector& health, uint64_t now_ms) const {
     SteeringState& s = *state_;
@@ -586,12 +663,10 @@ void Steering::set_health(const HealthVector& health, uint64_t now_ms) const {
     const Snapshot* old = s.owned_current.get();
     for (size_t i = 0; i < s.steers.size(); ++i) {
         if (snap->steer_failing_open[i] != old->steer_failing_open[i])
-            shared::log::write(snap->steer_failing_open[i] ? shared::log::Level::warn : shared::log::Level::info,
-                               "geo",
+            shared::log::write(snap->steer_failing_open[i] ? shared::log::Level::warn : shared::log::Level::info, "geo",
                                snap->steer_failing_open[i] ? "every edge unhealthy: failing open"
                                                            : "healthy edges again: no longer failing open",
-                               {{"name", s.steers[i].cfg->name},
-                                {"type", s.steers[i].cfg->qtype == 1 ? "A" : "AAAA"}});
+                               {{"name", s.steers[i].cfg->name}, {"type", s.steers[i].cfg->qtype == 1 ? "A" : "AAAA"}});
     }
     s.current.store(snap.get(), std::memory_order_release);
     s.retired.emplace_back(now_ms, std::move(s.owned_current));
@@ -602,7 +677,8 @@ void Steering::set_health(const HealthVector& health, uint64_t now_ms) const {
 
 uint64_t Steering::answers_total() const noexcept {
     uint64_t n = 0;
-    for (unsigned i = 0; i < state_->worker_count; ++i) n += state_->workers[i].answers.load(std::memory_order_relaxed);
+    for (unsigned i = 0; i < state_->worker_count; ++i)
+        n += state_->workers[i].answers.load(std::memory_order_relaxed);
     return n;
 }
 

@@ -25,6 +25,7 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <span>
 #include <string>
@@ -58,18 +59,22 @@ struct Answer {
     // ECS SCOPE PREFIX-LENGTH: how many leading address bits the decision depended on (0 when the policy does not
     // look at the client's location at all).
     uint8_t scope_prefix = 0;
+    // In a DNSSEC-signed zone (set_signer): the RRSIG records covering exactly `records`, in the same form (owner
+    // pointer first); empty otherwise.
+    std::span<const uint8_t> sigs;
+    uint16_t sig_count = 0;
     // NOERROR with no answer records (e.g. geolocation without a default and no matching rule, as Route53 does).
     bool nodata = false;
     // Every candidate was unhealthy, so all were treated as healthy (Route53 fails open). Already counted.
     bool failed_open = false;
 };
 
-struct SteeringConfig;  // parsed [geo], [[edge]], [[pool]], [[steer]] (dns/geo/steering_config.h)
-struct SteeringState;   // built trees and rendered answers (internal)
+struct SteeringConfig; // parsed [geo], [[edge]], [[pool]], [[steer]] (dns/geo/steering_config.h)
+struct SteeringState;  // built trees and rendered answers (internal)
 
 // A steered owner name. Obtained from Steering::find(); stable for the Steering's lifetime.
 class SteeredName {
-public:
+  public:
     // True when this name is steered for qtype (1 = A, 28 = AAAA).
     bool steers(uint16_t qtype) const noexcept { return (qtype == 1 && a_ >= 0) || (qtype == 28 && aaaa_ >= 0); }
     // Lowercase wire-format owner name, e.g. "\3www\7example\4test\0".
@@ -77,7 +82,7 @@ public:
     // Presentation form with trailing dot, for logs.
     const std::string& name() const noexcept { return text_; }
 
-private:
+  private:
     friend class Steering;
     std::vector<uint8_t> wire_;
     std::string text_;
@@ -85,11 +90,17 @@ private:
     int32_t aaaa_ = -1; // index of the AAAA steer
 };
 
+// Signs one steered answer for DNSSEC: `records` is the RRset of `owner` (lower-case wire) and `qtype` as
+// [u16 length][rdata] records; appends RRSIG RDATAs in the same form to *out. False when the name is not in a signed
+// zone (its answers then carry no RRSIG). Runs on the thread that renders (build, set_health).
+using AnswerSigner = std::function<bool(std::span<const uint8_t> owner, uint16_t qtype, uint32_t ttl,
+                                        const std::string& records, std::string* out)>;
+
 // Health of every edge that has a check, by edge index (Steering::edge_names()). 1 = healthy.
 using HealthVector = std::vector<uint8_t>;
 
 class Steering {
-public:
+  public:
     // Builds the trees (walking the location database once) and renders the answers with every edge assumed
     // healthy. Problems (unknown member, bad location file...) go to `diags` naming the config key or file:line;
     // returns nullptr when there was any error. `workers` = number of DNS workers that will call answer().
@@ -121,6 +132,10 @@ public:
     // Logs every steered name that starts or stops failing open. Const because health is runtime state beside
     // the immutable steering (so holders of a const Steering& can feed it); call it from one thread only.
     void set_health(const HealthVector& health, uint64_t now_ms) const;
+    // DNSSEC: every rendering from now on signs each answer variant as it is rendered, so a steered answer costs
+    // no signing on the query path (re-renders now). Control plane, before workers use the Steering or on the
+    // main loop like set_health().
+    void set_signer(AnswerSigner signer, uint64_t now_ms) const;
     // The config the Steering was built from (the health checker reads the edges' check settings from it).
     const SteeringConfig& config() const noexcept;
 
@@ -130,7 +145,7 @@ public:
     // Number of steers currently failing open for at least one client location.
     unsigned failing_open_now() const noexcept;
 
-private:
+  private:
     Steering();
     std::vector<SteeredName> names_;
     std::vector<uint32_t> name_hash_; // open-addressing table over names_ (index+1, 0 = empty)
