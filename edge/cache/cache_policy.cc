@@ -264,6 +264,7 @@ Freshness compute_freshness(const ResponseFacts& f, const TtlPolicy& p) {
         }
     }
 
+    out.date_s = date_s >= 0 ? date_s : static_cast<int64_t>(f.response_time_ms / 1000);
     out.corrected_initial_age_ms = corrected_initial_age_ms(date_s, age_s, f.request_time_ms, f.response_time_ms);
     out.age_origin_ms =
         f.response_time_ms > out.corrected_initial_age_ms ? f.response_time_ms - out.corrected_initial_age_ms : 0;

@@ -85,6 +85,11 @@ struct Freshness {
     // Fresh while now < expires_at_ms (= age_origin + lifetime).
     uint64_t expires_at_ms = 0;
     bool must_revalidate = false; // must-revalidate / proxy-revalidate / no-cache: never serve stale
+    // The response's Date (RFC 9110 §6.6.1), in Unix seconds: what the origin sent, or, when it sent none or an
+    // invalid one, the time it was received (a recipient with a clock adds one). Stored with the object and sent
+    // unchanged on every reuse (the Age field tells how old it is); a 304 replaces it (RFC 9111 §4.3.4).
+    // 0 = unknown: the edge writes the current time.
+    int64_t date_s = 0;
 };
 
 // Collects ResponseFacts from an origin response's header list: Cache-Control lines merged (replaced by

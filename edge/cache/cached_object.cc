@@ -12,12 +12,10 @@ CachedObject::CachedObject(std::string_view key, int status, std::string_view he
                            const ValidatorSpans& validators, const Freshness& f, uint64_t expected_body,
                            void* body_chunk_mem) noexcept
     : key_len_(static_cast<uint32_t>(key.size())),
-      body_(body_chunk_mem ? BodyBuffer(expected_body, body_chunk_mem) : BodyBuffer(expected_body, BodyBuffer::InFile{})),
-      age_origin_ms_(f.age_origin_ms),
-      expires_at_ms_(f.expires_at_ms),
-      validators_(validators),
-      header_len_(static_cast<uint32_t>(header_block.size())),
-      status_(static_cast<uint16_t>(status)),
+      body_(body_chunk_mem ? BodyBuffer(expected_body, body_chunk_mem)
+                           : BodyBuffer(expected_body, BodyBuffer::InFile{})),
+      age_origin_ms_(f.age_origin_ms), expires_at_ms_(f.expires_at_ms), date_s_(f.date_s), validators_(validators),
+      header_len_(static_cast<uint32_t>(header_block.size())), status_(static_cast<uint16_t>(status)),
       must_revalidate_(f.must_revalidate) {
     char* p = reinterpret_cast<char*>(this + 1);
     std::memcpy(p, key.data(), key.size());
@@ -95,6 +93,7 @@ uint32_t CachedObject::age_seconds(uint64_t now_ms) const noexcept {
 void CachedObject::refresh(const Freshness& f) noexcept {
     age_origin_ms_.store(f.age_origin_ms, std::memory_order_relaxed);
     expires_at_ms_.store(f.expires_at_ms, std::memory_order_relaxed);
+    date_s_.store(f.date_s, std::memory_order_relaxed);
 }
 
 } // namespace edge

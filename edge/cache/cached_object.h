@@ -62,7 +62,9 @@ class CachedObject : public RefCounted<CachedObject> {
     // The Age header value at now_ms.
     uint32_t age_seconds(uint64_t now_ms) const noexcept;
     bool must_revalidate() const noexcept { return must_revalidate_; }
-    // After a 304 (RFC 9111 §4.3.4): new freshness, same body and headers.
+    // The Date a reuse sends (Freshness::date_s); 0 = unknown.
+    int64_t date_s() const noexcept { return date_s_.load(std::memory_order_relaxed); }
+    // After a 304 (RFC 9111 §4.3.4): new freshness and Date, same body and headers.
     void refresh(const Freshness& f) noexcept;
     // A soft invalidation: stale from now_ms on (if it was not already), body and headers kept for revalidation.
     void expire(uint64_t now_ms) noexcept {
@@ -92,6 +94,7 @@ class CachedObject : public RefCounted<CachedObject> {
     BodyBuffer body_;
     std::atomic<uint64_t> age_origin_ms_;
     std::atomic<uint64_t> expires_at_ms_;
+    std::atomic<int64_t> date_s_;
     ValidatorSpans validators_;
     uint32_t header_len_;
     uint16_t status_;

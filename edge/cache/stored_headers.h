@@ -1,8 +1,9 @@
 // Turns an origin response's header list into the header block a cached object replays on every hit.
 //
 // The block is "HTTP/1.1 <status> <reason>\r\n" followed by the end-to-end header lines, without the final empty
-// line and without the fields the edge writes per response: Date, Age, X-Cache, Connection, Keep-Alive,
-// Content-Length, Transfer-Encoding (and other hop-by-hop fields, RFC 9110 §7.6.1, incl. those named in Connection).
+// line and without the fields the edge writes per response: Date (kept as the object's Freshness::date_s), Age,
+// X-Cache, Connection, Keep-Alive, Content-Length, Transfer-Encoding (and other hop-by-hop fields, RFC 9110 §7.6.1,
+// incl. those named in Connection).
 // A hit is then one gather write: block + "Date/Age/X-Cache/Via/Content-Length/Connection" lines + "\r\n" + body.
 // Pure, any thread.
 #pragma once

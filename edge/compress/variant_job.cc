@@ -37,6 +37,7 @@ void VariantJob::complete(bool ran) noexcept {
         f.age_origin_ms = now > age_ms ? now - age_ms : 0;
         f.lifetime_ms = f.expires_at_ms > f.age_origin_ms ? f.expires_at_ms - f.age_origin_ms : 0;
         f.must_revalidate = id.must_revalidate();
+        f.date_s = id.date_s();
         ValidatorSpans val;
         Ref<CachedObject> obj;
         if (use) {

@@ -114,7 +114,7 @@ size_t ProxyHandler::write_object_head(Viewer& viewer, const CachedObject& obj, 
     size_t status_len = h.size() - status_start;
     size_t start = h.size();
     EdgeHeaders eh;
-    eh.date = date();
+    eh.date = date_of(obj);
     eh.via = runtime_->via;
     eh.result = result;
     uint32_t age = obj.age_seconds(now_ms);
@@ -204,7 +204,7 @@ bool ProxyHandler::serve_hit(Viewer& viewer, const HttpRequest& req, const Ref<C
         if (!obj->etag().empty()) w.header("ETag", obj->etag());
         if (!obj->last_modified().empty()) w.header("Last-Modified", obj->last_modified());
         EdgeHeaders eh;
-        eh.date = date();
+        eh.date = date_of(*obj);
         eh.via = runtime_->via;
         eh.result = shown;
         eh.has_age = true;

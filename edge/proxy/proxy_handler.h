@@ -48,6 +48,11 @@ class ProxyHandler final : public RequestHandler {
     unsigned shard() const { return shard_; }
     const EdgeServices& services() const { return services_; }
     std::string_view date() { return dates_.http_date(wall_ms() / 1000); }
+    // The Date a reuse of `obj` carries: the stored response's own (RFC 9110 §6.6.1, RFC 9111 §4), not the time
+    // of the reuse; the current time only for an object that has none.
+    std::string_view date_of(const CachedObject& obj) {
+        return obj.date_s() > 0 ? stored_dates_.http_date(obj.date_s()) : date();
+    }
     // Milliseconds since the Unix epoch (the cache's clock).
     static uint64_t wall_ms();
     // Writes the head for a stored object: block + Date/Age/X-Cache/Via/Content-Length|chunked/Connection + CRLF,
@@ -115,6 +120,7 @@ class ProxyHandler final : public RequestHandler {
     EdgeServices services_;
     std::shared_ptr<const EdgeRuntime> runtime_;
     DateCache dates_;
+    DateCache stored_dates_; // the last stored Date formatted: hits on one object in a row format it once
     AccessLogBuffer access_log_;
     std::vector<ProxySession*> live_sessions_;
     DetachedViewer background_; // the viewer of background refreshes

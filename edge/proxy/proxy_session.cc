@@ -11,6 +11,7 @@
 #include "edge/cache/stored_headers.h"
 #include "edge/compress/variant_headers.h"
 #include "edge/compress/variant_job.h"
+#include "edge/http/http_date.h"
 #include "edge/proxy/origin_request.h"
 #include "edge/proxy/proxy_handler.h"
 #include "shared/http/http_tokens.h"
@@ -544,6 +545,7 @@ void ProxySession::start_variant() {
                 uint64_t age_ms = static_cast<uint64_t>(src_->age_seconds(now)) * 1000;
                 f.age_origin_ms = now > age_ms ? now - age_ms : 0;
                 f.must_revalidate = src_->must_revalidate();
+                f.date_s = src_->date_s();
                 Ref<CachedObject> v = stale;
                 b.leader->revalidated(f);
                 use_variant(std::move(v));
@@ -971,8 +973,13 @@ void ProxySession::write_pass_head(int status, std::string_view reason, const sh
     h.append(reason.empty() || status_override_ ? reason_phrase(status) : reason);
     h.append("\r\n");
     bool has_server = false;
+    std::string_view origin_date; // RFC 9110 §6.6.1: the origin's Date goes on; the time of receipt when it had none
     for (const auto& f : headers) {
-        if (is_edge_managed_header(f.name) || is_edge_only_header(f.name)) continue;
+        if (is_edge_managed_header(f.name) || is_edge_only_header(f.name)) {
+            if (origin_date.empty() && shared::ascii_iequals(f.name, "date") && parse_http_date(f.value))
+                origin_date = f.value;
+            continue;
+        }
         if (shared::ascii_iequals(f.name, "server")) has_server = true;
         w.header(f.name, f.value);
     }
@@ -987,7 +994,7 @@ void ProxySession::write_pass_head(int status, std::string_view reason, const sh
         }
     }
     EdgeHeaders eh;
-    eh.date = handler_->date();
+    eh.date = origin_date.empty() ? handler_->date() : origin_date;
     eh.via = rt_->via;
     eh.result = result_;
     eh.keep_alive = keep_alive_;
@@ -995,9 +1002,9 @@ void ProxySession::write_pass_head(int status, std::string_view reason, const sh
     eh.server = !has_server;
     eh.cache_name = rt_->config.server_name;
     eh.cache_status.present = true;
-    eh.cache_status.fwd = !behavior_->cache                                       ? CacheStatus::Fwd::bypass
+    eh.cache_status.fwd = !behavior_->cache                                     ? CacheStatus::Fwd::bypass
                           : req_.method == HTTP_GET || req_.method == HTTP_HEAD ? CacheStatus::Fwd::uri_miss
-                                                                                 : CacheStatus::Fwd::method;
+                                                                                : CacheStatus::Fwd::method;
     eh.cache_status.fwd_status = static_cast<uint16_t>(origin_status);
     write_edge_headers(w, eh);
     w.end();

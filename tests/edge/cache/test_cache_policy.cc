@@ -359,3 +359,29 @@ TEST_CASE("must-understand overrides no-store for understood statuses (RFC 9111 
     CHECK_FALSE(fresh({.cache_control = "max-age=60, no-store"}).store);
     CHECK_FALSE(fresh({.status = 299, .cache_control = "max-age=60, must-understand, no-store"}).store);
 }
+
+TEST_CASE("The stored Date is the origin's, or the time of receipt (RFC 9110 §6.6.1)", "[edge][cache][policy]") {
+    TtlPolicy p;
+    auto date_of = [&](std::vector<HeaderField> h, uint64_t received_ms) {
+        return compute_freshness(response_facts(200, h.data(), h.size(), received_ms - 300, received_ms), p).date_s;
+    };
+    const int64_t origin_s = static_cast<int64_t>(kNow / 1000) - 100;
+    std::string origin = format_http_date(origin_s);
+    // The origin's Date, however long ago it was (Age says how old the response is, not Date).
+    CHECK(date_of({{"Date", origin}, {"Cache-Control", "max-age=600"}}, kNow) == origin_s);
+    // The first of duplicates.
+    CHECK(date_of({{"Date", origin}, {"Date", date_at(kNow)}}, kNow) == origin_s);
+    // None, or one that is no HTTP-date: when it arrived.
+    CHECK(date_of({{"Cache-Control", "max-age=600"}}, kNow + 2'500) == static_cast<int64_t>((kNow + 2'500) / 1000));
+    CHECK(date_of({{"Date", "yesterday"}}, kNow) == static_cast<int64_t>(kNow / 1000));
+    CHECK(date_of({{"Date", ""}}, kNow) == static_cast<int64_t>(kNow / 1000));
+    // RFC 9111 §4.3.4: a 304 brings its own Date, or is given the time it arrived.
+    std::string block = "HTTP/1.1 200 OK\r\nCache-Control: max-age=600\r\nETag: \"v1\"\r\n";
+    std::string later = date_at(kNow + 50'000);
+    HeaderField with_date[] = {{"ETag", "\"v1\""}, {"Date", later}};
+    CHECK(freshness_after_304(200, block, true, with_date, 2, kNow, kNow + 51'000, p).date_s ==
+          static_cast<int64_t>((kNow + 50'000) / 1000));
+    HeaderField bare[] = {{"ETag", "\"v1\""}};
+    CHECK(freshness_after_304(200, block, true, bare, 1, kNow, kNow + 61'000, p).date_s ==
+          static_cast<int64_t>((kNow + 61'000) / 1000));
+}

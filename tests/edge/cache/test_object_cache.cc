@@ -123,10 +123,15 @@ TEST_CASE("ObjectCache: expired entries are stale with validators, gone without"
     Freshness f = fresh_for(5000);
     f.age_origin_ms = kNow + 2000;
     f.expires_at_ms = kNow + 7000;
+    f.date_s = static_cast<int64_t>((kNow + 1000) / 1000);
     REQUIRE(c.find("h/v", kNow + 2000, &got) == ObjectCache::Lookup::stale);
+    int64_t date_before = got->date_s();
     got->refresh(f);
     CHECK(c.find("h/v", kNow + 2000, &got) == ObjectCache::Lookup::fresh);
     CHECK(got->age_seconds(kNow + 4500) == 2);
+    // ... and takes the 304's Date (RFC 9111 §4.3.4).
+    CHECK(got->date_s() == f.date_s);
+    CHECK(got->date_s() != date_before);
 }
 
 TEST_CASE("ObjectCache: an object larger than a shard's budget is refused", "[edge][cache][lru]") {
@@ -260,7 +265,7 @@ TEST_CASE("ObjectCache: 1,000,000 small objects cost <= 256 bytes each of bookke
     INFO("bookkeeping per object: " << per_object << " bytes; charged overhead " << charged_overhead);
     CHECK(per_object <= 256.0);
     CHECK(charged_overhead + 32 + 22 <= 256.0); // + malloc headers + table slots at the highest load
-    CHECK(sizeof(CachedObject) <= 128);
+    CHECK(sizeof(CachedObject) <= 136);         // 128 + the stored Date (RFC 9110 §6.6.1), updated in place by a 304
 }
 
 TEST_CASE("ObjectCache: an expired entry without validators stays while a stale window lasts (RFC 5861)",

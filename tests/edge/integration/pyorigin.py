@@ -2,7 +2,7 @@
 byte, send garbage, truncate, never answer. Not a test itself.
 
 Modes answer every request one way:
-- None: by path (see _answer, _validate, _flaky);
+- None: by path (see _answer, _validate, _flaky), or what the test put in `scripts` for that path;
 - "streamed": a chunked body of 64 chunks of 16 KiB, a little at a time, keep-alive; /pass/ paths are no-store;
 - "lengthless": GET /<kind>/<size>/<name> is body_of(path, size) with max-age=60 and no Content-Length, then close;
   kind = chunked, close (close-delimited) or dies (chunked, reset at half the body)."""
@@ -34,6 +34,9 @@ class PyOrigin:
         self.last_head = b""
         self.conditional = []  # (path, If-None-Match value) of every conditional request
         self.fail_mode = None  # /flaky/ paths: None answers, "503" answers 503, "reset" resets the connection
+        # path → raw answers the test wrote (status line, fields, body: every byte), sent in order, the last one
+        # again for every later request; for what no other mode says (interim responses, exact Date fields).
+        self.scripts = {}
         self.lock = threading.Lock()
         self.stopped = False
         self.conns = []
@@ -98,6 +101,12 @@ class PyOrigin:
                     self.last_head = head
                     if inm is not None:
                         self.conditional.append((path, inm))
+                with self.lock:
+                    script = self.scripts.get(path)
+                    answer = script and (script.pop(0) if len(script) > 1 else script[0])
+                if answer:
+                    c.sendall(answer)
+                    continue
                 if self.mode == "streamed":
                     self._streamed(c, path)
                     continue
