@@ -74,6 +74,12 @@ bool is_edge_only_header(std::string_view name) {
 
 std::string_view reason_phrase(int status) {
     switch (status) {
+    case 100:
+        return "Continue";
+    case 102:
+        return "Processing";
+    case 103:
+        return "Early Hints";
     case 200:
         return "OK";
     case 201:

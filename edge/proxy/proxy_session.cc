@@ -799,6 +799,7 @@ void ProxySession::http_fetch(bool shared_fill) {
     sent_authorization_ = build_origin_headers(req_, *origin_, opt, &oreq.headers);
     OriginCallbacks cb;
     cb.on_response_headers = [this](const shared::HttpResponseHead& h) { on_origin_head(h); };
+    cb.on_interim = [this](const shared::HttpResponseHead& h) { on_origin_interim(h); };
     cb.on_body = [this](std::string_view d) { return on_origin_body(d); };
     cb.on_complete = [this]() { on_origin_complete(); };
     cb.on_error = [this](shared::HttpError e) { on_origin_error(e); };
@@ -870,6 +871,33 @@ void ProxySession::on_origin_head(const shared::HttpResponseHead& head) {
     // Pass-through to our viewer.
     bool no_body = head_only_ || head.status == 204 || head.status == 304 || (head.status >= 100 && head.status < 200);
     write_pass_head(head.status, head.reason, head.headers, cl ? std::string_view(*cl) : std::string_view(), no_body);
+}
+
+void ProxySession::on_origin_interim(const shared::HttpResponseHead& head) {
+    // RFC 9110 §15.2: interim responses go on to the viewer this fetch answers (as nginx >= 1.29, Varnish and H2O
+    // pass 103 Early Hints), never into the cache (RFC 9111 §3), and never to an HTTP/1.0 viewer. 100 Continue
+    // answers an Expect the edge never forwards, so it is for no one. Viewers collapsed onto this fill wait for
+    // the final response without them: their requests are not the one the origin is answering.
+    if (head.status == 100 || phase_ != Phase::head || req_.version_minor == 0) return;
+    if (role_ != Role::pass && role_ != Role::lead) return;
+    std::string out;
+    out.reserve(64 + head.headers.size() * 48);
+    out.append("HTTP/1.1 ");
+    out.append(std::to_string(head.status));
+    out.push_back(' ');
+    out.append(head.reason.empty() ? reason_phrase(head.status) : std::string_view(head.reason));
+    out.append("\r\n");
+    HeadWriter w(out);
+    for (const auto& f : head.headers) {
+        if (is_edge_managed_header(f.name) || is_edge_only_header(f.name)) continue;
+        w.header(f.name, f.value);
+    }
+    w.end();
+    if (!viewer_.write_copy(out)) {
+        viewer_left();
+        return;
+    }
+    bytes_ += out.size();
 }
 
 bool ProxySession::on_origin_body(std::string_view data) {

@@ -157,6 +157,7 @@ class ProxySession final : public ViewerEvents, public FillSubscriber, public Se
     void start_private_fetch();
     void http_fetch(bool shared_fill);
     void on_origin_head(const shared::HttpResponseHead& head);
+    void on_origin_interim(const shared::HttpResponseHead& head);
     bool on_origin_body(std::string_view data);
     void on_origin_complete();
     void on_origin_error(shared::HttpError err);

@@ -11,6 +11,7 @@ struct OriginFetch::Exchange final : shared::HttpResponseHandler {
     OriginFetch* fetch;
     explicit Exchange(OriginFetch* f) : fetch(f) {}
     void on_response_head(const shared::HttpResponseHead& head) override { fetch->on_head(head); }
+    void on_response_interim(const shared::HttpResponseHead& head) override { fetch->on_interim(head); }
     bool on_response_body(std::string_view data) override { return fetch->on_body(data); }
     void on_response_complete() override { fetch->on_complete(); }
     void on_response_error(HttpError err) override { fetch->on_error(err); }
@@ -122,6 +123,12 @@ void OriginFetch::on_head(const shared::HttpResponseHead& head) {
     if (!cb_.on_response_headers) return;
     auto fn = std::move(cb_.on_response_headers);
     if (guarded([&] { fn(head); })) cb_.on_response_headers = std::move(fn);
+}
+
+void OriginFetch::on_interim(const shared::HttpResponseHead& head) {
+    if (!cb_.on_interim) return;
+    auto fn = std::move(cb_.on_interim);
+    if (guarded([&] { fn(head); })) cb_.on_interim = std::move(fn);
 }
 
 bool OriginFetch::on_body(std::string_view data) {

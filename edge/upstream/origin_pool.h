@@ -66,6 +66,7 @@ private:
     void on_resolved(int status, const std::vector<shared::SocketAddress>& addrs);
     void start_on(shared::HttpConnection* conn);
     void on_head(const shared::HttpResponseHead& head);
+    void on_interim(const shared::HttpResponseHead& head);
     bool on_body(std::string_view data);
     void on_complete();
     void on_error(OriginError err);

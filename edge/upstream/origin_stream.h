@@ -32,6 +32,8 @@ struct OriginRequest {
 // callback may destroy the OriginStream; nothing runs on it afterwards. No callback runs from inside fetch().
 struct OriginCallbacks {
     std::function<void(const shared::HttpResponseHead& head)> on_response_headers;
+    // Optional: an interim (1xx, never 101) response before the final one, e.g. 103 Early Hints (RFC 8297).
+    std::function<void(const shared::HttpResponseHead& head)> on_interim;
     // A body piece, valid only during the call. Return false to pause (as pause(); resume() to continue).
     std::function<bool(std::string_view data)> on_body;
     std::function<void()> on_complete;

@@ -34,6 +34,11 @@ struct HttpConnection::Parser final : ResponseParser::Listener {
         conn->handler_->on_response_head(head);
         return conn->state_ != State::Closed && conn->handler_;
     }
+    bool on_interim(const HttpResponseHead& head) override {
+        if (!conn->handler_) return false;
+        conn->handler_->on_response_interim(head);
+        return conn->state_ != State::Closed && conn->handler_;
+    }
     bool on_body(std::string_view data) override {
         if (!conn->handler_) return false;
         bool more = conn->handler_->on_response_body(data);

@@ -47,8 +47,11 @@ struct HttpRequest {
 class HttpResponseHandler {
 public:
     virtual ~HttpResponseHandler() = default;
-    // The final response head (1xx interim responses are skipped).
+    // The final response head.
     virtual void on_response_head(const HttpResponseHead& head) = 0;
+    // An interim (1xx, never 101) response before it (RFC 9110 §15.2). Ignored unless overridden; the handler may
+    // close() the connection from here.
+    virtual void on_response_interim(const HttpResponseHead& head) { (void)head; }
     // A piece of the body; `data` is valid only during the call. Return false to pause reading (as if pause()
     // were called); at most the rest of the current read buffer (<= 64 KiB) is still delivered.
     virtual bool on_response_body(std::string_view data) = 0;

@@ -40,6 +40,7 @@ void ResponseParser::reset(Listener* listener, bool head_request) {
     head_.headers.clear();
     in_value_ = false;
     interim_ = false;
+    interim_count_ = 0;
     started_ = head_done_ = complete_ = aborted_ = keep_alive_ = truncated_ = false;
     error_reason_ = "";
     buf_begin_ = nullptr;
@@ -113,7 +114,27 @@ int ResponseParser::on_headers_complete(llhttp_t* p) noexcept {
         return -1;
     }
     if (status >= 100 && status < 200) {
-        s->interim_ = true;  // skipped, like Node's client; llhttp knows 1xx has no body
+        // RFC 9110 §15.2: a 1xx ends with its header section. One that announces a body is refused before anyone
+        // hears of it (llhttp would read a body for some 1xx codes and parse it as the next response for others).
+        if (++s->interim_count_ > kMaxInterimResponses) {
+            s->error_reason_ = "too many interim (1xx) responses";
+            return -1;
+        }
+        for (const auto& h : s->head_.headers) {
+            if (header_name_equals(h.name, "transfer-encoding") ||
+                (header_name_equals(h.name, "content-length") && trim_ows(h.value) != "0")) {
+                s->error_reason_ = "body in an interim (1xx) response";
+                return -1;
+            }
+        }
+        s->interim_ = true;
+        s->head_.status = status;
+        s->head_.http_major = p->http_major;
+        s->head_.http_minor = p->http_minor;
+        if (s->listener_ && !s->listener_->on_interim(s->head_)) {
+            s->aborted_ = true;
+            return -1;
+        }
         return 0;
     }
     // Like nginx: only "chunked" is understood. Another coding would be framed by EOF and reach the viewer
@@ -140,7 +161,7 @@ int ResponseParser::on_headers_complete(llhttp_t* p) noexcept {
 int ResponseParser::on_body_cb(llhttp_t* p, const char* at, size_t len) noexcept {
     ResponseParser* s = self(p);
     if (s->interim_) {
-        // llhttp frames a 1xx with Transfer-Encoding as a body; 1xx never has one (RFC 9110 §15.2).
+        // Refused in on_headers_complete already; kept as a second guard.
         s->error_reason_ = "body in an interim (1xx) response";
         return -1;
     }
@@ -154,9 +175,10 @@ int ResponseParser::on_body_cb(llhttp_t* p, const char* at, size_t len) noexcept
 int ResponseParser::on_message_complete(llhttp_t* p) noexcept {
     ResponseParser* s = self(p);
     if (s->interim_) {
+        // Keep parsing: the final response follows. header_bytes_ is not reset, so an origin that sends interim
+        // responses without end runs into the header limit instead of holding the exchange forever.
         s->interim_ = false;
-        s->header_bytes_ = 0;
-        return 0;  // keep parsing: the final response follows
+        return 0;
     }
     s->complete_ = true;
     s->keep_alive_ = llhttp_should_keep_alive(p) != 0;

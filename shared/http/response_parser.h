@@ -1,6 +1,7 @@
 // HTTP/1.1 response parsing: llhttp in HTTP_RESPONSE mode, plus what llhttp leaves to its caller: a response
-// header size limit, skipping the body of a HEAD response, skipping 1xx interim responses, rejecting 101
-// upgrades, and end-of-body by EOF for responses without a length (llhttp_finish).
+// header size limit (shared by the interim responses and the final one), skipping the body of a HEAD response,
+// reporting 1xx interim responses apart from the final one (a body in one is an error), rejecting 101 upgrades,
+// and end-of-body by EOF for responses without a length (llhttp_finish).
 //
 // No socket and no loop here, so it can be unit-tested and fuzzed on byte strings.
 #pragma once
@@ -33,6 +34,12 @@ public:
         virtual ~Listener() = default;
         // Final response head. Return false to abort parsing (feed() then returns Aborted).
         virtual bool on_head(const HttpResponseHead& head) = 0;
+        // An interim (1xx, never 101) response before the final one (RFC 9110 §15.2); parsing then goes on with the
+        // next response head. Return false to abort parsing.
+        virtual bool on_interim(const HttpResponseHead& head) {
+            (void)head;
+            return true;
+        }
         // A piece of the body (chunk framing removed). `data` points into the fed buffer. Return false to abort.
         virtual bool on_body(std::string_view data) = 0;
         // The response is complete.
@@ -86,7 +93,11 @@ private:
     HttpResponseHead head_;
     bool head_request_ = false;
     bool in_value_ = false;  // last header callback was a value: the next field starts a new header
-    bool interim_ = false;   // current message is a 1xx to be skipped
+    // More interim responses than this before the final one is a broken origin (a 1xx may have no header bytes to
+    // count against the limit).
+    static constexpr unsigned kMaxInterimResponses = 32;
+    unsigned interim_count_ = 0;
+    bool interim_ = false; // current message is a 1xx (reported with on_interim, then parsing goes on)
     bool started_ = false;
     bool head_done_ = false;
     bool complete_ = false;

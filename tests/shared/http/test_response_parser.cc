@@ -3,12 +3,18 @@
 #include "shared/http/response_parser.h"
 
 #include <string>
+#include <vector>
 
 namespace {
 
 struct Collector : shared::ResponseParser::Listener {
     int heads = 0, completes = 0;
     shared::HttpResponseHead head;
+    std::vector<shared::HttpResponseHead> interims;
+    bool on_interim(const shared::HttpResponseHead& h) override {
+        interims.push_back(h);
+        return true;
+    }
     std::string body;
     bool abort_on_body = false;
     bool on_head(const shared::HttpResponseHead& h) override {
@@ -102,7 +108,7 @@ TEST_CASE("response parser: EOF inside a Content-Length or chunked body is trunc
     shared::ResponseParser p;
     Collector c;
     p.reset(&c, false);
-    CHECK(p.finish() == R::Error);  // nothing at all
+    CHECK(p.finish() == R::Error); // nothing at all
     CHECK_FALSE(p.started());
 }
 
@@ -118,18 +124,64 @@ TEST_CASE("response parser: HEAD response skips the announced body", "[shared][h
     CHECK(p.keep_alive());
 }
 
-TEST_CASE("response parser: 1xx interim responses are skipped, 101 is an error", "[shared][http][parser]") {
-    {
+TEST_CASE("response parser: 1xx interim responses are reported apart, 101 is an error", "[shared][http][parser]") {
+    for (bool bytewise : {false, true}) {
         shared::ResponseParser p;
         Collector c;
         p.reset(&c, false);
-        REQUIRE(feed_all(p, "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\n"
-                            "HTTP/1.1 201 Created\r\nContent-Length: 2\r\n\r\nok",
-                         true) == R::Complete);
+        REQUIRE(feed_all(p,
+                         "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\n"
+                         "HTTP/1.1 201 Created\r\nContent-Length: 2\r\n\r\nok",
+                         bytewise) == R::Complete);
         CHECK(c.heads == 1);
         CHECK(c.head.status == 201);
-        REQUIRE(c.head.headers.size() == 1);  // the 103's Link header is not carried over
+        REQUIRE(c.head.headers.size() == 1); // the 103's Link header is not carried over
         CHECK(c.body == "ok");
+        REQUIRE(c.interims.size() == 2);
+        CHECK(c.interims[0].status == 100);
+        CHECK(c.interims[0].headers.empty());
+        CHECK(c.interims[1].status == 103);
+        CHECK(c.interims[1].reason == "Early Hints");
+        REQUIRE(c.interims[1].headers.size() == 1);
+        CHECK(c.interims[1].headers[0].value == "</a>");
+    }
+    // A 1xx never has a body (RFC 9110 §15.2): one announced by its length, or bytes after it that are no status
+    // line, are a broken response, not the start of the final one.
+    for (const char* wire :
+         {"HTTP/1.1 150 Odd\r\nContent-Length: 5\r\n\r\nhelloHTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n",
+          "HTTP/1.1 199 Odd\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
+          "HTTP/1.1 103 Early Hints\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
+          "HTTP/1.1 103 Early Hints\r\nContent-Length: 5\r\n\r\nhelloHTTP/1.1 200 OK\r\n\r\n",
+          "HTTP/1.1 102 Processing\r\n\r\nnot http at all\r\n\r\n"}) {
+        shared::ResponseParser p;
+        Collector c;
+        p.reset(&c, false);
+        CHECK(feed_all(p, wire, false) == R::Error);
+        CHECK(c.heads == 0);
+        CHECK(c.body.empty());
+        // Announcing a body is refused before the interim response is reported.
+        if (std::string_view(wire).find("\r\n\r\nnot http") == std::string_view::npos) CHECK(c.interims.empty());
+    }
+    {
+        // Interim responses without end: refused after a bounded number, even when they carry no header bytes.
+        shared::ResponseParser p;
+        Collector c;
+        p.reset(&c, false);
+        std::string wire;
+        for (int i = 0; i < 40; ++i)
+            wire += "HTTP/1.1 103 \r\n\r\n";
+        CHECK(feed_all(p, wire + "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", false) == R::Error);
+        CHECK(c.heads == 0);
+        CHECK(c.interims.size() <= 32);
+    }
+    {
+        // The header limit counts the interim heads too.
+        shared::ResponseParser p(100);
+        Collector c;
+        p.reset(&c, false);
+        std::string hint = "HTTP/1.1 103 Early Hints\r\nLink: " + std::string(40, 'l') + "\r\n\r\n";
+        CHECK(feed_all(p, hint + hint + hint + "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", false) == R::Error);
+        CHECK(c.heads == 0);
     }
     {
         shared::ResponseParser p;
