@@ -14,6 +14,13 @@ uint64_t sat_mul_1000(int64_t s) {
     return s <= 0 ? 0 : static_cast<uint64_t>(s) * 1000u;
 }
 
+// The field names of a qualified no-cache / private argument (RFC 9111 §5.2.2.4: a quoted list; the token form
+// "no-cache=a" is taken as well, as most caches do). An argument with no name in it (no-cache="") counts as a
+// qualified directive naming nothing, never as the unqualified one.
+void field_names(std::string_view arg, std::vector<std::string_view>* out) {
+    shared::for_each_list_item(arg, [out](std::string_view name) { out->push_back(name); });
+}
+
 } // namespace
 
 int64_t parse_delta_seconds(std::string_view s) {
@@ -49,10 +56,15 @@ void parse_cache_control(std::string_view value, CacheControl* cc) {
         } else if (shared::ascii_iequals(name, "no-store")) {
             cc->no_store = true;
         } else if (shared::ascii_iequals(name, "no-cache")) {
-            // The qualified form (no-cache="Set-Cookie") is treated like the unqualified one: simpler and safe.
-            cc->no_cache = true;
+            if (has_arg)
+                field_names(arg, &cc->no_cache_fields);
+            else
+                cc->no_cache = true;
         } else if (shared::ascii_iequals(name, "private")) {
-            cc->private_ = true;
+            if (has_arg)
+                field_names(arg, &cc->private_fields);
+            else
+                cc->private_ = true;
         } else if (shared::ascii_iequals(name, "public")) {
             cc->public_ = true;
         } else if (shared::ascii_iequals(name, "must-revalidate")) {
@@ -160,7 +172,20 @@ ResponseFacts response_facts(int status, const HeaderField* headers, size_t coun
         }
     }
     targeted.apply(&f);
+    if (f.has_set_cookie) {
+        // Set-Cookie named by a qualified no-cache / private is left out of what is stored, so it no longer keeps
+        // the response out of the cache.
+        for (std::string_view n : omitted_fields(f.cache_control))
+            if (shared::ascii_iequals(n, "set-cookie")) f.has_set_cookie = false;
+    }
     return f;
+}
+
+std::vector<std::string_view> omitted_fields(const CacheControl& cc) {
+    std::vector<std::string_view> out;
+    if (!cc.private_) out = cc.private_fields;
+    if (!cc.no_cache) out.insert(out.end(), cc.no_cache_fields.begin(), cc.no_cache_fields.end());
+    return out;
 }
 
 StaleWindows stale_windows(std::string_view stored_fields) {
@@ -183,6 +208,14 @@ StaleWindows stale_windows(std::string_view stored_fields) {
 Freshness freshness_after_304(int stored_status, std::string_view stored_header_block, bool has_validators,
                               const HeaderField* headers_304, size_t count, uint64_t request_time_ms,
                               uint64_t response_time_ms, const TtlPolicy& policy) {
+    return compute_freshness(facts_after_304(stored_status, stored_header_block, has_validators, headers_304, count,
+                                             request_time_ms, response_time_ms),
+                             policy);
+}
+
+ResponseFacts facts_after_304(int stored_status, std::string_view stored_header_block, bool has_validators,
+                              const HeaderField* headers_304, size_t count, uint64_t request_time_ms,
+                              uint64_t response_time_ms) {
     ResponseFacts fresh304 = response_facts(stored_status, headers_304, count, request_time_ms, response_time_ms);
     bool has_cc = false, has_expires = false;
     for (size_t i = 0; i < count; ++i) {
@@ -216,8 +249,12 @@ Freshness freshness_after_304(int stored_status, std::string_view stored_header_
     }
     if (f.vary.empty()) f.vary = stored_vary;
     f.has_set_cookie = f.has_set_cookie || stored_cookie;
+    if (f.has_set_cookie) {
+        for (std::string_view n : omitted_fields(f.cache_control))
+            if (shared::ascii_iequals(n, "set-cookie")) f.has_set_cookie = false;
+    }
     f.has_validators = has_validators || f.has_validators;
-    return compute_freshness(f, policy);
+    return f;
 }
 
 uint64_t corrected_initial_age_ms(int64_t date_s, int64_t age_s, uint64_t request_time_ms, uint64_t response_time_ms) {

@@ -6,6 +6,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <string_view>
+#include <vector>
 
 #include "edge/cache/stored_headers.h"
 
@@ -18,8 +19,13 @@ struct CacheControl {
     int64_t max_age = -1;  // seconds; -1 = absent
     int64_t s_maxage = -1; // seconds; -1 = absent
     bool no_store = false;
-    bool no_cache = false; // unqualified or qualified no-cache: store, but revalidate before every use
-    bool private_ = false;
+    bool no_cache = false; // unqualified no-cache: store, but revalidate before every use
+    bool private_ = false; // unqualified private: a shared cache does not store the response
+    // The qualified forms (RFC 9111 §5.2.2.4 no-cache="a, b", §5.2.2.7 private="a"): the response may be stored and
+    // reused without revalidation, but never with the named fields (lower or mixed case, as written; views into
+    // the parsed value). Where the unqualified form is present too, it wins.
+    std::vector<std::string_view> no_cache_fields;
+    std::vector<std::string_view> private_fields;
     bool public_ = false;
     bool must_revalidate = false;
     bool proxy_revalidate = false;
@@ -94,8 +100,9 @@ struct Freshness {
 
 // Collects ResponseFacts from an origin response's header list: Cache-Control lines merged (replaced by
 // CDN-Cache-Control, else Surrogate-Control, when the response has one, and Expires then ignored), Expires/Date/Age
-// (first line of each), Set-Cookie presence, ETag/Last-Modified presence (has_validators), and Vary (the first Vary
-// line that names anything but Accept-Encoding, else the first Vary line). Views point into `headers`.
+// (first line of each), Set-Cookie presence (not when a qualified no-cache / private names it: it is then left
+// out of what is stored), ETag/Last-Modified presence (has_validators), and Vary (the first Vary line that names
+// anything but Accept-Encoding, else the first Vary line). Views point into `headers`.
 // request_had_authorization stays false: set it from the request.
 ResponseFacts response_facts(int status, const HeaderField* headers, size_t count, uint64_t request_time_ms,
                              uint64_t response_time_ms);
@@ -115,6 +122,16 @@ StaleWindows stale_windows(std::string_view stored_fields);
 Freshness freshness_after_304(int stored_status, std::string_view stored_header_block, bool has_validators,
                               const HeaderField* headers_304, size_t count, uint64_t request_time_ms,
                               uint64_t response_time_ms, const TtlPolicy& policy);
+
+// The fields a shared cache must not store or serve from a stored response under `cc` (its qualified no-cache and
+// private directives); empty when there are none, or when an unqualified no-cache / private applies instead.
+std::vector<std::string_view> omitted_fields(const CacheControl& cc);
+
+// The facts freshness_after_304 decides on: the 304's merged over the stored response's (see there). Views point
+// into `stored_header_block` and `headers_304`.
+ResponseFacts facts_after_304(int stored_status, std::string_view stored_header_block, bool has_validators,
+                              const HeaderField* headers_304, size_t count, uint64_t request_time_ms,
+                              uint64_t response_time_ms);
 
 // Is this status storable at all? Heuristically cacheable statuses (RFC 9110 §15.1: 200, 203, 204, 300, 301, 308,
 // 404, 405, 410, 414) always; 302, 303, 307 only with explicit freshness; 206 never (whole objects only), 5xx never.

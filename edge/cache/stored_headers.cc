@@ -34,9 +34,11 @@ bool named_in_connection(std::string_view name, const HeaderField* h, size_t n) 
 
 // Appends `h` to the block unless it is not stored at all; notes where ETag / Last-Modified landed.
 void append_stored_field(const HeaderField& h, const HeaderField* all, size_t count, bool keep_set_cookie,
-                         std::string* out, ValidatorSpans* spans) {
+                         const std::vector<std::string_view>& omit, std::string* out, ValidatorSpans* spans) {
     if (is_edge_managed_header(h.name)) return;
     if (!keep_set_cookie && shared::ascii_iequals(h.name, "set-cookie")) return;
+    for (std::string_view o : omit)
+        if (shared::ascii_iequals(h.name, o)) return;
     if (named_in_connection(h.name, all, count)) return;
     out->append(h.name);
     out->append(": ");
@@ -148,7 +150,8 @@ std::string_view reason_phrase(int status) {
 }
 
 std::string build_stored_header_block(int status, std::string_view reason, const HeaderField* headers, size_t count,
-                                      bool keep_set_cookie, ValidatorSpans* validators) {
+                                      bool keep_set_cookie, ValidatorSpans* validators,
+                                      const std::vector<std::string_view>& omit) {
     std::string out;
     size_t need = 32;
     for (size_t i = 0; i < count; ++i)
@@ -173,7 +176,7 @@ std::string build_stored_header_block(int status, std::string_view reason, const
                 edge_only = true;
                 spans.edge_fields_off = static_cast<uint32_t>(out.size());
             }
-            append_stored_field(h, headers, count, keep_set_cookie, &out, &spans);
+            append_stored_field(h, headers, count, keep_set_cookie, omit, &out, &spans);
         }
     }
     if (validators) *validators = spans;
@@ -190,7 +193,8 @@ bool updatable_by_304(std::string_view name) {
 } // namespace
 
 bool merge_stored_header_block(std::string_view stored, const HeaderField* update, size_t count, bool keep_set_cookie,
-                               std::string* out, ValidatorSpans* validators) {
+                               std::string* out, ValidatorSpans* validators,
+                               const std::vector<std::string_view>& omit) {
     // "HTTP/1.1 200 OK": status at 9..12, the reason after it.
     size_t eol = stored.find("\r\n");
     std::string_view status_line = stored.substr(0, eol == std::string_view::npos ? stored.size() : eol);
@@ -226,7 +230,7 @@ bool merge_stored_header_block(std::string_view stored, const HeaderField* updat
         if (!in_stored) merged.push_back(update[i]);
     }
     std::string block =
-        build_stored_header_block(status, reason, merged.data(), merged.size(), keep_set_cookie, validators);
+        build_stored_header_block(status, reason, merged.data(), merged.size(), keep_set_cookie, validators, omit);
     if (block == stored) return false;
     *out = std::move(block);
     return true;

@@ -35,17 +35,21 @@ struct ValidatorSpans {
 };
 
 // Builds the block. `reason` "" picks the standard reason phrase. Set-Cookie lines are dropped unless
-// keep_set_cookie; edge-only fields go last. Returns the spans of ETag / Last-Modified and where the edge-only fields
-// start in *validators (may be null).
+// keep_set_cookie, and so are the fields named in `omit` (case-insensitive: those a qualified no-cache or private
+// keeps out of a shared cache, RFC 9111 §5.2.2.4, §5.2.2.7); edge-only fields go last. Returns the spans of ETag /
+// Last-Modified and where the edge-only fields start in *validators (may be null).
 std::string build_stored_header_block(int status, std::string_view reason, const HeaderField* headers, size_t count,
-                                      bool keep_set_cookie, ValidatorSpans* validators);
+                                      bool keep_set_cookie, ValidatorSpans* validators,
+                                      const std::vector<std::string_view>& omit = {});
 
 // RFC 9111 §3.2 / §4.3.4: the stored block of `stored` updated with the fields of a 304 for it — each field the 304
 // carries replaces the stored field of that name where it stood, new names are appended — except fields the edge
 // manages, Content-Encoding and Vary (the stored body and its variants depend on them) and, unless
-// keep_set_cookie, Set-Cookie. Sets *out (and *validators) and returns true when the result differs from `stored`.
+// keep_set_cookie, Set-Cookie; fields named in `omit` are left out of the result. Sets *out (and *validators) and
+// returns true when the result differs from `stored`.
 bool merge_stored_header_block(std::string_view stored, const HeaderField* update, size_t count, bool keep_set_cookie,
-                               std::string* out, ValidatorSpans* validators);
+                               std::string* out, ValidatorSpans* validators,
+                               const std::vector<std::string_view>& omit = {});
 
 // True for fields a proxy never forwards (hop-by-hop, RFC 9110 §7.6.1) or that the edge writes itself (see above).
 bool is_edge_managed_header(std::string_view name);

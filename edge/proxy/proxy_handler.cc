@@ -106,7 +106,8 @@ void ProxyHandler::shutdown() {
 size_t ProxyHandler::write_object_head(Viewer& viewer, const CachedObject& obj, CacheResult result, bool keep_alive,
                                        bool chunked, bool known_length, bool http10, uint64_t now_ms,
                                        const OutBuf* body, unsigned nbody, const ByteRange* range,
-                                       const FileSpan* file_body, int status_override, CacheStatus cache_status) {
+                                       const FileSpan* file_body, int status_override, CacheStatus cache_status,
+                                       std::string_view extra_lines) {
     std::string& h = viewer.head_buffer();
     size_t status_start = h.size();
     HeadWriter w(h);
@@ -156,6 +157,7 @@ size_t ProxyHandler::write_object_head(Viewer& viewer, const CachedObject& obj, 
     } else if (known_length) {
         w.header_uint("Content-Length", obj.complete() ? obj.body().size() : obj.body().expected_size());
     }
+    h.append(extra_lines);
     w.end();
     // One writev per hit: libuv keeps up to 4 buffers inline in the request, more would be copied to the heap.
     if (status_len) bufs[n++] = OutBuf{h.data() + status_start, status_len};

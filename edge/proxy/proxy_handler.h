@@ -60,11 +60,12 @@ class ProxyHandler final : public RequestHandler {
     // Returns the head bytes queued. With `range` (a complete 200 object), the head is a 206 for that byte range
     // (status line replaced, Content-Range, Content-Length of the range).
     // `status_override` (a custom error response) replaces the stored status line. `cache_status` (a hit when
-    // left default) gets the object's ttl and goes out as Cache-Status.
+    // left default) gets the object's ttl and goes out as Cache-Status. `extra_lines` ("Name: value\r\n"...) go
+    // out after the edge's fields: those this viewer may see but the stored object must not hold.
     size_t write_object_head(Viewer& viewer, const CachedObject& obj, CacheResult result, bool keep_alive, bool chunked,
                              bool known_length, bool http10, uint64_t now_ms, const OutBuf* body = nullptr,
                              unsigned nbody = 0, const ByteRange* range = nullptr, const FileSpan* file_body = nullptr,
-                             int status_override = 0, CacheStatus cache_status = {});
+                             int status_override = 0, CacheStatus cache_status = {}, std::string_view extra_lines = {});
     // CloudFront's custom error responses: answers the GET/HEAD `req` on `viewer` with `er`'s page (fetched through
     // the cache like a request for that path) and its status, instead of an error answer. False (nothing written)
     // when `er` has no page or `req` is not a GET or HEAD.

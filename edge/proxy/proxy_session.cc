@@ -32,14 +32,6 @@ TtlPolicy ttl_policy(const BehaviorConfig& b) {
     return p;
 }
 
-// RFC 9111 §4.3.4: a 304 refreshes the stored object with its headers merged over the stored ones, so a 304
-// without Cache-Control keeps the stored max-age instead of falling back to default_ttl.
-Freshness freshness_of_304(const CachedObject& stale, const std::vector<HeaderField>& fields_304, uint64_t req_ms,
-                           uint64_t resp_ms, const BehaviorConfig& b) {
-    return freshness_after_304(stale.status(), stale.stored_fields(), stale.has_validators(), fields_304.data(),
-                               fields_304.size(), req_ms, resp_ms, ttl_policy(b));
-}
-
 std::vector<HeaderField> fields_of(const shared::HttpHeaders& headers) {
     std::vector<HeaderField> v;
     v.reserve(headers.size());
@@ -414,7 +406,8 @@ void ProxySession::pump() {
         viewer_.pin(obj_);
         bytes_ += handler_->write_object_head(
             viewer_, *obj_, result_, keep_alive_, chunked_, known_length, req_.version_minor == 0, now, nullptr, 0,
-            ro == RangeOutcome::partial ? &range : nullptr, nullptr, status_override_, cache_status());
+            ro == RangeOutcome::partial ? &range : nullptr, nullptr, status_override_, cache_status(),
+            own_obj_ && obj_ == own_obj_ ? std::string_view(own_fields_) : std::string_view());
         if (!head_sent()) return;
         if (head_only_) {
             finish();
@@ -454,11 +447,15 @@ void ProxySession::send_body(bool past_congestion) {
 
 void ProxySession::revalidate_from_304(const std::vector<HeaderField>& fields, uint64_t now) {
     const Ref<CachedObject>& stale = fill_->stale();
-    Freshness f = freshness_of_304(*stale, fields, request_time_ms_, now, *behavior_);
+    // RFC 9111 §4.3.4: a 304 refreshes the stored object with its headers merged over the stored ones, so a 304
+    // without Cache-Control keeps the stored max-age instead of falling back to default_ttl.
+    ResponseFacts facts = facts_after_304(stale->status(), stale->stored_fields(), stale->has_validators(),
+                                          fields.data(), fields.size(), request_time_ms_, now);
+    Freshness f = compute_freshness(facts, ttl_policy(*behavior_));
     std::string block;
     ValidatorSpans val;
     if (merge_stored_header_block(stale->stored_fields(), fields.data(), fields.size(), behavior_->cache_set_cookie,
-                                  &block, &val)) {
+                                  &block, &val, omitted_fields(facts.cache_control))) {
         // The 304 changed the stored headers (RFC 9111 §4.3.4): a copy with the merged block replaces the object,
         // and its variants, made with the old headers, go (they are made again on demand).
         Ref<CachedObject> fresh = CachedObject::create_copy(*stale, block, val, f);
@@ -842,10 +839,21 @@ void ProxySession::on_origin_head(const shared::HttpResponseHead& head) {
             if (behavior_->compress && identity_needs_vary(head.status, fields.data(), fields.size())) {
                 fields.push_back({"Vary", "Accept-Encoding"});
             }
+            // RFC 9111 §5.2.2.4, §5.2.2.7: the fields a qualified no-cache / private names stay out of the stored
+            // object; our own viewer, whose request this answers, still gets them.
+            std::vector<std::string_view> omit = omitted_fields(facts.cache_control);
+            for (const HeaderField& h : fields) {
+                for (std::string_view o : omit) {
+                    if (!shared::ascii_iequals(h.name, o) || is_edge_managed_header(h.name)) continue;
+                    own_fields_.append(h.name).append(": ").append(h.value).append("\r\n");
+                    break;
+                }
+            }
             ValidatorSpans val;
             std::string block = build_stored_header_block(head.status, head.reason, fields.data(), fields.size(),
-                                                          behavior_->cache_set_cookie, &val);
+                                                          behavior_->cache_set_cookie, &val, omit);
             fill_obj_ = CachedObject::create(key_, head.status, block, val, f, len);
+            if (!own_fields_.empty()) own_obj_ = fill_obj_;
             fill_->start_body(fill_obj_);
             return;
         }

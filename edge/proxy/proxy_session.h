@@ -187,6 +187,10 @@ class ProxySession final : public ViewerEvents, public FillSubscriber, public Se
     bool subscribed_ = false;
     bool driving_ = false;       // this session still has to resolve fill_
     Ref<CachedObject> fill_obj_; // the object we are filling (lead)
+    // Lead: the fields a qualified no-cache / private kept out of the object we filled (own_obj_; null when there
+    // are none), for our own viewer's head ("Name: value\r\n"...).
+    Ref<CachedObject> own_obj_;
+    std::string own_fields_;
     shared::HttpError origin_error_ = shared::HttpError::None;
     bool dead_ = false; // destroy() ran: waiting for jobs, then for io_ to close
     int jobs_ = 0;      // thread-pool jobs in flight (each holds this session)

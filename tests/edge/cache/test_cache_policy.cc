@@ -77,8 +77,11 @@ TEST_CASE("Cache-Control parsing", "[edge][cache][policy]") {
     CacheControl bad;
     parse_cache_control("max-age=abc, private=\"Set-Cookie, X\", no-cache=\"a\"", &bad);
     CHECK(bad.max_age == 0); // invalid → stale
-    CHECK(bad.private_);
-    CHECK(bad.no_cache);
+    // Qualified: field names, not the unqualified directives (see the qualified-forms case below).
+    CHECK_FALSE(bad.private_);
+    CHECK_FALSE(bad.no_cache);
+    CHECK(bad.private_fields.size() == 2);
+    CHECK(bad.no_cache_fields.size() == 1);
 
     CacheControl big;
     parse_cache_control("max-age=99999999999999999999", &big);
@@ -384,4 +387,55 @@ TEST_CASE("The stored Date is the origin's, or the time of receipt (RFC 9110 §6
     HeaderField bare[] = {{"ETag", "\"v1\""}};
     CHECK(freshness_after_304(200, block, true, bare, 1, kNow, kNow + 61'000, p).date_s ==
           static_cast<int64_t>((kNow + 61'000) / 1000));
+}
+
+TEST_CASE("Qualified no-cache and private name fields instead of refusing reuse (RFC 9111 §5.2.2.4, §5.2.2.7)",
+          "[edge][cache][policy]") {
+    using Names = std::vector<std::string_view>;
+    CacheControl cc;
+    parse_cache_control(R"(no-cache="X-Foo, x-bar", private="Set-Cookie", max-age=60)", &cc);
+    CHECK_FALSE(cc.no_cache);
+    CHECK_FALSE(cc.private_);
+    CHECK(cc.no_cache_fields == Names{"X-Foo", "x-bar"});
+    CHECK(cc.private_fields == Names{"Set-Cookie"});
+    CHECK(omitted_fields(cc) == Names{"Set-Cookie", "X-Foo", "x-bar"});
+    // The unqualified form, in the same field or another line, wins over the qualified one.
+    parse_cache_control("no-cache", &cc);
+    CHECK(cc.no_cache);
+    CHECK(omitted_fields(cc) == Names{"Set-Cookie"});
+    CacheControl token;
+    parse_cache_control("no-cache=X-Foo, private=\"\"", &token);
+    CHECK(token.no_cache_fields == Names{"X-Foo"});
+    CHECK(token.private_fields.empty());
+    CHECK_FALSE(token.no_cache);
+    CHECK_FALSE(token.private_);
+
+    // Stored and reused without revalidation for its max-age.
+    Freshness nc = fresh({.cache_control = R"(max-age=60, no-cache="X-Foo")"});
+    CHECK(nc.store);
+    CHECK(nc.lifetime_ms == 60'000);
+    CHECK_FALSE(nc.must_revalidate);
+    Freshness pv = fresh({.cache_control = R"(max-age=60, private="X-Foo")"});
+    CHECK(pv.store);
+    CHECK(pv.lifetime_ms == 60'000);
+    CHECK(fresh({.cache_control = R"(max-age=60, no-cache, no-cache="X-Foo")"}).lifetime_ms == 0);
+    CHECK_FALSE(fresh({.cache_control = R"(max-age=60, private, private="X-Foo")"}).store);
+    CHECK_FALSE(fresh({.cache_control = "max-age=60, private"}).store);
+
+    // Set-Cookie named by either form leaves the stored response, so it no longer keeps it out of the cache.
+    auto stored = [](std::vector<HeaderField> h) {
+        return compute_freshness(response_facts(200, h.data(), h.size(), kNow, kNow), TtlPolicy{}).store;
+    };
+    CHECK(stored({{"Cache-Control", R"(max-age=60, private="set-cookie")"}, {"Set-Cookie", "a=b"}}));
+    CHECK(stored(
+        {{"Cache-Control", R"(no-cache="Set-Cookie")"}, {"Cache-Control", "max-age=60"}, {"Set-Cookie", "a=b"}}));
+    CHECK_FALSE(stored({{"Cache-Control", R"(max-age=60, private="X-Foo")"}, {"Set-Cookie", "a=b"}}));
+    CHECK_FALSE(stored({{"Cache-Control", R"(max-age=60, private, private="Set-Cookie")"}, {"Set-Cookie", "a=b"}}));
+
+    // After a 304, the directives that apply are the 304's when it has Cache-Control, else the stored ones.
+    std::string block = "HTTP/1.1 200 OK\r\nCache-Control: max-age=60, private=\"X-Foo\"\r\nETag: \"e\"\r\n";
+    HeaderField bare[] = {{"ETag", "\"e\""}};
+    CHECK(omitted_fields(facts_after_304(200, block, true, bare, 1, kNow, kNow).cache_control) == Names{"X-Foo"});
+    HeaderField own[] = {{"ETag", "\"e\""}, {"Cache-Control", "max-age=60"}};
+    CHECK(omitted_fields(facts_after_304(200, block, true, own, 2, kNow, kNow).cache_control).empty());
 }

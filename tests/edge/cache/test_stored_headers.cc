@@ -112,3 +112,19 @@ TEST_CASE("Targeted cache controls are stored after the viewer's fields, and a h
     build_stored_header_block(200, "", h + 1, 1, false, &none);
     CHECK(none.edge_fields_off == 0);
 }
+
+TEST_CASE("Fields named by a qualified no-cache / private are neither stored nor merged in by a 304",
+          "[edge][cache][headers]") {
+    std::vector<std::string_view> omit = {"x-foo", "Set-Cookie"};
+    HeaderField h[] = {{"Cache-Control", "max-age=60, no-cache=\"x-foo\""},
+                       {"X-Foo", "secret"},
+                       {"X-Bar", "kept"},
+                       {"set-cookie", "sid=1"}};
+    std::string block = build_stored_header_block(200, "", h, 4, true, nullptr, omit);
+    CHECK(block == "HTTP/1.1 200 OK\r\nCache-Control: max-age=60, no-cache=\"x-foo\"\r\nX-Bar: kept\r\n");
+    // A 304 that brings them again does not put them in.
+    HeaderField upd[] = {{"X-FOO", "again"}, {"X-Bar", "new"}, {"Set-Cookie", "sid=2"}};
+    std::string merged;
+    REQUIRE(merge_stored_header_block(block, upd, 3, true, &merged, nullptr, omit));
+    CHECK(merged == "HTTP/1.1 200 OK\r\nCache-Control: max-age=60, no-cache=\"x-foo\"\r\nX-Bar: new\r\n");
+}
