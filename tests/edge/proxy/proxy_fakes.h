@@ -126,6 +126,15 @@ struct FakeFetch {
         h.headers = std::move(headers);
         cb.on_response_headers(h);
     }
+    // An interim (1xx) response before the final head.
+    void interim(int status, std::string reason, shared::HttpHeaders headers) {
+        if (!live() || !cb.on_interim) return;
+        shared::HttpResponseHead h;
+        h.status = status;
+        h.reason = std::move(reason);
+        h.headers = std::move(headers);
+        cb.on_interim(h);
+    }
     // Returns on_body's answer (false: the proxy paused the fetch); true when the fetch is no longer live.
     bool body(std::string_view data) {
         if (!live()) return true;

@@ -863,3 +863,88 @@ TEST_CASE("proxy session: Cache-Status (RFC 9211) says how each answer was obtai
     CHECK(cache_status(b) == "unit; fwd=stale; fwd-status=304; stored; ttl=30");
     require_all_ended(p, b);
 }
+
+TEST_CASE("proxy session: interim responses reach the viewer the fetch answers, never collapsed ones or the cache "
+          "(RFC 9110 §15.2)",
+          "[proxy]") {
+    Proxy p;
+    const std::string hint = "HTTP/1.1 103 Early Hints\r\nLink: </s.css>; rel=preload\r\n\r\n";
+    FakeViewer lead, join;
+    Request r1(get("/hinted.js")), r2(get("/hinted.js"));
+    p.handler->handle(lead, r1.get());
+    p.handler->handle(join, r2.get());
+    REQUIRE(p.io.origin.fetches.size() == 1);
+    FakeFetch& f = p.io.origin.last();
+    f.interim(100, "Continue", {});
+    f.interim(103, "Early Hints", {{"Link", "</s.css>; rel=preload"}, {"Connection", "close"}});
+    p.io.run();
+    CHECK(lead.out == hint); // 100 dropped, hop-by-hop fields dropped
+    CHECK(join.out.empty());
+    answer_whole(f);
+    p.io.run();
+    CHECK(lead.out.rfind(hint + "HTTP/1.1 200 OK\r\n", 0) == 0);
+    auto final_body = [](const FakeViewer& v) { return v.out.substr(v.out.rfind("\r\n\r\n") + 4); };
+    CHECK(final_body(lead) == kBody);
+    CHECK(join.status_line() == "HTTP/1.1 200 OK");
+    CHECK(join.body() == kBody);
+    require_all_ended(p, lead);
+    require_all_ended(p, join);
+    // Not stored with the object.
+    FakeViewer hit;
+    Request r3(get("/hinted.js"));
+    p.handler->handle(hit, r3.get());
+    CHECK(hit.status_line() == "HTTP/1.1 200 OK");
+    CHECK(hit.out.find("103") == std::string::npos);
+
+    // Pass-through gets them too; an HTTP/1.0 viewer never.
+    for (bool http10 : {false, true}) {
+        FakeViewer v;
+        Request r(http10 ? "GET /pass/x HTTP/1.0\r\nHost: example.test\r\n\r\n" : get("/pass/x"));
+        p.handler->handle(v, r.get());
+        FakeFetch& pf = p.io.origin.last();
+        pf.interim(102, "", {});
+        p.io.run();
+        CHECK(v.out == (http10 ? "" : "HTTP/1.1 102 Processing\r\n\r\n"));
+        pf.head(200, {{"Content-Length", "2"}});
+        pf.body("ok");
+        pf.complete();
+        p.io.run();
+        CHECK(final_body(v) == "ok");
+        require_all_ended(p, v);
+    }
+}
+
+TEST_CASE("proxy session: fields named by a qualified no-cache / private reach the filling viewer only "
+          "(RFC 9111 §5.2.2.4, §5.2.2.7)",
+          "[proxy]") {
+    Proxy p;
+    FakeViewer lead, join;
+    Request r1(get("/named.js")), r2(get("/named.js"));
+    p.handler->handle(lead, r1.get());
+    p.handler->handle(join, r2.get());
+    FakeFetch& f = p.io.origin.last();
+    f.head(200, {{"Content-Length", std::to_string(kBody.size())},
+                 {"Cache-Control", "max-age=60, private=\"Set-Cookie\", no-cache=\"X-Foo\""},
+                 {"Set-Cookie", "sid=1"},
+                 {"X-Foo", "secret"},
+                 {"X-Bar", "kept"}});
+    f.body(kBody);
+    f.complete();
+    p.io.run();
+    CHECK(lead.body() == kBody);
+    CHECK(lead.out.find("Set-Cookie: sid=1\r\n") != std::string::npos);
+    CHECK(lead.out.find("X-Foo: secret\r\n") != std::string::npos);
+    CHECK(join.body() == kBody);
+    CHECK(join.out.find("Set-Cookie:") == std::string::npos);
+    CHECK(join.out.find("X-Foo:") == std::string::npos);
+    CHECK(join.out.find("X-Bar: kept\r\n") != std::string::npos);
+    require_all_ended(p, lead);
+    require_all_ended(p, join);
+    FakeViewer hit;
+    Request r3(get("/named.js"));
+    p.handler->handle(hit, r3.get());
+    CHECK(hit.out.find("X-Cache: Hit") != std::string::npos);
+    CHECK(hit.out.find("Set-Cookie:") == std::string::npos);
+    CHECK(hit.out.find("X-Foo:") == std::string::npos);
+    CHECK(p.io.origin.fetches.size() == 1);
+}
