@@ -53,6 +53,10 @@ public:
         Error,     // malformed response or limit exceeded; error_reason() says why
     };
 
+    // More interim responses than this before the final one is a broken origin (a 1xx may have no header bytes to
+    // count against the limit).
+    static constexpr unsigned kMaxInterimResponses = 32;
+
     explicit ResponseParser(size_t max_header_bytes = 64 * 1024);
     ResponseParser(const ResponseParser&) = delete;
     ResponseParser& operator=(const ResponseParser&) = delete;
@@ -92,10 +96,7 @@ private:
     size_t header_bytes_ = 0;
     HttpResponseHead head_;
     bool head_request_ = false;
-    bool in_value_ = false;  // last header callback was a value: the next field starts a new header
-    // More interim responses than this before the final one is a broken origin (a 1xx may have no header bytes to
-    // count against the limit).
-    static constexpr unsigned kMaxInterimResponses = 32;
+    bool in_value_ = false; // last header callback was a value: the next field starts a new header
     unsigned interim_count_ = 0;
     bool interim_ = false; // current message is a 1xx (reported with on_interim, then parsing goes on)
     bool started_ = false;

@@ -1,6 +1,7 @@
 // libFuzzer harness for the origin response parser (shared/http/response_parser.h): arbitrary bytes, split
 // into two reads at a point chosen by the input, for a GET or a HEAD, then EOF. The parser must never crash,
-// never claim more bytes than it was given, and report a body only after a head.
+// never claim more bytes than it was given, report a body only after a head, and interim (1xx) responses only
+// before it.
 #include "shared/http/response_parser.h"
 
 #include <cstdint>
@@ -10,9 +11,16 @@ namespace {
 struct Sink : shared::ResponseParser::Listener {
     bool head = false;
     size_t body = 0;
+    unsigned interims = 0;
     bool on_head(const shared::HttpResponseHead& h) override {
         if (h.status < 200 || h.status > 999) std::abort();
         head = true;
+        return true;
+    }
+    // An interim response: a 1xx other than 101, only before the final head, never more than the parser's bound.
+    bool on_interim(const shared::HttpResponseHead& h) override {
+        if (head || h.status < 100 || h.status > 199 || h.status == 101) std::abort();
+        if (++interims > shared::ResponseParser::kMaxInterimResponses) std::abort();
         return true;
     }
     bool on_body(std::string_view d) override {
