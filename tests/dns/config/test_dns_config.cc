@@ -5,10 +5,12 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 
 #include "dns/config/address_acl.h"
 #include "dns/config/dns_config.h"
+#include "dns/dnssec/dnssec_key.h"
 
 using namespace dns;
 
@@ -289,4 +291,69 @@ secret = "c2VjcmV0"
     CHECK(parse_dns_config(ok, d2, &c));
     CHECK(c.notify_key == "Present");
     unlink(ok.c_str());
+}
+
+TEST_CASE("dns config: [zone.dnssec] keys and signature timing, defaults and errors", "[dns][config][dnssec]") {
+    std::string err, ksk_stem, zsk_stem, other_stem;
+    char dir[] = "/tmp/meridian-dnsconf-keys-XXXXXX";
+    REQUIRE(mkdtemp(dir));
+    auto ksk = DnssecKey::generate("example.test", DnssecAlgorithm::ecdsa_p256_sha256, true, &err);
+    auto zsk = DnssecKey::generate("example.test", DnssecAlgorithm::ed25519, false, &err);
+    auto other = DnssecKey::generate("other.test", DnssecAlgorithm::ecdsa_p256_sha256, true, &err);
+    REQUIRE(ksk->write(dir, &ksk_stem, &err));
+    REQUIRE(zsk->write(dir, &zsk_stem, &err));
+    REQUIRE(other->write(dir, &other_stem, &err));
+    std::string zone = "[[zone]]\nname = \"example.test.\"\nfile = \"x.zone\"\n[zone.dnssec]\n";
+
+    auto p = write_temp(zone + "ksk = \"" + ksk_stem + "\"\nzsk = \"" + zsk_stem +
+                        ".private\"\nsignature_validity = \"30d\"\nsignature_refresh = \"10d\"\n"
+                        "dnskey_ttl = \"2h\"\npublish_cds = false\n");
+    shared::ConfigDiagnostics d;
+    DnsConfig c;
+    parse_dns_config(p, d, &c);
+    REQUIRE(c.zones.size() == 1);
+    REQUIRE(c.zones[0].dnssec.ksk);
+    REQUIRE(c.zones[0].dnssec.zsk);
+    CHECK(c.zones[0].dnssec.ksk->key_tag() == ksk->key_tag());
+    CHECK(c.zones[0].dnssec.zsk->algorithm() == DnssecAlgorithm::ed25519);
+    CHECK(c.zones[0].dnssec.policy.validity_s == 30 * 86400);
+    CHECK(c.zones[0].dnssec.policy.refresh_s == 10 * 86400);
+    CHECK(c.zones[0].dnssec.policy.dnskey_ttl == 7200);
+    CHECK_FALSE(c.zones[0].dnssec.policy.publish_cds);
+    unlink(p.c_str());
+
+    auto defaults = write_temp(zone + "ksk = \"" + ksk_stem + ".key\"\n");
+    shared::ConfigDiagnostics d2;
+    DnsConfig m;
+    parse_dns_config(defaults, d2, &m);
+    CHECK_FALSE(has(d2, "dnssec"));
+    CHECK_FALSE(m.zones[0].dnssec.zsk); // the KSK signs everything
+    CHECK(m.zones[0].dnssec.policy.validity_s == 14 * 86400);
+    CHECK(m.zones[0].dnssec.policy.refresh_s == 7 * 86400);
+    CHECK(m.zones[0].dnssec.policy.publish_cds);
+    unlink(defaults.c_str());
+
+    struct Bad {
+        std::string body, key, words;
+    } bad[] = {
+        {"zsk = \"" + zsk_stem + "\"\n", "ksk", "missing required key"},
+        {"ksk = \"" + zsk_stem + "\"\n", "ksk", "not 257"},
+        {"ksk = \"" + other_stem + "\"\n", "ksk", "for zone other.test."},
+        {"ksk = \"" + std::string(dir) + "/Knope\"\n", "ksk", "cannot open"},
+        {"ksk = \"" + ksk_stem + "\"\nsignature_validity = \"1h\"\n", "signature_validity", "2h to 366d"},
+        {"ksk = \"" + ksk_stem + "\"\nsignature_refresh = \"14d\"\n", "signature_refresh", "shorter than"},
+        {"ksk = \"" + ksk_stem + "\"\nsalt = \"ab\"\n", "salt", "unknown key"},
+    };
+    for (const auto& b : bad) {
+        auto path = write_temp(zone + b.body);
+        shared::ConfigDiagnostics db;
+        DnsConfig x;
+        INFO(b.body);
+        CHECK_FALSE(parse_dns_config(path, db, &x));
+        INFO(db.to_string());
+        CHECK(has(db, b.key));
+        CHECK(has(db, b.words));
+        unlink(path.c_str());
+    }
+    std::filesystem::remove_all(dir);
 }
