@@ -55,9 +55,10 @@ struct Options {
     int cpu = -1;
     int sockets = 8;
     int window = 512;
-    double rate = 0;          // queries/s; 0 = as fast as the window allows
-    double timeout_s = 1.0;   // an answer later than this counts as lost
+    double rate = 0;        // queries/s; 0 = as fast as the window allows
+    double timeout_s = 1.0; // an answer later than this counts as lost
     bool edns = false;
+    bool dnssec_ok = false; // --do: EDNS with the DO bit (DNSSEC answers)
     uint16_t edns_bufsize = 1232;
     bool json = false;
     bool progress = false;
@@ -68,7 +69,7 @@ struct Options {
     if (msg) std::fprintf(stderr, "dns_loadgen: %s\n", msg);
     std::fprintf(stderr,
                  "usage: dns_loadgen -d QUERYFILE [-s SERVER] [-p PORT] [-l SECONDS] [--cpu N] [--sockets N]\n"
-                 "                   [--window N] [-Q QPS] [--timeout SECONDS] [--edns] [--bufsize N]\n"
+                 "                   [--window N] [-Q QPS] [--timeout SECONDS] [--edns] [--do] [--bufsize N]\n"
                  "                   [--random] [--progress] [--json]\n"
                  "  QUERYFILE lines: NAME TYPE [ecs=ADDR/PREFIX]   (dnsperf's format plus optional ECS)\n"
                  "  -Q QPS fixed-rate mode (still bounded by --window); default: saturate with --window in flight\n");
@@ -86,12 +87,13 @@ struct Query {
 
 int type_code(std::string_view t) {
     static const std::map<std::string, int, std::less<>> types = {
-        {"A", 1},      {"NS", 2},     {"CNAME", 5},   {"SOA", 6},    {"PTR", 12},   {"HINFO", 13},
-        {"MX", 15},    {"TXT", 16},   {"AAAA", 28},   {"SRV", 33},   {"NAPTR", 35}, {"DNAME", 39},
-        {"DS", 43},    {"SSHFP", 44}, {"RRSIG", 46},  {"NSEC", 47},  {"DNSKEY", 48}, {"TLSA", 52},
-        {"SVCB", 64},  {"HTTPS", 65}, {"AXFR", 252},  {"ANY", 255},  {"CAA", 257}};
+        {"A", 1},     {"NS", 2},     {"CNAME", 5},  {"SOA", 6},   {"PTR", 12},    {"HINFO", 13},
+        {"MX", 15},   {"TXT", 16},   {"AAAA", 28},  {"SRV", 33},  {"NAPTR", 35},  {"DNAME", 39},
+        {"DS", 43},   {"SSHFP", 44}, {"RRSIG", 46}, {"NSEC", 47}, {"DNSKEY", 48}, {"TLSA", 52},
+        {"SVCB", 64}, {"HTTPS", 65}, {"AXFR", 252}, {"ANY", 255}, {"CAA", 257}};
     std::string up(t);
-    for (auto& c : up) c = char(std::toupper(static_cast<unsigned char>(c)));
+    for (auto& c : up)
+        c = char(std::toupper(static_cast<unsigned char>(c)));
     if (auto it = types.find(up); it != types.end()) return it->second;
     if (up.rfind("TYPE", 0) == 0 && up.size() > 4) {
         char* end = nullptr;
@@ -167,10 +169,12 @@ const char* encode_line(const std::string& line, const Options& o, Query& q) {
     std::vector<std::string> tok;
     size_t i = 0;
     while (i < line.size()) {
-        while (i < line.size() && std::isspace(static_cast<unsigned char>(line[i]))) ++i;
+        while (i < line.size() && std::isspace(static_cast<unsigned char>(line[i])))
+            ++i;
         if (i >= line.size() || line[i] == '#' || line[i] == ';') break;
         size_t j = i;
-        while (j < line.size() && !std::isspace(static_cast<unsigned char>(line[j]))) ++j;
+        while (j < line.size() && !std::isspace(static_cast<unsigned char>(line[j])))
+            ++j;
         tok.emplace_back(line.substr(i, j - i));
         i = j;
     }
@@ -188,13 +192,13 @@ const char* encode_line(const std::string& line, const Options& o, Query& q) {
         if (tok[2].rfind("ecs=", 0) != 0) return "third token must be ecs=ADDR/PREFIX";
         if (const char* err = make_ecs(std::string_view(tok[2]).substr(4), opt)) return err;
     }
-    if (o.edns || !opt.empty()) {
+    if (o.edns || o.dnssec_ok || !opt.empty()) {
         w[11] = 1; // ARCOUNT
         w.push_back(0);
         put16(w, 41);
         put16(w, o.edns_bufsize);
         put16(w, 0);
-        put16(w, 0);
+        put16(w, o.dnssec_ok ? 0x8000 : 0);
         put16(w, unsigned(opt.size()));
         w.insert(w.end(), opt.begin(), opt.end());
     }
@@ -234,7 +238,7 @@ std::vector<Query> load_queries(const Options& o) {
 // Latency histogram: log-linear over microseconds, 32 sub-buckets per power of two (about 3% resolution).
 
 class Histogram {
-public:
+  public:
     void add(uint64_t ns) {
         uint64_t us = ns / 1000;
         ++counts_[index(us)];
@@ -254,7 +258,7 @@ public:
         return upper(counts_.size() - 1);
     }
 
-private:
+  private:
     static constexpr int kSub = 32;
     static size_t index(uint64_t us) {
         if (us < kSub) return size_t(us);
@@ -297,24 +301,28 @@ struct Stats {
 };
 
 volatile sig_atomic_t g_stop = 0;
-void on_signal(int) { g_stop = 1; }
+void on_signal(int) {
+    g_stop = 1;
+}
 
 const char* rcode_name(int r) {
-    static const char* names[16] = {"NOERROR", "FORMERR", "SERVFAIL", "NXDOMAIN", "NOTIMP", "REFUSED",
-                                    "YXDOMAIN", "YXRRSET", "NXRRSET", "NOTAUTH", "NOTZONE", "RCODE11",
-                                    "RCODE12", "RCODE13", "RCODE14", "RCODE15"};
+    static const char* names[16] = {"NOERROR",  "FORMERR", "SERVFAIL", "NXDOMAIN", "NOTIMP",  "REFUSED",
+                                    "YXDOMAIN", "YXRRSET", "NXRRSET",  "NOTAUTH",  "NOTZONE", "RCODE11",
+                                    "RCODE12",  "RCODE13", "RCODE14",  "RCODE15"};
     return names[r & 15];
 }
 
 class LoadGen {
-public:
+  public:
     LoadGen(const Options& o, std::vector<Query> qs) : o_(o), queries_(std::move(qs)) {
         slots_.resize(size_t(o.sockets) * 65536);
         next_id_.assign(size_t(o.sockets), 0);
         size_t cap = 1;
-        while (cap < size_t(o.window) * 4 + 1024) cap <<= 1;
+        while (cap < size_t(o.window) * 4 + 1024)
+            cap <<= 1;
         // The FIFO also holds answered entries until the head passes them; size it for the timeout at high rates.
-        while (cap < (1u << 20)) cap <<= 1;
+        while (cap < (1u << 20))
+            cap <<= 1;
         fifo_.resize(cap);
         open_sockets();
         order_seed_ = 0x9e3779b97f4a7c15ull ^ uint64_t(getpid());
@@ -370,7 +378,7 @@ public:
         return stats_.answered > 0 ? 0 : 1;
     }
 
-private:
+  private:
     void open_sockets() {
         sockaddr_storage ss{};
         socklen_t sl;
@@ -467,7 +475,8 @@ private:
         std::vector<pollfd>& pfds = pfds_;
         if (pfds.size() != socks_.size()) {
             pfds.resize(socks_.size());
-            for (size_t i = 0; i < socks_.size(); ++i) pfds[i] = {socks_[i], POLLIN, 0};
+            for (size_t i = 0; i < socks_.size(); ++i)
+                pfds[i] = {socks_[i], POLLIN, 0};
         }
         int ready = poll(pfds.data(), nfds_t(pfds.size()), wait_ms);
         if (ready <= 0) return;
@@ -489,7 +498,8 @@ private:
             int r = recvmmsg(socks_[sock], msgs.data(), kBatch, MSG_DONTWAIT, nullptr);
             if (r <= 0) return; // EAGAIN, or ECONNREFUSED from an ICMP port unreachable: nothing to count
             uint64_t now = now_ns();
-            for (int i = 0; i < r; ++i) check_answer(sock, recv_bufs_[size_t(i)].data(), msgs[size_t(i)].msg_len, now);
+            for (int i = 0; i < r; ++i)
+                check_answer(sock, recv_bufs_[size_t(i)].data(), msgs[size_t(i)].msg_len, now);
             if (r < kBatch) return;
         }
     }
@@ -577,8 +587,8 @@ private:
             return;
         }
         std::printf("dns_loadgen: %s:%d  %s%s  %.2f s  window %d  sockets %d\n", o_.server.c_str(), o_.port,
-                    o_.rate > 0 ? "fixed rate " : "saturating", o_.rate > 0 ? std::to_string(int64_t(o_.rate)).c_str() : "",
-                    elapsed, o_.window, o_.sockets);
+                    o_.rate > 0 ? "fixed rate " : "saturating",
+                    o_.rate > 0 ? std::to_string(int64_t(o_.rate)).c_str() : "", elapsed, o_.window, o_.sockets);
         std::printf("  queries sent:      %" PRIu64 "\n", stats_.sent);
         std::printf("  answers:           %" PRIu64 "\n", stats_.answered);
         std::printf("  lost:              %" PRIu64 " (%.3f%%)\n", stats_.lost, lost_pct);
@@ -629,22 +639,40 @@ Options parse_args(int argc, char** argv) {
             if (i + 1 >= argc) usage((a + " needs a value").c_str());
             return argv[++i];
         };
-        if (a == "-s") o.server = val();
-        else if (a == "-p") o.port = int(parse_num("-p", val(), 1, 65535));
-        else if (a == "-d") o.query_file = val();
-        else if (a == "-l") o.seconds = parse_num("-l", val(), 0.1, 3600);
-        else if (a == "--cpu") o.cpu = int(parse_num("--cpu", val(), 0, 4095));
-        else if (a == "--sockets") o.sockets = int(parse_num("--sockets", val(), 1, 256));
-        else if (a == "--window") o.window = int(parse_num("--window", val(), 1, 1000000));
-        else if (a == "-Q") o.rate = parse_num("-Q", val(), 1, 1e8);
-        else if (a == "--timeout") o.timeout_s = parse_num("--timeout", val(), 0.01, 30);
-        else if (a == "--edns") o.edns = true;
-        else if (a == "--bufsize") o.edns_bufsize = uint16_t(parse_num("--bufsize", val(), 512, 65535));
-        else if (a == "--json") o.json = true;
-        else if (a == "--progress") o.progress = true;
-        else if (a == "--random") o.random_order = true;
-        else if (a == "-h" || a == "--help") usage(nullptr);
-        else usage(("unknown argument " + a).c_str());
+        if (a == "-s")
+            o.server = val();
+        else if (a == "-p")
+            o.port = int(parse_num("-p", val(), 1, 65535));
+        else if (a == "-d")
+            o.query_file = val();
+        else if (a == "-l")
+            o.seconds = parse_num("-l", val(), 0.1, 3600);
+        else if (a == "--cpu")
+            o.cpu = int(parse_num("--cpu", val(), 0, 4095));
+        else if (a == "--sockets")
+            o.sockets = int(parse_num("--sockets", val(), 1, 256));
+        else if (a == "--window")
+            o.window = int(parse_num("--window", val(), 1, 1000000));
+        else if (a == "-Q")
+            o.rate = parse_num("-Q", val(), 1, 1e8);
+        else if (a == "--timeout")
+            o.timeout_s = parse_num("--timeout", val(), 0.01, 30);
+        else if (a == "--edns")
+            o.edns = true;
+        else if (a == "--do")
+            o.dnssec_ok = true;
+        else if (a == "--bufsize")
+            o.edns_bufsize = uint16_t(parse_num("--bufsize", val(), 512, 65535));
+        else if (a == "--json")
+            o.json = true;
+        else if (a == "--progress")
+            o.progress = true;
+        else if (a == "--random")
+            o.random_order = true;
+        else if (a == "-h" || a == "--help")
+            usage(nullptr);
+        else
+            usage(("unknown argument " + a).c_str());
     }
     if (o.query_file.empty()) usage("-d QUERYFILE is required");
     return o;
@@ -660,7 +688,7 @@ int main(int argc, char** argv) {
         CPU_SET(o.cpu, &set);
         if (sched_setaffinity(0, sizeof set, &set) != 0) std::perror("dns_loadgen: sched_setaffinity (continuing)");
     }
-    struct sigaction sa{};
+    struct sigaction sa {};
     sa.sa_handler = on_signal;
     sigaction(SIGINT, &sa, nullptr);
     sigaction(SIGTERM, &sa, nullptr);

@@ -11,6 +11,8 @@
 #include <sys/socket.h>
 
 #include <algorithm>
+#include <chrono>
+#include <cstdio>
 #include <cstring>
 #include <map>
 #include <mutex>
@@ -659,7 +661,19 @@ void Steering::set_health(const HealthVector& health, uint64_t now_ms) const {
     SteeringState& s = *state_;
     for (size_t i = 0; i < s.health.size() && i < health.size(); ++i)
         s.health[i] = s.config->edges[i].health.type == HealthCheckConfig::Type::none ? 1 : health[i];
+    auto t0 = std::chrono::steady_clock::now();
     auto snap = render(s);
+    if (s.signer) {
+        // What a health change costs in a signed zone (every variant signed again): the figure issue 12 bounds.
+        double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+        size_t sigs = 0;
+        for (const Option& o : snap->options)
+            sigs += o.sig_size ? (o.sig_per_start ? o.count : 1u) : 0u;
+        char buf[32];
+        std::snprintf(buf, sizeof buf, "%.3f", ms);
+        shared::log::write(shared::log::Level::debug, "geo", "steered answers rendered",
+                           {{"ms", buf}, {"signed", std::to_string(sigs)}});
+    }
     const Snapshot* old = s.owned_current.get();
     for (size_t i = 0; i < s.steers.size(); ++i) {
         if (snap->steer_failing_open[i] != old->steer_failing_open[i])
