@@ -553,19 +553,27 @@ size_t tsig_rejection(const ParsedQuery& q, const uint8_t* query, const TsigChec
 } // namespace
 
 void prefetch_answer(const ZoneDb& db, const uint8_t* query, size_t len, AnswerPrefetch* p) noexcept {
-    p->zone = nullptr;
+    p->table = nullptr;
     if (len <= kHeaderSize) return;
     NameBuf name;
     if (!name.assign_lower(query + kHeaderSize, len - kHeaderSize)) return;
     unsigned skip;
     const Zone* z = db.find_zone(name, &skip, &p->hash);
     if (!z) return;
-    p->zone = z;
-    z->answers.prefetch_slot(p->hash);
+    p->table = &z->answers;
+    if (z->signer) {
+        // DO=1 reads the signed table: a glance at an OPT right after the question (where every client puts it)
+        // says so without parsing the query; a miss here only costs the hint.
+        size_t opt = kHeaderSize + name.len + 4;
+        if (query[11] && len >= opt + 11 && query[opt] == 0 && query[opt + 1] == 0 && query[opt + 2] == 41 &&
+            (query[opt + 7] & 0x80))
+            p->table = &z->signed_answers;
+    }
+    p->table->prefetch_slot(p->hash);
 }
 
 void prefetch_answer_record(const AnswerPrefetch& p) noexcept {
-    if (p.zone) p.zone->answers.prefetch_record(p.hash);
+    if (p.table) p.table->prefetch_record(p.hash);
 }
 
 size_t write_response_header(const uint8_t* query, size_t question_end, uint8_t* out, size_t out_cap) noexcept {

@@ -77,7 +77,7 @@ size_t answer_query(const ZoneDb& db, const EngineConfig& config, const QueryCon
 // prefetch_answer_record on each, then answers them, so the pre-rendered answers' cache misses overlap instead of
 // stalling one query at a time. Pure hints: skipping them changes nothing but speed.
 struct AnswerPrefetch {
-    const Zone* zone = nullptr;
+    const AnswerTable* table = nullptr; // the zone's table this query will read (DO=1 on a signed zone: its own)
     uint64_t hash = 0;
 };
 void prefetch_answer(const ZoneDb& db, const uint8_t* query, size_t len, AnswerPrefetch* p) noexcept;

@@ -1,11 +1,13 @@
 // libFuzzer harness for meridian-dns's query path: arbitrary bytes into dns::answer_query over UDP and TCP against
-// the example and RFC 4592 zones. A malformed query must get FORMERR (or be dropped), and no answer may exceed the
+// the example zone (DNSSEC-signed, so DO=1 queries reach RRSIGs, compact denial and signing per query) and the
+// RFC 4592 zone (unsigned). A malformed query must get FORMERR (or be dropped), and no answer may exceed the
 // buffer it was given or the client's UDP size.
 #include <cstdint>
 #include <algorithm>
 #include <cstdlib>
 #include <string>
 
+#include "dns/dnssec/zone_signer.h"
 #include "dns/engine/answer_compiler.h"
 #include "dns/engine/query_engine.h"
 #include "dns/wire/dns_constants.h"
@@ -14,6 +16,9 @@
 
 // The query path is compiled into this file so libFuzzer's coverage instrumentation sees it (the fuzz build
 // instruments only the harness, not the libraries); the linker then leaves those members of dns_core out.
+#include "dns/dnssec/compact_denial.cc"
+#include "dns/dnssec/rrsig.cc"
+#include "dns/dnssec/zone_signer.cc"
 #include "dns/engine/answer_compiler.cc"
 #include "dns/engine/query_engine.cc"
 #include "dns/engine/rr_writer.cc"
@@ -40,6 +45,16 @@ const dns::ZoneDb& db() {
         auto a = dns::load_zone_file("example.test.", src + "/conf/examples/zones/example.test.zone", diags);
         auto b = dns::load_zone_file("example.", src + "/tests/dns/data/rfc4592.example.zone", diags);
         if (!a || !b) std::abort();
+        std::string err;
+        std::shared_ptr<const dns::DnssecKey> ksk = dns::DnssecKey::generate(
+            "example.test.", dns::DnssecAlgorithm::ecdsa_p256_sha256, true, &err);
+        std::shared_ptr<const dns::DnssecKey> zsk =
+            dns::DnssecKey::generate("example.test.", dns::DnssecAlgorithm::ed25519, false, &err);
+        std::shared_ptr<const dns::ZoneSigner> signer = dns::ZoneSigner::make(ksk, zsk, {}, &err);
+        if (!signer || !signer->add_key_records(*a, &err)) std::abort();
+        a->finalize();
+        if (!signer->sign(*a, 1796450000, &err)) std::abort();
+        a->signer = signer;
         dns::compile_answers(*a); // the pre-rendered path, as the server runs it
         out.add(a);
         out.add(b);
