@@ -22,6 +22,10 @@ inline constexpr uint16_t kEdnsCoFlag = 0x4000;
 
 // The RFC 4034 §4.1.2 type bitmap of `types` (any order, duplicates allowed).
 std::string nsec_type_bitmap(std::vector<uint16_t> types);
+// The same into `out` (room for kMaxBitmap bytes), sorting `types` in place; returns its length. No allocation (the
+// query path builds the NSEC of a name that does not exist with it).
+inline constexpr size_t kMaxBitmap = 256 * 34;
+size_t nsec_type_bitmap(uint16_t* types, size_t n, uint8_t* out) noexcept;
 
 // The RDATA of the compact-denial NSEC at `owner` (lower-case wire): next name "\000" + owner, then `bitmap`.
 // Empty when the successor name would exceed 255 bytes.

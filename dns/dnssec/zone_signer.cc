@@ -1,6 +1,7 @@
 #include "dns/dnssec/zone_signer.h"
 
 #include <algorithm>
+#include <atomic>
 #include <vector>
 
 #include "dns/dnssec/compact_denial.h"
@@ -182,6 +183,8 @@ bool ZoneSigner::sign(Zone& zone, uint64_t now_s, std::string* err) const {
         }
     }
     zone.resign_at = now_s + policy_.validity_s - policy_.refresh_s;
+    static std::atomic<uint64_t> signings{0};
+    zone.signing_id = ++signings;
     return true;
 }
 

@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "dns/dnssec/compact_denial.h"
+#include "dns/dnssec/signature_cache.h"
 #include "dns/dnssec/zone_signer.h"
 #include "dns/engine/rr_writer.h"
 #include "dns/wire/dns_constants.h"
@@ -65,6 +66,10 @@ class Responder {
     // load for a node of the zone, else built and signed now (a name a wildcard answers, a name that does not
     // exist). `absent`: a type the node holds only for other clients (a steered address answered NODATA).
     void deny(const Zone& z, std::string_view name, const Node* node, bool synthesized, uint16_t absent) noexcept;
+    // Writes the RRSIG of an RRset answered per query (`records` of `type` at `owner`), from the thread's cache or
+    // signed now. 1 = written (*count += 1), 0 = no signature (signing failed), -1 = no room.
+    int online_rrsig(std::string_view owner, uint16_t type, uint32_t set_ttl, std::string_view records,
+                     uint32_t ttl) noexcept;
     void referral(const Zone& z, const Node& cut) noexcept;
     void dname(const Zone& z, const Node& owner, const NameBuf& name, unsigned prefix_labels, unsigned depth) noexcept;
     void answer_node(const Zone& z, const Node& node, std::string_view owner, unsigned depth,
@@ -93,14 +98,12 @@ bool Responder::put_rrset(std::string_view owner, const RRset& set, uint32_t ttl
     uint16_t sigs = 0;
     if (dnssec_ && synthesized && zone && zone->signer) {
         // Signed as the name itself (labels = its own), so no proof that the wildcard applied is needed.
-        RRset signed_now{set.type, set.ttl, 0, {}, {}, 0};
-        if (zone->signer->sign_online(owner, set.type, set.ttl, set.rdata, ctx_.now_s, &signed_now.sigs)) {
-            if (!write_rrsigs(w_, owner, signed_now, ttl)) {
-                w_.rewind(mark);
-                return false;
-            }
-            sigs = 1;
+        int r = online_rrsig(owner, set.type, set.ttl, set.rdata, ttl);
+        if (r < 0) {
+            w_.rewind(mark);
+            return false;
         }
+        sigs = static_cast<uint16_t>(r);
     } else if (dnssec_ && set.sig_count) {
         if (!write_rrsigs(w_, owner, set, ttl)) {
             w_.rewind(mark); // RFC 4035 §3.1.1: an RRset goes with its RRSIGs or not at all
@@ -111,6 +114,20 @@ bool Responder::put_rrset(std::string_view owner, const RRset& set, uint32_t ttl
     uint16_t& count = sec == Section::answer ? an : sec == Section::authority ? ns : ar;
     count = static_cast<uint16_t>(count + set.count + sigs);
     return true;
+}
+
+int Responder::online_rrsig(std::string_view owner, uint16_t type, uint32_t set_ttl, std::string_view records,
+                            uint32_t ttl) noexcept {
+    SignatureCache* cache = ctx_.signatures;
+    std::string_view sigs;
+    if (cache) sigs = cache->find(zone->signing_id, owner, type, set_ttl, records, ctx_.now_s);
+    std::string made;
+    if (sigs.empty()) {
+        if (!zone->signer->sign_online(owner, type, set_ttl, records, ctx_.now_s, &made)) return 0;
+        if (cache) cache->store(zone->signing_id, owner, type, set_ttl, records, made, ctx_.now_s);
+        sigs = made;
+    }
+    return write_rrsigs(w_, owner, sigs, ttl) ? 1 : -1;
 }
 
 void Responder::deny(const Zone& z, std::string_view name, const Node* node, bool synthesized,
@@ -131,15 +148,27 @@ void Responder::deny(const Zone& z, std::string_view name, const Node* node, boo
     }
     types[n++] = rrtype::RRSIG;
     types[n++] = kNsecType;
-    std::string rd = compact_nsec_rdata(name, nsec_type_bitmap(std::vector<uint16_t>(types, types + n)));
-    if (rd.empty()) return;
-    RRset nsec{kNsecType, z.negative_ttl, 1, {}, {}, 0};
-    nsec.rdata.push_back(static_cast<char>(rd.size() >> 8));
-    nsec.rdata.push_back(static_cast<char>(rd.size()));
-    nsec.rdata.append(rd);
-    if (!z.signer->sign_online(name, kNsecType, nsec.ttl, nsec.rdata, ctx_.now_s, &nsec.sigs)) return;
-    nsec.sig_count = 1;
-    must(name, nsec, nsec.ttl, Section::authority);
+    if (name.size() + 2 > kMaxNameLen) return; // no successor name fits: no NSEC (compact_nsec_rdata's rule)
+    // The NSEC as one [u16 length][rdata] record: next name "\000.<name>", then the bitmap. Built on the stack.
+    uint8_t rec[2 + 2 + kMaxNameLen + 64 * 34];
+    size_t len = 0;
+    rec[2 + len++] = 1;
+    rec[2 + len++] = 0;
+    std::memcpy(rec + 2 + len, name.data(), name.size());
+    len += name.size();
+    len += nsec_type_bitmap(types, n, rec + 2 + len);
+    rec[0] = static_cast<uint8_t>(len >> 8);
+    rec[1] = static_cast<uint8_t>(len);
+    if (tc) return;
+    size_t mark = w_.pos();
+    uint32_t ttl = z.negative_ttl;
+    if (!write_record(w_, name, kNsecType, ttl, rec + 2, static_cast<uint16_t>(len))) return truncate();
+    int r = online_rrsig(name, kNsecType, ttl, as_sv(rec, len + 2), ttl);
+    if (r < 0) {
+        w_.rewind(mark);
+        return truncate();
+    }
+    ns = static_cast<uint16_t>(ns + 1 + r);
 }
 
 void Responder::add_addresses(const Zone& z, std::string_view target) noexcept {

@@ -25,6 +25,8 @@
 
 namespace dns {
 
+class SignatureCache;
+
 struct EngineConfig {
     std::string chaos_id;             // id.server / hostname.bind answer; "" = REFUSED
     std::string chaos_hostname;       // hostname.bind; falls back to chaos_id when ""
@@ -42,6 +44,8 @@ struct QueryContext {
     unsigned worker = 0;
     uint64_t now_s = 0;    // Unix time, for TSIG and online DNSSEC signatures (only such queries read it)
     bool force_tc = false; // answer with TC set and no records (rate limiting's slip), OPT and TSIG kept
+    // The answering thread's cache of signatures made per query (DNSSEC); null = sign every time.
+    SignatureCache* signatures = nullptr;
 };
 
 enum class AnswerKind : uint8_t {

@@ -105,4 +105,8 @@ bool write_rrsigs(WireWriter& w, std::string_view owner, const RRset& set, uint3
     return write_records(w, owner, rrtype::RRSIG, set.sigs, ttl);
 }
 
+bool write_rrsigs(WireWriter& w, std::string_view owner, std::string_view sigs, uint32_t ttl) noexcept {
+    return write_records(w, owner, rrtype::RRSIG, sigs, ttl);
+}
+
 } // namespace dns

@@ -17,6 +17,8 @@ bool write_rrset(WireWriter& w, std::string_view owner, const RRset& set, uint32
 // Writes the RRSIGs of `set` (none in an unsigned zone) with owner `owner` and `ttl`; on overflow rewinds and
 // returns false.
 bool write_rrsigs(WireWriter& w, std::string_view owner, const RRset& set, uint32_t ttl) noexcept;
+// The same for RRSIGs held elsewhere (`sigs`: [u16 length][rdata] records).
+bool write_rrsigs(WireWriter& w, std::string_view owner, std::string_view sigs, uint32_t ttl) noexcept;
 
 // Writes one record (RDATA `rd`, `len` bytes, uncompressed). On overflow rewinds and returns false.
 bool write_record(WireWriter& w, std::string_view owner, uint16_t type, uint32_t ttl, const uint8_t* rd,

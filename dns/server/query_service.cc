@@ -36,6 +36,7 @@ size_t QueryService::handle(const uint8_t* query, size_t len, uint8_t* out, size
         timespec ts;
         clock_gettime(CLOCK_REALTIME_COARSE, &ts);
         ctx.now_s = static_cast<uint64_t>(ts.tv_sec);
+        if (settings_->engine.signed_zones) ctx.signatures = &signatures_;
     }
     size_t n = answer_query(*db_, settings_->engine, ctx, query, len, out, cap, info);
     if (n && !tcp && settings_->rrl.enabled) {

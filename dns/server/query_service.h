@@ -16,6 +16,7 @@
 
 #include "dns/config/address_acl.h"
 #include "dns/config/dns_config.h"
+#include "dns/dnssec/signature_cache.h"
 #include "dns/engine/query_engine.h"
 #include "dns/server/rate_limiter.h"
 #include "dns/zone/zone_db.h"
@@ -30,10 +31,10 @@ struct ServiceSettings {
     uint64_t tcp_idle_timeout_ms = 10000;
     uint32_t max_tcp_connections = 1000;
     uint32_t max_tcp_connections_per_address = 64; // whole process; 0 = no limit
-    uint64_t tcp_query_timeout_ms = 5000;  // from a query's first byte to its last
-    uint64_t tcp_write_timeout_ms = 10000; // answers pending with no write progress
-    uint64_t transfer_timeout_ms = 60000;  // a zone transfer with no write progress
-    int query_log_fd = -1; // owned by the app
+    uint64_t tcp_query_timeout_ms = 5000;          // from a query's first byte to its last
+    uint64_t tcp_write_timeout_ms = 10000;         // answers pending with no write progress
+    uint64_t transfer_timeout_ms = 60000;          // a zone transfer with no write progress
+    int query_log_fd = -1;                         // owned by the app
     uint32_t query_log_sample = 1;
     RrlConfig rrl;
     // Keeps the steering data behind engine.steering alive while any worker still uses these settings.
@@ -55,13 +56,15 @@ struct ServerMetricIds {
 // Answering threads per worker: its event loop (TCP) and one UDP thread per listen address. Steering keeps per-thread
 // state for this many contexts per worker; the loop's context is `worker`, UDP thread j's is
 // workers + worker * listen_addresses + j.
-inline unsigned query_contexts(unsigned workers, unsigned listen_addresses) { return workers * (1 + listen_addresses); }
+inline unsigned query_contexts(unsigned workers, unsigned listen_addresses) {
+    return workers * (1 + listen_addresses);
+}
 inline unsigned udp_context(unsigned workers, unsigned worker, unsigned listen_addresses, unsigned j) {
     return workers + worker * listen_addresses + j;
 }
 
 class QueryService {
-public:
+  public:
     // `worker`: the metrics shard; `context`: the steering context index (per-thread state such as the weighted
     // policies' PRNG: each thread that answers queries has its own, 0 ≤ context < the count given to
     // Steering::build; see query_contexts()).
@@ -87,7 +90,7 @@ public:
     // The name part of the rate limiting key (0 = none: limited per client prefix and rcode only).
     static uint64_t rrl_name_hash(const uint8_t* query, const AnswerInfo& info) noexcept;
 
-private:
+  private:
     void log_query(const uint8_t* query, size_t len, bool tcp, const sockaddr* client, const AnswerInfo& info) noexcept;
     unsigned worker_;
     unsigned context_;
@@ -96,6 +99,7 @@ private:
     std::shared_ptr<const ZoneDb> db_;
     std::shared_ptr<const ServiceSettings> settings_;
     RateLimiter rrl_;
+    SignatureCache signatures_; // DNSSEC signatures made per query, reused (memory only once a zone is signed)
     uint32_t log_counter_ = 0;
     static constexpr uint32_t kTimingSample = 16; // one query in 16 feeds the latency histogram
     uint32_t timing_counter_ = 0;

@@ -138,6 +138,7 @@ class Zone {
     AnswerTable signed_answers;
     std::vector<RRset> denial;
     uint64_t resign_at = 0;
+    uint64_t signing_id = 0; // unique per signing (query-path signatures cached per thread are keyed by it)
     const RRset* denial_of(const Node& n) const noexcept {
         size_t i = static_cast<size_t>(&n - store_.data());
         return i < denial.size() && denial[i].count ? &denial[i] : nullptr;

@@ -8,6 +8,7 @@
 
 #include "dns/dnssec/compact_denial.h"
 #include "dns/dnssec/rrsig.h"
+#include "dns/dnssec/signature_cache.h"
 #include "dns/dnssec/zone_signer.h"
 #include "dns/engine/answer_compiler.h"
 #include "dns/wire/dns_constants.h"
@@ -296,4 +297,43 @@ TEST_CASE("zone signer: refuses a zone that is signed already, and keys of anoth
     ZoneSigningPolicy p;
     p.refresh_s = p.validity_s;
     CHECK_FALSE(ZoneSigner::make(keys.ksk, keys.zsk, p, &err));
+}
+
+TEST_CASE("signature cache: per-query signatures reused within a signing, for an hour, for the same records",
+          "[dns][dnssec]") {
+    SignatureCache c;
+    std::string owner("\4nope\7example\4test\0", 19), recs("\0\3abc", 5), sigs("\0\2xy", 4);
+    CHECK(c.find(7, owner, kNsecType, 300, recs, kNow).empty()); // nothing allocated yet, nothing found
+    c.store(7, owner, kNsecType, 300, recs, sigs, kNow);
+    CHECK(c.find(7, owner, kNsecType, 300, recs, kNow + 10) == sigs);
+    CHECK(c.find(8, owner, kNsecType, 300, recs, kNow).empty());      // another signing (a reload)
+    CHECK(c.find(7, owner, kNsecType, 301, recs, kNow).empty());      // another TTL
+    CHECK(c.find(7, owner, rrtype::A, 300, recs, kNow).empty());      // another type
+    CHECK(c.find(7, owner, kNsecType, 300, "\0\3abd", kNow).empty()); // other records
+    CHECK(c.find(7, owner, kNsecType, 300, recs, kNow + SignatureCache::kReuseSeconds).empty()); // too old
+    CHECK(c.find(7, owner, kNsecType, 300, recs, kNow - 1).empty());                             // clock went back
+    c.store(0, owner, kNsecType, 300, recs, sigs, kNow); // an unsigned zone's id: not kept
+    CHECK(c.find(0, owner, kNsecType, 300, recs, kNow).empty());
+}
+
+TEST_CASE("engine: a name that does not exist is signed once per thread, then answered from the cache",
+          "[dns][dnssec]") {
+    Keys keys;
+    auto z = signed_zone(keys);
+    ZoneDb db = db_of(z);
+    SignatureCache cache;
+    QueryContext ctx{true, nullptr, 0};
+    ctx.now_s = kNow;
+    ctx.signatures = &cache;
+    auto q = query_do("nope.example.test.", rrtype::A);
+    Response a = ask_with(db, q, EngineConfig{}, ctx), b = ask_with(db, q, EngineConfig{}, ctx);
+    CHECK(a.wire == b.wire); // ECDSA signatures differ each time: equal bytes mean the cached one
+    CHECK(verify_section(b, LDNS_SECTION_AUTHORITY, keys) == 2);
+    Response c = ask_at(db, q); // without the cache: signed again
+    CHECK(c.wire != a.wire);
+    CHECK(verify_section(c, LDNS_SECTION_AUTHORITY, keys) == 2);
+    auto w = query_do("q.apps.example.test.", rrtype::A);
+    Response w1 = ask_with(db, w, EngineConfig{}, ctx), w2 = ask_with(db, w, EngineConfig{}, ctx);
+    CHECK(w1.wire == w2.wire);
+    CHECK(verify_section(w2, LDNS_SECTION_ANSWER, keys) == 1);
 }
