@@ -50,23 +50,20 @@ struct MdCtx {
     ~MdCtx() { EVP_MD_CTX_free(p); }
 };
 
-// The signature over `data` in DNSSEC's encoding.
-bool raw_signature(EVP_PKEY* pkey, uint8_t alg, const std::string& data, std::string* out) {
+// The signature over `data` in DNSSEC's encoding, from a copy of the prepared context `proto`.
+bool raw_signature(const EVP_MD_CTX* proto, bool ed25519, const std::string& data, std::string* out) {
     MdCtx ctx;
-    if (!ctx.p) return false;
-    const EVP_MD* md = alg == static_cast<uint8_t>(DnssecAlgorithm::ed25519) ? nullptr : EVP_sha256();
-    if (EVP_DigestSignInit(ctx.p, nullptr, md, nullptr, pkey) != 1) return false;
-    size_t len = 0;
+    if (!ctx.p || !proto || EVP_MD_CTX_copy_ex(ctx.p, proto) != 1) return false;
+    unsigned char sig[128];
+    size_t len = sizeof sig;
     const auto* in = reinterpret_cast<const unsigned char*>(data.data());
-    if (EVP_DigestSign(ctx.p, nullptr, &len, in, data.size()) != 1) return false;
-    std::vector<unsigned char> sig(len);
-    if (EVP_DigestSign(ctx.p, sig.data(), &len, in, data.size()) != 1) return false;
-    if (md == nullptr) {
-        out->append(reinterpret_cast<const char*>(sig.data()), len);
+    if (EVP_DigestSign(ctx.p, sig, &len, in, data.size()) != 1) return false;
+    if (ed25519) {
+        out->append(reinterpret_cast<const char*>(sig), len);
         return true;
     }
     // OpenSSL gives ECDSA signatures in DER; DNSSEC carries r and s as two 32-byte numbers (RFC 6605 §4).
-    const unsigned char* p = sig.data();
+    const unsigned char* p = sig;
     ECDSA_SIG* es = d2i_ECDSA_SIG(nullptr, &p, static_cast<long>(len));
     if (!es) return false;
     unsigned char rs[64];
@@ -127,7 +124,20 @@ std::string canonical_rdata(uint16_t type, std::string_view rdata) {
 }
 
 RrsigSigner::RrsigSigner(const DnssecKey& key, std::string signer_name)
-    : key_(key), signer_(std::move(signer_name)), tag_(key.key_tag()), alg_(static_cast<uint8_t>(key.algorithm())) {}
+    : key_(key), signer_(std::move(signer_name)), tag_(key.key_tag()), alg_(static_cast<uint8_t>(key.algorithm())) {
+    EVP_PKEY* pkey = ldns_key_evp_key(key_.ldns());
+    proto_ = EVP_MD_CTX_new();
+    bool ed25519 = alg_ == static_cast<uint8_t>(DnssecAlgorithm::ed25519);
+    if (proto_ &&
+        (!pkey || EVP_DigestSignInit(proto_, nullptr, ed25519 ? nullptr : EVP_sha256(), nullptr, pkey) != 1)) {
+        EVP_MD_CTX_free(proto_);
+        proto_ = nullptr; // sign() then fails: the zone does not load
+    }
+}
+
+RrsigSigner::~RrsigSigner() {
+    EVP_MD_CTX_free(proto_);
+}
 
 bool RrsigSigner::sign(std::string_view owner, uint16_t type, uint32_t ttl, std::string_view records,
                        SignatureWindow window, std::string* out) const {
@@ -162,8 +172,7 @@ bool RrsigSigner::sign(std::string_view owner, uint16_t type, uint32_t ttl, std:
         put_u16(data, static_cast<uint16_t>(c.size()));
         data.append(c);
     }
-    EVP_PKEY* pkey = ldns_key_evp_key(key_.ldns());
-    if (!pkey || !raw_signature(pkey, alg_, data, &rd)) return false;
+    if (!raw_signature(proto_, alg_ == static_cast<uint8_t>(DnssecAlgorithm::ed25519), data, &rd)) return false;
     put_u16(*out, static_cast<uint16_t>(rd.size()));
     out->append(rd);
     return true;

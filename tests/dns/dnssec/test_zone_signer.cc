@@ -26,10 +26,10 @@ const std::string kZoneFile = std::string(MERIDIAN_SRC) + "/conf/examples/zones/
 
 struct Keys {
     std::shared_ptr<const DnssecKey> ksk, zsk;
-    Keys() {
+    explicit Keys(DnssecAlgorithm alg = DnssecAlgorithm::ecdsa_p256_sha256) {
         std::string err;
-        ksk = DnssecKey::generate("example.test", DnssecAlgorithm::ecdsa_p256_sha256, true, &err);
-        zsk = DnssecKey::generate("example.test", DnssecAlgorithm::ecdsa_p256_sha256, false, &err);
+        ksk = DnssecKey::generate("example.test", alg, true, &err);
+        zsk = DnssecKey::generate("example.test", alg, false, &err);
         REQUIRE(ksk);
         REQUIRE(zsk);
     }
@@ -140,7 +140,8 @@ TEST_CASE("RRSIG: canonical RDATA lower-cases embedded names of the listed types
 }
 
 TEST_CASE("zone signer: every authoritative RRset signed and valid; glue and the cut's NS are not", "[dns][dnssec]") {
-    Keys keys;
+    auto alg = GENERATE(DnssecAlgorithm::ecdsa_p256_sha256, DnssecAlgorithm::ed25519);
+    Keys keys(alg);
     auto z = signed_zone(keys);
     CHECK(z->resign_at == kNow + 7 * 86400);
     const Node* apex = z->apex_node;
