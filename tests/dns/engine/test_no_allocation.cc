@@ -5,6 +5,10 @@
 #include <new>
 
 #include "dns/dns_test_util.h"
+#include "dns/dnssec/compact_denial.h"
+#include "dns/dnssec/signature_cache.h"
+#include "dns/dnssec/zone_signer.h"
+#include "dns/engine/answer_compiler.h"
 #include "dns/wire/dns_constants.h"
 
 namespace {
@@ -119,6 +123,54 @@ TEST_CASE("a signed query allocates nothing in our code (after the thread's firs
             CHECK(n > 0);
             CHECK(info.tsig_key != nullptr);
             if (round == 1) CHECK(g_allocations == 0);
+        }
+    }
+}
+
+TEST_CASE("a DO=1 query to a signed zone allocates nothing (a name that does not exist: once it is cached)",
+          "[dns][engine][alloc][dnssec]") {
+    std::string err;
+    std::shared_ptr<const DnssecKey> ksk =
+        DnssecKey::generate("example.test", DnssecAlgorithm::ecdsa_p256_sha256, true, &err);
+    std::shared_ptr<const DnssecKey> zsk =
+        DnssecKey::generate("example.test", DnssecAlgorithm::ecdsa_p256_sha256, false, &err);
+    std::shared_ptr<const ZoneSigner> signer = ZoneSigner::make(ksk, zsk, {}, &err);
+    REQUIRE(signer);
+    auto z =
+        test::load_test_zone("example.test.", std::string(MERIDIAN_SRC) + "/conf/examples/zones/example.test.zone");
+    REQUIRE(signer->add_key_records(*z, &err));
+    z->finalize();
+    uint64_t now = 1'790'000'000;
+    REQUIRE(signer->sign(*z, now, &err));
+    z->signer = signer;
+    compile_answers(*z);
+    ZoneDb db;
+    db.add(z);
+    test::QueryOpts o;
+    o.edns = 1232;
+    o.do_bit = true;
+    SignatureCache cache;
+    std::vector<uint8_t> out(65535);
+    for (int round = 0; round < 2; round++) {
+        for (auto [name, type] : {std::pair{"web.example.test", rrtype::A},
+                                  {"web.example.test", rrtype::MX},
+                                  {"alias.example.test", rrtype::A},
+                                  {"nope.example.test", rrtype::A},
+                                  {"x.apps.example.test", rrtype::TXT},
+                                  {"www.sub.example.test", rrtype::A},
+                                  {"example.test", kDnskeyType}}) {
+            auto q = test::make_query(name, type, o);
+            AnswerInfo info;
+            QueryContext ctx;
+            ctx.now_s = now;
+            ctx.signatures = &cache;
+            g_allocations = 0;
+            g_counting = true;
+            size_t n = answer_query(db, EngineConfig{}, ctx, q.data(), q.size(), out.data(), out.size(), &info);
+            g_counting = false;
+            CHECK(n > 0);
+            INFO(name << " " << type << " round " << round);
+            if (round == 1) CHECK(g_allocations == 0); // round 0 signs (and allocates) what exists only per query
         }
     }
 }
