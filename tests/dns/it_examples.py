@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
-"""The shipped example configs work as they are: conf/examples/dns-static.toml and dns-geo.toml pass --check, each
-starts (on a free port through DNS_LISTEN) and answers, dns-geo.toml steering www.example.test. A to the edge
-nearest the ECS subnet. A copy of the geo example whose zone gives www a static A must fail --check by name."""
+"""The shipped example configs work as they are: conf/examples/dns-static.toml, dns-geo.toml and dns-dnssec.toml
+pass --check, each starts (on a free port through DNS_LISTEN) and answers, dns-geo.toml steering www.example.test. A
+to the edge nearest the ECS subnet, dns-dnssec.toml signing it. A copy of the geo example whose zone gives www a static A must fail --check by name."""
 import os
 import shutil
 import signal
@@ -86,7 +86,7 @@ def main():
     tmp = tempfile.mkdtemp(prefix="meridian-it-examples-")
     procs = []
     try:
-        for name in ("dns-static.toml", "dns-geo.toml"):
+        for name in ("dns-static.toml", "dns-geo.toml", "dns-dnssec.toml"):
             r = run_check(os.path.join(EXAMPLES, name))
             check(r.returncode == 0, "--check conf/examples/%s exits 0 (rc %d: %s)" %
                   (name, r.returncode, r.stderr.strip().splitlines()[-3:]))
@@ -120,6 +120,21 @@ def main():
               "dns-geo: static CNAME chain alias -> cdn -> web still answered")
         procs.remove(geo)
         check(stop(geo) == 0, "dns-geo: SIGTERM exits 0")
+
+        port = free_port()
+        signed = start(os.path.join(EXAMPLES, "dns-dnssec.toml"), port, tmp, "dnssec")
+        procs.append(signed)
+        r = ask(port, "www.example.test.", TYPES["A"], options=ecs("10.1.2.0/24"), do=True)
+        check(r is not None and a_records(r) == ["192.0.2.10"] and [rr[1] for rr in r["an"]] == [1, 46],
+              "dns-dnssec: the steered www A comes with its RRSIG (%s)" % (r and r["an"]))
+        r = ask(port, "example.test.", 48, do=True)
+        check(r is not None and [rr[1] for rr in r["an"]].count(48) == 2 and 46 in [rr[1] for rr in r["an"]],
+              "dns-dnssec: the apex DNSKEY set (KSK and ZSK) is published and signed")
+        r = ask(port, "web.example.test.", TYPES["A"])
+        check(r is not None and a_records(r) == ["192.0.2.80", "192.0.2.81"] and len(r["an"]) == 2,
+              "dns-dnssec: without DO the answer has no RRSIG")
+        procs.remove(signed)
+        check(stop(signed) == 0, "dns-dnssec: SIGTERM exits 0")
 
         # The rule these examples were fixed for: a steered name with static data of its type fails --check.
         bad = os.path.join(tmp, "bad")
