@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "edge/http/http_date.h"
+#include "edge/http/structured_field.h"
 #include "shared/http/http_tokens.h"
 
 namespace edge {
@@ -81,6 +82,13 @@ void parse_cache_control(std::string_view value, CacheControl* cc) {
     });
 }
 
+bool status_understood(int status) {
+    // The status codes RFC 9110 §15 defines.
+    return (status >= 200 && status <= 206) || (status >= 300 && status <= 308 && status != 306) ||
+           (status >= 400 && status <= 417) || (status >= 421 && status <= 422) || status == 426 ||
+           (status >= 500 && status <= 505);
+}
+
 bool status_storable(int status, bool has_explicit_freshness) {
     switch (status) {
     case 200:
@@ -94,14 +102,14 @@ bool status_storable(int status, bool has_explicit_freshness) {
     case 410:
     case 414:
         return true;
-    case 302:
-    case 303:
-    case 307:
-        return has_explicit_freshness;
-    default:
-        // 206 (we store whole objects only), 304 (handled as revalidation), every 5xx (an origin error is
-        // never stored, so the next request retries), 1xx, other 4xx.
+    case 206: // whole objects only
+    case 304: // a revalidation's answer, merged into what is stored
         return false;
+    default:
+        // RFC 9111 §3: any other final status may be stored when the origin gave it explicit freshness (an error
+        // the origin says may be reused for 10 s is reused for 10 s); without it, only the statuses above are
+        // heuristically cacheable (error caching then follows the behavior's error_ttl).
+        return status >= 200 && has_explicit_freshness;
     }
 }
 
@@ -112,10 +120,18 @@ namespace {
 struct TargetedControls {
     CacheControl cdn, surrogate;
     bool has_cdn = false, has_surrogate = false;
+    bool cdn_valid = true; // every CDN-Cache-Control line parses as an RFC 8941 Dictionary
 
     bool take(std::string_view name, std::string_view value) {
         if (shared::ascii_iequals(name, "cdn-cache-control")) {
-            parse_cache_control(value, &cdn);
+            // RFC 9213 §2.1: a Structured Field; one that does not parse is ignored whole, and a directive whose value
+            // has the wrong type (max-age="60": a String, not an Integer) is ignored alone.
+            cdn_valid = cdn_valid && sf_dictionary_valid(value);
+            shared::for_each_list_item(value, [&](std::string_view item) {
+                size_t eq = item.find('=');
+                if (eq != std::string_view::npos && shared::trim_ows(item.substr(eq + 1)).starts_with('"')) return;
+                parse_cache_control(item, &cdn);
+            });
             has_cdn = true;
             return true;
         }
@@ -127,9 +143,15 @@ struct TargetedControls {
         }
         return false;
     }
+    // The targeted field this edge obeys, or null (none, or only an invalid CDN-Cache-Control).
+    const CacheControl* chosen() const {
+        if (has_cdn && cdn_valid) return &cdn;
+        return has_surrogate ? &surrogate : nullptr;
+    }
     void apply(ResponseFacts* f) const {
-        if (!has_cdn && !has_surrogate) return;
-        f->cache_control = has_cdn ? cdn : surrogate;
+        const CacheControl* c = chosen();
+        if (!c) return;
+        f->cache_control = *c;
         f->expires = {};
         f->targeted = true;
     }
@@ -197,7 +219,7 @@ StaleWindows stale_windows(std::string_view stored_fields) {
         else
             targeted.take(n, v);
     });
-    if (targeted.has_cdn || targeted.has_surrogate) cc = targeted.has_cdn ? targeted.cdn : targeted.surrogate;
+    if (const CacheControl* t = targeted.chosen()) cc = *t;
     StaleWindows w;
     if (cc.must_revalidate || cc.proxy_revalidate || cc.no_cache) return w;
     if (cc.stale_while_revalidate > 0) w.while_revalidate_ms = static_cast<uint64_t>(cc.stale_while_revalidate) * 1000;
@@ -280,7 +302,10 @@ Freshness compute_freshness(const ResponseFacts& f, const TtlPolicy& p) {
     const CacheControl& cc = f.cache_control;
 
     int64_t date_s = f.date.empty() ? -1 : parse_http_date(f.date).value_or(-1);
-    int64_t age_s = f.age.empty() ? -1 : parse_delta_seconds(shared::trim_ows(f.age));
+    // A list ("7200, 0" on one line, as two Age lines are combined) counts by its first member, like the first of two
+    // lines does (RFC 9111 §5.1: a cache uses the first value; the rest is invalid and ignored).
+    std::string_view age_first = f.age.substr(0, f.age.find(','));
+    int64_t age_s = f.age.empty() ? -1 : parse_delta_seconds(shared::trim_ows(age_first));
 
     // RFC 9111 §4.2.1: s-maxage (shared caches) > max-age > Expires - Date.
     bool explicit_fresh = false;
@@ -315,6 +340,8 @@ Freshness compute_freshness(const ResponseFacts& f, const TtlPolicy& p) {
     };
 
     if (!status_storable(f.status, explicit_fresh)) return refuse(StoreReason::status);
+    // RFC 9111 §3, §5.2.2.3: with must-understand, only a status whose semantics this cache knows may be stored.
+    if (cc.must_understand && !status_understood(f.status)) return refuse(StoreReason::status);
     if (f.has_set_cookie && !p.cache_set_cookie) return refuse(StoreReason::set_cookie);
     if (!f.vary.empty()) {
         bool other = false;

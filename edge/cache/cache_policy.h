@@ -134,8 +134,11 @@ ResponseFacts facts_after_304(int stored_status, std::string_view stored_header_
                               uint64_t response_time_ms);
 
 // Is this status storable at all? Heuristically cacheable statuses (RFC 9110 §15.1: 200, 203, 204, 300, 301, 308,
-// 404, 405, 410, 414) always; 302, 303, 307 only with explicit freshness; 206 never (whole objects only), 5xx never.
+// 404, 405, 410, 414) always; any other final status (302, 5xx, unknown ones like 299) only with explicit freshness
+// (RFC 9111 §3); 206 never (whole objects only), 304 never (it updates what is stored), 1xx never.
 bool status_storable(int status, bool has_explicit_freshness);
+// A status code RFC 9110 defines (what must-understand asks of a cache, RFC 9111 §5.2.2.3).
+bool status_understood(int status);
 
 // The storage decision and lifetime. CloudFront's rules
 // ("Managing how long content stays in the cache (expiration)"):

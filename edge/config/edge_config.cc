@@ -336,7 +336,11 @@ bool method_allowed(AllowedMethods m, std::string_view method) {
     if (method == "GET" || method == "HEAD") return true;
     if (method == "OPTIONS") return m != AllowedMethods::get_head;
     if (m != AllowedMethods::all) return false;
-    return method == "PUT" || method == "PATCH" || method == "POST" || method == "DELETE";
+    // Every method the request parser accepts (WebDAV's, M-SEARCH, PURGE, QUERY...), as nginx and Varnish pass them:
+    // the origin decides, and unsafe ones invalidate what they touch (RFC 9111 §4.4). Not CONNECT (a tunnel, which
+    // a reverse proxy does not open) nor TRACE (it would echo the viewer's cookies and credentials; nginx refuses it
+    // too).
+    return method != "CONNECT" && method != "TRACE";
 }
 
 std::string_view allow_header(AllowedMethods m) {

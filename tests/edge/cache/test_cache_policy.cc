@@ -5,6 +5,7 @@
 
 #include "edge/cache/cache_policy.h"
 #include "edge/http/http_date.h"
+#include "edge/http/structured_field.h"
 
 #include <string>
 #include <vector>
@@ -159,9 +160,17 @@ TEST_CASE("Freshness: storable statuses", "[edge][cache][policy]") {
         INFO(s);
         CHECK(fresh({.status = s}).store);
     }
-    for (int s : {500, 501, 502, 503, 504, 206, 304, 100, 201, 400, 403}) {
+    for (int s : {206, 304, 100, 103}) {
         INFO(s);
         CHECK(fresh({.status = s, .cache_control = "max-age=60"}).reason == StoreReason::status);
+    }
+    // RFC 9111 §3: any other final status with explicit freshness (the survey's status-NNN-fresh cases), none
+    // without it.
+    for (int s : {500, 501, 502, 503, 504, 599, 201, 299, 400, 403, 499}) {
+        INFO(s);
+        CHECK(fresh({.status = s, .cache_control = "max-age=60"}).store);
+        CHECK(fresh({.status = s, .cache_control = "max-age=60"}).lifetime_ms == 60'000);
+        CHECK(fresh({.status = s}).reason == StoreReason::status);
     }
     CHECK_FALSE(fresh({.status = 302}).store);
     CHECK(fresh({.status = 302, .cache_control = "max-age=60"}).store);
@@ -213,6 +222,9 @@ TEST_CASE("Age: RFC 9111 §4.2.3 corrected initial age and current age", "[edge]
     auto old = fresh({.cache_control = "max-age=60", .age = "100", .validators = true});
     CHECK(old.store);
     CHECK(old.expires_at_ms < kNow);
+    // One line holding a list counts by its first member, as the first of two lines does (survey: age-parse-suffix).
+    CHECK(fresh({.cache_control = "max-age=3600", .age = "7200, 0", .validators = true}).expires_at_ms < kNow);
+    CHECK(fresh({.cache_control = "max-age=3600", .age = "100 , 7200"}).expires_at_ms == kNow + 3'500'000);
 }
 
 TEST_CASE("delta-seconds", "[edge][cache][policy]") {
@@ -438,4 +450,30 @@ TEST_CASE("Qualified no-cache and private name fields instead of refusing reuse 
     CHECK(omitted_fields(facts_after_304(200, block, true, bare, 1, kNow, kNow).cache_control) == Names{"X-Foo"});
     HeaderField own[] = {{"ETag", "\"e\""}, {"Cache-Control", "max-age=60"}};
     CHECK(omitted_fields(facts_after_304(200, block, true, own, 2, kNow, kNow).cache_control).empty());
+}
+
+TEST_CASE("CDN-Cache-Control: a value that is not an RFC 8941 Dictionary is ignored whole; a wrong-typed directive alone",
+          "[edge][cache][policy]") {
+    CHECK(sf_dictionary_valid("max-age=60"));
+    CHECK(sf_dictionary_valid("max-age=60, stale-if-error=30, private, no-cache"));
+    CHECK(sf_dictionary_valid("max-age=\"60\""));
+    CHECK(sf_dictionary_valid("a;b=?1, c=(1 2 \"x\");d, e=:aGk=:, f=1.25, g=tok/en"));
+    CHECK(sf_dictionary_valid(""));
+    CHECK_FALSE(sf_dictionary_valid("max-age=10000, &&&&&"));
+    CHECK_FALSE(sf_dictionary_valid("Max-Age=60"));
+    CHECK_FALSE(sf_dictionary_valid("max-age=60,"));
+    CHECK_FALSE(sf_dictionary_valid("max-age=1.2345"));
+    CHECK_FALSE(sf_dictionary_valid("a=\"unterminated"));
+    CHECK_FALSE(sf_dictionary_valid("a=1 b=2"));
+
+    // The survey's cdn-cc-invalid-sh-type-unknown / -wrong: Cache-Control: no-store must then decide.
+    TtlPolicy strict = ttl(0, 0, kYear); // conf/examples/edge-rfc9111.toml: no minimum, no default TTL
+    auto with = [&](std::string cdn) {
+        std::vector<HeaderField> h = {{"CDN-Cache-Control", cdn}, {"Cache-Control", "no-store"}};
+        return compute_freshness(response_facts(200, h.data(), h.size(), kNow, kNow), strict);
+    };
+    CHECK(with("max-age=10000").store);
+    CHECK(with("max-age=10000").lifetime_ms == 10'000'000);
+    CHECK_FALSE(with("max-age=10000, &&&&&").store); // ignored: Cache-Control's no-store decides
+    CHECK(with("max-age=\"10000\"").lifetime_ms == 0); // the directive alone is ignored: nothing makes it fresh
 }
