@@ -344,11 +344,12 @@ Freshness compute_freshness(const ResponseFacts& f, const TtlPolicy& p) {
     if (cc.must_understand && !status_understood(f.status)) return refuse(StoreReason::status);
     if (f.has_set_cookie && !p.cache_set_cookie) return refuse(StoreReason::set_cookie);
     if (!f.vary.empty()) {
-        bool other = false;
+        bool other = false, star = false;
         shared::for_each_list_item(f.vary, [&](std::string_view item) {
             if (!shared::ascii_iequals(item, "accept-encoding")) other = true;
+            if (item == "*") star = true;
         });
-        if (other) return refuse(StoreReason::vary);
+        if (star || (other && !p.vary_variants)) return refuse(StoreReason::vary);
     }
     // RFC 9111 §3.5
     if (f.request_had_authorization && !cc.public_ && cc.s_maxage < 0 && !cc.must_revalidate) {

@@ -67,6 +67,9 @@ struct TtlPolicy {
     // freshness: this fraction of (Date - Last-Modified), at most heuristic_max_ms. 0 = off.
     double heuristic_fraction = 0;
     uint64_t heuristic_max_ms = 86'400'000;
+    // The caller stores a response that Varies on request fields as a variant of its key (vary_variant.h); without
+    // it such a response is not stored (a plain key would serve one variant to every request). Vary: * never is.
+    bool vary_variants = false;
 };
 
 // Why a response is (not) stored; used for logs, metrics and tests.

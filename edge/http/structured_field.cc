@@ -12,16 +12,19 @@ struct Sf {
     bool end() const noexcept { return i >= s.size(); }
     char peek() const noexcept { return end() ? '\0' : s[i]; }
     void sp() noexcept {
-        while (!end() && s[i] == ' ') i++;
+        while (!end() && s[i] == ' ')
+            i++;
     }
     void ows() noexcept {
-        while (!end() && (s[i] == ' ' || s[i] == '\t')) i++;
+        while (!end() && (s[i] == ' ' || s[i] == '\t'))
+            i++;
     }
     static bool lcalpha(char c) noexcept { return c >= 'a' && c <= 'z'; }
     static bool digit(char c) noexcept { return c >= '0' && c <= '9'; }
     static bool alpha(char c) noexcept { return lcalpha(c) || (c >= 'A' && c <= 'Z'); }
     static bool tchar(char c) noexcept {
-        return alpha(c) || digit(c) || (c != '\0' && std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos);
+        return alpha(c) || digit(c) ||
+               (c != '\0' && std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos);
     }
 
     bool key() noexcept {
@@ -65,7 +68,8 @@ struct Sf {
     }
     bool token() noexcept {
         i++; // ALPHA or "*", checked by the caller
-        while (!end() && (tchar(s[i]) || s[i] == ':' || s[i] == '/')) i++;
+        while (!end() && (tchar(s[i]) || s[i] == ':' || s[i] == '/'))
+            i++;
         return true;
     }
     bool bytes() noexcept {

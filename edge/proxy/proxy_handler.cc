@@ -7,6 +7,7 @@
 #include <ctime>
 
 #include "edge/cache/cache_key.h"
+#include "edge/cache/vary_variant.h"
 #include "edge/compress/content_coding.h"
 #include "edge/compress/variant_headers.h"
 #include "edge/http/entity_tag.h"
@@ -355,6 +356,22 @@ void ProxyHandler::handle(Viewer& viewer, const HttpRequest& req) {
         if (b.compress && !has_range) want = negotiate_content_coding(req.header("accept-encoding"));
         Ref<CachedObject> obj;
         ObjectCache::Lookup found = services_.cache->find(key_, hash, now, &obj);
+        plain_key_len_ = 0;
+        if (obj && is_vary_marker(*obj)) {
+            // The answers here Vary on request fields: look up the variant this request's fields select
+            // (edge/cache/vary_variant.h). Fresh or stale, a marker only says how.
+            std::string_view fields;
+            uint64_t gen = 0;
+            plain_key_len_ = key_.size();
+            if (read_vary_marker(*obj, &fields, &gen)) append_vary_suffix(req.headers, fields, gen, &key_);
+            obj.reset();
+            hash = hash_cache_key(key_);
+            found = services_.cache->find(key_, hash, now, &obj);
+            if (obj && is_vary_marker(*obj)) {
+                obj.reset();
+                found = ObjectCache::Lookup::miss;
+            }
+        }
         if (found == ObjectCache::Lookup::stale && serve_while_revalidating(viewer, req, b, path, hash, obj, now))
             return;
         if (found == ObjectCache::Lookup::fresh) {
@@ -386,12 +403,13 @@ void ProxyHandler::handle(Viewer& viewer, const HttpRequest& req) {
         }
         obj.reset();
         MissCoalescer::Begin begin = services_.coalescer->begin(key_, hash, now);
-        if (begin.role == MissCoalescer::Role::hit && begin.object &&
+        if (begin.role == MissCoalescer::Role::hit && begin.object && !is_vary_marker(*begin.object) &&
             serve_hit(viewer, req, begin.object, CacheResult::hit, now)) {
             return;
         }
         p.key = key_;
         p.hash = hash;
+        p.plain_key_len = plain_key_len_;
         if (begin.role == MissCoalescer::Role::lead)
             p.role = ProxySession::Role::lead;
         else if (begin.role == MissCoalescer::Role::join)
@@ -460,6 +478,7 @@ bool ProxyHandler::serve_while_revalidating(Viewer& viewer, const HttpRequest& r
         p.path = path;
         p.key = key_;
         p.hash = hash;
+        p.plain_key_len = plain_key_len_;
         p.role = ProxySession::Role::lead;
         p.fill = std::move(begin.fill);
         p.leader = std::move(begin.leader);

@@ -128,7 +128,8 @@ class ProxyHandler final : public RequestHandler {
     // Scratch reused by every request (the hit path must not allocate).
     std::string path_buf_;
     std::string key_;
-    std::string vkey_; // variant key scratch
+    std::string vkey_;         // variant key scratch
+    size_t plain_key_len_ = 0; // key_ is a Vary variant's: the length of the plain key in front (0: plain)
 };
 
 } // namespace edge

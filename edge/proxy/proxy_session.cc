@@ -9,6 +9,7 @@
 #include "edge/cache/cache_key.h"
 #include "edge/cache/cache_policy.h"
 #include "edge/cache/stored_headers.h"
+#include "edge/cache/vary_variant.h"
 #include "edge/compress/variant_headers.h"
 #include "edge/compress/variant_job.h"
 #include "edge/http/http_date.h"
@@ -58,6 +59,7 @@ ProxySession::ProxySession(Viewer& viewer, const HttpRequest& req, Params&& p)
       origin_(&rt_->config.origins[p.behavior->origin_index]), path_(p.path), key_(p.key), hash_(p.hash), role_(p.role),
       fill_(std::move(p.fill)), leader_(std::move(p.leader)) {
     coding_ = p.coding;
+    plain_key_len_ = p.plain_key_len;
     status_override_ = p.status_override;
     error_page_ = p.status_override != 0;
     if (role_ == Role::variant) obj_ = std::move(p.identity);
@@ -311,6 +313,21 @@ void ProxySession::on_fill_state() {
             obj_ = fill_->object();
             if (!obj_ && fill_->stale()) obj_ = fill_->stale();
             if (!obj_) return;
+            if (role_ == Role::join && obj_ != fill_->stale() && obj_->key() != key_) {
+                // The answer varies on request fields (a variant of the leader's request, edge/cache/vary_variant.h),
+                // which ours may not share: fetch for ourselves, as for an uncacheable answer. Later requests find
+                // the variants through the marker and collapse per variant.
+                obj_.reset();
+                if (phase_ == Phase::head) {
+                    if (subscribed_) fill_->unsubscribe(this);
+                    subscribed_ = false;
+                    fill_.reset();
+                    role_ = Role::pass;
+                    io_->stop_timer();
+                    start_private_fetch();
+                }
+                return;
+            }
             if (role_ == Role::join && obj_ != fill_->stale() && !obj_->complete() &&
                 obj_->body().expected_size() == 0) {
                 // No Content-Length: the body may still outgrow max_object_bytes, and then the fill stops holding
@@ -451,7 +468,9 @@ void ProxySession::revalidate_from_304(const std::vector<HeaderField>& fields, u
     // without Cache-Control keeps the stored max-age instead of falling back to default_ttl.
     ResponseFacts facts = facts_after_304(stale->status(), stale->stored_fields(), stale->has_validators(),
                                           fields.data(), fields.size(), request_time_ms_, now);
-    Freshness f = compute_freshness(facts, ttl_policy(*behavior_));
+    TtlPolicy policy = ttl_policy(*behavior_);
+    policy.vary_variants = true; // the stale object is stored under its variant's key already
+    Freshness f = compute_freshness(facts, policy);
     std::string block;
     ValidatorSpans val;
     if (merge_stored_header_block(stale->stored_fields(), fields.data(), fields.size(), behavior_->cache_set_cookie,
@@ -803,6 +822,28 @@ void ProxySession::http_fetch(bool shared_fill) {
     fetch_ = handler_->io().origins().fetch(*origin_, std::move(oreq), std::move(cb));
 }
 
+bool ProxySession::variant_store_key(const std::vector<HeaderField>& fields, uint64_t now, std::string_view* out) {
+    std::string vf;
+    if (!vary_request_fields(fields.data(), fields.size(), &vf)) return false; // Vary: *, or beyond what we key
+    if (vf.empty()) return true;                                               // the plain key
+    // RFC 9111 §4.1: stored under the plain key plus the values this request has for the fields, with a marker at
+    // the plain key saying which fields (and under which generation) later lookups append.
+    std::string_view plain = std::string_view(key_).substr(0, plain_key_len_ ? plain_key_len_ : key_.size());
+    ObjectCache& cache = *handler_->services().cache;
+    Ref<CachedObject> m;
+    std::string_view have;
+    uint64_t gen = 0;
+    cache.find(plain, hash_cache_key(plain), now, &m);
+    if (!m || !read_vary_marker(*m, &have, &gen) || have != vf) {
+        gen = new_vary_generation();
+        cache.insert(make_vary_marker(plain, vf, gen, now, kVaryMarkerLifetimeMs));
+    }
+    variant_key_.assign(plain);
+    append_vary_suffix(req_.headers, vf, gen, &variant_key_);
+    *out = variant_key_;
+    return true;
+}
+
 void ProxySession::on_origin_head(const shared::HttpResponseHead& head) {
     uint64_t now = ProxyHandler::wall_ms();
     std::vector<HeaderField> fields = fields_of(head.headers);
@@ -827,6 +868,7 @@ void ProxySession::on_origin_head(const shared::HttpResponseHead& head) {
         ResponseFacts facts = response_facts(head.status, fields.data(), fields.size(), request_time_ms_, now);
         facts.request_had_authorization = sent_authorization_;
         TtlPolicy policy = ttl_policy(*behavior_);
+        policy.vary_variants = true; // stored below as a variant of its key when it Varies on request fields
         // CloudFront's error caching minimum TTL: how long this error answer is kept when it says nothing itself.
         const ErrorResponseConfig* er = find_error_response(rt_->config, head.status);
         if (er && er->caching_min_ttl_ms >= 0) policy.error_ttl_ms = static_cast<uint64_t>(er->caching_min_ttl_ms);
@@ -835,6 +877,8 @@ void ProxySession::on_origin_head(const shared::HttpResponseHead& head) {
         uint64_t len = cl ? parse_length(*cl, &len_ok) : 0;
         if (!cl) len_ok = true;
         uint64_t max_obj = handler_->services().coalescer->max_object_bytes();
+        std::string_view store_key = key_;
+        if (f.store && !variant_store_key(fields, now, &store_key)) f.store = false;
         if (f.store && head.status != 206 && len_ok && len <= max_obj) {
             if (behavior_->compress && identity_needs_vary(head.status, fields.data(), fields.size())) {
                 fields.push_back({"Vary", "Accept-Encoding"});
@@ -852,7 +896,7 @@ void ProxySession::on_origin_head(const shared::HttpResponseHead& head) {
             ValidatorSpans val;
             std::string block = build_stored_header_block(head.status, head.reason, fields.data(), fields.size(),
                                                           behavior_->cache_set_cookie, &val, omit);
-            fill_obj_ = CachedObject::create(key_, head.status, block, val, f, len);
+            fill_obj_ = CachedObject::create(store_key, head.status, block, val, f, len);
             if (!own_fields_.empty()) own_obj_ = fill_obj_;
             fill_->start_body(fill_obj_);
             return;

@@ -60,6 +60,9 @@ class ProxySession final : public ViewerEvents, public FillSubscriber, public Se
         std::string_view path; // normalized
         std::string_view key;  // cache key ("" for pass without caching)
         uint64_t hash = 0;
+        // When `key` is a variant's (a vary marker sent the lookup there; see edge/cache/vary_variant.h): the length
+        // of the plain key it starts with. 0: `key` is plain.
+        size_t plain_key_len = 0;
         Role role = Role::pass;
         Ref<Fill> fill;
         FillLeader leader;                              // Role::lead
@@ -156,6 +159,9 @@ class ProxySession final : public ViewerEvents, public FillSubscriber, public Se
     void bucket_fill(const BucketOrigin& bucket);
     void start_private_fetch();
     void http_fetch(bool shared_fill);
+    // The key a storable response goes under: the session's key, or, when it Varies on request fields, that
+    // variant's key (marker written); false when it cannot be stored as a variant (Vary: *, too many fields).
+    bool variant_store_key(const std::vector<HeaderField>& fields, uint64_t now, std::string_view* out);
     void on_origin_head(const shared::HttpResponseHead& head);
     void on_origin_interim(const shared::HttpResponseHead& head);
     bool on_origin_body(std::string_view data);
@@ -179,6 +185,8 @@ class ProxySession final : public ViewerEvents, public FillSubscriber, public Se
     const OriginConfig* origin_;
     std::string path_;
     std::string key_;
+    size_t plain_key_len_ = 0; // Params::plain_key_len
+    std::string variant_key_;  // where a response that Varies on request fields is stored (variant_store_key)
     uint64_t hash_;
     Role role_;
     Phase phase_ = Phase::head;

@@ -192,6 +192,11 @@ TEST_CASE("Freshness: Set-Cookie, Vary and Authorization", "[edge][cache][policy
     CHECK(fresh({.vary = "Accept-Encoding"}).store);
     CHECK(fresh({.vary = "*"}).reason == StoreReason::vary);
     CHECK(fresh({.vary = "accept-encoding, Cookie"}).reason == StoreReason::vary);
+    TtlPolicy variants;
+    variants.vary_variants = true; // the proxy stores it as a variant of its key
+    CHECK(fresh({.vary = "accept-encoding, Cookie"}, variants).store);
+    CHECK(fresh({.vary = "*"}, variants).reason == StoreReason::vary);
+    CHECK(fresh({.vary = "Foo, *"}, variants).reason == StoreReason::vary);
 
     CHECK(fresh({.cache_control = "max-age=60", .authorization = true}).reason == StoreReason::authorization);
     CHECK(fresh({.cache_control = "public, max-age=60", .authorization = true}).store);
@@ -452,8 +457,9 @@ TEST_CASE("Qualified no-cache and private name fields instead of refusing reuse 
     CHECK(omitted_fields(facts_after_304(200, block, true, own, 2, kNow, kNow).cache_control).empty());
 }
 
-TEST_CASE("CDN-Cache-Control: a value that is not an RFC 8941 Dictionary is ignored whole; a wrong-typed directive alone",
-          "[edge][cache][policy]") {
+TEST_CASE(
+    "CDN-Cache-Control: a value that is not an RFC 8941 Dictionary is ignored whole; a wrong-typed directive alone",
+    "[edge][cache][policy]") {
     CHECK(sf_dictionary_valid("max-age=60"));
     CHECK(sf_dictionary_valid("max-age=60, stale-if-error=30, private, no-cache"));
     CHECK(sf_dictionary_valid("max-age=\"60\""));
@@ -474,6 +480,6 @@ TEST_CASE("CDN-Cache-Control: a value that is not an RFC 8941 Dictionary is igno
     };
     CHECK(with("max-age=10000").store);
     CHECK(with("max-age=10000").lifetime_ms == 10'000'000);
-    CHECK_FALSE(with("max-age=10000, &&&&&").store); // ignored: Cache-Control's no-store decides
+    CHECK_FALSE(with("max-age=10000, &&&&&").store);   // ignored: Cache-Control's no-store decides
     CHECK(with("max-age=\"10000\"").lifetime_ms == 0); // the directive alone is ignored: nothing makes it fresh
 }

@@ -425,7 +425,8 @@ TEST_CASE("Allowed methods sets", "[edge][config]") {
     CHECK_FALSE(method_allowed(AllowedMethods::get_head, "POST"));
     CHECK(method_allowed(AllowedMethods::get_head_options, "OPTIONS"));
     CHECK_FALSE(method_allowed(AllowedMethods::get_head_options, "DELETE"));
-    for (const char* m : {"GET", "HEAD", "OPTIONS", "PUT", "PATCH", "POST", "DELETE", "M-SEARCH", "PROPFIND", "PURGE"}) {
+    for (const char* m :
+         {"GET", "HEAD", "OPTIONS", "PUT", "PATCH", "POST", "DELETE", "M-SEARCH", "PROPFIND", "PURGE"}) {
         CHECK(method_allowed(AllowedMethods::all, m));
     }
     CHECK_FALSE(method_allowed(AllowedMethods::all, "TRACE"));

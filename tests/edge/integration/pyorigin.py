@@ -132,6 +132,9 @@ class PyOrigin:
                 if "/hdrs/" in path:
                     self._headers(c, path, head)
                     continue
+                if "/vary/" in path:
+                    self._vary(c, method, path, head)
+                    continue
                 if path.endswith("/echo"):
                     out = method.encode() + b" " + body
                     c.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\nCache-Control: max-age=60\r\n\r\n"
@@ -213,6 +216,27 @@ class PyOrigin:
             if k.strip().lower() == b"x-location":
                 loc = b"Location: " + v.strip() + b"\r\n"
         c.sendall(b"HTTP/1.1 201 Created\r\nContent-Length: 0\r\n" + loc + b"\r\n")
+
+    def _vary(self, c, method, path, head):
+        """.../vary/<fields>/<name>: max-age=60 with Vary: <fields> ("+" separates names; "star" is *), the body
+        naming each field's value in the request ("-" when absent) and how many requests reached this path; a name
+        ending in "-slow" answers after 0.3 s; any other method than GET/HEAD answers 201."""
+        if method not in ("GET", "HEAD"):
+            c.sendall(b"HTTP/1.1 201 Created\r\nContent-Length: 0\r\n\r\n")
+            return
+        spec = path.split("/vary/", 1)[1].split("/", 1)[0]
+        if path.endswith("-slow"):
+            time.sleep(0.3)  # long enough for concurrent requests to collapse onto this fetch
+        names = ["*"] if spec == "star" else spec.split("+")
+        values = {}
+        for line in head.split(b"\r\n")[1:]:
+            k, _, v = line.partition(b":")
+            k = k.strip().decode().lower()
+            if k in [n.lower() for n in names]:
+                values[k] = (values[k] + "," if k in values else "") + v.strip().decode()
+        body = ("".join(f"{n}={values.get(n.lower(), '-')};" for n in names) + f" #{self.count(path)}").encode()
+        c.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\nCache-Control: max-age=60\r\nVary: %s\r\n\r\n"
+                  % (len(body), ", ".join(names).encode()) + (body if method == "GET" else b""))
 
     def _headers(self, c, path, head):
         """.../hdrs/<kind>/<name>: the request head as received (after the request line), as the body; kind = cache:
