@@ -378,6 +378,7 @@ Freshness compute_freshness(const ResponseFacts& f, const TtlPolicy& p) {
     }
     // RFC 9111 §5.2.2.10: s-maxage also implies proxy-revalidate.
     out.must_revalidate = cc.must_revalidate || cc.proxy_revalidate || cc.s_maxage >= 0;
+    out.keep_stale = p.keep_stale && !out.must_revalidate;
 
     if (p.min_ttl_ms == 0) {
         // RFC 9111 as written: a shared cache does not store no-store or private responses, and revalidates

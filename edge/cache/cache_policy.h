@@ -70,6 +70,9 @@ struct TtlPolicy {
     // The caller stores a response that Varies on request fields as a variant of its key (vary_variant.h); without
     // it such a response is not stored (a plain key would serve one variant to every request). Vary: * never is.
     bool vary_variants = false;
+    // The behavior may serve an expired copy when the origin fails (serve_stale_on_error /
+    // serve_stale_when_disconnected): keep such copies even without validators (Freshness::keep_stale).
+    bool keep_stale = false;
 };
 
 // Why a response is (not) stored; used for logs, metrics and tests.
@@ -94,6 +97,9 @@ struct Freshness {
     // Fresh while now < expires_at_ms (= age_origin + lifetime).
     uint64_t expires_at_ms = 0;
     bool must_revalidate = false; // must-revalidate / proxy-revalidate / no-cache: never serve stale
+    // Kept once expired even without validators, as a copy to serve when the origin fails (TtlPolicy::keep_stale);
+    // never with must_revalidate.
+    bool keep_stale = false;
     // The response's Date (RFC 9110 §6.6.1), in Unix seconds: what the origin sent, or, when it sent none or an
     // invalid one, the time it was received (a recipient with a clock adds one). Stored with the object and sent
     // unchanged on every reuse (the Age field tells how old it is); a 304 replaces it (RFC 9111 §4.3.4).

@@ -16,7 +16,7 @@ CachedObject::CachedObject(std::string_view key, int status, std::string_view he
                            : BodyBuffer(expected_body, BodyBuffer::InFile{})),
       age_origin_ms_(f.age_origin_ms), expires_at_ms_(f.expires_at_ms), date_s_(f.date_s), validators_(validators),
       header_len_(static_cast<uint32_t>(header_block.size())), status_(static_cast<uint16_t>(status)),
-      must_revalidate_(f.must_revalidate) {
+      flags_(static_cast<uint8_t>((f.must_revalidate ? kMustRevalidate : 0) | (f.keep_stale ? kKeepStale : 0))) {
     char* p = reinterpret_cast<char*>(this + 1);
     std::memcpy(p, key.data(), key.size());
     std::memcpy(p + key.size(), header_block.data(), header_block.size());

@@ -61,7 +61,8 @@ class CachedObject : public RefCounted<CachedObject> {
     uint64_t expires_at_ms() const noexcept { return expires_at_ms_.load(std::memory_order_relaxed); }
     // The Age header value at now_ms.
     uint32_t age_seconds(uint64_t now_ms) const noexcept;
-    bool must_revalidate() const noexcept { return must_revalidate_; }
+    bool must_revalidate() const noexcept { return flags_ & kMustRevalidate; }
+    bool keep_stale() const noexcept { return flags_ & kKeepStale; } // Freshness::keep_stale
     // The Date a reuse sends (Freshness::date_s); 0 = unknown.
     int64_t date_s() const noexcept { return date_s_.load(std::memory_order_relaxed); }
     // After a 304 (RFC 9111 §4.3.4): new freshness and Date, same body and headers.
@@ -98,7 +99,9 @@ class CachedObject : public RefCounted<CachedObject> {
     ValidatorSpans validators_;
     uint32_t header_len_;
     uint16_t status_;
-    bool must_revalidate_;
+    // Two bits in one byte, so the object stays within its 136 bytes (tests/edge/cache/test_cached_object.cc).
+    static constexpr uint8_t kMustRevalidate = 1, kKeepStale = 2;
+    uint8_t flags_;
     std::atomic<bool> complete_{false};
     // followed by key bytes, header block bytes, then (when the body length was known) padding to 8 and the body's
     // first chunk (below BodyFiles::kMinBody)

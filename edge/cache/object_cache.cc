@@ -133,9 +133,10 @@ ObjectCache::Lookup ObjectCache::find(std::string_view key, uint64_t hash, uint6
         *out = Ref<CachedObject>(o);
         return Lookup::fresh;
     }
-    // Expired: still useful with validators (revalidation), or within a stale-while-revalidate / stale-if-error
-    // window (RFC 5861), read from its headers only here, on this rare path.
-    bool keep = o->has_validators();
+    // Expired: still useful with validators (revalidation), as the copy its behavior serves when the origin fails,
+    // or within a stale-while-revalidate / stale-if-error window (RFC 5861), read from its headers only here, on
+    // this rare path.
+    bool keep = o->has_validators() || o->keep_stale();
     if (!keep) {
         StaleWindows w = stale_windows(o->stored_fields());
         keep = now_ms < o->expires_at_ms() + std::max(w.while_revalidate_ms, w.if_error_ms);

@@ -40,8 +40,9 @@ class ObjectCache {
         stale, // expired but has validators (revalidate with If-None-Match / If-Modified-Since, then RefreshHit) or
                // is within its stale-while-revalidate / stale-if-error window
     };
-    // The object for `key` (hash = hash_cache_key(key)). Expired objects without validators are erased and read as a
-    // miss once past their stale windows. A fresh or stale object moves to the LRU front. Allocation-free.
+    // The object for `key` (hash = hash_cache_key(key)). Expired objects without validators (and not kept for
+    // errors, CachedObject::keep_stale) are erased and read as a miss once past their stale windows. A fresh or stale
+    // object moves to the LRU front. Allocation-free.
     Lookup find(std::string_view key, uint64_t hash, uint64_t now_ms, Ref<CachedObject>* out);
     Lookup find(std::string_view key, uint64_t now_ms, Ref<CachedObject>* out);
 

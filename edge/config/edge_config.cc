@@ -288,6 +288,7 @@ void parse_behavior(shared::ConfigSection& sec, BehaviorConfig* b) {
     parse_forwarding(sec, b);
     b->cache_set_cookie = sec.get_bool("cache_set_cookie", false);
     b->serve_stale_on_error = sec.get_bool("serve_stale_on_error", true);
+    b->serve_stale_when_disconnected = sec.get_bool("serve_stale_when_disconnected", false);
     b->compress = sec.get_bool("compress", true);
     if (sec.has("brotli_quality")) b->brotli_quality = static_cast<int>(sec.get_int("brotli_quality", 5, 0, 11));
     if (sec.has("gzip_level")) b->gzip_level = static_cast<int>(sec.get_int("gzip_level", 6, 1, 9));

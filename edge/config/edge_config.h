@@ -103,11 +103,14 @@ struct BehaviorConfig {
     bool serve_stale_on_error = true; // a stale object whose revalidation fails (origin unreachable, timed
                                       // out, 5xx) is served instead of the error, as CloudFront does;
                                       // never for must-revalidate / proxy-revalidate / s-maxage / no-cache
-    bool compress = true;             // serve gzip/br variants of compressible objects (CloudFront's
-                                      // "Compress objects automatically", on by default in its console)
-    int brotli_quality = -1;          // 0-11; the parser resolves -1 (unset) to CacheConfig's
-    int gzip_level = -1;              // 1-9; likewise
-    bool implicit = false;            // added by the parser (no `[[behavior]]` in the file)
+    // The same only when the origin could not be reached at all (refused, reset, timed out: RFC 9111 §4.2.4's
+    // "disconnected"), not for its 5xx answers. Implied by serve_stale_on_error.
+    bool serve_stale_when_disconnected = false;
+    bool compress = true;    // serve gzip/br variants of compressible objects (CloudFront's
+                             // "Compress objects automatically", on by default in its console)
+    int brotli_quality = -1; // 0-11; the parser resolves -1 (unset) to CacheConfig's
+    int gzip_level = -1;     // 1-9; likewise
+    bool implicit = false;   // added by the parser (no `[[behavior]]` in the file)
 };
 
 struct CacheConfig {

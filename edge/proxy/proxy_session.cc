@@ -30,6 +30,7 @@ TtlPolicy ttl_policy(const BehaviorConfig& b) {
     p.cache_set_cookie = b.cache_set_cookie;
     p.heuristic_fraction = b.heuristic_fraction;
     p.heuristic_max_ms = b.heuristic_max_ms;
+    p.keep_stale = b.serve_stale_on_error || b.serve_stale_when_disconnected;
     return p;
 }
 
@@ -504,9 +505,9 @@ CacheStatus ProxySession::cache_status() const {
     return cs;
 }
 
-bool ProxySession::stale_usable_on_error(const CachedObject& stale) const {
+bool ProxySession::stale_usable_on_error(const CachedObject& stale, bool disconnected) const {
     if (stale.must_revalidate()) return false;
-    if (behavior_->serve_stale_on_error) return true;
+    if (behavior_->serve_stale_on_error || (disconnected && behavior_->serve_stale_when_disconnected)) return true;
     // RFC 5861 §4: the origin's own stale-if-error window, even where the behavior does not serve stale.
     return ProxyHandler::wall_ms() < stale.expires_at_ms() + stale_windows(stale.stored_fields()).if_error_ms;
 }
@@ -514,7 +515,8 @@ bool ProxySession::stale_usable_on_error(const CachedObject& stale) const {
 bool ProxySession::serve_stale_instead() {
     if (phase_ != Phase::head || obj_ || !fill_) return false;
     const Ref<CachedObject>& stale = fill_->stale();
-    if (!stale || !stale->complete() || !stale_usable_on_error(*stale)) return false;
+    // Here the fill failed: the origin was not reached, or (serve_stale_on_error only) its leader got a 5xx.
+    if (!stale || !stale->complete() || !stale_usable_on_error(*stale, true)) return false;
     handler_->services().metrics->count_stale_served(handler_->shard());
     served_stale_ = true;
     obj_ = stale;
@@ -854,7 +856,7 @@ void ProxySession::on_origin_head(const shared::HttpResponseHead& head) {
             revalidate_from_304(fields, now);
             return; // the body-less 304 completes later; our viewer is served from the refreshed object
         }
-        if (stale && head.status >= 500 && stale_usable_on_error(*stale)) {
+        if (stale && head.status >= 500 && stale_usable_on_error(*stale, false)) {
             // The origin is failing: its 5xx is not stored, and every waiter (and our viewer) gets the stale copy.
             shared::log::warn("edge", "origin error; serving the stale copy",
                               {{"origin", origin_->name}, {"status", std::to_string(head.status)}, {"path", path_}});

@@ -133,7 +133,8 @@ class ProxySession final : public ViewerEvents, public FillSubscriber, public Se
     bool serve_stale_instead();
     // The behavior's serve_stale_on_error, or the object's stale-if-error window (RFC 5861), and not
     // must-revalidate.
-    bool stale_usable_on_error(const CachedObject& stale) const;
+    // `disconnected`: the origin could not be reached (no answer at all), which serve_stale_when_disconnected covers.
+    bool stale_usable_on_error(const CachedObject& stale, bool disconnected) const;
     // How this viewer's answer was obtained (Cache-Status), for a head written from obj_.
     CacheStatus cache_status() const;
     // Leader: the origin answered our revalidation with 304 carrying `fields`.

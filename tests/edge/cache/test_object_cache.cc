@@ -91,6 +91,29 @@ TEST_CASE("ObjectCache: byte budget evicts least recently used, never an object 
     CHECK(c.stats().bytes <= c.max_bytes());
 }
 
+TEST_CASE("ObjectCache: an expired copy kept for origin failures stays without validators", "[edge][cache][lru]") {
+    // serve_stale_on_error / serve_stale_when_disconnected: the copy to serve if the origin fails (the survey's
+    // stale-close case: max-age=2, no validators, the origin then drops the connection).
+    ObjectCache c(1 << 20, 1);
+    Freshness f = fresh_for(1000);
+    f.keep_stale = true;
+    REQUIRE(c.insert(CachedObject::create_complete("h/k", 200, "HTTP/1.1 200 OK\r\n", {}, f, "k")));
+    Ref<CachedObject> got;
+    CHECK(c.find("h/k", kNow + 5000, &got) == ObjectCache::Lookup::stale);
+    REQUIRE(got);
+    CHECK(got->keep_stale());
+    CHECK_FALSE(got->must_revalidate());
+    // The policy never keeps what must be revalidated.
+    TtlPolicy p;
+    p.keep_stale = true;
+    ResponseFacts facts;
+    facts.status = 200;
+    facts.cache_control.max_age = 60;
+    CHECK(compute_freshness(facts, p).keep_stale);
+    facts.cache_control.must_revalidate = true;
+    CHECK_FALSE(compute_freshness(facts, p).keep_stale);
+}
+
 TEST_CASE("ObjectCache: replacing a key keeps the old object valid for its holders", "[edge][cache][lru]") {
     ObjectCache c(1 << 20, 1);
     REQUIRE(c.insert(make("h/a", "old")));

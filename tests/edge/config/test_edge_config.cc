@@ -207,6 +207,7 @@ query_string = "all"
     CHECK(html.cache_set_cookie);
     CHECK_FALSE(html.serve_stale_on_error);
     CHECK(c->behaviors[2].serve_stale_on_error); // the default, as CloudFront
+    CHECK_FALSE(c->behaviors[2].serve_stale_when_disconnected);
     CHECK(c->behaviors[2].query_string == QueryStringPolicy::all);
 
     CHECK(&match_behavior(*c, "/api/users") == &c->behaviors[0]);

@@ -2,7 +2,8 @@
 whose revalidation gets a 503 or a reset connection is served from the cache (200, X-Cache Hit, its real Age) to the
 leader and to every collapsed waiter, and counted; the origin is still asked each time, and once it answers again
 the object is revalidated (RefreshHit). An object stored with must-revalidate, or under a behavior with
-serve_stale_on_error = false, gets the error instead."""
+serve_stale_on_error = false, gets the error instead; with serve_stale_when_disconnected only an unreachable origin
+(reset) is replaced by the stale copy, not its 5xx."""
 import os
 import sys
 import threading
@@ -23,12 +24,17 @@ path_pattern = "/strict/*"
 origin = "py"
 serve_stale_on_error = false
 [[behavior]]
+path_pattern = "/disc/*"
+origin = "py"
+serve_stale_on_error = false
+serve_stale_when_disconnected = true
+[[behavior]]
 path_pattern = "*"
 origin = "py"
 """).start()
     port = edge.port
 
-    paths = ["/a/flaky/ok", "/a/flaky/mr", "/strict/flaky/ok", "/b/flaky/ok"]
+    paths = ["/a/flaky/ok", "/a/flaky/mr", "/strict/flaky/ok", "/b/flaky/ok", "/disc/flaky/ok", "/disc/flaky/mr"]
     for p in paths:
         st, h, b = http_get(port, p)
         f.eq((st, h.get("x-cache")), (200, "Miss from meridian"), f"{p}: stored")
@@ -47,11 +53,17 @@ origin = "py"
 
     st, h, b = http_get(port, "/a/flaky/mr")
     f.eq(st, 502, "must-revalidate object, origin reset: the error, never the stale copy")
+    st, h, b = http_get(port, "/disc/flaky/ok")
+    f.eq((st, b), (200, b"flaky ok"), "serve_stale_when_disconnected, origin reset: the stale copy (RFC 9111 §4.2.4)")
+    st, h, b = http_get(port, "/disc/flaky/mr")
+    f.eq(st, 502, "serve_stale_when_disconnected, must-revalidate object: the error")
     py.fail_mode = "503"
     st, h, b = http_get(port, "/a/flaky/mr")
     f.eq(st, 503, "must-revalidate object, origin 503: the origin's answer")
     st, h, b = http_get(port, "/strict/flaky/ok")
     f.eq(st, 503, "serve_stale_on_error = false: the origin's answer")
+    st, h, b = http_get(port, "/disc/flaky/ok")
+    f.eq(st, 503, "serve_stale_when_disconnected: a 5xx answer is passed on, not replaced")
 
     # Collapsed waiters get the stale copy too.
     results = []
