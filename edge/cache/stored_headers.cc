@@ -74,6 +74,21 @@ bool is_edge_only_header(std::string_view name) {
            shared::ascii_iequals(name, "surrogate-key") || shared::ascii_iequals(name, "cache-tag");
 }
 
+void append_not_modified_fields(std::string_view block, std::string& out) {
+    static constexpr std::string_view kCarried[] = {"cache-control", "content-location", "etag", "expires",
+                                                    "vary",          "last-modified"};
+    for_each_stored_header(block, [&](std::string_view name, std::string_view value) {
+        for (std::string_view c : kCarried) {
+            if (shared::ascii_iequals(name, c)) {
+                // The whole stored line: name, separator and value exactly as the 200 replays them.
+                out.append(name.data(), static_cast<size_t>(value.data() + value.size() - name.data()));
+                out.append("\r\n");
+                return;
+            }
+        }
+    });
+}
+
 std::string_view reason_phrase(int status) {
     switch (status) {
     case 100:

@@ -51,6 +51,13 @@ bool merge_stored_header_block(std::string_view stored, const HeaderField* updat
                                std::string* out, ValidatorSpans* validators,
                                const std::vector<std::string_view>& omit = {});
 
+// RFC 9110 §15.4.5: appends to `out` the lines of `block` (a header_block(), so never an edge-only field) that a 304
+// answered from the cache carries because a 200 to the same request would: Cache-Control, Content-Location, ETag,
+// Expires and Vary (Date and Age are the edge's own), and Last-Modified (the validator of viewers that revalidate
+// with If-Modified-Since). Each line byte for byte as the 200 sends it, in stored order, duplicates included; no
+// other representation metadata (Content-Type, Content-Encoding...). Allocates only if `out` must grow.
+void append_not_modified_fields(std::string_view block, std::string& out);
+
 // True for fields a proxy never forwards (hop-by-hop, RFC 9110 §7.6.1) or that the edge writes itself (see above).
 bool is_edge_managed_header(std::string_view name);
 

@@ -204,8 +204,7 @@ bool ProxyHandler::serve_hit(Viewer& viewer, const HttpRequest& req, const Ref<C
         std::string& h = viewer.head_buffer();
         HeadWriter w(h);
         w.status_line(304);
-        if (!obj->etag().empty()) w.header("ETag", obj->etag());
-        if (!obj->last_modified().empty()) w.header("Last-Modified", obj->last_modified());
+        append_not_modified_fields(obj->header_block(), h);
         EdgeHeaders eh;
         eh.date = date_of(*obj);
         eh.via = runtime_->via;

@@ -128,3 +128,44 @@ TEST_CASE("Fields named by a qualified no-cache / private are neither stored nor
     REQUIRE(merge_stored_header_block(block, upd, 3, true, &merged, nullptr, omit));
     CHECK(merged == "HTTP/1.1 200 OK\r\nCache-Control: max-age=60, no-cache=\"x-foo\"\r\nX-Bar: new\r\n");
 }
+
+TEST_CASE("A 304 from the cache carries the stored Cache-Control, Content-Location, ETag, Expires, Vary and "
+          "Last-Modified lines, byte for byte, and nothing else",
+          "[edge][cache][headers]") {
+    HeaderField h[] = {
+        {"Content-Type", "text/html"},
+        {"cache-control", "public, max-age=60"},
+        {"Content-Location", "/page.en.html"},
+        {"X-Custom", "not metadata a 304 carries"},
+        {"ETag", "W/\"e1\""},
+        {"Cache-Control", "stale-if-error=30"}, // a second line of the same field stays a second line
+        {"Expires", "Thu, 01 Dec 2044 16:00:00 GMT"},
+        {"Content-Encoding", "gzip"},
+        {"Vary", "Accept-Encoding"},
+        {"Last-Modified", "Sun, 06 Nov 1994 08:49:37 GMT"},
+        {"CDN-Cache-Control", "max-age=600"},
+        {"Surrogate-Key", "release-1"},
+        {"Content-Language", "en"},
+    };
+    ValidatorSpans v;
+    std::string block = build_stored_header_block(200, "", h, std::size(h), false, &v);
+    std::string viewer_part = block.substr(0, v.edge_fields_off);
+    std::string out = "HTTP/1.1 304 Not Modified\r\n";
+    append_not_modified_fields(viewer_part, out);
+    CHECK(out == "HTTP/1.1 304 Not Modified\r\n"
+                 "cache-control: public, max-age=60\r\n"
+                 "Content-Location: /page.en.html\r\n"
+                 "ETag: W/\"e1\"\r\n"
+                 "Cache-Control: stale-if-error=30\r\n"
+                 "Expires: Thu, 01 Dec 2044 16:00:00 GMT\r\n"
+                 "Vary: Accept-Encoding\r\n"
+                 "Last-Modified: Sun, 06 Nov 1994 08:49:37 GMT\r\n");
+
+    // Nothing to carry: nothing appended; an empty value is carried as it is stored.
+    std::string none;
+    HeaderField plain[] = {{"Content-Type", "x"}, {"Vary", ""}};
+    append_not_modified_fields(build_stored_header_block(200, "", plain, 1, false, nullptr), none);
+    CHECK(none.empty());
+    append_not_modified_fields(build_stored_header_block(200, "", plain, 2, false, nullptr), none);
+    CHECK(none == "Vary: \r\n");
+}

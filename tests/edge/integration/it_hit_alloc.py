@@ -1,6 +1,6 @@
 """No heap allocation on the cache-hit path: meridian-edge runs with an LD_PRELOAD malloc counter (built here from
 malloc_counter.c); after warm-up, N and then 4N keep-alive hits on open connections (access log on, 1 worker) must
-not add allocations proportional to N; the same for ranged hits, for hits on a compressed (br) variant and for
+not add allocations proportional to N; the same for ranged hits, conditional hits answered 304, for hits on a compressed (br) variant and for
 hits sent with sendfile from a shared-memory file. Skipped
 under ASan (its allocator cannot be interposed)."""
 import os
@@ -105,6 +105,16 @@ try:
     r1 = allocations()
     print(f"allocations: {r1 - r0} over {n} ranged hits")
     f.check(r1 - r0 < n // 20, f"{r1 - r0} allocations over {n} ranged hits")
+    # Conditional hits answered 304 from the cache (the stored fields a 304 carries are copied from the stored block).
+    s0.sendall(REQ)
+    etag = read_response(s0)[1]["etag"]
+    NM_REQ = REQ.replace(b"\r\n\r\n", b"\r\nIf-None-Match: " + etag.encode() + b"\r\n\r\n")
+    hits(conns, 400, NM_REQ, 304, 0)
+    c0 = allocations()
+    hits(conns, n, NM_REQ, 304, 0)
+    c1 = allocations()
+    print(f"allocations: {c1 - c0} over {n} conditional (304) hits")
+    f.check(c1 - c0 < n // 20, f"{c1 - c0} allocations over {n} conditional (304) hits")
     # Hits on a compressed variant: negotiation, variant key, two lookups (identity, variant), the tie check.
     BR_REQ = b"GET /app.js HTTP/1.1\r\nHost: alloc.test\r\nAccept-Encoding: gzip, deflate, br\r\n\r\n"
     s0.sendall(BR_REQ)
