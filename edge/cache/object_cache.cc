@@ -75,7 +75,11 @@ struct ObjectCache::Shard {
     }
 
     // Removes the object at slot i from table, LRU and byte count; drops the cache's reference.
-    void remove_at(size_t i) {
+    void remove_at(size_t i) { detach_at(i)->release(); }
+
+    // remove_at without dropping the reference: the caller releases the returned object (after the lock, so that
+    // freeing it does not lengthen the hold).
+    CachedObject* detach_at(size_t i) {
         CachedObject* o = slots[i];
         slots[i] = nullptr;
         // Backward-shift: move later members of the probe run into the hole so lookups never stop early.
@@ -93,7 +97,7 @@ struct ObjectCache::Shard {
         --count;
         lru_unlink(o);
         bytes -= o->charged_;
-        o->release();
+        return o;
     }
 
     void evict_to(uint64_t target, const CachedObject* keep) {
@@ -230,21 +234,39 @@ std::vector<std::string> ObjectCache::lru_keys(uint32_t shard) const {
 uint64_t ObjectCache::invalidate(const std::function<bool(const CachedObject&)>& match, bool soft, uint64_t now_ms,
                                  const std::function<void()>& between_slices) {
     uint64_t hits = 0;
-    for (uint32_t si = 0; si < shard_count_; ++si) {
-        Shard& s = shards_[si];
-        size_t first_size = 0;
-        for (int pass = 0; pass < 2; ++pass) {
-            size_t i = 0, size = 0;
-            for (bool first = true;; first = false) {
-                if (!first && between_slices) between_slices();
+    for (uint32_t si = 0; si < shard_count_; ++si)
+        hits += invalidate_shard(si, match, soft, now_ms, between_slices);
+    return hits;
+}
+
+uint64_t ObjectCache::invalidate_shard(uint32_t si, const std::function<bool(const CachedObject&)>& match, bool soft,
+                                       uint64_t now_ms, const std::function<void()>& between_slices) {
+    uint64_t hits = 0;
+    // Objects a slice removed: their last references (usually) are dropped, and their memory freed, after the lock.
+    CachedObject* removed[2 * kInvalidateSlice];
+    Shard& s = shards_[si];
+    size_t first_size = 0;
+    for (int pass = 0; pass < 2; ++pass) {
+        size_t i = 0, size = 0;
+        for (bool first = true;; first = false) {
+            if (!first && between_slices) between_slices();
+            size_t nremoved = 0;
+            {
                 std::lock_guard lock(s.mu);
                 size = s.slots.size();
                 if (pass == 0 && i == 0) first_size = size;
                 if (i >= size) break;
                 size_t end = std::min(size, i + kInvalidateSlice);
+                // A removal by another thread between two slices (an eviction, an expired object, a replacement)
+                // shifts the rest of its probe run back by a slot, which can carry a member from the slot the scan
+                // is at to the one before it (see remove_at). Scan again the run that ends there, up to a slice of
+                // it: what already matched there is gone, or (soft) stale and not counted twice.
+                size_t resume = i;
+                while (i > 0 && resume - i < kInvalidateSlice && s.slots[i - 1])
+                    --i;
                 while (i < end) {
                     CachedObject* o = s.slots[i];
-                    if (!o || !match(*o) || (soft && !o->fresh(now_ms) && pass == 1)) {
+                    if (!o || !match(*o) || (soft && !o->fresh(now_ms) && (pass == 1 || i < resume))) {
                         ++i;
                         continue;
                     }
@@ -253,16 +275,21 @@ uint64_t ObjectCache::invalidate(const std::function<bool(const CachedObject&)>&
                         o->expire(now_ms);
                         ++i;
                     } else {
-                        // Backward-shift deletion may move a later member of the probe run into slot i: look again.
-                        s.remove_at(i);
+                        // Backward-shift deletion may move a later member of the probe run into slot i: look
+                        // again. At most one removal per slot visited (at most two slices' worth), so `removed`
+                        // cannot overflow.
+                        removed[nremoved++] = s.detach_at(i);
+                        --end;
                     }
                 }
             }
-            // A table that grew between two slices was rehashed, so members may have moved behind the scan: one
-            // more pass (growth doubles the table, so this is rare). Objects stored meanwhile are newer than the
-            // invalidation and may go too.
-            if (size == first_size) break;
+            for (size_t k = 0; k < nremoved; ++k)
+                removed[k]->release();
         }
+        // A table that grew between two slices was rehashed, so members may have moved behind the scan: one
+        // more pass (growth doubles the table, so this is rare). Objects stored meanwhile are newer than the
+        // invalidation and may go too.
+        if (size == first_size) break;
     }
     return hits;
 }

@@ -67,13 +67,20 @@ class ObjectCache {
 
     // Invalidation (the admin API): every stored object `match` accepts is removed or, with `soft`, made stale at
     // now_ms (kept for revalidation and stale-if-error). A shard's lock is held for at most kInvalidateSlice slots at
-    // a time, so a hit waits microseconds, never the whole scan; `match` runs under that lock. Objects stored while
-    // the scan runs may be missed (they are newer than the invalidation). Returns how many objects matched.
+    // a time, so a hit waits microseconds, never the whole scan; `match` runs under that lock, the removed objects are
+    // released (freed) after it. Each slice first scans again the probe run just behind it, where removals by other
+    // threads between slices may have shifted a member (up to a slice of it: only a run longer than that, far beyond
+    // the table's 3/4 load, could hide one). Objects stored while the scan runs may be missed (they are newer than
+    // the invalidation). Returns how many objects matched.
     // `between_slices` (may be empty) runs after each slice with no lock held: the caller's chance to give the CPU
     // back to the workers when it shares their cores.
-    static constexpr size_t kInvalidateSlice = 256;
+    static constexpr size_t kInvalidateSlice = 64;
     uint64_t invalidate(const std::function<bool(const CachedObject&)>& match, bool soft, uint64_t now_ms,
                         const std::function<void()>& between_slices = {});
+    // invalidate() of one shard (0 .. shard_count() - 1): shards are independent, so several threads may share a
+    // scan out by shard.
+    uint64_t invalidate_shard(uint32_t shard, const std::function<bool(const CachedObject&)>& match, bool soft,
+                              uint64_t now_ms, const std::function<void()>& between_slices = {});
     // Longest distance of a stored object from its home slot, over all shards (tests: probe runs stay short).
     size_t max_probe_length() const;
     // Bytes of bookkeeping per stored object beyond key, header block and body bytes: struct sizes, body chunk

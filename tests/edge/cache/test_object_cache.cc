@@ -302,3 +302,83 @@ TEST_CASE("ObjectCache: an expired entry without validators stays while a stale 
     CHECK(c.find("h/s", kNow + 10'000, &got) == ObjectCache::Lookup::miss);
     CHECK(c.stats().objects == 0);
 }
+
+TEST_CASE("ObjectCache: concurrent hits while an invalidation scans in short slices with no lock held between them",
+          "[edge][cache][lru][threads]") {
+    ObjectCache c(64 << 20, 1); // one shard: every hit needs the lock the scan takes
+    constexpr int kObjects = 5000;
+    std::vector<Ref<CachedObject>> held;
+    for (int i = 0; i < kObjects; ++i) {
+        auto o = make("h/purge/" + std::to_string(i), "x");
+        if (i % 100 == 0) held.push_back(o);
+        REQUIRE(c.insert(std::move(o)));
+    }
+    REQUIRE(c.insert(make("h/keep", "k")));
+    std::atomic<bool> stop{false};
+    std::atomic<uint64_t> hits{0};
+    std::thread reader([&] {
+        Ref<CachedObject> got;
+        while (!stop.load(std::memory_order_relaxed)) {
+            if (c.find("h/keep", kNow, &got) == ObjectCache::Lookup::fresh) hits.fetch_add(1);
+        }
+    });
+    size_t slices = 0;
+    uint64_t removed =
+        c.invalidate([](const CachedObject& o) { return o.key().substr(0, 8) == "h/purge/"; }, false, kNow,
+                     [&] {
+                         // The shard's lock is free here: a hit from this thread gets through.
+                         Ref<CachedObject> got;
+                         CHECK(c.find("h/keep", kNow, &got) == ObjectCache::Lookup::fresh);
+                         ++slices;
+                     });
+    stop = true;
+    reader.join();
+    CHECK(removed == kObjects);
+    CHECK(c.stats().objects == 1);
+    // At least 4/3 slots per object (the table's load stays <= 3/4), and a hit waits for 64 of them at most.
+    CHECK(slices + 1 >= kObjects * 4 / 3 / 64);
+    for (const auto& o : held)
+        CHECK(o->ref_count() == 1); // the cache's reference was dropped
+    INFO("hits during the scan: " << hits.load());
+}
+
+TEST_CASE("ObjectCache: an invalidation finds a member that a removal between two slices shifted behind the scan",
+          "[edge][cache][lru]") {
+    // One shard of 256 slots (104 objects): the first slice scans slots 0-63. A probe run across slot 63/64 — A and
+    // B at home 62 (slots 62, 63), C, to be invalidated, at home 63 (slot 64) — loses A between the first two slices
+    // (as an eviction or an expired object would remove it), and backward shifting moves C to slot 63, behind the
+    // scan.
+    constexpr size_t kSlots = 256;
+    static_assert(ObjectCache::kInvalidateSlice == 64, "the run below straddles the end of the first slice");
+    auto key_at = [](std::string_view prefix, size_t home_lo, size_t home_hi, int* n) {
+        for (;; ++*n) {
+            std::string k = std::string(prefix) + std::to_string(*n);
+            size_t home = hash_cache_key(k) & (kSlots - 1);
+            if (home >= home_lo && home < home_hi) {
+                ++*n;
+                return k;
+            }
+        }
+    };
+    int n = 0;
+    std::string a = key_at("h/keep/a", 62, 63, &n), b = key_at("h/keep/b", 62, 63, &n);
+    std::string cc = key_at("h/purge/c", 63, 64, &n);
+    ObjectCache c(64 << 20, 1);
+    // The others first, homes far from the run: the table has grown to 256 slots before A, B and C go in, in order.
+    for (int i = 0; i < 101; ++i)
+        REQUIRE(c.insert(make(key_at("h/keep/f", 100, 200, &n), "f")));
+    REQUIRE(c.insert(make(a, "a")));
+    REQUIRE(c.insert(make(b, "b")));
+    REQUIRE(c.insert(make(cc, "c")));
+    int between = 0;
+    uint64_t removed =
+        c.invalidate([](const CachedObject& o) { return o.key().substr(0, 8) == "h/purge/"; }, false, kNow,
+                     [&] {
+                         if (++between == 1) REQUIRE(c.erase(a));
+                     });
+    CHECK(removed == 1);
+    Ref<CachedObject> got;
+    CHECK(c.find(cc, kNow, &got) == ObjectCache::Lookup::miss);
+    CHECK(c.find(b, kNow, &got) == ObjectCache::Lookup::fresh);
+    CHECK(c.stats().objects == 102);
+}
