@@ -5,7 +5,9 @@
 // API answers 403 while no token is configured. The cache is one for all workers, so the answer comes once the
 // scan is done and every worker sees the result. The last kHistory invalidations are kept for GET.
 //
-// Thread: the main loop (admin listener); the cache scan takes each shard lock only in slices.
+// Thread: the main loop (admin listener), which waits for the cache scan; the scan runs on a thread of its own at
+// the lowest CPU priority (nice 19), helped by the main thread once it takes long, and takes each shard lock only
+// in slices.
 #pragma once
 
 #include <atomic>
