@@ -9,6 +9,10 @@ usage:
   benchpy.py dnsperf FILE                    dnsperf output -> JSON {qps, lost, avg_us}
   benchpy.py record RESULTS KEY=VALUE...     append one JSON object (numbers parsed) to RESULTS (JSON lines)
   benchpy.py merge RESULTS JSON KEY=VALUE... append JSON (a tool's output) plus KEY=VALUEs to RESULTS
+  benchpy.py probe PORT PATH SECONDS OUT     one keep-alive connection, one GET after another; "start_ns latency_ns"
+                                             per request to OUT
+  benchpy.py window OUT T0_NS T1_NS          latencies of the probe's requests started in [T0, T1] and in the second
+                                             before T0 -> JSON {p50_us, p99_us, n, before_p50_us, before_p99_us, ...}
 """
 import json
 import os
@@ -147,6 +151,47 @@ def parse_kv(args):
     return d
 
 
+def probe(port, path, seconds, out):
+    """Sequential GETs: a request waits for no other request of ours, so its latency is the server's (queueing
+    included) and can be told apart by when it started."""
+    import time
+    req = f"GET {path} HTTP/1.1\r\nHost: bench\r\n\r\n".encode()
+    s = socket.create_connection(("127.0.0.1", port), timeout=10)
+    s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    rows, buf, end = [], b"", time.time() + seconds
+    while time.time() < end:
+        t0 = time.time_ns()
+        s.sendall(req)
+        while True:
+            i = buf.find(b"\r\n\r\n")
+            if i >= 0:
+                m = re.search(rb"(?im)^content-length:\s*(\d+)", buf[:i])
+                n = int(m.group(1)) if m else 0
+                if len(buf) >= i + 4 + n:
+                    buf = buf[i + 4 + n:]
+                    break
+            d = s.recv(65536)
+            if not d:
+                raise SystemExit("probe: the server closed the connection")
+            buf += d
+        rows.append(f"{t0} {time.time_ns() - t0}\n")
+    with open(out, "w") as f:
+        f.writelines(rows)
+
+
+def window(out, t0, t1):
+    rows = [tuple(map(int, line.split())) for line in open(out)]
+
+    def pct(v, p):
+        v = sorted(v)
+        return round(v[min(len(v) - 1, int(len(v) * p))] / 1000, 1) if v else None
+
+    inside = [lat for start, lat in rows if t0 <= start <= t1]
+    before = [lat for start, lat in rows if t0 - 1_000_000_000 <= start < t0]
+    return {"n": len(inside), "p50_us": pct(inside, 0.5), "p99_us": pct(inside, 0.99), "before_n": len(before),
+            "before_p50_us": pct(before, 0.5), "before_p99_us": pct(before, 0.99)}
+
+
 def main():
     cmd, args = sys.argv[1], sys.argv[2:]
     if cmd == "free-port":
@@ -182,6 +227,10 @@ def main():
             if d.get(k):
                 parts.append(f"{k} {d[k]:,}")
         print(", ".join(parts) or "no result")
+    elif cmd == "probe":
+        probe(int(args[0]), args[1], float(args[2]), args[3])
+    elif cmd == "window":
+        print(json.dumps(window(args[0], int(args[1]), int(args[2]))))
     elif cmd == "record":
         with open(args[0], "a") as f:
             f.write(json.dumps(parse_kv(args[1:])) + "\n")

@@ -49,13 +49,24 @@ LUA
   local out="$d/during.wrk"
   taskset -c "$LOAD_CPU" wrk -t1 -c16 -d"${secs}s" --timeout 5s --latency "http://127.0.0.1:$port/keep.html" >"$out" 2>&1 &
   wrk_pid=$!
-  sleep 1
+  # Beside wrk, one request at a time, timed each: the hits that ran while the scan did, against the second before
+  # (wrk's p99 over the whole run mostly counts hits before and after a scan that lasts a fraction of a second).
+  local probe_secs=$(( secs > 3 ? secs - 1 : 2 ))
+  taskset -c "$LOAD_CPU" $PY probe "$port" /keep.html "$probe_secs" "$d/probe.txt" 2>"$d/probe.err" &
+  local probe_pid=$!
+  sleep 1.5
   local answer t0 t1 took
   t0=$(date +%s%N)
   answer=$(curl -s --max-time 60 -H "Authorization: Bearer $token" -H 'Content-Type: application/json' \
     --data '{"paths": ["/s/*"]}' "http://127.0.0.1:$admin/_meridian/invalidate" || true)
   t1=$(date +%s%N)
   wait "$wrk_pid" 2>/dev/null
+  if wait "$probe_pid" && [ -s "$d/probe.txt" ]; then
+    local pj
+    pj=$($PY window "$d/probe.txt" "$t0" "$t1")
+    record_json "$pj" group=invalidation case="sequential hit latency during the invalidation (probe)" server=meridian
+    log "  sequential hits during the scan vs the second before: $pj"
+  fi
   took=$(( (t1 - t0) / 1000000 ))
   local json hit_objects
   json=$($PY wrk "$out")
