@@ -56,7 +56,7 @@ uint64_t scan_shards(ObjectCache& cache, const std::function<bool(const CachedOb
     std::function<void()> pause = [n = 0u]() mutable {
         if (++n % 4 == 0) std::this_thread::sleep_for(std::chrono::microseconds(100));
     };
-    auto work = [&](const std::function<void()>& between) {
+    auto work = [&](std::function<void()> between) { // a copy each: the pause counts its own slices
         for (uint32_t s; (s = next.fetch_add(1)) < cache.shard_count();)
             hits.fetch_add(cache.invalidate_shard(s, match, soft, now, between));
     };
