@@ -78,6 +78,9 @@ class Responder {
     void add_addresses(const Zone& z, std::string_view target) noexcept;
     void additional_for(const Zone& z, const RRset& set) noexcept;
     bool steered(const Node& node, std::string_view owner) noexcept;
+    // Writes up to `count` pre-rendered records (each starting with a 2-byte owner placeholder) at `rrs` with owner
+    // `owner`; returns how many were whole within `len`.
+    uint16_t put_rendered(const uint8_t* rrs, size_t len, uint16_t count, std::string_view owner) noexcept;
     void chaos() noexcept;
 
     const ZoneDb& db_;
@@ -221,6 +224,21 @@ void Responder::referral(const Zone& z, const Node& cut) noexcept {
     additional_for(z, *nsset);
 }
 
+uint16_t Responder::put_rendered(const uint8_t* rrs, size_t len, uint16_t count, std::string_view owner) noexcept {
+    size_t pos = 0;
+    uint16_t written = 0;
+    while (written < count && pos + 12 <= len) {
+        const uint8_t* rr = rrs + pos;
+        uint16_t rdlen = static_cast<uint16_t>((rr[10] << 8) | rr[11]);
+        if (pos + 12 + rdlen > len) break;
+        w_.name(owner);
+        w_.bytes(rr + 2, 10u + rdlen);
+        pos += 12 + rdlen;
+        written++;
+    }
+    return written;
+}
+
 bool Responder::steered(const Node& node, std::string_view owner) noexcept {
     if (!cfg_.steering || node.steer == kNotSteered) return false;
     if (q_.qtype != rrtype::A && q_.qtype != rrtype::AAAA) return false;
@@ -229,28 +247,8 @@ bool Responder::steered(const Node& node, std::string_view owner) noexcept {
     ecs_scope = sa.scope_prefix;
     if (sa.nodata || sa.rr_count == 0) return false; // falls through to NODATA (no static data of this type)
     size_t mark = w_.pos();
-    size_t pos = 0;
-    uint16_t written = 0;
-    while (written < sa.rr_count && pos + 12 <= sa.len) {
-        const uint8_t* rr = sa.records + pos;
-        uint16_t rdlen = static_cast<uint16_t>((rr[10] << 8) | rr[11]);
-        if (pos + 12 + rdlen > sa.len) break;
-        w_.name(owner);
-        w_.bytes(rr + 2, 10u + rdlen);
-        pos += 12 + rdlen;
-        written++;
-    }
-    uint16_t sigs = 0;
-    if (dnssec_ && written == sa.rr_count) {
-        for (size_t p = 0; sigs < sa.sig_count && p + 12 <= sa.sigs_len; sigs++) {
-            const uint8_t* rr = sa.sigs + p;
-            uint16_t rdlen = static_cast<uint16_t>((rr[10] << 8) | rr[11]);
-            if (p + 12 + rdlen > sa.sigs_len) break;
-            w_.name(owner);
-            w_.bytes(rr + 2, 10u + rdlen);
-            p += 12 + rdlen;
-        }
-    }
+    uint16_t written = put_rendered(sa.records, sa.len, sa.rr_count, owner);
+    uint16_t sigs = dnssec_ && written == sa.rr_count ? put_rendered(sa.sigs, sa.sigs_len, sa.sig_count, owner) : 0;
     if (!w_.ok()) {
         w_.rewind(mark);
         truncate();

@@ -292,10 +292,16 @@ void ProxySession::on_timer() {
     FillState st = fill_->state();
     if (obj_ || (st != FillState::waiting && st != FillState::streaming)) return;
     // The leader's origin is slow to answer: stop waiting and fetch for ourselves.
+    leave_fill_and_fetch();
+}
+
+void ProxySession::leave_fill_and_fetch() {
     if (subscribed_) fill_->unsubscribe(this);
     subscribed_ = false;
     fill_.reset();
+    obj_.reset();
     role_ = Role::pass;
+    io_->stop_timer();
     start_private_fetch();
 }
 
@@ -319,14 +325,7 @@ void ProxySession::on_fill_state() {
                 // which ours may not share: fetch for ourselves, as for an uncacheable answer. Later requests find
                 // the variants through the marker and collapse per variant.
                 obj_.reset();
-                if (phase_ == Phase::head) {
-                    if (subscribed_) fill_->unsubscribe(this);
-                    subscribed_ = false;
-                    fill_.reset();
-                    role_ = Role::pass;
-                    io_->stop_timer();
-                    start_private_fetch();
-                }
+                if (phase_ == Phase::head) leave_fill_and_fetch();
                 return;
             }
             if (role_ == Role::join && obj_ != fill_->stale() && !obj_->complete() &&
@@ -344,14 +343,7 @@ void ProxySession::on_fill_state() {
         pump();
         return;
     case FillState::uncacheable:
-        if (role_ == Role::join && phase_ == Phase::head) {
-            if (subscribed_) fill_->unsubscribe(this);
-            subscribed_ = false;
-            fill_.reset();
-            role_ = Role::pass;
-            io_->stop_timer();
-            start_private_fetch();
-        }
+        if (role_ == Role::join && phase_ == Phase::head) leave_fill_and_fetch();
         return;
     case FillState::failed:
         if (phase_ == Phase::body) {
@@ -360,13 +352,7 @@ void ProxySession::on_fill_state() {
         }
         if (role_ == Role::join && fill_->outgrown()) {
             // Too large to cache: nothing was sent yet, so fetch it privately and pass it through whole.
-            if (subscribed_) fill_->unsubscribe(this);
-            subscribed_ = false;
-            fill_.reset();
-            obj_.reset();
-            role_ = Role::pass;
-            io_->stop_timer();
-            start_private_fetch();
+            leave_fill_and_fetch();
             return;
         }
         if (role_ == Role::lead && driving_) return; // on_origin_error answers

@@ -162,6 +162,8 @@ class ProxySession final : public ViewerEvents, public FillSubscriber, public Se
     void http_fetch(bool shared_fill);
     // The key a storable response goes under: the session's key, or, when it Varies on request fields, that
     // variant's key (marker written); false when it cannot be stored as a variant (Vary: *, too many fields).
+    // A waiter gives up on the fill it joined (slow, uncacheable, outgrown, another variant) and fetches for itself.
+    void leave_fill_and_fetch();
     bool variant_store_key(const std::vector<HeaderField>& fields, uint64_t now, std::string_view* out);
     void on_origin_head(const shared::HttpResponseHead& head);
     void on_origin_interim(const shared::HttpResponseHead& head);
