@@ -1,4 +1,5 @@
-# DNSSEC benchmark (issue 12): the static bench zone signed online by meridian-dns, against the same zone unsigned
+# DNSSEC benchmark (issue 12): the static bench zone signed online by meridian-dns (compact denial, and an NSEC
+# chain signed at load: `denial = "nsec"`), against the same zone unsigned
 # (our own unsigned rate) and Knot DNS serving it pre-signed by ldns-signzone with the same keys (NSEC chain), all
 # saturated with DO=1 queries in alternating rounds. Two query mixes: "positive" (existing names and NODATA, what
 # every server answers from stored signatures) and the dns group's mix (15% NXDOMAIN at random names, each a name
@@ -21,16 +22,19 @@ bench_dnssec() {
   (cd "$d" && ldns-signzone -f "$d/bench.test.zone.signed" -o bench.test. "$d/bench.test.zone" "$ksk" "$zsk") \
     >"$d/signzone.log" 2>&1 || { warn "ldns-signzone failed: $(tail -2 "$d/signzone.log")"; }
   printf '[zone.dnssec]\nksk = "%s"\nzsk = "%s"\n' "$ksk" "$zsk" >"$d/dnssec.append"
+  printf '[zone.dnssec]\nksk = "%s"\nzsk = "%s"\ndenial = "nsec"\n' "$ksk" "$zsk" >"$d/nsec.append"
 
   local port kind up=()
   DNS_PORT=() DNS_PID=()
-  for kind in meridian meridian_signed knot_signed; do
+  for kind in meridian meridian_signed meridian_nsec knot_signed; do
     port=$(free_port)
     SERVER_PID=
     local ok=0
     case $kind in
       meridian) start_dns_server meridian "$d/$kind" "$port" bench.test "$d/bench.test.zone" && ok=1 ;;
       meridian_signed) GEO_CONF_APPEND="$d/dnssec.append" \
+        start_dns_server meridian "$d/$kind" "$port" bench.test "$d/bench.test.zone" && ok=1 ;;
+      meridian_nsec) GEO_CONF_APPEND="$d/nsec.append" \
         start_dns_server meridian "$d/$kind" "$port" bench.test "$d/bench.test.zone" && ok=1 ;;
       knot_signed) [ -s "$d/bench.test.zone.signed" ] &&
         start_dns_server knot "$d/$kind" "$port" bench.test "$d/bench.test.zone.signed" && ok=1 ;;

@@ -45,6 +45,8 @@ void parse_zone_dnssec(shared::ConfigSection& d, ZoneConfig& zc) {
     c.policy.refresh_s = static_cast<uint32_t>(refresh / 1000);
     c.policy.dnskey_ttl = static_cast<uint32_t>(d.get_duration_ms("dnskey_ttl", 3600000) / 1000);
     c.policy.publish_cds = d.get_bool("publish_cds", true);
+    c.policy.denial =
+        d.get_enum("denial", "compact", {"compact", "nsec"}) == "nsec" ? DenialMode::nsec : DenialMode::compact;
     d.finish();
 }
 

@@ -144,9 +144,26 @@ bool ZoneSigner::sign_online(std::string_view owner, uint16_t type, uint32_t ttl
     return zsk_signer_->sign(owner, type, ttl, records, window(now_s), out);
 }
 
+bool ZoneSigner::set_denial(Zone& zone, size_t i, const std::string& rd, uint64_t now_s, std::string* err) const {
+    const Node& n = zone.node_list()[i];
+    RRset& d = zone.denial[i];
+    d.type = kNsecType;
+    d.ttl = zone.negative_ttl; // RFC 9077: the smaller of the SOA's TTL and MINIMUM
+    d.count = 1;
+    d.rdata.push_back(static_cast<char>(rd.size() >> 8));
+    d.rdata.push_back(static_cast<char>(rd.size()));
+    d.rdata.append(rd);
+    if (sign_rrset(n.name, d, now_s)) return true;
+    *err = "cannot sign the NSEC of " + name_to_text(n.name) + " (OpenSSL)";
+    return false;
+}
+
 bool ZoneSigner::sign(Zone& zone, uint64_t now_s, std::string* err) const {
     std::vector<Node>& nodes = zone.node_list();
     zone.denial.assign(nodes.size(), RRset{});
+    zone.nsec_chain = NsecChain{};
+    const bool chain = policy_.denial == DenialMode::nsec;
+    std::vector<std::string> bitmaps(chain ? nodes.size() : 0); // a chain's NSECs wait for the chain's order
     std::vector<uint16_t> types;
     for (size_t i = 0; i < nodes.size(); i++) {
         Node& n = nodes[i];
@@ -168,18 +185,24 @@ bool ZoneSigner::sign(Zone& zone, uint64_t now_s, std::string* err) const {
         if (n.steered_types & kSteersAaaa) types.push_back(rrtype::AAAA);
         types.push_back(rrtype::RRSIG);
         types.push_back(kNsecType);
+        if (chain) {
+            if (types.size() == 2) continue; // an empty non-terminal owns no NSEC in a chain (RFC 4035 §2.3)
+            bitmaps[i] = nsec_type_bitmap(types);
+            zone.nsec_chain.add(n.name, static_cast<uint32_t>(i));
+            continue;
+        }
         std::string rd = compact_nsec_rdata(n.name, nsec_type_bitmap(types));
         if (rd.empty()) continue; // a name of 254 bytes or more has no successor: no NSEC, as for a name
-        RRset& d = zone.denial[i];
-        d.type = kNsecType;
-        d.ttl = zone.negative_ttl; // RFC 9077: the smaller of the SOA's TTL and MINIMUM
-        d.count = 1;
-        d.rdata.push_back(static_cast<char>(rd.size() >> 8));
-        d.rdata.push_back(static_cast<char>(rd.size()));
-        d.rdata.append(rd);
-        if (!sign_rrset(n.name, d, now_s)) {
-            *err = "cannot sign the NSEC of " + name_to_text(n.name) + " (OpenSSL)";
-            return false;
+        if (!set_denial(zone, i, rd, now_s, err)) return false;
+    }
+    if (chain) {
+        zone.nsec_chain.seal();
+        size_t count = zone.nsec_chain.size();
+        for (size_t k = 0; k < count; k++) {
+            uint32_t i = zone.nsec_chain.node_at(k);
+            // The last name's NSEC points back at the apex, which sorts first (RFC 4034 §4.1.1).
+            const std::string& next = nodes[zone.nsec_chain.node_at((k + 1) % count)].name;
+            if (!set_denial(zone, i, next + bitmaps[i], now_s, err)) return false;
         }
     }
     zone.resign_at = now_s + policy_.validity_s - policy_.refresh_s;

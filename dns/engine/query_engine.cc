@@ -56,16 +56,32 @@ class Responder {
         truncate();
         return false;
     }
-    // NODATA / NXDOMAIN authority: the SOA and, in a signed answer, the compact denial for `name` (see deny()).
+    // NODATA / NXDOMAIN authority: the SOA and, in a signed answer, the denial for `name` (see deny()).
     void negative(const Zone& z, std::string_view name, const Node* node, bool synthesized = false,
                   uint16_t absent = 0) noexcept {
         if (!must(z.apex, *z.soa, z.negative_ttl, Section::authority)) return;
-        if (dnssec_) deny(z, name, node, synthesized, absent);
+        if (!dnssec_) return;
+        if (nsec_chain_)
+            chain_deny(z, name, node, synthesized, absent);
+        else
+            deny(z, name, node, synthesized, absent);
     }
     // RFC 9824: one NSEC at `name` listing what `node` holds (or NXNAME when there is no node): the one signed at
     // load for a node of the zone, else built and signed now (a name a wildcard answers, a name that does not
     // exist). `absent`: a type the node holds only for other clients (a steered address answered NODATA).
     void deny(const Zone& z, std::string_view name, const Node* node, bool synthesized, uint16_t absent) noexcept;
+    // The same from the zone's NSEC chain (RFC 4035 §3.1.3): the name's own NSEC for NODATA, the NSEC covering it
+    // (an empty non-terminal, a name that does not exist or that a wildcard answers), the wildcard's NSEC for a
+    // wildcard NODATA, and for NXDOMAIN also the NSEC covering the wildcard of the closest encloser.
+    void chain_deny(const Zone& z, std::string_view name, const Node* node, bool synthesized, uint16_t absent) noexcept;
+    // The chain's NSEC at or before `name` (for a name the chain does not hold: the one that covers it), once per
+    // answer.
+    void chain_nsec(const Zone& z, std::string_view name) noexcept;
+    // The NSEC of `node` (its bitmap without `absent`, next name from the chain), signed now: a steered type this
+    // client gets no answer for.
+    void nsec_without(const Zone& z, const Node& node, std::string_view next, uint16_t absent) noexcept;
+    // Writes the NSEC record `rec` ([u16 length][rdata]) at `owner` in authority with its signature made now.
+    void put_online_nsec(const Zone& z, std::string_view owner, const uint8_t* rec, size_t len) noexcept;
     // Writes the RRSIG of an RRset answered per query (`records` of `type` at `owner`), from the thread's cache or
     // signed now. 1 = written (*count += 1), 0 = no signature (signing failed), -1 = no room.
     int online_rrsig(std::string_view owner, uint16_t type, uint32_t set_ttl, std::string_view records,
@@ -89,7 +105,11 @@ class Responder {
     const ParsedQuery& q_;
     WireWriter& w_;
     bool additional_full_ = false;
-    bool dnssec_ = false;                    // DO=1 on a signed zone: RRSIGs and denial of existence (RFC 4035 §3.1)
+    bool dnssec_ = false;                // DO=1 on a signed zone: RRSIGs and denial of existence (RFC 4035 §3.1)
+    bool nsec_chain_ = false;            // ... whose denial is an NSEC chain
+    const Node* nx_encloser_ = nullptr;  // NXDOMAIN: the closest encloser (its wildcard is proven absent)
+    const RRset* chain_written_[4] = {}; // the chain's NSECs in the answer already
+    unsigned chain_written_len_ = 0;
     const Node* chain_[kMaxCnameChain] = {}; // CNAME owners already answered (loop detection)
     unsigned chain_len_ = 0;
 };
@@ -99,8 +119,10 @@ bool Responder::put_rrset(std::string_view owner, const RRset& set, uint32_t ttl
     size_t mark = w_.pos();
     if (!write_rrset(w_, owner, set, ttl)) return false;
     uint16_t sigs = 0;
-    if (dnssec_ && synthesized && zone && zone->signer) {
-        // Signed as the name itself (labels = its own), so no proof that the wildcard applied is needed.
+    // Compact denial: signed as the name itself (labels = its own), so no proof that the wildcard applied is needed.
+    // A chain answers with the wildcard's own signatures and an NSEC proving no closer match (answer_node()), except
+    // for a CNAME, whose proof could not follow the answers of the chase: signed as the name too.
+    if (dnssec_ && synthesized && (!nsec_chain_ || set.type == rrtype::CNAME) && zone && zone->signer) {
         int r = online_rrsig(owner, set.type, set.ttl, set.rdata, ttl);
         if (r < 0) {
             w_.rewind(mark);
@@ -160,18 +182,78 @@ void Responder::deny(const Zone& z, std::string_view name, const Node* node, boo
     std::memcpy(rec + 2 + len, name.data(), name.size());
     len += name.size();
     len += nsec_type_bitmap(types, n, rec + 2 + len);
-    rec[0] = static_cast<uint8_t>(len >> 8);
-    rec[1] = static_cast<uint8_t>(len);
+    put_online_nsec(z, name, rec, len);
+}
+
+void Responder::put_online_nsec(const Zone& z, std::string_view owner, const uint8_t* rec, size_t len) noexcept {
+    uint8_t* r0 = const_cast<uint8_t*>(rec);
+    r0[0] = static_cast<uint8_t>(len >> 8);
+    r0[1] = static_cast<uint8_t>(len);
     if (tc) return;
     size_t mark = w_.pos();
     uint32_t ttl = z.negative_ttl;
-    if (!write_record(w_, name, kNsecType, ttl, rec + 2, static_cast<uint16_t>(len))) return truncate();
-    int r = online_rrsig(name, kNsecType, ttl, as_sv(rec, len + 2), ttl);
+    if (!write_record(w_, owner, kNsecType, ttl, rec + 2, static_cast<uint16_t>(len))) return truncate();
+    int r = online_rrsig(owner, kNsecType, ttl, as_sv(rec, len + 2), ttl);
     if (r < 0) {
         w_.rewind(mark);
         return truncate();
     }
     ns = static_cast<uint16_t>(ns + 1 + r);
+}
+
+void Responder::chain_nsec(const Zone& z, std::string_view name) noexcept {
+    if (z.nsec_chain.empty()) return;
+    const Node& owner = z.node_list()[z.nsec_chain.node_at(z.nsec_chain.floor(name))];
+    const RRset* d = z.denial_of(owner);
+    if (!d) return;
+    for (unsigned i = 0; i < chain_written_len_; i++)
+        if (chain_written_[i] == d) return; // one NSEC may prove two things (RFC 4035 §3.1.3.2)
+    if (chain_written_len_ < 4) chain_written_[chain_written_len_++] = d;
+    must(owner.name, *d, d->ttl, Section::authority);
+}
+
+void Responder::nsec_without(const Zone& z, const Node& node, std::string_view next, uint16_t absent) noexcept {
+    uint16_t types[64];
+    size_t n = 0;
+    for (const RRset& s : node.rrsets)
+        if (s.type != absent && n < 60) types[n++] = s.type;
+    if ((node.steered_types & kSteersA) && absent != rrtype::A) types[n++] = rrtype::A;
+    if ((node.steered_types & kSteersAaaa) && absent != rrtype::AAAA) types[n++] = rrtype::AAAA;
+    types[n++] = rrtype::RRSIG;
+    types[n++] = kNsecType;
+    uint8_t rec[2 + kMaxNameLen + 64 * 34];
+    std::memcpy(rec + 2, next.data(), next.size());
+    size_t len = next.size() + nsec_type_bitmap(types, n, rec + 2 + next.size());
+    put_online_nsec(z, node.name, rec, len);
+}
+
+void Responder::chain_deny(const Zone& z, std::string_view name, const Node* node, bool synthesized,
+                           uint16_t absent) noexcept {
+    if (!node) {
+        // RFC 4035 §3.1.3.2: no such name, and no wildcard at the closest encloser to stand for it.
+        chain_nsec(z, name);
+        if (nx_encloser_ && nx_encloser_->name.size() + 2 <= kMaxNameLen) {
+            uint8_t wc[kMaxNameLen + 2];
+            wc[0] = 1;
+            wc[1] = '*';
+            std::memcpy(wc + 2, nx_encloser_->name.data(), nx_encloser_->name.size());
+            chain_nsec(z, as_sv(wc, nx_encloser_->name.size() + 2));
+        }
+        return;
+    }
+    const RRset* own = z.denial_of(*node);
+    if (absent && own && own->count) {
+        // The chain's record lists the steered type; this client's NODATA needs a bitmap without it.
+        const auto* rd = reinterpret_cast<const uint8_t*>(own->rdata.data()) + 2;
+        size_t rdlen = own->rdata.size() - 2;
+        size_t next = rdata_name_len(rd, rdlen);
+        if (next) nsec_without(z, *node, as_sv(rd, next), absent);
+    } else if (own) {
+        must(node->name, *own, own->ttl, Section::authority); // §3.1.3.1 (for a wildcard: §3.1.3.4)
+    } else {
+        chain_nsec(z, name); // an empty non-terminal: the NSEC before it, whose next name lies below it
+    }
+    if (synthesized) chain_nsec(z, name); // §3.1.3.4: and no closer match than the wildcard
 }
 
 void Responder::add_addresses(const Zone& z, std::string_view target) noexcept {
@@ -267,7 +349,8 @@ void Responder::answer_node(const Zone& z, const Node& node, std::string_view ow
         // RFC 8482 §4.1: answer with one RRset of our choice (the first, SOA at the apex).
         if (node.rrsets.empty()) return negative(z, owner, &node, synthesized);
         const RRset& s = node.rrsets.front();
-        must(owner, s, s.ttl, Section::answer, synthesized);
+        if (must(owner, s, s.ttl, Section::answer, synthesized) && synthesized && nsec_chain_ && dnssec_)
+            chain_nsec(z, owner);
         return;
     }
     const RRset* cname = node.find(rrtype::CNAME);
@@ -298,6 +381,7 @@ void Responder::answer_node(const Zone& z, const Node& node, std::string_view ow
         return negative(z, owner, &node, synthesized, steered_type ? q_.qtype : 0);
     }
     if (!must(owner, *set, set->ttl, Section::answer, synthesized)) return;
+    if (synthesized && nsec_chain_ && dnssec_) chain_nsec(z, owner); // RFC 4035 §3.1.3.3: no closer match exists
     additional_for(z, *set);
 }
 
@@ -328,7 +412,8 @@ void Responder::resolve(const Zone& z, const NameBuf& name, unsigned skip, unsig
     rcode = rcode::NXDOMAIN; // RFC 6604: the rcode describes the last name in a CNAME chain
     // RFC 9824 §3.3: a compact denial says the name has nothing at all (NXNAME) under NOERROR, unless the client
     // said it takes NXDOMAIN with it (CO).
-    if (dnssec_ && !q_.co_bit) rcode = rcode::NOERROR;
+    if (dnssec_ && !nsec_chain_ && !q_.co_bit) rcode = rcode::NOERROR;
+    nx_encloser_ = encloser;
     negative(z, name.view(), nullptr);
 }
 
@@ -420,6 +505,7 @@ void Responder::run() noexcept {
         return;
     }
     dnssec_ = q_.do_bit && zone->signer;
+    nsec_chain_ = dnssec_ && !zone->nsec_chain.empty();
     if (q_.qtype == rrtype::IXFR && !ctx_.tcp && skip == 0) {
         // RFC 1995 §2: over UDP the server's current SOA alone; it tells a current client it is current and any
         // other to ask again over TCP. Nothing beyond what a SOA query shows, so no transfer ACL applies.

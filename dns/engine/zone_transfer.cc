@@ -42,6 +42,14 @@ ZoneTransfer::ZoneTransfer(std::shared_ptr<const Zone> zone, const uint8_t* quer
     }
 }
 
+const RRset* ZoneTransfer::set_at(const Node* n, size_t i) const noexcept {
+    if (i < n->rrsets.size()) return &n->rrsets[i];
+    // A chain-signed zone's NSECs travel with it, so a secondary can serve its denials (compact ones are made per
+    // query: a secondary makes its own).
+    if (i == n->rrsets.size() && !zone_->nsec_chain.empty()) return zone_->denial_of(*n);
+    return nullptr;
+}
+
 void ZoneTransfer::skip_to_valid() noexcept {
     for (;;) {
         switch (state_) {
@@ -52,13 +60,14 @@ void ZoneTransfer::skip_to_valid() noexcept {
                 return;
             }
             const Node* n = order[node_];
-            if (set_ >= n->rrsets.size()) {
+            const RRset* at = set_at(n, set_);
+            if (!at) {
                 node_++;
                 set_ = 0;
                 off_ = 0;
                 continue;
             }
-            const RRset& set = n->rrsets[set_];
+            const RRset& set = *at;
             // The SOA record opens and closes the transfer on its own; its RRSIGs come with the other records.
             if (n == zone_->apex_node && set.type == rrtype::SOA && off_ < set.rdata.size()) off_ = set.rdata.size();
             if (off_ + 2 > set.rdata.size() + set.sigs.size()) {
@@ -102,7 +111,7 @@ bool ZoneTransfer::current(Item* it) noexcept {
         return true;
     }
     case State::nodes: {
-        const RRset& s = zone_->transfer_order[node_]->rrsets[set_];
+        const RRset& s = *set_at(zone_->transfer_order[node_], set_);
         // Offsets past the records walk the set's RRSIGs (a signed zone).
         bool sig = off_ >= s.rdata.size();
         const auto* p =
@@ -140,7 +149,7 @@ void ZoneTransfer::advance() noexcept {
             state_ = State::nodes;
         break;
     case State::nodes: {
-        const RRset& s = zone_->transfer_order[node_]->rrsets[set_];
+        const RRset& s = *set_at(zone_->transfer_order[node_], set_);
         bool sig = off_ >= s.rdata.size();
         const auto* p =
             reinterpret_cast<const uint8_t*>(sig ? s.sigs.data() + (off_ - s.rdata.size()) : s.rdata.data() + off_);

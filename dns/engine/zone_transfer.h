@@ -70,6 +70,8 @@ class ZoneTransfer {
     State state_ = State::first_soa;
     // AXFR cursor: node in transfer_order, RRset in it, byte offset of the record in its rdata.
     size_t node_ = 0, set_ = 0, off_ = 0;
+    // The node's i-th RRset in a transfer: its own, then its chain NSEC; null past the last.
+    const RRset* set_at(const Node* n, size_t i) const noexcept;
     // IXFR cursor: difference and record in it.
     size_t diff_ = 0, rec_ = 0;
     size_t messages_ = 0, records_ = 0;

@@ -73,7 +73,8 @@ void Zone::finalize() {
     store_.shrink_to_fit();
     plain = true;
     for (Node& node : store_) {
-        if (node.delegation || node.find(rrtype::DNAME) || (node.name.size() > 1 && node.name[0] == 1 && node.name[1] == '*'))
+        if (node.delegation || node.find(rrtype::DNAME) ||
+            (node.name.size() > 1 && node.name[0] == 1 && node.name[1] == '*'))
             plain = false;
         bool direct = !node.delegation && !node.find(rrtype::CNAME);
         // A cut or a DNAME strictly between the apex and this name takes precedence over the name's own data
@@ -95,7 +96,8 @@ void Zone::finalize() {
     transfer_order.clear();
     if (apex_node) transfer_order.push_back(apex_node);
     for (const Node& node : store_)
-        if (&node != apex_node && !node.empty()) transfer_order.push_back(&node); // any order (RFC 5936 §2.2)
+        // Any order (RFC 5936 §2.2). A steered name transfers no data, but owns an NSEC in a chain-signed zone.
+        if (&node != apex_node && (!node.empty() || node.steer != kNotSteered)) transfer_order.push_back(&node);
     finalized_ = true;
 }
 

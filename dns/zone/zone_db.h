@@ -16,6 +16,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "dns/dnssec/nsec_chain.h"
 #include "dns/wire/dns_name.h"
 #include "dns/zone/answer_table.h"
 #include "dns/zone/zone_history.h"
@@ -122,7 +123,7 @@ class Zone {
     uint32_t serial = 0;
     uint32_t negative_ttl = 0; // min(SOA TTL, SOA MINIMUM), RFC 2308 §3
     size_t record_count = 0;
-    std::vector<const Node*> transfer_order; // apex first, then every node with data (AXFR)
+    std::vector<const Node*> transfer_order; // apex first, then every node with data or steering (AXFR)
     // Pre-rendered exact-match answers (dns/engine/answer_compiler.h); empty until compiled.
     AnswerTable answers;
     // Set by finalize(): no wildcard, no zone cut, no DNAME, so a name below the apex that is not a node is
@@ -132,11 +133,14 @@ class Zone {
     std::shared_ptr<const ZoneHistory> history;
 
     // DNSSEC (dns/dnssec/zone_signer.h); all empty for an unsigned zone. Answers to DO=1 queries come from
-    // signed_answers (the same names and types as `answers`, with their RRSIGs); denial[i] is the signed
-    // compact-denial NSEC of node_list()[i] (empty below a zone cut); resign_at: when the signatures need renewing.
+    // signed_answers (the same names and types as `answers`, with their RRSIGs); denial[i] is the signed NSEC of
+    // node_list()[i]: its compact-denial NSEC, or with `denial = "nsec"` its NSEC in the zone's chain (nsec_chain:
+    // then empty for empty non-terminals, which own none). Empty below a zone cut. resign_at: when the signatures
+    // need renewing.
     std::shared_ptr<const ZoneSigner> signer;
     AnswerTable signed_answers;
     std::vector<RRset> denial;
+    NsecChain nsec_chain; // empty unless the zone is signed with an NSEC chain
     uint64_t resign_at = 0;
     uint64_t signing_id = 0; // unique per signing (query-path signatures cached per thread are keyed by it)
     const RRset* denial_of(const Node& n) const noexcept {

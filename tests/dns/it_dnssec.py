@@ -7,7 +7,11 @@ insecure-delegation answers, and steered answers for two client locations (its s
 and after a health change re-renders them. `ldns-verify-zone` checks every RRSIG of an AXFR of the signed zone (its
 only complaint may be the NSEC chain a compact-denial zone does not have). With DO=0 the signed server's answers are
 byte for byte an unsigned server's; DO=1 NXDOMAIN is NOERROR + NSEC(NXNAME) unless the query sets CO; a signed answer
-too large for the client's UDP size is TC and complete over TCP."""
+too large for the client's UDP size is TC and complete over TCP.
+
+The same zone signed with `denial = "nsec"` (an NSEC chain) is validated by delv for every kind of answer too; its
+NXDOMAIN is NXDOMAIN with the NSECs covering the name and the wildcard, its wildcard answers carry the wildcard's own
+RRSIG and the covering NSEC, and ldns-verify-zone accepts its AXFR whole, chain included."""
 import os
 import re
 import shutil
@@ -16,6 +20,7 @@ import struct
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -96,7 +101,7 @@ def main():
     procs = []
     listener = None
     try:
-        port, port_plain, health_port = free_port(), free_port(), free_port()
+        port, port_plain, port_chain, health_port = free_port(), free_port(), free_port(), free_port()
         keys = os.path.join(tmp, "keys")
         os.mkdir(keys)
         out = subprocess.run([DNS, "keygen", "--dir", keys, "example.test"], capture_output=True, text=True)
@@ -126,6 +131,14 @@ def main():
         listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         listener.bind(("127.0.0.1", health_port))
         listener.listen(64)
+
+        def accept_all(sock):  # probes that are never accepted would fill the backlog and fail the edge
+            while True:
+                try:
+                    sock.accept()[0].close()
+                except OSError:
+                    return
+        threading.Thread(target=accept_all, args=(listener,), daemon=True).start()
         common = f'''workers = 1
 [log]
 level = "info"
@@ -167,6 +180,16 @@ file = "{zone}"
 ksk = "{ksk}"
 zsk = "{zsk}"
 [axfr]'''))
+        chain_conf = os.path.join(tmp, "chain.toml")
+        with open(chain_conf, "w") as f:
+            f.write(f'listen = "127.0.0.1:{port_chain}"\n' + common.replace("[axfr]", f'''[[zone]]
+name = "example.test."
+file = "{zone}"
+[zone.dnssec]
+ksk = "{ksk}"
+zsk = "{zsk}"
+denial = "nsec"
+[axfr]'''))
         plain_conf = os.path.join(tmp, "plain.toml")
         with open(plain_conf, "w") as f:
             f.write(f'listen = "127.0.0.1:{port_plain}"\n' + common.replace("[axfr]", f'''[[zone]]
@@ -177,6 +200,7 @@ file = "{zone}"
         check(chk.returncode == 0, "the signed config passes --check", chk.stdout + chk.stderr)
         procs.append(start(signed_conf, os.path.join(tmp, "signed.log"), port))
         procs.append(start(plain_conf, os.path.join(tmp, "plain.log"), port_plain))
+        procs.append(start(chain_conf, os.path.join(tmp, "chain.log"), port_chain))
 
         # 1. delv validates every kind of answer from the trust anchor alone.
         cases = [("web.example.test", "A", False), ("example.test", "DNSKEY", False), ("example.test", "CDS", False),
@@ -188,9 +212,14 @@ file = "{zone}"
                  ("web.example.test", "MX", True), ("x.apps.example.test", "MX", True),
                  ("b.ent.example.test", "A", True), ("sub.example.test", "DS", True),
                  ("geo.example.test", "AAAA", True), ("www.example.test", "A", True)]
+        cases += [("nope.apps.example.test", "MX", True), ("zzz.example.test", "A", True),
+                  ("a.example.test", "A", True), ("ent.example.test", "A", True)]
         for name, qtype, negative in cases:
             out = delv(port, anchor, name, qtype)
             check(validated(out, negative), f"delv validates {name} {qtype}" + (" (denial)" if negative else ""), out)
+            out = delv(port_chain, anchor, name, qtype)
+            check(validated(out, negative), f"NSEC chain: delv validates {name} {qtype}" +
+                  (" (denial)" if negative else ""), out)
         # Against the unsigned server the same anchor must fail: delv really checks.
         out = delv(port_plain, anchor, "web.example.test", "A")
         check(not validated(out), "delv does not validate the unsigned server's answer (the check can fail)", out)
@@ -201,6 +230,7 @@ file = "{zone}"
         check(validated(eu) and "192.0.2.10" in eu, "steered answer for the eu client is its edge, validated", eu)
         check(validated(us) and "198.51.100.10" in us, "steered answer for the us client is its edge, validated", us)
         # The eu edge goes down: the re-rendered (and re-signed) answer sends eu clients to the us edge.
+        listener.shutdown(socket.SHUT_RDWR)  # wakes the accepting thread
         listener.close()
         listener = None
         deadline = time.time() + 15
@@ -241,6 +271,26 @@ file = "{zone}"
         check(r["rcode"] == 0 and len(nsecs) == 1 and set(nsec_bitmap_types(nsecs[0][4])) ==
               {1, 28, 65, 44, RRSIG, NSEC}, "NODATA NSEC lists exactly the name's types", r)
 
+        # 4b. The NSEC chain on the wire: NXDOMAIN proven by the NSEC covering the name and the one covering the
+        # wildcard of its closest encloser, each signed at load; a wildcard answer has the wildcard's RRSIG (labels
+        # one fewer than the name's) and the NSEC covering the name.
+        r = parse_response(udp_query(port_chain, build_query("nope.example.test", 1, do=True)))
+        nsecs = [rr for rr in r["ns"] if rr[1] == NSEC]
+        owners = sorted(rr[0] for rr in nsecs)
+        check(r["rcode"] == 3 and len(nsecs) == 2 and "nope.example.test." not in owners and
+              all(NXNAME not in nsec_bitmap_types(rr[4]) for rr in nsecs),
+              "NSEC chain: NXDOMAIN with the two covering NSECs of the chain", r)
+        r = parse_response(udp_query(port_chain, build_query("q.apps.example.test", 1, do=True)))
+        sigs = [rr for rr in r["an"] if rr[1] == RRSIG]
+        nsecs = [rr for rr in r["ns"] if rr[1] == NSEC]
+        check(r["rcode"] == 0 and sigs and bytes.fromhex(sigs[0][4])[3] == 3 and len(nsecs) == 1,
+              "NSEC chain: a wildcard answer carries the wildcard's RRSIG (3 labels) and one covering NSEC", r)
+        r = parse_response(udp_query(port_chain, build_query("web.example.test", 15, do=True)))
+        nsecs = [rr for rr in r["ns"] if rr[1] == NSEC]
+        check(r["rcode"] == 0 and len(nsecs) == 1 and nsecs[0][0] == "web.example.test." and
+              set(nsec_bitmap_types(nsecs[0][4])) == {1, 28, 65, 44, RRSIG, NSEC},
+              "NSEC chain: NODATA with the name's own NSEC", r)
+
         # 5. Larger answers: within the client's UDP size (else TC, nothing dropped silently), whole over TCP.
         for qtype in (48, 2, 15, 16):
             ru = parse_response(udp_query(port, build_query("example.test", qtype, edns=512, do=True)))
@@ -273,6 +323,25 @@ file = "{zone}"
         v = subprocess.run(["ldns-verify-zone", "-k", ksk + ".key", zfile], capture_output=True, text=True)
         check("Bogus" in v.stdout + v.stderr, "ldns-verify-zone catches a changed record (the check can fail)",
               v.stdout + v.stderr)
+
+        # 7. The chain-signed zone's AXFR carries its NSEC chain: ldns-verify-zone checks it whole.
+        axfr = subprocess.run(["kdig", "@127.0.0.1", "-p", str(port_chain), "example.test", "AXFR", "+nocomments",
+                               "+nostats"], capture_output=True, text=True, timeout=30).stdout
+        with open(zfile, "w") as f:
+            f.write("\n".join(l for l in axfr.splitlines() if l and not l.startswith(";")) + "\n")
+        v = subprocess.run(["ldns-verify-zone", "-k", ksk + ".key", zfile], capture_output=True, text=True)
+        text = v.stdout + v.stderr
+        nsecs = len(re.findall(r"\sNSEC\s", axfr))
+        check(v.returncode == 0 and "Error" not in text and "Bad" not in text and nsecs >= 15,
+              f"ldns-verify-zone accepts the chain-signed AXFR, NSEC chain included ({nsecs} NSECs)", text)
+        # Without one link the chain is broken, and the tool says so (the check can fail).
+        lines = [l for l in axfr.splitlines() if l and not l.startswith(";")]
+        nsec_lines = [i for i, l in enumerate(lines) if re.search(r"\sNSEC\s", l)]
+        drop = nsec_lines[len(nsec_lines) // 2]
+        with open(zfile, "w") as f:
+            f.write("\n".join(l for i, l in enumerate(lines) if i != drop) + "\n")
+        v = subprocess.run(["ldns-verify-zone", "-k", ksk + ".key", zfile], capture_output=True, text=True)
+        check(v.returncode != 0, "ldns-verify-zone catches a missing NSEC (the check can fail)", v.stdout + v.stderr)
 
         for p in procs:
             check(p.poll() is None, "meridian-dns still running")

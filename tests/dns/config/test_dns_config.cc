@@ -307,7 +307,7 @@ TEST_CASE("dns config: [zone.dnssec] keys and signature timing, defaults and err
 
     auto p = write_temp(zone + "ksk = \"" + ksk_stem + "\"\nzsk = \"" + zsk_stem +
                         ".private\"\nsignature_validity = \"30d\"\nsignature_refresh = \"10d\"\n"
-                        "dnskey_ttl = \"2h\"\npublish_cds = false\n");
+                        "dnskey_ttl = \"2h\"\npublish_cds = false\ndenial = \"nsec\"\n");
     shared::ConfigDiagnostics d;
     DnsConfig c;
     parse_dns_config(p, d, &c);
@@ -320,6 +320,7 @@ TEST_CASE("dns config: [zone.dnssec] keys and signature timing, defaults and err
     CHECK(c.zones[0].dnssec.policy.refresh_s == 10 * 86400);
     CHECK(c.zones[0].dnssec.policy.dnskey_ttl == 7200);
     CHECK_FALSE(c.zones[0].dnssec.policy.publish_cds);
+    CHECK(c.zones[0].dnssec.policy.denial == DenialMode::nsec);
     unlink(p.c_str());
 
     auto defaults = write_temp(zone + "ksk = \"" + ksk_stem + ".key\"\n");
@@ -331,6 +332,7 @@ TEST_CASE("dns config: [zone.dnssec] keys and signature timing, defaults and err
     CHECK(m.zones[0].dnssec.policy.validity_s == 14 * 86400);
     CHECK(m.zones[0].dnssec.policy.refresh_s == 7 * 86400);
     CHECK(m.zones[0].dnssec.policy.publish_cds);
+    CHECK(m.zones[0].dnssec.policy.denial == DenialMode::compact);
     unlink(defaults.c_str());
 
     struct Bad {
@@ -343,6 +345,7 @@ TEST_CASE("dns config: [zone.dnssec] keys and signature timing, defaults and err
         {"ksk = \"" + ksk_stem + "\"\nsignature_validity = \"1h\"\n", "signature_validity", "2h to 366d"},
         {"ksk = \"" + ksk_stem + "\"\nsignature_refresh = \"14d\"\n", "signature_refresh", "shorter than"},
         {"ksk = \"" + ksk_stem + "\"\nsalt = \"ab\"\n", "salt", "unknown key"},
+        {"ksk = \"" + ksk_stem + "\"\ndenial = \"nsec3\"\n", "denial", "nsec"},
     };
     for (const auto& b : bad) {
         auto path = write_temp(zone + b.body);

@@ -174,3 +174,48 @@ TEST_CASE("a DO=1 query to a signed zone allocates nothing (a name that does not
         }
     }
 }
+
+TEST_CASE("with an NSEC chain every DO=1 answer is made at load: none signs or allocates, even the first",
+          "[dns][engine][alloc][dnssec]") {
+    std::string err;
+    std::shared_ptr<const DnssecKey> ksk =
+        DnssecKey::generate("example.test", DnssecAlgorithm::ecdsa_p256_sha256, true, &err);
+    ZoneSigningPolicy policy;
+    policy.denial = DenialMode::nsec;
+    std::shared_ptr<const ZoneSigner> signer = ZoneSigner::make(ksk, nullptr, policy, &err);
+    REQUIRE(signer);
+    auto z =
+        test::load_test_zone("example.test.", std::string(MERIDIAN_SRC) + "/conf/examples/zones/example.test.zone");
+    REQUIRE(signer->add_key_records(*z, &err));
+    z->finalize();
+    uint64_t now = 1'790'000'000;
+    REQUIRE(signer->sign(*z, now, &err));
+    z->signer = signer;
+    compile_answers(*z);
+    ZoneDb db;
+    db.add(z);
+    test::QueryOpts o;
+    o.edns = 1232;
+    o.do_bit = true;
+    std::vector<uint8_t> out(65535);
+    // No signature cache: a signature made per query would allocate (and fail the check) in this first round.
+    for (auto [name, type] : {std::pair{"nope.example.test", rrtype::A},
+                              {"deep.nope.example.test", rrtype::AAAA},
+                              {"x.apps.example.test", rrtype::TXT},
+                              {"q.apps.example.test", rrtype::MX},
+                              {"b.ent.example.test", rrtype::A},
+                              {"web.example.test", rrtype::MX},
+                              {"www.sub.example.test", rrtype::A}}) {
+        auto q = test::make_query(name, type, o);
+        AnswerInfo info;
+        QueryContext ctx;
+        ctx.now_s = now;
+        g_allocations = 0;
+        g_counting = true;
+        size_t n = answer_query(db, EngineConfig{}, ctx, q.data(), q.size(), out.data(), out.size(), &info);
+        g_counting = false;
+        INFO(name << " " << type);
+        CHECK(n > 0);
+        CHECK(g_allocations == 0);
+    }
+}
