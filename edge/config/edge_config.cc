@@ -2,6 +2,7 @@
 
 #include "edge/http/request_fields.h"
 #include "edge/origin/request_path.h"
+#include "edge/upstream/sigv4_signer.h"
 
 #include "shared/tls/tls_client_context.h"
 
@@ -78,6 +79,28 @@ bool is_directory(const std::string& path, std::string* why) {
     return true;
 }
 
+// [origin.sigv4]: a private S3-compatible bucket (CloudFront's Origin Access Control). The secret is best given as
+// "${AWS_SECRET_ACCESS_KEY}" (config files get copied around); an unset variable is an error naming it.
+void parse_sigv4(shared::ConfigSection& s, OriginConfig* o) {
+    auto c = std::make_shared<SigV4Config>();
+    c->access_key_id = s.require_string("access_key_id");
+    c->secret_access_key = s.require_string("secret_access_key");
+    c->session_token = s.get_string("session_token", "");
+    c->region = s.require_string("region");
+    c->service = s.get_string("service", "s3");
+    auto token = [](const std::string& v) {
+        return !v.empty() && v.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789-") == std::string::npos;
+    };
+    if (s.has("access_key_id") &&
+        (c->access_key_id.empty() || c->access_key_id.find_first_of(" \t\r\n/,=") != std::string::npos))
+        s.error("access_key_id", "expected an access key id like \"AKIAIOSFODNN7EXAMPLE\"");
+    if (s.has("secret_access_key") && c->secret_access_key.empty()) s.error("secret_access_key", "must not be empty");
+    if (s.has("region") && !token(c->region)) s.error("region", "expected a region like \"us-east-1\"");
+    if (!token(c->service)) s.error("service", "expected a service name like \"s3\"");
+    s.finish();
+    o->sigv4 = std::move(c);
+}
+
 void parse_origin(shared::ConfigSection& sec, OriginConfig* o) {
     o->name = sec.require_string("name");
     std::string type = sec.get_enum("type", "", {"bucket", "http"});
@@ -108,6 +131,11 @@ void parse_origin(shared::ConfigSection& sec, OriginConfig* o) {
         }
         if (o->index_document.empty()) sec.error("index_document", "must not be empty");
         // Read them with their own types (marking them used) so the one message is the clear one below.
+        if (auto s4 = sec.table("sigv4")) {
+            parse_sigv4(*s4, o);
+            o->sigv4 = nullptr;
+            sec.error("sigv4", "only valid for type = \"http\" origins");
+        }
         for (const char* k : {"address", "tls", "tls_verify", "tls_ca_file", "tls_server_name", "host_header",
                               "connect_timeout", "first_byte_timeout", "idle_timeout", "max_idle_connections"}) {
             if (!sec.has(k)) continue;
@@ -161,6 +189,7 @@ void parse_origin(shared::ConfigSection& sec, OriginConfig* o) {
         o->first_byte_timeout_ms = sec.get_duration_ms("first_byte_timeout", 30'000);
         o->idle_timeout_ms = sec.get_duration_ms("idle_timeout", 30'000);
         o->max_idle_connections = static_cast<uint32_t>(sec.get_int("max_idle_connections", 32, 0, 100'000));
+        if (auto s4 = sec.table("sigv4")) parse_sigv4(*s4, o);
         for (const char* k : {"connect_timeout", "first_byte_timeout", "idle_timeout"}) {
             uint64_t v = std::string_view(k) == "connect_timeout"      ? o->connect_timeout_ms
                          : std::string_view(k) == "first_byte_timeout" ? o->first_byte_timeout_ms

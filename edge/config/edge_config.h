@@ -21,6 +21,8 @@ class TlsClientContext;
 
 namespace edge {
 
+struct SigV4Config;
+
 enum class OriginType : uint8_t { bucket, http };
 
 // Which Host header the edge sends to an http origin.
@@ -58,6 +60,8 @@ struct OriginConfig {
     uint64_t first_byte_timeout_ms = 30'000; // CloudFront: response timeout 30 s
     uint64_t idle_timeout_ms = 30'000;       // max silence between body bytes
     uint32_t max_idle_connections = 32;      // per worker, per origin
+    // [origin.sigv4]: requests signed with AWS Signature Version 4 (edge/upstream/sigv4_signer.h); null = unsigned.
+    std::shared_ptr<const SigV4Config> sigv4;
 };
 
 // CloudFront's allowed-methods sets.

@@ -15,6 +15,7 @@
 #include "edge/http/http_date.h"
 #include "edge/proxy/origin_request.h"
 #include "edge/proxy/proxy_handler.h"
+#include "edge/upstream/sigv4_signer.h"
 #include "shared/http/http_tokens.h"
 #include "shared/log/log.h"
 
@@ -801,6 +802,12 @@ void ProxySession::http_fetch(bool shared_fill) {
     opt.client_ip = viewer_.peer_ip();
     opt.behavior = behavior_;
     sent_authorization_ = build_origin_headers(req_, *origin_, opt, &oreq.headers);
+    if (origin_->sigv4) {
+        // The edge's own credentials replace the viewer's Authorization (dropped by the signer).
+        sigv4_sign(*origin_->sigv4, ProxyHandler::wall_ms() / 1000, oreq.method, oreq.body, &oreq.target,
+                   &oreq.headers);
+        sent_authorization_ = false;
+    }
     OriginCallbacks cb;
     cb.on_response_headers = [this](const shared::HttpResponseHead& h) { on_origin_head(h); };
     cb.on_interim = [this](const shared::HttpResponseHead& h) { on_origin_interim(h); };

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "edge/config/edge_config.h"
+#include "edge/upstream/sigv4_signer.h"
 
 using namespace edge;
 namespace fs = std::filesystem;
@@ -638,4 +639,50 @@ TEST_CASE("Edge config: the invalidation token file", "[edge][config]") {
     CHECK_FALSE(d.load(std::string(kBucketOrigin) + "[invalidation]\ntoken_file = \"missing\"\n"));
     CHECK(d.messages().find("cannot be read") != std::string::npos);
     CHECK(d.load(kBucketOrigin)->invalidation_token.empty());
+}
+
+TEST_CASE("Edge config: SigV4 origin signing", "[edge][config][sigv4]") {
+    ConfigDir d;
+    ::setenv("MERIDIAN_TEST_SECRET", "s3cr3t/+", 1);
+    auto c = d.load(R"(
+[[origin]]
+name = "s3"
+type = "http"
+address = "my-bucket.s3.eu-west-3.amazonaws.com:443"
+tls = true
+[origin.sigv4]
+access_key_id = "AKIAIOSFODNN7EXAMPLE"
+secret_access_key = "${MERIDIAN_TEST_SECRET}"
+region = "eu-west-3"
+)");
+    INFO(d.messages());
+    REQUIRE(c);
+    REQUIRE(c->origins[0].sigv4);
+    CHECK(c->origins[0].sigv4->secret_access_key == "s3cr3t/+");
+    CHECK(c->origins[0].sigv4->region == "eu-west-3");
+    CHECK(c->origins[0].sigv4->service == "s3");
+    CHECK(c->origins[0].sigv4->session_token.empty());
+
+    struct Bad {
+        const char* body;
+        const char* words;
+    } bad[] = {
+        {"type = \"http\"\naddress = \"h:80\"\n[origin.sigv4]\naccess_key_id = \"A\"\nregion = \"us-east-1\"\n",
+         "sigv4.secret_access_key: required key is missing"},
+        {"type = \"http\"\naddress = \"h:80\"\n[origin.sigv4]\naccess_key_id = \"A\"\nsecret_access_key = \"x\"\n"
+         "region = \"US East\"\n",
+         "sigv4.region: expected a region"},
+        {"type = \"http\"\naddress = \"h:80\"\n[origin.sigv4]\naccess_key_id = \"A\"\nsecret_access_key = \"x\"\n"
+         "region = \"us-east-1\"\nsecret = \"y\"\n",
+         "sigv4.secret: unknown key"},
+        {"type = \"bucket\"\npath = \"site\"\n[origin.sigv4]\naccess_key_id = \"A\"\nsecret_access_key = \"x\"\n"
+         "region = \"us-east-1\"\n",
+         "sigv4: only valid for type = \"http\""},
+    };
+    for (const auto& b : bad) {
+        auto x = d.load(std::string("[[origin]]\nname = \"o\"\n") + b.body);
+        INFO(b.body << "\n" << d.messages());
+        CHECK_FALSE(x);
+        CHECK(d.messages().find(b.words) != std::string::npos);
+    }
 }
