@@ -2,9 +2,11 @@
 
 #include "edge/invalidation/invalidation_api.h"
 
+#include <algorithm>
 #include <csignal>
 
 #include "edge/cache/body_file.h"
+#include "edge/cache/cache_key.h"
 #include "edge/config/edge_config.h"
 #include "edge/proxy/proxy_handler.h"
 #include "edge/server/http_server.h"
@@ -55,6 +57,11 @@ void EdgeApp::register_metrics(shared::MetricsRegistry& m) {
     invalidation_ = std::make_unique<InvalidationApi>(
         nullptr, [this] { return runtime_ ? runtime_->config.invalidation_token : std::string(); },
         &ProxyHandler::wall_ms);
+    invalidation_->set_site_check([this](const std::string& name) {
+        std::shared_ptr<const EdgeRuntime> rt = runtime_; // the main thread's: reloads happen on it too
+        return rt && std::any_of(rt->config.sites.begin(), rt->config.sites.end(),
+                                 [&](const SiteConfig& s) { return s.name == name; });
+    });
     invalidation_->register_metrics(m);
     m.gauge_fn("meridian_edge_cache_bytes", "Bytes stored in the cache", "",
                [this] { return cache_ ? static_cast<double>(cache_->stats().bytes) : 0.0; });
@@ -188,6 +195,7 @@ void EdgeApp::reload(const std::string& config_path) {
         return;
     }
     keep_restart_only_keys(*cfg);
+    assign_site_key_prefixes(*cfg, &runtime_->config, ++reloads_);
     std::string err;
     auto rt = EdgeRuntime::build(std::move(*cfg), &err);
     if (!rt) {
@@ -203,6 +211,12 @@ void EdgeApp::reload(const std::string& config_path) {
     if (nc.access_log.file != access_log_.path() && !access_log_.open(nc.access_log.file, &err)) {
         shared::log::error("edge", "cannot open access log", {{"error", err}});
     }
+    std::vector<std::string> gone; // key prefixes of the sites this reload removes
+    for (const SiteConfig& old : runtime_->config.sites) {
+        if (std::none_of(nc.sites.begin(), nc.sites.end(),
+                         [&](const SiteConfig& n) { return n.key_prefix == old.key_prefix; }))
+            gone.push_back(old.key_prefix);
+    }
     runtime_ = rt;
     for (auto& s : slots_) {
         Slot* sp = s.get();
@@ -212,6 +226,17 @@ void EdgeApp::reload(const std::string& config_path) {
         });
     }
     shared::log::info("edge", "configuration reloaded", {{"config", config_path}});
+    if (!gone.empty()) {
+        // No request reaches them any more, and a site added later under the same name gets another key prefix
+        // (assign_site_key_prefixes), so this only gives their memory back at once instead of through LRU eviction.
+        uint64_t n = cache_->invalidate(
+            [&](const CachedObject& obj) {
+                std::string_view p = key_site_prefix(obj.key());
+                return std::find(gone.begin(), gone.end(), p) != gone.end();
+            },
+            false, ProxyHandler::wall_ms());
+        shared::log::info("edge", "reload: dropped the objects of removed sites", {{"objects", std::to_string(n)}});
+    }
 }
 
 void EdgeApp::keep_restart_only_keys(EdgeConfig& nc) const {

@@ -153,6 +153,8 @@ void format_access_log_line(const AccessLogEntry& e, LogTimeCache& times, std::s
     char tt[32];
     auto r = std::to_chars(tt, tt + sizeof tt, e.time_taken_s, std::chars_format::fixed, 3);
     out.append(tt, static_cast<size_t>(r.ptr - tt));
+    out.push_back('\t');
+    put_field(out, e.site);
     out.push_back('\n');
 }
 

@@ -1,6 +1,7 @@
 // The access log: one tab-separated line per request with CloudFront's standard-log fields
 //   date time x-edge-location sc-bytes c-ip cs-method cs(Host) cs-uri-stem sc-status cs(Referer) cs(User-Agent)
-//   cs-uri-query x-edge-result-type time-taken
+//   cs-uri-query x-edge-result-type time-taken x-site
+// (x-site: the [[site]] that answered, "-" for the top-level site or a request no site took.)
 // Workers format lines into their own AccessLogBuffer (no lock, no allocation once warm) and flush whole lines with
 // one write(2) to the shared file, so lines never interleave. SIGUSR1 (reopen), a SIGHUP with another file, and
 // turning the log off all swap what is behind the same descriptor number (dup3; /dev/null when off) and never close
@@ -15,7 +16,7 @@
 namespace edge {
 
 class AccessLogFile {
-public:
+  public:
     AccessLogFile() = default;
     ~AccessLogFile();
     AccessLogFile(const AccessLogFile&) = delete;
@@ -29,7 +30,7 @@ public:
     void write(std::string_view lines) const;
     const std::string& path() const { return path_; }
 
-private:
+  private:
     std::atomic<int> fd_{-1};
     int parked_ = -1; // the log's descriptor while the log is off (points at /dev/null); see open()
     std::string path_;
@@ -49,6 +50,7 @@ struct AccessLogEntry {
     std::string_view query;
     std::string_view result_type;
     double time_taken_s = 0;
+    std::string_view site; // the [[site]]'s name; "" = the top-level site, or none
 };
 
 // Formats one line (fields escaped so they hold no tab, newline or space; empty fields as "-") onto `out`.
@@ -56,10 +58,10 @@ void format_access_log_line(const AccessLogEntry& e, std::string& out);
 
 // "YYYY-MM-DD\tHH:MM:SS" for one worker, recomputed only when the second changes.
 class LogTimeCache {
-public:
+  public:
     std::string_view get(int64_t unix_seconds);
 
-private:
+  private:
     int64_t sec_ = -1;
     char buf_[24] = {};
     size_t len_ = 0;
@@ -68,7 +70,7 @@ void format_access_log_line(const AccessLogEntry& e, LogTimeCache& times, std::s
 
 // One worker's pending lines.
 class AccessLogBuffer {
-public:
+  public:
     explicit AccessLogBuffer(const AccessLogFile* file) : file_(file) { buf_.reserve(kFlushBytes + 4096); }
     ~AccessLogBuffer() { flush(); }
     bool enabled() const { return file_ && file_->enabled(); }
@@ -77,7 +79,7 @@ public:
 
     static constexpr size_t kFlushBytes = 32 << 10;
 
-private:
+  private:
     const AccessLogFile* file_;
     std::string buf_;
     LogTimeCache times_;

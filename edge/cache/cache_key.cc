@@ -61,10 +61,27 @@ void append_params(const std::array<std::string_view, kMaxKeyQueryParams>& param
 
 bool build_cache_key(std::string_view host, std::string_view path, std::string_view raw_query, QueryStringPolicy policy,
                      const std::vector<std::string>& allowlist, std::string* out) {
+    return build_cache_key({}, host, path, raw_query, policy, allowlist, out);
+}
+
+std::string_view key_site_prefix(std::string_view key) {
+    size_t end = key.find_first_of(" /");
+    return end != std::string_view::npos && key[end] == ' ' ? key.substr(0, end + 1) : std::string_view();
+}
+
+std::string_view key_site_name(std::string_view key) {
+    std::string_view p = key_site_prefix(key);
+    return p.substr(0, p.find_first_of("# "));
+}
+
+bool build_cache_key(std::string_view site_prefix, std::string_view host, std::string_view path,
+                     std::string_view raw_query, QueryStringPolicy policy, const std::vector<std::string>& allowlist,
+                     std::string* out) {
     out->clear();
     std::array<std::string_view, kMaxKeyQueryParams> params;
     int n = collect_params(raw_query, policy, allowlist, &params);
     if (n < 0) return false;
+    out->append(site_prefix);
     // '%', '?' and (in the host) '/' are escaped so that no host/path/query split can produce another request's
     // key: "/a%3Fb" (a file named "a?b") must not share a key with "/a?b", nor Host "h/x" + "/p" with "h" + "/x/p".
     for (char c : host) {

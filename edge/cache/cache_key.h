@@ -1,6 +1,9 @@
-// Cache keys: lower-cased host + normalized path + query string per the behavior's policy. Pure, any thread.
+// Cache keys: site + lower-cased host + normalized path + query string per the behavior's policy. Pure, any thread.
 //
-// Key layout: "<host><path>" or "<host><path>?<query>"; the path always starts with '/'. In the host, '/', '%' and
+// Key layout: "<site><host><path>" or "<site><host><path>?<query>"; the path always starts with '/'. <site> is the
+// site's key prefix (SiteConfig::key_prefix): "" for the top-level site, else "<name> " or "<name>#<n> " — a
+// space, which no host holds (the request parser refuses it), ends it, so two sites never share an object even when
+// a reload moves a host from one to the other. In the host, '/', '%' and
 // '?' are written as %2F, %25, %3F, and in the (decoded) path '%' and '?' as %25, %3F, so the parts cannot run into
 // each other: every key has exactly one reading. Query parameters are kept as the client encoded them (no decoding),
 // empty ones ("&&") dropped, and sorted bytewise by their full "name=value" text so order does not split the cache.
@@ -24,8 +27,17 @@ inline constexpr size_t kMaxKeyQueryParams = 64;
 // Writes the key into *out (cleared first; its capacity is reused, so a per-connection string makes this
 // allocation-free after warm-up). `path` is the normalized path from normalize_request_path(); `raw_query` is the
 // text after '?' (without it). Returns false when the query has more than kMaxKeyQueryParams parameters.
+bool build_cache_key(std::string_view site_prefix, std::string_view host, std::string_view path,
+                     std::string_view raw_query, QueryStringPolicy policy, const std::vector<std::string>& allowlist,
+                     std::string* out);
+// The same for the top-level site (prefix "").
 bool build_cache_key(std::string_view host, std::string_view path, std::string_view raw_query, QueryStringPolicy policy,
                      const std::vector<std::string>& allowlist, std::string* out);
+
+// The site prefix of `key` (what build_cache_key wrote first: "" or "<name>[#<n>] " with the space), and the site's
+// name in it (without "#<n>" and the space).
+std::string_view key_site_prefix(std::string_view key);
+std::string_view key_site_name(std::string_view key);
 
 // Appends the behavior's cache key fields (cache_key_headers, then cache_key_cookies, in config order) taken from
 // the request's `fields` to *key: "\n<name>:<value>" for a header (several lines joined with ","), "\n<name>!"

@@ -15,6 +15,7 @@
 #include <cstring>
 #include <fstream>
 #include <iterator>
+#include <map>
 #include <set>
 
 namespace edge {
@@ -325,6 +326,184 @@ void parse_behavior(shared::ConfigSection& sec, BehaviorConfig* b) {
     sec.finish();
 }
 
+// The origins, behaviors and custom error responses of one site, read from `root` (the file's root for the top-level
+// site, else a [[site]] table) into c.origins and c.sites[site_index].
+void parse_site_tables(shared::ConfigSection& root, EdgeConfig& c, size_t site_index, bool top_level) {
+    SiteConfig& site = c.sites[site_index];
+    const std::string t = top_level ? "" : "site."; // for messages: [[origin]] or [[site.origin]]
+    std::vector<shared::ConfigSection> origin_secs = root.array_of_tables("origin");
+    std::set<std::string> names;
+    for (shared::ConfigSection& sec : origin_secs) {
+        OriginConfig o;
+        parse_origin(sec, &o);
+        o.site_index = site_index;
+        o.site_name = site.name;
+        if (!o.name.empty() && !names.insert(o.name).second) {
+            sec.error("name", "duplicate origin name \"" + o.name + "\"");
+        }
+        site.origins.push_back(c.origins.size());
+        c.origins.push_back(std::move(o));
+    }
+    if (origin_secs.empty() && !root.has("origin")) {
+        root.error("origin", "at least one [[" + t + "origin]] is required");
+    }
+
+    std::vector<shared::ConfigSection> behavior_secs = root.array_of_tables("behavior");
+    for (shared::ConfigSection& sec : behavior_secs) {
+        BehaviorConfig b;
+        parse_behavior(sec, &b);
+        b.site_index = site_index;
+        auto it = std::find_if(site.origins.begin(), site.origins.end(),
+                               [&](size_t i) { return c.origins[i].name == b.origin_name; });
+        if (it == site.origins.end()) {
+            if (!b.origin_name.empty()) {
+                sec.error("origin", "no [[" + t + "origin]] named \"" + b.origin_name + "\"");
+            }
+        } else {
+            b.origin_index = *it;
+        }
+        site.behaviors.push_back(std::move(b));
+    }
+    // Shadowing: a behavior every path of which an earlier one already takes can never be selected.
+    for (size_t j = 0; j < site.behaviors.size(); ++j) {
+        for (size_t i = 0; i < j; ++i) {
+            if (path_pattern_covers(site.behaviors[i].path_pattern, site.behaviors[j].path_pattern)) {
+                behavior_secs[j].warning("path_pattern", "\"" + site.behaviors[j].path_pattern +
+                                                             "\" can never match: behavior[" + std::to_string(i) +
+                                                             "] (\"" + site.behaviors[i].path_pattern +
+                                                             "\") comes first and matches every such path");
+                break;
+            }
+        }
+    }
+    if (site.behaviors.empty()) {
+        // No [[behavior]] at all: CloudFront's default behavior, to the first origin, with default settings.
+        if (!site.origins.empty()) {
+            BehaviorConfig b;
+            b.origin_name = c.origins[site.origins.front()].name;
+            b.origin_index = site.origins.front();
+            b.site_index = site_index;
+            b.implicit = true;
+            site.behaviors.push_back(std::move(b));
+            if (site.origins.size() > 1) {
+                root.warning("behavior", "no [[" + t + "behavior]]: every request goes to the first origin \"" +
+                                             c.origins[site.origins.front()].name + "\"");
+            }
+        }
+    } else if (std::none_of(site.behaviors.begin(), site.behaviors.end(),
+                            [](const BehaviorConfig& b) { return is_catch_all(b.path_pattern); })) {
+        behavior_secs.back().error("path_pattern", "no default behavior: the last [[" + t +
+                                                       "behavior]] must have path_pattern = \"*\" (got \"" +
+                                                       site.behaviors.back().path_pattern + "\")");
+    }
+
+    for (shared::ConfigSection& sec : root.array_of_tables("error_response")) {
+        ErrorResponseConfig e;
+        e.status = static_cast<int>(sec.get_int("status", 0, 400, 599));
+        if (!sec.has("status")) sec.error("status", "required: the status (400-599) this response replaces");
+        std::string page = sec.get_string("page", "");
+        if (!page.empty()) {
+            std::string norm(page.size() + 1, '\0');
+            PathError perr = PathError::none;
+            size_t n = page[0] == '/' && page.find_first_of("?#") == std::string::npos
+                           ? normalize_request_path(page, norm.data(), norm.size(), &perr)
+                           : 0;
+            if (n == 0) {
+                sec.error("page", "\"" + page + "\" is not an absolute path without query, like \"/404.html\"");
+            } else {
+                norm.resize(n);
+                e.page = norm;
+            }
+        }
+        if (sec.has("response_status")) {
+            e.response_status = static_cast<int>(sec.get_int("response_status", 200, 200, 599));
+            if (page.empty()) sec.error("response_status", "needs a page to answer with");
+        }
+        if (sec.has("caching_min_ttl"))
+            e.caching_min_ttl_ms = static_cast<int64_t>(sec.get_duration_ms("caching_min_ttl", 0));
+        if (page.empty() && !sec.has("caching_min_ttl")) sec.error("page", "set page, caching_min_ttl or both");
+        for (const ErrorResponseConfig& other : site.error_responses) {
+            if (other.status == e.status && e.status != 0) {
+                sec.error("status", "a second [[" + t + "error_response]] for " + std::to_string(e.status));
+            }
+        }
+        sec.finish();
+        site.error_responses.push_back(std::move(e));
+    }
+}
+
+bool valid_site_name(std::string_view n) {
+    return !n.empty() && n.size() <= 64 && std::all_of(n.begin(), n.end(), [](char ch) {
+        return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') || ch == '_' ||
+               ch == '-' || ch == '.';
+    });
+}
+
+// The top-level site (when the file has top-level tables, or no [[site]] at all) and every [[site]], with the host
+// table that picks one per request.
+void parse_sites(shared::ConfigSection& root, EdgeConfig& c) {
+    std::vector<shared::ConfigSection> site_secs = root.array_of_tables("site");
+    bool top_level = root.has("origin") || root.has("behavior") || root.has("error_response") || site_secs.empty();
+    if (top_level) {
+        c.sites.emplace_back();
+        c.sites.back().is_default = true;
+    }
+    size_t first_named = c.sites.size();
+    c.sites.resize(first_named + site_secs.size());
+    if (top_level) parse_site_tables(root, c, 0, true);
+
+    std::map<std::string, std::pair<size_t, std::string>> claims; // host → (site, where)
+    std::map<std::string, std::string> site_names;                // name → where
+    std::string default_where = top_level ? root.where("origin") + ", the top-level site" : "";
+    size_t default_site = top_level ? 0 : SiteHosts::npos;
+    for (size_t i = 0; i < site_secs.size(); ++i) {
+        shared::ConfigSection& sec = site_secs[i];
+        size_t index = first_named + i;
+        SiteConfig& site = c.sites[index];
+        site.name = sec.require_string("name");
+        if (!site.name.empty() && !valid_site_name(site.name)) {
+            sec.error("name", "\"" + site.name + "\": 1 to 64 letters, digits, '_', '-' or '.'");
+        } else if (!site.name.empty()) {
+            auto [it, fresh] = site_names.emplace(site.name, sec.where("name"));
+            if (!fresh) sec.error("name", "site name \"" + site.name + "\" is already used at " + it->second);
+        }
+        site.is_default = sec.get_bool("default", false);
+        if (site.is_default) {
+            if (default_site != SiteHosts::npos) {
+                sec.error("default",
+                          "a second default site: " + default_where + " already answers every host no site claims");
+            } else {
+                default_site = index;
+                default_where = sec.where("default");
+            }
+        }
+        for (const std::string& h : sec.get_string_list("hosts", {})) {
+            std::string norm, err;
+            if (!normalize_site_host(h, &norm, &err)) {
+                sec.error("hosts", err);
+                continue;
+            }
+            auto [it, fresh] = claims.emplace(norm, std::make_pair(index, sec.where("hosts")));
+            if (!fresh) {
+                sec.error("hosts", "\"" + h + "\" is already claimed by site \"" +
+                                       c.sites[it->second.first].display_name() + "\" at " + it->second.second);
+                continue;
+            }
+            size_t other = 0;
+            c.site_hosts.add(norm, index, &other);
+            site.hosts.push_back(std::move(norm));
+        }
+        if (site.hosts.empty() && !site.is_default && !sec.has("hosts")) {
+            sec.error("hosts", "required: the host names this site answers (or default = true)");
+        }
+        parse_site_tables(sec, c, index, false);
+        sec.finish();
+    }
+    for (SiteConfig& site : c.sites)
+        site.key_prefix = site.name.empty() ? "" : site.name + " ";
+    c.site_hosts.set_default(default_site);
+    c.site_hosts.seal();
+}
 } // namespace
 
 bool path_pattern_matches(std::string_view pattern, std::string_view path) {
@@ -335,19 +514,41 @@ bool path_pattern_covers(std::string_view earlier, std::string_view later) {
     return glob(earlier, later, true);
 }
 
-const ErrorResponseConfig* find_error_response(const EdgeConfig& config, int status) {
-    for (const ErrorResponseConfig& e : config.error_responses) {
+const ErrorResponseConfig* find_error_response(const SiteConfig& site, int status) {
+    for (const ErrorResponseConfig& e : site.error_responses) {
         if (e.status == status) return &e;
     }
     return nullptr;
 }
 
-const BehaviorConfig& match_behavior(const EdgeConfig& config, std::string_view path) {
-    for (const BehaviorConfig& b : config.behaviors) {
+const BehaviorConfig& match_behavior(const SiteConfig& site, std::string_view path) {
+    for (const BehaviorConfig& b : site.behaviors) {
         if (path_pattern_matches(b.path_pattern, path)) return b;
     }
     // Unreachable for a parsed config (the last behavior is a catch-all); the last one is the safest answer.
-    return config.behaviors.back();
+    return site.behaviors.back();
+}
+
+const SiteConfig* match_site(const EdgeConfig& config, std::string_view authority) {
+    size_t i = config.site_hosts.find(authority);
+    return i < config.sites.size() ? &config.sites[i] : nullptr;
+}
+
+void assign_site_key_prefixes(EdgeConfig& next, const EdgeConfig* prev, uint64_t generation) {
+    for (SiteConfig& site : next.sites) {
+        const SiteConfig* same = nullptr;
+        if (prev) {
+            for (const SiteConfig& p : prev->sites)
+                if (p.name == site.name) same = &p;
+        }
+        if (same) {
+            site.key_prefix = same->key_prefix;
+        } else if (prev && generation > 0) {
+            site.key_prefix = site.name + "#" + std::to_string(generation) + " ";
+        } else {
+            site.key_prefix = site.name.empty() ? "" : site.name + " ";
+        }
+    }
 }
 
 std::string_view to_string(AllowedMethods m) {
@@ -491,103 +692,13 @@ std::optional<EdgeConfig> parse_edge_config(shared::ConfigSection root) {
         sec->finish();
     }
 
-    std::vector<shared::ConfigSection> origin_secs = root.array_of_tables("origin");
-    std::set<std::string> names;
-    for (shared::ConfigSection& sec : origin_secs) {
-        OriginConfig o;
-        parse_origin(sec, &o);
-        if (!o.name.empty() && !names.insert(o.name).second) {
-            sec.error("name", "duplicate origin name \"" + o.name + "\"");
-        }
-        c.origins.push_back(std::move(o));
-    }
-    if (origin_secs.empty() && !root.has("origin")) {
-        root.error("origin", "at least one [[origin]] is required");
-    }
+    parse_sites(root, c);
 
-    std::vector<shared::ConfigSection> behavior_secs = root.array_of_tables("behavior");
-    for (shared::ConfigSection& sec : behavior_secs) {
-        BehaviorConfig b;
-        parse_behavior(sec, &b);
-        auto it = std::find_if(c.origins.begin(), c.origins.end(),
-                               [&](const OriginConfig& o) { return o.name == b.origin_name; });
-        if (it == c.origins.end()) {
-            if (!b.origin_name.empty()) {
-                sec.error("origin", "no [[origin]] named \"" + b.origin_name + "\"");
-            }
-        } else {
-            b.origin_index = static_cast<size_t>(it - c.origins.begin());
+    for (SiteConfig& site : c.sites) {
+        for (BehaviorConfig& b : site.behaviors) {
+            if (b.brotli_quality < 0) b.brotli_quality = c.cache.brotli_quality;
+            if (b.gzip_level < 0) b.gzip_level = c.cache.gzip_level;
         }
-        c.behaviors.push_back(std::move(b));
-    }
-    // Shadowing: a behavior every path of which an earlier one already takes can never be selected.
-    for (size_t j = 0; j < c.behaviors.size(); ++j) {
-        for (size_t i = 0; i < j; ++i) {
-            if (path_pattern_covers(c.behaviors[i].path_pattern, c.behaviors[j].path_pattern)) {
-                behavior_secs[j].warning("path_pattern", "\"" + c.behaviors[j].path_pattern +
-                                                             "\" can never match: behavior[" + std::to_string(i) +
-                                                             "] (\"" + c.behaviors[i].path_pattern +
-                                                             "\") comes first and matches every such path");
-                break;
-            }
-        }
-    }
-    if (c.behaviors.empty()) {
-        // No [[behavior]] at all: CloudFront's default behavior, to the first origin, with default settings.
-        if (!c.origins.empty()) {
-            BehaviorConfig b;
-            b.origin_name = c.origins.front().name;
-            b.implicit = true;
-            c.behaviors.push_back(std::move(b));
-            if (c.origins.size() > 1) {
-                root.warning("behavior", "no [[behavior]]: every request goes to the first origin \"" +
-                                             c.origins.front().name + "\"");
-            }
-        }
-    } else if (std::none_of(c.behaviors.begin(), c.behaviors.end(),
-                            [](const BehaviorConfig& b) { return is_catch_all(b.path_pattern); })) {
-        behavior_secs.back().error("path_pattern",
-                                   "no default behavior: the last [[behavior]] must have path_pattern = \"*\" (got \"" +
-                                       c.behaviors.back().path_pattern + "\")");
-    }
-
-    for (shared::ConfigSection& sec : root.array_of_tables("error_response")) {
-        ErrorResponseConfig e;
-        e.status = static_cast<int>(sec.get_int("status", 0, 400, 599));
-        if (!sec.has("status")) sec.error("status", "required: the status (400-599) this response replaces");
-        std::string page = sec.get_string("page", "");
-        if (!page.empty()) {
-            std::string norm(page.size() + 1, '\0');
-            PathError perr = PathError::none;
-            size_t n = page[0] == '/' && page.find_first_of("?#") == std::string::npos
-                           ? normalize_request_path(page, norm.data(), norm.size(), &perr)
-                           : 0;
-            if (n == 0) {
-                sec.error("page", "\"" + page + "\" is not an absolute path without query, like \"/404.html\"");
-            } else {
-                norm.resize(n);
-                e.page = norm;
-            }
-        }
-        if (sec.has("response_status")) {
-            e.response_status = static_cast<int>(sec.get_int("response_status", 200, 200, 599));
-            if (page.empty()) sec.error("response_status", "needs a page to answer with");
-        }
-        if (sec.has("caching_min_ttl"))
-            e.caching_min_ttl_ms = static_cast<int64_t>(sec.get_duration_ms("caching_min_ttl", 0));
-        if (page.empty() && !sec.has("caching_min_ttl")) sec.error("page", "set page, caching_min_ttl or both");
-        for (const ErrorResponseConfig& other : c.error_responses) {
-            if (other.status == e.status && e.status != 0) {
-                sec.error("status", "a second [[error_response]] for " + std::to_string(e.status));
-            }
-        }
-        sec.finish();
-        c.error_responses.push_back(std::move(e));
-    }
-
-    for (BehaviorConfig& b : c.behaviors) {
-        if (b.brotli_quality < 0) b.brotli_quality = c.cache.brotli_quality;
-        if (b.gzip_level < 0) b.gzip_level = c.cache.gzip_level;
     }
 
     root.finish();

@@ -12,6 +12,7 @@
 #include <string_view>
 #include <vector>
 
+#include "edge/config/site_hosts.h"
 #include "shared/config/common_config.h"
 #include "shared/config/config.h"
 
@@ -32,9 +33,11 @@ enum class HostHeaderMode : uint8_t {
     literal, // OriginConfig::host_header_value
 };
 
-// One `[[origin]]` table.
+// One `[[origin]]` (or `[[site.origin]]`) table.
 struct OriginConfig {
     std::string name;
+    size_t site_index = 0; // index into EdgeConfig::sites: the site this origin belongs to (names are per site)
+    std::string site_name; // that site's name ("" for the top-level site): keeps the connection pools of sites apart
     OriginType type = OriginType::bucket;
 
     // type = "bucket": the folder served with S3 static-website semantics.
@@ -82,6 +85,7 @@ struct BehaviorConfig {
     std::string path_pattern = "*"; // normalized: a leading '/' is added unless it starts with '/' or '*'
     std::string origin_name;
     size_t origin_index = 0; // index into EdgeConfig::origins
+    size_t site_index = 0;   // index into EdgeConfig::sites: the site this behavior belongs to
     bool cache = true;       // false: every request goes to the origin, nothing is stored
     AllowedMethods allowed_methods = AllowedMethods::get_head;
     uint64_t min_ttl_ms = 0;
@@ -166,14 +170,32 @@ struct ErrorResponseConfig {
     int64_t caching_min_ttl_ms = -1; // -1 = the behavior's error_ttl
 };
 
+// One site (CloudFront's distribution): the host names it answers for, its origins, behaviors and custom error
+// responses. The top-level `[[origin]]`/`[[behavior]]`/`[[error_response]]` tables form the top-level site (name
+// "", no host names), which answers every host no `[[site]]` claims; `[[site]]` tables form the others.
+struct SiteConfig {
+    std::string name;                      // "" for the top-level site; otherwise unique, [A-Za-z0-9_.-]{1,64}
+    std::vector<std::string> hosts;        // normalized (site_hosts.h), in config order
+    bool is_default = false;               // answers hosts no site claims (the top-level site, or `default = true`)
+    std::vector<size_t> origins;           // indexes into EdgeConfig::origins, in config order
+    std::vector<BehaviorConfig> behaviors; // never empty in a valid config; the last one matches every path
+    std::vector<ErrorResponseConfig> error_responses; // at most one per status
+    // What every cache key of this site starts with (cache_key.h): "" for the top-level site as loaded at start,
+    // "<name> " for a named one, and "<name>#<n> " for a site that appeared in reload n (assign_site_key_prefixes):
+    // a site removed and later added again never finds what its earlier self stored.
+    std::string key_prefix;
+    std::string display_name() const { return name.empty() ? std::string("(top-level)") : name; }
+};
+
 struct EdgeConfig {
     shared::CommonConfig common;          // workers, listen, admin.listen, log.*
     std::string server_name = "meridian"; // Via ("1.1 <server_name>"), access-log x-edge-location
     CacheConfig cache;
-    std::vector<OriginConfig> origins;                // never empty in a valid config
-    std::vector<BehaviorConfig> behaviors;            // never empty in a valid config; the last one matches every path
-    std::vector<ErrorResponseConfig> error_responses; // at most one per status
-    std::string invalidation_token; // [invalidation] token_file's content (a secret: never logged); "" = API off
+    std::vector<OriginConfig> origins; // of every site; never empty in a valid config
+    std::vector<SiteConfig> sites;     // never empty in a valid config; sites[0] is the top-level one when it has
+                                       // origins
+    SiteHosts site_hosts;              // host name → index into sites (with the default site, if any)
+    std::string invalidation_token;    // [invalidation] token_file's content (a secret: never logged); "" = API off
     LimitsConfig limits;
     AccessLogConfig access_log;
     HealthConfig health;
@@ -182,20 +204,30 @@ struct EdgeConfig {
 
 // Reads every edge key from `root` (including the common ones) and calls finish() on each table so unknown keys are
 // reported. Problems go to root.diagnostics(); returns nullopt when there was any error (warnings alone are fine).
-// Checks: origin names unique, behavior origins exist, bucket paths are existing directories, TTL order
+// Checks, per site: origin names unique, behavior origins exist, bucket paths are existing directories, TTL order
 // min <= default <= max, a catch-all default behavior exists (added implicitly when there is no [[behavior]] at all),
-// and warns about behaviors shadowed by an earlier one.
+// and warns about behaviors shadowed by an earlier one. Across sites: names unique, every host name valid and
+// claimed by one site only, at most one default site.
 std::optional<EdgeConfig> parse_edge_config(shared::ConfigSection root);
 
 // Loads and parses `path`. Problems go to `diags`.
 std::optional<EdgeConfig> load_edge_config(const std::string& path, shared::ConfigDiagnostics& diags);
 
-// The custom error response for `status`, or nullptr. Allocation-free.
-const ErrorResponseConfig* find_error_response(const EdgeConfig& config, int status);
+// The site for a request's authority (Host, or the absolute-form target's), or nullptr when no site claims it and
+// there is no default site (the answer is then 421 Misdirected Request). Allocation-free.
+const SiteConfig* match_site(const EdgeConfig& config, std::string_view authority);
 
-// The first behavior whose pattern matches `path` (the decoded, normalized request path, without query), in config
-// order. A valid config always has a catch-all last behavior, so this never fails. Allocation-free.
-const BehaviorConfig& match_behavior(const EdgeConfig& config, std::string_view path);
+// Gives every site of `next` its cache key prefix (SiteConfig::key_prefix): a site `prev` also has (same name) keeps
+// its prefix, so a reload keeps its cache; a new one gets "<name>#<generation> " when `generation` > 0 (a reload),
+// so objects a removed site of the same name stored (even by requests still in flight) are never found.
+void assign_site_key_prefixes(EdgeConfig& next, const EdgeConfig* prev, uint64_t generation);
+
+// The custom error response of `site` for `status`, or nullptr. Allocation-free.
+const ErrorResponseConfig* find_error_response(const SiteConfig& site, int status);
+
+// The first behavior of `site` whose pattern matches `path` (the decoded, normalized request path, without query), in
+// config order. A valid config always has a catch-all last behavior, so this never fails. Allocation-free.
+const BehaviorConfig& match_behavior(const SiteConfig& site, std::string_view path);
 
 // CloudFront path-pattern semantics: case-sensitive, `*` matches any run of characters (including '/' and none),
 // `?` exactly one character; the whole path must match. Allocation-free, O(pattern * path) worst case.

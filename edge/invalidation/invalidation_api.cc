@@ -153,6 +153,10 @@ void InvalidationApi::create(const shared::AdminRequest& req, shared::AdminRespo
         json_error(out, 400, err);
         return;
     }
+    if (inv.has_site && site_exists_ && !site_exists_(inv.site)) {
+        json_error(out, 400, "no site named " + shared::json_quote(inv.site) + " in the running configuration");
+        return;
+    }
     uint64_t now = now_ms_();
     auto t0 = std::chrono::steady_clock::now();
     uint64_t hits = scan_shards(
@@ -164,6 +168,7 @@ void InvalidationApi::create(const shared::AdminRequest& req, shared::AdminRespo
     r.id = "I" + std::to_string(next_id_++);
     r.json = "{\"id\": " + shared::json_quote(r.id) + ", \"status\": \"Completed\", \"created\": " +
              shared::json_quote(format_http_date(static_cast<int64_t>(now / 1000))) +
+             ", \"site\": " + (inv.has_site ? shared::json_quote(inv.site) : std::string("null")) +
              ", \"host\": " + (inv.host.empty() ? std::string("null") : shared::json_quote(inv.host)) +
              ", \"paths\": " + shared::json_string_array(inv.paths) +
              ", \"tags\": " + shared::json_string_array(inv.tags) + ", \"mode\": \"" + (inv.soft ? "soft" : "hard") +

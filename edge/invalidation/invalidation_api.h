@@ -31,6 +31,9 @@ class InvalidationApi {
     void register_metrics(shared::MetricsRegistry& m);
     // The cache exists once the daemon has started; until then the API answers 503.
     void set_cache(ObjectCache* cache) { cache_ = cache; }
+    // Whether the running config has a site of this name ("" = the top-level site): an invalidation naming another
+    // is refused (400) rather than matching nothing. Unset: every name is accepted.
+    void set_site_check(std::function<bool(const std::string&)> exists) { site_exists_ = std::move(exists); }
     // True when it answered (the paths under /_meridian/invalidate).
     bool handle(const shared::AdminRequest& req, shared::AdminResponse& out);
 
@@ -47,6 +50,7 @@ class InvalidationApi {
     ObjectCache* cache_;
     std::function<std::string()> token_;
     std::function<uint64_t()> now_ms_;
+    std::function<bool(const std::string&)> site_exists_;
     std::deque<Record> history_;
     uint64_t next_id_ = 1;
     std::atomic<uint64_t> invalidations_{0};

@@ -74,6 +74,17 @@ bool parse_invalidation_request(std::string_view json, InvalidationRequest* out,
             }
             for (char c : v.string)
                 out->host.push_back(shared::ascii_lower(c));
+        } else if (k == "site") {
+            bool ok = v.type == shared::JsonValue::Type::string && v.string.size() <= 64;
+            for (char c : ok ? v.string : std::string())
+                ok = ok && ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+                            c == '-' || c == '.');
+            if (!ok) {
+                *err = "site must be a site's name (\"\" for the top-level site)";
+                return false;
+            }
+            out->has_site = true;
+            out->site = v.string;
         } else if (k == "paths") {
             if (!string_list(v, "paths", &out->paths, err)) return false;
         } else if (k == "tags") {
@@ -85,7 +96,7 @@ bool parse_invalidation_request(std::string_view json, InvalidationRequest* out,
             }
             out->soft = v.string == "soft";
         } else {
-            *err = "unknown member \"" + k + "\" (expected host, paths, tags, mode)";
+            *err = "unknown member \"" + k + "\" (expected site, host, paths, tags, mode)";
             return false;
         }
     }
@@ -117,6 +128,8 @@ bool parse_invalidation_request(std::string_view json, InvalidationRequest* out,
 
 bool invalidation_covers(const InvalidationRequest& r, const CachedObject& obj) {
     std::string_view key = obj.key();
+    if (r.has_site && key_site_name(key) != r.site) return false;
+    key.remove_prefix(key_site_prefix(key).size());
     size_t slash = key.find('/');
     if (slash == std::string_view::npos) return false;
     if (!r.host.empty() && key.substr(0, slash) != r.host) return false;

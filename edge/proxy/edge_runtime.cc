@@ -11,7 +11,7 @@ std::shared_ptr<const EdgeRuntime> EdgeRuntime::build(EdgeConfig config, std::st
         std::string e;
         rt->buckets[i] = BucketOrigin::open(o.path, o.index_document, o.error_document, &e);
         if (!rt->buckets[i]) {
-            *err = "origin " + o.name + ": " + e;
+            *err = (o.site_name.empty() ? "origin " : "site " + o.site_name + ", origin ") + o.name + ": " + e;
             return nullptr;
         }
     }

@@ -176,8 +176,9 @@ size_t ProxyHandler::write_object_head(Viewer& viewer, const CachedObject& obj, 
 bool ProxyHandler::serve_hit(Viewer& viewer, const HttpRequest& req, const Ref<CachedObject>& obj, CacheResult result,
                              uint64_t now_ms, int status_override) {
     if (!obj->complete()) return false;
-    if (status_override == 0 && obj->status() >= 400 && !runtime_->config.error_responses.empty()) {
-        const ErrorResponseConfig* er = find_error_response(runtime_->config, obj->status());
+    if (status_override == 0 && obj->status() >= 400) {
+        const SiteConfig* site = match_site(runtime_->config, req.host);
+        const ErrorResponseConfig* er = site ? find_error_response(*site, obj->status()) : nullptr;
         if (er && serve_error_page(viewer, req, *er)) return true;
     }
     // A page that is itself an error keeps its own status (the custom response is for pages that exist).
@@ -310,6 +311,15 @@ void ProxyHandler::handle(Viewer& viewer, const HttpRequest& req) {
         return;
     }
 
+    // The site (CloudFront's distribution) the Host names; RFC 9110 §15.5.20: 421 for a host this edge does not
+    // serve, when there is no default site.
+    const SiteConfig* site = match_site(cfg, req.host);
+    if (!site) {
+        send_simple(viewer, &req, 421, "misdirected request: this edge serves no site for that host\n",
+                    CacheResult::error);
+        return;
+    }
+
     PathError perr = PathError::none;
     size_t n = req.path.size() <= path_buf_.size()
                    ? normalize_request_path(req.path, path_buf_.data(), path_buf_.size(), &perr)
@@ -319,7 +329,7 @@ void ProxyHandler::handle(Viewer& viewer, const HttpRequest& req) {
         return;
     }
     std::string_view path(path_buf_.data(), n);
-    const BehaviorConfig& b = match_behavior(cfg, path);
+    const BehaviorConfig& b = match_behavior(*site, path);
     // An http origin's index document (CloudFront's default root object, for every folder): "/docs/" is fetched,
     // keyed and cached as "/docs/index.html". Buckets do this themselves.
     if (const OriginConfig& o = cfg.origins[b.origin_index]; o.type == OriginType::http && !o.index_document.empty() &&
@@ -343,7 +353,7 @@ void ProxyHandler::handle(Viewer& viewer, const HttpRequest& req) {
     p.path = path;
     p.role = ProxySession::Role::pass;
     if (get_or_head && b.cache &&
-        build_cache_key(req.host, path, req.query, b.query_string, b.query_string_allowlist, &key_)) {
+        build_cache_key(site->key_prefix, req.host, path, req.query, b.query_string, b.query_string_allowlist, &key_)) {
         append_key_fields(req.headers, b, &key_);
         uint64_t hash = hash_cache_key(key_);
         uint64_t now = wall_ms();
@@ -424,7 +434,10 @@ void ProxyHandler::handle(Viewer& viewer, const HttpRequest& req) {
 
 bool ProxyHandler::serve_error_page(Viewer& viewer, const HttpRequest& req, const ErrorResponseConfig& er) {
     if (er.page.empty() || (req.method != HTTP_GET && req.method != HTTP_HEAD)) return false;
-    const BehaviorConfig& b = match_behavior(runtime_->config, er.page);
+    // The site again from this handler's snapshot (the caller's may be older, after a reload).
+    const SiteConfig* site = match_site(runtime_->config, req.host);
+    if (!site) return false;
+    const BehaviorConfig& b = match_behavior(*site, er.page);
     int status = er.response_status ? er.response_status : er.status;
     ProxySession::Params p;
     p.handler = this;
@@ -434,7 +447,8 @@ bool ProxyHandler::serve_error_page(Viewer& viewer, const HttpRequest& req, cons
     p.status_override = status;
     p.runtime = runtime_;
     std::string key; // the error path: an allocation here costs nothing that matters
-    if (b.cache && build_cache_key(req.host, er.page, "", b.query_string, b.query_string_allowlist, &key)) {
+    if (b.cache &&
+        build_cache_key(site->key_prefix, req.host, er.page, "", b.query_string, b.query_string_allowlist, &key)) {
         append_key_fields(req.headers, b, &key);
         uint64_t hash = hash_cache_key(key);
         uint64_t now = wall_ms();
@@ -540,9 +554,13 @@ void ProxyHandler::invalidate_uri(const HttpRequest& req, std::string_view host,
     size_t n = normalize_request_path(raw_path, path.data(), path.size(), &err);
     if (n == 0) return;
     path.resize(n);
-    const BehaviorConfig& b = match_behavior(runtime_->config, path);
+    const SiteConfig* site = match_site(runtime_->config, req.host);
+    if (!site) return;
+    const BehaviorConfig& b = match_behavior(*site, path);
     std::string key;
-    if (!b.cache || !build_cache_key(host, path, raw_query, b.query_string, b.query_string_allowlist, &key)) return;
+    if (!b.cache ||
+        !build_cache_key(site->key_prefix, host, path, raw_query, b.query_string, b.query_string_allowlist, &key))
+        return;
     append_key_fields(req.headers, b, &key);
     bool dropped = services_.cache->erase(key);
     std::string vk;
@@ -591,6 +609,7 @@ void ProxyHandler::log_request(Viewer& viewer, const HttpRequest* req, int statu
         e.referer = req->header("referer");
         e.user_agent = req->header("user-agent");
         e.query = req->query;
+        if (const SiteConfig* site = match_site(runtime_->config, req->host)) e.site = site->name;
     }
     e.status = status;
     e.result_type = result_type_name(result);

@@ -159,8 +159,9 @@ void ProxySession::finish() {
 }
 
 bool ProxySession::answer_with_error_page(int status) {
-    if (phase_ != Phase::head || error_page_ || rt_->config.error_responses.empty()) return false;
-    const ErrorResponseConfig* er = find_error_response(rt_->config, status);
+    const SiteConfig& site = rt_->config.sites[behavior_->site_index];
+    if (phase_ != Phase::head || error_page_ || site.error_responses.empty()) return false;
+    const ErrorResponseConfig* er = find_error_response(site, status);
     if (!er || er->page.empty() || (req_.method != HTTP_GET && req_.method != HTTP_HEAD)) return false;
     phase_ = Phase::done;
     viewer_.detach();
@@ -865,7 +866,7 @@ void ProxySession::on_origin_head(const shared::HttpResponseHead& head) {
         TtlPolicy policy = ttl_policy(*behavior_);
         policy.vary_variants = true; // stored below as a variant of its key when it Varies on request fields
         // CloudFront's error caching minimum TTL: how long this error answer is kept when it says nothing itself.
-        const ErrorResponseConfig* er = find_error_response(rt_->config, head.status);
+        const ErrorResponseConfig* er = find_error_response(rt_->config.sites[behavior_->site_index], head.status);
         if (er && er->caching_min_ttl_ms >= 0) policy.error_ttl_ms = static_cast<uint64_t>(er->caching_min_ttl_ms);
         Freshness f = compute_freshness(facts, policy);
         bool len_ok = true;

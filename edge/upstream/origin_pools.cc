@@ -19,7 +19,8 @@ std::unique_ptr<OriginStream> OriginPools::fetch(const OriginConfig& origin, Ori
 }
 
 OriginPool* OriginPools::pool_for(const OriginConfig& o) {
-    std::string id = o.name + "|" + o.address + "|" + std::to_string(o.connect_timeout_ms) + "|" +
+    // Per site too: two sites' origins of the same name and address never share connections.
+    std::string id = o.site_name + "|" + o.name + "|" + o.address + "|" + std::to_string(o.connect_timeout_ms) + "|" +
                      std::to_string(o.first_byte_timeout_ms) + "|" + std::to_string(o.idle_timeout_ms);
     // A reload builds new TLS contexts (maybe a new CA file or server name): pools of the old one are not reused.
     if (o.tls) {

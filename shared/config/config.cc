@@ -271,6 +271,16 @@ ConfigError ConfigSection::make_error(std::string_view key, std::string message)
 
 void ConfigSection::error(std::string_view key, std::string message) { ctx_->diags->error(make_error(key, std::move(message))); }
 
+std::string ConfigSection::where(std::string_view key) const {
+    ConfigError e = make_error(key, "");
+    std::string s = e.file;
+    if (e.line > 0) {
+        s += ":" + std::to_string(e.line);
+        if (e.column > 0) s += ":" + std::to_string(e.column);
+    }
+    return s + " (" + e.key + ")";
+}
+
 void ConfigSection::warning(std::string_view key, std::string message) {
     ctx_->diags->warning(make_error(key, std::move(message)));
 }

@@ -90,6 +90,9 @@ public:
     // Report a problem with a key of this section (at the key's location, or the section's if missing).
     void error(std::string_view key, std::string message);
     void warning(std::string_view key, std::string message);
+    // Where `key` (or this section, when missing) is written: "file:line:column (key.path)", for a message that
+    // names a second location (e.g. a value claimed twice).
+    std::string where(std::string_view key) const;
     // Reports every key of this table that was never read as `unknown key` (sub-tables report their own).
     void finish();
 

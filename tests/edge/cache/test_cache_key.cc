@@ -293,3 +293,21 @@ TEST_CASE("Cache key fields: headers and cookies of the cache key policy", "[edg
     // Cookie names are case-sensitive (RFC 6265).
     CHECK(key_of(b, {{"cookie", "Theme=dark"}}) == key_of(b, {}));
 }
+
+TEST_CASE("Cache key: the site comes first, so two sites never share an object", "[edge][cache][key][sites]") {
+    std::string a, b, top;
+    REQUIRE(build_cache_key("blog ", "example.com", "/index.html", "", QueryStringPolicy::none, {}, &a));
+    REQUIRE(build_cache_key("www ", "example.com", "/index.html", "", QueryStringPolicy::none, {}, &b));
+    REQUIRE(build_cache_key("", "example.com", "/index.html", "", QueryStringPolicy::none, {}, &top));
+    CHECK(a == "blog example.com/index.html");
+    CHECK(b == "www example.com/index.html");
+    CHECK(top == "example.com/index.html"); // the top-level site keeps the keys it always had
+    CHECK(a != b);
+    CHECK(key_site_prefix(a) == "blog ");
+    CHECK(key_site_name(a) == "blog");
+    CHECK(key_site_prefix("blog#4 h/x y") == "blog#4 ");
+    CHECK(key_site_name("blog#4 h/x y") == "blog");
+    CHECK(key_site_prefix(top).empty());
+    CHECK(key_site_name(top).empty());
+    CHECK(key_site_prefix("/p a\nx-h:v w").empty()); // spaces after the path are not a site
+}

@@ -9,9 +9,9 @@
 #include <string>
 
 #include "edge/cache/cache_key.h"
-#include "edge/http/http_date.h"
 #include "edge/cache/object_cache.h"
 #include "edge/config/edge_config.h"
+#include "edge/http/http_date.h"
 #include "edge/origin/request_path.h"
 
 namespace {
@@ -24,9 +24,11 @@ inline void note_allocation() {
 
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
 extern "C" int __sanitizer_install_malloc_and_free_hooks(void (*malloc_hook)(const volatile void*, size_t),
-                                                          void (*free_hook)(const volatile void*));
+                                                         void (*free_hook)(const volatile void*));
 namespace {
-void on_malloc(const volatile void*, size_t) { note_allocation(); }
+void on_malloc(const volatile void*, size_t) {
+    note_allocation();
+}
 void on_free(const volatile void*) {}
 const bool g_hooks_installed = __sanitizer_install_malloc_and_free_hooks(on_malloc, on_free) != 0;
 } // namespace
@@ -90,7 +92,19 @@ TEST_CASE("A warm cache hit allocates nothing", "[edge][cache][alloc]") {
     assets.query_string = QueryStringPolicy::all;
     BehaviorConfig def;
     def.path_pattern = "*";
-    cfg.behaviors = {assets, def};
+    // Two sites, the request's found by a wildcard name: site matching is on the hit path too.
+    cfg.sites.resize(2);
+    cfg.sites[0].name = "other";
+    cfg.sites[0].key_prefix = "other ";
+    cfg.sites[0].behaviors = {def};
+    cfg.sites[1].name = "www";
+    cfg.sites[1].key_prefix = "www ";
+    cfg.sites[1].behaviors = {assets, def};
+    size_t ignored = 0;
+    REQUIRE(cfg.site_hosts.add("other.example.com", 0, &ignored));
+    REQUIRE(cfg.site_hosts.add("example.com", 1, &ignored));
+    REQUIRE(cfg.site_hosts.add("*.example.com", 1, &ignored));
+    cfg.site_hosts.seal();
 
     ObjectCache cache(64 << 20, 16);
     constexpr uint64_t kNow = 1'700'000'000'000;
@@ -99,7 +113,7 @@ TEST_CASE("A warm cache hit allocates nothing", "[edge][cache][alloc]") {
     f.age_origin_ms = kNow;
     f.expires_at_ms = kNow + 3'600'000;
     std::string body(1024, 'b');
-    REQUIRE(cache.insert(CachedObject::create_complete("www.example.com/assets/app.js?v=1", 200,
+    REQUIRE(cache.insert(CachedObject::create_complete("www www.example.com:8080/assets/app.js?v=1", 200,
                                                        "HTTP/1.1 200 OK\r\nContent-Type: text/javascript\r\n", {}, f,
                                                        body)));
 
@@ -115,8 +129,11 @@ TEST_CASE("A warm cache hit allocates nothing", "[edge][cache][alloc]") {
         size_t n = normalize_request_path(t.path, path_buf, sizeof path_buf, &err);
         if (err != PathError::none) return false;
         std::string_view path(path_buf, n);
-        const BehaviorConfig& b = match_behavior(cfg, path);
-        if (!build_cache_key("WWW.example.com", path, t.query, b.query_string, b.query_string_allowlist, &key)) {
+        const SiteConfig* site = match_site(cfg, "WWW.example.com.:8080");
+        if (!site) return false;
+        const BehaviorConfig& b = match_behavior(*site, path);
+        if (!build_cache_key(site->key_prefix, "WWW.example.com:8080", path, t.query, b.query_string,
+                             b.query_string_allowlist, &key)) {
             return false;
         }
         Ref<CachedObject> obj;
@@ -127,12 +144,14 @@ TEST_CASE("A warm cache hit allocates nothing", "[edge][cache][alloc]") {
         return count == 1 && slices[0].len == 1024 && !obj->header_block().empty() && obj->age_seconds(now) < 3600;
     };
 
-    for (int i = 0; i < 100; ++i) REQUIRE(one_hit(kNow + static_cast<uint64_t>(i))); // warm-up
+    for (int i = 0; i < 100; ++i)
+        REQUIRE(one_hit(kNow + static_cast<uint64_t>(i))); // warm-up
     bool all_hit = true;
     size_t allocations;
     {
         Counting c;
-        for (int i = 0; i < 100'000; ++i) all_hit &= one_hit(kNow + static_cast<uint64_t>(i));
+        for (int i = 0; i < 100'000; ++i)
+            all_hit &= one_hit(kNow + static_cast<uint64_t>(i));
         allocations = c.count();
     }
     CHECK(all_hit);

@@ -67,8 +67,8 @@ TEST_CASE("Edge config: minimal bucket config gets CloudFront defaults", "[edge]
     CHECK(o.path == fs::canonical(d.dir / "site").string());
     CHECK(o.index_document == "index.html");
     CHECK(o.error_document.empty());
-    REQUIRE(c->behaviors.size() == 1);
-    const BehaviorConfig& b = c->behaviors[0];
+    REQUIRE(c->sites[0].behaviors.size() == 1);
+    const BehaviorConfig& b = c->sites[0].behaviors[0];
     CHECK(b.implicit);
     CHECK(b.path_pattern == "*");
     CHECK(b.origin_name == "site");
@@ -194,11 +194,11 @@ query_string = "all"
     CHECK(api.idle_timeout_ms == 7000);
     CHECK(api.max_idle_connections == 8);
     CHECK(c->origins[1].error_document == "404.html");
-    REQUIRE(c->behaviors.size() == 3);
-    CHECK(c->behaviors[0].origin_index == 0);
-    CHECK_FALSE(c->behaviors[0].cache);
-    CHECK(c->behaviors[0].allowed_methods == AllowedMethods::all);
-    const BehaviorConfig& html = c->behaviors[1];
+    REQUIRE(c->sites[0].behaviors.size() == 3);
+    CHECK(c->sites[0].behaviors[0].origin_index == 0);
+    CHECK_FALSE(c->sites[0].behaviors[0].cache);
+    CHECK(c->sites[0].behaviors[0].allowed_methods == AllowedMethods::all);
+    const BehaviorConfig& html = c->sites[0].behaviors[1];
     CHECK(html.origin_index == 1);
     CHECK(html.min_ttl_ms == 60'000);
     CHECK(html.default_ttl_ms == 300'000);
@@ -207,15 +207,15 @@ query_string = "all"
     CHECK(html.query_string_allowlist == std::vector<std::string>{"lang", "v"});
     CHECK(html.cache_set_cookie);
     CHECK_FALSE(html.serve_stale_on_error);
-    CHECK(c->behaviors[2].serve_stale_on_error); // the default, as CloudFront
-    CHECK_FALSE(c->behaviors[2].serve_stale_when_disconnected);
-    CHECK(c->behaviors[2].query_string == QueryStringPolicy::all);
+    CHECK(c->sites[0].behaviors[2].serve_stale_on_error); // the default, as CloudFront
+    CHECK_FALSE(c->sites[0].behaviors[2].serve_stale_when_disconnected);
+    CHECK(c->sites[0].behaviors[2].query_string == QueryStringPolicy::all);
 
-    CHECK(&match_behavior(*c, "/api/users") == &c->behaviors[0]);
-    CHECK(&match_behavior(*c, "/docs/index.html") == &c->behaviors[1]);
-    CHECK(&match_behavior(*c, "/api/page.html") == &c->behaviors[0]); // first match wins
-    CHECK(&match_behavior(*c, "/app.js") == &c->behaviors[2]);
-    CHECK(&match_behavior(*c, "/") == &c->behaviors[2]);
+    CHECK(&match_behavior(c->sites[0], "/api/users") == &c->sites[0].behaviors[0]);
+    CHECK(&match_behavior(c->sites[0], "/docs/index.html") == &c->sites[0].behaviors[1]);
+    CHECK(&match_behavior(c->sites[0], "/api/page.html") == &c->sites[0].behaviors[0]); // first match wins
+    CHECK(&match_behavior(c->sites[0], "/app.js") == &c->sites[0].behaviors[2]);
+    CHECK(&match_behavior(c->sites[0], "/") == &c->sites[0].behaviors[2]);
 }
 
 TEST_CASE("Edge config: each error names file:line:column and the key", "[edge][config][errors]") {
@@ -382,8 +382,8 @@ TEST_CASE("Edge config: several origins without behaviors use the first, with a 
     ConfigDir d;
     auto c = d.load(std::string(kBucketOrigin) + "[[origin]]\nname = \"b\"\ntype = \"bucket\"\npath = \"site\"\n");
     REQUIRE(c);
-    CHECK(c->behaviors.size() == 1);
-    CHECK(c->behaviors[0].origin_name == "site");
+    CHECK(c->sites[0].behaviors.size() == 1);
+    CHECK(c->sites[0].behaviors[0].origin_name == "site");
     CHECK(d.messages().find("no [[behavior]]: every request goes to the first origin \"site\"") != std::string::npos);
 }
 
@@ -450,7 +450,7 @@ TEST_CASE("Edge config: the shipped example and demo configs are valid", "[edge]
         CHECK(diags.all().empty()); // not even warnings
         if (c) {
             CHECK(c->common.listen.at(0).to_string() == "127.0.0.1:8080");
-            CHECK(c->behaviors.back().path_pattern == "*");
+            CHECK(c->sites[0].behaviors.back().path_pattern == "*");
         }
     }
 }
@@ -508,9 +508,9 @@ TEST_CASE("Edge config: compression keys, defaults and inheritance from [cache]"
     ConfigDir d;
     auto c = d.load(kBucketOrigin);
     REQUIRE(c);
-    CHECK(c->behaviors[0].compress); // CloudFront console default
-    CHECK(c->behaviors[0].brotli_quality == 5);
-    CHECK(c->behaviors[0].gzip_level == 6);
+    CHECK(c->sites[0].behaviors[0].compress); // CloudFront console default
+    CHECK(c->sites[0].behaviors[0].brotli_quality == 5);
+    CHECK(c->sites[0].behaviors[0].gzip_level == 6);
     CHECK(c->cache.compress_timeout_ms == 2'000);
 
     c = d.load(std::string(kBucketOrigin) + R"(
@@ -532,14 +532,14 @@ origin = "site"
 )");
     INFO(d.messages());
     REQUIRE(c);
-    REQUIRE(c->behaviors.size() == 3);
-    CHECK_FALSE(c->behaviors[0].compress);
-    CHECK(c->behaviors[0].brotli_quality == 4);
-    CHECK(c->behaviors[1].compress);
-    CHECK(c->behaviors[1].brotli_quality == 11);
-    CHECK(c->behaviors[1].gzip_level == 9);
-    CHECK(c->behaviors[2].brotli_quality == 4);
-    CHECK(c->behaviors[2].gzip_level == 5);
+    REQUIRE(c->sites[0].behaviors.size() == 3);
+    CHECK_FALSE(c->sites[0].behaviors[0].compress);
+    CHECK(c->sites[0].behaviors[0].brotli_quality == 4);
+    CHECK(c->sites[0].behaviors[1].compress);
+    CHECK(c->sites[0].behaviors[1].brotli_quality == 11);
+    CHECK(c->sites[0].behaviors[1].gzip_level == 9);
+    CHECK(c->sites[0].behaviors[2].brotli_quality == 4);
+    CHECK(c->sites[0].behaviors[2].gzip_level == 5);
     CHECK(c->cache.compress_timeout_ms == 500);
 
     CHECK_FALSE(d.load(std::string(kBucketOrigin) + "[cache]\nbrotli_quality = 12\n"));
@@ -579,7 +579,7 @@ TEST_CASE("Edge config: origin request and cache key policies", "[edge][config]"
     ConfigDir d;
     auto c = d.load(kBucketOrigin);
     REQUIRE(c);
-    const BehaviorConfig& def = c->behaviors.back();
+    const BehaviorConfig& def = c->sites[0].behaviors.back();
     CHECK(def.forward_headers == ForwardPolicy::all); // as nginx and Varnish
     CHECK(def.forward_cookies == ForwardPolicy::all);
     CHECK(def.cache_key_headers.empty());
@@ -594,7 +594,7 @@ cache_key_cookies = ["theme"]
 )");
     INFO(d.messages());
     REQUIRE(c);
-    const BehaviorConfig& b = c->behaviors.back();
+    const BehaviorConfig& b = c->sites[0].behaviors.back();
     CHECK(b.forward_headers == ForwardPolicy::allowlist);
     CHECK(b.forward_headers_allowlist == std::vector<std::string>{"accept-language", "x-req-num"});
     CHECK(b.forward_cookies == ForwardPolicy::none);
@@ -615,14 +615,14 @@ caching_min_ttl = "0s"
 )");
     INFO(d.messages());
     REQUIRE(c);
-    REQUIRE(c->error_responses.size() == 2);
-    const ErrorResponseConfig* e = find_error_response(*c, 404);
+    REQUIRE(c->sites[0].error_responses.size() == 2);
+    const ErrorResponseConfig* e = find_error_response(c->sites[0], 404);
     REQUIRE(e);
     CHECK(e->page == "/index.html"); // normalized like a request path
     CHECK(e->response_status == 200);
     CHECK(e->caching_min_ttl_ms == -1);
-    CHECK(find_error_response(*c, 503)->caching_min_ttl_ms == 0);
-    CHECK(find_error_response(*c, 500) == nullptr);
+    CHECK(find_error_response(c->sites[0], 503)->caching_min_ttl_ms == 0);
+    CHECK(find_error_response(c->sites[0], 500) == nullptr);
 }
 
 TEST_CASE("Edge config: the invalidation token file", "[edge][config]") {
@@ -684,5 +684,161 @@ region = "eu-west-3"
         INFO(b.body << "\n" << d.messages());
         CHECK_FALSE(x);
         CHECK(d.messages().find(b.words) != std::string::npos);
+    }
+}
+
+TEST_CASE("Edge config: [[site]] tables with their own origins, behaviors and error responses",
+          "[edge][config][sites]") {
+    ConfigDir d;
+    fs::create_directories(d.dir / "blog");
+    auto c = d.load(R"(
+[[site]]
+name = "www"
+hosts = ["Example.com", "www.example.com."]
+default = true
+[[site.origin]]
+name = "bucket"
+type = "bucket"
+path = "site"
+[[site.error_response]]
+status = 404
+page = "/404.html"
+
+[[site]]
+name = "blog"
+hosts = ["*.blog.example.com", "[::1]"]
+[[site.origin]]
+name = "bucket"
+type = "bucket"
+path = "blog"
+[[site.behavior]]
+path_pattern = "/assets/*"
+origin = "bucket"
+default_ttl = "1h"
+[[site.behavior]]
+path_pattern = "*"
+origin = "bucket"
+)");
+    INFO(d.messages());
+    REQUIRE(c);
+    REQUIRE(c->sites.size() == 2);
+    const SiteConfig& www = c->sites[0];
+    const SiteConfig& blog = c->sites[1];
+    CHECK(www.name == "www");
+    CHECK(www.hosts == std::vector<std::string>{"example.com", "www.example.com"});
+    CHECK(www.is_default);
+    CHECK(www.key_prefix == "www ");
+    REQUIRE(www.behaviors.size() == 1);
+    CHECK(www.behaviors[0].implicit);
+    CHECK(find_error_response(www, 404) != nullptr);
+    CHECK(find_error_response(blog, 404) == nullptr);
+    CHECK(blog.hosts == std::vector<std::string>{"*.blog.example.com", "[::1]"});
+    CHECK_FALSE(blog.is_default);
+    REQUIRE(blog.behaviors.size() == 2);
+    CHECK(blog.behaviors[0].default_ttl_ms == 3'600'000);
+    // Origins are numbered over all sites; each behavior points at its own site's origin of that name.
+    REQUIRE(c->origins.size() == 2);
+    CHECK(c->origins[www.behaviors[0].origin_index].path == fs::canonical(d.dir / "site").string());
+    CHECK(c->origins[blog.behaviors[0].origin_index].path == fs::canonical(d.dir / "blog").string());
+    CHECK(blog.behaviors[1].site_index == 1);
+    CHECK(c->origins[1].site_name == "blog");
+
+    CHECK(match_site(*c, "EXAMPLE.com:8080") == &www);
+    CHECK(match_site(*c, "a.blog.example.com") == &blog);
+    CHECK(match_site(*c, "[::1]:8080") == &blog);
+    CHECK(match_site(*c, "unknown.example.org") == &www);  // the default site
+    CHECK(match_site(*c, "a.b.blog.example.com") == &www); // one label only, so the default
+}
+
+TEST_CASE("Edge config: the top-level tables form the default site beside [[site]]s", "[edge][config][sites]") {
+    ConfigDir d;
+    auto c = d.load(std::string(kBucketOrigin) + R"(
+[[site]]
+name = "blog"
+hosts = ["blog.example.com"]
+[[site.origin]]
+name = "site"
+type = "bucket"
+path = "site"
+)");
+    INFO(d.messages());
+    REQUIRE(c);
+    REQUIRE(c->sites.size() == 2);
+    CHECK(c->sites[0].name.empty());
+    CHECK(c->sites[0].key_prefix.empty()); // a single-site config keeps its cache keys
+    CHECK(match_site(*c, "anything") == &c->sites[0]);
+    CHECK(match_site(*c, "") == &c->sites[0]);
+    CHECK(match_site(*c, "blog.example.com") == &c->sites[1]);
+}
+
+TEST_CASE("Edge config: without a default site unknown hosts match nothing", "[edge][config][sites]") {
+    ConfigDir d;
+    auto c = d.load(R"(
+[[site]]
+name = "blog"
+hosts = ["blog.example.com"]
+[[site.origin]]
+name = "site"
+type = "bucket"
+path = "site"
+)");
+    INFO(d.messages());
+    REQUIRE(c);
+    REQUIRE(c->sites.size() == 1);
+    CHECK(match_site(*c, "blog.example.com") == &c->sites[0]);
+    CHECK(match_site(*c, "other.example.com") == nullptr); // answered 421
+}
+
+TEST_CASE("Edge config: site errors name file:line and the key of both claims", "[edge][config][sites][errors]") {
+    ConfigDir d;
+    const std::string site_a = "[[site]]\nname = \"a\"\nhosts = [\"a.example.com\", \"shared.example.com\"]\n"
+                               "[[site.origin]]\nname = \"o\"\ntype = \"bucket\"\npath = \"site\"\n";
+    struct Case {
+        std::string text;
+        std::string expected;
+    };
+    const Case cases[] = {
+        {site_a + "[[site]]\nname = \"b\"\nhosts = [\"SHARED.example.com.\"]\n[[site.origin]]\nname = \"o\"\n"
+                  "type = \"bucket\"\npath = \"site\"\n",
+         "edge.toml:10:9: site[1].hosts: \"SHARED.example.com.\" is already claimed by site \"a\" at edge.toml:3:9 "
+         "(site[0].hosts)"},
+        {site_a + "[[site]]\nname = \"a\"\nhosts = [\"b.example.com\"]\n[[site.origin]]\nname = \"o\"\n"
+                  "type = \"bucket\"\npath = \"site\"\n",
+         "edge.toml:9:8: site[1].name: site name \"a\" is already used at edge.toml:2:8 (site[0].name)"},
+        {"[[site]]\nname = \"a\"\nhosts = [\"a..example.com\"]\n[[site.origin]]\nname = \"o\"\ntype = \"bucket\"\n"
+         "path = \"site\"\n",
+         "edge.toml:3:9: site[0].hosts: \"a..example.com\" is not a host name"},
+        {"[[site]]\nname = \"a\"\nhosts = [\"a.example.com:80\"]\n[[site.origin]]\nname = \"o\"\n"
+         "type = \"bucket\"\npath = \"site\"\n",
+         "edge.toml:3:9: site[0].hosts: \"a.example.com:80\": no port"},
+        {"[[site]]\nname = \"a\"\ndefault = true\n[[site.origin]]\nname = \"o\"\ntype = \"bucket\"\npath = \"site\"\n"
+         "[[site]]\nname = \"b\"\ndefault = true\n[[site.origin]]\nname = \"o\"\ntype = \"bucket\"\npath = \"site\"\n",
+         "edge.toml:10:11: site[1].default: a second default site: edge.toml:3:11 (site[0].default) already answers "
+         "every host no site claims"},
+        {std::string(kBucketOrigin) + "[[site]]\nname = \"b\"\ndefault = true\n[[site.origin]]\nname = \"o\"\n"
+                                      "type = \"bucket\"\npath = \"site\"\n",
+         "edge.toml:8:11: site[0].default: a second default site: edge.toml:2:1 (origin), the top-level site"},
+        {"[[site]]\nname = \"a\"\n[[site.origin]]\nname = \"o\"\ntype = \"bucket\"\npath = \"site\"\n",
+         "site[0].hosts: required: the host names this site answers (or default = true)"},
+        {"[[site]]\nname = \"a b\"\nhosts = [\"a.example.com\"]\n[[site.origin]]\nname = \"o\"\ntype = \"bucket\"\n"
+         "path = \"site\"\n",
+         "edge.toml:2:8: site[0].name: \"a b\": 1 to 64 letters"},
+        {"[[site]]\nhosts = [\"a.example.com\"]\n[[site.origin]]\nname = \"o\"\ntype = \"bucket\"\npath = \"site\"\n",
+         "site[0].name: "},
+        {"[[site]]\nname = \"a\"\nhosts = [\"a.example.com\"]\n",
+         "site[0].origin: at least one [[site.origin]] is required"},
+        {"[[site]]\nname = \"a\"\nhosts = [\"a.example.com\"]\n[[site.origin]]\nname = \"o\"\ntype = \"bucket\"\n"
+         "path = \"site\"\n[[site.behavior]]\npath_pattern = \"*\"\norigin = \"top\"\n",
+         "edge.toml:10:10: site[0].behavior[0].origin: no [[site.origin]] named \"top\""},
+        {"[[site]]\nname = \"a\"\nhosts = [\"a.example.com\"]\ncolour = 1\n[[site.origin]]\nname = \"o\"\n"
+         "type = \"bucket\"\npath = \"site\"\n",
+         "edge.toml:4:1: site[0].colour: unknown key"},
+    };
+    for (const Case& k : cases) {
+        auto c = d.load(k.text);
+        INFO(k.text);
+        INFO(d.messages());
+        CHECK_FALSE(c);
+        CHECK(d.messages().find(k.expected) != std::string::npos);
     }
 }

@@ -110,3 +110,31 @@ TEST_CASE("Invalidation: the cache scan removes, or with soft marks stale, exact
     CHECK(c.stats().objects == 5000);
     CHECK(c.find("a.test/keep/4999.js", kNow + 1, &got) == ObjectCache::Lookup::fresh);
 }
+
+TEST_CASE("Invalidation: a site scopes it; without one it covers every site", "[edge][invalidation][sites]") {
+    InvalidationRequest blog = parse(R"({"site": "blog", "paths": ["/index.html"]})");
+    CHECK(blog.has_site);
+    CHECK(invalidation_covers(blog, *object("blog blog.test/index.html")));
+    CHECK(invalidation_covers(blog, *object("blog#3 blog.test/index.html"))); // the site as re-added by a reload
+    CHECK_FALSE(invalidation_covers(blog, *object("www www.test/index.html")));
+    CHECK_FALSE(invalidation_covers(blog, *object("blogs blog.test/index.html")));
+    CHECK_FALSE(invalidation_covers(blog, *object("blog.test/index.html"))); // the top-level site's
+
+    InvalidationRequest top = parse(R"({"site": "", "paths": ["/index.html"]})");
+    CHECK(invalidation_covers(top, *object("blog.test/index.html")));
+    CHECK_FALSE(invalidation_covers(top, *object("blog blog.test/index.html")));
+
+    InvalidationRequest any = parse(R"({"paths": ["/index.html"]})");
+    CHECK_FALSE(any.has_site);
+    CHECK(invalidation_covers(any, *object("blog blog.test/index.html")));
+    CHECK(invalidation_covers(any, *object("www www.test/index.html")));
+    CHECK(invalidation_covers(any, *object("x.test/index.html")));
+    CHECK_FALSE(invalidation_covers(any, *object("www www.test/other.html")));
+
+    InvalidationRequest host = parse(R"({"host": "www.test", "paths": ["/*"]})");
+    CHECK(invalidation_covers(host, *object("www www.test/a")));
+    CHECK_FALSE(invalidation_covers(host, *object("www other.test/a")));
+
+    CHECK(error_of(R"({"paths": ["/a"], "site": "a b"})").find("site must be") == 0);
+    CHECK(error_of(R"({"paths": ["/a"], "site": 1})").find("site must be") == 0);
+}
