@@ -8,6 +8,7 @@
 #include <cstring>
 #include <fstream>
 #include <iterator>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -20,7 +21,8 @@ namespace {
 int usage(const char* why) {
     std::fprintf(stderr,
                  "meridian-edge invalidate: %s\n"
-                 "usage: meridian-edge invalidate --admin HOST:PORT --token-file FILE [--host HOST] [--soft] "
+                 "usage: meridian-edge invalidate --admin HOST:PORT --token-file FILE [--site NAME] [--host HOST] "
+                 "[--soft] "
                  "[--tag TAG]... [PATH]...\n",
                  why);
     return 2;
@@ -68,6 +70,7 @@ std::string exchange(const shared::SocketAddress& addr, const std::string& reque
 bool run_invalidate_command(int argc, char** argv, int* exit_code) {
     if (argc < 2 || std::string(argv[1]) != "invalidate") return false;
     std::string admin, token_file, host;
+    std::optional<std::string> site; // "" names the top-level site
     bool soft = false;
     std::vector<std::string> paths, tags;
     for (int i = 2; i < argc; ++i) {
@@ -82,6 +85,10 @@ bool run_invalidate_command(int argc, char** argv, int* exit_code) {
             if (!value(&admin)) return *exit_code = usage("--admin needs HOST:PORT"), true;
         } else if (a == "--token-file") {
             if (!value(&token_file)) return *exit_code = usage("--token-file needs a file"), true;
+        } else if (a == "--site") {
+            std::string name;
+            if (!value(&name)) return *exit_code = usage("--site needs a site name (\"\" = the top-level site)"), true;
+            site = name;
         } else if (a == "--host") {
             if (!value(&host)) return *exit_code = usage("--host needs a host name"), true;
         } else if (a == "--tag") {
@@ -108,6 +115,7 @@ bool run_invalidate_command(int argc, char** argv, int* exit_code) {
 
     std::string body =
         "{\"paths\": " + shared::json_string_array(paths) + ", \"tags\": " + shared::json_string_array(tags);
+    if (site) body += ", \"site\": " + shared::json_quote(*site);
     if (!host.empty()) body += ", \"host\": " + shared::json_quote(host);
     if (soft) body += ", \"mode\": \"soft\"";
     body += "}";

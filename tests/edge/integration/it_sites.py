@@ -9,11 +9,12 @@ import json
 import os
 import signal
 import socket
+import subprocess
 import sys
 import time
 
 sys.path.insert(0, os.path.dirname(__file__))
-from edgetest import Edge, Failures, read_response, tmpdir  # noqa: E402
+from edgetest import EDGE, Edge, Failures, read_response, tmpdir  # noqa: E402
 
 tmp = tmpdir()
 f = Failures()
@@ -125,6 +126,22 @@ try:
     st, rep = admin_invalidate({"paths": ["/shared.txt"]})
     f.check(st == 201 and isinstance(rep, dict) and rep.get("objects") == 2,
             f"without a site every site's object is covered ({rep})")
+
+    # The deploy-script CLI scopes by site too.
+    get("/index.html", "alpha.test")
+    get("/index.html", "beta.test")
+    r = subprocess.run([EDGE, "invalidate", "--admin", f"127.0.0.1:{edge.admin_port}", "--token-file", token_file,
+                        "--site", "alpha", "/index.html"], capture_output=True, text=True, timeout=60)
+    # alpha's /index.html is stored once per Host it was asked for (alpha.test, the unknown hosts above).
+    f.check(r.returncode == 0 and json.loads(r.stdout or "{}").get("objects", 0) >= 1,
+            f"CLI --site alpha applied ({r.stdout}{r.stderr})")
+    f.check(get("/index.html", "beta.test")[1].startswith("Hit"), "CLI --site alpha left beta's index cached")
+    f.check(get("/index.html", "alpha.test")[1].startswith("Miss"), "CLI --site alpha removed alpha's index")
+
+    # HTTP/1.1 without Host is refused before any site is chosen (RFC 9112 §3.2).
+    with socket.create_connection(("127.0.0.1", edge.port), timeout=10) as s:
+        s.sendall(b"GET /index.html HTTP/1.1\r\nConnection: close\r\n\r\n")
+        f.eq(read_response(s, timeout=10)[0], 400, "HTTP/1.1 without Host: 400")
 
     # Reload: beta removed, gamma takes its host, and no default site any more.
     get("/shared.txt", "beta.test")  # cached again under beta
