@@ -104,20 +104,18 @@ std::string_view normalize_request_host(std::string_view a, char (&buf)[kMaxSite
 }
 
 bool SiteHosts::add(std::string host, size_t site, size_t* other_site) {
-    bool wild = host.size() > 2 && host[0] == '*' && host[1] == '.';
-    std::vector<Entry>& table = wild ? wildcard_ : exact_;
-    std::string name = wild ? host.substr(2) : std::move(host);
-    for (const Entry& e : table) {
-        if (e.first == name) {
-            *other_site = e.second;
-            return false;
-        }
+    auto [it, fresh] = added_.emplace(host, site);
+    if (!fresh) {
+        *other_site = it->second;
+        return false;
     }
-    table.emplace_back(std::move(name), site);
+    bool wild = host.size() > 2 && host[0] == '*' && host[1] == '.';
+    (wild ? wildcard_ : exact_).emplace_back(wild ? host.substr(2) : std::move(host), site);
     return true;
 }
 
 void SiteHosts::seal() {
+    added_ = {};
     std::sort(exact_.begin(), exact_.end());
     std::sort(wildcard_.begin(), wildcard_.end());
 }

@@ -12,6 +12,7 @@
 #include <cstddef>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -56,8 +57,9 @@ class SiteHosts {
   private:
     using Entry = std::pair<std::string, size_t>;
     static size_t lookup(const std::vector<Entry>& table, std::string_view name);
-    std::vector<Entry> exact_;    // full names
-    std::vector<Entry> wildcard_; // "*.example.com" stored as "example.com"
+    std::vector<Entry> exact_;                      // full names
+    std::vector<Entry> wildcard_;                   // "*.example.com" stored as "example.com"
+    std::unordered_map<std::string, size_t> added_; // while adding: every name as given → site (dropped by seal)
     size_t default_ = npos;
 };
 
