@@ -62,7 +62,7 @@ class EdgeApp final : public shared::DaemonApp {
     std::atomic<bool> draining_{false};
     std::atomic<uint64_t> shutdown_timeout_ms_{30'000}; // health.shutdown_timeout, read by the workers' stop hooks
     std::vector<std::unique_ptr<Slot>> slots_;
-    uint64_t reloads_ = 0; // successful or not: numbers the key prefixes of sites a reload adds
+    uint64_t reloads_ = 0; // reloads with a valid config so far: numbers the key prefixes of the sites they add
     uv_loop_t* main_loop_ = nullptr;
     uv_timer_t* drain_timer_ = nullptr;
     // SIGUSR1 also reopens the access log (shared::run_daemon reopens only the process log).

@@ -1,4 +1,5 @@
-// The meridian-edge configuration: origins, behaviors (CloudFront's path-pattern model), cache, limits, logging.
+// The meridian-edge configuration: sites (CloudFront distributions, picked by Host), their origins and behaviors
+// (CloudFront's path-pattern model), cache, limits, logging.
 //
 // Parsed once at start and again on SIGHUP by the main thread; the resulting EdgeConfig is immutable and may then be
 // read by every worker (the server swaps a shared_ptr<const EdgeConfig> on reload). Every key is documented in

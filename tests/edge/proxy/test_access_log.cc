@@ -42,7 +42,7 @@ TEST_CASE("access log line has the CloudFront fields in order", "[edge][access_l
     CHECK(out.back() == '\n');
     CHECK(out.find('\n') == out.size() - 1);
     auto f = split(out.substr(0, out.size() - 1), '\t');
-    REQUIRE(f.size() == 14);
+    REQUIRE(f.size() == 15);
     CHECK(f[0] == "1994-11-06");
     CHECK(f[1] == "08:49:37");
     CHECK(f[2] == "edge-a");
@@ -57,6 +57,14 @@ TEST_CASE("access log line has the CloudFront fields in order", "[edge][access_l
     CHECK(f[11] == "q=1");
     CHECK(f[12] == "Hit");
     CHECK(f[13] == "0.013");
+    CHECK(f[14] == "-"); // x-site: the top-level site
+
+    e.site = "blog";
+    out.clear();
+    format_access_log_line(e, out);
+    f = split(out.substr(0, out.size() - 1), '\t');
+    REQUIRE(f.size() == 15);
+    CHECK(f[14] == "blog");
 }
 
 TEST_CASE("access log file: lines appended, reopen after rotation, off when empty", "[edge][access_log]") {
@@ -81,7 +89,8 @@ TEST_CASE("access log file: lines appended, reopen after rotation, off when empt
         FILE* fp = std::fopen(p.c_str(), "r");
         if (!fp) return -1;
         int n = 0;
-        for (int c; (c = std::fgetc(fp)) != EOF;) n += c == '\n';
+        for (int c; (c = std::fgetc(fp)) != EOF;)
+            n += c == '\n';
         std::fclose(fp);
         return n;
     };
