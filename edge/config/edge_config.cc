@@ -477,7 +477,11 @@ void parse_sites(shared::ConfigSection& root, EdgeConfig& c) {
                 default_where = sec.where("default");
             }
         }
-        for (const std::string& h : sec.get_string_list("hosts", {})) {
+        std::vector<std::string> hosts = sec.get_string_list("hosts", {});
+        if (hosts.empty() && sec.has("hosts") && !site.is_default) {
+            sec.error("hosts", "an empty list: this site would answer no request (list host names, or default = true)");
+        }
+        for (const std::string& h : hosts) {
             std::string norm, err;
             if (!normalize_site_host(h, &norm, &err)) {
                 sec.error("hosts", err);

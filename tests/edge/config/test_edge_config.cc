@@ -821,6 +821,8 @@ TEST_CASE("Edge config: site errors name file:line and the key of both claims", 
          "edge.toml:8:11: site[0].default: a second default site: edge.toml:2:1 (origin), the top-level site"},
         {"[[site]]\nname = \"a\"\n[[site.origin]]\nname = \"o\"\ntype = \"bucket\"\npath = \"site\"\n",
          "site[0].hosts: required: the host names this site answers (or default = true)"},
+        {"[[site]]\nname = \"a\"\nhosts = []\n[[site.origin]]\nname = \"o\"\ntype = \"bucket\"\npath = \"site\"\n",
+         "edge.toml:3:9: site[0].hosts: an empty list: this site would answer no request"},
         {"[[site]]\nname = \"a b\"\nhosts = [\"a.example.com\"]\n[[site.origin]]\nname = \"o\"\ntype = \"bucket\"\n"
          "path = \"site\"\n",
          "edge.toml:2:8: site[0].name: \"a b\": 1 to 64 letters"},
