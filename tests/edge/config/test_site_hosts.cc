@@ -1,5 +1,6 @@
 #include <catch2/catch.hpp>
 
+#include <random>
 #include <string>
 
 #include "edge/config/site_hosts.h"
@@ -113,4 +114,19 @@ TEST_CASE("Site hosts: the same name twice is refused", "[edge][config][sites]")
     CHECK(other == 0);
     CHECK_FALSE(t.add("*.example.com", 2, &other));
     CHECK(other == 1);
+}
+
+TEST_CASE("Site hosts: any request authority is matched without crashing or reading past it", "[edge][config][sites]") {
+    SiteHosts t = table(0);
+    std::mt19937 rng(18);
+    const std::string alphabet = "aB.-:[]%*0123456789fF_ \x7f";
+    for (int i = 0; i < 20000; ++i) {
+        std::string s(rng() % 300, 'x');
+        for (char& c : s)
+            c = alphabet[rng() % alphabet.size()];
+        size_t site = t.find(s);
+        CHECK((site <= 3));
+        std::string out, err;
+        if (normalize_site_host(s, &out, &err)) CHECK(out.size() <= kMaxSiteHostBytes + 2);
+    }
 }
