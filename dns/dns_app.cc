@@ -381,6 +381,17 @@ bool DnsApp::start(uv_loop_t* main_loop, shared::MetricsRegistry& metrics) {
         s->query_log_fd = query_log_.fd();
         state_.settings = s;
     }
+    // Before any worker binds (and before the health checks, which take a while): refuse an address another process
+    // serves over UDP or TCP (SO_REUSEPORT would silently share it) and resolve a port 0 once, for both protocols
+    // and every worker. Reloads never rebind (listen needs a restart).
+    std::vector<shared::SocketAddress> listen_addrs = state_.cfg.common.listen;
+    for (auto& addr : listen_addrs) {
+        std::string msg;
+        if (listen_claims_.claim(&addr, true, true, &msg)) {
+            shared::log::error("dns", "cannot listen", {{"addr", addr.to_string()}, {"error", msg}});
+            return false;
+        }
+    }
     started_ = true;
     const unsigned workers = state_.cfg.common.workers;
     const auto nlisten = static_cast<unsigned>(state_.cfg.common.listen.size());
@@ -396,7 +407,7 @@ bool DnsApp::start(uv_loop_t* main_loop, shared::MetricsRegistry& metrics) {
         slot->svc = std::make_unique<QueryService>(i, i, metrics_, &ids_);
         slot->svc->update(state_.db, state_.settings);
         WorkerSlot* sp = slot.get();
-        const auto listen = state_.cfg.common.listen;
+        const auto listen = listen_addrs;
         const uint64_t rcvbuf = state_.cfg.udp_receive_buffer;
         auto db = state_.db;
         auto settings = state_.settings;

@@ -14,6 +14,7 @@
 #include "dns/server/query_service.h"
 #include "dns/server/tcp_source_limit.h"
 #include "dns/zone/zone_db.h"
+#include "shared/net/listen_claim.h"
 #include "shared/process/daemon.h"
 
 namespace dns {
@@ -65,6 +66,8 @@ class DnsApp final : public shared::DaemonApp {
     // Steering contexts of the running threads (query_contexts()); a reload keeps them, as it keeps workers and
     // listeners.
     unsigned running_contexts_ = 0;
+    // One instance per listen address, UDP and TCP (shared/net/listen_claim.h), held until exit.
+    shared::ListenClaims listen_claims_;
 };
 
 } // namespace dns

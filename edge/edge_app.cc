@@ -126,13 +126,24 @@ bool EdgeApp::start(uv_loop_t* main_loop, shared::MetricsRegistry&) {
     services.metrics = &metrics_;
     services.draining = &draining_;
 
+    // Before any worker binds: refuse an address another process serves (SO_REUSEPORT would silently share it) and
+    // resolve a port 0 once, so every worker binds the same port. Reloads never rebind (listen needs a restart).
+    std::vector<shared::SocketAddress> listen = cfg.common.listen;
+    for (auto& addr : listen) {
+        std::string msg;
+        if (listen_claims_.claim(&addr, true, false, &msg)) {
+            shared::log::error("edge", "cannot listen", {{"addr", addr.to_string()}, {"error", msg}});
+            return false;
+        }
+    }
+
     for (unsigned i = 0; i < cfg.common.workers; ++i) {
         auto slot = std::make_unique<Slot>();
         slot->worker = std::make_unique<shared::Worker>(i);
         Slot* s = slot.get();
         auto rt = runtime_;
         bool ok = s->worker->start(
-            [s, services, rt](shared::Worker& w) {
+            [s, services, rt, listen](shared::Worker& w) {
                 EdgeMetrics* m = services.metrics;
                 unsigned shard = w.index();
                 s->io = std::make_unique<LoopProxyIo>(
@@ -141,7 +152,7 @@ bool EdgeApp::start(uv_loop_t* main_loop, shared::MetricsRegistry&) {
                 s->apply_limits(rt->config.limits);
                 s->server =
                     std::make_unique<HttpServer>(w.loop(), s->handler.get(), &s->conn_settings, &s->max_connections);
-                for (const auto& addr : rt->config.common.listen) {
+                for (const auto& addr : listen) {
                     if (int rc = s->server->listen(addr)) {
                         shared::log::error("edge", "cannot listen",
                                            {{"addr", addr.to_string()}, {"error", uv_strerror(rc)}});
@@ -273,7 +284,7 @@ void EdgeApp::stop(std::function<void()> done) {
     }
     draining_.store(true);
     uint64_t delay = runtime_ ? runtime_->config.health.drain_delay_ms : 0;
-    if (delay == 0 || !main_loop_) {
+    if (delay == 0 || !main_loop_ || slots_.empty()) { // nothing was served (a failed start): no drain
         finish_stop();
         return;
     }

@@ -19,6 +19,7 @@
 #include "edge/cache/object_cache.h"
 #include "edge/proxy/edge_metrics.h"
 #include "edge/proxy/edge_runtime.h"
+#include "shared/net/listen_claim.h"
 #include "shared/process/daemon.h"
 
 namespace shared {
@@ -68,6 +69,8 @@ class EdgeApp final : public shared::DaemonApp {
     // SIGUSR1 also reopens the access log (shared::run_daemon reopens only the process log).
     uv_signal_t* usr1_ = nullptr;
     std::function<void()> stop_done_;
+    // One instance per listen address (shared/net/listen_claim.h), held until exit.
+    shared::ListenClaims listen_claims_;
 };
 
 } // namespace edge

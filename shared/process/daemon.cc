@@ -7,6 +7,7 @@
 #include <memory>
 
 #include "shared/log/log.h"
+#include "shared/net/listen_claim.h"
 #include "shared/process/signals.h"
 
 namespace shared {
@@ -14,15 +15,19 @@ namespace shared {
 int run_daemon(int argc, char** argv, const CliSpec& spec, DaemonApp& app) {
     CliOptions opt;
     switch (parse_cli(argc, argv, spec, &opt)) {
-    case CliAction::exit_ok: return 0;
-    case CliAction::exit_usage: return 2;
-    case CliAction::run: break;
+    case CliAction::exit_ok:
+        return 0;
+    case CliAction::exit_usage:
+        return 2;
+    case CliAction::run:
+        break;
     }
 
     ConfigDiagnostics diags;
     bool ok = app.load(opt.config_path, diags) && diags.ok();
     if (opt.check) {
-        for (const auto& e : diags.all()) std::fprintf(stderr, "%s\n", e.to_string().c_str());
+        for (const auto& e : diags.all())
+            std::fprintf(stderr, "%s\n", e.to_string().c_str());
         if (ok)
             std::fprintf(stderr, "%s: %s: configuration ok\n", spec.program, opt.config_path.c_str());
         else
@@ -30,7 +35,8 @@ int run_daemon(int argc, char** argv, const CliSpec& spec, DaemonApp& app) {
         return ok ? 0 : 1;
     }
     if (!ok) {
-        for (const auto& e : diags.all()) std::fprintf(stderr, "%s\n", e.to_string().c_str());
+        for (const auto& e : diags.all())
+            std::fprintf(stderr, "%s\n", e.to_string().c_str());
         std::fprintf(stderr, "%s: not started: %zu configuration error(s)\n", spec.program, diags.error_count());
         return 1;
     }
@@ -39,7 +45,8 @@ int run_daemon(int argc, char** argv, const CliSpec& spec, DaemonApp& app) {
         std::fprintf(stderr, "%s: %s\n", spec.program, err.c_str());
         return 1;
     }
-    for (const auto& e : diags.all()) log::warn("config", e.to_string());
+    for (const auto& e : diags.all())
+        log::warn("config", e.to_string());
 
     // Connections (and the edge's shared-memory body files) each take a descriptor; the soft limit is often 1024
     // for select()'s sake, which neither daemon uses. Raise it to the hard limit, as nginx's worker_rlimit_nofile
@@ -47,6 +54,21 @@ int run_daemon(int argc, char** argv, const CliSpec& spec, DaemonApp& app) {
     if (rlimit rl{}; getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
         rl.rlim_cur = rl.rlim_max;
         setrlimit(RLIMIT_NOFILE, &rl);
+    }
+
+    // A start that fails after the log went to a file also says so on stderr (whoever started the daemon by hand
+    // looks there first, as with nginx's "[emerg] bind() ... failed").
+    const bool log_to_file = !app.common().log_file.empty() && app.common().log_file != "stderr";
+    // The admin listener, like every listener, refuses a port another process serves before anything starts
+    // (shared/net/listen_claim.h); the app claims its own listeners in start().
+    ListenClaims admin_claim;
+    std::optional<SocketAddress> admin_addr = app.common().admin_listen;
+    if (admin_addr) {
+        if (admin_claim.claim(&*admin_addr, true, false, &err)) {
+            log::error("admin", "cannot listen", {{"addr", admin_addr->to_string()}, {"error", err}});
+            if (log_to_file) std::fprintf(stderr, "%s: not started: %s\n", spec.program, err.c_str());
+            return 1;
+        }
     }
 
     uv_loop_t loop;
@@ -65,17 +87,21 @@ int run_daemon(int argc, char** argv, const CliSpec& spec, DaemonApp& app) {
         };
 
         if (!app.start(&loop, *metrics)) {
+            if (log_to_file)
+                std::fprintf(stderr, "%s: not started: see %s\n", spec.program, app.common().log_file.c_str());
             exit_code = 1;
             app.stop([] {});
         } else {
-            if (app.common().admin_listen) {
+            if (admin_addr) {
                 admin = std::make_unique<AdminServer>(
                     &loop, metrics.get(), [&app] { return app.health(); }, app.common().admin_limits);
                 app.add_admin_handlers(*admin);
-                if (int rc = admin->listen(*app.common().admin_listen)) {
+                if (int rc = admin->listen(*admin_addr)) {
                     log::error("admin", "cannot listen",
-                               {{"addr", app.common().admin_listen->to_string()}, {"error", uv_strerror(rc)}});
+                               {{"addr", admin_addr->to_string()}, {"error", uv_strerror(rc)}});
                     exit_code = 1;
+                } else {
+                    log::info("admin", "listening", {{"addr", admin->address().to_string()}});
                 }
             }
             signals = std::make_unique<SignalHandlers>(
@@ -102,15 +128,21 @@ int run_daemon(int argc, char** argv, const CliSpec& spec, DaemonApp& app) {
                 stopping = true;
                 app.stop([&] { finish(); });
             } else {
-                log::info("process", "started", {{"program", spec.program}, {"version", MERIDIAN_VERSION},
-                                                 {"workers", std::to_string(app.common().workers)}});
+                log::info("process", "started",
+                          {{"program", spec.program},
+                           {"version", MERIDIAN_VERSION},
+                           {"workers", std::to_string(app.common().workers)}});
             }
         }
         uv_run(&loop, UV_RUN_DEFAULT);
         if (uv_loop_close(&loop) != 0) {
             log::error("process", "main loop has handles left open at exit");
             uv_walk(
-                &loop, [](uv_handle_t* h, void*) { if (!uv_is_closing(h)) uv_close(h, nullptr); }, nullptr);
+                &loop,
+                [](uv_handle_t* h, void*) {
+                    if (!uv_is_closing(h)) uv_close(h, nullptr);
+                },
+                nullptr);
             uv_run(&loop, UV_RUN_DEFAULT);
             uv_loop_close(&loop);
         }

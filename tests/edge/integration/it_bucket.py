@@ -243,7 +243,7 @@ try:
                        text=True, timeout=30)
     busy.close()
     f.eq(r.returncode, 1, "busy listen address: exit code")
-    f.check(f"127.0.0.1:{bport}" in r.stderr and "address already in use" in r.stderr,
+    f.check(f"127.0.0.1:{bport}" in r.stderr and "address already in use" in r.stderr.lower(),
             f"busy listen address: the error names it ({r.stderr.strip()[-200:]})")
 finally:
     if edge.proc and edge.proc.poll() is None:

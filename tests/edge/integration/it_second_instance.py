@@ -1,0 +1,180 @@
+"""A second meridian-edge started on ports a running one serves: every worker binds with SO_REUSEPORT, so it used
+to join silently and take part of the traffic (6 requests split 3 errors / 3 hits), the admin port included. Now it
+exits 1 within seconds with nginx's message naming the address ("bind tcp 127.0.0.1:P: Address already in use -
+another process is serving it"): for the viewer listener, the admin listener, an IPv6 listener and a wildcard
+address overlapping the running one; also when the other process is not Meridian (a plain SO_REUSEPORT listener).
+The first edge keeps answering every request, through a SIGHUP reload too; the workers of one edge still share
+their port, also a port 0 chosen once at start; and the port is free again for the next edge once the first exits.
+"""
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(__file__))
+from edgetest import EDGE, Edge, Failures, free_port, has_ipv6_loopback, http_get, skip, tmpdir  # noqa: E402
+
+if not os.access(EDGE, os.X_OK):
+    skip(f"meridian-edge not built at {EDGE}")
+
+tmp = tmpdir()
+root = os.path.join(tmp, "site")
+os.makedirs(root)
+with open(os.path.join(root, "index.html"), "w") as fh:
+    fh.write("first edge\n")
+BODY = f'\n[[origin]]\nname = "site"\ntype = "bucket"\npath = "{root}"\n[[behavior]]\npath_pattern = "*"\norigin = "site"\n'
+IPV6 = has_ipv6_loopback()
+f = Failures()
+
+
+def second(name, listen, admin, extra=""):
+    """Runs a second edge with these listeners; returns (exit code or None if still running after 20 s, seconds,
+    output)."""
+    conf = os.path.join(tmp, f"{name}.toml")
+    with open(conf, "w") as fh:
+        fh.write(f"workers = 2\nlisten = [{', '.join(chr(34) + a + chr(34) for a in listen)}]\n")
+        if admin:
+            fh.write(f'[admin]\nlisten = "{admin}"\n')
+        fh.write(extra + BODY)
+    t0 = time.time()
+    p = subprocess.Popen([EDGE, "--config", conf], stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        out, _ = p.communicate(timeout=20)
+        return p.returncode, time.time() - t0, out.decode(errors="replace")
+    except subprocess.TimeoutExpired:
+        p.send_signal(signal.SIGTERM)  # by PID, the one we started
+        out, _ = p.communicate(timeout=20)
+        return None, time.time() - t0, out.decode(errors="replace")
+
+
+def all_served_by_first(port, n=24, host="127.0.0.1"):
+    """n requests, each on its own connection (the kernel spreads connections across a port's listeners)."""
+    ok = 0
+    for _ in range(n):
+        try:
+            st, _, body = http_get(port, "/index.html", host=host, timeout=5)
+            ok += st == 200 and body == b"first edge\n"
+        except OSError:
+            pass
+    return ok
+
+
+def listening_sockets(pid, port):
+    """How many TCP listening sockets of process `pid` are bound to `port` (from /proc: inode → fd)."""
+    inodes = set()
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            link = os.readlink(f"/proc/{pid}/fd/{fd}")
+        except OSError:
+            continue
+        if link.startswith("socket:["):
+            inodes.add(link[8:-1])
+    n = 0
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            lines = open(table).read().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            cols = line.split()
+            if cols[3] == "0A" and int(cols[1].split(":")[1], 16) == port and cols[9] in inodes:
+                n += 1
+    return n
+
+
+first = Edge(tmp, BODY, workers=2, ipv6=IPV6)
+try:
+    first.start()
+    P, A = first.port, first.admin_port
+    f.eq(all_served_by_first(P), 24, "the first edge answers")
+    f.eq(listening_sockets(first.proc.pid, P), 2 * (2 if IPV6 else 1), "its two workers share each listen address")
+
+    cases = [
+        ("same-config", [f"127.0.0.1:{P}"], f"127.0.0.1:{A}", f"bind tcp 127.0.0.1:{A}: Address already in use"),
+        ("listen", [f"127.0.0.1:{P}"], f"127.0.0.1:{free_port()}", f"bind tcp 127.0.0.1:{P}: Address already in use"),
+        ("wildcard", [f"0.0.0.0:{P}"], None, f"bind tcp 0.0.0.0:{P}: Address already in use"),
+        ("admin-only", [f"127.0.0.1:{free_port()}"], f"127.0.0.1:{A}", f"bind tcp 127.0.0.1:{A}: Address already"),
+    ]
+    if IPV6:
+        cases.append(("ipv6", [f"[::1]:{P}"], None, f"bind tcp [::1]:{P}: Address already in use"))
+    for name, listen, admin, want in cases:
+        rc, secs, out = second(name, listen, admin)
+        f.eq(rc, 1, f"{name}: the second edge exits 1")
+        f.check(secs < 10, f"{name}: ... within seconds ({secs:.1f} s)")
+        f.check(want in out and "another process is serving it" in out, f"{name}: ... saying {want!r}: {out.strip()!r}")
+        f.check("msg=started" not in out, f"{name}: ... without starting")
+        f.eq(all_served_by_first(P), 24, f"{name}: every request still answered by the first edge")
+
+    # Logging to a file: the reason is in the file, and stderr says the daemon did not start.
+    log_file = os.path.join(tmp, "second.log")
+    rc, _, out = second("log-file", [f"127.0.0.1:{P}"], None, f'[log]\nfile = "{log_file}"\n')
+    f.eq(rc, 1, "log to a file: exits 1")
+    f.check("not started" in out, f"log to a file: stderr says it did not start: {out.strip()!r}")
+    f.check(f"bind tcp 127.0.0.1:{P}: Address already in use" in open(log_file).read(), "log to a file: the reason is in it")
+
+    # Not Meridian: a program listening on a port with SO_REUSEPORT (a plain SO_REUSEPORT bind would join it).
+    other = socket.socket()
+    other.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    other.bind(("127.0.0.1", 0))
+    other.listen(8)
+    Q = other.getsockname()[1]
+    rc, _, out = second("foreign", [f"127.0.0.1:{Q}"], None)
+    other.close()
+    f.eq(rc, 1, "a port another program serves with SO_REUSEPORT: exits 1")
+    f.check(f"bind tcp 127.0.0.1:{Q}: Address already in use" in out, f"... naming it: {out.strip()!r}")
+
+    # A reload keeps the listeners (no rebind, so the instance's own claim never gets in the way).
+    first.proc.send_signal(signal.SIGHUP)
+    end = time.time() + 20
+    while time.time() < end and "configuration reloaded" not in first.log():
+        time.sleep(0.1)
+    f.check("configuration reloaded" in first.log(), "SIGHUP: the first edge reloads")
+    f.check("cannot listen" not in first.log(), "SIGHUP: ... without a listen error")
+    f.eq(all_served_by_first(P), 24, "SIGHUP: every request still answered")
+    f.check(first.proc.poll() is None, "the first edge is still running")
+finally:
+    f.eq(first.stop(), 0, "the first edge exits 0")
+
+# Port 0: chosen once, shared by every worker (and the admin port 0 is logged).
+zero = Edge(tmp, BODY, workers=2)
+zero.rewrite(BODY, workers=2)
+with open(zero.config) as fh:
+    text = fh.read()
+with open(zero.config, "w") as fh:
+    fh.write(text.replace(f'"127.0.0.1:{zero.port}"', '"127.0.0.1:0"').replace(f'"127.0.0.1:{zero.admin_port}"',
+                                                                                 '"127.0.0.1:0"'))
+zero.logf = open(zero.log_path, "w")
+zero.proc = subprocess.Popen([EDGE, "--config", zero.config], stdout=zero.logf, stderr=subprocess.STDOUT)
+try:
+    port = admin = None
+    end = time.time() + 20
+    while time.time() < end and not (port and admin):
+        for line in zero.log().splitlines():
+            if "edge msg=listening addr=127.0.0.1:" in line:
+                port = int(line.rsplit(":", 1)[1])
+            if "admin msg=listening addr=127.0.0.1:" in line:
+                admin = int(line.rsplit(":", 1)[1])
+        time.sleep(0.1)
+    f.check(port and admin, f"port 0: the chosen ports are logged ({port}, {admin})")
+    if port:
+        f.eq(listening_sockets(zero.proc.pid, port), 2, "port 0: both workers listen on the one port chosen")
+        f.eq(all_served_by_first(port), 24, "port 0: it answers")
+    if admin:
+        f.eq(http_get(admin, "/_meridian/health")[0], 200, "port 0: the admin listener answers")
+finally:
+    f.eq(zero.stop(), 0, "port 0: exits 0")
+
+# Once the first edge is gone, its ports are free for the next one.
+again = Edge(tmp, BODY, workers=2)
+again.port, again.admin_port = P, A
+again.rewrite(BODY, workers=2)
+try:
+    again.start()
+    f.eq(all_served_by_first(P), 24, "after the first edge exited, a new edge serves its ports")
+finally:
+    f.eq(again.stop(), 0, "the new edge exits 0")
+import shutil  # noqa: E402
+shutil.rmtree(tmp, ignore_errors=True)
+f.done()
