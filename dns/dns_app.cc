@@ -486,6 +486,8 @@ void DnsApp::reload(const std::string& config_path) {
     next.settings = s;
     // geo: check the new config's edges (new checks run once now) before its steering is published.
     if (const geo::Steering* st = steering_of(next.steering)) {
+        // Log only what the new health state changes (a location still failing open was said already).
+        if (const geo::Steering* prev = steering_of(state_.steering)) st->carry_log_state(*prev);
         if (!health_ && main_loop_)
             health_ = std::make_unique<health::HealthChecker>(main_loop_, metrics_, metrics_->shards() - 1);
         if (health_) health_->watch(*st);

@@ -58,6 +58,8 @@ struct SteerRt {
     unsigned loc_slots = 0;
     RadixTree v4, v6;
     std::vector<Plan> classes;
+    // Where the clients of each class are, for logs (class_labels()): one label per rule placing locations in it.
+    std::vector<std::vector<std::string>> class_labels;
     uint32_t base = 0; // first ClassAnswer in a Snapshot
 };
 
@@ -81,7 +83,17 @@ struct ClassAnswer {
     bool failed_open = false;
 };
 
+// A class answered without some of its candidates: they were unhealthy (the answer fell back to the next candidate),
+// or every candidate was, and the answer failed open. What set_health() logs.
+struct Degraded {
+    uint32_t steer = 0, cls = 0;
+    bool failed_open = false;
+    std::vector<uint32_t> unhealthy; // edge indexes, in the order the policy tried them
+    std::vector<uint32_t> answer;    // edges answered
+};
+
 struct Snapshot {
+    std::vector<Degraded> degraded;
     std::vector<uint8_t> bytes;
     std::vector<uint8_t> sig_bytes;
     std::vector<Option> options;
@@ -123,6 +135,9 @@ struct SteeringState {
     unsigned worker_count = 1;
     HealthVector health;
     AnswerSigner signer; // DNSSEC (set_signer); empty = answers unsigned
+    // What the log last said per steered name, type and client location ("www.example.test. A|NA/US" → the
+    // sentence): set_health() logs changes only. Carried over from the previous Steering on reload.
+    std::map<std::string, std::string> logged;
 };
 
 namespace {
@@ -252,11 +267,16 @@ struct Evaluator {
     const Plan& plan;
     const HealthVector& health;
     bool all_healthy;
+    std::vector<uint32_t>* unhealthy = nullptr; // collects the candidates skipped for their health
 
     bool edge_ok(uint32_t e) const {
         const EdgeConfig& ec = cfg.edges[e];
         bool addr = s.cfg->qtype == 1 ? ec.has_v4 : ec.has_v6;
-        return addr && (all_healthy || health[e]);
+        if (!addr) return false;
+        if (all_healthy || health[e]) return true;
+        if (unhealthy && std::find(unhealthy->begin(), unhealthy->end(), e) == unhealthy->end())
+            unhealthy->push_back(e);
+        return false;
     }
 
     Eval child(const RtChild& c) const {
@@ -383,13 +403,26 @@ std::unique_ptr<Snapshot> render(const SteeringState& st) {
         const SteerRt& s = st.steers[si];
         for (size_t ci = 0; ci < s.classes.size(); ++ci) {
             ClassAnswer& ca = snap->answers[s.base + ci];
-            Evaluator ev{*st.config, s, s.classes[ci], st.health, false};
+            Degraded dg;
+            Evaluator ev{*st.config, s, s.classes[ci], st.health, false, &dg.unhealthy};
             Eval r = ev.node(0);
             if (r.outs.empty() && !r.nodata) {
+                // No candidate of this location is healthy (edges serving other locations may be: a geolocation
+                // answer never crosses to another area's record): answer as if all were healthy, as Route53 does.
                 ev.all_healthy = true;
+                ev.unhealthy = nullptr;
                 r = ev.node(0);
                 ca.failed_open = !r.outs.empty();
                 if (ca.failed_open) snap->steer_failing_open[si] = 1;
+            }
+            if (!dg.unhealthy.empty()) {
+                dg.steer = static_cast<uint32_t>(si);
+                dg.cls = static_cast<uint32_t>(ci);
+                dg.failed_open = ca.failed_open;
+                for (const Outcome& o : r.outs)
+                    for (uint32_t e : o.edges)
+                        if (std::find(dg.answer.begin(), dg.answer.end(), e) == dg.answer.end()) dg.answer.push_back(e);
+                snap->degraded.push_back(std::move(dg));
             }
             if (r.outs.empty()) {
                 ca.nodata = true;
@@ -451,6 +484,109 @@ std::unique_ptr<Snapshot> render(const SteeringState& st) {
     return snap;
 }
 
+// Which rule of the location-based policies places a location: per geolocation node the level that matched (3
+// subdivision, 2 country, 1 continent, 0 the default "*"), per ip_based node the CIDR location name or "*". Empty
+// for policies without rules (geoproximity, latency).
+struct RuleMatch {
+    std::string key;    // identity, for grouping
+    int geo_level = -1; // the first geolocation node's level, -1 = none
+    std::string cidr;   // the first ip_based node's match, "" = none
+};
+
+RuleMatch rule_match(const SteerRt& s, const Location& loc) {
+    RuleMatch m;
+    for (const RtNode& n : s.nodes) {
+        auto has = [&](const std::string& code) { return !code.empty() && n.code_to_child.count(code); };
+        if (n.type == PolicyType::geolocation) {
+            int level = has(loc.subdivision)                                            ? 3
+                        : has(loc.country)                                              ? 2
+                        : (!loc.continent.empty() && has("continent:" + loc.continent)) ? 1
+                                                                                        : 0;
+            m.key += "g" + std::to_string(level);
+            if (m.geo_level < 0) m.geo_level = level;
+        } else if (n.type == PolicyType::ip_based) {
+            bool hit = !loc.cidr_name.empty() && n.cidr_to_child.count(loc.cidr_name);
+            m.key += "c:" + (hit ? loc.cidr_name : std::string("*")) + ";";
+            if (m.cidr.empty()) m.cidr = hit ? loc.cidr_name : "*";
+        }
+    }
+    return m;
+}
+
+// Where the clients of each class are, for logs: one label per rule that places locations in the class (classes
+// merge locations answered alike, e.g. a continent's rule and the default when both name one edge). A label says
+// as much as the rule and the locations it covers share: "NA/US" (a country rule), "NA/US-CA", "EU" (a continent),
+// "*" (the default), "cidr:office-eu"; for policies without rules, the area the class's locations share ("EU/DE") or
+// the continents they span ("AS, OC, unknown").
+std::vector<std::vector<std::string>> class_labels(const SteerRt& rt, const LocationDb& db,
+                                                   const std::vector<uint32_t>& loc_class) {
+    struct Acc {
+        RuleMatch rule;
+        bool any = false, mixed_country = false, mixed_sub = false;
+        std::string country, subdivision;
+        std::vector<std::string> continents; // distinct, "" = unknown
+    };
+    std::vector<std::vector<Acc>> acc(rt.classes.size());
+    for (LocationId id = 0; id < db.size(); ++id) {
+        const Location& l = db.location(id);
+        RuleMatch m = rule_match(rt, l);
+        auto& groups = acc[loc_class[id]];
+        auto it = std::find_if(groups.begin(), groups.end(), [&](const Acc& a) { return a.rule.key == m.key; });
+        if (it == groups.end()) {
+            groups.emplace_back();
+            it = groups.end() - 1;
+            it->rule = std::move(m);
+        }
+        Acc& a = *it;
+        if (std::find(a.continents.begin(), a.continents.end(), l.continent) == a.continents.end())
+            a.continents.push_back(l.continent);
+        if (!a.any) {
+            a.any = true;
+            a.country = l.country;
+            a.subdivision = l.subdivision;
+            continue;
+        }
+        a.mixed_country |= a.country != l.country;
+        a.mixed_sub |= a.subdivision != l.subdivision;
+    }
+    std::vector<std::vector<std::string>> out(rt.classes.size());
+    for (size_t c = 0; c < acc.size(); ++c) {
+        for (Acc& a : acc[c]) {
+            std::string label;
+            const std::string continent = a.continents.size() == 1 ? a.continents[0] : "";
+            int level = a.rule.geo_level;
+            if (level == 0 || (level < 0 && a.rule.cidr == "*")) {
+                label = "*";
+            } else if (level > 0 || a.rule.cidr.empty()) {
+                // The area the locations share, down to the rule's level (a country rule: continent/country).
+                int depth = level > 0 ? level : 3;
+                if (!continent.empty()) {
+                    label = continent;
+                    if (depth >= 3 && !a.mixed_sub && !a.subdivision.empty())
+                        label += "/" + a.subdivision;
+                    else if (depth >= 2 && !a.mixed_country && !a.country.empty())
+                        label += "/" + a.country;
+                } else if (a.continents.size() > 1) {
+                    std::sort(a.continents.begin(), a.continents.end(), [](const std::string& x, const std::string& y) {
+                        return x.empty() != y.empty() ? y.empty() : x < y; // unknown last
+                    });
+                    for (size_t i = 0; i < a.continents.size() && i < 4; ++i)
+                        label += (i ? ", " : "") + (a.continents[i].empty() ? std::string("unknown") : a.continents[i]);
+                    if (a.continents.size() > 4) label += " and " + std::to_string(a.continents.size() - 4) + " more";
+                } else {
+                    label = "unknown";
+                }
+            }
+            if (!a.rule.cidr.empty() && a.rule.cidr != "*")
+                label = "cidr:" + a.rule.cidr + (label.empty() ? "" : " " + label);
+            out[c].push_back(label.empty() ? "unknown" : label);
+        }
+        std::sort(out[c].begin(), out[c].end());
+        out[c].erase(std::unique(out[c].begin(), out[c].end()), out[c].end());
+    }
+    return out;
+}
+
 uint32_t hash_name(std::span<const uint8_t> n) noexcept {
     uint32_t h = 2166136261u;
     for (uint8_t c : n)
@@ -510,6 +646,7 @@ std::unique_ptr<Steering> Steering::build(const SteeringConfig& config, unsigned
         rt.base = base;
         if (rt.loc_slots == 0) {
             rt.classes.push_back({});
+            rt.class_labels.push_back({"any"});
             rt.v4 = RadixTree(0);
             rt.v6 = RadixTree(0);
         } else {
@@ -522,6 +659,7 @@ std::unique_ptr<Steering> Steering::build(const SteeringConfig& config, unsigned
                 if (ins) rt.classes.push_back(plan);
                 loc_class[id] = it->second;
             }
+            rt.class_labels = class_labels(rt, db, loc_class);
             auto map = [&](uint32_t loc) { return loc_class[loc]; };
             rt.v4 = db.tree_v4().mapped(map);
             rt.v6 = db.tree_v6().mapped(map);
@@ -657,6 +795,79 @@ void Steering::set_signer(AnswerSigner signer, uint64_t now_ms) const {
     set_health(state_->health, now_ms);
 }
 
+namespace {
+
+std::string edge_list(const SteeringState& s, const std::vector<uint32_t>& edges) {
+    std::string out;
+    for (uint32_t e : edges)
+        out += (out.empty() ? "" : ", ") + s.edge_names[e];
+    return out;
+}
+
+// Logs what changed since the last health state, per steered name, type and client location: which candidates were
+// skipped as unhealthy and what is answered instead (info), or that none is healthy and the answer fails open
+// (warning), and when a location is back to its normal answer. Only changes, so a reload or a health change logs
+// each location once; at most kMaxLines lines, then how many more changed.
+void log_changes(SteeringState& s, const Snapshot& snap) {
+    constexpr size_t kMaxLines = 20;
+    std::map<std::string, std::pair<std::string, std::pair<const Degraded*, const std::string*>>> now;
+    for (const Degraded& d : snap.degraded) {
+        const SteerRt& rt = s.steers[d.steer];
+        const char* type = rt.cfg->qtype == 1 ? "A" : "AAAA";
+        for (const std::string& where : rt.class_labels[d.cls]) {
+            std::string text = "steer " + rt.cfg->name + " " + type + ": location " + where + ": " +
+                               (d.unhealthy.size() == 1 ? "edge " : "edges ") + edge_list(s, d.unhealthy) +
+                               " unhealthy: ";
+            if (d.failed_open)
+                text += "failing open to " + edge_list(s, d.answer);
+            else
+                text += d.answer.empty() ? "no answer (NODATA)" : "answering " + edge_list(s, d.answer);
+            now[rt.cfg->name + " " + type + "|" + where] = {std::move(text), {&d, &where}};
+        }
+    }
+    size_t lines = 0, more = 0;
+    auto emit = [&](shared::log::Level level, const std::string& text, std::initializer_list<shared::log::Field> f) {
+        if (lines++ < kMaxLines)
+            shared::log::write(level, "geo", text, f);
+        else
+            ++more;
+    };
+    for (auto& [key, v] : now) {
+        auto it = s.logged.find(key);
+        if (it != s.logged.end() && it->second == v.first) continue;
+        const Degraded& d = *v.second.first;
+        const SteerRt& rt = s.steers[d.steer];
+        emit(d.failed_open ? shared::log::Level::warn : shared::log::Level::info, v.first,
+             {{"name", rt.cfg->name},
+              {"type", rt.cfg->qtype == 1 ? "A" : "AAAA"},
+              {"location", *v.second.second},
+              {"unhealthy", edge_list(s, d.unhealthy)},
+              {"answer", edge_list(s, d.answer)},
+              {"failing_open", d.failed_open ? "1" : "0"}});
+    }
+    for (auto& [key, text] : s.logged) {
+        if (now.count(key)) continue;
+        size_t bar = key.rfind('|');
+        std::string head = key.substr(0, bar);
+        emit(shared::log::Level::info,
+             "steer " + head + ": location " + key.substr(bar + 1) + ": candidates healthy again",
+             {{"name", head.substr(0, head.rfind(' '))}, {"location", key.substr(bar + 1)}});
+    }
+    if (more)
+        shared::log::write(shared::log::Level::info, "geo",
+                           "steering: " + std::to_string(more) + " more location changes not logged",
+                           {{"not_logged", std::to_string(more)}});
+    s.logged.clear();
+    for (auto& [key, v] : now)
+        s.logged.emplace(key, std::move(v.first));
+}
+
+} // namespace
+
+void Steering::carry_log_state(const Steering& previous) const {
+    state_->logged = previous.state_->logged;
+}
+
 void Steering::set_health(const HealthVector& health, uint64_t now_ms) const {
     SteeringState& s = *state_;
     for (size_t i = 0; i < s.health.size() && i < health.size(); ++i)
@@ -674,14 +885,7 @@ void Steering::set_health(const HealthVector& health, uint64_t now_ms) const {
         shared::log::write(shared::log::Level::debug, "geo", "steered answers rendered",
                            {{"ms", buf}, {"signed", std::to_string(sigs)}});
     }
-    const Snapshot* old = s.owned_current.get();
-    for (size_t i = 0; i < s.steers.size(); ++i) {
-        if (snap->steer_failing_open[i] != old->steer_failing_open[i])
-            shared::log::write(snap->steer_failing_open[i] ? shared::log::Level::warn : shared::log::Level::info, "geo",
-                               snap->steer_failing_open[i] ? "every edge unhealthy: failing open"
-                                                           : "healthy edges again: no longer failing open",
-                               {{"name", s.steers[i].cfg->name}, {"type", s.steers[i].cfg->qtype == 1 ? "A" : "AAAA"}});
-    }
+    log_changes(s, *snap);
     s.current.store(snap.get(), std::memory_order_release);
     s.retired.emplace_back(now_ms, std::move(s.owned_current));
     s.owned_current = std::move(snap);

@@ -129,13 +129,17 @@ class Steering {
     const std::vector<std::string>& edge_names() const noexcept;
     // New health state (one entry per edge; edges without a health check are always healthy). Re-renders the
     // answers and publishes them atomically. `now_ms` is the main loop's clock (for retiring old renderings).
-    // Logs every steered name that starts or stops failing open. Const because health is runtime state beside
+    // Logs, per steered name, type and client location, each change: candidates skipped as unhealthy and what is
+    // answered instead, failing open when none is healthy, back to normal. Const because health is runtime state beside
     // the immutable steering (so holders of a const Steering& can feed it); call it from one thread only.
     void set_health(const HealthVector& health, uint64_t now_ms) const;
     // DNSSEC: every rendering from now on signs each answer variant as it is rendered, so a steered answer costs
     // no signing on the query path (re-renders now). Control plane, before workers use the Steering or on the
     // main loop like set_health().
     void set_signer(AnswerSigner signer, uint64_t now_ms) const;
+    // Reload: what the previous Steering last logged, so the first set_health() of this one logs only what changed
+    // (not again every location still failing open). Control plane, before the first set_health().
+    void carry_log_state(const Steering& previous) const;
     // The config the Steering was built from (the health checker reads the edges' check settings from it).
     const SteeringConfig& config() const noexcept;
 

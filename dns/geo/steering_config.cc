@@ -17,14 +17,22 @@ namespace dns::geo {
 
 const char* policy_name(PolicyType t) {
     switch (t) {
-    case PolicyType::simple: return "simple";
-    case PolicyType::weighted: return "weighted";
-    case PolicyType::failover: return "failover";
-    case PolicyType::geolocation: return "geolocation";
-    case PolicyType::geoproximity: return "geoproximity";
-    case PolicyType::latency: return "latency";
-    case PolicyType::ip_based: return "ip_based";
-    case PolicyType::multivalue: return "multivalue";
+    case PolicyType::simple:
+        return "simple";
+    case PolicyType::weighted:
+        return "weighted";
+    case PolicyType::failover:
+        return "failover";
+    case PolicyType::geolocation:
+        return "geolocation";
+    case PolicyType::geoproximity:
+        return "geoproximity";
+    case PolicyType::latency:
+        return "latency";
+    case PolicyType::ip_based:
+        return "ip_based";
+    case PolicyType::multivalue:
+        return "multivalue";
     }
     return "?";
 }
@@ -37,7 +45,8 @@ bool policy_uses_location(PolicyType t) {
 bool name_to_wire(const std::string& name, std::vector<uint8_t>* wire, std::string* canonical, std::string* err) {
     wire->clear();
     std::string n;
-    for (char c : name) n += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    for (char c : name)
+        n += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
     if (n.empty()) {
         *err = "empty name";
         return false;
@@ -95,8 +104,8 @@ struct Parser {
         if (!hs) return;
         HealthCheckConfig& h = edge.health;
         std::string type = hs->get_enum("type", "http", {"none", "tcp", "http", "https"});
-        h.type = type == "none"  ? HealthCheckConfig::Type::none
-                 : type == "tcp" ? HealthCheckConfig::Type::tcp
+        h.type = type == "none"    ? HealthCheckConfig::Type::none
+                 : type == "tcp"   ? HealthCheckConfig::Type::tcp
                  : type == "https" ? HealthCheckConfig::Type::https
                                    : HealthCheckConfig::Type::http;
         char buf[INET6_ADDRSTRLEN];
@@ -105,8 +114,8 @@ struct Parser {
                                              : "";
         h.address = hs->get_string("address", def_addr);
         uint8_t tmp[16];
-        if (h.type != HealthCheckConfig::Type::none &&
-            inet_pton(AF_INET, h.address.c_str(), tmp) != 1 && inet_pton(AF_INET6, h.address.c_str(), tmp) != 1)
+        if (h.type != HealthCheckConfig::Type::none && inet_pton(AF_INET, h.address.c_str(), tmp) != 1 &&
+            inet_pton(AF_INET6, h.address.c_str(), tmp) != 1)
             hs->error("address", "expected an IP address to check, got '" + h.address + "'");
         int def_port = h.type == HealthCheckConfig::Type::https ? 443 : 80;
         h.port = static_cast<uint16_t>(hs->get_int("port", def_port, 1, 65535));
@@ -170,16 +179,17 @@ struct Parser {
     // Reads the policy keys of a [[pool]] or [[steer]]; members resolved against `names`.
     PolicyConfig parse_policy(shared::ConfigSection& s) {
         PolicyConfig p;
-        std::string type = s.get_enum("policy", "simple",
-                                      {"simple", "weighted", "failover", "geolocation", "geoproximity", "latency",
-                                       "ip_based", "multivalue"});
+        std::string type = s.get_enum(
+            "policy", "simple",
+            {"simple", "weighted", "failover", "geolocation", "geoproximity", "latency", "ip_based", "multivalue"});
         for (int t = 0; t <= static_cast<int>(PolicyType::multivalue); ++t)
             if (type == policy_name(static_cast<PolicyType>(t))) p.type = static_cast<PolicyType>(t);
         std::vector<std::string> member_names;
         if (s.has("members")) {
             member_names = s.get_string_list("members", {});
         } else {
-            for (auto& e : cfg.edges) member_names.push_back(e.name);
+            for (auto& e : cfg.edges)
+                member_names.push_back(e.name);
         }
         std::string def = s.get_string("default", "");
         if (!def.empty() && std::find(member_names.begin(), member_names.end(), def) == member_names.end())
@@ -198,14 +208,15 @@ struct Parser {
             p.members.push_back(it->second);
             if (p.type == PolicyType::multivalue || p.type == PolicyType::simple) {
                 if (it->second.is_pool)
-                    s.error("members", std::string(policy_name(p.type)) + " members must be edges, '" + m +
-                                           "' is a pool");
+                    s.error("members",
+                            std::string(policy_name(p.type)) + " members must be edges, '" + m + "' is a pool");
             }
         }
         if (member_names.empty()) s.error("members", "a policy needs at least one member");
         if (p.members.size() > 250) s.error("members", "at most 250 members");
         std::vector<std::string> resolved(p.members.size());
-        for (auto& [n, i] : index) resolved[static_cast<size_t>(i)] = n;
+        for (auto& [n, i] : index)
+            resolved[static_cast<size_t>(i)] = n;
         if (!def.empty()) {
             auto it = index.find(def);
             if (it != index.end()) p.default_member = it->second;
@@ -244,7 +255,8 @@ struct Parser {
         }
         p.cidr_names.resize(p.members.size());
         if (auto c = s.table("cidr")) {
-            for (size_t i = 0; i < p.members.size(); ++i) p.cidr_names[i] = c->get_string_list(resolved[i], {});
+            for (size_t i = 0; i < p.members.size(); ++i)
+                p.cidr_names[i] = c->get_string_list(resolved[i], {});
             c->finish();
         } else if (p.type == PolicyType::ip_based) {
             s.error("cidr", "ip_based needs `cidr = { <member> = [CIDR location names...] }`");
@@ -253,7 +265,8 @@ struct Parser {
             LatencyRow lr;
             lr.from = row.get_string_list("from", {});
             if (lr.from.empty()) row.error("from", "a latency row needs `from = [location codes]`");
-            for (size_t i = 0; i < p.members.size(); ++i) lr.ms.push_back(row.get_int(resolved[i], -1, 0, 3600000));
+            for (size_t i = 0; i < p.members.size(); ++i)
+                lr.ms.push_back(row.get_int(resolved[i], -1, 0, 3600000));
             row.finish();
             p.latency.push_back(std::move(lr));
         }
@@ -342,13 +355,20 @@ struct Parser {
         for (auto& s : root.array_of_tables("steer")) {
             std::string name = s.require_string("name");
             std::vector<std::string> types = s.get_string_list("type", {"A"});
-            uint32_t ttl = static_cast<uint32_t>(s.get_int("ttl", 60, 0, 2147483647));
+            // A duration like every other time key ("60s", "1m", or 60); DNS TTLs are whole seconds ≤ 2^31 - 1
+            // (RFC 2181 §8).
+            uint64_t ttl_ms = s.get_duration_ms("ttl", 60000);
+            if (ttl_ms % 1000 != 0 || ttl_ms / 1000 > 2147483647) {
+                s.error("ttl", "a DNS TTL is whole seconds, at most 2147483647s (68 years)");
+                ttl_ms = 60000;
+            }
+            uint32_t ttl = static_cast<uint32_t>(ttl_ms / 1000);
             PolicyConfig policy = parse_policy(s);
             if (policy.type == PolicyType::geoproximity) {
                 for (auto& m : policy.members)
                     if (m.is_pool && !cfg.pools[m.index].has_coords)
-                        s.error("members", "geoproximity member pool '" + cfg.pools[m.index].name +
-                                               "' has no latitude/longitude");
+                        s.error("members",
+                                "geoproximity member pool '" + cfg.pools[m.index].name + "' has no latitude/longitude");
             }
             s.finish();
             if (name.empty()) continue;
@@ -384,8 +404,8 @@ struct Parser {
                 };
                 any_addr = has_addr(policy, 0);
                 if (!any_addr)
-                    s.error("type", canonical + " " + t + ": no member has an " + (qtype == 1 ? "ipv4" : "ipv6") +
-                                        " address");
+                    s.error("type",
+                            canonical + " " + t + ": no member has an " + (qtype == 1 ? "ipv4" : "ipv6") + " address");
                 SteerConfig sc;
                 sc.name = canonical;
                 sc.wire = wire;

@@ -2,8 +2,12 @@
 // (parse_steering_config → Steering::build → find → answer).
 #include <catch2/catch.hpp>
 
+#include <fstream>
+#include <iterator>
 #include <map>
 #include <set>
+
+#include "shared/log/log.h"
 
 #include "dns/geo/geo_fixture.h"
 
@@ -46,7 +50,8 @@ struct Fixture {
 
     explicit Fixture(const std::string& steer, const std::string& extra = "",
                      const std::map<std::string, std::string>& files = {}) {
-        for (auto& [n, text] : files) dir.write(n, text);
+        for (auto& [n, text] : files)
+            dir.write(n, text);
         std::string mmdb = geo_test::make_test_mmdb(dir);
         REQUIRE_FALSE(mmdb.empty());
         b = geo_test::build(dir, "[geo]\ndatabase = \"cities.mmdb\"\n" + extra + kEdges + steer);
@@ -61,7 +66,8 @@ struct Fixture {
     // healthy: edge names that are up; all others down.
     void health(std::set<std::string> up) {
         dns::geo::HealthVector h;
-        for (auto& n : b->steering->edge_names()) h.push_back(up.count(n) ? 1 : 0);
+        for (auto& n : b->steering->edge_names())
+            h.push_back(up.count(n) ? 1 : 0);
         b->steering->set_health(h, 0);
     }
 };
@@ -195,9 +201,169 @@ policy = "geolocation"
 default = "eu"
 locations = { us = ["continent:NA"] }
 )");
-    CHECK(first(d.ask("10.7.0.1")) == EU);   // Tokyo → default
-    CHECK(first(d.ask("192.0.2.1")) == EU);  // unknown → default
+    CHECK(first(d.ask("10.7.0.1")) == EU);  // Tokyo → default
+    CHECK(first(d.ask("192.0.2.1")) == EU); // unknown → default
     CHECK(first(d.ask("10.3.0.1")) == US);
+}
+
+namespace {
+// The process log written to a file while in scope (the steering logs its health decisions there).
+struct CapturedLog {
+    geo_test::TempDir dir;
+    std::string path = dir.path + "/log.txt";
+    CapturedLog() {
+        std::string err;
+        REQUIRE(shared::log::set_file(path, &err));
+    }
+    ~CapturedLog() {
+        std::string err;
+        shared::log::set_file("stderr", &err);
+    }
+    std::string text() const {
+        std::ifstream in(path);
+        return std::string(std::istreambuf_iterator<char>(in), {});
+    }
+    size_t count(const std::string& needle) const {
+        std::string t = text();
+        size_t n = 0;
+        for (size_t p = t.find(needle); p != std::string::npos; p = t.find(needle, p + 1))
+            ++n;
+        return n;
+    }
+};
+} // namespace
+
+TEST_CASE("geolocation health: an unhealthy record falls back to the next less specific healthy one, in order",
+          "[dns][geo][policy][health]") {
+    std::string extra = R"(
+[[edge]]
+name = "sj"
+ipv4 = "198.51.100.20"
+health = { type = "tcp", port = 80 }
+[[edge]]
+name = "na"
+ipv4 = "198.51.100.30"
+health = { type = "tcp", port = 80 }
+)";
+    Fixture f(R"(
+[[steer]]
+name = "www.example.test."
+policy = "geolocation"
+members = ["sj", "us", "na"]
+locations = { sj = ["US-CA"], us = ["US"], na = ["continent:NA"] }
+default = "eu"
+)",
+              extra);
+    const std::string SJ = "198.51.100.20", NA = "198.51.100.30";
+    const char* SAN_JOSE = "10.4.0.1";
+    CHECK(first(f.ask(SAN_JOSE)) == SJ); // subdivision
+    f.health({"us", "na", "eu", "ap"});
+    CHECK(first(f.ask(SAN_JOSE)) == US); // → country
+    f.health({"na", "eu", "ap"});
+    CHECK(first(f.ask(SAN_JOSE)) == NA); // → continent
+    f.health({"eu", "ap"});
+    auto d = f.ask(SAN_JOSE);
+    CHECK(first(d) == EU); // → default "*"
+    CHECK_FALSE(d.failed_open);
+    // None of the client's records is healthy (ap is, but it is no record for North America): Route53 answers the
+    // record that matched anyway (fails open), never another area's record.
+    f.health({"ap"});
+    auto open = f.ask(SAN_JOSE);
+    CHECK(first(open) == SJ);
+    CHECK(open.rr_count == 1);
+    CHECK(open.failed_open);
+    CHECK(f.ask("10.3.0.1").failed_open); // Ashburn: us, na, eu all down → its most specific, us
+    CHECK(first(f.ask("10.3.0.1")) == US);
+    CHECK(first(f.ask("10.6.0.1")) == EU);          // Singapore: only the default, down → the default
+    CHECK(f.b->steering->failed_open_total() == 4); // counted per answer
+    // Back up in reverse: the most specific healthy record wins again.
+    f.health({"na", "ap"});
+    CHECK(first(f.ask(SAN_JOSE)) == NA);
+    CHECK_FALSE(f.ask(SAN_JOSE).failed_open);
+    f.health({"sj", "us", "na", "eu", "ap"});
+    CHECK(first(f.ask(SAN_JOSE)) == SJ);
+}
+
+TEST_CASE("geolocation health: the log names the name, the client location and the candidates that failed, once",
+          "[dns][geo][policy][health]") {
+    // The issue's case: the matched member and the default are one edge (us), down; other edges are healthy.
+    Fixture f(R"(
+[[steer]]
+name = "www.example.test."
+policy = "geolocation"
+members = ["us", "eu"]
+locations = { us = ["continent:NA"], eu = ["continent:EU"] }
+default = "us"
+)");
+    CapturedLog log;
+    f.health({"eu", "ap"});
+    auto a = f.ask("10.3.0.1"); // Ashburn
+    CHECK(first(a) == US);      // fails open to its record; eu answers Europe only
+    CHECK(a.failed_open);
+    CHECK(first(f.ask("10.1.0.1")) == EU); // Frankfurt, unaffected
+    std::string t = log.text();
+    INFO(t);
+    CHECK(log.count("steer www.example.test. A: location NA: edge us unhealthy: failing open to us") == 1);
+    // The default's clients (Asia, Oceania, unknown... answered alike) have their own line.
+    CHECK(log.count("steer www.example.test. A: location *: edge us unhealthy: failing open to us") == 1);
+    CHECK(t.find("every edge") == std::string::npos);
+    CHECK(t.find("location EU") == std::string::npos); // Europe is answered normally: nothing to say
+    CHECK(t.find(" warn ") != std::string::npos);
+
+    // The same health again (a periodic check): nothing new. A change is said once.
+    f.health({"eu", "ap"});
+    CHECK(log.count("failing open") == 2);
+    f.health({"us", "eu", "ap"});
+    CHECK(log.count("steer www.example.test. A: location NA: candidates healthy again") == 1);
+    CHECK(log.count("candidates healthy again") == 2);
+
+    // A fallback that works is said too (info), naming the skipped candidate and the answer: Europe's record is
+    // down, the next less specific one, the default, answers.
+    f.health({"us", "ap"});
+    CHECK(first(f.ask("10.1.0.1")) == US);
+    CHECK_FALSE(f.ask("10.1.0.1").failed_open);
+    CHECK(log.count("steer www.example.test. A: location EU: edge eu unhealthy: answering us") == 1);
+
+    // A reload builds a new Steering: carrying the log state over, it says nothing already said.
+    auto again = geo_test::build(f.dir, std::string("[geo]\ndatabase = \"cities.mmdb\"\n") + kEdges + R"(
+[[steer]]
+name = "www.example.test."
+policy = "geolocation"
+members = ["us", "eu"]
+locations = { us = ["continent:NA"], eu = ["continent:EU"] }
+default = "us"
+)");
+    REQUIRE(again->steering);
+    again->steering->carry_log_state(*f.b->steering);
+    dns::geo::HealthVector h;
+    for (auto& n : again->steering->edge_names())
+        h.push_back(n == "us" || n == "ap");
+    again->steering->set_health(h, 0);
+    CHECK(log.count("location EU: edge eu unhealthy: answering us") == 1);
+    CHECK(log.count("candidates healthy again") == 2);
+    // ...and says what changed since.
+    h.assign(h.size(), 1);
+    again->steering->set_health(h, 0);
+    CHECK(log.count("steer www.example.test. A: location EU: candidates healthy again") == 1);
+}
+
+TEST_CASE("geolocation health: a fallback that answers names what was skipped and what answers",
+          "[dns][geo][policy][health]") {
+    Fixture f(R"(
+[[steer]]
+name = "www.example.test."
+policy = "geolocation"
+members = ["us"]
+locations = { us = ["US"] }
+default = "eu"
+)");
+    CapturedLog log;
+    f.health({"eu", "ap"});
+    CHECK(first(f.ask("10.3.0.1")) == EU);
+    CHECK_FALSE(f.ask("10.3.0.1").failed_open);
+    INFO(log.text());
+    CHECK(log.count("steer www.example.test. A: location NA/US: edge us unhealthy: answering eu") == 1);
+    CHECK(log.count(" info geo ") >= 1);
 }
 
 TEST_CASE("failover: primary while healthy, then secondary, then back", "[dns][geo][policy]") {
@@ -229,14 +395,16 @@ members = ["eu", "us", "ap"]
 weights = { eu = 60, us = 30, ap = 10 }
 )");
     std::map<std::string, int> n;
-    for (int i = 0; i < 10000; ++i) ++n[first(f.ask("10.1.0.1"))];
+    for (int i = 0; i < 10000; ++i)
+        ++n[first(f.ask("10.1.0.1"))];
     CHECK(std::abs(n[EU] - 6000) < 300);
     CHECK(std::abs(n[US] - 3000) < 300);
     CHECK(std::abs(n[AP] - 1000) < 300);
 
     f.health({"us", "ap"});
     n.clear();
-    for (int i = 0; i < 10000; ++i) ++n[first(f.ask("10.1.0.1"))];
+    for (int i = 0; i < 10000; ++i)
+        ++n[first(f.ask("10.1.0.1"))];
     CHECK(n[EU] == 0);
     CHECK(std::abs(n[US] - 7500) < 300); // 30:10 renormalised
 }
@@ -250,7 +418,8 @@ policy = "weighted"
 members = ["eu", "us"]
 weights = { eu = 5, us = 0 }
 )");
-    for (int i = 0; i < 1000; ++i) REQUIRE(first(f.ask("10.1.0.1")) == EU);
+    for (int i = 0; i < 1000; ++i)
+        REQUIRE(first(f.ask("10.1.0.1")) == EU);
     f.health({"us"});
     CHECK(first(f.ask("10.1.0.1")) == US);
 
@@ -262,7 +431,8 @@ members = ["eu", "us"]
 weights = { eu = 0, us = 0 }
 )");
     std::map<std::string, int> n;
-    for (int i = 0; i < 10000; ++i) ++n[first(z.ask("10.1.0.1"))];
+    for (int i = 0; i < 10000; ++i)
+        ++n[first(z.ask("10.1.0.1"))];
     CHECK(std::abs(n[EU] - 5000) < 300);
     CHECK(std::abs(n[US] - 5000) < 300);
 }
@@ -285,11 +455,13 @@ TEST_CASE("multivalue: up to 8 healthy records, rotated", "[dns][geo][policy]") 
         auto addrs = geo_test::addresses(a);
         REQUIRE(std::set<std::string>(addrs.begin(), addrs.end()).size() == 8); // no duplicates
         firsts.insert(addrs[0]);
-        for (auto& x : addrs) ++seen[x];
+        for (auto& x : addrs)
+            ++seen[x];
     }
     CHECK(firsts.size() == 10); // every record leads some answers
     CHECK(seen.size() == 10);   // every healthy record is answered
-    for (auto& [addr, count] : seen) CHECK(std::abs(count - 1600) < 200);
+    for (auto& [addr, count] : seen)
+        CHECK(std::abs(count - 1600) < 200);
 
     dns::geo::HealthVector h(f.b->steering->edge_names().size(), 1);
     for (size_t i = 0; i < h.size(); ++i)
@@ -300,7 +472,8 @@ TEST_CASE("multivalue: up to 8 healthy records, rotated", "[dns][geo][policy]") 
     for (int i = 0; i < 200; ++i) {
         auto addrs = geo_test::addresses(f.ask("10.1.0.1"));
         REQUIRE(addrs.size() == 6);
-        for (auto& x : addrs) REQUIRE((x != "10.99.0.1" && x != "10.99.0.2" && x != "10.99.0.3" && x != "10.99.0.4"));
+        for (auto& x : addrs)
+            REQUIRE((x != "10.99.0.1" && x != "10.99.0.2" && x != "10.99.0.3" && x != "10.99.0.4"));
     }
 }
 
@@ -364,7 +537,7 @@ cidr = { eu = ["office-fra"], ap = ["office-sg", "v6-lab"] }
     CHECK(first(f.ask("10.6.8.1")) == US); // Singapore but not in the collection → default
     CHECK(first(f.ask("10.3.0.1")) == US);
     CHECK(first(f.ask("2001:db8:aa::1", -1, 28)) == "2001:db8:e1::10"); // ap has no IPv6: the default answers AAAA
-    CHECK(first(f.ask("2001:db8:aa::1")) == AP);                   // A for an IPv6 client
+    CHECK(first(f.ask("2001:db8:aa::1")) == AP);                        // A for an IPv6 client
     CHECK(first(f.ask("2001:db8:bb::1", -1, 28)) == "2001:db8:e1::10");
     CHECK(f.ask("10.6.7.1").scope_prefix == 24);
 }
@@ -391,13 +564,15 @@ policy = "geoproximity"
 members = ["europe", "america", "ap"]
 )");
     std::map<std::string, int> n;
-    for (int i = 0; i < 10000; ++i) ++n[first(f.ask("10.1.0.1"))];
+    for (int i = 0; i < 10000; ++i)
+        ++n[first(f.ask("10.1.0.1"))];
     CHECK(std::abs(n[EU] - 2500) < 300);
     CHECK(std::abs(n["192.0.2.11"] - 7500) < 300);
     CHECK(first(f.ask("10.3.0.1")) == US);
     f.health({"eu", "ap"}); // us down: america fails over to eu
     CHECK(first(f.ask("10.3.0.1")) == EU);
     f.health({"ap"}); // eu and us down: europe still has eu2 (no check = always healthy)
-    for (int i = 0; i < 100; ++i) REQUIRE(first(f.ask("10.1.0.1")) == "192.0.2.11");
+    for (int i = 0; i < 100; ++i)
+        REQUIRE(first(f.ask("10.1.0.1")) == "192.0.2.11");
     CHECK(first(f.ask("10.3.0.1")) == "192.0.2.11"); // america empty → next nearest pool
 }

@@ -181,3 +181,34 @@ TEST_CASE("name_in_zone", "[dns][geo][steering]") {
     CHECK_FALSE(name_in_zone(geo_test::wire("example.test."), geo_test::wire("www.example.test.")));
     CHECK_FALSE(name_in_zone(geo_test::wire("wwwexample.test."), geo_test::wire("example.test.")));
 }
+
+TEST_CASE("steer ttl is a duration like every other time key", "[dns][geo][config]") {
+    geo_test::TempDir dir;
+    const std::string edge = "[[edge]]\nname = \"a\"\nipv4 = \"192.0.2.1\"\n";
+    auto ttl_of = [&](const std::string& ttl_line) -> int64_t {
+        auto b = geo_test::build(dir, edge + "[[steer]]\nname = \"w.test.\"\n" + ttl_line);
+        INFO(b->diags.to_string());
+        if (!b->steering) return -1;
+        const auto* n = b->steering->find(geo_test::wire("w.test."));
+        REQUIRE(n);
+        auto a = b->steering->answer(*n, 1, client("192.0.2.99"), 0);
+        REQUIRE(a.rr_count == 1);
+        const uint8_t* rr = a.records.data(); // owner pointer, type, class, then the TTL
+        return (int64_t{rr[6]} << 24) | (rr[7] << 16) | (rr[8] << 8) | rr[9];
+    };
+    CHECK(ttl_of("") == 60);
+    CHECK(ttl_of("ttl = \"60s\"\n") == 60);
+    CHECK(ttl_of("ttl = \"1m30s\"\n") == 90);
+    CHECK(ttl_of("ttl = \"2h\"\n") == 7200);
+    CHECK(ttl_of("ttl = 300\n") == 300);
+    CHECK(ttl_of("ttl = \"0s\"\n") == 0);
+    auto error_of = [&](const std::string& ttl_line) {
+        auto b = geo_test::build(dir, edge + "[[steer]]\nname = \"w.test.\"\n" + ttl_line);
+        CHECK_FALSE(b->steering);
+        return b->diags.to_string();
+    };
+    CHECK_THAT(error_of("ttl = \"1500ms\"\n"), Catch::Contains("ttl") && Catch::Contains("whole seconds"));
+    CHECK_THAT(error_of("ttl = \"soon\"\n"), Catch::Contains("ttl") && Catch::Contains("expected a duration"));
+    CHECK_THAT(error_of("ttl = -5\n"), Catch::Contains("ttl"));
+    CHECK_THAT(error_of("ttl = \"100000d\"\n"), Catch::Contains("whole seconds, at most"));
+}
