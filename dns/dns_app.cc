@@ -20,6 +20,7 @@
 #include "dns/server/tcp_server.h"
 #include "dns/server/udp_server.h"
 #include "dns/wire/dns_constants.h"
+#include "dns/zone/zone_history.h"
 #include "dns/zone/zone_loader.h"
 #include "shared/log/log.h"
 #include "shared/loop/worker.h"
@@ -201,6 +202,10 @@ bool DnsApp::build(const std::string& path, shared::ConfigDiagnostics& diags, co
                                                           (names[i].steers(rrtype::AAAA) ? kSteersAaaa : 0));
             }
         }
+        // Edited without raising the serial: served from now on (as BIND does), but secondaries, which compare
+        // serials, keep the old version. Compared before signing, leaving out what the signer adds.
+        if (old && old->serial == z->serial && !same_records(*old, *z, old->signer != nullptr))
+            out->unchanged_serial.push_back({z->apex_text, zc.file, std::to_string(z->serial)});
         if (zc.dnssec.ksk && !sign_zone(zc, *z, diags)) {
             ok = false;
             continue;
@@ -495,6 +500,14 @@ void DnsApp::reload(const std::string& config_path) {
         health_->close(); // kept: the metrics gauges it registered read it
     }
     auto old_db = state_.db;
+    // RFC 1982 / RFC 1995: a secondary asks for the serial and transfers only a newer one, so it keeps the previous
+    // contents; no NOTIFY is sent; the IXFR history cannot express a change without a serial step and is dropped,
+    // so an IXFR from an older serial gets the whole zone, and one from this serial gets "up to date".
+    for (const auto& [zone, file, serial] : next.unchanged_serial)
+        shared::log::warn("dns",
+                          "zone changed without a serial change: serving the new contents, but secondaries will not "
+                          "see the change (raise the SOA serial and reload)",
+                          {{"zone", zone}, {"file", file}, {"serial", serial}});
     state_.cfg = std::move(next.cfg);
     state_.db = std::move(next.db);
     state_.settings = std::move(next.settings);

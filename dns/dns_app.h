@@ -4,6 +4,7 @@
 // Main thread only (the workers get their data through Worker::post).
 #pragma once
 
+#include <array>
 #include <memory>
 #include <string>
 #include <vector>
@@ -42,6 +43,8 @@ class DnsApp final : public shared::DaemonApp {
         std::shared_ptr<const ZoneDb> db;
         std::shared_ptr<const ServiceSettings> settings;
         std::shared_ptr<const void> steering; // the geo::Steering and its hook
+        // Reload: zones whose records changed while their SOA serial did not (apex text, file, serial).
+        std::vector<std::array<std::string, 3>> unchanged_serial;
     };
 
   private:

@@ -18,12 +18,21 @@ bool has_record(const RRset* set, uint32_t ttl, const uint8_t* rd, uint16_t len)
     return found;
 }
 
-// Every record of `a` that `b` lacks (same owner, type, TTL and RDATA), SOA excluded.
-void missing_from(const Zone& a, const Zone& b, std::vector<DiffRecord>* out) {
+// The records a signer adds to a zone (dns/dnssec): compared only when both versions come from the zone file.
+bool signer_made(uint16_t type) {
+    return type == 47 /* NSEC */ || type == 48 /* DNSKEY */ || type == 50 /* NSEC3 */ || type == 51 /* NSEC3PARAM */ ||
+           type == 59 /* CDS */ || type == 60 /* CDNSKEY */ || type == rrtype::RRSIG;
+}
+
+// Every record of `a` that `b` lacks (same owner, type, TTL and RDATA), SOA excluded; also the signer's records
+// when `skip_dnssec`. With `first_only`, stops at the first one.
+void missing_from(const Zone& a, const Zone& b, std::vector<DiffRecord>* out, bool skip_dnssec = false,
+                  bool first_only = false) {
     for (const Node& n : a.node_list()) {
+        if (first_only && !out->empty()) return;
         const Node* other = b.find(n.name);
         for (const RRset& s : n.rrsets) {
-            if (s.type == rrtype::SOA) continue;
+            if (s.type == rrtype::SOA || (skip_dnssec && signer_made(s.type))) continue;
             const RRset* os = other ? other->find(s.type) : nullptr;
             s.for_each([&](const uint8_t* p, uint16_t len) {
                 if (has_record(os, s.ttl, p, len)) return;
@@ -66,6 +75,15 @@ std::shared_ptr<const ZoneDiff> diff_zones(const Zone& from, const Zone& to) {
     missing_from(from, to, &d->removed);
     missing_from(to, from, &d->added);
     return d;
+}
+
+bool same_records(const Zone& a, const Zone& b, bool skip_dnssec) {
+    DiffRecord sa = soa_record(a), sb = soa_record(b);
+    if (sa.ttl != sb.ttl || sa.rdata != sb.rdata) return false;
+    std::vector<DiffRecord> diff;
+    missing_from(a, b, &diff, skip_dnssec, true);
+    if (diff.empty()) missing_from(b, a, &diff, skip_dnssec, true);
+    return diff.empty();
 }
 
 std::shared_ptr<const ZoneHistory> next_history(const Zone& from, const Zone& to, size_t max_versions) {

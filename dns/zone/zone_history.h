@@ -42,6 +42,11 @@ struct ZoneHistory {
 // The difference between two versions of one zone (both finalized or being built; only their node data is read).
 std::shared_ptr<const ZoneDiff> diff_zones(const Zone& from, const Zone& to);
 
+// True when both versions hold the same records (owner, type, TTL, RDATA; the SOA included). `skip_dnssec` leaves
+// out what a signer adds (DNSKEY, CDS, CDNSKEY, NSEC, NSEC3, NSEC3PARAM, RRSIG), to compare a zone file just loaded
+// with the signed version it replaces. Finds "same serial, other contents" on reload.
+bool same_records(const Zone& a, const Zone& b, bool skip_dnssec);
+
 // The history `to` keeps after a reload from `from`: from's history plus the new difference, the oldest dropped
 // beyond `max_versions` (0 = no history) or while the kept records outnumber twice the zone's own (so the history
 // never costs much more than the zone; an older client then gets the whole zone, which is smaller anyway). A serial

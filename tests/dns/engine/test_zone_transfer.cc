@@ -151,7 +151,8 @@ TEST_CASE("IXFR: current client gets the SOA alone; unknown serial gets the whol
 TEST_CASE("IXFR: incremental answers from the history across several reloads (RFC 1995 §4)", "[dns][xfr]") {
     // 200 unchanged records, so the changes stay smaller than the zone (else the whole zone is the answer).
     std::string filler;
-    for (int i = 0; i < 200; i++) filler += "f" + std::to_string(i) + " IN A 198.51.100.1\n";
+    for (int i = 0; i < 200; i++)
+        filler += "f" + std::to_string(i) + " IN A 198.51.100.1\n";
     auto v1 = load(zone_text(1, "a IN A 192.0.2.1\n" + filler));
     auto v2 = load(zone_text(2, "a IN A 192.0.2.2\nb IN A 192.0.2.3\n" + filler));
     v2->history = next_history(*v1, *v2, 16);
@@ -230,4 +231,49 @@ TEST_CASE("IXFR history is bounded by the zone's size; changes larger than the z
     auto v4 = load(text(4, "c") + "extra IN A 192.0.2.99\n");
     v4->history = next_history(*v3, *v4, 16);
     CHECK(run(v4, rrtype::IXFR, 3u).kind == TransferKind::ixfr_incremental);
+}
+
+TEST_CASE("same serial, other contents: found on reload; IXFR sends the whole zone to older serials",
+          "[dns][xfr][serial]") {
+    std::string filler;
+    for (int i = 0; i < 50; i++)
+        filler += "f" + std::to_string(i) + " IN A 198.51.100.1\n";
+    auto v1 = load(zone_text(1, filler));
+    auto v2 = load(zone_text(2, "a IN A 192.0.2.1\n" + filler));
+    v2->history = next_history(*v1, *v2, 16);
+    REQUIRE(run(v2, rrtype::IXFR, 1u).kind == TransferKind::ixfr_incremental);
+
+    // Reloaded unchanged: same records, the history kept.
+    auto same = load(zone_text(2, "a IN A 192.0.2.1\n" + filler));
+    CHECK(same_records(*v2, *same, false));
+    same->history = next_history(*v2, *same, 16);
+    CHECK(same->history == v2->history);
+
+    // Edited, serial kept: an address, a TTL, a record added or removed, the SOA's other fields.
+    CHECK_FALSE(same_records(*v2, *load(zone_text(2, "a IN A 192.0.2.9\n" + filler)), false));
+    CHECK_FALSE(same_records(*v2, *load(zone_text(2, "a 60 IN A 192.0.2.1\n" + filler)), false));
+    CHECK_FALSE(same_records(*v2, *load(zone_text(2, "a IN A 192.0.2.1\nb IN A 192.0.2.2\n" + filler)), false));
+    CHECK_FALSE(same_records(*v2, *load(zone_text(2, filler)), false));
+    std::string soa_edit = zone_text(2, "a IN A 192.0.2.1\n" + filler);
+    soa_edit.replace(soa_edit.find(" 3600 600 "), 10, " 7200 600 ");
+    CHECK_FALSE(same_records(*v2, *load(soa_edit), false));
+    // What a signer adds is left out on request (the version replaced was signed, the new one is not yet).
+    auto with_key =
+        load(zone_text(2, "a IN A 192.0.2.1\n@ IN DNSKEY 257 3 13 "
+                          "mdsswUyr3DPW132mOi8V9xESWE8jTo0dxCjjnopKl+GqJxpVXckHAeF+KkxLbxILfDLUT0rAK9iUzy1L53eKGQ==\n" +
+                              filler));
+    CHECK_FALSE(same_records(*with_key, *v2, false));
+    CHECK(same_records(*with_key, *v2, true));
+
+    // The edited zone keeps no history: a change without a serial step cannot be a difference. A secondary at
+    // serial 1 gets the whole zone; one at serial 2 is told it is up to date (it keeps the old contents: hence the
+    // reload warning).
+    auto edited = load(zone_text(2, "a IN A 192.0.2.9\n" + filler));
+    edited->history = next_history(*v2, *edited, 16);
+    CHECK(edited->history == nullptr);
+    Stream from1 = run(edited, rrtype::IXFR, 1u);
+    CHECK(from1.kind == TransferKind::ixfr_full);
+    CHECK(std::find(from1.records.begin(), from1.records.end(), "a.xfr.test. 300 IN A 192.0.2.9") !=
+          from1.records.end());
+    CHECK(run(edited, rrtype::IXFR, 2u).kind == TransferKind::ixfr_current);
 }
