@@ -3,7 +3,8 @@ to join silently and take part of the traffic (6 requests split 3 errors / 3 hit
 exits 1 within seconds with nginx's message naming the address ("bind tcp 127.0.0.1:P: Address already in use -
 another process is serving it"): for the viewer listener, the admin listener, an IPv6 listener and a wildcard
 address overlapping the running one; also when the other process is not Meridian (a plain SO_REUSEPORT listener).
-The first edge keeps answering every request, through a SIGHUP reload too; the workers of one edge still share
+The first edge keeps answering every request, through a SIGHUP reload too; of two edges started at the same moment,
+exactly one serves; the workers of one edge still share
 their port, also a port 0 chosen once at start; and the port is free again for the next edge once the first exits.
 """
 import os
@@ -165,6 +166,34 @@ try:
         f.eq(http_get(admin, "/_meridian/health")[0], 200, "port 0: the admin listener answers")
 finally:
     f.eq(zero.stop(), 0, "port 0: exits 0")
+
+# Two edges started at the same moment on the same ports: exactly one serves, the other exits 1 (the per-address
+# lock settles what the probe alone could not). A few rounds, since the interleaving varies.
+for rnd in range(4):
+    conf = os.path.join(tmp, f"race{rnd}.toml")
+    rport, radmin = free_port(), free_port()
+    with open(conf, "w") as fh:
+        fh.write(f'workers = 2\nlisten = ["127.0.0.1:{rport}"]\n[admin]\nlisten = "127.0.0.1:{radmin}"\n' + BODY)
+    procs = [subprocess.Popen([EDGE, "--config", conf], stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+             for _ in range(2)]
+    try:
+        end = time.time() + 20
+        while time.time() < end and all(p.poll() is None for p in procs):
+            time.sleep(0.05)
+        time.sleep(0.5)
+        codes = [p.poll() for p in procs]
+        f.check(sorted(codes, key=lambda c: -1 if c is None else c) == [None, 1],
+                f"race {rnd}: one edge runs, the other exits 1 ({codes})")
+        f.eq(all_served_by_first(rport, 8), 8, f"race {rnd}: the survivor answers")
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.send_signal(signal.SIGTERM)  # by PID, the ones started here
+            try:
+                p.communicate(timeout=20)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.communicate()
 
 # Once the first edge is gone, its ports are free for the next one.
 again = Edge(tmp, BODY, workers=2)
