@@ -481,9 +481,32 @@ void DnsApp::reload(const std::string& config_path) {
     }
     for (const auto& e : diags.all())
         shared::log::warn("dns", e.to_string());
-    if (next.cfg.common.workers != state_.cfg.common.workers ||
-        next.cfg.common.listen.size() != state_.cfg.common.listen.size())
-        shared::log::warn("dns", "workers and listen changes take effect after a restart");
+    // Sockets and threads are made once at start (and their addresses claimed for this process): a reload never
+    // rebinds. It says which such keys changed and keeps the running values in the new config, so the next reload
+    // compares against what really runs (as the edge does).
+    {
+        auto addrs = [](const std::vector<shared::SocketAddress>& v) {
+            std::string out;
+            for (const auto& a : v)
+                out += (out.empty() ? "" : ",") + a.to_string();
+            return out;
+        };
+        auto opt_addr = [](const std::optional<shared::SocketAddress>& a) {
+            return a ? a->to_string() : std::string();
+        };
+        auto keep = [](const char* key, auto& configured, const auto& running, const std::string& c,
+                       const std::string& r) {
+            if (c == r) return;
+            shared::log::warn("dns", "reload: changing this key needs a restart; keeping the running value",
+                              {{"key", key}, {"running", r}, {"configured", c}});
+            configured = running;
+        };
+        auto& nc = next.cfg.common;
+        const auto& oc = state_.cfg.common;
+        keep("workers", nc.workers, oc.workers, std::to_string(nc.workers), std::to_string(oc.workers));
+        keep("listen", nc.listen, oc.listen, addrs(nc.listen), addrs(oc.listen));
+        keep("admin.listen", nc.admin_listen, oc.admin_listen, opt_addr(nc.admin_listen), opt_addr(oc.admin_listen));
+    }
     if (next.cfg.query_log_file != query_log_.path())
         shared::log::warn("dns", "query_log.file changes take effect after a restart");
     auto s = std::make_shared<ServiceSettings>(*next.settings);

@@ -3,7 +3,8 @@
 SO_REUSEPORT, so it used to join silently and answer part of the queries (its own zones, or none), the admin port
 included. Now it exits 1 within seconds naming the address and protocol ("bind udp 127.0.0.1:P: Address already in
 use - another process is serving it"), also when another program holds only the UDP or only the TCP port with
-SO_REUSEPORT. The first server keeps answering every UDP and TCP query, through a SIGHUP reload too; a port 0 is
+SO_REUSEPORT. The first server keeps answering every UDP and TCP query, through a SIGHUP reload too (one that
+changes listen says it needs a restart and keeps the running sockets); a port 0 is
 chosen once and shared by UDP, TCP and every worker; the port is free for the next server once the first exits."""
 import os
 import shutil
@@ -120,6 +121,28 @@ def main():
         check("msg=reloaded" in text, "SIGHUP: the first server reloads")
         check("cannot listen" not in text, "SIGHUP: ... without a listen error")
         check(answered(port) == 48, "SIGHUP: every query still answered")
+        # A reload that changes listen/admin.listen: sockets are made once, so it says so and keeps serving where it
+        # runs (the new port stays unbound); the next reload compares against what runs.
+        moved, moved_admin = free_port(), free_port()
+        config(tmp, "first", f"127.0.0.1:{moved}", f"127.0.0.1:{moved_admin}")
+        first.send_signal(signal.SIGHUP)
+        end = time.time() + 20
+        while time.time() < end and text.count("msg=reloaded") < 2:
+            time.sleep(0.1)
+            text = open(os.path.join(tmp, "first.log")).read()
+        warn = 'msg="reload: changing this key needs a restart; keeping the running value"'
+        check(f'{warn} key=listen running=127.0.0.1:{port} configured=127.0.0.1:{moved}' in text,
+              "SIGHUP with another listen: the warning names the running and configured addresses")
+        check(f'{warn} key=admin.listen running=127.0.0.1:{admin} configured=127.0.0.1:{moved_admin}' in text,
+              "... and admin.listen")
+        check(answered(port) == 48, "... the running address still answers")
+        check(udp_query(moved, build_query("web.example.test.", 1), timeout=0.5, retries=1) is None,
+              "... the new one is not bound")
+        first.send_signal(signal.SIGHUP)
+        while time.time() < end and text.count("msg=reloaded") < 3:
+            time.sleep(0.1)
+            text = open(os.path.join(tmp, "first.log")).read()
+        check(text.count("key=listen") == 2, "the next reload compares with what runs (warns again)")
         first.send_signal(signal.SIGTERM)
         check(first.wait(20) == 0, "the first server exits 0")
 
