@@ -7,6 +7,7 @@ SO_REUSEPORT. The first server keeps answering every UDP and TCP query, through 
 changes listen says it needs a restart and keeps the running sockets); a port 0 is
 chosen once and shared by UDP, TCP and every worker; the port is free for the next server once the first exits."""
 import os
+import re
 import shutil
 import signal
 import socket
@@ -74,11 +75,21 @@ def main():
     tmp = tempfile.mkdtemp(prefix="meridian-it-second-")
     first = None
     try:
-        port, admin = free_port(), free_port()
+        # Port 0 for the first server: no window between picking a free port and binding it, which a test running
+        # beside this one could fall into. The ports chosen are logged.
         log = open(os.path.join(tmp, "first.log"), "w")
-        first = subprocess.Popen([DNS, "--config", config(tmp, "first", f"127.0.0.1:{port}", f"127.0.0.1:{admin}")],
+        first = subprocess.Popen([DNS, "--config", config(tmp, "first", "127.0.0.1:0", "127.0.0.1:0")],
                                  stdout=log, stderr=log)
-        if not wait_udp(port, 20):
+        port = admin = None
+        end = time.time() + 20
+        while time.time() < end and not (port and admin) and first.poll() is None:
+            for line in open(os.path.join(tmp, "first.log")).read().splitlines():
+                m = re.search(r"dns msg=listening udp=127\.0\.0\.1:(\d+)", line)
+                port = int(m.group(1)) if m else port
+                m = re.search(r"admin msg=listening addr=127\.0\.0\.1:(\d+)", line)
+                admin = int(m.group(1)) if m else admin
+            time.sleep(0.1)
+        if not (port and admin and wait_udp(port, 20)):
             print(open(os.path.join(tmp, "first.log")).read())
             check(False, "the first server starts")
             return 1
@@ -86,17 +97,17 @@ def main():
 
         cases = [
             ("same-config", f"127.0.0.1:{port}", f"127.0.0.1:{admin}", f"bind tcp 127.0.0.1:{admin}: "),
-            ("listen", f"127.0.0.1:{port}", f"127.0.0.1:{free_port()}", f"bind tcp 127.0.0.1:{port}: "),
+            ("listen", f"127.0.0.1:{port}", None, f"bind tcp 127.0.0.1:{port}: "),
             ("wildcard", f"0.0.0.0:{port}", None, f"bind tcp 0.0.0.0:{port}: "),
         ]
         # Another program holding only the UDP port, or only the TCP port, with SO_REUSEPORT.
         u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         u.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
-        u.bind(("127.0.0.1", 0))
-        uport = u.getsockname()[1]
+        uport = free_port()  # free for TCP too, so only the UDP socket below can be in the way
+        u.bind(("127.0.0.1", uport))
         t = socket.socket()
         t.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
-        t.bind(("127.0.0.1", 0))
+        t.bind(("127.0.0.1", free_port()))
         t.listen(4)
         tport = t.getsockname()[1]
         cases += [("udp-only", f"127.0.0.1:{uport}", None, f"bind udp 127.0.0.1:{uport}: "),
@@ -131,9 +142,9 @@ def main():
             time.sleep(0.1)
             text = open(os.path.join(tmp, "first.log")).read()
         warn = 'msg="reload: changing this key needs a restart; keeping the running value"'
-        check(f'{warn} key=listen running=127.0.0.1:{port} configured=127.0.0.1:{moved}' in text,
-              "SIGHUP with another listen: the warning names the running and configured addresses")
-        check(f'{warn} key=admin.listen running=127.0.0.1:{admin} configured=127.0.0.1:{moved_admin}' in text,
+        check(f'{warn} key=listen running=127.0.0.1:0 configured=127.0.0.1:{moved}' in text,
+              "SIGHUP with another listen: the warning names the running (as configured) and new addresses")
+        check(f'{warn} key=admin.listen running=127.0.0.1:0 configured=127.0.0.1:{moved_admin}' in text,
               "... and admin.listen")
         check(answered(port) == 48, "... the running address still answers")
         check(udp_query(moved, build_query("web.example.test.", 1), timeout=0.5, retries=1) is None,
