@@ -87,7 +87,7 @@ database = "cities.mmdb"
 """
     for name, h in health.items():
         conf += (f'[[edge]]\nname = "{name}"\nipv4 = "{ADDR[name]}"\nhealth = {{ type = "http", address = "127.0.0.1", '
-                 f'port = {h.port}, interval = "500ms", timeout = "300ms", failure_threshold = 2, '
+                 f'port = {h.port}, interval = "1s", timeout = "1s", failure_threshold = 2, '
                  f'success_threshold = 2 }}\n')
     conf += """
 [[steer]]
@@ -132,9 +132,10 @@ default = "default-eu"
 
     check(wait_for(lambda: answer(SAN_JOSE) == ADDR["sj"]), "meridian-dns answers")
     check(dig(SAN_JOSE)[0][0] == "30", "the answers carry ttl \"30s\" as 30")
-    check(answer(ASHBURN) == ADDR["na1"], "all healthy: Ashburn → na1 (continent NA)")
-    check(answer(FRANKFURT) == ADDR["eu1"], "all healthy: Frankfurt → eu1")
-    check(answer(TOKYO) == ADDR["default-eu"], "all healthy: Tokyo → the default")
+    # (A first check slower than its timeout on a loaded machine marks an edge down until two pass: wait.)
+    check(wait_for(lambda: answer(ASHBURN) == ADDR["na1"]), "all healthy: Ashburn → na1 (continent NA)")
+    check(wait_for(lambda: answer(FRANKFURT) == ADDR["eu1"]), "all healthy: Frankfurt → eu1")
+    check(wait_for(lambda: answer(TOKYO) == ADDR["default-eu"]), "all healthy: Tokyo → the default")
 
     # na1 down: North America (outside California) falls back to the next less specific record, the default.
     health["na1"].status = 500
@@ -160,11 +161,14 @@ default = "default-eu"
           f"meridian_dns_steering_failed_open_total counts the fail-open answers ({before} → {after})")
 
     # A reload with nothing changed logs nothing again.
-    n_open = log().count("failing open")
+    def n_open():
+        return log().count(line) + log().count(line2)
+
+    before_reload = n_open()
     proc.send_signal(signal.SIGHUP)
     check(wait_for(lambda: "msg=reloaded" in log(), 15), "SIGHUP: reloaded")
-    time.sleep(1.5)  # a few health rounds
-    check(log().count("failing open") == n_open, f"SIGHUP: the fail-open lines are not repeated ({n_open})")
+    time.sleep(2.5)  # a few health rounds
+    check(n_open() == before_reload == 2, f"SIGHUP: the fail-open lines are not repeated ({before_reload})")
     check(answer(ASHBURN) == ADDR["na1"], "SIGHUP: Ashburn still fails open to na1")
     m = failed_open_total()
     check(m is not None and m >= after, f"SIGHUP: the counter does not step back ({after} → {m})")
