@@ -13,6 +13,7 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <iterator>
 #include <map>
@@ -115,11 +116,11 @@ void parse_origin(shared::ConfigSection& sec, OriginConfig* o) {
             std::string why;
             if (!is_directory(path, &why)) {
                 sec.error("path", "\"" + path + "\": " + why);
-            } else if (char* real = ::realpath(path.c_str(), nullptr)) {
-                o->path = real;
-                std::free(real);
             } else {
-                sec.error("path", "\"" + path + "\": " + std::strerror(errno));
+                // Absolute but not resolved: a release symlink in it is followed per request (bucket_origin.h).
+                std::error_code ec;
+                o->path = std::filesystem::absolute(path, ec).lexically_normal().string();
+                if (ec) sec.error("path", "\"" + path + "\": " + ec.message());
             }
         }
         o->index_document = sec.get_string("index_document", "index.html");

@@ -185,8 +185,12 @@ void ProxySession::fail_viewer(int status) {
     if (answer_with_error_page(status)) return;
     phase_ = Phase::done;
     viewer_.detach();
-    handler_->send_simple(viewer_, &req_, status, status == 504 ? "origin timed out\n" : "origin failed\n",
-                          CacheResult::error);
+    // 503: the origin is there but not ready (a bucket mid-deploy: its folder missing, a file being written).
+    handler_->send_simple(viewer_, &req_, status,
+                          status == 504   ? "origin timed out\n"
+                          : status == 503 ? "origin unavailable\n"
+                                          : "origin failed\n",
+                          CacheResult::error, status == 503 ? "Retry-After: 1\r\n" : std::string_view());
     maybe_destroy();
 }
 
@@ -668,6 +672,12 @@ void ProxySession::bucket_fill(const BucketOrigin& bucket) {
         maybe_destroy();
         return;
     }
+    if (resp.status == 503) {
+        // The folder is missing or the file is being written (a deploy under way): never stored; every viewer of
+        // this fill gets the stale copy when there is one, else the 503.
+        bucket_body_read(false, false, {}, 503);
+        return;
+    }
     ResponseFacts facts = response_facts(resp.status, fields.data(), fields.size(), request_time_ms_, now);
     Freshness f = compute_freshness(facts, ttl_policy(*behavior_));
     uint64_t max_obj = handler_->services().coalescer->max_object_bytes();
@@ -679,11 +689,11 @@ void ProxySession::bucket_fill(const BucketOrigin& bucket) {
         std::string block =
             build_stored_header_block(resp.status, "", fields.data(), fields.size(), behavior_->cache_set_cookie, &val);
         Ref<CachedObject> obj = CachedObject::create(key_, resp.status, block, val, f, resp.length);
-        fill_->start_body(obj);
         if (resp.fd >= 0 && resp.length > 0) {
-            read_bucket_body(std::move(resp), std::move(obj));
+            read_bucket_body(std::move(resp), std::move(obj)); // starts the body once it is read and checked
             return;
         }
+        fill_->start_body(obj);
         if (!resp.body.empty()) fill_->append(resp.body.data(), resp.body.size());
         bucket_body_read(true, fill_->finish(ProxyHandler::wall_ms()), obj);
         return;
@@ -702,14 +712,17 @@ void ProxySession::bucket_fill(const BucketOrigin& bucket) {
 namespace {
 
 // A bucket body read on the thread pool: a file of up to max_object_bytes read on the loop would stall every other
-// connection of the worker for as long as the disk takes (nginx without aio has the same stall). The fill is
-// thread-safe, so the read appends to it directly and waiters stream as it goes.
+// connection of the worker for as long as the disk takes (nginx without aio has the same stall). The body is read
+// whole and the file checked unchanged (BucketResponse::same_file) before the fill starts: a file a deploy wrote
+// during the read is never stored nor streamed to waiters as if complete. The fill is thread-safe, so the job starts,
+// fills and finishes it directly.
 struct BucketRead {
     BucketResponse resp;
     Ref<Fill> fill;
     Ref<CachedObject> obj;
-    bool ok = true;      // the whole file was read and the fill finished
-    bool stored = false; // ... and the object went into the cache
+    bool ok = true;       // the whole file was read and the fill finished
+    bool stored = false;  // ... and the object went into the cache
+    bool changed = false; // the file changed (or shrank) while read: a deploy is writing it
 };
 
 } // namespace
@@ -717,42 +730,46 @@ struct BucketRead {
 void ProxySession::read_bucket_body(BucketResponse resp, Ref<CachedObject> obj) {
     auto r = std::make_shared<BucketRead>(BucketRead{std::move(resp), fill_, std::move(obj)});
     auto work = [r] {
-        std::vector<char> buf(static_cast<size_t>(std::min<uint64_t>(r->resp.length, 256 << 10)));
-        uint64_t off = r->resp.offset, left = r->resp.length;
-        while (left > 0) {
-            ssize_t n = ::pread(r->resp.fd, buf.data(), std::min<uint64_t>(left, buf.size()), static_cast<off_t>(off));
-            if (n < 0 && errno == EINTR) continue;
-            // n <= 0: the file shrank or an I/O error, never store a truncated body. append() false: the fill
-            // failed meanwhile (the leader went away, the server is stopping).
-            if (n <= 0 || !r->fill->append(buf.data(), static_cast<size_t>(n))) {
-                r->ok = false;
-                return;
-            }
-            off += static_cast<uint64_t>(n);
-            left -= static_cast<uint64_t>(n);
+        std::string body;
+        if (!r->resp.read_body(&body)) { // short: the file shrank, or an I/O error
+            r->ok = false;
+            r->changed = true;
+            return;
         }
+        if (!r->resp.same_file()) {
+            r->ok = false;
+            r->changed = true;
+            return;
+        }
+        r->fill->start_body(r->obj);
+        // append() false: the fill failed meanwhile (the leader went away, the server is stopping).
+        if (!r->fill->append(body.data(), body.size())) {
+            r->ok = false;
+            return;
+        }
+        std::string().swap(body);
         // Finished here, right after the last append, not later on the loop: a viewer who got the last byte and
         // asks again at once finds the object stored.
         r->stored = r->fill->finish(ProxyHandler::wall_ms());
     };
     ++jobs_;
     handler_->io().run_off_loop(std::move(work), [this, r](bool ran) {
-        if (!dead_) bucket_body_read(ran && r->ok, r->stored, r->obj);
+        if (!dead_) bucket_body_read(ran && r->ok, r->stored, r->obj, r->changed ? 503 : 502);
         job_done();
     });
 }
 
-void ProxySession::bucket_body_read(bool ok, bool stored, const Ref<CachedObject>& obj) {
+void ProxySession::bucket_body_read(bool ok, bool stored, const Ref<CachedObject>& obj, int fail_status) {
     if (driving_) { // abort() may have failed the fill meanwhile
         if (ok) {
             if (stored) handler_->drop_stale_variants(key_, *obj);
         } else {
-            origin_error_ = shared::HttpError::Truncated;
-            fill_->fail();
+            if (fail_status != 503) origin_error_ = shared::HttpError::Truncated;
+            fill_->fail(fail_status);
         }
         driving_ = false;
     }
-    if (!ok && phase_ == Phase::head) fail_viewer(502);
+    if (!ok && phase_ == Phase::head && !serve_stale_instead()) fail_viewer(fail_status);
     maybe_destroy();
 }
 
@@ -1109,6 +1126,7 @@ void ProxySession::bucket_pass(BucketResponse resp) {
     if (!resp.location.empty()) headers.push_back({"Location", resp.location});
     if (!resp.content_range.empty()) headers.push_back({"Content-Range", resp.content_range});
     if (!resp.allow.empty()) headers.push_back({"Allow", std::string(resp.allow)});
+    if (resp.retry_after) headers.push_back({"Retry-After", std::to_string(resp.retry_after)});
     if (resp.status == 200 || resp.status == 206) headers.push_back({"Accept-Ranges", "bytes"});
     std::string cl = std::to_string(resp.fd >= 0 ? resp.length : resp.body.size());
     bool not_modified = resp.status == 304;
@@ -1131,6 +1149,12 @@ void ProxySession::pump_bucket_pass() {
     // behind a slow disk (or a cold page cache) for as long as the file is large.
     if (reading_bucket_ || phase_ != Phase::body) return;
     if (bucket_sent_ >= bucket_resp_.length) {
+        // Every announced byte went out, but if the file changed meanwhile (a deploy rewrote it) they are not one
+        // version's bytes: close instead of presenting the mix as complete.
+        if (!bucket_resp_.same_file()) {
+            cut();
+            return;
+        }
         finish();
         return;
     }

@@ -142,7 +142,7 @@ class ProxySession final : public ViewerEvents, public FillSubscriber, public Se
     // Leader, bucket origin: reads the file into the fill and finishes it on the thread pool, then bucket_body_read()
     // on the loop (`ok`: the fill finished; `stored`: its object went into the cache).
     void read_bucket_body(BucketResponse resp, Ref<CachedObject> obj);
-    void bucket_body_read(bool ok, bool stored, const Ref<CachedObject>& obj);
+    void bucket_body_read(bool ok, bool stored, const Ref<CachedObject>& obj, int fail_status = 502);
     // A thread-pool job of this session finished (destroy() waits for them before closing).
     void job_done();
     void maybe_destroy();

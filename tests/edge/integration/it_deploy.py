@@ -1,0 +1,255 @@
+"""Deploying a new version of a bucket site under concurrent load, both ways front-end teams do it:
+(a) delete and copy (`rm -rf site && cp -r vN site`) and (b) an atomic release symlink switch
+(`ln -sfn releases/vN current.tmp && mv -T current.tmp current`). Several threads request every file of the site
+meanwhile (a small page, a 200 KB bundle, a zero-length file, a file over max_object_bytes that is passed through,
+a file in one release only, a missing key answered with the error document). Asserted: every 200 body is exactly one
+release's bytes (never torn, never empty in place of a file), style (b) answers only 200 (no 404/503 at all for
+files in both releases), style (a) answers 404 only for files a copy had not reached yet (a bounded share) and
+503 only while a file was being written, the process lives, and after the last deploy every file is the new
+release's within the object TTL."""
+import os
+import random
+import shutil
+import subprocess
+import sys
+import threading
+import time
+
+sys.path.insert(0, os.path.dirname(__file__))
+from edgetest import Edge, Failures, http_get, tmpdir  # noqa: E402
+
+DURATION = float(os.environ.get("MERIDIAN_DEPLOY_SECONDS", "8"))  # per style; bounded load loops
+THREADS = 6
+TTL = 1  # default_ttl and error_ttl of the test behaviors (seconds)
+
+tmp = tmpdir()
+rng = random.Random(18)
+VERSIONS = ["v1", "v2", "v3"]
+BIG = 1_600_000  # over max_object_bytes (1 MiB): passed through
+
+
+def release_files(v, prefix):
+    mark = v.encode()
+    files = {
+        f"{prefix}/index.html": b"<h1>release " + mark + b"</h1>\n",
+        f"{prefix}/app.js": (b"/* " + mark + b" */ " + bytes(rng.getrandbits(8) for _ in range(4000)) * 50),
+        f"{prefix}/empty.txt": b"",
+        f"{prefix}/big.bin": mark * (BIG // len(mark)) + os.urandom(1000),
+        f"{prefix}/only-{v}.html": b"only in " + mark + b"\n",
+        "404.html": b"<h1>missing, release " + mark + b"</h1>\n",
+    }
+    return files
+
+
+def write_tree(root, files):
+    for rel, data in files.items():
+        p = os.path.join(root, rel)
+        os.makedirs(os.path.dirname(p), exist_ok=True)
+        with open(p, "wb") as fh:
+            fh.write(data)
+
+
+# Copy-style releases (keys under /c/) and link-style releases (keys under /l/), each a complete site folder.
+content = {}  # path -> {version: bytes}
+for v in VERSIONS:
+    for prefix, parent in (("c", "dist"), ("l", "releases")):
+        files = release_files(v, prefix)
+        write_tree(os.path.join(tmp, parent, v), files)
+        for rel, data in files.items():
+            content.setdefault((prefix, "/" + rel), {})[v] = data
+
+site = os.path.join(tmp, "site")
+shutil.copytree(os.path.join(tmp, "dist", "v1"), site)
+os.symlink("releases/v1", os.path.join(tmp, "current"))
+
+f = Failures()
+edge = Edge(tmp, f"""
+[cache]
+max_object_bytes = "1MiB"
+[[origin]]
+name = "copy"
+type = "bucket"
+path = "{site}"
+error_document = "404.html"
+[[origin]]
+name = "link"
+type = "bucket"
+path = "{os.path.join(tmp, "current")}"
+error_document = "404.html"
+[[behavior]]
+path_pattern = "/c/*"
+origin = "copy"
+default_ttl = "{TTL}s"
+error_ttl = "{TTL}s"
+compress = false
+[[behavior]]
+path_pattern = "*"
+origin = "link"
+default_ttl = "{TTL}s"
+error_ttl = "{TTL}s"
+compress = false
+""", workers=2)
+edge.start()
+
+
+def paths_for(prefix):
+    out = [f"/{prefix}/", f"/{prefix}/index.html", f"/{prefix}/app.js", f"/{prefix}/empty.txt", f"/{prefix}/big.bin",
+           f"/{prefix}/missing.html"]
+    out += [f"/{prefix}/only-{v}.html" for v in VERSIONS]
+    return out
+
+
+def expected(prefix, path):
+    """{version: (status, body)} for a path."""
+    if path.endswith("/"):
+        path += "index.html"
+    per = content.get((prefix, path))
+    out = {}
+    for v in VERSIONS:
+        if per and v in per:
+            out[v] = (200, per[v])
+        else:
+            out[v] = (404, content[(prefix, "/404.html")][v])
+    return out
+
+
+def in_both(prefix, path):
+    """The file exists in every release (a 404 for it is a 404 storm)."""
+    if path.endswith("/"):
+        path += "index.html"
+    per = content.get((prefix, path))
+    return per is not None and len(per) == len(VERSIONS)
+
+
+def load(prefix, stop, results):
+    paths = paths_for(prefix)
+    r = random.Random(threading.get_ident())
+    while not stop.is_set():
+        p = r.choice(paths)
+        try:
+            st, h, body = http_get(edge.port, p, timeout=20)
+            results.append((p, st, body, h.get("content-length")))
+        except Exception as e:  # noqa: BLE001 - a cut connection is recorded, judged below
+            results.append((p, "error", repr(e), None))
+
+
+def run_style(prefix, deploy):
+    stop = threading.Event()
+    results = []
+    threads = [threading.Thread(target=load, args=(prefix, stop, results)) for _ in range(THREADS)]
+    for t in threads:
+        t.start()
+    deploys = 0
+    end = time.monotonic() + DURATION
+    i = 0
+    while time.monotonic() < end:
+        i += 1
+        deploy(VERSIONS[i % len(VERSIONS)])
+        deploys += 1
+        time.sleep(0.15)
+    stop.set()
+    for t in threads:
+        t.join(60)
+    final = VERSIONS[i % len(VERSIONS)]
+    return results, deploys, final, time.monotonic()
+
+
+def judge(prefix, results, style_a):
+    counts = {}
+    torn = []
+    storm = 0
+    for p, st, body, cl in results:
+        counts[st] = counts.get(st, 0) + 1
+        if st == "error":
+            continue
+        exp = expected(prefix, p)
+        if st in (200, 404):
+            # Style (a): between `rm -rf` and the copy reaching it, the error document is missing too.
+            plain_404 = style_a and st == 404 and body == b"Not Found\n"
+            if (st, body) not in exp.values() and not plain_404:
+                torn.append((p, st, len(body), body[:40]))
+            if st == 404 and in_both(prefix, p):
+                storm += 1
+            if cl is not None and int(cl) != len(body):
+                torn.append((p, st, "content-length", cl, len(body)))
+        elif st != 503:
+            torn.append((p, st, "unexpected status"))
+    total = len(results)
+    print(f"style {'(a) delete-and-copy' if style_a else '(b) symlink switch'}: {total} requests, statuses {counts}, "
+          f"404 for files in every release: {storm}")
+    f.check(total >= 100, f"/{prefix}: the load ran ({total} requests)")
+    f.check(not torn, f"/{prefix}: every 200/404 body is exactly one release's bytes (bad: {torn[:5]})")
+    return counts, storm, total
+
+
+def wait_converged(prefix, final, since):
+    """Every path serves the final release within TTL (+ slack for a loaded machine)."""
+    deadline = since + TTL + 10
+    pending = set(paths_for(prefix))
+    while pending and time.monotonic() < deadline:
+        for p in list(pending):
+            try:
+                st, h, body = http_get(edge.port, p, timeout=20)
+            except Exception:  # noqa: BLE001
+                continue
+            if (st, body) == expected(prefix, p)[final]:
+                pending.discard(p)
+        if pending:
+            time.sleep(0.1)
+    took = time.monotonic() - since
+    f.check(not pending, f"/{prefix}: release {final} served everywhere {took:.1f}s after the last deploy "
+                         f"(TTL {TTL}s; still old: {sorted(pending)})")
+
+
+try:
+    # Warm the caches so expiries and revalidations happen during the deploys.
+    for pre in ("c", "l"):
+        for p in paths_for(pre):
+            http_get(edge.port, p, timeout=20)
+
+    # (a) delete and copy.
+    def copy_deploy(v):
+        subprocess.run(["sh", "-c", f'rm -rf "{site}" && cp -r "{os.path.join(tmp, "dist", v)}" "{site}"'],
+                       check=True)
+
+    results, deploys, final, t_end = run_style("c", copy_deploy)
+    counts, storm, total = judge("c", results, True)
+    f.check(deploys >= 5, f"(a) {deploys} delete-and-copy deploys under load")
+    # A 404 for a file in every release happens only in the instant between `rm -rf` and the copy reaching it.
+    f.check(storm <= total * 0.25, f"(a) no 404 storm: {storm} of {total} for files in every release")
+    f.check(edge.proc.poll() is None, "(a) the edge is alive")
+    wait_converged("c", final, t_end)
+
+    # (b) atomic symlink switch.
+    def link_deploy(v):
+        subprocess.run(["sh", "-c", f'cd "{tmp}" && ln -sfn releases/{v} current.tmp && mv -T current.tmp current'],
+                       check=True)
+
+    results, deploys, final, t_end = run_style("l", link_deploy)
+    counts, storm, total = judge("l", results, False)
+    f.check(deploys >= 5, f"(b) {deploys} release switches under load")
+    f.eq(storm, 0, "(b) no 404 for files in every release")
+    f.eq({k: v for k, v in counts.items() if k not in (200, 404)}, {}, "(b) nothing but 200/404 answers")
+    f.check(edge.proc.poll() is None, "(b) the edge is alive")
+    wait_converged("l", final, t_end)
+
+    # A missing folder: 503 with Retry-After (never a stored 404), logged, and found again once it is back.
+    shutil.rmtree(site)
+    time.sleep(TTL + 0.5)
+    st, h, body = http_get(edge.port, "/c/index.html")  # expired: its revalidation finds no folder
+    f.check(st == 503 or (st == 200 and body in content[("c", "/c/index.html")].values()),
+            f"missing folder, expired copy: the stale copy or 503 (got {st}, {h.get('cache-status')})")
+    st, h, body = http_get(edge.port, "/c/never-cached.html")
+    f.eq(st, 503, "missing folder, nothing stale: 503")
+    f.eq(h.get("retry-after"), "1", "... with Retry-After")
+    f.check("bucket folder cannot be opened" in edge.log() and site in edge.log(),
+            "missing folder: a warning naming the folder")
+    shutil.copytree(os.path.join(tmp, "dist", "v2"), site)
+    st, h, body = http_get(edge.port, "/c/never-cached.html")
+    f.eq((st, body), (404, content[("c", "/404.html")]["v2"]), "folder back: the new error document")
+    f.check(edge.log().count("bucket folder cannot be opened") <= 2, "the warning is rate-limited")
+finally:
+    alive = edge.proc.poll() is None
+    edge.stop()
+f.check(alive, "the edge lived through every deploy")
+f.done()
