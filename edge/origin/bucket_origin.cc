@@ -227,21 +227,28 @@ int BucketOrigin::open_beneath(const Release& rel, std::string_view name) const 
     return fd;
 }
 
-bool BucketOrigin::being_written(int fd, const struct stat& st) const {
+BucketOrigin::Stat BucketOrigin::stat_settled(int fd, struct stat* st) const {
+    bool leased = false;
     if (use_lease_) {
         // A read lease is refused (EAGAIN) while any process has the file open for writing. Released at once.
         if (::fcntl(fd, F_SETLEASE, F_RDLCK) == 0) {
             ::fcntl(fd, F_SETLEASE, F_UNLCK);
-            return false;
+            leased = true;
+        } else if (errno == EAGAIN) {
+            return Stat::busy;
         }
-        if (errno == EAGAIN) return true;
-        // EACCES (not our file, no CAP_LEASE), EINVAL (no leases on this filesystem): the ctime rule below.
+        // EACCES (not our file, no CAP_LEASE), EINVAL (no leases on this filesystem, not a regular file): the
+        // ctime rule below.
     }
+    // After the probe, not before: a size read while a copy was still writing, then a probe just after it closed,
+    // would pass a partial file as quiet. A writer that closed before the probe has written all this fstat sees.
+    if (::fstat(fd, st) != 0) return Stat::error;
+    if (leased || !S_ISREG(st->st_mode)) return Stat::ok;
     timespec now;
     ::clock_gettime(CLOCK_REALTIME, &now);
-    int64_t age_ns = (static_cast<int64_t>(now.tv_sec) - st.st_ctim.tv_sec) * 1000000000LL +
-                     (static_cast<int64_t>(now.tv_nsec) - st.st_ctim.tv_nsec);
-    return age_ns >= -kSettleNs && age_ns < kSettleNs;
+    int64_t age_ns = (static_cast<int64_t>(now.tv_sec) - st->st_ctim.tv_sec) * 1000000000LL +
+                     (static_cast<int64_t>(now.tv_nsec) - st->st_ctim.tv_nsec);
+    return age_ns >= -kSettleNs && age_ns < kSettleNs ? Stat::busy : Stat::ok;
 }
 
 BucketResponse BucketOrigin::get(const BucketRequest& req) const {
@@ -280,13 +287,10 @@ BucketResponse BucketOrigin::get(const BucketRequest& req) const {
         int fd = open_beneath(rel, k);
         if (fd < 0) return Open::missing;
         struct stat st;
-        if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        Stat s = stat_settled(fd, &st);
+        if (s != Stat::ok || !S_ISREG(st.st_mode)) {
             close_file(fd);
-            return Open::missing;
-        }
-        if (being_written(fd, st)) {
-            close_file(fd);
-            return Open::busy;
+            return s == Stat::busy ? Open::busy : Open::missing;
         }
         resp.status = status;
         resp.fd = fd;
@@ -399,7 +403,7 @@ bool BucketOrigin::read_precompressed(std::string_view path, std::string_view su
     auto open_regular = [&](const std::string& k, struct stat* st) -> int {
         int fd = open_beneath(rel, k);
         if (fd < 0) return -1;
-        if (::fstat(fd, st) != 0 || !S_ISREG(st->st_mode) || being_written(fd, *st)) {
+        if (stat_settled(fd, st) != Stat::ok || !S_ISREG(st->st_mode)) {
             close_file(fd);
             return -1;
         }

@@ -138,8 +138,10 @@ class BucketOrigin {
     BucketOrigin() = default;
     bool open_release(Release* rel) const;                             // false: missing (warned, rate-limited)
     int open_beneath(const Release& rel, std::string_view name) const; // fd or -errno
-    // Another process has the file open for writing (or, without lease rights, changed it within the last second).
-    bool being_written(int fd, const struct stat& st) const;
+    // fstat of a file no other process is writing. busy: one has it open for writing (or, without lease rights, it
+    // changed within the last second).
+    enum class Stat { ok, busy, error };
+    Stat stat_settled(int fd, struct stat* st) const;
     std::string root_;
     std::string index_document_;
     std::string error_document_;

@@ -1149,12 +1149,6 @@ void ProxySession::pump_bucket_pass() {
     // behind a slow disk (or a cold page cache) for as long as the file is large.
     if (reading_bucket_ || phase_ != Phase::body) return;
     if (bucket_sent_ >= bucket_resp_.length) {
-        // Every announced byte went out, but if the file changed meanwhile (a deploy rewrote it) they are not one
-        // version's bytes: close instead of presenting the mix as complete.
-        if (!bucket_resp_.same_file()) {
-            cut();
-            return;
-        }
         finish();
         return;
     }
@@ -1164,15 +1158,21 @@ void ProxySession::pump_bucket_pass() {
     int fd = bucket_resp_.fd;
     char* buf = bucket_buf_.get();
     auto off = static_cast<off_t>(bucket_resp_.offset + bucket_sent_);
+    bool last = bucket_sent_ + want >= bucket_resp_.length;
     reading_bucket_ = true;
     ++jobs_;
-    // The job holds this session (destroy() waits for it), so the buffer and the result stay valid.
+    // The job holds this session (destroy() waits for it), so the buffer and the result stay valid; bucket_resp_ is
+    // not touched on the loop while the read is in flight.
     handler_->io().run_off_loop(
-        [this, fd, buf, want, off] {
+        [this, fd, buf, want, off, last] {
             ssize_t n;
             do
                 n = ::pread(fd, buf, want, off);
             while (n < 0 && errno == EINTR);
+            // Before the last piece goes out: a file a deploy rewrote during the pass (grown, same size with new
+            // bytes) would otherwise reach the viewer as a complete body of mixed versions. Withholding the last
+            // piece makes the cut visible as a short body.
+            if (last && n > 0 && !bucket_resp_.same_file()) n = -1;
             bucket_read_n_ = n;
         },
         [this](bool ran) {
