@@ -9,6 +9,12 @@ namespace edge {
 
 void VariantJob::compress() noexcept {
     try {
+        if (p_.precompressed && p_.precompressed(&out_)) {
+            ok_ = true;
+            precompressed_ = true;
+            return;
+        }
+        out_.clear();
         ok_ = compress_body(p_.coding, p_.level, p_.identity->body(), p_.identity->body().size(), &out_);
     } catch (...) { // bad_alloc: no variant, like any other failure
         ok_ = false;
@@ -25,6 +31,7 @@ void VariantJob::complete(bool ran) noexcept {
     r.coding = p_.coding;
     r.bytes_in = p_.identity->body().size();
     r.bytes_out = out_.size();
+    r.precompressed = precompressed_;
     Fill* fill = p_.leader.get();
     try {
         const CachedObject& id = *p_.identity;

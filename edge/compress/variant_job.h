@@ -1,6 +1,7 @@
 // One compression of an identity object into a cached variant: compress() runs on a thread pool (the caller queues
 // it, edge/proxy/proxy_io.h) so the worker loop keeps serving while a large body compresses, then complete() on the
-// loop.
+// loop. When the origin has the variant's bytes already (a bucket's pre-compressed sibling, see
+// BucketOrigin::read_precompressed), compress() reads them instead and the variant is stored the same way.
 //
 // The job leads the variant key's Fill (MissCoalescer, the same request collapsing as origin misses): requests for
 // the same variant that arrive meanwhile join the fill and are all answered from the one result. On completion,
@@ -28,6 +29,7 @@ struct VariantJobResult {
     bool stored_variant = false; // false: a marker was stored (or the fill had already failed)
     uint64_t bytes_in = 0;       // identity body bytes read by the compressor
     uint64_t bytes_out = 0;      // compressed bytes produced (also when discarded as not smaller)
+    bool precompressed = false;  // the origin's own compressed file was used (nothing compressed here)
 };
 
 struct VariantJobParams {
@@ -37,6 +39,9 @@ struct VariantJobParams {
     int level = 0;
     uint64_t (*clock_ms)() = nullptr;                     // the cache's clock (wall milliseconds)
     std::function<void(const VariantJobResult&)> on_done; // on the loop thread, after the fill resolved
+    // Optional, thread pool: the origin's pre-compressed file for this coding and this identity (a bucket's
+    // "app.js.br" beside "app.js"), read into *out; false when there is none (then the job compresses).
+    std::function<bool(std::string* out)> precompressed;
 };
 
 class VariantJob {
@@ -52,6 +57,7 @@ class VariantJob {
     VariantJobParams p_;
     std::string out_;
     bool ok_ = false;
+    bool precompressed_ = false;
 };
 
 } // namespace edge

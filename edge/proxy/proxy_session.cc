@@ -572,8 +572,17 @@ void ProxySession::start_variant() {
             EdgeMetrics* m = sv.metrics;
             unsigned shard = handler_->shard();
             jp.on_done = [m, shard](const VariantJobResult& r) {
-                m->count_compression(shard, r.coding, r.bytes_in, r.bytes_out, r.stored_variant);
+                if (!r.precompressed) m->count_compression(shard, r.coding, r.bytes_in, r.bytes_out, r.stored_variant);
             };
+            if (origin_->type == OriginType::bucket && rt_->buckets[behavior_->origin_index]) {
+                // The bucket's own "<file>.br"/".gz", when it belongs to this identity's release and is not older.
+                std::string suffix = coding_ == ContentCoding::br ? ".br" : ".gz";
+                uint64_t max = sv.coalescer->max_object_bytes();
+                jp.precompressed = [rt = rt_, idx = behavior_->origin_index, path = path_, suffix,
+                                    etag = std::string(src_->etag()), max](std::string* out) {
+                    return rt->buckets[idx]->read_precompressed(path, suffix, etag, max, out);
+                };
+            }
             // The job resolves the variant's fill whether or not this session is still there.
             auto job = std::make_shared<VariantJob>(std::move(jp));
             handler_->io().run_off_loop([job] { job->compress(); }, [job](bool ran) { job->complete(ran); });
