@@ -9,6 +9,18 @@ EDGE="$BUILD/bin/meridian-edge"
 DNS="$BUILD/bin/meridian-dns"
 
 for f in "$EDGE" "$DNS"; do [ -x "$f" ] || { echo "run-demo: $f is missing (build first)" >&2; exit 1; }; done
+# A deploy to try: the edges serve $DEPLOY/current, a symlink to releases/v1 (the demo site); releases/v2 is the same
+# site with another heading. Removed when the demo stops.
+DEPLOY=$(mktemp -d -t meridian-demo-deploy.XXXXXX) || exit 1
+trap 'rm -rf "$DEPLOY"' EXIT
+mkdir -p "$DEPLOY/releases"
+cp -r "$HERE/site" "$DEPLOY/releases/v1" && cp -r "$HERE/site" "$DEPLOY/releases/v2" || exit 1
+sed -i 's|<h1>It works: served by meridian-edge</h1>|<h1>Release v2: deployed with a symlink switch</h1>|' \
+  "$DEPLOY/releases/v2/index.html"
+ln -s releases/v1 "$DEPLOY/current"
+(umask 077 && head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$DEPLOY/edge.token")
+export DEMO_SITE="$DEPLOY/current" DEMO_TOKEN_FILE="$DEPLOY/edge.token"
+
 "$DNS" --check --config "$HERE/dns.toml" || exit 1
 "$EDGE" --check --config "$HERE/edge.toml" || exit 1
 
@@ -41,7 +53,7 @@ Meridian demo is up:
   meridian-dns   127.0.0.1:5300 (UDP+TCP), admin http://127.0.0.1:9053/_meridian/metrics
   meridian-edge  http://127.0.0.1:8080/ ("eu"), admin http://127.0.0.1:9080/_meridian/metrics
   meridian-edge  http://127.0.0.2:8080/ ("us", PID $edge2_pid), admin http://127.0.0.2:9080/_meridian/metrics
-  origin bucket  $HERE/site
+  origin bucket  $DEPLOY/current -> releases/v1 (a copy of $HERE/site)
 
 Try:
   dig @127.0.0.1 -p 5300 www.demo.test A              # -> 127.0.0.1, flags: aa
@@ -58,6 +70,14 @@ Geo steering (geo.demo.test: the nearer healthy edge for the client's subnet, ED
   dig @127.0.0.1 -p 5300 geo.demo.test A +subnet=10.3.0.0/24 +short   # an Ashburn client   -> 127.0.0.2 (us)
   kill -STOP $edge2_pid; sleep 4; dig @127.0.0.1 -p 5300 geo.demo.test A +subnet=10.3.0.0/24 +short   # us fails its
   kill -CONT $edge2_pid                                                # health checks -> 127.0.0.1; then it is back
+
+Deploy a new version (README.md, "Deploying a new version"): switch the release atomically, then invalidate the HTML:
+  curl -s http://127.0.0.1:8080/ | grep -o '<h1>.*</h1>'           # release v1 (cached for 60 s)
+  ln -sfn releases/v2 $DEPLOY/current.tmp && mv -T $DEPLOY/current.tmp $DEPLOY/current
+  $EDGE invalidate --admin 127.0.0.1:9080 --token-file $DEPLOY/edge.token / /index.html
+  $EDGE invalidate --admin 127.0.0.2:9080 --token-file $DEPLOY/edge.token / /index.html
+  curl -s http://127.0.0.1:8080/ | grep -o '<h1>.*</h1>'           # release v2, at once on both edges
+  ln -sfn releases/v1 $DEPLOY/current.tmp && mv -T $DEPLOY/current.tmp $DEPLOY/current   # roll back (then invalidate)
 
 Ctrl-C stops all three.
 TRY
