@@ -654,22 +654,77 @@ void ProxySession::fetch_for_fill() {
     if (m.registry) m.registry->inc(handler_->shard(), m.origin_requests);
     request_time_ms_ = ProxyHandler::wall_ms();
     if (origin_->type == OriginType::bucket) {
-        bucket_fill(*rt_->buckets[behavior_->origin_index]);
+        bucket_get(true);
         return;
     }
     http_fetch(true);
 }
 
-void ProxySession::bucket_fill(const BucketOrigin& bucket) {
-    BucketRequest br;
-    br.method = "GET";
-    br.path = path_;
-    const Ref<CachedObject>& stale = fill_->stale();
-    if (stale) {
-        br.if_none_match = stale->etag();
-        if (br.if_none_match.empty()) br.if_modified_since = stale->last_modified();
+namespace {
+
+// One bucket lookup on the thread pool. It owns copies of what it asks (the viewer's request may be gone before it
+// runs) and the runtime that owns the BucketOrigin (a reload may replace it meanwhile).
+struct BucketGet {
+    std::shared_ptr<const EdgeRuntime> rt;
+    size_t origin = 0;
+    std::string method, path, query, if_none_match, if_modified_since, range, if_range;
+    BucketResponse resp;
+};
+
+} // namespace
+
+void ProxySession::bucket_get(bool for_fill) {
+    auto g = std::make_shared<BucketGet>();
+    g->rt = rt_;
+    g->origin = behavior_->origin_index;
+    g->path = path_;
+    if (for_fill) {
+        g->method = "GET"; // a HEAD miss still reads the whole object so the cache can store it
+        if (const Ref<CachedObject>& stale = fill_->stale()) {
+            g->if_none_match = stale->etag();
+            if (g->if_none_match.empty()) g->if_modified_since = stale->last_modified();
+        }
+    } else {
+        g->method = req_.method_name;
+        g->query = req_.query;
+        g->if_none_match = req_.header("if-none-match");
+        g->if_modified_since = req_.header("if-modified-since");
+        g->range = req_.header("range");
+        g->if_range = req_.header("if-range");
     }
-    BucketResponse resp = bucket.get(br);
+    ++jobs_;
+    handler_->io().run_off_loop(
+        [g] {
+            BucketRequest br;
+            br.method = g->method;
+            br.path = g->path;
+            br.query = g->query;
+            br.if_none_match = g->if_none_match;
+            br.if_modified_since = g->if_modified_since;
+            br.range = g->range;
+            br.if_range = g->if_range;
+            g->resp = g->rt->buckets[g->origin]->get(br);
+        },
+        [this, g, for_fill](bool ran) {
+            if (!dead_) {
+                if (!ran) { // not queued: the worker is stopping
+                    if (for_fill)
+                        bucket_body_read(false, false, {}, 502);
+                    else
+                        fail_viewer(502);
+                    maybe_destroy();
+                } else if (for_fill) {
+                    bucket_fill(std::move(g->resp));
+                } else {
+                    bucket_pass(std::move(g->resp));
+                }
+            }
+            job_done();
+        });
+}
+
+void ProxySession::bucket_fill(BucketResponse resp) {
+    const Ref<CachedObject>& stale = fill_->stale();
     uint64_t now = ProxyHandler::wall_ms();
     std::vector<HeaderField> fields;
     if (!resp.content_type.empty()) fields.push_back({"Content-Type", resp.content_type});
@@ -789,15 +844,7 @@ void ProxySession::start_private_fetch() {
     request_time_ms_ = ProxyHandler::wall_ms();
     result_ = CacheResult::miss;
     if (origin_->type == OriginType::bucket) {
-        BucketRequest br;
-        br.method = req_.method_name;
-        br.path = path_;
-        br.query = req_.query;
-        br.if_none_match = req_.header("if-none-match");
-        br.if_modified_since = req_.header("if-modified-since");
-        br.range = req_.header("range");
-        br.if_range = req_.header("if-range");
-        bucket_pass(rt_->buckets[behavior_->origin_index]->get(br));
+        bucket_get(false);
         return;
     }
     http_fetch(false);

@@ -157,7 +157,11 @@ class ProxySession final : public ViewerEvents, public FillSubscriber, public Se
 
     // Origin side.
     void fetch_for_fill();
-    void bucket_fill(const BucketOrigin& bucket);
+    // Bucket origin: get() runs on the thread pool (it opens the release folder and the file, probes for a writer and
+    // fstats: never on the loop, whose other connections a slow or cold disk would stall), then bucket_fill() (the
+    // leader of a fill) or bucket_pass() (a private fetch) on the loop.
+    void bucket_get(bool for_fill);
+    void bucket_fill(BucketResponse resp);
     void start_private_fetch();
     void http_fetch(bool shared_fill);
     // The key a storable response goes under: the session's key, or, when it Varies on request fields, that

@@ -235,6 +235,14 @@ class FakeProxyIo final : public edge::ProxyIo {
         run();
     }
     size_t pending_jobs() const { return jobs_.size(); }
+    // Runs the oldest thread-pool job and its completion only (nothing else).
+    void run_one_job() {
+        if (jobs_.empty()) return;
+        auto job = std::move(jobs_.front());
+        jobs_.erase(jobs_.begin());
+        job.first();
+        job.second(true);
+    }
     size_t open_ios() const { return ios_.size(); }
     bool shut_down = false;
 

@@ -440,7 +440,10 @@ TEST_CASE("proxy session: a bucket read in flight outlives a viewer that left", 
     FakeViewer v;
     Request r(get("/b/big.bin"));
     p.handler->handle(v, r.get());
-    REQUIRE(p.io.pending_jobs() == 1); // the first read is on the thread pool, not on the loop
+    REQUIRE(p.io.pending_jobs() == 1); // the lookup (open, fstat) is on the thread pool, not on the loop
+    CHECK(v.status_line().empty());
+    p.io.run_one_job();
+    REQUIRE(p.io.pending_jobs() == 1); // and so is the first read
     CHECK(v.status_line() == "HTTP/1.1 200 OK");
 
     SECTION("the whole file, read piece by piece") {
