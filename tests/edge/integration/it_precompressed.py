@@ -136,4 +136,6 @@ try:
 finally:
     edge.stop()
 f.check(alive, "the edge is alive")
+if not f.items:
+    shutil.rmtree(tmp, ignore_errors=True)
 f.done()
