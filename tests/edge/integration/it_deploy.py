@@ -10,6 +10,7 @@ last deploy every file is the new release's within the object TTL."""
 import os
 import random
 import shutil
+import socket
 import subprocess
 import sys
 import threading
@@ -250,6 +251,46 @@ try:
     f.eq({k: v for k, v in counts.items() if k not in (200, 404)}, {}, "(b) nothing but 200/404 answers")
     f.check(edge.proc.poll() is None, "(b) the edge is alive")
     wait_converged("l", final, windows[-1][1])
+
+    # A file changed in place under a pass-through (over max_object_bytes): the viewer never gets a body that looks
+    # complete. Truncated: the read comes up short and the connection is cut. Rewritten with the same size: the
+    # last piece is withheld and the connection cut. The client reads slowly, so the edge is mid-file.
+    stream = os.path.join(tmp, "releases", "v3", "l", "stream.bin")
+    for how in ("truncated", "rewritten"):
+        with open(stream, "wb") as fh:
+            fh.write(os.urandom(24 << 20))
+        time.sleep(0.05)
+        s = socket.socket()
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
+        s.settimeout(30)
+        s.connect(("127.0.0.1", edge.port))
+        s.sendall(f"GET /l/stream.bin HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".encode())
+        got = b""
+        while b"\r\n\r\n" not in got:
+            got += s.recv(65536)
+        head, body = got.split(b"\r\n\r\n", 1)
+        cl = int([ln.split(b":")[1] for ln in head.split(b"\r\n") if ln.lower().startswith(b"content-length")][0])
+        while len(body) < (1 << 20):
+            body += s.recv(65536)
+        with open(stream, "r+b") as fh:
+            if how == "truncated":
+                fh.truncate(8 << 20)
+            else:
+                fh.seek(20 << 20)
+                fh.write(os.urandom(1 << 20))
+        try:
+            while True:
+                d = s.recv(1 << 20)
+                if not d:
+                    break
+                body += d
+        except (ConnectionResetError, socket.timeout):
+            pass
+        s.close()
+        f.check(cl == 24 << 20 and len(body) < cl,
+                f"pass-through of a file {how} under it: cut short ({len(body)} of {cl} bytes), never complete")
+    os.unlink(stream)
+    f.check(edge.proc.poll() is None, "the edge is alive after the in-place changes")
 
     # A missing folder: 503 with Retry-After (never a stored 404), logged, and found again once it is back.
     shutil.rmtree(site)
