@@ -29,7 +29,7 @@ using test_support::FakeViewer;
 namespace {
 
 // One worker's proxy over the fakes: an http origin "o" (cached, except /pass/*) and a bucket origin "b" under
-// /b/* (pass-through, so its reads go through thread-pool jobs).
+// /b/* (pass-through, so its reads go through thread-pool jobs) and /bc/* (cached).
 struct Proxy {
     test_support::TempDir dir{"meridian-proxy"};
     std::shared_ptr<const EdgeRuntime> rt;
@@ -44,6 +44,7 @@ struct Proxy {
     // `extra`: more config (tables that go last, like [[error_response]]).
     explicit Proxy(const std::string& extra = "") {
         dir.write("site/b/big.bin", std::string(600 << 10, 'b'));
+        dir.write("site/bc/page.html", "<p>page</p>");
         std::string conf = dir.write("edge.toml", std::string(R"(workers = 1
 listen = ["127.0.0.1:0"]
 server_name = "unit"
@@ -78,6 +79,10 @@ serve_stale_on_error = false
 path_pattern = "/b/*"
 origin = "b"
 cache = false
+[[behavior]]
+path_pattern = "/bc/*"
+origin = "b"
+compress = false
 [[behavior]]
 path_pattern = "*"
 origin = "o"
@@ -458,6 +463,53 @@ TEST_CASE("proxy session: a bucket read in flight outlives a viewer that left", 
         CHECK(!v.ended);
     }
     require_all_ended(p, v);
+}
+
+TEST_CASE("proxy session: a bucket lookup in flight outlives a viewer that left", "[proxy]") {
+    Proxy p;
+    FakeViewer v;
+    SECTION("a pass-through: nothing is written to the gone viewer") {
+        Request r(get("/b/big.bin"));
+        p.handler->handle(v, r.get());
+        REQUIRE(p.io.pending_jobs() == 1); // get() on the thread pool
+        v.leave();
+        CHECK(p.handler->live_sessions() == 1); // the job still holds the session
+        p.io.run();
+        CHECK(v.out.empty());
+        require_all_ended(p, v);
+    }
+    SECTION("the leader of a fill: the fill goes on for the cache") {
+        Request r(get("/bc/page.html"));
+        p.handler->handle(v, r.get());
+        REQUIRE(p.io.pending_jobs() == 1);
+        v.leave();
+        p.io.run();
+        CHECK(v.out.empty());
+        require_all_ended(p, v);
+        CHECK(cached(p, "/bc/page.html"));
+    }
+    SECTION("the worker stops meanwhile") {
+        Request r(get("/bc/page.html"));
+        p.handler->handle(v, r.get());
+        REQUIRE(p.io.pending_jobs() == 1);
+        p.handler->abort_sessions();
+        CHECK(v.aborted);
+        p.io.run();
+        require_all_ended(p, v);
+    }
+}
+
+TEST_CASE("proxy session: a bucket file is served and cached through the thread-pool lookup", "[proxy]") {
+    Proxy p;
+    FakeViewer v;
+    Request r(get("/bc/page.html"));
+    p.handler->handle(v, r.get());
+    CHECK(v.out.empty()); // nothing before the lookup ran
+    p.io.run();
+    CHECK(v.status_line() == "HTTP/1.1 200 OK");
+    CHECK(v.body() == "<p>page</p>");
+    require_all_ended(p, v);
+    CHECK(cached(p, "/bc/page.html"));
 }
 
 TEST_CASE("proxy session: worker stop cuts every session and cancels its fetch", "[proxy]") {
