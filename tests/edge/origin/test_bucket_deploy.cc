@@ -4,6 +4,7 @@
 #include <catch2/catch.hpp>
 
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -243,4 +244,17 @@ TEST_CASE("Bucket deploy: pre-compressed siblings of the same release", "[edge][
     CHECK(out == "GZ-INDEX");
     // The sibling itself is an ordinary file.
     CHECK(body(*o, "/app.js.br") == "BROTLI-BYTES");
+}
+
+TEST_CASE("Bucket deploy: a writer breaking the lease probe's lease cannot end the process", "[edge][origin][bucket]") {
+    // The kernel sends SIGIO to a lease holder when another process opens the file for writing, and SIGIO's default
+    // action ends the process: opening a bucket makes sure it is ignored (unless a handler is installed).
+    Tmp t;
+    fs::create_directories(t.base / "site");
+    std::string err;
+    auto o = BucketOrigin::open((t.base / "site").string(), "index.html", "", &err);
+    REQUIRE(o);
+    struct sigaction sa {};
+    REQUIRE(::sigaction(SIGIO, nullptr, &sa) == 0);
+    CHECK(sa.sa_handler == SIG_IGN);
 }
