@@ -91,6 +91,7 @@ error_ttl = "{TTL}s"
 compress = false
 """, workers=2)
 edge.start()
+t_started = time.monotonic()
 
 
 def paths_for(prefix):
@@ -306,7 +307,9 @@ try:
     shutil.copytree(os.path.join(tmp, "dist", "v2"), site)
     st, h, body = http_get(edge.port, "/c/never-cached.html")
     f.eq((st, body), (404, content[("c", "/404.html")]["v2"]), "folder back: the new error document")
-    f.check(edge.log().count("bucket folder cannot be opened") <= 2, "the warning is rate-limited")
+    warned = edge.log().count("bucket folder cannot be opened")
+    allowed = int((time.monotonic() - t_started) / 10) + 1  # one per 10 s; style (a) misses the folder too
+    f.check(1 <= warned <= allowed, f"the warning is rate-limited: {warned} in all, at most {allowed}")
 finally:
     alive = edge.proc.poll() is None
     edge.stop()
