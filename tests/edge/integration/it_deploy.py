@@ -178,9 +178,12 @@ def judge(prefix, results, style_a, windows):
             late_503 += 1
         exp = expected(prefix, p)
         if st in (200, 404):
-            # Style (a): between `rm -rf` and the copy reaching it, the error document is missing too.
+            # Style (a): between `rm -rf` and the copy reaching it, the error document is missing too; and a file not
+            # copied yet is a 404 with whichever release's error document is there (judged as a storm below when no
+            # deploy was under way).
             plain_404 = style_a and st == 404 and body == b"Not Found\n"
-            if (st, body) not in exp.values() and not plain_404:
+            copying_404 = style_a and st == 404 and body in content[(prefix, "/404.html")].values()
+            if (st, body) not in exp.values() and not plain_404 and not copying_404:
                 torn.append((p, st, len(body), body[:40]))
             if st == 404 and in_both(prefix, p) and not during:
                 storm += 1
