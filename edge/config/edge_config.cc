@@ -278,7 +278,8 @@ void parse_forwarding(shared::ConfigSection& sec, BehaviorConfig* b) {
 
 void parse_behavior(shared::ConfigSection& sec, BehaviorConfig* b) {
     b->path_pattern = normalize_pattern(sec.get_string("path_pattern", "*"));
-    b->origin_name = sec.require_string("origin");
+    // A behavior that only redirects needs no origin.
+    b->origin_name = sec.has("redirect") ? sec.get_string("origin", "") : sec.require_string("origin");
     b->cache = sec.get_bool("cache", true);
     std::string m = sec.get_enum("allowed_methods", "GET_HEAD", {"GET_HEAD", "GET_HEAD_OPTIONS", "ALL"});
     b->allowed_methods = m == "ALL"                ? AllowedMethods::all
@@ -324,6 +325,8 @@ void parse_behavior(shared::ConfigSection& sec, BehaviorConfig* b) {
     if (sec.has("brotli_quality")) b->brotli_quality = static_cast<int>(sec.get_int("brotli_quality", 5, 0, 11));
     if (sec.has("gzip_level")) b->gzip_level = static_cast<int>(sec.get_int("gzip_level", 6, 1, 9));
     if (b->path_pattern.size() > 255) sec.error("path_pattern", "longer than 255 characters");
+    b->response_headers_policy_name = sec.get_string("response_headers_policy", "");
+    b->routing = parse_viewer_routing(sec);
     sec.finish();
 }
 
@@ -353,6 +356,8 @@ void parse_site_tables(shared::ConfigSection& root, EdgeConfig& c, size_t site_i
     for (shared::ConfigSection& sec : behavior_secs) {
         BehaviorConfig b;
         parse_behavior(sec, &b);
+        b.response_headers_policy =
+            find_response_headers_policy(sec, c.response_headers_policies, b.response_headers_policy_name);
         b.site_index = site_index;
         auto it = std::find_if(site.origins.begin(), site.origins.end(),
                                [&](size_t i) { return c.origins[i].name == b.origin_name; });
@@ -697,6 +702,7 @@ std::optional<EdgeConfig> parse_edge_config(shared::ConfigSection root) {
         sec->finish();
     }
 
+    c.response_headers_policies = parse_response_headers_policies(root);
     parse_sites(root, c);
 
     for (SiteConfig& site : c.sites) {

@@ -13,6 +13,8 @@
 #include <string_view>
 #include <vector>
 
+#include "edge/config/redirect_rule.h"
+#include "edge/config/response_headers_policy.h"
 #include "edge/config/site_hosts.h"
 #include "shared/config/common_config.h"
 #include "shared/config/config.h"
@@ -120,6 +122,11 @@ struct BehaviorConfig {
     int brotli_quality = -1; // 0-11; the parser resolves -1 (unset) to CacheConfig's
     int gzip_level = -1;     // 1-9; likewise
     bool implicit = false;   // added by the parser (no `[[behavior]]` in the file)
+    // Viewer-facing rules (edge/config/response_headers_policy.h, edge/config/redirect_rule.h): the headers policy
+    // applied to every answer of this behavior (null = none), and its redirect / rewrite / protocol policy.
+    std::string response_headers_policy_name;
+    std::shared_ptr<const ResponseHeadersPolicy> response_headers_policy;
+    ViewerRouting routing;
 };
 
 struct CacheConfig {
@@ -196,6 +203,7 @@ struct EdgeConfig {
     std::vector<SiteConfig> sites;     // never empty in a valid config; sites[0] is the top-level one when it has
                                        // origins
     SiteHosts site_hosts;              // host name → index into sites (with the default site, if any)
+    std::vector<std::shared_ptr<const ResponseHeadersPolicy>> response_headers_policies; // of every site
     std::string invalidation_token;    // [invalidation] token_file's content (a secret: never logged); "" = API off
     LimitsConfig limits;
     AccessLogConfig access_log;
