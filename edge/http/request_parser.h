@@ -41,6 +41,7 @@ struct HttpRequest {
     std::span<const HeaderField> headers;
     std::string_view host; // authority: the absolute-form target's, else Host; "" on HTTP/1.0 without either
     std::string_view body;
+    bool secure = false; // arrived over TLS (no TLS listener yet: always false)
 
     // First header with this name (case-insensitive), or "" with *found = false.
     std::string_view header(std::string_view name, bool* found = nullptr) const;

@@ -8,22 +8,36 @@ namespace edge {
 
 std::string_view x_cache_value(CacheResult r) {
     switch (r) {
-    case CacheResult::hit: return "Hit from meridian";
-    case CacheResult::refresh_hit: return "RefreshHit from meridian";
-    case CacheResult::miss: return "Miss from meridian";
-    case CacheResult::error: return "Error from meridian";
-    case CacheResult::none: break;
+    case CacheResult::hit:
+        return "Hit from meridian";
+    case CacheResult::refresh_hit:
+        return "RefreshHit from meridian";
+    case CacheResult::miss:
+        return "Miss from meridian";
+    case CacheResult::error:
+        return "Error from meridian";
+    case CacheResult::redirect:
+        return "Redirect from meridian";
+    case CacheResult::none:
+        break;
     }
     return {};
 }
 
 std::string_view result_type_name(CacheResult r) {
     switch (r) {
-    case CacheResult::hit: return "Hit";
-    case CacheResult::refresh_hit: return "RefreshHit";
-    case CacheResult::miss: return "Miss";
-    case CacheResult::error: return "Error";
-    case CacheResult::none: break;
+    case CacheResult::hit:
+        return "Hit";
+    case CacheResult::refresh_hit:
+        return "RefreshHit";
+    case CacheResult::miss:
+        return "Miss";
+    case CacheResult::error:
+        return "Error";
+    case CacheResult::redirect:
+        return "Redirect";
+    case CacheResult::none:
+        break;
     }
     return "-";
 }
@@ -63,11 +77,16 @@ namespace {
 
 std::string_view fwd_name(CacheStatus::Fwd f) {
     switch (f) {
-    case CacheStatus::Fwd::bypass: return "bypass";
-    case CacheStatus::Fwd::method: return "method";
-    case CacheStatus::Fwd::uri_miss: return "uri-miss";
-    case CacheStatus::Fwd::stale: return "stale";
-    case CacheStatus::Fwd::none: break;
+    case CacheStatus::Fwd::bypass:
+        return "bypass";
+    case CacheStatus::Fwd::method:
+        return "method";
+    case CacheStatus::Fwd::uri_miss:
+        return "uri-miss";
+    case CacheStatus::Fwd::stale:
+        return "stale";
+    case CacheStatus::Fwd::none:
+        break;
     }
     return {};
 }
@@ -120,8 +139,10 @@ void write_edge_headers(HeadWriter& w, const EdgeHeaders& h) {
     if (h.has_age) w.header_uint("Age", h.age);
     if (h.result != CacheResult::none) w.header("X-Cache", x_cache_value(h.result));
     if (h.cache_status.present && !h.cache_name.empty()) write_cache_status(w, h.cache_name, h.cache_status);
-    if (!h.keep_alive) w.header("Connection", "close");
-    else if (h.http10) w.header("Connection", "keep-alive");
+    if (!h.keep_alive)
+        w.header("Connection", "close");
+    else if (h.http10)
+        w.header("Connection", "keep-alive");
 }
 
 void write_simple_response(std::string& out, int status, std::string_view body, const EdgeHeaders& h, bool head_only,

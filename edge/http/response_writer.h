@@ -7,25 +7,27 @@
 #include <string>
 #include <string_view>
 
-#include "edge/http/http_date.h"
 #include "edge/cache/stored_headers.h"
+#include "edge/http/http_date.h"
 
 namespace edge {
 
 // CloudFront's result types, used for X-Cache and the access log's result-type field.
-enum class CacheResult : uint8_t { none, hit, refresh_hit, miss, error };
+// `redirect`: answered with a redirect at the edge (viewer protocol policy or a behavior's redirect).
+enum class CacheResult : uint8_t { none, hit, refresh_hit, miss, error, redirect };
 
-// "Hit from meridian", "RefreshHit from meridian", "Miss from meridian", "Error from meridian"; "" for none.
+// "Hit from meridian", "RefreshHit from meridian", "Miss from meridian", "Error from meridian", "Redirect from
+// meridian"; "" for none.
 std::string_view x_cache_value(CacheResult r);
-// "Hit", "RefreshHit", "Miss", "Error"; "-" for none.
+// "Hit", "RefreshHit", "Miss", "Error", "Redirect"; "-" for none.
 std::string_view result_type_name(CacheResult r);
 
 // IMF-fixdate (RFC 9110 §5.6.7) for one worker, recomputed only when the second changes.
 class DateCache {
-public:
+  public:
     std::string_view http_date(int64_t unix_seconds);
 
-private:
+  private:
     int64_t sec_ = -1;
     char buf_[40] = {};
     size_t len_ = 0;
@@ -33,14 +35,14 @@ private:
 
 // Appends a response head to `out` (which the caller clears and reuses).
 class HeadWriter {
-public:
+  public:
     explicit HeadWriter(std::string& out) : out_(out) {}
     void status_line(int status, bool http10 = false);
     void header(std::string_view name, std::string_view value);
     void header_uint(std::string_view name, uint64_t value);
     void end() { out_.append("\r\n"); }
 
-private:
+  private:
     std::string& out_;
 };
 
@@ -71,8 +73,8 @@ struct EdgeHeaders {
     bool has_age = false;
     uint64_t age = 0;
     bool keep_alive = true;
-    bool http10 = false; // an HTTP/1.0 viewer needs "Connection: keep-alive" to keep the connection
-    bool server = true;  // false when the origin's own Server line is replayed
+    bool http10 = false;         // an HTTP/1.0 viewer needs "Connection: keep-alive" to keep the connection
+    bool server = true;          // false when the origin's own Server line is replayed
     std::string_view cache_name; // Cache-Status is written when this and cache_status.present are set
     CacheStatus cache_status;
 };

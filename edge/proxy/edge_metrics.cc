@@ -12,7 +12,7 @@ void EdgeMetrics::register_all(shared::MetricsRegistry& r) {
     }
     by_status[kStatuses.size()] =
         r.counter("meridian_edge_requests_by_status_total", "Requests answered, by HTTP status", "status=\"other\"");
-    const char* results[] = {"none", "hit", "refresh_hit", "miss", "error"};
+    const char* results[] = {"none", "hit", "refresh_hit", "miss", "error", "redirect"};
     for (size_t i = 0; i < by_result.size(); ++i) {
         by_result[i] = r.counter("meridian_edge_requests_total",
                                  "Requests answered, by cache result (hit ratio = hit / (hit + refresh_hit + miss))",
@@ -22,9 +22,9 @@ void EdgeMetrics::register_all(shared::MetricsRegistry& r) {
     open_connections = r.gauge("meridian_edge_open_connections", "Open viewer connections");
     origin_requests = r.counter("meridian_edge_origin_requests_total", "Requests sent to origins");
     for (int e = 1; e <= static_cast<int>(shared::HttpError::Internal); ++e) {
-        origin_errors[e] = r.counter("meridian_edge_origin_errors_total", "Failed origin exchanges, by kind",
-                                     std::string("kind=\"") +
-                                         shared::http_error_name(static_cast<shared::HttpError>(e)) + "\"");
+        origin_errors[e] =
+            r.counter("meridian_edge_origin_errors_total", "Failed origin exchanges, by kind",
+                      std::string("kind=\"") + shared::http_error_name(static_cast<shared::HttpError>(e)) + "\"");
     }
     origin_latency = r.histogram("meridian_edge_origin_first_byte_seconds", "Origin time to first byte",
                                  {0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30});

@@ -17,7 +17,7 @@ struct EdgeMetrics {
                                                       405, 408, 413, 414, 416, 431, 500, 501, 502, 503, 504};
     shared::MetricsRegistry* registry = nullptr;
     std::array<shared::MetricId, kStatuses.size() + 1> by_status{}; // last: other
-    std::array<shared::MetricId, 5> by_result{};                    // indexed by CacheResult
+    std::array<shared::MetricId, 6> by_result{};                    // indexed by CacheResult
     shared::MetricId bytes_sent = 0;
     shared::MetricId open_connections = 0;
     shared::MetricId origin_requests = 0;

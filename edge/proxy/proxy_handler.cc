@@ -13,6 +13,7 @@
 #include "edge/http/entity_tag.h"
 #include "edge/origin/request_path.h"
 #include "edge/proxy/proxy_session.h"
+#include "edge/proxy/viewer_headers.h"
 #include "shared/http/http_tokens.h"
 #include "shared/log/log.h"
 
@@ -108,7 +109,8 @@ size_t ProxyHandler::write_object_head(Viewer& viewer, const CachedObject& obj, 
                                        bool chunked, bool known_length, bool http10, uint64_t now_ms,
                                        const OutBuf* body, unsigned nbody, const ByteRange* range,
                                        const FileSpan* file_body, int status_override, CacheStatus cache_status,
-                                       std::string_view extra_lines) {
+                                       std::string_view extra_lines, const ResponseHeadersPolicy* policy,
+                                       std::string_view request_origin) {
     std::string& h = viewer.head_buffer();
     size_t status_start = h.size();
     HeadWriter w(h);
@@ -130,6 +132,7 @@ size_t ProxyHandler::write_object_head(Viewer& viewer, const CachedObject& obj, 
     eh.cache_status.present = true;
     eh.cache_status.has_ttl = true;
     eh.cache_status.ttl = ttl_seconds(obj, now_ms);
+    apply_to_edge_headers(policy, &eh);
     write_edge_headers(w, eh);
     std::string_view block = obj.header_block();
     OutBuf bufs[4];
@@ -159,10 +162,23 @@ size_t ProxyHandler::write_object_head(Viewer& viewer, const CachedObject& obj, 
         w.header_uint("Content-Length", obj.complete() ? obj.body().size() : obj.body().expected_size());
     }
     h.append(extra_lines);
+    if (policy) {
+        // The stored fields the policy drops are left out: then the block's fields are copied behind the edge's
+        // (into the reused head buffer) and filtered there, and only its status line goes out by reference.
+        if (block_has_dropped(*policy, obj.header_block())) {
+            size_t eol = block.find("\r\n");
+            size_t fields = eol == std::string_view::npos ? 0 : eol + 2;
+            if (status_len || range) fields = 0; // the status line was already cut off above
+            h.append(block.substr(fields));
+            block = block.substr(0, fields);
+        }
+        strip_dropped_lines(*policy, h, start);
+        append_policy_lines_for_block(*policy, request_origin, obj.header_block(), h);
+    }
     w.end();
     // One writev per hit: libuv keeps up to 4 buffers inline in the request, more would be copied to the heap.
     if (status_len) bufs[n++] = OutBuf{h.data() + status_start, status_len};
-    bufs[n++] = OutBuf{block.data(), block.size()};
+    if (!block.empty()) bufs[n++] = OutBuf{block.data(), block.size()};
     bufs[n++] = OutBuf{h.data() + start, h.size() - start};
     for (unsigned i = 0; i < nbody && n < 4; ++i)
         bufs[n++] = body[i];
@@ -173,13 +189,13 @@ size_t ProxyHandler::write_object_head(Viewer& viewer, const CachedObject& obj, 
     return status_bytes + block.size() + (h.size() - start);
 }
 
-bool ProxyHandler::serve_hit(Viewer& viewer, const HttpRequest& req, const Ref<CachedObject>& obj, CacheResult result,
-                             uint64_t now_ms, int status_override) {
+bool ProxyHandler::serve_hit(Viewer& viewer, const HttpRequest& req, const ResponseHeadersPolicy* policy,
+                             const Ref<CachedObject>& obj, CacheResult result, uint64_t now_ms, int status_override) {
     if (!obj->complete()) return false;
     if (status_override == 0 && obj->status() >= 400) {
         const SiteConfig* site = match_site(runtime_->config, req.host);
         const ErrorResponseConfig* er = site ? find_error_response(*site, obj->status()) : nullptr;
-        if (er && serve_error_page(viewer, req, *er)) return true;
+        if (er && serve_error_page(viewer, req, *er, policy)) return true;
     }
     // A page that is itself an error keeps its own status (the custom response is for pages that exist).
     if (obj->status() >= 400) status_override = 0;
@@ -205,6 +221,7 @@ bool ProxyHandler::serve_hit(Viewer& viewer, const HttpRequest& req, const Ref<C
         std::string& h = viewer.head_buffer();
         HeadWriter w(h);
         w.status_line(304);
+        size_t fields_start = h.size();
         append_not_modified_fields(obj->header_block(), h);
         EdgeHeaders eh;
         eh.date = date_of(*obj);
@@ -218,7 +235,12 @@ bool ProxyHandler::serve_hit(Viewer& viewer, const HttpRequest& req, const Ref<C
         eh.cache_status.present = true;
         eh.cache_status.has_ttl = true;
         eh.cache_status.ttl = ttl_seconds(*obj, now_ms);
+        apply_to_edge_headers(policy, &eh);
         write_edge_headers(w, eh);
+        if (policy) {
+            strip_dropped_lines(*policy, h, fields_start);
+            append_policy_lines_for_block(*policy, req.header("origin"), obj->header_block(), h);
+        }
         w.end();
         viewer.write(h);
         bytes = h.size();
@@ -230,7 +252,7 @@ bool ProxyHandler::serve_hit(Viewer& viewer, const HttpRequest& req, const Ref<C
     ByteRange range;
     RangeOutcome ro = status_override ? RangeOutcome::full : range_of(req, *obj, body.size(), &range);
     if (ro == RangeOutcome::unsatisfiable) {
-        send_unsatisfiable(viewer, req, body.size());
+        send_unsatisfiable(viewer, req, body.size(), policy);
         return true;
     }
     bool partial = ro == RangeOutcome::partial;
@@ -245,8 +267,9 @@ bool ProxyHandler::serve_hit(Viewer& viewer, const HttpRequest& req, const Ref<C
         whole.len == size) {
         // The body is in a shared-memory file: its pages go to the socket by reference (sendfile).
         FileSpan fs{file_fd, file_off, whole.data, whole.len};
-        bytes = write_object_head(viewer, *obj, shown, keep_alive, false, true, req.version_minor == 0, now_ms, nullptr,
-                                  0, partial ? &range : nullptr, &fs, status_override);
+        bytes =
+            write_object_head(viewer, *obj, shown, keep_alive, false, true, req.version_minor == 0, now_ms, nullptr, 0,
+                              partial ? &range : nullptr, &fs, status_override, {}, {}, policy, req.header("origin"));
         viewer.pin(obj);
         log_request(viewer, &req, partial ? 206 : status, shown, bytes + size);
         viewer.end_response(keep_alive);
@@ -260,7 +283,8 @@ bool ProxyHandler::serve_hit(Viewer& viewer, const HttpRequest& req, const Ref<C
         off += first[i].len;
     }
     bytes = write_object_head(viewer, *obj, shown, keep_alive, false, true, req.version_minor == 0, now_ms, fb,
-                              static_cast<unsigned>(nfirst), partial ? &range : nullptr, nullptr, status_override);
+                              static_cast<unsigned>(nfirst), partial ? &range : nullptr, nullptr, status_override, {},
+                              {}, policy, req.header("origin"));
     if (size) {
         while (off < end) {
             BodySlice sl[4];
@@ -281,11 +305,12 @@ bool ProxyHandler::serve_hit(Viewer& viewer, const HttpRequest& req, const Ref<C
     return true;
 }
 
-void ProxyHandler::send_unsatisfiable(Viewer& viewer, const HttpRequest& req, uint64_t size) {
+void ProxyHandler::send_unsatisfiable(Viewer& viewer, const HttpRequest& req, uint64_t size,
+                                      const ResponseHeadersPolicy* policy) {
     char extra[64];
     int len = snprintf(extra, sizeof extra, "Content-Range: bytes */%llu\r\n", static_cast<unsigned long long>(size));
     send_simple(viewer, &req, 416, "range not satisfiable\n", CacheResult::error,
-                std::string_view(extra, static_cast<size_t>(len)));
+                std::string_view(extra, static_cast<size_t>(len)), true, policy);
 }
 
 RangeOutcome ProxyHandler::range_of(const HttpRequest& req, const CachedObject& obj, uint64_t size,
@@ -330,6 +355,19 @@ void ProxyHandler::handle(Viewer& viewer, const HttpRequest& req) {
     }
     std::string_view path(path_buf_.data(), n);
     const BehaviorConfig& b = match_behavior(*site, path);
+    const ResponseHeadersPolicy* policy = b.response_headers_policy.get();
+    if ((b.routing.protocol != ViewerProtocolPolicy::allow_all || policy || !b.routing.redirect.target.empty()) &&
+        answer_at_edge(viewer, req, b, path)) {
+        return;
+    }
+    // A rewrite (SPA routes to /index.html, "/docs" to "/docs/index.html"): the new path is what the origin is
+    // asked for and what the cache key holds, so every route rewritten to one path shares one object.
+    if (apply_rewrite(b.routing.rewrite, path, &rewrite_buf_)) {
+        if (rewrite_buf_.size() + 256 > path_buf_.size()) path_buf_.resize(rewrite_buf_.size() + path_buf_.size());
+        std::memcpy(path_buf_.data(), rewrite_buf_.data(), rewrite_buf_.size());
+        n = rewrite_buf_.size();
+        path = std::string_view(path_buf_.data(), n);
+    }
     // An http origin's index document (CloudFront's default root object, for every folder): "/docs/" is fetched,
     // keyed and cached as "/docs/index.html". Buckets do this themselves.
     if (const OriginConfig& o = cfg.origins[b.origin_index]; o.type == OriginType::http && !o.index_document.empty() &&
@@ -343,7 +381,7 @@ void ProxyHandler::handle(Viewer& viewer, const HttpRequest& req) {
         char extra[128];
         int len = snprintf(extra, sizeof extra, "Allow: %.*s\r\n", static_cast<int>(allow.size()), allow.data());
         send_simple(viewer, &req, 405, "method not allowed\n", CacheResult::error,
-                    std::string_view(extra, static_cast<size_t>(len)));
+                    std::string_view(extra, static_cast<size_t>(len)), true, policy);
         return;
     }
 
@@ -352,6 +390,7 @@ void ProxyHandler::handle(Viewer& viewer, const HttpRequest& req) {
     p.behavior = &b;
     p.path = path;
     p.role = ProxySession::Role::pass;
+    p.response_headers = policy;
     if (get_or_head && b.cache &&
         build_cache_key(site->key_prefix, req.host, path, req.query, b.query_string, b.query_string_allowlist, &key_)) {
         append_key_fields(req.headers, b, &key_);
@@ -385,15 +424,15 @@ void ProxyHandler::handle(Viewer& viewer, const HttpRequest& req) {
             return;
         if (found == ObjectCache::Lookup::fresh) {
             if (want == ContentCoding::identity || !variant_eligible(*obj)) {
-                if (serve_hit(viewer, req, obj, CacheResult::hit, now)) return;
+                if (serve_hit(viewer, req, policy, obj, CacheResult::hit, now)) return;
             } else {
                 variant_key(key_, want, &vkey_);
                 Ref<CachedObject> v;
                 if (services_.cache->find(vkey_, hash_cache_key(vkey_), now, &v) == ObjectCache::Lookup::fresh &&
                     variant_tied(*v, *obj)) {
                     if (is_variant_marker(*v)) {
-                        if (serve_hit(viewer, req, obj, CacheResult::hit, now)) return;
-                    } else if (serve_hit(viewer, req, v, CacheResult::hit, now)) {
+                        if (serve_hit(viewer, req, policy, obj, CacheResult::hit, now)) return;
+                    } else if (serve_hit(viewer, req, policy, v, CacheResult::hit, now)) {
                         services_.metrics->count_compressed(shard_, want);
                         return;
                     }
@@ -413,7 +452,7 @@ void ProxyHandler::handle(Viewer& viewer, const HttpRequest& req) {
         obj.reset();
         MissCoalescer::Begin begin = services_.coalescer->begin(key_, hash, now);
         if (begin.role == MissCoalescer::Role::hit && begin.object && !is_vary_marker(*begin.object) &&
-            serve_hit(viewer, req, begin.object, CacheResult::hit, now)) {
+            serve_hit(viewer, req, policy, begin.object, CacheResult::hit, now)) {
             return;
         }
         p.key = key_;
@@ -432,7 +471,76 @@ void ProxyHandler::handle(Viewer& viewer, const HttpRequest& req) {
     ProxySession::start(viewer, req, std::move(p));
 }
 
-bool ProxyHandler::serve_error_page(Viewer& viewer, const HttpRequest& req, const ErrorResponseConfig& er) {
+bool ProxyHandler::answer_at_edge(Viewer& viewer, const HttpRequest& req, const BehaviorConfig& b,
+                                  std::string_view path) {
+    const ResponseHeadersPolicy* policy = b.response_headers_policy.get();
+    // CloudFront's viewer protocol policy. Every listener is plain HTTP for now (req.secure is never set), so
+    // redirect-to-https redirects every request and https-only refuses every request.
+    if (b.routing.protocol != ViewerProtocolPolicy::allow_all && !req.secure) {
+        if (b.routing.protocol == ViewerProtocolPolicy::https_only) {
+            send_simple(viewer, &req, 403, "https required\n", CacheResult::error, {}, true, policy);
+            return true;
+        }
+        if (!host_is_safe(req.host)) {
+            send_simple(viewer, &req, 400, "bad host\n", CacheResult::error, {}, true, policy);
+            return true;
+        }
+        // The port of an HTTP Host is not the HTTPS one: the redirect goes to the default port 443.
+        redirect_buf_.assign("https://");
+        redirect_buf_.append(host_without_port(req.host));
+        std::string target;
+        expand_redirect("$path$query", req.host, path, req.query, &target);
+        redirect_buf_.append(target);
+        bool safe = req.method == HTTP_GET || req.method == HTTP_HEAD;
+        send_redirect(viewer, req, safe ? 301 : 308, redirect_buf_, policy);
+        return true;
+    }
+    // A CORS preflight is answered here when the policy has CORS, whether or not OPTIONS goes to the origin
+    // (unless cors_origin_override = false leaves it to an origin that gets OPTIONS).
+    bool has_acrm = false;
+    std::string_view acrm = req.header("access-control-request-method", &has_acrm);
+    switch (preflight_answer(policy, req.method == HTTP_OPTIONS, req.header("origin"), has_acrm, acrm,
+                             method_allowed(b.allowed_methods, "OPTIONS"))) {
+    case PreflightAnswer::allowed: {
+        std::string lines;
+        append_preflight_lines(*policy, req.header("origin"), req.header("access-control-request-headers"), lines);
+        send_simple(viewer, &req, 204, {}, CacheResult::none, lines, true, policy, false);
+        return true;
+    }
+    case PreflightAnswer::refused:
+        // No CORS field at all: the browser fails the request it was asked about.
+        send_simple(viewer, &req, 403, "CORS preflight refused: origin or method not allowed\n", CacheResult::error, {},
+                    true, policy, false);
+        return true;
+    case PreflightAnswer::to_origin:
+    case PreflightAnswer::not_preflight:
+        break;
+    }
+    if (!b.routing.redirect.target.empty()) {
+        if (!host_is_safe(req.host) && b.routing.redirect.target.find("$host") != std::string::npos) {
+            send_simple(viewer, &req, 400, "bad host\n", CacheResult::error, {}, true, policy);
+            return true;
+        }
+        expand_redirect(b.routing.redirect.target, req.host, path, req.query, &redirect_buf_);
+        send_redirect(viewer, req, b.routing.redirect.status, redirect_buf_, policy);
+        return true;
+    }
+    return false;
+}
+
+void ProxyHandler::send_redirect(Viewer& viewer, const HttpRequest& req, int status, std::string_view location,
+                                 const ResponseHeadersPolicy* policy) {
+    std::string lines = "Location: ";
+    lines.append(location);
+    lines.append("\r\n");
+    std::string body = "Redirecting to ";
+    body.append(location);
+    body.append("\n");
+    send_simple(viewer, &req, status, body, CacheResult::redirect, lines, true, policy);
+}
+
+bool ProxyHandler::serve_error_page(Viewer& viewer, const HttpRequest& req, const ErrorResponseConfig& er,
+                                    const ResponseHeadersPolicy* policy) {
     if (er.page.empty() || (req.method != HTTP_GET && req.method != HTTP_HEAD)) return false;
     // The site again from this handler's snapshot (the caller's may be older, after a reload).
     const SiteConfig* site = match_site(runtime_->config, req.host);
@@ -445,6 +553,7 @@ bool ProxyHandler::serve_error_page(Viewer& viewer, const HttpRequest& req, cons
     p.path = er.page;
     p.role = ProxySession::Role::pass;
     p.status_override = status;
+    p.response_headers = policy; // the viewer asked for its own URL: that behavior's policy, not the page's
     p.runtime = runtime_;
     std::string key; // the error path: an allocation here costs nothing that matters
     if (b.cache &&
@@ -454,13 +563,13 @@ bool ProxyHandler::serve_error_page(Viewer& viewer, const HttpRequest& req, cons
         uint64_t now = wall_ms();
         Ref<CachedObject> obj;
         if (services_.cache->find(key, hash, now, &obj) == ObjectCache::Lookup::fresh &&
-            serve_hit(viewer, req, obj, CacheResult::hit, now, status)) {
+            serve_hit(viewer, req, policy, obj, CacheResult::hit, now, status)) {
             return true;
         }
         obj.reset();
         MissCoalescer::Begin begin = services_.coalescer->begin(key, hash, now);
         if (begin.role == MissCoalescer::Role::hit && begin.object &&
-            serve_hit(viewer, req, begin.object, CacheResult::hit, now, status)) {
+            serve_hit(viewer, req, policy, begin.object, CacheResult::hit, now, status)) {
             return true;
         }
         p.key = key;
@@ -499,7 +608,7 @@ bool ProxyHandler::serve_while_revalidating(Viewer& viewer, const HttpRequest& r
         services_.metrics->count_stale_served(shard_);
         ProxySession::start(background_, req, std::move(p));
     }
-    return serve_hit(viewer, req, stale, CacheResult::hit, now_ms);
+    return serve_hit(viewer, req, b.response_headers_policy.get(), stale, CacheResult::hit, now_ms);
 }
 
 void ProxyHandler::refresh_variants(std::string_view identity_key, const CachedObject& identity,
@@ -578,7 +687,8 @@ void ProxyHandler::reject(Viewer& viewer, int status, const char* reason) {
 }
 
 void ProxyHandler::send_simple(Viewer& viewer, const HttpRequest* req, int status, std::string_view body,
-                               CacheResult result, std::string_view extra_headers, bool keep_alive) {
+                               CacheResult result, std::string_view extra_headers, bool keep_alive,
+                               const ResponseHeadersPolicy* policy, bool policy_cors) {
     if (req) keep_alive = keep_alive && req->keep_alive;
     std::string& h = viewer.head_buffer();
     EdgeHeaders eh;
@@ -588,7 +698,25 @@ void ProxyHandler::send_simple(Viewer& viewer, const HttpRequest* req, int statu
     eh.keep_alive = keep_alive;
     eh.http10 = req && req->version_minor == 0;
     size_t start = h.size();
-    write_simple_response(h, status, body, eh, req && req->method == HTTP_HEAD, extra_headers);
+    std::string with_policy; // an answer of the edge's own: not the hit path, so composing the lines may allocate
+    if (policy) {
+        apply_to_edge_headers(policy, &eh);
+        with_policy.assign(extra_headers);
+        append_policy_lines(
+            *policy, req ? req->header("origin") : std::string_view(), [](std::string_view) { return false; },
+            with_policy, policy_cors);
+        extra_headers = with_policy;
+    }
+    if (status == 204) {
+        // RFC 9110 §8.6: no Content-Length (nor body, nor Content-Type) on a 204.
+        HeadWriter w(h);
+        w.status_line(204);
+        write_edge_headers(w, eh);
+        h.append(extra_headers);
+        w.end();
+    } else {
+        write_simple_response(h, status, body, eh, req && req->method == HTTP_HEAD, extra_headers);
+    }
     viewer.write(std::string_view(h).substr(start));
     log_request(viewer, req, status, result, h.size() - start);
     viewer.end_response(keep_alive);

@@ -15,6 +15,7 @@
 #include "edge/http/http_date.h"
 #include "edge/proxy/origin_request.h"
 #include "edge/proxy/proxy_handler.h"
+#include "edge/proxy/viewer_headers.h"
 #include "edge/upstream/sigv4_signer.h"
 #include "shared/http/http_tokens.h"
 #include "shared/log/log.h"
@@ -64,6 +65,7 @@ ProxySession::ProxySession(Viewer& viewer, const HttpRequest& req, Params&& p)
     plain_key_len_ = p.plain_key_len;
     status_override_ = p.status_override;
     error_page_ = p.status_override != 0;
+    policy_ = p.response_headers;
     if (role_ == Role::variant) obj_ = std::move(p.identity);
     keep_alive_ = req.keep_alive;
     head_only_ = req.method == HTTP_HEAD;
@@ -171,7 +173,7 @@ bool ProxySession::answer_with_error_page(int status) {
     }
     // The page's session (or hit) may end the response, and the connection go on to its next request, before this
     // returns: req_ is not read after it.
-    handler_->serve_error_page(viewer_, req_, *er);
+    handler_->serve_error_page(viewer_, req_, *er, policy_);
     maybe_destroy();
     return true;
 }
@@ -190,7 +192,7 @@ void ProxySession::fail_viewer(int status) {
                           status == 504   ? "origin timed out\n"
                           : status == 503 ? "origin unavailable\n"
                                           : "origin failed\n",
-                          CacheResult::error, status == 503 ? "Retry-After: 1\r\n" : std::string_view());
+                          CacheResult::error, status == 503 ? "Retry-After: 1\r\n" : std::string_view(), true, policy_);
     maybe_destroy();
 }
 
@@ -198,7 +200,7 @@ void ProxySession::answer_unsatisfiable(uint64_t size) {
     if (phase_ != Phase::head) return;
     phase_ = Phase::done;
     viewer_.detach();
-    handler_->send_unsatisfiable(viewer_, req_, size);
+    handler_->send_unsatisfiable(viewer_, req_, size, policy_);
     maybe_destroy();
 }
 
@@ -417,7 +419,8 @@ void ProxySession::pump() {
         bytes_ += handler_->write_object_head(
             viewer_, *obj_, result_, keep_alive_, chunked_, known_length, req_.version_minor == 0, now, nullptr, 0,
             ro == RangeOutcome::partial ? &range : nullptr, nullptr, status_override_, cache_status(),
-            own_obj_ && obj_ == own_obj_ ? std::string_view(own_fields_) : std::string_view());
+            own_obj_ && obj_ == own_obj_ ? std::string_view(own_fields_) : std::string_view(), policy_,
+            req_.header("origin"));
         if (!head_sent()) return;
         if (head_only_) {
             finish();
@@ -1129,6 +1132,7 @@ void ProxySession::write_pass_head(int status, std::string_view reason, const sh
                 origin_date = f.value;
             continue;
         }
+        if (policy_ && policy_->drops(f.name)) continue;
         if (shared::ascii_iequals(f.name, "server")) has_server = true;
         w.header(f.name, f.value);
     }
@@ -1155,7 +1159,17 @@ void ProxySession::write_pass_head(int status, std::string_view reason, const sh
                           : req_.method == HTTP_GET || req_.method == HTTP_HEAD ? CacheStatus::Fwd::uri_miss
                                                                                 : CacheStatus::Fwd::method;
     eh.cache_status.fwd_status = static_cast<uint16_t>(origin_status);
+    apply_to_edge_headers(policy_, &eh);
     write_edge_headers(w, eh);
+    if (policy_) {
+        auto has_field = [&](std::string_view lname) {
+            for (const auto& f : headers) {
+                if (shared::ascii_iequals(f.name, lname) && !policy_->drops(f.name)) return true;
+            }
+            return false;
+        };
+        append_policy_lines(*policy_, req_.header("origin"), has_field, h);
+    }
     w.end();
     bytes_ += h.size();
     viewer_.write(h);

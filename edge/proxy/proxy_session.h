@@ -70,6 +70,9 @@ class ProxySession final : public ViewerEvents, public FillSubscriber, public Se
         Ref<CachedObject> identity;                     // Role::variant: the fresh cached identity object
         int status_override = 0; // a custom error response's page: the status the viewer gets (no error page of
                                  // its own, no ranges)
+        // The response headers policy of the behavior the viewer's request matched (null = none): applied to every
+        // head this session writes to the viewer, never to what it stores.
+        const ResponseHeadersPolicy* response_headers = nullptr;
     };
     // Starts answering `req` on `viewer`. The session frees itself once the viewer side is over and the fill it leads
     // (if any) is resolved.
@@ -189,6 +192,7 @@ class ProxySession final : public ViewerEvents, public FillSubscriber, public Se
     SessionIo* io_;          // closed by destroy(); on_io_closed() deletes the session
     std::shared_ptr<const EdgeRuntime> rt_;
     const BehaviorConfig* behavior_;
+    const ResponseHeadersPolicy* policy_ = nullptr; // Params::response_headers (owned by rt_'s config)
     const OriginConfig* origin_;
     std::string path_;
     std::string key_;
