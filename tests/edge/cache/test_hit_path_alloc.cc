@@ -13,6 +13,7 @@
 #include "edge/config/edge_config.h"
 #include "edge/http/http_date.h"
 #include "edge/origin/request_path.h"
+#include "edge/proxy/viewer_headers.h"
 
 namespace {
 thread_local bool g_counting = false;
@@ -144,6 +145,95 @@ TEST_CASE("A warm cache hit allocates nothing", "[edge][cache][alloc]") {
         return count == 1 && slices[0].len == 1024 && !obj->header_block().empty() && obj->age_seconds(now) < 3600;
     };
 
+    for (int i = 0; i < 100; ++i)
+        REQUIRE(one_hit(kNow + static_cast<uint64_t>(i))); // warm-up
+    bool all_hit = true;
+    size_t allocations;
+    {
+        Counting c;
+        for (int i = 0; i < 100'000; ++i)
+            all_hit &= one_hit(kNow + static_cast<uint64_t>(i));
+        allocations = c.count();
+    }
+    CHECK(all_hit);
+    CHECK(allocations == 0);
+}
+
+TEST_CASE("A warm cache hit through a rewrite and a response headers policy allocates nothing",
+          "[edge][cache][alloc]") {
+    REQUIRE(g_hooks_installed);
+    shared::ConfigDiagnostics diags;
+    auto file = shared::ConfigFile::parse(R"(
+[[response_headers_policy]]
+name = "p"
+cache_control = "public, max-age=31536000, immutable"
+hsts_max_age = "365d"
+remove_headers = ["Server", "x-amz-*"]
+headers = [{ name = "X-Team", value = "web", override = false }]
+cors_allow_origins = ["https://app.example.com", "https://*.example.org"]
+cors_expose_headers = ["ETag"]
+)",
+                                          "edge.toml", diags);
+    REQUIRE(file);
+    shared::ConfigSection root = file->root();
+    auto policies = parse_response_headers_policies(root);
+    REQUIRE(policies.size() == 1);
+    EdgeConfig cfg;
+    cfg.sites.resize(1);
+    cfg.sites[0].key_prefix = "";
+    size_t ignored = 0;
+    REQUIRE(cfg.site_hosts.add("www.example.com", 0, &ignored));
+    cfg.site_hosts.seal();
+    BehaviorConfig spa;
+    spa.path_pattern = "/app/*";
+    spa.routing.rewrite = RewriteRule{"/index.html", RewriteWhen::no_extension};
+    spa.response_headers_policy = policies[0];
+    BehaviorConfig def;
+    def.path_pattern = "*";
+    cfg.sites[0].behaviors = {spa, def};
+
+    ObjectCache cache(64 << 20, 16);
+    constexpr uint64_t kNow = 1'700'000'000'000;
+    Freshness f;
+    f.store = true;
+    f.age_origin_ms = kNow;
+    f.expires_at_ms = kNow + 3'600'000;
+    REQUIRE(cache.insert(CachedObject::create_complete(
+        "www.example.com/index.html", 200,
+        "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nServer: AmazonS3\r\nx-amz-request-id: 1\r\n"
+        "Cache-Control: max-age=60\r\nETag: \"1\"\r\n",
+        {}, f, std::string(512, 'h'))));
+
+    std::string key, rewritten, head;
+    key.reserve(1024);
+    rewritten.reserve(1024);
+    head.reserve(4096);
+    char path_buf[1024];
+    auto one_hit = [&](uint64_t now) -> bool {
+        TargetParts t = split_target("/app/users/42");
+        PathError err;
+        size_t n = normalize_request_path(t.path, path_buf, sizeof path_buf, &err);
+        std::string_view path(path_buf, n);
+        const SiteConfig* site = match_site(cfg, "www.example.com");
+        if (!site) return false;
+        const BehaviorConfig& b = match_behavior(*site, path);
+        if (apply_rewrite(b.routing.rewrite, path, &rewritten)) path = rewritten;
+        if (!build_cache_key(site->key_prefix, "www.example.com", path, t.query, b.query_string,
+                             b.query_string_allowlist, &key)) {
+            return false;
+        }
+        Ref<CachedObject> obj;
+        if (cache.find(key, hash_cache_key(key), now, &obj) != ObjectCache::Lookup::fresh) return false;
+        const ResponseHeadersPolicy& p = *b.response_headers_policy;
+        head.clear();
+        std::string_view block = obj->header_block();
+        if (!block_has_dropped(p, block)) return false;
+        head.append(block);
+        strip_dropped_lines(p, head, block.find("\r\n") + 2);
+        append_policy_lines_for_block(p, "https://a.example.org", block, head);
+        return head.find("Server") == std::string::npos &&
+               head.find("Access-Control-Allow-Origin: https://a.example.org") != std::string::npos;
+    };
     for (int i = 0; i < 100; ++i)
         REQUIRE(one_hit(kNow + static_cast<uint64_t>(i))); // warm-up
     bool all_hit = true;

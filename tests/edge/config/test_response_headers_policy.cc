@@ -224,3 +224,22 @@ origin = "site"
     CHECK(d.diags.to_string().find("behavior[0].response_headers_policy: no [[response_headers_policy]] named "
                                    "\"nope\"") != std::string::npos);
 }
+
+TEST_CASE("Response headers policy: the SPA example config is valid", "[edge][config][headers][examples]") {
+    std::string path = std::string(MERIDIAN_SRC) + "/conf/examples/edge-spa.toml";
+    shared::ConfigDiagnostics diags;
+    auto c = load_edge_config(path, diags);
+    INFO(diags.to_string());
+    REQUIRE(c);
+    CHECK(diags.all().empty()); // not even warnings
+    CHECK(c->response_headers_policies.size() == 2);
+    size_t with_policy = 0, redirects = 0, rewrites = 0;
+    for (const BehaviorConfig& b : c->behaviors) {
+        with_policy += b.response_headers_policy != nullptr;
+        redirects += !b.routing.redirect.target.empty();
+        rewrites += !b.routing.rewrite.target.empty();
+    }
+    CHECK(with_policy == 3);
+    CHECK(redirects == 1);
+    CHECK(rewrites == 1);
+}

@@ -1,7 +1,8 @@
 """No heap allocation on the cache-hit path: meridian-edge runs with an LD_PRELOAD malloc counter (built here from
 malloc_counter.c); after warm-up, N and then 4N keep-alive hits on open connections (access log on, 1 worker) must
-not add allocations proportional to N; the same for ranged hits, conditional hits answered 304, for hits on a compressed (br) variant and for
-hits sent with sendfile from a shared-memory file. Skipped
+not add allocations proportional to N; the same for ranged hits, conditional hits answered 304, for hits on a compressed (br) variant, for
+hits sent with sendfile from a shared-memory file, and for hits through a behavior that rewrites its path and applies
+a response headers policy (stored fields filtered into the head buffer, CORS from the request's Origin). Skipped
 under ASan (its allocator cannot be interposed)."""
 import os
 import shutil
@@ -44,6 +45,17 @@ edge = Edge(tmp, f"""
 name = "site"
 type = "bucket"
 path = "{site}"
+[[response_headers_policy]]
+name = "p"
+cache_control = "public, max-age=31536000, immutable"
+content_type_options = true
+remove_headers = ["Last-Modified"]
+cors_allow_origins = ["https://app.example.com"]
+[[behavior]]
+path_pattern = "/p/*"
+origin = "site"
+rewrite_path = "/one.bin"
+response_headers_policy = "p"
 [[behavior]]
 path_pattern = "*"
 origin = "site"
@@ -140,6 +152,19 @@ try:
     g1 = allocations()
     print(f"allocations: {g1 - g0} over {n // 2} sendfile hits")
     f.check(g1 - g0 < n // 40, f"{g1 - g0} allocations over {n // 2} sendfile hits")
+    # Hits through a rewrite and a response headers policy: the stored block is filtered into the head buffer.
+    P_REQ = b"GET /p/any/route HTTP/1.1\r\nHost: alloc.test\r\nOrigin: https://app.example.com\r\n\r\n"
+    s0.sendall(P_REQ)
+    st, h, body = read_response(s0)
+    f.eq((st, h.get("x-cache"), h.get("cache-control"), h.get("access-control-allow-origin"), "last-modified" in h),
+         (200, "Hit from meridian", "public, max-age=31536000, immutable", "https://app.example.com", False),
+         "a hit through the policy")
+    hits(conns, 400, P_REQ, 200, 1024)
+    p0 = allocations()
+    hits(conns, n, P_REQ, 200, 1024)
+    p1 = allocations()
+    print(f"allocations: {p1 - p0} over {n} hits with a rewrite and a response headers policy")
+    f.check(p1 - p0 < n // 20, f"{p1 - p0} allocations over {n} hits with a response headers policy")
     a2 = allocations()
     # The counter itself must see allocations where there are some: a miss allocates (fill, object, exchange).
     s0.sendall(REQ.replace(b"one.bin", b"two.bin"))
