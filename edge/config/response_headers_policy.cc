@@ -34,12 +34,24 @@ bool is_field_value(std::string_view v) {
 }
 
 // Fields that frame the message or that the edge must keep right (Date/Age per RFC 9110 §6.6.1 and RFC 9111 §5.1,
-// Content-Encoding/-Range describe the body bytes): a policy may neither set nor remove them.
+// Content-Encoding/-Range describe the body bytes, Vary tells browser caches which request fields chose the
+// representation — a compressed one among them): a policy may neither set nor remove them.
+constexpr std::string_view kProtected[] = {"content-length",
+                                           "transfer-encoding",
+                                           "connection",
+                                           "keep-alive",
+                                           "upgrade",
+                                           "te",
+                                           "trailer",
+                                           "proxy-connection",
+                                           "date",
+                                           "age",
+                                           "content-encoding",
+                                           "content-range",
+                                           "vary"};
+
 bool is_protected(std::string_view lname) {
-    static constexpr std::string_view kNames[] = {
-        "content-length", "transfer-encoding", "connection", "keep-alive", "upgrade",          "te",
-        "trailer",        "proxy-connection",  "date",       "age",        "content-encoding", "content-range"};
-    return std::find(std::begin(kNames), std::end(kNames), lname) != std::end(kNames);
+    return std::find(std::begin(kProtected), std::end(kProtected), lname) != std::end(kProtected);
 }
 
 bool name_matches(std::string_view pattern, std::string_view name) {
@@ -250,14 +262,13 @@ std::shared_ptr<const ResponseHeadersPolicy> parse_response_headers_policy(share
             continue;
         }
         bool protected_match = false;
-        for (std::string_view n : {"content-length", "transfer-encoding", "connection", "keep-alive", "upgrade", "te",
-                                   "trailer", "proxy-connection", "date", "age", "content-encoding", "content-range"}) {
+        for (std::string_view n : kProtected) {
             if (name_matches(ln, n)) protected_match = true;
         }
         if (protected_match) {
             sec.error("remove_headers", "\"" + r +
                                             "\" would remove a field the edge must send (Content-Length, "
-                                            "Transfer-Encoding, Connection, Date, Age, Content-Encoding...)");
+                                            "Transfer-Encoding, Connection, Date, Age, Content-Encoding, Vary...)");
             continue;
         }
         if (set_names.count(ln)) {

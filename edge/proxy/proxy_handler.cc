@@ -498,7 +498,8 @@ bool ProxyHandler::answer_at_edge(Viewer& viewer, const HttpRequest& req, const 
     // A CORS preflight is answered here when the policy has CORS, whether or not OPTIONS goes to the origin
     // (unless cors_origin_override = false leaves it to an origin that gets OPTIONS).
     bool has_acrm = false;
-    std::string_view acrm = req.header("access-control-request-method", &has_acrm);
+    std::string_view acrm;
+    if (req.method == HTTP_OPTIONS && policy) acrm = req.header("access-control-request-method", &has_acrm);
     switch (preflight_answer(policy, req.method == HTTP_OPTIONS, req.header("origin"), has_acrm, acrm,
                              method_allowed(b.allowed_methods, "OPTIONS"))) {
     case PreflightAnswer::allowed: {

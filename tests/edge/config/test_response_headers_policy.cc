@@ -109,6 +109,9 @@ TEST_CASE("Response headers policy: bad values are errors naming file:line and k
                                                   "would remove"},
         {"remove_headers = [\"bad name\"]", "is not a header name"},
         {"headers = [{ name = \"Date\", value = \"x\" }]", "Date is managed by the edge"},
+        {"headers = [{ name = \"Vary\", value = \"Cookie\" }]", "Vary is managed by the edge"},
+        {"remove_headers = [\"vary\"]", "would remove a field the edge must send"},
+        {"remove_headers = [\"content-*\"]", "would remove a field the edge must send"},
         {"headers = [{ name = \"X-A\", value = \"\" }]", "value: must be non-empty"},
         {"headers = [{ name = \"Access-Control-Allow-Origin\", value = \"*\" }]", "CORS fields are set with"},
         {"cache_control = \"no-cache\"\nheaders = [{ name = \"cache-control\", value = \"x\" }]", "sets cache-control "
