@@ -6,13 +6,14 @@ still comes from the origin's Cache-Control (a policy's no-store does not make h
 answered at the edge with 204 (even when OPTIONS is not an allowed method) and refused with 403 and no CORS field
 for an origin that is not allowed."""
 import os
+import shutil
 import signal
 import subprocess
 import sys
 import time
 
 sys.path.insert(0, os.path.dirname(__file__))
-from edgetest import Failures, edge_before_pyorigin, http_origin, skip  # noqa: E402
+from edgetest import Failures, edge_before_pyorigin, http_origin, skip, tmpdir  # noqa: E402
 
 if not subprocess.run(["which", "curl"], capture_output=True).stdout:
     skip("curl is not installed")
@@ -100,7 +101,8 @@ def one(h, name):
 
 
 tail = POLICIES % "no-store" + BEHAVIORS
-with edge_before_pyorigin(tail) as (edge, py):
+tmp = tmpdir()
+with edge_before_pyorigin(tail, tmp=tmp) as (edge, py):
     py.scripts["/obj.js"] = [OBJ]
     port = edge.port
     app = {"Origin": "https://app.example.com"}
@@ -224,4 +226,5 @@ with edge_before_pyorigin(tail) as (edge, py):
 
     # Metrics and access log count these answers like any other.
     f.check((edge.metric('meridian_edge_requests_by_status_total{status="204"}') or 0) >= 1, "204 counted")
+shutil.rmtree(tmp, ignore_errors=True)
 f.done()
