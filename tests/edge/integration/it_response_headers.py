@@ -161,6 +161,13 @@ with edge_before_pyorigin(tail, tmp=tmp) as (edge, py):
     f.check("server" not in h and "x-powered-by" not in h, "304 without removed fields")
     f.eq(one(h, "access-control-allow-origin"), "https://app.example.com", "304 with ACAO")
 
+    # A range of the stored object: 206 with the policy's fields, the stored status line replaced.
+    st, h, body = curl(port, "/a/one", headers={"Range": "bytes=1-3", "Origin": "https://app.example.com"})
+    f.eq((st, body, one(h, "content-range")), (206, b"ell", "bytes 1-3/5"), "ranged hit")
+    f.eq(one(h, "cache-control"), "public, max-age=31536000, immutable", "206 carries the policy's Cache-Control")
+    f.check("server" not in h and "x-amz-request-id" not in h, "206 without removed fields")
+    f.eq(one(h, "access-control-allow-origin"), "https://app.example.com", "206 with ACAO")
+
     # HEAD on a hit.
     st, h, body = curl(port, "/a/one", method="HEAD")
     f.eq((st, one(h, "cache-control"), one(h, "content-length")), (200, "public, max-age=31536000, immutable", "5"),
