@@ -541,7 +541,8 @@ void ProxyHandler::send_redirect(Viewer& viewer, const HttpRequest& req, int sta
 }
 
 bool ProxyHandler::serve_error_page(Viewer& viewer, const HttpRequest& req, const ErrorResponseConfig& er,
-                                    const ResponseHeadersPolicy* policy) {
+                                    const ResponseHeadersPolicy* policy,
+                                    std::shared_ptr<const EdgeRuntime> policy_owner) {
     if (er.page.empty() || (req.method != HTTP_GET && req.method != HTTP_HEAD)) return false;
     // The site again from this handler's snapshot (the caller's may be older, after a reload).
     const SiteConfig* site = match_site(runtime_->config, req.host);
@@ -555,6 +556,7 @@ bool ProxyHandler::serve_error_page(Viewer& viewer, const HttpRequest& req, cons
     p.role = ProxySession::Role::pass;
     p.status_override = status;
     p.response_headers = policy; // the viewer asked for its own URL: that behavior's policy, not the page's
+    p.policy_owner = std::move(policy_owner);
     p.runtime = runtime_;
     std::string key; // the error path: an allocation here costs nothing that matters
     if (b.cache &&

@@ -66,6 +66,7 @@ ProxySession::ProxySession(Viewer& viewer, const HttpRequest& req, Params&& p)
     status_override_ = p.status_override;
     error_page_ = p.status_override != 0;
     policy_ = p.response_headers;
+    policy_owner_ = std::move(p.policy_owner);
     if (role_ == Role::variant) obj_ = std::move(p.identity);
     keep_alive_ = req.keep_alive;
     head_only_ = req.method == HTTP_HEAD;
@@ -173,7 +174,7 @@ bool ProxySession::answer_with_error_page(int status) {
     }
     // The page's session (or hit) may end the response, and the connection go on to its next request, before this
     // returns: req_ is not read after it.
-    handler_->serve_error_page(viewer_, req_, *er, policy_);
+    handler_->serve_error_page(viewer_, req_, *er, policy_, policy_ ? rt_ : nullptr);
     maybe_destroy();
     return true;
 }

@@ -73,6 +73,9 @@ class ProxySession final : public ViewerEvents, public FillSubscriber, public Se
         // The response headers policy of the behavior the viewer's request matched (null = none): applied to every
         // head this session writes to the viewer, never to what it stores.
         const ResponseHeadersPolicy* response_headers = nullptr;
+        // Owns response_headers when it comes from another snapshot than `runtime` (an error page served for a
+        // session that started before a reload); null when `runtime` owns it.
+        std::shared_ptr<const EdgeRuntime> policy_owner;
     };
     // Starts answering `req` on `viewer`. The session frees itself once the viewer side is over and the fill it leads
     // (if any) is resolved.
@@ -192,7 +195,8 @@ class ProxySession final : public ViewerEvents, public FillSubscriber, public Se
     SessionIo* io_;          // closed by destroy(); on_io_closed() deletes the session
     std::shared_ptr<const EdgeRuntime> rt_;
     const BehaviorConfig* behavior_;
-    const ResponseHeadersPolicy* policy_ = nullptr; // Params::response_headers (owned by rt_'s config)
+    const ResponseHeadersPolicy* policy_ = nullptr;   // Params::response_headers (owned by rt_ or policy_owner_)
+    std::shared_ptr<const EdgeRuntime> policy_owner_; // Params::policy_owner
     const OriginConfig* origin_;
     std::string path_;
     std::string key_;
