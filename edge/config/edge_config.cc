@@ -348,9 +348,6 @@ void parse_site_tables(shared::ConfigSection& root, EdgeConfig& c, size_t site_i
         site.origins.push_back(c.origins.size());
         c.origins.push_back(std::move(o));
     }
-    if (origin_secs.empty() && !root.has("origin")) {
-        root.error("origin", "at least one [[" + t + "origin]] is required");
-    }
 
     std::vector<shared::ConfigSection> behavior_secs = root.array_of_tables("behavior");
     for (shared::ConfigSection& sec : behavior_secs) {
@@ -369,6 +366,13 @@ void parse_site_tables(shared::ConfigSection& root, EdgeConfig& c, size_t site_i
             b.origin_index = *it;
         }
         site.behaviors.push_back(std::move(b));
+    }
+    // A site whose behaviors all redirect (www.example.com → example.com) needs no origin.
+    bool only_redirects = !site.behaviors.empty() &&
+                          std::all_of(site.behaviors.begin(), site.behaviors.end(),
+                                      [](const BehaviorConfig& b) { return !b.routing.redirect.target.empty(); });
+    if (origin_secs.empty() && !root.has("origin") && !only_redirects) {
+        root.error("origin", "at least one [[" + t + "origin]] is required");
     }
     // Shadowing: a behavior every path of which an earlier one already takes can never be selected.
     for (size_t j = 0; j < site.behaviors.size(); ++j) {
@@ -704,6 +708,9 @@ std::optional<EdgeConfig> parse_edge_config(shared::ConfigSection root) {
 
     c.response_headers_policies = parse_response_headers_policies(root);
     parse_sites(root, c);
+    if (c.origins.empty() && !c.sites.empty() && root.diagnostics().error_count() == errors_before) {
+        root.error("origin", "at least one origin is required (every site only redirects)");
+    }
 
     for (SiteConfig& site : c.sites) {
         for (BehaviorConfig& b : site.behaviors) {

@@ -1,7 +1,11 @@
 #include <catch2/catch.hpp>
 
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
 #include <string>
 
+#include "edge/config/edge_config.h"
 #include "edge/config/redirect_rule.h"
 
 using namespace edge;
@@ -108,4 +112,37 @@ TEST_CASE("Redirects and rewrites: config keys and their errors", "[edge][config
         CHECK(r.diags.error_count() > 0);
         CHECK(r.messages().find(c.want) != std::string::npos);
     }
+}
+
+TEST_CASE("Redirects: a site that only redirects needs no origin", "[edge][config][redirect]") {
+    char tmpl[] = "/tmp/meridian-redirect-XXXXXX";
+    REQUIRE(::mkdtemp(tmpl) != nullptr);
+    std::filesystem::path dir = tmpl;
+    std::filesystem::create_directories(dir / "site");
+    std::string file = (dir / "edge.toml").string();
+    auto load = [&](const std::string& text, shared::ConfigDiagnostics& diags) {
+        std::ofstream(file) << text;
+        return load_edge_config(file, diags);
+    };
+    const std::string www = "[[site]]\nname = \"www\"\nhosts = [\"www.example.com\"]\n[[site.behavior]]\n"
+                            "path_pattern = \"*\"\nredirect = \"https://example.com$path$query\"\n";
+    shared::ConfigDiagnostics ok;
+    auto c = load("[[site]]\nname = \"apex\"\nhosts = [\"example.com\"]\n[[site.origin]]\nname = \"o\"\n"
+                  "type = \"bucket\"\npath = \"site\"\n" +
+                      www,
+                  ok);
+    INFO(ok.to_string());
+    REQUIRE(c);
+    CHECK(ok.all().empty());
+    shared::ConfigDiagnostics half;
+    // A behavior that does not redirect needs an origin to go to.
+    CHECK_FALSE(load("[[site]]\nname = \"www\"\nhosts = [\"www.example.com\"]\n[[site.behavior]]\npath_pattern = "
+                     "\"/old/*\"\nredirect = \"/new$path\"\n[[site.behavior]]\npath_pattern = \"*\"\n",
+                     half));
+    CHECK(half.to_string().find("at least one [[site.origin]] is required") != std::string::npos);
+    shared::ConfigDiagnostics none;
+    CHECK_FALSE(load(www, none)); // no origin anywhere
+    CHECK(none.to_string().find("at least one origin is required") != std::string::npos);
+    std::error_code ec;
+    std::filesystem::remove_all(dir, ec);
 }

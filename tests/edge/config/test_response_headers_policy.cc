@@ -217,9 +217,9 @@ origin = "site"
 )");
     INFO(d.diags.to_string());
     REQUIRE(c);
-    REQUIRE(c->behaviors[0].response_headers_policy);
-    CHECK(c->behaviors[0].response_headers_policy->name == "assets");
-    CHECK_FALSE(c->behaviors[1].response_headers_policy);
+    REQUIRE(c->sites[0].behaviors[0].response_headers_policy);
+    CHECK(c->sites[0].behaviors[0].response_headers_policy->name == "assets");
+    CHECK_FALSE(c->sites[0].behaviors[1].response_headers_policy);
 
     auto bad = d.load("[[behavior]]\npath_pattern = \"*\"\norigin = \"site\"\nresponse_headers_policy = \"nope\"\n");
     CHECK_FALSE(bad);
@@ -237,7 +237,7 @@ TEST_CASE("Response headers policy: the SPA example config is valid", "[edge][co
     CHECK(diags.all().empty()); // not even warnings
     CHECK(c->response_headers_policies.size() == 2);
     size_t with_policy = 0, redirects = 0, rewrites = 0;
-    for (const BehaviorConfig& b : c->behaviors) {
+    for (const BehaviorConfig& b : c->sites[0].behaviors) {
         with_policy += b.response_headers_policy != nullptr;
         redirects += !b.routing.redirect.target.empty();
         rewrites += !b.routing.rewrite.target.empty();

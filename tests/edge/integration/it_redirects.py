@@ -3,7 +3,8 @@ $host/$path/$query substitution (percent-encoded Location), the status it names,
 never reaching the origin, counted as "redirect" in the metrics and "Redirect" in the access log; the viewer
 protocol policy's HTTP → HTTPS redirect (301 for GET/HEAD, 308 otherwise; port dropped) and https-only 403; a
 single-page app's routes rewritten to /index.html share ONE cached object (one origin request) while its assets are
-fetched as themselves; "/docs" rewritten to "/docs/index.html" for an http origin."""
+fetched as themselves; "/docs" rewritten to "/docs/index.html" for an http origin; www → apex with a [[site]] for the
+www host that only redirects."""
 import os
 import shutil
 import subprocess
@@ -32,7 +33,7 @@ nginx = Nginx(tmp, root)
 edge = None
 
 
-def curl(path, method="GET", host="www.example.com", headers=None):
+def curl(path, method="GET", host="example.com", headers=None):
     cmd = ["curl", "-sS", "-i", "--max-time", "20", "-H", f"Host: {host}"]
     if method == "HEAD":
         cmd.append("-I")
@@ -96,6 +97,14 @@ rewrite_path = "$path/index.html"
 path_pattern = "*"
 origin = "web"
 compress = false
+
+# www → apex: a site of its own that only redirects (no origin needed).
+[[site]]
+name = "www"
+hosts = ["www.example.com"]
+[[site.behavior]]
+path_pattern = "*"
+redirect = "https://example.com$path$query"
 """).start()
 
     # A behavior redirect with substitution: the path is re-encoded, the query kept (bad escapes encoded).
@@ -108,13 +117,21 @@ compress = false
     st, h, body = curl("/old/x", method="HEAD")
     f.eq((st, h.get("location"), body), (308, "https://example.com/new/old/x", b""), "HEAD redirect, no body")
     f.check(int(h.get("content-length", "0")) > 0, "HEAD carries the GET's Content-Length")
-    st, h, _ = curl("/moved?utm=1", host="www.example.com")
-    f.eq((st, h.get("location")), (302, "https://www.example.com/landing?utm=1"), "$host substitution")
+    st, h, _ = curl("/moved?utm=1", host="shop.example.com")
+    f.eq((st, h.get("location")), (302, "https://shop.example.com/landing?utm=1"), "$host substitution")
     st, h, _ = curl("/moved", method="POST")
-    f.eq((st, h.get("location")), (302, "https://www.example.com/landing"), "redirects answer every method")
+    f.eq((st, h.get("location")), (302, "https://example.com/landing"), "redirects answer every method")
     st, h, _ = curl("/moved", host="evil.test/x")
     f.eq(st, 400, "an unusable Host is refused, not put in a Location")
     f.eq(nginx.requests("/old/a%20b/caf%C3%A9"), [], "redirects never reach the origin")
+
+    # www → apex through the www site; the apex itself is served.
+    st, h, body = curl("/docs/page.html?a=1&b=%C3%A9", host="WWW.example.com:8080")
+    f.eq((st, h.get("location")), (301, "https://example.com/docs/page.html?a=1&b=%C3%A9"), "www → apex")
+    st, h, body = curl("/", method="HEAD", host="www.example.com")
+    f.eq((st, h.get("location"), body), (301, "https://example.com/", b""), "www → apex for HEAD")
+    st, h, body = curl("/app/main.3f2a.js", host="example.com")
+    f.eq((st, body), (200, b"console.log('app');\n"), "the apex is served, not redirected")
 
     # HTTP → HTTPS.
     st, h, _ = curl("/secure/page?q=1", host="shop.example.com:8080")
@@ -147,7 +164,7 @@ compress = false
 
     # Metrics and the access log count redirects.
     n = edge.metric('meridian_edge_requests_total{result="redirect"}')
-    f.eq(n, 6.0, "the six redirects counted in metrics")
+    f.eq(n, 8.0, "the eight redirects counted in metrics")
     deadline = time.time() + 10
     log = ""
     while time.time() < deadline:
