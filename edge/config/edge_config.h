@@ -203,8 +203,9 @@ struct EdgeConfig {
     std::vector<SiteConfig> sites;     // never empty in a valid config; sites[0] is the top-level one when it has
                                        // origins
     SiteHosts site_hosts;              // host name → index into sites (with the default site, if any)
-    std::vector<std::shared_ptr<const ResponseHeadersPolicy>> response_headers_policies; // of every site
     std::string invalidation_token;    // [invalidation] token_file's content (a secret: never logged); "" = API off
+    // [[response_headers_policy]] tables, shared by the behaviors of every site that name them.
+    std::vector<std::shared_ptr<const ResponseHeadersPolicy>> response_headers_policies;
     LimitsConfig limits;
     AccessLogConfig access_log;
     HealthConfig health;
