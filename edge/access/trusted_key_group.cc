@@ -85,7 +85,7 @@ KeyGroups parse_key_groups(shared::ConfigSection& root) {
             } else {
                 std::string err;
                 k.key = load_public_key(path, &err);
-                if (!k.key) ks.error("public_key", err);
+                if (!k.key) ks.error("public_key", (k.id.empty() ? "" : "key \"" + k.id + "\": ") + err);
                 k.ec = k.key && EVP_PKEY_get_base_id(k.key.get()) == EVP_PKEY_EC;
             }
             ks.finish();

@@ -276,7 +276,7 @@ void parse_forwarding(shared::ConfigSection& sec, BehaviorConfig* b) {
     }
 }
 
-void parse_behavior(shared::ConfigSection& sec, BehaviorConfig* b) {
+void parse_behavior(shared::ConfigSection& sec, const KeyGroups& key_groups, BehaviorConfig* b) {
     b->path_pattern = normalize_pattern(sec.get_string("path_pattern", "*"));
     // A behavior that only redirects needs no origin.
     b->origin_name = sec.has("redirect") ? sec.get_string("origin", "") : sec.require_string("origin");
@@ -327,6 +327,7 @@ void parse_behavior(shared::ConfigSection& sec, BehaviorConfig* b) {
     if (b->path_pattern.size() > 255) sec.error("path_pattern", "longer than 255 characters");
     b->response_headers_policy_name = sec.get_string("response_headers_policy", "");
     b->routing = parse_viewer_routing(sec);
+    b->trusted_keys = parse_trusted_key_groups(sec, key_groups);
     sec.finish();
 }
 
@@ -352,7 +353,7 @@ void parse_site_tables(shared::ConfigSection& root, EdgeConfig& c, size_t site_i
     std::vector<shared::ConfigSection> behavior_secs = root.array_of_tables("behavior");
     for (shared::ConfigSection& sec : behavior_secs) {
         BehaviorConfig b;
-        parse_behavior(sec, &b);
+        parse_behavior(sec, c.key_groups, &b);
         b.response_headers_policy =
             find_response_headers_policy(sec, c.response_headers_policies, b.response_headers_policy_name);
         b.site_index = site_index;
@@ -707,6 +708,7 @@ std::optional<EdgeConfig> parse_edge_config(shared::ConfigSection root) {
     }
 
     c.response_headers_policies = parse_response_headers_policies(root);
+    c.key_groups = parse_key_groups(root);
     parse_sites(root, c);
     if (c.origins.empty() && !c.sites.empty() && root.diagnostics().error_count() == errors_before) {
         root.error("origin", "at least one origin is required (every site only redirects)");

@@ -15,6 +15,7 @@
 
 #include "edge/config/redirect_rule.h"
 #include "edge/config/response_headers_policy.h"
+#include "edge/access/trusted_key_group.h"
 #include "edge/config/site_hosts.h"
 #include "shared/config/common_config.h"
 #include "shared/config/config.h"
@@ -127,6 +128,8 @@ struct BehaviorConfig {
     std::string response_headers_policy_name;
     std::shared_ptr<const ResponseHeadersPolicy> response_headers_policy;
     ViewerRouting routing;
+    // `trusted_key_groups`: requests need a valid signed URL or signed cookies (edge/access/signed_request.h).
+    std::shared_ptr<const TrustedKeys> trusted_keys; // null: a public behavior
 };
 
 struct CacheConfig {
@@ -202,6 +205,7 @@ struct EdgeConfig {
     std::vector<OriginConfig> origins; // of every site; never empty in a valid config
     std::vector<SiteConfig> sites;     // never empty in a valid config; sites[0] is the top-level one when it has
                                        // origins
+    KeyGroups key_groups;              // top-level [[key_group]] tables, shared by every site
     SiteHosts site_hosts;              // host name → index into sites (with the default site, if any)
     std::string invalidation_token;    // [invalidation] token_file's content (a secret: never logged); "" = API off
     // [[response_headers_policy]] tables, shared by the behaviors of every site that name them.
