@@ -2,6 +2,8 @@
 
 #include <string>
 
+#include "edge/access/signed_request.h"
+
 namespace edge {
 
 void EdgeMetrics::register_all(shared::MetricsRegistry& r) {
@@ -28,6 +30,11 @@ void EdgeMetrics::register_all(shared::MetricsRegistry& r) {
     }
     origin_latency = r.histogram("meridian_edge_origin_first_byte_seconds", "Origin time to first byte",
                                  {0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30});
+    for (unsigned d = 1; d < signed_denied.size(); ++d) {
+        signed_denied[d] = r.counter("meridian_edge_signed_request_denied_total",
+                                     "Requests to private behaviors refused (403), by reason",
+                                     "reason=\"" + std::string(to_string(static_cast<SignedDenial>(d))) + "\"");
+    }
     collapsed = r.counter("meridian_edge_collapsed_requests_total", "Misses that joined another request's fill");
     oversize_passes = r.counter("meridian_edge_oversize_passes_total",
                                 "Responses without Content-Length that outgrew max_object_bytes: passed through "

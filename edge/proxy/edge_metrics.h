@@ -30,12 +30,16 @@ struct EdgeMetrics {
     std::array<shared::MetricId, 3> compress_in{};     // identity bytes read by the compressor
     std::array<shared::MetricId, 3> compress_out{};    // compressed bytes it produced
     std::array<shared::MetricId, 3> compress_unused{}; // compressions not smaller than identity
+    std::array<shared::MetricId, 9> signed_denied{};   // private behaviors' 403s, indexed by SignedDenial
 
     void register_all(shared::MetricsRegistry& r);
     void count_request(unsigned shard, int status, CacheResult result, uint64_t bytes) noexcept;
     void count_origin_error(unsigned shard, shared::HttpError e) noexcept;
     void count_stale_served(unsigned shard) noexcept {
         if (registry) registry->inc(shard, stale_served);
+    }
+    void count_signed_denied(unsigned shard, unsigned reason) noexcept {
+        if (registry && reason > 0 && reason < signed_denied.size()) registry->inc(shard, signed_denied[reason]);
     }
     void count_oversize_pass(unsigned shard) noexcept {
         if (registry) registry->inc(shard, oversize_passes);

@@ -6,6 +6,7 @@
 #include <cstring>
 #include <ctime>
 
+#include "edge/access/signed_access.h"
 #include "edge/cache/cache_key.h"
 #include "edge/cache/vary_variant.h"
 #include "edge/compress/content_coding.h"
@@ -384,6 +385,13 @@ void ProxyHandler::handle(Viewer& viewer, const HttpRequest& req) {
                     std::string_view(extra, static_cast<size_t>(len)), true, policy);
         return;
     }
+    if (b.trusted_keys && check_signed_access(*b.trusted_keys, req, "http", static_cast<int64_t>(wall_ms() / 1000),
+                                              viewer.peer_ip(), services_.metrics, shard_) != SignedDenial::none) {
+        send_simple(viewer, &req, 403, kSignedAccessDeniedBody, CacheResult::error);
+        return;
+    }
+    std::string signed_query_buf; // the query without signing parameters, for the cache key (private behaviors)
+    std::string_view query = b.trusted_keys ? query_without_signing_params(req.query, &signed_query_buf) : req.query;
 
     ProxySession::Params p;
     p.handler = this;
@@ -392,7 +400,7 @@ void ProxyHandler::handle(Viewer& viewer, const HttpRequest& req) {
     p.role = ProxySession::Role::pass;
     p.response_headers = policy;
     if (get_or_head && b.cache &&
-        build_cache_key(site->key_prefix, req.host, path, req.query, b.query_string, b.query_string_allowlist, &key_)) {
+        build_cache_key(site->key_prefix, req.host, path, query, b.query_string, b.query_string_allowlist, &key_)) {
         append_key_fields(req.headers, b, &key_);
         uint64_t hash = hash_cache_key(key_);
         uint64_t now = wall_ms();

@@ -6,6 +6,7 @@
 #include <charconv>
 #include <vector>
 
+#include "edge/access/signed_request.h"
 #include "edge/cache/cache_key.h"
 #include "edge/cache/cache_policy.h"
 #include "edge/cache/stored_headers.h"
@@ -22,6 +23,11 @@
 
 namespace edge {
 namespace {
+
+// The viewer's query as the origin sees it: without the signed-URL parameters on a private behavior.
+std::string_view origin_query(const HttpRequest& req, const BehaviorConfig& b, std::string* buf) {
+    return b.trusted_keys ? query_without_signing_params(req.query, buf) : req.query;
+}
 
 TtlPolicy ttl_policy(const BehaviorConfig& b) {
     TtlPolicy p;
@@ -690,7 +696,8 @@ void ProxySession::bucket_get(bool for_fill) {
         }
     } else {
         g->method = req_.method_name;
-        g->query = req_.query;
+        std::string qbuf;
+        g->query = origin_query(req_, *behavior_, &qbuf);
         g->if_none_match = req_.header("if-none-match");
         g->if_modified_since = req_.header("if-modified-since");
         g->range = req_.header("range");
@@ -865,7 +872,10 @@ void ProxySession::http_fetch(bool shared_fill) {
         // A HEAD miss still fetches the whole object so the cache can store it.
         oreq.method = "GET";
         std::string q;
-        if (!forwarded_query(req_.query, behavior_->query_string, behavior_->query_string_allowlist, &q)) q.clear();
+        std::string qbuf;
+        if (!forwarded_query(origin_query(req_, *behavior_, &qbuf), behavior_->query_string,
+                             behavior_->query_string_allowlist, &q))
+            q.clear();
         if (!q.empty()) target += "?" + q;
         if (const Ref<CachedObject>& stale = fill_->stale()) {
             opt.if_none_match = stale->etag();
@@ -873,7 +883,8 @@ void ProxySession::http_fetch(bool shared_fill) {
         }
     } else {
         oreq.method = std::string(req_.method_name);
-        if (!req_.query.empty()) target += "?" + std::string(req_.query);
+        std::string qbuf;
+        if (std::string_view q = origin_query(req_, *behavior_, &qbuf); !q.empty()) target += "?" + std::string(q);
         oreq.body = std::string(req_.body);
     }
     oreq.target = std::move(target);
