@@ -1,6 +1,7 @@
 #include "edge/access/trusted_key_group.h"
 
 #include <cstdio>
+#include <cstring>
 #include <set>
 
 #include <openssl/core_names.h>
@@ -31,10 +32,20 @@ PublicKey load_public_key(const std::string& path, std::string* err) {
         return nullptr;
     }
     EVP_PKEY* raw = PEM_read_PUBKEY(f, nullptr, nullptr, nullptr);
+    bool private_key = false;
+    if (!raw) {
+        // A private key where the public one belongs: say so (and never keep signing material in the edge).
+        std::rewind(f);
+        char line[128];
+        while (!private_key && std::fgets(line, sizeof line, f))
+            private_key = std::strstr(line, "-----BEGIN") && std::strstr(line, "PRIVATE KEY-----");
+    }
     std::fclose(f);
     ERR_clear_error();
     if (!raw) {
-        *err = "\"" + path + "\": not a PEM public key (-----BEGIN PUBLIC KEY-----)";
+        *err = "\"" + path + "\": " +
+               (private_key ? "a private key: the edge needs only the public one (openssl pkey -in KEY -pubout)"
+                            : "not a PEM public key (-----BEGIN PUBLIC KEY-----)");
         return nullptr;
     }
     PublicKey key(raw, EVP_PKEY_free);

@@ -292,5 +292,12 @@ TEST_CASE("Trusted keys: PEM public keys of RSA and EC P-256 load; others are re
     }
     CHECK_FALSE(load_public_key((dir / "junk.pem").string(), &err));
     CHECK(err.find("not a PEM public key") != std::string::npos);
+    {
+        FILE* f = std::fopen((dir / "private.pem").c_str(), "w");
+        PEM_write_PrivateKey(f, ec_key().get(), nullptr, nullptr, 0, nullptr, nullptr);
+        std::fclose(f);
+    }
+    CHECK_FALSE(load_public_key((dir / "private.pem").string(), &err));
+    CHECK(err.find("a private key: the edge needs only the public one") != std::string::npos);
     fs::remove_all(dir);
 }
