@@ -2,18 +2,11 @@
 
 #include <openssl/err.h>
 
+#include "shared/tls/openssl_error.h"
+
 namespace shared {
 
 namespace {
-std::string openssl_reason() {
-    unsigned long e = ERR_get_error();
-    if (!e) return "unknown OpenSSL error";
-    char buf[256];
-    ERR_error_string_n(e, buf, sizeof buf);
-    ERR_clear_error();
-    return buf;
-}
-
 // The owning TlsClientContext of an SSL_CTX, for the new-session callback.
 int context_index() {
     static const int idx = SSL_CTX_get_ex_new_index(0, nullptr, nullptr, nullptr, nullptr);
@@ -33,7 +26,7 @@ int on_new_session(SSL* ssl, SSL_SESSION* sess) noexcept {
     auto* key = static_cast<const std::string*>(SSL_get_ex_data(ssl, tls_client_session_key_index()));
     if (!owner || !key || key->empty()) return 0;
     owner->store_session(*key, sess);
-    return 1;  // we keep the reference
+    return 1; // we keep the reference
 }
 } // namespace
 
@@ -56,8 +49,8 @@ std::shared_ptr<TlsClientContext> TlsClientContext::create(const TlsClientOption
         int ok = opts.ca_file.empty() ? SSL_CTX_set_default_verify_paths(ctx)
                                       : SSL_CTX_load_verify_locations(ctx, opts.ca_file.c_str(), nullptr);
         if (ok != 1) {
-            *err = (opts.ca_file.empty() ? std::string("system CA store") : "CA file '" + opts.ca_file + "'") +
-                   ": " + openssl_reason();
+            *err = (opts.ca_file.empty() ? std::string("system CA store") : "CA file '" + opts.ca_file + "'") + ": " +
+                   openssl_reason();
             SSL_CTX_free(ctx);
             return nullptr;
         }
@@ -75,7 +68,8 @@ std::shared_ptr<TlsClientContext> TlsClientContext::create(const TlsClientOption
 }
 
 TlsClientContext::~TlsClientContext() {
-    for (auto& [k, s] : sessions_) SSL_SESSION_free(s);
+    for (auto& [k, s] : sessions_)
+        SSL_SESSION_free(s);
     SSL_CTX_free(ctx_);
 }
 

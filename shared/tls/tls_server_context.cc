@@ -10,18 +10,11 @@
 #include <fstream>
 #include <iterator>
 
+#include "shared/tls/openssl_error.h"
+
 namespace shared {
 
 namespace {
-
-std::string openssl_reason() {
-    unsigned long e = ERR_get_error();
-    if (!e) return "unknown OpenSSL error";
-    char buf[256];
-    ERR_error_string_n(e, buf, sizeof buf);
-    ERR_clear_error();
-    return buf;
-}
 
 std::string lower(std::string_view s) {
     std::string out(s);
