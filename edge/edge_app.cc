@@ -11,8 +11,11 @@
 #include "edge/proxy/proxy_handler.h"
 #include "edge/server/http_server.h"
 #include "edge/server/loop_proxy_io.h"
+#include "edge/server/viewer_tls.h"
 #include "shared/log/log.h"
 #include "shared/loop/worker.h"
+
+#include <ctime>
 
 namespace edge {
 
@@ -24,6 +27,7 @@ struct EdgeApp::Slot {
     std::unique_ptr<HttpServer> server;
     ConnSettings conn_settings; // [limits], replaced on reload (on the worker's thread)
     uint32_t max_connections = 0;
+    std::shared_ptr<shared::TlsServerContext> tls; // [tls], replaced on reload (on the worker's thread)
 
     void apply_limits(const LimitsConfig& l) {
         conn_settings = conn_settings_of(l);
@@ -48,8 +52,26 @@ bool EdgeApp::load(const std::string& config_path, shared::ConfigDiagnostics& di
         diags.error_at(config_path, 0, err);
         return false;
     }
+    std::string tls_err;
+    auto tls = build_tls(rt->config, &tls_err);
+    if (!tls && !tls_err.empty()) {
+        diags.error_at(config_path, 0, "tls: " + tls_err);
+        return false;
+    }
+    tls_ = std::move(tls);
     runtime_ = std::move(rt);
     return true;
+}
+
+std::shared_ptr<shared::TlsServerContext> EdgeApp::build_tls(const EdgeConfig& cfg, std::string* err) {
+    if (!cfg.tls.enabled()) return nullptr;
+    if (!ticket_keys_) {
+        ticket_keys_ = std::make_shared<shared::TlsTicketKeys>(cfg.tls.session_ticket_rotation_ms / 1000);
+        ticket_keys_->rotate(static_cast<uint64_t>(std::time(nullptr)));
+    }
+    shared::TlsServerOptions opts = cfg.tls.options;
+    opts.ticket_keys = ticket_keys_;
+    return shared::TlsServerContext::create(opts, err);
 }
 
 void EdgeApp::register_metrics(shared::MetricsRegistry& m) {
@@ -90,6 +112,15 @@ void EdgeApp::register_metrics(shared::MetricsRegistry& m) {
     m.counter_fn("meridian_edge_hit_for_miss_evictions_total",
                  "Hit-for-miss keys evicted (least recently used) to stay within cache.hit_for_miss_max_bytes", "",
                  co(&CoalescerStats::hfm_evictions));
+    m.counter_fn("meridian_edge_tls_handshakes_total", "TLS handshakes completed on the HTTPS listeners", "",
+                 [] { return static_cast<double>(viewer_tls_stats().handshakes.load(std::memory_order_relaxed)); });
+    m.counter_fn("meridian_edge_tls_resumed_total", "TLS handshakes that resumed a session (ticket or cache)", "",
+                 [] { return static_cast<double>(viewer_tls_stats().resumed.load(std::memory_order_relaxed)); });
+    m.counter_fn(
+        "meridian_edge_tls_handshake_errors_total",
+        "TLS handshakes that failed or timed out (plain HTTP or garbage on the port, no common version or "
+        "cipher, unknown name without a default certificate)",
+        "", [] { return static_cast<double>(viewer_tls_stats().handshake_errors.load(std::memory_order_relaxed)); });
     m.counter_fn("meridian_edge_hit_for_miss_passes_total",
                  "Misses sent to the origin without collapsing because their key was remembered as uncacheable", "",
                  co(&CoalescerStats::hit_for_miss));
@@ -129,12 +160,30 @@ bool EdgeApp::start(uv_loop_t* main_loop, shared::MetricsRegistry&) {
     // Before any worker binds: refuse an address another process serves (SO_REUSEPORT would silently share it) and
     // resolve a port 0 once, so every worker binds the same port. Reloads never rebind (listen needs a restart).
     std::vector<shared::SocketAddress> listen = cfg.common.listen;
-    for (auto& addr : listen) {
-        std::string msg;
-        if (listen_claims_.claim(&addr, true, false, &msg)) {
-            shared::log::error("edge", "cannot listen", {{"addr", addr.to_string()}, {"error", msg}});
-            return false;
+    std::vector<shared::SocketAddress> listen_tls = cfg.tls.listen;
+    for (auto* list : {&listen, &listen_tls}) {
+        for (auto& addr : *list) {
+            std::string msg;
+            if (listen_claims_.claim(&addr, true, false, &msg)) {
+                shared::log::error("edge", "cannot listen", {{"addr", addr.to_string()}, {"error", msg}});
+                return false;
+            }
         }
+    }
+    if (ticket_keys_) {
+        // Rotation is checked often enough that no key encrypts much past its lifetime.
+        uint64_t every = std::max<uint64_t>(1000, std::min<uint64_t>(60'000, cfg.tls.session_ticket_rotation_ms / 4));
+        ticket_timer_ = new uv_timer_t;
+        uv_timer_init(main_loop, ticket_timer_);
+        ticket_timer_->data = this;
+        uv_timer_start(
+            ticket_timer_,
+            [](uv_timer_t* t) noexcept {
+                auto* app = static_cast<EdgeApp*>(t->data);
+                if (app->ticket_keys_->rotate(static_cast<uint64_t>(std::time(nullptr))))
+                    shared::log::debug("edge", "TLS session ticket key rotated");
+            },
+            every, every);
     }
 
     for (unsigned i = 0; i < cfg.common.workers; ++i) {
@@ -142,8 +191,9 @@ bool EdgeApp::start(uv_loop_t* main_loop, shared::MetricsRegistry&) {
         slot->worker = std::make_unique<shared::Worker>(i);
         Slot* s = slot.get();
         auto rt = runtime_;
+        s->tls = tls_;
         bool ok = s->worker->start(
-            [s, services, rt, listen](shared::Worker& w) {
+            [s, services, rt, listen, listen_tls](shared::Worker& w) {
                 EdgeMetrics* m = services.metrics;
                 unsigned shard = w.index();
                 s->io = std::make_unique<LoopProxyIo>(
@@ -152,8 +202,10 @@ bool EdgeApp::start(uv_loop_t* main_loop, shared::MetricsRegistry&) {
                 s->apply_limits(rt->config.limits);
                 s->server =
                     std::make_unique<HttpServer>(w.loop(), s->handler.get(), &s->conn_settings, &s->max_connections);
-                for (const auto& addr : listen) {
-                    if (int rc = s->server->listen(addr)) {
+                for (size_t k = 0; k < listen.size() + listen_tls.size(); ++k) {
+                    bool https = k >= listen.size();
+                    const auto& addr = https ? listen_tls[k - listen.size()] : listen[k];
+                    if (int rc = s->server->listen(addr, https ? &s->tls : nullptr)) {
                         shared::log::error("edge", "cannot listen",
                                            {{"addr", addr.to_string()}, {"error", uv_strerror(rc)}});
                         w.fail();
@@ -161,12 +213,10 @@ bool EdgeApp::start(uv_loop_t* main_loop, shared::MetricsRegistry&) {
                         return;
                     }
                     if (w.index() == 0) {
-                        for (const auto& a : s->server->addresses()) {
-                            if (a.family() == addr.family()) {
-                                shared::log::info("edge", "listening", {{"addr", a.to_string()}});
-                                break;
-                            }
-                        }
+                        // The listener just opened (one per address, in order).
+                        const auto a = s->server->addresses().back();
+                        shared::log::info("edge", "listening",
+                                          {{"addr", a.to_string()}, {"scheme", https ? "https" : "http"}});
                     }
                 }
             },
@@ -206,13 +256,21 @@ void EdgeApp::reload(const std::string& config_path) {
         return;
     }
     keep_restart_only_keys(*cfg);
-    assign_site_key_prefixes(*cfg, &runtime_->config, ++reloads_);
     std::string err;
+    // Certificates and keys are read again now: a file replaced in place is served to new connections, while
+    // open connections keep the context they started on. A file that does not load keeps everything running.
+    std::shared_ptr<shared::TlsServerContext> tls = build_tls(*cfg, &err);
+    if (!tls && !err.empty()) {
+        shared::log::error("edge", "reload failed; keeping the running configuration", {{"error", "tls: " + err}});
+        return;
+    }
+    assign_site_key_prefixes(*cfg, &runtime_->config, ++reloads_);
     auto rt = EdgeRuntime::build(std::move(*cfg), &err);
     if (!rt) {
         shared::log::error("edge", "reload failed; keeping the running configuration", {{"error", err}});
         return;
     }
+    tls_ = tls;
     const EdgeConfig& nc = rt->config;
     if (!shared::apply_log_config(nc.common, &err)) shared::log::error("edge", "log config", {{"error", err}});
     cache_->set_max_bytes(nc.cache.max_bytes);
@@ -231,9 +289,10 @@ void EdgeApp::reload(const std::string& config_path) {
     runtime_ = rt;
     for (auto& s : slots_) {
         Slot* sp = s.get();
-        s->worker->post([sp, rt] {
+        s->worker->post([sp, rt, tls] {
             if (sp->handler) sp->handler->set_runtime(rt);
             sp->apply_limits(rt->config.limits);
+            sp->tls = tls;
         });
     }
     shared::log::info("edge", "configuration reloaded", {{"config", config_path}});
@@ -271,12 +330,19 @@ void EdgeApp::keep_restart_only_keys(EdgeConfig& nc) const {
     };
     keep("workers", nc.common.workers, oc.workers, num);
     keep("listen", nc.common.listen, oc.listen, addrs);
+    keep("tls.listen", nc.tls.listen, runtime_->config.tls.listen, addrs);
+    if (!nc.tls.enabled()) nc.tls.options.certificates.clear(); // no HTTPS listener: nothing to load
     keep("admin.listen", nc.common.admin_listen, oc.admin_listen, opt_addr);
     keep("cache.shards", nc.cache.shards, runtime_->config.cache.shards, num);
 }
 
 void EdgeApp::stop(std::function<void()> done) {
     stop_done_ = std::move(done);
+    if (ticket_timer_) {
+        uv_close(reinterpret_cast<uv_handle_t*>(ticket_timer_),
+                 [](uv_handle_t* h) noexcept { delete reinterpret_cast<uv_timer_t*>(h); });
+        ticket_timer_ = nullptr;
+    }
     if (usr1_) {
         uv_close(reinterpret_cast<uv_handle_t*>(usr1_),
                  [](uv_handle_t* h) noexcept { delete reinterpret_cast<uv_signal_t*>(h); });

@@ -21,6 +21,8 @@
 #include "edge/proxy/edge_runtime.h"
 #include "shared/net/listen_claim.h"
 #include "shared/process/daemon.h"
+#include "shared/tls/tls_server_context.h"
+#include "shared/tls/tls_ticket_keys.h"
 
 namespace shared {
 class Worker;
@@ -53,6 +55,10 @@ class EdgeApp final : public shared::DaemonApp {
     // running values back into `nc`.
     void keep_restart_only_keys(EdgeConfig& nc) const;
     static void on_drain_timer(uv_timer_t* t) noexcept;
+    // The HTTPS context for `cfg` ([tls]) on the process's ticket key ring (made on first use, kept across
+    // reloads so resumption survives them). nullptr and *err when a file does not load; nullptr alone without
+    // [tls].
+    std::shared_ptr<shared::TlsServerContext> build_tls(const EdgeConfig& cfg, std::string* err);
 
     std::shared_ptr<const EdgeRuntime> runtime_;
     std::unique_ptr<ObjectCache> cache_;
@@ -71,6 +77,9 @@ class EdgeApp final : public shared::DaemonApp {
     std::function<void()> stop_done_;
     // One instance per listen address (shared/net/listen_claim.h), held until exit.
     shared::ListenClaims listen_claims_;
+    std::shared_ptr<shared::TlsTicketKeys> ticket_keys_;
+    std::shared_ptr<shared::TlsServerContext> tls_; // the current one (each worker has its own copy of the pointer)
+    uv_timer_t* ticket_timer_ = nullptr;            // rotates ticket_keys_
 };
 
 } // namespace edge

@@ -674,6 +674,8 @@ std::optional<EdgeConfig> parse_edge_config(shared::ConfigSection root) {
         sec->finish();
     }
 
+    parse_tls_config(root, c.tls);
+
     if (auto sec = root.table("access_log")) {
         c.access_log.file = sec->get_path("file", "");
         sec->finish();

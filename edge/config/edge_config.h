@@ -17,6 +17,7 @@
 #include "edge/config/response_headers_policy.h"
 #include "edge/access/trusted_key_group.h"
 #include "edge/config/site_hosts.h"
+#include "edge/config/tls_config.h"
 #include "shared/config/common_config.h"
 #include "shared/config/config.h"
 
@@ -213,6 +214,7 @@ struct EdgeConfig {
     LimitsConfig limits;
     AccessLogConfig access_log;
     HealthConfig health;
+    TlsConfig tls; // [tls]: the HTTPS listener
     std::string config_file; // the file this was loaded from
 };
 

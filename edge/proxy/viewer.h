@@ -89,6 +89,10 @@ class Viewer {
     virtual std::string_view peer_ip() const = 0;
     // Milliseconds since the current request's first byte arrived (access log time-taken).
     virtual uint64_t request_elapsed_ms() const = 0;
+    // The connection's TLS version and cipher in OpenSSL's names ("TLSv1.3", "TLS_AES_128_GCM_SHA256"), as
+    // CloudFront's ssl-protocol and ssl-cipher log fields; "" for plain HTTP (so also: was the request HTTPS).
+    virtual std::string_view tls_protocol() const { return {}; }
+    virtual std::string_view tls_cipher() const { return {}; }
 
   protected:
     ~Viewer() = default;

@@ -17,6 +17,11 @@ namespace {
 // read and the pipelined tail behind a request being answered; it is zero-filled, i.e. resident, for every open
 // connection (64 KiB made 10,000 idle keep-alive connections cost 640 MB).
 constexpr size_t kReadBufferBytes = 16 << 10;
+// TLS: ciphertext read at once (a full record and its header), and how much ciphertext may wait in uv writes
+// before more plaintext is encrypted (the rest waits as references into the response's own buffers).
+constexpr size_t kTlsReadBytes = (16 << 10) + 512;
+constexpr size_t kTlsFlightBytes = 64 << 10;
+constexpr size_t kTlsRecordBytes = 16 << 10;
 } // namespace
 
 ClientConn::ClientConn(ConnSet* set, RequestHandler* handler, const ConnSettings& settings)
@@ -32,9 +37,13 @@ ClientConn::~ClientConn() {
     }
 }
 
-ClientConn* ClientConn::accept(uv_stream_t* server, ConnSet* set, RequestHandler* handler,
-                               const ConnSettings& settings) {
+ClientConn* ClientConn::accept(uv_stream_t* server, ConnSet* set, RequestHandler* handler, const ConnSettings& settings,
+                               const std::shared_ptr<shared::TlsServerContext>* tls) {
     auto* c = new ClientConn(set, handler, settings);
+    if (tls && *tls) {
+        c->tls_ = std::make_unique<ViewerTls>(*tls);
+        c->tls_in_.resize(kTlsReadBytes);
+    }
     uv_loop_t* loop = server->loop;
     uv_tcp_init(loop, &c->tcp_);
     c->tcp_.data = c;
@@ -60,6 +69,15 @@ ClientConn* ClientConn::accept(uv_stream_t* server, ConnSet* set, RequestHandler
     set->add(c);
     handler->on_conn_open();
     c->last_activity_ms_ = uv_now(loop);
+    if (c->tls_) {
+        if (!c->tls_->ok()) {
+            c->close();
+            return nullptr;
+        }
+        // The handshake is bounded by header_timeout, as the request headers that follow it are.
+        c->request_begun_ = true;
+        c->request_start_ms_ = c->last_activity_ms_;
+    }
     c->start_reading();
     c->arm_timer();
     return c;
@@ -78,6 +96,10 @@ void ClientConn::stop_reading() {
 
 void ClientConn::on_alloc(uv_handle_t* h, size_t, uv_buf_t* buf) noexcept {
     auto* c = static_cast<ClientConn*>(h->data);
+    if (c->tls_) {
+        *buf = uv_buf_init(c->tls_in_.data(), static_cast<unsigned>(c->tls_in_.size()));
+        return;
+    }
     if (c->in_start_ == c->in_end_ || c->lingering_) c->in_start_ = c->in_end_ = 0;
     if (c->in_end_ == c->in_.size() && c->in_start_ > 0) {
         std::memmove(c->in_.data(), c->in_.data() + c->in_start_, c->in_end_ - c->in_start_);
@@ -87,7 +109,7 @@ void ClientConn::on_alloc(uv_handle_t* h, size_t, uv_buf_t* buf) noexcept {
     *buf = uv_buf_init(c->in_.data() + c->in_end_, static_cast<unsigned>(c->in_.size() - c->in_end_));
 }
 
-void ClientConn::on_read(uv_stream_t* s, ssize_t nread, const uv_buf_t*) noexcept {
+void ClientConn::on_read(uv_stream_t* s, ssize_t nread, const uv_buf_t* buf) noexcept {
     auto* c = static_cast<ClientConn*>(s->data);
     if (nread == UV_ENOBUFS) {
         // Pipelined requests filled the buffer while one is answered: read again once it is consumed.
@@ -95,27 +117,14 @@ void ClientConn::on_read(uv_stream_t* s, ssize_t nread, const uv_buf_t*) noexcep
         return;
     }
     if (nread < 0) {
-        c->stop_reading();
-        if (c->lingering_) {
-            c->close(); // the viewer finished sending (or reset): nothing left to lose
-            return;
-        }
-        if (nread == UV_EOF && c->in_request_) {
-            // Half-close after sending the request: still answer it, then close.
-            c->eof_ = true;
-            c->keep_alive_ = false;
-            return;
-        }
-        if (nread == UV_EOF && c->in_start_ != c->in_end_) {
-            c->eof_ = true;
-            c->process_input();
-            if (!c->in_request_) c->close();
-            return;
-        }
-        c->close();
+        c->on_read_end(nread);
         return;
     }
     if (nread == 0) return;
+    if (c->tls_) {
+        c->tls_on_ciphertext(buf->base, static_cast<size_t>(nread));
+        return;
+    }
     uint64_t now = uv_now(c->loop());
     c->last_activity_ms_ = now;
     if (c->lingering_) return; // drained and discarded
@@ -129,31 +138,132 @@ void ClientConn::on_read(uv_stream_t* s, ssize_t nread, const uv_buf_t*) noexcep
     c->process_input();
 }
 
+void ClientConn::on_read_end(ssize_t nread) {
+    stop_reading();
+    if (lingering_) {
+        close(); // the viewer finished sending (or reset): nothing left to lose
+        return;
+    }
+    if (nread == UV_EOF && in_request_) {
+        // Half-close after sending the request: still answer it, then close.
+        eof_ = true;
+        keep_alive_ = false;
+        return;
+    }
+    if (nread == UV_EOF && in_start_ != in_end_) {
+        eof_ = true;
+        process_input();
+        if (!in_request_) close();
+        return;
+    }
+    close();
+}
+
+void ClientConn::tls_on_ciphertext(const char* data, size_t len) {
+    uint64_t now = uv_now(loop());
+    last_activity_ms_ = now;
+    if (lingering_) return; // drained and discarded
+    bool was_done = tls_->handshake_done();
+    ViewerTls::Status st = tls_->feed(data, len);
+    tls_flush_output(); // handshake records, alerts, session tickets
+    if (closing_) return;
+    if (st == ViewerTls::Status::error) {
+        // Plain HTTP or garbage on the TLS port, no common version or cipher, an unknown name without a default.
+        shared::log::debug("edge", "TLS handshake failed", {{"client", peer_ip_}, {"reason", tls_->error_reason()}});
+        close();
+        return;
+    }
+    if (!tls_->handshake_done()) return;
+    if (!was_done) {
+        // From here on the header timeout counts from the first byte of a request, as on plain HTTP.
+        request_begun_ = false;
+        arm_timer();
+    }
+    if (!in_request_) {
+        process_input(); // pulls the plaintext (tls_pull) and parses it
+    } else {
+        tls_pull(); // a response is in progress: take what fits, parse once it is done
+    }
+    if (!closing_) tls_flush_output(); // key updates answered during reads
+}
+
+bool ClientConn::tls_pull() {
+    bool got = false;
+    while (!closing_) {
+        if (in_start_ == in_end_) in_start_ = in_end_ = 0;
+        if (in_end_ == in_.size() && in_start_ > 0) {
+            std::memmove(in_.data(), in_.data() + in_start_, in_end_ - in_start_);
+            in_end_ -= in_start_;
+            in_start_ = 0;
+        }
+        if (in_end_ == in_.size()) {
+            stop_reading(); // read on once the parser consumed some (process_input)
+            break;
+        }
+        long r = tls_->read(in_.data() + in_end_, in_.size() - in_end_);
+        if (r > 0) {
+            if (!in_request_ && !request_begun_) {
+                request_begun_ = true;
+                request_start_ms_ = uv_now(loop());
+            }
+            in_end_ += static_cast<size_t>(r);
+            got = true;
+            continue;
+        }
+        if (r == 0) break;
+        if (r == -1) {
+            // close_notify: the viewer sends nothing more, as a TCP half-close says.
+            if (!eof_) {
+                bool busy = processing_;
+                stop_reading();
+                if (in_request_) {
+                    eof_ = true;
+                    keep_alive_ = false;
+                } else if (!busy) {
+                    on_read_end(UV_EOF);
+                } else {
+                    eof_ = true;
+                }
+            }
+            break;
+        }
+        shared::log::debug("edge", "TLS read failed", {{"client", peer_ip_}, {"reason", tls_->error_reason()}});
+        close();
+        break;
+    }
+    return got;
+}
+
 void ClientConn::process_input() {
     if (processing_ || lingering_) return;
     processing_ = true;
-    while (!in_request_ && !closing_ && in_start_ < in_end_) {
-        auto r = parser_.feed(in_.data() + in_start_, in_end_ - in_start_);
-        in_start_ += r.consumed;
-        if (in_start_ == in_end_) in_start_ = in_end_ = 0;
-        if (r.status == RequestParser::Status::need_more) {
-            maybe_send_continue();
-            break;
+    if (tls_) tls_pull();
+    for (;;) {
+        while (!in_request_ && !closing_ && in_start_ < in_end_) {
+            auto r = parser_.feed(in_.data() + in_start_, in_end_ - in_start_);
+            in_start_ += r.consumed;
+            if (in_start_ == in_end_) in_start_ = in_end_ = 0;
+            if (r.status == RequestParser::Status::need_more) {
+                maybe_send_continue();
+                break;
+            }
+            in_request_ = true;
+            response_ended_ = false;
+            if (r.status == RequestParser::Status::complete) {
+                const HttpRequest& req = parser_.request();
+                keep_alive_ = req.keep_alive && !drain_ && !eof_;
+                handler_->handle(*this, req);
+            } else {
+                keep_alive_ = false;
+                rejected_ = true;
+                handler_->reject(*this, parser_.error_status(), parser_.error_reason());
+            }
+            if (in_request_ || lingering_) break; // answered later; maybe_finish_response() continues the loop
+            request_begun_ = in_start_ < in_end_;
+            if (request_begun_) request_start_ms_ = uv_now(loop());
         }
-        in_request_ = true;
-        response_ended_ = false;
-        if (r.status == RequestParser::Status::complete) {
-            const HttpRequest& req = parser_.request();
-            keep_alive_ = req.keep_alive && !drain_ && !eof_;
-            handler_->handle(*this, req);
-        } else {
-            keep_alive_ = false;
-            rejected_ = true;
-            handler_->reject(*this, parser_.error_status(), parser_.error_reason());
-        }
-        if (in_request_ || lingering_) break; // answered later; maybe_finish_response() continues the loop
-        request_begun_ = in_start_ < in_end_;
-        if (request_begun_) request_start_ms_ = uv_now(loop());
+        // TLS: the SSL may hold more plaintext than in_ took.
+        if (!tls_ || in_request_ || closing_ || lingering_ || !tls_pull()) break;
     }
     processing_ = false;
     if (closing_ || lingering_) return;
@@ -240,6 +350,13 @@ void ClientConn::on_timer(uv_timer_t* t) noexcept {
         return;
     case Phase::header:
     case Phase::body:
+        if (c->tls_ && !c->tls_->handshake_done()) {
+            // A handshake that never finishes: nothing can be answered on it.
+            viewer_tls_stats().handshake_errors.fetch_add(1, std::memory_order_relaxed);
+            shared::log::debug("edge", "TLS handshake timed out", {{"client", c->peer_ip_}});
+            c->close();
+            return;
+        }
         // Slowloris (headers, or blank lines, that never end) or a stalled upload.
         c->in_request_ = true;
         c->response_ended_ = false;
@@ -324,6 +441,10 @@ bool ClientConn::write(const OutBuf* bufs, unsigned n) {
 
 void ClientConn::queue(const uv_buf_t* bufs, unsigned n) {
     if (closing_ || n == 0) return;
+    if (tls_) {
+        tls_queue(bufs, n);
+        return;
+    }
     flush_file_rest(); // bytes queued after a file send keep their order behind it
     if (closing_) return;
     size_t skip = write_now(bufs, n);
@@ -354,7 +475,7 @@ bool ClientConn::write_file(const OutBuf* head_out, unsigned n, const FileSpan& 
     if (closing_) return false;
     uv_buf_t mem = uv_buf_init(const_cast<char*>(body.mem), static_cast<unsigned>(body.len));
     uv_os_fd_t sock = -1;
-    if (queued_bytes_ != 0 || n > 4 || uv_fileno(reinterpret_cast<uv_handle_t*>(&tcp_), &sock) != 0) {
+    if (tls_ || queued_bytes_ != 0 || n > 4 || uv_fileno(reinterpret_cast<uv_handle_t*>(&tcp_), &sock) != 0) {
         write(head_out, n);
         queue(&mem, 1);
         return !closing_;
@@ -461,9 +582,118 @@ void ClientConn::flush_file_rest() {
     submit(get_req(), &b, 1);
 }
 
+void ClientConn::tls_queue(const uv_buf_t* bufs, unsigned n) {
+    note_output_start();
+    for (unsigned i = 0; i < n; ++i) {
+        if (bufs[i].len == 0) continue;
+        tls_q_.push_back(TlsPiece{bufs[i].base, 0, bufs[i].len});
+        tls_plain_queued_ += bufs[i].len;
+        queued_bytes_ += bufs[i].len;
+    }
+    tls_pump();
+}
+
+void ClientConn::tls_queue_copy(std::string_view s) {
+    note_output_start();
+    tls_q_.push_back(TlsPiece{nullptr, tls_copies_.size(), s.size()});
+    tls_copies_.append(s);
+    tls_plain_queued_ += s.size();
+    queued_bytes_ += s.size();
+    tls_pump();
+}
+
+void ClientConn::tls_pump() {
+    if (closing_ || !tls_->handshake_done()) return;
+    while (tls_q_head_ < tls_q_.size() && queued_bytes_ - tls_plain_queued_ < kTlsFlightBytes) {
+        // One record per call: a large piece is encrypted in record-sized slices, small ones (a head, then a short
+        // body) are gathered into one record.
+        TlsPiece& p = tls_q_[tls_q_head_];
+        const char* data = p.ref ? p.ref : tls_copies_.data() + p.off;
+        const char* src;
+        size_t len;
+        if (p.len >= kTlsRecordBytes || tls_q_head_ + 1 == tls_q_.size()) {
+            src = data;
+            len = p.len < kTlsRecordBytes ? p.len : kTlsRecordBytes;
+            p.len -= len;
+            if (p.ref)
+                p.ref += len;
+            else
+                p.off += len;
+            if (p.len == 0) ++tls_q_head_;
+        } else {
+            tls_scratch_.clear();
+            while (tls_q_head_ < tls_q_.size() && tls_scratch_.size() < kTlsRecordBytes) {
+                TlsPiece& q = tls_q_[tls_q_head_];
+                const char* d = q.ref ? q.ref : tls_copies_.data() + q.off;
+                size_t k = std::min(q.len, kTlsRecordBytes - tls_scratch_.size());
+                tls_scratch_.append(d, k);
+                q.len -= k;
+                if (q.ref)
+                    q.ref += k;
+                else
+                    q.off += k;
+                if (q.len == 0) ++tls_q_head_;
+            }
+            src = tls_scratch_.data();
+            len = tls_scratch_.size();
+        }
+        tls_plain_queued_ -= len;
+        queued_bytes_ -= len;
+        if (!tls_->write(src, len)) {
+            shared::log::debug("edge", "TLS write failed", {{"client", peer_ip_}, {"reason", tls_->error_reason()}});
+            close();
+            return;
+        }
+        if (tls_->output_pending() >= kTlsFlightBytes) {
+            tls_flush_output();
+            if (closing_) return;
+        }
+    }
+    if (tls_q_head_ == tls_q_.size()) {
+        tls_q_.clear();
+        tls_q_head_ = 0;
+        tls_copies_.clear();
+    }
+    tls_flush_output();
+}
+
+void ClientConn::tls_flush_output() {
+    size_t n = tls_->output_pending();
+    if (n == 0 || closing_) return;
+    WriteReq* r = get_req();
+    r->owned.resize(n);
+    n = tls_->take_output(r->owned.data(), n);
+    r->owned.resize(n);
+    uv_buf_t b = uv_buf_init(r->owned.data(), static_cast<unsigned>(n));
+    // As on plain HTTP, what the socket takes at once costs no write request (write_now refuses while anything is
+    // queued, so the ciphertext stays in order).
+    size_t done = queued_bytes_ == tls_plain_queued_ && writes_in_flight_ == 0 ? [&] {
+        int rc = uv_try_write(reinterpret_cast<uv_stream_t*>(&tcp_), &b, 1);
+        if (rc >= 0) return static_cast<size_t>(rc);
+        if (rc != UV_EAGAIN) close();
+        return size_t{0};
+    }()
+                                                                              : 0;
+    if (closing_) {
+        put_req(r);
+        return;
+    }
+    if (done == n) {
+        put_req(r);
+        return;
+    }
+    b.base += done;
+    b.len -= static_cast<decltype(b.len)>(done);
+    submit(r, &b, 1);
+}
+
 bool ClientConn::write_copy(std::string_view s) {
     if (closing_) return false;
     if (s.empty()) return true;
+    if (tls_) {
+        tls_queue_copy(s);
+        return !closing_;
+    }
     flush_file_rest();
     if (closing_) return false;
     uv_buf_t direct = uv_buf_init(const_cast<char*>(s.data()), static_cast<unsigned>(s.size()));
@@ -505,6 +735,10 @@ void ClientConn::on_write(uv_write_t* req, int status) noexcept {
         c->send_file_rest();
         if (c->closing_) return;
     }
+    if (c->tls_plain_queued_ != 0) {
+        c->tls_pump();
+        if (c->closing_) return;
+    }
     if (c->exchange_ && c->queued_bytes_ <= c->settings_.client_buffer_bytes / 2) c->exchange_->on_writable();
     c->maybe_finish_response();
 }
@@ -518,7 +752,7 @@ void ClientConn::end_response(bool keep_alive) {
 }
 
 void ClientConn::maybe_finish_response() {
-    if (closing_ || !in_request_ || !response_ended_ || writes_in_flight_ != 0) return;
+    if (closing_ || !in_request_ || !response_ended_ || writes_in_flight_ != 0 || tls_plain_queued_ != 0) return;
     for (size_t i = 0; i < pinned_count_; ++i)
         pinned_[i].reset();
     pinned_count_ = 0;
@@ -566,6 +800,12 @@ void ClientConn::start_linger() {
     lingering_ = true;
     in_start_ = in_end_ = 0;
     linger_start_ms_ = last_activity_ms_ = uv_now(loop());
+    if (tls_) {
+        // close_notify before the FIN (uv_shutdown waits for the queued writes): the viewer sees a clean end.
+        tls_->shutdown();
+        tls_flush_output();
+        if (closing_) return;
+    }
     shutdown_req_.data = this;
     if (uv_shutdown(&shutdown_req_, reinterpret_cast<uv_stream_t*>(&tcp_), on_shutdown) != 0) {
         close();
@@ -596,6 +836,20 @@ void ClientConn::close() {
     closing_ = true;
     file_rest_.len = 0;
     stop_reading();
+    if (tls_) {
+        // Best effort close_notify, only when nothing else waits to be written (it must not jump the queue).
+        tls_->shutdown();
+        char alert[128];
+        size_t n = tls_->take_output(alert, sizeof alert);
+        if (n > 0 && writes_in_flight_ == 0) {
+            uv_buf_t b = uv_buf_init(alert, static_cast<unsigned>(n));
+            uv_try_write(reinterpret_cast<uv_stream_t*>(&tcp_), &b, 1);
+        }
+        queued_bytes_ -= tls_plain_queued_;
+        tls_plain_queued_ = 0;
+        tls_q_.clear();
+        tls_q_head_ = 0;
+    }
     if (ViewerEvents* ex = exchange_) {
         exchange_ = nullptr;
         ex->on_viewer_gone();

@@ -13,6 +13,7 @@
 
 #include <array>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -21,6 +22,7 @@
 #include "edge/cache/ref.h"
 #include "edge/http/request_parser.h"
 #include "edge/proxy/viewer.h"
+#include "edge/server/viewer_tls.h"
 #include "shared/net/address.h"
 
 namespace edge {
@@ -40,8 +42,10 @@ class ConnSet; // the worker's list of connections (for drain and max_connection
 
 class ClientConn final : public Viewer {
   public:
-    // Accepts a pending connection from `server`. Returns nullptr (and closes nothing) when accept failed.
-    static ClientConn* accept(uv_stream_t* server, ConnSet* set, RequestHandler* handler, const ConnSettings& settings);
+    // Accepts a pending connection from `server`. Returns nullptr (and closes nothing) when accept failed. With
+    // `tls` (an HTTPS listener) the connection speaks TLS: the header timeout bounds the handshake too.
+    static ClientConn* accept(uv_stream_t* server, ConnSet* set, RequestHandler* handler, const ConnSettings& settings,
+                              const std::shared_ptr<shared::TlsServerContext>* tls = nullptr);
 
     // ---- Viewer: for the handler and its sessions, while a response is in progress ----
     bool gone() const override { return closing_; }
@@ -63,6 +67,8 @@ class ClientConn final : public Viewer {
     void release() override;
     std::string_view peer_ip() const override { return peer_ip_; }
     uint64_t request_elapsed_ms() const override;
+    std::string_view tls_protocol() const override { return tls_ ? tls_->protocol() : std::string_view(); }
+    std::string_view tls_cipher() const override { return tls_ ? tls_->cipher() : std::string_view(); }
 
     // Bytes queued and not yet written to the socket.
     uint64_t queued_bytes() const { return queued_bytes_; }
@@ -131,6 +137,27 @@ class ClientConn final : public Viewer {
     void flush_file_rest();
     // Makes sure the timer fires no later than `deadline_ms` (uv_now time); never restarts it for a later one.
     void timer_by(uint64_t deadline_ms);
+    // The ending of input (EOF, reset, or the TLS viewer's close_notify as UV_EOF).
+    void on_read_end(ssize_t nread);
+
+    // ---- TLS (tls_ set): every plaintext byte goes through the SSL, ciphertext through uv writes ----
+    // Ciphertext arrived: handshake, then decrypt into in_ and parse.
+    void tls_on_ciphertext(const char* data, size_t len);
+    // Decrypts what the SSL holds into in_ while there is room; true when plaintext was added. Closes on an error.
+    bool tls_pull();
+    // Plaintext to send, by reference (kept valid as OutBuf is) or copied: queued, then encrypted as the socket
+    // drains (tls_pump), so a viewer that does not read holds at most kTlsFlightBytes of ciphertext, never a copy
+    // of the whole body.
+    void tls_queue(const uv_buf_t* bufs, unsigned n);
+    void tls_queue_copy(std::string_view s);
+    void tls_pump();
+    // Sends the ciphertext waiting in the SSL's output (a direct write first, the rest queued).
+    void tls_flush_output();
+    struct TlsPiece {
+        const char* ref; // nullptr: bytes at `off` in tls_copies_
+        size_t off;
+        size_t len;
+    };
 
     ConnSet* set_;
     RequestHandler* handler_;
@@ -175,6 +202,14 @@ class ClientConn final : public Viewer {
     bool rejected_ = false;      // the parser refused input: what follows it is unread
     bool no_linger_ = false;     // timed out: close without draining
     bool lingering_ = false;
+    // TLS only (empty for plain HTTP):
+    std::unique_ptr<ViewerTls> tls_;
+    std::vector<char> tls_in_;    // ciphertext read buffer
+    std::vector<TlsPiece> tls_q_; // plaintext waiting to be encrypted; [tls_q_head_, end) left
+    size_t tls_q_head_ = 0;
+    std::string tls_copies_;        // the bytes of copied pieces
+    std::string tls_scratch_;       // small pieces gathered into one record
+    uint64_t tls_plain_queued_ = 0; // bytes in tls_q_ (part of queued_bytes_)
 };
 
 // The connections of one worker. Not thread-safe (worker loop only).

@@ -22,9 +22,9 @@ HttpServer::HttpServer(uv_loop_t* loop, RequestHandler* handler, const ConnSetti
 
 HttpServer::~HttpServer() = default;
 
-int HttpServer::listen(const shared::SocketAddress& addr) {
+int HttpServer::listen(const shared::SocketAddress& addr, const std::shared_ptr<shared::TlsServerContext>* tls) {
     int err = 0;
-    Listener* l = Listener::open(loop_, addr, &conns_, handler_, settings_, max_connections_, &err);
+    Listener* l = Listener::open(loop_, addr, &conns_, handler_, settings_, max_connections_, &err, tls);
     if (!l) return err;
     listeners_.push_back(l);
     return 0;

@@ -26,8 +26,9 @@ class HttpServer {
     HttpServer(const HttpServer&) = delete;
     HttpServer& operator=(const HttpServer&) = delete;
 
-    // 0 or a libuv error (EADDRINUSE...).
-    int listen(const shared::SocketAddress& addr);
+    // 0 or a libuv error (EADDRINUSE...). `tls`: an HTTPS listener whose connections start on *tls as it is at
+    // their accept (the owner replaces it on reload, on this loop).
+    int listen(const shared::SocketAddress& addr, const std::shared_ptr<shared::TlsServerContext>* tls = nullptr);
     std::vector<shared::SocketAddress> addresses() const;
     size_t connections() const { return conns_.size(); }
 

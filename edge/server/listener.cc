@@ -5,8 +5,10 @@
 namespace edge {
 
 Listener* Listener::open(uv_loop_t* loop, const shared::SocketAddress& addr, ConnSet* conns, RequestHandler* handler,
-                         const ConnSettings* settings, const uint32_t* max_connections, int* err) {
+                         const ConnSettings* settings, const uint32_t* max_connections, int* err,
+                         const std::shared_ptr<shared::TlsServerContext>* tls) {
     auto* l = new Listener();
+    l->tls_ = tls;
     l->conns_ = conns;
     l->handler_ = handler;
     l->settings_ = settings;
@@ -29,7 +31,9 @@ void Listener::close() {
     uv_close(reinterpret_cast<uv_handle_t*>(&tcp_), on_close);
 }
 
-void Listener::on_close(uv_handle_t* h) noexcept { delete static_cast<Listener*>(h->data); }
+void Listener::on_close(uv_handle_t* h) noexcept {
+    delete static_cast<Listener*>(h->data);
+}
 
 void Listener::on_connection(uv_stream_t* server, int status) noexcept {
     auto* l = static_cast<Listener*>(server->data);
@@ -39,10 +43,11 @@ void Listener::on_connection(uv_stream_t* server, int status) noexcept {
         auto* t = new uv_tcp_t;
         uv_tcp_init(server->loop, t);
         uv_accept(server, reinterpret_cast<uv_stream_t*>(t));
-        uv_close(reinterpret_cast<uv_handle_t*>(t), [](uv_handle_t* h) noexcept { delete reinterpret_cast<uv_tcp_t*>(h); });
+        uv_close(reinterpret_cast<uv_handle_t*>(t),
+                 [](uv_handle_t* h) noexcept { delete reinterpret_cast<uv_tcp_t*>(h); });
         return;
     }
-    ClientConn::accept(server, l->conns_, l->handler_, *l->settings_);
+    ClientConn::accept(server, l->conns_, l->handler_, *l->settings_, l->tls_);
 }
 
 } // namespace edge

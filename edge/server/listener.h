@@ -13,16 +13,17 @@
 namespace edge {
 
 class Listener {
-public:
-    // `settings` and `max_connections` are read at each accept (the worker updates them on reload).
+  public:
+    // `settings`, `max_connections` and `tls` are read at each accept (the worker updates them on reload); `tls`
+    // non-null makes this an HTTPS listener (each connection starts on the context current at its accept).
     // Returns nullptr and sets *err (a libuv error) when binding or listening failed.
-    static Listener* open(uv_loop_t* loop, const shared::SocketAddress& addr, ConnSet* conns,
-                          RequestHandler* handler, const ConnSettings* settings, const uint32_t* max_connections,
-                          int* err);
+    static Listener* open(uv_loop_t* loop, const shared::SocketAddress& addr, ConnSet* conns, RequestHandler* handler,
+                          const ConnSettings* settings, const uint32_t* max_connections, int* err,
+                          const std::shared_ptr<shared::TlsServerContext>* tls = nullptr);
     void close();
     const shared::SocketAddress& address() const { return bound_; }
 
-private:
+  private:
     Listener() = default;
     static void on_connection(uv_stream_t* server, int status) noexcept;
     static void on_close(uv_handle_t* h) noexcept;
@@ -33,6 +34,7 @@ private:
     RequestHandler* handler_ = nullptr;
     const ConnSettings* settings_ = nullptr;
     const uint32_t* max_connections_ = nullptr;
+    const std::shared_ptr<shared::TlsServerContext>* tls_ = nullptr;
     bool closed_ = false;
 };
 
