@@ -155,6 +155,10 @@ void format_access_log_line(const AccessLogEntry& e, LogTimeCache& times, std::s
     out.append(tt, static_cast<size_t>(r.ptr - tt));
     out.push_back('\t');
     put_field(out, e.site);
+    out.push_back('\t');
+    put_field(out, e.ssl_protocol);
+    out.push_back('\t');
+    put_field(out, e.ssl_cipher);
     out.push_back('\n');
 }
 

@@ -1,7 +1,8 @@
 // The access log: one tab-separated line per request with CloudFront's standard-log fields
 //   date time x-edge-location sc-bytes c-ip cs-method cs(Host) cs-uri-stem sc-status cs(Referer) cs(User-Agent)
-//   cs-uri-query x-edge-result-type time-taken x-site
-// (x-site: the [[site]] that answered, "-" for the top-level site or a request no site took.)
+//   cs-uri-query x-edge-result-type time-taken x-site ssl-protocol ssl-cipher
+// (x-site: the [[site]] that answered, "-" for the top-level site or a request no site took; ssl-protocol and
+// ssl-cipher: the viewer connection's TLS version and cipher in OpenSSL's names, "-" for plain HTTP.)
 // Workers format lines into their own AccessLogBuffer (no lock, no allocation once warm) and flush whole lines with
 // one write(2) to the shared file, so lines never interleave. SIGUSR1 (reopen), a SIGHUP with another file, and
 // turning the log off all swap what is behind the same descriptor number (dup3; /dev/null when off) and never close
@@ -50,7 +51,9 @@ struct AccessLogEntry {
     std::string_view query;
     std::string_view result_type;
     double time_taken_s = 0;
-    std::string_view site; // the [[site]]'s name; "" = the top-level site, or none
+    std::string_view site;         // the [[site]]'s name; "" = the top-level site, or none
+    std::string_view ssl_protocol; // "TLSv1.3"...; "" = plain HTTP
+    std::string_view ssl_cipher;   // "TLS_AES_128_GCM_SHA256"...; "" = plain HTTP
 };
 
 // Formats one line (fields escaped so they hold no tab, newline or space; empty fields as "-") onto `out`.

@@ -753,6 +753,8 @@ void ProxyHandler::log_request(Viewer& viewer, const HttpRequest* req, int statu
     e.status = status;
     e.result_type = result_type_name(result);
     e.time_taken_s = static_cast<double>(viewer.request_elapsed_ms()) / 1000.0;
+    e.ssl_protocol = viewer.tls_protocol();
+    e.ssl_cipher = viewer.tls_cipher();
     access_log_.add(e);
 }
 

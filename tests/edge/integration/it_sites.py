@@ -181,8 +181,8 @@ f.eq(code, 0, "SIGTERM exit code")
 
 lines = open(edge.access_log).read().splitlines()
 fields = [l.split("\t") for l in lines]
-f.check(any(x[6] == "beta.test" and x[-1] == "beta" for x in fields), "access log: x-site beta beside cs(Host)")
-f.check(any(x[6] == "alpha.test" and x[-1] == "alpha" for x in fields), "access log: x-site alpha")
-f.check(any(x[-1] == "gamma" for x in fields), "access log: x-site gamma after the reload")
-f.check(any(x[8] == "421" and x[-1] == "-" for x in fields), "access log: a 421 has no site")
+f.check(any(x[6] == "beta.test" and x[14] == "beta" for x in fields), "access log: x-site beta beside cs(Host)")
+f.check(any(x[6] == "alpha.test" and x[14] == "alpha" for x in fields), "access log: x-site alpha")
+f.check(any(x[14] == "gamma" for x in fields), "access log: x-site gamma after the reload")
+f.check(any(x[8] == "421" and x[14] == "-" for x in fields), "access log: a 421 has no site")
 f.done()

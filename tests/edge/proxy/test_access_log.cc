@@ -42,7 +42,7 @@ TEST_CASE("access log line has the CloudFront fields in order", "[edge][access_l
     CHECK(out.back() == '\n');
     CHECK(out.find('\n') == out.size() - 1);
     auto f = split(out.substr(0, out.size() - 1), '\t');
-    REQUIRE(f.size() == 15);
+    REQUIRE(f.size() == 17);
     CHECK(f[0] == "1994-11-06");
     CHECK(f[1] == "08:49:37");
     CHECK(f[2] == "edge-a");
@@ -58,13 +58,19 @@ TEST_CASE("access log line has the CloudFront fields in order", "[edge][access_l
     CHECK(f[12] == "Hit");
     CHECK(f[13] == "0.013");
     CHECK(f[14] == "-"); // x-site: the top-level site
+    CHECK(f[15] == "-"); // ssl-protocol: plain HTTP
+    CHECK(f[16] == "-"); // ssl-cipher
 
     e.site = "blog";
+    e.ssl_protocol = "TLSv1.3";
+    e.ssl_cipher = "TLS_AES_128_GCM_SHA256";
     out.clear();
     format_access_log_line(e, out);
     f = split(out.substr(0, out.size() - 1), '\t');
-    REQUIRE(f.size() == 15);
+    REQUIRE(f.size() == 17);
     CHECK(f[14] == "blog");
+    CHECK(f[15] == "TLSv1.3");
+    CHECK(f[16] == "TLS_AES_128_GCM_SHA256");
 }
 
 TEST_CASE("access log file: lines appended, reopen after rotation, off when empty", "[edge][access_log]") {
