@@ -27,7 +27,7 @@ export DEMO_SITE="$DEPLOY/current" DEMO_TOKEN_FILE="$DEPLOY/edge.token"
 "$DNS" --config "$HERE/dns.toml" & dns_pid=$!
 "$EDGE" --config "$HERE/edge.toml" & edge_pid=$!
 EDGE_LISTEN=${EDGE2_LISTEN:-127.0.0.2:8080} EDGE_ADMIN_LISTEN=${EDGE2_ADMIN_LISTEN:-127.0.0.2:9080} \
-  "$EDGE" --config "$HERE/edge.toml" & edge2_pid=$!
+  EDGE_TLS_LISTEN=${EDGE2_TLS_LISTEN:-127.0.0.2:8443} "$EDGE" --config "$HERE/edge.toml" & edge2_pid=$!
 pids=("$dns_pid" "$edge_pid" "$edge2_pid")
 
 stop() {
@@ -61,6 +61,7 @@ Try:
   curl -si http://127.0.0.1:8080/ | head -20           # X-Cache: Miss from meridian, then Hit
   curl -si http://127.0.0.1:8080/ | grep -i -e x-cache -e age
   curl -si http://127.0.0.1:8080/docs/ | head -5       # index document of a folder
+  curl -sik https://127.0.0.1:8443/ | head -5         # the same over HTTPS (test-only self-signed certificate)
   curl -si http://127.0.0.1:8080/missing | head -5     # error document, 404
   curl -s  http://127.0.0.1:9080/_meridian/metrics | grep meridian_
   curl -s --resolve www.demo.test:8080:\$(dig +short @127.0.0.1 -p 5300 www.demo.test) http://www.demo.test:8080/ | head -3

@@ -16,6 +16,8 @@ wait_tcp() { for _ in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/$1) 2>/dev/null
 
 EP=$(free_port); EA=$(free_port); DP=$(free_port); DA=$(free_port); EP2=$(free_port); EA2=$(free_port)
 export EDGE_LISTEN=127.0.0.1:$EP EDGE_ADMIN_LISTEN=127.0.0.1:$EA DNS_LISTEN=127.0.0.1:$DP DNS_ADMIN_LISTEN=127.0.0.1:$DA
+ETP=$(free_port); ETP2=$(free_port)
+export EDGE_TLS_LISTEN=127.0.0.1:$ETP
 export EDGE_PORT=$EP EDGE2_PORT=$EP2 # the DNS health checks of the two edges
 
 "$DNS" --check --config "$SRC/conf/demo/dns.toml" || fail "dns --check"
@@ -23,7 +25,7 @@ export EDGE_PORT=$EP EDGE2_PORT=$EP2 # the DNS health checks of the two edges
 
 "$DNS" --config "$SRC/conf/demo/dns.toml" >"$TMP/dns.log" 2>&1 & dns_pid=$!; pids+=($dns_pid)
 "$EDGE" --config "$SRC/conf/demo/edge.toml" >"$TMP/edge.log" 2>&1 & edge_pid=$!; pids+=($edge_pid)
-EDGE_LISTEN=127.0.0.2:$EP2 EDGE_ADMIN_LISTEN=127.0.0.2:$EA2 "$EDGE" --config "$SRC/conf/demo/edge.toml" \
+EDGE_LISTEN=127.0.0.2:$EP2 EDGE_ADMIN_LISTEN=127.0.0.2:$EA2 EDGE_TLS_LISTEN=127.0.0.2:$ETP2 "$EDGE" --config "$SRC/conf/demo/edge.toml" \
   >"$TMP/edge2.log" 2>&1 & edge2_pid=$!; pids+=($edge2_pid)
 wait_tcp "$EP" || fail "edge did not listen on $EP"
 wait_tcp "$DP" || fail "dns did not listen on $DP (tcp)"
@@ -34,6 +36,10 @@ cmp "$TMP/index1" "$SRC/conf/demo/site/index.html" || fail "index.html differs (
 curl -sf --max-time 5 -D "$TMP/h2" -o "$TMP/index2" "http://127.0.0.1:$EP/" || fail "curl / again"
 cmp "$TMP/index2" "$SRC/conf/demo/site/index.html" || fail "index.html differs (hit)"
 grep -qi '^x-cache: hit from meridian' "$TMP/h2" || fail "second request was not a hit: $(cat "$TMP/h2")"
+# And over HTTPS (the demo's test-only certificate, verified for its name).
+curl -sf --max-time 5 --cacert "$SRC/conf/examples/tls/www.example.test.crt" \
+  --resolve "www.example.test:$ETP:127.0.0.1" -o "$TMP/index-tls" "https://www.example.test:$ETP/" || fail "curl https"
+cmp "$TMP/index-tls" "$SRC/conf/demo/site/index.html" || fail "index.html differs over HTTPS"
 
 # The DNS answers www.demo.test A 127.0.0.1 with AA set, over UDP and TCP.
 out=$(dig @127.0.0.1 -p "$DP" www.demo.test A +norec +time=2 +tries=1) || fail "dig"
