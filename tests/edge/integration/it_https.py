@@ -216,6 +216,21 @@ try:
     errors1 = edge.metric("meridian_edge_tls_handshake_errors_total") or 0
     f.check(errors1 >= errors0 + 2, f"handshake errors counted ({errors0} -> {errors1})")
 
+    # --- a TLS 1.2 renegotiation attempt is refused (no_renegotiation alert), the edge lives ---
+    p = subprocess.Popen(["openssl", "s_client", "-tls1_2", "-connect", f"127.0.0.1:{port}"], stdin=subprocess.PIPE,
+                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    p.stdin.write(b"R\n")
+    p.stdin.flush()
+    time.sleep(2)
+    try:
+        out = p.communicate(timeout=20)[0].decode("latin-1")
+    except subprocess.TimeoutExpired:
+        p.kill()
+        out = p.communicate()[0].decode("latin-1")
+    f.check("RENEGOTIATING" in out and "no renegotiation" in out, "TLS 1.2 renegotiation refused")
+    code, _ = curl(f"https://127.0.0.1:{port}/index.html")
+    f.eq(code, "200", "HTTPS served after the renegotiation attempt")
+
     # --- a handshake that stalls half-way, and one that never starts: closed by header_timeout (3s) ---
     c1 = socket.create_connection(("127.0.0.1", port), timeout=10)
     c1.sendall(b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03" + os.urandom(20))  # a ClientHello cut short
