@@ -22,6 +22,18 @@ constexpr size_t kReadBufferBytes = 16 << 10;
 constexpr size_t kTlsReadBytes = (16 << 10) + 512;
 constexpr size_t kTlsFlightBytes = 64 << 10;
 constexpr size_t kTlsRecordBytes = 16 << 10;
+
+// Per worker thread, not per connection: ciphertext is handed to the SSL in the read callback that follows the
+// allocation (libuv calls them back to back), and small pieces are gathered for one SSL_write; neither outlives the
+// call, so an idle TLS connection holds neither.
+struct TlsScratch {
+    char in[kTlsReadBytes];
+    char gather[kTlsRecordBytes];
+};
+TlsScratch& tls_scratch() {
+    thread_local TlsScratch s;
+    return s;
+}
 } // namespace
 
 ClientConn::ClientConn(ConnSet* set, RequestHandler* handler, const ConnSettings& settings)
@@ -42,7 +54,6 @@ ClientConn* ClientConn::accept(uv_stream_t* server, ConnSet* set, RequestHandler
     auto* c = new ClientConn(set, handler, settings);
     if (tls && *tls) {
         c->tls_ = std::make_unique<ViewerTls>(*tls);
-        c->tls_in_.resize(kTlsReadBytes);
     }
     uv_loop_t* loop = server->loop;
     uv_tcp_init(loop, &c->tcp_);
@@ -97,7 +108,7 @@ void ClientConn::stop_reading() {
 void ClientConn::on_alloc(uv_handle_t* h, size_t, uv_buf_t* buf) noexcept {
     auto* c = static_cast<ClientConn*>(h->data);
     if (c->tls_) {
-        *buf = uv_buf_init(c->tls_in_.data(), static_cast<unsigned>(c->tls_in_.size()));
+        *buf = uv_buf_init(tls_scratch().in, static_cast<unsigned>(kTlsReadBytes));
         return;
     }
     if (c->in_start_ == c->in_end_ || c->lingering_) c->in_start_ = c->in_end_ = 0;
@@ -385,6 +396,9 @@ ClientConn::WriteReq* ClientConn::get_req() {
 }
 
 void ClientConn::put_req(WriteReq* r) {
+    // TLS: a request that carried a large flush of ciphertext does not keep it while the connection idles (a
+    // record-sized one stays, so small keep-alive responses reuse it).
+    if (tls_ && r->owned.capacity() > kTlsRecordBytes + 1024) std::string().swap(r->owned);
     r->owned.clear();
     r->resumes_file = false;
     r->next_free = free_reqs_;
@@ -621,12 +635,14 @@ void ClientConn::tls_pump() {
                 p.off += len;
             if (p.len == 0) ++tls_q_head_;
         } else {
-            tls_scratch_.clear();
-            while (tls_q_head_ < tls_q_.size() && tls_scratch_.size() < kTlsRecordBytes) {
+            char* gather = tls_scratch().gather;
+            size_t used = 0;
+            while (tls_q_head_ < tls_q_.size() && used < kTlsRecordBytes) {
                 TlsPiece& q = tls_q_[tls_q_head_];
                 const char* d = q.ref ? q.ref : tls_copies_.data() + q.off;
-                size_t k = std::min(q.len, kTlsRecordBytes - tls_scratch_.size());
-                tls_scratch_.append(d, k);
+                size_t k = std::min(q.len, kTlsRecordBytes - used);
+                std::memcpy(gather + used, d, k);
+                used += k;
                 q.len -= k;
                 if (q.ref)
                     q.ref += k;
@@ -634,8 +650,8 @@ void ClientConn::tls_pump() {
                     q.off += k;
                 if (q.len == 0) ++tls_q_head_;
             }
-            src = tls_scratch_.data();
-            len = tls_scratch_.size();
+            src = gather;
+            len = used;
         }
         tls_plain_queued_ -= len;
         queued_bytes_ -= len;
@@ -653,6 +669,7 @@ void ClientConn::tls_pump() {
         tls_q_.clear();
         tls_q_head_ = 0;
         tls_copies_.clear();
+        if (tls_copies_.capacity() > kTlsFlightBytes) std::string().swap(tls_copies_); // a streamed body's peak
     }
     tls_flush_output();
 }

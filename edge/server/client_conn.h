@@ -204,11 +204,9 @@ class ClientConn final : public Viewer {
     bool lingering_ = false;
     // TLS only (empty for plain HTTP):
     std::unique_ptr<ViewerTls> tls_;
-    std::vector<char> tls_in_;    // ciphertext read buffer
     std::vector<TlsPiece> tls_q_; // plaintext waiting to be encrypted; [tls_q_head_, end) left
     size_t tls_q_head_ = 0;
     std::string tls_copies_;        // the bytes of copied pieces
-    std::string tls_scratch_;       // small pieces gathered into one record
     uint64_t tls_plain_queued_ = 0; // bytes in tls_q_ (part of queued_bytes_)
 };
 

@@ -35,6 +35,8 @@ ViewerTls::ViewerTls(std::shared_ptr<shared::TlsServerContext> ctx) : ctx_(std::
     BIO_set_mem_eof_return(rbio_, -1);
     BIO_set_mem_eof_return(wbio_, -1);
     SSL_set_bio(ssl_, rbio_, wbio_);
+    // An idle keep-alive connection gives OpenSSL's record buffers back (tens of KiB each, per connection).
+    SSL_set_mode(ssl_, SSL_MODE_RELEASE_BUFFERS);
     SSL_set_accept_state(ssl_);
 }
 
