@@ -396,9 +396,6 @@ ClientConn::WriteReq* ClientConn::get_req() {
 }
 
 void ClientConn::put_req(WriteReq* r) {
-    // TLS: a request that carried a large flush of ciphertext does not keep it while the connection idles (a
-    // record-sized one stays, so small keep-alive responses reuse it).
-    if (tls_ && r->owned.capacity() > kTlsRecordBytes + 1024) std::string().swap(r->owned);
     r->owned.clear();
     r->resumes_file = false;
     r->next_free = free_reqs_;
@@ -775,6 +772,12 @@ void ClientConn::maybe_finish_response() {
     pinned_count_ = 0;
     pinned_more_.clear();
     head_.clear();
+    if (tls_) {
+        // The response's ciphertext buffers are reused flush after flush while it lasts; an idle connection keeps
+        // only record-sized ones (enough for small keep-alive responses without an allocation).
+        for (WriteReq* r = free_reqs_; r; r = r->next_free)
+            if (r->owned.capacity() > kTlsRecordBytes + 1024) std::string().swap(r->owned);
+    }
     in_request_ = false;
     response_ended_ = false;
     continue_sent_ = false;
