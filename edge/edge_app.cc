@@ -331,6 +331,9 @@ void EdgeApp::keep_restart_only_keys(EdgeConfig& nc) const {
     keep("workers", nc.common.workers, oc.workers, num);
     keep("listen", nc.common.listen, oc.listen, addrs);
     keep("tls.listen", nc.tls.listen, runtime_->config.tls.listen, addrs);
+    // The ticket key ring is made once (kept across reloads so resumption survives them).
+    keep("tls.session_ticket_rotation", nc.tls.session_ticket_rotation_ms,
+         runtime_->config.tls.session_ticket_rotation_ms, num);
     if (!nc.tls.enabled()) nc.tls.options.certificates.clear(); // no HTTPS listener: nothing to load
     keep("admin.listen", nc.common.admin_listen, oc.admin_listen, opt_addr);
     keep("cache.shards", nc.cache.shards, runtime_->config.cache.shards, num);
