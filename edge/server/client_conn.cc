@@ -672,32 +672,29 @@ void ClientConn::tls_pump() {
 }
 
 void ClientConn::tls_flush_output() {
-    size_t n = tls_->output_pending();
-    if (n == 0 || closing_) return;
+    std::string& out = tls_->output();
+    if (out.empty() || closing_) return;
+    // As on plain HTTP, what the socket takes at once costs no write request (only while nothing is queued, so the
+    // ciphertext stays in order).
+    size_t done = 0;
+    if (queued_bytes_ == tls_plain_queued_ && writes_in_flight_ == 0) {
+        uv_buf_t direct = uv_buf_init(out.data(), static_cast<unsigned>(out.size()));
+        int rc = uv_try_write(reinterpret_cast<uv_stream_t*>(&tcp_), &direct, 1);
+        if (rc < 0 && rc != UV_EAGAIN) {
+            out.clear();
+            close();
+            return;
+        }
+        done = rc > 0 ? static_cast<size_t>(rc) : 0;
+    }
+    if (done == out.size()) {
+        out.clear();
+        return;
+    }
     WriteReq* r = get_req();
-    r->owned.resize(n);
-    n = tls_->take_output(r->owned.data(), n);
-    r->owned.resize(n);
-    uv_buf_t b = uv_buf_init(r->owned.data(), static_cast<unsigned>(n));
-    // As on plain HTTP, what the socket takes at once costs no write request (write_now refuses while anything is
-    // queued, so the ciphertext stays in order).
-    size_t done = queued_bytes_ == tls_plain_queued_ && writes_in_flight_ == 0 ? [&] {
-        int rc = uv_try_write(reinterpret_cast<uv_stream_t*>(&tcp_), &b, 1);
-        if (rc >= 0) return static_cast<size_t>(rc);
-        if (rc != UV_EAGAIN) close();
-        return size_t{0};
-    }()
-                                                                              : 0;
-    if (closing_) {
-        put_req(r);
-        return;
-    }
-    if (done == n) {
-        put_req(r);
-        return;
-    }
-    b.base += done;
-    b.len -= static_cast<decltype(b.len)>(done);
+    r->owned.clear();
+    r->owned.swap(out); // the request takes the ciphertext without a copy; the SSL writes on into its old buffer
+    uv_buf_t b = uv_buf_init(r->owned.data() + done, static_cast<unsigned>(r->owned.size() - done));
     submit(r, &b, 1);
 }
 
@@ -777,6 +774,7 @@ void ClientConn::maybe_finish_response() {
         // only record-sized ones (enough for small keep-alive responses without an allocation).
         for (WriteReq* r = free_reqs_; r; r = r->next_free)
             if (r->owned.capacity() > kTlsRecordBytes + 1024) std::string().swap(r->owned);
+        if (tls_->output().capacity() > kTlsRecordBytes + 1024) std::string().swap(tls_->output());
     }
     in_request_ = false;
     response_ended_ = false;

@@ -2,6 +2,8 @@
 
 #include <openssl/err.h>
 
+#include <cstring>
+
 namespace edge {
 
 ViewerTlsStats& viewer_tls_stats() {
@@ -16,6 +18,29 @@ const char* take_reason() {
     ERR_clear_error();
     return r ? r : "TLS error";
 }
+
+// The write side: a sink that appends to the std::string in its data pointer.
+int out_write(BIO* b, const char* data, int len) {
+    static_cast<std::string*>(BIO_get_data(b))->append(data, static_cast<size_t>(len));
+    return len;
+}
+long out_ctrl(BIO*, int cmd, long, void*) {
+    return cmd == BIO_CTRL_FLUSH ? 1 : 0; // SSL flushes after each flight; nothing else applies
+}
+int out_create(BIO* b) {
+    BIO_set_init(b, 1);
+    return 1;
+}
+BIO_METHOD* out_method() {
+    static BIO_METHOD* m = [] {
+        BIO_METHOD* bm = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK, "meridian viewer output");
+        BIO_meth_set_write(bm, out_write);
+        BIO_meth_set_ctrl(bm, out_ctrl);
+        BIO_meth_set_create(bm, out_create);
+        return bm;
+    }();
+    return m;
+}
 } // namespace
 
 ViewerTls::ViewerTls(std::shared_ptr<shared::TlsServerContext> ctx) : ctx_(std::move(ctx)) {
@@ -23,7 +48,7 @@ ViewerTls::ViewerTls(std::shared_ptr<shared::TlsServerContext> ctx) : ctx_(std::
     ssl_ = SSL_new(ctx_->initial());
     if (!ssl_) return;
     rbio_ = BIO_new(BIO_s_mem());
-    wbio_ = BIO_new(BIO_s_mem());
+    wbio_ = BIO_new(out_method());
     if (!rbio_ || !wbio_) {
         BIO_free(rbio_);
         BIO_free(wbio_);
@@ -33,7 +58,7 @@ ViewerTls::ViewerTls(std::shared_ptr<shared::TlsServerContext> ctx) : ctx_(std::
     }
     // An empty memory BIO reads as "retry later" (not EOF), which SSL turns into SSL_ERROR_WANT_READ.
     BIO_set_mem_eof_return(rbio_, -1);
-    BIO_set_mem_eof_return(wbio_, -1);
+    BIO_set_data(wbio_, &out_);
     SSL_set_bio(ssl_, rbio_, wbio_);
     // An idle keep-alive connection gives OpenSSL's record buffers back (tens of KiB each, per connection).
     SSL_set_mode(ssl_, SSL_MODE_RELEASE_BUFFERS);
@@ -99,14 +124,11 @@ bool ViewerTls::write(const char* data, size_t len) {
     return true;
 }
 
-size_t ViewerTls::output_pending() const {
-    return wbio_ ? BIO_ctrl_pending(wbio_) : 0;
-}
-
 size_t ViewerTls::take_output(char* buf, size_t cap) {
-    if (!wbio_ || cap == 0) return 0;
-    int n = BIO_read(wbio_, buf, static_cast<int>(cap > (1u << 30) ? (1u << 30) : cap));
-    return n > 0 ? static_cast<size_t>(n) : 0;
+    size_t n = out_.size() < cap ? out_.size() : cap;
+    std::memcpy(buf, out_.data(), n);
+    out_.erase(0, n);
+    return n;
 }
 
 void ViewerTls::shutdown() {

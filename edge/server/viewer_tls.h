@@ -11,6 +11,7 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <string>
 #include <string_view>
 
 #include "shared/tls/tls_server_context.h"
@@ -43,8 +44,12 @@ class ViewerTls {
     long read(char* buf, size_t cap);
     // Encrypts all of `data` into the output (a memory BIO takes everything). False on an error.
     bool write(const char* data, size_t len);
-    // Ciphertext waiting to be sent.
-    size_t output_pending() const;
+    // Ciphertext waiting to be sent: the SSL writes straight into this string (a BIO of our own, as H2O does,
+    // instead of a memory BIO that a second copy would drain). The owner sends from it, or swaps it into a write
+    // request, and leaves it empty.
+    std::string& output() { return out_; }
+    size_t output_pending() const { return out_.size(); }
+    // Copies up to `cap` bytes of the output out and drops them from it.
     size_t take_output(char* buf, size_t cap);
     // Queues close_notify (best effort) into the output.
     void shutdown();
@@ -59,7 +64,8 @@ class ViewerTls {
     std::shared_ptr<shared::TlsServerContext> ctx_;
     SSL* ssl_ = nullptr;
     BIO* rbio_ = nullptr; // network -> SSL (owned by ssl_)
-    BIO* wbio_ = nullptr; // SSL -> network (owned by ssl_)
+    BIO* wbio_ = nullptr; // SSL -> out_ (owned by ssl_)
+    std::string out_;
     bool done_ = false;
     bool failed_ = false;
     const char* reason_ = "";
