@@ -133,6 +133,7 @@ int RequestParser::fail(int status, const char* reason) {
 
 void RequestParser::reset_message() {
     req_ = HttpRequest{};
+    req_.secure = secure_;
     arena_.clear();
     body_.clear();
     spans_.clear();

@@ -41,7 +41,7 @@ struct HttpRequest {
     std::span<const HeaderField> headers;
     std::string_view host; // authority: the absolute-form target's, else Host; "" on HTTP/1.0 without either
     std::string_view body;
-    bool secure = false; // arrived over TLS (no TLS listener yet: always false)
+    bool secure = false; // arrived over TLS (an HTTPS listener's connection: RequestParser::set_secure)
 
     // First header with this name (case-insensitive), or "" with *found = false.
     std::string_view header(std::string_view name, bool* found = nullptr) const;
@@ -65,6 +65,11 @@ class RequestParser {
 
     Result feed(const char* data, size_t len);
     const HttpRequest& request() const { return req_; }
+    // Every request of this connection arrived over TLS (HttpRequest::secure).
+    void set_secure(bool secure) {
+        secure_ = secure;
+        req_.secure = secure;
+    }
     // Done with the current request: forget it and continue with the next pipelined one.
     void next();
     // True while a request has started but not completed (used to tell an idle keep-alive connection from a
@@ -104,6 +109,7 @@ class RequestParser {
     RequestLimits limits_;
     llhttp_t parser_{};
     HttpRequest req_;
+    bool secure_ = false;
     std::string arena_;            // url + header bytes; capacity fixed by the limits
     std::string body_;             // request body; capacity kept across requests
     std::vector<FieldSpan> spans_; // capacity fixed by max_headers

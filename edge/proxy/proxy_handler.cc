@@ -482,8 +482,7 @@ void ProxyHandler::handle(Viewer& viewer, const HttpRequest& req) {
 bool ProxyHandler::answer_at_edge(Viewer& viewer, const HttpRequest& req, const BehaviorConfig& b,
                                   std::string_view path) {
     const ResponseHeadersPolicy* policy = b.response_headers_policy.get();
-    // CloudFront's viewer protocol policy. Every listener is plain HTTP for now (req.secure is never set), so
-    // redirect-to-https redirects every request and https-only refuses every request.
+    // CloudFront's viewer protocol policy: req.secure says the request came over an HTTPS listener ([tls]).
     if (b.routing.protocol != ViewerProtocolPolicy::allow_all && !req.secure) {
         if (b.routing.protocol == ViewerProtocolPolicy::https_only) {
             send_simple(viewer, &req, 403, "https required\n", CacheResult::error, {}, true, policy);

@@ -54,6 +54,7 @@ ClientConn* ClientConn::accept(uv_stream_t* server, ConnSet* set, RequestHandler
     auto* c = new ClientConn(set, handler, settings);
     if (tls && *tls) {
         c->tls_ = std::make_unique<ViewerTls>(*tls);
+        c->parser_.set_secure(true); // the viewer protocol policy reads it
     }
     uv_loop_t* loop = server->loop;
     uv_tcp_init(loop, &c->tcp_);

@@ -32,6 +32,10 @@ big = os.urandom(1 << 20)
 huge = os.urandom(6 << 20)
 with open(os.path.join(site, "index.html"), "w") as fh:
     fh.write("<h1>hello over tls</h1>\n")
+for d in ("only-https", "to-https"):
+    os.makedirs(os.path.join(site, d))
+    with open(os.path.join(site, d, "page.html"), "w") as fh:
+        fh.write(f"<p>{d}</p>\n")
 with open(os.path.join(site, "big.bin"), "wb") as fh:
     fh.write(big)
 with open(os.path.join(site, "huge.bin"), "wb") as fh:
@@ -62,6 +66,14 @@ key = "{certs}/www.example.test.key"
 name = "site"
 type = "bucket"
 path = "{site}"
+[[behavior]]
+path_pattern = "/only-https/*"
+origin = "site"
+viewer_protocol_policy = "https-only"
+[[behavior]]
+path_pattern = "/to-https/*"
+origin = "site"
+viewer_protocol_policy = "redirect-to-https"
 [[behavior]]
 path_pattern = "*"
 origin = "site"
@@ -187,6 +199,16 @@ try:
         ok = ok and st == 200 and (want is None or b == want)
     s.close()
     f.check(ok, "four requests on one keep-alive HTTPS connection")
+
+    # --- viewer protocol policy: requests over the HTTPS listener are secure ---
+    code, body = curl(f"https://127.0.0.1:{port}/only-https/page.html")
+    f.check(code == "200" and body == b"<p>only-https</p>\n", f"https-only over HTTPS: {code}")
+    code, _ = curl(f"http://127.0.0.1:{edge.port}/only-https/page.html")
+    f.eq(code, "403", "https-only over HTTP")
+    code, body = curl(f"https://127.0.0.1:{port}/to-https/page.html")
+    f.check(code == "200" and body == b"<p>to-https</p>\n", f"redirect-to-https over HTTPS is served: {code}")
+    code, _ = curl(f"http://127.0.0.1:{edge.port}/to-https/page.html")
+    f.eq(code, "301", "redirect-to-https over HTTP")
 
     # --- resumption ---
     def resumes(p, *extra):
