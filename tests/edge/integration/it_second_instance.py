@@ -104,7 +104,9 @@ def start_on_port0(name, ipv6=False):
             for w in want:
                 comp, host = w.split(" ")
                 if f"{comp} msg=listening addr={host}:" in line:
-                    ports[w] = int(line.rsplit(":", 1)[1])
+                    # addr=HOST:PORT, possibly followed by other fields (scheme=...)
+                    addr = line.split(f"addr={host}:", 1)[1]
+                    ports[w] = int(addr.split()[0])
         time.sleep(0.1)
     if len(ports) < len(want):
         print(e.log())
