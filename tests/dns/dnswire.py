@@ -103,15 +103,23 @@ def fmt_msg(r):
                                                      r["an"], r["ns"], r["ar"])
 
 
+_handed_out = set()
+
+
 def free_port():
-    """A port free for both UDP and TCP on 127.0.0.1."""
+    """A port free for both UDP and TCP on 127.0.0.1, never one this process was given before (the kernel may hand
+    a just-closed port out again, and two servers on one port refuse to start)."""
     for _ in range(50):
         t = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         t.bind(("127.0.0.1", 0))
         port = t.getsockname()[1]
+        if port in _handed_out:
+            t.close()
+            continue
         u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         try:
             u.bind(("127.0.0.1", port))
+            _handed_out.add(port)
             return port
         except OSError:
             continue

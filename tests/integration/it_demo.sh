@@ -11,12 +11,13 @@ cleanup() { for p in "${pids[@]}"; do kill -KILL "$p" 2>/dev/null; done; rm -rf 
 trap cleanup EXIT
 fail() { echo "FAIL: $*"; for f in "$TMP"/*.log; do echo "--- $f"; tail -20 "$f"; done; exit 1; }
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+# N distinct free ports at once: sockets are held until all are picked (separate picks can get the same port back,
+# and the daemons now refuse to share one).
+free_ports() { python3 -c 'import socket,sys; s=[socket.socket() for _ in range(int(sys.argv[1]))]; [x.bind(("127.0.0.1",0)) for x in s]; print(" ".join(str(x.getsockname()[1]) for x in s))' "$1"; }
 wait_tcp() { for _ in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/$1) 2>/dev/null && return 0; sleep 0.1; done; return 1; }
 
-EP=$(free_port); EA=$(free_port); DP=$(free_port); DA=$(free_port); EP2=$(free_port); EA2=$(free_port)
+read -r EP EA DP DA EP2 EA2 ETP ETP2 < <(free_ports 8)
 export EDGE_LISTEN=127.0.0.1:$EP EDGE_ADMIN_LISTEN=127.0.0.1:$EA DNS_LISTEN=127.0.0.1:$DP DNS_ADMIN_LISTEN=127.0.0.1:$DA
-ETP=$(free_port); ETP2=$(free_port)
 export EDGE_TLS_LISTEN=127.0.0.1:$ETP
 export EDGE_PORT=$EP EDGE2_PORT=$EP2 # the DNS health checks of the two edges
 

@@ -20,12 +20,20 @@ def skip(why):
     sys.exit(77)
 
 
+_handed_out = set()
+
+
 def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
+    """A free port, never one this process was given before: the kernel may hand a just-closed port out again, and
+    two of a test's servers on one port now refuse to start (no silent port sharing)."""
+    while True:
+        s = socket.socket()
+        s.bind(("127.0.0.1", 0))
+        p = s.getsockname()[1]
+        s.close()
+        if p not in _handed_out:
+            _handed_out.add(p)
+            return p
 
 
 def wait_port(port, timeout=10.0, host="127.0.0.1"):
