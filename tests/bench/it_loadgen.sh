@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# ctest: PROCESSORS 2 COST 30
 # Smoke test for bench/'s DNS tools: dns_loadgen runs 2 s against dns_echo on loopback and must count answers,
 # with no lost queries and no mismatched IDs or questions; a bad query file must be refused naming file:line.
 set -euo pipefail

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# ctest: COST 50
 """NSD and Knot as secondaries of meridian-dns, authenticated with TSIG (hmac-sha256; Meridian's address allow-list
 is empty, so only the key admits them), kept current through NOTIFY and IXFR across several reloads. Zones:
 example.test. (the example zone) and big.test. (an RRset of 100 TXT records, ~21 KB: more than one 16 KiB message).

@@ -1,4 +1,5 @@
 #!/bin/bash
+# ctest: PROCESSORS 2 COST 40
 # Multi-PoP end to end (issue 5): a small CDN on one machine. Network namespaces joined by one bridge:
 #   origin (meridian-edge serving conf/demo/site as a bucket, caching off), edges eu/us/ap (meridian-edge caching
 #   from the origin), dns (meridian-dns steering www.cdn.test by geoproximity with health checks), and clients on

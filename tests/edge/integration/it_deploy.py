@@ -1,3 +1,4 @@
+# ctest: PROCESSORS 2 COST 50
 """Deploying a new version of a bucket site under concurrent load, both ways front-end teams do it:
 (a) delete and copy (`rm -rf site && cp -r vN site`) and (b) an atomic release symlink switch
 (`ln -sfn releases/vN current.tmp && mv -T current.tmp current`). Several threads request every file of the site

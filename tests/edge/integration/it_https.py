@@ -1,3 +1,4 @@
+# ctest: COST 40
 """HTTPS for viewers: the [tls] listener against the real edge, driven by curl, openssl s_client and Python's ssl.
 The certificate chosen by SNI (exact, wildcard, default), TLS 1.1 refused, ALPN http/1.1, the same bytes over HTTPS
 as over HTTP (a 1 MiB object and a Range), session resumption (also across two workers), plain HTTP and a stalled

@@ -1,3 +1,4 @@
+# ctest: PROCESSORS 2 COST 60
 """Memory stays bounded under unique URLs on an uncacheable path (issue: the hit-for-miss table grew without limit,
 35 MB -> 1.25 GB RSS in 40 s while the cache stayed at 23 MB). wrk sends ~7 KB unique URLs to a no-store origin
 path for a bounded time; every answer is remembered as hit-for-miss, so without a budget each request would keep its

@@ -1,3 +1,4 @@
+# ctest: PROCESSORS 2 COST 30
 """Operations: SIGHUP under wrk load (zero failed requests) with a reload that changes a behavior's TTL, seen to take
 effect on objects fetched afterwards; a broken config on SIGHUP keeps the running one; SIGTERM with
 health.drain_delay: health turns 503 "draining" while traffic is still served, then the listener closes, a response

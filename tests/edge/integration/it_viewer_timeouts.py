@@ -1,3 +1,4 @@
+# ctest: COST 60
 """Viewer timeouts that must fire (issue: slowloris and stalled viewers held connections forever):
 - header_timeout is a deadline from a request's first byte: a connection that sends only blank lines ("\\r\\n")
   forever, or dribbles a request line, is closed at header_timeout (nginx closes at client_header_timeout);

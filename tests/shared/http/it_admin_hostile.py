@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# ctest: COST 100
 """The admin listener (shared by both daemons) against hostile clients (issue 11 item 4: its idle timer restarted on
 every byte, so 64 slow connections locked operators out). Run against meridian-dns and meridian-edge:
 - 80 connections dribbling a request one byte per second fill every slot: a health check made meanwhile is answered
