@@ -1,5 +1,6 @@
 """Helpers for the meridian-edge integration tests: free ports, a config in a temp dir, starting and stopping the
 edge (and nginx) by PID, raw-socket HTTP exchanges. Not a test itself (only it_*.py files are registered)."""
+import atexit
 import contextlib
 import os
 import re
@@ -351,8 +352,23 @@ def http_origin(name, port):
     return f'[[origin]]\nname = "{name}"\ntype = "http"\naddress = "127.0.0.1:{port}"\n'
 
 
+_TMPDIRS = []
+
+
+def _remove_tmpdirs():
+    if not os.environ.get("MERIDIAN_KEEP_TMP"):
+        for d in _TMPDIRS:
+            shutil.rmtree(d, ignore_errors=True)
+
+
 def tmpdir():
-    return tempfile.mkdtemp(prefix="meridian-edge-it-")
+    """A scratch folder removed when the test exits (set MERIDIAN_KEEP_TMP=1 to keep them for a post-mortem): a CI run
+    used to leave two thousand behind."""
+    d = tempfile.mkdtemp(prefix="meridian-edge-it-")
+    if not _TMPDIRS:
+        atexit.register(_remove_tmpdirs)
+    _TMPDIRS.append(d)
+    return d
 
 
 # The one behavior most scripted-origin tests need: everything to "py", cached per its headers, uncompressed.
