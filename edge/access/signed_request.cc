@@ -8,6 +8,7 @@
 #include "edge/access/signed_policy.h"
 #include "edge/access/url_safe_base64.h"
 #include "edge/http/cookie_header.h"
+#include "shared/http/http_tokens.h"
 
 namespace edge {
 
@@ -123,7 +124,7 @@ std::string viewer_url(std::string_view scheme, std::string_view host, std::stri
     url.append(scheme);
     url.append("://");
     for (char c : host)
-        url.push_back(c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c);
+        url.push_back(shared::ascii_lower(c));
     url.append(path);
     if (!query.empty()) {
         url.push_back('?');

@@ -5,12 +5,10 @@
 #include <algorithm>
 #include <cstring>
 
+#include "shared/http/http_tokens.h"
+
 namespace edge {
 namespace {
-
-char lower(char c) {
-    return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
-}
 
 bool is_ldh(char c) {
     return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_';
@@ -54,7 +52,7 @@ bool normalize_site_host(std::string_view in, std::string* out, std::string* err
     }
     std::string s;
     for (char c : in)
-        s.push_back(lower(c));
+        s.push_back(shared::ascii_lower(c));
     if (s.size() > 1 && s.back() == '.') s.pop_back();
     if (s.find(':') != std::string::npos) {
         *err = "\"" + std::string(in) + "\": no port (a site answers on every listener), and IPv6 goes in brackets";
@@ -99,7 +97,7 @@ std::string_view normalize_request_host(std::string_view a, char (&buf)[kMaxSite
     if (a.size() > 1 && a.back() == '.') a.remove_suffix(1);
     if (a.empty() || a.size() > kMaxSiteHostBytes) return {};
     for (size_t i = 0; i < a.size(); ++i)
-        buf[i] = lower(a[i]);
+        buf[i] = shared::ascii_lower(a[i]);
     return std::string_view(buf, a.size());
 }
 

@@ -179,7 +179,7 @@ std::string sigv4_authorization(const SigV4Config& cfg, const SigV4Input& in, st
     for (const auto& [name, value] : in.headers) {
         std::string n = name;
         for (char& c : n)
-            if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+            c = shared::ascii_lower(c);
         signed_headers.emplace_back(std::move(n), trim_collapse(value));
     }
     std::sort(signed_headers.begin(), signed_headers.end());

@@ -10,6 +10,7 @@
 #include <fstream>
 #include <iterator>
 
+#include "shared/http/http_tokens.h"
 #include "shared/tls/openssl_error.h"
 
 namespace shared {
@@ -19,7 +20,7 @@ namespace {
 std::string lower(std::string_view s) {
     std::string out(s);
     for (char& c : out)
-        if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+        c = ascii_lower(c);
     return out;
 }
 
@@ -167,10 +168,8 @@ SSL_CTX* TlsServerContext::select(std::string_view name) const noexcept {
     if (!name.empty() && name.back() == '.') name.remove_suffix(1);
     char buf[256];
     if (name.size() >= sizeof buf) return default_ >= 0 ? entries_[static_cast<size_t>(default_)].ctx : nullptr;
-    for (size_t i = 0; i < name.size(); i++) {
-        char c = name[i];
-        buf[i] = c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c;
-    }
+    for (size_t i = 0; i < name.size(); i++)
+        buf[i] = ascii_lower(name[i]);
     std::string_view n(buf, name.size());
     if (auto it = exact_.find(n); it != exact_.end()) return entries_[it->second].ctx;
     // A wildcard stands for exactly one label (RFC 6125 §6.4.3, as browsers match).
