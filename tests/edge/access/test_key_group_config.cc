@@ -10,38 +10,23 @@
 #include <string>
 
 #include "edge/config/edge_config.h"
+#include "tests/edge/config/config_dir.h"
 
 using namespace edge;
 namespace fs = std::filesystem;
 
 namespace {
 
-struct KeyDir {
-    fs::path dir;
-    std::string file;
-    shared::ConfigDiagnostics diags;
+// The config fixture with keys/cf.pem (an EC P-256 public key) and keys/junk.pem.
+struct KeyDir : testing::ConfigDir {
     KeyDir() {
-        char tmpl[] = "/tmp/meridian-keycfg-XXXXXX";
-        REQUIRE(::mkdtemp(tmpl) != nullptr);
-        dir = tmpl;
-        fs::create_directories(dir / "site");
         fs::create_directories(dir / "keys");
-        file = (dir / "edge.toml").string();
         std::shared_ptr<EVP_PKEY> ec(EVP_EC_gen("P-256"), EVP_PKEY_free);
         FILE* f = std::fopen((dir / "keys" / "cf.pem").c_str(), "w");
         REQUIRE(f);
         PEM_write_PUBKEY(f, ec.get());
         std::fclose(f);
-        std::ofstream(dir / "keys" / "junk.pem") << "junk\n";
-    }
-    ~KeyDir() {
-        std::error_code ec;
-        fs::remove_all(dir, ec);
-    }
-    std::optional<EdgeConfig> load(const std::string& text) {
-        std::ofstream(file) << text;
-        diags = shared::ConfigDiagnostics();
-        return load_edge_config(file, diags);
+        write("keys/junk.pem", "junk\n");
     }
 };
 

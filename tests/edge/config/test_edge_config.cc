@@ -7,43 +7,16 @@
 
 #include "edge/config/edge_config.h"
 #include "edge/upstream/sigv4_signer.h"
+#include "tests/edge/config/config_dir.h"
 
 using namespace edge;
 namespace fs = std::filesystem;
 
 namespace {
 
-// A temp folder with a bucket directory "site" and the config file "edge.toml" written from `text`.
-struct ConfigDir {
-    fs::path dir;
-    std::string file;
-    shared::ConfigDiagnostics diags;
-
-    ConfigDir() {
-        char tmpl[] = "/tmp/meridian-edgecfg-XXXXXX";
-        REQUIRE(::mkdtemp(tmpl) != nullptr);
-        dir = tmpl;
-        fs::create_directories(dir / "site");
-        std::ofstream(dir / "not-a-dir") << "x";
-        file = (dir / "edge.toml").string();
-    }
-    ~ConfigDir() {
-        std::error_code ec;
-        fs::remove_all(dir, ec);
-    }
-    std::optional<EdgeConfig> load(const std::string& text) {
-        std::ofstream(file) << text;
-        diags = shared::ConfigDiagnostics();
-        return load_edge_config(file, diags);
-    }
-    // "edge.toml:L:C: key: message" lines, with the temp folder cut off.
-    std::string messages() const {
-        std::string s = diags.to_string();
-        std::string prefix = dir.string() + "/";
-        for (size_t p; (p = s.find(prefix)) != std::string::npos;)
-            s.erase(p, prefix.size());
-        return s;
-    }
+// The fixture, with a plain file "not-a-dir" beside "site" for the path checks.
+struct ConfigDir : testing::ConfigDir {
+    ConfigDir() { write("not-a-dir", "x"); }
 };
 
 constexpr const char* kBucketOrigin = R"(

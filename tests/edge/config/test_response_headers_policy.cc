@@ -7,6 +7,7 @@
 
 #include "edge/config/edge_config.h"
 #include "edge/config/response_headers_policy.h"
+#include "tests/edge/config/config_dir.h"
 
 using namespace edge;
 namespace fs = std::filesystem;
@@ -32,25 +33,10 @@ struct Policies {
     }
 };
 
-struct ConfigDir {
-    fs::path dir;
-    std::string file;
-    shared::ConfigDiagnostics diags;
-    ConfigDir() {
-        char tmpl[] = "/tmp/meridian-rhp-XXXXXX";
-        REQUIRE(::mkdtemp(tmpl) != nullptr);
-        dir = tmpl;
-        fs::create_directories(dir / "site");
-        file = (dir / "edge.toml").string();
-    }
-    ~ConfigDir() {
-        std::error_code ec;
-        fs::remove_all(dir, ec);
-    }
+// The fixture; load() puts a bucket origin "site" before the text.
+struct ConfigDir : testing::ConfigDir {
     std::optional<EdgeConfig> load(const std::string& text) {
-        std::ofstream(file) << "[[origin]]\nname = \"site\"\ntype = \"bucket\"\npath = \"site\"\n" << text;
-        diags = shared::ConfigDiagnostics();
-        return load_edge_config(file, diags);
+        return testing::ConfigDir::load("[[origin]]\nname = \"site\"\ntype = \"bucket\"\npath = \"site\"\n" + text);
     }
 };
 

@@ -8,44 +8,19 @@
 #include <string>
 
 #include "edge/config/edge_config.h"
+#include "tests/edge/config/config_dir.h"
 
 using namespace edge;
 namespace fs = std::filesystem;
 
 namespace {
 
-// A temp folder with a bucket "site", the example certificates under "tls/", and edge.toml written from `text`.
-struct TlsConfigDir {
-    fs::path dir;
-    std::string file;
-    shared::ConfigDiagnostics diags;
-
-    TlsConfigDir() {
-        char tmpl[] = "/tmp/meridian-tlscfg-XXXXXX";
-        REQUIRE(::mkdtemp(tmpl) != nullptr);
-        dir = tmpl;
-        fs::create_directories(dir / "site");
-        fs::create_directories(dir / "tls");
-        for (const char* n : {"example.test.crt", "example.test.key", "www.example.test.crt", "www.example.test.key"})
-            fs::copy_file(fs::path(MERIDIAN_SRC) / "conf/examples/tls" / n, dir / "tls" / n);
-        file = (dir / "edge.toml").string();
-    }
-    ~TlsConfigDir() {
-        std::error_code ec;
-        fs::remove_all(dir, ec);
-    }
+// The fixture with the example certificates under "tls/"; load() wraps a [tls] section into a whole config.
+struct TlsConfigDir : testing::ConfigDir {
+    TlsConfigDir() { copy_example_certs(); }
     std::optional<EdgeConfig> load(const std::string& tls) {
-        std::ofstream(file) << "listen = \"127.0.0.1:8080\"\n"
-                            << tls << "\n[[origin]]\nname = \"site\"\ntype = \"bucket\"\npath = \"site\"\n";
-        diags = shared::ConfigDiagnostics();
-        return load_edge_config(file, diags);
-    }
-    std::string messages() const {
-        std::string s = diags.to_string();
-        std::string prefix = dir.string() + "/";
-        for (size_t p; (p = s.find(prefix)) != std::string::npos;)
-            s.erase(p, prefix.size());
-        return s;
+        return testing::ConfigDir::load("listen = \"127.0.0.1:8080\"\n" + tls +
+                                        "\n[[origin]]\nname = \"site\"\ntype = \"bucket\"\npath = \"site\"\n");
     }
 };
 
