@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# Scripts never touch what they did not start. ./run's package install runs with stand-ins for apt-get, dpkg-query
+# and systemctl: the host already runs its own nginx.service, and the "installed" package's postinst starts
+# nsd.service despite policy-rc.d. Only nsd.service may be stopped, by its unit; processes named nginx, nsd, knotd,
+# gdnsd and varnishd that were running before (stand-ins: copies of sleep under those names) must all survive.
+# Then no script under run, tests/, bench/ or conf/ may end processes by name.
+set -uo pipefail
+SRC=${MERIDIAN_SRC:?}
+TMP=$(mktemp -d)
+pids=()
+cleanup() { { for p in "${pids[@]}"; do kill -KILL "$p"; wait "$p"; done; } 2>/dev/null; rm -rf "$TMP"; }
+trap cleanup EXIT
+fail() { echo "FAIL: $*"; exit 1; }
+
+names=(nginx nsd knotd gdnsd varnishd)
+for n in "${names[@]}"; do
+  cp "$(command -v sleep)" "$TMP/$n"
+  "$TMP/$n" 600 & pids+=($!)
+done
+
+# systemctl's state: one active unit a line. The host's nginx.service runs before the install.
+echo nginx.service >"$TMP/active"
+(
+  export MERIDIAN_RUN_LIB=1
+  # shellcheck source=/dev/null
+  source "$SRC/run"
+  set +e
+  POLICY_RC_D=$TMP/policy-rc.d
+  id() { echo 0; }
+  have_systemd() { true; }
+  apt_update_once() { :; }
+  dpkg-query() {
+    case "$1" in
+      -W) [ -f "$TMP/installed" ] && echo 'install ok installed' || echo 'unknown ok not-installed' ;;
+      -L) echo /usr/sbin/nsd; echo /lib/systemd/system/nsd.service ;;
+    esac
+  }
+  apt-get() {
+    [ -x "$POLICY_RC_D" ] && [ "$("$POLICY_RC_D" nsd start; echo $?)" = 101 ] || echo "no policy-rc.d during install" >>"$TMP/errors"
+    touch "$TMP/installed"
+    echo nsd.service >>"$TMP/active" # the postinst started it anyway
+  }
+  systemctl() {
+    case "$1" in
+      list-units) sort "$TMP/active" | sed 's/$/ loaded active running Stand-in/' ;;
+      stop) echo "$2" >>"$TMP/stopped"; grep -vx "$2" "$TMP/active" >"$TMP/a2"; mv "$TMP/a2" "$TMP/active" ;;
+      *) echo "unexpected: systemctl $*" >>"$TMP/errors" ;;
+    esac
+  }
+  install_pkgs nsd
+) >"$TMP/out" 2>&1 || fail "install_pkgs failed: $(cat "$TMP/out")"
+
+[ -f "$TMP/errors" ] && fail "$(cat "$TMP/errors")"
+[ -e "$TMP/policy-rc.d" ] && fail "policy-rc.d left behind after the install"
+[ "$(cat "$TMP/stopped" 2>/dev/null)" = nsd.service ] || fail "stopped units: '$(cat "$TMP/stopped" 2>/dev/null)', want only nsd.service"
+grep -qx nginx.service "$TMP/active" || fail "the host's nginx.service was stopped"
+i=0
+for n in "${names[@]}"; do
+  kill -0 "${pids[$i]}" 2>/dev/null || fail "a process named $n that the install did not start was killed"
+  i=$((i + 1))
+done
+
+# No script ends a process by its name.
+hits=$(grep -rnE '\b(pkill|killall|killall5)\b|systemctl (stop|kill|restart) +(nginx|nsd|knot|gdnsd|varnish)\b|-s (stop|quit)\b' \
+  "$SRC/run" "$SRC/tests" "$SRC/bench" "$SRC/conf" --include='*.sh' --include='*.py' --include='run' --include='*.pl' \
+  --include='loadtest' --include='bench.sh' 2>/dev/null | grep -v 'tests/integration/it_run_scripts.sh' || true)
+[ -z "$hits" ] || fail "scripts that end processes by name: $hits"
+echo "ok"
