@@ -24,11 +24,16 @@ export DEMO_SITE="$DEPLOY/current" DEMO_TOKEN_FILE="$DEPLOY/edge.token"
 "$DNS" --check --config "$HERE/dns.toml" || exit 1
 "$EDGE" --check --config "$HERE/edge.toml" || exit 1
 
+# Each daemon in its own process group (job control on): Ctrl-C in the terminal reaches only this script, whose
+# trap then sends each daemon one SIGTERM. Otherwise the daemons got the terminal's SIGINT as well, stopped on it,
+# and the script's SIGTERM could land after one had restored the default action: killed, not a clean stop.
+set -m
 "$DNS" --config "$HERE/dns.toml" & dns_pid=$!
 "$EDGE" --config "$HERE/edge.toml" & edge_pid=$!
 EDGE_LISTEN=${EDGE2_LISTEN:-127.0.0.2:8080} EDGE_ADMIN_LISTEN=${EDGE2_ADMIN_LISTEN:-127.0.0.2:9080} \
   EDGE_TLS_LISTEN=${EDGE2_TLS_LISTEN:-127.0.0.2:8443} "$EDGE" --config "$HERE/edge.toml" & edge2_pid=$!
 pids=("$dns_pid" "$edge_pid" "$edge2_pid")
+set +m
 
 stop() {
   trap - INT TERM

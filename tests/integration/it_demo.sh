@@ -81,4 +81,33 @@ pids=()
 [ $erc = 0 ] || fail "edge exited $erc after SIGTERM"
 [ $e2rc = 0 ] || fail "second edge exited $e2rc after SIGTERM"
 [ $drc = 0 ] || fail "dns exited $drc after SIGTERM"
-echo "PASS: demo serves index.html byte for byte, www.demo.test A 127.0.0.1 (aa), geo steering by subnet and health, clean SIGTERM"
+# conf/demo/run-demo.sh (what ./run demo runs) ends on Ctrl-C: SIGINT to its whole process group, as a terminal
+# sends it. All three daemons stop cleanly, and the script says so and exits 0.
+BUILD=${MERIDIAN_BIN:?}/..
+cat >"$TMP/ctrlc.py" <<'PY'
+import os, signal, subprocess, sys, time
+signal.signal(signal.SIGINT, signal.SIG_DFL)  # as in a terminal: a shell started by ctest may have it ignored
+out = open(sys.argv[2], "w")
+p = subprocess.Popen(["bash", sys.argv[1] + "/conf/demo/run-demo.sh", sys.argv[3]], stdout=out, stderr=subprocess.STDOUT,
+                     start_new_session=True)
+deadline = time.time() + 60
+while time.time() < deadline and "Ctrl-C stops all three" not in open(sys.argv[2]).read():
+    if p.poll() is not None: sys.exit("run-demo.sh exited early: %s" % p.returncode)
+    time.sleep(0.2)
+time.sleep(1)
+os.killpg(p.pid, signal.SIGINT)
+try:
+    sys.exit(p.wait(timeout=30))
+except subprocess.TimeoutExpired:
+    os.killpg(p.pid, signal.SIGKILL)
+    sys.exit("run-demo.sh still running 30 s after Ctrl-C")
+PY
+read -r EP EA DP DA EP2 EA2 ETP ETP2 < <(free_ports 8)
+EDGE_LISTEN=127.0.0.1:$EP EDGE_ADMIN_LISTEN=127.0.0.1:$EA DNS_LISTEN=127.0.0.1:$DP DNS_ADMIN_LISTEN=127.0.0.1:$DA \
+  EDGE_TLS_LISTEN=127.0.0.1:$ETP EDGE_PORT=$EP EDGE2_PORT=$EP2 EDGE2_LISTEN=127.0.0.2:$EP2 EDGE2_ADMIN_LISTEN=127.0.0.2:$EA2 \
+  EDGE2_TLS_LISTEN=127.0.0.2:$ETP2 python3 "$TMP/ctrlc.py" "$SRC" "$TMP/run-demo.log" "$BUILD"
+rc=$?
+[ $rc = 0 ] || fail "run-demo.sh exited $rc on Ctrl-C: $(tail -5 "$TMP/run-demo.log")"
+grep -q 'run-demo: all stopped cleanly' "$TMP/run-demo.log" || fail "no clean stop: $(tail -5 "$TMP/run-demo.log")"
+grep -q 'unexpectedly' "$TMP/run-demo.log" && fail "Ctrl-C reported as unexpected: $(tail -5 "$TMP/run-demo.log")"
+echo "PASS: demo serves index.html byte for byte, www.demo.test A 127.0.0.1 (aa), geo steering by subnet and health, clean SIGTERM, run-demo.sh ends cleanly on Ctrl-C"
