@@ -160,7 +160,7 @@ bool parse_dns_config(const std::string& path, shared::ConfigDiagnostics& diags,
         if (!found) root.error("notify_key", "no [[tsig_key]] named \"" + c.notify_key + "\"");
     }
     if (auto q = root.table("query_log")) {
-        c.query_log_file = q->get_path("file", "");
+        c.query_log_file = q->get_output_path("file", "");
         c.query_log_sample = static_cast<uint32_t>(q->get_int("sample", 1, 1, 1000000000));
         q->finish();
     }

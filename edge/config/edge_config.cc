@@ -677,7 +677,7 @@ std::optional<EdgeConfig> parse_edge_config(shared::ConfigSection root) {
     parse_tls_config(root, c.tls);
 
     if (auto sec = root.table("access_log")) {
-        c.access_log.file = sec->get_path("file", "");
+        c.access_log.file = sec->get_output_path("file", "");
         sec->finish();
     }
     if (auto sec = root.table("health")) {

@@ -50,8 +50,11 @@ void parse_tls_config(shared::ConfigSection& root, TlsConfig& out) {
             c.error("key", "one key file per certificate file is required (" + std::to_string(certs.size()) +
                                " cert, " + std::to_string(keys.size()) + " key)");
         }
-        for (size_t i = 0; i < certs.size() && i < keys.size(); ++i)
+        for (size_t i = 0; i < certs.size() && i < keys.size(); ++i) {
             spec.pairs.push_back({relative_to(dir, certs[i]), relative_to(dir, keys[i])});
+            c.note_file("cert", spec.pairs.back().cert_file); // read again on every reload
+            c.note_file("key", spec.pairs.back().key_file);
+        }
         spec.ocsp_file = c.get_path("ocsp_file", "");
         spec.is_default = c.get_bool("default", false);
         if (spec.is_default && ++defaults == 2) c.error("default", "only one certificate may be the default");

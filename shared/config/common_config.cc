@@ -52,10 +52,24 @@ CommonConfig parse_common_config(ConfigSection& root, const std::vector<std::str
     if (auto lg = root.table("log")) {
         std::string lvl = lg->get_enum("level", "info", {"debug", "info", "warn", "error"});
         log::parse_level(lvl, &c.log_level);
-        c.log_file = lg->get_path("file", "");
+        c.log_file = lg->get_output_path("file", "");
         if (c.log_file == "stderr") c.log_file.clear();
         lg->finish();
     }
+    std::string group = root.get_string("group", "");
+    if (auto user = root.opt_string("user")) {
+        RunAs as;
+        std::string err;
+        if (user->empty())
+            root.error("user", "must name a user (or leave the key out)");
+        else if (resolve_run_as(*user, group, &as, &err))
+            c.run_as = as;
+        else
+            root.error(err.rfind("no such group", 0) == 0 ? "group" : "user", err);
+    } else if (!group.empty()) {
+        root.error("group", "needs `user` (the group is switched to together with the user)");
+    }
+    c.allow_root = root.get_bool("allow_root", false);
     return c;
 }
 

@@ -4,6 +4,8 @@
 //   [admin] listen = "127.0.0.1:9080"   # optional; absent = no admin listener
 //           request_timeout, idle_timeout, send_timeout, max_connections (see admin_limits.h)
 //   [log] level = "info", file = ""  # file "" = stderr; reopened on SIGUSR1
+//   user = "meridian", group = ""    # drop to them once the sockets are bound (shared/process/privileges.h)
+//   allow_root = false               # started as root without `user`: refuse unless true
 #pragma once
 
 #include <optional>
@@ -14,6 +16,7 @@
 #include "shared/http/admin_limits.h"
 #include "shared/log/log.h"
 #include "shared/net/address.h"
+#include "shared/process/privileges.h"
 
 namespace shared {
 
@@ -23,7 +26,9 @@ struct CommonConfig {
     std::optional<SocketAddress> admin_listen;
     AdminLimits admin_limits;
     log::Level log_level = log::Level::info;
-    std::string log_file; // "" = stderr
+    std::string log_file;        // "" = stderr
+    std::optional<RunAs> run_as; // `user` (and `group`), resolved
+    bool allow_root = false;
 };
 
 // Reads workers, listen, [admin], [log] from the root section (marking them used). `default_listen` applies when

@@ -450,9 +450,22 @@ uint64_t ConfigSection::get_duration_ms(std::string_view key, uint64_t def) {
 
 std::string ConfigSection::get_path(std::string_view key, std::string def) {
     std::string p = get_string(key, std::move(def));
-    if (p.empty() || p[0] == '/') return p;
-    if (ctx_->dir.empty()) return p;
-    return ctx_->dir + "/" + p;
+    if (!p.empty() && p[0] != '/' && !ctx_->dir.empty()) p = ctx_->dir + "/" + p;
+    if (!p.empty()) note_file(key, p);
+    return p;
+}
+
+std::string ConfigSection::get_output_path(std::string_view key, std::string def) {
+    std::string p = get_string(key, std::move(def));
+    if (p == "stderr" || p == "-") return p;
+    if (!p.empty() && p[0] != '/' && !ctx_->dir.empty()) p = ctx_->dir + "/" + p;
+    if (!p.empty()) note_file(key, p, true);
+    return p;
+}
+
+void ConfigSection::note_file(std::string_view key, const std::string& path, bool write) {
+    if (!ctx_->diags || path.empty()) return;
+    ctx_->diags->named_file({make_error(key, ""), path, write});
 }
 
 std::string ConfigSection::get_enum(std::string_view key, std::string def, const std::vector<std::string>& choices) {

@@ -32,9 +32,19 @@ struct ConfigError {
     std::string to_string() const;
 };
 
+// A file the config names, which the daemon (re)opens later (on SIGHUP, SIGUSR1, or to read on demand): --check
+// tests that the configured `user` can open it. `at` locates the key (its message is empty).
+struct NamedFile {
+    ConfigError at;
+    std::string path;
+    bool write = false; // opened for appending (logs); a missing file is created in its folder
+};
+
 // Collects errors and warnings from config and every file it names (zones, databases...).
 class ConfigDiagnostics {
 public:
+    void named_file(NamedFile f) { files_.push_back(std::move(f)); }
+    const std::vector<NamedFile>& named_files() const { return files_; }
     void error(ConfigError e);
     void warning(ConfigError e);
     // An error not tied to a TOML key (e.g. a zone file's own line): "file:line: message".
@@ -47,6 +57,7 @@ public:
 
 private:
     std::vector<ConfigError> items_;
+    std::vector<NamedFile> files_;
     size_t errors_ = 0;
 };
 
@@ -79,7 +90,12 @@ public:
     uint64_t get_size(std::string_view key, uint64_t def);
     uint64_t get_duration_ms(std::string_view key, uint64_t def);
     // A path relative to the config file's folder (absolute paths are kept); "" when missing and def is "".
+    // The file is recorded as one the daemon reads later (see NamedFile).
     std::string get_path(std::string_view key, std::string def);
+    // The same for a file the daemon appends to (a log).
+    std::string get_output_path(std::string_view key, std::string def);
+    // Records a path read some other way (e.g. one entry of a list) as a file the daemon reads later.
+    void note_file(std::string_view key, const std::string& path, bool write = false);
     // One of `choices`; error listing them otherwise.
     std::string get_enum(std::string_view key, std::string def, const std::vector<std::string>& choices);
     // A string or an array of strings (a single string reads as a one-element list).

@@ -1,6 +1,7 @@
 #include "shared/process/daemon.h"
 
 #include <sys/resource.h>
+#include <unistd.h>
 
 #include <csignal>
 #include <cstdio>
@@ -8,9 +9,32 @@
 
 #include "shared/log/log.h"
 #include "shared/net/listen_claim.h"
+#include "shared/process/privileges.h"
 #include "shared/process/signals.h"
 
 namespace shared {
+
+namespace {
+
+// Root without `user` is refused unless allow_root; every file the daemon opens again later must be open-able by
+// the user it will run as (checked as that user when started as root).
+void check_privileges(const std::string& config_path, const CommonConfig& c, ConfigDiagnostics& diags) {
+    const uid_t euid = ::geteuid();
+    if (euid == 0 && !c.run_as && !c.allow_root) {
+        diags.error({config_path, 0, 0, "user",
+                     "refusing to run as root: set user = \"meridian\" (the sockets are bound first, then the daemon "
+                     "switches to that user), or allow_root = true"});
+        return;
+    }
+    std::vector<NamedFile> files = diags.named_files();
+    files.insert(files.begin(), NamedFile{{config_path, 0, 0, "", ""}, config_path, false});
+    if (c.run_as && euid == 0 && c.run_as->uid != 0)
+        check_named_files(&*c.run_as, files, diags);
+    else if (!c.run_as || c.run_as->uid == euid)
+        check_named_files(nullptr, files, diags);
+}
+
+} // namespace
 
 int run_daemon(int argc, char** argv, const CliSpec& spec, DaemonApp& app) {
     CliOptions opt;
@@ -25,6 +49,8 @@ int run_daemon(int argc, char** argv, const CliSpec& spec, DaemonApp& app) {
 
     ConfigDiagnostics diags;
     bool ok = app.load(opt.config_path, diags) && diags.ok();
+    if (ok) check_privileges(opt.config_path, app.common(), diags);
+    ok = ok && diags.ok();
     if (opt.check) {
         for (const auto& e : diags.all())
             std::fprintf(stderr, "%s\n", e.to_string().c_str());
@@ -40,6 +66,9 @@ int run_daemon(int argc, char** argv, const CliSpec& spec, DaemonApp& app) {
         std::fprintf(stderr, "%s: not started: %zu configuration error(s)\n", spec.program, diags.error_count());
         return 1;
     }
+    const std::optional<RunAs>& run_as = app.common().run_as;
+    const bool switch_user = run_as && ::geteuid() == 0 && run_as->uid != 0;
+    if (switch_user) prepare_output_files(*run_as, diags.named_files());
     std::string err;
     if (!apply_log_config(app.common(), &err)) {
         std::fprintf(stderr, "%s: %s\n", spec.program, err.c_str());
@@ -47,6 +76,9 @@ int run_daemon(int argc, char** argv, const CliSpec& spec, DaemonApp& app) {
     }
     for (const auto& e : diags.all())
         log::warn("config", e.to_string());
+    if (run_as && !switch_user && ::geteuid() != run_as->uid)
+        log::warn("process", "user is ignored: not started as root",
+                  {{"user", run_as->user}, {"uid", std::to_string(::geteuid())}});
 
     // Connections (and the edge's shared-memory body files) each take a descriptor; the soft limit is often 1024
     // for select()'s sake, which neither daemon uses. Raise it to the hard limit, as nginx's worker_rlimit_nofile
@@ -124,6 +156,17 @@ int run_daemon(int argc, char** argv, const CliSpec& spec, DaemonApp& app) {
                                app.reload(opt.config_path);
                            },
                            {}});
+            // Every listener is bound now (start() returns once each worker listens): give up root for good.
+            if (exit_code == 0 && switch_user) {
+                if (drop_privileges(*run_as, &err)) {
+                    log::info("process", "switched user",
+                              {{"user", run_as->user}, {"group", run_as->group}, {"uid", std::to_string(run_as->uid)}});
+                } else {
+                    log::error("process", "cannot switch user", {{"user", run_as->user}, {"error", err}});
+                    if (log_to_file) std::fprintf(stderr, "%s: not started: %s\n", spec.program, err.c_str());
+                    exit_code = 1;
+                }
+            }
             if (exit_code != 0) {
                 stopping = true;
                 app.stop([&] { finish(); });

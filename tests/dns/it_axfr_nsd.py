@@ -58,7 +58,7 @@ def main():
         zone = os.path.join(tmp, "zones/example.test.zone")
         shutil.copy(ZONE_SRC, zone)
         with open(os.path.join(tmp, "dns.toml"), "w") as f:
-            f.write(f'''workers = 1
+            f.write(f'''allow_root = true\nworkers = 1
 listen = "127.0.0.1:{mport}"
 notify = ["127.0.0.1:{nport}"]
 notify_key = "xfr-key."

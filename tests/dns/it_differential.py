@@ -160,7 +160,7 @@ def start_meridian(tmp, port):
     conf = os.path.join(tmp, "dns.toml")
     zones = "".join('[[zone]]\nname = "%s"\nfile = "%s"\n' % z for z in ZONES)
     with open(conf, "w") as f:
-        f.write('workers = 1\nlisten = "127.0.0.1:%d"\n[log]\nlevel = "warn"\n%s' % (port, zones))
+        f.write('allow_root = true\nworkers = 1\nlisten = "127.0.0.1:%d"\n[log]\nlevel = "warn"\n%s' % (port, zones))
     return subprocess.Popen([DNS, "--config", conf], stdout=subprocess.DEVNULL,
                             stderr=open(os.path.join(tmp, "meridian.stderr"), "w"))
 

@@ -139,7 +139,7 @@ def main():
                 except OSError:
                     return
         threading.Thread(target=accept_all, args=(listener,), daemon=True).start()
-        common = f'''workers = 1
+        common = f'''allow_root = true\nworkers = 1
 [log]
 level = "info"
 [axfr]

@@ -54,7 +54,7 @@ def main():
         shutil.copy(ZONE_SRC, zone)
         subprocess.run(["perl", os.path.join(SRC, "conf/examples/geo/make_cities_mmdb.pl"),
                         os.path.join(tmp, "cities.mmdb")], check=True)
-        conf = f'''workers = 1
+        conf = f'''allow_root = true\nworkers = 1
 listen = "127.0.0.1:{port}"
 [admin]
 listen = "127.0.0.1:{admin}"

@@ -38,7 +38,7 @@ def check(cond, what):
 def config(tmp, name, listen, admin=None):
     path = os.path.join(tmp, name + ".toml")
     with open(path, "w") as f:
-        f.write(f'workers = 2\nlisten = "{listen}"\n')
+        f.write(f'allow_root = true\nworkers = 2\nlisten = "{listen}"\n')
         if admin:
             f.write(f'[admin]\nlisten = "{admin}"\n')
         f.write(f'[[zone]]\nname = "example.test."\nfile = "{ZONE}"\n')

@@ -180,7 +180,7 @@ def main():
         with open(os.path.join(zdir, "stall.test.zone"), "w") as f:
             f.write(stall_zone())
         with open(os.path.join(tmp, "dns.toml"), "w") as f:
-            f.write(f'''workers = 1
+            f.write(f'''allow_root = true\nworkers = 1
 listen = "127.0.0.1:{mport}"
 notify = ["127.0.0.1:{nport}", "127.0.0.1:{kport}"]
 [log]

@@ -33,7 +33,7 @@ def check(cond, what):
 def write_config(tmp, port, admin, notify_port, allow):
     conf = os.path.join(tmp, "dns.toml")
     with open(conf, "w") as f:
-        f.write(f'''workers = 1
+        f.write(f'''allow_root = true\nworkers = 1
 listen = "127.0.0.1:{port}"
 nsid = "it-server"
 notify = ["127.0.0.1:{notify_port}"]

@@ -220,7 +220,7 @@ def main():
     port = free_port()
     conf = os.path.join(tmp, "dns.toml")
     with open(conf, "w") as f:
-        f.write(f'''workers = 1
+        f.write(f'''allow_root = true\nworkers = 1
 listen = "127.0.0.1:{port}"
 [log]
 level = "warn"

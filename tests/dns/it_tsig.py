@@ -136,7 +136,7 @@ secret = "{SECRET}"
 min_mac_size = 16
 '''
         with open(os.path.join(tmp, "dns.toml"), "w") as f:
-            f.write(f'''workers = 1
+            f.write(f'''allow_root = true\nworkers = 1
 listen = "127.0.0.1:{port}"
 [[zone]]
 name = "example.test."

@@ -57,6 +57,7 @@ in_ns() { local ns=$1; shift; ip netns exec "$P-$ns" "$@"; }
 
 # --- configs ---
 cat >"$TMP/origin.toml" <<CONF
+allow_root = true
 workers = 1
 listen = ["${ADDR[origin]}:8080"]
 server_name = "origin"
@@ -73,6 +74,7 @@ cache = false
 CONF
 for e in eu us ap; do
   cat >"$TMP/edge-$e.toml" <<CONF
+allow_root = true
 workers = 1
 listen = ["${ADDR[$e]}:8080"]
 server_name = "$e"
@@ -103,6 +105,7 @@ CIDR
 INTERVAL_MS=500
 THRESHOLD=2
 {
+  echo "allow_root = true"
   echo "workers = 1"
   echo "listen = \"${ADDR[dns]}:53\""
   echo "[[zone]]"

@@ -29,6 +29,7 @@ check "edge --check demo" 0 "configuration ok" "$EDGE" --check --config "$SRC/co
 check "dns --check demo" 0 "configuration ok" "$DNS" --check --config "$SRC/conf/demo/dns.toml"
 
 cat >"$TMP/edge.toml" <<'TOML'
+allow_root = true
 workers = 2
 listen = "127.0.0.1:8080"
 [cache]
@@ -38,7 +39,7 @@ name = "site"
 type = "bucket"
 path = "does-not-exist"
 TOML
-check "edge --check: bad size names file:line:col and key" 1 "^$TMP/edge.toml:4:13: cache.max_bytes: expected a size like \"512MiB\", got \"lots\"$" \
+check "edge --check: bad size names file:line:col and key" 1 "^$TMP/edge.toml:5:13: cache.max_bytes: expected a size like \"512MiB\", got \"lots\"$" \
   "$EDGE" --check --config "$TMP/edge.toml"
 check "edge --check: error count" 1 "error\(s\)" "$EDGE" --check --config "$TMP/edge.toml"
 
@@ -52,9 +53,10 @@ check "edge --check: unknown key" 1 "^$TMP/edge2.toml:2:1: workerz: unknown key$
 
 cat >"$TMP/dns.toml" <<'TOML'
 listen = "127.0.0.1:5300"
+allow_root = true
 workers = -1
 TOML
-check "dns --check: out of range" 1 "^$TMP/dns.toml:2:11: workers: value -1 is out of range" "$DNS" --check --config "$TMP/dns.toml"
+check "dns --check: out of range" 1 "^$TMP/dns.toml:3:11: workers: value -1 is out of range" "$DNS" --check --config "$TMP/dns.toml"
 
 cat >"$TMP/dns3.toml" <<'TOML'
 listen = "127.0.0.1:5300"

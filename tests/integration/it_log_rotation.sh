@@ -9,6 +9,7 @@ fail() { echo "FAIL: $*"; ls -la "$TMP"; for f in "$TMP"/*.log*; do echo "--- $f
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 cp "$SRC/conf/demo/zones/demo.test.zone" "$TMP/demo.test.zone"
 cat >"$TMP/dns.toml" <<TOML
+allow_root = true
 workers = 1
 listen = "127.0.0.1:$port"
 [log]

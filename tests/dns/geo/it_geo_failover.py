@@ -75,6 +75,7 @@ try:
                 "ns1 IN A 127.0.0.1\n")
     port, admin = free_port(), free_port()
     conf = f"""
+allow_root = true
 workers = 2
 listen = "127.0.0.1:{port}"
 [admin]

@@ -57,6 +57,7 @@ www  IN TXT "static data beside a steered name"
     conf_path = os.path.join(tmp, "dns.toml")
     with open(conf_path, "w") as f:
         f.write(f"""
+allow_root = true
 workers = 2
 listen = "127.0.0.1:{port}"
 [[zone]]

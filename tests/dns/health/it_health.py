@@ -80,6 +80,7 @@ try:
                 "ns1 IN A 127.0.0.1\n")
     port = free_port()
     conf = f"""
+allow_root = true
 workers = 2
 listen = "127.0.0.1:{port}"
 [[zone]]

@@ -62,7 +62,7 @@ try:
 
     def write_conf(signed_zone):
         with open(conf, "w") as f:
-            f.write(f'workers = 1\nlisten = "127.0.0.1:{port}"\n[axfr]\nallow = ["127.0.0.0/8"]\nixfr_history = 8\n'
+            f.write(f'allow_root = true\nworkers = 1\nlisten = "127.0.0.1:{port}"\n[axfr]\nallow = ["127.0.0.0/8"]\nixfr_history = 8\n'
                     f'[[zone]]\nname = "example.test."\nfile = "{signed if signed_zone else zone}"\n')
             if signed_zone:
                 f.write(f'[zone.dnssec]\nksk = "{KEYS}/Kexample.test.+013+48517"\n'

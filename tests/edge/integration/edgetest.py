@@ -136,7 +136,7 @@ class Edge:
     def rewrite(self, body, workers=1):
         listen = f'"127.0.0.1:{self.port}"' + (f', "[::1]:{self.port}"' if self.ipv6 else "")
         with open(self.config, "w") as f:
-            f.write(f'workers = {workers}\nlisten = [{listen}]\nserver_name = "edge-test"\n'
+            f.write(f'allow_root = true\nworkers = {workers}\nlisten = [{listen}]\nserver_name = "edge-test"\n'
                     f'[admin]\nlisten = "127.0.0.1:{self.admin_port}"\n[access_log]\nfile = "{self.access_log}"\n')
             f.write(body)
 

@@ -236,7 +236,7 @@ try:
     bport = busy.getsockname()[1]
     cfg = os.path.join(tmp, "busy.toml")
     with open(cfg, "w") as fh:
-        fh.write(f'workers = 2\nlisten = ["127.0.0.1:{bport}"]\n[[origin]]\nname = "s"\ntype = "bucket"\n'
+        fh.write(f'allow_root = true\nworkers = 2\nlisten = ["127.0.0.1:{bport}"]\n[[origin]]\nname = "s"\ntype = "bucket"\n'
                  f'path = "{site}"\n')
     import subprocess
     r = subprocess.run([EDGE, "--config", cfg], capture_output=True,

@@ -35,7 +35,7 @@ def second(name, listen, admin, extra=""):
     output)."""
     conf = os.path.join(tmp, f"{name}.toml")
     with open(conf, "w") as fh:
-        fh.write(f"workers = 2\nlisten = [{', '.join(chr(34) + a + chr(34) for a in listen)}]\n")
+        fh.write(f"allow_root = true\nworkers = 2\nlisten = [{', '.join(chr(34) + a + chr(34) for a in listen)}]\n")
         if admin:
             fh.write(f'[admin]\nlisten = "{admin}"\n')
         fh.write(extra + BODY)
@@ -93,7 +93,7 @@ def start_on_port0(name, ipv6=False):
     e.log_path = os.path.join(tmp, f"{name}.log")
     listen = '"127.0.0.1:0"' + (', "[::1]:0"' if ipv6 else "")
     with open(e.config, "w") as fh:
-        fh.write(f'workers = 2\nlisten = [{listen}]\n[admin]\nlisten = "127.0.0.1:0"\n' + BODY)
+        fh.write(f'allow_root = true\nworkers = 2\nlisten = [{listen}]\n[admin]\nlisten = "127.0.0.1:0"\n' + BODY)
     e.logf = open(e.log_path, "w")
     e.proc = subprocess.Popen([EDGE, "--config", e.config], stdout=e.logf, stderr=subprocess.STDOUT)
     want = ["edge 127.0.0.1", "admin 127.0.0.1"] + (["edge [::1]"] if ipv6 else [])
@@ -190,7 +190,7 @@ for rnd in range(4):
     conf = os.path.join(tmp, f"race{rnd}.toml")
     rport, radmin = free_port(), free_port()
     with open(conf, "w") as fh:
-        fh.write(f'workers = 2\nlisten = ["127.0.0.1:{rport}"]\n[admin]\nlisten = "127.0.0.1:{radmin}"\n' + BODY)
+        fh.write(f'allow_root = true\nworkers = 2\nlisten = ["127.0.0.1:{rport}"]\n[admin]\nlisten = "127.0.0.1:{radmin}"\n' + BODY)
     procs = [subprocess.Popen([EDGE, "--config", conf], stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
              for _ in range(2)]
     try:

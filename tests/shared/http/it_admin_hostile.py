@@ -201,7 +201,7 @@ def main():
         admin = free_port()
         conf = os.path.join(tmp, "dns.toml")
         with open(conf, "w") as f:
-            f.write('workers = 1\nlisten = "127.0.0.1:%d"\n[admin]\nlisten = "127.0.0.1:%d"\n[log]\nlevel = "warn"\n'
+            f.write('allow_root = true\nworkers = 1\nlisten = "127.0.0.1:%d"\n[admin]\nlisten = "127.0.0.1:%d"\n[log]\nlevel = "warn"\n'
                     '[[zone]]\nname = "example.test."\nfile = "%s"\n'
                     % (free_port(), admin, os.path.join(SRC, "conf/examples/zones/example.test.zone")))
         run("meridian-dns", [DNS, "--config", conf], admin, log)
@@ -212,7 +212,7 @@ def main():
             f.write("hello\n")
         conf = os.path.join(tmp, "edge.toml")
         with open(conf, "w") as f:
-            f.write('workers = 1\nlisten = ["127.0.0.1:%d"]\n[admin]\nlisten = "127.0.0.1:%d"\n[log]\nlevel = "warn"\n'
+            f.write('allow_root = true\nworkers = 1\nlisten = ["127.0.0.1:%d"]\n[admin]\nlisten = "127.0.0.1:%d"\n[log]\nlevel = "warn"\n'
                     '[[origin]]\nname = "site"\ntype = "bucket"\npath = "%s"\n'
                     '[[behavior]]\npath_pattern = "*"\norigin = "site"\n' % (free_port(), admin, site))
         run("meridian-edge", [EDGE, "--config", conf], admin, log)
