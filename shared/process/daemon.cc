@@ -11,6 +11,7 @@
 #include "shared/net/listen_claim.h"
 #include "shared/process/privileges.h"
 #include "shared/process/signals.h"
+#include "shared/process/systemd_notify.h"
 
 namespace shared {
 
@@ -103,6 +104,9 @@ int run_daemon(int argc, char** argv, const CliSpec& spec, DaemonApp& app) {
         }
     }
 
+    // Connected now, while still root: the unit's notify socket may not be writable by `user`.
+    const SystemdNotifier systemd;
+
     uv_loop_t loop;
     uv_loop_init(&loop);
     int exit_code = 0;
@@ -144,6 +148,7 @@ int run_daemon(int argc, char** argv, const CliSpec& spec, DaemonApp& app) {
                                    return;
                                }
                                stopping = true;
+                               systemd.notify("STOPPING=1");
                                log::info("process", "stopping", {{"signal", signum == SIGINT ? "SIGINT" : "SIGTERM"}});
                                app.stop([&] {
                                    log::info("process", "stopped");
@@ -153,7 +158,9 @@ int run_daemon(int argc, char** argv, const CliSpec& spec, DaemonApp& app) {
                            [&] {
                                if (stopping) return;
                                log::info("process", "reloading", {{"config", opt.config_path}});
+                               systemd.notify("RELOADING=1");
                                app.reload(opt.config_path);
+                               systemd.notify("READY=1");
                            },
                            {}});
             // Every listener is bound now (start() returns once each worker listens): give up root for good.
@@ -175,6 +182,8 @@ int run_daemon(int argc, char** argv, const CliSpec& spec, DaemonApp& app) {
                           {{"program", spec.program},
                            {"version", MERIDIAN_VERSION},
                            {"workers", std::to_string(app.common().workers)}});
+                // Type=notify: systemd starts what depends on us only now, with every listener bound.
+                systemd.notify("READY=1\nSTATUS=serving\nMAINPID=" + std::to_string(::getpid()));
             }
         }
         uv_run(&loop, UV_RUN_DEFAULT);
