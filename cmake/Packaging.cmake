@@ -33,12 +33,20 @@ install(FILES dist/systemd/meridian-edge.service dist/systemd/meridian-dns.servi
 install(FILES README.md DESTINATION ${CMAKE_INSTALL_DOCDIR})
 install(FILES conf/README.md DESTINATION ${CMAKE_INSTALL_DOCDIR} RENAME conf-README.md)
 install(DIRECTORY conf/examples/ DESTINATION ${CMAKE_INSTALL_DOCDIR}/examples)
-foreach(_page meridian-edge.8 meridian-dns.8 meridian.toml.5)
-  string(REGEX REPLACE ".*[.]" "" _section ${_page})
-  if(EXISTS ${PROJECT_SOURCE_DIR}/dist/man/${_page})
-    install(FILES dist/man/${_page} DESTINATION ${CMAKE_INSTALL_MANDIR}/man${_section})
-  endif()
-endforeach()
+# Man pages, generated from conf/README.md at build time so they cannot drift from it.
+find_program(MERIDIAN_PYTHON3 python3 REQUIRED)
+set(_man_pages ${PROJECT_BINARY_DIR}/man/meridian-edge.8 ${PROJECT_BINARY_DIR}/man/meridian-dns.8
+               ${PROJECT_BINARY_DIR}/man/meridian.toml.5)
+add_custom_command(
+  OUTPUT ${_man_pages}
+  COMMAND ${MERIDIAN_PYTHON3} ${PROJECT_SOURCE_DIR}/dist/man/make_man.py ${PROJECT_SOURCE_DIR}/conf/README.md
+          ${PROJECT_VERSION} ${PROJECT_BINARY_DIR}/man
+  DEPENDS ${PROJECT_SOURCE_DIR}/dist/man/make_man.py ${PROJECT_SOURCE_DIR}/conf/README.md
+  COMMENT "Man pages from conf/README.md")
+add_custom_target(man_pages ALL DEPENDS ${_man_pages})
+install(FILES ${PROJECT_BINARY_DIR}/man/meridian-edge.8 ${PROJECT_BINARY_DIR}/man/meridian-dns.8
+        DESTINATION ${CMAKE_INSTALL_MANDIR}/man8)
+install(FILES ${PROJECT_BINARY_DIR}/man/meridian.toml.5 DESTINATION ${CMAKE_INSTALL_MANDIR}/man5)
 
 # The Debian package. Library dependencies come from dpkg-shlibdeps (dpkg-dev), so they match what the binaries
 # link; adduser is for the postinst's system user.
