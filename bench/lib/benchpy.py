@@ -11,6 +11,10 @@ usage:
   benchpy.py merge RESULTS JSON KEY=VALUE... append JSON (a tool's output) plus KEY=VALUEs to RESULTS
   benchpy.py probe PORT PATH SECONDS OUT     one keep-alive connection, one GET after another; "start_ns latency_ns"
                                              per request to OUT
+  benchpy.py tlsrow ROWS KIND OUT C0 C1 CLIENT_CPU_S T0 T1 KEY=VALUE...
+                                             one TLS bench round (KIND wrk, h2load, or stime-new / stime-reuse with
+                                             OUT the folder of s_time outputs out.1..N) -> a JSON row appended to ROWS
+                                             with the server's CPU per request and both cores' busy shares
   benchpy.py window OUT T0_NS T1_NS          latencies of the probe's requests started in [T0, T1] and in the second
                                              before T0 -> JSON {p50_us, p99_us, n, before_p50_us, before_p99_us, ...}
 """
@@ -137,6 +141,91 @@ def parse_dnsperf(text):
     return r
 
 
+def parse_h2load(text):
+    r = {"rps": 0.0, "requests": 0, "errors": 0, "non2xx": 0}
+    m = re.search(r"finished in [\d.]+s, ([\d.]+) req/s", text)
+    if m:
+        r["rps"] = float(m.group(1))
+    m = re.search(r"requests: \d+ total, \d+ started, \d+ done, (\d+) succeeded, (\d+) failed, (\d+) errored, "
+                  r"(\d+) timeout", text)
+    if m:
+        r["requests"] = int(m.group(1))
+        r["errors"] = int(m.group(2)) + int(m.group(3)) + int(m.group(4))
+    m = re.search(r"status codes: (\d+) 2xx, (\d+) 3xx, (\d+) 4xx, (\d+) 5xx", text)
+    if m:
+        r["non2xx"] = int(m.group(3)) + int(m.group(4))
+    m = re.search(r"Application protocol: (\S+)", text)
+    r["protocol"] = m.group(1) if m else "?"
+    return r
+
+
+def parse_stime(folder, wall):
+    """Every `openssl s_time` output in folder (out.*): connections of the timed pass over the wall time of them all
+    (s_time's own "real seconds" are whole seconds); the share of connections it marked resumed ('r')."""
+    conns = reused = marks_n = failed = 0
+    for name in sorted(os.listdir(folder)):
+        if not name.startswith("out."):
+            continue
+        text = open(os.path.join(folder, name), errors="replace").read()
+        m = re.findall(r"(\d+) connections in [\d.]+s;", text)
+        if m:
+            conns += int(m[-1])  # -reuse prints the timed pass last
+        else:
+            failed += 1
+        # One mark per connection: 'r' resumed, '*' a full handshake (-reuse makes one full handshake first).
+        marks = "".join(re.findall(r"(?m)^[rt3*]+$", text))
+        reused += marks.count("r")
+        marks_n += len(marks)
+    r = {"rps": conns / wall if wall > 0 else 0.0, "requests": conns, "clients_failed": failed}
+    if marks_n:
+        r["resumed_share"] = round(reused / marks_n, 3)
+    return r
+
+
+def tls_row(args):
+    rows, kind, out = args[0], args[1], args[2]
+    c0, c1, client, t0, t1 = (float(x) for x in args[3:8])
+    wall = t1 - t0
+    if kind == "wrk":
+        r = parse_wrk(open(out).read())
+    elif kind == "h2load":
+        r = parse_h2load(open(out, errors="replace").read())
+    else:
+        r = parse_stime(out, wall)
+    cpu = c1 - c0
+    r["cpu_s"] = round(cpu, 3)
+    if wall > 0:
+        r["server_core_busy"] = round(cpu / wall, 2)
+        r["client_core_busy"] = round(client / wall, 2)
+    if r.get("requests"):
+        r["cpu_us_per_req"] = round(cpu * 1e6 / r["requests"], 2)
+    r.update(parse_kv(args[8:]))
+    with open(rows, "a") as f:
+        f.write(json.dumps(r) + "\n")
+    words = [f"{r['rps']:,.0f} req/s"] + [f"{k}={r[k]}" for k in ("cpu_us_per_req", "server_core_busy",
+                                                                    "client_core_busy", "resumed_share", "errors",
+                                                                    "non2xx", "clients_failed") if r.get(k)]
+    print(" ".join(words))
+
+
+def median_row(prefix, n):
+    """The median round (by rps) of PREFIX.1..N (one JSON row each), with every round's rate and CPU per request."""
+    rounds = []
+    for r in range(1, n + 1):
+        try:
+            with open(f"{prefix}.{r}") as f:
+                rounds.append(json.loads(f.read().strip() or "{}"))
+        except (OSError, json.JSONDecodeError):
+            continue
+    rounds = [j for j in rounds if j]
+    if not rounds:
+        return ""
+    pick = dict(sorted(rounds, key=lambda j: j.get("rps", 0) or 0)[len(rounds) // 2])
+    pick["rounds_rps"] = ",".join(f"{j.get('rps', 0):.0f}" for j in rounds)
+    pick["rounds_cpu_us_per_req"] = ",".join(str(j.get("cpu_us_per_req", "")) for j in rounds)
+    return json.dumps(pick)
+
+
 def parse_kv(args):
     d = {}
     for a in args:
@@ -227,6 +316,10 @@ def main():
             if d.get(k):
                 parts.append(f"{k} {d[k]:,}")
         print(", ".join(parts) or "no result")
+    elif cmd == "tlsrow":
+        tls_row(args)
+    elif cmd == "median":  # median PREFIX N: see median_row
+        print(median_row(args[0], int(args[1])))
     elif cmd == "probe":
         probe(int(args[0]), args[1], float(args[2]), args[3])
     elif cmd == "window":
