@@ -385,8 +385,9 @@ void ProxyHandler::handle(Viewer& viewer, const HttpRequest& req) {
                     std::string_view(extra, static_cast<size_t>(len)), true, policy);
         return;
     }
-    if (b.trusted_keys && check_signed_access(*b.trusted_keys, req, "http", static_cast<int64_t>(wall_ms() / 1000),
-                                              viewer.peer_ip(), services_.metrics, shard_) != SignedDenial::none) {
+    if (b.trusted_keys &&
+        check_signed_access(*b.trusted_keys, req, req.secure ? "https" : "http", static_cast<int64_t>(wall_ms() / 1000),
+                            viewer.peer_ip(), services_.metrics, shard_) != SignedDenial::none) {
         send_simple(viewer, &req, 403, kSignedAccessDeniedBody, CacheResult::error);
         return;
     }

@@ -3,19 +3,22 @@ trusted key group in front of a bucket (and of an http origin, to see what it re
 Signatures come from `openssl dgst` (an independent signer: RSA-SHA1 and ECDSA P-256/SHA-256) and from
 `meridian-edge sign`. Valid → 200 and the next request with another signature is a Hit (the signing parameters are
 not in the cache key); expired, tampered, wrong key, unknown key, wrong IP, wrong resource and missing → 403 with the
-reason logged and counted; the origin never sees the signing parameters."""
+reason logged and counted; the origin never sees the signing parameters. Over the HTTPS listener the signed resource
+is an https:// URL: one signed for https:// is served there (200), one signed for http:// is refused (403)."""
 import base64
 import http.server
 import json
 import os
 import shutil
+import socket
+import ssl
 import subprocess
 import sys
 import threading
 import time
 
 sys.path.insert(0, os.path.dirname(__file__))
-from edgetest import EDGE, Edge, Failures, http_get, skip, tmpdir  # noqa: E402
+from edgetest import EDGE, SRC, Edge, Failures, free_port, http_get, read_response, skip, tmpdir, wait_port  # noqa: E402
 
 if not shutil.which("openssl"):
     skip("the openssl command is not installed")
@@ -32,6 +35,10 @@ with open(os.path.join(site, "public", "p.txt"), "w") as fh:
     fh.write("public bytes\n")
 keys = os.path.join(tmp, "keys")
 os.makedirs(keys)
+certs = os.path.join(tmp, "tls")
+os.makedirs(certs)
+subprocess.run(["sh", os.path.join(SRC, "conf/examples/tls/make-certs.sh"), certs], check=True, capture_output=True)
+tls_port = free_port()
 
 
 def run(*args, data=None):
@@ -95,6 +102,13 @@ edge = Edge(tmp, f"""
 [log]
 level = "debug"
 
+[tls]
+listen = ["127.0.0.1:{tls_port}"]
+[[tls.certificate]]
+cert = "{certs}/example.test.crt"
+key = "{certs}/example.test.key"
+default = true
+
 [[key_group]]
 name = "signers"
 keys = [{{ id = "KRSA", public_key = "keys/rsa.pub.pem" }},
@@ -133,6 +147,7 @@ query_string = "all"
 """)
 edge.start()
 try:
+    wait_port(tls_port)
     port = edge.port
     base = f"http://127.0.0.1:{port}"
     now = int(time.time())
@@ -254,6 +269,29 @@ try:
     st, _, _ = get(path_of(q(aurl, Expires=exp, Signature=openssl_sign(rsa, canned(aurl, exp)), Key_Pair_Id="KRSA")))
     f.eq(st, 200, "private http-origin behavior")
     f.eq(seen, ["/api/x?a=1"], "origin target has no signing parameters")
+
+    # Over HTTPS the resource is the https:// URL the viewer asked for (CloudFront signs the scheme too).
+    def https_get(target):
+        ctx = ssl.create_default_context()
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+        with ctx.wrap_socket(socket.create_connection(("127.0.0.1", tls_port), timeout=30),
+                             server_hostname="example.test") as s:
+            s.sendall(f"GET {target} HTTP/1.1\r\nHost: 127.0.0.1:{tls_port}\r\nConnection: close\r\n\r\n".encode())
+            return read_response(s, timeout=30)
+
+    surl = f"https://127.0.0.1:{tls_port}/private/a.txt"
+    st, _, body = https_get(surl[surl.index("/private"):] + q("", Expires=exp, Signature=openssl_sign(
+        rsa, canned(surl, exp)), Key_Pair_Id="KRSA"))
+    f.eq((st, body), (200, b"private bytes\n"), "https:// signed URL fetched over HTTPS")
+    hurl = f"http://127.0.0.1:{tls_port}/private/a.txt"
+    st, _, _ = https_get("/private/a.txt" + q("", Expires=exp, Signature=openssl_sign(rsa, canned(hurl, exp)),
+                                              Key_Pair_Id="KRSA"))
+    f.eq(st, 403, "http:// signature refused over HTTPS")
+    pol = custom(f"https://127.0.0.1:{tls_port}/private/*", now + 3600)
+    st, _, _ = https_get("/private/b.txt" + q("", Policy=cf_b64(pol.encode()), Signature=openssl_sign(ec, pol),
+                                              Key_Pair_Id="KEC"))
+    f.eq(st, 200, "custom policy for https://.../private/* over HTTPS")
 
     # Reasons are logged and counted.
     time.sleep(0.2)
