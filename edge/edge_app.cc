@@ -116,11 +116,26 @@ void EdgeApp::register_metrics(shared::MetricsRegistry& m) {
                  [] { return static_cast<double>(viewer_tls_stats().handshakes.load(std::memory_order_relaxed)); });
     m.counter_fn("meridian_edge_tls_resumed_total", "TLS handshakes that resumed a session (ticket or cache)", "",
                  [] { return static_cast<double>(viewer_tls_stats().resumed.load(std::memory_order_relaxed)); });
-    m.counter_fn(
-        "meridian_edge_tls_handshake_errors_total",
-        "TLS handshakes that failed or timed out (plain HTTP or garbage on the port, no common version or "
-        "cipher, unknown name without a default certificate)",
-        "", [] { return static_cast<double>(viewer_tls_stats().handshake_errors.load(std::memory_order_relaxed)); });
+    for (size_t i = 0; i < kTlsHandshakeFailures; ++i) {
+        m.counter_fn(
+            "meridian_edge_tls_handshake_errors_total",
+            "TLS handshakes that failed, timed out or were abandoned, by reason (http_request: plain HTTP "
+            "on the port; not_tls; protocol_version; no_shared_cipher; unknown_sni without a default; "
+            "peer_alert; timeout; closed by the viewer; other)",
+            std::string("reason=\"") + tls_handshake_failure_name(static_cast<TlsHandshakeFailure>(i)) + "\"", [i] {
+                return static_cast<double>(viewer_tls_stats().handshake_errors[i].load(std::memory_order_relaxed));
+            });
+    }
+    for (size_t i = 0; i < kTlsConnectionErrors; ++i) {
+        m.counter_fn(
+            "meridian_edge_tls_connection_errors_total",
+            "Established TLS connections disturbed or ended by the viewer, by reason (renegotiation "
+            "attempts refused; bad_record; stalled_record closed by header_timeout; reset; "
+            "eof_mid_response without close_notify)",
+            std::string("reason=\"") + tls_connection_error_name(static_cast<TlsConnectionError>(i)) + "\"", [i] {
+                return static_cast<double>(viewer_tls_stats().connection_errors[i].load(std::memory_order_relaxed));
+            });
+    }
     m.counter_fn("meridian_edge_hit_for_miss_passes_total",
                  "Misses sent to the origin without collapsing because their key was remembered as uncacheable", "",
                  co(&CoalescerStats::hit_for_miss));

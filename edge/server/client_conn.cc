@@ -129,6 +129,7 @@ void ClientConn::on_read(uv_stream_t* s, ssize_t nread, const uv_buf_t* buf) noe
         return;
     }
     if (nread < 0) {
+        if (c->tls_ && !c->closing_ && !c->lingering_) c->tls_count_read_end(nread);
         c->on_read_end(nread);
         return;
     }
@@ -181,7 +182,14 @@ void ClientConn::tls_on_ciphertext(const char* data, size_t len) {
     if (closing_) return;
     if (st == ViewerTls::Status::error) {
         // Plain HTTP or garbage on the TLS port, no common version or cipher, an unknown name without a default.
-        shared::log::debug("edge", "TLS handshake failed", {{"client", peer_ip_}, {"reason", tls_->error_reason()}});
+        shared::log::debug("edge", "TLS handshake failed",
+                           {{"client", peer_ip_},
+                            {"reason", tls_handshake_failure_name(tls_->failure())},
+                            {"detail", tls_->error_reason()}});
+        if (!tls_->handshake_done() && tls_->failure() == TlsHandshakeFailure::http_request) {
+            answer_plain_http();
+            return;
+        }
         close();
         return;
     }
@@ -196,7 +204,39 @@ void ClientConn::tls_on_ciphertext(const char* data, size_t len) {
     } else {
         tls_pull(); // a response is in progress: take what fits, parse once it is done
     }
-    if (!closing_) tls_flush_output(); // key updates answered during reads
+    if (closing_) return;
+    tls_flush_output(); // key updates answered during reads
+    if (!closing_ && !in_request_ && !request_begun_ && !lingering_ && tls_->partial_record()) {
+        // Half a record is a request begun: header_timeout bounds it from its first byte, so a viewer dribbling
+        // a record (or stopping mid-record) cannot hold the connection by the keep-alive timeout alone.
+        request_begun_ = true;
+        request_start_ms_ = now;
+        arm_timer();
+    }
+}
+
+void ClientConn::tls_count_read_end(ssize_t nread) {
+    ViewerTlsStats& st = viewer_tls_stats();
+    if (!tls_->handshake_done()) {
+        st.count(TlsHandshakeFailure::closed);
+    } else if (nread != UV_EOF) {
+        if (in_request_ || phase() != Phase::idle) st.count(TlsConnectionError::reset);
+    } else if (in_request_ && !eof_) {
+        st.count(TlsConnectionError::eof_mid_response);
+    }
+}
+
+void ClientConn::answer_plain_http() {
+    // nginx's answer to plain HTTP on an HTTPS port (its 497, sent as 400): the viewer gets a readable reason
+    // instead of a reset. The connection speaks plain HTTP for this one answer, then lingers (the rest of the
+    // request is read and discarded) and closes.
+    tls_.reset();
+    in_start_ = in_end_ = 0;
+    in_request_ = true;
+    response_ended_ = false;
+    keep_alive_ = false;
+    rejected_ = true;
+    handler_->reject(*this, 400, "The plain HTTP request was sent to HTTPS port");
 }
 
 bool ClientConn::tls_pull() {
@@ -364,10 +404,14 @@ void ClientConn::on_timer(uv_timer_t* t) noexcept {
     case Phase::body:
         if (c->tls_ && !c->tls_->handshake_done()) {
             // A handshake that never finishes: nothing can be answered on it.
-            viewer_tls_stats().handshake_errors.fetch_add(1, std::memory_order_relaxed);
+            viewer_tls_stats().count(TlsHandshakeFailure::timeout);
             shared::log::debug("edge", "TLS handshake timed out", {{"client", c->peer_ip_}});
             c->close();
             return;
+        }
+        if (c->tls_ && c->tls_->partial_record()) {
+            viewer_tls_stats().count(TlsConnectionError::stalled_record);
+            shared::log::debug("edge", "TLS record stalled", {{"client", c->peer_ip_}});
         }
         // Slowloris (headers, or blank lines, that never end) or a stalled upload.
         c->in_request_ = true;
@@ -738,6 +782,7 @@ void ClientConn::on_write(uv_write_t* req, int status) noexcept {
     c->put_req(r);
     c->last_write_ms_ = uv_now(c->loop());
     if (status < 0) {
+        if (c->tls_ && !c->closing_ && status != UV_ECANCELED) viewer_tls_stats().count(TlsConnectionError::reset);
         c->close();
         return;
     }

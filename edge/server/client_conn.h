@@ -143,6 +143,10 @@ class ClientConn final : public Viewer {
     // ---- TLS (tls_ set): every plaintext byte goes through the SSL, ciphertext through uv writes ----
     // Ciphertext arrived: handshake, then decrypt into in_ and parse.
     void tls_on_ciphertext(const char* data, size_t len);
+    // Counts how the viewer ended input (a read error or EOF) in the TLS metrics.
+    void tls_count_read_end(ssize_t nread);
+    // Plain HTTP on the TLS port: a plain-text 400 saying so, then close.
+    void answer_plain_http();
     // Decrypts what the SSL holds into in_ while there is room; true when plaintext was added. Closes on an error.
     bool tls_pull();
     // Plaintext to send, by reference (kept valid as OutBuf is) or copied: queued, then encrypted as the socket

@@ -11,6 +11,53 @@ ViewerTlsStats& viewer_tls_stats() {
     return s;
 }
 
+uint64_t ViewerTlsStats::handshake_errors_total() const {
+    uint64_t n = 0;
+    for (const auto& c : handshake_errors)
+        n += c.load(std::memory_order_relaxed);
+    return n;
+}
+
+const char* tls_handshake_failure_name(TlsHandshakeFailure f) {
+    switch (f) {
+    case TlsHandshakeFailure::http_request:
+        return "http_request";
+    case TlsHandshakeFailure::not_tls:
+        return "not_tls";
+    case TlsHandshakeFailure::protocol_version:
+        return "protocol_version";
+    case TlsHandshakeFailure::no_shared_cipher:
+        return "no_shared_cipher";
+    case TlsHandshakeFailure::unknown_sni:
+        return "unknown_sni";
+    case TlsHandshakeFailure::peer_alert:
+        return "peer_alert";
+    case TlsHandshakeFailure::timeout:
+        return "timeout";
+    case TlsHandshakeFailure::closed:
+        return "closed";
+    case TlsHandshakeFailure::other:
+        break;
+    }
+    return "other";
+}
+
+const char* tls_connection_error_name(TlsConnectionError e) {
+    switch (e) {
+    case TlsConnectionError::renegotiation:
+        return "renegotiation";
+    case TlsConnectionError::bad_record:
+        return "bad_record";
+    case TlsConnectionError::stalled_record:
+        return "stalled_record";
+    case TlsConnectionError::reset:
+        return "reset";
+    case TlsConnectionError::eof_mid_response:
+        break;
+    }
+    return "eof_mid_response";
+}
+
 namespace {
 const char* take_reason() {
     unsigned long e = ERR_peek_last_error();
@@ -60,6 +107,8 @@ ViewerTls::ViewerTls(std::shared_ptr<shared::TlsServerContext> ctx) : ctx_(std::
     BIO_set_mem_eof_return(rbio_, -1);
     BIO_set_data(wbio_, &out_);
     SSL_set_bio(ssl_, rbio_, wbio_);
+    SSL_set_app_data(ssl_, this);
+    SSL_set_info_callback(ssl_, on_info);
     // An idle keep-alive connection gives OpenSSL's record buffers back (tens of KiB each, per connection).
     SSL_set_mode(ssl_, SSL_MODE_RELEASE_BUFFERS);
     SSL_set_accept_state(ssl_);
@@ -69,8 +118,55 @@ ViewerTls::~ViewerTls() {
     if (ssl_) SSL_free(ssl_);
 }
 
+void ViewerTls::on_info(const SSL* ssl, int where, int) {
+    // A handshake starting on an established TLS 1.2 connection is a renegotiation attempt: OpenSSL refuses it
+    // (SSL_OP_NO_RENEGOTIATION sends no_renegotiation); count it. TLS 1.3 has none (its post-handshake messages,
+    // key updates and tickets, also pass through here).
+    if (!(where & SSL_CB_HANDSHAKE_START)) return;
+    auto* self = static_cast<ViewerTls*>(SSL_get_app_data(ssl));
+    if (self && self->done_ && SSL_version(ssl) < TLS1_3_VERSION)
+        viewer_tls_stats().count(TlsConnectionError::renegotiation);
+}
+
+TlsHandshakeFailure ViewerTls::classify_failure() {
+    unsigned long e = ERR_peek_last_error();
+    int reason = ERR_GET_LIB(e) == ERR_LIB_SSL ? ERR_GET_REASON(e) : 0;
+    if (reason == SSL_R_HTTP_REQUEST || reason == SSL_R_HTTPS_PROXY_REQUEST) return TlsHandshakeFailure::http_request;
+    if (fed_ && first_byte_ != 0x16) return TlsHandshakeFailure::not_tls; // SSL3_RT_HANDSHAKE
+    if (reason >= SSL_AD_REASON_OFFSET) return TlsHandshakeFailure::peer_alert;
+    switch (reason) {
+    case SSL_R_UNSUPPORTED_PROTOCOL:
+    case SSL_R_NO_PROTOCOLS_AVAILABLE:
+    case SSL_R_VERSION_TOO_LOW:
+    case SSL_R_WRONG_SSL_VERSION:
+    case SSL_R_WRONG_VERSION_NUMBER:
+        return TlsHandshakeFailure::protocol_version;
+    case SSL_R_NO_SHARED_CIPHER:
+    case SSL_R_NO_SHARED_GROUPS:
+    case SSL_R_NO_SUITABLE_SIGNATURE_ALGORITHM:
+        return TlsHandshakeFailure::no_shared_cipher;
+    case SSL_R_CALLBACK_FAILED: {
+        // The servername callback refused a name no entry serves (there is no default).
+        const char* sni = SSL_get_servername(ssl_, TLSEXT_NAMETYPE_host_name);
+        if (!ctx_->select(sni ? sni : "")) return TlsHandshakeFailure::unknown_sni;
+        break;
+    }
+    default:
+        break;
+    }
+    return TlsHandshakeFailure::other;
+}
+
+bool ViewerTls::partial_record() const {
+    return ssl_ && !failed_ && (BIO_ctrl_pending(rbio_) > 0 || SSL_has_pending(ssl_));
+}
+
 ViewerTls::Status ViewerTls::feed(const char* data, size_t len) {
     if (failed_ || !ssl_) return Status::error;
+    if (!fed_ && len > 0) {
+        fed_ = true;
+        first_byte_ = static_cast<unsigned char>(data[0]);
+    }
     if (len > 0 && BIO_write(rbio_, data, static_cast<int>(len)) != static_cast<int>(len)) {
         failed_ = true;
         reason_ = "out of memory";
@@ -89,8 +185,9 @@ ViewerTls::Status ViewerTls::feed(const char* data, size_t len) {
     int e = SSL_get_error(ssl_, rc);
     if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) return Status::want_more;
     failed_ = true;
+    failure_ = classify_failure();
     reason_ = take_reason();
-    viewer_tls_stats().handshake_errors.fetch_add(1, std::memory_order_relaxed);
+    viewer_tls_stats().count(failure_);
     return Status::error;
 }
 
@@ -104,6 +201,7 @@ long ViewerTls::read(char* buf, size_t cap) {
     if (e == SSL_ERROR_ZERO_RETURN) return -1;
     failed_ = true;
     reason_ = take_reason();
+    viewer_tls_stats().count(TlsConnectionError::bad_record);
     return -2;
 }
 

@@ -3,7 +3,9 @@
 // starts on the context of the TlsServerContext it was made from (which it keeps alive: a reload's new context is
 // for new connections only), and SNI may switch it to another entry's.
 //
-// Thread: the worker loop that owns the connection; the counters are process-wide (relaxed atomics).
+// Thread: the worker loop that owns the connection; the counters are process-wide (relaxed atomics). Failures are
+// counted here (handshake errors by reason, renegotiation attempts, bad records); what only the connection sees
+// (timeouts, resets) it counts itself.
 #pragma once
 
 #include <openssl/ssl.h>
@@ -18,11 +20,46 @@
 
 namespace edge {
 
+// Why a handshake failed (meridian_edge_tls_handshake_errors_total{reason}).
+enum class TlsHandshakeFailure : uint8_t {
+    http_request,     // plain HTTP sent to the HTTPS port (answered with a plain-text 400, as nginx does)
+    not_tls,          // the first bytes are not a TLS handshake record (garbage, another protocol)
+    protocol_version, // no common version (TLS 1.1 and older)
+    no_shared_cipher, // no common cipher suite, group or signature algorithm
+    unknown_sni,      // a name no certificate entry serves, and no default entry (unrecognized_name alert)
+    peer_alert,       // the viewer refused the handshake with an alert (e.g. it does not trust the certificate)
+    timeout,          // not finished within limits.header_timeout
+    closed,           // the viewer closed or reset the connection before the handshake finished
+    other,            // any other TLS error (malformed handshake messages...)
+};
+inline constexpr size_t kTlsHandshakeFailures = 9;
+const char* tls_handshake_failure_name(TlsHandshakeFailure f);
+
+// What ended or disturbed an established TLS connection (meridian_edge_tls_connection_errors_total{reason}).
+enum class TlsConnectionError : uint8_t {
+    renegotiation,    // a TLS 1.2 renegotiation attempt (refused with a no_renegotiation alert)
+    bad_record,       // a record that does not decrypt or parse: the connection is closed
+    stalled_record,   // half a record, then nothing until limits.header_timeout: closed
+    reset,            // the viewer reset the connection while a request or response was in progress
+    eof_mid_response, // TCP FIN without close_notify while a response was in progress (it is still finished)
+};
+inline constexpr size_t kTlsConnectionErrors = 5;
+const char* tls_connection_error_name(TlsConnectionError e);
+
 // Process-wide TLS counters (metrics).
 struct ViewerTlsStats {
-    std::atomic<uint64_t> handshakes{0};       // completed
-    std::atomic<uint64_t> resumed{0};          // completed by resuming a session (ticket or cache)
-    std::atomic<uint64_t> handshake_errors{0}; // failed: not TLS, no common version or cipher, unknown SNI, timeout
+    std::atomic<uint64_t> handshakes{0}; // completed
+    std::atomic<uint64_t> resumed{0};    // completed by resuming a session (ticket or cache)
+    std::atomic<uint64_t> handshake_errors[kTlsHandshakeFailures] = {};
+    std::atomic<uint64_t> connection_errors[kTlsConnectionErrors] = {};
+
+    void count(TlsHandshakeFailure f) {
+        handshake_errors[static_cast<size_t>(f)].fetch_add(1, std::memory_order_relaxed);
+    }
+    void count(TlsConnectionError e) {
+        connection_errors[static_cast<size_t>(e)].fetch_add(1, std::memory_order_relaxed);
+    }
+    uint64_t handshake_errors_total() const;
 };
 ViewerTlsStats& viewer_tls_stats();
 
@@ -35,6 +72,10 @@ class ViewerTls {
 
     bool ok() const { return ssl_ != nullptr; }
     bool handshake_done() const { return done_; }
+    // Why feed() failed (valid after Status::error before the handshake finished).
+    TlsHandshakeFailure failure() const { return failure_; }
+    // Ciphertext of an incomplete record waits for the rest (a viewer that stops mid-record).
+    bool partial_record() const;
 
     enum class Status : uint8_t { ok, want_more, error };
     // Hands received ciphertext over and, until it is done, advances the handshake (its records land in the output).
@@ -68,6 +109,11 @@ class ViewerTls {
     std::string out_;
     bool done_ = false;
     bool failed_ = false;
+    bool fed_ = false;             // a first byte was seen
+    unsigned char first_byte_ = 0; // 0x16 for a TLS handshake record
+    TlsHandshakeFailure failure_ = TlsHandshakeFailure::other;
+    TlsHandshakeFailure classify_failure();
+    static void on_info(const SSL* ssl, int where, int ret);
     const char* reason_ = "";
 };
 

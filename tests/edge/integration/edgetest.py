@@ -175,6 +175,14 @@ class Edge:
                 return float(line.split()[-1])
         return None
 
+    def metric_sum(self, name):
+        """The sum of every series of a metric family (all label values), 0 when it has none."""
+        total = 0.0
+        for line in self.metrics().splitlines():
+            if line.startswith(name + " ") or line.startswith(name + "{"):
+                total += float(line.split()[-1])
+        return total
+
 
 def has_ipv6_loopback():
     try:

@@ -231,7 +231,7 @@ try:
     f.check((edge.metric("meridian_edge_tls_resumed_total") or 0) >= 3, "resumptions counted")
 
     # --- plain HTTP and garbage on the TLS port ---
-    errors0 = edge.metric("meridian_edge_tls_handshake_errors_total") or 0
+    errors0 = edge.metric_sum("meridian_edge_tls_handshake_errors_total")
     c = socket.create_connection(("127.0.0.1", port), timeout=10)
     c.sendall(b"GET / HTTP/1.1\r\nHost: example.test\r\n\r\n")
     f.check(closed_within(c, 10), "plain HTTP on the TLS port: connection closed")
@@ -240,7 +240,7 @@ try:
     c.sendall(os.urandom(4096))
     f.check(closed_within(c, 10), "garbage on the TLS port: connection closed")
     c.close()
-    errors1 = edge.metric("meridian_edge_tls_handshake_errors_total") or 0
+    errors1 = edge.metric_sum("meridian_edge_tls_handshake_errors_total")
     f.check(errors1 >= errors0 + 2, f"handshake errors counted ({errors0} -> {errors1})")
 
     # --- a TLS 1.2 renegotiation attempt is refused (no_renegotiation alert), the edge lives ---
@@ -269,7 +269,7 @@ try:
     f.check(closed1 and closed2 and took >= 2, f"stalled handshakes closed by the timeout ({took:.1f}s)")
     c1.close()
     c2.close()
-    f.check((edge.metric("meridian_edge_tls_handshake_errors_total") or 0) >= errors1 + 2, "handshake timeouts counted")
+    f.check(edge.metric_sum("meridian_edge_tls_handshake_errors_total") >= errors1 + 2, "handshake timeouts counted")
     code, _ = curl(f"https://127.0.0.1:{port}/index.html")
     f.check(edge.proc.poll() is None and code == "200", "edge alive and serving HTTPS after the bad input")
 

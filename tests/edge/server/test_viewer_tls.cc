@@ -144,12 +144,17 @@ TEST_CASE("ViewerTls: no SNI gets the default certificate", "[edge][server][tls]
 
 TEST_CASE("ViewerTls: plain HTTP, garbage and TLS 1.1 fail the handshake and are counted", "[edge][server][tls]") {
     auto ctx = server_context();
-    uint64_t before = viewer_tls_stats().handshake_errors.load();
+    ViewerTlsStats& st = viewer_tls_stats();
+    uint64_t before = st.handshake_errors_total();
+    auto count = [&st](TlsHandshakeFailure f) { return st.handshake_errors[static_cast<size_t>(f)].load(); };
+    uint64_t http0 = count(TlsHandshakeFailure::http_request), junk0 = count(TlsHandshakeFailure::not_tls),
+             version0 = count(TlsHandshakeFailure::protocol_version);
     {
         ViewerTls v(ctx);
         const std::string http = "GET / HTTP/1.1\r\nHost: example.test\r\n\r\n";
         CHECK(v.feed(http.data(), http.size()) == ViewerTls::Status::error);
         CHECK(!v.handshake_done());
+        CHECK(v.failure() == TlsHandshakeFailure::http_request);
         CHECK(std::string(v.error_reason()).size() > 0);
         char buf[16];
         CHECK(v.read(buf, sizeof buf) == -2);
@@ -161,6 +166,7 @@ TEST_CASE("ViewerTls: plain HTTP, garbage and TLS 1.1 fail the handshake and are
         for (size_t i = 0; i < junk.size(); ++i)
             junk[i] = static_cast<char>(i * 131 + 7);
         CHECK(v.feed(junk.data(), junk.size()) == ViewerTls::Status::error);
+        CHECK(v.failure() == TlsHandshakeFailure::not_tls);
     }
     {
         ViewerTls v(ctx);
@@ -172,8 +178,12 @@ TEST_CASE("ViewerTls: plain HTTP, garbage and TLS 1.1 fail the handshake and are
         ERR_clear_error();
         CHECK(SSL_do_handshake(c.ssl) != 1); // the client got the protocol_version alert
         ERR_clear_error();
+        CHECK(v.failure() == TlsHandshakeFailure::protocol_version);
     }
-    CHECK(viewer_tls_stats().handshake_errors.load() == before + 3);
+    CHECK(st.handshake_errors_total() == before + 3);
+    CHECK(count(TlsHandshakeFailure::http_request) == http0 + 1);
+    CHECK(count(TlsHandshakeFailure::not_tls) == junk0 + 1);
+    CHECK(count(TlsHandshakeFailure::protocol_version) == version0 + 1);
 }
 
 TEST_CASE("ViewerTls: a handshake fed one byte at a time completes", "[edge][server][tls]") {
@@ -191,4 +201,52 @@ TEST_CASE("ViewerTls: a handshake fed one byte at a time completes", "[edge][ser
     std::string fin = c.take();
     CHECK(v.feed(fin.data(), fin.size()) == ViewerTls::Status::ok);
     CHECK(v.handshake_done());
+}
+
+TEST_CASE("ViewerTls: an unknown name without a default fails with unrecognized_name, counted as unknown_sni",
+          "[edge][server][tls]") {
+    shared::TlsServerOptions o;
+    shared::TlsCertificateSpec www;
+    www.pairs.push_back({std::string(MERIDIAN_SRC) + "/conf/examples/tls/www.example.test.crt",
+                         std::string(MERIDIAN_SRC) + "/conf/examples/tls/www.example.test.key"});
+    o.certificates = {www};
+    std::string err;
+    auto ctx = shared::TlsServerContext::create(o, &err);
+    REQUIRE(ctx);
+    auto& unknown = viewer_tls_stats().handshake_errors[static_cast<size_t>(TlsHandshakeFailure::unknown_sni)];
+    uint64_t before = unknown.load();
+    for (const char* name : {"other.invalid", static_cast<const char*>(nullptr)}) {
+        ViewerTls v(ctx);
+        Client c(name);
+        REQUIRE(handshake(c, v) == ViewerTls::Status::error);
+        CHECK(v.failure() == TlsHandshakeFailure::unknown_sni);
+        ERR_clear_error();
+        CHECK(SSL_do_handshake(c.ssl) != 1);
+        CHECK(ERR_GET_REASON(ERR_peek_last_error()) == SSL_R_TLSV1_UNRECOGNIZED_NAME);
+        ERR_clear_error();
+    }
+    CHECK(unknown.load() == before + 2);
+    ViewerTls v(ctx);
+    Client c("www.example.test");
+    CHECK(handshake(c, v) == ViewerTls::Status::ok); // a served name still works
+}
+
+TEST_CASE("ViewerTls: half a record is seen as pending, the whole one is read", "[edge][server][tls]") {
+    auto ctx = server_context();
+    ViewerTls v(ctx);
+    Client c("www.example.test");
+    REQUIRE(handshake(c, v) == ViewerTls::Status::ok);
+    char buf[256];
+    CHECK(v.read(buf, sizeof buf) == 0);
+    CHECK(!v.partial_record());
+    const std::string req = "GET / HTTP/1.1\r\nHost: www.example.test\r\n\r\n";
+    REQUIRE(SSL_write(c.ssl, req.data(), static_cast<int>(req.size())) == static_cast<int>(req.size()));
+    std::string wire = c.take();
+    size_t half = wire.size() / 2;
+    REQUIRE(v.feed(wire.data(), half) == ViewerTls::Status::ok);
+    CHECK(v.read(buf, sizeof buf) == 0);
+    CHECK(v.partial_record());
+    REQUIRE(v.feed(wire.data() + half, wire.size() - half) == ViewerTls::Status::ok);
+    CHECK(v.read(buf, sizeof buf) == static_cast<long>(req.size()));
+    CHECK(!v.partial_record());
 }
