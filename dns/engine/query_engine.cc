@@ -541,6 +541,13 @@ bool special_qtype(uint16_t t) noexcept {
            t == rrtype::OPT || t == rrtype::TSIG;
 }
 
+// DNSSEC's own types (DS, RRSIG, NSEC, DNSKEY, NSEC3, NSEC3PARAM, CDS, CDNSKEY), which a signer adds or answers
+// specially: never a NODATA from the table.
+bool dnssec_qtype(uint16_t t) noexcept {
+    return t == rrtype::DS || t == rrtype::RRSIG || t == kNsecType || t == kDnskeyType || t == 50 || t == 51 ||
+           t == kCdsType || t == kCdnskeyType;
+}
+
 bool answer_compiled(const ZoneDb& db, const EngineConfig& cfg, const QueryContext& ctx, const ParsedQuery& q,
                      WireWriter& w, Responder* r) noexcept {
     if (q.qclass != rrclass::IN) return false;
@@ -554,6 +561,24 @@ bool answer_compiled(const ZoneDb& db, const EngineConfig& cfg, const QueryConte
     bool dnssec = q.do_bit && z->signer;
     const AnswerTable& table = dnssec ? z->signed_answers : z->answers;
     AnswerTable::Match m = table.find(name, hash, q.qtype, &hit);
+    if (m != AnswerTable::Match::answer && dnssec) {
+        // A signed NODATA at a name of the table: the zone's SOA and its RRSIG, then the name's NSEC and its RRSIG,
+        // both signed at load. Types that are DNSSEC's own, and names that do not exist, are the engine's.
+        if (m != AnswerTable::Match::nodata || hit.len == 0 || special_qtype(q.qtype) || dnssec_qtype(q.qtype))
+            return false;
+        std::string_view soa = table.negative();
+        if (w.limit() - w.pos() < soa.size() + hit.len) return false;
+        size_t at = w.pos();
+        w.bytes(soa.data(), soa.size());
+        table.relocate_negative(w.data() + at, name.size());
+        w.bytes(hit.bytes, hit.len);
+        r->zone = z;
+        r->aa = true;
+        r->ns = static_cast<uint16_t>(table.negative_count() + hit.ns);
+        r->ar = hit.ar;
+        r->rcode = rcode::NOERROR;
+        return true;
+    }
     if (m != AnswerTable::Match::answer) {
         // RFC 2308 negative answers: the zone's SOA, pre-rendered, after the question. NXDOMAIN only where no
         // wildcard, cut or DNAME could change that (a plain zone) and the name is not a node (ENTs are).

@@ -24,23 +24,30 @@ uint64_t hash_of_record(const std::string& arena, uint32_t off) {
 
 } // namespace
 
-void AnswerTable::add(std::string_view name, uint64_t hash, const std::vector<Answer>& answers, bool complete) {
-    if (answers.empty() || answers.size() > 255 || name.size() > 255) return;
+void AnswerTable::add(std::string_view name, uint64_t hash, const std::vector<Answer>& answers, bool complete,
+                      const Answer* nodata) {
+    if (!complete) nodata = nullptr;
+    size_t count = answers.size() + (nodata ? 1 : 0);
+    if (answers.empty() || count > 255 || name.size() > 255) return;
     if (arena_.size() > 0xF0000000u) return; // offsets are 32-bit; a zone this large answers from the node graph
     if ((used_ + 1) * 2 > slots_.size()) grow();
     uint32_t off = static_cast<uint32_t>(arena_.size());
     arena_ += static_cast<char>(name.size());
     arena_ += name;
-    arena_ += static_cast<char>(answers.size());
-    arena_ += static_cast<char>(complete ? 1 : 0);
-    for (const Answer& a : answers) {
+    arena_ += static_cast<char>(count);
+    arena_ += static_cast<char>(nodata ? 2 : complete ? 1 : 0);
+    auto entry = [&](const Answer& a) {
         put16(arena_, a.type);
         put16(arena_, a.an);
         put16(arena_, a.ar);
         put16(arena_, static_cast<uint16_t>(a.bytes.size()));
-    }
+    };
+    for (const Answer& a : answers)
+        entry(a);
+    if (nodata) entry(*nodata);
     for (const Answer& a : answers)
         arena_ += a.bytes;
+    if (nodata) arena_ += nodata->bytes;
     size_t i = hash & mask_;
     while (slots_[i].off != kEmpty)
         i = (i + 1) & mask_;
@@ -80,10 +87,11 @@ AnswerTable::Match AnswerTable::find(std::string_view name, uint64_t hash, uint1
         const uint8_t* r = base + s.off;
         if (r[0] != name.size() || std::memcmp(r + 1, name.data(), name.size()) != 0) continue;
         unsigned count = r[1 + r[0]];
-        bool complete = r[2 + r[0]] != 0;
+        uint8_t kind = r[2 + r[0]];
         const uint8_t* dir = r + 1 + r[0] + 2;
         const uint8_t* bytes = dir + 8 * count;
-        for (unsigned k = 0; k < count; k++, dir += 8) {
+        unsigned typed = kind == 2 ? count - 1 : count;
+        for (unsigned k = 0; k < typed; k++, dir += 8) {
             uint16_t len = rd16(dir + 6);
             if (rd16(dir) == qtype) {
                 *hit = Hit{bytes, len, rd16(dir + 2), rd16(dir + 4)};
@@ -91,11 +99,13 @@ AnswerTable::Match AnswerTable::find(std::string_view name, uint64_t hash, uint1
             }
             bytes += len;
         }
-        return complete ? Match::nodata : Match::none;
+        if (kind == 2) *hit = Hit{bytes, rd16(dir + 6), 0, rd16(dir + 4), rd16(dir + 2)};
+        return kind != 0 ? Match::nodata : Match::none;
     }
 }
 
-void AnswerTable::set_negative(std::string bytes, std::vector<uint16_t> pointers, size_t apex_len) {
+void AnswerTable::set_negative(std::string bytes, std::vector<uint16_t> pointers, size_t apex_len, uint16_t count) {
+    negative_count_ = count;
     negative_ = std::move(bytes);
     negative_ptrs_ = std::move(pointers);
     apex_len_ = apex_len;

@@ -25,26 +25,31 @@ class AnswerTable {
     // Room for `names` records without re-hashing (the compiler knows the zone's size).
     void reserve(size_t names);
     // Adds the record of one name (lower-case wire, hash = name_hash(name)); names must be distinct. `complete`: the
-    // answers cover every type the name holds, so a type not among them is NODATA.
-    void add(std::string_view name, uint64_t hash, const std::vector<Answer>& answers, bool complete);
+    // answers cover every type the name holds, so a type not among them is NODATA. `nodata` (complete names only):
+    // what follows negative() in the name's NODATA answer, whatever type was asked (a signed zone's NSEC at the name
+    // and its RRSIG), with `an` holding its authority record count.
+    void add(std::string_view name, uint64_t hash, const std::vector<Answer>& answers, bool complete,
+             const Answer* nodata = nullptr);
 
     struct Hit {
         const uint8_t* bytes = nullptr;
         uint16_t len = 0, an = 0, ar = 0; // an == 0: a steered name's address type
+        uint16_t ns = 0;                  // Match::nodata with len > 0: the authority records of bytes
     };
     enum class Match : uint8_t {
         none,   // not a name of the table (the engine decides)
         answer, // *hit is the answer
-        nodata, // the name holds no data of this type (its record is complete)
+        nodata, // the name holds no data of this type (its record is complete); *hit is its `nodata` bytes, if any
     };
     Match find(std::string_view name, uint64_t hash, uint16_t qtype, Hit* hit) const noexcept;
 
-    // The zone's negative answer authority (its SOA with the RFC 2308 TTL), rendered after a question of the apex
-    // alone. Every compression pointer in it lands either in the question's apex or inside these bytes, so after a
-    // longer question it only shifts: relocate_negative() adds (question name length - apex length) to each pointer
-    // listed in `pointers` (offsets into `bytes`).
-    void set_negative(std::string bytes, std::vector<uint16_t> pointers, size_t apex_len);
+    // The zone's negative answer authority (its SOA with the RFC 2308 TTL, and in a DO=1 table the SOA's RRSIG:
+    // `count` records), rendered after a question of the apex alone. Every compression pointer in it lands either in
+    // the question's apex or inside these bytes, so after a longer question it only shifts: relocate_negative() adds
+    // (question name length - apex length) to each pointer listed in `pointers` (offsets into `bytes`).
+    void set_negative(std::string bytes, std::vector<uint16_t> pointers, size_t apex_len, uint16_t count = 1);
     std::string_view negative() const noexcept { return negative_; }
+    uint16_t negative_count() const noexcept { return negative_count_; }
     // Fixes the pointers of a copy of negative() at `at`, for a question name of `qname_len` bytes.
     void relocate_negative(uint8_t* at, size_t qname_len) const noexcept;
 
@@ -65,8 +70,8 @@ class AnswerTable {
         uint32_t tag = 0;
         uint32_t off = kEmpty;
     };
-    // Record: [u8 name_len][name][u8 count][u8 complete] then count × [u16 type][u16 an][u16 ar][u16 len], then the
-    // bytes in order.
+    // Record: [u8 name_len][name][u8 count][u8 kind] then count × [u16 type][u16 an][u16 ar][u16 len], then the
+    // bytes in order. kind: 0 = incomplete, 1 = complete, 2 = complete and the last entry is the `nodata` one.
     std::vector<Slot> slots_;
     size_t mask_ = 0;
     size_t used_ = 0;
@@ -74,6 +79,7 @@ class AnswerTable {
     std::string negative_;
     std::vector<uint16_t> negative_ptrs_;
     size_t apex_len_ = 0;
+    uint16_t negative_count_ = 0;
 };
 
 } // namespace dns
