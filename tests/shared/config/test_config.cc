@@ -193,3 +193,60 @@ TEST_CASE("common keys: admin limits have sane defaults, parse, and reject zero"
     CHECK(d2.to_string().find("b.toml:4:") != std::string::npos);
     CHECK(d2.to_string().find("send_timeout: must be greater than 0") != std::string::npos);
 }
+
+TEST_CASE("paths the config names are recorded with their key, for the access check as the run-as user",
+          "[shared][config]") {
+    ConfigDiagnostics d;
+    auto f = ConfigFile::parse("zone = \"z/example.zone\"\n[log]\nfile = \"logs/edge.log\"\n[access_log]\nfile = "
+                               "\"stderr\"\n",
+                               "/etc/meridian/edge.toml", d);
+    REQUIRE(f);
+    auto r = f->root();
+    CHECK(r.get_path("zone", "") == "/etc/meridian/z/example.zone");
+    auto log = r.table("log");
+    REQUIRE(log);
+    CHECK(log->get_output_path("file", "") == "/etc/meridian/logs/edge.log");
+    auto al = r.table("access_log");
+    REQUIRE(al);
+    CHECK(al->get_output_path("file", "") == "stderr"); // not a file: not recorded
+    CHECK(r.get_path("absent", "") == "");
+    const auto& files = d.named_files();
+    REQUIRE(files.size() == 2);
+    CHECK(files[0].path == "/etc/meridian/z/example.zone");
+    CHECK_FALSE(files[0].write);
+    CHECK(files[0].at.key == "zone");
+    CHECK(files[0].at.line == 1);
+    CHECK(files[1].path == "/etc/meridian/logs/edge.log");
+    CHECK(files[1].write);
+    CHECK(files[1].at.key == "log.file");
+    CHECK(files[1].at.line == 3);
+}
+
+TEST_CASE("user, group and allow_root: resolved at load, errors at their key", "[shared][config]") {
+    auto parse = [](const std::string& text, shared::CommonConfig* out) {
+        ConfigDiagnostics d;
+        auto f = ConfigFile::parse(text, "/etc/meridian/dns.toml", d);
+        REQUIRE(f);
+        auto r = f->root();
+        *out = shared::parse_common_config(r, {"127.0.0.1:1"});
+        r.finish();
+        return d.to_string();
+    };
+    shared::CommonConfig c;
+    CHECK(parse("user = \"root\"\n", &c) == "");
+    REQUIRE(c.run_as);
+    CHECK(c.run_as->uid == 0);
+    CHECK(c.run_as->gid == 0);
+    CHECK_FALSE(c.allow_root);
+    CHECK(parse("allow_root = true\n", &c) == "");
+    CHECK_FALSE(c.run_as);
+    CHECK(c.allow_root);
+    CHECK(parse("user = \"root\"\ngroup = \"root\"\n", &c) == "");
+    CHECK(c.run_as->group == "root");
+    CHECK(parse("user = \"no-such-user-meridian\"\n", &c) ==
+          "/etc/meridian/dns.toml:1:8: user: no such user \"no-such-user-meridian\"\n");
+    CHECK(parse("user = \"root\"\ngroup = \"no-such-group-meridian\"\n", &c) ==
+          "/etc/meridian/dns.toml:2:9: group: no such group \"no-such-group-meridian\"\n");
+    CHECK(parse("group = \"root\"\n", &c) ==
+          "/etc/meridian/dns.toml:1:9: group: needs `user` (the group is switched to together with the user)\n");
+}
