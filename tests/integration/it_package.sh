@@ -37,6 +37,8 @@ dep=$(dpkg-deb -f "$DEB" Depends)
 for d in adduser libuv1 libc-ares2 libldns3 libssl3 libmaxminddb0 libtomlplusplus3 zlib1g libbrotli1; do
   grep -Eq "(^|, )$d( |,|$)" <<<"$dep" || fail "Depends lacks $d: $dep"
 done
+# The archive installs here as apt would (its dependencies are met): dpkg --dry-run changes nothing.
+out=$(dpkg --dry-run -i "$DEB" 2>&1) || fail "dpkg --dry-run -i: $out"
 dpkg-deb -e "$DEB" "$TMP/control"
 for f in /etc/meridian/edge.toml /etc/meridian/dns.toml; do grep -qx "$f" "$TMP/control/conffiles" || fail "$f is not a conffile"; done
 
