@@ -28,10 +28,17 @@ export DEMO_SITE="$DEPLOY/current" DEMO_TOKEN_FILE="$DEPLOY/edge.token"
 # trap then sends each daemon one SIGTERM. Otherwise the daemons got the terminal's SIGINT as well, stopped on it,
 # and the script's SIGTERM could land after one had restored the default action: killed, not a clean stop.
 set -m
-"$DNS" --config "$HERE/dns.toml" & dns_pid=$!
 "$EDGE" --config "$HERE/edge.toml" & edge_pid=$!
 EDGE_LISTEN=${EDGE2_LISTEN:-127.0.0.2:8080} EDGE_ADMIN_LISTEN=${EDGE2_ADMIN_LISTEN:-127.0.0.2:9080} \
   EDGE_TLS_LISTEN=${EDGE2_TLS_LISTEN:-127.0.0.2:8443} "$EDGE" --config "$HERE/edge.toml" & edge2_pid=$!
+# The DNS health-checks both edges from its first second: start it once they listen, so the demo does not open
+# with "edge unhealthy" warnings about edges that were still starting.
+listening() { (exec 3<>"/dev/tcp/${1%:*}/${1##*:}") 2>/dev/null; }
+for _ in $(seq 50); do
+  listening "${EDGE_LISTEN:-127.0.0.1:8080}" && listening "${EDGE2_LISTEN:-127.0.0.2:8080}" && break
+  sleep 0.1
+done
+"$DNS" --config "$HERE/dns.toml" & dns_pid=$!
 pids=("$dns_pid" "$edge_pid" "$edge2_pid")
 set +m
 
