@@ -3,7 +3,7 @@
 # and systemctl: the host already runs its own nginx.service, and the "installed" package's postinst starts
 # nsd.service despite policy-rc.d. Only nsd.service may be stopped, by its unit; processes named nginx, nsd, knotd,
 # gdnsd and varnishd that were running before (stand-ins: copies of sleep under those names) must all survive.
-# Then no script under run, tests/, bench/ or conf/ may end processes by name.
+# Without systemd, only the daemon whose PID file appeared during the install is stopped. Then no script under run, tests/, bench/ or conf/ may end processes by name.
 set -uo pipefail
 SRC=${MERIDIAN_SRC:?}
 TMP=$(mktemp -d)
@@ -49,6 +49,44 @@ echo nginx.service >"$TMP/active"
   }
   install_pkgs nsd
 ) >"$TMP/out" 2>&1 || fail "install_pkgs failed: $(cat "$TMP/out")"
+
+# Without systemd: the postinst starts nsd anyway and it writes its PID file; the host's nginx has had its own PID
+# file all along, and another host daemon writes one during the install. Only the new PID file whose process runs a
+# program of the package just added may be stopped.
+mkdir -p "$TMP/run/nsd" "$TMP/bin2"
+cp "$(command -v sleep)" "$TMP/bin2/nsd"
+echo "${pids[0]}" >"$TMP/run/nginx.pid" # the host's nginx
+rm -f "$TMP/installed"
+(
+  export MERIDIAN_RUN_LIB=1
+  # shellcheck source=/dev/null
+  source "$SRC/run"
+  set +e
+  POLICY_RC_D=$TMP/policy-rc.d
+  RUN_DIR=$TMP/run
+  id() { echo 0; }
+  have_systemd() { false; }
+  apt_update_once() { :; }
+  dpkg-query() {
+    case "$1" in
+      -W) [ -f "$TMP/installed" ] && echo 'install ok installed' || echo 'unknown ok not-installed' ;;
+      -S) case "$2" in "$TMP/bin2/nsd") echo "nsd: $2" ;; *) echo "coreutils: $2" ;; esac ;;
+    esac
+  }
+  apt-get() {
+    touch "$TMP/installed"
+    "$TMP/bin2/nsd" 600 </dev/null >/dev/null 2>&1 &
+    echo $! >"$TMP/run/nsd/nsd.pid"
+    echo "${pids[0]}" >"$TMP/run/web.pid" # a host daemon that wrote a PID file meanwhile: not this install's
+  }
+  systemctl() { echo "unexpected: systemctl $*" >>"$TMP/errors"; }
+  install_pkgs nsd
+) >"$TMP/out2" 2>&1 || fail "install_pkgs without systemd failed: $(cat "$TMP/out2")"
+new_nsd=$(cat "$TMP/run/nsd/nsd.pid")
+pids+=("$new_nsd")
+for _ in $(seq 50); do kill -0 "$new_nsd" 2>/dev/null || break; sleep 0.1; done
+kill -0 "$new_nsd" 2>/dev/null && fail "the nsd this install started (PID file $TMP/run/nsd/nsd.pid) still runs"
+grep -q "stopping PID $new_nsd" "$TMP/out2" || fail "no log of the stop: $(cat "$TMP/out2")"
 
 [ -f "$TMP/errors" ] && fail "$(cat "$TMP/errors")"
 [ -e "$TMP/policy-rc.d" ] && fail "policy-rc.d left behind after the install"
