@@ -28,6 +28,7 @@ endif()
 install(TARGETS meridian-edge meridian-dns RUNTIME DESTINATION ${CMAKE_INSTALL_SBINDIR})
 install(FILES dist/etc/edge.toml dist/etc/dns.toml DESTINATION ${_confdir})
 install(FILES conf/examples/zones/example.test.zone DESTINATION ${_confdir}/zones)
+install(FILES dist/logrotate/meridian DESTINATION ${CMAKE_INSTALL_FULL_SYSCONFDIR}/logrotate.d)
 install(FILES dist/systemd/meridian-edge.service dist/systemd/meridian-dns.service
         DESTINATION ${_unitdir})
 install(FILES README.md DESTINATION ${CMAKE_INSTALL_DOCDIR})
@@ -66,7 +67,8 @@ set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
 set(CPACK_DEBIAN_PACKAGE_DEPENDS "adduser")
 set(CPACK_DEBIAN_PACKAGE_GENERATE_SHLIBS OFF)
 file(WRITE ${PROJECT_BINARY_DIR}/debian/conffiles
-     "${_confdir}/edge.toml\n${_confdir}/dns.toml\n${_confdir}/zones/example.test.zone\n")
+     "${_confdir}/edge.toml\n${_confdir}/dns.toml\n${_confdir}/zones/example.test.zone\n"
+     "${CMAKE_INSTALL_FULL_SYSCONFDIR}/logrotate.d/meridian\n")
 set(CPACK_DEBIAN_PACKAGE_CONTROL_EXTRA ${PROJECT_SOURCE_DIR}/dist/debian/postinst ${PROJECT_SOURCE_DIR}/dist/debian/prerm
                                        ${PROJECT_SOURCE_DIR}/dist/debian/postrm ${PROJECT_BINARY_DIR}/debian/conffiles)
 set(CPACK_DEBIAN_PACKAGE_CONTROL_STRICT_PERMISSION TRUE)

@@ -40,7 +40,7 @@ done
 # The archive installs here as apt would (its dependencies are met): dpkg --dry-run changes nothing.
 out=$(dpkg --dry-run -i "$DEB" 2>&1) || fail "dpkg --dry-run -i: $out"
 dpkg-deb -e "$DEB" "$TMP/control"
-for f in /etc/meridian/edge.toml /etc/meridian/dns.toml; do grep -qx "$f" "$TMP/control/conffiles" || fail "$f is not a conffile"; done
+for f in /etc/meridian/edge.toml /etc/meridian/dns.toml /etc/logrotate.d/meridian; do grep -qx "$f" "$TMP/control/conffiles" || fail "$f is not a conffile"; done
 
 # postinst: creates the system user when it is missing, and only then (adduser, getent and systemctl are stand-ins
 # here; the folder commands act on a throwaway root through a wrapper).
@@ -91,6 +91,10 @@ read -r DP DA < <(free_ports 2)
 conf=$ROOT/etc/meridian/dns.toml
 sed -i "s|^listen = .*|listen = \"127.0.0.1:$DP\"|; /^\[admin\]/,/^listen/ s|^listen = .*|listen = \"127.0.0.1:$DA\"|" "$conf"
 if [ "$(id -u)" = 0 ]; then sed -i 's/^user = "meridian"/user = "nobody"/' "$conf"; else sed -i '/^user = /d' "$conf"; fi
+# Its log in the root's /var/log/meridian, for the logrotate check below.
+mkdir -p "$ROOT/var/log/meridian"
+sed -i "/^\[log\]/,/^file/ s|^file = .*|file = \"$ROOT/var/log/meridian/dns.log\"|" "$conf"
+grep -q "^file = \"$ROOT/var/log/meridian/dns.log\"" "$conf" || fail "could not point log.file into the root"
 chmod -R a+rX "$ROOT"
 cmdline() { # cmdline KEY: the unit's KEY= line, with its paths moved into the throwaway root
   sed -n "s/^$1=//p" "$unit" | sed "s|/usr/sbin/|$ROOT/usr/sbin/|g; s|/etc/meridian/|$ROOT/etc/meridian/|g"
@@ -126,7 +130,24 @@ read -r -a rl <<<"$reload"
 for _ in $(seq 100); do [ "$(grep -c '^READY=1' "$TMP/notified")" -ge 2 ] && break; sleep 0.1; done
 [ "$(grep -c '^RELOADING=1' "$TMP/notified")" = 1 ] || fail "no RELOADING=1 after ExecReload: $(cat "$TMP/notified")"
 [ "$(grep -c '^READY=1' "$TMP/notified")" = 2 ] || fail "no READY=1 after the reload: $(cat "$TMP/notified")"
+# The packaged logrotate rule (paths in the root; the stand-in user; our PID instead of systemctl kill): the log is
+# rotated, a new one created for the user, and the daemon writes to it after SIGUSR1.
+lr=$ROOT/etc/logrotate.d/meridian
+[ -f "$lr" ] || fail "no /etc/logrotate.d/meridian"
+grep -q 'create 0640 meridian meridian' "$lr" || fail "logrotate does not create the new log for meridian"
+grep -q 'systemctl kill --signal=USR1 --kill-who=main meridian-edge.service meridian-dns.service' "$lr" ||
+  fail "logrotate does not signal the daemons"
+owner="$(id -un) $(id -gn)"; [ "$(id -u)" = 0 ] && owner="nobody $(id -gn nobody)"
+sed "s|/var/log/meridian|$ROOT/var/log/meridian|; s|create 0640 meridian meridian|create 0640 $owner|;
+  s|systemctl kill .*|kill -USR1 $main|" "$lr" >"$TMP/logrotate.conf"
+chmod 644 "$TMP/logrotate.conf"
+logrotate -f -s "$TMP/logrotate.state" "$TMP/logrotate.conf" >"$TMP/logrotate.log" 2>&1 || fail "logrotate: $(cat "$TMP/logrotate.log")"
+[ -s "$ROOT/var/log/meridian/dns.log.1" ] || fail "logrotate did not rotate dns.log"
+sleep 0.5
+kill -HUP "$main"
+for _ in $(seq 100); do grep -q reloaded "$ROOT/var/log/meridian/dns.log" 2>/dev/null && break; sleep 0.1; done
+grep -q reloaded "$ROOT/var/log/meridian/dns.log" || fail "nothing logged to the new dns.log after the rotation"
 kill -TERM "$main"; wait "$main"; rc=$?
 [ $rc = 0 ] || fail "meridian-dns exited $rc on SIGTERM"
 grep -q '^STOPPING=1' "$TMP/notified" || fail "no STOPPING=1: $(cat "$TMP/notified")"
-echo "PASS: $(basename "$DEB") ($(du -k "$DEB" | cut -f1) KiB): FHS contents, Depends, conffiles, postinst user, units verified, READY/RELOADING/STOPPING from the unit's command lines"
+echo "PASS: $(basename "$DEB") ($(du -k "$DEB" | cut -f1) KiB): FHS contents, Depends, conffiles, postinst user, units verified, READY/RELOADING/STOPPING from the unit's command lines, logrotate rule"
