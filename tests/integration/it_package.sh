@@ -58,9 +58,11 @@ chmod +x "$TMP"/stub/*
 PATH="$TMP/stub:$PATH" sh "$TMP/control/postinst" configure || fail "postinst configure exited $?"
 grep -Eq '^adduser --system --group .*meridian$' "$TMP/calls" || fail "postinst did not add the system user: $(cat "$TMP/calls")"
 grep -q 'install -d -o meridian -g meridian -m 0750 /var/log/meridian' "$TMP/calls" || fail "no log folder for meridian"
+grep -q '^chgrp meridian /etc/meridian/edge.toml /etc/meridian/dns.toml' "$TMP/calls" || fail "configs not given to group meridian"
 touch "$TMP/user-exists" && : >"$TMP/calls"
-PATH="$TMP/stub:$PATH" sh "$TMP/control/postinst" configure || fail "postinst (user exists) exited $?"
+PATH="$TMP/stub:$PATH" sh "$TMP/control/postinst" configure 0.0.9 || fail "postinst (upgrade) exited $?"
 grep -q '^adduser' "$TMP/calls" && fail "postinst added the user twice"
+grep -q '^ch' "$TMP/calls" && fail "an upgrade changed the admin's permissions: $(cat "$TMP/calls")"
 
 # The units, unpacked into a throwaway root.
 ROOT=$TMP/root
