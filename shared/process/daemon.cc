@@ -35,6 +35,8 @@ void check_privileges(const std::string& config_path, const CommonConfig& c, Con
         check_named_files(nullptr, files, diags);
 }
 
+std::string run_as_text(const std::optional<RunAs>& as) { return as ? as->user + ":" + as->group : ""; }
+
 } // namespace
 
 int run_daemon(int argc, char** argv, const CliSpec& spec, DaemonApp& app) {
@@ -104,6 +106,7 @@ int run_daemon(int argc, char** argv, const CliSpec& spec, DaemonApp& app) {
         }
     }
 
+    const std::string running_as = run_as_text(run_as);
     // Connected now, while still root: the unit's notify socket may not be writable by `user`.
     const SystemdNotifier systemd;
 
@@ -160,6 +163,11 @@ int run_daemon(int argc, char** argv, const CliSpec& spec, DaemonApp& app) {
                                log::info("process", "reloading", {{"config", opt.config_path}});
                                systemd.notify("RELOADING=1");
                                app.reload(opt.config_path);
+                               // The process switched user once, for good: a new `user` needs a restart.
+                               if (run_as_text(app.common().run_as) != running_as)
+                                   log::warn("process", "reload: user/group changes take effect after a restart",
+                                             {{"running_as", running_as.empty() ? "(no user)" : running_as},
+                                              {"configured", run_as_text(app.common().run_as)}});
                                systemd.notify("READY=1");
                            },
                            {}});

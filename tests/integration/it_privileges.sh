@@ -58,6 +58,13 @@ echo "new     IN A    192.0.2.7" >>"$TMP/demo.test.zone"
 kill -HUP "$dns_pid"
 for _ in $(seq 100); do [ "$(q new.demo.test)" = 192.0.2.7 ] && break; sleep 0.1; done
 [ "$(q new.demo.test)" = 192.0.2.7 ] || fail "SIGHUP as nobody did not load the changed zone"
+# A new user in the config needs a restart: the reload says so and the process stays nobody.
+sed -i 's/^user = "nobody"/user = "root"/' "$TMP/dns.toml"
+kill -HUP "$dns_pid"
+for _ in $(seq 100); do grep -q 'user/group changes take effect after a restart' "$TMP/logs/dns.log" && break; sleep 0.1; done
+grep -q 'user/group changes take effect after a restart' "$TMP/logs/dns.log" || fail "no warning when user changes on reload"
+check_ids "$dns_pid"
+sed -i 's/^user = "root"/user = "nobody"/' "$TMP/dns.toml"
 # SIGUSR1: nobody reopens its log after a rotation (logrotate's `create`: a new empty file for the user).
 mv "$TMP/logs/dns.log" "$TMP/logs/dns.log.1"
 install -o nobody -g "$NGID" -m 640 /dev/null "$TMP/logs/dns.log"
