@@ -35,7 +35,9 @@ void check_privileges(const std::string& config_path, const CommonConfig& c, Con
         check_named_files(nullptr, files, diags);
 }
 
-std::string run_as_text(const std::optional<RunAs>& as) { return as ? as->user + ":" + as->group : ""; }
+std::string run_as_text(const std::optional<RunAs>& as) {
+    return as ? as->user + ":" + as->group : "";
+}
 
 } // namespace
 
