@@ -65,10 +65,13 @@ void parse_tls_config(shared::ConfigSection& root, TlsConfig& out) {
         one.certificates.push_back(spec);
         one.alpn = {"http/1.1"};
         std::string err;
-        if (!shared::TlsServerContext::create(one, &err)) {
+        auto loaded = shared::TlsServerContext::create(one, &err);
+        if (!loaded) {
             c.error(err.rfind("OCSP", 0) == 0 ? "ocsp_file" : err.rfind("key", 0) == 0 ? "key" : "cert", err);
             continue;
         }
+        for (const std::string& w : loaded->warnings())
+            c.warning("ocsp_file", w);
         o.certificates.push_back(std::move(spec));
     }
     size_t before = sec->diagnostics().error_count();

@@ -5,12 +5,15 @@
 #include <openssl/pem.h>
 #include <openssl/x509v3.h>
 
+#include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <ctime>
 #include <fstream>
 #include <iterator>
 
 #include "shared/http/http_tokens.h"
+#include "shared/log/log.h"
 #include "shared/tls/openssl_error.h"
 
 namespace shared {
@@ -56,6 +59,105 @@ bool cert_names(const std::string& file, std::vector<std::string>* names, std::s
 }
 
 constexpr unsigned char kSessionContext[] = "meridian";
+
+// Clock skew allowed between the OCSP responder and us (OpenSSL's own default for `openssl ocsp` is 5 minutes).
+constexpr long kOcspSkewSeconds = 300;
+
+time_t asn1_to_time(const ASN1_GENERALIZEDTIME* t) {
+    struct tm tm {};
+    if (!t || ASN1_TIME_to_tm(t, &tm) != 1) return 0;
+    return timegm(&tm);
+}
+
+std::string asn1_text(const ASN1_GENERALIZEDTIME* t) {
+    BIO* b = BIO_new(BIO_s_mem());
+    ASN1_TIME_print(b, t);
+    char* p = nullptr;
+    long n = BIO_get_mem_data(b, &p);
+    std::string out(p, static_cast<size_t>(n > 0 ? n : 0));
+    BIO_free(b);
+    return out;
+}
+
+// Checks a DER OCSP response against the certificates it is stapled for (the leaf of each key pair, with its chain
+// loaded in ctx): it must be a successful basic response with a "good" status for at least one of them. Fills the
+// certificates it covers and its nextUpdate (0 = none). A response past its nextUpdate (or not yet valid) is not an
+// error: it goes in *stale, and it is not stapled (clients treat an expired staple as worse than none), so a late
+// refresh job degrades stapling instead of stopping a restart.
+bool check_ocsp(const std::string& file, const std::string& der, SSL_CTX* ctx, const std::vector<X509*>& leaves,
+                std::vector<X509*>* covered, time_t* next_update, std::string* stale, std::string* err) {
+    const auto* p = reinterpret_cast<const unsigned char*>(der.data());
+    OCSP_RESPONSE* r = d2i_OCSP_RESPONSE(nullptr, &p, static_cast<long>(der.size()));
+    if (r && p != reinterpret_cast<const unsigned char*>(der.data()) + der.size()) {
+        OCSP_RESPONSE_free(r);
+        r = nullptr;
+    }
+    if (!r) {
+        *err = "OCSP response " + file + ": not a DER OCSP response";
+        return false;
+    }
+    int status = OCSP_response_status(r);
+    if (status != OCSP_RESPONSE_STATUS_SUCCESSFUL) {
+        *err = "OCSP response " + file + ": responder status " + OCSP_response_status_str(status);
+        OCSP_RESPONSE_free(r);
+        return false;
+    }
+    OCSP_BASICRESP* basic = OCSP_response_get1_basic(r);
+    OCSP_RESPONSE_free(r);
+    if (!basic) {
+        *err = "OCSP response " + file + ": not a basic OCSP response";
+        return false;
+    }
+    bool ok = true;
+    for (X509* leaf : leaves) {
+        // The chain file's certificates name the issuer; without one the serial number alone identifies the leaf.
+        SSL_CTX_select_current_cert(ctx, leaf);
+        STACK_OF(X509)* chain = nullptr;
+        SSL_CTX_get0_chain_certs(ctx, &chain);
+        X509* issuer = nullptr;
+        for (int i = 0; chain && i < sk_X509_num(chain); ++i)
+            if (X509_check_issued(sk_X509_value(chain, i), leaf) == X509_V_OK) issuer = sk_X509_value(chain, i);
+        int cert_status = -1, reason = 0;
+        ASN1_GENERALIZEDTIME *this_upd = nullptr, *next_upd = nullptr;
+        if (issuer) {
+            OCSP_CERTID* id = OCSP_cert_to_id(nullptr, leaf, issuer);
+            if (id) OCSP_resp_find_status(basic, id, &cert_status, &reason, nullptr, &this_upd, &next_upd);
+            OCSP_CERTID_free(id);
+        } else {
+            for (int i = 0; i < OCSP_resp_count(basic) && cert_status < 0; ++i) {
+                OCSP_SINGLERESP* single = OCSP_resp_get0(basic, i);
+                ASN1_INTEGER* serial = nullptr;
+                OCSP_id_get0_info(nullptr, nullptr, nullptr, &serial,
+                                  const_cast<OCSP_CERTID*>(OCSP_SINGLERESP_get0_id(single)));
+                if (serial && ASN1_INTEGER_cmp(serial, X509_get0_serialNumber(leaf)) == 0)
+                    cert_status = OCSP_single_get0_status(single, &reason, nullptr, &this_upd, &next_upd);
+            }
+        }
+        if (cert_status < 0) continue; // not for this one (an entry's other key type may be)
+        if (cert_status != V_OCSP_CERTSTATUS_GOOD) {
+            *err = "OCSP response " + file + ": the certificate's status is " + OCSP_cert_status_str(cert_status);
+            ok = false;
+            break;
+        }
+        covered->push_back(leaf);
+        time_t next = asn1_to_time(next_upd);
+        if (next && (!*next_update || next < *next_update)) *next_update = next;
+        if (stale->empty() && OCSP_check_validity(this_upd, next_upd, kOcspSkewSeconds, -1) != 1) {
+            *stale = "OCSP response " + file + " is not valid now (thisUpdate " + asn1_text(this_upd) +
+                     (next_upd ? ", nextUpdate " + asn1_text(next_upd) : std::string()) +
+                     "): it is not stapled until the file is refreshed (then SIGHUP)";
+        }
+    }
+    OCSP_BASICRESP_free(basic);
+    SSL_CTX_set_current_cert(ctx, SSL_CERT_SET_FIRST);
+    ERR_clear_error();
+    if (ok && covered->empty()) {
+        *err = "OCSP response " + file + " is not for the certificate" + (leaves.size() > 1 ? "s" : "") +
+               " of this entry (no response for its serial number and issuer)";
+        ok = false;
+    }
+    return ok;
+}
 
 } // namespace
 
@@ -104,6 +206,7 @@ std::shared_ptr<TlsServerContext> TlsServerContext::create(const TlsServerOption
             *err = "ciphersuites \"" + opts.ciphersuites + "\": " + openssl_reason();
             return nullptr;
         }
+        std::vector<X509*> leaves; // owned by ctx
         for (const TlsKeyPair& kp : spec.pairs) {
             if (SSL_CTX_use_certificate_chain_file(ctx, kp.cert_file.c_str()) != 1) {
                 *err = "certificate " + kp.cert_file + ": " + openssl_reason();
@@ -118,18 +221,24 @@ std::shared_ptr<TlsServerContext> TlsServerContext::create(const TlsServerOption
                 return nullptr;
             }
             if (!cert_names(kp.cert_file, &en.names, err)) return nullptr;
+            leaves.push_back(SSL_CTX_get0_certificate(ctx));
         }
         if (!spec.ocsp_file.empty()) {
             std::ifstream in(spec.ocsp_file, std::ios::binary);
+            if (!in) {
+                *err = "OCSP response " + spec.ocsp_file + ": cannot read: " + std::strerror(errno);
+                return nullptr;
+            }
             en.ocsp.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-            const auto* p = reinterpret_cast<const unsigned char*>(en.ocsp.data());
-            OCSP_RESPONSE* r = in ? d2i_OCSP_RESPONSE(nullptr, &p, static_cast<long>(en.ocsp.size())) : nullptr;
-            if (!r) {
-                *err = "OCSP response " + spec.ocsp_file + ": " + (in ? "not a DER OCSP response" : "cannot read");
+            std::string stale;
+            if (!check_ocsp(spec.ocsp_file, en.ocsp, ctx, leaves, &en.ocsp_covers, &en.ocsp_next_update, &stale, err)) {
                 ERR_clear_error();
                 return nullptr;
             }
-            OCSP_RESPONSE_free(r);
+            if (!stale.empty()) {
+                t->warnings_.push_back(stale);
+                en.ocsp.clear(); // nothing to staple
+            }
             SSL_CTX_set_tlsext_status_cb(ctx, on_status);
             SSL_CTX_set_tlsext_status_arg(ctx, t.get());
         }
@@ -224,6 +333,19 @@ int TlsServerContext::on_status(SSL* ssl, void* arg) noexcept {
     SSL_CTX* ctx = SSL_get_SSL_CTX(ssl);
     for (const Entry& e : self->entries_) {
         if (e.ctx != ctx || e.ocsp.empty()) continue;
+        // Only for a certificate the response is about (an entry's ECDSA and RSA certificates have their own).
+        X509* served = SSL_get_certificate(ssl);
+        bool covers = false;
+        for (X509* c : e.ocsp_covers)
+            covers = covers || (served && X509_cmp(c, served) == 0);
+        if (!covers) return SSL_TLSEXT_ERR_NOACK;
+        if (e.ocsp_next_update && std::time(nullptr) > e.ocsp_next_update + kOcspSkewSeconds) {
+            // Expired while running: stop stapling it, say so once.
+            if (!e.ocsp_expired_logged->exchange(true))
+                shared::log::warn("tls", "OCSP response expired: no longer stapled until the file is refreshed "
+                                         "(then SIGHUP)");
+            return SSL_TLSEXT_ERR_NOACK;
+        }
         // OpenSSL takes ownership of the buffer it is given.
         auto* copy = static_cast<unsigned char*>(OPENSSL_malloc(e.ocsp.size()));
         if (!copy) return SSL_TLSEXT_ERR_NOACK;

@@ -11,13 +11,17 @@
 //   - ALPN from a server-preference list ("h2", "http/1.1"); no overlap means no ALPN (HTTP/1.1), never a failure.
 //   - Resumption: session tickets under a key ring (tls_ticket_keys.h) shared by all workers and reloads, plus
 //     OpenSSL's server session cache (per context, locked internally).
-//   - OCSP stapling: a DER OCSP response file per entry, read at (re)load, stapled when the client asks.
+//   - OCSP stapling: a DER OCSP response file per entry, read at (re)load and checked (successful, "good", for a
+//     certificate of the entry: else an error; outside its validity: a warning, not stapled), stapled when the
+//     client asks and the served certificate is the one it answers for, until its nextUpdate.
 // A reload builds a new TlsServerContext from the files; connections keep the one they started with (SSL_CTX is
 // reference counted), so nothing is dropped.
 #pragma once
 
 #include <openssl/ssl.h>
 
+#include <atomic>
+#include <ctime>
 #include <functional>
 #include <memory>
 #include <string>
@@ -71,12 +75,18 @@ class TlsServerContext {
     SSL_CTX* select(std::string_view name) const noexcept;
     // The names each entry serves, in order (diagnostics, tests).
     std::vector<std::vector<std::string>> names() const;
+    // Problems that do not stop the context from serving (an OCSP response that is not valid now, so not stapled):
+    // the config check reports them as warnings.
+    const std::vector<std::string>& warnings() const { return warnings_; }
 
   private:
     struct Entry {
         SSL_CTX* ctx = nullptr;
         std::vector<std::string> names;
-        std::string ocsp; // DER
+        std::string ocsp;               // DER; empty when none, or when it was stale at load
+        std::vector<X509*> ocsp_covers; // the entry's certificates it answers for (owned by ctx)
+        time_t ocsp_next_update = 0;    // its nextUpdate (0: none): not stapled past it
+        std::shared_ptr<std::atomic<bool>> ocsp_expired_logged = std::make_shared<std::atomic<bool>>(false);
     };
     TlsServerContext() = default;
     static int on_servername(SSL* ssl, int* alert, void* arg) noexcept;
@@ -95,6 +105,7 @@ class TlsServerContext {
     int default_ = -1;
     std::string alpn_wire_; // length-prefixed, server preference
     std::shared_ptr<TlsTicketKeys> ticket_keys_;
+    std::vector<std::string> warnings_;
 };
 
 } // namespace shared

@@ -6,6 +6,7 @@
 
 #include <openssl/err.h>
 #include <openssl/ocsp.h>
+#include <openssl/pem.h>
 #include <openssl/x509.h>
 
 #include <cstdlib>
@@ -309,4 +310,100 @@ TEST_CASE("TLS server: configuration errors name the file", "[shared][tls]") {
     CHECK(err.find("OCSP") != std::string::npos);
     o.certificates[0].ocsp_file.clear();
     CHECK(attempt(o));
+}
+
+namespace {
+
+// A DER OCSP response for the self-signed certificate `kp` (its own issuer and responder), valid from `this_days`
+// to `next_days` (days from now, negative = past).
+std::string ocsp_response(const TlsKeyPair& kp, int status, long this_days, long next_days) {
+    FILE* f = std::fopen(kp.cert_file.c_str(), "r");
+    X509* cert = PEM_read_X509(f, nullptr, nullptr, nullptr);
+    std::fclose(f);
+    f = std::fopen(kp.key_file.c_str(), "r");
+    EVP_PKEY* key = PEM_read_PrivateKey(f, nullptr, nullptr, nullptr);
+    std::fclose(f);
+    REQUIRE((cert && key));
+    OCSP_BASICRESP* bs = OCSP_BASICRESP_new();
+    OCSP_CERTID* id = OCSP_cert_to_id(nullptr, cert, cert);
+    ASN1_TIME* this_upd = X509_gmtime_adj(nullptr, this_days * 86400);
+    ASN1_TIME* next_upd = X509_gmtime_adj(nullptr, next_days * 86400);
+    ASN1_TIME* rev = status == V_OCSP_CERTSTATUS_REVOKED ? X509_gmtime_adj(nullptr, -3600) : nullptr;
+    REQUIRE(OCSP_basic_add1_status(bs, id, status, OCSP_REVOKED_STATUS_KEYCOMPROMISE, rev, this_upd, next_upd) !=
+            nullptr);
+    ASN1_TIME_free(rev);
+    REQUIRE(OCSP_basic_sign(bs, cert, key, EVP_sha256(), nullptr, 0) == 1);
+    OCSP_RESPONSE* resp = OCSP_response_create(OCSP_RESPONSE_STATUS_SUCCESSFUL, bs);
+    unsigned char* der = nullptr;
+    int n = i2d_OCSP_RESPONSE(resp, &der);
+    std::string out(reinterpret_cast<char*>(der), static_cast<size_t>(n));
+    OPENSSL_free(der);
+    OCSP_RESPONSE_free(resp);
+    OCSP_BASICRESP_free(bs);
+    OCSP_CERTID_free(id);
+    ASN1_TIME_free(this_upd);
+    ASN1_TIME_free(next_upd);
+    EVP_PKEY_free(key);
+    X509_free(cert);
+    return out;
+}
+
+// The stapled response the client got ("" when none).
+std::string stapled(TlsServerContext& t, const char* sni) {
+    SSL_CTX* c = client_ctx();
+    std::string out;
+    {
+        Handshake h(t.initial(), c, sni);
+        SSL_set_tlsext_status_type(h.client, TLSEXT_STATUSTYPE_ocsp);
+        REQUIRE(h.run());
+        const unsigned char* p = nullptr;
+        long n = SSL_get_tlsext_status_ocsp_resp(h.client, &p);
+        if (p && n > 0) out.assign(reinterpret_cast<const char*>(p), static_cast<size_t>(n));
+    }
+    SSL_CTX_free(c);
+    return out;
+}
+
+} // namespace
+
+TEST_CASE("TLS server: OCSP responses stapled when current, stale ones warned about, wrong ones refused",
+          "[shared][tls]") {
+    CertDir d;
+    TlsKeyPair a = d.make("a", "a.test", "DNS:a.test", "ec");
+    TlsKeyPair b = d.make("b", "b.test", "DNS:b.test", "ec");
+    auto with = [&](const std::string& name, const std::string& der, std::string* err) {
+        std::string file = (d.dir / name).string();
+        std::ofstream(file, std::ios::binary) << der;
+        TlsServerOptions o;
+        o.certificates = {TlsCertificateSpec{{a}, file, true}};
+        return TlsServerContext::create(o, err);
+    };
+    std::string err;
+    const std::string good = ocsp_response(a, V_OCSP_CERTSTATUS_GOOD, -1, 6);
+    auto t = with("good.der", good, &err);
+    REQUIRE(t);
+    CHECK(t->warnings().empty());
+    CHECK(stapled(*t, "a.test") == good);
+
+    // Past its nextUpdate: loads (a late refresh must not stop a restart) with a warning, and nothing is stapled.
+    t = with("stale.der", ocsp_response(a, V_OCSP_CERTSTATUS_GOOD, -10, -3), &err);
+    REQUIRE(t);
+    REQUIRE(t->warnings().size() == 1);
+    CHECK(t->warnings()[0].find("stale.der is not valid now") != std::string::npos);
+    CHECK(stapled(*t, "a.test").empty());
+    // Not valid yet (beyond the clock skew allowed): the same.
+    t = with("future.der", ocsp_response(a, V_OCSP_CERTSTATUS_GOOD, 2, 9), &err);
+    REQUIRE(t);
+    CHECK(t->warnings().size() == 1);
+    CHECK(stapled(*t, "a.test").empty());
+
+    // Errors name the file and say why.
+    CHECK_FALSE(with("revoked.der", ocsp_response(a, V_OCSP_CERTSTATUS_REVOKED, -1, 6), &err));
+    CHECK(err.find("revoked.der: the certificate's status is revoked") != std::string::npos);
+    CHECK_FALSE(with("other.der", ocsp_response(b, V_OCSP_CERTSTATUS_GOOD, -1, 6), &err));
+    CHECK(err.find("other.der is not for the certificate") != std::string::npos);
+    CHECK_FALSE(with("trailing.der", good + "junk", &err));
+    CHECK(err.find("not a DER OCSP response") != std::string::npos);
+    CHECK_FALSE(with("empty.der", "", &err));
+    CHECK(err.find("empty.der") != std::string::npos);
 }
