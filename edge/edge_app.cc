@@ -131,7 +131,7 @@ void EdgeApp::register_metrics(shared::MetricsRegistry& m) {
             "meridian_edge_tls_connection_errors_total",
             "Established TLS connections disturbed or ended by the viewer, by reason (renegotiation "
             "attempts refused; bad_record; stalled_record closed by header_timeout; reset; "
-            "eof_mid_response without close_notify)",
+            "eof_mid_response without close_notify; send_timeout: stopped reading)",
             std::string("reason=\"") + tls_connection_error_name(static_cast<TlsConnectionError>(i)) + "\"", [i] {
                 return static_cast<double>(viewer_tls_stats().connection_errors[i].load(std::memory_order_relaxed));
             });

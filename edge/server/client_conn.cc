@@ -424,6 +424,7 @@ void ClientConn::on_timer(uv_timer_t* t) noexcept {
     case Phase::response:
         // nginx's send_timeout: the viewer stopped reading; its buffers and descriptors go back.
         shared::log::debug("edge", "send timeout", {{"client", c->peer_ip_}});
+        if (c->tls_) viewer_tls_stats().count(TlsConnectionError::send_timeout);
         c->abort();
         return;
     }

@@ -52,6 +52,8 @@ const char* tls_connection_error_name(TlsConnectionError e) {
         return "stalled_record";
     case TlsConnectionError::reset:
         return "reset";
+    case TlsConnectionError::send_timeout:
+        return "send_timeout";
     case TlsConnectionError::eof_mid_response:
         break;
     }

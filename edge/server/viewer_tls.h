@@ -42,8 +42,9 @@ enum class TlsConnectionError : uint8_t {
     stalled_record,   // half a record, then nothing until limits.header_timeout: closed
     reset,            // the viewer reset the connection while a request or response was in progress
     eof_mid_response, // TCP FIN without close_notify while a response was in progress (it is still finished)
+    send_timeout,     // the viewer stopped reading a response for limits.send_timeout: closed
 };
-inline constexpr size_t kTlsConnectionErrors = 5;
+inline constexpr size_t kTlsConnectionErrors = 6;
 const char* tls_connection_error_name(TlsConnectionError e);
 
 // Process-wide TLS counters (metrics).

@@ -2,7 +2,8 @@
 nginx's plain-text 400; garbage, a handshake that never finishes or never starts, an unknown SNI with no default
 certificate (unrecognized_name alert), a TLS 1.2 renegotiation attempt (refused), a viewer that stops mid-record or
 dribbles a record a byte at a time (closed by header_timeout, far below keepalive_timeout), viewers that half-close
-or reset mid-handshake and mid-response. Each one is closed and counted by reason in
+or reset mid-handshake and mid-response, viewers that never read a large response (RSS bounded, closed by
+send_timeout). Each one is closed and counted by reason in
 meridian_edge_tls_handshake_errors_total{reason} / meridian_edge_tls_connection_errors_total{reason}; afterwards
 the edge lives, serves HTTPS, and holds no connection open (meridian_edge_open_connections back to zero)."""
 import hashlib
@@ -16,7 +17,8 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(__file__))
-from edgetest import SRC, Edge, Failures, closed_by_server, free_port, read_response, skip, tmpdir, wait_port  # noqa: E402
+from edgetest import (ASAN_BUILD, SRC, Edge, Failures, closed_by_server, free_port, read_response, rss_mb, skip,  # noqa: E402
+                      tmpdir, wait_port)
 
 if not shutil.which("openssl"):
     skip("openssl not installed")
@@ -44,6 +46,7 @@ edge = Edge(tmp, f"""
 header_timeout = "{HEADER_TIMEOUT}s"
 keepalive_timeout = "120s"
 lingering_timeout = "2s"
+send_timeout = "4s"
 client_buffer_bytes = "64KiB"
 [cache]
 max_bytes = "64MiB"
@@ -323,6 +326,25 @@ try:
     t.raw.close()
     wait_count(lambda: conn_errors("eof_mid_response"), n0 + 1, "half-close mid-response (eof_mid_response)")
 
+    # --- viewers that never read a large response: bounded memory, closed by send_timeout ---
+    n0 = conn_errors("send_timeout")
+    rss0 = rss_mb(edge.proc.pid)
+    stalled = []
+    for _ in range(12):
+        t = Tls(rcvbuf=4096)
+        t.handshake()
+        t.obj.write(f"GET /huge.bin HTTP/1.1\r\nHost: {NAME}\r\n\r\n".encode())
+        t.flush()
+        stalled.append(t)
+    time.sleep(2)
+    grew = rss_mb(edge.proc.pid) - rss0
+    limit = 60 if ASAN_BUILD else 30
+    f.check(grew < limit, f"12 viewers not reading an 8 MiB HTTPS body: RSS grew {grew:.1f} MB (< {limit})")
+    serves("viewers that do not read")
+    wait_count(lambda: conn_errors("send_timeout"), n0 + 12, "viewers that stopped reading (send_timeout)", 30)
+    for t in stalled:
+        t.raw.close()
+
     # --- afterwards: alive, serving, nothing left open, every reason on the admin page ---
     serves("all of the above")
     end = time.time() + 20
@@ -333,7 +355,7 @@ try:
     for r in ("http_request", "not_tls", "protocol_version", "no_shared_cipher", "unknown_sni", "peer_alert",
               "timeout", "closed", "other"):
         f.check(f'meridian_edge_tls_handshake_errors_total{{reason="{r}"}}' in page, f"metric reason {r} exported")
-    for r in ("renegotiation", "bad_record", "stalled_record", "reset", "eof_mid_response"):
+    for r in ("renegotiation", "bad_record", "stalled_record", "reset", "eof_mid_response", "send_timeout"):
         f.check(f'meridian_edge_tls_connection_errors_total{{reason="{r}"}}' in page, f"metric reason {r} exported")
     f.eq(edge.stop(), 0, "SIGTERM exit code")
 finally:
