@@ -651,6 +651,7 @@ std::optional<EdgeConfig> parse_edge_config(shared::ConfigSection root) {
         l.max_uri_bytes = sec->get_size("max_uri_bytes", l.max_uri_bytes);
         l.max_header_bytes = sec->get_size("max_header_bytes", l.max_header_bytes);
         l.header_timeout_ms = sec->get_duration_ms("header_timeout", l.header_timeout_ms);
+        l.handshake_timeout_ms = sec->get_duration_ms("handshake_timeout", l.handshake_timeout_ms);
         l.keepalive_timeout_ms = sec->get_duration_ms("keepalive_timeout", l.keepalive_timeout_ms);
         l.body_timeout_ms = sec->get_duration_ms("body_timeout", l.body_timeout_ms);
         l.send_timeout_ms = sec->get_duration_ms("send_timeout", l.send_timeout_ms);
@@ -664,6 +665,7 @@ std::optional<EdgeConfig> parse_edge_config(shared::ConfigSection root) {
             sec->error("max_uri_bytes", "must not exceed max_header_bytes (the request line counts as header bytes)");
         }
         if (l.header_timeout_ms == 0) sec->error("header_timeout", "must be greater than 0");
+        if (l.handshake_timeout_ms == 0) sec->error("handshake_timeout", "must be greater than 0");
         if (l.body_timeout_ms == 0) sec->error("body_timeout", "must be greater than 0");
         if (l.send_timeout_ms == 0) sec->error("send_timeout", "must be greater than 0");
         if (l.lingering_time_ms > 0 && l.lingering_timeout_ms == 0) {

@@ -13,9 +13,9 @@
 #include <string_view>
 #include <vector>
 
+#include "edge/access/trusted_key_group.h"
 #include "edge/config/redirect_rule.h"
 #include "edge/config/response_headers_policy.h"
-#include "edge/access/trusted_key_group.h"
 #include "edge/config/site_hosts.h"
 #include "edge/config/tls_config.h"
 #include "shared/config/common_config.h"
@@ -153,6 +153,7 @@ struct LimitsConfig {
     uint64_t max_uri_bytes = 8 << 10;         // longer request-target: 414
     uint64_t max_header_bytes = 32 << 10;     // request line + headers larger: 431
     uint64_t header_timeout_ms = 10'000;      // headers not complete in time after the first byte: 408 (slowloris)
+    uint64_t handshake_timeout_ms = 10'000;   // TLS handshake not finished in time after the connection: closed
     uint64_t body_timeout_ms = 60'000;        // longest silence while a request body arrives: 408
     uint64_t send_timeout_ms = 60'000;        // queued response bytes that make no progress this long: close
     uint64_t lingering_time_ms = 30'000;      // after an answer that ends the connection, drain input at most this
@@ -214,7 +215,7 @@ struct EdgeConfig {
     LimitsConfig limits;
     AccessLogConfig access_log;
     HealthConfig health;
-    TlsConfig tls; // [tls]: the HTTPS listener
+    TlsConfig tls;           // [tls]: the HTTPS listener
     std::string config_file; // the file this was loaded from
 };
 

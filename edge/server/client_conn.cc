@@ -86,7 +86,7 @@ ClientConn* ClientConn::accept(uv_stream_t* server, ConnSet* set, RequestHandler
             c->close();
             return nullptr;
         }
-        // The handshake is bounded by header_timeout, as the request headers that follow it are.
+        // The handshake has its own deadline (limits.handshake_timeout), then the request headers theirs.
         c->request_begun_ = true;
         c->request_start_ms_ = c->last_activity_ms_;
     }
@@ -353,6 +353,7 @@ uint64_t ClientConn::deadline(Phase ph, uint64_t now) const {
     case Phase::idle:
         return last_activity_ms_ + settings_.keepalive_timeout_ms;
     case Phase::header:
+        if (tls_ && !tls_->handshake_done()) return request_start_ms_ + settings_.handshake_timeout_ms;
         return request_start_ms_ + settings_.header_timeout_ms;
     case Phase::body:
         return last_activity_ms_ + settings_.body_timeout_ms;

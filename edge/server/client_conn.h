@@ -30,6 +30,7 @@ namespace edge {
 struct ConnSettings {
     RequestLimits limits;
     uint64_t header_timeout_ms = 10'000;    // first byte of a request (blank lines too) to the end of its headers
+    uint64_t handshake_timeout_ms = 10'000; // TLS: accept to the end of the handshake
     uint64_t body_timeout_ms = 60'000;      // longest silence while a request body arrives
     uint64_t send_timeout_ms = 60'000;      // longest time queued response bytes make no progress
     uint64_t keepalive_timeout_ms = 60'000; // idle between requests

@@ -7,6 +7,7 @@ ConnSettings conn_settings_of(const LimitsConfig& l) {
     s.limits.max_uri_bytes = l.max_uri_bytes;
     s.limits.max_header_bytes = l.max_header_bytes;
     s.header_timeout_ms = l.header_timeout_ms;
+    s.handshake_timeout_ms = l.handshake_timeout_ms;
     s.keepalive_timeout_ms = l.keepalive_timeout_ms;
     s.body_timeout_ms = l.body_timeout_ms;
     s.send_timeout_ms = l.send_timeout_ms;

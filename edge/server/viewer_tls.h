@@ -28,7 +28,7 @@ enum class TlsHandshakeFailure : uint8_t {
     no_shared_cipher, // no common cipher suite, group or signature algorithm
     unknown_sni,      // a name no certificate entry serves, and no default entry (unrecognized_name alert)
     peer_alert,       // the viewer refused the handshake with an alert (e.g. it does not trust the certificate)
-    timeout,          // not finished within limits.header_timeout
+    timeout,          // not finished within limits.handshake_timeout
     closed,           // the viewer closed or reset the connection before the handshake finished
     other,            // any other TLS error (malformed handshake messages...)
 };

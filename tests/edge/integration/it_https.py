@@ -50,6 +50,7 @@ def config(tls_port, header_timeout="3s"):
     return f"""
 [limits]
 header_timeout = "{header_timeout}"
+handshake_timeout = "{header_timeout}"
 client_buffer_bytes = "64KiB"
 [cache]
 max_bytes = "64MiB"
@@ -258,7 +259,7 @@ try:
     code, _ = curl(f"https://127.0.0.1:{port}/index.html")
     f.eq(code, "200", "HTTPS served after the renegotiation attempt")
 
-    # --- a handshake that stalls half-way, and one that never starts: closed by header_timeout (3s) ---
+    # --- a handshake that stalls half-way, and one that never starts: closed by handshake_timeout (3s) ---
     c1 = socket.create_connection(("127.0.0.1", port), timeout=10)
     c1.sendall(b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03" + os.urandom(20))  # a ClientHello cut short
     c2 = socket.create_connection(("127.0.0.1", port), timeout=10)

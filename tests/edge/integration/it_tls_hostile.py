@@ -1,6 +1,6 @@
 """Hostile viewers on the HTTPS listener (issue #13 item 4), against the real edge: plain HTTP on the TLS port gets
-nginx's plain-text 400; garbage, a handshake that never finishes or never starts, an unknown SNI with no default
-certificate (unrecognized_name alert), a TLS 1.2 renegotiation attempt (refused), a viewer that stops mid-record or
+nginx's plain-text 400; garbage, a handshake that never finishes or never starts (closed by handshake_timeout),
+an unknown SNI with no default certificate (unrecognized_name alert), a TLS 1.2 renegotiation attempt (refused), a viewer that stops mid-record or
 dribbles a record a byte at a time (closed by header_timeout, far below keepalive_timeout), viewers that half-close
 or reset mid-handshake and mid-response, viewers that never read a large response (RSS bounded, closed by
 send_timeout). Each one is closed and counted by reason in
@@ -37,6 +37,7 @@ with open(os.path.join(site, "huge.bin"), "wb") as fh:
 
 NAME = "www.example.test"
 HEADER_TIMEOUT = 2
+HANDSHAKE_TIMEOUT = 4
 tls_port = free_port()
 f = Failures()
 # No default certificate: a name the only entry does not serve is refused. keepalive_timeout is far above
@@ -44,6 +45,7 @@ f = Failures()
 edge = Edge(tmp, f"""
 [limits]
 header_timeout = "{HEADER_TIMEOUT}s"
+handshake_timeout = "{HANDSHAKE_TIMEOUT}s"
 keepalive_timeout = "120s"
 lingering_timeout = "2s"
 send_timeout = "4s"
@@ -192,7 +194,7 @@ try:
         c.close()
     wait_count(lambda: hs_errors("not_tls"), n0 + 3, "garbage (not_tls)")
 
-    # --- handshakes that never finish, or never start: closed by header_timeout ---
+    # --- handshakes that never finish, or never start: closed by handshake_timeout ---
     n0 = hs_errors("timeout")
     c1 = socket.create_connection(("127.0.0.1", tls_port), timeout=20)
     c1.sendall(partial_client_hello())
@@ -201,8 +203,8 @@ try:
     closed1, _ = closed_by_server(c1, t0 + 30)
     closed2, _ = closed_by_server(c2, t0 + 30)
     took = time.time() - t0
-    f.check(closed1 and closed2 and HEADER_TIMEOUT - 0.5 <= took < 30,
-            f"stalled handshakes closed by header_timeout ({took:.1f}s)")
+    f.check(closed1 and closed2 and HANDSHAKE_TIMEOUT - 0.5 <= took < 30,
+            f"stalled handshakes closed by handshake_timeout ({took:.1f}s, {HANDSHAKE_TIMEOUT}s)")
     c1.close()
     c2.close()
     wait_count(lambda: hs_errors("timeout"), n0 + 2, "handshake timeouts (timeout)")
