@@ -13,6 +13,7 @@
 
 #include "dns/dnssec/zone_signer.h"
 #include "dns/engine/answer_compiler.h"
+#include "dns/explain/answer_explainer.h"
 #include "dns/geo/steering.h"
 #include "dns/geo/steering_config.h"
 #include "dns/health/health_checker.h"
@@ -22,6 +23,7 @@
 #include "dns/wire/dns_constants.h"
 #include "dns/zone/zone_history.h"
 #include "dns/zone/zone_loader.h"
+#include "shared/http/query_string.h"
 #include "shared/log/log.h"
 #include "shared/loop/worker.h"
 
@@ -79,7 +81,7 @@ class GeoSteeringHook final : public SteeringHook {
             loc.source_prefix = 128;
             std::memcpy(loc.addr, reinterpret_cast<const sockaddr_in6*>(client)->sin6_addr.s6_addr, 16);
         }
-        geo::Answer a = steering_->answer(*sn, qtype, loc, worker);
+        geo::Answer a = steering_->answer(*sn, qtype, loc, worker, out->trace);
         out->records = a.records.data();
         out->len = a.records.size();
         out->rr_count = a.rr_count;
@@ -591,6 +593,51 @@ shared::AdminResponse DnsApp::health() {
     shared::AdminResponse r;
     r.body = "ok\n";
     return r;
+}
+
+Explanation DnsApp::explain(const ExplainQuery& q) const {
+    return explain_query(*state_.db, state_.settings->engine, steering_of(state_.steering), q, started_);
+}
+
+void DnsApp::add_admin_handlers(shared::AdminServer& admin) {
+    // Main loop, like reload(): state_ is not swapped under the explanation.
+    admin.add_request_handler([this](const shared::AdminRequest& req, shared::AdminResponse& out) {
+        if (req.path != "/_meridian/explain") return false;
+        if (req.method != "GET" && req.method != "HEAD") {
+            out.status = 405;
+            out.extra_headers = "Allow: GET, HEAD\r\n";
+            out.body = "GET /_meridian/explain?name=NAME&type=A&client=IP[&ecs=PREFIX/LEN][&format=text]\n";
+            return true;
+        }
+        auto name = shared::query_param(req.query, "name");
+        auto type = shared::query_param(req.query, "type");
+        auto client = shared::query_param(req.query, "client");
+        auto ecs = shared::query_param(req.query, "ecs");
+        auto format = shared::query_param(req.query, "format");
+        ExplainQuery q;
+        std::string err;
+        if (!name || !client) {
+            err = "name and client are required";
+        } else if (format && *format != "json" && *format != "text") {
+            err = "format: json or text";
+        } else {
+            parse_explain_query(*name, type ? *type : "A", *client, ecs ? *ecs : "", &q, &err);
+        }
+        if (!err.empty()) {
+            out.status = 400;
+            out.body = "explain: " + err +
+                       "\nusage: GET /_meridian/explain?name=NAME&type=A&client=IP[&ecs=PREFIX/LEN][&format=text]\n";
+            return true;
+        }
+        Explanation e = explain(q);
+        if (format && *format == "text") {
+            out.body = explanation_text(e);
+        } else {
+            out.content_type = "application/json";
+            out.body = explanation_json(e);
+        }
+        return true;
+    });
 }
 
 } // namespace dns

@@ -25,6 +25,8 @@ class HealthChecker;
 }
 
 struct FailedOpenTally;
+struct ExplainQuery;
+struct Explanation;
 
 class DnsApp final : public shared::DaemonApp {
   public:
@@ -37,6 +39,10 @@ class DnsApp final : public shared::DaemonApp {
     void reload(const std::string& config_path) override;
     void stop(std::function<void()> done) override;
     shared::AdminResponse health() override;
+    // GET /_meridian/explain (dns/explain/answer_explainer.h) against the running state.
+    void add_admin_handlers(shared::AdminServer& admin) override;
+    // The answer `q` gets from the loaded state, and why (the explain sub-command, after load()).
+    Explanation explain(const ExplainQuery& q) const;
 
     struct State {
         DnsConfig cfg;

@@ -325,6 +325,7 @@ bool Responder::steered(const Node& node, std::string_view owner) noexcept {
     if (!cfg_.steering || node.steer == kNotSteered) return false;
     if (q_.qtype != rrtype::A && q_.qtype != rrtype::AAAA) return false;
     SteeredAnswer sa;
+    sa.trace = ctx_.steering_trace;
     if (!cfg_.steering->answer(node.name, q_.qtype, q_.ecs, ctx_.client, ctx_.worker, &sa)) return false;
     ecs_scope = sa.scope_prefix;
     if (sa.nodata || sa.rr_count == 0) return false; // falls through to NODATA (no static data of this type)
@@ -599,6 +600,7 @@ bool answer_compiled(const ZoneDb& db, const EngineConfig& cfg, const QueryConte
     if (hit.an == 0) {
         // A steered name: the records come from the steering hook; the owner is the question (0xC00C) as always.
         SteeredAnswer sa;
+        sa.trace = ctx.steering_trace;
         if (!cfg.steering || !cfg.steering->answer(name, q.qtype, q.ecs, ctx.client, ctx.worker, &sa)) return false;
         size_t sigs_len = dnssec ? sa.sigs_len : 0;
         uint16_t sig_count = dnssec ? sa.sig_count : 0;

@@ -46,6 +46,8 @@ struct QueryContext {
     bool force_tc = false; // answer with TC set and no records (rate limiting's slip), OPT and TSIG kept
     // The answering thread's cache of signatures made per query (DNSSEC); null = sign every time.
     SignatureCache* signatures = nullptr;
+    // Explain (dns/explain): the steering decision is recorded here; null when answering queries.
+    geo::AnswerTrace* steering_trace = nullptr;
 };
 
 enum class AnswerKind : uint8_t {

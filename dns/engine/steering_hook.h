@@ -12,7 +12,13 @@
 
 namespace dns {
 
+namespace geo {
+struct AnswerTrace; // dns/geo/steering.h
+}
+
 struct SteeredAnswer {
+    // In: where the hook records its decision (meridian-dns explain); null when answering queries.
+    geo::AnswerTrace* trace = nullptr;
     // rr_count records in wire form, each starting with a 2-byte compression pointer as owner (the engine rewrites
     // the owner), then type, class, TTL, RDLENGTH and RDATA.
     const uint8_t* records = nullptr;

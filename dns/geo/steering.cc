@@ -47,6 +47,7 @@ struct RtNode {
     std::map<std::string, int> code_to_child; // geolocation: first member listing a code wins
     std::map<std::string, int> cidr_to_child; // ip_based
     std::vector<LatencyRow> latency;
+    std::string owner; // the pool's name ("" = the steer's own policy), for explanations
 };
 
 using Order = std::vector<uint8_t>;
@@ -135,6 +136,10 @@ struct SteeringState {
     unsigned worker_count = 1;
     HealthVector health;
     AnswerSigner signer; // DNSSEC (set_signer); empty = answers unsigned
+    // The location data the trees were built from, kept so explain() can say where a client was found. Costs the
+    // memory of the location tree (about what the per-steer trees take); dropping it would mean re-reading the
+    // files per explanation, which could then disagree with the trees after the files changed.
+    std::unique_ptr<LocationDb> db;
     // What the log last said per steered name, type and client location ("www.example.test. A|NA/US" → the
     // sentence): set_health() logs changes only. Carried over from the previous Steering on reload.
     std::map<std::string, std::string> logged;
@@ -142,11 +147,12 @@ struct SteeringState {
 
 namespace {
 
-uint32_t add_node(const SteeringConfig& cfg, SteerRt& s, const PolicyConfig& pc, int depth) {
+uint32_t add_node(const SteeringConfig& cfg, SteerRt& s, const PolicyConfig& pc, int depth, const std::string& owner) {
     uint32_t idx = static_cast<uint32_t>(s.nodes.size());
     s.nodes.emplace_back();
     {
         RtNode& n = s.nodes[idx];
+        n.owner = owner;
         n.type = pc.type;
         n.weights = pc.weights;
         n.biases = pc.biases;
@@ -169,7 +175,7 @@ uint32_t add_node(const SteeringConfig& cfg, SteerRt& s, const PolicyConfig& pc,
             c.has_coords = pool.has_coords;
             c.latitude = pool.latitude;
             c.longitude = pool.longitude;
-            c.index = depth < 32 ? add_node(cfg, s, pool.policy, depth + 1) : 0;
+            c.index = depth < 32 ? add_node(cfg, s, pool.policy, depth + 1, pool.name) : 0;
         } else {
             const EdgeConfig& e = cfg.edges[m.index];
             c.index = m.index;
@@ -191,7 +197,14 @@ Order default_order(const RtNode& n) {
     return o;
 }
 
-Order order_for(const RtNode& n, const Location& loc) {
+// What order_for() based a client's order on, for explanations.
+struct OrderDetail {
+    std::string rule;
+    std::vector<double> km, biased_km; // geoproximity, per child (-1 = no coordinates)
+    std::vector<int64_t> ms;           // latency, per child (-1 = not measured)
+};
+
+Order order_for(const RtNode& n, const Location& loc, OrderDetail* detail = nullptr) {
     Order o;
     auto push = [&](int c) {
         if (c >= 0 && std::find(o.begin(), o.end(), static_cast<uint8_t>(c)) == o.end())
@@ -204,6 +217,13 @@ Order order_for(const RtNode& n, const Location& loc) {
     };
     switch (n.type) {
     case PolicyType::geolocation:
+        if (detail) {
+            detail->rule = code_child(loc.subdivision) >= 0 ? "subdivision " + loc.subdivision
+                           : code_child(loc.country) >= 0   ? "country " + loc.country
+                           : !loc.continent.empty() && code_child("continent:" + loc.continent) >= 0
+                               ? "continent " + loc.continent
+                               : std::string("default (no rule for this location)");
+        }
         // Most specific wins; the less specific matches follow as fallbacks when the first is unhealthy.
         push(code_child(loc.subdivision));
         push(code_child(loc.country));
@@ -212,17 +232,28 @@ Order order_for(const RtNode& n, const Location& loc) {
         return o;
     case PolicyType::ip_based: {
         auto it = loc.cidr_name.empty() ? n.cidr_to_child.end() : n.cidr_to_child.find(loc.cidr_name);
+        if (detail)
+            detail->rule = it != n.cidr_to_child.end() ? "cidr location " + loc.cidr_name
+                                                       : std::string("default (no CIDR location listed)");
         push(it == n.cidr_to_child.end() ? -1 : it->second);
         push(n.default_child);
         return o;
     }
     case PolicyType::geoproximity: {
-        if (!loc.has_coords) return default_order(n);
+        if (!loc.has_coords) {
+            if (detail) detail->rule = "default (client location has no coordinates)";
+            return default_order(n);
+        }
+        if (detail) detail->rule = "nearest by biased distance";
         std::vector<std::pair<double, int>> d;
         for (size_t i = 0; i < n.children.size(); ++i) {
             const RtChild& c = n.children[i];
             double km = c.has_coords ? great_circle_km(loc.latitude, loc.longitude, c.latitude, c.longitude) : 1e9;
             d.emplace_back(biased_distance_km(km, n.biases[i]), static_cast<int>(i));
+            if (detail) {
+                detail->km.push_back(c.has_coords ? km : -1);
+                detail->biased_km.push_back(c.has_coords ? d.back().first : -1);
+            }
         }
         std::stable_sort(d.begin(), d.end(), [](auto& a, auto& b) { return a.first < b.first; });
         for (auto& [km, i] : d)
@@ -241,7 +272,17 @@ Order order_for(const RtNode& n, const Location& loc) {
                     break;
                 }
         }
-        if (!row) return default_order(n);
+        if (!row) {
+            if (detail) detail->rule = "default (no latency row for this location)";
+            return default_order(n);
+        }
+        if (detail) {
+            std::string from;
+            for (auto& f : row->from)
+                from += (from.empty() ? "" : ", ") + f;
+            detail->rule = "lowest latency, row from " + from;
+            detail->ms = row->ms;
+        }
         std::vector<std::pair<int64_t, int>> d;
         for (size_t i = 0; i < n.children.size(); ++i)
             d.emplace_back(row->ms[i] < 0 ? INT64_MAX : row->ms[i], static_cast<int>(i));
@@ -268,6 +309,10 @@ struct Evaluator {
     const HealthVector& health;
     bool all_healthy;
     std::vector<uint32_t>* unhealthy = nullptr; // collects the candidates skipped for their health
+    // Explanations only (null when rendering): every node evaluated, with its candidates, and the client's location.
+    std::vector<PolicyExplanation>* walk = nullptr;
+    const Location* loc = nullptr;
+    mutable unsigned depth = 0;
 
     bool edge_ok(uint32_t e) const {
         const EdgeConfig& ec = cfg.edges[e];
@@ -280,17 +325,76 @@ struct Evaluator {
     }
 
     Eval child(const RtChild& c) const {
-        if (c.is_node) return node(c.index);
+        if (c.is_node) {
+            ++depth;
+            Eval r = node(c.index);
+            --depth;
+            return r;
+        }
         Eval r;
         if (edge_ok(c.index)) r.outs.push_back(Outcome{1, {c.index}, false, 1});
         return r;
     }
 
-    Eval first_available(const RtNode& n, const Order& order) const {
+    // Explanations: opens the node's entry (its candidates "not tried" until evaluated); returns its index in walk.
+    size_t open_trace(const RtNode& n) const {
+        PolicyExplanation pe;
+        pe.depth = depth;
+        pe.owner = n.owner.empty() ? s.cfg->name + (s.cfg->qtype == 1 ? " A" : " AAAA") : "pool " + n.owner;
+        pe.policy = policy_name(n.type);
+        pe.fail_open_pass = all_healthy;
+        OrderDetail detail;
+        const Order* order = nullptr;
+        if (n.loc_slot >= 0) {
+            order = &plan[static_cast<size_t>(n.loc_slot)];
+            if (loc) order_for(n, *loc, &detail);
+            pe.rule = detail.rule;
+        }
+        for (size_t i = 0; i < n.children.size(); ++i) {
+            const RtChild& c = n.children[i];
+            CandidateExplanation ce;
+            ce.is_pool = c.is_node;
+            if (c.is_node) {
+                ce.name = s.nodes[c.index].owner;
+            } else {
+                const EdgeConfig& ec = cfg.edges[c.index];
+                ce.name = ec.name;
+                ce.has_address = s.cfg->qtype == 1 ? ec.has_v4 : ec.has_v6;
+                ce.has_check = ec.health.type != HealthCheckConfig::Type::none;
+                ce.healthy = health[c.index] != 0;
+            }
+            if (n.type == PolicyType::weighted) ce.weight = n.weights[i];
+            if (n.type == PolicyType::geoproximity) {
+                ce.bias = n.biases[i];
+                if (i < detail.km.size()) {
+                    ce.distance_km = detail.km[i];
+                    ce.biased_km = detail.biased_km[i];
+                }
+            }
+            if (n.type == PolicyType::latency) ce.latency_ms = i < detail.ms.size() ? detail.ms[i] : -1;
+            ce.outcome = "not tried";
+            if (order) {
+                auto it = std::find(order->begin(), order->end(), static_cast<uint8_t>(i));
+                if (it == order->end())
+                    ce.outcome = "not ranked";
+                else
+                    ce.rank = static_cast<int>(it - order->begin());
+            }
+            pe.candidates.push_back(std::move(ce));
+        }
+        walk->push_back(std::move(pe));
+        return walk->size() - 1;
+    }
+    void mark(size_t wi, size_t child, bool answered) const {
+        if (walk) (*walk)[wi].candidates[child].outcome = answered ? "answered" : "unavailable";
+    }
+
+    Eval first_available(const RtNode& n, const Order& order, size_t wi) const {
         Eval r;
         bool all_nodata = !order.empty();
         for (uint8_t i : order) {
             Eval e = child(n.children[i]);
+            mark(wi, i, !e.outs.empty());
             if (!e.outs.empty()) return e;
             all_nodata = all_nodata && e.nodata;
         }
@@ -300,13 +404,18 @@ struct Evaluator {
 
     Eval node(uint32_t idx) const {
         const RtNode& n = s.nodes[idx];
+        size_t wi = walk ? open_trace(n) : 0;
         switch (n.type) {
         case PolicyType::simple:
         case PolicyType::multivalue: {
             Eval r;
             Outcome o;
-            for (auto& c : n.children)
-                if (!c.is_node && edge_ok(c.index)) o.edges.push_back(c.index);
+            for (size_t i = 0; i < n.children.size(); ++i) {
+                const RtChild& c = n.children[i];
+                bool ok = !c.is_node && edge_ok(c.index);
+                if (ok) o.edges.push_back(c.index);
+                mark(wi, i, ok);
+            }
             if (o.edges.empty()) return r;
             o.rotate = o.edges.size() > 1;
             o.window = n.type == PolicyType::multivalue
@@ -319,7 +428,7 @@ struct Evaluator {
             Order o;
             for (size_t i = 0; i < n.children.size(); ++i)
                 o.push_back(static_cast<uint8_t>(i));
-            return first_available(n, o);
+            return first_available(n, o, wi);
         }
         case PolicyType::weighted: {
             // Route53: weight-0 members answer only when every non-zero member is unavailable; when only
@@ -329,6 +438,7 @@ struct Evaluator {
                 for (size_t i = 0; i < n.children.size(); ++i) {
                     if ((pass == 0) != (n.weights[i] > 0)) continue;
                     Eval e = child(n.children[i]);
+                    mark(wi, i, !e.outs.empty());
                     if (!e.outs.empty()) avail.emplace_back(pass == 0 ? n.weights[i] : 1, std::move(e));
                 }
             }
@@ -344,7 +454,7 @@ struct Evaluator {
             return r;
         }
         default:
-            return first_available(n, plan[static_cast<size_t>(n.loc_slot)]);
+            return first_available(n, plan[static_cast<size_t>(n.loc_slot)], wi);
         }
     }
 };
@@ -395,6 +505,39 @@ uint16_t sign_window(const SteeringState& st, const SteerConfig& sc, const uint8
     return static_cast<uint16_t>(sig_bytes.size() - before);
 }
 
+// One class's answer under the current health: the policy tree evaluated and, when nothing is available although a
+// rule matched, evaluated again as if every edge were healthy. render() and Steering::explain() both come here, so an
+// explanation walks exactly what rendered the answer. `walk`/`loc`: explanations only (null when rendering).
+Eval evaluate_class(const SteeringState& st, const SteerRt& s, size_t ci, std::vector<uint32_t>* unhealthy,
+                    bool* failed_open, std::vector<PolicyExplanation>* walk, const Location* loc) {
+    Evaluator ev{*st.config, s, s.classes[ci], st.health, false, unhealthy, walk, loc};
+    Eval r = ev.node(0);
+    *failed_open = false;
+    if (r.outs.empty() && !r.nodata) {
+        // No candidate of this location is healthy (edges serving other locations may be: a geolocation
+        // answer never crosses to another area's record): answer as if all were healthy, as Route53 does.
+        ev.all_healthy = true;
+        ev.unhealthy = nullptr;
+        r = ev.node(0);
+        *failed_open = !r.outs.empty();
+    }
+    return r;
+}
+
+// Merges outcomes that answer the same records (e.g. weighted pools that resolve to one edge): the options rendered.
+std::vector<Outcome> merge_outcomes(const std::vector<Outcome>& outs) {
+    std::vector<Outcome> merged;
+    for (auto& o : outs) {
+        auto it = std::find_if(merged.begin(), merged.end(),
+                               [&](const Outcome& m) { return m.edges == o.edges && m.window == o.window; });
+        if (it != merged.end())
+            it->p += o.p;
+        else
+            merged.push_back(o);
+    }
+    return merged;
+}
+
 std::unique_ptr<Snapshot> render(const SteeringState& st) {
     auto snap = std::make_unique<Snapshot>();
     snap->answers.resize(st.total_classes);
@@ -404,17 +547,8 @@ std::unique_ptr<Snapshot> render(const SteeringState& st) {
         for (size_t ci = 0; ci < s.classes.size(); ++ci) {
             ClassAnswer& ca = snap->answers[s.base + ci];
             Degraded dg;
-            Evaluator ev{*st.config, s, s.classes[ci], st.health, false, &dg.unhealthy};
-            Eval r = ev.node(0);
-            if (r.outs.empty() && !r.nodata) {
-                // No candidate of this location is healthy (edges serving other locations may be: a geolocation
-                // answer never crosses to another area's record): answer as if all were healthy, as Route53 does.
-                ev.all_healthy = true;
-                ev.unhealthy = nullptr;
-                r = ev.node(0);
-                ca.failed_open = !r.outs.empty();
-                if (ca.failed_open) snap->steer_failing_open[si] = 1;
-            }
+            Eval r = evaluate_class(st, s, ci, &dg.unhealthy, &ca.failed_open, nullptr, nullptr);
+            if (ca.failed_open) snap->steer_failing_open[si] = 1;
             if (!dg.unhealthy.empty()) {
                 dg.steer = static_cast<uint32_t>(si);
                 dg.cls = static_cast<uint32_t>(ci);
@@ -428,16 +562,7 @@ std::unique_ptr<Snapshot> render(const SteeringState& st) {
                 ca.nodata = true;
                 continue;
             }
-            // Merge options that answer the same records (e.g. weighted pools that resolve to one edge).
-            std::vector<Outcome> merged;
-            for (auto& o : r.outs) {
-                auto it = std::find_if(merged.begin(), merged.end(),
-                                       [&](const Outcome& m) { return m.edges == o.edges && m.window == o.window; });
-                if (it != merged.end())
-                    it->p += o.p;
-                else
-                    merged.push_back(o);
-            }
+            std::vector<Outcome> merged = merge_outcomes(r.outs);
             ca.first = static_cast<uint32_t>(snap->options.size());
             ca.n = static_cast<uint16_t>(merged.size());
             double cum = 0;
@@ -618,7 +743,7 @@ std::unique_ptr<Steering> Steering::build(const SteeringConfig& config, unsigned
     for (auto& sc : s.config->steers) {
         SteerRt rt;
         rt.cfg = &sc;
-        add_node(*s.config, rt, sc.policy, 0);
+        add_node(*s.config, rt, sc.policy, 0, "");
         uses_location = uses_location || rt.loc_slots > 0;
         s.steers.push_back(std::move(rt));
     }
@@ -694,6 +819,7 @@ std::unique_ptr<Steering> Steering::build(const SteeringConfig& config, unsigned
         st->name_hash_[h] = static_cast<uint32_t>(i + 1);
     }
 
+    s.db = std::make_unique<LocationDb>(std::move(db));
     s.owned_current = render(s);
     s.current.store(s.owned_current.get(), std::memory_order_release);
     return st;
@@ -709,8 +835,8 @@ const SteeredName* Steering::find(std::span<const uint8_t> name) const noexcept 
     }
 }
 
-Answer Steering::answer(const SteeredName& name, uint16_t qtype, const ClientLocation& where,
-                        unsigned worker) const noexcept {
+Answer Steering::answer(const SteeredName& name, uint16_t qtype, const ClientLocation& where, unsigned worker,
+                        AnswerTrace* trace) const noexcept {
     Answer a;
     int32_t idx = qtype == 1 ? name.a_ : qtype == 28 ? name.aaaa_ : -1;
     if (idx < 0) {
@@ -748,17 +874,34 @@ Answer Steering::answer(const SteeredName& name, uint16_t qtype, const ClientLoc
     const Snapshot* snap = st.current.load(std::memory_order_acquire);
     const ClassAnswer& ca = snap->answers[s.base + hit.value];
     WorkerSlot& w = st.workers[worker % st.worker_count];
-    w.answers.fetch_add(1, std::memory_order_relaxed);
+    if (trace) {
+        // Explained, not served: the worker's PRNG and counters are not ours to touch from this thread.
+        trace->traced = true;
+        trace->steer = idx;
+        trace->family = static_cast<uint8_t>(v4 ? AF_INET : AF_INET6);
+        trace->used_bits = static_cast<uint8_t>(used);
+        trace->capped = truncated;
+        std::memcpy(trace->masked, masked, sizeof masked);
+        trace->answer_class = hit.value;
+        trace->depth = hit.depth;
+        trace->scope = a.scope_prefix;
+        trace->nodata = ca.nodata;
+        trace->failed_open = ca.failed_open;
+        trace->options = ca.n;
+    } else {
+        w.answers.fetch_add(1, std::memory_order_relaxed);
+    }
     if (ca.nodata) {
         a.nodata = true;
         return a;
     }
-    auto next = [&w]() noexcept {
+    uint64_t& rng = trace ? trace->seed : w.rng;
+    auto next = [&rng]() noexcept {
         // xorshift64*: per-worker state, so no sharing between threads
-        w.rng ^= w.rng >> 12;
-        w.rng ^= w.rng << 25;
-        w.rng ^= w.rng >> 27;
-        return static_cast<uint32_t>((w.rng * 2685821657736338717ull) >> 32);
+        rng ^= rng >> 12;
+        rng ^= rng << 25;
+        rng ^= rng >> 27;
+        return static_cast<uint32_t>((rng * 2685821657736338717ull) >> 32);
     };
     const Option* opt = &snap->options[ca.first];
     if (ca.n > 1) {
@@ -767,6 +910,10 @@ Answer Steering::answer(const SteeredName& name, uint16_t qtype, const ClientLoc
             ++opt;
     }
     unsigned start = opt->count > 1 ? next() % opt->count : 0;
+    if (trace) {
+        trace->option = static_cast<uint16_t>(opt - &snap->options[ca.first]);
+        trace->start = static_cast<uint16_t>(start);
+    }
     a.records = std::span<const uint8_t>(snap->bytes.data() + opt->offset + start * opt->rr_size,
                                          static_cast<size_t>(opt->window) * opt->rr_size);
     a.rr_count = opt->window;
@@ -778,9 +925,74 @@ Answer Steering::answer(const SteeredName& name, uint16_t qtype, const ClientLoc
     }
     if (ca.failed_open) {
         a.failed_open = true;
-        w.failed_open.fetch_add(1, std::memory_order_relaxed);
+        if (!trace) w.failed_open.fetch_add(1, std::memory_order_relaxed);
     }
     return a;
+}
+
+namespace {
+
+// "198.51.100.0/24": the first `bits` of addr (network order; 4 bytes for AF_INET).
+std::string network_text(int family, const uint8_t* addr, unsigned bits) {
+    uint8_t a[16] = {};
+    unsigned max = family == AF_INET ? 32 : 128;
+    bits = std::min(bits, max);
+    std::memcpy(a, addr, family == AF_INET ? 4 : 16);
+    for (unsigned b = bits; b < max; ++b)
+        a[b >> 3] &= static_cast<uint8_t>(~(0x80u >> (b & 7)));
+    char buf[INET6_ADDRSTRLEN] = {};
+    inet_ntop(family, a, buf, sizeof buf);
+    return std::string(buf) + "/" + std::to_string(bits);
+}
+
+} // namespace
+
+SteeringExplanation Steering::explain(const AnswerTrace& t) const {
+    SteeringExplanation e;
+    const SteeringState& st = *state_;
+    if (!t.traced || t.steer < 0 || static_cast<size_t>(t.steer) >= st.steers.size()) return e;
+    const SteerRt& rt = st.steers[static_cast<size_t>(t.steer)];
+    const SteerConfig& sc = *rt.cfg;
+    e.name = sc.name;
+    e.qtype = sc.qtype == 1 ? "A" : "AAAA";
+    e.ttl = sc.ttl;
+    e.policy = policy_name(sc.policy.type);
+    e.uses_location = rt.loc_slots > 0;
+    e.database = st.config->database;
+    e.cidr_file = st.config->cidr_file;
+    e.looked_up = network_text(t.family, t.masked, t.used_bits);
+    e.capped = t.capped;
+    Location loc;
+    if (e.uses_location && st.db) {
+        // The same masked address the class tree was walked with, in the tree it was derived from.
+        const RadixTree& tree = t.family == AF_INET ? st.db->tree_v4() : st.db->tree_v6();
+        RadixTree::Hit hit = tree.lookup(t.masked, t.used_bits);
+        e.location_known = hit.value != kUnknownLocation;
+        loc = st.db->location(hit.value);
+        e.location_network = network_text(t.family, t.masked, hit.depth);
+    }
+    e.location = loc;
+    e.class_network = network_text(t.family, t.masked, std::min(t.depth, t.used_bits));
+    if (t.answer_class < rt.class_labels.size()) e.class_labels = rt.class_labels[t.answer_class];
+    e.scope = t.scope;
+    bool failed_open = false;
+    Eval r = evaluate_class(st, rt, t.answer_class, nullptr, &failed_open, &e.walk, &loc);
+    e.failed_open = t.failed_open;
+    e.nodata = t.nodata;
+    std::vector<Outcome> merged = merge_outcomes(r.outs);
+    for (size_t i = 0; i < merged.size(); ++i) {
+        OptionExplanation oe;
+        oe.probability = merged[i].p;
+        for (uint32_t edge : merged[i].edges)
+            oe.edges.push_back(st.edge_names[edge]);
+        oe.window = merged[i].window;
+        oe.chosen = !t.nodata && i == t.option;
+        if (oe.chosen)
+            for (unsigned k = 0; k < oe.window && !oe.edges.empty(); ++k)
+                e.answer.push_back(oe.edges[(t.start + k) % oe.edges.size()]);
+        e.options.push_back(std::move(oe));
+    }
+    return e;
 }
 
 const std::vector<std::string>& Steering::edge_names() const noexcept {

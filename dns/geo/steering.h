@@ -31,6 +31,8 @@
 #include <string>
 #include <vector>
 
+#include "dns/geo/steering_explanation.h"
+
 namespace shared {
 class ConfigSection;
 class ConfigDiagnostics;
@@ -66,6 +68,26 @@ struct Answer {
     // NOERROR with no answer records (e.g. geolocation without a default and no matching rule, as Route53 does).
     bool nodata = false;
     // Every candidate was unhealthy, so all were treated as healthy (Route53 fails open). Already counted.
+    bool failed_open = false;
+};
+
+// What one Steering::answer() decided, for explaining it (meridian-dns explain, the admin /_meridian/explain).
+// The DNS workers pass no trace, so their path stays what it was; a traced answer draws its weighted and rotation
+// choices from `seed` instead of a worker's PRNG and is not counted in the metrics. Plain data: no allocation.
+struct AnswerTrace {
+    uint64_t seed = 0x9E3779B97F4A7C15ull; // in: PRNG state for the weighted / rotation choices
+    bool traced = false;                   // out: answer() recorded its decision below
+    int32_t steer = -1;                    // which steer (per name and type)
+    uint8_t family = 0;                    // AF_INET / AF_INET6 as looked up (IPv4-mapped IPv6 reads as AF_INET)
+    uint8_t used_bits = 0;                 // address bits the lookup could use (source prefix, capped /24, /56)
+    bool capped = false;                   // the source prefix was longer than the privacy cap
+    uint8_t masked[16] = {};               // the address with the bits past used_bits cleared
+    uint32_t answer_class = 0;             // the class the radix tree mapped the address to
+    uint8_t depth = 0;                     // bits the tree walked to decide
+    uint8_t scope = 0;                     // the ECS scope answer() returned
+    uint16_t option = 0, options = 0;      // the weighted option drawn, of how many
+    uint16_t start = 0;                    // the rotation start within that option
+    bool nodata = false;
     bool failed_open = false;
 };
 
@@ -119,7 +141,14 @@ class Steering {
     // If !name.steers(qtype) returns {nodata = true}.
     // The returned span stays valid at least 60 s after a later set_health() replaced it (retired renderings are
     // freed lazily by set_health() once that old), and until the Steering is destroyed.
-    Answer answer(const SteeredName& name, uint16_t qtype, const ClientLocation& where, unsigned worker) const noexcept;
+    // `trace`: see AnswerTrace (null on the query path).
+    Answer answer(const SteeredName& name, uint16_t qtype, const ClientLocation& where, unsigned worker,
+                  AnswerTrace* trace = nullptr) const noexcept;
+
+    // Why answer() decided what `trace` recorded, from the same trees, plans and policy evaluation that render the
+    // answers, under the current health (dns/geo/steering_explanation.h). Control plane: the thread that calls
+    // set_health() (the DNS main loop), or before workers start.
+    SteeringExplanation explain(const AnswerTrace& trace) const;
 
     // --- control plane (DNS main loop only) ---
 
