@@ -173,6 +173,19 @@ void ClientConn::on_read_end(ssize_t nread) {
 }
 
 void ClientConn::tls_on_ciphertext(const char* data, size_t len) {
+    // One write for everything this input causes: a full handshake with a request in its last flight (as browsers
+    // and s_time send it) answers with session tickets, the response and, for a closing one, close_notify, which
+    // were four writes (each a syscall and, on loopback, a wakeup of the viewer) and are one now.
+    tls_corked_ = true;
+    tls_on_ciphertext_corked(data, len);
+    tls_corked_ = false;
+    if (closing_ || !tls_) return; // (answer_plain_http drops the TLS side: its answer is plain)
+    tls_flush_output();
+    std::string& out = tls_->output();
+    if (!in_request_ && out.empty() && out.capacity() > kTlsRecordBytes + 1024) std::string().swap(out);
+}
+
+void ClientConn::tls_on_ciphertext_corked(const char* data, size_t len) {
     uint64_t now = uv_now(loop());
     last_activity_ms_ = now;
     if (lingering_) return; // drained and discarded
@@ -205,8 +218,7 @@ void ClientConn::tls_on_ciphertext(const char* data, size_t len) {
         tls_pull(); // a response is in progress: take what fits, parse once it is done
     }
     if (closing_) return;
-    tls_flush_output(); // key updates answered during reads
-    if (!closing_ && !in_request_ && !request_begun_ && !lingering_ && tls_->partial_record()) {
+    if (!in_request_ && !request_begun_ && !lingering_ && tls_->partial_record()) {
         // Half a record is a request begun: header_timeout bounds it from its first byte, so a viewer dribbling
         // a record (or stopping mid-record) cannot hold the connection by the keep-alive timeout alone.
         request_begun_ = true;
@@ -718,9 +730,10 @@ void ClientConn::tls_pump() {
     tls_flush_output();
 }
 
-void ClientConn::tls_flush_output() {
+void ClientConn::tls_flush_output(bool force) {
     std::string& out = tls_->output();
     if (out.empty() || closing_) return;
+    if (tls_corked_ && !force && out.size() < kTlsFlightBytes) return;
     // As on plain HTTP, what the socket takes at once costs no write request (only while nothing is queued, so the
     // ciphertext stays in order).
     size_t done = 0;
@@ -789,6 +802,10 @@ void ClientConn::on_write(uv_write_t* req, int status) noexcept {
         return;
     }
     if (c->closing_) return;
+    if (c->close_after_write_) {
+        if (c->writes_in_flight_ == 0) c->close();
+        return;
+    }
     if (resumes_file && c->file_rest_.len > 0) {
         // Nothing was queued behind the probe byte (a later write would have flushed the rest to memory).
         c->send_file_rest();
@@ -822,7 +839,9 @@ void ClientConn::maybe_finish_response() {
         // only record-sized ones (enough for small keep-alive responses without an allocation).
         for (WriteReq* r = free_reqs_; r; r = r->next_free)
             if (r->owned.capacity() > kTlsRecordBytes + 1024) std::string().swap(r->owned);
-        if (tls_->output().capacity() > kTlsRecordBytes + 1024) std::string().swap(tls_->output());
+        // (The output may still hold this response's ciphertext, corked: tls_on_ciphertext trims it after sending.)
+        if (tls_->output().empty() && tls_->output().capacity() > kTlsRecordBytes + 1024)
+            std::string().swap(tls_->output());
     }
     in_request_ = false;
     response_ended_ = false;
@@ -844,7 +863,7 @@ void ClientConn::finish_connection() {
     // answer is delivered, then read and discard until the viewer closes, lingering_timeout passes without
     // input, or lingering_time is up.
     if (eof_ || no_linger_ || drain_ || settings_.lingering_time_ms == 0) {
-        close();
+        close_after_output();
         return;
     }
     bool unread = rejected_ || in_start_ != in_end_ || parser_.in_message();
@@ -856,10 +875,30 @@ void ClientConn::finish_connection() {
         }
     }
     if (!unread) {
-        close();
+        close_after_output();
         return;
     }
     start_linger();
+}
+
+void ClientConn::close_after_output() {
+    if (!tls_ || tls_->output().empty()) {
+        close();
+        return;
+    }
+    // A response answered inside tls_on_ciphertext still waits in the SSL's output (corked): it leaves with
+    // close_notify in one write, and the connection closes once that is written (close() alone would send only
+    // what the socket takes at once).
+    tls_->shutdown();
+    tls_flush_output(true);
+    if (closing_) return;
+    if (writes_in_flight_ == 0) {
+        close();
+        return;
+    }
+    stop_reading(); // nothing more is read after close_notify
+    close_after_write_ = true;
+    arm_timer(); // keepalive_timeout bounds a viewer that stops reading now
 }
 
 void ClientConn::start_linger() {
@@ -869,7 +908,7 @@ void ClientConn::start_linger() {
     if (tls_) {
         // close_notify before the FIN (uv_shutdown waits for the queued writes): the viewer sees a clean end.
         tls_->shutdown();
-        tls_flush_output();
+        tls_flush_output(true);
         if (closing_) return;
     }
     shutdown_req_.data = this;
@@ -903,14 +942,15 @@ void ClientConn::close() {
     file_rest_.len = 0;
     stop_reading();
     if (tls_) {
-        // Best effort close_notify, only when nothing else waits to be written (it must not jump the queue).
+        // Best effort: the ciphertext not sent yet (a corked response) and close_notify, in one direct write, only
+        // when nothing else waits to be written (it must not jump the queue).
         tls_->shutdown();
-        char alert[128];
-        size_t n = tls_->take_output(alert, sizeof alert);
-        if (n > 0 && writes_in_flight_ == 0) {
-            uv_buf_t b = uv_buf_init(alert, static_cast<unsigned>(n));
+        std::string& out = tls_->output();
+        if (!out.empty() && writes_in_flight_ == 0) {
+            uv_buf_t b = uv_buf_init(out.data(), static_cast<unsigned>(out.size()));
             uv_try_write(reinterpret_cast<uv_stream_t*>(&tcp_), &b, 1);
         }
+        out.clear();
         queued_bytes_ -= tls_plain_queued_;
         tls_plain_queued_ = 0;
         tls_q_.clear();

@@ -142,8 +142,10 @@ class ClientConn final : public Viewer {
     void on_read_end(ssize_t nread);
 
     // ---- TLS (tls_ set): every plaintext byte goes through the SSL, ciphertext through uv writes ----
-    // Ciphertext arrived: handshake, then decrypt into in_ and parse.
+    // Ciphertext arrived: handshake, then decrypt into in_ and parse. What this produces (the handshake's session
+    // tickets, the responses answered at once, a close_notify) leaves in one write at the end.
     void tls_on_ciphertext(const char* data, size_t len);
+    void tls_on_ciphertext_corked(const char* data, size_t len);
     // Counts how the viewer ended input (a read error or EOF) in the TLS metrics.
     void tls_count_read_end(ssize_t nread);
     // Plain HTTP on the TLS port: a plain-text 400 saying so, then close.
@@ -156,8 +158,11 @@ class ClientConn final : public Viewer {
     void tls_queue(const uv_buf_t* bufs, unsigned n);
     void tls_queue_copy(std::string_view s);
     void tls_pump();
-    // Sends the ciphertext waiting in the SSL's output (a direct write first, the rest queued).
-    void tls_flush_output();
+    // Sends the ciphertext waiting in the SSL's output (a direct write first, the rest queued). While corked (in
+    // tls_on_ciphertext) it waits, up to kTlsFlightBytes, unless `force`.
+    void tls_flush_output(bool force = false);
+    // Closes, after sending the ciphertext still corked in the SSL's output (with close_notify) when there is any.
+    void close_after_output();
     struct TlsPiece {
         const char* ref; // nullptr: bytes at `off` in tls_copies_
         size_t off;
@@ -211,8 +216,10 @@ class ClientConn final : public Viewer {
     std::unique_ptr<ViewerTls> tls_;
     std::vector<TlsPiece> tls_q_; // plaintext waiting to be encrypted; [tls_q_head_, end) left
     size_t tls_q_head_ = 0;
-    std::string tls_copies_;        // the bytes of copied pieces
-    uint64_t tls_plain_queued_ = 0; // bytes in tls_q_ (part of queued_bytes_)
+    std::string tls_copies_;         // the bytes of copied pieces
+    uint64_t tls_plain_queued_ = 0;  // bytes in tls_q_ (part of queued_bytes_)
+    bool tls_corked_ = false;        // inside tls_on_ciphertext: flushes wait for its end
+    bool close_after_write_ = false; // close_notify is queued: close once the writes are done
 };
 
 // The connections of one worker. Not thread-safe (worker loop only).

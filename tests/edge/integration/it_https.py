@@ -31,6 +31,7 @@ site = os.path.join(tmp, "site")
 os.makedirs(site)
 big = os.urandom(1 << 20)
 huge = os.urandom(6 << 20)
+mid = os.urandom(60 << 10)
 with open(os.path.join(site, "index.html"), "w") as fh:
     fh.write("<h1>hello over tls</h1>\n")
 for d in ("only-https", "to-https"):
@@ -39,6 +40,8 @@ for d in ("only-https", "to-https"):
         fh.write(f"<p>{d}</p>\n")
 with open(os.path.join(site, "big.bin"), "wb") as fh:
     fh.write(big)
+with open(os.path.join(site, "mid.bin"), "wb") as fh:
+    fh.write(mid)
 with open(os.path.join(site, "huge.bin"), "wb") as fh:
     fh.write(huge)
 
@@ -273,6 +276,28 @@ try:
     f.check(edge.metric_sum("meridian_edge_tls_handshake_errors_total") >= errors1 + 2, "handshake timeouts counted")
     code, _ = curl(f"https://127.0.0.1:{port}/index.html")
     f.check(edge.proc.poll() is None and code == "200", "edge alive and serving HTTPS after the bad input")
+
+    # --- hits answered in the read that brought the request leave in one write after it (corked), also when the
+    # socket takes only part of them: a 60 KiB hit to a viewer with a 4 KiB receive buffer that reads late, on a
+    # keep-alive connection (twice) and with Connection: close (closed once all of it is written) ---
+    curl(f"https://127.0.0.1:{port}/mid.bin")  # cached
+    for close in (False, True):
+        raw = socket.create_connection(("127.0.0.1", port), timeout=10)
+        raw.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        ctx = ssl.create_default_context()
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+        t = ctx.wrap_socket(raw, server_hostname="example.test")
+        hdr = "Connection: close\r\n" if close else ""
+        for i in range(1 if close else 2):
+            t.sendall(f"GET /mid.bin HTTP/1.1\r\nHost: example.test\r\n{hdr}\r\n".encode())
+            time.sleep(1)  # the edge has answered by now and the socket took only part of it
+            st, _, b = read_response(t, timeout=10)
+            f.check(st == 200 and b == mid, f"60 KiB hit to a slow reader, close={close}, request {i + 1}: "
+                                            f"{st}, {len(b or b'')} bytes, intact: {b == mid}")
+        if close:
+            f.check(closed_within(t, 10), "closed after the whole Connection: close answer")
+        t.close()
 
     # --- a viewer that never reads a large HTTPS response ---
     curl(f"https://127.0.0.1:{port}/huge.bin")  # cached
