@@ -218,14 +218,15 @@ bench_tls() {
       true
   done
   local h2_kinds=()
+  declare -A h2_skip=()
   for kind in "${kinds[@]}"; do
     local a
     a=$(tls_alpn "${port[$kind]}" h2)
     if [ "$a" = h2 ]; then
       h2_kinds+=("$kind")
     else
-      skip_row tls "h2 cache hit 1KiB (h2load -c10 -m10)" "$kind" \
-        "$([ "$kind" = meridian ] && echo "skipped: edge has no h2 yet" || echo "no h2 (ALPN gave '${a:-none}')")"
+      h2_skip[$kind]=$([ "$kind" = meridian ] && echo "skipped: edge has no h2 yet" || echo "no h2 (ALPN gave '${a:-none}')")
+      log "tls: $kind: ${h2_skip[$kind]}"
     fi
   done
   log "tls: ${TLS_ROUNDS} rounds, ${secs}s per case and server (${kinds[*]}; h2: ${h2_kinds[*]:-none}), key $TLS_KEY," \
@@ -257,6 +258,9 @@ bench_tls() {
   tls_median "${all_cases[1]}" "$rd/reuse" "${kinds[@]}"
   for s in $TLS_SIZES; do tls_median "HTTPS cache hit $s keep-alive" "$rd/ka$s" "${kinds[@]}"; done
   [ ${#h2_kinds[@]} -gt 0 ] && tls_median "h2 cache hit 1KiB (h2load -c10 -m10)" "$rd/h2" "${h2_kinds[@]}"
+  for kind in "${!h2_skip[@]}"; do
+    record group=tls case="h2 cache hit 1KiB (h2load -c10 -m10)" server="$kind" skipped="${h2_skip[$kind]}"
+  done
   for kind in "${kinds[@]}"; do stop_pid "${pid[$kind]}"; done
   stop_pid "$origin_pid"
 }
