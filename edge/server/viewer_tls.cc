@@ -195,6 +195,9 @@ ViewerTls::Status ViewerTls::feed(const char* data, size_t len) {
 
 long ViewerTls::read(char* buf, size_t cap) {
     if (failed_ || !done_) return failed_ ? -2 : 0;
+    // Nothing received and nothing decrypted waits: SSL_read could only answer WANT_READ. The connection asks
+    // after each read and after each request it parsed, so this skips two of every three calls on a keep-alive hit.
+    if (BIO_ctrl_pending(rbio_) == 0 && !SSL_has_pending(ssl_)) return 0;
     ERR_clear_error();
     int rc = SSL_read(ssl_, buf, static_cast<int>(cap > (1u << 30) ? (1u << 30) : cap));
     if (rc > 0) return rc;
