@@ -802,7 +802,7 @@ void ClientConn::on_write(uv_write_t* req, int status) noexcept {
         return;
     }
     if (c->closing_) return;
-    if (c->close_after_write_) {
+    if (c->close_after_notify_) {
         if (c->writes_in_flight_ == 0) c->close();
         return;
     }
@@ -897,7 +897,7 @@ void ClientConn::close_after_output() {
         return;
     }
     stop_reading(); // nothing more is read after close_notify
-    close_after_write_ = true;
+    close_after_notify_ = true;
     arm_timer(); // keepalive_timeout bounds a viewer that stops reading now
 }
 

@@ -216,10 +216,10 @@ class ClientConn final : public Viewer {
     std::unique_ptr<ViewerTls> tls_;
     std::vector<TlsPiece> tls_q_; // plaintext waiting to be encrypted; [tls_q_head_, end) left
     size_t tls_q_head_ = 0;
-    std::string tls_copies_;         // the bytes of copied pieces
-    uint64_t tls_plain_queued_ = 0;  // bytes in tls_q_ (part of queued_bytes_)
-    bool tls_corked_ = false;        // inside tls_on_ciphertext: flushes wait for its end
-    bool close_after_write_ = false; // close_notify is queued: close once the writes are done
+    std::string tls_copies_;          // the bytes of copied pieces
+    uint64_t tls_plain_queued_ = 0;   // bytes in tls_q_ (part of queued_bytes_)
+    bool tls_corked_ = false;         // inside tls_on_ciphertext: flushes wait for its end
+    bool close_after_notify_ = false; // close_notify is queued: close once the writes are done
 };
 
 // The connections of one worker. Not thread-safe (worker loop only).
