@@ -222,7 +222,9 @@ bench_tls() {
   for kind in "${kinds[@]}"; do
     local a
     a=$(tls_alpn "${port[$kind]}" h2)
-    if [ "$a" = h2 ]; then
+    if ! command -v h2load >/dev/null; then
+      h2_skip[$kind]="h2load not installed (Debian nghttp2-client)"
+    elif [ "$a" = h2 ]; then
       h2_kinds+=("$kind")
     else
       h2_skip[$kind]=$([ "$kind" = meridian ] && echo "skipped: edge has no h2 yet" || echo "no h2 (ALPN gave '${a:-none}')")
