@@ -9,6 +9,7 @@
 #include "edge/cache/cache_key.h"
 #include "edge/config/edge_config.h"
 #include "edge/proxy/proxy_handler.h"
+#include "edge/server/h2_session.h"
 #include "edge/server/http_server.h"
 #include "edge/server/loop_proxy_io.h"
 #include "edge/server/viewer_tls.h"
@@ -29,8 +30,10 @@ struct EdgeApp::Slot {
     uint32_t max_connections = 0;
     std::shared_ptr<shared::TlsServerContext> tls; // [tls], replaced on reload (on the worker's thread)
 
-    void apply_limits(const LimitsConfig& l) {
+    void apply_limits(const EdgeConfig& c) {
+        const LimitsConfig& l = c.limits;
         conn_settings = conn_settings_of(l);
+        conn_settings.http2 = c.http2;
         max_connections = l.max_connections;
     }
 };
@@ -112,6 +115,33 @@ void EdgeApp::register_metrics(shared::MetricsRegistry& m) {
     m.counter_fn("meridian_edge_hit_for_miss_evictions_total",
                  "Hit-for-miss keys evicted (least recently used) to stay within cache.hit_for_miss_max_bytes", "",
                  co(&CoalescerStats::hfm_evictions));
+    struct H2Counter {
+        const char* name;
+        const char* help;
+        const std::atomic<uint64_t>* v;
+    };
+    const H2Stats& h2 = h2_stats();
+    for (const H2Counter& c : {
+             H2Counter{"meridian_edge_http2_connections_total", "Viewer connections that spoke HTTP/2",
+                       &h2.connections},
+             H2Counter{"meridian_edge_http2_streams_total", "HTTP/2 streams (requests) of closed connections",
+                       &h2.streams},
+             H2Counter{"meridian_edge_http2_client_resets_total", "HTTP/2 streams the viewer cancelled (RST_STREAM)",
+                       &h2.client_resets},
+             H2Counter{"meridian_edge_http2_refused_streams_total",
+                       "HTTP/2 streams refused (over max_concurrent_streams)", &h2.refused_streams},
+             H2Counter{"meridian_edge_http2_rapid_reset_goaways_total",
+                       "HTTP/2 connections ended with ENHANCE_YOUR_CALM for cancelling too many streams "
+                       "(CVE-2023-44487)",
+                       &h2.rapid_reset_goaways},
+             H2Counter{"meridian_edge_http2_protocol_errors_total",
+                       "HTTP/2 connections ended by a protocol error or flood of the viewer", &h2.protocol_errors},
+         }) {
+        const std::atomic<uint64_t>* v = c.v;
+        m.counter_fn(c.name, c.help, "", [v] { return static_cast<double>(v->load(std::memory_order_relaxed)); });
+    }
+    m.gauge_fn("meridian_edge_http2_open_connections", "Open HTTP/2 viewer connections", "",
+               [] { return static_cast<double>(h2_stats().open_connections.load(std::memory_order_relaxed)); });
     m.counter_fn("meridian_edge_tls_handshakes_total", "TLS handshakes completed on the HTTPS listeners", "",
                  [] { return static_cast<double>(viewer_tls_stats().handshakes.load(std::memory_order_relaxed)); });
     m.counter_fn("meridian_edge_tls_resumed_total", "TLS handshakes that resumed a session (ticket or cache)", "",
@@ -214,7 +244,7 @@ bool EdgeApp::start(uv_loop_t* main_loop, shared::MetricsRegistry&) {
                 s->io = std::make_unique<LoopProxyIo>(
                     w.loop(), [m, shard](uint64_t ms) { m->observe_origin_latency(shard, ms); });
                 s->handler = std::make_unique<ProxyHandler>(*s->io, w.index(), services, rt);
-                s->apply_limits(rt->config.limits);
+                s->apply_limits(rt->config);
                 s->server =
                     std::make_unique<HttpServer>(w.loop(), s->handler.get(), &s->conn_settings, &s->max_connections);
                 for (size_t k = 0; k < listen.size() + listen_tls.size(); ++k) {
@@ -306,7 +336,7 @@ void EdgeApp::reload(const std::string& config_path) {
         Slot* sp = s.get();
         s->worker->post([sp, rt, tls] {
             if (sp->handler) sp->handler->set_runtime(rt);
-            sp->apply_limits(rt->config.limits);
+            sp->apply_limits(rt->config);
             sp->tls = tls;
         });
     }

@@ -677,6 +677,15 @@ std::optional<EdgeConfig> parse_edge_config(shared::ConfigSection root) {
     }
 
     parse_tls_config(root, c.tls);
+    parse_http2_config(root, c.http2);
+    if (!c.http2.enabled) {
+        // HTTP/2 off: ALPN offers only what the connections speak.
+        auto& alpn = c.tls.options.alpn;
+        std::erase(alpn, std::string("h2"));
+        if (alpn.empty()) {
+            if (auto sec = root.table("tls")) sec->error("alpn", "lists only \"h2\" but [http2] enabled = false");
+        }
+    }
 
     if (auto sec = root.table("access_log")) {
         c.access_log.file = sec->get_output_path("file", "");

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "edge/access/trusted_key_group.h"
+#include "edge/config/http2_config.h"
 #include "edge/config/redirect_rule.h"
 #include "edge/config/response_headers_policy.h"
 #include "edge/config/site_hosts.h"
@@ -216,6 +217,7 @@ struct EdgeConfig {
     AccessLogConfig access_log;
     HealthConfig health;
     TlsConfig tls;           // [tls]: the HTTPS listener
+    Http2Config http2;       // [http2]: HTTP/2 for viewers
     std::string config_file; // the file this was loaded from
 };
 

@@ -23,11 +23,11 @@ void parse_tls_config(shared::ConfigSection& root, TlsConfig& out) {
     shared::TlsServerOptions& o = out.options;
     o.ciphers = sec->get_string("ciphers", "");
     o.ciphersuites = sec->get_string("ciphersuites", "");
-    o.alpn = sec->get_string_list("alpn", {"http/1.1"});
+    o.alpn = sec->get_string_list("alpn", {"h2", "http/1.1"});
     for (const std::string& p : o.alpn) {
-        if (p != "http/1.1") {
-            // Only HTTP/1.1 is spoken on the connection: advertising anything else would break those clients.
-            sec->error("alpn", "\"" + p + "\": only \"http/1.1\" is supported");
+        if (p != "http/1.1" && p != "h2") {
+            // Only these are spoken on the connection: advertising anything else would break those clients.
+            sec->error("alpn", "\"" + p + "\": only \"h2\" and \"http/1.1\" are supported");
         }
     }
     o.session_cache_size = sec->get_int("session_cache_size", o.session_cache_size, 0, 10'000'000);

@@ -45,6 +45,12 @@ struct HttpRequest {
 
     // First header with this name (case-insensitive), or "" with *found = false.
     std::string_view header(std::string_view name, bool* found = nullptr) const;
+    // HTTP/1.0: a body of unknown length ends with the connection, keep-alive must be asked for, no interim
+    // responses.
+    bool http10() const { return version_major == 1 && version_minor == 0; }
+    // HTTP/1.1: a body of unknown length goes chunked. HTTP/2 frames every body by its stream (RFC 9113 §8.1), so
+    // neither chunked coding nor a connection close ends it.
+    bool chunked_bodies() const { return version_major == 1 && version_minor >= 1; }
 };
 
 class RequestParser {

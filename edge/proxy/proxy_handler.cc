@@ -231,7 +231,7 @@ bool ProxyHandler::serve_hit(Viewer& viewer, const HttpRequest& req, const Respo
         eh.has_age = true;
         eh.age = obj->age_seconds(now_ms);
         eh.keep_alive = keep_alive;
-        eh.http10 = req.version_minor == 0;
+        eh.http10 = req.http10();
         eh.cache_name = runtime_->config.server_name;
         eh.cache_status.present = true;
         eh.cache_status.has_ttl = true;
@@ -269,7 +269,7 @@ bool ProxyHandler::serve_hit(Viewer& viewer, const HttpRequest& req, const Respo
         // The body is in a shared-memory file: its pages go to the socket by reference (sendfile).
         FileSpan fs{file_fd, file_off, whole.data, whole.len};
         bytes =
-            write_object_head(viewer, *obj, shown, keep_alive, false, true, req.version_minor == 0, now_ms, nullptr, 0,
+            write_object_head(viewer, *obj, shown, keep_alive, false, true, req.http10(), now_ms, nullptr, 0,
                               partial ? &range : nullptr, &fs, status_override, {}, {}, policy, req.header("origin"));
         viewer.pin(obj);
         log_request(viewer, &req, partial ? 206 : status, shown, bytes + size);
@@ -283,7 +283,7 @@ bool ProxyHandler::serve_hit(Viewer& viewer, const HttpRequest& req, const Respo
         fb[i] = OutBuf{first[i].data, first[i].len};
         off += first[i].len;
     }
-    bytes = write_object_head(viewer, *obj, shown, keep_alive, false, true, req.version_minor == 0, now_ms, fb,
+    bytes = write_object_head(viewer, *obj, shown, keep_alive, false, true, req.http10(), now_ms, fb,
                               static_cast<unsigned>(nfirst), partial ? &range : nullptr, nullptr, status_override, {},
                               {}, policy, req.header("origin"));
     if (size) {
@@ -707,7 +707,7 @@ void ProxyHandler::send_simple(Viewer& viewer, const HttpRequest* req, int statu
     eh.via = runtime_->via;
     eh.result = result;
     eh.keep_alive = keep_alive;
-    eh.http10 = req && req->version_minor == 0;
+    eh.http10 = req && req->http10();
     size_t start = h.size();
     std::string with_policy; // an answer of the edge's own: not the hit path, so composing the lines may allocate
     if (policy) {

@@ -410,9 +410,9 @@ void ProxySession::pump() {
             return;
         }
         if (!known_length && !head_only_) {
-            if (req_.version_minor >= 1)
+            if (req_.chunked_bodies())
                 chunked_ = true;
-            else
+            else if (req_.http10())
                 keep_alive_ = false; // HTTP/1.0: the body ends when the connection does
         }
         if (obj_->status() >= 400) status_override_ = 0; // the page is an error itself: its own status
@@ -424,7 +424,7 @@ void ProxySession::pump() {
         }
         viewer_.pin(obj_);
         bytes_ += handler_->write_object_head(
-            viewer_, *obj_, result_, keep_alive_, chunked_, known_length, req_.version_minor == 0, now, nullptr, 0,
+            viewer_, *obj_, result_, keep_alive_, chunked_, known_length, req_.http10(), now, nullptr, 0,
             ro == RangeOutcome::partial ? &range : nullptr, nullptr, status_override_, cache_status(),
             own_obj_ && obj_ == own_obj_ ? std::string_view(own_fields_) : std::string_view(), policy_,
             req_.header("origin"));
@@ -1012,9 +1012,10 @@ void ProxySession::on_origin_head(const shared::HttpResponseHead& head) {
 void ProxySession::on_origin_interim(const shared::HttpResponseHead& head) {
     // RFC 9110 §15.2: interim responses go on to the viewer this fetch answers (as nginx >= 1.29, Varnish and H2O
     // pass 103 Early Hints), never into the cache (RFC 9111 §3), and never to an HTTP/1.0 viewer. 100 Continue
-    // answers an Expect the edge never forwards, so it is for no one. Viewers collapsed onto this fill wait for
+    // answers an Expect the edge never forwards, so it is for no one. An HTTP/2 viewer gets none yet (its stream
+    // sends one HEADERS block per response). Viewers collapsed onto this fill wait for
     // the final response without them: their requests are not the one the origin is answering.
-    if (head.status == 100 || phase_ != Phase::head || req_.version_minor == 0) return;
+    if (head.status == 100 || phase_ != Phase::head || !req_.chunked_bodies()) return;
     if (role_ != Role::pass && role_ != Role::lead) return;
     std::string out;
     out.reserve(64 + head.headers.size() * 48);
@@ -1151,10 +1152,10 @@ void ProxySession::write_pass_head(int status, std::string_view reason, const sh
     if (!content_length.empty()) {
         w.header("Content-Length", content_length);
     } else if (!no_body) {
-        if (req_.version_minor >= 1) {
+        if (req_.chunked_bodies()) {
             chunked_ = true;
             w.header("Transfer-Encoding", "chunked");
-        } else {
+        } else if (req_.http10()) {
             keep_alive_ = false;
         }
     }
@@ -1163,7 +1164,7 @@ void ProxySession::write_pass_head(int status, std::string_view reason, const sh
     eh.via = rt_->via;
     eh.result = result_;
     eh.keep_alive = keep_alive_;
-    eh.http10 = req_.version_minor == 0;
+    eh.http10 = req_.http10();
     eh.server = !has_server;
     eh.cache_name = rt_->config.server_name;
     eh.cache_status.present = true;

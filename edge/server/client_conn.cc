@@ -55,6 +55,8 @@ ClientConn* ClientConn::accept(uv_stream_t* server, ConnSet* set, RequestHandler
     if (tls && *tls) {
         c->tls_ = std::make_unique<ViewerTls>(*tls);
         c->parser_.set_secure(true); // the viewer protocol policy reads it
+    } else {
+        c->h2c_possible_ = settings.http2.enabled && settings.http2.h2c;
     }
     uv_loop_t* loop = server->loop;
     uv_tcp_init(loop, &c->tcp_);
@@ -210,6 +212,10 @@ void ClientConn::tls_on_ciphertext_corked(const char* data, size_t len) {
     if (!was_done) {
         // From here on the header timeout counts from the first byte of a request, as on plain HTTP.
         request_begun_ = false;
+        if (tls_->alpn() == "h2") {
+            start_h2();
+            if (closing_) return;
+        }
         arm_timer();
     }
     if (!in_request_) {
@@ -298,10 +304,88 @@ bool ClientConn::tls_pull() {
     return got;
 }
 
+void ClientConn::start_h2() {
+    h2c_possible_ = false;
+    // The viewer's preface and SETTINGS must arrive within header_timeout, as a request's headers would.
+    request_begun_ = false;
+    request_start_ms_ = uv_now(loop());
+    h2_ = std::make_unique<H2Session>(*this, handler_, H2Limits{settings_.http2, settings_.limits}, tls_ != nullptr);
+    if (!h2_->start()) close();
+}
+
+bool ClientConn::detect_h2c() {
+    // RFC 9113 §3.3: a client that knows the server speaks HTTP/2 sends the preface straight away.
+    static constexpr std::string_view kPreface = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+    size_t avail = in_end_ - in_start_;
+    if (avail == 0) return true;
+    size_t k = std::min(avail, kPreface.size());
+    if (std::memcmp(in_.data() + in_start_, kPreface.data(), k) != 0) {
+        h2c_possible_ = false; // HTTP/1.1 (the preface's "PRI" method is no request the edge answers)
+        return true;
+    }
+    if (k < kPreface.size()) return false;
+    start_h2();
+    return true;
+}
+
+void ClientConn::h2_process_input() {
+    for (;;) {
+        if (in_start_ < in_end_) {
+            // nghttp2 takes every byte (it keeps partial frames itself), so in_ is free again right away.
+            size_t n = in_end_ - in_start_;
+            size_t off = in_start_;
+            in_start_ = in_end_ = 0;
+            h2_->on_input(in_.data() + off, n);
+        }
+        if (closing_ || input_paused_ || close_after_write_) break;
+        if (!tls_ || !tls_pull()) break;
+    }
+    if (closing_) return;
+    if (eof_) {
+        close();
+        return;
+    }
+    if (!input_paused_ && !close_after_write_) start_reading();
+    arm_timer();
+}
+
+void ClientConn::pause_input(bool paused) {
+    if (input_paused_ == paused || closing_) return;
+    input_paused_ = paused;
+    if (paused) {
+        stop_reading();
+    } else {
+        start_reading();
+        process_input(); // TLS: plaintext the SSL still holds
+    }
+}
+
+void ClientConn::close_transport() {
+    if (closing_) return;
+    if (!output_pending()) {
+        close();
+        return;
+    }
+    close_after_write_ = true; // on_write closes once the queue is written (the send timeout bounds the wait)
+    stop_reading();
+}
+
 void ClientConn::process_input() {
     if (processing_ || lingering_) return;
     processing_ = true;
     if (tls_) tls_pull();
+    if (h2c_possible_ && !h2_ && !detect_h2c()) {
+        processing_ = false; // the rest of what may be the preface is still to come
+        if (closing_) return;
+        if (in_end_ < in_.size()) start_reading();
+        arm_timer();
+        return;
+    }
+    if (h2_) {
+        h2_process_input();
+        processing_ = false;
+        return;
+    }
     for (;;) {
         while (!in_request_ && !closing_ && in_start_ < in_end_) {
             auto r = parser_.feed(in_.data() + in_start_, in_end_ - in_start_);
@@ -354,6 +438,10 @@ void ClientConn::maybe_send_continue() {
 
 ClientConn::Phase ClientConn::phase() const {
     if (lingering_) return Phase::linger;
+    if (h2_) {
+        if (!h2_->preface_received()) return Phase::header;
+        return h2_->active_streams() > 0 || output_pending() ? Phase::response : Phase::idle;
+    }
     if (in_request_) return Phase::response;
     if (parser_.headers_done()) return Phase::body;
     if (request_begun_ || parser_.in_message() || in_start_ != in_end_) return Phase::header;
@@ -371,7 +459,10 @@ uint64_t ClientConn::deadline(Phase ph, uint64_t now) const {
         return last_activity_ms_ + settings_.body_timeout_ms;
     case Phase::response:
         // While the response is produced and nothing waits for the socket, the exchange has its own timeouts.
-        return output_pending() ? last_write_ms_ + settings_.send_timeout_ms : now + settings_.keepalive_timeout_ms;
+        if (output_pending()) return last_write_ms_ + settings_.send_timeout_ms;
+        // HTTP/2: response bytes the viewer's flow-control windows hold back count as unsent.
+        if (h2_ && h2_->blocked()) return h2_->last_progress_ms() + settings_.send_timeout_ms;
+        return now + settings_.keepalive_timeout_ms;
     case Phase::linger:
         return std::min(linger_start_ms_ + settings_.lingering_time_ms,
                         last_activity_ms_ + settings_.lingering_timeout_ms);
@@ -411,10 +502,20 @@ void ClientConn::on_timer(uv_timer_t* t) noexcept {
     switch (ph) {
     case Phase::idle:
     case Phase::linger:
+        if (c->h2_) {
+            c->h2_->close_idle(); // GOAWAY first, so the viewer knows no stream was lost
+            if (!c->closing_) c->arm_timer();
+            return;
+        }
         c->close();
         return;
     case Phase::header:
     case Phase::body:
+        if (c->h2_) {
+            shared::log::debug("edge", "HTTP/2 preface timed out", {{"client", c->peer_ip_}});
+            c->close();
+            return;
+        }
         if (c->tls_ && !c->tls_->handshake_done()) {
             // A handshake that never finishes: nothing can be answered on it.
             viewer_tls_stats().count(TlsHandshakeFailure::timeout);
@@ -815,6 +916,15 @@ void ClientConn::on_write(uv_write_t* req, int status) noexcept {
         c->tls_pump();
         if (c->closing_) return;
     }
+    if (c->close_after_write_) {
+        if (!c->output_pending()) c->close();
+        return;
+    }
+    if (c->h2_ && c->queued_bytes_ <= c->settings_.client_buffer_bytes / 2) {
+        c->h2_->on_transport_writable();
+        if (c->closing_) return;
+        c->arm_timer();
+    }
     if (c->exchange_ && c->queued_bytes_ <= c->settings_.client_buffer_bytes / 2) c->exchange_->on_writable();
     c->maybe_finish_response();
 }
@@ -933,6 +1043,10 @@ void ClientConn::abort() {
 void ClientConn::close_when_idle() {
     drain_ = true;
     keep_alive_ = false;
+    if (h2_) {
+        h2_->drain(); // GOAWAY; the connection closes once its streams are answered
+        return;
+    }
     if (!in_request_) close(); // also ends a lingering close
 }
 
@@ -960,6 +1074,7 @@ void ClientConn::close() {
         exchange_ = nullptr;
         ex->on_viewer_gone();
     }
+    if (h2_) h2_->on_transport_closed();
     set_->remove(this);
     handler_->on_conn_close();
     uv_close(reinterpret_cast<uv_handle_t*>(&tcp_), on_close);

@@ -20,8 +20,10 @@
 
 #include "edge/cache/cached_object.h"
 #include "edge/cache/ref.h"
+#include "edge/config/http2_config.h"
 #include "edge/http/request_parser.h"
 #include "edge/proxy/viewer.h"
+#include "edge/server/h2_session.h"
 #include "edge/server/viewer_tls.h"
 #include "shared/net/address.h"
 
@@ -37,11 +39,15 @@ struct ConnSettings {
     uint64_t lingering_time_ms = 30'000;    // lingering close: total time input is drained after the answer
     uint64_t lingering_timeout_ms = 5'000;  // lingering close: longest silence while draining
     uint64_t client_buffer_bytes = 256 << 10;
+    Http2Config http2; // [http2]
 };
 
 class ConnSet; // the worker's list of connections (for drain and max_connections)
 
-class ClientConn final : public Viewer {
+// An HTTPS connection whose ALPN chose "h2", or a plain one that opened with the HTTP/2 preface (h2c with prior
+// knowledge), hands its plaintext to an H2Session instead of the HTTP/1.1 parser; the session's streams are the
+// Viewers then, and this object is their H2Transport.
+class ClientConn final : public Viewer, public H2Transport {
   public:
     // Accepts a pending connection from `server`. Returns nullptr (and closes nothing) when accept failed. With
     // `tls` (an HTTPS listener) the connection speaks TLS: the header timeout bounds the handshake too.
@@ -80,6 +86,20 @@ class ClientConn final : public Viewer {
     const shared::SocketAddress& peer() const { return peer_; }
     bool closing() const { return closing_; }
     uint64_t id() const { return id_; }
+
+    // ---- H2Transport: for the HTTP/2 session ----
+    bool send_copy(std::string_view bytes) override { return write_copy(bytes); }
+    uint64_t send_queued() const override { return queued_bytes_; }
+    uint64_t send_buffer_limit() const override { return settings_.client_buffer_bytes; }
+    bool transport_closed() const override { return closing_; }
+    void close_transport() override;
+    void hold_transport() override { hold(); }
+    void release_transport() override { release(); }
+    uint64_t now_ms() const override { return uv_now(tcp_.loop); }
+    std::string_view transport_peer_ip() const override { return peer_ip_; }
+    std::string_view transport_tls_protocol() const override { return tls_protocol(); }
+    std::string_view transport_tls_cipher() const override { return tls_cipher(); }
+    void pause_input(bool paused) override;
 
     // Intrusive list links (ConnSet).
     ClientConn* prev_ = nullptr;
@@ -138,6 +158,12 @@ class ClientConn final : public Viewer {
     void flush_file_rest();
     // Makes sure the timer fires no later than `deadline_ms` (uv_now time); never restarts it for a later one.
     void timer_by(uint64_t deadline_ms);
+    // HTTP/2: hands the connection to an H2Session (ALPN "h2", or the h2c preface).
+    void start_h2();
+    // Feeds every plaintext byte there is to the H2Session.
+    void h2_process_input();
+    // Plain listener, before the first request: false while the bytes so far may still be the HTTP/2 preface.
+    bool detect_h2c();
     // The ending of input (EOF, reset, or the TLS viewer's close_notify as UV_EOF).
     void on_read_end(ssize_t nread);
 
@@ -212,6 +238,10 @@ class ClientConn final : public Viewer {
     bool rejected_ = false;      // the parser refused input: what follows it is unread
     bool no_linger_ = false;     // timed out: close without draining
     bool lingering_ = false;
+    bool h2c_possible_ = false;      // plain listener, h2c on, and no byte yet that is not the preface
+    bool input_paused_ = false;      // H2Transport::pause_input
+    bool close_after_write_ = false; // H2Transport::close_transport with output still queued
+    std::unique_ptr<H2Session> h2_;
     // TLS only (empty for plain HTTP):
     std::unique_ptr<ViewerTls> tls_;
     std::vector<TlsPiece> tls_q_; // plaintext waiting to be encrypted; [tls_q_head_, end) left

@@ -253,6 +253,14 @@ std::string_view ViewerTls::protocol() const {
     return SSL_get_version(ssl_);
 }
 
+std::string_view ViewerTls::alpn() const {
+    if (!ssl_) return {};
+    const unsigned char* p = nullptr;
+    unsigned len = 0;
+    SSL_get0_alpn_selected(ssl_, &p, &len);
+    return p ? std::string_view(reinterpret_cast<const char*>(p), len) : std::string_view();
+}
+
 std::string_view ViewerTls::cipher() const {
     if (!ssl_ || !done_) return {};
     const char* c = SSL_get_cipher_name(ssl_);

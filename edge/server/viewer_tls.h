@@ -99,6 +99,8 @@ class ViewerTls {
     // For the access log (CloudFront's ssl-protocol and ssl-cipher): static strings, "" before the handshake.
     std::string_view protocol() const;
     std::string_view cipher() const;
+    // The protocol ALPN selected ("h2", "http/1.1"); "" when none was.
+    std::string_view alpn() const;
     // OpenSSL's reason for the last failure (debug log).
     const char* error_reason() const { return reason_; }
 

@@ -49,7 +49,7 @@ TEST_CASE("TLS config: listeners and certificates, paths relative to the config"
     REQUIRE(c->tls.options.certificates.size() == 2);
     CHECK(c->tls.options.certificates[0].is_default);
     CHECK(c->tls.options.certificates[0].pairs.at(0).cert_file == (d.dir / "tls/example.test.crt").string());
-    CHECK(c->tls.options.alpn == std::vector<std::string>{"http/1.1"});
+    CHECK(c->tls.options.alpn == std::vector<std::string>{"h2", "http/1.1"});
     CHECK(c->tls.session_ticket_rotation_ms == 3'600'000);
     std::string err;
     auto ctx = shared::TlsServerContext::create(c->tls.options, &err);
@@ -103,9 +103,15 @@ TEST_CASE("TLS config: bad certificates are errors at their key, with the reason
                       "[[tls.certificate]]\ncert = \"tls/example.test.crt\"\nkey = \"tls/example.test.key\"\n"));
         CHECK_THAT(d.messages(), Catch::Contains("ciphers") && Catch::Contains("NOT-A-CIPHER"));
     }
-    SECTION("ALPN other than http/1.1") {
-        CHECK(!d.load(std::string("[tls]\nalpn = [\"h2\", \"http/1.1\"]\nlisten = \"127.0.0.1:8443\"\n") +
+    SECTION("ALPN other than h2 and http/1.1") {
+        CHECK(!d.load(std::string("[tls]\nalpn = [\"h3\", \"http/1.1\"]\nlisten = \"127.0.0.1:8443\"\n") +
                       "[[tls.certificate]]\ncert = \"tls/example.test.crt\"\nkey = \"tls/example.test.key\"\n"));
+        CHECK_THAT(d.messages(), Catch::Contains("alpn") && Catch::Contains("h3"));
+    }
+    SECTION("ALPN h2 alone with HTTP/2 off") {
+        CHECK(!d.load(std::string("[tls]\nalpn = [\"h2\"]\nlisten = \"127.0.0.1:8443\"\n") +
+                      "[[tls.certificate]]\ncert = \"tls/example.test.crt\"\nkey = \"tls/example.test.key\"\n" +
+                      "[http2]\nenabled = false\n"));
         CHECK_THAT(d.messages(), Catch::Contains("alpn") && Catch::Contains("h2"));
     }
     SECTION("a bad address") {

@@ -181,8 +181,10 @@ try:
     f.check(rc != 0 and "Cipher is (NONE)" in out, f"TLS 1.1 refused (exit {rc})")
     rc, out = s_client(port, "-tls1_2", stdin=HTTP_REQ)
     f.check(rc == 0 and "Protocol  : TLSv1.2" in out, "TLS 1.2 accepted")
-    rc, out = s_client(port, "-alpn", "h2,http/1.1", stdin=HTTP_REQ)
-    f.check("ALPN protocol: http/1.1" in out, "ALPN: http/1.1 chosen from h2,http/1.1")
+    rc, out = s_client(port, "-alpn", "h2,http/1.1", stdin=HTTP_REQ)  # not the HTTP/2 preface: closed at once
+    f.check("ALPN protocol: h2" in out, "ALPN: h2 chosen from h2,http/1.1 ([http2] is on by default)")
+    rc, out = s_client(port, "-alpn", "http/1.1", stdin=HTTP_REQ)
+    f.check("ALPN protocol: http/1.1" in out, "ALPN: http/1.1 chosen from http/1.1")
     f.check("HTTP/1.1 200" in out, "a request through s_client is answered")
 
     # --- the same bytes over HTTPS as over HTTP ---
