@@ -361,13 +361,23 @@ void ClientConn::pause_input(bool paused) {
 }
 
 void ClientConn::close_transport() {
-    if (closing_) return;
+    if (closing_ || lingering_) return;
     if (!output_pending()) {
-        close();
+        h2_finish();
         return;
     }
     close_after_write_ = true; // on_write closes once the queue is written (the send timeout bounds the wait)
     stop_reading();
+}
+
+void ClientConn::h2_finish() {
+    // The GOAWAY is written; a viewer still sending (a flood) would make close() send RST, which can destroy the
+    // GOAWAY before it is read: linger as after an HTTP/1.1 answer.
+    if (eof_ || drain_ || settings_.lingering_time_ms == 0) {
+        close();
+        return;
+    }
+    start_linger();
 }
 
 void ClientConn::process_input() {
@@ -500,8 +510,10 @@ void ClientConn::on_timer(uv_timer_t* t) noexcept {
         return;
     }
     switch (ph) {
-    case Phase::idle:
     case Phase::linger:
+        c->close();
+        return;
+    case Phase::idle:
         if (c->h2_) {
             c->h2_->close_idle(); // GOAWAY first, so the viewer knows no stream was lost
             if (!c->closing_) c->arm_timer();
@@ -917,7 +929,7 @@ void ClientConn::on_write(uv_write_t* req, int status) noexcept {
         if (c->closing_) return;
     }
     if (c->close_after_write_) {
-        if (!c->output_pending()) c->close();
+        if (!c->output_pending() && !c->lingering_) c->h2_finish();
         return;
     }
     if (c->h2_ && c->queued_bytes_ <= c->settings_.client_buffer_bytes / 2) {

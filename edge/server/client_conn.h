@@ -160,6 +160,8 @@ class ClientConn final : public Viewer, public H2Transport {
     void timer_by(uint64_t deadline_ms);
     // HTTP/2: hands the connection to an H2Session (ALPN "h2", or the h2c preface).
     void start_h2();
+    // HTTP/2 is over (GOAWAY written): close, lingering while the viewer may still send.
+    void h2_finish();
     // Feeds every plaintext byte there is to the H2Session.
     void h2_process_input();
     // Plain listener, before the first request: false while the bytes so far may still be the HTTP/2 preface.
