@@ -159,6 +159,8 @@ void format_access_log_line(const AccessLogEntry& e, LogTimeCache& times, std::s
     put_field(out, e.ssl_protocol);
     out.push_back('\t');
     put_field(out, e.ssl_cipher);
+    out.push_back('\t');
+    put_field(out, e.protocol_version);
     out.push_back('\n');
 }
 

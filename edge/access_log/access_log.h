@@ -1,8 +1,9 @@
 // The access log: one tab-separated line per request with CloudFront's standard-log fields
 //   date time x-edge-location sc-bytes c-ip cs-method cs(Host) cs-uri-stem sc-status cs(Referer) cs(User-Agent)
-//   cs-uri-query x-edge-result-type time-taken x-site ssl-protocol ssl-cipher
+//   cs-uri-query x-edge-result-type time-taken x-site ssl-protocol ssl-cipher cs-protocol-version
 // (x-site: the [[site]] that answered, "-" for the top-level site or a request no site took; ssl-protocol and
-// ssl-cipher: the viewer connection's TLS version and cipher in OpenSSL's names, "-" for plain HTTP.)
+// ssl-cipher: the viewer connection's TLS version and cipher in OpenSSL's names, "-" for plain HTTP;
+// cs-protocol-version: "HTTP/1.1", "HTTP/1.0" or "HTTP/2.0", "-" for a request refused before its version.)
 // Workers format lines into their own AccessLogBuffer (no lock, no allocation once warm) and flush whole lines with
 // one write(2) to the shared file, so lines never interleave. SIGUSR1 (reopen), a SIGHUP with another file, and
 // turning the log off all swap what is behind the same descriptor number (dup3; /dev/null when off) and never close
@@ -51,9 +52,10 @@ struct AccessLogEntry {
     std::string_view query;
     std::string_view result_type;
     double time_taken_s = 0;
-    std::string_view site;         // the [[site]]'s name; "" = the top-level site, or none
-    std::string_view ssl_protocol; // "TLSv1.3"...; "" = plain HTTP
-    std::string_view ssl_cipher;   // "TLS_AES_128_GCM_SHA256"...; "" = plain HTTP
+    std::string_view site;             // the [[site]]'s name; "" = the top-level site, or none
+    std::string_view ssl_protocol;     // "TLSv1.3"...; "" = plain HTTP
+    std::string_view ssl_cipher;       // "TLS_AES_128_GCM_SHA256"...; "" = plain HTTP
+    std::string_view protocol_version; // "HTTP/2.0", "HTTP/1.1", "HTTP/1.0"; "" = unknown
 };
 
 // Formats one line (fields escaped so they hold no tab, newline or space; empty fields as "-") onto `out`.

@@ -748,6 +748,7 @@ void ProxyHandler::log_request(Viewer& viewer, const HttpRequest* req, int statu
         e.referer = req->header("referer");
         e.user_agent = req->header("user-agent");
         e.query = req->query;
+        e.protocol_version = req->version_major == 2 ? "HTTP/2.0" : req->http10() ? "HTTP/1.0" : "HTTP/1.1";
         if (const SiteConfig* site = match_site(runtime_->config, req->host)) e.site = site->name;
     }
     e.status = status;

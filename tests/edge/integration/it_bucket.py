@@ -226,7 +226,8 @@ try:
     lines = open(edge.access_log).read().splitlines()
     f.check(len(lines) > 20, f"access log has lines ({len(lines)})")
     fields = lines[0].split("\t")
-    f.eq(len(fields), 17, "access log line has 17 tab-separated fields")
+    f.eq(len(fields), 18, "access log line has 18 tab-separated fields")
+    f.eq(fields[17], "HTTP/1.1", "cs-protocol-version")
     f.check(any("\tHit\t" in l for l in lines) and any("\tMiss\t" in l for l in lines),
             "access log result types Hit and Miss")
     # A listen address that is taken: a clear error and exit 1, nothing left running.

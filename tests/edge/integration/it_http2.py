@@ -217,6 +217,13 @@ try:
     except subprocess.TimeoutExpired:
         rc = None
     f.eq(rc, 0, "the edge exits 0 after draining")
+    lines = [ln.split("\t") for ln in open(edge.access_log).read().splitlines()]
+    f.check(any(x[7] == "/big.bin" and x[15].startswith("TLSv1.") and x[17] == "HTTP/2.0" for x in lines),
+            "access log: cs-protocol-version HTTP/2.0 for an h2 request")
+    f.check(any(x[7] == "/big.bin" and x[15] == "-" and x[17] == "HTTP/2.0" for x in lines),
+            "access log: HTTP/2.0 for an h2c request")
+    f.check(any(x[7] == "/index.html" and x[15] == "-" and x[17] == "HTTP/1.1" for x in lines),
+            "access log: HTTP/1.1 for the HTTP/1.1 request")
 finally:
     edge.stop()
     py.stop()

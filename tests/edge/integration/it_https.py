@@ -328,10 +328,10 @@ try:
     f.eq(edge.stop(), 0, "SIGTERM exit code (no sanitizer report)")
     lines = open(edge.access_log).read().splitlines()
     https_lines = [l.split("\t") for l in lines if "/big.bin" in l]
-    tls_fields = {(x[-2], x[-1]) for x in https_lines}
+    tls_fields = {(x[15], x[16]) for x in https_lines}
     f.check(any(p.startswith("TLSv1.") and c != "-" for p, c in tls_fields), f"ssl-protocol/ssl-cipher: {tls_fields}")
     f.check(("-", "-") in tls_fields, "plain HTTP lines have \"-\" \"-\"")
-    f.check(all(len(x) == 17 for x in https_lines), "17 fields per line")
+    f.check(all(len(x) == 18 for x in https_lines), "18 fields per line")
 
     # --- resumption across two workers ---
     edge2 = start_edge(workers=2)

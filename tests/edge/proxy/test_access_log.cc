@@ -42,7 +42,7 @@ TEST_CASE("access log line has the CloudFront fields in order", "[edge][access_l
     CHECK(out.back() == '\n');
     CHECK(out.find('\n') == out.size() - 1);
     auto f = split(out.substr(0, out.size() - 1), '\t');
-    REQUIRE(f.size() == 17);
+    REQUIRE(f.size() == 18);
     CHECK(f[0] == "1994-11-06");
     CHECK(f[1] == "08:49:37");
     CHECK(f[2] == "edge-a");
@@ -60,14 +60,17 @@ TEST_CASE("access log line has the CloudFront fields in order", "[edge][access_l
     CHECK(f[14] == "-"); // x-site: the top-level site
     CHECK(f[15] == "-"); // ssl-protocol: plain HTTP
     CHECK(f[16] == "-"); // ssl-cipher
+    CHECK(f[17] == "-"); // cs-protocol-version: unknown
 
     e.site = "blog";
     e.ssl_protocol = "TLSv1.3";
     e.ssl_cipher = "TLS_AES_128_GCM_SHA256";
+    e.protocol_version = "HTTP/2.0";
     out.clear();
     format_access_log_line(e, out);
     f = split(out.substr(0, out.size() - 1), '\t');
-    REQUIRE(f.size() == 17);
+    REQUIRE(f.size() == 18);
+    CHECK(f[17] == "HTTP/2.0");
     CHECK(f[14] == "blog");
     CHECK(f[15] == "TLSv1.3");
     CHECK(f[16] == "TLS_AES_128_GCM_SHA256");
