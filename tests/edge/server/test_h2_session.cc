@@ -1,0 +1,313 @@
+#include <catch2/catch.hpp>
+
+#include <nghttp2/nghttp2.h>
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "edge/server/h2_session.h"
+
+// H2Session without sockets: an nghttp2 client session in memory is the viewer, a fake transport carries the bytes,
+// and a fake handler answers the way the proxy does (an HTTP/1.1-shaped head, then the body).
+
+namespace {
+
+using edge::H2Session;
+
+struct FakeTransport final : edge::H2Transport {
+    std::string out;
+    uint64_t now = 1000;
+    bool closed = false;
+    int holds = 0;
+    bool send_copy(std::string_view b) override {
+        out.append(b);
+        return !closed;
+    }
+    uint64_t send_queued() const override { return 0; }
+    uint64_t send_buffer_limit() const override { return 1 << 20; }
+    bool transport_closed() const override { return closed; }
+    void close_transport() override { closed = true; }
+    void hold_transport() override { ++holds; }
+    void release_transport() override { --holds; }
+    uint64_t now_ms() const override { return now; }
+    std::string_view transport_peer_ip() const override { return "192.0.2.1"; }
+    std::string_view transport_tls_protocol() const override { return "TLSv1.3"; }
+    std::string_view transport_tls_cipher() const override { return "TLS_AES_128_GCM_SHA256"; }
+    void pause_input(bool) override {}
+};
+
+struct FakeHandler final : edge::RequestHandler {
+    std::vector<std::string> seen; // "METHOD path host vMAJOR.MINOR cookie"
+    edge::Viewer* later = nullptr;
+    std::string body100 = std::string(100, 'x');
+    void handle(edge::Viewer& v, const edge::HttpRequest& req) override {
+        seen.push_back(std::string(req.method_name) + " " + std::string(req.path) + " " + std::string(req.host) + " v" +
+                       std::to_string(req.version_major) + "." + std::to_string(req.version_minor) + " " +
+                       std::string(req.header("cookie")));
+        if (req.path == "/hit") {
+            v.head_buffer() = "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nConnection: keep-alive\r\nX-A:  b \r\n\r\n";
+            edge::OutBuf bufs[2] = {{v.head_buffer().data(), v.head_buffer().size()}, {"hello", 5}};
+            v.write(bufs, 2);
+            v.end_response(true);
+        } else if (req.path == "/interim") {
+            v.write("HTTP/1.1 103 Early Hints\r\nLink: </a.css>\r\n\r\n");
+            v.write("HTTP/1.1 204 No Content\r\nTransfer-Encoding: chunked\r\n\r\n");
+            v.end_response(true);
+        } else if (req.path == "/big") {
+            v.write("HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n");
+            v.write(body100);
+            v.end_response(true);
+        } else if (req.path == "/later") {
+            later = &v;
+            v.hold();
+        } else {
+            v.write("HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n");
+            v.end_response(false);
+        }
+    }
+    void reject(edge::Viewer& v, int status, const char*) override {
+        v.write("HTTP/1.1 " + std::to_string(status) + " X\r\nContent-Length: 0\r\n\r\n");
+        v.end_response(false);
+    }
+};
+
+struct Client {
+    nghttp2_session* ng = nullptr;
+    struct Stream {
+        std::map<std::string, std::string> headers;
+        std::string data;
+        bool closed = false;
+        uint32_t error = 0;
+    };
+    std::map<int32_t, Stream> streams;
+    int goaway = -1;
+
+    explicit Client(uint32_t window = 1 << 20) {
+        nghttp2_session_callbacks* cb;
+        nghttp2_session_callbacks_new(&cb);
+        nghttp2_session_callbacks_set_on_header_callback(
+            cb,
+            [](nghttp2_session*, const nghttp2_frame* f, const uint8_t* n, size_t nl, const uint8_t* v, size_t vl,
+               uint8_t, void* u) -> int {
+                static_cast<Client*>(u)->streams[f->hd.stream_id].headers[std::string((const char*)n, nl)] =
+                    std::string((const char*)v, vl);
+                return 0;
+            });
+        nghttp2_session_callbacks_set_on_data_chunk_recv_callback(
+            cb, [](nghttp2_session*, uint8_t, int32_t id, const uint8_t* d, size_t l, void* u) -> int {
+                static_cast<Client*>(u)->streams[id].data.append((const char*)d, l);
+                return 0;
+            });
+        nghttp2_session_callbacks_set_on_stream_close_callback(
+            cb, [](nghttp2_session*, int32_t id, uint32_t e, void* u) -> int {
+                auto& s = static_cast<Client*>(u)->streams[id];
+                s.closed = true;
+                s.error = e;
+                return 0;
+            });
+        nghttp2_session_callbacks_set_on_frame_recv_callback(
+            cb, [](nghttp2_session*, const nghttp2_frame* f, void* u) -> int {
+                if (f->hd.type == NGHTTP2_GOAWAY)
+                    static_cast<Client*>(u)->goaway = static_cast<int>(f->goaway.error_code);
+                return 0;
+            });
+        nghttp2_option* opt;
+        nghttp2_option_new(&opt);
+        nghttp2_option_set_no_auto_window_update(opt, 1); // a window opens only when the test says so
+        nghttp2_session_client_new2(&ng, cb, this, opt);
+        nghttp2_option_del(opt);
+        nghttp2_session_callbacks_del(cb);
+        nghttp2_settings_entry iv[] = {{NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, window}};
+        nghttp2_submit_settings(ng, NGHTTP2_FLAG_NONE, iv, 1);
+        nghttp2_session_set_local_window_size(ng, NGHTTP2_FLAG_NONE, 0, 1 << 24);
+    }
+    ~Client() { nghttp2_session_del(ng); }
+    int32_t get(const char* path, std::vector<std::pair<std::string, std::string>> extra = {}) {
+        std::vector<std::pair<std::string, std::string>> h = {
+            {":method", "GET"}, {":path", path}, {":scheme", "https"}, {":authority", "example.test"}};
+        h.insert(h.end(), extra.begin(), extra.end());
+        std::vector<nghttp2_nv> nv;
+        for (auto& [n, v] : h)
+            nv.push_back({(uint8_t*)n.data(), (uint8_t*)v.data(), n.size(), v.size(), NGHTTP2_NV_FLAG_NONE});
+        return nghttp2_submit_request(ng, nullptr, nv.data(), nv.size(), nullptr, nullptr);
+    }
+    // Client → server, then server → client, until neither has more.
+    void exchange(H2Session& s, FakeTransport& t) {
+        for (int i = 0; i < 20; ++i) {
+            std::string bytes;
+            const uint8_t* d;
+            ssize_t n;
+            while ((n = nghttp2_session_mem_send(ng, &d)) > 0)
+                bytes.append((const char*)d, static_cast<size_t>(n));
+            if (!bytes.empty()) s.on_input(bytes.data(), bytes.size());
+            std::string back;
+            back.swap(t.out);
+            if (!back.empty()) nghttp2_session_mem_recv(ng, (const uint8_t*)back.data(), back.size());
+            if (bytes.empty() && back.empty()) return;
+        }
+    }
+};
+
+edge::H2Limits limits() {
+    edge::H2Limits l;
+    l.http2.max_stream_resets = 5;
+    return l;
+}
+
+} // namespace
+
+TEST_CASE("H2Session: a stream answered as HTTP/1.1 reaches the viewer as HTTP/2", "[edge][server][h2]") {
+    FakeTransport t;
+    FakeHandler h;
+    H2Session s(t, &h, limits(), true);
+    REQUIRE(s.start());
+    Client c;
+    int32_t id = c.get("/hit", {{"cookie", "a=1"}, {"cookie", "b=2"}});
+    c.exchange(s, t);
+    REQUIRE(h.seen.size() == 1);
+    CHECK(h.seen[0] == "GET /hit example.test v2.0 a=1; b=2"); // RFC 9113 §8.2.3: cookies joined
+    auto& st = c.streams[id];
+    CHECK(st.closed);
+    CHECK(st.error == NGHTTP2_NO_ERROR);
+    CHECK(st.headers[":status"] == "200");
+    CHECK(st.headers["x-a"] == "b");
+    CHECK(st.headers["content-length"] == "5");
+    CHECK(st.headers.count("connection") == 0); // RFC 9113 §8.2.2
+    CHECK(st.data == "hello");
+    CHECK(s.active_streams() == 0);
+    CHECK(!t.closed);
+}
+
+TEST_CASE("H2Session: interim heads are dropped, connection-specific fields too", "[edge][server][h2]") {
+    FakeTransport t;
+    FakeHandler h;
+    H2Session s(t, &h, limits(), false);
+    REQUIRE(s.start());
+    Client c;
+    int32_t id = c.get("/interim");
+    c.exchange(s, t);
+    auto& st = c.streams[id];
+    CHECK(st.closed);
+    CHECK(st.headers[":status"] == "204");
+    CHECK(st.headers.count("link") == 0);
+    CHECK(st.headers.count("transfer-encoding") == 0);
+}
+
+TEST_CASE("H2Session: the body waits for the viewer's window", "[edge][server][h2]") {
+    FakeTransport t;
+    FakeHandler h;
+    H2Session s(t, &h, limits(), true);
+    REQUIRE(s.start());
+    Client c(10); // a 10-byte stream window
+    int32_t id = c.get("/big");
+    c.exchange(s, t);
+    auto& st = c.streams[id];
+    CHECK(st.headers[":status"] == "200");
+    CHECK(st.data.size() == 10);
+    CHECK(!st.closed);
+    CHECK(s.blocked());
+    t.now += 5000;
+    CHECK(s.last_progress_ms() == 1000); // the send timeout counts from the last DATA frame
+    nghttp2_submit_window_update(c.ng, NGHTTP2_FLAG_NONE, id, 1000);
+    c.exchange(s, t);
+    CHECK(st.closed);
+    CHECK(st.data == h.body100);
+    CHECK(!s.blocked());
+}
+
+TEST_CASE("H2Session: a response written later; the viewer cancelling it tells the source", "[edge][server][h2]") {
+    FakeTransport t;
+    FakeHandler h;
+    H2Session s(t, &h, limits(), true);
+    REQUIRE(s.start());
+    Client c;
+    int32_t id = c.get("/later");
+    c.exchange(s, t);
+    REQUIRE(h.later);
+    CHECK(t.holds == 1);
+    struct Events final : edge::ViewerEvents {
+        bool gone = false;
+        void on_writable() override {}
+        void on_viewer_gone() override { gone = true; }
+    } ev;
+    h.later->attach(&ev);
+    CHECK(h.later->write("HTTP/1.1 200 OK\r\n"));
+    nghttp2_submit_rst_stream(c.ng, NGHTTP2_FLAG_NONE, id, NGHTTP2_CANCEL);
+    c.exchange(s, t);
+    CHECK(ev.gone);
+    CHECK(h.later->gone());
+    CHECK(!h.later->write("more"));
+    h.later->release();
+    CHECK(t.holds == 0);
+    CHECK(s.active_streams() == 0);
+    CHECK(c.streams[id].headers.empty()); // the head never completed: nothing was sent
+}
+
+TEST_CASE("H2Session: rapid reset ends the connection with ENHANCE_YOUR_CALM", "[edge][server][h2]") {
+    FakeTransport t;
+    FakeHandler h;
+    H2Session s(t, &h, limits(), true); // 5 resets per 10 s
+    REQUIRE(s.start());
+    Client c;
+    auto open_and_cancel = [&](int n) {
+        for (int i = 0; i < n; ++i) {
+            int32_t id = c.get("/later"); // stays open until the viewer cancels it
+            c.exchange(s, t);
+            nghttp2_submit_rst_stream(c.ng, NGHTTP2_FLAG_NONE, id, NGHTTP2_CANCEL);
+            c.exchange(s, t);
+        }
+    };
+    open_and_cancel(5);
+    CHECK(c.goaway == -1); // at the budget: fine
+    t.now += 10'000;       // a new window
+    open_and_cancel(5);
+    CHECK(c.goaway == -1);
+    uint64_t before = edge::h2_stats().rapid_reset_goaways.load();
+    open_and_cancel(1);
+    CHECK(c.goaway == NGHTTP2_ENHANCE_YOUR_CALM);
+    CHECK(edge::h2_stats().rapid_reset_goaways.load() == before + 1);
+    CHECK(t.closed);
+}
+
+TEST_CASE("H2Session: limits answer 414 and 431 per stream", "[edge][server][h2]") {
+    FakeTransport t;
+    FakeHandler h;
+    edge::H2Limits l = limits();
+    l.request.max_uri_bytes = 64;
+    l.request.max_header_bytes = 1024;
+    H2Session s(t, &h, l, true);
+    REQUIRE(s.start());
+    Client c;
+    std::string long_path = "/" + std::string(100, 'a');
+    int32_t a = c.get(long_path.c_str());
+    int32_t b = c.get("/hit", {{"x-big", std::string(2000, 'b')}});
+    int32_t ok = c.get("/hit");
+    c.exchange(s, t);
+    CHECK(c.streams[a].headers[":status"] == "414");
+    CHECK(c.streams[b].headers[":status"] == "431");
+    CHECK(c.streams[ok].headers[":status"] == "200");
+    CHECK(h.seen.size() == 1);
+    CHECK(c.goaway == -1);
+}
+
+TEST_CASE("H2Session: drain sends GOAWAY and closes once streams are done", "[edge][server][h2]") {
+    FakeTransport t;
+    FakeHandler h;
+    H2Session s(t, &h, limits(), true);
+    REQUIRE(s.start());
+    Client c;
+    int32_t id = c.get("/later");
+    c.exchange(s, t);
+    REQUIRE(h.later);
+    s.drain();
+    c.exchange(s, t);
+    CHECK(c.goaway == NGHTTP2_NO_ERROR);
+    CHECK(!t.closed);
+    h.later->write("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+    h.later->end_response(true);
+    c.exchange(s, t);
+    CHECK(c.streams[id].data == "ok");
+    h.later->release();
+    CHECK(t.closed);
+}
