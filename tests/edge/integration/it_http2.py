@@ -221,7 +221,8 @@ try:
     f.check(any(x[7] == "/big.bin" and x[15].startswith("TLSv1.") and x[17] == "HTTP/2.0" for x in lines),
             "access log: cs-protocol-version HTTP/2.0 for an h2 request")
     f.check(any(x[7] == "/big.bin" and x[15] == "-" and x[17] == "HTTP/2.0" for x in lines),
-            "access log: HTTP/2.0 for an h2c request")
+            "access log: HTTP/2.0 for an h2c request: "
+            f"{sorted({(x[7], x[8], x[15], x[17]) for x in lines if x[7] in ('/big.bin', '/index.html')})}")
     f.check(any(x[7] == "/index.html" and x[15] == "-" and x[17] == "HTTP/1.1" for x in lines),
             "access log: HTTP/1.1 for the HTTP/1.1 request")
 finally:
