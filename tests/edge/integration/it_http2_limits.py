@@ -37,6 +37,9 @@ with open(os.path.join(site, "index.html"), "w") as fh:
 py = PyOrigin()
 tls_port = free_port()
 conf = f"""
+[limits]
+header_timeout = "2s"
+keepalive_timeout = "3s"
 [tls]
 listen = ["127.0.0.1:{tls_port}"]
 [[tls.certificate]]
@@ -170,6 +173,21 @@ try:
         pass
     s.close()
     f.check(b"\x07\x00\x00\x00\x00" in got or len(got) > 0, "h2c with garbage frames: answered (GOAWAY) and closed")
+    # --- timeouts: a preface that never comes (header_timeout), an idle connection (keepalive_timeout) ---
+    c = H2Client(tls_port, settings=False)  # TLS with ALPN h2, then silence
+    t0 = time.time()
+    c.pump(lambda: False, timeout=8)
+    f.check(c.closed and 1.5 < time.time() - t0 < 7, f"no preface: closed after {time.time() - t0:.1f}s "
+            "(header_timeout 2s)")
+    c.close()
+    c = H2Client(tls_port)
+    sid = c.request("/index.html")
+    c.pump(lambda: c.done(sid), timeout=10)
+    t0 = time.time()
+    c.pump(lambda: c.closed, timeout=10)
+    f.check(c.goaway == 0 and c.closed and 2 < time.time() - t0 < 9,
+            f"idle: GOAWAY NO_ERROR and closed after {time.time() - t0:.1f}s (keepalive_timeout 3s)")
+    c.close()
     f.check(edge.proc.poll() is None, "the edge is alive at the end")
 finally:
     edge.stop()
