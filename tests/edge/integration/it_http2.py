@@ -136,6 +136,13 @@ try:
     f.check(st == "2 200" and sha(body) == sha(chunked_body), f"3 MiB chunked pass-through byte-exact: {st}, "
             f"{len(body)} bytes")
 
+    # --- an origin that dies mid-body: the stream is reset, never a short body that looks complete ---
+    p = subprocess.run(["curl", "-sSk", "--http2", "--max-time", "20", "-o", "/dev/null", "-w", "%{http_code}",
+                        base + "/py/truncated"], capture_output=True, timeout=60)
+    f.check(p.stdout == b"502" or p.returncode != 0,
+            f"origin truncates: 502, or the stream fails ({p.stdout!r}, curl exit {p.returncode})")
+    f.check(edge.proc.poll() is None, "the edge lives on")
+
     # --- h2c with prior knowledge on the plain listener ---
     p = subprocess.run(["curl", "-sS", "--http2-prior-knowledge", "-o", "-", "-w", "\n%{http_version} %{http_code}",
                         f"http://127.0.0.1:{edge.port}/big.bin"], capture_output=True, timeout=60)

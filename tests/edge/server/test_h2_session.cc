@@ -58,6 +58,10 @@ struct FakeHandler final : edge::RequestHandler {
             v.write("HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n");
             v.write(body100);
             v.end_response(true);
+        } else if (req.path == "/abort") {
+            v.write("HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n");
+            v.write("part");
+            v.abort(); // the origin failed mid-body
         } else if (req.path == "/later") {
             later = &v;
             v.hold();
@@ -310,4 +314,20 @@ TEST_CASE("H2Session: drain sends GOAWAY and closes once streams are done", "[ed
     CHECK(c.streams[id].data == "ok");
     h.later->release();
     CHECK(t.closed);
+}
+
+TEST_CASE("H2Session: an aborted response resets its stream, never ends it cleanly", "[edge][server][h2]") {
+    FakeTransport t;
+    FakeHandler h;
+    H2Session s(t, &h, limits(), true);
+    REQUIRE(s.start());
+    Client c;
+    int32_t id = c.get("/abort");
+    int32_t ok = c.get("/hit");
+    c.exchange(s, t);
+    CHECK(c.streams[id].closed);
+    CHECK(c.streams[id].error == NGHTTP2_INTERNAL_ERROR);
+    CHECK(c.streams[ok].data == "hello"); // the other stream is unaffected
+    CHECK(c.goaway == -1);
+    CHECK(!t.closed);
 }
