@@ -1012,10 +1012,11 @@ void ProxySession::on_origin_head(const shared::HttpResponseHead& head) {
 void ProxySession::on_origin_interim(const shared::HttpResponseHead& head) {
     // RFC 9110 §15.2: interim responses go on to the viewer this fetch answers (as nginx >= 1.29, Varnish and H2O
     // pass 103 Early Hints), never into the cache (RFC 9111 §3), and never to an HTTP/1.0 viewer. 100 Continue
-    // answers an Expect the edge never forwards, so it is for no one. An HTTP/2 viewer gets none yet (its stream
-    // sends one HEADERS block per response). Viewers collapsed onto this fill wait for
+    // answers an Expect the edge never forwards, so it is for no one. An HTTP/2 viewer gets them as HEADERS frames
+    // before the final one (RFC 9113 §8.1; browsers act on 103 Early Hints only there). Viewers collapsed onto this
+    // fill wait for
     // the final response without them: their requests are not the one the origin is answering.
-    if (head.status == 100 || phase_ != Phase::head || !req_.chunked_bodies()) return;
+    if (head.status == 100 || phase_ != Phase::head || req_.http10()) return;
     if (role_ != Role::pass && role_ != Role::lead) return;
     std::string out;
     out.reserve(64 + head.headers.size() * 48);

@@ -515,7 +515,14 @@ bool H2Session::Stream::take(const char* data, size_t len, bool copy) {
             return false;
         }
         if (status_[0] == '1') {
-            hin_.clear(); // an interim response: the final head follows
+            // An interim response (103 Early Hints): its own HEADERS frame, before the final head's (RFC 9113 §8.1;
+            // nghttp2 copies the fields). 100 and 101 have no meaning in HTTP/2.
+            if (status_[1] != '0' || status_[2] > '1') {
+                if (!closed_ && !session_->closed_)
+                    nghttp2_submit_headers(session_->ng_, NGHTTP2_FLAG_NONE, id_, nullptr, nv_.data(), nv_.size(),
+                                           nullptr);
+            }
+            hin_.clear();
             nv_.clear();
             continue;
         }

@@ -53,6 +53,9 @@ chunks = b"".join(b"%x\r\n" % len(chunked_body[i:i + 65536]) + chunked_body[i:i 
 py.scripts["/py/pass/chunked"] = [b"HTTP/1.1 200 OK\r\nCache-Control: no-store\r\nTransfer-Encoding: chunked\r\n\r\n"
                                   + chunks + b"0\r\n\r\n"]
 
+py.scripts["/py/hints"] = [b"HTTP/1.1 103 Early Hints\r\nLink: </a.css>; rel=preload\r\n\r\n"
+                           b"HTTP/1.1 200 OK\r\nCache-Control: no-store\r\nContent-Length: 2\r\n\r\nok"]
+
 tls_port = free_port()
 conf = f"""
 [limits]
@@ -158,6 +161,13 @@ try:
     f.check("negotiated protocol: h2" in out, "nghttp negotiates h2")
     f.check("SETTINGS_MAX_CONCURRENT_STREAMS(0x03):64" in out, "SETTINGS_MAX_CONCURRENT_STREAMS from [http2]")
     f.check(":status: 200" in out, "nghttp gets 200")
+
+    # --- 103 Early Hints: a HEADERS frame before the final one (browsers use them only over HTTP/2) ---
+    p = subprocess.run(["nghttp", "-v", base + "/py/hints"], capture_output=True, timeout=30)
+    out = p.stdout.decode()
+    i103, i200 = out.find(":status: 103"), out.find(":status: 200")
+    f.check(0 <= i103 < i200 and "link: </a.css>; rel=preload" in out[i103:i200],
+            "103 Early Hints reach an h2 viewer before the 200")
 
     # --- h2load: many streams on few connections against cached objects ---
     paths = [base + f"/s{i}.txt" for i in range(8)]
