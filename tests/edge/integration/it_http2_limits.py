@@ -201,6 +201,7 @@ try:
             f"idle: GOAWAY NO_ERROR and closed after {time.time() - t0:.1f}s (keepalive_timeout 5s)")
     c.close()
     f.check(edge.proc.poll() is None, "the edge is alive at the end")
+    f.eq(edge.stop(), 0, "SIGTERM exit code (no sanitizer report)")
 finally:
     edge.stop()
     py.stop()
