@@ -338,6 +338,7 @@ void EdgeApp::reload(const std::string& config_path) {
             if (sp->handler) sp->handler->set_runtime(rt);
             sp->apply_limits(rt->config);
             sp->tls = tls;
+            if (sp->server) sp->server->goaway_http2();
         });
     }
     shared::log::info("edge", "configuration reloaded", {{"config", config_path}});

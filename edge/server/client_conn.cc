@@ -1150,6 +1150,14 @@ void ConnSet::drain() {
 
 namespace edge {
 
+void ConnSet::goaway_http2() {
+    for (ClientConn* c = head_; c;) {
+        ClientConn* next = c->next_;
+        if (c->http2()) c->close_when_idle();
+        c = next;
+    }
+}
+
 void ConnSet::close_all() {
     for (ClientConn* c = head_; c;) {
         ClientConn* next = c->next_;

@@ -81,6 +81,7 @@ class ClientConn final : public Viewer, public H2Transport {
     uint64_t queued_bytes() const { return queued_bytes_; }
     // Server drain: close when idle, or after the current response.
     void close_when_idle();
+    bool http2() const { return h2_ != nullptr; }
 
     uv_loop_t* loop() const { return tcp_.loop; }
     const shared::SocketAddress& peer() const { return peer_; }
@@ -264,6 +265,9 @@ class ConnSet {
     void drain();
     // Closes every connection now.
     void close_all();
+    // Reload: every HTTP/2 connection gets GOAWAY NO_ERROR, answers the streams it has and closes, so its viewer
+    // reconnects under the new [http2] settings (nginx's old workers do the same); HTTP/1.1 connections go on.
+    void goaway_http2();
     uint64_t next_id() { return ++last_id_; }
 
   private:

@@ -31,6 +31,8 @@ class HttpServer {
     int listen(const shared::SocketAddress& addr, const std::shared_ptr<shared::TlsServerContext>* tls = nullptr);
     std::vector<shared::SocketAddress> addresses() const;
     size_t connections() const { return conns_.size(); }
+    // Reload: see ConnSet::goaway_http2.
+    void goaway_http2() { conns_.goaway_http2(); }
 
     // Stops accepting and drains. `idle` says whether the rest of the worker is done too (e.g. no detached fill
     // left); `done` runs once there is no connection and idle() is true, or at `deadline_ms` after connections were

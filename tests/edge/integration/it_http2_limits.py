@@ -4,6 +4,7 @@ a few cancels stay fine; streams over SETTINGS_MAX_CONCURRENT_STREAMS are refuse
 acknowledged the setting); an oversized header list gets 431; garbage after the preface gets GOAWAY."""
 import os
 import shutil
+import signal
 import socket
 import ssl
 import subprocess
@@ -199,6 +200,21 @@ try:
     c.pump(lambda: c.closed, timeout=10)
     f.check(c.goaway == 0 and c.closed and 4 < time.time() - t0 < 12,
             f"idle: GOAWAY NO_ERROR and closed after {time.time() - t0:.1f}s (keepalive_timeout 5s)")
+    c.close()
+    # --- reload: an HTTP/2 connection gets GOAWAY NO_ERROR at once (not at its idle timeout) and closes ---
+    c = H2Client(tls_port)
+    sid = c.request("/index.html")
+    c.pump(lambda: c.done(sid), timeout=10)
+    t0 = time.time()
+    edge.proc.send_signal(signal.SIGHUP)
+    c.pump(lambda: c.closed, timeout=10)
+    f.check(c.goaway == 0 and c.closed and time.time() - t0 < 3,
+            f"SIGHUP: GOAWAY NO_ERROR and closed after {time.time() - t0:.1f}s (keepalive_timeout 5s)")
+    c.close()
+    c = H2Client(tls_port)
+    sid = c.request("/index.html")
+    c.pump(lambda: c.done(sid), timeout=10)
+    f.check(c.done(sid), "a new connection is served after the reload")
     c.close()
     f.check(edge.proc.poll() is None, "the edge is alive at the end")
     f.eq(edge.stop(), 0, "SIGTERM exit code (no sanitizer report)")
