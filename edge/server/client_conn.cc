@@ -548,6 +548,13 @@ void ClientConn::on_timer(uv_timer_t* t) noexcept {
         c->handler_->reject(*c, 408, ph == Phase::header ? "request headers timed out" : "request body timed out");
         return;
     case Phase::response:
+        if (c->output_pending() && c->sent_.sample(&c->tcp_)) {
+            // No write completed, but the viewer acknowledged bytes: it reads, slower than the kernel's send
+            // buffer drains to the point where libuv may write again. Still served.
+            c->last_write_ms_ = now;
+            c->arm_timer();
+            return;
+        }
         // nginx's send_timeout: the viewer stopped reading; its buffers and descriptors go back.
         shared::log::debug("edge", "send timeout", {{"client", c->peer_ip_}});
         if (c->tls_) viewer_tls_stats().count(TlsConnectionError::send_timeout);
@@ -587,11 +594,13 @@ void ClientConn::submit(WriteReq* r, const uv_buf_t* bufs, unsigned n) {
         total += bufs[i].len;
     r->bytes = total;
     r->req.data = r;
+    if (writes_in_flight_ == 0) sent_.sample(&tcp_); // the send timeout's baseline: output starts to wait
     if (uv_write(&r->req, reinterpret_cast<uv_stream_t*>(&tcp_), bufs, n, on_write) != 0) {
         put_req(r);
         close();
         return;
     }
+    sent_.handed(total);
     ++writes_in_flight_;
     queued_bytes_ += total;
 }
@@ -603,7 +612,10 @@ size_t ClientConn::write_now(const uv_buf_t* bufs, unsigned n) {
     // queued, which keeps the output in order.
     if (queued_bytes_ != 0) return 0;
     int rc = uv_try_write(reinterpret_cast<uv_stream_t*>(&tcp_), bufs, n);
-    if (rc >= 0) return static_cast<size_t>(rc);
+    if (rc >= 0) {
+        sent_.handed(static_cast<uint64_t>(rc));
+        return static_cast<size_t>(rc);
+    }
     if (rc != UV_EAGAIN) close();
     return 0;
 }
@@ -688,6 +700,7 @@ bool ClientConn::write_file(const OutBuf* head_out, unsigned n, const FileSpan& 
             return false;
         }
         head_sent = r > 0 ? static_cast<size_t>(r) : 0;
+        sent_.handed(head_sent);
     }
     if (head_sent < head_len) {
         // The socket is full already: queue the rest of the head, and the body behind it from memory.
@@ -727,6 +740,7 @@ void ClientConn::send_file_rest() {
         ssize_t r = ::sendfile(sock, f.fd, &off, f.len);
         if (r > 0) {
             last_write_ms_ = uv_now(loop());
+            sent_.handed(static_cast<uint64_t>(r));
             f.off += static_cast<uint64_t>(r);
             f.mem += r;
             f.len -= static_cast<size_t>(r);
@@ -859,6 +873,7 @@ void ClientConn::tls_flush_output(bool force) {
             return;
         }
         done = rc > 0 ? static_cast<size_t>(rc) : 0;
+        sent_.handed(done);
     }
     if (done == out.size()) {
         out.clear();
@@ -909,6 +924,7 @@ void ClientConn::on_write(uv_write_t* req, int status) noexcept {
     --c->writes_in_flight_;
     c->put_req(r);
     c->last_write_ms_ = uv_now(c->loop());
+    if (c->writes_in_flight_ != 0 && status == 0) c->sent_.sample(&c->tcp_); // the baseline from here
     if (status < 0) {
         if (c->tls_ && !c->closing_ && status != UV_ECANCELED) viewer_tls_stats().count(TlsConnectionError::reset);
         c->close();

@@ -26,6 +26,7 @@
 #include "edge/server/h2_session.h"
 #include "edge/server/viewer_tls.h"
 #include "shared/net/address.h"
+#include "shared/net/tcp_ack_progress.h"
 
 namespace edge {
 
@@ -224,6 +225,10 @@ class ClientConn final : public Viewer, public H2Transport {
     uint64_t request_start_ms_ = 0;
     uint64_t last_activity_ms_ = 0;
     uint64_t last_write_ms_ = 0; // last progress of queued output (or when output started to queue)
+    // What the viewer acknowledged, sampled when output starts to wait and when a write completes: the send
+    // timeout fires only when the viewer acknowledged nothing since (a slow reader behind a large kernel buffer
+    // completes no write for a while but is still being served).
+    shared::TcpAckProgress sent_;
     uint64_t linger_start_ms_ = 0;
     uint64_t timer_due_ms_ = 0; // when the armed timer fires; valid while timer_armed_
     bool timer_armed_ = false;
