@@ -131,7 +131,7 @@ void ClientConn::on_read(uv_stream_t* s, ssize_t nread, const uv_buf_t* buf) noe
         return;
     }
     if (nread < 0) {
-        if (c->tls_ && !c->closing_ && !c->lingering_) c->tls_count_read_end(nread);
+        if (c->tls_ && !c->closing_ && !c->lingering_) c->tls_count_transport_end(nread);
         c->on_read_end(nread);
         return;
     }
@@ -233,7 +233,7 @@ void ClientConn::tls_on_ciphertext_corked(const char* data, size_t len) {
     }
 }
 
-void ClientConn::tls_count_read_end(ssize_t nread) {
+void ClientConn::tls_count_transport_end(ssize_t nread) {
     ViewerTlsStats& st = viewer_tls_stats();
     if (!tls_->handshake_done()) {
         st.count(TlsHandshakeFailure::closed);
@@ -868,7 +868,9 @@ void ClientConn::tls_flush_output(bool force) {
         uv_buf_t direct = uv_buf_init(out.data(), static_cast<unsigned>(out.size()));
         int rc = uv_try_write(reinterpret_cast<uv_stream_t*>(&tcp_), &direct, 1);
         if (rc < 0 && rc != UV_EAGAIN) {
+            // The viewer reset (EPIPE, ECONNRESET): counted as when a queued write or a read finds it.
             out.clear();
+            if (!lingering_) tls_count_transport_end(rc);
             close();
             return;
         }

@@ -176,8 +176,9 @@ class ClientConn final : public Viewer, public H2Transport {
     // tickets, the responses answered at once, a close_notify) leaves in one write at the end.
     void tls_on_ciphertext(const char* data, size_t len);
     void tls_on_ciphertext_corked(const char* data, size_t len);
-    // Counts how the viewer ended input (a read error or EOF) in the TLS metrics.
-    void tls_count_read_end(ssize_t nread);
+    // Counts how the viewer ended the connection (a read error or EOF, or a direct write that found a reset) in the
+    // TLS metrics.
+    void tls_count_transport_end(ssize_t nread);
     // Plain HTTP on the TLS port: a plain-text 400 saying so, then close.
     void answer_plain_http();
     // Decrypts what the SSL holds into in_ while there is room; true when plaintext was added. Closes on an error.
