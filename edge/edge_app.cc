@@ -8,6 +8,7 @@
 #include "edge/cache/body_file.h"
 #include "edge/cache/cache_key.h"
 #include "edge/config/edge_config.h"
+#include "edge/explain/cache_explainer.h"
 #include "edge/proxy/proxy_handler.h"
 #include "edge/server/h2_session.h"
 #include "edge/server/http_server.h"
@@ -436,6 +437,10 @@ void EdgeApp::finish_stop() {
 void EdgeApp::add_admin_handlers(shared::AdminServer& admin) {
     admin.add_request_handler([this](const shared::AdminRequest& req, shared::AdminResponse& out) {
         return invalidation_ && invalidation_->handle(req, out);
+    });
+    // Main loop, like reload(): runtime_ is not swapped during the report; the cache takes its own shard locks.
+    admin.add_request_handler([this](const shared::AdminRequest& req, shared::AdminResponse& out) {
+        return runtime_ && answer_cache_request(req, runtime_->config, cache_.get(), ProxyHandler::wall_ms(), &out);
     });
 }
 

@@ -61,6 +61,9 @@ class CachedObject : public RefCounted<CachedObject> {
     uint64_t expires_at_ms() const noexcept { return expires_at_ms_.load(std::memory_order_relaxed); }
     // The Age header value at now_ms.
     uint32_t age_seconds(uint64_t now_ms) const noexcept;
+    // The instant the stored response had age 0 (Freshness::age_origin_ms): expires_at_ms() minus it is the
+    // freshness lifetime.
+    uint64_t age_origin_ms() const noexcept { return age_origin_ms_.load(std::memory_order_relaxed); }
     bool must_revalidate() const noexcept { return flags_ & kMustRevalidate; }
     bool keep_stale() const noexcept { return flags_ & kKeepStale; } // Freshness::keep_stale
     // The Date a reuse sends (Freshness::date_s); 0 = unknown.

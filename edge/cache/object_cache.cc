@@ -155,6 +155,35 @@ ObjectCache::Lookup ObjectCache::find(std::string_view key, uint64_t hash, uint6
     return Lookup::miss;
 }
 
+Ref<CachedObject> ObjectCache::peek(std::string_view key) const {
+    uint64_t hash = hash_cache_key(key);
+    const Shard& s = shards_[shard_of(hash)];
+    std::lock_guard lock(s.mu);
+    size_t i = s.find_slot(key, hash);
+    return i == SIZE_MAX ? Ref<CachedObject>() : Ref<CachedObject>(s.slots[i]);
+}
+
+std::vector<Ref<CachedObject>> ObjectCache::peek_prefix(std::string_view prefix, size_t limit) const {
+    std::vector<Ref<CachedObject>> found;
+    for (uint32_t si = 0; si < shard_count_ && found.size() < limit; ++si) {
+        const Shard& s = shards_[si];
+        for (size_t i = 0;;) {
+            // References are taken under the lock (the object may be evicted as soon as it is released), into a
+            // vector reserved beforehand so that the lock is never held across an allocation.
+            found.reserve(found.size() + kInvalidateSlice);
+            std::lock_guard lock(s.mu);
+            size_t end = std::min(s.slots.size(), i + kInvalidateSlice);
+            if (i >= end) break;
+            for (; i < end && found.size() < limit; ++i) {
+                CachedObject* o = s.slots[i];
+                if (o && o->key().starts_with(prefix)) found.emplace_back(o);
+            }
+            if (found.size() >= limit) break;
+        }
+    }
+    return found;
+}
+
 bool ObjectCache::insert(Ref<CachedObject> obj) {
     if (!obj) return false;
     uint64_t hash = hash_cache_key(obj->key());

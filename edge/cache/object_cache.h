@@ -46,6 +46,14 @@ class ObjectCache {
     Lookup find(std::string_view key, uint64_t hash, uint64_t now_ms, Ref<CachedObject>* out);
     Lookup find(std::string_view key, uint64_t now_ms, Ref<CachedObject>* out);
 
+    // The object stored under `key`, whatever its freshness, or null: for the admin's reports (edge/explain), which
+    // must not disturb what they look at, so no LRU move, no erase of an expired object, no counter.
+    Ref<CachedObject> peek(std::string_view key) const;
+    // Every stored object whose key starts with `prefix`, read like peek(); each shard lock is held for at most
+    // kInvalidateSlice slots at a time (like invalidate(), so a scan never holds up hits), so an object that moves
+    // while the scan runs may be missed or listed twice. At most `limit` objects.
+    std::vector<Ref<CachedObject>> peek_prefix(std::string_view prefix, size_t limit) const;
+
     // Stores a complete object, replacing any object with the same key, then evicts least recently used objects
     // until the shard is within budget (never the one just inserted). Returns false (and stores nothing) when the
     // object's body alone is larger than a shard's budget; a body that fits but whose key and headers do not is

@@ -1,6 +1,7 @@
 #include "edge/invalidation/invalidation_request.h"
 
 #include "edge/cache/cache_key.h"
+#include "edge/cache/cache_tags.h"
 #include "edge/origin/request_path.h"
 #include "shared/http/http_tokens.h"
 #include "shared/json/json_value.h"
@@ -33,22 +34,6 @@ bool string_list(const shared::JsonValue& v, const char* what, std::vector<std::
         out->push_back(item.string);
     }
     return true;
-}
-
-// Calls f(tag) for each tag of a stored object (Surrogate-Key: space-separated; Cache-Tag: comma-separated).
-template <typename F> void for_each_tag(const CachedObject& obj, F&& f) {
-    for_each_stored_header(obj.stored_fields(), [&](std::string_view n, std::string_view v) {
-        bool surrogate = shared::ascii_iequals(n, "surrogate-key");
-        if (!surrogate && !shared::ascii_iequals(n, "cache-tag")) return;
-        char sep = surrogate ? ' ' : ',';
-        while (!v.empty()) {
-            size_t at = v.find(sep);
-            std::string_view t = shared::trim_ows(v.substr(0, at));
-            if (!t.empty()) f(t);
-            if (at == std::string_view::npos) break;
-            v.remove_prefix(at + 1);
-        }
-    });
 }
 
 } // namespace
@@ -142,7 +127,7 @@ bool invalidation_covers(const InvalidationRequest& r, const CachedObject& obj) 
         if (path.substr(0, p.size()) == p) return true;
     if (r.tags.empty()) return false;
     bool tagged = false;
-    for_each_tag(obj, [&](std::string_view t) {
+    for_each_cache_tag(obj, [&](std::string_view t) {
         for (const std::string& want : r.tags)
             tagged = tagged || t == want;
     });

@@ -355,6 +355,8 @@ void ProxyHandler::handle(Viewer& viewer, const HttpRequest& req) {
         return;
     }
     std::string_view path(path_buf_.data(), n);
+    // From here to the cache key, explain_cache (edge/explain/cache_explainer.cc, /_meridian/cache) takes the same
+    // steps with the same functions: a change to how the key is derived goes there too.
     const BehaviorConfig& b = match_behavior(*site, path);
     const ResponseHeadersPolicy* policy = b.response_headers_policy.get();
     if ((b.routing.protocol != ViewerProtocolPolicy::allow_all || policy || !b.routing.redirect.target.empty()) &&
