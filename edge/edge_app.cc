@@ -186,6 +186,7 @@ bool EdgeApp::start(uv_loop_t* main_loop, shared::MetricsRegistry&) {
         shared::log::error("edge", "cannot open access log", {{"error", err}});
         return false;
     }
+    access_log_.set_format(cfg.access_log.format);
     usr1_ = new uv_signal_t;
     uv_signal_init(main_loop, usr1_);
     usr1_->data = this;
@@ -326,6 +327,7 @@ void EdgeApp::reload(const std::string& config_path) {
     if (nc.access_log.file != access_log_.path() && !access_log_.open(nc.access_log.file, &err)) {
         shared::log::error("edge", "cannot open access log", {{"error", err}});
     }
+    access_log_.set_format(nc.access_log.format);
     std::vector<std::string> gone; // key prefixes of the sites this reload removes
     for (const SiteConfig& old : runtime_->config.sites) {
         if (std::none_of(nc.sites.begin(), nc.sites.end(),

@@ -8,6 +8,8 @@
 #include <cstring>
 #include <ctime>
 
+#include "shared/json/json_value.h"
+
 namespace edge {
 
 AccessLogFile::~AccessLogFile() {
@@ -164,9 +166,47 @@ void format_access_log_line(const AccessLogEntry& e, LogTimeCache& times, std::s
     out.push_back('\n');
 }
 
+void format_access_log_json(const AccessLogEntry& e, std::string& out) {
+    auto str = [&](std::string_view name, std::string_view v) {
+        out.append(",\"").append(name).append("\":");
+        shared::append_json_string(out, v.empty() ? std::string_view("-") : v);
+    };
+    char ts[32];
+    auto r = std::to_chars(ts, ts + sizeof ts, static_cast<double>(e.unix_ms) / 1000.0, std::chars_format::fixed, 3);
+    out.append("{\"timestamp\":").append(ts, static_cast<size_t>(r.ptr - ts));
+    str("c-ip", e.client_ip);
+    str("c-ip-version", e.client_ip.empty() ? "" : e.client_ip.find(':') != std::string_view::npos ? "IPv6" : "IPv4");
+    out.append(",\"sc-status\":");
+    put_uint(out, static_cast<uint64_t>(e.status));
+    out.append(",\"sc-bytes\":");
+    put_uint(out, e.bytes);
+    str("cs-method", e.method);
+    str("cs-protocol", e.ssl_protocol.empty() ? "http" : "https");
+    str("x-host-header", e.host);
+    str("cs-uri-stem", e.uri_stem);
+    str("cs-uri-query", e.query);
+    str("cs-referer", e.referer);
+    str("cs-user-agent", e.user_agent);
+    str("x-edge-location", e.edge);
+    str("x-edge-result-type", e.result_type);
+    str("x-edge-response-result-type", e.result_type);
+    char tt[32];
+    r = std::to_chars(tt, tt + sizeof tt, e.time_taken_s, std::chars_format::fixed, 3);
+    out.append(",\"time-taken\":").append(tt, static_cast<size_t>(r.ptr - tt));
+    str("cs-protocol-version", e.protocol_version);
+    str("ssl-protocol", e.ssl_protocol);
+    str("ssl-cipher", e.ssl_cipher);
+    str("x-site", e.site);
+    out.append("}\n");
+}
+
 void AccessLogBuffer::add(const AccessLogEntry& e) {
     if (!enabled()) return;
-    format_access_log_line(e, times_, buf_);
+    if (file_->format() == AccessLogFormat::json) {
+        format_access_log_json(e, buf_);
+    } else {
+        format_access_log_line(e, times_, buf_);
+    }
     if (buf_.size() >= kFlushBytes) flush();
 }
 

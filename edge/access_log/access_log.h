@@ -4,6 +4,8 @@
 // (x-site: the [[site]] that answered, "-" for the top-level site or a request no site took; ssl-protocol and
 // ssl-cipher: the viewer connection's TLS version and cipher in OpenSSL's names, "-" for plain HTTP;
 // cs-protocol-version: "HTTP/1.1", "HTTP/1.0" or "HTTP/2.0", "-" for a request refused before its version.)
+// With `format = "json"` each line is one JSON object instead, its members named as CloudFront's real-time logs name
+// them (format_access_log_json).
 // Workers format lines into their own AccessLogBuffer (no lock, no allocation once warm) and flush whole lines with
 // one write(2) to the shared file, so lines never interleave. SIGUSR1 (reopen), a SIGHUP with another file, and
 // turning the log off all swap what is behind the same descriptor number (dup3; /dev/null when off) and never close
@@ -16,6 +18,11 @@
 #include <string_view>
 
 namespace edge {
+
+enum class AccessLogFormat : uint8_t {
+    text, // CloudFront's standard log: tab-separated fields (the default)
+    json, // one JSON object per line (CloudFront real-time log field names)
+};
 
 class AccessLogFile {
   public:
@@ -31,9 +38,13 @@ class AccessLogFile {
     bool enabled() const { return fd_.load(std::memory_order_acquire) >= 0; }
     void write(std::string_view lines) const;
     const std::string& path() const { return path_; }
+    // [access_log] format: set by the main thread (start, SIGHUP), read by the workers for each line.
+    void set_format(AccessLogFormat f) { format_.store(f, std::memory_order_relaxed); }
+    AccessLogFormat format() const { return format_.load(std::memory_order_relaxed); }
 
   private:
     std::atomic<int> fd_{-1};
+    std::atomic<AccessLogFormat> format_{AccessLogFormat::text};
     int parked_ = -1; // the log's descriptor while the log is off (points at /dev/null); see open()
     std::string path_;
 };
@@ -60,6 +71,14 @@ struct AccessLogEntry {
 
 // Formats one line (fields escaped so they hold no tab, newline or space; empty fields as "-") onto `out`.
 void format_access_log_line(const AccessLogEntry& e, std::string& out);
+
+// Formats one line as a JSON object onto `out` (no allocation once `out` has grown): timestamp (Unix seconds with
+// milliseconds, a number), c-ip, c-ip-version, sc-status, sc-bytes, cs-method, cs-protocol (http/https),
+// x-host-header, cs-uri-stem, cs-uri-query, cs-referer, cs-user-agent, x-edge-location, x-edge-result-type,
+// x-edge-response-result-type, time-taken (seconds, a number), cs-protocol-version, ssl-protocol, ssl-cipher, and
+// x-site (Meridian's own: the [[site]]). Empty values are "-", as CloudFront writes them; strings are JSON-escaped
+// (control characters, quotes, invalid UTF-8 as U+FFFD).
+void format_access_log_json(const AccessLogEntry& e, std::string& out);
 
 // "YYYY-MM-DD\tHH:MM:SS" for one worker, recomputed only when the second changes.
 class LogTimeCache {

@@ -689,6 +689,8 @@ std::optional<EdgeConfig> parse_edge_config(shared::ConfigSection root) {
 
     if (auto sec = root.table("access_log")) {
         c.access_log.file = sec->get_output_path("file", "");
+        c.access_log.format =
+            sec->get_enum("format", "text", {"text", "json"}) == "json" ? AccessLogFormat::json : AccessLogFormat::text;
         sec->finish();
     }
     if (auto sec = root.table("health")) {

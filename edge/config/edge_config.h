@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "edge/access/trusted_key_group.h"
+#include "edge/access_log/access_log.h"
 #include "edge/config/http2_config.h"
 #include "edge/config/redirect_rule.h"
 #include "edge/config/response_headers_policy.h"
@@ -166,6 +167,7 @@ struct LimitsConfig {
 
 struct AccessLogConfig {
     std::string file; // "" = off; reopened on SIGUSR1
+    AccessLogFormat format = AccessLogFormat::text;
 };
 
 struct HealthConfig {

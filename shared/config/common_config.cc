@@ -52,6 +52,7 @@ CommonConfig parse_common_config(ConfigSection& root, const std::vector<std::str
     if (auto lg = root.table("log")) {
         std::string lvl = lg->get_enum("level", "info", {"debug", "info", "warn", "error"});
         log::parse_level(lvl, &c.log_level);
+        log::parse_format(lg->get_enum("format", "text", {"text", "json"}), &c.log_format);
         c.log_file = lg->get_output_path("file", "");
         if (c.log_file == "stderr") c.log_file.clear();
         lg->finish();
@@ -75,6 +76,7 @@ CommonConfig parse_common_config(ConfigSection& root, const std::vector<std::str
 
 bool apply_log_config(const CommonConfig& c, std::string* err) {
     log::set_level(c.log_level);
+    log::set_format(c.log_format);
     return log::set_file(c.log_file, err);
 }
 

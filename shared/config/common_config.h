@@ -3,7 +3,7 @@
 //   listen = ["127.0.0.1:8080"]      # string or array of "ip:port" / "[ipv6]:port"
 //   [admin] listen = "127.0.0.1:9080"   # optional; absent = no admin listener
 //           request_timeout, idle_timeout, send_timeout, max_connections (see admin_limits.h)
-//   [log] level = "info", file = ""  # file "" = stderr; reopened on SIGUSR1
+//   [log] level = "info", file = "", format = "text"  # file "" = stderr; reopened on SIGUSR1; format text|json
 //   user = "meridian", group = ""    # drop to them once the sockets are bound (shared/process/privileges.h)
 //   allow_root = false               # started as root without `user`: refuse unless true
 #pragma once
@@ -26,6 +26,7 @@ struct CommonConfig {
     std::optional<SocketAddress> admin_listen;
     AdminLimits admin_limits;
     log::Level log_level = log::Level::info;
+    log::Format log_format = log::Format::text;
     std::string log_file;        // "" = stderr
     std::optional<RunAs> run_as; // `user` (and `group`), resolved
     bool allow_root = false;

@@ -38,8 +38,18 @@ inline constexpr int kJsonMaxDepth = 32;
 // than kJsonMaxDepth.
 bool parse_json(std::string_view text, JsonValue* out, std::string* err);
 
-// `s` as a JSON string literal (quotes included; control characters, quotes and backslashes escaped).
+// `s` as a JSON string literal (quotes included), appended to `out`: quotes and backslashes escaped, control
+// characters as \n, \r, \t, \b, \f or \u00XX (DEL too), valid UTF-8 kept as it is, and each byte that does not
+// start a valid UTF-8 sequence written as U+FFFD (as WHATWG's decoder does), so the result is always valid JSON
+// whatever bytes it is given (a log line, a path). Allocates only when `out` must grow.
+void append_json_string(std::string& out, std::string_view s);
+// The same as a new string.
 std::string json_quote(std::string_view s);
+
+// Length (1-4) of the well-formed UTF-8 sequence starting at s[i], or 0 (RFC 3629: no overlong forms, no
+// surrogates, nothing above U+10FFFF, no truncated sequence).
+size_t utf8_sequence_length(std::string_view s, size_t i) noexcept;
+bool valid_utf8(std::string_view s) noexcept;
 
 // A JSON array of those strings: ["a", "b"].
 std::string json_string_array(const std::vector<std::string>& v);

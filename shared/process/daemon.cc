@@ -52,6 +52,7 @@ int run_daemon(int argc, char** argv, const CliSpec& spec, DaemonApp& app) {
         break;
     }
 
+    log::set_daemon(spec.program);
     ConfigDiagnostics diags;
     bool ok = app.load(opt.config_path, diags) && diags.ok();
     if (ok) check_privileges(opt.config_path, app.common(), diags);

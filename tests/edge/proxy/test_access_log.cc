@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "edge/access_log/access_log.h"
+#include "shared/json/json_value.h"
 
 using namespace edge;
 
@@ -112,4 +113,64 @@ TEST_CASE("access log file: lines appended, reopen after rotation, off when empt
     CHECK_FALSE(file.enabled());
     std::remove(path.c_str());
     std::remove((path + ".1").c_str());
+}
+
+TEST_CASE("access log JSON lines carry CloudFront's real-time log field names", "[edge][access_log]") {
+    AccessLogEntry e;
+    e.unix_ms = 784111777123;
+    e.edge = "edge-a";
+    e.bytes = 1234;
+    e.client_ip = "2001:db8::7";
+    e.method = "GET";
+    e.host = "www.example.com";
+    e.uri_stem = "/a b\"\\\xff.html";
+    e.status = 404;
+    e.user_agent = "curl/8\tx\nEvil: 1";
+    e.result_type = "Error";
+    e.time_taken_s = 0.0125;
+    e.site = "blog";
+    e.ssl_protocol = "TLSv1.3";
+    e.ssl_cipher = "TLS_AES_128_GCM_SHA256";
+    e.protocol_version = "HTTP/2.0";
+    std::string out = "before\n";
+    format_access_log_json(e, out);
+    REQUIRE(out.substr(0, 7) == "before\n");
+    std::string line = out.substr(7);
+    REQUIRE(line.back() == '\n');
+    CHECK(line.find('\n') == line.size() - 1);
+    shared::JsonValue v;
+    std::string err;
+    INFO(line);
+    REQUIRE(shared::parse_json(std::string_view(line).substr(0, line.size() - 1), &v, &err));
+    CHECK(v.get("timestamp")->number == Approx(784111777.123));
+    CHECK(line.find("\"timestamp\":784111777.123,") != std::string::npos);
+    CHECK(v.get("c-ip")->string == "2001:db8::7");
+    CHECK(v.get("c-ip-version")->string == "IPv6");
+    CHECK(v.get("sc-status")->number == 404);
+    CHECK(v.get("sc-bytes")->number == 1234);
+    CHECK(v.get("cs-method")->string == "GET");
+    CHECK(v.get("cs-protocol")->string == "https");
+    CHECK(v.get("x-host-header")->string == "www.example.com");
+    CHECK(v.get("cs-uri-stem")->string == "/a b\"\\\xef\xbf\xbd.html");
+    CHECK(v.get("cs-uri-query")->string == "-");
+    CHECK(v.get("cs-referer")->string == "-");
+    CHECK(v.get("cs-user-agent")->string == "curl/8\tx\nEvil: 1");
+    CHECK(v.get("x-edge-location")->string == "edge-a");
+    CHECK(v.get("x-edge-result-type")->string == "Error");
+    CHECK(v.get("x-edge-response-result-type")->string == "Error");
+    CHECK(v.get("time-taken")->number == Approx(0.013));
+    CHECK(v.get("cs-protocol-version")->string == "HTTP/2.0");
+    CHECK(v.get("ssl-protocol")->string == "TLSv1.3");
+    CHECK(v.get("ssl-cipher")->string == "TLS_AES_128_GCM_SHA256");
+    CHECK(v.get("x-site")->string == "blog");
+
+    AccessLogEntry plain;
+    plain.client_ip = "192.0.2.7";
+    std::string p;
+    format_access_log_json(plain, p);
+    REQUIRE(shared::parse_json(std::string_view(p).substr(0, p.size() - 1), &v, &err));
+    CHECK(v.get("cs-protocol")->string == "http");
+    CHECK(v.get("c-ip-version")->string == "IPv4");
+    CHECK(v.get("ssl-protocol")->string == "-");
+    CHECK(v.get("x-site")->string == "-");
 }

@@ -12,6 +12,7 @@
 #include <thread>
 #include <vector>
 
+#include "shared/json/json_value.h"
 #include "shared/log/log.h"
 #include "tests/support/proc_fds.h"
 #include "tests/support/temp_dir.h"
@@ -93,4 +94,63 @@ TEST_CASE("Log: lines written by several threads during swaps and reopens land w
         }
     }
     CHECK(lines == size_t(kThreads) * kLines);
+}
+
+TEST_CASE("Log: the text format is key=value, quoted where needed", "[shared][log]") {
+    std::string line;
+    shared::log::format_line(line, shared::log::Format::text, "meridian-edge", 784111777123, shared::log::Level::warn,
+                             "edge", "origin failed", {{"addr", "127.0.0.1:9"}, {"error", "a \"b\"\nc"}});
+    CHECK(line ==
+          "1994-11-06T08:49:37.123Z warn edge msg=\"origin failed\" addr=127.0.0.1:9 error=\"a \\\"b\\\"\\nc\"\n");
+}
+
+TEST_CASE("Log: the JSON format is one valid object per line whatever the bytes", "[shared][log]") {
+    std::string line;
+    const std::string nasty = std::string("q\"uote \\ back\nnew\ttab\x01\x7f bad\xff\xc3 ok\xc3\xa9") + '\0' + "end";
+    shared::log::format_line(line, shared::log::Format::json, "meridian-dns", 784111777123, shared::log::Level::error,
+                             "dns", nasty, {{"zone", "example.test."}, {"why", nasty}, {"k\"ey", ""}});
+    REQUIRE(line.back() == '\n');
+    CHECK(line.find('\n') == line.size() - 1); // one line
+    shared::JsonValue v;
+    std::string err;
+    INFO(line);
+    REQUIRE(shared::parse_json(std::string_view(line).substr(0, line.size() - 1), &v, &err));
+    CHECK(v.get("time")->string == "1994-11-06T08:49:37.123Z");
+    CHECK(v.get("level")->string == "error");
+    CHECK(v.get("daemon")->string == "meridian-dns");
+    CHECK(v.get("component")->string == "dns");
+    const std::string fixed = std::string("q\"uote \\ back\nnew\ttab\x01\x7f bad\xef\xbf\xbd\xef\xbf\xbd ok\xc3\xa9") +
+                              '\0' + "end"; // invalid bytes read back as U+FFFD, the rest exactly
+    CHECK(v.get("message")->string == fixed);
+    const shared::JsonValue* fields = v.get("fields");
+    REQUIRE(fields);
+    REQUIRE(fields->members.size() == 3);
+    CHECK(fields->get("zone")->string == "example.test.");
+    CHECK(fields->get("why")->string == fixed);
+    CHECK(fields->get("k\"ey")->string.empty());
+    CHECK(line.find("\\u0000") != std::string::npos);
+    CHECK(line.find("\\u007f") != std::string::npos);
+}
+
+TEST_CASE("Log: set_format(json) writes JSON lines with the daemon's name", "[shared][log]") {
+    TempDir t;
+    const std::string a = t.path + "/a.log";
+    std::string err;
+    REQUIRE(shared::log::set_file(a, &err));
+    shared::log::set_daemon("meridian-test");
+    shared::log::set_format(shared::log::Format::json);
+    shared::log::info("test", "json line", {{"n", "1"}});
+    shared::log::set_format(shared::log::Format::text);
+    shared::log::info("test", "text line");
+    REQUIRE(shared::log::set_file("stderr", &err));
+    std::istringstream in(slurp(a));
+    std::string first, second;
+    std::getline(in, first);
+    std::getline(in, second);
+    shared::JsonValue v;
+    REQUIRE(shared::parse_json(first, &v, &err));
+    CHECK(v.get("daemon")->string == "meridian-test");
+    CHECK(v.get("message")->string == "json line");
+    CHECK(v.get("fields")->get("n")->string == "1");
+    CHECK(second.find("info test msg=\"text line\"") != std::string::npos);
 }
