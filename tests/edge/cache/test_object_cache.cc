@@ -1,5 +1,6 @@
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <atomic>
 #include <thread>
 #include <vector>
@@ -381,4 +382,69 @@ TEST_CASE("ObjectCache: an invalidation finds a member that a removal between tw
     CHECK(c.find(cc, kNow, &got) == ObjectCache::Lookup::miss);
     CHECK(c.find(b, kNow, &got) == ObjectCache::Lookup::fresh);
     CHECK(c.stats().objects == 102);
+}
+
+TEST_CASE("ObjectCache: peek and peek_prefix read without moving, counting or dropping anything",
+          "[edge][cache][lru]") {
+    ObjectCache c(1 << 20, 4);
+    REQUIRE(c.insert(make("h/a", "1")));
+    REQUIRE(c.insert(make("h/a\nx:1", "2")));
+    REQUIRE(c.insert(make("h/a\nx:2", "3", 1))); // expired at kNow + 1, no validators: find() would drop it
+    REQUIRE(c.insert(make("h/ab", "4")));
+    REQUIRE(c.insert(make("h/b", "5")));
+    std::vector<std::vector<std::string>> order;
+    for (uint32_t s = 0; s < c.shard_count(); ++s)
+        order.push_back(c.lru_keys(s));
+    CacheStats before = c.stats();
+
+    Ref<CachedObject> a = c.peek("h/a");
+    REQUIRE(a);
+    CHECK(a->key() == "h/a");
+    CHECK(!c.peek("h/c"));
+    CHECK(c.peek("h/a\nx:2")); // expired, still there
+    std::vector<std::string> keys;
+    for (const Ref<CachedObject>& o : c.peek_prefix("h/a", 100))
+        keys.emplace_back(o->key());
+    std::sort(keys.begin(), keys.end());
+    CHECK(keys == std::vector<std::string>{"h/a", "h/a\nx:1", "h/a\nx:2", "h/ab"});
+    CHECK(c.peek_prefix("h/a", 2).size() == 2);
+    CHECK(c.peek_prefix("nothing", 100).empty());
+
+    for (uint32_t s = 0; s < c.shard_count(); ++s)
+        CHECK(c.lru_keys(s) == order[s]);
+    CacheStats after = c.stats();
+    CHECK(after.objects == before.objects);
+    CHECK(after.inserts == before.inserts);
+    CHECK(after.evictions == before.evictions);
+    CHECK(after.bytes == before.bytes);
+}
+
+TEST_CASE("ObjectCache: concurrent peeks and prefix scans while other threads insert, hit and erase",
+          "[edge][cache][lru][threads]") {
+    ObjectCache c(256 << 10, 4);
+    std::atomic<bool> stop{false};
+    std::vector<std::thread> writers;
+    for (int t = 0; t < 2; ++t)
+        writers.emplace_back([&, t] {
+            for (int i = 0; !stop.load(); ++i) {
+                std::string k = "h/p" + std::to_string((i * 7 + t) % 300);
+                c.insert(make(k, std::string(200, 'x')));
+                Ref<CachedObject> got;
+                c.find(k, kNow, &got);
+                if (i % 3 == 0) c.erase("h/p" + std::to_string(i % 300));
+            }
+        });
+    size_t seen = 0;
+    // At least 300 rounds, and on until the writers have stored something the scans saw.
+    for (int round = 0; round < 300 || (seen == 0 && round < 1'000'000); ++round) {
+        for (const Ref<CachedObject>& o : c.peek_prefix("h/p1", 1000)) {
+            CHECK(o->key().starts_with("h/p1"));
+            seen += o->body().size() == 200;
+        }
+        if (Ref<CachedObject> o = c.peek("h/p" + std::to_string(round % 300))) CHECK(o->body().size() == 200);
+    }
+    stop = true;
+    for (auto& w : writers)
+        w.join();
+    CHECK(seen > 0);
 }
