@@ -1,7 +1,7 @@
 """GET /_meridian/cache on the edge's admin listener: a file of a bucket origin requested twice is reported cached,
 with its key, a size equal to the file's, and an age that grows while the report itself leaves the object alone;
 an answer that Varies lists its variants with the fields that select them; tags (Surrogate-Key, Cache-Tag) are
-listed; an uncached URL answers 404 {"cached": false}; bad parameters answer 400 with a usage line; format=text
+listed, and so are compressed copies; an uncached URL answers 404 {"cached": false}; bad parameters answer 400 with a usage line; format=text
 reads as text."""
 import json
 import os
@@ -20,6 +20,8 @@ f = Failures()
 tmp = tmpdir()
 site = os.path.join(tmp, "site")
 shutil.copytree(SITE, site)
+with open(os.path.join(site, "big.css"), "w") as fh:  # compressible, large enough to get compressed variants
+    fh.write("body { color: #123456; margin: 0 auto; }\n" * 200)
 with edge_before_pyorigin(tmp=tmp, conf_tail=f"""
 [[origin]]
 name = "bucket"
@@ -37,7 +39,6 @@ compress = false
 path_pattern = "*"
 origin = "bucket"
 default_ttl = "300s"
-compress = false
 """) as (edge, py):
 
     def get(path, **hdrs):
@@ -99,6 +100,19 @@ compress = false
     f.eq(sel, [("foo!",), ("foo:1",), ("foo:2",)], "three variants, by their Foo")
     f.check(all(v.get("kind") == "variant" and v.get("size", 0) > 0 for v in r.get("variants", [])),
             "each variant has its size")
+
+    # Compressed copies are listed beside the object they were made from.
+    for _ in range(50):
+        get("/big.css", **{"Accept-Encoding": "gzip"})
+        st, r = report(q("/big.css"))
+        if any(v.get("kind") == "gzip" for v in r.get("variants", [])):
+            break
+        time.sleep(0.1)
+    gz = [v for v in r.get("variants", []) if v.get("kind") == "gzip"]
+    f.eq(len(gz), 1, "a gzip variant is listed")
+    if gz:
+        f.eq(gz[0].get("key"), f"{HOST}/big.css\u0000gzip", "its key: the object's, NUL, the coding")
+        f.check(0 < gz[0].get("size", 0) < (r.get("object") or {}).get("size", 0), "and it is smaller")
 
     # Tags.
     get("/inv/tagme")
