@@ -1,8 +1,8 @@
 """GET /_meridian/cache on the edge's admin listener: a file of a bucket origin requested twice is reported cached,
 with its key, a size equal to the file's, and an age that grows while the report itself leaves the object alone;
-an answer that Varies lists its variants with the fields that select them; tags (Surrogate-Key, Cache-Tag) are
-listed, and so are compressed copies; an uncached URL answers 404 {"cached": false}; bad parameters answer 400 with a usage line; format=text
-reads as text."""
+an answer that Varies lists its variants with the fields that select them, and compressed copies are listed
+beside their object; tags (Surrogate-Key, Cache-Tag) are listed; an uncached URL answers 404 {"cached": false};
+bad parameters answer 400 with a usage line; format=text reads as text."""
 import json
 import os
 import shutil
