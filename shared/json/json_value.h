@@ -40,7 +40,7 @@ bool parse_json(std::string_view text, JsonValue* out, std::string* err);
 
 // `s` as a JSON string literal (quotes included), appended to `out`: quotes and backslashes escaped, control
 // characters as \n, \r, \t, \b, \f or \u00XX (DEL too), valid UTF-8 kept as it is, and each byte that does not
-// start a valid UTF-8 sequence written as U+FFFD (as WHATWG's decoder does), so the result is always valid JSON
+// start a valid UTF-8 sequence written as U+FFFD (one per byte), so the result is always valid JSON
 // whatever bytes it is given (a log line, a path). Allocates only when `out` must grow.
 void append_json_string(std::string& out, std::string_view s);
 // The same as a new string.
