@@ -11,6 +11,7 @@
 #include <set>
 #include <thread>
 
+#include "dns/console/dns_console.h"
 #include "dns/dnssec/zone_signer.h"
 #include "dns/engine/answer_compiler.h"
 #include "dns/explain/answer_explainer.h"
@@ -536,6 +537,8 @@ void DnsApp::reload(const std::string& config_path) {
     state_.cfg = std::move(next.cfg);
     state_.db = std::move(next.db);
     state_.settings = std::move(next.settings);
+    if (const geo::Steering* old = steering_of(state_.steering); old && console_ && old != steering_of(next.steering))
+        console_->steering_replaced(*old);
     state_.steering = std::move(next.steering);
     publish();
     for (const auto& [apex, z] : state_.db->zones()) {
@@ -600,6 +603,19 @@ Explanation DnsApp::explain(const ExplainQuery& q) const {
 }
 
 void DnsApp::add_admin_handlers(shared::AdminServer& admin) {
+    DnsConsole::Sources src;
+    src.registry = metrics_;
+    src.ids = &ids_;
+    src.steering = [this] { return steering_of(state_.steering); };
+    src.health = [this] {
+        return health_ && steering_of(state_.steering) ? health_->statuses()
+                                                       : std::vector<health::HealthChecker::EdgeStatus>();
+    };
+    src.failed_open = [this] { return failed_open_ ? failed_open_->total() : 0; };
+    console_ = std::make_unique<DnsConsole>(std::move(src));
+    admin.add_handler([this](std::string_view path, shared::AdminResponse& out) {
+        return console_->handle(path, out, main_loop_ ? uv_now(main_loop_) : 0);
+    });
     // Main loop, like reload(): state_ is not swapped under the explanation.
     admin.add_request_handler([this](const shared::AdminRequest& req, shared::AdminResponse& out) {
         if (req.path != "/_meridian/explain") return false;

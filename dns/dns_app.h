@@ -25,6 +25,7 @@ class HealthChecker;
 }
 
 struct FailedOpenTally;
+class DnsConsole;
 struct ExplainQuery;
 struct Explanation;
 
@@ -66,6 +67,7 @@ class DnsApp final : public shared::DaemonApp {
     shared::MetricsRegistry* metrics_ = nullptr;
     ServerMetricIds ids_;
     std::unique_ptr<health::HealthChecker> health_; // geo edge health checks (main loop)
+    std::unique_ptr<DnsConsole> console_;           // /_meridian/console and /_meridian/stats.json
     std::unique_ptr<NotifySender> notifier_;        // NOTIFY with retries (main loop)
     uv_loop_t* main_loop_ = nullptr;
     std::string config_path_;                  // for the DNSSEC re-signing reload

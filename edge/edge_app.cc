@@ -8,6 +8,8 @@
 #include "edge/cache/body_file.h"
 #include "edge/cache/cache_key.h"
 #include "edge/config/edge_config.h"
+#include "edge/console/edge_console.h"
+#include "edge/console/top_urls.h"
 #include "edge/explain/cache_explainer.h"
 #include "edge/proxy/proxy_handler.h"
 #include "edge/server/h2_session.h"
@@ -79,6 +81,7 @@ std::shared_ptr<shared::TlsServerContext> EdgeApp::build_tls(const EdgeConfig& c
 }
 
 void EdgeApp::register_metrics(shared::MetricsRegistry& m) {
+    registry_ = &m;
     metrics_.register_all(m);
     invalidation_ = std::make_unique<InvalidationApi>(
         nullptr, [this] { return runtime_ ? runtime_->config.invalidation_token : std::string(); },
@@ -203,6 +206,10 @@ bool EdgeApp::start(uv_loop_t* main_loop, shared::MetricsRegistry&) {
     services.access_log = &access_log_;
     services.metrics = &metrics_;
     services.draining = &draining_;
+    if (cfg.common.admin_listen) {
+        top_urls_ = std::make_unique<TopUrls>(cfg.common.workers);
+        services.top_urls = top_urls_.get();
+    }
 
     // Before any worker binds: refuse an address another process serves (SO_REUSEPORT would silently share it) and
     // resolve a port 0 once, so every worker binds the same port. Reloads never rebind (listen needs a restart).
@@ -437,8 +444,22 @@ void EdgeApp::finish_stop() {
 }
 
 void EdgeApp::add_admin_handlers(shared::AdminServer& admin) {
-    admin.add_request_handler([this](const shared::AdminRequest& req, shared::AdminResponse& out) {
-        return invalidation_ && invalidation_->handle(req, out);
+    admin.add_request_handler(
+        [this](const shared::AdminRequest& req, shared::AdminResponse& out) {
+            return invalidation_ && invalidation_->handle(req, out);
+        },
+        true);
+    EdgeConsole::Sources src;
+    src.registry = registry_;
+    src.metrics = &metrics_;
+    src.cache = [this] { return cache_ ? cache_->stats() : CacheStats{}; };
+    src.cache_budget = [this] { return cache_ ? cache_->max_bytes() : 0; };
+    src.server_name = [this] { return runtime_ ? runtime_->config.server_name : std::string(); };
+    src.invalidation = invalidation_.get();
+    src.top_urls = top_urls_.get();
+    console_ = std::make_unique<EdgeConsole>(std::move(src));
+    admin.add_handler([this](std::string_view path, shared::AdminResponse& out) {
+        return console_->handle(path, out, main_loop_ ? uv_now(main_loop_) : 0);
     });
     // Main loop, like reload(): runtime_ is not swapped during the report; the cache takes its own shard locks.
     admin.add_request_handler([this](const shared::AdminRequest& req, shared::AdminResponse& out) {

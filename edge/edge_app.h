@@ -33,6 +33,8 @@ namespace edge {
 class ProxyHandler;
 class InvalidationApi;
 class HttpServer;
+class EdgeConsole;
+class TopUrls;
 
 class EdgeApp final : public shared::DaemonApp {
   public:
@@ -66,6 +68,9 @@ class EdgeApp final : public shared::DaemonApp {
     std::unique_ptr<InvalidationApi> invalidation_; // created with the cache
     AccessLogFile access_log_;
     EdgeMetrics metrics_;
+    shared::MetricsRegistry* registry_ = nullptr;
+    std::unique_ptr<TopUrls> top_urls_;    // with an admin listener: the console's popular URLs
+    std::unique_ptr<EdgeConsole> console_; // /_meridian/console and /_meridian/stats.json
     std::atomic<bool> draining_{false};
     std::atomic<uint64_t> shutdown_timeout_ms_{30'000}; // health.shutdown_timeout, read by the workers' stop hooks
     std::vector<std::unique_ptr<Slot>> slots_;

@@ -75,6 +75,7 @@ struct Option {
     uint32_t sig_offset = 0;
     uint16_t sig_size = 0;
     bool sig_per_start = false;
+    uint32_t edges_at = 0; // the `count` edges of the records, in order, in Snapshot::option_edges
 };
 
 struct ClassAnswer {
@@ -98,6 +99,7 @@ struct Snapshot {
     std::vector<uint8_t> bytes;
     std::vector<uint8_t> sig_bytes;
     std::vector<Option> options;
+    std::vector<uint32_t> option_edges; // Option::edges_at: which edge each record is (the per-edge counters)
     std::vector<ClassAnswer> answers;
     unsigned failing_open = 0;
     std::vector<uint8_t> steer_failing_open;
@@ -107,6 +109,8 @@ struct alignas(64) WorkerSlot {
     uint64_t rng = 0;
     std::atomic<uint64_t> answers{0};
     std::atomic<uint64_t> failed_open{0};
+    // Answers naming each edge (a multivalue answer names several), by edge index; sized at build.
+    std::unique_ptr<std::atomic<uint64_t>[]> by_edge;
 };
 
 struct Outcome {
@@ -575,6 +579,8 @@ std::unique_ptr<Snapshot> render(const SteeringState& st) {
                                     : static_cast<uint32_t>(std::min(4294967295.0, cum * 4294967296.0));
                 opt.offset = static_cast<uint32_t>(snap->bytes.size());
                 opt.count = static_cast<uint16_t>(o.edges.size());
+                opt.edges_at = static_cast<uint32_t>(snap->option_edges.size());
+                snap->option_edges.insert(snap->option_edges.end(), o.edges.begin(), o.edges.end());
                 opt.window = static_cast<uint16_t>(o.window);
                 size_t before = snap->bytes.size();
                 for (uint32_t e : o.edges)
@@ -736,6 +742,8 @@ std::unique_ptr<Steering> Steering::build(const SteeringConfig& config, unsigned
     s.health.assign(config.edges.size(), 1);
     s.worker_count = std::max(1u, workers);
     s.workers = std::make_unique<WorkerSlot[]>(s.worker_count);
+    for (unsigned i = 0; i < s.worker_count; ++i)
+        s.workers[i].by_edge = std::make_unique<std::atomic<uint64_t>[]>(std::max<size_t>(1, s.edge_names.size()));
     for (unsigned i = 0; i < s.worker_count; ++i)
         s.workers[i].rng = 0x9E3779B97F4A7C15ull * (i + 1) + 12345;
 
@@ -913,6 +921,10 @@ Answer Steering::answer(const SteeredName& name, uint16_t qtype, const ClientLoc
     if (trace) {
         trace->option = static_cast<uint16_t>(opt - &snap->options[ca.first]);
         trace->start = static_cast<uint16_t>(start);
+    } else {
+        for (unsigned k = 0; k < opt->window; ++k)
+            w.by_edge[snap->option_edges[opt->edges_at + (start + k) % opt->count]].fetch_add(
+                1, std::memory_order_relaxed);
     }
     a.records = std::span<const uint8_t>(snap->bytes.data() + opt->offset + start * opt->rr_size,
                                          static_cast<size_t>(opt->window) * opt->rr_size);
@@ -1109,6 +1121,14 @@ uint64_t Steering::answers_total() const noexcept {
     uint64_t n = 0;
     for (unsigned i = 0; i < state_->worker_count; ++i)
         n += state_->workers[i].answers.load(std::memory_order_relaxed);
+    return n;
+}
+
+std::vector<uint64_t> Steering::answers_by_edge() const {
+    std::vector<uint64_t> n(state_->edge_names.size(), 0);
+    for (unsigned i = 0; i < state_->worker_count; ++i)
+        for (size_t e = 0; e < n.size(); ++e)
+            n[e] += state_->workers[i].by_edge[e].load(std::memory_order_relaxed);
     return n;
 }
 

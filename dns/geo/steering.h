@@ -175,6 +175,8 @@ class Steering {
     // Counters, summed over workers (metrics).
     uint64_t answers_total() const noexcept;
     uint64_t failed_open_total() const noexcept;
+    // Answers that named each edge, by edge index (edge_names()); a multivalue answer counts every edge it names.
+    std::vector<uint64_t> answers_by_edge() const;
     // Number of steers currently failing open for at least one client location.
     unsigned failing_open_now() const noexcept;
 

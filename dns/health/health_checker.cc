@@ -1,6 +1,7 @@
 #include "dns/health/health_checker.h"
 
 #include <algorithm>
+#include <chrono>
 
 #include "shared/log/log.h"
 #include "shared/loop/worker.h"
@@ -19,28 +20,38 @@ struct HealthChecker::Check {
     shared::MetricId ok_id = 0, fail_id = 0, change_id = 0;
     bool has_metrics = false;
     bool in_use = false;
+    uint64_t last_unix_ms = 0; // the last result, for the console
+    bool last_ok = false;
+    std::string last_detail;
 };
 
 namespace {
 const char* type_name(geo::HealthCheckConfig::Type t) {
     switch (t) {
-    case geo::HealthCheckConfig::Type::tcp: return "tcp";
-    case geo::HealthCheckConfig::Type::http: return "http";
-    case geo::HealthCheckConfig::Type::https: return "https";
-    default: return "none";
+    case geo::HealthCheckConfig::Type::tcp:
+        return "tcp";
+    case geo::HealthCheckConfig::Type::http:
+        return "http";
+    case geo::HealthCheckConfig::Type::https:
+        return "https";
+    default:
+        return "none";
     }
 }
 
 void close_timer(uv_timer_t* t) {
     uv_timer_stop(t);
-    uv_close(reinterpret_cast<uv_handle_t*>(t), [](uv_handle_t* h) noexcept { delete reinterpret_cast<uv_timer_t*>(h); });
+    uv_close(reinterpret_cast<uv_handle_t*>(t),
+             [](uv_handle_t* h) noexcept { delete reinterpret_cast<uv_timer_t*>(h); });
 }
 } // namespace
 
 HealthChecker::HealthChecker(uv_loop_t* loop, shared::MetricsRegistry* metrics, unsigned shard)
     : loop_(loop), metrics_(metrics), shard_(shard) {}
 
-HealthChecker::~HealthChecker() { close(); }
+HealthChecker::~HealthChecker() {
+    close();
+}
 
 std::string HealthChecker::key_of(const geo::EdgeConfig& e) const {
     const auto& h = e.health;
@@ -69,7 +80,8 @@ void HealthChecker::watch(const geo::Steering& steering) {
     // The edge indexes below are the new steering's; the old one is not fed any more.
     steering_ = nullptr;
     const auto& edges = steering.config().edges;
-    for (auto& [k, c] : checks_) c->in_use = false;
+    for (auto& [k, c] : checks_)
+        c->in_use = false;
     by_edge_.assign(edges.size(), nullptr);
     std::vector<Check*> fresh;
     for (size_t i = 0; i < edges.size(); ++i) {
@@ -135,8 +147,8 @@ void HealthChecker::watch(const geo::Steering& steering) {
                                          l + ",result=\"ok\"");
             c->fail_id = metrics_->counter("meridian_dns_health_checks_total", "health checks run, by edge and result",
                                            l + ",result=\"fail\"");
-            c->change_id = metrics_->counter("meridian_dns_health_changes_total",
-                                             "healthy/unhealthy transitions, by edge", l);
+            c->change_id =
+                metrics_->counter("meridian_dns_health_changes_total", "healthy/unhealthy transitions, by edge", l);
             c->has_metrics = true;
             if (registered_.emplace(c->edge, 1).second) {
                 std::string name = c->edge;
@@ -171,13 +183,19 @@ void HealthChecker::run(Check& c) {
 
 void HealthChecker::result(Check& c, const CheckResult& r) {
     ++checks_run_;
+    c.last_unix_ms = static_cast<uint64_t>(
+        std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+            .count());
+    c.last_ok = r.ok;
+    c.last_detail = r.ok ? std::string() : r.detail;
     if (metrics_ && c.has_metrics) metrics_->inc(shard_, r.ok ? c.ok_id : c.fail_id);
     bool was_known = c.state.known();
     bool changed = c.state.record(r, c.cfg);
     if (!changed) {
         if (!r.ok)
             shared::log::debug("health", "check failed",
-                               {{"edge", c.edge}, {"detail", r.detail},
+                               {{"edge", c.edge},
+                                {"detail", r.detail},
                                 {"consecutive", std::to_string(c.state.consecutive_failures())}});
         return;
     }
@@ -202,6 +220,32 @@ void HealthChecker::publish() {
     steering_->set_health(h, uv_now(loop_));
 }
 
+std::vector<HealthChecker::EdgeStatus> HealthChecker::statuses() const {
+    std::vector<EdgeStatus> out;
+    if (!steering_) return out;
+    const auto& names = steering_->edge_names();
+    for (size_t i = 0; i < names.size(); ++i) {
+        EdgeStatus st;
+        st.edge = names[i];
+        const Check* c = i < by_edge_.size() ? by_edge_[i] : nullptr;
+        if (!c) {
+            st.check = "none";
+            st.state = 1;
+        } else {
+            st.check = type_name(c->cfg.type);
+            st.state = c->state.known() ? (c->state.healthy() ? 1 : 0) : -1;
+            st.last_check_unix_ms = c->last_unix_ms;
+            st.last_ok = c->last_ok;
+            st.last_detail = c->last_detail;
+            st.consecutive_failures = c->state.consecutive_failures();
+            st.consecutive_successes = c->state.consecutive_successes();
+            st.interval_ms = c->cfg.interval_ms;
+        }
+        out.push_back(std::move(st));
+    }
+    return out;
+}
+
 int HealthChecker::state(const std::string& edge) const {
     for (auto& [k, c] : checks_)
         if (c->edge == edge && c->in_use) return c->state.known() ? (c->state.healthy() ? 1 : 0) : -1;
@@ -212,7 +256,8 @@ void HealthChecker::close() {
     if (closed_) return;
     closed_ = true;
     // exported_ stays (the metrics gauges read it), marked unknown; watch() may start over later.
-    for (auto& [name, v] : exported_) v->store(-1);
+    for (auto& [name, v] : exported_)
+        v->store(-1);
     for (auto& [k, c] : checks_) {
         c->probe.reset();
         if (c->timer) close_timer(c->timer);

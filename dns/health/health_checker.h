@@ -36,7 +36,7 @@ class TlsClientContext;
 namespace dns::health {
 
 class HealthChecker {
-public:
+  public:
     // `metrics` may be null (tests); `shard` is the registry shard the main thread writes.
     HealthChecker(uv_loop_t* loop, shared::MetricsRegistry* metrics, unsigned shard);
     ~HealthChecker();
@@ -54,7 +54,20 @@ public:
     int state(const std::string& edge) const;
     uint64_t checks_run() const { return checks_run_; }
 
-private:
+    // Each edge of the watched Steering as the console shows it (Route53's health-check view), in edge order.
+    struct EdgeStatus {
+        std::string edge;
+        std::string check;               // "http", "https", "tcp", or "none" (no check: always taken as healthy)
+        int state = -1;                  // 1 healthy, 0 unhealthy, -1 unknown / not checked
+        uint64_t last_check_unix_ms = 0; // 0 = not checked yet
+        bool last_ok = false;
+        std::string last_detail; // why the last check failed ("status 500", "refused"...), "" when it passed
+        unsigned consecutive_failures = 0, consecutive_successes = 0;
+        uint64_t interval_ms = 0;
+    };
+    std::vector<EdgeStatus> statuses() const;
+
+  private:
     struct Check;
     static void on_timer(uv_timer_t* t) noexcept;
     void run(Check& c);
@@ -70,7 +83,7 @@ private:
     std::shared_ptr<shared::TlsClientContext> tls_verify_, tls_noverify_;
     std::map<std::string, std::unique_ptr<Check>> checks_; // by edge name + check settings
     const geo::Steering* steering_ = nullptr;
-    std::vector<Check*> by_edge_; // steering_'s edge index → its check (null: no check)
+    std::vector<Check*> by_edge_;           // steering_'s edge index → its check (null: no check)
     std::map<std::string, int> registered_; // edge names with metrics
     // Per edge name: -1 unknown, 0, 1, read by the metrics gauge. Entries are never removed (the gauge keeps a name).
     std::map<std::string, std::unique_ptr<std::atomic<int>>> exported_;

@@ -4,6 +4,7 @@
 #include "edge/origin/request_path.h"
 #include "edge/upstream/sigv4_signer.h"
 
+#include "shared/http/bearer_token.h"
 #include "shared/tls/tls_client_context.h"
 
 #include <sys/stat.h>
@@ -705,20 +706,7 @@ std::optional<EdgeConfig> parse_edge_config(shared::ConfigSection root) {
     }
 
     if (auto sec = root.table("invalidation")) {
-        std::string file = sec->get_path("token_file", "");
-        if (!file.empty()) {
-            std::ifstream in(file);
-            std::string token((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-            while (!token.empty() && std::isspace(static_cast<unsigned char>(token.back())))
-                token.pop_back();
-            if (!in.good() && !in.eof()) {
-                sec->error("token_file", "\"" + file + "\": cannot be read");
-            } else if (token.size() < 16 || token.find_first_of(" \t\r\n") != std::string::npos) {
-                sec->error("token_file", "\"" + file + "\": the token must be one line of at least 16 characters");
-            } else {
-                c.invalidation_token = std::move(token);
-            }
-        }
+        c.invalidation_token = shared::read_token_file(*sec, "token_file");
         sec->finish();
     }
 

@@ -12,7 +12,7 @@
 
 #include "edge/http/http_date.h"
 #include "edge/invalidation/invalidation_request.h"
-#include "shared/http/http_tokens.h"
+#include "shared/http/bearer_token.h"
 #include "shared/json/json_value.h"
 #include "shared/log/log.h"
 
@@ -30,14 +30,6 @@ void json_answer(shared::AdminResponse& out, int status, std::string body) {
 
 void json_error(shared::AdminResponse& out, int status, std::string_view message) {
     json_answer(out, status, "{\"error\": " + shared::json_quote(message) + "}");
-}
-
-// Compares without an early exit, so the time taken says nothing about where a wrong token differs.
-bool same_secret(std::string_view a, std::string_view b) {
-    unsigned char diff = a.size() == b.size() ? 0 : 1;
-    for (size_t i = 0; i < a.size(); ++i)
-        diff |= static_cast<unsigned char>(a[i] ^ (i < b.size() ? b[i] : 0));
-    return diff == 0;
 }
 
 // The cache scan of an invalidation, shared out by shard. A thread of its own at the lowest CPU priority (nice 19)
@@ -101,13 +93,14 @@ bool InvalidationApi::authorized(const shared::AdminRequest& req, shared::AdminR
         json_error(out, 403, "the invalidation API is off: set [invalidation] token_file in the edge config");
         return false;
     }
-    std::string_view auth = req.authorization;
-    if (auth.size() < 8 || !shared::ascii_iequals(auth.substr(0, 7), "Bearer ")) {
+    switch (shared::check_bearer(req.authorization, token)) {
+    case shared::BearerCheck::ok:
+        break;
+    case shared::BearerCheck::missing:
         json_error(out, 401, "Authorization: Bearer <token> is required");
         out.extra_headers = "WWW-Authenticate: Bearer realm=\"meridian-edge\"\r\n";
         return false;
-    }
-    if (!same_secret(auth.substr(7), token)) {
+    case shared::BearerCheck::wrong:
         json_error(out, 403, "wrong token");
         return false;
     }

@@ -38,6 +38,9 @@ class InvalidationApi {
     bool handle(const shared::AdminRequest& req, shared::AdminResponse& out);
 
     static constexpr size_t kHistory = 1000;
+    // Totals since start (the console).
+    uint64_t invalidations() const { return invalidations_.load(std::memory_order_relaxed); }
+    uint64_t invalidated_objects() const { return objects_.load(std::memory_order_relaxed); }
 
   private:
     struct Record {

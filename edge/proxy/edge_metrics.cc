@@ -20,6 +20,14 @@ void EdgeMetrics::register_all(shared::MetricsRegistry& r) {
                                  "Requests answered, by cache result (hit ratio = hit / (hit + refresh_hit + miss))",
                                  std::string("result=\"") + results[i] + "\"");
     }
+    for (size_t i = 0; i < bytes_by_result.size(); ++i) {
+        bytes_by_result[i] = r.counter("meridian_edge_sent_bytes_by_result_total",
+                                       "Response bytes queued to viewers, by cache result (byte hit ratio)",
+                                       std::string("result=\"") + results[i] + "\"");
+    }
+    request_latency = r.histogram("meridian_edge_request_seconds",
+                                  "Time from a request's first byte to its answer being queued (millisecond clock)",
+                                  {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10});
     bytes_sent = r.counter("meridian_edge_sent_bytes_total", "Response bytes queued to viewers (headers and body)");
     open_connections = r.gauge("meridian_edge_open_connections", "Open viewer connections");
     origin_requests = r.counter("meridian_edge_origin_requests_total", "Requests sent to origins");
@@ -81,6 +89,7 @@ void EdgeMetrics::count_request(unsigned shard, int status, CacheResult result, 
     registry->inc(shard, by_status[idx]);
     registry->inc(shard, by_result[static_cast<size_t>(result)]);
     registry->inc(shard, bytes_sent, bytes);
+    registry->inc(shard, bytes_by_result[static_cast<size_t>(result)], bytes);
 }
 
 void EdgeMetrics::count_origin_error(unsigned shard, shared::HttpError e) noexcept {

@@ -19,6 +19,8 @@ struct EdgeMetrics {
     std::array<shared::MetricId, kStatuses.size() + 1> by_status{}; // last: other
     std::array<shared::MetricId, 6> by_result{};                    // indexed by CacheResult
     shared::MetricId bytes_sent = 0;
+    std::array<shared::MetricId, 6> bytes_by_result{}; // indexed by CacheResult (the console's byte hit ratio)
+    shared::MetricId request_latency = 0;              // seconds from the request's first byte to its answer queued
     shared::MetricId open_connections = 0;
     shared::MetricId origin_requests = 0;
     shared::MetricId origin_errors[12] = {}; // indexed by shared::HttpError
@@ -35,6 +37,9 @@ struct EdgeMetrics {
     void register_all(shared::MetricsRegistry& r);
     void count_request(unsigned shard, int status, CacheResult result, uint64_t bytes) noexcept;
     void count_origin_error(unsigned shard, shared::HttpError e) noexcept;
+    void observe_request_latency(unsigned shard, uint64_t elapsed_ms) noexcept {
+        if (registry) registry->observe(shard, request_latency, static_cast<double>(elapsed_ms) / 1000.0);
+    }
     void count_stale_served(unsigned shard) noexcept {
         if (registry) registry->inc(shard, stale_served);
     }

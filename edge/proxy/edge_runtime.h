@@ -17,6 +17,8 @@
 
 namespace edge {
 
+class TopUrls;
+
 struct EdgeRuntime {
     EdgeConfig config;
     std::vector<std::unique_ptr<BucketOrigin>> buckets; // by origin index; null for http origins
@@ -32,6 +34,7 @@ struct EdgeServices {
     const AccessLogFile* access_log = nullptr;
     EdgeMetrics* metrics = nullptr;
     const std::atomic<bool>* draining = nullptr; // health answers 503 "draining" while set
+    TopUrls* top_urls = nullptr;                 // the console's popular URLs (null: not kept)
 };
 
 } // namespace edge

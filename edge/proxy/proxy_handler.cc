@@ -11,6 +11,7 @@
 #include "edge/cache/vary_variant.h"
 #include "edge/compress/content_coding.h"
 #include "edge/compress/variant_headers.h"
+#include "edge/console/top_urls.h"
 #include "edge/http/entity_tag.h"
 #include "edge/origin/request_path.h"
 #include "edge/proxy/proxy_session.h"
@@ -737,6 +738,8 @@ void ProxyHandler::send_simple(Viewer& viewer, const HttpRequest* req, int statu
 
 void ProxyHandler::log_request(Viewer& viewer, const HttpRequest* req, int status, CacheResult result, uint64_t bytes) {
     services_.metrics->count_request(shard_, status, result, bytes);
+    services_.metrics->observe_request_latency(shard_, viewer.request_elapsed_ms());
+    if (req && services_.top_urls) services_.top_urls->record(shard_, req->host, req->path, bytes);
     if (!access_log_.enabled()) return;
     AccessLogEntry e;
     e.unix_ms = static_cast<int64_t>(wall_ms());

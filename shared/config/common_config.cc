@@ -2,6 +2,8 @@
 
 #include <thread>
 
+#include "shared/http/bearer_token.h"
+
 namespace shared {
 
 namespace {
@@ -37,6 +39,7 @@ CommonConfig parse_common_config(ConfigSection& root, const std::vector<std::str
             auto v = parse_addresses(*admin, "listen", {*l});
             if (!v.empty()) c.admin_listen = v[0];
         }
+        c.admin_token = read_token_file(*admin, "token_file");
         auto& al = c.admin_limits;
         al.request_timeout_ms = admin->get_duration_ms("request_timeout", al.request_timeout_ms);
         al.idle_timeout_ms = admin->get_duration_ms("idle_timeout", al.idle_timeout_ms);

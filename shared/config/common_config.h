@@ -3,6 +3,7 @@
 //   listen = ["127.0.0.1:8080"]      # string or array of "ip:port" / "[ipv6]:port"
 //   [admin] listen = "127.0.0.1:9080"   # optional; absent = no admin listener
 //           request_timeout, idle_timeout, send_timeout, max_connections (see admin_limits.h)
+//           token_file = ""          # optional bearer token for every admin page but health (bearer_token.h)
 //   [log] level = "info", file = "", format = "text"  # file "" = stderr; reopened on SIGUSR1; format text|json
 //   user = "meridian", group = ""    # drop to them once the sockets are bound (shared/process/privileges.h)
 //   allow_root = false               # started as root without `user`: refuse unless true
@@ -25,6 +26,7 @@ struct CommonConfig {
     std::vector<SocketAddress> listen;
     std::optional<SocketAddress> admin_listen;
     AdminLimits admin_limits;
+    std::string admin_token; // admin.token_file's content (a secret: never logged); "" = admin pages open
     log::Level log_level = log::Level::info;
     log::Format log_format = log::Format::text;
     std::string log_file;        // "" = stderr

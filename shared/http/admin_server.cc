@@ -6,6 +6,7 @@
 #include <cstring>
 #include <vector>
 
+#include "shared/http/bearer_token.h"
 #include "shared/log/log.h"
 #include "shared/metrics/metrics.h"
 #include "shared/net/listen_socket.h"
@@ -25,6 +26,8 @@ struct AdminServer::Impl {
     std::function<AdminResponse()> health;
     std::vector<Handler> handlers;
     std::vector<RequestHandler> request_handlers;
+    std::vector<RequestHandler> own_auth_handlers;
+    std::string token;
     uv_tcp_t listener{};
     bool listening = false;
     bool closed = false;
@@ -322,6 +325,16 @@ AdminResponse AdminServer::Impl::respond(std::string_view method, std::string_vi
     std::string_view path = url.substr(0, q);
     AdminRequest req{method, path, q == std::string_view::npos ? std::string_view() : url.substr(q + 1), authorization,
                      body};
+    for (auto& h : own_auth_handlers)
+        if (h(req, r)) return r;
+    if (!token.empty() && path != "/_meridian/health" && check_bearer(authorization, token) != BearerCheck::ok) {
+        r.status = 401;
+        r.body = "Authorization: Bearer <admin token> is required (admin.token_file)\n";
+        // Basic too, so a browser asks for it (any user name, the token as password) and the console page opens.
+        r.extra_headers =
+            "WWW-Authenticate: Bearer realm=\"meridian\"\r\nWWW-Authenticate: Basic realm=\"meridian\"\r\n";
+        return r;
+    }
     for (auto& h : request_handlers)
         if (h(req, r)) return r;
     if (method != "GET" && method != "HEAD") {
@@ -394,8 +407,12 @@ void AdminServer::add_handler(Handler h) {
     impl_->handlers.push_back(std::move(h));
 }
 
-void AdminServer::add_request_handler(RequestHandler h) {
-    impl_->request_handlers.push_back(std::move(h));
+void AdminServer::add_request_handler(RequestHandler h, bool own_auth) {
+    (own_auth ? impl_->own_auth_handlers : impl_->request_handlers).push_back(std::move(h));
+}
+
+void AdminServer::set_token(std::string token) {
+    impl_->token = std::move(token);
 }
 
 int AdminServer::listen(const SocketAddress& addr) {

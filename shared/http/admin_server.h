@@ -45,8 +45,13 @@ class AdminServer {
     ~AdminServer();
     void add_handler(Handler h);
     // Handlers for any method (with the Authorization header and the body), asked before the GET-only ones.
+    // `own_auth`: the handler checks its own credentials (the invalidation API's token), so the read token does not
+    // apply to its paths.
     using RequestHandler = std::function<bool(const AdminRequest& req, AdminResponse& out)>;
-    void add_request_handler(RequestHandler h);
+    void add_request_handler(RequestHandler h, bool own_auth = false);
+    // With a token (admin.token_file), every path but /_meridian/health and the own_auth handlers' answers 401
+    // with WWW-Authenticate unless the request carries it (shared/http/bearer_token.h); "" = open.
+    void set_token(std::string token);
     // 0 or a libuv error.
     int listen(const SocketAddress& addr);
     SocketAddress address() const;

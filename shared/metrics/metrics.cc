@@ -18,18 +18,21 @@ struct MetricsRegistry::Family {
 struct MetricsRegistry::Series {
     size_t family;
     std::string labels;
-    MetricId slot;              // first slot; histograms use bounds.size()+1 bucket slots, then sum, then count
+    MetricId slot; // first slot; histograms use bounds.size()+1 bucket slots, then sum, then count
     std::shared_ptr<const std::vector<double>> bounds; // histograms
     std::function<double()> read;
 };
 
-MetricsRegistry::MetricsRegistry(unsigned shards, unsigned max_slots) : shards_(shards ? shards : 1), max_slots_(max_slots) {
+MetricsRegistry::MetricsRegistry(unsigned shards, unsigned max_slots)
+    : shards_(shards ? shards : 1), max_slots_(max_slots) {
     for (unsigned i = 0; i < shards_; ++i) {
         shard_data_.emplace_back(new std::atomic<uint64_t>[max_slots_]);
-        for (unsigned j = 0; j < max_slots_; ++j) shard_data_.back()[j].store(0, std::memory_order_relaxed);
+        for (unsigned j = 0; j < max_slots_; ++j)
+            shard_data_.back()[j].store(0, std::memory_order_relaxed);
     }
     hist_bounds_.reset(new std::atomic<const std::vector<double>*>[max_slots_]);
-    for (unsigned j = 0; j < max_slots_; ++j) hist_bounds_[j].store(nullptr, std::memory_order_relaxed);
+    for (unsigned j = 0; j < max_slots_; ++j)
+        hist_bounds_[j].store(nullptr, std::memory_order_relaxed);
 }
 
 MetricsRegistry::~MetricsRegistry() = default;
@@ -91,7 +94,8 @@ void MetricsRegistry::observe(unsigned shard, MetricId id, double value) noexcep
     if (!bounds) return;
     const auto& bv = *bounds;
     size_t b = 0;
-    while (b < bv.size() && value > bv[b]) ++b;
+    while (b < bv.size() && value > bv[b])
+        ++b;
     auto* d = shard_data_[shard].get();
     d[id + b].fetch_add(1, std::memory_order_relaxed);
     size_t nb = bv.size() + 1;
@@ -101,8 +105,20 @@ void MetricsRegistry::observe(unsigned shard, MetricId id, double value) noexcep
 
 int64_t MetricsRegistry::value(MetricId id) const {
     uint64_t sum = 0;
-    for (unsigned i = 0; i < shards_; ++i) sum += shard_data_[i][id].load(std::memory_order_relaxed);
+    for (unsigned i = 0; i < shards_; ++i)
+        sum += shard_data_[i][id].load(std::memory_order_relaxed);
     return static_cast<int64_t>(sum);
+}
+
+bool MetricsRegistry::histogram_counts(MetricId id, std::vector<double>* bounds, std::vector<uint64_t>* counts) const {
+    if (id >= max_slots_) return false;
+    const std::vector<double>* bv = hist_bounds_[id].load(std::memory_order_acquire);
+    if (!bv) return false;
+    *bounds = *bv;
+    counts->assign(bv->size() + 1, 0);
+    for (size_t b = 0; b <= bv->size(); ++b)
+        (*counts)[b] = static_cast<uint64_t>(value(id + static_cast<MetricId>(b)));
+    return true;
 }
 
 namespace {
@@ -128,8 +144,8 @@ std::string MetricsRegistry::render() const {
     for (size_t f = 0; f < families_.size(); ++f) {
         const Family& fam = *families_[f];
         const char* type = fam.kind == Kind::counter || fam.kind == Kind::counter_fn ? "counter"
-                           : fam.kind == Kind::histogram                              ? "histogram"
-                                                                                      : "gauge";
+                           : fam.kind == Kind::histogram                             ? "histogram"
+                                                                                     : "gauge";
         out += "# HELP " + fam.name + " " + fam.help + "\n";
         out += "# TYPE " + fam.name + " " + type + "\n";
         for (const auto& s : series_) {

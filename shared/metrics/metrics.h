@@ -15,7 +15,7 @@ namespace shared {
 using MetricId = uint32_t;
 
 class MetricsRegistry {
-public:
+  public:
     // `shards` = number of workers (+1 for the main thread if it records too). At most `max_slots` values per shard.
     explicit MetricsRegistry(unsigned shards, unsigned max_slots = 8192);
     ~MetricsRegistry();
@@ -52,8 +52,11 @@ public:
     unsigned shards() const { return shards_; }
     // Sum over shards of a counter or gauge (tests, health decisions).
     int64_t value(MetricId id) const;
+    // A histogram's upper bounds and its bucket counts summed over shards (not cumulative; the last is +Inf), for
+    // the admin console's quantiles. False when `id` is not a histogram.
+    bool histogram_counts(MetricId id, std::vector<double>* bounds, std::vector<uint64_t>* counts) const;
 
-private:
+  private:
     struct Family;
     std::atomic<uint64_t>& slot(unsigned shard, MetricId id) noexcept { return shard_data_[shard][id]; }
     unsigned shards_;

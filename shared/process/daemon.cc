@@ -137,6 +137,7 @@ int run_daemon(int argc, char** argv, const CliSpec& spec, DaemonApp& app) {
             if (admin_addr) {
                 admin = std::make_unique<AdminServer>(
                     &loop, metrics.get(), [&app] { return app.health(); }, app.common().admin_limits);
+                admin->set_token(app.common().admin_token);
                 app.add_admin_handlers(*admin);
                 if (int rc = admin->listen(*admin_addr)) {
                     log::error("admin", "cannot listen",
