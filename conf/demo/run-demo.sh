@@ -84,6 +84,10 @@ Geo steering (geo.demo.test: the nearer healthy edge for the client's subnet, ED
   kill -STOP $edge2_pid; sleep 4; dig @127.0.0.1 -p 5300 geo.demo.test A +subnet=10.3.0.0/24 +short   # us fails its
   kill -CONT $edge2_pid                                                # health checks -> 127.0.0.1; then it is back
 
+Watch it live (README.md, "Watching it"): open in a browser, then run the curl and dig lines above in a loop
+  http://127.0.0.1:9080/_meridian/console     # the edge: requests/s, hit ratios, latency, cache, popular URLs
+  http://127.0.0.1:9053/_meridian/console     # the DNS server: queries/s, rcodes, steering by edge, edge health
+
 Deploy a new version (README.md, "Deploying a new version"): switch the release atomically, then invalidate the HTML:
   curl -s http://127.0.0.1:8080/ | grep -o '<h1>.*</h1>'           # release v1 (cached for 60 s)
   ln -sfn releases/v2 $DEPLOY/current.tmp && mv -T $DEPLOY/current.tmp $DEPLOY/current

@@ -26,7 +26,8 @@ h2{font-size:.8rem;text-transform:uppercase;letter-spacing:.05em;color:var(--mut
 .kpi b{display:block;font-size:1.5rem;font-weight:600;font-variant-numeric:tabular-nums}
 .kpi span{color:var(--mute);font-size:.8rem}
 svg.spark{display:block;width:100%;height:42px;margin-top:.5rem}
-svg.spark polyline{fill:none;stroke:var(--accent);stroke-width:1.5}
+svg.spark polyline{fill:none;stroke:var(--accent);stroke-width:1.5;vector-effect:non-scaling-stroke}
+svg.spark polygon{fill:#dbe6fd;stroke:none}
 table{width:100%;border-collapse:collapse;font-variant-numeric:tabular-nums}
 th,td{text-align:left;padding:.25rem .4rem;border-bottom:1px solid var(--line);white-space:nowrap}
 th{color:var(--mute);font-weight:500;font-size:.8rem}
@@ -103,7 +104,8 @@ const M = (() => {
     const pts = values.map((v, i) => ((n < 2 ? w : i * w / (n - 1)).toFixed(1) + "," + (h - 1 - v / max * (h - 2)).toFixed(1)));
     e.setAttribute("viewBox", "0 0 " + w + " " + h);
     e.setAttribute("preserveAspectRatio", "none");
-    e.innerHTML = '<polyline points="' + pts.join(" ") + '"/>';
+    e.innerHTML = '<polygon points="0,' + h + " " + pts.join(" ") + " " + w + "," + h + '"/>' +
+                  '<polyline points="' + pts.join(" ") + '"/>';
     e.dataset.points = String(n);
   }
   return {fmt, num, text, table, spark, el};

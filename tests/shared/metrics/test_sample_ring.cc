@@ -36,7 +36,7 @@ TEST_CASE("histogram quantiles interpolate inside the bucket, as Prometheus does
     // 100 observations, all in (0.001, 0.01]: p50 half way through that bucket.
     CHECK(shared::histogram_quantile(bounds, {0, 100, 0, 0}, 0.5) == Approx(0.0055));
     // 99 fast, 1 slow: p50 in the first bucket, p99 at the top of the first, p100 in the third.
-    CHECK(shared::histogram_quantile(bounds, {99, 0, 1, 0}, 0.5) == Approx(0.001 * 49.5 / 99));
+    CHECK(shared::histogram_quantile(bounds, {99, 0, 1, 0}, 0.5) == Approx(0.001 * 50 / 99));
     CHECK(shared::histogram_quantile(bounds, {99, 0, 1, 0}, 0.99) == Approx(0.001));
     CHECK(shared::histogram_quantile(bounds, {99, 0, 1, 0}, 1.0) == Approx(0.1));
     // Beyond the last bound: the last bound (a floor).
