@@ -17,14 +17,12 @@ TEST_CASE("metrics render in Prometheus text format, summed over shards", "[shar
     std::vector<std::thread> ts;
     for (unsigned s = 0; s < 3; ++s)
         ts.emplace_back([&, s] {
-            for (int i = 0; i < 1000; ++i)
-                m.inc(s, ok);
+            for (int i = 0; i < 1000; ++i) m.inc(s, ok);
             m.inc(s, nf, 2);
             m.gauge_add(s, conns, 5);
             m.gauge_add(s, conns, -2);
         });
-    for (auto& t : ts)
-        t.join();
+    for (auto& t : ts) t.join();
     m.observe(0, lat, 0.005);
     m.observe(1, lat, 0.05);
     m.observe(2, lat, 5);
