@@ -109,8 +109,14 @@ struct alignas(64) WorkerSlot {
     uint64_t rng = 0;
     std::atomic<uint64_t> answers{0};
     std::atomic<uint64_t> failed_open{0};
-    // Answers naming each edge (a multivalue answer names several), by edge index; sized at build.
-    std::unique_ptr<std::atomic<uint64_t>[]> by_edge;
+    // Answers naming each edge (a multivalue answer names several): edge e at by_edge[e / 8].n[e % 8]. Whole cache
+    // lines of their own, so two workers' counters never share one.
+    struct alignas(64) EdgeCounters {
+        std::atomic<uint64_t> n[8]{};
+    };
+    std::unique_ptr<EdgeCounters[]> by_edge;
+    void count_edge(uint32_t e) noexcept { by_edge[e / 8].n[e % 8].fetch_add(1, std::memory_order_relaxed); }
+    uint64_t edge_count(size_t e) const noexcept { return by_edge[e / 8].n[e % 8].load(std::memory_order_relaxed); }
 };
 
 struct Outcome {
@@ -743,7 +749,7 @@ std::unique_ptr<Steering> Steering::build(const SteeringConfig& config, unsigned
     s.worker_count = std::max(1u, workers);
     s.workers = std::make_unique<WorkerSlot[]>(s.worker_count);
     for (unsigned i = 0; i < s.worker_count; ++i)
-        s.workers[i].by_edge = std::make_unique<std::atomic<uint64_t>[]>(std::max<size_t>(1, s.edge_names.size()));
+        s.workers[i].by_edge = std::make_unique<WorkerSlot::EdgeCounters[]>(s.edge_names.size() / 8 + 1);
     for (unsigned i = 0; i < s.worker_count; ++i)
         s.workers[i].rng = 0x9E3779B97F4A7C15ull * (i + 1) + 12345;
 
@@ -923,8 +929,7 @@ Answer Steering::answer(const SteeredName& name, uint16_t qtype, const ClientLoc
         trace->start = static_cast<uint16_t>(start);
     } else {
         for (unsigned k = 0; k < opt->window; ++k)
-            w.by_edge[snap->option_edges[opt->edges_at + (start + k) % opt->count]].fetch_add(
-                1, std::memory_order_relaxed);
+            w.count_edge(snap->option_edges[opt->edges_at + (start + k) % opt->count]);
     }
     a.records = std::span<const uint8_t>(snap->bytes.data() + opt->offset + start * opt->rr_size,
                                          static_cast<size_t>(opt->window) * opt->rr_size);
@@ -1128,7 +1133,7 @@ std::vector<uint64_t> Steering::answers_by_edge() const {
     std::vector<uint64_t> n(state_->edge_names.size(), 0);
     for (unsigned i = 0; i < state_->worker_count; ++i)
         for (size_t e = 0; e < n.size(); ++e)
-            n[e] += state_->workers[i].by_edge[e].load(std::memory_order_relaxed);
+            n[e] += state_->workers[i].edge_count(e);
     return n;
 }
 

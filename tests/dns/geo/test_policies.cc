@@ -576,3 +576,35 @@ members = ["europe", "america", "ap"]
         REQUIRE(first(f.ask("10.1.0.1")) == "192.0.2.11");
     CHECK(first(f.ask("10.3.0.1")) == "192.0.2.11"); // america empty → next nearest pool
 }
+
+TEST_CASE("answers are counted by edge, every edge a multivalue answer names (the console)", "[dns][geo][console]") {
+    std::string many;
+    std::string members = "members = [";
+    for (int i = 1; i <= 10; ++i) {
+        many += "[[edge]]\nname = \"m" + std::to_string(i) + "\"\nipv4 = \"10.99.0." + std::to_string(i) + "\"\n";
+        members += std::string(i > 1 ? ", " : "") + "\"m" + std::to_string(i) + "\"";
+    }
+    members += "]\n";
+    Fixture f("[[steer]]\nname = \"www.example.test.\"\npolicy = \"multivalue\"\n" + members +
+                  "[[steer]]\nname = \"w.example.test.\"\npolicy = \"weighted\"\nmembers = [\"eu\", \"us\"]\n",
+              many);
+    std::map<std::string, uint64_t> seen;
+    for (int i = 0; i < 500; ++i)
+        for (auto& x : geo_test::addresses(f.ask("10.1.0.1")))
+            ++seen[x];
+    const auto& names = f.b->steering->edge_names();
+    std::vector<uint64_t> by_edge = f.b->steering->answers_by_edge();
+    REQUIRE(by_edge.size() == names.size());
+    REQUIRE(names.size() > 10); // more than one line of counters per worker
+    uint64_t total = 0;
+    for (size_t e = 0; e < names.size(); ++e) {
+        total += by_edge[e];
+        if (names[e][0] == 'm') CHECK(by_edge[e] == seen["10.99.0." + names[e].substr(1)]);
+    }
+    CHECK(total == 500 * 8);
+    CHECK(f.b->steering->answers_total() == 500);
+    // A traced answer (explain) is not counted.
+    dns::geo::AnswerTrace t;
+    f.b->steering->answer(*f.name, 1, client("10.1.0.1"), 0, &t);
+    CHECK(f.b->steering->answers_by_edge() == by_edge);
+}
