@@ -2,6 +2,7 @@
 // GET /_meridian/health (200 "ok" or 503 "draining"), plus any extra paths a daemon registers. HTTP/1.1 with
 // keep-alive, parsed by llhttp, with small limits: it is an operator endpoint, not a public server. Its time and
 // connection limits (admin_limits.h) keep it answering while slow or hostile clients hold connections.
+// An optional token (set_token, admin.token_file) closes every path but health to requests without it.
 #pragma once
 
 #include <uv.h>

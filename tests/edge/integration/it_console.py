@@ -131,9 +131,10 @@ try:
     f.eq(s["status_total"]["2xx"], 420, "2xx total")
     f.eq(s["status_total"]["4xx"], 3000, "4xx total")
     f.eq(s["status_total"]["5xx"], 0, "5xx total")
-    # Each 200 URL misses once (maybe twice when two workers race on the first request), then hits.
-    f.check(414 <= s["hits_total"] <= 417, f"hits_total {s['hits_total']} (420 requests of 3 URLs)")
+    # Each 200 URL misses once (or a few times, when the four connections race on its first request), then hits.
     hits, misses = s["hits_total"], s["misses_total"]
+    f.check(405 <= hits <= 417, f"hits_total {hits} (420 requests of 3 URLs)")
+    f.eq(hits + misses, 420, "hits + misses = the 200s (the 404s are errors, not misses)")
     f.check(abs(s["hit_ratio"] - hits / (hits + misses)) < 1e-9, f"hit_ratio = hits / (hits + misses): {s['hit_ratio']}")
     f.check(s["byte_hit_ratio"] is not None and 0.8 < s["byte_hit_ratio"] <= 1, f"byte hit ratio {s['byte_hit_ratio']}")
     body_bytes = 300 * 1000 + 100 * 10_000 + 20 * 100_000
