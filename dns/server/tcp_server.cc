@@ -1,8 +1,5 @@
 #include "dns/server/tcp_server.h"
 
-#include <linux/sockios.h>
-#include <sys/ioctl.h>
-
 #include <algorithm>
 #include <cstring>
 #include <ctime>
@@ -16,13 +13,14 @@
 #include "dns/wire/query.h"
 #include "shared/log/log.h"
 #include "shared/net/listen_socket.h"
+#include "shared/net/tcp_ack_progress.h"
 
 namespace dns {
 
 namespace {
 constexpr size_t kInitialInput = 4096;
 constexpr size_t kMaxInput = 65537 + 4096;  // one whole message and the start of the next
-constexpr uint64_t kProgressCheckMs = 1000; // how often stalled output is sampled for progress
+constexpr uint64_t kProgressCheckMs = 1000; // how often unacknowledged output is sampled for progress
 
 uint64_t unix_now_s() {
     timespec ts;
@@ -58,8 +56,7 @@ struct TcpServer::Conn {
     uint64_t last_active = 0;   // last whole query read or write completed (idle timeout)
     uint64_t query_started = 0; // first byte of the query being received (query timeout)
     uint64_t progress_at = 0;   // last time the peer acknowledged output, or output started (write timeout)
-    uint64_t written = 0;       // bytes ever handed to uv_write
-    uint64_t acked = 0;         // of those, acknowledged by the peer at the last sample
+    shared::TcpAckProgress ack; // write progress is what the peer acknowledged, not what the kernel took
     std::unique_ptr<Transfer> xfr;
     int open_handles = 0;
     bool closing = false;
@@ -71,24 +68,14 @@ struct TcpServer::Conn {
     const sockaddr* peer_sa() const { return reinterpret_cast<const sockaddr*>(&peer); }
     uv_stream_t* stream() { return reinterpret_cast<uv_stream_t*>(&tcp); }
     size_t pending_output() const { return out.size() + (writing_now ? tcp.write_queue_size : 0); }
-    // Write progress is what the peer acknowledged: bytes handed to libuv minus what libuv and the kernel still
-    // hold (SIOCOUTQ: unsent plus unacknowledged). Bytes moving from libuv's queue into a kernel send buffer that
-    // grew or was freed from memory pressure are not progress; counting them let a client that never reads keep
-    // its connection past tcp_write_timeout.
-    uint64_t acknowledged() const {
-        uint64_t held = writing_now ? tcp.write_queue_size : 0;
-        uv_os_fd_t fd;
-        int queued = 0;
-        if (uv_fileno(reinterpret_cast<const uv_handle_t*>(&tcp), &fd) == 0 && ioctl(fd, SIOCOUTQ, &queued) == 0 &&
-            queued > 0)
-            held += static_cast<uint64_t>(queued);
-        return written > held ? written - held : 0;
-    }
-    // Samples acknowledged(); returns whether the peer read something since the last sample.
+    // Output the kernel took but the peer did not acknowledge (as of the last sample) is pending like output libuv
+    // still holds: the kernel's send buffer absorbs up to megabytes, which a client that never reads must not keep
+    // past tcp_write_timeout. Known from the timer's samples, so the per-query path makes no system call.
+    bool output_pending() const { return writing_now || !out.empty() || xfr || !ack.settled(); }
+    // Samples the acknowledged bytes; returns whether the peer read something since the last sample. Bytes moving
+    // from libuv's queue into a kernel send buffer that grew are not progress.
     bool sample_progress(uint64_t now) {
-        uint64_t a = acknowledged();
-        if (a <= acked) return false;
-        acked = a;
+        if (!ack.sample(&tcp)) return false;
         progress_at = now;
         return true;
     }
@@ -235,11 +222,11 @@ void TcpServer::flush(Conn* c) {
     if (c->closing || c->writing_now || c->out.empty()) return;
     c->writing.swap(c->out);
     c->out.clear();
-    // The write deadline starts with this write only if the peer had taken everything written before it.
-    uint64_t now = uv_now(loop_);
-    c->sample_progress(now);
-    if (c->acked == c->written) c->progress_at = now;
-    c->written += c->writing.size();
+    // The write deadline starts with this write only if the peer had taken everything written before it (as the
+    // last sample saw: a sample is at most kProgressCheckMs old while output is unacknowledged, and the deadline
+    // is only enforced after a fresh one).
+    if (c->ack.settled()) c->progress_at = uv_now(loop_);
+    c->ack.handed(c->writing.size());
     uv_buf_t b = uv_buf_init(reinterpret_cast<char*>(c->writing.data()), static_cast<unsigned>(c->writing.size()));
     int rc = uv_write(&c->wreq, c->stream(), &b, 1, on_write);
     if (rc < 0) return close_conn(c, "write error");
@@ -265,14 +252,14 @@ void TcpServer::arm_timer(Conn* c) {
     const ServiceSettings& st = svc_.settings();
     uint64_t now = uv_now(loop_);
     uint64_t deadline = UINT64_MAX;
-    if (c->writing_now || !c->out.empty() || c->xfr) {
+    if (c->output_pending()) {
         uint64_t t = c->xfr ? st.transfer_timeout_ms : st.tcp_write_timeout_ms;
         deadline = std::min(c->progress_at + t, now + kProgressCheckMs);
     }
     // Only while reading: a connection we stopped reading (its answers are not drained) is the write timeout's.
     if (c->reading && c->in_len > 0 && !c->has_complete())
         deadline = std::min(deadline, c->query_started + st.tcp_query_timeout_ms);
-    if (!c->writing_now && c->out.empty() && !c->xfr && c->in_len == 0) {
+    if (!c->output_pending() && c->in_len == 0) {
         uint64_t idle = st.tcp_idle_timeout_ms;
         // Under pressure idle connections make room sooner (NSD halves its timeout the same way).
         if (conns_.size() * 2 > st.max_tcp_connections) idle = std::min(idle, st.tcp_query_timeout_ms);
@@ -287,10 +274,11 @@ void TcpServer::on_timer(uv_timer_t* t) noexcept {
     TcpServer* srv = c->srv;
     const ServiceSettings& st = srv->svc_.settings();
     uint64_t now = uv_now(srv->loop_);
-    if (c->writing_now) {
+    if (c->output_pending()) {
         c->sample_progress(now);
         uint64_t limit = c->xfr ? st.transfer_timeout_ms : st.tcp_write_timeout_ms;
-        if (now - c->progress_at >= limit) {
+        // All acknowledged now: nothing is pending and the idle timeout applies.
+        if (c->output_pending() && now - c->progress_at >= limit) {
             srv->svc_.metrics()->inc(srv->svc_.worker(), srv->svc_.ids().tcp_timeouts);
             return srv->close_conn(c, c->xfr ? "transfer_timeout" : "tcp_write_timeout");
         }
@@ -299,7 +287,7 @@ void TcpServer::on_timer(uv_timer_t* t) noexcept {
         srv->svc_.metrics()->inc(srv->svc_.worker(), srv->svc_.ids().tcp_timeouts);
         return srv->close_conn(c, "tcp_query_timeout");
     }
-    if (!c->writing_now && c->out.empty() && !c->xfr && c->in_len == 0) {
+    if (!c->output_pending() && c->in_len == 0) {
         uint64_t idle = st.tcp_idle_timeout_ms;
         if (srv->conns_.size() * 2 > st.max_tcp_connections) idle = std::min(idle, st.tcp_query_timeout_ms);
         // RFC 7766 §6.2.3: the server may close idle connections.

@@ -7,8 +7,10 @@
 // one timer per connection: a query must arrive whole within tcp_query_timeout of its first byte (a dribbling
 // client cannot hold a slot), pending output must make progress within tcp_write_timeout (transfer_timeout during
 // a zone transfer), and a connection with nothing to do is closed after tcp_idle_timeout (sooner when more than
-// half the worker's slots are taken, as NSD does). Connections per client address are limited across workers.
-// Zone transfers are produced message by message as the client drains them. Worker thread only.
+// half the worker's slots are taken, as NSD does). Output is pending until the peer acknowledged it, not when the
+// kernel took it: the kernel's send buffer would otherwise hide a client that never reads. Connections per client
+// address are limited across workers. Zone transfers are produced message by message as the client drains them.
+// Worker thread only.
 #pragma once
 
 #include <uv.h>

@@ -1,6 +1,9 @@
 #!/usr/bin/env python3
 """meridian-dns against hostile TCP clients (issue: TCP memory was unbounded in practice, dribblers locked good
 clients out):
+- 50 clients that send a few hundred queries and never read: every answer fits in the kernel's send buffers (the
+  server's writes all complete), yet the peer acknowledges none, so the server closes them after tcp_write_timeout,
+  not after tcp_idle_timeout;
 - 200 pipelining clients that never read: the server's RSS grows by a bounded amount per connection, it keeps
   answering good clients over TCP and UDP, and it closes the stuck connections after tcp_write_timeout;
 - 300 clients that dribble one byte per second fill every connection slot: a good client is still answered within
@@ -10,13 +13,16 @@ clients out):
   served.
 Loopback source addresses 127.0.x.y stand in for distinct clients."""
 import errno
+import fcntl
 import os
+import select
 import shutil
 import socket
 import struct
 import subprocess
 import sys
 import tempfile
+import termios
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -97,6 +103,47 @@ def closed_by_server(s, seconds):
     return False
 
 
+def wait_fds(pid, at_most, seconds):
+    """Seconds until the server's open fds are at most `at_most`, or None after `seconds`."""
+    t0 = time.time()
+    while time.time() - t0 < seconds:
+        if fds(pid) <= at_most:
+            return time.time() - t0
+        time.sleep(0.2)
+    return None
+
+
+def unacked_never_readers(port, pid):
+    """Answers the kernel took but the peer never acknowledged are pending output: tcp_write_timeout closes the
+    connection although every write of the server completed (tcp_idle_timeout is 30 s here)."""
+    base_fds = fds(pid)
+    q = build_query("example.test.", TYPES["MX"], qid=0x4444)
+    n_queries = 400
+    r = udp_query(port, q)
+    answer_len = len(r) + 2 if r else 100
+    conns = []
+    for i in range(50):
+        s = connect_from("127.0.4.%d" % (1 + i // 25), port, rcvbuf=4096)
+        s.sendall((struct.pack("!H", len(q)) + q) * n_queries)  # 16 KB: the server reads it all at once
+        conns.append(s)
+    time.sleep(1.0)
+    held = 0
+    for s in conns:
+        held += struct.unpack("i", fcntl.ioctl(s.fileno(), termios.FIONREAD, b"\0" * 4))[0]
+    print("   unacknowledged answers: %d connections, %d answers of %d bytes each; the clients' kernels took %.1f of "
+          "%.1f KB, the rest waits in the server's send buffers" % (len(conns), n_queries, answer_len, held / 1e3,
+                                                                      len(conns) * n_queries * answer_len / 1e3),
+          flush=True)
+    took = wait_fds(pid, base_fds + 2, 15)
+    check(took is not None and took < 10,
+          "never-reading connections whose answers all fit in the kernel are closed after tcp_write_timeout "
+          "(3 s; closed after %s s, open fds %d, at start %d)" % ("%.1f" % took if took is not None else "> 15",
+                                                                   fds(pid), base_fds))
+    for s in conns:
+        s.close()
+    wait_fds(pid, base_fds, 5)
+
+
 def never_readers(port, pid):
     base_rss = rss_kib(pid)
     base_fds = fds(pid)
@@ -108,33 +155,60 @@ def never_readers(port, pid):
         # tests) out of pressure; the server's answers to 2 MB of queries still far exceed what the kernel holds.
         s = connect_from("127.0.1.%d" % (1 + i // 50), port, rcvbuf=4096, sndbuf=128 << 10)
         s.setblocking(False)
-        conns.append([s, 0, False])
-    # Send until every connection is blocked (the server stopped reading it) or 2 MB each, bounded in time.
-    deadline = time.time() + 25
-    while time.time() < deadline and not all(c[2] for c in conns):
-        for c in conns:
-            if c[2]:
-                continue
+        conns.append({"s": s, "sent": 0, "state": None, "progress": time.time()})
+    # Send until every connection is blocked (no byte accepted for STALL seconds: the server stopped reading it, not
+    # merely a slow server whose buffers are full for a moment), closed by the server, or at 2 MB, bounded in time.
+    stall = 2.0
+    poller = select.poll()
+    by_fd = {}
+    for c in conns:
+        poller.register(c["s"], select.POLLOUT)
+        by_fd[c["s"].fileno()] = c
+    t_start = time.time()
+    deadline = t_start + 25
+    peak_rss = base_rss
+    probe = None
+    while time.time() < deadline and not all(c["state"] for c in conns):
+        # RSS while the connections are open (tcp_write_timeout may close them before the clients stall), and a
+        # good client after a second of it, while the server is surely holding them.
+        peak_rss = max(peak_rss, rss_kib(pid))
+        if probe is None and time.time() - t_start > 1.0:
+            t0 = time.time()
+            probe = good_tcp(port) and time.time() - t0 < 3
+        for fd, _ in poller.poll(100):
+            c = by_fd[fd]
             try:
-                n = c[0].send(block)
-                c[1] += n
-                if c[1] > 2 << 20:
-                    c[2] = True
+                c["sent"] += c["s"].send(block)
+                c["progress"] = time.time()
+                if c["sent"] > 2 << 20:
+                    c["state"] = "cap"
             except BlockingIOError:
-                c[2] = True
+                pass
             except OSError:
-                c[2] = True
-    sent = sum(c[1] for c in conns)
+                c["state"] = "closed"
+            if c["state"]:
+                poller.unregister(fd)
+        now = time.time()
+        for c in conns:
+            if not c["state"] and now - c["progress"] > stall:
+                c["state"] = "blocked"
+                poller.unregister(c["s"])
+    sent = sum(c["sent"] for c in conns)
+    states = {k: sum(1 for c in conns if c["state"] == k) for k in ("blocked", "closed", "cap", None)}
     time.sleep(1.0)
-    rss = rss_kib(pid)
+    rss = max(peak_rss, rss_kib(pid))
     per_conn = (rss - base_rss) / len(conns)
-    print("   never-reading clients: %d connections sent %.1f MB of queries; server RSS %d -> %d KiB "
-          "(%.1f KiB per connection)" % (len(conns), sent / 1e6, base_rss, rss, per_conn), flush=True)
-    check(all(c[2] for c in conns), "every never-reading connection was stopped by backpressure")
+    print("   never-reading clients: %d connections sent %.1f MB of queries (%d blocked, %d closed by the server, "
+          "%d at 2 MB, %d still sending); server RSS %d -> at most %d KiB (%.1f KiB per connection)"
+          % (len(conns), sent / 1e6, states["blocked"], states["closed"], states["cap"], states[None], base_rss, rss,
+             per_conn), flush=True)
+    check(states["blocked"] + states["closed"] == len(conns),
+          "every never-reading connection was stopped by backpressure or closed by the server")
     check(per_conn < 256, "RSS per never-reading connection is bounded (%.1f KiB < 256 KiB)" % per_conn)
+    check(probe is True, "a good TCP client is answered within 3 s while 200 clients send and never read")
     t0 = time.time()
     ok = good_tcp(port)
-    check(ok and time.time() - t0 < 3, "a good TCP client is answered while 200 clients never read")
+    check(ok and time.time() - t0 < 3, "a good TCP client is answered within 3 s after 200 clients sent and never read")
     check(udp_query(port, build_query("web.example.test.", TYPES["A"])) is not None, "UDP is answered meanwhile")
     # tcp_write_timeout (3 s) closes the stuck connections.
     deadline = time.time() + 20
@@ -144,7 +218,7 @@ def never_readers(port, pid):
     check(closed, "the server closed the never-reading connections after tcp_write_timeout (open fds %d, at start %d)"
           % (fds(pid), base_fds))
     for c in conns:
-        c[0].close()
+        c["s"].close()
 
 
 def dribblers(port, pid):
@@ -242,6 +316,7 @@ max_tcp_connections_per_address = 60
             return 1
         for _ in range(20):
             good_tcp(port)
+        unacked_never_readers(port, p.pid)
         never_readers(port, p.pid)
         check(p.poll() is None, "the server is alive after the never-reading clients")
         dribblers(port, p.pid)
