@@ -21,6 +21,12 @@ namespace {
 constexpr size_t kInitialInput = 4096;
 constexpr size_t kMaxInput = 65537 + 4096;  // one whole message and the start of the next
 constexpr uint64_t kProgressCheckMs = 1000; // how often unacknowledged output is sampled for progress
+// Queries one connection may have answered per loop turn before it waits for the next turn: clients pipelining
+// thousands of queries each cannot make one turn last seconds while a new client waits (libuv reads up to 32 times
+// per connection per turn). NSD and Knot answer one query per connection per readiness event; a few more amortize
+// the turn's cost for a client that pipelines legitimately. Dropped queries count too: they cost no output, so
+// backpressure would never stop them.
+constexpr uint32_t kTurnQueries = 32;
 
 uint64_t unix_now_s() {
     timespec ts;
@@ -57,6 +63,9 @@ struct TcpServer::Conn {
     uint64_t query_started = 0; // first byte of the query being received (query timeout)
     uint64_t progress_at = 0;   // last time the peer acknowledged output, or output started (write timeout)
     shared::TcpAckProgress ack; // write progress is what the peer acknowledged, not what the kernel took
+    uint64_t turn = 0;          // the server's loop turn turn_answers counts in
+    uint32_t turn_answers = 0;  // queries answered in that turn (kTurnQueries)
+    bool deferred = false;      // waits in the server's deferred_ for the next turn
     std::unique_ptr<Transfer> xfr;
     int open_handles = 0;
     bool closing = false;
@@ -120,6 +129,12 @@ TcpServer::~TcpServer() = default;
 
 int TcpServer::start(uv_loop_t* loop, const shared::SocketAddress& addr) {
     loop_ = loop;
+    uv_check_init(loop, &turn_check_);
+    turn_check_.data = this;
+    uv_check_start(&turn_check_, on_turn);
+    uv_unref(reinterpret_cast<uv_handle_t*>(&turn_check_)); // counting turns keeps no loop alive
+    uv_idle_init(loop, &resume_);
+    resume_.data = this;
     int rc = shared::tcp_listen_reuseport(loop, &listener_, addr, 1024, on_connection);
     initialized_ = true;
     listener_.data = this;
@@ -132,8 +147,11 @@ shared::SocketAddress TcpServer::address() const {
 
 void TcpServer::close() {
     closing_ = true;
-    if (initialized_ && !uv_is_closing(reinterpret_cast<uv_handle_t*>(&listener_)))
+    if (initialized_ && !uv_is_closing(reinterpret_cast<uv_handle_t*>(&listener_))) {
         uv_close(reinterpret_cast<uv_handle_t*>(&listener_), nullptr);
+        uv_close(reinterpret_cast<uv_handle_t*>(&turn_check_), nullptr);
+        uv_close(reinterpret_cast<uv_handle_t*>(&resume_), nullptr);
+    }
     auto conns = conns_;
     for (Conn* c : conns)
         close_conn(c, "server stopping");
@@ -184,6 +202,7 @@ void TcpServer::close_conn(Conn* c, const char* why) {
     if (why && shared::log::enabled(shared::log::Level::debug))
         shared::log::debug("dns", "TCP connection closed", {{"client", peer_text(c->peer)}, {"reason", why}});
     conns_.erase(std::remove(conns_.begin(), conns_.end(), c), conns_.end());
+    if (c->deferred) deferred_.erase(std::remove(deferred_.begin(), deferred_.end(), c), deferred_.end());
     if (c->source_counted && sources_) sources_->release(c->peer_sa());
     svc_.metrics()->gauge_add(svc_.worker(), svc_.ids().tcp_connections, -1);
     uv_close(reinterpret_cast<uv_handle_t*>(&c->timer), Conn::on_close);
@@ -200,7 +219,8 @@ bool TcpServer::finished(const Conn* c) const {
 
 void TcpServer::update_reading(Conn* c) {
     if (c->closing) return;
-    bool want = !c->eof && can_process(c);
+    // A deferred connection is not read either: its input holds queries to answer on its next turn.
+    bool want = !c->eof && !c->deferred && can_process(c);
     if (want == c->reading) return;
     c->reading = want;
     if (want) {
@@ -393,9 +413,19 @@ void TcpServer::end_transfer(Conn* c, const char* failure) {
 void TcpServer::process(Conn* c) {
     size_t pos = 0;
     uint64_t now = uv_now(loop_);
+    if (c->turn != turn_) {
+        c->turn = turn_;
+        c->turn_answers = 0;
+    }
+    bool over_budget = false;
     while (can_process(c) && c->in_len - pos >= 2) {
         size_t mlen = (size_t(c->in[pos]) << 8) | c->in[pos + 1];
         if (c->in_len - pos < 2 + mlen) break;
+        if (c->turn_answers >= kTurnQueries) {
+            over_budget = true;
+            break;
+        }
+        ++c->turn_answers;
         const uint8_t* msg = c->in.data() + pos + 2;
         pos += 2 + mlen;
         c->last_active = now;
@@ -421,8 +451,33 @@ void TcpServer::process(Conn* c) {
     flush(c);
     if (c->closing) return;
     if (finished(c)) return close_conn(c, nullptr);
+    if (over_budget) defer(c);
     update_reading(c);
     arm_timer(c);
+}
+
+void TcpServer::defer(Conn* c) {
+    if (c->deferred) return;
+    c->deferred = true;
+    deferred_.push_back(c);
+    // While connections wait, the loop polls without blocking: their turn comes right after the others'.
+    if (!uv_is_active(reinterpret_cast<uv_handle_t*>(&resume_))) uv_idle_start(&resume_, on_resume);
+}
+
+void TcpServer::on_turn(uv_check_t* h) noexcept {
+    ++static_cast<TcpServer*>(h->data)->turn_;
+}
+
+void TcpServer::on_resume(uv_idle_t* h) noexcept {
+    auto* self = static_cast<TcpServer*>(h->data);
+    // Processing one connection closes or defers only that one, so the list taken here stays valid.
+    self->resuming_.swap(self->deferred_);
+    for (Conn* c : self->resuming_) {
+        c->deferred = false;
+        self->process(c);
+    }
+    self->resuming_.clear();
+    if (self->deferred_.empty()) uv_idle_stop(&self->resume_);
 }
 
 } // namespace dns

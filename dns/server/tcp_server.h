@@ -9,8 +9,9 @@
 // a zone transfer), and a connection with nothing to do is closed after tcp_idle_timeout (sooner when more than
 // half the worker's slots are taken, as NSD does). Output is pending until the peer acknowledged it, not when the
 // kernel took it: the kernel's send buffer would otherwise hide a client that never reads. Connections per client
-// address are limited across workers. Zone transfers are produced message by message as the client drains them.
-// Worker thread only.
+// address are limited across workers. Each connection answers at most a few queries per loop turn before the
+// others get theirs, so pipelining clients cannot delay a new one by a whole backlog. Zone transfers are produced
+// message by message as the client drains them. Worker thread only.
 #pragma once
 
 #include <uv.h>
@@ -49,6 +50,8 @@ class TcpServer {
     static void on_connection(uv_stream_t* s, int status) noexcept;
     static void on_write(uv_write_t* req, int status) noexcept;
     static void on_timer(uv_timer_t* t) noexcept;
+    static void on_turn(uv_check_t* h) noexcept;
+    static void on_resume(uv_idle_t* h) noexcept;
     void close_conn(Conn* c, const char* why);
     void process(Conn* c);
     void append(Conn* c, const uint8_t* msg, size_t len);
@@ -57,6 +60,8 @@ class TcpServer {
     void arm_timer(Conn* c);
     bool can_process(const Conn* c) const;
     bool finished(const Conn* c) const;
+    // The connection answered kTurnQueries this loop turn: it is not read until its next turn answers more.
+    void defer(Conn* c);
     // AXFR/IXFR: access check (allow-list or TSIG), then starts the stream. False when the connection was closed.
     bool start_transfer(Conn* c, const uint8_t* msg, size_t mlen, const AnswerInfo& info);
     // Produces transfer messages while the output is below kTransferHigh; ends the transfer when it is all written.
@@ -71,6 +76,11 @@ class TcpServer {
     bool initialized_ = false;
     bool closing_ = false;
     std::vector<Conn*> conns_;
+    uv_check_t turn_check_{}; // counts loop turns (turn_), after each poll
+    uv_idle_t resume_{};      // active while connections wait in deferred_
+    uint64_t turn_ = 0;
+    std::vector<Conn*> deferred_; // connections over their turn's budget, in the order they were deferred
+    std::vector<Conn*> resuming_; // deferred_ as on_resume took it (kept for its capacity)
     std::vector<uint8_t> out_ = std::vector<uint8_t>(65535);
 };
 

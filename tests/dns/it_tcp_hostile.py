@@ -4,6 +4,8 @@ clients out):
 - 50 clients that send a few hundred queries and never read: every answer fits in the kernel's send buffers (the
   server's writes all complete), yet the peer acknowledges none, so the server closes them after tcp_write_timeout,
   not after tcp_idle_timeout;
+- 60 clients streaming queries the server drops (QR=1, no answer, so no backpressure): each connection gets a few
+  queries per loop turn, so a new client is answered at once, not after a whole turn's backlog;
 - 200 pipelining clients that never read: the server's RSS grows by a bounded amount per connection, it keeps
   answering good clients over TCP and UDP, and it closes the stuck connections after tcp_write_timeout;
 - 300 clients that dribble one byte per second fill every connection slot: a good client is still answered within
@@ -23,6 +25,7 @@ import subprocess
 import sys
 import tempfile
 import termios
+import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -32,6 +35,7 @@ SRC = os.environ.get("MERIDIAN_SRC", os.path.abspath(os.path.join(os.path.dirnam
 DNS = os.environ.get("MERIDIAN_DNS", os.path.join(SRC, "build/dns/bin/meridian-dns"))
 ZONE_SRC = os.path.join(SRC, "conf/examples/zones/example.test.zone")
 failures = []
+FLOODERS = 60
 
 
 def check(cond, what):
@@ -142,6 +146,60 @@ def unacked_never_readers(port, pid):
     for s in conns:
         s.close()
     wait_fds(pid, base_fds, 5)
+
+
+def dropped_flood(port, pid):
+    """Messages the server drops (QR=1) cost no output, so backpressure never stops reading them: only the bound on
+    each connection's work per loop turn keeps a new client from waiting behind every flooder's buffered input."""
+    base_fds = fds(pid)
+    # A bare header with QR=1: a response, dropped (RFC 1035 §4.1.1); the smallest message costs the most per byte.
+    q = struct.pack("!HHHHHH", 0x5555, 0x8000, 0, 0, 0, 0)
+    block = (struct.pack("!H", len(q)) + q) * 40000
+    conns = [connect_from("127.0.5.%d" % (1 + i // 20), port) for i in range(FLOODERS)]
+    for s in conns:
+        s.setblocking(False)
+    stop = threading.Event()
+    sent = [0]
+
+    def flood():
+        while not stop.is_set():
+            _, writable, _ = select.select([], conns, [], 0.1)
+            for s in writable:
+                try:
+                    sent[0] += s.send(block)
+                except OSError:
+                    pass
+
+    t = threading.Thread(target=flood)
+    t.start()
+    try:
+        time.sleep(2.0)  # the server's receive buffers grow and fill
+        took = []
+        answered = 0
+        for _ in range(5):
+            t0 = time.time()
+            if good_tcp(port, timeout=10.0):
+                answered += 1
+            took.append(time.time() - t0)
+            time.sleep(0.3)
+        worst = max(took)
+    finally:
+        stop.set()
+        t.join()
+    print("   dropped flood: %d connections sent %.1f MB of dropped queries; a good client took %s s"
+          % (len(conns), sent[0] / 1e6, " ".join("%.2f" % x for x in took)), flush=True)
+    # Without the bound each answer waits a turn or two of every flooder's buffered megabytes (0.7 to 3 s here).
+    median = sorted(took)[len(took) // 2]
+    check(answered == 5 and median < 0.5 and worst < 2.0,
+          "a good TCP client is answered within 0.5 s (median of 5, worst under 2 s) while %d connections stream "
+          "queries the server drops (%d of 5, median %.2f s, worst %.2f s)" % (len(conns), answered, median, worst))
+    for s in conns:
+        # A reset, so the server is not left chewing through the megabytes still buffered towards it.
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        s.close()
+    took = wait_fds(pid, base_fds, 10)
+    print("   dropped flood: the server closed the reset connections after %s s" % (
+        "%.1f" % took if took is not None else "> 10"), flush=True)
 
 
 def never_readers(port, pid):
@@ -317,6 +375,8 @@ max_tcp_connections_per_address = 60
         for _ in range(20):
             good_tcp(port)
         unacked_never_readers(port, p.pid)
+        dropped_flood(port, p.pid)
+        check(p.poll() is None, "the server is alive after the flood")
         never_readers(port, p.pid)
         check(p.poll() is None, "the server is alive after the never-reading clients")
         dribblers(port, p.pid)
