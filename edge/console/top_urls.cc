@@ -12,10 +12,11 @@ TopUrls::TopUrls(unsigned workers, size_t capacity) {
 void TopUrls::record(unsigned worker, std::string_view host, std::string_view path, uint64_t bytes) noexcept {
     if (worker >= workers_.size()) return;
     char key[shared::HeavyHitters::kKeyMax];
+    // An HTTP/1.0 request without Host has an empty host whose data() is null: memcpy must not see it.
     size_t n = std::min(host.size(), sizeof key);
-    std::memcpy(key, host.data(), n);
+    if (n) std::memcpy(key, host.data(), n);
     size_t m = std::min(path.size(), sizeof key - n);
-    std::memcpy(key + n, path.data(), m);
+    if (m) std::memcpy(key + n, path.data(), m);
     std::string_view k(key, n + m);
     PerWorker& w = *workers_[worker];
     std::lock_guard lock(w.mu);

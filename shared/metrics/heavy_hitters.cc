@@ -87,7 +87,7 @@ void HeavyHitters::add(std::string_view key, uint64_t weight) noexcept {
     Slot& s = slots_[slot];
     s.hash = h;
     s.len = static_cast<uint8_t>(key.size());
-    std::memcpy(s.key, key.data(), key.size());
+    if (!key.empty()) std::memcpy(s.key, key.data(), key.size());
     s.count = inherited + weight;
     s.error = inherited;
     index_insert(slot);

@@ -33,6 +33,17 @@ TEST_CASE("top URLs: per-worker sketches merged, keyed by host and path", "[edge
     CHECK(top.top(1).by_requests.size() == 1);
 }
 
+TEST_CASE("top URLs: an empty host (HTTP/1.0 without Host) or path is a key too", "[edge][console]") {
+    // std::string_view{} has a null data(): copying it with memcpy was undefined behaviour (UBSan stopped the edge).
+    edge::TopUrls top(1, 8);
+    top.record(0, std::string_view{}, "/robots.txt", 10);
+    top.record(0, "a.test", std::string_view{}, 10);
+    top.record(0, std::string_view{}, std::string_view{}, 10);
+    auto t = top.top(8);
+    REQUIRE(t.by_requests.size() == 3);
+    CHECK(t.by_requests[0].count == 1);
+}
+
 TEST_CASE("edge console stats: totals, ratios, rates from samples, latency, cache, top URLs", "[edge][console]") {
     shared::MetricsRegistry reg(3);
     edge::EdgeMetrics m;
