@@ -9,7 +9,8 @@
 //              2 answers half and resets, 3 never answers (the edge's first_byte_timeout fires)
 //   flags & 4: the viewer resets instead of half-closing after writing; flags & 8: it writes in 7-byte pieces.
 // Invariants beyond the sanitizers': the edge answers every input within a bounded time, what the viewer receives
-// is empty or starts with an HTTP/1.1 status line, and nothing is left running between inputs.
+// is empty or starts with an HTTP/1.1 status line (a SETTINGS frame after the HTTP/2 preface), and nothing is left
+// running between inputs.
 #include <uv.h>
 
 #include <unistd.h>
@@ -281,8 +282,8 @@ Harness& harness() {
         hs->handler = std::make_unique<edge::ProxyHandler>(*hs->io, 0, services, rt);
         hs->conn_settings = edge::conn_settings_of(rt->config.limits);
         hs->max_connections = rt->config.limits.max_connections;
-        hs->server = std::make_unique<edge::HttpServer>(&hs->loop, hs->handler.get(), &hs->conn_settings,
-                                                        &hs->max_connections);
+        hs->server =
+            std::make_unique<edge::HttpServer>(&hs->loop, hs->handler.get(), &hs->conn_settings, &hs->max_connections);
         std::string perr;
         auto listen = shared::parse_socket_address("127.0.0.1:0", &perr);
         if (!listen || hs->server->listen(*listen) != 0) std::abort();
@@ -361,8 +362,16 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
                      static_cast<unsigned long long>(kInputBudgetMs));
         std::abort();
     }
-    if (!v.received.empty() && v.received.rfind("HTTP/1.1 ", 0) != 0) {
-        std::fprintf(stderr, "the viewer received bytes that are not an HTTP/1.1 response\n");
+    // A viewer that opens with the HTTP/2 preface is answered in HTTP/2 (h2c prior knowledge, RFC 9113 §3.3): the
+    // server's preface, a SETTINGS frame on stream 0, comes first. Anything else is answered in HTTP/1.1.
+    static constexpr std::string_view kPreface = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+    const std::string& got = v.received;
+    bool h2 = v.request.substr(0, kPreface.size()) == kPreface;
+    bool framed = h2 ? got.size() >= 9 && got[3] == 0x04 && (got[5] | got[6] | got[7] | got[8]) == 0
+                     : got.rfind("HTTP/1.1 ", 0) == 0;
+    if (!got.empty() && !framed) {
+        std::fprintf(stderr, h2 ? "the h2c viewer received bytes that do not start with a SETTINGS frame\n"
+                                : "the viewer received bytes that are not an HTTP/1.1 response\n");
         std::abort();
     }
     // Let the edge finish with this input (origin fetches time out in 200 ms) before the next one starts.
