@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# ctest: LABELS tooling
 # Scripts never touch what they did not start. ./run's package install runs with stand-ins for apt-get, dpkg-query
 # and systemctl: the host already runs its own nginx.service, and the "installed" package's postinst starts
 # nsd.service despite policy-rc.d. Only nsd.service may be stopped, by its unit; processes named nginx, nsd, knotd,
