@@ -37,13 +37,12 @@ def main():
     ap.add_argument("--fail", type=int, default=2)
     ap.add_argument("--ok", type=int, default=2)
     args = ap.parse_args()
-    running = [True]
-    signal.signal(signal.SIGTERM, lambda *_: running.__setitem__(0, False))
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     me = str(os.getpid())
     services = {"web": args.web, "dns": args.dns}
     state = {svc: "down" for svc in services}  # BIRD starts with both protocols disabled
     streak = {svc: 0 for svc in services}       # > 0: successes in a row, < 0: failures in a row
-    while running[0]:
+    while True:
         try:
             if open(args.pid_file).read().strip() != me:
                 break
