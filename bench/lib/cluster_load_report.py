@@ -47,7 +47,9 @@ def edge_stats(out, who):
     miss = delta(out, (who, "meridian_edge_requests_total"), 'result="miss"')
     total = delta(out, (who, "meridian_edge_requests_total"))
     cacheable = hit + refresh + miss
-    return {"requests": int(total), "hit_ratio": (hit + refresh) / cacheable if cacheable else None,
+    # The edge's own definition (its metric's help): a revalidated object (refresh_hit) is not a hit.
+    return {"requests": int(total), "hit_ratio": hit / cacheable if cacheable else None,
+            "revalidated": int(refresh),
             "origin_requests": int(delta(out, (who, "meridian_edge_origin_requests_total")))}
 
 
@@ -87,11 +89,12 @@ def main():
                              "dns": dns}
     json.dump(res, open(f"{a.out}/results.json", "w"), indent=1)
 
-    print(f"{'PoP':8} {'requests':>9} {'hit ratio':>9} {'to parent':>9} {'DNS queries':>11}")
+    print(f"{'tier':8} {'requests':>9} {'hit ratio':>9} {'revalidated':>11} {'upstream':>9} {'DNS queries':>11}")
     for p, s in res["pops"].items():
-        print(f"pop-{p:4} {s['requests']:>9} {pct(s['hit_ratio']):>9} {s['origin_requests']:>9} {s['dns_queries']:>11}")
+        print(f"pop-{p:4} {s['requests']:>9} {pct(s['hit_ratio']):>9} {s['revalidated']:>11} {s['origin_requests']:>9}"
+              f" {s['dns_queries']:>11}")
     ps = res["parent"]
-    print(f"{'parent':8} {ps['requests']:>9} {pct(ps['hit_ratio']):>9} {ps['origin_requests']:>9}")
+    print(f"{'parent':8} {ps['requests']:>9} {pct(ps['hit_ratio']):>9} {ps['revalidated']:>11} {ps['origin_requests']:>9}")
     o = res["origin"]
     print(f"origin: {o['requests']} requests for {o['viewer_requests']} viewer requests: offload {pct(o['offload'])}")
     if res["clients"]:
