@@ -25,6 +25,17 @@ def healthy(addr, port, path, timeout):
         return False
 
 
+def bird_state(sock, services):
+    """Each anycast_<svc> protocol's state as BIRD reports it ("up", "down"), "unknown" when BIRD does not answer."""
+    try:
+        out = subprocess.run(["birdc", "-s", sock, "show", "protocols"], capture_output=True, text=True,
+                             timeout=5).stdout
+    except (OSError, subprocess.TimeoutExpired):
+        out = ""
+    seen = {f[0]: f[3] for f in (line.split() for line in out.splitlines()) if len(f) >= 4}
+    return {svc: seen.get(f"anycast_{svc}", "unknown") for svc in services}
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--bird-socket", required=True)
@@ -42,7 +53,11 @@ def main():
     services = {"web": args.web, "dns": args.dns}
     state = {svc: "down" for svc in services}  # BIRD starts with both protocols disabled
     streak = {svc: 0 for svc in services}       # > 0: successes in a row, < 0: failures in a row
+    loops = 0
     while True:
+        loops += 1
+        if loops % 10 == 0:
+            state = bird_state(args.bird_socket, services)  # a restarted BIRD starts disabled again
         try:
             if open(args.pid_file).read().strip() != me:
                 break
@@ -54,9 +69,9 @@ def main():
             ok = not os.path.exists(args.maintenance) and healthy(host, int(port), "/_meridian/health", args.timeout)
             streak[svc] = max(streak[svc], 0) + 1 if ok else min(streak[svc], 0) - 1
             want = None
-            if state[svc] == "down" and streak[svc] >= args.ok:
+            if state[svc] != "up" and streak[svc] >= args.ok:
                 want = ("enable", "up", "announce")
-            elif state[svc] == "up" and -streak[svc] >= args.fail:
+            elif state[svc] != "down" and -streak[svc] >= args.fail:
                 want = ("disable", "down", "withdraw")
             if want:
                 r = subprocess.run(["birdc", "-s", args.bird_socket, want[0], f"anycast_{svc}"],
@@ -64,6 +79,8 @@ def main():
                 if r.returncode == 0:
                     state[svc] = want[1]
                     print(f"{int(time.time() * 1000)} {want[2]} anycast_{svc}", flush=True)
+                else:
+                    state[svc] = "unknown"  # BIRD is not answering: apply the decision once it does
         time.sleep(max(0.0, args.interval - (time.monotonic() - t)))
     sys.exit(0)
 
