@@ -104,6 +104,6 @@ done
 by_name='\b(p''kill|kill''all|kill''all5)\b|systemctl (stop|kill|restart) +(nginx|nsd|knot|gdnsd|varnish)\b|-s (stop|quit)\b'
 hits=$(grep -rnE "$by_name" \
   "$SRC/run" "$SRC/tests" "$SRC/bench" "$SRC/conf" --include='*.sh' --include='*.py' --include='run' --include='*.pl' \
-  --include='loadtest' --include='bench.sh' 2>/dev/null | grep -v 'tests/integration/it_run_scripts.sh' || true)
+  --include='loadtest' --include='bench.sh' --include='cluster' 2>/dev/null | grep -v 'tests/integration/it_run_scripts.sh' || true)
 [ -z "$hits" ] || fail "scripts that end processes by name: $hits"
 echo "ok"
