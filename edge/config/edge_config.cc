@@ -162,7 +162,10 @@ void parse_origin(shared::ConfigSection& sec, OriginConfig* o) {
     } else {
         std::vector<std::string> parents = sec.get_string_list("parents", {});
         if (sec.has("parents")) {
-            if (sec.has("address")) sec.error("address", "not with parents (a tier's addresses are its parents)");
+            if (sec.has("address")) {
+                sec.get_string("address", "");
+                sec.error("address", "not with parents (a tier's addresses are its parents)");
+            }
             if (parents.empty()) sec.error("parents", "needs at least one \"host:port\"");
             if (parents.size() > 64) sec.error("parents", "at most 64 parents");
         } else {
