@@ -141,9 +141,9 @@ void parse_origin(shared::ConfigSection& sec, OriginConfig* o) {
             o->sigv4 = nullptr;
             sec.error("sigv4", "only valid for type = \"http\" origins");
         }
-        for (const char* k : {"address", "tls", "tls_verify", "tls_ca_file", "tls_server_name", "host_header",
-                              "connect_timeout", "first_byte_timeout", "idle_timeout", "max_idle_connections",
-                              "cooldown", "parents"}) {
+        for (const char* k :
+             {"address", "tls", "tls_verify", "tls_ca_file", "tls_server_name", "host_header", "connect_timeout",
+              "first_byte_timeout", "idle_timeout", "max_idle_connections", "cooldown", "parents"}) {
             if (!sec.has(k)) continue;
             std::string_view key = k;
             if (key == "tls" || key == "tls_verify") {
@@ -369,7 +369,8 @@ void parse_behavior(shared::ConfigSection& sec, const KeyGroups& key_groups, Beh
             // CloudFront's failover criteria.
             static constexpr int kAllowed[] = {400, 403, 404, 416, 500, 502, 503, 504};
             if (std::find(std::begin(kAllowed), std::end(kAllowed), v) == std::end(kAllowed)) {
-                sec.error("failover_status", std::to_string(v) + " is not one of 400, 403, 404, 416, 500, 502, 503, 504");
+                sec.error("failover_status",
+                          std::to_string(v) + " is not one of 400, 403, 404, 416, 500, 502, 503, 504");
             } else {
                 b->failover_status.push_back(static_cast<int>(v));
             }

@@ -107,8 +107,8 @@ struct BehaviorConfig {
     std::string failover_origin_name;
     size_t failover_origin_index = SIZE_MAX;
     std::vector<int> failover_status = {500, 502, 503, 504};
-    size_t site_index = 0;   // index into EdgeConfig::sites: the site this behavior belongs to
-    bool cache = true;       // false: every request goes to the origin, nothing is stored
+    size_t site_index = 0; // index into EdgeConfig::sites: the site this behavior belongs to
+    bool cache = true;     // false: every request goes to the origin, nothing is stored
     AllowedMethods allowed_methods = AllowedMethods::get_head;
     uint64_t min_ttl_ms = 0;
     uint64_t default_ttl_ms = 86'400'000;   // CloudFront default TTL: 1 day

@@ -51,7 +51,8 @@ void EdgeMetrics::register_all(shared::MetricsRegistry& r) {
     }
     origins_down = r.counter("meridian_edge_origin_marked_down_total",
                              "Origins or tier parents marked down for their cool-down after a failure");
-    origins_up = r.counter("meridian_edge_origin_back_up_total", "Origins or tier parents answering again after being down");
+    origins_up =
+        r.counter("meridian_edge_origin_back_up_total", "Origins or tier parents answering again after being down");
     collapsed = r.counter("meridian_edge_collapsed_requests_total", "Misses that joined another request's fill");
     oversize_passes = r.counter("meridian_edge_oversize_passes_total",
                                 "Responses without Content-Length that outgrew max_object_bytes: passed through "

@@ -951,11 +951,14 @@ void ProxySession::on_failover(const FailoverEvent& e) {
     if (!e.to) return; // nothing left to try: the failure is the answer (counted as an origin error if it is one)
     m.count_failover(handler_->shard(), e.reason);
     std::string detail = e.reason == FailoverReason::status ? std::to_string(e.status)
-                         : e.error != OriginError::None    ? shared::http_error_name(e.error)
-                                                           : "marked down";
-    shared::log::info("edge", "origin failover", {{"from", e.from->name}, {"to", e.to->name},
-                                                  {"reason", failover_reason_name(e.reason)}, {"detail", detail},
-                                                  {"path", path_}});
+                         : e.error != OriginError::None     ? shared::http_error_name(e.error)
+                                                            : "marked down";
+    shared::log::info("edge", "origin failover",
+                      {{"from", e.from->name},
+                       {"to", e.to->name},
+                       {"reason", failover_reason_name(e.reason)},
+                       {"detail", detail},
+                       {"path", path_}});
 }
 
 bool ProxySession::variant_store_key(const std::vector<HeaderField>& fields, uint64_t now, std::string_view* out) {

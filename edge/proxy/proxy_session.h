@@ -41,8 +41,8 @@
 #include "edge/origin/bucket_origin.h"
 #include "edge/proxy/edge_runtime.h"
 #include "edge/proxy/proxy_io.h"
-#include "edge/upstream/origin_group.h"
 #include "edge/proxy/viewer.h"
+#include "edge/upstream/origin_group.h"
 
 namespace edge {
 

@@ -68,8 +68,8 @@ namespace {
 
 class GroupFetch final : public OriginStream {
   public:
-    GroupFetch(OriginClient& client, std::vector<OriginCandidate> cands, OriginRequestBuilder build,
-               OriginCallbacks cb, OriginGroupOptions opt)
+    GroupFetch(OriginClient& client, std::vector<OriginCandidate> cands, OriginRequestBuilder build, OriginCallbacks cb,
+               OriginGroupOptions opt)
         : client_(client), cands_(std::move(cands)), build_(std::move(build)),
           cb_(std::make_shared<OriginCallbacks>(std::move(cb))), opt_(std::move(opt)) {
         // Without failover only the primary side is a choice (a down parent may still be skipped: nothing was sent).
@@ -209,10 +209,9 @@ class GroupFetch final : public OriginStream {
 } // namespace
 
 std::unique_ptr<OriginStream> fetch_from_group(OriginClient& client, std::vector<OriginCandidate> candidates,
-                                               OriginRequestBuilder build, OriginCallbacks cb,
-                                               OriginGroupOptions opt) {
-    auto f = std::make_unique<GroupFetch>(client, std::move(candidates), std::move(build), std::move(cb),
-                                          std::move(opt));
+                                               OriginRequestBuilder build, OriginCallbacks cb, OriginGroupOptions opt) {
+    auto f =
+        std::make_unique<GroupFetch>(client, std::move(candidates), std::move(build), std::move(cb), std::move(opt));
     f->start();
     return f;
 }

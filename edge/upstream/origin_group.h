@@ -56,7 +56,7 @@ struct FailoverEvent {
     const OriginConfig* from = nullptr;
     const OriginConfig* to = nullptr; // null: nothing left to try (the failure is the answer)
     FailoverReason reason = FailoverReason::none;
-    int status = 0;                     // for FailoverReason::status
+    int status = 0; // for FailoverReason::status
     OriginError error = OriginError::None;
     bool marked_down = false; // `from` was up and is down now
     bool came_back = false;   // (reason none) `to` answered after being down
@@ -66,15 +66,14 @@ using FailoverHook = std::function<void(const FailoverEvent&)>;
 using OriginRequestBuilder = std::function<OriginRequest(const OriginConfig&)>;
 
 struct OriginGroupOptions {
-    bool may_fail_over = true;                    // GET/HEAD; otherwise only a down parent is skipped
-    const BehaviorConfig* behavior = nullptr;     // its failover_status; null: no status fails over
-    uint64_t (*clock_ms)() = nullptr;             // for OriginHealth; null: health is ignored
+    bool may_fail_over = true;                // GET/HEAD; otherwise only a down parent is skipped
+    const BehaviorConfig* behavior = nullptr; // its failover_status; null: no status fails over
+    uint64_t (*clock_ms)() = nullptr;         // for OriginHealth; null: health is ignored
     FailoverHook on_failover;
 };
 
 // Starts the fetch on the first usable candidate. Callbacks as OriginClient::fetch (none from inside this call).
 std::unique_ptr<OriginStream> fetch_from_group(OriginClient& client, std::vector<OriginCandidate> candidates,
-                                               OriginRequestBuilder build, OriginCallbacks cb,
-                                               OriginGroupOptions opt);
+                                               OriginRequestBuilder build, OriginCallbacks cb, OriginGroupOptions opt);
 
 } // namespace edge

@@ -412,10 +412,9 @@ TEST_CASE("Allowed methods sets", "[edge][config]") {
 }
 
 TEST_CASE("Edge config: the shipped example and demo configs are valid", "[edge][config][examples]") {
-    for (const char* rel :
-         {"conf/examples/edge-bucket.toml", "conf/examples/edge-http.toml", "conf/examples/edge-rfc9111.toml",
-          "conf/examples/edge-sites.toml", "conf/examples/edge-tls.toml", "conf/examples/edge-tiers.toml",
-          "conf/demo/edge.toml"}) {
+    for (const char* rel : {"conf/examples/edge-bucket.toml", "conf/examples/edge-http.toml",
+                            "conf/examples/edge-rfc9111.toml", "conf/examples/edge-sites.toml",
+                            "conf/examples/edge-tls.toml", "conf/examples/edge-tiers.toml", "conf/demo/edge.toml"}) {
         std::string path = std::string(MERIDIAN_SRC) + "/" + rel;
         if (!fs::exists(path)) continue; // the demo config belongs to another part and may not exist yet
         shared::ConfigDiagnostics diags;
