@@ -3,10 +3,10 @@
 namespace edge {
 
 uint64_t stable_hash(std::string_view s) noexcept {
-    uint64_t h = 1469598103934665603ull;
+    uint64_t h = 0xcbf29ce484222325ull; // FNV-1a 64 offset basis
     for (unsigned char c : s) {
         h ^= c;
-        h *= 1099511628211ull;
+        h *= 0x100000001b3ull; // FNV 64 prime
     }
     return h;
 }
