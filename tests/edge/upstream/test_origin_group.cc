@@ -162,7 +162,7 @@ TEST_CASE("origin group: statuses outside the set, and 404/403 unless configured
     CHECK(h.heard.status == 503);
 }
 
-TEST_CASE("origin group: connection errors and timeouts before the head fail over; later ones do not",
+TEST_CASE("origin group: connection errors and timeouts before the head fail over, later ones do not",
           "[edge][failover]") {
     struct Case {
         OriginError e;
@@ -267,7 +267,7 @@ TEST_CASE("origin group: a failed primary is skipped for its cool-down, tried on
     CHECK(g.primary.health->state(g_now) == OriginHealth::State::up);
 }
 
-TEST_CASE("origin group: a tier tries the key's parents in rendezvous order; a down parent is skipped",
+TEST_CASE("origin group: a tier tries the key's parents in rendezvous order, skipping a down parent",
           "[edge][tier]") {
     g_now += 100'000;
     OriginConfig tier = http_origin("tier", "");
