@@ -305,3 +305,29 @@ TEST_CASE("origin group: a tier tries the key's parents in rendezvous order, ski
     CHECK(status == 503);
     CHECK(client.attempts.back()->origin->health->state(g_now) == OriginHealth::State::up);
 }
+
+TEST_CASE("origin group: with every candidate down the request still goes to the first one", "[edge][failover]") {
+    g_now += 100'000;
+    Group g;
+    g.primary.health->record_failure(g_now);
+    g.secondary.health->record_failure(g_now);
+    g.start();
+    REQUIRE(g.client.attempts.size() == 1);
+    CHECK(g.last().origin == &g.primary); // a doubtful answer beats a certain error
+    head(g.last(), 200);
+    CHECK(g.heard.status == 200);
+    CHECK(g.primary.health->state(g_now) == OriginHealth::State::up);
+}
+
+TEST_CASE("origin group: without failover (a POST) the secondary is never asked, even with the primary down",
+          "[edge][failover]") {
+    g_now += 100'000;
+    Group g;
+    g.primary.health->record_failure(g_now);
+    g.start(false);
+    REQUIRE(g.client.attempts.size() == 1);
+    CHECK(g.last().origin == &g.primary);
+    g.last().cb.on_error(OriginError::Refused);
+    CHECK(g.client.attempts.size() == 1);
+    CHECK(g.heard.error == OriginError::Refused);
+}
