@@ -98,9 +98,13 @@ class GroupFetch final : public OriginStream {
     size_t pick(size_t from) {
         for (size_t i = from; i < cands_.size(); ++i) {
             OriginHealth* h = health(i);
-            if (!h || h->should_try(now())) return i;
+            if (!h || h->should_try(now())) {
+                // Only now are the skipped ones moves: with nothing usable, the request stays on the first.
+                for (size_t k = from; k < i; ++k)
+                    report(k, i, FailoverReason::down, 0, OriginError::None, false);
+                return i;
+            }
             if (!opt_.may_fail_over && !cands_[i].parent) break;
-            if (i + 1 < cands_.size()) report(i, i + 1, FailoverReason::down, 0, OriginError::None, false);
         }
         return from < cands_.size() ? from : cands_.size() - 1;
     }
