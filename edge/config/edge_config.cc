@@ -2,6 +2,8 @@
 
 #include "edge/http/request_fields.h"
 #include "edge/origin/request_path.h"
+#include "edge/upstream/origin_health.h"
+#include "edge/upstream/rendezvous_hash.h"
 #include "edge/upstream/sigv4_signer.h"
 
 #include "shared/http/bearer_token.h"
@@ -139,15 +141,18 @@ void parse_origin(shared::ConfigSection& sec, OriginConfig* o) {
             o->sigv4 = nullptr;
             sec.error("sigv4", "only valid for type = \"http\" origins");
         }
-        for (const char* k : {"address", "tls", "tls_verify", "tls_ca_file", "tls_server_name", "host_header",
-                              "connect_timeout", "first_byte_timeout", "idle_timeout", "max_idle_connections"}) {
+        for (const char* k :
+             {"address", "tls", "tls_verify", "tls_ca_file", "tls_server_name", "host_header", "connect_timeout",
+              "first_byte_timeout", "idle_timeout", "max_idle_connections", "cooldown", "parents"}) {
             if (!sec.has(k)) continue;
             std::string_view key = k;
             if (key == "tls" || key == "tls_verify") {
                 sec.get_bool(k, false);
             } else if (key == "max_idle_connections") {
                 sec.get_int(k, 0, INT64_MIN, INT64_MAX);
-            } else if (key.find("timeout") != std::string_view::npos) {
+            } else if (key == "parents") {
+                sec.get_string_list(k, {});
+            } else if (key.find("timeout") != std::string_view::npos || key == "cooldown") {
                 sec.get_duration_ms(k, 0);
             } else {
                 sec.get_string(k, "");
@@ -155,7 +160,17 @@ void parse_origin(shared::ConfigSection& sec, OriginConfig* o) {
             sec.error(k, "only valid for type = \"http\" origins");
         }
     } else {
-        o->address = sec.require_string("address");
+        std::vector<std::string> parents = sec.get_string_list("parents", {});
+        if (sec.has("parents")) {
+            if (sec.has("address")) {
+                sec.get_string("address", "");
+                sec.error("address", "not with parents (a tier's addresses are its parents)");
+            }
+            if (parents.empty()) sec.error("parents", "needs at least one \"host:port\"");
+            if (parents.size() > 64) sec.error("parents", "at most 64 parents");
+        } else {
+            o->address = sec.require_string("address");
+        }
         if (!o->address.empty()) {
             std::string err;
             if (!shared::split_host_port(o->address, &o->host, &o->port, &err)) {
@@ -177,7 +192,8 @@ void parse_origin(shared::ConfigSection& sec, OriginConfig* o) {
             o->tls_context = shared::TlsClientContext::create({o->tls_verify, o->tls_ca_file}, &err);
             if (!o->tls_context) sec.error(sec.has("tls_ca_file") ? "tls_ca_file" : "tls", err);
         }
-        std::string hh = sec.get_string("host_header", "origin");
+        // A parent edge picks the site (and so the cache key) by the viewer's Host: a tier forwards it by default.
+        std::string hh = sec.get_string("host_header", parents.empty() ? "origin" : "viewer");
         if (hh == "origin") {
             o->host_header_mode = HostHeaderMode::origin;
         } else if (hh == "viewer") {
@@ -193,6 +209,22 @@ void parse_origin(shared::ConfigSection& sec, OriginConfig* o) {
         o->idle_timeout_ms = sec.get_duration_ms("idle_timeout", 30'000);
         o->max_idle_connections = static_cast<uint32_t>(sec.get_int("max_idle_connections", 32, 0, 100'000));
         if (auto s4 = sec.table("sigv4")) parse_sigv4(*s4, o);
+        o->cooldown_ms = sec.get_duration_ms("cooldown", 10'000);
+        o->health = std::make_shared<OriginHealth>(o->cooldown_ms);
+        const OriginConfig base = *o; // before any parent is added
+        for (const std::string& a : parents) {
+            OriginConfig p = base;
+            p.address = a;
+            p.name = o->name + "/" + a; // its pool, its log lines
+            std::string err;
+            if (!shared::split_host_port(a, &p.host, &p.port, &err)) sec.error("parents", "\"" + a + "\": " + err);
+            p.health = std::make_shared<OriginHealth>(o->cooldown_ms);
+            p.parent_hash = stable_hash(a);
+            for (const OriginConfig& q : o->parents) {
+                if (q.address == a) sec.error("parents", "\"" + a + "\" is listed twice");
+            }
+            o->parents.push_back(std::move(p));
+        }
         for (const char* k : {"connect_timeout", "first_byte_timeout", "idle_timeout"}) {
             uint64_t v = std::string_view(k) == "connect_timeout"      ? o->connect_timeout_ms
                          : std::string_view(k) == "first_byte_timeout" ? o->first_byte_timeout_ms
@@ -329,6 +361,22 @@ void parse_behavior(shared::ConfigSection& sec, const KeyGroups& key_groups, Beh
     b->response_headers_policy_name = sec.get_string("response_headers_policy", "");
     b->routing = parse_viewer_routing(sec);
     b->trusted_keys = parse_trusted_key_groups(sec, key_groups);
+    b->failover_origin_name = sec.get_string("failover_origin", "");
+    if (sec.has("failover_status")) {
+        std::vector<int64_t> st = sec.get_int_list("failover_status", {}, 100, 599);
+        b->failover_status.clear();
+        for (int64_t v : st) {
+            // CloudFront's failover criteria.
+            static constexpr int kAllowed[] = {400, 403, 404, 416, 500, 502, 503, 504};
+            if (std::find(std::begin(kAllowed), std::end(kAllowed), v) == std::end(kAllowed)) {
+                sec.error("failover_status",
+                          std::to_string(v) + " is not one of 400, 403, 404, 416, 500, 502, 503, 504");
+            } else {
+                b->failover_status.push_back(static_cast<int>(v));
+            }
+        }
+        if (b->failover_origin_name.empty()) sec.error("failover_status", "only used with failover_origin");
+    }
     sec.finish();
 }
 
@@ -366,6 +414,20 @@ void parse_site_tables(shared::ConfigSection& root, EdgeConfig& c, size_t site_i
             }
         } else {
             b.origin_index = *it;
+        }
+        if (!b.failover_origin_name.empty()) {
+            auto f = std::find_if(site.origins.begin(), site.origins.end(),
+                                  [&](size_t i) { return c.origins[i].name == b.failover_origin_name; });
+            if (f == site.origins.end()) {
+                sec.error("failover_origin", "no [[" + t + "origin]] named \"" + b.failover_origin_name + "\"");
+            } else if (c.origins[*f].type != OriginType::http ||
+                       (it != site.origins.end() && c.origins[*it].type != OriginType::http)) {
+                sec.error("failover_origin", "both origins of a failover pair must be type = \"http\"");
+            } else if (it != site.origins.end() && *f == *it) {
+                sec.error("failover_origin", "must differ from origin");
+            } else {
+                b.failover_origin_index = *f;
+            }
         }
         site.behaviors.push_back(std::move(b));
     }
@@ -611,6 +673,12 @@ std::optional<EdgeConfig> parse_edge_config(shared::ConfigSection root) {
     if (c.server_name.empty() || c.server_name.find_first_of(" \t\r\n,;()\"") != std::string::npos) {
         root.error("server_name", "must be a non-empty token (no spaces, commas, quotes or parentheses)");
     }
+    // RFC 8586: a cdn-id is a token (a pseudonym) or host[:port].
+    c.cdn_id = root.get_string("cdn_id", c.server_name);
+    if (c.cdn_id.empty() || c.cdn_id.find_first_of(" \t\r\n,;()\"") != std::string::npos) {
+        root.error("cdn_id", "must be a non-empty token (no spaces, commas, quotes or parentheses)");
+    }
+    c.cdn_loop_max = static_cast<uint32_t>(root.get_int("cdn_loop_max", 4, 1, 64));
 
     if (auto sec = root.table("cache")) {
         c.cache.max_bytes = sec->get_size("max_bytes", c.cache.max_bytes);

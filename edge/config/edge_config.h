@@ -30,6 +30,7 @@ class TlsClientContext;
 namespace edge {
 
 struct SigV4Config;
+class OriginHealth;
 
 enum class OriginType : uint8_t { bucket, http };
 
@@ -72,6 +73,15 @@ struct OriginConfig {
     uint32_t max_idle_connections = 32;      // per worker, per origin
     // [origin.sigv4]: requests signed with AWS Signature Version 4 (edge/upstream/sigv4_signer.h); null = unsigned.
     std::shared_ptr<const SigV4Config> sigv4;
+    // How long the origin is skipped after a failure that made a request fail over (edge/upstream/origin_health.h).
+    uint64_t cooldown_ms = 10'000;
+    // Built by the parser for every http origin and parent: its up/down state, shared by the workers (mutable
+    // through a const config: the state machine is atomic). Null in hand-built test configs: never marked down.
+    std::shared_ptr<OriginHealth> health;
+    // A tier (`parents = [...]` instead of `address`): the parent edges, each an http origin with this one's
+    // settings and its own address, health and pool; a key goes to one of them (edge/upstream/rendezvous_hash.h).
+    std::vector<OriginConfig> parents;
+    uint64_t parent_hash = 0; // a parent's stable_hash(address): its identity in the rendezvous ranking
 };
 
 // CloudFront's allowed-methods sets.
@@ -92,8 +102,13 @@ struct BehaviorConfig {
     std::string path_pattern = "*"; // normalized: a leading '/' is added unless it starts with '/' or '*'
     std::string origin_name;
     size_t origin_index = 0; // index into EdgeConfig::origins
-    size_t site_index = 0;   // index into EdgeConfig::sites: the site this behavior belongs to
-    bool cache = true;       // false: every request goes to the origin, nothing is stored
+    // CloudFront's origin group: the secondary origin GET/HEAD requests fail over to (edge/upstream/origin_group.h)
+    // on connection failures, timeouts and these statuses of the origin above. "" / SIZE_MAX: none.
+    std::string failover_origin_name;
+    size_t failover_origin_index = SIZE_MAX;
+    std::vector<int> failover_status = {500, 502, 503, 504};
+    size_t site_index = 0; // index into EdgeConfig::sites: the site this behavior belongs to
+    bool cache = true;     // false: every request goes to the origin, nothing is stored
     AllowedMethods allowed_methods = AllowedMethods::get_head;
     uint64_t min_ttl_ms = 0;
     uint64_t default_ttl_ms = 86'400'000;   // CloudFront default TTL: 1 day
@@ -206,6 +221,10 @@ struct SiteConfig {
 struct EdgeConfig {
     shared::CommonConfig common;          // workers, listen, admin.listen, log.*
     std::string server_name = "meridian"; // Via ("1.1 <server_name>"), access-log x-edge-location
+    // RFC 8586: appended to CDN-Loop on every origin request; a request already naming it cdn_loop_max times is
+    // answered 508 instead of being forwarded again (a tier configured in a circle).
+    std::string cdn_id = "meridian"; // default: server_name
+    uint32_t cdn_loop_max = 4;
     CacheConfig cache;
     std::vector<OriginConfig> origins; // of every site; never empty in a valid config
     std::vector<SiteConfig> sites;     // never empty in a valid config; sites[0] is the top-level one when it has

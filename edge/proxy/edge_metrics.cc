@@ -43,6 +43,16 @@ void EdgeMetrics::register_all(shared::MetricsRegistry& r) {
                                      "Requests to private behaviors refused (403), by reason",
                                      "reason=\"" + std::string(to_string(static_cast<SignedDenial>(d))) + "\"");
     }
+    for (size_t i = 1; i < failovers.size(); ++i) {
+        failovers[i] = r.counter(
+            "meridian_edge_origin_failover_total",
+            "Origin requests moved to the next origin of their group (failover origin or next parent), by reason",
+            std::string("reason=\"") + failover_reason_name(static_cast<FailoverReason>(i)) + "\"");
+    }
+    origins_down = r.counter("meridian_edge_origin_marked_down_total",
+                             "Origins or tier parents marked down for their cool-down after a failure");
+    origins_up =
+        r.counter("meridian_edge_origin_back_up_total", "Origins or tier parents answering again after being down");
     collapsed = r.counter("meridian_edge_collapsed_requests_total", "Misses that joined another request's fill");
     oversize_passes = r.counter("meridian_edge_oversize_passes_total",
                                 "Responses without Content-Length that outgrew max_object_bytes: passed through "

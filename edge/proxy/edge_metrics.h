@@ -7,6 +7,7 @@
 
 #include "edge/compress/content_coding.h"
 #include "edge/http/response_writer.h"
+#include "edge/upstream/origin_group.h"
 #include "shared/http/http_error.h"
 #include "shared/metrics/metrics.h"
 
@@ -33,6 +34,9 @@ struct EdgeMetrics {
     std::array<shared::MetricId, 3> compress_out{};    // compressed bytes it produced
     std::array<shared::MetricId, 3> compress_unused{}; // compressions not smaller than identity
     std::array<shared::MetricId, 9> signed_denied{};   // private behaviors' 403s, indexed by SignedDenial
+    std::array<shared::MetricId, 5> failovers{};       // requests moved to another origin, by FailoverReason
+    shared::MetricId origins_down = 0;                 // origins (or parents) marked down
+    shared::MetricId origins_up = 0;                   // ... and found answering again
 
     void register_all(shared::MetricsRegistry& r);
     void count_request(unsigned shard, int status, CacheResult result, uint64_t bytes) noexcept;
@@ -51,6 +55,16 @@ struct EdgeMetrics {
     }
     void observe_origin_latency(unsigned shard, uint64_t first_byte_ms) noexcept {
         if (registry) registry->observe(shard, origin_latency, static_cast<double>(first_byte_ms) / 1000.0);
+    }
+    void count_failover(unsigned shard, FailoverReason r) noexcept {
+        auto i = static_cast<size_t>(r);
+        if (registry && i > 0 && i < failovers.size()) registry->inc(shard, failovers[i]);
+    }
+    void count_origin_down(unsigned shard) noexcept {
+        if (registry) registry->inc(shard, origins_down);
+    }
+    void count_origin_up(unsigned shard) noexcept {
+        if (registry) registry->inc(shard, origins_up);
     }
     void count_compressed(unsigned shard, ContentCoding c) noexcept;
     void count_compression(unsigned shard, ContentCoding c, uint64_t in, uint64_t out, bool used) noexcept;

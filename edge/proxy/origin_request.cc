@@ -120,6 +120,7 @@ bool build_origin_headers(const HttpRequest& req, const OriginConfig& origin, co
     out->push_back({"Host", origin_host_header(origin, req.host)});
     std::string xff;
     std::string via;
+    std::string cdn_loop;
     bool authorization = false;
     bool cookies = false;
     std::string_view connection = req.header("connection");
@@ -131,6 +132,9 @@ bool build_origin_headers(const HttpRequest& req, const OriginConfig& origin, co
         } else if (shared::ascii_iequals(h.name, "via")) {
             if (!via.empty()) via += ", ";
             via.append(h.value);
+        } else if (!opt.cdn_id.empty() && shared::ascii_iequals(h.name, "cdn-loop")) {
+            if (!cdn_loop.empty()) cdn_loop += ", ";
+            cdn_loop.append(h.value);
         } else if (!opt.behavior || is_unforwarded_request_header(h.name, connection) ||
                    (opt.shared_fill && is_viewer_specific(h.name))) {
             continue;
@@ -155,6 +159,11 @@ bool build_origin_headers(const HttpRequest& req, const OriginConfig& origin, co
     if (!via.empty()) via += ", ";
     via.append(opt.via);
     out->push_back({"Via", std::move(via)});
+    if (!opt.cdn_id.empty()) {
+        if (!cdn_loop.empty()) cdn_loop += ", ";
+        cdn_loop.append(opt.cdn_id);
+        out->push_back({"CDN-Loop", std::move(cdn_loop)});
+    }
     if (opt.shared_fill) {
         // A fill is shared by every viewer, so it never carries one viewer's conditionals; only ours.
         if (!opt.if_none_match.empty()) out->push_back({"If-None-Match", std::string(opt.if_none_match)});

@@ -1,5 +1,5 @@
 // What the edge sends to an http origin for a viewer request: the target (normalized path re-encoded, query per the
-// behavior), Host per the origin's host_header mode, X-Forwarded-For appended, Via appended, and the viewer's
+// behavior), Host per the origin's host_header mode, X-Forwarded-For, Via and CDN-Loop appended, and the viewer's
 // end-to-end headers and cookies that the behavior's origin request policy forwards (all of them by default, as
 // nginx and Varnish do; CloudFront's origin request policies choose). Pure functions, any thread.
 #pragma once
@@ -22,6 +22,8 @@ std::string origin_host_header(const OriginConfig& origin, std::string_view view
 struct OriginHeaderOptions {
     std::string_view client_ip;
     std::string_view via = "1.1 meridian";
+    // RFC 8586: appended to the viewer's CDN-Loop (edge/http/cdn_loop.h); "" = the field is passed on as it is.
+    std::string_view cdn_id;
     // The origin request policy (forward_headers, forward_cookies, cache_key_*); nullptr forwards nothing of the
     // viewer's but Host, X-Forwarded-For and Via.
     const BehaviorConfig* behavior = nullptr;

@@ -12,6 +12,7 @@
 #include "edge/compress/content_coding.h"
 #include "edge/compress/variant_headers.h"
 #include "edge/console/top_urls.h"
+#include "edge/http/cdn_loop.h"
 #include "edge/http/entity_tag.h"
 #include "edge/origin/request_path.h"
 #include "edge/proxy/proxy_session.h"
@@ -335,6 +336,16 @@ void ProxyHandler::handle(Viewer& viewer, const HttpRequest& req) {
     if (!cfg.health.path.empty() && req.path == cfg.health.path && get_or_head) {
         bool draining = services_.draining && services_.draining->load(std::memory_order_relaxed);
         send_simple(viewer, &req, draining ? 503 : 200, draining ? "draining\n" : "ok\n", CacheResult::none);
+        return;
+    }
+
+    // RFC 8586: a request that has passed through this CDN too often is in a loop of tiers; forwarding it again
+    // would only add a hop (edge/http/cdn_loop.h).
+    if (cdn_loop_count(req, cfg.cdn_id) >= cfg.cdn_loop_max) {
+        shared::log::warn("edge", "request loop detected (CDN-Loop), answered 508",
+                          {{"cdn_id", cfg.cdn_id}, {"path", std::string(req.path)}});
+        send_simple(viewer, &req, 508, "loop detected: this request already passed through this CDN too often\n",
+                    CacheResult::error);
         return;
     }
 

@@ -17,6 +17,7 @@
 #include "edge/proxy/origin_request.h"
 #include "edge/proxy/proxy_handler.h"
 #include "edge/proxy/viewer_headers.h"
+#include "edge/upstream/origin_group.h"
 #include "edge/upstream/sigv4_signer.h"
 #include "shared/http/http_tokens.h"
 #include "shared/log/log.h"
@@ -890,20 +891,74 @@ void ProxySession::http_fetch(bool shared_fill) {
     oreq.target = std::move(target);
     opt.client_ip = viewer_.peer_ip();
     opt.behavior = behavior_;
-    sent_authorization_ = build_origin_headers(req_, *origin_, opt, &oreq.headers);
-    if (origin_->sigv4) {
-        // The edge's own credentials replace the viewer's Authorization (dropped by the signer).
-        sigv4_sign(*origin_->sigv4, ProxyHandler::wall_ms() / 1000, oreq.method, oreq.body, &oreq.target,
-                   &oreq.headers);
-        sent_authorization_ = false;
-    }
+    opt.cdn_id = rt_->config.cdn_id;
+    bool authorization = build_origin_headers(req_, *origin_, opt, &oreq.headers);
+    // Each candidate origin of a group gets these with its own Host and signature. The viewer's request is read
+    // only here: a failover may happen after the viewer left (a fill goes on for its waiters).
+    OriginRequestBuilder build = [this, base = std::move(oreq), authorization,
+                                  viewer_host = std::string(req_.host)](const OriginConfig& o) {
+        OriginRequest r = base;
+        for (shared::HttpHeader& h : r.headers) {
+            if (shared::ascii_iequals(h.name, "host")) h.value = origin_host_header(o, viewer_host);
+        }
+        sent_authorization_ = authorization;
+        if (o.sigv4) {
+            // The edge's own credentials replace the viewer's Authorization (dropped by the signer).
+            sigv4_sign(*o.sigv4, ProxyHandler::wall_ms() / 1000, r.method, r.body, &r.target, &r.headers);
+            sent_authorization_ = false;
+        }
+        return r;
+    };
     OriginCallbacks cb;
     cb.on_response_headers = [this](const shared::HttpResponseHead& h) { on_origin_head(h); };
     cb.on_interim = [this](const shared::HttpResponseHead& h) { on_origin_interim(h); };
     cb.on_body = [this](std::string_view d) { return on_origin_body(d); };
     cb.on_complete = [this]() { on_origin_complete(); };
     cb.on_error = [this](shared::HttpError e) { on_origin_error(e); };
-    fetch_ = handler_->io().origins().fetch(*origin_, std::move(oreq), std::move(cb));
+    const OriginConfig* secondary = behavior_->failover_origin_index < rt_->config.origins.size()
+                                        ? &rt_->config.origins[behavior_->failover_origin_index]
+                                        : nullptr;
+    if (!secondary && origin_->parents.empty()) {
+        // The common case, one origin: no group around the fetch.
+        OriginRequest r = build(*origin_);
+        fetch_ = handler_->io().origins().fetch(*origin_, std::move(r), std::move(cb));
+        return;
+    }
+    OriginGroupOptions gopt;
+    std::string_view m = req_.method_name;
+    gopt.may_fail_over = shared_fill || m == "GET" || m == "HEAD";
+    gopt.behavior = behavior_;
+    gopt.clock_ms = &ProxyHandler::wall_ms;
+    gopt.on_failover = [this](const FailoverEvent& e) { on_failover(e); };
+    fetch_ = fetch_from_group(handler_->io().origins(), origin_candidates(*origin_, secondary, key_), std::move(build),
+                              std::move(cb), std::move(gopt));
+}
+
+void ProxySession::on_failover(const FailoverEvent& e) {
+    EdgeMetrics& m = *handler_->services().metrics;
+    if (e.came_back) {
+        m.count_origin_up(handler_->shard());
+        shared::log::info("edge", "origin answers again, back in use", {{"origin", e.to->name}});
+        return;
+    }
+    if (e.marked_down) {
+        m.count_origin_down(handler_->shard());
+        shared::log::warn("edge", "origin marked down",
+                          {{"origin", e.from->name},
+                           {"reason", failover_reason_name(e.reason)},
+                           {"cooldown_ms", std::to_string(e.from->cooldown_ms)}});
+    }
+    if (!e.to) return; // nothing left to try: the failure is the answer (counted as an origin error if it is one)
+    m.count_failover(handler_->shard(), e.reason);
+    std::string detail = e.reason == FailoverReason::status ? std::to_string(e.status)
+                         : e.error != OriginError::None     ? shared::http_error_name(e.error)
+                                                            : "marked down";
+    shared::log::info("edge", "origin failover",
+                      {{"from", e.from->name},
+                       {"to", e.to->name},
+                       {"reason", failover_reason_name(e.reason)},
+                       {"detail", detail},
+                       {"path", path_}});
 }
 
 bool ProxySession::variant_store_key(const std::vector<HeaderField>& fields, uint64_t now, std::string_view* out) {

@@ -42,6 +42,7 @@
 #include "edge/proxy/edge_runtime.h"
 #include "edge/proxy/proxy_io.h"
 #include "edge/proxy/viewer.h"
+#include "edge/upstream/origin_group.h"
 
 namespace edge {
 
@@ -170,6 +171,8 @@ class ProxySession final : public ViewerEvents, public FillSubscriber, public Se
     void bucket_fill(BucketResponse resp);
     void start_private_fetch();
     void http_fetch(bool shared_fill);
+    // An origin group moved this request on (or marked an origin down or up): counted and logged.
+    void on_failover(const FailoverEvent& e);
     // The key a storable response goes under: the session's key, or, when it Varies on request fields, that
     // variant's key (marker written); false when it cannot be stored as a variant (Vary: *, too many fields).
     // A waiter gives up on the fill it joined (slow, uncacheable, outgrown, another variant) and fetches for itself.

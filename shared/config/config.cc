@@ -481,6 +481,29 @@ std::string ConfigSection::get_enum(std::string_view key, std::string def, const
     return def;
 }
 
+std::vector<int64_t> ConfigSection::get_int_list(std::string_view key, std::vector<int64_t> def, int64_t min,
+                                                 int64_t max) {
+    auto n = lookup(key);
+    if (!n) return def;
+    auto arr = n->as_array();
+    if (!arr) {
+        error(key, std::string("expected an array of integers, got ") + describe(*n));
+        return def;
+    }
+    std::vector<int64_t> out;
+    for (size_t i = 0; i < arr->size(); ++i) {
+        const toml::node& el = *arr->get(i);
+        auto v = el.value<int64_t>();
+        if (!el.is_integer() || !v || *v < min || *v > max) {
+            error(key, "element " + std::to_string(i) + ": expected an integer in [" + std::to_string(min) + ", " +
+                           std::to_string(max) + "], got " + describe(el));
+            continue;
+        }
+        out.push_back(*v);
+    }
+    return out;
+}
+
 std::vector<std::string> ConfigSection::get_string_list(std::string_view key, std::vector<std::string> def) {
     auto n = lookup(key);
     if (!n) return def;

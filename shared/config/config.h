@@ -100,6 +100,8 @@ public:
     std::string get_enum(std::string_view key, std::string def, const std::vector<std::string>& choices);
     // A string or an array of strings (a single string reads as a one-element list).
     std::vector<std::string> get_string_list(std::string_view key, std::vector<std::string> def);
+    // An array of integers, each within [min, max].
+    std::vector<int64_t> get_int_list(std::string_view key, std::vector<int64_t> def, int64_t min, int64_t max);
     std::optional<ConfigSection> table(std::string_view key);
     std::vector<ConfigSection> array_of_tables(std::string_view key);
 

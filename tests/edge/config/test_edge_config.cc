@@ -412,9 +412,9 @@ TEST_CASE("Allowed methods sets", "[edge][config]") {
 }
 
 TEST_CASE("Edge config: the shipped example and demo configs are valid", "[edge][config][examples]") {
-    for (const char* rel :
-         {"conf/examples/edge-bucket.toml", "conf/examples/edge-http.toml", "conf/examples/edge-rfc9111.toml",
-          "conf/examples/edge-sites.toml", "conf/examples/edge-tls.toml", "conf/demo/edge.toml"}) {
+    for (const char* rel : {"conf/examples/edge-bucket.toml", "conf/examples/edge-http.toml",
+                            "conf/examples/edge-rfc9111.toml", "conf/examples/edge-sites.toml",
+                            "conf/examples/edge-tls.toml", "conf/examples/edge-tiers.toml", "conf/demo/edge.toml"}) {
         std::string path = std::string(MERIDIAN_SRC) + "/" + rel;
         if (!fs::exists(path)) continue; // the demo config belongs to another part and may not exist yet
         shared::ConfigDiagnostics diags;
@@ -817,4 +817,86 @@ TEST_CASE("Edge config: site errors name file:line and the key of both claims", 
         CHECK_FALSE(c);
         CHECK(d.messages().find(k.expected) != std::string::npos);
     }
+}
+
+TEST_CASE("Edge config: origin groups, tiers and CDN-Loop", "[edge][config][failover][tier]") {
+    ConfigDir d;
+    auto c = d.load(R"(
+server_name = "edge-1"
+[[origin]]
+name = "a"
+type = "http"
+address = "127.0.0.1:8081"
+cooldown = "3s"
+[[origin]]
+name = "b"
+type = "http"
+address = "127.0.0.1:8082"
+[[origin]]
+name = "tier"
+type = "http"
+parents = ["127.0.0.1:9001", "127.0.0.1:9002"]
+[[behavior]]
+path_pattern = "/api/*"
+origin = "a"
+failover_origin = "b"
+failover_status = [404, 503]
+[[behavior]]
+origin = "tier"
+failover_origin = "a"
+)");
+    INFO(d.messages());
+    REQUIRE(c);
+    CHECK(c->cdn_id == "edge-1"); // the server_name by default
+    CHECK(c->cdn_loop_max == 4);
+    const SiteConfig& s = c->sites[0];
+    CHECK(c->origins[s.behaviors[0].failover_origin_index].name == "b");
+    CHECK(s.behaviors[0].failover_status == std::vector<int>{404, 503});
+    CHECK(s.behaviors[1].failover_status == std::vector<int>{500, 502, 503, 504});
+    CHECK(c->origins[s.behaviors[1].failover_origin_index].name == "a");
+    CHECK(c->origins[0].cooldown_ms == 3000);
+    CHECK(c->origins[0].health);
+    const OriginConfig& t = c->origins[2];
+    REQUIRE(t.parents.size() == 2);
+    CHECK(t.host_header_mode == HostHeaderMode::viewer);
+    CHECK(t.parents[1].address == "127.0.0.1:9002");
+    CHECK(t.parents[1].port == 9002);
+    CHECK(t.parents[1].name == "tier/127.0.0.1:9002");
+    CHECK(t.parents[0].health != t.parents[1].health);
+    CHECK(t.parents[0].parent_hash != t.parents[1].parent_hash);
+    CHECK(t.parents[0].parents.empty());
+
+    auto bad = d.load(R"(
+cdn_id = "two words"
+[[origin]]
+name = "a"
+type = "http"
+address = "127.0.0.1:1"
+parents = ["127.0.0.1:2", "127.0.0.1:2"]
+[[origin]]
+name = "site"
+type = "bucket"
+path = "site"
+[[behavior]]
+path_pattern = "/x/*"
+origin = "a"
+failover_origin = "nope"
+failover_status = [501]
+[[behavior]]
+path_pattern = "/y/*"
+origin = "a"
+failover_origin = "site"
+[[behavior]]
+origin = "site"
+failover_status = [500]
+)");
+    CHECK_FALSE(bad);
+    std::string m = d.messages();
+    CHECK(m.find("cdn_id: must be a non-empty token") != std::string::npos);
+    CHECK(m.find("origin[0].address: not with parents") != std::string::npos);
+    CHECK(m.find("\"127.0.0.1:2\" is listed twice") != std::string::npos);
+    CHECK(m.find("no [[origin]] named \"nope\"") != std::string::npos);
+    CHECK(m.find("501 is not one of 400, 403, 404, 416, 500, 502, 503, 504") != std::string::npos);
+    CHECK(m.find("both origins of a failover pair must be type = \"http\"") != std::string::npos);
+    CHECK(m.find("behavior[2].failover_status: only used with failover_origin") != std::string::npos);
 }

@@ -68,11 +68,12 @@ compress = false
         f.check(own not in got, f"default: the fill does not carry the viewer's {own}")
     f.check(got.get("via", "").startswith("1.1 upstream-proxy, "), "default: the viewer's Via is kept, ours appended")
 
-    # forward_headers/forward_cookies = "none": only Host, X-Forwarded-For, Via.
+    # forward_headers/forward_cookies = "none": only Host, X-Forwarded-For, Via and the edge's own CDN-Loop.
     st, h, b = http_get(port, "/none/hdrs/cache/a", headers=viewer)
     got = received(py.last_head)
-    f.eq(sorted(k for k in got if k not in ("host", "x-forwarded-for", "via")), [],
-         "none: nothing of the viewer's but Host/X-Forwarded-For/Via")
+    f.eq(sorted(k for k in got if k not in ("host", "x-forwarded-for", "via", "cdn-loop")), [],
+         "none: nothing of the viewer's but Host/X-Forwarded-For/Via/CDN-Loop")
+    f.eq(got.get("cdn-loop"), "edge-test", "every origin request carries CDN-Loop with the edge's cdn_id (RFC 8586)")
 
     # Allowlists.
     st, h, b = http_get(port, "/allow/hdrs/cache/a", headers=viewer)

@@ -6,6 +6,7 @@
 
 #include "edge/http/request_parser.h"
 #include "edge/proxy/origin_request.h"
+#include "shared/http/http_tokens.h"
 
 using namespace edge;
 
@@ -151,4 +152,27 @@ TEST_CASE("pass-through forwards end-to-end headers but never hop-by-hop ones", 
     for (const auto& f : h)
         hosts += shared::header_name_equals(f.name, "host");
     CHECK(hosts == 1);
+}
+
+TEST_CASE("CDN-Loop: the viewer's entries (every line, even with forward_headers = none) then our cdn_id",
+          "[edge][proxy][tier]") {
+    Parsed p("GET /x HTTP/1.1\r\nHost: www.example.com\r\nCDN-Loop: other\r\nCDN-Loop: meridian; v=1\r\n\r\n");
+    OriginConfig o;
+    o.host = "parent";
+    BehaviorConfig b;
+    b.forward_headers = ForwardPolicy::none;
+    OriginHeaderOptions opt;
+    opt.behavior = &b;
+    opt.cdn_id = "meridian";
+    shared::HttpHeaders h;
+    build_origin_headers(p.req(), o, opt, &h);
+    CHECK(value(h, "cdn-loop") == "other, meridian; v=1, meridian");
+    int lines = 0;
+    for (const auto& f : h)
+        lines += shared::ascii_iequals(f.name, "cdn-loop") ? 1 : 0;
+    CHECK(lines == 1);
+
+    Parsed q("GET /x HTTP/1.1\r\nHost: www.example.com\r\n\r\n");
+    build_origin_headers(q.req(), o, opt, &h);
+    CHECK(value(h, "cdn-loop") == "meridian");
 }
