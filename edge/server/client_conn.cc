@@ -58,12 +58,16 @@ void ClientConn::take_in() {
 }
 
 void ClientConn::give_back_idle() {
-    if (in_ && in_start_ == in_end_ && !processing_) {
+    if (processing_) return;
+    // Closing: nothing reads the buffer any more (a burst of viewers leaving at once must not hold a buffer each
+    // until their close callbacks run).
+    if (in_ && (in_start_ == in_end_ || closing_)) {
         ConnBufferPool::local().give_read_buffer(in_);
         in_ = nullptr;
         in_start_ = in_end_ = 0;
     }
-    if (!in_request_ && !processing_ && !parser_.in_message() && !parser_.headers_done() && !h2_)
+    // (A session that holds a closed connection may still log its request: the parser keeps it until then.)
+    if (!closing_ && !in_request_ && !parser_.in_message() && !parser_.headers_done() && !h2_)
         parser_.release_storage();
 }
 
@@ -152,16 +156,16 @@ void ClientConn::on_read(uv_stream_t* s, ssize_t nread, const uv_buf_t* buf) noe
     if (nread < 0) {
         if (c->tls_ && !c->closing_ && !c->lingering_) c->tls_count_transport_end(nread);
         c->on_read_end(nread);
-        if (!c->closing_) c->give_back_idle();
+        c->give_back_idle();
         return;
     }
     if (nread == 0) {
-        if (!c->closing_) c->give_back_idle(); // EAGAIN: the buffer libuv asked for was not used
+        c->give_back_idle(); // EAGAIN: the buffer libuv asked for was not used
         return;
     }
     if (c->tls_) {
         c->tls_on_ciphertext(buf->base, static_cast<size_t>(nread));
-        if (!c->closing_) c->give_back_idle();
+        c->give_back_idle();
         return;
     }
     uint64_t now = uv_now(c->loop());
@@ -179,7 +183,7 @@ void ClientConn::on_read(uv_stream_t* s, ssize_t nread, const uv_buf_t* buf) noe
     c->in_end_ += static_cast<size_t>(nread);
     if (c->in_end_ == kReadBufferBytes) c->stop_reading();
     c->process_input();
-    if (!c->closing_) c->give_back_idle();
+    c->give_back_idle();
 }
 
 void ClientConn::on_read_end(ssize_t nread) {
@@ -1060,7 +1064,7 @@ void ClientConn::maybe_finish_response() {
     request_begun_ = in_start_ < in_end_;
     if (request_begun_) request_start_ms_ = last_activity_ms_;
     process_input();
-    if (!closing_) give_back_idle();
+    give_back_idle();
 }
 
 void ClientConn::finish_connection() {
@@ -1192,7 +1196,6 @@ void ClientConn::on_close(uv_handle_t* h) noexcept {
     std::vector<Ref<CachedObject>>().swap(c->pinned_more_);
     ConnBufferPool::local().give_read_buffer(c->in_);
     c->in_ = nullptr;
-    c->parser_.release_storage();
     ConnBufferPool::local().give_head(c->head_);
 }
 
