@@ -96,10 +96,8 @@ ClientConn* ClientConn::accept(uv_stream_t* server, ConnSet* set, RequestHandler
     sockaddr_storage ss{};
     int len = sizeof ss;
     if (uv_tcp_getpeername(&c->tcp_, reinterpret_cast<sockaddr*>(&ss), &len) == 0) {
-        if (auto a = shared::SocketAddress::from_sockaddr(reinterpret_cast<sockaddr*>(&ss))) {
-            c->peer_ = *a;
+        if (auto a = shared::SocketAddress::from_sockaddr(reinterpret_cast<sockaddr*>(&ss)))
             c->peer_ip_ = a->ip_string();
-        }
     }
     c->id_ = set->next_id();
     set->add(c);

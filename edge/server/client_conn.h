@@ -88,7 +88,6 @@ class ClientConn final : public Viewer, public H2Transport {
     bool http2() const { return h2_ != nullptr; }
 
     uv_loop_t* loop() const { return tcp_.loop; }
-    const shared::SocketAddress& peer() const { return peer_; }
     bool closing() const { return closing_; }
     uint64_t id() const { return id_; }
 
@@ -229,9 +228,8 @@ class ClientConn final : public Viewer, public H2Transport {
     uint64_t queued_bytes_ = 0;             // includes file_rest_.len
     FileSpan file_rest_{-1, 0, nullptr, 0}; // the unsent part of a file send; len 0 = none
     ViewerEvents* exchange_ = nullptr;
-    unsigned holds_ = 0; // Viewer::hold() without release()
-    shared::SocketAddress peer_;
-    std::string peer_ip_;
+    unsigned holds_ = 0;  // Viewer::hold() without release()
+    std::string peer_ip_; // (only the text: the 136-byte address was resident in every idle connection, unread)
     uint64_t request_start_ms_ = 0;
     uint64_t last_activity_ms_ = 0;
     uint64_t last_write_ms_ = 0; // last progress of queued output (or when output started to queue)
