@@ -51,7 +51,49 @@ bench_dnssec() {
   measure_rounds dnssec "DO=1, existing names and NODATA" "$d/queries.positive" "$secs" "${up[@]}" -- --do
   measure_rounds dnssec "DO=1, 15% NXDOMAIN at new random names" "$d/queries" "$secs" "${up[@]}" -- --do
   stop_all
+  bench_dnssec_instructions "$d"
   bench_dnssec_resign
+}
+
+# Instructions per answer under callgrind: what the rates above measure, without the noise of a shared machine (the
+# same binary, zone and queries count the same instructions whatever else runs). User space only: the kernel's
+# share (larger datagrams when signed) is in the rates, not here. Each server answers the same N queries at a fixed
+# rate after its counters are zeroed, so loading and signing the zone are not counted.
+bench_dnssec_instructions() {
+  local d=$1 n=${DNSSEC_CALLGRIND_QUERIES:-10000} kind mix port pid file
+  command -v valgrind >/dev/null && command -v callgrind_control >/dev/null ||
+    { skip_row dnssec "instructions per answer (callgrind)" meridian "valgrind not installed"; return 0; }
+  for mix in positive all; do
+    file="$d/queries.positive"
+    [ $mix = all ] && file="$d/queries"
+    for kind in meridian meridian_signed meridian_nsec; do
+      port=$(free_port)
+      sed -e "s|^listen = .*|listen = \"127.0.0.1:$port\"|" "$d/$kind/dns.toml" >"$d/$kind/callgrind.toml"
+      spawn "meridian-dns under callgrind" "$d/$kind/callgrind.log" valgrind --tool=callgrind \
+        --callgrind-out-file="$d/$kind/callgrind.out" "$MERIDIAN_DNS" --config "$d/$kind/callgrind.toml"
+      pid=$SPAWNED_PID
+      if ! wait_dns "$port" bench.test "$pid" 300; then
+        skip_row dnssec "instructions per answer (callgrind), $mix" "$kind" "did not start under valgrind"
+        stop_pid "$pid"
+        continue
+      fi
+      callgrind_control -z "$pid" >/dev/null 2>&1
+      loadgen_run "$port" "$file" $((n / 1000)) -Q 1000 --do >"$d/$kind/callgrind.$mix.json" || true
+      callgrind_control -d "$pid" >/dev/null 2>&1
+      stop_pid "$pid"
+      local ir answered
+      ir=$(callgrind_annotate "$d/$kind/callgrind.out.1" 2>/dev/null | awk '/PROGRAM TOTALS/ {gsub(",", "", $1); print $1}')
+      answered=$($PY get "$(tail -1 "$d/$kind/callgrind.$mix.json")" answered "")
+      rm -f "$d/$kind/callgrind.out"*
+      if [ -z "$ir" ] || [ -z "$answered" ] || [ "$answered" = 0 ]; then
+        skip_row dnssec "instructions per answer (callgrind), $mix" "$kind" "no count"
+        continue
+      fi
+      record group=dnssec case="instructions per answer (callgrind), $mix" server="$kind" \
+        instructions="$ir" answered="$answered" ir_per_answer="$((ir / answered))"
+      log "  $kind, $mix: $((ir / answered)) instructions per answer ($answered answers)"
+    done
+  done
 }
 
 # The example's steered answers re-signed after a health change: meridian-dns logs each re-render's duration.

@@ -1,10 +1,12 @@
 # Edge benchmark: cache hits for 1 KiB / 10 KiB / 100 KiB / 1 MiB objects over 64 keep-alive connections and with a
 # new connection per request (wrk -t1, pinned to the load core), for meridian-edge, nginx proxy_cache, Varnish and
 # the nginx `return 200` ceiling; then the miss path through the local origin (unique keys: requests/s and latency
-# with wrk, time to first byte and throughput of a 1 MiB miss with curl). Sourced by bench.sh.
+# with wrk; time to first byte of 1 KiB, 100 KiB and 1 MiB misses with curl). Sourced by bench.sh.
 
 EDGE_SIZES=${EDGE_SIZES:-"1KiB 10KiB 100KiB 1MiB"}
 EDGE_CLOSE_SIZES=${EDGE_CLOSE_SIZES:-"1KiB"}
+EDGE_TTFB_SIZES=${EDGE_TTFB_SIZES:-"1KiB 100KiB 1MiB"}
+EDGE_TTFB_RUNS=${EDGE_TTFB_RUNS:-101}
 EDGE_CONNS=${EDGE_CONNS:-64}
 
 size_bytes() {
@@ -121,17 +123,35 @@ LUA
     # Miss path: unique keys through to the origin, 16 connections.
     MISS_PREFIX="$kind-$RANDOM" wrk_case edge "miss path 10KiB (unique keys, 16 conns)" "$kind" \
       "http://127.0.0.1:$port/" "$secs" 16 -s "$d/miss.lua"
-    # Time to first byte and throughput of a 1 MiB miss (a fresh key each time), median of 9 by TTFB.
-    local ttfb
-    ttfb=$(for i in $(seq 9); do
-      curl -s -o /dev/null -w '%{time_starttransfer} %{speed_download}\n' --max-time 10 \
-        "http://127.0.0.1:$port/missbig/$kind-$RANDOM-$i" || true
-    done | sort -n | sed -n 5p)
-    if [ -n "$ttfb" ]; then
-      set -- $ttfb
-      record group=edge case="miss 1MiB time to first byte (curl, median of 9)" server="$kind" \
-        ttfb_ms="$(python3 -c "print(round($1 * 1000, 3))")" mbps="$(python3 -c "print(round($2 * 8 / 1e6, 1))")"
-    fi
+    # Time to first byte of a miss (a fresh key each time: through to the origin, stored on the way), per size:
+    # EDGE_TTFB_RUNS requests one after another, median and p99 (nearest rank) of curl's time_starttransfer,
+    # and the median download speed.
+    local size
+    for size in $EDGE_TTFB_SIZES; do
+      [ -f "$d/site/obj-$size.bin" ] || continue
+      local samples="$d/ttfb-$kind-$size.txt"
+      for i in $(seq "$EDGE_TTFB_RUNS"); do
+        curl -s -o /dev/null -w '%{time_starttransfer} %{speed_download}\n' --max-time 10 \
+          "http://127.0.0.1:$port/missttfb/$size/$kind-$RANDOM-$i" || true
+      done >"$samples"
+      local row
+      row=$(python3 - "$samples" <<'PYEOF'
+import math, sys
+rows = [tuple(map(float, l.split())) for l in open(sys.argv[1]) if len(l.split()) == 2]
+if rows:
+    t = sorted(r[0] for r in rows)
+    v = sorted(r[1] for r in rows)
+    rank = lambda xs, q: xs[max(0, math.ceil(q * len(xs)) - 1)]
+    print(f"{rank(t, 0.5) * 1000:.3f} {rank(t, 0.99) * 1000:.3f} {rank(v, 0.5) * 8 / 1e6:.1f} {len(rows)}")
+PYEOF
+)
+      if [ -n "$row" ]; then
+        set -- $row
+        record group=edge case="miss $size time to first byte (curl, $EDGE_TTFB_RUNS runs)" server="$kind" \
+          ttfb_ms="$1" ttfb_p99_ms="$2" mbps="$3" runs="$4"
+        log "  $kind miss $size: TTFB median $1 ms, p99 $2 ms ($4 runs)"
+      fi
+    done
     stop_pid "$pid"
   done
   stop_pid "$origin_pid"

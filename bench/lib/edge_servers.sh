@@ -72,6 +72,7 @@ $(nginx_http_common "$dir")
         location / { }
         location /miss/ { rewrite ^ /obj-10KiB.bin break; }
         location /missbig/ { rewrite ^ /obj-1MiB.bin break; }
+        location ~ ^/missttfb/(?<size>[0-9]+[KM]iB)/ { rewrite ^ /obj-\$size.bin break; }
         location /s/ { return 200 "$body100"; }
     }
 }

@@ -1,4 +1,4 @@
-# ctest: COST 2
+# ctest: COST 2 LABELS tooling
 """The tls bench group's bookkeeping, on outputs in the exact formats of openssl s_time 3.0 and h2load 1.52: the
 connections of every parallel s_time client over the wall time, the resumed share from its progress marks, a
 client that failed counted; h2load's rate, errors and protocol; the median round by rate with its own median CPU per

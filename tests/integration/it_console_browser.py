@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# ctest: LABELS tooling
 """Both live consoles in a real browser: meridian-dns and two meridian-edges run on conf/demo under load (HTTP
 requests to the demo site, DNS queries steered by client subnet); headless Chromium loads each console page, lets it
 poll its stats.json, and the DOM it renders is checked against the JSON: every number shown (its data-value and its

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# ctest: LABELS tooling
 """The man pages cannot drift from conf/README.md: the built meridian.toml(5) documents exactly the keys of
 conf/README.md's key tables (section by section), the built pages are what the generator makes of the current
 README (the build regenerated them), each daemon's page lists every option its --help prints and the keys of its

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# ctest: LABELS tooling
 # The Debian package: cpack builds it from this (already built) tree; it holds the daemons in /usr/sbin, configs in
 # /etc/meridian (conffiles), units in /lib/systemd/system, man pages and docs in /usr/share/doc/meridian, declares its library
 # dependencies and adduser, and its postinst creates the meridian system user. Both units pass systemd-analyze

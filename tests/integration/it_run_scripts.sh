@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# ctest: LABELS tooling
 # Scripts never touch what they did not start. ./run's package install runs with stand-ins for apt-get, dpkg-query
 # and systemctl: the host already runs its own nginx.service, and the "installed" package's postinst starts
 # nsd.service despite policy-rc.d. Only nsd.service may be stopped, by its unit; processes named nginx, nsd, knotd,
@@ -103,6 +104,6 @@ done
 by_name='\b(p''kill|kill''all|kill''all5)\b|systemctl (stop|kill|restart) +(nginx|nsd|knot|gdnsd|varnish)\b|-s (stop|quit)\b'
 hits=$(grep -rnE "$by_name" \
   "$SRC/run" "$SRC/tests" "$SRC/bench" "$SRC/conf" --include='*.sh' --include='*.py' --include='run' --include='*.pl' \
-  --include='loadtest' --include='bench.sh' 2>/dev/null | grep -v 'tests/integration/it_run_scripts.sh' || true)
+  --include='loadtest' --include='bench.sh' --include='cluster' 2>/dev/null | grep -v 'tests/integration/it_run_scripts.sh' || true)
 [ -z "$hits" ] || fail "scripts that end processes by name: $hits"
 echo "ok"

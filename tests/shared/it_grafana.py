@@ -1,3 +1,4 @@
+# ctest: LABELS tooling
 """The Grafana dashboards in conf/grafana cannot drift from the code: each file is a dashboard Grafana can import
 (panels with a type, a place on the 24-column grid that no other panel overlaps, and targets with a PromQL
 expression, a datasource variable, an instance variable), and every metric an expression names is in the live
