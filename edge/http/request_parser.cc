@@ -109,20 +109,92 @@ const llhttp_settings_t* RequestParser::settings() {
     return &s;
 }
 
+// The storage sets of this thread's idle parsers. Bounded: beyond kMaxFree (the most requests a worker had begun at
+// once, give or take) a returned set is freed, so a burst does not stay resident.
+class RequestParser::StoragePool {
+  public:
+    struct Set {
+        std::string arena, body;
+        std::vector<FieldSpan> spans;
+        std::vector<HeaderField> fields;
+    };
+    static StoragePool& local() {
+        thread_local StoragePool pool;
+        return pool;
+    }
+    StoragePool() { free_.reserve(kMaxFree); }
+    bool take(Set& into) {
+        if (free_.empty()) return false;
+        swap_sets(into, free_.back());
+        free_.pop_back();
+        return true;
+    }
+    void give(Set& from) {
+        if (free_.size() >= kMaxFree) return; // the caller frees it
+        free_.emplace_back();
+        swap_sets(free_.back(), from);
+    }
+    static void swap_sets(Set& a, Set& b) {
+        a.arena.swap(b.arena);
+        a.body.swap(b.body);
+        a.spans.swap(b.spans);
+        a.fields.swap(b.fields);
+    }
+
+  private:
+    static constexpr size_t kMaxFree = 64;
+    std::vector<Set> free_;
+};
+
 RequestParser::RequestParser(const RequestLimits& limits) {
     llhttp_init(&parser_, HTTP_REQUEST, settings());
     parser_.data = this;
     set_limits(limits);
 }
 
+RequestParser::~RequestParser() {
+    release_storage();
+}
+
 void RequestParser::set_limits(const RequestLimits& limits) {
     limits_ = limits;
+}
+
+void RequestParser::take_storage() {
+    if (storage_taken_) return;
+    storage_taken_ = true;
+    StoragePool::Set set;
+    StoragePool::local().take(set); // (a new set when the pool is empty)
+    arena_.swap(set.arena);
+    body_.swap(set.body);
+    spans_.swap(set.spans);
+    fields_.swap(set.fields);
     // The views are taken once the headers are complete (finish_headers), so the arena may grow while they arrive;
-    // it keeps its capacity from request to request, so steady-state requests never allocate. Reserving the limits
-    // (40 KiB by default) made every idle keep-alive connection hold that much: a typical request fits in 2 KiB.
+    // the set keeps its capacity from request to request. A typical request fits in 2 KiB (reserving the limits,
+    // 40 KiB by default, is what made idle connections expensive). The index never grows past max_headers.
     arena_.reserve(std::min<size_t>(limits_.max_uri_bytes + limits_.max_header_bytes + 64, 2048));
     spans_.reserve(limits_.max_headers + 1);
     fields_.reserve(limits_.max_headers + 1);
+}
+
+void RequestParser::release_storage() {
+    if (!storage_taken_) return;
+    storage_taken_ = false;
+    req_.headers = {};
+    req_.body = {};
+    arena_.clear();
+    body_.clear();
+    spans_.clear();
+    fields_.clear();
+    // A large request's growth is not kept round the pool.
+    if (arena_.capacity() > 4096) std::string().swap(arena_);
+    if (body_.capacity() > 4096) std::string().swap(body_);
+    StoragePool::Set set;
+    set.arena.swap(arena_);
+    set.body.swap(body_);
+    set.spans.swap(spans_);
+    set.fields.swap(fields_);
+    StoragePool::local().give(set);
 }
 
 int RequestParser::fail(int status, const char* reason) {
@@ -244,6 +316,7 @@ bool RequestParser::scan_raw(const char* data, size_t len) {
 }
 
 RequestParser::Result RequestParser::feed(const char* data, size_t len) {
+    take_storage();
     if (complete_) return {Status::complete, 0};
     if (error_status_ != 0) return {Status::error, 0};
     if (len == 0) return {Status::need_more, 0};

@@ -1,8 +1,10 @@
 // HTTP/1.1 request parsing for one client connection: llhttp (HTTP_REQUEST) plus the limits and the
 // request-smuggling rejections llhttp 8.1.0 does not do itself. Owned by one connection on one worker thread.
 //
-// Storage is per connection and reused across requests: the request line and header bytes go into one arena whose
-// capacity is fixed up front by the limits, so a steady stream of keep-alive requests allocates nothing.
+// Storage (the arena for the request line and header bytes, the body, the header index) is taken from the thread's
+// pool by the first byte of a request and given back by release_storage() once the connection is idle, so an idle
+// keep-alive connection holds none of it (H2O and nginx do the same) and a steady stream of requests allocates
+// nothing: the pool hands the same warm buffers round.
 // Pipelining: parsing pauses after each complete request (HPE_PAUSED from on_message_complete); the caller answers
 // it, then calls next() and feeds the unparsed tail again.
 #pragma once
@@ -84,14 +86,22 @@ class RequestParser {
     // True once the request line and headers of the current message are complete.
     bool headers_done() const { return headers_done_; }
 
+    // The connection is idle (no message begun, next() called): the storage goes back to the thread's pool, and the
+    // next feed() takes one again. Views of the last request are invalid from here.
+    void release_storage();
+    bool holds_storage() const { return storage_taken_; }
+
     int error_status() const { return error_status_; }
     const char* error_reason() const { return error_reason_; }
     void set_limits(const RequestLimits& limits);
+
+    ~RequestParser();
 
   private:
     struct FieldSpan {
         uint32_t name_off, name_len, value_off, value_len;
     };
+    class StoragePool;
     static int on_message_begin(llhttp_t* p) noexcept;
     static int on_url(llhttp_t* p, const char* at, size_t len) noexcept;
     static int on_header_field(llhttp_t* p, const char* at, size_t len) noexcept;
@@ -111,6 +121,7 @@ class RequestParser {
     // The two bytes after a chunk's data must be CRLF (llhttp 8.1 skips any two bytes there).
     bool check_chunk_crlf(const char* p, const char* end);
     void reset_message();
+    void take_storage();
 
     RequestLimits limits_;
     llhttp_t parser_{};
@@ -120,6 +131,7 @@ class RequestParser {
     std::string body_;             // request body; capacity kept across requests
     std::vector<FieldSpan> spans_; // capacity fixed by max_headers
     std::vector<HeaderField> fields_;
+    bool storage_taken_ = false; // the four above are a pooled set (else empty, without capacity)
     uint32_t url_len_ = 0;
     size_t header_bytes_ = 0;
     size_t chunk_ext_bytes_ = 0;

@@ -9,14 +9,12 @@
 #include <cerrno>
 #include <cstring>
 
+#include "edge/server/conn_buffer_pool.h"
 #include "shared/log/log.h"
 
 namespace edge {
 namespace {
-// The parser copies what it keeps (request line, headers, body) as bytes arrive, so this only has to hold one
-// read and the pipelined tail behind a request being answered; it is zero-filled, i.e. resident, for every open
-// connection (64 KiB made 10,000 idle keep-alive connections cost 640 MB).
-constexpr size_t kReadBufferBytes = 16 << 10;
+constexpr size_t kReadBufferBytes = ConnBufferPool::kReadBufferBytes;
 // TLS: ciphertext read at once (a full record and its header), and how much ciphertext may wait in uv writes
 // before more plaintext is encrypted (the rest waits as references into the response's own buffers).
 constexpr size_t kTlsReadBytes = (16 << 10) + 512;
@@ -34,19 +32,43 @@ TlsScratch& tls_scratch() {
     thread_local TlsScratch s;
     return s;
 }
+constexpr size_t kMaxFreeWriteReqs = 256;
+constexpr size_t kMaxBigWriteReqs = 16;
+constexpr size_t kBigWriteBytes = kTlsRecordBytes + 1024;
 } // namespace
 
 ClientConn::ClientConn(ConnSet* set, RequestHandler* handler, const ConnSettings& settings)
-    : set_(set), handler_(handler), settings_(settings), parser_(settings.limits), in_(kReadBufferBytes) {
-    head_.reserve(1024);
-}
+    : set_(set), handler_(handler), settings_(settings), parser_(settings.limits) {}
 
 ClientConn::~ClientConn() {
-    while (free_reqs_) {
-        WriteReq* r = free_reqs_;
-        free_reqs_ = r->next_free;
-        delete r;
+    ConnBufferPool& pool = ConnBufferPool::local();
+    pool.give_read_buffer(in_);
+    pool.give_head(head_);
+}
+
+std::string& ClientConn::head_buffer() {
+    if (head_.capacity() < ConnBufferPool::kHeadBytes) ConnBufferPool::local().take_head(head_);
+    return head_;
+}
+
+void ClientConn::take_in() {
+    if (in_) return;
+    in_ = ConnBufferPool::local().take_read_buffer();
+    in_start_ = in_end_ = 0;
+}
+
+void ClientConn::give_back_idle() {
+    if (processing_) return;
+    // Closing: nothing reads the buffer any more (a burst of viewers leaving at once must not hold a buffer each
+    // until their close callbacks run).
+    if (in_ && (in_start_ == in_end_ || closing_)) {
+        ConnBufferPool::local().give_read_buffer(in_);
+        in_ = nullptr;
+        in_start_ = in_end_ = 0;
     }
+    // (A session that holds a closed connection may still log its request: the parser keeps it until then.)
+    if (!closing_ && !in_request_ && !parser_.in_message() && !parser_.headers_done() && !h2_)
+        parser_.release_storage();
 }
 
 ClientConn* ClientConn::accept(uv_stream_t* server, ConnSet* set, RequestHandler* handler, const ConnSettings& settings,
@@ -74,10 +96,8 @@ ClientConn* ClientConn::accept(uv_stream_t* server, ConnSet* set, RequestHandler
     sockaddr_storage ss{};
     int len = sizeof ss;
     if (uv_tcp_getpeername(&c->tcp_, reinterpret_cast<sockaddr*>(&ss), &len) == 0) {
-        if (auto a = shared::SocketAddress::from_sockaddr(reinterpret_cast<sockaddr*>(&ss))) {
-            c->peer_ = *a;
+        if (auto a = shared::SocketAddress::from_sockaddr(reinterpret_cast<sockaddr*>(&ss)))
             c->peer_ip_ = a->ip_string();
-        }
     }
     c->id_ = set->next_id();
     set->add(c);
@@ -114,13 +134,14 @@ void ClientConn::on_alloc(uv_handle_t* h, size_t, uv_buf_t* buf) noexcept {
         *buf = uv_buf_init(tls_scratch().in, static_cast<unsigned>(kTlsReadBytes));
         return;
     }
+    c->take_in(); // only now: an idle connection holds no read buffer
     if (c->in_start_ == c->in_end_ || c->lingering_) c->in_start_ = c->in_end_ = 0;
-    if (c->in_end_ == c->in_.size() && c->in_start_ > 0) {
-        std::memmove(c->in_.data(), c->in_.data() + c->in_start_, c->in_end_ - c->in_start_);
+    if (c->in_end_ == kReadBufferBytes && c->in_start_ > 0) {
+        std::memmove(c->in_, c->in_ + c->in_start_, c->in_end_ - c->in_start_);
         c->in_end_ -= c->in_start_;
         c->in_start_ = 0;
     }
-    *buf = uv_buf_init(c->in_.data() + c->in_end_, static_cast<unsigned>(c->in_.size() - c->in_end_));
+    *buf = uv_buf_init(c->in_ + c->in_end_, static_cast<unsigned>(kReadBufferBytes - c->in_end_));
 }
 
 void ClientConn::on_read(uv_stream_t* s, ssize_t nread, const uv_buf_t* buf) noexcept {
@@ -133,24 +154,34 @@ void ClientConn::on_read(uv_stream_t* s, ssize_t nread, const uv_buf_t* buf) noe
     if (nread < 0) {
         if (c->tls_ && !c->closing_ && !c->lingering_) c->tls_count_transport_end(nread);
         c->on_read_end(nread);
+        c->give_back_idle();
         return;
     }
-    if (nread == 0) return;
+    if (nread == 0) {
+        c->give_back_idle(); // EAGAIN: the buffer libuv asked for was not used
+        return;
+    }
     if (c->tls_) {
         c->tls_on_ciphertext(buf->base, static_cast<size_t>(nread));
+        c->give_back_idle();
         return;
     }
     uint64_t now = uv_now(c->loop());
     c->last_activity_ms_ = now;
-    if (c->lingering_) return; // drained and discarded
+    if (c->lingering_) { // drained and discarded
+        c->in_start_ = c->in_end_ = 0;
+        c->give_back_idle();
+        return;
+    }
     if (!c->in_request_ && !c->request_begun_) {
         // header_timeout is a deadline from this byte: blank lines or a dribbled request do not move it.
         c->request_begun_ = true;
         c->request_start_ms_ = now;
     }
     c->in_end_ += static_cast<size_t>(nread);
-    if (c->in_end_ == c->in_.size()) c->stop_reading();
+    if (c->in_end_ == kReadBufferBytes) c->stop_reading();
     c->process_input();
+    c->give_back_idle();
 }
 
 void ClientConn::on_read_end(ssize_t nread) {
@@ -260,17 +291,18 @@ void ClientConn::answer_plain_http() {
 bool ClientConn::tls_pull() {
     bool got = false;
     while (!closing_) {
+        take_in();
         if (in_start_ == in_end_) in_start_ = in_end_ = 0;
-        if (in_end_ == in_.size() && in_start_ > 0) {
-            std::memmove(in_.data(), in_.data() + in_start_, in_end_ - in_start_);
+        if (in_end_ == kReadBufferBytes && in_start_ > 0) {
+            std::memmove(in_, in_ + in_start_, in_end_ - in_start_);
             in_end_ -= in_start_;
             in_start_ = 0;
         }
-        if (in_end_ == in_.size()) {
+        if (in_end_ == kReadBufferBytes) {
             stop_reading(); // read on once the parser consumed some (process_input)
             break;
         }
-        long r = tls_->read(in_.data() + in_end_, in_.size() - in_end_);
+        long r = tls_->read(in_ + in_end_, kReadBufferBytes - in_end_);
         if (r > 0) {
             if (!in_request_ && !request_begun_) {
                 request_begun_ = true;
@@ -319,7 +351,7 @@ bool ClientConn::detect_h2c() {
     size_t avail = in_end_ - in_start_;
     if (avail == 0) return true;
     size_t k = std::min(avail, kPreface.size());
-    if (std::memcmp(in_.data() + in_start_, kPreface.data(), k) != 0) {
+    if (std::memcmp(in_ + in_start_, kPreface.data(), k) != 0) {
         h2c_possible_ = false; // HTTP/1.1 (the preface's "PRI" method is no request the edge answers)
         return true;
     }
@@ -335,7 +367,7 @@ void ClientConn::h2_process_input() {
             size_t n = in_end_ - in_start_;
             size_t off = in_start_;
             in_start_ = in_end_ = 0;
-            h2_->on_input(in_.data() + off, n);
+            h2_->on_input(in_ + off, n);
         }
         if (closing_ || input_paused_ || close_after_write_) break;
         if (!tls_ || !tls_pull()) break;
@@ -387,7 +419,7 @@ void ClientConn::process_input() {
     if (h2c_possible_ && !h2_ && !detect_h2c()) {
         processing_ = false; // the rest of what may be the preface is still to come
         if (closing_) return;
-        if (in_end_ < in_.size()) start_reading();
+        if (in_end_ < kReadBufferBytes) start_reading();
         arm_timer();
         return;
     }
@@ -398,7 +430,7 @@ void ClientConn::process_input() {
     }
     for (;;) {
         while (!in_request_ && !closing_ && in_start_ < in_end_) {
-            auto r = parser_.feed(in_.data() + in_start_, in_end_ - in_start_);
+            auto r = parser_.feed(in_ + in_start_, in_end_ - in_start_);
             in_start_ += r.consumed;
             if (in_start_ == in_end_) in_start_ = in_end_ = 0;
             if (r.status == RequestParser::Status::need_more) {
@@ -430,7 +462,7 @@ void ClientConn::process_input() {
             close();
             return;
         }
-        if (in_end_ < in_.size()) start_reading();
+        if (in_end_ < kReadBufferBytes) start_reading();
         arm_timer();
     }
 }
@@ -563,22 +595,61 @@ void ClientConn::on_timer(uv_timer_t* t) noexcept {
     }
 }
 
-ClientConn::WriteReq* ClientConn::get_req() {
-    if (free_reqs_) {
-        WriteReq* r = free_reqs_;
-        free_reqs_ = r->next_free;
-        return r;
+// The worker's idle write requests (a request is only needed while its bytes wait for the socket): freed with the
+// thread, and bounded as ConnBufferPool is.
+struct ClientConn::WriteReqPool {
+    WriteReq* head = nullptr;
+    size_t count = 0;
+    size_t big = 0; // requests whose buffer is larger than a TLS record
+    static WriteReqPool& local() {
+        thread_local WriteReqPool p;
+        return p;
     }
-    auto* r = new WriteReq{};
+    ~WriteReqPool() {
+        while (head) {
+            WriteReq* r = head;
+            head = r->next_free;
+            delete r;
+        }
+    }
+};
+
+ClientConn::WriteReq* ClientConn::get_req() {
+    WriteReqPool& f = WriteReqPool::local();
+    WriteReq* r;
+    if (f.head) {
+        r = f.head;
+        f.head = r->next_free;
+        --f.count;
+        if (r->owned.capacity() > kBigWriteBytes) --f.big;
+    } else {
+        r = new WriteReq{};
+    }
     r->conn = this;
+    r->next_free = nullptr;
     return r;
 }
 
 void ClientConn::put_req(WriteReq* r) {
+    WriteReqPool& f = WriteReqPool::local();
+    if (f.count >= kMaxFreeWriteReqs) {
+        delete r;
+        return;
+    }
     r->owned.clear();
+    // A streamed TLS response's ciphertext buffer goes round (the list is a stack: its next flush takes it back);
+    // beyond a few such, the list keeps only record-sized ones (enough for small responses without an allocation).
+    if (r->owned.capacity() > kBigWriteBytes) {
+        if (f.big >= kMaxBigWriteReqs)
+            std::string().swap(r->owned);
+        else
+            ++f.big;
+    }
     r->resumes_file = false;
-    r->next_free = free_reqs_;
-    free_reqs_ = r;
+    r->conn = nullptr;
+    r->next_free = f.head;
+    f.head = r;
+    ++f.count;
 }
 
 void ClientConn::note_output_start() {
@@ -972,13 +1043,9 @@ void ClientConn::maybe_finish_response() {
     for (size_t i = 0; i < pinned_count_; ++i)
         pinned_[i].reset();
     pinned_count_ = 0;
-    pinned_more_.clear();
-    head_.clear();
+    if (!pinned_more_.empty()) std::vector<Ref<CachedObject>>().swap(pinned_more_);
+    ConnBufferPool::local().give_head(head_); // no write refers to it any more
     if (tls_) {
-        // The response's ciphertext buffers are reused flush after flush while it lasts; an idle connection keeps
-        // only record-sized ones (enough for small keep-alive responses without an allocation).
-        for (WriteReq* r = free_reqs_; r; r = r->next_free)
-            if (r->owned.capacity() > kTlsRecordBytes + 1024) std::string().swap(r->owned);
         // (The output may still hold this response's ciphertext, corked: tls_on_ciphertext trims it after sending.)
         if (tls_->output().empty() && tls_->output().capacity() > kTlsRecordBytes + 1024)
             std::string().swap(tls_->output());
@@ -995,6 +1062,7 @@ void ClientConn::maybe_finish_response() {
     request_begun_ = in_start_ < in_end_;
     if (request_begun_) request_start_ms_ = last_activity_ms_;
     process_input();
+    give_back_idle();
 }
 
 void ClientConn::finish_connection() {
@@ -1124,7 +1192,9 @@ void ClientConn::on_close(uv_handle_t* h) noexcept {
         c->pinned_[i].reset();
     c->pinned_count_ = 0;
     std::vector<Ref<CachedObject>>().swap(c->pinned_more_);
-    std::vector<char>().swap(c->in_);
+    ConnBufferPool::local().give_read_buffer(c->in_);
+    c->in_ = nullptr;
+    ConnBufferPool::local().give_head(c->head_);
 }
 
 void ClientConn::release() {

@@ -1,9 +1,12 @@
 // One viewer connection on a worker loop: the uv_tcp, its read buffer and request parser, the header/keep-alive
-// timer, and the ordered output queue. Requests are handled strictly one at a time: parsing pauses after each
-// complete request and resumes only when its response has been fully written, so pipelined responses leave in
-// order. Output is bounded per connection: when more than `client_buffer_bytes` are queued the connection reports
-// congested() and the body source (a proxy session, attached as ViewerEvents) waits for on_writable(); nothing else
-// on the worker slows down. The connection is the Viewer (edge/proxy/viewer.h) its handler and sessions write to.
+// timer, and the ordered output queue. The read buffer, the parser's storage, the response head buffer and the write
+// requests come from the worker's pools while bytes are read or a request is answered and go back once the
+// connection is idle (ConnBufferPool): an idle keep-alive connection is this object and its two libuv handles. Requests
+// are handled strictly one at a time: parsing pauses after each complete request and resumes only when its response has
+// been fully written, so pipelined responses leave in order. Output is bounded per connection: when more than
+// `client_buffer_bytes` are queued the connection reports congested() and the body source (a proxy session, attached as
+// ViewerEvents) waits for on_writable(); nothing else on the worker slows down. The connection is the Viewer
+// (edge/proxy/viewer.h) its handler and sessions write to.
 //
 // Thread: the worker loop only. Memory: created by the Listener, freed once both handles closed and no session
 // holds it (Viewer::hold), so a session may keep its reference after the viewer has gone.
@@ -57,7 +60,7 @@ class ClientConn final : public Viewer, public H2Transport {
 
     // ---- Viewer: for the handler and its sessions, while a response is in progress ----
     bool gone() const override { return closing_; }
-    std::string& head_buffer() override { return head_; }
+    std::string& head_buffer() override;
     bool write(const OutBuf* bufs, unsigned n) override;
     using Viewer::write;
     // When nothing is queued, the body's pages go to the socket with sendfile (no copy into the socket buffer); what
@@ -85,7 +88,6 @@ class ClientConn final : public Viewer, public H2Transport {
     bool http2() const { return h2_ != nullptr; }
 
     uv_loop_t* loop() const { return tcp_.loop; }
-    const shared::SocketAddress& peer() const { return peer_; }
     bool closing() const { return closing_; }
     uint64_t id() const { return id_; }
 
@@ -113,9 +115,11 @@ class ClientConn final : public Viewer, public H2Transport {
         ClientConn* conn;
         std::string owned;
         size_t bytes;
-        WriteReq* next_free;
-        bool resumes_file; // the probe byte of a file send: its completion sends the rest (file_rest_)
+        WriteReq* next_free; // in the thread's free list
+        bool resumes_file;   // the probe byte of a file send: its completion sends the rest (file_rest_)
     };
+
+    struct WriteReqPool;
 
     ClientConn(ConnSet* set, RequestHandler* handler, const ConnSettings& settings);
     ~ClientConn();
@@ -146,6 +150,11 @@ class ClientConn final : public Viewer, public H2Transport {
     void stop_reading();
     void arm_timer();
     void close();
+    // Takes a read buffer from the worker's pool when the connection has none.
+    void take_in();
+    // Gives the pooled buffers back that the connection does not need now: the read buffer once everything in it
+    // was parsed, the parser's storage between requests.
+    void give_back_idle();
     void maybe_finish_response();
     void maybe_send_continue();
     WriteReq* get_req();
@@ -208,21 +217,19 @@ class ClientConn final : public Viewer, public H2Transport {
     uv_shutdown_t shutdown_req_{};
     int open_handles_ = 0;
     RequestParser parser_;
-    std::vector<char> in_; // read buffer; [in_start_, in_end_) not yet parsed
+    char* in_ = nullptr; // read buffer (pooled; null while empty); [in_start_, in_end_) not yet parsed
     size_t in_start_ = 0;
     size_t in_end_ = 0;
     std::string head_;
     std::array<Ref<CachedObject>, 4> pinned_;
     std::vector<Ref<CachedObject>> pinned_more_;
     size_t pinned_count_ = 0;
-    WriteReq* free_reqs_ = nullptr;
     unsigned writes_in_flight_ = 0;
     uint64_t queued_bytes_ = 0;             // includes file_rest_.len
     FileSpan file_rest_{-1, 0, nullptr, 0}; // the unsent part of a file send; len 0 = none
     ViewerEvents* exchange_ = nullptr;
-    unsigned holds_ = 0; // Viewer::hold() without release()
-    shared::SocketAddress peer_;
-    std::string peer_ip_;
+    unsigned holds_ = 0;  // Viewer::hold() without release()
+    std::string peer_ip_; // (only the text: the 136-byte address was resident in every idle connection, unread)
     uint64_t request_start_ms_ = 0;
     uint64_t last_activity_ms_ = 0;
     uint64_t last_write_ms_ = 0; // last progress of queued output (or when output started to queue)

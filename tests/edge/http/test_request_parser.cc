@@ -354,3 +354,30 @@ TEST_CASE("an unknown but well-formed method gets 501, garbage gets 400", "[edge
     CHECK(r2.status == Status::error);
     CHECK(p.error_status() == 501);
 }
+
+TEST_CASE("an idle parser gives its storage back and takes it again for the next request", "[edge][http]") {
+    RequestParser p(RequestLimits{});
+    CHECK_FALSE(p.holds_storage()); // a new connection holds none
+    std::string a = "POST /a HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\nX-One: 1\r\n\r\nabc";
+    REQUIRE(p.feed(a.data(), a.size()).status == Status::complete);
+    CHECK(p.holds_storage());
+    CHECK(p.request().body == "abc");
+    p.next();
+    p.release_storage();
+    CHECK_FALSE(p.holds_storage());
+    p.release_storage(); // twice: no effect
+    // Another parser on this thread may take the set in between; both parse correctly.
+    RequestParser other(RequestLimits{});
+    std::string o = "GET /other HTTP/1.1\r\nHost: o\r\n\r\n";
+    REQUIRE(other.feed(o.data(), o.size()).status == Status::complete);
+    std::string b = "GET /b?q=2 HTTP/1.1\r\nHost: h2\r\nX-Two: 2\r\n\r\n";
+    REQUIRE(p.feed(b.data(), b.size()).status == Status::complete);
+    CHECK(p.request().path == "/b");
+    CHECK(p.request().query == "q=2");
+    CHECK(p.request().host == "h2");
+    CHECK(p.request().header("x-two") == "2");
+    CHECK(p.request().header("x-one").empty()); // nothing of the first request is left
+    CHECK(p.request().body.empty());
+    CHECK(other.request().path == "/other");
+    CHECK(other.request().host == "o");
+}
