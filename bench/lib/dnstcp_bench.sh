@@ -79,7 +79,7 @@ axfr_case() {
     ( m=0; while kill -0 "$pid" 2>/dev/null; do v=$(status_sum "$pid" VmRSS); [ "$v" -gt "$m" ] && m=$v
         echo "$m" >"$dir/$kind.sampled"; sleep 0.05; done ) &
     sampler=$!
-    json=$(taskset -c "$LOAD_CPU" "$BIN/dns_loadgen" -s 127.0.0.1 -p "$port" --axfr bench.test --timeout 60 --json \
+    json=$(taskset -c "$LOAD_CPU" "$BIN/dns_loadgen" -s 127.0.0.1 -p "$port" --axfr bench.test --timeout 30 --json \
       2>>"$BENCH_TMP/loadgen.err" || true)
     kill "$sampler" 2>/dev/null; wait "$sampler" 2>/dev/null || true
     local hwm sampled
