@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 # ctest: PROCESSORS 2 COST 15
-"""dns_loadgen's TCP modes against a small TCP DNS server here (about 6 s):
+"""dns_loadgen's TCP modes against a small TCP DNS server here (about 5 s):
   --tcp: answers counted, none lost, exactly --sockets connections, pipelined answers sent in reverse order still
   matched by ID; --tcp-per-query: one connection per answered query; a server that closes every connection after
   one answer without answering the rest is counted as connection errors and lost queries, not as answers;
@@ -137,7 +137,9 @@ try:
     rc, d = loadgen(port, "-d", tmp_queries, "-l", "1.5", "--tcp-per-query", "--window", "8", "--sources", "4")
     check("per-query: answered > 200", d.get("answered", 0) > 200)
     check("per-query: nothing lost", d.get("lost") == 0 and d.get("answered") == d.get("sent"))
-    check("per-query: one connection per query", d.get("connections") == d.get("answered"))
+    # Connections still connecting when the run stops carry no query: at most a window's worth more.
+    check("per-query: one connection per query",
+          d.get("answered", 0) <= d.get("connections", 0) <= d.get("answered", 0) + 8)
     check("per-query: no connection errors", d.get("conn_errors") == 0)
 
     rc, d = loadgen(port, "--axfr", "example.test")
