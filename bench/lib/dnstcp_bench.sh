@@ -13,7 +13,8 @@
 #    transfers each by dns_loadgen --axfr (it walks every record, so it stops at the closing SOA); the median time,
 #    and the server's peak resident memory during the transfers: its peak-RSS counter (VmHWM, summed over its
 #    processes) is reset before each transfer (/proc/PID/clear_refs "5") and read after, so the zone load's own peak
-#    does not count; rss_before_kib is the resident memory just before.
+#    does not count; rss_before_kib is the resident memory just before; cpu_s_per_transfer is the server's CPU
+#    seconds over the rounds / rounds (on a busy machine the wall time is partly the other load's, the CPU is not).
 
 DNSTCP_CONNS=${DNSTCP_CONNS:-8}
 DNSTCP_SOURCES=${DNSTCP_SOURCES:-16}
@@ -114,7 +115,7 @@ PYEOF
     json=$(cat "$dir/$kind.axfr.$r.json")
     record_json "$json" group=dnstcp case="$case" server="$kind" rss_kib="$peak" rss_before_kib="$rss_before" \
       rss_growth_kib="$((peak - rss_before))" rounds_s="$all" complete_rounds="$complete" \
-      cpu_s="$(python3 -c "print(f'{($c1 - $c0) / $DNSTCP_AXFR_ROUNDS:.3f}')")"
+      cpu_s_per_transfer="$(python3 -c "print(f'{($c1 - $c0) / $DNSTCP_AXFR_ROUNDS:.3f}')")"
     log "  $kind AXFR: median $(python3 -c "import json,sys; print(json.loads(sys.argv[1])['axfr_s'])" "$json") s (rounds $all s), peak RSS $peak KiB (before $rss_before KiB)"
   fi
   stop_all

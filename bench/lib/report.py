@@ -320,7 +320,7 @@ def table(order, cases):
                 # Throughput: Meridian / peer; times and memory (lower is better): peer / Meridian.
                 ratio = f"{mv / v:.2f}x" if unit in ("rps", "qps", "connected") else f"{v / mv:.2f}x"
             notes = []
-            for k in ("lost", "errors", "non2xx", "cpu_us_per_q", "cpu_us_per_req", "cpu_us_per_req_median", "resumed_share", "server_core_busy", "client_core_busy", "rss_kib", "rss_before_kib", "conn_errors", "records", "first_byte_ms",
+            for k in ("lost", "errors", "non2xx", "cpu_us_per_q", "cpu_us_per_req", "cpu_us_per_req_median", "resumed_share", "server_core_busy", "client_core_busy", "rss_kib", "rss_before_kib", "cpu_s_per_transfer", "conn_errors", "records", "first_byte_ms",
                       "load_s", "hit_ratio", "objects",
                       "bytes_per_object", "origin_requests", "ttfb_ms", "mbps", "last_ok", "note"):
                 if k in r and k != unit and r[k] not in (None, ""):
