@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Meridian's side-by-side benchmarks: bench/bench.sh BUILD_DIR [edge|tls|dns|dnssec|geo|scale|loadtest|invalidation|tier|all]... [--seconds N]
+# Meridian's side-by-side benchmarks: bench/bench.sh BUILD_DIR [edge|tls|dns|dnstcp|dnssec|geo|scale|loadtest|invalidation|tier|all]... [--seconds N]
 # (normally through `./run bench`, which installs the peers and builds Release first).
 #
 # Every server and peer is started here, on loopback, on free ports, with configs generated into a temp dir; the
@@ -13,7 +13,7 @@ ROOT="$(cd "$BENCH_DIR/.." && pwd)"
 BENCH_LIB="$BENCH_DIR/lib"
 
 usage() {
-  echo "usage: bench/bench.sh BUILD_DIR [edge|tls|dns|dnssec|geo|scale|loadtest|invalidation|tier|all]... [--seconds N]" >&2
+  echo "usage: bench/bench.sh BUILD_DIR [edge|tls|dns|dnstcp|dnssec|geo|scale|loadtest|invalidation|tier|all]... [--seconds N]" >&2
   exit 2
 }
 [ $# -ge 1 ] || usage
@@ -26,13 +26,13 @@ while [ $# -gt 0 ]; do
     --seconds) [ $# -ge 2 ] || usage; SECONDS_PER_CASE=$2; shift 2 ;;
     --seconds=*) SECONDS_PER_CASE=${1#*=}; shift ;;
     dns) GROUPS_WANTED+=(dns dnssec); shift ;; # the signed rates beside the unsigned ones
-    edge|tls|dnssec|geo|scale|loadtest|invalidation|tier) GROUPS_WANTED+=("$1"); shift ;;
-    all) GROUPS_WANTED+=(edge tls dns dnssec geo scale loadtest invalidation tier); shift ;;
+    edge|tls|dnstcp|dnssec|geo|scale|loadtest|invalidation|tier) GROUPS_WANTED+=("$1"); shift ;;
+    all) GROUPS_WANTED+=(edge tls dns dnssec dnstcp geo scale loadtest invalidation tier); shift ;;
     -h|--help) usage ;;
     *) echo "bench: unknown argument '$1'" >&2; usage ;;
   esac
 done
-[ ${#GROUPS_WANTED[@]} -gt 0 ] || GROUPS_WANTED=(edge tls dns dnssec geo scale loadtest invalidation tier)
+[ ${#GROUPS_WANTED[@]} -gt 0 ] || GROUPS_WANTED=(edge tls dns dnssec dnstcp geo scale loadtest invalidation tier)
 case "$SECONDS_PER_CASE" in ''|*[!0-9]*) echo "bench: --seconds wants a whole number" >&2; exit 2 ;; esac
 [ "$SECONDS_PER_CASE" -ge 1 ] && [ "$SECONDS_PER_CASE" -le 600 ] || { echo "bench: --seconds must be 1..600" >&2; exit 2; }
 
@@ -65,6 +65,7 @@ source "$BENCH_LIB/scale_bench.sh"
 source "$BENCH_LIB/invalidation_bench.sh"
 source "$BENCH_LIB/dnssec_bench.sh"
 source "$BENCH_LIB/tier_bench.sh"
+source "$BENCH_LIB/dnstcp_bench.sh"
 
 # The load test as a group: meridian-edge on a generated site, Zipf sweep, p99 ramp, 10,000 connections held.
 bench_loadtest() {
@@ -102,8 +103,8 @@ done
 log "all groups done in $((SECONDS - T0))s"
 
 cmd="./run bench ${GROUPS_WANTED[*]} --seconds $SECONDS_PER_CASE"
-[ "${GROUPS_WANTED[*]}" = "edge tls dns dnssec geo scale loadtest invalidation tier" ] && cmd="./run bench all --seconds $SECONDS_PER_CASE"
+[ "${GROUPS_WANTED[*]}" = "edge tls dns dnssec dnstcp geo scale loadtest invalidation tier" ] && cmd="./run bench all --seconds $SECONDS_PER_CASE"
 LATEST_ARGS=()
 # Only a full run replaces the committed summary.
-[ "${GROUPS_WANTED[*]}" = "edge tls dns dnssec geo scale loadtest invalidation tier" ] && LATEST_ARGS=(--latest "$ROOT/bench/results/latest.md")
+[ "${GROUPS_WANTED[*]}" = "edge tls dns dnssec dnstcp geo scale loadtest invalidation tier" ] && LATEST_ARGS=(--latest "$ROOT/bench/results/latest.md")
 python3 "$BENCH_LIB/report.py" "$RESULTS" "$OUT" --command "$cmd" "${LATEST_ARGS[@]}"

@@ -1,6 +1,9 @@
 # Starting the DNS servers under test, each with one worker thread pinned to the server core, on PORT, serving the
 # zone ORIGIN from ZONEFILE, with configs generated into DIR (never the distro's). Each start_* sets SERVER_PID and
 # returns non-zero (after saying why) when the server did not come up. Sourced by bench.sh.
+# A group that needs more than the defaults (the TCP group: connection limits, zone transfers) sets, before starting:
+# MERIDIAN_CONF_APPEND (a file appended to dns.toml), NSD_TCP_COUNT and NSD_ZONE_EXTRA (lines in the zone: block),
+# KNOT_SERVER_EXTRA (lines in server:), GDNSD_OPTIONS_EXTRA (lines in options => {}).
 
 start_dns_server() { # start_dns_server KIND DIR PORT ORIGIN ZONEFILE [GEO_ARGS...]
   local kind=$1
@@ -26,6 +29,7 @@ name = "$origin."
 file = "$zone"
 CONF
   if [ -n "${GEO_CONF_APPEND:-}" ]; then cat "$GEO_CONF_APPEND" >>"$dir/dns.toml"; fi
+  if [ -n "${MERIDIAN_CONF_APPEND:-}" ]; then cat "$MERIDIAN_CONF_APPEND" >>"$dir/dns.toml"; fi
   if ! "$MERIDIAN_DNS" --check --config "$dir/dns.toml" >"$dir/check.log" 2>&1; then
     warn "meridian-dns --check rejected the bench config: $(head -5 "$dir/check.log" | tr '\n' ' ')"
     return 1
@@ -56,12 +60,13 @@ server:
     hide-version: yes
     rrl-ratelimit: 0
     round-robin: no
-    tcp-count: 10
+    tcp-count: ${NSD_TCP_COUNT:-10}
 remote-control:
     control-enable: no
 zone:
     name: "$origin"
     zonefile: "$zone"
+${NSD_ZONE_EXTRA:-}
 CONF
   spawn nsd "$dir/server.log" nsd -d -c "$dir/nsd.conf"
   SERVER_PID=$SPAWNED_PID
@@ -78,6 +83,7 @@ server:
     udp-workers: 1
     tcp-workers: 1
     background-workers: 1
+${KNOT_SERVER_EXTRA:-}
 log:
   - target: stderr
     any: warning
@@ -114,6 +120,7 @@ start_dns_gdnsd() {
     echo "  run_dir => $dir/run"
     echo "  state_dir => $dir/state"
     echo "  zones_strict_data => false"
+    if [ -n "${GDNSD_OPTIONS_EXTRA:-}" ]; then echo "$GDNSD_OPTIONS_EXTRA"; fi
     echo "}"
     if [ -n "${GDNSD_PLUGINS:-}" ]; then cat "$GDNSD_PLUGINS"; fi
   } >"$dir/config"

@@ -287,6 +287,37 @@ def targets(cases):
                 out.append((desc, m[key], p[key], p[key] / m[key], 1.0, "PASS" if m[key] <= p[key] else "FAIL"))
             else:
                 out.append((desc, None, None, None, 1.0, "N/A"))
+    # Issue 15, item 5: DNS over TCP against the best of NSD, Knot and gdnsd in the same run; a row whose client core
+    # was saturated (client_core_busy >= 0.9) measured the client, and says so.
+    for case, label in (("TCP reused connections (pipelined), 10k names", "reused connections"),
+                        ("TCP one query per connection, 10k names", "one query per connection")):
+        m = find(cases, "dnstcp", case, "meridian")
+        peers = [p for p in (find(cases, "dnstcp", case, k) for k in ("nsd", "knot", "gdnsd")) if p]
+        best = max(peers, key=lambda r: throughput(r)[0] or 0) if peers else None
+        desc = f"dnstcp {label} >= 1.0x the best peer ({best['server'] if best else 'n/a'})"
+        if not m or not best or not throughput(m)[0] or not throughput(best)[0]:
+            out.append((desc, None, None, None, 1.0, "N/A"))
+        else:
+            capped = [f"{r['server']} {r['client_core_busy']:.2f}" for r in [m] + peers
+                      if (r.get("client_core_busy") or 0) >= 0.9]
+            if capped:
+                desc += f" (client-capped: client core busy {', '.join(capped)})"
+            ratio = throughput(m)[0] / throughput(best)[0]
+            out.append((desc, throughput(m)[0], throughput(best)[0], ratio, 1.0, "PASS" if ratio >= 1.0 else "FAIL"))
+        # CPU per query, lower is better: against the peer that spends the least.
+        cheap = [p for p in peers if p.get("cpu_us_per_q")]
+        cbest = min(cheap, key=lambda r: r["cpu_us_per_q"]) if cheap else None
+        desc = f"dnstcp {label} CPU per query <= the best peer's ({cbest['server'] if cbest else 'n/a'})"
+        if m and m.get("cpu_us_per_q") and cbest:
+            ratio = cbest["cpu_us_per_q"] / m["cpu_us_per_q"]
+            out.append((desc, m["cpu_us_per_q"], cbest["cpu_us_per_q"], ratio, 1.0, "PASS" if ratio >= 1.0 else "FAIL"))
+        else:
+            out.append((desc, None, None, None, 1.0, "N/A"))
+    axfr_case = next((c for g, c in cases if g == "dnstcp" and c.startswith("AXFR of a")), "AXFR of a 1M-record zone")
+    ratio_target(f"dnstcp {axfr_case} time <= NSD's", "dnstcp", axfr_case, "nsd", 1.0, metric="axfr_s",
+                 lower_better=True)
+    ratio_target(f"dnstcp {axfr_case} server peak RSS <= NSD's", "dnstcp", axfr_case, "nsd", 1.0,
+                 metric="rss_kib", lower_better=True)
     lt = find(cases, "loadtest", "10k keep-alive connections", "meridian")
     if lt:
         ok = lt.get("connected", 0) >= 10000 and lt.get("rss_kib", 1 << 30) < 1024 * 1024
@@ -328,7 +359,7 @@ def table(order, cases):
                 continue
             v, unit = throughput(r)
             if v is None:
-                for k in ("ttfb_ms", "load_s", "per_conn_kib", "rss_kib", "connected", "crossed_at", "ir_per_answer", "render_ms"):
+                for k in ("axfr_s", "ttfb_ms", "load_s", "per_conn_kib", "rss_kib", "connected", "crossed_at", "ir_per_answer", "render_ms"):
                     if k in r:
                         v, unit = r[k], k
                         break
@@ -338,7 +369,7 @@ def table(order, cases):
                 # Throughput: Meridian / peer; times and memory (lower is better): peer / Meridian.
                 ratio = f"{mv / v:.2f}x" if unit in ("rps", "qps", "connected") else f"{v / mv:.2f}x"
             notes = []
-            for k in ("lost", "errors", "non2xx", "cpu_us_per_q", "cpu_us_per_req", "cpu_us_per_req_median", "resumed_share", "server_core_busy", "client_core_busy", "rss_kib",
+            for k in ("lost", "errors", "non2xx", "cpu_us_per_q", "cpu_us_per_req", "cpu_us_per_req_median", "resumed_share", "server_core_busy", "client_core_busy", "rss_kib", "rss_before_kib", "cpu_s_per_transfer", "conn_errors", "records", "first_byte_ms",
                       "rss_empty_kib", "rss_held_kib", "connected",
                       "load_s", "hit_ratio", "objects",
                       "bytes_per_object", "origin_requests", "ttfb_ms", "mbps", "last_ok", "note"):

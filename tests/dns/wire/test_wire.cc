@@ -1,6 +1,9 @@
 // dns/wire: the query parser's rejects and the writer's name compression, checked with ldns as the oracle.
 #include <catch2/catch.hpp>
 
+#include <string>
+#include <vector>
+
 #include "dns/dns_test_util.h"
 #include "dns/wire/dns_constants.h"
 #include "dns/wire/query.h"
@@ -96,6 +99,52 @@ TEST_CASE("WireWriter compresses names and ldns decodes them back", "[dns][wire]
     CHECK(str(ldns_rr_rdf(ldns_rr_list_rr(an, 1), 0)) == "ns1.web.Example.test.");
     CHECK(str(ldns_rr_owner(ldns_rr_list_rr(an, 2))) == "mail.example.org.");
     CHECK(str(ldns_rr_rdf(ldns_rr_list_rr(an, 2), 0)) == "mail.example.org.");
+    ldns_pkt_free(pkt);
+}
+
+TEST_CASE("WireWriter: a full target table still compresses to the right names", "[dns][wire]") {
+    // A zone transfer message: hundreds of distinct owners under the question's name fill the 128-entry table;
+    // every later owner must still point at the question's zone name (found through the targets' hashes) and decode
+    // to itself.
+    static uint8_t buf[65535];
+    WireWriter w(buf, sizeof buf);
+    uint8_t hdr[12] = {0, 1, 0x84, 0, 0, 1, 0, 0, 0, 0, 0, 0};
+    w.bytes(hdr, 12);
+    w.name(std::string_view("\5bench\4TEST\0", 12), false);
+    w.add_target(12);
+    w.u16(rrtype::AXFR);
+    w.u16(1);
+    constexpr int kRecords = 600;
+    std::vector<size_t> owner_at;
+    for (int i = 0; i < kRecords; ++i) {
+        std::string label = "name" + std::to_string(i);
+        std::string owner = std::string(1, char(label.size())) + label + std::string("\5Bench\4test\0", 12);
+        owner_at.push_back(w.pos());
+        w.name(owner);
+        w.u16(rrtype::A);
+        w.u16(1);
+        w.u32(60);
+        w.u16(4);
+        w.u32(0x0a000000u + uint32_t(i));
+    }
+    REQUIRE(w.ok());
+    buf[7] = uint8_t(kRecords & 0xff);
+    buf[6] = uint8_t(kRecords >> 8);
+    // Past the table's capacity each owner is its own label plus a 2-byte pointer to the question's "bench.test".
+    size_t last = owner_at.back();
+    std::string label = "name" + std::to_string(kRecords - 1);
+    CHECK(buf[last] == label.size());
+    CHECK(buf[last + 1 + label.size()] == 0xC0);
+    CHECK(buf[last + 2 + label.size()] == 12);
+    ldns_pkt* pkt = nullptr;
+    REQUIRE(ldns_wire2pkt(&pkt, buf, w.pos()) == LDNS_STATUS_OK);
+    ldns_rr_list* an = ldns_pkt_answer(pkt);
+    REQUIRE(ldns_rr_list_rr_count(an) == kRecords);
+    for (int i = 0; i < kRecords; ++i) {
+        char* s = ldns_rdf2str(ldns_rr_owner(ldns_rr_list_rr(an, size_t(i))));
+        CHECK(std::string(s) == "name" + std::to_string(i) + ".bench.TEST.");
+        free(s);
+    }
     ldns_pkt_free(pkt);
 }
 
