@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-# ctest: PROCESSORS 2 COST 15
+# ctest: PROCESSORS 2 COST 15 LABELS tooling
 """dns_loadgen's TCP modes against a small TCP DNS server here (about 5 s):
   --tcp: answers counted, none lost, exactly --sockets connections, pipelined answers sent in reverse order still
   matched by ID; --tcp-per-query: one connection per answered query; a server that closes every connection after
