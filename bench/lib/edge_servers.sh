@@ -162,10 +162,12 @@ start_edge_varnish() {
   local dir=$1 port=$2 origin=$3 cache=${4:-"4G"}
   mkdir -p "$dir"
   cache=${cache%iB}
-  # -j none: no privilege separation, so the workdir in our temp dir is usable as is.
+  # -j none: no privilege separation, so the workdir in our temp dir is usable as is. Varnish serves each busy
+  # connection on a thread of its own: VARNISH_THREADS (the load test sets it above its largest step) bounds them,
+  # past it requests queue and are dropped.
   spawn varnish "$dir/server.log" varnishd -F -j none -n "$dir/varnish" -a "127.0.0.1:$port" \
     -b "127.0.0.1:$origin" -s "malloc,$cache" -T none -p thread_pools=1 -p thread_pool_min=100 \
-    -p thread_pool_max=2000
+    -p thread_pool_max="${VARNISH_THREADS:-2000}"
   SERVER_PID=$SPAWNED_PID
   wait_http "$port" "$SERVER_PID" / 60 || { warn "varnishd did not answer: $(tail -3 "$dir/server.log")"; return 1; }
 }
