@@ -271,8 +271,8 @@ def targets(cases):
     # Issue 15: the Zipf sweep at 4,096 connections against our own peak and nginx at the same point (same run,
     # interleaved rounds); the p99-crossing against nginx's. A row whose client core was saturated says so.
     def capped(*rows):
-        lim = [f"{r['server']} at {r.get('conns', '?')} {r['limit']}-capped, client core {r.get('client_core_busy')}" for r in rows
-               if r and r.get("limit") in ("client", "both")]
+        lim = [f"{r['server']} at {r.get('conns', '?')} {r['limit']}-capped, client core {r.get('client_core_busy')}"
+               for r in rows if r and r.get("limit") in ("client", "both")]
         return f" ({'; '.join(lim)})" if lim else ""
 
     top = "zipf sweep 4096 connections"

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """bench/loadtest's Zipf sweep bookkeeping: one JSON line per wrk run (server, connections, round), then per server
 and step the median round, the p99-crossing per server, the next points of the crossing search, and the
-side-by-side table with every row's ratio to nginx and Varnish and both cores' busy shares.
+side-by-side table with every row's ratio to nginx and Varnish, both cores' busy shares and the server's CPU per
+request (what is left to compare when the client set the rate).
 
 usage:
   sweep_rows.py add RUNS OUT SERVER CONNS ROUND PID CPU0 ORIGIN_REQS CLIENT_TIMES
@@ -93,8 +94,9 @@ def medians(runs):
             pick[k] = median([r.get(k) for r in rs])
         pick["limit"] = limit(pick.get("client_core_busy"), pick.get("server_core_busy"))
         pick["rounds"] = len(rs)
-        pick["rounds_rps"] = ",".join(f"{r.get('rps', 0):.0f}" for r in sorted(rs, key=lambda r: r["round"]))
-        pick["rounds_p99_ms"] = ",".join(f"{(r.get('p99_us') or 0) / 1000:.1f}" for r in sorted(rs, key=lambda r: r["round"]))
+        by_round = sorted(rs, key=lambda r: r["round"])
+        pick["rounds_rps"] = ",".join(f"{r.get('rps', 0):.0f}" for r in by_round)
+        pick["rounds_p99_ms"] = ",".join(f"{(r.get('p99_us') or 0) / 1000:.1f}" for r in by_round)
         pick.pop("round", None)
         rows[key] = pick
     return rows
@@ -125,12 +127,9 @@ def next_points(rows, bound_us, max_points=2):
 def report(runs_path, results, bound_ms):
     rows = medians(load(runs_path))
     bound_us = bound_ms * 1000
-    servers = []
-    for s, _ in sorted(rows, key=lambda k: (k[1], k[0])):
-        if s not in servers:
-            servers.append(s)
-    order = [s for s in ("meridian", "nginx", "varnish") if s in servers] + [s for s in servers
-                                                                             if s not in ("meridian", "nginx", "varnish")]
+    known = ("meridian", "nginx", "varnish")
+    servers = sorted({s for s, _ in rows})
+    order = [s for s in known if s in servers] + [s for s in servers if s not in known]
     steps = sorted({c for _, c in rows})
     with open(results, "a") as f:
         for c in steps:
@@ -150,7 +149,7 @@ def report(runs_path, results, bound_ms):
     peers = [p for p in ("nginx", "varnish") if p in order and "meridian" in order]
     head += "".join(f" {'/' + p:>9}" for p in peers)
     head += " " + " ".join(f"{s[:8] + ' p99':>13}" for s in order)
-    head += "  busy client/server"
+    head += "  busy client/server, server CPU per request"
     print("\n" + head, file=e)
     for c in steps:
         line = f"{c:>6} "
@@ -166,7 +165,9 @@ def report(runs_path, results, bound_ms):
             r = rows.get((s, c))
             if r:
                 cb, sb = (r.get(k) for k in ("client_core_busy", "server_core_busy"))
+                cpu = r.get("cpu_us_per_req")
                 busy.append(f"{s[:1]} {'?' if cb is None else cb}/{'?' if sb is None else sb}"
+                            + (f" {cpu:.0f}us/req" if cpu is not None else "")
                             + (f" ({r['limit']}-capped)" if r.get("limit") in ("client", "server") else ""))
         print(line + "  " + ", ".join(busy), file=e)
     for s in order:
