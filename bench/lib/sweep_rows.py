@@ -5,7 +5,7 @@ side-by-side table with every row's ratio to nginx and Varnish, both cores' busy
 request (what is left to compare when the client set the rate).
 
 usage:
-  sweep_rows.py add RUNS OUT SERVER CONNS ROUND PID CPU0 ORIGIN_REQS CLIENT_TIMES
+  sweep_rows.py add RUNS OUT SERVER CONNS ROUND PID CPU0 ORIGIN_REQS CLIENT_TIMES [KEY=VALUE...]
         one wrk run (OUT: wrk --latency output with the zipf script's HITS and P90 lines; PID: the server, CPU0 its
         CPU seconds before; CLIENT_TIMES: "real user sys" of wrk from bash's time) -> a line appended to RUNS
   sweep_rows.py next RUNS BOUND_MS [MAX_POINTS]
@@ -33,7 +33,7 @@ def limit(client_busy, server_busy):
     return "both" if c and s else "client" if c else "server" if s else ""
 
 
-def add(runs, out, server, conns, rnd, pid, cpu0, origin_reqs, client_times):
+def add(runs, out, server, conns, rnd, pid, cpu0, origin_reqs, client_times, *extra):
     text = open(out, errors="replace").read() if os.path.exists(out) else ""
     r = benchpy.parse_wrk(text)
     hits = total = lua_errors = 0
@@ -56,11 +56,13 @@ def add(runs, out, server, conns, rnd, pid, cpu0, origin_reqs, client_times):
             if r["requests"]:
                 r["cpu_us_per_req"] = round(cpu * 1e6 / r["requests"], 1)
     r["limit"] = limit(r.get("client_core_busy"), r.get("server_core_busy"))
+    r.update(benchpy.parse_kv(extra))
     with open(runs, "a") as f:
         f.write(json.dumps(r) + "\n")
     busy = f"client core {r.get('client_core_busy', '?')}, server core {r.get('server_core_busy', '?')}"
     print(f"{server:9} {conns:>5} conns round {rnd}: {r['rps']:>10,.0f} req/s  p99 {ms(r['p99_us'])}  {busy}"
-          + (f"  errors {r['errors']}" if r["errors"] else ""))
+          + (f"  errors {r['errors']}" if r["errors"] else "")
+          + (f"  listen overflows {r['listen_overflows']}" if r.get("listen_overflows") else ""))
 
 
 def ms(us):
@@ -180,7 +182,7 @@ def report(runs_path, results, bound_ms):
 def main():
     cmd, a = sys.argv[1], sys.argv[2:]
     if cmd == "add":
-        add(*a[:9])
+        add(*a)
     elif cmd == "next":
         pts = next_points(medians(load(a[0])), float(a[1]) * 1000, int(a[2]) if len(a) > 2 else 2)
         print(" ".join(str(p) for p in pts))
