@@ -337,7 +337,8 @@ def table(order, cases):
             notes = []
             for k in ("lost", "errors", "non2xx", "cpu_us_per_q", "cpu_us_per_req", "cpu_us_per_req_median", "resumed_share", "server_core_busy", "client_core_busy", "rss_kib",
                       "load_s", "hit_ratio", "objects",
-                      "bytes_per_object", "origin_requests", "ttfb_ms", "mbps", "last_ok", "limit", "rounds_rps",
+                      "bytes_per_object", "origin_requests", "ttfb_ms", "mbps", "last_ok", "limit", "client_cpu_us_per_req",
+                      "rounds_rps",
                       "note"):
                 if k in r and k != unit and r[k] not in (None, ""):
                     val = r[k]

@@ -48,6 +48,8 @@ def add(runs, out, server, conns, rnd, pid, cpu0, origin_reqs, client_times, *ex
     r.update(server=server, conns=int(conns), round=int(rnd), p90_us=p90, hits=hits,
              hit_ratio=round(hits / total, 4) if total else None, origin_requests=int(origin_reqs),
              errors=r["errors"] + lua_errors, wall_s=round(wall, 3))
+    if r["requests"]:  # wrk's own cost per response: what sets the rate once its core is saturated
+        r["client_cpu_us_per_req"] = round((user + sys_) * 1e6 / r["requests"], 1)
     if wall > 0:
         r["client_core_busy"] = round((user + sys_) / wall, 2)
         if pid:
@@ -92,7 +94,8 @@ def medians(runs):
     rows = {}
     for key, rs in groups.items():
         pick = dict(sorted(rs, key=lambda r: r.get("rps") or 0)[len(rs) // 2])
-        for k in ("p50_us", "p90_us", "p99_us", "client_core_busy", "server_core_busy", "cpu_us_per_req"):
+        for k in ("p50_us", "p90_us", "p99_us", "client_core_busy", "server_core_busy", "cpu_us_per_req",
+                  "client_cpu_us_per_req"):
             pick[k] = median([r.get(k) for r in rs])
         pick["limit"] = limit(pick.get("client_core_busy"), pick.get("server_core_busy"))
         pick["rounds"] = len(rs)

@@ -66,8 +66,8 @@ r = sweep_rows.load(runs)[-1]
 check(r["rps"] == 1000 and r["p99_us"] == 20000 and r["p90_us"] == 20000 and r["hit_ratio"] == 0.8
       and r["origin_requests"] == 7, f"one run: rate, p99, p90, hit ratio, origin requests: {r}")
 check(r["errors"] == 6, f"errors: wrk's socket errors (3) and the script's >= 400 (3): {r['errors']}")
-check(r["client_core_busy"] == 0.95 and r["limit"] == "client",
-      f"client CPU / wall = 4.75 / 5.0: the client core set the rate: {r}")
+check(r["client_core_busy"] == 0.95 and r["limit"] == "client" and r["client_cpu_us_per_req"] == 950.0,
+      f"client CPU / wall = 4.75 / 5.0: the client core set the rate; 4.75 s / 5,000 requests: {r}")
 add("meridian", 16, 2, 1200, "30.00ms", times="5.0 2.0 0.5")
 check(sweep_rows.load(runs)[-1]["limit"] == "", "client core at 0.5 and no server PID: no cap claimed")
 add("meridian", 16, 3, 1100, "250.00ms")
