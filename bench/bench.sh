@@ -67,7 +67,8 @@ source "$BENCH_LIB/dnssec_bench.sh"
 source "$BENCH_LIB/tier_bench.sh"
 source "$BENCH_LIB/dnstcp_bench.sh"
 
-# The load test as a group: meridian-edge on a generated site, Zipf sweep, p99 ramp, 10,000 connections held.
+# The load test as a group: meridian-edge, nginx proxy_cache and Varnish side by side on a generated site, Zipf
+# sweep in LOADTEST_ROUNDS (3) interleaved rounds, p99-crossing search, 10,000 connections held.
 bench_loadtest() {
   local secs=$1 s=$(( $1 < 5 ? $1 : 5 ))
   if [ ! -x "$MERIDIAN_EDGE" ]; then
@@ -75,7 +76,7 @@ bench_loadtest() {
     return 0
   fi
   "$BENCH_DIR/loadtest" --build "$BUILD" --results "$RESULTS" --seconds "$s" --warm "$s" --objects 2000 \
-    --steps "16 64 256 1024 4096" --hold 10000 ||
+    --steps "16 64 256 1024 4096" --rounds "${LOADTEST_ROUNDS:-3}" --search 2 --hold 10000 ||
     skip_row loadtest "10k keep-alive connections" meridian "bench/loadtest failed (exit $?)"
 }
 

@@ -3,6 +3,16 @@
 
 SERVER_CPU=${SERVER_CPU:-0}   # core the server under test is pinned to
 LOAD_CPU=${LOAD_CPU:-1}       # core the load generator is pinned to
+# python3 on PATH may be a version manager's shim: pyenv's is a bash script that forks a dozen processes, 3-5 s a call
+# on a loaded 2-core machine, and a load test step calls Python a dozen times (about 50 s of overhead per 5 s step).
+# The interpreter it resolves to is linked first on PATH once, for this script and everything it starts.
+if [ -n "${BENCH_TMP:-}" ] && [ ! -e "$BENCH_TMP/bin/python3" ]; then
+  _py=$(python3 -c 'import os, sys; print(os.path.realpath(sys.executable))' 2>/dev/null || true)
+  if [ -n "$_py" ] && [ -x "$_py" ]; then
+    mkdir -p "$BENCH_TMP/bin" && ln -s "$_py" "$BENCH_TMP/bin/python3" && PATH="$BENCH_TMP/bin:$PATH" && export PATH
+  fi
+  unset _py
+fi
 PY="python3 ${BENCH_LIB:?}/benchpy.py"
 
 declare -a BENCH_PIDS=()

@@ -318,6 +318,39 @@ def targets(cases):
                  lower_better=True)
     ratio_target(f"dnstcp {axfr_case} server peak RSS <= NSD's", "dnstcp", axfr_case, "nsd", 1.0,
                  metric="rss_kib", lower_better=True)
+    # Issue 15: the Zipf sweep at 4,096 connections against our own peak and nginx at the same point (same run,
+    # interleaved rounds); the p99-crossing against nginx's. A row whose client core was saturated says so.
+    def capped(*rows):
+        lim = [f"{r['server']} at {r.get('conns', '?')} {r['limit']}-capped, client core {r.get('client_core_busy')}"
+               for r in rows if r and r.get("limit") in ("client", "both")]
+        return f" ({'; '.join(lim)})" if lim else ""
+
+    top = "zipf sweep 4096 connections"
+    m4k = find(cases, "loadtest", top, "meridian")
+    sweep = [find(cases, "loadtest", c, "meridian") for g, c in cases
+             if g == "loadtest" and c.startswith("zipf sweep ") and c.endswith(" connections")]
+    peak = max((r for r in sweep if r and throughput(r)[0]), key=lambda r: throughput(r)[0], default=None)
+    desc = "loadtest zipf 4,096 connections >= 0.8x meridian's own peak"
+    if m4k and peak and throughput(m4k)[0]:
+        ratio = throughput(m4k)[0] / throughput(peak)[0]
+        out.append((f"{desc} (at {peak.get('conns', '?')}){capped(m4k, peak)}", throughput(m4k)[0],
+                    throughput(peak)[0], ratio, 0.8, "PASS" if ratio >= 0.8 else "FAIL"))
+    else:
+        out.append((desc, None, None, None, 0.8, "N/A"))
+    n4k = find(cases, "loadtest", top, "nginx")
+    ratio_target("loadtest zipf 4,096 connections >= 1.5x nginx proxy_cache" + capped(m4k, n4k), "loadtest", top,
+                 "nginx", 1.5)
+    bound = next((c for g, c in cases if g == "loadtest" and c.startswith("p99 bound ")), "p99 bound 100ms")
+    mc, nc = find(cases, "loadtest", bound, "meridian"), find(cases, "loadtest", bound, "nginx")
+    desc = f"loadtest p99 crosses {bound[len('p99 bound '):]} at >= nginx's connections"
+    if mc and nc and "crossed_at" in mc and "crossed_at" in nc:
+        def at(r):  # never crossed: past every step measured
+            return float("inf") if r["crossed_at"] in ("none", None) else float(r["crossed_at"])
+        ma, na = at(mc), at(nc)
+        ratio = (ma / na) if ma != float("inf") and na != float("inf") else None
+        out.append((desc, mc["crossed_at"], nc["crossed_at"], ratio, 1.0, "PASS" if ma >= na else "FAIL"))
+    else:
+        out.append((desc, None, None, None, 1.0, "N/A"))
     lt = find(cases, "loadtest", "10k keep-alive connections", "meridian")
     if lt:
         ok = lt.get("connected", 0) >= 10000 and lt.get("rss_kib", 1 << 30) < 1024 * 1024
@@ -367,12 +400,14 @@ def table(order, cases):
             mv = m.get(unit) if (m and unit) else None
             if r.get("server") != "meridian" and isinstance(mv, (int, float)) and isinstance(v, (int, float)) and mv and v:
                 # Throughput: Meridian / peer; times and memory (lower is better): peer / Meridian.
-                ratio = f"{mv / v:.2f}x" if unit in ("rps", "qps", "connected") else f"{v / mv:.2f}x"
+                ratio = f"{mv / v:.2f}x" if unit in ("rps", "qps", "connected", "crossed_at") else f"{v / mv:.2f}x"
             notes = []
             for k in ("lost", "errors", "non2xx", "cpu_us_per_q", "cpu_us_per_req", "cpu_us_per_req_median", "resumed_share", "server_core_busy", "client_core_busy", "rss_kib", "rss_before_kib", "cpu_s_per_transfer", "conn_errors", "records", "first_byte_ms",
                       "rss_empty_kib", "rss_held_kib", "connected",
                       "load_s", "hit_ratio", "objects",
-                      "bytes_per_object", "origin_requests", "ttfb_ms", "mbps", "last_ok", "note"):
+                      "bytes_per_object", "origin_requests", "ttfb_ms", "mbps", "last_ok", "limit", "client_cpu_us_per_req",
+                      "rounds_rps",
+                      "note"):
                 if k in r and k != unit and r[k] not in (None, ""):
                     val = r[k]
                     notes.append(f"{k}={fmt_num(val) if not isinstance(val, str) else val}")
