@@ -135,7 +135,7 @@ int TcpServer::start(uv_loop_t* loop, const shared::SocketAddress& addr) {
     uv_unref(reinterpret_cast<uv_handle_t*>(&turn_check_)); // counting turns keeps no loop alive
     uv_idle_init(loop, &resume_);
     resume_.data = this;
-    int rc = shared::tcp_listen_reuseport(loop, &listener_, addr, 1024, on_connection);
+    int rc = shared::tcp_listen_reuseport(loop, &listener_, addr, shared::kListenBacklog, on_connection);
     initialized_ = true;
     listener_.data = this;
     return rc;

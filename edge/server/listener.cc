@@ -14,7 +14,7 @@ Listener* Listener::open(uv_loop_t* loop, const shared::SocketAddress& addr, Con
     l->settings_ = settings;
     l->max_connections_ = max_connections;
     l->tcp_.data = l;
-    int rc = shared::tcp_listen_reuseport(loop, &l->tcp_, addr, 1024, on_connection);
+    int rc = shared::tcp_listen_reuseport(loop, &l->tcp_, addr, shared::kListenBacklog, on_connection);
     l->tcp_.data = l;
     if (rc != 0) {
         *err = rc;

@@ -8,6 +8,11 @@
 
 namespace shared {
 
+// The accept queue of each listening socket: a burst of thousands of connects (a load test starting, a PoP taking
+// over an anycast address) waits there instead of being dropped and retried a second later. The kernel clamps it
+// to net.core.somaxconn (4096 since Linux 5.4); nginx's default of 511 is why benchmarks raise theirs.
+inline constexpr int kListenBacklog = 4096;
+
 // Initializes `tcp` on `loop`, binds it to `addr` with SO_REUSEPORT, and listens. Returns 0 or a libuv error
 // (EADDRINUSE shows up here, from uv_listen). On error the handle is initialized and must still be closed.
 int tcp_listen_reuseport(uv_loop_t* loop, uv_tcp_t* tcp, const SocketAddress& addr, int backlog, uv_connection_cb cb);
