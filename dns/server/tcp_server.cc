@@ -138,6 +138,10 @@ int TcpServer::start(uv_loop_t* loop, const shared::SocketAddress& addr) {
     int rc = shared::tcp_listen_reuseport(loop, &listener_, addr, shared::kListenBacklog, on_connection);
     initialized_ = true;
     listener_.data = this;
+    // Accepted sockets inherit TCP_NODELAY from the listener (Linux copies the listener's options into each new
+    // socket), which saves a setsockopt per connection: answers go out whole, without waiting for the previous
+    // answer's acknowledgment.
+    if (rc == 0) rc = uv_tcp_nodelay(&listener_, 1);
     return rc;
 }
 
@@ -183,7 +187,6 @@ void TcpServer::on_connection(uv_stream_t* s, int status) noexcept {
         if (!self->sources_->acquire(c->peer_sa(), st.max_tcp_connections_per_address)) return refuse();
         c->source_counted = true;
     }
-    uv_tcp_nodelay(&c->tcp, 1);
     uv_timer_init(self->loop_, &c->timer);
     c->timer.data = c;
     c->wreq.data = c;
@@ -248,6 +251,22 @@ void TcpServer::flush(Conn* c) {
     if (c->ack.settled()) c->progress_at = uv_now(loop_);
     c->ack.handed(c->writing.size());
     uv_buf_t b = uv_buf_init(reinterpret_cast<char*>(c->writing.data()), static_cast<unsigned>(c->writing.size()));
+    // Answers below kOutputHigh are written at once when the socket takes them: a completed uv_write costs the
+    // loop a pending callback and an epoll_ctl when libuv drops its write interest, per answer. Only there: the
+    // query loop stopped for a reason other than pending output (so no whole query waits for a write to complete
+    // and process it), and a transfer is pumped by on_write only.
+    if (!c->xfr && b.len < kOutputHigh) {
+        int n = uv_try_write(c->stream(), &b, 1);
+        if (n == static_cast<int>(b.len)) {
+            c->writing.clear();
+            return;
+        }
+        if (n < 0 && n != UV_EAGAIN) return close_conn(c, "write error");
+        if (n > 0) {
+            b.base += n;
+            b.len -= static_cast<unsigned>(n);
+        }
+    }
     int rc = uv_write(&c->wreq, c->stream(), &b, 1, on_write);
     if (rc < 0) return close_conn(c, "write error");
     c->writing_now = true;
