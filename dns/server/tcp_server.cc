@@ -138,10 +138,6 @@ int TcpServer::start(uv_loop_t* loop, const shared::SocketAddress& addr) {
     int rc = shared::tcp_listen_reuseport(loop, &listener_, addr, shared::kListenBacklog, on_connection);
     initialized_ = true;
     listener_.data = this;
-    // Accepted sockets inherit TCP_NODELAY from the listener (Linux copies the listener's options into each new
-    // socket), which saves a setsockopt per connection: answers go out whole, without waiting for the previous
-    // answer's acknowledgment.
-    if (rc == 0) rc = uv_tcp_nodelay(&listener_, 1);
     return rc;
 }
 

@@ -92,8 +92,7 @@ ClientConn* ClientConn::accept(uv_stream_t* server, ConnSet* set, RequestHandler
     uv_timer_init(loop, &c->timer_);
     c->timer_.data = c;
     c->open_handles_ = 2;
-    uv_tcp_nodelay(&c->tcp_, 1);
-    sockaddr_storage ss{};
+    sockaddr_storage ss{}; // TCP_NODELAY: inherited from the listener (shared/net/listen_socket.h)
     int len = sizeof ss;
     if (uv_tcp_getpeername(&c->tcp_, reinterpret_cast<sockaddr*>(&ss), &len) == 0) {
         if (auto a = shared::SocketAddress::from_sockaddr(reinterpret_cast<sockaddr*>(&ss)))

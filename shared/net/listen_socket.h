@@ -13,7 +13,8 @@ namespace shared {
 // to net.core.somaxconn (4096 since Linux 5.4); nginx's default of 511 is why benchmarks raise theirs.
 inline constexpr int kListenBacklog = 4096;
 
-// Initializes `tcp` on `loop`, binds it to `addr` with SO_REUSEPORT, and listens. Returns 0 or a libuv error
+// Initializes `tcp` on `loop`, binds it to `addr` with SO_REUSEPORT and TCP_NODELAY (which accepted sockets
+// inherit), and listens. Returns 0 or a libuv error
 // (EADDRINUSE shows up here, from uv_listen). On error the handle is initialized and must still be closed.
 int tcp_listen_reuseport(uv_loop_t* loop, uv_tcp_t* tcp, const SocketAddress& addr, int backlog, uv_connection_cb cb);
 // Initializes `udp` (with UV_UDP_RECVMMSG when `mmsg`), binds with SO_REUSEPORT. Same error convention.
