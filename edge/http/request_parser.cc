@@ -113,37 +113,41 @@ const llhttp_settings_t* RequestParser::settings() {
 // once, give or take) a returned set is freed, so a burst does not stay resident.
 class RequestParser::StoragePool {
   public:
+    static StoragePool& local() {
+        thread_local StoragePool pool;
+        return pool;
+    }
+    // Swaps the newest idle set into a parser's containers (empty, without capacity); false when there is none.
+    // Swapping in place, with no set built or destroyed, keeps a keep-alive request's take and give at a few dozen
+    // instructions: they run twice per request on the hit path.
+    bool take(std::string& arena, std::string& body, std::vector<FieldSpan>& spans, std::vector<HeaderField>& fields) {
+        if (n_ == 0) return false;
+        swap_into(slots_[--n_], arena, body, spans, fields);
+        return true;
+    }
+    // Keeps a parser's containers (cleared) as an idle set, leaving it the slot's empty ones; false when full.
+    bool give(std::string& arena, std::string& body, std::vector<FieldSpan>& spans, std::vector<HeaderField>& fields) {
+        if (n_ == kMaxFree) return false;
+        swap_into(slots_[n_++], arena, body, spans, fields);
+        return true;
+    }
+
+  private:
     struct Set {
         std::string arena, body;
         std::vector<FieldSpan> spans;
         std::vector<HeaderField> fields;
     };
-    static StoragePool& local() {
-        thread_local StoragePool pool;
-        return pool;
+    static void swap_into(Set& s, std::string& arena, std::string& body, std::vector<FieldSpan>& spans,
+                          std::vector<HeaderField>& fields) noexcept {
+        s.arena.swap(arena);
+        s.body.swap(body);
+        s.spans.swap(spans);
+        s.fields.swap(fields);
     }
-    StoragePool() { free_.reserve(kMaxFree); }
-    bool take(Set& into) {
-        if (free_.empty()) return false;
-        swap_sets(into, free_.back());
-        free_.pop_back();
-        return true;
-    }
-    void give(Set& from) {
-        if (free_.size() >= kMaxFree) return; // the caller frees it
-        free_.emplace_back();
-        swap_sets(free_.back(), from);
-    }
-    static void swap_sets(Set& a, Set& b) {
-        a.arena.swap(b.arena);
-        a.body.swap(b.body);
-        a.spans.swap(b.spans);
-        a.fields.swap(b.fields);
-    }
-
-  private:
     static constexpr size_t kMaxFree = 64;
-    std::vector<Set> free_;
+    Set slots_[kMaxFree]; // [0, n_) idle sets with capacity; the rest empty
+    size_t n_ = 0;
 };
 
 RequestParser::RequestParser(const RequestLimits& limits) {
@@ -163,12 +167,7 @@ void RequestParser::set_limits(const RequestLimits& limits) {
 void RequestParser::take_storage() {
     if (storage_taken_) return;
     storage_taken_ = true;
-    StoragePool::Set set;
-    StoragePool::local().take(set); // (a new set when the pool is empty)
-    arena_.swap(set.arena);
-    body_.swap(set.body);
-    spans_.swap(set.spans);
-    fields_.swap(set.fields);
+    StoragePool::local().take(arena_, body_, spans_, fields_); // (else the empty ones grow below)
     // The views are taken once the headers are complete (finish_headers), so the arena may grow while they arrive;
     // the set keeps its capacity from request to request. A typical request fits in 2 KiB (reserving the limits,
     // 40 KiB by default, is what made idle connections expensive). The index never grows past max_headers.
@@ -189,12 +188,12 @@ void RequestParser::release_storage() {
     // A large request's growth is not kept round the pool.
     if (arena_.capacity() > 4096) std::string().swap(arena_);
     if (body_.capacity() > 4096) std::string().swap(body_);
-    StoragePool::Set set;
-    set.arena.swap(arena_);
-    set.body.swap(body_);
-    set.spans.swap(spans_);
-    set.fields.swap(fields_);
-    StoragePool::local().give(set);
+    if (StoragePool::local().give(arena_, body_, spans_, fields_)) return;
+    // The pool is full (a burst ended): an idle connection holds no capacity.
+    std::string().swap(arena_);
+    std::string().swap(body_);
+    std::vector<FieldSpan>().swap(spans_);
+    std::vector<HeaderField>().swap(fields_);
 }
 
 int RequestParser::fail(int status, const char* reason) {
