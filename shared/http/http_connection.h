@@ -26,12 +26,12 @@ namespace shared {
 class TlsClientSession;
 
 struct HttpConnectionOptions {
-    uint32_t connect_timeout_ms = 5000;      // TCP connect plus TLS handshake
-    uint32_t first_byte_timeout_ms = 30000;  // from handing the request to the socket to the first response byte
-    uint32_t idle_timeout_ms = 30000;        // longest silence between two response reads
+    uint32_t connect_timeout_ms = 5000;     // TCP connect plus TLS handshake
+    uint32_t first_byte_timeout_ms = 30000; // from handing the request to the socket to the first response byte
+    uint32_t idle_timeout_ms = 30000;       // longest silence between two response reads
     size_t max_response_header_bytes = 64 * 1024;
-    std::shared_ptr<TlsClientContext> tls;   // null: plain HTTP
-    std::string tls_server_name;             // SNI and certificate host-name check (TLS only)
+    std::shared_ptr<TlsClientContext> tls; // null: plain HTTP
+    std::string tls_server_name;           // SNI and certificate host-name check (TLS only)
 };
 
 // A request to send. Everything is copied by send(), so it may point into temporaries.
@@ -45,7 +45,7 @@ struct HttpRequest {
 
 // Receives one response. At most one of on_response_complete / on_response_error ends each exchange.
 class HttpResponseHandler {
-public:
+  public:
     virtual ~HttpResponseHandler() = default;
     // The final response head.
     virtual void on_response_head(const HttpResponseHead& head) = 0;
@@ -65,13 +65,13 @@ public:
 // Notified about a parked (idle) connection going bad: the peer closed it, sent unexpected bytes, or the
 // parking time ran out. The listener must close() it (and drop it from its pool).
 class HttpIdleListener {
-public:
+  public:
     virtual ~HttpIdleListener() = default;
     virtual void on_idle_closed(class HttpConnection* conn) = 0;
 };
 
 class HttpConnection {
-public:
+  public:
     enum class State : uint8_t { New, Connecting, Idle, Busy, Closed };
 
     static HttpConnection* create(uv_loop_t* loop, const SocketAddress& peer, const HttpConnectionOptions& opts);
@@ -104,10 +104,10 @@ public:
     // Why the last exchange failed, in words (parser reason, TLS verification result, errno name), for logs.
     const std::string& error_detail() const { return detail_; }
 
-private:
+  private:
     HttpConnection(uv_loop_t* loop, const SocketAddress& peer, const HttpConnectionOptions& opts);
     ~HttpConnection();
-    struct Parser;  // ResponseParser::Listener adapter
+    struct Parser; // ResponseParser::Listener adapter
     struct WriteReq;
     static void on_connect_cb(uv_connect_t* req, int status) noexcept;
     static void on_alloc_cb(uv_handle_t* h, size_t suggested, uv_buf_t* buf) noexcept;
@@ -130,12 +130,15 @@ private:
     void idle_broken();
     void arm_timer(uint64_t ms);
     void start_reading();
+    void maybe_yield(ssize_t nread);
+    static void on_yield_cb(uv_idle_t* h) noexcept;
 
     uv_loop_t* loop_;
     SocketAddress peer_;
     HttpConnectionOptions opts_;
     uv_tcp_t tcp_{};
     uv_timer_t timer_{};
+    uv_idle_t yield_{}; // restarts reading on the next loop turn after a yield (see on_read_cb)
     uv_connect_t connect_req_{};
     int open_handles_ = 0;
     State state_ = State::New;
@@ -145,14 +148,15 @@ private:
     std::unique_ptr<Parser> parser_;
     HttpResponseHandler* handler_ = nullptr;
     HttpIdleListener* idle_listener_ = nullptr;
-    std::string request_bytes_;  // plaintext request waiting for the connection / handshake
+    std::string request_bytes_; // plaintext request waiting for the connection / handshake
     std::string detail_;
-    HttpError pending_error_ = HttpError::None;  // delivered from the timer so send() never calls back
-    int request_writes_ = 0;     // writes of the current request still in flight
+    HttpError pending_error_ = HttpError::None; // delivered from the timer so send() never calls back
+    int request_writes_ = 0;                    // writes of the current request still in flight
     bool reading_ = false;
     bool paused_ = false;
+    uint8_t full_reads_ = 0; // reads this loop turn that filled the buffer (libuv reads on while they do)
     bool keep_alive_ = false;
-    bool broken_ = false;        // peer closed, error seen: never reusable
+    bool broken_ = false; // peer closed, error seen: never reusable
     bool request_written_ = false;
     bool response_started_ = false;
     bool head_request_ = false;
