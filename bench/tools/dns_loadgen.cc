@@ -338,6 +338,17 @@ const char* rcode_name(int r) {
     return names[r & 15];
 }
 
+// The "rcodes" object's members and the closing braces of a --json line, for every mode.
+void print_rcodes_json(const std::array<uint64_t, 16>& rcodes) {
+    bool first = true;
+    for (int r = 0; r < 16; ++r) {
+        if (!rcodes[size_t(r)]) continue;
+        std::printf("%s\"%s\":%" PRIu64, first ? "" : ",", rcode_name(r), rcodes[size_t(r)]);
+        first = false;
+    }
+    std::printf("}}\n");
+}
+
 class LoadGen {
   public:
     LoadGen(const Options& o, std::vector<Query> qs) : o_(o), queries_(std::move(qs)) {
@@ -606,13 +617,7 @@ class LoadGen {
                         o_.sockets, stats_.sent, stats_.answered, stats_.lost, lost_pct, qps, p50, p99, p999,
                         stats_.bad_id, stats_.bad_question, stats_.truncated, stats_.send_errors, self_cpu_s(),
                         wall_s_ > 0 ? self_cpu_s() / wall_s_ : 0);
-            bool first = true;
-            for (int r = 0; r < 16; ++r) {
-                if (!stats_.rcodes[size_t(r)]) continue;
-                std::printf("%s\"%s\":%" PRIu64, first ? "" : ",", rcode_name(r), stats_.rcodes[size_t(r)]);
-                first = false;
-            }
-            std::printf("}}\n");
+            print_rcodes_json(stats_.rcodes);
             return;
         }
         std::printf("dns_loadgen: %s:%d  %s%s  %.2f s  window %d  sockets %d\n", o_.server.c_str(), o_.port,
@@ -1038,13 +1043,7 @@ class TcpLoadGen {
                 o_.server.c_str(), o_.port, elapsed, mode, o_.window, conns_.size(), per_conn_, stats_.sent,
                 stats_.answered, stats_.lost, lost_pct, qps, p50, p99, p999, stats_.bad_id, stats_.bad_question,
                 stats_.truncated, stats_.send_errors, tcp_.opened, tcp_.conn_errors, cpu, busy);
-            bool first = true;
-            for (int r = 0; r < 16; ++r) {
-                if (!stats_.rcodes[size_t(r)]) continue;
-                std::printf("%s\"%s\":%" PRIu64, first ? "" : ",", rcode_name(r), stats_.rcodes[size_t(r)]);
-                first = false;
-            }
-            std::printf("}}\n");
+            print_rcodes_json(stats_.rcodes);
             return;
         }
         std::printf("dns_loadgen: %s:%d  %s  %.2f s  window %d  connections %zu (%u in flight each)\n",
