@@ -247,7 +247,7 @@ bool EdgeApp::start(uv_loop_t* main_loop, shared::MetricsRegistry&) {
         auto rt = runtime_;
         s->tls = tls_;
         bool ok = s->worker->start(
-            [s, services, rt, listen, listen_tls](shared::Worker& w) {
+            [s, services, rt, listen, listen_tls, defer_accept = cfg.defer_accept](shared::Worker& w) {
                 EdgeMetrics* m = services.metrics;
                 unsigned shard = w.index();
                 s->io = std::make_unique<LoopProxyIo>(
@@ -259,7 +259,7 @@ bool EdgeApp::start(uv_loop_t* main_loop, shared::MetricsRegistry&) {
                 for (size_t k = 0; k < listen.size() + listen_tls.size(); ++k) {
                     bool https = k >= listen.size();
                     const auto& addr = https ? listen_tls[k - listen.size()] : listen[k];
-                    if (int rc = s->server->listen(addr, https ? &s->tls : nullptr)) {
+                    if (int rc = s->server->listen(addr, https ? &s->tls : nullptr, defer_accept)) {
                         shared::log::error("edge", "cannot listen",
                                            {{"addr", addr.to_string()}, {"error", uv_strerror(rc)}});
                         w.fail();
@@ -387,6 +387,8 @@ void EdgeApp::keep_restart_only_keys(EdgeConfig& nc) const {
     keep("workers", nc.common.workers, oc.workers, num);
     keep("listen", nc.common.listen, oc.listen, addrs);
     keep("tls.listen", nc.tls.listen, runtime_->config.tls.listen, addrs);
+    keep("defer_accept", nc.defer_accept, runtime_->config.defer_accept,
+         [](bool v) { return std::string(v ? "true" : "false"); });
     // The ticket key ring is made once (kept across reloads so resumption survives them).
     keep("tls.session_ticket_rotation", nc.tls.session_ticket_rotation_ms,
          runtime_->config.tls.session_ticket_rotation_ms, num);

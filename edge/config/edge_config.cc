@@ -679,6 +679,7 @@ std::optional<EdgeConfig> parse_edge_config(shared::ConfigSection root) {
         root.error("cdn_id", "must be a non-empty token (no spaces, commas, quotes or parentheses)");
     }
     c.cdn_loop_max = static_cast<uint32_t>(root.get_int("cdn_loop_max", 4, 1, 64));
+    c.defer_accept = root.get_bool("defer_accept", c.defer_accept);
 
     if (auto sec = root.table("cache")) {
         c.cache.max_bytes = sec->get_size("max_bytes", c.cache.max_bytes);

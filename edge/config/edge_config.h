@@ -225,6 +225,8 @@ struct EdgeConfig {
     // answered 508 instead of being forwarded again (a tier configured in a circle).
     std::string cdn_id = "meridian"; // default: server_name
     uint32_t cdn_loop_max = 4;
+    // TCP_DEFER_ACCEPT on the viewer listeners (edge/server/listener.h); made once at start.
+    bool defer_accept = true;
     CacheConfig cache;
     std::vector<OriginConfig> origins; // of every site; never empty in a valid config
     std::vector<SiteConfig> sites;     // never empty in a valid config; sites[0] is the top-level one when it has

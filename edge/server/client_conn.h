@@ -55,8 +55,12 @@ class ClientConn final : public Viewer, public H2Transport {
   public:
     // Accepts a pending connection from `server`. Returns nullptr (and closes nothing) when accept failed. With
     // `tls` (an HTTPS listener) the connection speaks TLS: the header timeout bounds the handshake too.
+    // `input_waiting` (a TCP_DEFER_ACCEPT listener): the first bytes are most likely in the socket already, so they
+    // are read right away, before returning; a request that is all there may be answered, and the connection
+    // closed, by then (it stays valid until the loop runs its close callbacks).
     static ClientConn* accept(uv_stream_t* server, ConnSet* set, RequestHandler* handler, const ConnSettings& settings,
-                              const std::shared_ptr<shared::TlsServerContext>* tls = nullptr);
+                              const std::shared_ptr<shared::TlsServerContext>* tls = nullptr,
+                              bool input_waiting = false);
 
     // ---- Viewer: for the handler and its sessions, while a response is in progress ----
     bool gone() const override { return closing_; }
@@ -146,6 +150,10 @@ class ClientConn final : public Viewer, public H2Transport {
     static void on_shutdown(uv_shutdown_t* req, int status) noexcept;
 
     void process_input();
+    // One non-blocking read now, handed to on_alloc/on_read exactly as libuv would hand it (EAGAIN as nread 0, end
+    // of input as UV_EOF, errors as libuv's codes); reading stays started, so what does not arrive now comes by the
+    // loop as usual.
+    void read_now();
     void start_reading();
     void stop_reading();
     void arm_timer();
@@ -252,7 +260,10 @@ class ClientConn final : public Viewer, public H2Transport {
     bool continue_sent_ = false;
     bool request_begun_ = false; // bytes of the next request arrived (header_timeout runs from the first)
     bool rejected_ = false;      // the parser refused input: what follows it is unread
-    bool no_linger_ = false;     // timed out: close without draining
+    // Inside on_read for a read that did not fill its buffer: the socket had no more input at that read, so a
+    // response answered and closing within that call needs no FIONREAD to know nothing is left unread.
+    bool input_drained_ = false;
+    bool no_linger_ = false; // timed out: close without draining
     bool lingering_ = false;
     bool h2c_possible_ = false;      // plain listener, h2c on, and no byte yet that is not the preface
     bool input_paused_ = false;      // H2Transport::pause_input

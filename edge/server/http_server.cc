@@ -23,9 +23,10 @@ HttpServer::HttpServer(uv_loop_t* loop, RequestHandler* handler, const ConnSetti
 
 HttpServer::~HttpServer() = default;
 
-int HttpServer::listen(const shared::SocketAddress& addr, const std::shared_ptr<shared::TlsServerContext>* tls) {
+int HttpServer::listen(const shared::SocketAddress& addr, const std::shared_ptr<shared::TlsServerContext>* tls,
+                       bool defer_accept) {
     int err = 0;
-    Listener* l = Listener::open(loop_, addr, &conns_, handler_, settings_, max_connections_, &err, tls);
+    Listener* l = Listener::open(loop_, addr, &conns_, handler_, settings_, max_connections_, &err, tls, defer_accept);
     if (!l) return err;
     listeners_.push_back(l);
     return 0;

@@ -6,15 +6,17 @@ namespace edge {
 
 Listener* Listener::open(uv_loop_t* loop, const shared::SocketAddress& addr, ConnSet* conns, RequestHandler* handler,
                          const ConnSettings* settings, const uint32_t* max_connections, int* err,
-                         const std::shared_ptr<shared::TlsServerContext>* tls) {
+                         const std::shared_ptr<shared::TlsServerContext>* tls, bool defer_accept) {
     auto* l = new Listener();
     l->tls_ = tls;
+    l->defer_accept_ = defer_accept;
     l->conns_ = conns;
     l->handler_ = handler;
     l->settings_ = settings;
     l->max_connections_ = max_connections;
     l->tcp_.data = l;
-    int rc = shared::tcp_listen_reuseport(loop, &l->tcp_, addr, shared::kListenBacklog, on_connection);
+    int rc = shared::tcp_listen_reuseport(loop, &l->tcp_, addr, shared::kListenBacklog, on_connection,
+                                          defer_accept ? kDeferAcceptSeconds : 0);
     l->tcp_.data = l;
     if (rc != 0) {
         *err = rc;
@@ -47,7 +49,16 @@ void Listener::on_connection(uv_stream_t* server, int status) noexcept {
                  [](uv_handle_t* h) noexcept { delete reinterpret_cast<uv_tcp_t*>(h); });
         return;
     }
-    ClientConn::accept(server, l->conns_, l->handler_, *l->settings_, l->tls_);
+    bool read_now = false;
+    if (l->defer_accept_) {
+        uint64_t now = uv_now(server->loop);
+        if (now != l->turn_ms_) {
+            l->turn_ms_ = now;
+            l->eager_reads_ = 0;
+        }
+        read_now = l->eager_reads_++ < kEagerReadsPerTurn;
+    }
+    ClientConn::accept(server, l->conns_, l->handler_, *l->settings_, l->tls_, read_now);
 }
 
 } // namespace edge

@@ -1,7 +1,10 @@
 #include "shared/net/listen_socket.h"
 
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
+
+#include <cerrno>
 
 namespace shared {
 
@@ -15,7 +18,8 @@ int set_reuseport(uv_handle_t* h) {
 }
 } // namespace
 
-int tcp_listen_reuseport(uv_loop_t* loop, uv_tcp_t* tcp, const SocketAddress& addr, int backlog, uv_connection_cb cb) {
+int tcp_listen_reuseport(uv_loop_t* loop, uv_tcp_t* tcp, const SocketAddress& addr, int backlog, uv_connection_cb cb,
+                         int defer_accept_s) {
     if (int rc = uv_tcp_init_ex(loop, tcp, static_cast<unsigned>(addr.family()))) {
         // init_ex failed: make the handle closable anyway with a plain init.
         uv_tcp_init(loop, tcp);
@@ -34,6 +38,12 @@ int tcp_listen_reuseport(uv_loop_t* loop, uv_tcp_t* tcp, const SocketAddress& ad
     // socket), which saves a setsockopt per connection: answers go out whole, without waiting for the previous
     // one's acknowledgment.
     if (int rc = uv_tcp_nodelay(tcp, 1)) return rc;
+    if (defer_accept_s > 0) {
+        uv_os_fd_t fd;
+        uv_fileno(reinterpret_cast<uv_handle_t*>(tcp), &fd);
+        if (setsockopt(fd, IPPROTO_TCP, TCP_DEFER_ACCEPT, &defer_accept_s, sizeof defer_accept_s) != 0)
+            return uv_translate_sys_error(errno);
+    }
     return uv_listen(reinterpret_cast<uv_stream_t*>(tcp), backlog, cb);
 }
 

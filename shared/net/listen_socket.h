@@ -16,7 +16,15 @@ inline constexpr int kListenBacklog = 4096;
 // Initializes `tcp` on `loop`, binds it to `addr` with SO_REUSEPORT and TCP_NODELAY (which accepted sockets
 // inherit), and listens. Returns 0 or a libuv error
 // (EADDRINUSE shows up here, from uv_listen). On error the handle is initialized and must still be closed.
-int tcp_listen_reuseport(uv_loop_t* loop, uv_tcp_t* tcp, const SocketAddress& addr, int backlog, uv_connection_cb cb);
+//
+// `defer_accept_s` > 0 sets TCP_DEFER_ACCEPT (nginx's `listen ... deferred`): the kernel hands a connection to
+// accept only once its first bytes arrived, so a protocol where the client speaks first (HTTP, TLS) reads its
+// request right after accept instead of a loop turn later, and a connection that sends nothing costs the server
+// nothing until it does. A silent one is still accepted after about `defer_accept_s` seconds (the kernel counts it in
+// SYN-ACK retransmits: 1 s, then 3, 7...), so the server's own timeouts bound it; the time it waited there is not
+// seen by them. Not for protocols where the server speaks first.
+int tcp_listen_reuseport(uv_loop_t* loop, uv_tcp_t* tcp, const SocketAddress& addr, int backlog, uv_connection_cb cb,
+                         int defer_accept_s = 0);
 // Initializes `udp` (with UV_UDP_RECVMMSG when `mmsg`), binds with SO_REUSEPORT. Same error convention.
 int udp_bind_reuseport(uv_loop_t* loop, uv_udp_t* udp, const SocketAddress& addr, bool mmsg);
 // The address a bound handle actually has (port 0 → the kernel's choice).

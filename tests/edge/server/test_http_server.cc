@@ -4,8 +4,8 @@
 #include <catch2/catch.hpp>
 
 #include <arpa/inet.h>
-#include <sys/mman.h>
 #include <netinet/in.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <unistd.h>
 #include <uv.h>
@@ -26,7 +26,7 @@ namespace {
 
 // Answers "/slow" 50 ms later (through a timer), everything else at once; "/big" streams 8 MiB with backpressure.
 class TestHandler final : public RequestHandler {
-public:
+  public:
     explicit TestHandler(uv_loop_t* loop) : loop_(loop) {}
     void handle(Viewer& conn, const HttpRequest& req) override {
         std::string path(req.path);
@@ -68,7 +68,8 @@ public:
             h = "HTTP/1.1 200 OK\r\nContent-Length: " + std::to_string(b.size()) + "\r\n\r\n";
             conn.write(h);
             OutBuf bufs[6];
-            for (int i = 0; i < 6; ++i) bufs[i] = OutBuf{b.data() + cuts[i], cuts[i + 1] - cuts[i]};
+            for (int i = 0; i < 6; ++i)
+                bufs[i] = OutBuf{b.data() + cuts[i], cuts[i + 1] - cuts[i]};
             conn.write(bufs, 6);
             conn.end_response(req.keep_alive);
             return;
@@ -93,7 +94,8 @@ public:
     static const std::string& file_pattern() {
         static const std::string p = [] {
             std::string s(16 << 20, '\0');
-            for (size_t i = 0; i < s.size(); ++i) s[i] = static_cast<char>((i * 7 + i / 251) % 256);
+            for (size_t i = 0; i < s.size(); ++i)
+                s[i] = static_cast<char>((i * 7 + i / 251) % 256);
             return s;
         }();
         return p;
@@ -101,7 +103,8 @@ public:
     static const std::string& flipped() {
         static const std::string f = [] {
             std::string s = file_pattern();
-            for (char& c : s) c = static_cast<char>(~c);
+            for (char& c : s)
+                c = static_cast<char>(~c);
             return s;
         }();
         return f;
@@ -134,7 +137,7 @@ public:
     }
     std::atomic<bool> saw_congestion{false};
 
-private:
+  private:
     struct Pending {
         Viewer* conn;
         bool keep_alive;
@@ -226,7 +229,9 @@ TEST_CASE("pipelined responses leave in request order even when the first is ans
     ServerThread st;
     int fd = connect_to(st.port);
     REQUIRE(fd >= 0);
-    send_all(fd, "GET /slow HTTP/1.1\r\nHost: a\r\n\r\nGET /b HTTP/1.1\r\nHost: a\r\n\r\nGET /c HTTP/1.1\r\nHost: a\r\n\r\n");
+    send_all(
+        fd,
+        "GET /slow HTTP/1.1\r\nHost: a\r\n\r\nGET /b HTTP/1.1\r\nHost: a\r\n\r\nGET /c HTTP/1.1\r\nHost: a\r\n\r\n");
     std::string want = "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n/slow"
                        "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n/b"
                        "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n/c";
@@ -422,7 +427,7 @@ TEST_CASE("a file-backed body goes by sendfile, and on a full socket resumes fro
         if (i == 0) {
             // The first meets the small window before the client reads (the second may fit the socket buffer
             // that has grown by then).
-            CHECK(b.from_memory >= 1); // the probe byte that waited for room
+            CHECK(b.from_memory >= 1);  // the probe byte that waited for room
             CHECK(b.file_after_memory); // ... and sendfile went on after it
         } else {
             CHECK(b.from_file > 0);
@@ -451,4 +456,40 @@ TEST_CASE("bytes written after a stalled file send follow it in order, the rest 
     CHECK(!b.file_after_memory); // once the tail is queued, the rest of the body is queued from memory before it
     CHECK(got.substr(head.size() + n) == "TAIL");
     CHECK(st.close_rc == 0);
+}
+
+TEST_CASE("deferred accept: a request that came with the connection is answered in the loop turn that accepts it",
+          "[edge][server]") {
+    // One loop turn on this thread: the listener is readable only once the request is in the socket (TCP_DEFER_ACCEPT),
+    // and the connection reads it at its accept, so the answer and the close are written before the turn ends; a
+    // connection that waited for epoll to report its input would need a second turn.
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    TestHandler handler(&loop);
+    ConnSettings settings;
+    uint32_t max_conns = 100;
+    auto server = std::make_unique<HttpServer>(&loop, &handler, &settings, &max_conns);
+    auto addr = shared::parse_socket_address("127.0.0.1:0", nullptr);
+    REQUIRE(addr);
+    REQUIRE(server->listen(*addr, nullptr, true) == 0);
+    int fd = connect_to(server->addresses().at(0).port());
+    REQUIRE(fd >= 0);
+    send_all(fd, "GET /now HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n");
+    uv_run(&loop, UV_RUN_ONCE);
+    std::string got;
+    char buf[512];
+    for (;;) {
+        ssize_t n = recv(fd, buf, sizeof buf, MSG_DONTWAIT);
+        if (n <= 0) {
+            if (n == 0) got += "<EOF>";
+            break;
+        }
+        got.append(buf, static_cast<size_t>(n));
+    }
+    close(fd);
+    server->shutdown(0, nullptr, [] {});
+    uv_run(&loop, UV_RUN_DEFAULT);
+    server.reset();
+    CHECK(got == "HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\n/now<EOF>");
+    CHECK(uv_loop_close(&loop) == 0);
 }
