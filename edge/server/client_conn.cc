@@ -92,12 +92,7 @@ ClientConn* ClientConn::accept(uv_stream_t* server, ConnSet* set, RequestHandler
     uv_timer_init(loop, &c->timer_);
     c->timer_.data = c;
     c->open_handles_ = 2;
-    sockaddr_storage ss{}; // TCP_NODELAY: inherited from the listener (shared/net/listen_socket.h)
-    int len = sizeof ss;
-    if (uv_tcp_getpeername(&c->tcp_, reinterpret_cast<sockaddr*>(&ss), &len) == 0) {
-        if (auto a = shared::SocketAddress::from_sockaddr(reinterpret_cast<sockaddr*>(&ss)))
-            c->peer_ip_ = a->ip_string();
-    }
+    // (TCP_NODELAY: inherited from the listener, shared/net/listen_socket.h; the peer's address: peer_ip_text.)
     c->id_ = set->next_id();
     set->add(c);
     handler->on_conn_open();
@@ -117,6 +112,17 @@ ClientConn* ClientConn::accept(uv_stream_t* server, ConnSet* set, RequestHandler
     // answered here, its connection closed, never costs the epoll_ctl/epoll_wait round trip.
     if (input_waiting) c->read_now();
     return c;
+}
+
+std::string_view ClientConn::peer_ip_text() const {
+    if (peer_asked_) return peer_ip_;
+    peer_asked_ = true;
+    sockaddr_storage ss{};
+    int len = sizeof ss;
+    if (uv_tcp_getpeername(&tcp_, reinterpret_cast<sockaddr*>(&ss), &len) == 0) {
+        if (auto a = shared::SocketAddress::from_sockaddr(reinterpret_cast<sockaddr*>(&ss))) peer_ip_ = a->ip_string();
+    }
+    return peer_ip_;
 }
 
 void ClientConn::read_now() {
@@ -251,7 +257,7 @@ void ClientConn::tls_on_ciphertext_corked(const char* data, size_t len) {
     if (st == ViewerTls::Status::error) {
         // Plain HTTP or garbage on the TLS port, no common version or cipher, an unknown name without a default.
         shared::log::debug("edge", "TLS handshake failed",
-                           {{"client", peer_ip_},
+                           {{"client", peer_ip_text()},
                             {"reason", tls_handshake_failure_name(tls_->failure())},
                             {"detail", tls_->error_reason()}});
         if (!tls_->handshake_done() && tls_->failure() == TlsHandshakeFailure::http_request) {
@@ -351,7 +357,7 @@ bool ClientConn::tls_pull() {
             }
             break;
         }
-        shared::log::debug("edge", "TLS read failed", {{"client", peer_ip_}, {"reason", tls_->error_reason()}});
+        shared::log::debug("edge", "TLS read failed", {{"client", peer_ip_text()}, {"reason", tls_->error_reason()}});
         close();
         break;
     }
@@ -578,20 +584,20 @@ void ClientConn::on_timer(uv_timer_t* t) noexcept {
     case Phase::header:
     case Phase::body:
         if (c->h2_) {
-            shared::log::debug("edge", "HTTP/2 preface timed out", {{"client", c->peer_ip_}});
+            shared::log::debug("edge", "HTTP/2 preface timed out", {{"client", c->peer_ip_text()}});
             c->close();
             return;
         }
         if (c->tls_ && !c->tls_->handshake_done()) {
             // A handshake that never finishes: nothing can be answered on it.
             viewer_tls_stats().count(TlsHandshakeFailure::timeout);
-            shared::log::debug("edge", "TLS handshake timed out", {{"client", c->peer_ip_}});
+            shared::log::debug("edge", "TLS handshake timed out", {{"client", c->peer_ip_text()}});
             c->close();
             return;
         }
         if (c->tls_ && c->tls_->partial_record()) {
             viewer_tls_stats().count(TlsConnectionError::stalled_record);
-            shared::log::debug("edge", "TLS record stalled", {{"client", c->peer_ip_}});
+            shared::log::debug("edge", "TLS record stalled", {{"client", c->peer_ip_text()}});
         }
         // Slowloris (headers, or blank lines, that never end) or a stalled upload.
         c->in_request_ = true;
@@ -610,7 +616,7 @@ void ClientConn::on_timer(uv_timer_t* t) noexcept {
             return;
         }
         // nginx's send_timeout: the viewer stopped reading; its buffers and descriptors go back.
-        shared::log::debug("edge", "send timeout", {{"client", c->peer_ip_}});
+        shared::log::debug("edge", "send timeout", {{"client", c->peer_ip_text()}});
         if (c->tls_) viewer_tls_stats().count(TlsConnectionError::send_timeout);
         c->abort();
         return;
@@ -932,7 +938,8 @@ void ClientConn::tls_pump() {
         tls_plain_queued_ -= len;
         queued_bytes_ -= len;
         if (!tls_->write(src, len)) {
-            shared::log::debug("edge", "TLS write failed", {{"client", peer_ip_}, {"reason", tls_->error_reason()}});
+            shared::log::debug("edge", "TLS write failed",
+                               {{"client", peer_ip_text()}, {"reason", tls_->error_reason()}});
             close();
             return;
         }
@@ -1193,6 +1200,8 @@ void ClientConn::close() {
         tls_q_.clear();
         tls_q_head_ = 0;
     }
+    // Whoever may still ask for the address (a session's log line) gets it after the socket is gone.
+    if (in_request_ || holds_ != 0 || exchange_ || h2_) peer_ip_text();
     if (ViewerEvents* ex = exchange_) {
         exchange_ = nullptr;
         ex->on_viewer_gone();

@@ -35,7 +35,7 @@ f = Failures()
 
 
 def config(tls_port, defer):
-    return f"""defer_accept = {"true" if defer else "false"}
+    return f"""
 [tls]
 listen = ["127.0.0.1:{tls_port}"]
 [[tls.certificate]]
@@ -57,9 +57,14 @@ def start(defer):
     d = os.path.join(tmp, f"edge-{defer}")
     os.makedirs(d)
     e = Edge(d, config(tls_port, defer))
+    with open(e.config) as fh:
+        text = fh.read()
+    with open(e.config, "w") as fh:  # a top-level key: before the tables Edge writes
+        fh.write(f"defer_accept = {'true' if defer else 'false'}\n" + text)
     e.tls_port = tls_port
     e.start()
     wait_port(tls_port)
+    wait_port(e.admin_port)
     # wait_port's probes were connections that sent nothing: with the deferral they reach the edge a second later.
     # Wait for those to come and go so the gauge below counts only this test's connections.
     deadline = time.time() + 10
