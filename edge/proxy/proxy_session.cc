@@ -449,6 +449,7 @@ void ProxySession::send_body(bool past_congestion) {
     while (phase_ == Phase::body) {
         uint64_t size = std::min(body.size(), body_end_);
         if (sent_ >= size || (!past_congestion && viewer_.congested())) break;
+        if (!chunked_ && send_file_span(body, size)) continue;
         BodySlice sl[4];
         size_t n = body.slices(sent_, size, sl, 4);
         if (n == 0) break;
@@ -464,6 +465,25 @@ void ProxySession::send_body(bool past_congestion) {
         sent_ += total;
         bytes_ += total;
     }
+}
+
+// What has arrived of a body filling a shared-memory file goes to the viewer as a hit's does: by sendfile, from
+// the file's pages, with no copy through this process (and no page faults on its mapping of them). False when
+// [sent_, size) is not all in the file; true when sent, or when the viewer went away (phase_ says which).
+bool ProxySession::send_file_span(const BodyBuffer& body, uint64_t size) {
+    int fd = -1;
+    uint64_t file_off = 0;
+    BodySlice whole;
+    if (!body.file_span(sent_, size, &fd, &file_off) || body.slices(sent_, size, &whole, 1) != 1 ||
+        whole.len != size - sent_)
+        return false;
+    if (!viewer_.write_file(nullptr, 0, FileSpan{fd, file_off, whole.data, whole.len})) {
+        viewer_left();
+        return true;
+    }
+    sent_ += whole.len;
+    bytes_ += whole.len;
+    return true;
 }
 
 void ProxySession::revalidate_from_304(const std::vector<HeaderField>& fields, uint64_t now) {
