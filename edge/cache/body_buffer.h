@@ -74,10 +74,10 @@ class BodyBuffer {
     uint64_t tail_start_ = 0; // writer only: body offset of tail_'s first byte
     uint64_t allocated_ = 0;  // writer only (read after completion)
     uint32_t first_cap_ = 0;
+    // inline_mem: the owner's memory, never freed here; file: see body_buffer.cc
     enum class Head : uint8_t { heap, inline_mem, file };
     Head head_kind_ = Head::heap;
-    bool announced_ = false; // first_cap_ is the announced length // inline_mem: the owner's memory, never freed here;
-                             // file: see body_buffer.cc
+    bool announced_ = false; // first_cap_ is the announced length
     std::atomic<uint64_t> size_{0};
 };
 
