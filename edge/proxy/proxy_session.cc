@@ -424,12 +424,31 @@ void ProxySession::pump() {
             body_end_ = range.last + 1;
         }
         viewer_.pin(obj_);
+        // The body bytes already here leave with the head: in its writev, or by sendfile right after it, as a hit's.
+        OutBuf first{};
+        FileSpan file{-1, 0, nullptr, 0};
+        if (!chunked_ && !head_only_) {
+            const BodyBuffer& body = obj_->body();
+            uint64_t here = std::min(body.size(), body_end_);
+            BodySlice sl;
+            int fd = -1;
+            uint64_t file_off = 0;
+            if (sent_ < here && body.slices(sent_, here, &sl, 1) == 1) {
+                if (sl.len == here - sent_ && body.file_span(sent_, here, &fd, &file_off))
+                    file = FileSpan{fd, file_off, sl.data, sl.len};
+                else
+                    first = OutBuf{sl.data, sl.len};
+            }
+        }
         bytes_ += handler_->write_object_head(
-            viewer_, *obj_, result_, keep_alive_, chunked_, known_length, req_.http10(), now, nullptr, 0,
-            ro == RangeOutcome::partial ? &range : nullptr, nullptr, status_override_, cache_status(),
+            viewer_, *obj_, result_, keep_alive_, chunked_, known_length, req_.http10(), now,
+            first.len ? &first : nullptr, first.len ? 1 : 0, ro == RangeOutcome::partial ? &range : nullptr,
+            file.len ? &file : nullptr, status_override_, cache_status(),
             own_obj_ && obj_ == own_obj_ ? std::string_view(own_fields_) : std::string_view(), policy_,
             req_.header("origin"));
         if (!head_sent()) return;
+        sent_ += first.len + file.len;
+        bytes_ += first.len + file.len;
         if (head_only_) {
             finish();
             return;
