@@ -2,7 +2,10 @@
 
 #include "edge/cache/body_file.h"
 
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
 #include <cstddef>
 #include <cstdlib>
 #include <cstring>
@@ -70,7 +73,9 @@ BodyBuffer::~BodyBuffer() {
     }
 }
 
-size_t BodyBuffer::chunk_overhead() noexcept { return sizeof(Chunk); }
+size_t BodyBuffer::chunk_overhead() noexcept {
+    return sizeof(Chunk);
+}
 
 size_t BodyBuffer::inline_chunk_bytes(uint64_t expected_size) noexcept {
     static_assert(alignof(Chunk) <= kInlineChunkAlign);
@@ -102,12 +107,33 @@ void BodyBuffer::append(const char* data, size_t len) {
         }
         uint64_t room = tail_start_ + tail_->cap - size;
         size_t n = static_cast<size_t>(std::min<uint64_t>(room, len));
-        std::memcpy(tail_->data() + (size - tail_start_), data, n);
+        if (tail_ == head_ && head_kind_ == Head::file)
+            write_file(size, data, n);
+        else
+            std::memcpy(tail_->data() + (size - tail_start_), data, n);
         data += n;
         len -= n;
         size += n;
         // Publish per piece so a reader can start on the first chunk before a long append ends.
         size_.store(size, std::memory_order_release);
+    }
+}
+
+// A store through the mapping would take a page fault per fresh 4 KiB page, and on virtual machines a fault costs
+// microseconds: 5 ms per MiB measured on the bench VM, where pwrite(2) into the same file takes 0.2 ms. pwrite puts
+// the bytes in the file's pages without mapping them; readers of the mapping see them (MAP_SHARED), and senders
+// pass them to sockets with sendfile and never touch them. A failed write (no memory for the page) is an
+// allocation failure, as for a heap chunk.
+void BodyBuffer::write_file(uint64_t at, const char* data, size_t n) {
+    const auto* f = reinterpret_cast<const BodyFile*>(reinterpret_cast<const char*>(head_) - kFilePrefix);
+    off_t off = static_cast<off_t>(kFilePrefix + sizeof(Chunk) + at);
+    while (n > 0) {
+        ssize_t w = ::pwrite(f->fd, data, n, off);
+        if (w < 0 && errno == EINTR) continue;
+        if (w <= 0) throw std::bad_alloc();
+        data += w;
+        n -= static_cast<size_t>(w);
+        off += w;
     }
 }
 

@@ -3,8 +3,8 @@
 //
 // Storage is a chain of chunks that never move; the first chunk is sized from the expected length (Content-Length)
 // so a complete small object is one contiguous slice. A large body's first chunk can live in a shared-memory file
-// (body_file.h) so that senders may pass its pages to the kernel instead of copying them. Only the writer calls append(); any thread calls size() and
-// slices(), which see every byte below size() (release/acquire on the size).
+// (body_file.h) so that senders may pass its pages to the kernel instead of copying them. Only the writer calls
+// append(); any thread calls size() and slices(), which see every byte below size() (release/acquire on the size).
 #pragma once
 
 #include <atomic>
@@ -20,7 +20,7 @@ struct BodySlice {
 };
 
 class BodyBuffer {
-public:
+  public:
     // `expected_size`: the announced length (0 when unknown); the first chunk holds min(expected_size, 1 GiB)
     // bytes, or 16 KiB when unknown. Later chunks double up to 1 MiB.
     explicit BodyBuffer(uint64_t expected_size = 0) noexcept;
@@ -36,7 +36,8 @@ public:
     BodyBuffer(const BodyBuffer&) = delete;
     BodyBuffer& operator=(const BodyBuffer&) = delete;
 
-    // Writer only. Allocates a chunk when the current one is full.
+    // Writer only. Allocates a chunk when the current one is full; throws std::bad_alloc when memory (a chunk, or a
+    // file's pages) cannot be had.
     void append(const char* data, size_t len);
     void append(std::string_view s) { append(s.data(), s.size()); }
 
@@ -65,16 +66,18 @@ public:
     // Copies [from, to) into a string (tests, small bodies).
     std::string copy(uint64_t from = 0, uint64_t to = UINT64_MAX) const;
 
-private:
+  private:
     struct Chunk;
+    void write_file(uint64_t at, const char* data, size_t n);
     Chunk* head_ = nullptr;
-    Chunk* tail_ = nullptr;        // writer only
-    uint64_t tail_start_ = 0;      // writer only: body offset of tail_'s first byte
-    uint64_t allocated_ = 0;       // writer only (read after completion)
+    Chunk* tail_ = nullptr;   // writer only
+    uint64_t tail_start_ = 0; // writer only: body offset of tail_'s first byte
+    uint64_t allocated_ = 0;  // writer only (read after completion)
     uint32_t first_cap_ = 0;
+    // inline_mem: the owner's memory, never freed here; file: see body_buffer.cc
     enum class Head : uint8_t { heap, inline_mem, file };
     Head head_kind_ = Head::heap;
-    bool announced_ = false; // first_cap_ is the announced length // inline_mem: the owner's memory, never freed here; file: see body_buffer.cc
+    bool announced_ = false; // first_cap_ is the announced length
     std::atomic<uint64_t> size_{0};
 };
 

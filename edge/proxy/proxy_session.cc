@@ -424,12 +424,31 @@ void ProxySession::pump() {
             body_end_ = range.last + 1;
         }
         viewer_.pin(obj_);
+        // The body bytes already here leave with the head: in its writev, or by sendfile right after it, as a hit's.
+        OutBuf first{};
+        FileSpan file{-1, 0, nullptr, 0};
+        if (!chunked_ && !head_only_) {
+            const BodyBuffer& body = obj_->body();
+            uint64_t here = std::min(body.size(), body_end_);
+            BodySlice sl;
+            int fd = -1;
+            uint64_t file_off = 0;
+            if (sent_ < here && body.slices(sent_, here, &sl, 1) == 1) {
+                if (sl.len == here - sent_ && body.file_span(sent_, here, &fd, &file_off))
+                    file = FileSpan{fd, file_off, sl.data, sl.len};
+                else
+                    first = OutBuf{sl.data, sl.len};
+            }
+        }
         bytes_ += handler_->write_object_head(
-            viewer_, *obj_, result_, keep_alive_, chunked_, known_length, req_.http10(), now, nullptr, 0,
-            ro == RangeOutcome::partial ? &range : nullptr, nullptr, status_override_, cache_status(),
+            viewer_, *obj_, result_, keep_alive_, chunked_, known_length, req_.http10(), now,
+            first.len ? &first : nullptr, first.len ? 1 : 0, ro == RangeOutcome::partial ? &range : nullptr,
+            file.len ? &file : nullptr, status_override_, cache_status(),
             own_obj_ && obj_ == own_obj_ ? std::string_view(own_fields_) : std::string_view(), policy_,
             req_.header("origin"));
         if (!head_sent()) return;
+        sent_ += first.len + file.len;
+        bytes_ += first.len + file.len;
         if (head_only_) {
             finish();
             return;
@@ -449,6 +468,7 @@ void ProxySession::send_body(bool past_congestion) {
     while (phase_ == Phase::body) {
         uint64_t size = std::min(body.size(), body_end_);
         if (sent_ >= size || (!past_congestion && viewer_.congested())) break;
+        if (!chunked_ && send_file_span(body, size)) continue;
         BodySlice sl[4];
         size_t n = body.slices(sent_, size, sl, 4);
         if (n == 0) break;
@@ -464,6 +484,25 @@ void ProxySession::send_body(bool past_congestion) {
         sent_ += total;
         bytes_ += total;
     }
+}
+
+// What has arrived of a body filling a shared-memory file goes to the viewer as a hit's does: by sendfile, from
+// the file's pages, with no copy through this process (and no page faults on its mapping of them). False when
+// [sent_, size) is not all in the file; true when sent, or when the viewer went away (phase_ says which).
+bool ProxySession::send_file_span(const BodyBuffer& body, uint64_t size) {
+    int fd = -1;
+    uint64_t file_off = 0;
+    BodySlice whole;
+    if (!body.file_span(sent_, size, &fd, &file_off) || body.slices(sent_, size, &whole, 1) != 1 ||
+        whole.len != size - sent_)
+        return false;
+    if (!viewer_.write_file(nullptr, 0, FileSpan{fd, file_off, whole.data, whole.len})) {
+        viewer_left();
+        return true;
+    }
+    sent_ += whole.len;
+    bytes_ += whole.len;
+    return true;
 }
 
 void ProxySession::revalidate_from_304(const std::vector<HeaderField>& fields, uint64_t now) {

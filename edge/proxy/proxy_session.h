@@ -133,6 +133,7 @@ class ProxySession final : public ViewerEvents, public FillSubscriber, public Se
     void pump();
     // Queues obj_'s body from sent_ (up to body_end_); stops when the viewer is congested unless `past_congestion`.
     void send_body(bool past_congestion);
+    bool send_file_span(const BodyBuffer& body, uint64_t size);
     // Leader: the body outgrew max_object_bytes; hands our viewer over to pass-through. Returns on_body's answer.
     bool outgrow_to_pass(std::string_view data);
     // The revalidation of a stale object failed: serves the stale object instead when the behavior and the object

@@ -1,5 +1,6 @@
 // The proxy's event-loop services (edge/proxy/proxy_io.h) on one worker's libuv loop: a uv_async_t and a
-// uv_timer_t per session, uv_queue_work for thread-pool jobs, the worker's origin pools, and the once-a-second tick.
+// uv_timer_t per session (wakes from the loop's own thread go through a per-loop check handle instead), uv_queue_work
+// for thread-pool jobs, the worker's origin pools, and the once-a-second tick.
 //
 // Thread: the worker loop (SessionIo::wake() from any thread).
 #pragma once
@@ -13,6 +14,8 @@
 #include "edge/upstream/origin_pools.h"
 
 namespace edge {
+
+class LocalWakeups;
 
 class LoopProxyIo final : public ProxyIo {
   public:
@@ -35,6 +38,7 @@ class LoopProxyIo final : public ProxyIo {
     OriginPools pools_;
     std::function<void()> tick_;
     uv_timer_t* tick_timer_ = nullptr; // freed in its close callback
+    LocalWakeups* local_wakeups_;      // closed by shutdown(), freed when its handles and session ios are gone
 };
 
 } // namespace edge

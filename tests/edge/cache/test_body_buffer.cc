@@ -1,7 +1,9 @@
 #include <catch2/catch.hpp>
 
+#include <sys/resource.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <string>
 #include <thread>
@@ -69,7 +71,8 @@ TEST_CASE("BodyBuffer: a reader on another thread sees every byte it is told abo
     std::string piece(4093, '\0');
     for (uint64_t off = 0; off < kTotal;) {
         size_t len = std::min<size_t>(piece.size(), kTotal - off);
-        for (size_t k = 0; k < len; ++k) piece[k] = static_cast<char>((off + k) % 251);
+        for (size_t k = 0; k < len; ++k)
+            piece[k] = static_cast<char>((off + k) % 251);
         b.append(piece.data(), len);
         off += len;
     }
@@ -120,7 +123,8 @@ TEST_CASE("BodyBuffer: a large body lives in a shared-memory file whose bytes ar
     uint64_t open_before = BodyFiles::open_count();
     const size_t n = 200'000; // not a page multiple
     std::string body(n, '\0');
-    for (size_t i = 0; i < n; ++i) body[i] = static_cast<char>(i * 13 + i / 1000);
+    for (size_t i = 0; i < n; ++i)
+        body[i] = static_cast<char>(i * 13 + i / 1000);
     {
         BodyBuffer b(n, BodyBuffer::InFile{});
         CHECK(BodyFiles::open_count() == open_before + 1);
@@ -145,6 +149,27 @@ TEST_CASE("BodyBuffer: a large body lives in a shared-memory file whose bytes ar
         CHECK(b.file_span(0, n, &fd, &off));
     }
     CHECK(BodyFiles::open_count() == open_before); // closed with the buffer
+}
+
+// A fill stores a large body with pwrite, not through the mapping: a store through it took a page fault per fresh
+// 4 KiB page (256 per MiB, 5 ms per MiB on a virtual machine), where pwrite takes none.
+TEST_CASE("BodyBuffer: filling a file-backed body takes no page fault per page", "[edge][cache][body]") {
+    const size_t n = 1 << 20;
+    std::string chunk(64 << 10, 'p');
+    BodyBuffer b(n, BodyBuffer::InFile{});
+    int fd = -1;
+    uint64_t off = 0;
+    b.append(chunk.data(), 1); // the first byte: the file exists and is the body's home
+    REQUIRE(b.file_span(0, 1, &fd, &off));
+    rusage before{};
+    getrusage(RUSAGE_THREAD, &before);
+    for (size_t at = 1; at < n; at += chunk.size())
+        b.append(chunk.data(), std::min(chunk.size(), n - at));
+    rusage after{};
+    getrusage(RUSAGE_THREAD, &after);
+    REQUIRE(b.size() == n);
+    CHECK(after.ru_minflt - before.ru_minflt < 16);
+    CHECK(pread_all(fd, off, n) == std::string(n, 'p'));
 }
 
 TEST_CASE("BodyBuffer: small bodies, a spent file budget or an unknown length keep the body on the heap",

@@ -29,6 +29,7 @@ class FakeViewer final : public edge::Viewer {
     bool ended_keep_alive = false;
     bool aborted = false;
     int writes_after_gone = 0; // a session that keeps writing to a viewer it was told is gone
+    int writes = 0;            // write calls that queued bytes (each is a syscall on a real connection)
     int holds = 0;
     std::vector<edge::Ref<edge::CachedObject>> pins;
     edge::ViewerEvents* events = nullptr;
@@ -71,6 +72,7 @@ class FakeViewer final : public edge::Viewer {
         }
         for (unsigned i = 0; i < n; ++i)
             out.append(bufs[i].data, bufs[i].len);
+        if (total > 0) ++writes;
         return true;
     }
     using edge::Viewer::write;

@@ -197,6 +197,22 @@ TEST_CASE("proxy session: a miss is fetched, streamed byte-exact, ended once and
     CHECK(cached(p, "/a.js"));
 }
 
+TEST_CASE("proxy session: body bytes already here when the head goes out leave in the same write", "[proxy]") {
+    Proxy p;
+    FakeViewer v;
+    Request r(get("/small.css"));
+    p.handler->handle(v, r.get());
+    FakeFetch& f = p.io.origin.last();
+    f.head(200, cacheable(kBody.size())); // one origin read holds the head and the whole body
+    f.body(kBody);
+    f.complete();
+    p.io.run();
+    CHECK(v.ended);
+    CHECK(v.body() == kBody);
+    CHECK(v.writes == 1); // a writev with the head and the body, not one for each
+    require_all_ended(p, v);
+}
+
 TEST_CASE("proxy session: the viewer leaves at every phase of a cached miss", "[proxy]") {
     Proxy p;
     FakeViewer v;
