@@ -13,7 +13,8 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(__file__))
-from edgetest import Edge, Failures, bucket_origin, catch_all, free_port, http_origin, make_test_certs, rss_mb, skip, tls_listen, tmpdir, wait_port  # noqa: E402
+from edgetest import (Edge, Failures, bucket_origin, catch_all, free_port, http_origin, make_test_certs,  # noqa: E402
+                      rss_mb, skip, tls_listen, tmpdir, wait_port)
 from pyorigin import PyOrigin  # noqa: E402
 
 for tool in ("curl", "nghttp", "h2load", "openssl"):

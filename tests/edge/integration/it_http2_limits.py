@@ -11,7 +11,8 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(__file__))
-from edgetest import Edge, Failures, bucket_origin, catch_all, free_port, http_origin, make_test_certs, skip, tls_listen, tmpdir, wait_port  # noqa: E402
+from edgetest import (Edge, Failures, bucket_origin, catch_all, free_port, http_origin, make_test_certs,  # noqa: E402
+                      skip, tls_listen, tmpdir, wait_port)
 from pyorigin import PyOrigin  # noqa: E402
 
 if not shutil.which("openssl"):

@@ -17,7 +17,8 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(__file__))
-from edgetest import ASAN_BUILD, Edge, Failures, bucket_origin, catch_all, free_port, make_test_certs, read_response, rss_mb, skip, tls_listen, tmpdir, wait_port  # noqa: E402
+from edgetest import (ASAN_BUILD, Edge, Failures, bucket_origin, catch_all, free_port, make_test_certs,  # noqa: E402
+                      read_response, rss_mb, skip, tls_listen, tmpdir, wait_port)
 
 for tool in ("openssl", "curl"):
     if not shutil.which(tool):

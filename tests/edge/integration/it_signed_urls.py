@@ -18,7 +18,8 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(__file__))
-from edgetest import EDGE, Edge, Failures, bucket_origin, catch_all, free_port, http_get, http_origin, make_test_certs, read_response, skip, tls_listen, tmpdir, wait_port  # noqa: E402
+from edgetest import (EDGE, Edge, Failures, bucket_origin, catch_all, free_port, http_get, http_origin,  # noqa: E402
+                      make_test_certs, read_response, skip, tls_listen, tmpdir, wait_port)
 
 if not shutil.which("openssl"):
     skip("the openssl command is not installed")

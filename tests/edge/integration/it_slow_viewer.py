@@ -15,7 +15,8 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(__file__))
-from edgetest import Edge, Failures, bucket_edge_conf, closed_by_server, free_port, make_test_certs, skip, tls_listen, tmpdir  # noqa: E402
+from edgetest import (Edge, Failures, bucket_edge_conf, closed_by_server, free_port, make_test_certs,  # noqa: E402
+                      skip, tls_listen, tmpdir)
 
 if not os.path.exists("/usr/bin/openssl"):
     skip("openssl not installed")
