@@ -360,6 +360,35 @@ def http_origin(name, port):
     return f'[[origin]]\nname = "{name}"\ntype = "http"\naddress = "127.0.0.1:{port}"\n'
 
 
+def bucket_origin(name, root):
+    """An [[origin]] block for a bucket origin serving the folder `root`."""
+    return f'[[origin]]\nname = "{name}"\ntype = "bucket"\npath = "{root}"\n'
+
+
+def catch_all(origin_name, *keys):
+    """A [[behavior]] sending every path to `origin_name`, with `keys` (TOML lines such as 'compress = false')."""
+    return f'[[behavior]]\npath_pattern = "*"\norigin = "{origin_name}"\n' + "".join(k + "\n" for k in keys)
+
+
+def bucket_edge_conf(root, *behavior_keys):
+    """The usual static site: one bucket origin "site" at `root` serving every path (catch_all's `keys`)."""
+    return bucket_origin("site", root) + catch_all("site", *behavior_keys)
+
+
+def make_test_certs(tmp):
+    """Makes the example certificates (conf/examples/tls/make-certs.sh) in `tmp`/tls; returns that folder."""
+    certs = os.path.join(tmp, "tls")
+    os.makedirs(certs)
+    subprocess.run(["sh", os.path.join(SRC, "conf/examples/tls/make-certs.sh"), certs], check=True, capture_output=True)
+    return certs
+
+
+def tls_listen(port, certs, cert="example.test", default=True):
+    """A [tls] table listening on loopback `port` with one certificate, `cert`.crt/.key from `certs`."""
+    return (f'[tls]\nlisten = ["127.0.0.1:{port}"]\n[[tls.certificate]]\ncert = "{certs}/{cert}.crt"\n'
+            f'key = "{certs}/{cert}.key"\n' + ("default = true\n" if default else ""))
+
+
 _TMPDIRS = []
 
 
@@ -380,7 +409,7 @@ def tmpdir():
 
 
 # The one behavior most scripted-origin tests need: everything to "py", cached per its headers, uncompressed.
-PY_CATCH_ALL = '\n[[behavior]]\npath_pattern = "*"\norigin = "py"\ncompress = false\n'
+PY_CATCH_ALL = "\n" + catch_all("py", "compress = false")
 
 
 @contextlib.contextmanager

@@ -8,7 +8,8 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(__file__))
-from edgetest import EDGE, Edge, Failures, http_get, raw_exchange, read_response, status_of, tmpdir  # noqa: E402
+from edgetest import (EDGE, Edge, Failures, bucket_origin, catch_all, http_get, raw_exchange,  # noqa: E402
+                      read_response, status_of, tmpdir)
 
 SITE = os.path.join(os.environ.get("MERIDIAN_SRC", "."), "conf/demo/site")
 
@@ -28,10 +29,7 @@ max_header_bytes = 4096
 header_timeout = "1s"
 [health]
 path = "/healthz"
-[[origin]]
-name = "site"
-type = "bucket"
-path = "{site}"
+{bucket_origin("site", site)}
 error_document = "404.html"
 [[behavior]]
 path_pattern = "/short/*"
@@ -41,9 +39,7 @@ default_ttl = "1s"
 path_pattern = "/nocache/*"
 origin = "site"
 cache = false
-[[behavior]]
-path_pattern = "*"
-origin = "site"
+{catch_all("site")}
 default_ttl = "60s"
 """, workers=2, ipv6=True)
 edge.start()

@@ -11,7 +11,7 @@ import time
 import urllib.parse
 
 sys.path.insert(0, os.path.dirname(__file__))
-from edgetest import Failures, edge_before_pyorigin, http_get, tmpdir  # noqa: E402
+from edgetest import Failures, bucket_origin, catch_all, edge_before_pyorigin, http_get, tmpdir  # noqa: E402
 
 SITE = os.path.join(os.environ.get("MERIDIAN_SRC", "."), "conf/demo/site")
 HOST = "www.example.test"
@@ -22,11 +22,7 @@ site = os.path.join(tmp, "site")
 shutil.copytree(SITE, site)
 with open(os.path.join(site, "big.css"), "w") as fh:  # compressible, large enough to get compressed variants
     fh.write("body { color: #123456; margin: 0 auto; }\n" * 200)
-with edge_before_pyorigin(tmp=tmp, conf_tail=f"""
-[[origin]]
-name = "bucket"
-type = "bucket"
-path = "{site}"
+with edge_before_pyorigin(tmp=tmp, conf_tail=bucket_origin("bucket", site) + """
 [[behavior]]
 path_pattern = "/vary/*"
 origin = "py"
@@ -35,11 +31,7 @@ compress = false
 path_pattern = "/inv/*"
 origin = "py"
 compress = false
-[[behavior]]
-path_pattern = "*"
-origin = "bucket"
-default_ttl = "300s"
-""") as (edge, py):
+""" + catch_all("bucket", 'default_ttl = "300s"')) as (edge, py):
 
     def get(path, **hdrs):
         st, h, _ = http_get(edge.port, path, headers={"Host": HOST, **hdrs})

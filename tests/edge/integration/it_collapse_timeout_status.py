@@ -5,7 +5,7 @@ import sys
 import threading
 
 sys.path.insert(0, os.path.dirname(__file__))
-from edgetest import Edge, Failures, http_get, tmpdir  # noqa: E402
+from edgetest import Edge, Failures, catch_all, http_get, http_origin, tmpdir  # noqa: E402
 from pyorigin import PyOrigin  # noqa: E402
 
 tmp = tmpdir()
@@ -13,16 +13,7 @@ f = Failures()
 py = PyOrigin()
 edge = None
 try:
-    edge = Edge(tmp, f"""
-[[origin]]
-name = "py"
-type = "http"
-address = "127.0.0.1:{py.port}"
-first_byte_timeout = "1s"
-[[behavior]]
-path_pattern = "*"
-origin = "py"
-""").start()
+    edge = Edge(tmp, http_origin("py", py.port) + 'first_byte_timeout = "1s"\n' + catch_all("py")).start()
     results = []
     lock = threading.Lock()
 

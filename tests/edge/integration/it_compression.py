@@ -16,7 +16,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(__file__))
-from edgetest import Edge, Failures, Nginx, http_get, skip, tmpdir  # noqa: E402
+from edgetest import Edge, Failures, Nginx, catch_all, http_get, http_origin, skip, tmpdir  # noqa: E402
 
 CURL = shutil.which("curl")
 if not CURL:
@@ -102,18 +102,12 @@ try:
     edge = Edge(tmp, f"""
 [cache]
 compress_timeout = "20s"
-[[origin]]
-name = "web"
-type = "http"
-address = "127.0.0.1:{nginx.port}"
+{http_origin("web", nginx.port)}
 [[behavior]]
 path_pattern = "/nocompress/*"
 origin = "web"
 compress = false
-[[behavior]]
-path_pattern = "*"
-origin = "web"
-""", workers=2).start()
+""" + catch_all("web"), workers=2).start()
     port = edge.port
 
     # ---- br: Miss, then Hit; decodes byte for byte

@@ -15,7 +15,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(__file__))
-from edgetest import Edge, Failures, http_get, tmpdir  # noqa: E402
+from edgetest import Edge, Failures, bucket_edge_conf, http_get, tmpdir  # noqa: E402
 
 tmp = tmpdir()
 site = os.path.join(tmp, "site")
@@ -41,15 +41,7 @@ edge = Edge(tmp, f"""
 max_bytes = "64MiB"
 [invalidation]
 token_file = "{os.path.join(tmp, 'inv.token')}"
-[[origin]]
-name = "site"
-type = "bucket"
-path = "{site}"
-[[behavior]]
-path_pattern = "*"
-origin = "site"
-compress = false
-""", workers=2)
+""" + bucket_edge_conf(site, "compress = false"), workers=2)
 # The admin token goes in the [admin] table Edge writes.
 with open(edge.config) as fh:
     conf = fh.read()

@@ -18,7 +18,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(__file__))
-from edgetest import Edge, Failures, http_get, tmpdir  # noqa: E402
+from edgetest import Edge, Failures, bucket_origin, catch_all, http_get, tmpdir  # noqa: E402
 
 DURATION = float(os.environ.get("MERIDIAN_DEPLOY_SECONDS", "8"))  # per style; bounded load loops
 THREADS = 6
@@ -68,15 +68,9 @@ f = Failures()
 edge = Edge(tmp, f"""
 [cache]
 max_object_bytes = "1MiB"
-[[origin]]
-name = "copy"
-type = "bucket"
-path = "{site}"
+{bucket_origin("copy", site)}
 error_document = "404.html"
-[[origin]]
-name = "link"
-type = "bucket"
-path = "{os.path.join(tmp, "current")}"
+{bucket_origin("link", os.path.join(tmp, "current"))}
 error_document = "404.html"
 [[behavior]]
 path_pattern = "/c/*"
@@ -84,9 +78,7 @@ origin = "copy"
 default_ttl = "{TTL}s"
 error_ttl = "{TTL}s"
 compress = false
-[[behavior]]
-path_pattern = "*"
-origin = "link"
+{catch_all("link")}
 default_ttl = "{TTL}s"
 error_ttl = "{TTL}s"
 compress = false

@@ -16,7 +16,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(__file__))
-from edgetest import ASAN_BUILD, Edge, Failures, nfds, read_until_close, rss_mb, tmpdir  # noqa: E402
+from edgetest import ASAN_BUILD, Edge, Failures, bucket_edge_conf, nfds, read_until_close, rss_mb, tmpdir  # noqa: E402
 
 LINGERING_TIME = 4
 LINGERING_TIMEOUT = 2
@@ -158,14 +158,7 @@ max_uri_bytes = "1KiB"
 max_header_bytes = "4KiB"
 lingering_time = "{LINGERING_TIME}s"
 lingering_timeout = "{LINGERING_TIMEOUT}s"
-[[origin]]
-name = "site"
-type = "bucket"
-path = "{site}"
-[[behavior]]
-path_pattern = "*"
-origin = "site"
-""", workers=2)
+""" + bucket_edge_conf(site), workers=2)
 try:
     edge.start()
     pid = edge.proc.pid

@@ -5,15 +5,11 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(__file__))
-from edgetest import Failures, edge_before_pyorigin, http_get  # noqa: E402
+from edgetest import Failures, catch_all, edge_before_pyorigin, http_get  # noqa: E402
 
 f = Failures()
-with edge_before_pyorigin(origin_keys='first_byte_timeout = "500ms"\nindex_document = "index.html"\n', conf_tail="""
-[[behavior]]
-path_pattern = "*"
-origin = "py"
-compress = false
-allowed_methods = "ALL"
+with edge_before_pyorigin(origin_keys='first_byte_timeout = "500ms"\nindex_document = "index.html"\n',
+                          conf_tail=catch_all("py", "compress = false", 'allowed_methods = "ALL"') + """
 [[error_response]]
 status = 404
 page = "/hdrs/cache/index"

@@ -13,7 +13,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(__file__))
-from edgetest import EDGE, Edge, Failures, read_response, skip, tmpdir  # noqa: E402
+from edgetest import EDGE, Edge, Failures, bucket_origin, catch_all, read_response, skip, tmpdir  # noqa: E402
 
 if not os.access(EDGE, os.X_OK):
     skip(f"meridian-edge not built at {EDGE}")
@@ -40,11 +40,7 @@ with open(os.path.join(site, "app.js"), "wb") as fh:
     fh.write(b"function hit() { return 'alloc'; }\n" * 600)  # text/javascript, 21 KB: gets a br variant
 
 f = Failures()
-edge = Edge(tmp, f"""
-[[origin]]
-name = "site"
-type = "bucket"
-path = "{site}"
+edge = Edge(tmp, bucket_origin("site", site) + """
 [[response_headers_policy]]
 name = "p"
 cache_control = "public, max-age=31536000, immutable"
@@ -56,10 +52,7 @@ path_pattern = "/p/*"
 origin = "site"
 rewrite_path = "/one.bin"
 response_headers_policy = "p"
-[[behavior]]
-path_pattern = "*"
-origin = "site"
-""", workers=1, extra_env={"LD_PRELOAD": lib, "MALLOC_COUNT_FILE": count_file})
+""" + catch_all("site"), workers=1, extra_env={"LD_PRELOAD": lib, "MALLOC_COUNT_FILE": count_file})
 
 
 def allocations():

@@ -13,7 +13,8 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(__file__))
-from edgetest import Edge, Failures, free_port, http_origin, rss_mb, skip, tmpdir, wait_port, SRC  # noqa: E402
+from edgetest import (Edge, Failures, bucket_origin, catch_all, free_port, http_origin, make_test_certs,  # noqa: E402
+                      rss_mb, skip, tls_listen, tmpdir, wait_port)
 from pyorigin import PyOrigin  # noqa: E402
 
 for tool in ("curl", "nghttp", "h2load", "openssl"):
@@ -29,9 +30,7 @@ except ImportError:
         skip("python3-h2 not installed")
 
 tmp = tmpdir()
-certs = os.path.join(tmp, "tls")
-os.makedirs(certs)
-subprocess.run(["sh", os.path.join(SRC, "conf/examples/tls/make-certs.sh"), certs], check=True, capture_output=True)
+certs = make_test_certs(tmp)
 site = os.path.join(tmp, "site")
 os.makedirs(site)
 big = os.urandom(10 << 20)
@@ -63,29 +62,16 @@ client_buffer_bytes = "128KiB"
 [cache]
 max_bytes = "64MiB"
 max_object_bytes = "16MiB"
-[tls]
-listen = ["127.0.0.1:{tls_port}"]
-[[tls.certificate]]
-cert = "{certs}/example.test.crt"
-key = "{certs}/example.test.key"
-default = true
+{tls_listen(tls_port, certs)}
 [http2]
 max_concurrent_streams = 64
 {http_origin("py", py.port)}
-[[origin]]
-name = "site"
-type = "bucket"
-path = "{site}"
+{bucket_origin("site", site)}
 [[behavior]]
 path_pattern = "/py/*"
 origin = "py"
 compress = false
-[[behavior]]
-path_pattern = "*"
-origin = "site"
-default_ttl = "1h"
-compress = false
-"""
+""" + catch_all("site", 'default_ttl = "1h"', "compress = false")
 f = Failures()
 edge = Edge(tmp, conf)
 # ASan's quarantine would keep every freed buffer and hide what the memory check measures.

@@ -7,12 +7,12 @@ import shutil
 import signal
 import socket
 import ssl
-import subprocess
 import sys
 import time
 
 sys.path.insert(0, os.path.dirname(__file__))
-from edgetest import Edge, Failures, free_port, http_origin, skip, tmpdir, wait_port, SRC  # noqa: E402
+from edgetest import (Edge, Failures, bucket_origin, catch_all, free_port, http_origin, make_test_certs,  # noqa: E402
+                      skip, tls_listen, tmpdir, wait_port)
 from pyorigin import PyOrigin  # noqa: E402
 
 if not shutil.which("openssl"):
@@ -28,9 +28,7 @@ except ImportError:
 import h2.settings  # noqa: E402
 
 tmp = tmpdir()
-certs = os.path.join(tmp, "tls")
-os.makedirs(certs)
-subprocess.run(["sh", os.path.join(SRC, "conf/examples/tls/make-certs.sh"), certs], check=True, capture_output=True)
+certs = make_test_certs(tmp)
 site = os.path.join(tmp, "site")
 os.makedirs(site)
 with open(os.path.join(site, "index.html"), "w") as fh:
@@ -42,28 +40,17 @@ conf = f"""
 [limits]
 header_timeout = "2s"
 keepalive_timeout = "5s"
-[tls]
-listen = ["127.0.0.1:{tls_port}"]
-[[tls.certificate]]
-cert = "{certs}/example.test.crt"
-key = "{certs}/example.test.key"
-default = true
+{tls_listen(tls_port, certs)}
 [http2]
 max_concurrent_streams = 8
 max_stream_resets = 50
 reset_window = "10s"
 {http_origin("py", py.port)}
-[[origin]]
-name = "site"
-type = "bucket"
-path = "{site}"
+{bucket_origin("site", site)}
 [[behavior]]
 path_pattern = "/py/*"
 origin = "py"
-[[behavior]]
-path_pattern = "*"
-origin = "site"
-"""
+""" + catch_all("site")
 f = Failures()
 edge = Edge(tmp, conf).start()
 wait_port(tls_port)

@@ -11,7 +11,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(__file__))
-from edgetest import Edge, Failures, Nginx, free_port, http_get, tmpdir  # noqa: E402
+from edgetest import Edge, Failures, Nginx, catch_all, free_port, http_get, http_origin, tmpdir  # noqa: E402
 from pyorigin import PyOrigin  # noqa: E402
 
 tmp = tmpdir()
@@ -42,25 +42,13 @@ try:
     edge = Edge(tmp, f"""
 [cache]
 collapse_timeout = "5s"
-[[origin]]
-name = "nginx"
-type = "http"
-address = "127.0.0.1:{nginx.port}"
-[[origin]]
-name = "py"
-type = "http"
-address = "127.0.0.1:{py.port}"
+{http_origin("nginx", nginx.port)}
+{http_origin("py", py.port)}
 first_byte_timeout = "700ms"
 idle_timeout = "2s"
-[[origin]]
-name = "dead"
-type = "http"
-address = "127.0.0.1:{dead_port}"
+{http_origin("dead", dead_port)}
 connect_timeout = "1s"
-[[origin]]
-name = "viewerhost"
-type = "http"
-address = "127.0.0.1:{nginx.port}"
+{http_origin("viewerhost", nginx.port)}
 host_header = "viewer"
 [[behavior]]
 path_pattern = "/py/api/*"
@@ -75,10 +63,7 @@ origin = "dead"
 [[behavior]]
 path_pattern = "/vh/*"
 origin = "viewerhost"
-[[behavior]]
-path_pattern = "*"
-origin = "nginx"
-""", workers=2).start()
+""" + catch_all("nginx"), workers=2).start()
     port = edge.port
 
     # Miss then hit; the origin sees exactly one request.

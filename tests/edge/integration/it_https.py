@@ -17,16 +17,15 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(__file__))
-from edgetest import ASAN_BUILD, SRC, Edge, Failures, free_port, read_response, rss_mb, skip, tmpdir, wait_port  # noqa: E402
+from edgetest import (ASAN_BUILD, Edge, Failures, bucket_origin, catch_all, free_port, make_test_certs,  # noqa: E402
+                      read_response, rss_mb, skip, tls_listen, tmpdir, wait_port)
 
 for tool in ("openssl", "curl"):
     if not shutil.which(tool):
         skip(f"{tool} not installed")
 
 tmp = tmpdir()
-certs = os.path.join(tmp, "tls")
-os.makedirs(certs)
-subprocess.run(["sh", os.path.join(SRC, "conf/examples/tls/make-certs.sh"), certs], check=True, capture_output=True)
+certs = make_test_certs(tmp)
 site = os.path.join(tmp, "site")
 os.makedirs(site)
 big = os.urandom(1 << 20)
@@ -58,19 +57,11 @@ client_buffer_bytes = "64KiB"
 [cache]
 max_bytes = "64MiB"
 max_object_bytes = "8MiB"
-[tls]
-listen = ["127.0.0.1:{tls_port}"]
-[[tls.certificate]]
-cert = "{certs}/example.test.crt"
-key = "{certs}/example.test.key"
-default = true
+{tls_listen(tls_port, certs)}
 [[tls.certificate]]
 cert = "{certs}/www.example.test.crt"
 key = "{certs}/www.example.test.key"
-[[origin]]
-name = "site"
-type = "bucket"
-path = "{site}"
+{bucket_origin("site", site)}
 [[behavior]]
 path_pattern = "/only-https/*"
 origin = "site"
@@ -79,11 +70,7 @@ viewer_protocol_policy = "https-only"
 path_pattern = "/to-https/*"
 origin = "site"
 viewer_protocol_policy = "redirect-to-https"
-[[behavior]]
-path_pattern = "*"
-origin = "site"
-default_ttl = "1h"
-"""
+""" + catch_all("site", 'default_ttl = "1h"')
 
 
 def start_edge(workers=1):

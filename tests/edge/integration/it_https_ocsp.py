@@ -11,7 +11,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(__file__))
-from edgetest import EDGE, Edge, Failures, free_port, skip, tmpdir, wait_port  # noqa: E402
+from edgetest import EDGE, Edge, Failures, bucket_edge_conf, free_port, skip, tmpdir, wait_port  # noqa: E402
 
 if not shutil.which("openssl"):
     skip("openssl not installed")
@@ -85,14 +85,7 @@ ocsp_file = "{ocsp_file}"
 cert = "pki/plain.chain.crt"
 key = "pki/plain.key"
 default = true
-[[origin]]
-name = "site"
-type = "bucket"
-path = "site"
-[[behavior]]
-path_pattern = "*"
-origin = "site"
-"""
+""" + bucket_edge_conf("site")
 
 
 os.makedirs(os.path.join(tmp, "site"))

@@ -9,7 +9,7 @@ import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(__file__))
-from edgetest import Edge, Failures, Nginx, http_get, skip, tmpdir  # noqa: E402
+from edgetest import Edge, Failures, Nginx, catch_all, http_get, skip, tmpdir  # noqa: E402
 
 if not shutil.which("openssl"):
     skip("openssl is not installed")
@@ -45,7 +45,7 @@ try:
             origin("sni", f'tls_ca_file = "{cert}"\ntls_server_name = "origin.test"'))
     for name in ("ok", "nv", "sys", "wrong", "sni"):
         body += f'[[behavior]]\npath_pattern = "/{name}/*"\norigin = "{name}"\n'
-    body += '[[behavior]]\npath_pattern = "*"\norigin = "ok"\n'
+    body += catch_all("ok")
     edge = Edge(tmp, body).start()
     port = edge.port
 

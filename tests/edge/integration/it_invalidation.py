@@ -10,7 +10,7 @@ import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(__file__))
-from edgetest import EDGE, Failures, edge_before_pyorigin, http_get, read_response, tmpdir  # noqa: E402
+from edgetest import EDGE, Failures, catch_all, edge_before_pyorigin, http_get, read_response, tmpdir  # noqa: E402
 
 tmp = tmpdir()
 f = Failures()
@@ -46,11 +46,7 @@ def get(path):
 with edge_before_pyorigin(tmp=tmp, workers=2, conf_tail=f"""
 [invalidation]
 token_file = "{token_file}"
-[[behavior]]
-path_pattern = "*"
-origin = "py"
-compress = false
-""") as (edge, py):
+""" + catch_all("py", "compress = false")) as (edge, py):
 
     names = ["/inv/a", "/inv/b", "/inv/c", "/inv/sub/d", "/other/inv/e"]
     for p in names:

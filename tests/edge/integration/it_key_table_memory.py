@@ -12,7 +12,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(__file__))
-from edgetest import Edge, Failures, Nginx, http_get, http_origin, rss_mb, skip, tmpdir  # noqa: E402
+from edgetest import Edge, Failures, Nginx, catch_all, http_get, http_origin, rss_mb, skip, tmpdir  # noqa: E402
 
 WRK = shutil.which("wrk")
 if not WRK:
@@ -53,10 +53,7 @@ try:
 max_uri_bytes = "8KiB"
 [cache]
 hit_for_miss_max_bytes = {HFM_BUDGET}
-[[behavior]]
-path_pattern = "*"
-origin = "n"
-""", workers=2, extra_env=env).start()
+""" + catch_all("n"), workers=2, extra_env=env).start()
     port = edge.port
     runs = [0]
 

@@ -9,7 +9,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(__file__))
 from counting_origin import CountingOrigin  # noqa: E402
-from edgetest import Edge, Failures, free_port, http_get, tmpdir  # noqa: E402
+from edgetest import Edge, Failures, catch_all, free_port, http_get, http_origin, tmpdir  # noqa: E402
 
 tmp = tmpdir()
 f = Failures()
@@ -19,19 +19,10 @@ dead_port = free_port()  # nothing listens here: connections are refused
 edge = None
 try:
     edge = Edge(tmp, f"""
-[[origin]]
-name = "primary"
-type = "http"
-address = "127.0.0.1:{primary.port}"
+{http_origin("primary", primary.port)}
 cooldown = "1s"
-[[origin]]
-name = "secondary"
-type = "http"
-address = "127.0.0.1:{secondary.port}"
-[[origin]]
-name = "dead"
-type = "http"
-address = "127.0.0.1:{dead_port}"
+{http_origin("secondary", secondary.port)}
+{http_origin("dead", dead_port)}
 [[behavior]]
 path_pattern = "/r/*"
 origin = "dead"
@@ -41,9 +32,7 @@ path_pattern = "/post/*"
 origin = "primary"
 failover_origin = "secondary"
 allowed_methods = "ALL"
-[[behavior]]
-path_pattern = "*"
-origin = "primary"
+{catch_all("primary")}
 failover_origin = "secondary"
 """).start()
     port = edge.port

@@ -9,7 +9,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(__file__))
-from edgetest import Failures, edge_before_pyorigin, http_get  # noqa: E402
+from edgetest import Failures, catch_all, edge_before_pyorigin, http_get  # noqa: E402
 
 f = Failures()
 
@@ -47,11 +47,7 @@ forward_headers = "none"
 forward_cookies = "none"
 cache_key_headers = ["X-Device"]
 cache_key_cookies = ["theme"]
-[[behavior]]
-path_pattern = "*"
-origin = "py"
-compress = false
-""") as (edge, py):
+""" + catch_all("py", "compress = false")) as (edge, py):
     port = edge.port
     viewer = {"X-Req-Num": "2", "Accept-Language": "fr", "Cookie": "session=abc; lang=fr",
               "If-None-Match": '"viewer-tag"', "Range": "bytes=0-3", "Accept-Encoding": "gzip",

@@ -11,7 +11,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(__file__))
-from edgetest import Edge, Failures, http_get, http_origin, tmpdir  # noqa: E402
+from edgetest import Edge, Failures, catch_all, http_get, http_origin, tmpdir  # noqa: E402
 from pyorigin import PyOrigin, body_of  # noqa: E402
 
 
@@ -34,10 +34,7 @@ try:
 [cache]
 max_bytes = "64MiB"
 max_object_bytes = "1MiB"
-[[behavior]]
-path_pattern = "*"
-origin = "o"
-""", workers=2).start()
+""" + catch_all("o"), workers=2).start()
     port = edge.port
 
     cases = [("chunked", 5 << 20, False), ("close", 5 << 20, False), ("chunked", 40 << 20, False),

@@ -9,7 +9,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(__file__))
-from edgetest import Edge, Failures, http_get, read_response, tmpdir  # noqa: E402
+from edgetest import Edge, Failures, bucket_origin, http_get, read_response, tmpdir  # noqa: E402
 
 tmp = tmpdir()
 site = os.path.join(tmp, "site")
@@ -24,12 +24,7 @@ with open(os.path.join(site, "small.txt"), "wb") as fh:
 f = Failures()
 edge = None
 try:
-    edge = Edge(tmp, f"""
-[[origin]]
-name = "site"
-type = "bucket"
-path = "{site}"
-""").start()
+    edge = Edge(tmp, bucket_origin("site", site)).start()
     port = edge.port
     n = len(blob)
 

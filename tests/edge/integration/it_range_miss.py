@@ -8,7 +8,7 @@ import sys
 import threading
 
 sys.path.insert(0, os.path.dirname(__file__))
-from edgetest import Edge, Failures, http_get, http_origin, tmpdir  # noqa: E402
+from edgetest import Edge, Failures, catch_all, http_get, http_origin, tmpdir  # noqa: E402
 from pyorigin import PyOrigin  # noqa: E402
 
 tmp = tmpdir()
@@ -16,11 +16,7 @@ f = Failures()
 py = PyOrigin()  # /stream: 1,000 × "A" then "Z", the "Z" held back until py.release is set
 edge = None
 try:
-    edge = Edge(tmp, http_origin("py", py.port) + """
-[[behavior]]
-path_pattern = "*"
-origin = "py"
-""").start()
+    edge = Edge(tmp, http_origin("py", py.port) + catch_all("py")).start()
     port = edge.port
 
     st, h, b = http_get(port, "/py/stream", headers={"Range": "bytes=0-9"}, timeout=5)

@@ -12,7 +12,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(__file__))
-from edgetest import Edge, Failures, Nginx, http_origin, skip, tmpdir  # noqa: E402
+from edgetest import Edge, Failures, Nginx, catch_all, http_origin, skip, tmpdir  # noqa: E402
 
 if not shutil.which("curl"):
     skip("curl is not installed")
@@ -93,11 +93,7 @@ origin = "web"
 compress = false
 rewrite_path = "$path/index.html"
 
-[[behavior]]
-path_pattern = "*"
-origin = "web"
-compress = false
-
+""" + catch_all("web", "compress = false") + """
 # www → apex: a site of its own that only redirects (no origin needed).
 [[site]]
 name = "www"

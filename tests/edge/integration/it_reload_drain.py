@@ -14,7 +14,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(__file__))
-from edgetest import Edge, Failures, Nginx, http_get, tmpdir  # noqa: E402
+from edgetest import Edge, Failures, Nginx, catch_all, http_get, http_origin, tmpdir  # noqa: E402
 from pyorigin import PyOrigin  # noqa: E402
 
 WRK = shutil.which("wrk")
@@ -36,20 +36,12 @@ def config(default_ttl, drain="1500ms"):
 [health]
 path = "/healthz"
 drain_delay = "{drain}"
-[[origin]]
-name = "nginx"
-type = "http"
-address = "127.0.0.1:{nginx.port}"
-[[origin]]
-name = "py"
-type = "http"
-address = "127.0.0.1:{py.port}"
+{http_origin("nginx", nginx.port)}
+{http_origin("py", py.port)}
 [[behavior]]
 path_pattern = "/py/*"
 origin = "py"
-[[behavior]]
-path_pattern = "*"
-origin = "nginx"
+{catch_all("nginx")}
 default_ttl = "{default_ttl}"
 """
 

@@ -10,7 +10,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(__file__))
-from edgetest import Edge, Failures, free_port, http_get, tmpdir  # noqa: E402
+from edgetest import Edge, Failures, bucket_origin, free_port, http_get, tmpdir  # noqa: E402
 
 tmp = tmpdir()
 root = os.path.join(tmp, "site")
@@ -18,12 +18,7 @@ os.makedirs(root)
 with open(os.path.join(root, "a.txt"), "w") as fh:
     fh.write("hello\n")
 
-BODY = f"""
-[[origin]]
-name = "site"
-type = "bucket"
-path = "{root}"
-"""
+BODY = bucket_origin("site", root)
 f = Failures()
 edge = None
 

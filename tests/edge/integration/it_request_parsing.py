@@ -6,7 +6,7 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(__file__))
-from edgetest import Edge, Failures, Nginx, raw_exchange, status_of, tmpdir  # noqa: E402
+from edgetest import Edge, Failures, Nginx, bucket_edge_conf, raw_exchange, status_of, tmpdir  # noqa: E402
 import shutil  # noqa: E402
 
 tmp = tmpdir()
@@ -20,15 +20,7 @@ with open(os.path.join(site, "secret", "s.html"), "w") as fh:
     fh.write("SMUGGLED\n")
 
 f = Failures()
-edge = Edge(tmp, f"""
-[[origin]]
-name = "site"
-type = "bucket"
-path = "{site}"
-[[behavior]]
-path_pattern = "*"
-origin = "site"
-""")
+edge = Edge(tmp, bucket_edge_conf(site))
 nginx = None
 try:
     edge.start()

@@ -13,7 +13,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(__file__))
-from edgetest import Failures, edge_before_pyorigin, http_origin, skip, tmpdir  # noqa: E402
+from edgetest import Failures, catch_all, edge_before_pyorigin, http_origin, skip, tmpdir  # noqa: E402
 
 if not subprocess.run(["which", "curl"], capture_output=True).stdout:
     skip("curl is not installed")
@@ -68,11 +68,7 @@ cache = false
 compress = false
 rewrite_path = "/obj.js"
 response_headers_policy = "assets"
-[[behavior]]
-path_pattern = "*"
-origin = "py"
-compress = false
-"""
+""" + catch_all("py", "compress = false")
 
 
 def curl(port, path, method="GET", headers=None):

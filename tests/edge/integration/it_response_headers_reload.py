@@ -11,7 +11,8 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(__file__))
-from edgetest import Failures, edge_before_pyorigin, http_get, http_origin, read_response, tmpdir  # noqa: E402
+from edgetest import (Failures, catch_all, edge_before_pyorigin, http_get, http_origin, read_response,  # noqa: E402
+                      tmpdir)
 
 f = Failures()
 
@@ -25,11 +26,7 @@ origin = "py"
 compress = false
 cache = false
 response_headers_policy = "p"
-[[behavior]]
-path_pattern = "*"
-origin = "py"
-compress = false
-response_headers_policy = "p"
+""" + catch_all("py", "compress = false", 'response_headers_policy = "p"') + """
 [[error_response]]
 status = 502
 page = "/errpage.html"

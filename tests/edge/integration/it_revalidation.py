@@ -8,7 +8,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(__file__))
-from edgetest import Edge, Failures, http_get, http_origin, tmpdir  # noqa: E402
+from edgetest import Edge, Failures, catch_all, http_get, http_origin, tmpdir  # noqa: E402
 from pyorigin import PyOrigin  # noqa: E402
 
 tmp = tmpdir()
@@ -16,12 +16,7 @@ f = Failures()
 py = PyOrigin()
 edge = None
 try:
-    edge = Edge(tmp, http_origin("py", py.port) + """
-[[behavior]]
-path_pattern = "*"
-origin = "py"
-default_ttl = "1h"
-""").start()
+    edge = Edge(tmp, http_origin("py", py.port) + catch_all("py", 'default_ttl = "1h"')).start()
     port = edge.port
 
     # no-cache + ETag: stored, then revalidated on each request.

@@ -15,7 +15,8 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(__file__))
-from edgetest import EDGE, Edge, Failures, free_port, has_ipv6_loopback, http_get, skip, tmpdir  # noqa: E402
+from edgetest import (EDGE, Edge, Failures, bucket_edge_conf, free_port, has_ipv6_loopback, http_get,  # noqa: E402
+                      skip, tmpdir)
 
 if not os.access(EDGE, os.X_OK):
     skip(f"meridian-edge not built at {EDGE}")
@@ -25,7 +26,7 @@ root = os.path.join(tmp, "site")
 os.makedirs(root)
 with open(os.path.join(root, "index.html"), "w") as fh:
     fh.write("first edge\n")
-BODY = f'\n[[origin]]\nname = "site"\ntype = "bucket"\npath = "{root}"\n[[behavior]]\npath_pattern = "*"\norigin = "site"\n'
+BODY = "\n" + bucket_edge_conf(root)
 IPV6 = has_ipv6_loopback()
 f = Failures()
 

@@ -9,7 +9,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(__file__))
-from edgetest import Edge, Failures, http_get, http_origin, read_response, tmpdir  # noqa: E402
+from edgetest import Edge, Failures, catch_all, http_get, http_origin, read_response, tmpdir  # noqa: E402
 from pyorigin import PyOrigin  # noqa: E402
 
 tmp = tmpdir()
@@ -24,10 +24,7 @@ shutdown_timeout = "1s"
 [[behavior]]
 path_pattern = "/py/silent*"
 origin = "silent"
-[[behavior]]
-path_pattern = "*"
-origin = "py"
-""", workers=2).start()
+""" + catch_all("py"), workers=2).start()
     port = edge.port
     # Stalled: its origin never answers.
     stalled = socket.create_connection(("127.0.0.1", port), timeout=30)

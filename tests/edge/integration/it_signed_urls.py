@@ -18,7 +18,8 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(__file__))
-from edgetest import EDGE, SRC, Edge, Failures, free_port, http_get, read_response, skip, tmpdir, wait_port  # noqa: E402
+from edgetest import (EDGE, Edge, Failures, bucket_origin, catch_all, free_port, http_get, http_origin,  # noqa: E402
+                      make_test_certs, read_response, skip, tls_listen, tmpdir, wait_port)
 
 if not shutil.which("openssl"):
     skip("the openssl command is not installed")
@@ -35,9 +36,7 @@ with open(os.path.join(site, "public", "p.txt"), "w") as fh:
     fh.write("public bytes\n")
 keys = os.path.join(tmp, "keys")
 os.makedirs(keys)
-certs = os.path.join(tmp, "tls")
-os.makedirs(certs)
-subprocess.run(["sh", os.path.join(SRC, "conf/examples/tls/make-certs.sh"), certs], check=True, capture_output=True)
+certs = make_test_certs(tmp)
 tls_port = free_port()
 
 
@@ -102,13 +101,7 @@ edge = Edge(tmp, f"""
 [log]
 level = "debug"
 
-[tls]
-listen = ["127.0.0.1:{tls_port}"]
-[[tls.certificate]]
-cert = "{certs}/example.test.crt"
-key = "{certs}/example.test.key"
-default = true
-
+{tls_listen(tls_port, certs)}
 [[key_group]]
 name = "signers"
 keys = [{{ id = "KRSA", public_key = "keys/rsa.pub.pem" }},
@@ -118,15 +111,8 @@ keys = [{{ id = "KRSA", public_key = "keys/rsa.pub.pem" }},
 name = "unused"
 keys = [{{ id = "KOTHER", public_key = "keys/other.pub.pem" }}]
 
-[[origin]]
-name = "site"
-type = "bucket"
-path = "{site}"
-
-[[origin]]
-name = "api"
-type = "http"
-address = "127.0.0.1:{origin.server_address[1]}"
+{bucket_origin("site", site)}
+{http_origin("api", origin.server_address[1])}
 
 [[behavior]]
 path_pattern = "/private/*"
@@ -140,11 +126,7 @@ origin = "api"
 trusted_key_groups = "signers"
 query_string = "all"
 
-[[behavior]]
-path_pattern = "*"
-origin = "site"
-query_string = "all"
-""")
+""" + catch_all("site", 'query_string = "all"'))
 edge.start()
 try:
     wait_port(tls_port)

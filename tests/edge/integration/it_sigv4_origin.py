@@ -14,7 +14,7 @@ import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 sys.path.insert(0, os.path.dirname(__file__))
-from edgetest import EDGE, Edge, Failures, free_port, http_get, skip, tmpdir  # noqa: E402
+from edgetest import EDGE, Edge, Failures, catch_all, free_port, http_get, http_origin, skip, tmpdir  # noqa: E402
 
 try:
     from botocore.auth import S3SigV4Auth
@@ -95,22 +95,13 @@ secret_access_key = "${{TEST_SECRET}}"
 session_token = "{TOKEN}"
 region = "{REGION}"
 ''' if signing else ""
-    return f'''[[origin]]
-name = "s3"
-type = "http"
-address = "127.0.0.1:{port}"
-host_header = "private-bucket.s3.{REGION}.amazonaws.com"
+    return http_origin("s3", port) + f'''host_header = "private-bucket.s3.{REGION}.amazonaws.com"
 {s4}[[behavior]]
 path_pattern = "/up/*"
 origin = "s3"
 allowed_methods = "ALL"
 cache = false
-[[behavior]]
-path_pattern = "*"
-origin = "s3"
-compress = false
-query_string = "all"
-''', {"TEST_SECRET": secret}
+''' + catch_all("s3", "compress = false", 'query_string = "all"'), {"TEST_SECRET": secret}
 
 
 edges = []

@@ -11,12 +11,12 @@ import hashlib
 import os
 import socket
 import ssl
-import subprocess
 import sys
 import time
 
 sys.path.insert(0, os.path.dirname(__file__))
-from edgetest import SRC, Edge, Failures, closed_by_server, free_port, skip, tmpdir  # noqa: E402
+from edgetest import (Edge, Failures, bucket_edge_conf, closed_by_server, free_port, make_test_certs,  # noqa: E402
+                      skip, tls_listen, tmpdir)
 
 if not os.path.exists("/usr/bin/openssl"):
     skip("openssl not installed")
@@ -28,9 +28,7 @@ os.makedirs(site)
 big = os.urandom(16 << 20)
 with open(os.path.join(site, "big.bin"), "wb") as fh:
     fh.write(big)
-certs = os.path.join(tmp, "tls")
-os.makedirs(certs)
-subprocess.run(["sh", os.path.join(SRC, "conf/examples/tls/make-certs.sh"), certs], check=True, capture_output=True)
+certs = make_test_certs(tmp)
 tls_port = free_port()
 
 f = Failures()
@@ -41,20 +39,8 @@ keepalive_timeout = "60s"
 [cache]
 max_bytes = "128MiB"
 max_object_bytes = "32MiB"
-[tls]
-listen = ["127.0.0.1:{tls_port}"]
-[[tls.certificate]]
-cert = "{certs}/www.example.test.crt"
-key = "{certs}/www.example.test.key"
-[[origin]]
-name = "site"
-type = "bucket"
-path = "{site}"
-[[behavior]]
-path_pattern = "*"
-origin = "site"
-default_ttl = "1h"
-""")
+{tls_listen(tls_port, certs, cert="www.example.test", default=False)}
+""" + bucket_edge_conf(site, 'default_ttl = "1h"'))
 
 
 def slow_read(sock, slow_bytes, rate):

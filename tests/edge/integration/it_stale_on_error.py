@@ -10,7 +10,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(__file__))
-from edgetest import Edge, Failures, http_get, http_origin, tmpdir  # noqa: E402
+from edgetest import Edge, Failures, catch_all, http_get, http_origin, tmpdir  # noqa: E402
 from pyorigin import PyOrigin  # noqa: E402
 
 tmp = tmpdir()
@@ -28,10 +28,7 @@ path_pattern = "/disc/*"
 origin = "py"
 serve_stale_on_error = false
 serve_stale_when_disconnected = true
-[[behavior]]
-path_pattern = "*"
-origin = "py"
-""").start()
+""" + catch_all("py")).start()
     port = edge.port
 
     paths = ["/a/flaky/ok", "/a/flaky/mr", "/strict/flaky/ok", "/b/flaky/ok", "/disc/flaky/ok", "/disc/flaky/mr"]

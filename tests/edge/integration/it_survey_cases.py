@@ -8,7 +8,7 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(__file__))
-from edgetest import Failures, edge_before_pyorigin, http_get  # noqa: E402
+from edgetest import Failures, catch_all, edge_before_pyorigin, http_get  # noqa: E402
 
 
 def answer(status, reason, fields, body=b"x"):
@@ -18,16 +18,8 @@ def answer(status, reason, fields, body=b"x"):
 
 
 f = Failures()
-with edge_before_pyorigin("""
-[[behavior]]
-path_pattern = "*"
-origin = "py"
-compress = false
-allowed_methods = "ALL"
-min_ttl = "0s"
-default_ttl = "0s"
-error_ttl = "0s"
-""") as (edge, py):
+with edge_before_pyorigin(catch_all("py", "compress = false", 'allowed_methods = "ALL"', 'min_ttl = "0s"',
+                                    'default_ttl = "0s"', 'error_ttl = "0s"')) as (edge, py):
     port = edge.port
 
     def twice(path, script):

@@ -9,7 +9,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(__file__))
 from counting_origin import CountingOrigin  # noqa: E402
-from edgetest import Edge, Failures, http_get, tmpdir  # noqa: E402
+from edgetest import Edge, Failures, http_get, http_origin, tmpdir  # noqa: E402
 
 f = Failures()
 origin = CountingOrigin("origin")
@@ -20,13 +20,7 @@ HOST = {"Host": "www.example.test"}  # the site's name, the same through every c
 
 def parent_conf(name):
     # Each parent names itself in the Host it sends the origin, so the test sees which parent fetched a key.
-    return f"""
-[[origin]]
-name = "origin"
-type = "http"
-address = "127.0.0.1:{origin.port}"
-host_header = "{name}.origin.test"
-"""
+    return http_origin("origin", origin.port) + f'host_header = "{name}.origin.test"\n'
 
 
 def child_conf(parents):

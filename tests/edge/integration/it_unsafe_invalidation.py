@@ -6,16 +6,10 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(__file__))
-from edgetest import Failures, edge_before_pyorigin, http_get  # noqa: E402
+from edgetest import Failures, catch_all, edge_before_pyorigin, http_get  # noqa: E402
 
 f = Failures()
-with edge_before_pyorigin("""
-[[behavior]]
-path_pattern = "*"
-origin = "py"
-compress = false
-allowed_methods = "ALL"
-""") as (edge, py):
+with edge_before_pyorigin(catch_all("py", "compress = false", 'allowed_methods = "ALL"')) as (edge, py):
     port = edge.port
 
     def get(path):

@@ -9,7 +9,7 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(__file__))
-from edgetest import Failures, edge_before_pyorigin, http_get, tmpdir  # noqa: E402
+from edgetest import Failures, catch_all, edge_before_pyorigin, http_get, tmpdir  # noqa: E402
 
 f = Failures()
 tmp = tmpdir()
@@ -19,12 +19,7 @@ with open(os.path.join(tmp, "token"), "w") as fh:
 with edge_before_pyorigin(tmp=tmp, conf_tail=f"""
 [invalidation]
 token_file = "{os.path.join(tmp, 'token')}"
-[[behavior]]
-path_pattern = "*"
-origin = "py"
-compress = false
-allowed_methods = "ALL"
-""") as (edge, py):
+""" + catch_all("py", "compress = false", 'allowed_methods = "ALL"')) as (edge, py):
     port = edge.port
 
     def get(path, **hdrs):

@@ -11,7 +11,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(__file__))
-from edgetest import Edge, Failures, http_get, http_origin, tmpdir  # noqa: E402
+from edgetest import Edge, Failures, catch_all, http_get, http_origin, tmpdir  # noqa: E402
 from pyorigin import STREAMED_CHUNK, PyOrigin  # noqa: E402
 
 
@@ -47,8 +47,7 @@ f = Failures()
 origin = PyOrigin("streamed")
 edge = None
 try:
-    edge = Edge(tmp, http_origin("s", origin.port) + '[[behavior]]\npath_pattern = "*"\norigin = "s"\n',
-                workers=2).start()
+    edge = Edge(tmp, http_origin("s", origin.port) + catch_all("s"), workers=2).start()
     port = edge.port
     st, _, body = http_get(edge.port, "/warm/pass/x", timeout=20)
     f.eq((st, len(body)), (200, 64 * len(STREAMED_CHUNK)), "a normal viewer gets the whole chunked body")
