@@ -146,6 +146,9 @@ class Edge:
                                      env=self.env)
         try:
             wait_port(self.port)
+            # The admin listener opens on its own thread, after or before the workers': a test that goes to it first
+            # found it closed under TSan.
+            wait_port(self.admin_port)
         except RuntimeError:
             self.stop()
             print(open(self.log_path).read())

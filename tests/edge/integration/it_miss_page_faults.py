@@ -8,7 +8,7 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(__file__))
-from edgetest import Edge, Failures, Nginx, http_get, tmpdir  # noqa: E402
+from edgetest import Edge, Failures, Nginx, catch_all, http_get, http_origin, tmpdir  # noqa: E402
 
 MISSES = 8
 
@@ -33,15 +33,7 @@ nginx = Nginx(tmp, root, locations='location / { add_header Cache-Control "max-a
 edge = None
 try:
     nginx.start()
-    edge = Edge(tmp, f"""
-[[origin]]
-name = "nginx"
-type = "http"
-address = "127.0.0.1:{nginx.port}"
-[[behavior]]
-path_pattern = "*"
-origin = "nginx"
-""").start()
+    edge = Edge(tmp, http_origin("nginx", nginx.port) + catch_all("nginx")).start()
     # The first miss opens the origin connection and warms the worker's pools.
     st, h, b = http_get(edge.port, "/b0.bin", timeout=10)
     f.eq((st, b == blobs[0]), (200, True), "first miss: the origin's bytes")
