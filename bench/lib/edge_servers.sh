@@ -5,7 +5,8 @@
 #             /miss/<anything> (the 10 KiB object under a fresh key) and /s/<n> (a 100-byte object per n, for the
 #             cache-size curve)
 #   meridian  meridian-edge, 1 worker, http origin = the origin above
-#   nginx     nginx proxy_cache, 1 worker, cache on tmpfs, tcp_nopush off (the peer settings)
+#   nginx     nginx proxy_cache, 1 worker, cache on tmpfs, tcp_nopush off (the peer settings), and
+#             `listen ... deferred` (TCP_DEFER_ACCEPT), as meridian-edge's defer_accept default
 #   varnish   varnishd -F with malloc storage, its own -n workdir
 #   ceiling   nginx `return 200` with a 1 KiB body: what one core can answer at all over HTTP/1.1
 
@@ -143,7 +144,7 @@ $(nginx_http_common "$dir")
     proxy_cache_path $dir/cache levels=1:2 keys_zone=bench:256m max_size=$cache inactive=1d use_temp_path=off;
     upstream origin { server 127.0.0.1:$origin; keepalive 64; }
     server {
-        listen 127.0.0.1:$port backlog=8192;
+        listen 127.0.0.1:$port backlog=8192 deferred;
         location / {
             proxy_pass http://origin;
             proxy_http_version 1.1;
