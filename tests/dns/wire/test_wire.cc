@@ -1,6 +1,7 @@
 // dns/wire: the query parser's rejects and the writer's name compression, checked with ldns as the oracle.
 #include <catch2/catch.hpp>
 
+#include <cstring>
 #include <string>
 #include <vector>
 
@@ -166,4 +167,98 @@ TEST_CASE("WireWriter: overflow is sticky and rewind restores it", "[dns][wire]"
     w.name(std::string_view("\3abc\0", 5));
     CHECK(w.ok());
     CHECK(w.pos() == 15);
+}
+
+TEST_CASE("WireWriter: an owner repeated after the target table filled is a pointer, past 16 KiB a copy",
+          "[dns][wire]") {
+    // A transfer writes each owner once per record (a name with A and AAAA twice in a row). Once the 128 targets are
+    // taken, a repeated owner found no target of its own and was written as its label plus a pointer again; the
+    // writer now points at its previous occurrence (below 0x4000) or copies that occurrence's encoding (beyond the
+    // pointers' reach), and ldns reads every owner back.
+    static uint8_t buf[65535];
+    WireWriter w(buf, sizeof buf);
+    uint8_t hdr[12] = {0, 1, 0x84, 0, 0, 1, 0, 0, 0, 0, 0, 0};
+    w.bytes(hdr, 12);
+    w.name(std::string_view("\5bench\4test\0", 12), false);
+    w.add_target(12);
+    w.u16(rrtype::AXFR);
+    w.u16(1);
+    struct Rec {
+        size_t at, len;
+        std::string owner;
+    };
+    std::vector<Rec> recs;
+    auto record = [&](const std::string& owner, uint32_t addr) {
+        size_t at = w.pos();
+        w.name(owner);
+        recs.push_back({at, w.pos() - at, owner});
+        w.u16(rrtype::A);
+        w.u16(1);
+        w.u32(60);
+        w.u16(4);
+        w.u32(addr);
+    };
+    int i = 0;
+    while (w.pos() < 0x5000) { // well past 0x4000
+        std::string label = "h" + std::to_string(i);
+        std::string owner = std::string(1, char(label.size())) + label + std::string("\5bench\4test\0", 12);
+        record(owner, 0x0a000000u + uint32_t(i));
+        record(owner, 0x0b000000u + uint32_t(i)); // the same owner again
+        ++i;
+    }
+    REQUIRE(w.ok());
+    REQUIRE(i > 200); // the table (128 targets) filled long before
+    size_t pointers = 0, copies = 0;
+    for (size_t k = 1; k < recs.size(); k += 2) {
+        const Rec& first = recs[k - 1];
+        const Rec& again = recs[k];
+        if (first.at < 0x4000 && (buf[first.at] & 0xC0) != 0xC0) {
+            // A 2-byte pointer to the first occurrence.
+            CHECK(again.len == 2);
+            CHECK(buf[again.at] == (0xC0 | (first.at >> 8)));
+            CHECK(buf[again.at + 1] == (first.at & 0xFF));
+            ++pointers;
+        } else {
+            // No longer than the first occurrence, and the same bytes (label + pointer to "bench.test").
+            CHECK(again.len == first.len);
+            CHECK(std::memcmp(buf + again.at, buf + first.at, first.len) == 0);
+            ++copies;
+        }
+    }
+    CHECK(pointers > 100);
+    CHECK(copies > 50);
+    uint16_t n = static_cast<uint16_t>(recs.size());
+    buf[6] = uint8_t(n >> 8);
+    buf[7] = uint8_t(n & 0xff);
+    ldns_pkt* pkt = nullptr;
+    REQUIRE(ldns_wire2pkt(&pkt, buf, w.pos()) == LDNS_STATUS_OK);
+    ldns_rr_list* an = ldns_pkt_answer(pkt);
+    REQUIRE(ldns_rr_list_rr_count(an) == recs.size());
+    bool all_match = true;
+    for (size_t k = 0; k < recs.size(); ++k) {
+        char* s = ldns_rdf2str(ldns_rr_owner(ldns_rr_list_rr(an, k)));
+        std::string want = "h" + std::to_string(k / 2) + ".bench.test.";
+        if (want != s) all_match = false;
+        free(s);
+    }
+    CHECK(all_match);
+    ldns_pkt_free(pkt);
+}
+
+TEST_CASE("WireWriter: a rewind forgets the last name written after the mark", "[dns][wire]") {
+    uint8_t buf[512];
+    WireWriter w(buf, sizeof buf);
+    uint8_t hdr[12] = {0, 1, 0x84, 0, 0, 1, 0, 1, 0, 0, 0, 0};
+    w.bytes(hdr, 12);
+    size_t mark = w.pos();
+    w.name(std::string_view("\1a\4test\0", 8));
+    w.rewind(mark);
+    // Overwrite the bytes the forgotten name occupied with a different name; the same name again must not point there.
+    w.name(std::string_view("\1b\4test\0", 8));
+    size_t at = w.pos();
+    w.name(std::string_view("\1a\4test\0", 8));
+    REQUIRE(w.ok());
+    CHECK(w.pos() - at == 4); // "\1a" and a pointer to "test" (from "b.test"), not a pointer to "b.test"
+    CHECK(buf[at] == 1);
+    CHECK(buf[at + 1] == 'a');
 }
