@@ -328,12 +328,32 @@ def dribblers(port, pid):
         s.close()
 
 
+def ask_on(s, qid):
+    """One query on an open connection; True when its answer comes back."""
+    q = build_query("www.example.test.", TYPES["A"], qid=qid)
+    try:
+        s.sendall(struct.pack("!H", len(q)) + q)
+        buf = b""
+        while len(buf) < 2 or len(buf) < 2 + struct.unpack("!H", buf[:2])[0]:
+            chunk = s.recv(4096)
+            if not chunk:
+                return False
+            buf += chunk
+    except OSError:
+        return False
+    return struct.unpack("!H", buf[2:4])[0] == qid
+
+
 def per_address(port):
+    # Each connection asks once first: the listener defers accepting a connection until its client sends
+    # (TCP_DEFER_ACCEPT), so only connections that asked are sure to hold a slot at once.
     conns = []
-    for _ in range(60):
+    for i in range(60):
         conns.append(connect_from("127.0.3.1", port))
-    time.sleep(0.3)
+    check(all(ask_on(s, 0x3000 + i) for i, s in enumerate(conns)), "60 connections from one address answered")
     over = connect_from("127.0.3.1", port)
+    q = build_query("www.example.test.", TYPES["A"], qid=0x3999)
+    over.sendall(struct.pack("!H", len(q)) + q)
     check(closed_by_server(over, 5), "the 61st connection from one address is closed at once "
           "(max_tcp_connections_per_address = 60)")
     over.close()
