@@ -1,6 +1,8 @@
 // dns/wire: the query parser's rejects and the writer's name compression, checked with ldns as the oracle.
 #include <catch2/catch.hpp>
 
+#include <strings.h>
+
 #include <cstring>
 #include <string>
 #include <vector>
@@ -261,4 +263,64 @@ TEST_CASE("WireWriter: a rewind forgets the last name written after the mark", "
     CHECK(w.pos() - at == 4); // "\1a" and a pointer to "test" (from "b.test"), not a pointer to "b.test"
     CHECK(buf[at] == 1);
     CHECK(buf[at + 1] == 'a');
+}
+
+TEST_CASE("WireWriter: siblings, parents, other branches and letter case all decode to themselves", "[dns][wire]") {
+    // The last-name shortcuts (same name again, same parent) against a mix of names that share a parent, change
+    // branch, climb or descend a level, or differ only in letter case; over 20 KiB so some are past 0x4000.
+    static uint8_t buf[65535];
+    WireWriter w(buf, sizeof buf);
+    uint8_t hdr[12] = {0, 1, 0x84, 0, 0, 1, 0, 0, 0, 0, 0, 0};
+    w.bytes(hdr, 12);
+    w.name(std::string_view("\4zone\4test\0", 11), false);
+    w.add_target(12);
+    w.u16(rrtype::AXFR);
+    w.u16(1);
+    auto wire_of = [](const std::string& dotted) {
+        std::string out;
+        size_t s = 0;
+        while (s < dotted.size()) {
+            size_t e = dotted.find('.', s);
+            out += char(e - s);
+            out += dotted.substr(s, e - s);
+            s = e + 1;
+        }
+        return out + std::string(1, '\0');
+    };
+    std::vector<std::string> names;
+    for (int i = 0; w.pos() < 0x5000; i++) {
+        std::string n = std::to_string(i);
+        std::vector<std::string> batch = {"a" + n + ".x.zone.test.",   "b" + n + ".x.zone.test.",
+                                          "b" + n + ".x.zone.test.",   "c" + n + ".y.zone.test.",
+                                          "C" + n + ".Y.ZONE.TEST.",   "y.zone.test.",
+                                          "d" + n + ".e.y.zone.test.", "zone.test.",
+                                          "f" + n + ".zone.test.",     "f" + n + ".other.example."};
+        for (const auto& d : batch) {
+            names.push_back(d);
+            w.name(wire_of(d));
+            w.u16(rrtype::A);
+            w.u16(1);
+            w.u32(60);
+            w.u16(4);
+            w.u32(0x0a000001u);
+        }
+    }
+    REQUIRE(w.ok());
+    REQUIRE(names.size() < 0xFFFF);
+    buf[6] = uint8_t(names.size() >> 8);
+    buf[7] = uint8_t(names.size() & 0xff);
+    ldns_pkt* pkt = nullptr;
+    REQUIRE(ldns_wire2pkt(&pkt, buf, w.pos()) == LDNS_STATUS_OK);
+    ldns_rr_list* an = ldns_pkt_answer(pkt);
+    REQUIRE(ldns_rr_list_rr_count(an) == names.size());
+    size_t wrong = 0;
+    for (size_t k = 0; k < names.size(); ++k) {
+        char* s = ldns_rdf2str(ldns_rr_owner(ldns_rr_list_rr(an, k)));
+        if (strcasecmp(s, names[k].c_str()) != 0) {
+            if (wrong++ < 5) UNSCOPED_INFO("record " << k << ": " << s << " != " << names[k]);
+        }
+        free(s);
+    }
+    CHECK(wrong == 0);
+    ldns_pkt_free(pkt);
 }
