@@ -127,7 +127,11 @@ bool WireWriter::sibling_of_last(std::string_view wire) noexcept {
     const auto* w = reinterpret_cast<const uint8_t*>(wire.data());
     size_t l0 = wire.empty() ? 0 : w[0];
     if (l0 == 0 || (l0 & 0xC0) || 1 + l0 >= wire.size()) return false;
-    if (!packet_name_equals(last_tail_, wire.substr(1 + l0))) return false;
+    // The same bytes as the last name's tail (a copy, so a caller reusing its buffer cannot fool the comparison).
+    size_t last_l0 = last_wire_[0];
+    if (last_wire_len_ < 2 + last_l0 || wire.size() - 1 - l0 != last_wire_len_ - 1 - last_l0 ||
+        std::memcmp(w + 1 + l0, last_wire_ + 1 + last_l0, wire.size() - 1 - l0) != 0)
+        return false;
     // Only the first label is new: its suffix hash follows from the tail's, and the whole name may still be a
     // target (the general path looks for it first too).
     const uint32_t h = label_hash(last_tail_hash_, w);
@@ -136,25 +140,33 @@ bool WireWriter::sibling_of_last(std::string_view wire) noexcept {
         size_t t = bucket_[b] - 1u;
         if (target_hash_[t] == h && packet_name_equals(targets_[t], wire)) {
             u16(static_cast<uint16_t>(0xC000 | targets_[t]));
-            if (!err_) {
-                last_name_ = start;
-                last_name_end_ = pos_;
-            }
+            if (!err_) remember(start, wire);
             return true;
         }
     }
     bytes(w, 1 + l0);
     if (!err_ && start < 0x4000) push_target(start, h);
     u16(static_cast<uint16_t>(0xC000 | last_tail_));
-    if (!err_) {
-        last_name_ = start;
-        last_name_end_ = pos_;
-    }
+    if (!err_) remember(start, wire); // the tail is the same: last_tail_ stays
     return true;
 }
 
+void WireWriter::remember(size_t start, std::string_view wire) noexcept {
+    if (wire.size() > sizeof last_wire_) {
+        last_name_ = last_tail_ = kNoName;
+        last_wire_len_ = 0;
+        return;
+    }
+    last_name_ = start;
+    last_name_end_ = pos_;
+    std::memcpy(last_wire_, wire.data(), wire.size());
+    last_wire_len_ = wire.size();
+}
+
 void WireWriter::name(std::string_view wire, bool compress) noexcept {
-    if (compress && last_name_ != kNoName && packet_name_equals(last_name_, wire)) return repeat_last_name();
+    if (compress && last_name_ != kNoName && wire.size() == last_wire_len_ &&
+        std::memcmp(wire.data(), last_wire_, wire.size()) == 0)
+        return repeat_last_name();
     if (compress && last_tail_ != kNoName && sibling_of_last(wire)) return;
     uint32_t at[kMaxLabels], hashes[kMaxLabels + 1];
     size_t n;
@@ -200,15 +212,16 @@ void WireWriter::name(std::string_view wire, bool compress) noexcept {
     else
         u8(0);
     if (!err_) {
-        last_name_ = start;
-        last_name_end_ = pos_;
         // Where the name without its first label is (a pointer may reach it), for its siblings that follow.
+        // Written out from label 1 on (m >= 2), or the target the pointer after label 0 names (m == 1 < n); a
+        // one-label name's tail is the root, which no pointer should stand for.
         last_tail_ = kNoName;
         size_t tail_at = m >= 2 ? start + 1u + static_cast<uint8_t>(wire[0]) : target;
-        if (n >= 1 && m >= 1 && tail_at < 0x4000) {
+        if (n >= 2 && m >= 1 && (m >= 2 || m < n) && tail_at < 0x4000) {
             last_tail_ = tail_at;
             last_tail_hash_ = hashes[1];
         }
+        remember(start, wire);
     }
 }
 

@@ -81,8 +81,10 @@ class WireWriter {
     static constexpr size_t kMaxLabels = 128;
     static bool wire_suffix_hashes(std::string_view wire, uint32_t* at, uint32_t* hashes, size_t* n) noexcept;
     bool packet_suffix_hashes(size_t off, uint32_t* at, uint32_t* hashes, size_t* n) const noexcept;
-    // Writes the name again from its last occurrence at last_name_ (same name, case-insensitively).
+    // Writes the name again from its last occurrence at last_name_ (the same bytes as last_wire_).
     void repeat_last_name() noexcept;
+    // The name just written at `start` is the last one (its encoding ends at pos()).
+    void remember(size_t start, std::string_view wire) noexcept;
     // When `wire` differs from the last name in its first label only (a zone's names in order: h1.zone, h2.zone),
     // writes it as that label and a pointer to the tail the last name found, hashing one label instead of all.
     bool sibling_of_last(std::string_view wire) noexcept;
@@ -119,6 +121,9 @@ class WireWriter {
     size_t last_name_end_ = 0;
     size_t last_tail_ = kNoName; // the last name without its first label, in the packet (below 0x4000)
     uint32_t last_tail_hash_ = 0;
+    // The last name as it was passed (compared byte for byte: cheaper than walking its encoding in the packet).
+    size_t last_wire_len_ = 0;
+    uint8_t last_wire_[255];
 };
 
 } // namespace dns

@@ -324,3 +324,33 @@ TEST_CASE("WireWriter: siblings, parents, other branches and letter case all dec
     CHECK(wrong == 0);
     ldns_pkt_free(pkt);
 }
+
+TEST_CASE("WireWriter: one-label names in a row are written whole, never a pointer to the root", "[dns][wire]") {
+    // A one-label name's parent is the root: the sibling shortcut must not stand in for it with a pointer (the
+    // header's first byte, an ID below 256, would read as the root label).
+    uint8_t buf[512];
+    WireWriter w(buf, sizeof buf);
+    uint8_t hdr[12] = {0, 7, 0x84, 0, 0, 0, 0, 3, 0, 0, 0, 0};
+    w.bytes(hdr, 12);
+    for (std::string_view n :
+         {std::string_view("\3com\0", 5), std::string_view("\3net\0", 5), std::string_view("\3org\0", 5)}) {
+        w.name(n);
+        w.u16(rrtype::NS);
+        w.u16(1);
+        w.u32(60);
+        w.u16(3);
+        w.name(std::string_view("\1a\0", 3), false);
+    }
+    REQUIRE(w.ok());
+    ldns_pkt* pkt = nullptr;
+    REQUIRE(ldns_wire2pkt(&pkt, buf, w.pos()) == LDNS_STATUS_OK);
+    ldns_rr_list* an = ldns_pkt_answer(pkt);
+    REQUIRE(ldns_rr_list_rr_count(an) == 3);
+    const char* want[] = {"com.", "net.", "org."};
+    for (size_t k = 0; k < 3; ++k) {
+        char* s = ldns_rdf2str(ldns_rr_owner(ldns_rr_list_rr(an, k)));
+        CHECK(std::string(s) == want[k]);
+        free(s);
+    }
+    ldns_pkt_free(pkt);
+}
