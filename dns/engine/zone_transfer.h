@@ -63,6 +63,7 @@ class ZoneTransfer {
     bool current(Item* it) noexcept; // the record at the cursor; false when done
     void advance() noexcept;
     void skip_to_valid() noexcept; // moves the cursor off empty node/RRset/diff positions
+    void prefetch_ahead() const noexcept; // asks the cache for the nodes a few places ahead of the cursor
 
     std::shared_ptr<const Zone> zone_;
     std::string question_; // header and question of the query

@@ -11,7 +11,9 @@
 // kernel took it: the kernel's send buffer would otherwise hide a client that never reads. Connections per client
 // address are limited across workers. Each connection answers at most a few queries per loop turn before the
 // others get theirs, so pipelining clients cannot delay a new one by a whole backlog. Zone transfers are produced
-// message by message as the client drains them. Worker thread only.
+// message by message as the client drains them. The listener defers accepting a connection until its client sent
+// something (TCP_DEFER_ACCEPT, kDeferAcceptSeconds), and the first read happens right after the accept. Worker
+// thread only.
 #pragma once
 
 #include <uv.h>
@@ -42,6 +44,8 @@ class TcpServer {
     // Output waiting per connection above which it is not read (and no more of a transfer is produced).
     static constexpr size_t kOutputHigh = 16 << 10;
     static constexpr size_t kTransferHigh = 64 << 10;
+    // TCP_DEFER_ACCEPT on the listener: how long the kernel holds a connection whose client has sent nothing.
+    static constexpr int kDeferAcceptSeconds = 1;
 
     struct Conn;
     struct Transfer;
@@ -52,6 +56,9 @@ class TcpServer {
     static void on_timer(uv_timer_t* t) noexcept;
     static void on_turn(uv_check_t* h) noexcept;
     static void on_resume(uv_idle_t* h) noexcept;
+    void defer_accept();
+    // First read of a just-accepted connection, straight from the socket (its query is usually there already).
+    void read_now(Conn* c);
     void close_conn(Conn* c, const char* why);
     void process(Conn* c);
     void append(Conn* c, const uint8_t* msg, size_t len);

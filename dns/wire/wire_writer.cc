@@ -16,9 +16,13 @@ bool WireWriter::packet_name_equals(size_t off, std::string_view suffix) const n
         }
         if (s >= suffix.size() || static_cast<uint8_t>(suffix[s]) != l) return false;
         if (l == 0) return true;
-        if (off + 1 + l > pos_) return false;
-        for (size_t i = 1; i <= l; i++) {
-            if (ascii_lower(buf_[off + i]) != ascii_lower(static_cast<uint8_t>(suffix[s + i]))) return false;
+        if (off + 1 + l > pos_ || s + 1 + l > suffix.size()) return false;
+        // Labels are short and mostly in the same case: lower-casing only bytes that differ (a memcmp call costs
+        // more than the whole label here).
+        const uint8_t* a = buf_ + off + 1;
+        const auto* b = reinterpret_cast<const uint8_t*>(suffix.data() + s + 1);
+        for (size_t i = 0; i < l; i++) {
+            if (a[i] != b[i] && ascii_lower(a[i]) != ascii_lower(b[i])) return false;
         }
         off += 1 + l;
         s += 1 + l;
@@ -27,31 +31,53 @@ bool WireWriter::packet_name_equals(size_t off, std::string_view suffix) const n
 }
 
 namespace {
-constexpr uint32_t kFnvBasis = 2166136261u;
-inline uint32_t fnv(uint32_t h, uint8_t c) noexcept {
-    return (h ^ c) * 16777619u;
+// The hash of a suffix whose first label is at p (length byte, then the letters), given the hash of the rest. Eight
+// letters at a time, each with 0x20 set: 'A' and 'a' hash alike, and the few other bytes that then collide only cost
+// a comparison (every hit is compared).
+inline uint32_t label_hash(uint32_t rest, const uint8_t* p) noexcept {
+    uint64_t h = (static_cast<uint64_t>(rest) << 8) ^ p[0];
+    size_t len = p[0];
+    const uint8_t* c = p + 1;
+    for (;;) {
+        uint64_t v = 0;
+        size_t n = len < 8 ? len : 8;
+        for (size_t i = 0; i < n; i++)
+            v |= static_cast<uint64_t>(c[i]) << (8 * i);
+        h = (h ^ (v | 0x2020202020202020ull)) * 0x9E3779B97F4A7C15ull;
+        h ^= h >> 29;
+        if (len <= 8) break;
+        c += 8;
+        len -= 8;
+    }
+    return static_cast<uint32_t>(h ^ (h >> 32));
 }
+constexpr uint32_t kRootHash = 2166136261u;
 } // namespace
 
-uint32_t WireWriter::name_hash(std::string_view wire) noexcept {
-    // Up to the root label: the same bytes packet_name_hash sees, whatever follows in `wire`.
-    uint32_t h = kFnvBasis;
-    size_t s = 0;
-    while (s < wire.size()) {
-        uint8_t l = static_cast<uint8_t>(wire[s]);
-        h = fnv(h, l);
+bool WireWriter::wire_suffix_hashes(std::string_view wire, uint32_t* at, uint32_t* hashes, size_t* n) noexcept {
+    const auto* w = reinterpret_cast<const uint8_t*>(wire.data());
+    size_t s = 0, k = 0;
+    for (;;) {
+        if (s >= wire.size()) return false;
+        uint8_t l = w[s];
         if (l == 0) break;
-        for (size_t i = 1; i <= l && s + i < wire.size(); i++)
-            h = fnv(h, ascii_lower(static_cast<uint8_t>(wire[s + i])));
+        if ((l & 0xC0) || s + 1 + l > wire.size() || k == kMaxLabels) return false;
+        at[k++] = static_cast<uint32_t>(s);
         s += 1 + l;
     }
-    return h;
+    uint32_t h = kRootHash;
+    hashes[k] = h;
+    for (size_t i = k; i-- > 0;)
+        hashes[i] = h = label_hash(h, w + at[i]);
+    *n = k;
+    return true;
 }
 
-bool WireWriter::packet_name_hash(size_t off, uint32_t* hash) const noexcept {
-    uint32_t h = kFnvBasis;
+bool WireWriter::packet_suffix_hashes(size_t off, uint32_t* at, uint32_t* hashes, size_t* n) const noexcept {
+    size_t k = 0;
     unsigned hops = 0;
-    while (off < pos_) {
+    for (;;) {
+        if (off >= pos_) return false;
         uint8_t l = buf_[off];
         if ((l & 0xC0) == 0xC0) {
             if (off + 1 >= pos_ || ++hops > 64) return false;
@@ -59,59 +85,143 @@ bool WireWriter::packet_name_hash(size_t off, uint32_t* hash) const noexcept {
             continue;
         }
         if (l & 0xC0) return false;
-        h = fnv(h, l);
-        if (l == 0) {
-            *hash = h;
-            return true;
-        }
-        if (off + 1 + l > pos_) return false;
-        for (size_t i = 1; i <= l; i++)
-            h = fnv(h, ascii_lower(buf_[off + i]));
+        if (l == 0) break;
+        if (off + 1 + l > pos_ || k == kMaxLabels) return false;
+        at[k++] = static_cast<uint32_t>(off);
         off += 1 + l;
     }
-    return false;
+    uint32_t h = kRootHash;
+    hashes[k] = h;
+    for (size_t i = k; i-- > 0;)
+        hashes[i] = h = label_hash(h, buf_ + at[i]);
+    *n = k;
+    return true;
 }
 
 void WireWriter::add_target(size_t off) noexcept {
-    // Every label of the name is a target of its own.
-    unsigned hops = 0;
-    while (off < pos_ && off < 0x4000) {
-        uint8_t l = buf_[off];
-        if (l == 0 || (l & 0xC0) == 0xC0 || ++hops > 128) return;
-        uint32_t h;
-        if (!packet_name_hash(off, &h)) return;
-        push_target(off, h);
-        off += 1 + l;
+    // Every label of the name up to a pointer is a target of its own.
+    uint32_t at[kMaxLabels], hashes[kMaxLabels + 1];
+    size_t n;
+    if (!packet_suffix_hashes(off, at, hashes, &n)) return;
+    for (size_t i = 0; i < n && at[i] == off && off < 0x4000; i++) {
+        push_target(off, hashes[i]);
+        off += 1u + buf_[off];
     }
 }
 
-void WireWriter::name(std::string_view wire, bool compress) noexcept {
-    size_t s = 0;
-    while (s < wire.size()) {
-        uint8_t l = static_cast<uint8_t>(wire[s]);
-        if (l == 0) {
-            u8(0);
-            return;
+void WireWriter::repeat_last_name() noexcept {
+    size_t at = last_name_;
+    // A pointer to a pointer is legal but not every decoder follows one; a name past the pointers' reach is copied.
+    if ((buf_[at] & 0xC0) == 0xC0 || at >= 0x4000) {
+        size_t len = last_name_end_ - at;
+        if (need(len)) {
+            std::memcpy(buf_ + pos_, buf_ + at, len);
+            pos_ += len;
         }
-        std::string_view suffix = wire.substr(s);
-        const uint32_t h = name_hash(suffix);
-        if (compress) {
-            for (size_t b = h & (kBuckets - 1); bucket_[b]; b = (b + 1) & (kBuckets - 1)) {
-                size_t i = bucket_[b] - 1u;
-                if (target_hash_[i] == h && packet_name_equals(targets_[i], suffix)) {
-                    u16(static_cast<uint16_t>(0xC000 | targets_[i]));
-                    return;
+        return;
+    }
+    u16(static_cast<uint16_t>(0xC000 | at));
+}
+
+bool WireWriter::sibling_of_last(std::string_view wire) noexcept {
+    const auto* w = reinterpret_cast<const uint8_t*>(wire.data());
+    size_t l0 = wire.empty() ? 0 : w[0];
+    if (l0 == 0 || (l0 & 0xC0) || 1 + l0 >= wire.size()) return false;
+    // The same bytes as the last name's tail (a copy, so a caller reusing its buffer cannot fool the comparison).
+    size_t last_l0 = last_wire_[0];
+    if (last_wire_len_ < 2 + last_l0 || wire.size() - 1 - l0 != last_wire_len_ - 1 - last_l0 ||
+        std::memcmp(w + 1 + l0, last_wire_ + 1 + last_l0, wire.size() - 1 - l0) != 0)
+        return false;
+    // Only the first label is new: its suffix hash follows from the tail's, and the whole name may still be a
+    // target (the general path looks for it first too).
+    const uint32_t h = label_hash(last_tail_hash_, w);
+    size_t start = pos_;
+    for (size_t b = h & (kBuckets - 1); bucket_[b]; b = (b + 1) & (kBuckets - 1)) {
+        size_t t = bucket_[b] - 1u;
+        if (target_hash_[t] == h && packet_name_equals(targets_[t], wire)) {
+            u16(static_cast<uint16_t>(0xC000 | targets_[t]));
+            if (!err_) remember(start, wire);
+            return true;
+        }
+    }
+    bytes(w, 1 + l0);
+    if (!err_ && start < 0x4000) push_target(start, h);
+    u16(static_cast<uint16_t>(0xC000 | last_tail_));
+    if (!err_) remember(start, wire); // the tail is the same: last_tail_ stays
+    return true;
+}
+
+void WireWriter::remember(size_t start, std::string_view wire) noexcept {
+    if (wire.size() > sizeof last_wire_) {
+        last_name_ = last_tail_ = kNoName;
+        last_wire_len_ = 0;
+        return;
+    }
+    last_name_ = start;
+    last_name_end_ = pos_;
+    std::memcpy(last_wire_, wire.data(), wire.size());
+    last_wire_len_ = wire.size();
+}
+
+void WireWriter::name(std::string_view wire, bool compress) noexcept {
+    if (compress && last_name_ != kNoName && wire.size() == last_wire_len_ &&
+        std::memcmp(wire.data(), last_wire_, wire.size()) == 0)
+        return repeat_last_name();
+    if (compress && last_tail_ != kNoName && sibling_of_last(wire)) return;
+    uint32_t at[kMaxLabels], hashes[kMaxLabels + 1];
+    size_t n;
+    if (!wire_suffix_hashes(wire, at, hashes, &n)) {
+        // Not a whole name (a caller's bug): written as it is, label by label, and never a target.
+        size_t s = 0;
+        while (s < wire.size()) {
+            uint8_t l = static_cast<uint8_t>(wire[s]);
+            size_t len = l == 0 ? 1 : 1u + l;
+            if (s + len > wire.size()) {
+                err_ = true;
+                return;
+            }
+            bytes(wire.data() + s, len);
+            if (l == 0) return;
+            s += len;
+        }
+        return;
+    }
+    // The longest suffix already in the packet (the whole name first).
+    size_t m = n, target = 0;
+    if (compress) {
+        for (size_t i = 0; i < n && m == n; i++) {
+            std::string_view suffix = wire.substr(at[i]);
+            for (size_t b = hashes[i] & (kBuckets - 1); bucket_[b]; b = (b + 1) & (kBuckets - 1)) {
+                size_t t = bucket_[b] - 1u;
+                if (target_hash_[t] == hashes[i] && packet_name_equals(targets_[t], suffix)) {
+                    m = i;
+                    target = targets_[t];
+                    break;
                 }
             }
         }
-        size_t at = pos_;
-        if (s + 1 + l > wire.size()) {
-            err_ = true;
-            return;
+    }
+    size_t start = pos_;
+    for (size_t i = 0; i < m; i++) {
+        size_t p = pos_;
+        bytes(wire.data() + at[i], 1u + static_cast<uint8_t>(wire[at[i]]));
+        if (!err_ && p < 0x4000) push_target(p, hashes[i]);
+    }
+    if (m < n)
+        u16(static_cast<uint16_t>(0xC000 | target));
+    else
+        u8(0);
+    if (!err_) {
+        // Where the name without its first label is (a pointer may reach it), for its siblings that follow.
+        // Written out from label 1 on (m >= 2), or the target the pointer after label 0 names (m == 1 < n); a
+        // one-label name's tail is the root, which no pointer should stand for.
+        last_tail_ = kNoName;
+        size_t tail_at = m >= 2 ? start + 1u + static_cast<uint8_t>(wire[0]) : target;
+        if (n >= 2 && m >= 1 && (m >= 2 || m < n) && tail_at < 0x4000) {
+            last_tail_ = tail_at;
+            last_tail_hash_ = hashes[1];
         }
-        bytes(wire.data() + s, 1 + l);
-        if (!err_ && at < 0x4000) push_target(at, h);
-        s += 1 + l;
+        remember(start, wire);
     }
 }
 
@@ -119,6 +229,8 @@ void WireWriter::rewind(size_t pos) noexcept {
     if (pos > pos_) return;
     pos_ = pos;
     err_ = false;
+    if (last_name_ != kNoName && last_name_end_ > pos) last_name_ = kNoName;
+    if (last_tail_ != kNoName && last_tail_ >= pos) last_tail_ = kNoName;
     size_t before = ntargets_;
     while (ntargets_ > 0 && targets_[ntargets_ - 1] >= pos)
         ntargets_--;

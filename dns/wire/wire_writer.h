@@ -3,7 +3,12 @@
 // between dropping an additional RRset and setting TC. Compression targets live in a fixed table: no heap. Each
 // target keeps a hash of its (lower-cased) name, indexed by a small open-addressed table, so a lookup compares
 // only names whose hashes agree: a zone transfer's 64 KiB messages fill the target table, and comparing every name
-// against every target was most of a transfer's cost.
+// against every target was most of a transfer's cost. Names are hashed from the root label up, so one pass over a
+// name yields the hash of every suffix (hashing each suffix from its first label made a name cost O(labels²)).
+// The last name written is remembered: records of one owner come in a row (an RRset, a transfer's node), and
+// repeating it costs one comparison, and stays a pointer or a copy of its encoding when the target table is full or
+// the name sits past the 16 KiB pointers reach; so is where its parent is, which its siblings (a transfer's next
+// names) point at after hashing their own first label only.
 #pragma once
 
 #include <cstddef>
@@ -69,10 +74,20 @@ class WireWriter {
     }
     // Does the packet name starting at `off` equal `suffix` (case-insensitively)?
     bool packet_name_equals(size_t off, std::string_view suffix) const noexcept;
-    // Hash of the lower-cased uncompressed name: of a wire name, or of the packet's name at `off` (pointers
-    // followed); both hash the same bytes for the same name. False when the packet name is malformed.
-    static uint32_t name_hash(std::string_view wire) noexcept;
-    bool packet_name_hash(size_t off, uint32_t* hash) const noexcept;
+    // Hashes of the lower-cased name's suffixes, from the root up: hashes[i] is the hash of the name from its
+    // label i on (label offsets in `at`, `n` labels before the root). Of a wire name, or of the packet's name at
+    // `off` (pointers followed); both give the same hash for the same name. False when the name is malformed or
+    // has more than kMaxLabels labels.
+    static constexpr size_t kMaxLabels = 128;
+    static bool wire_suffix_hashes(std::string_view wire, uint32_t* at, uint32_t* hashes, size_t* n) noexcept;
+    bool packet_suffix_hashes(size_t off, uint32_t* at, uint32_t* hashes, size_t* n) const noexcept;
+    // Writes the name again from its last occurrence at last_name_ (the same bytes as last_wire_).
+    void repeat_last_name() noexcept;
+    // The name just written at `start` is the last one (its encoding ends at pos()).
+    void remember(size_t start, std::string_view wire) noexcept;
+    // When `wire` differs from the last name in its first label only (a zone's names in order: h1.zone, h2.zone),
+    // writes it as that label and a pointer to the tail the last name found, hashing one label instead of all.
+    bool sibling_of_last(std::string_view wire) noexcept;
     void push_target(size_t off, uint32_t hash) noexcept {
         if (ntargets_ < kMaxTargets) {
             targets_[ntargets_] = static_cast<uint16_t>(off);
@@ -88,7 +103,9 @@ class WireWriter {
             b = (b + 1) & (kBuckets - 1);
         bucket_[b] = static_cast<uint8_t>(i + 1);
     }
-    static constexpr size_t kBuckets = 2 * kMaxTargets; // at most half full
+    // At most a quarter full: a transfer message keeps the table full, and nearly every owner name in it misses
+    // once before its suffix is found, so the probe length of a miss counts (1.4 probes here, 2.5 at half full).
+    static constexpr size_t kBuckets = 4 * kMaxTargets;
 
     uint8_t* buf_;
     size_t cap_;
@@ -99,6 +116,14 @@ class WireWriter {
     uint32_t target_hash_[kMaxTargets];
     uint8_t bucket_[kBuckets] = {}; // target index + 1; 0 = empty
     size_t ntargets_ = 0;
+    static constexpr size_t kNoName = SIZE_MAX;
+    size_t last_name_ = kNoName; // where the last name() began in the packet, and where it ended
+    size_t last_name_end_ = 0;
+    size_t last_tail_ = kNoName; // the last name without its first label, in the packet (below 0x4000)
+    uint32_t last_tail_hash_ = 0;
+    // The last name as it was passed (compared byte for byte: cheaper than walking its encoding in the packet).
+    size_t last_wire_len_ = 0;
+    uint8_t last_wire_[255];
 };
 
 } // namespace dns

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
-"""meridian-dns as a process: UDP and TCP answers, FORMERR and dropped packets, RFC 7766 pipelining, idle timeout
-and connection limit, AXFR allow-list, SIGHUP reload (new serial served, NOTIFY sent, a broken zone keeps the old
+"""meridian-dns as a process: UDP and TCP answers, FORMERR and dropped packets, RFC 7766 pipelining, idle timeout,
+deferred accept and connection limit, AXFR allow-list, SIGHUP reload (new serial served, NOTIFY sent, a broken zone keeps the old
 version), metrics, query log, --check, and a clean SIGTERM exit."""
 import os
 import re
@@ -70,6 +70,34 @@ def ask(port, name, qtype, **kw):
     return parse_response(r) if r else None
 
 
+def tcp_ask(s, qid):
+    """One query on an open TCP connection; True when a whole answer with that ID comes back."""
+    q = build_query("web.example.test.", 1, qid=qid)
+    try:
+        s.sendall(struct.pack("!H", len(q)) + q)
+        buf = b""
+        while len(buf) < 2 or len(buf) < 2 + struct.unpack("!H", buf[:2])[0]:
+            chunk = s.recv(4096)
+            if not chunk:
+                return False
+            buf += chunk
+    except OSError:
+        return False
+    return struct.unpack("!H", buf[2:4])[0] == qid
+
+
+def server_side_states(port, client_port):
+    """TCP states of the server's side of the connection from client_port (/proc/net/tcp; SYN-RECV or ESTAB)."""
+    names = {"01": "ESTAB", "03": "SYN-RECV"}
+    out = []
+    for line in open("/proc/net/tcp").read().splitlines()[1:]:
+        f = line.split()
+        local, remote, st = f[1], f[2], f[3]
+        if int(local.split(":")[1], 16) == port and int(remote.split(":")[1], 16) == client_port:
+            out.append(names.get(st, st))
+    return out
+
+
 def main():
     tmp = tempfile.mkdtemp(prefix="meridian-it-server-")
     proc = None
@@ -120,25 +148,43 @@ def main():
         answers = tcp_query(port, wires)
         check(len(answers) == 30 and all(parse_response(a)["an"] for a in answers), "30 pipelined TCP queries answered")
 
-        # Idle timeout (1 s): the server closes a silent connection.
+        # Idle timeout (1 s): the server closes a connection that went silent after its answer.
         c = socket.create_connection(("127.0.0.1", port), timeout=5)
+        check(tcp_ask(c, 70), "TCP query answered")
         t0 = time.time()
         closed = c.recv(10) == b""
         check(closed and 0.5 < time.time() - t0 < 4, "idle TCP connection closed after ~1s (%.1fs)" % (time.time() - t0))
         c.close()
 
-        # Connection limit 3: a fourth is closed at once, the others still work.
+        # TCP_DEFER_ACCEPT (1 s): a client that has sent nothing waits in the kernel, not in a connection slot (the
+        # server side stays SYN-RECV; without the option it is established at once); the kernel hands it over after
+        # one SYN-ACK retransmission and the idle timeout closes it then.
+        c = socket.create_connection(("127.0.0.1", port), timeout=8)
+        t0 = time.time()
+        time.sleep(0.3)
+        states = server_side_states(port, c.getsockname()[1])
+        check(states == ["SYN-RECV"], "a connection with no query yet waits in the kernel (server side %s)" % states)
+        closed = c.recv(10) == b""
+        check(closed and 1.5 < time.time() - t0 < 6,
+              "a connection that never sends is still closed: accepted after ~1 s, then the 1 s idle timeout (%.1fs)"
+              % (time.time() - t0))
+        c.close()
+
+        # Connection limit 3: a fourth is closed at once without an answer, the others still work. Each asks first:
+        # the kernel holds a connection that has not (deferred accept).
         conns = [socket.create_connection(("127.0.0.1", port), timeout=3) for _ in range(3)]
-        time.sleep(0.2)
+        check(all(tcp_ask(c, 71 + i) for i, c in enumerate(conns)), "three TCP connections answered")
         extra = socket.create_connection(("127.0.0.1", port), timeout=3)
+        q = build_query("web.example.test.", 1, qid=76)
+        extra.sendall(struct.pack("!H", len(q)) + q)
         try:
             got = extra.recv(10)
-        except (ConnectionResetError, socket.timeout):
+        except ConnectionResetError:
             got = b""
-        check(got == b"", "fourth TCP connection refused at max_tcp_connections=3")
-        q = build_query("web.example.test.", 1, qid=77)
-        conns[0].sendall(struct.pack("!H", len(q)) + q)
-        check(len(conns[0].recv(4096)) > 14, "connections under the limit still answered")
+        except socket.timeout:
+            got = None
+        check(got == b"", "fourth TCP connection refused at max_tcp_connections=3 (got %r)" % got)
+        check(tcp_ask(conns[0], 77), "connections under the limit still answered")
         for c in conns + [extra]:
             c.close()
         time.sleep(0.2)

@@ -11,6 +11,7 @@ clients out):
 - 300 clients that dribble one byte per second fill every connection slot: a good client is still answered within
   a bound (each dribbler is closed tcp_query_timeout after its query's first byte), and the dribblers were closed
   by the server;
+- a client that connects and asks only after the listener's defer time (TCP_DEFER_ACCEPT) is answered;
 - max_tcp_connections_per_address: the 61st connection from one address is closed at once, another address is
   served.
 Loopback source addresses 127.0.x.y stand in for distinct clients."""
@@ -328,12 +329,49 @@ def dribblers(port, pid):
         s.close()
 
 
+def ask_on(s, qid):
+    """One query on an open connection; True when its answer comes back."""
+    q = build_query("www.example.test.", TYPES["A"], qid=qid)
+    try:
+        s.sendall(struct.pack("!H", len(q)) + q)
+        buf = b""
+        while len(buf) < 2 or len(buf) < 2 + struct.unpack("!H", buf[:2])[0]:
+            chunk = s.recv(4096)
+            if not chunk:
+                return False
+            buf += chunk
+    except OSError:
+        return False
+    return struct.unpack("!H", buf[2:4])[0] == qid
+
+
+def late_asker(port):
+    """The listener defers accepting until a client sends (TCP_DEFER_ACCEPT, 1 s); one that asks only after the
+    kernel handed it over anyway (the server's first read found nothing) is answered (tcp_idle_timeout is 30 s)."""
+    s = connect_from("127.0.3.9", port)
+    time.sleep(1.6)
+    local = s.getsockname()
+    state = None
+    for line in open("/proc/net/tcp").read().splitlines()[1:]:
+        f = line.split()
+        if int(f[1].split(":")[1], 16) == port and int(f[2].split(":")[1], 16) == local[1]:
+            state = f[3]
+    check(state == "01", "a silent connection is handed over after the defer time (server side state %s, 01 = "
+          "established)" % state)
+    check(ask_on(s, 0x3AAA), "its query, sent after that, is answered")
+    s.close()
+
+
 def per_address(port):
+    # Each connection asks once first: the listener defers accepting a connection until its client sends
+    # (TCP_DEFER_ACCEPT), so only connections that asked are sure to hold a slot at once.
     conns = []
-    for _ in range(60):
+    for i in range(60):
         conns.append(connect_from("127.0.3.1", port))
-    time.sleep(0.3)
+    check(all(ask_on(s, 0x3000 + i) for i, s in enumerate(conns)), "60 connections from one address answered")
     over = connect_from("127.0.3.1", port)
+    q = build_query("www.example.test.", TYPES["A"], qid=0x3999)
+    over.sendall(struct.pack("!H", len(q)) + q)
     check(closed_by_server(over, 5), "the 61st connection from one address is closed at once "
           "(max_tcp_connections_per_address = 60)")
     over.close()
@@ -390,6 +428,7 @@ max_tcp_connections_per_address = 60
         dribblers(port, p.pid)
         check(p.poll() is None, "the server is alive after the dribblers")
         time.sleep(1)
+        late_asker(port)
         per_address(port)
         check(p.poll() is None, "the server is alive at the end")
     finally:

@@ -1,6 +1,9 @@
 // dns/wire: the query parser's rejects and the writer's name compression, checked with ldns as the oracle.
 #include <catch2/catch.hpp>
 
+#include <strings.h>
+
+#include <cstring>
 #include <string>
 #include <vector>
 
@@ -166,4 +169,188 @@ TEST_CASE("WireWriter: overflow is sticky and rewind restores it", "[dns][wire]"
     w.name(std::string_view("\3abc\0", 5));
     CHECK(w.ok());
     CHECK(w.pos() == 15);
+}
+
+TEST_CASE("WireWriter: an owner repeated after the target table filled is a pointer, past 16 KiB a copy",
+          "[dns][wire]") {
+    // A transfer writes each owner once per record (a name with A and AAAA twice in a row). Once the 128 targets are
+    // taken, a repeated owner found no target of its own and was written as its label plus a pointer again; the
+    // writer now points at its previous occurrence (below 0x4000) or copies that occurrence's encoding (beyond the
+    // pointers' reach), and ldns reads every owner back.
+    static uint8_t buf[65535];
+    WireWriter w(buf, sizeof buf);
+    uint8_t hdr[12] = {0, 1, 0x84, 0, 0, 1, 0, 0, 0, 0, 0, 0};
+    w.bytes(hdr, 12);
+    w.name(std::string_view("\5bench\4test\0", 12), false);
+    w.add_target(12);
+    w.u16(rrtype::AXFR);
+    w.u16(1);
+    struct Rec {
+        size_t at, len;
+        std::string owner;
+    };
+    std::vector<Rec> recs;
+    auto record = [&](const std::string& owner, uint32_t addr) {
+        size_t at = w.pos();
+        w.name(owner);
+        recs.push_back({at, w.pos() - at, owner});
+        w.u16(rrtype::A);
+        w.u16(1);
+        w.u32(60);
+        w.u16(4);
+        w.u32(addr);
+    };
+    int i = 0;
+    while (w.pos() < 0x5000) { // well past 0x4000
+        std::string label = "h" + std::to_string(i);
+        std::string owner = std::string(1, char(label.size())) + label + std::string("\5bench\4test\0", 12);
+        record(owner, 0x0a000000u + uint32_t(i));
+        record(owner, 0x0b000000u + uint32_t(i)); // the same owner again
+        ++i;
+    }
+    REQUIRE(w.ok());
+    REQUIRE(i > 200); // the table (128 targets) filled long before
+    size_t pointers = 0, copies = 0;
+    for (size_t k = 1; k < recs.size(); k += 2) {
+        const Rec& first = recs[k - 1];
+        const Rec& again = recs[k];
+        if (first.at < 0x4000 && (buf[first.at] & 0xC0) != 0xC0) {
+            // A 2-byte pointer to the first occurrence.
+            CHECK(again.len == 2);
+            CHECK(buf[again.at] == (0xC0 | (first.at >> 8)));
+            CHECK(buf[again.at + 1] == (first.at & 0xFF));
+            ++pointers;
+        } else {
+            // No longer than the first occurrence, and the same bytes (label + pointer to "bench.test").
+            CHECK(again.len == first.len);
+            CHECK(std::memcmp(buf + again.at, buf + first.at, first.len) == 0);
+            ++copies;
+        }
+    }
+    CHECK(pointers > 100);
+    CHECK(copies > 50);
+    uint16_t n = static_cast<uint16_t>(recs.size());
+    buf[6] = uint8_t(n >> 8);
+    buf[7] = uint8_t(n & 0xff);
+    ldns_pkt* pkt = nullptr;
+    REQUIRE(ldns_wire2pkt(&pkt, buf, w.pos()) == LDNS_STATUS_OK);
+    ldns_rr_list* an = ldns_pkt_answer(pkt);
+    REQUIRE(ldns_rr_list_rr_count(an) == recs.size());
+    bool all_match = true;
+    for (size_t k = 0; k < recs.size(); ++k) {
+        char* s = ldns_rdf2str(ldns_rr_owner(ldns_rr_list_rr(an, k)));
+        std::string want = "h" + std::to_string(k / 2) + ".bench.test.";
+        if (want != s) all_match = false;
+        free(s);
+    }
+    CHECK(all_match);
+    ldns_pkt_free(pkt);
+}
+
+TEST_CASE("WireWriter: a rewind forgets the last name written after the mark", "[dns][wire]") {
+    uint8_t buf[512];
+    WireWriter w(buf, sizeof buf);
+    uint8_t hdr[12] = {0, 1, 0x84, 0, 0, 1, 0, 1, 0, 0, 0, 0};
+    w.bytes(hdr, 12);
+    size_t mark = w.pos();
+    w.name(std::string_view("\1a\4test\0", 8));
+    w.rewind(mark);
+    // Overwrite the bytes the forgotten name occupied with a different name; the same name again must not point there.
+    w.name(std::string_view("\1b\4test\0", 8));
+    size_t at = w.pos();
+    w.name(std::string_view("\1a\4test\0", 8));
+    REQUIRE(w.ok());
+    CHECK(w.pos() - at == 4); // "\1a" and a pointer to "test" (from "b.test"), not a pointer to "b.test"
+    CHECK(buf[at] == 1);
+    CHECK(buf[at + 1] == 'a');
+}
+
+TEST_CASE("WireWriter: siblings, parents, other branches and letter case all decode to themselves", "[dns][wire]") {
+    // The last-name shortcuts (same name again, same parent) against a mix of names that share a parent, change
+    // branch, climb or descend a level, or differ only in letter case; over 20 KiB so some are past 0x4000.
+    static uint8_t buf[65535];
+    WireWriter w(buf, sizeof buf);
+    uint8_t hdr[12] = {0, 1, 0x84, 0, 0, 1, 0, 0, 0, 0, 0, 0};
+    w.bytes(hdr, 12);
+    w.name(std::string_view("\4zone\4test\0", 11), false);
+    w.add_target(12);
+    w.u16(rrtype::AXFR);
+    w.u16(1);
+    auto wire_of = [](const std::string& dotted) {
+        std::string out;
+        size_t s = 0;
+        while (s < dotted.size()) {
+            size_t e = dotted.find('.', s);
+            out += char(e - s);
+            out += dotted.substr(s, e - s);
+            s = e + 1;
+        }
+        return out + std::string(1, '\0');
+    };
+    std::vector<std::string> names;
+    for (int i = 0; w.pos() < 0x5000; i++) {
+        std::string n = std::to_string(i);
+        std::vector<std::string> batch = {"a" + n + ".x.zone.test.",   "b" + n + ".x.zone.test.",
+                                          "b" + n + ".x.zone.test.",   "c" + n + ".y.zone.test.",
+                                          "C" + n + ".Y.ZONE.TEST.",   "y.zone.test.",
+                                          "d" + n + ".e.y.zone.test.", "zone.test.",
+                                          "f" + n + ".zone.test.",     "f" + n + ".other.example."};
+        for (const auto& d : batch) {
+            names.push_back(d);
+            w.name(wire_of(d));
+            w.u16(rrtype::A);
+            w.u16(1);
+            w.u32(60);
+            w.u16(4);
+            w.u32(0x0a000001u);
+        }
+    }
+    REQUIRE(w.ok());
+    REQUIRE(names.size() < 0xFFFF);
+    buf[6] = uint8_t(names.size() >> 8);
+    buf[7] = uint8_t(names.size() & 0xff);
+    ldns_pkt* pkt = nullptr;
+    REQUIRE(ldns_wire2pkt(&pkt, buf, w.pos()) == LDNS_STATUS_OK);
+    ldns_rr_list* an = ldns_pkt_answer(pkt);
+    REQUIRE(ldns_rr_list_rr_count(an) == names.size());
+    size_t wrong = 0;
+    for (size_t k = 0; k < names.size(); ++k) {
+        char* s = ldns_rdf2str(ldns_rr_owner(ldns_rr_list_rr(an, k)));
+        if (strcasecmp(s, names[k].c_str()) != 0) {
+            if (wrong++ < 5) UNSCOPED_INFO("record " << k << ": " << s << " != " << names[k]);
+        }
+        free(s);
+    }
+    CHECK(wrong == 0);
+    ldns_pkt_free(pkt);
+}
+
+TEST_CASE("WireWriter: one-label names in a row are written whole, never a pointer to the root", "[dns][wire]") {
+    // A one-label name's parent is the root: the sibling shortcut must not stand in for it with a pointer (the
+    // header's first byte, an ID below 256, would read as the root label).
+    uint8_t buf[512];
+    WireWriter w(buf, sizeof buf);
+    uint8_t hdr[12] = {0, 7, 0x84, 0, 0, 0, 0, 3, 0, 0, 0, 0};
+    w.bytes(hdr, 12);
+    for (std::string_view n :
+         {std::string_view("\3com\0", 5), std::string_view("\3net\0", 5), std::string_view("\3org\0", 5)}) {
+        w.name(n);
+        w.u16(rrtype::NS);
+        w.u16(1);
+        w.u32(60);
+        w.u16(3);
+        w.name(std::string_view("\1a\0", 3), false);
+    }
+    REQUIRE(w.ok());
+    ldns_pkt* pkt = nullptr;
+    REQUIRE(ldns_wire2pkt(&pkt, buf, w.pos()) == LDNS_STATUS_OK);
+    ldns_rr_list* an = ldns_pkt_answer(pkt);
+    REQUIRE(ldns_rr_list_rr_count(an) == 3);
+    const char* want[] = {"com.", "net.", "org."};
+    for (size_t k = 0; k < 3; ++k) {
+        char* s = ldns_rdf2str(ldns_rr_owner(ldns_rr_list_rr(an, k)));
+        CHECK(std::string(s) == want[k]);
+        free(s);
+    }
+    ldns_pkt_free(pkt);
 }
