@@ -141,23 +141,15 @@ int TcpServer::start(uv_loop_t* loop, const shared::SocketAddress& addr) {
     uv_unref(reinterpret_cast<uv_handle_t*>(&turn_check_)); // counting turns keeps no loop alive
     uv_idle_init(loop, &resume_);
     resume_.data = this;
-    int rc = shared::tcp_listen_reuseport(loop, &listener_, addr, shared::kListenBacklog, on_connection);
+    // A DNS client speaks first, so the kernel holds a connection until its query arrives (nginx's `listen ...
+    // deferred`): the listener wakes once per connection with the query readable, and read_now() answers it without
+    // a poll round trip. One second, as nginx: a client that sends nothing is accepted after one SYN-ACK
+    // retransmission and then meets tcp_idle_timeout as before.
+    int rc = shared::tcp_listen_reuseport(loop, &listener_, addr, shared::kListenBacklog, on_connection,
+                                          kDeferAcceptSeconds);
     initialized_ = true;
     listener_.data = this;
-    if (rc == 0) defer_accept();
     return rc;
-}
-
-void TcpServer::defer_accept() {
-    // A DNS client speaks first, so the kernel can hold a connection until its query arrives (nginx's `listen ...
-    // deferred`): the listener wakes once per connection with the query already readable, and read_now() answers it
-    // without a poll round trip. One second, as nginx: a client that sends nothing is accepted after one SYN-ACK
-    // retransmission (Linux counts the option in retransmissions) and then meets tcp_idle_timeout as before.
-    uv_os_fd_t fd;
-    if (uv_fileno(reinterpret_cast<const uv_handle_t*>(&listener_), &fd) != 0) return;
-    int secs = kDeferAcceptSeconds;
-    if (setsockopt(fd, IPPROTO_TCP, TCP_DEFER_ACCEPT, &secs, sizeof secs) != 0)
-        shared::log::warn("dns", "TCP_DEFER_ACCEPT not set on the TCP listener", {{"error", std::strerror(errno)}});
 }
 
 shared::SocketAddress TcpServer::address() const {
@@ -213,7 +205,7 @@ void TcpServer::on_connection(uv_stream_t* s, int status) noexcept {
 }
 
 void TcpServer::read_now(Conn* c) {
-    // Deferred accept (defer_accept()) means the query is usually waiting: read it here, so the loop turn that
+    // Deferred accept (listen()) means the query is usually waiting: read it here, so the loop turn that
     // accepts a connection also answers it, instead of registering it and answering in a later turn. Syncookies, or
     // a client that sent nothing within the defer time, skip the deferral: then the read finds nothing (EAGAIN) and
     // libuv reads when data comes.

@@ -56,7 +56,6 @@ class TcpServer {
     static void on_timer(uv_timer_t* t) noexcept;
     static void on_turn(uv_check_t* h) noexcept;
     static void on_resume(uv_idle_t* h) noexcept;
-    void defer_accept();
     // First read of a just-accepted connection, straight from the socket (its query is usually there already).
     void read_now(Conn* c);
     void close_conn(Conn* c, const char* why);
