@@ -188,8 +188,7 @@ void TcpServer::on_connection(uv_stream_t* s, int status) noexcept {
     }
     const ServiceSettings& st = self->svc_.settings();
     if (self->conns_.size() >= st.max_tcp_connections) return refuse();
-    int len = sizeof c->peer;
-    uv_tcp_getpeername(&c->tcp, reinterpret_cast<sockaddr*>(&c->peer), &len);
+    shared::accepted_peer(&c->tcp, &c->peer);
     if (self->sources_) {
         if (!self->sources_->acquire(c->peer_sa(), st.max_tcp_connections_per_address)) return refuse();
         c->source_counted = true;

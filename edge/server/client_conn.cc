@@ -11,6 +11,7 @@
 
 #include "edge/server/conn_buffer_pool.h"
 #include "shared/log/log.h"
+#include "shared/net/listen_socket.h"
 
 namespace edge {
 namespace {
@@ -117,9 +118,8 @@ ClientConn* ClientConn::accept(uv_stream_t* server, ConnSet* set, RequestHandler
 std::string_view ClientConn::peer_ip_text() const {
     if (peer_asked_) return peer_ip_;
     peer_asked_ = true;
-    sockaddr_storage ss{};
-    int len = sizeof ss;
-    if (uv_tcp_getpeername(&tcp_, reinterpret_cast<sockaddr*>(&ss), &len) == 0) {
+    sockaddr_storage ss;
+    if (shared::accepted_peer(&tcp_, &ss)) {
         if (auto a = shared::SocketAddress::from_sockaddr(reinterpret_cast<sockaddr*>(&ss))) peer_ip_ = a->ip_string();
     }
     return peer_ip_;

@@ -47,6 +47,21 @@ int tcp_listen_reuseport(uv_loop_t* loop, uv_tcp_t* tcp, const SocketAddress& ad
     return uv_listen(reinterpret_cast<uv_stream_t*>(tcp), backlog, cb);
 }
 
+bool accepted_peer(const uv_tcp_t* tcp, sockaddr_storage* out) {
+    *out = sockaddr_storage{};
+    int len = sizeof *out;
+    if (uv_tcp_getpeername(tcp, reinterpret_cast<sockaddr*>(out), &len) == 0) return true;
+    uv_os_fd_t fd = -1;
+    if (uv_fileno(reinterpret_cast<const uv_handle_t*>(tcp), &fd) != 0) return false;
+    // SO_PEERNAME wants the address's exact length: IPv6 first, then IPv4.
+    for (socklen_t n : {socklen_t{sizeof(sockaddr_in6)}, socklen_t{sizeof(sockaddr_in)}}) {
+        socklen_t l = n;
+        if (getsockopt(fd, SOL_SOCKET, SO_PEERNAME, out, &l) == 0) return true;
+    }
+    *out = sockaddr_storage{};
+    return false;
+}
+
 int udp_bind_reuseport(uv_loop_t* loop, uv_udp_t* udp, const SocketAddress& addr, bool mmsg) {
     unsigned flags = static_cast<unsigned>(addr.family());
     if (mmsg) flags |= UV_UDP_RECVMMSG;

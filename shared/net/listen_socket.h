@@ -25,6 +25,10 @@ inline constexpr int kListenBacklog = 4096;
 // seen by them. Not for protocols where the server speaks first.
 int tcp_listen_reuseport(uv_loop_t* loop, uv_tcp_t* tcp, const SocketAddress& addr, int backlog, uv_connection_cb cb,
                          int defer_accept_s = 0);
+// The peer address of a socket accepted from such a listener. getpeername alone says ENOTCONN once the peer has
+// reset the connection, and deferred accept makes that common: a whole request, its FIN and an RST can all arrive
+// before the accept. SO_PEERNAME still reads the address then. False when neither knows it.
+bool accepted_peer(const uv_tcp_t* tcp, sockaddr_storage* out);
 // Initializes `udp` (with UV_UDP_RECVMMSG when `mmsg`), binds with SO_REUSEPORT. Same error convention.
 int udp_bind_reuseport(uv_loop_t* loop, uv_udp_t* udp, const SocketAddress& addr, bool mmsg);
 // The address a bound handle actually has (port 0 → the kernel's choice).

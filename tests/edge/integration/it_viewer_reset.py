@@ -80,6 +80,13 @@ try:
         f.eq((st, len(body)), (200, 64 * len(STREAMED_CHUNK)), "the edge still answers whole bodies afterwards")
         grew = rss_kib(edge.proc.pid) - rss0
         f.check(grew < 256 * 1024, f"RSS grew {grew} KiB (< 256 MiB)")
+        f.eq(edge.stop(), 0, "exit code")
+        # The access log names each of them although its socket was reset before its line was written (c-ip is
+        # asked of the kernel lazily, and after a reset getpeername has nothing to say).
+        lines = [l.split("\t") for l in open(edge.access_log).read().splitlines() if not l.startswith("#")]
+        reset = [l for l in lines if len(l) > 7 and l[7].startswith(("/r", "/shared/"))]
+        f.check(len(reset) >= 10, f"access log: lines for the viewers that reset ({len(reset)})")
+        f.eq(sorted({l[4] for l in reset}), ["127.0.0.1"], "access log: c-ip of the viewers that reset")
     else:
         print(edge.log()[-3000:])
 finally:

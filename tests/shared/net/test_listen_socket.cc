@@ -95,3 +95,50 @@ TEST_CASE("tcp listener: TCP_DEFER_ACCEPT only when asked; a silent connection w
     uv_run(&loop, UV_RUN_DEFAULT);
     CHECK(uv_loop_close(&loop) == 0);
 }
+
+namespace {
+
+struct PeerSeen {
+    bool accepted = false;
+    bool known = false;
+    sockaddr_storage peer{};
+};
+
+void note_peer(uv_stream_t* server, int status) {
+    if (status < 0) return;
+    auto* seen = static_cast<PeerSeen*>(server->data);
+    auto* t = new uv_tcp_t;
+    uv_tcp_init(server->loop, t);
+    if (uv_accept(server, reinterpret_cast<uv_stream_t*>(t)) == 0) {
+        seen->accepted = true;
+        seen->known = shared::accepted_peer(t, &seen->peer);
+    }
+    uv_close(reinterpret_cast<uv_handle_t*>(t), [](uv_handle_t* h) { delete reinterpret_cast<uv_tcp_t*>(h); });
+}
+
+} // namespace
+
+TEST_CASE("tcp listener: the peer of a connection that reset before its accept is still known", "[shared][net]") {
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    uv_tcp_t listener;
+    PeerSeen seen;
+    listener.data = &seen;
+    REQUIRE(shared::tcp_listen_reuseport(&loop, &listener, loopback(), 16, note_peer, 1) == 0);
+    // A whole client life before the server's accept: request, FIN, then RST (getpeername: ENOTCONN from here on).
+    int c = connect_to(shared::bound_address(reinterpret_cast<uv_handle_t*>(&listener)).port());
+    REQUIRE(send(c, "GET / HTTP/1.1\r\n\r\n", 18, 0) == 18);
+    shutdown(c, SHUT_WR);
+    linger lg{1, 0};
+    setsockopt(c, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
+    close(c);
+    run_for(&loop, 200);
+    REQUIRE(seen.accepted);
+    CHECK(seen.known);
+    auto a = shared::SocketAddress::from_sockaddr(reinterpret_cast<sockaddr*>(&seen.peer));
+    REQUIRE(a);
+    CHECK(a->ip_string() == "127.0.0.1");
+    uv_close(reinterpret_cast<uv_handle_t*>(&listener), nullptr);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    CHECK(uv_loop_close(&loop) == 0);
+}
