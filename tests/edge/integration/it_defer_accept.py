@@ -10,21 +10,18 @@ Takes about 6 s."""
 import os
 import socket
 import ssl
-import subprocess
 import sys
 import time
 
 sys.path.insert(0, os.path.dirname(__file__))
-from edgetest import Edge, Failures, closed_by_server, free_port, skip, tmpdir, wait_port  # noqa: E402
+from edgetest import (Edge, Failures, bucket_edge_conf, closed_by_server, free_port, make_test_certs, skip,  # noqa: E402
+                      tls_listen, tmpdir, wait_port)
 
-SRC = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", ".."))
 if not os.path.exists("/usr/bin/openssl"):
     skip("openssl not installed")
 
 tmp = tmpdir()
-certs = os.path.join(tmp, "tls")
-os.makedirs(certs)
-subprocess.run(["sh", os.path.join(SRC, "conf/examples/tls/make-certs.sh"), certs], check=True, capture_output=True)
+certs = make_test_certs(tmp)
 site = os.path.join(tmp, "site")
 os.makedirs(site)
 body = os.urandom(1024)
@@ -35,21 +32,7 @@ f = Failures()
 
 
 def config(tls_port, defer):
-    return f"""
-[tls]
-listen = ["127.0.0.1:{tls_port}"]
-[[tls.certificate]]
-cert = "{certs}/example.test.crt"
-key = "{certs}/example.test.key"
-default = true
-[[origin]]
-name = "site"
-type = "bucket"
-path = "{site}"
-[[behavior]]
-path_pattern = "*"
-origin = "site"
-"""
+    return tls_listen(tls_port, certs) + bucket_edge_conf(site)
 
 
 def start(defer):

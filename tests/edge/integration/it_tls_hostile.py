@@ -17,16 +17,14 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(__file__))
-from edgetest import (ASAN_BUILD, SRC, Edge, Failures, closed_by_server, free_port, read_response, rss_mb, skip,  # noqa: E402
-                      tmpdir, wait_port)
+from edgetest import (ASAN_BUILD, Edge, Failures, bucket_edge_conf, closed_by_server, free_port,  # noqa: E402
+                      make_test_certs, read_response, rss_mb, skip, tls_listen, tmpdir, wait_port)
 
 if not shutil.which("openssl"):
     skip("openssl not installed")
 
 tmp = tmpdir()
-certs = os.path.join(tmp, "tls")
-os.makedirs(certs)
-subprocess.run(["sh", os.path.join(SRC, "conf/examples/tls/make-certs.sh"), certs], check=True, capture_output=True)
+certs = make_test_certs(tmp)
 site = os.path.join(tmp, "site")
 os.makedirs(site)
 with open(os.path.join(site, "index.html"), "w") as fh:
@@ -53,20 +51,7 @@ client_buffer_bytes = "64KiB"
 [cache]
 max_bytes = "64MiB"
 max_object_bytes = "16MiB"
-[tls]
-listen = ["127.0.0.1:{tls_port}"]
-[[tls.certificate]]
-cert = "{certs}/www.example.test.crt"
-key = "{certs}/www.example.test.key"
-[[origin]]
-name = "site"
-type = "bucket"
-path = "{site}"
-[[behavior]]
-path_pattern = "*"
-origin = "site"
-default_ttl = "1h"
-""")
+{tls_listen(tls_port, certs, cert="www.example.test", default=False)}{bucket_edge_conf(site, 'default_ttl = "1h"')}""")
 
 
 class Tls:

@@ -8,21 +8,19 @@ import os
 import resource
 import socket
 import ssl
-import subprocess
 import sys
 import time
 
 sys.path.insert(0, os.path.dirname(__file__))
-from edgetest import ASAN_BUILD, SRC, Edge, Failures, free_port, read_response, rss_mb, tmpdir, wait_port  # noqa: E402
+from edgetest import (ASAN_BUILD, Edge, Failures, bucket_edge_conf, free_port, make_test_certs, read_response,  # noqa: E402
+                      rss_mb, tls_listen, tmpdir, wait_port)
 
 N = 600
 soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
 resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, min(hard, 4 * N)), hard))
 
 tmp = tmpdir()
-certs = os.path.join(tmp, "tls")
-os.makedirs(certs)
-subprocess.run(["sh", os.path.join(SRC, "conf/examples/tls/make-certs.sh"), certs], check=True, capture_output=True)
+certs = make_test_certs(tmp)
 site = os.path.join(tmp, "site")
 os.makedirs(site)
 with open(os.path.join(site, "index.html"), "w") as fh:
@@ -42,20 +40,7 @@ def per_connection_kib(tls):
     e = Edge(d, f"""
 [limits]
 keepalive_timeout = "600s"
-[tls]
-listen = ["127.0.0.1:{tls_port}"]
-[[tls.certificate]]
-cert = "{certs}/example.test.crt"
-key = "{certs}/example.test.key"
-default = true
-[[origin]]
-name = "site"
-type = "bucket"
-path = "{site}"
-[[behavior]]
-path_pattern = "*"
-origin = "site"
-""", extra_env={"ASAN_OPTIONS": (asan + ":" if asan else "") + "quarantine_size_mb=8"})
+{tls_listen(tls_port, certs)}{bucket_edge_conf(site)}""", extra_env={"ASAN_OPTIONS": (asan + ":" if asan else "") + "quarantine_size_mb=8"})
     e.start()
     wait_port(tls_port)
 
