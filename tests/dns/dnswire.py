@@ -157,6 +157,21 @@ def wait_udp(port, seconds):
     return False
 
 
+def tcp_exchange(s, wire):
+    """One query on the open TCP socket `s`; returns its answer message, or None when the peer closes or errs first."""
+    try:
+        s.sendall(struct.pack("!H", len(wire)) + wire)
+        buf = b""
+        while len(buf) < 2 or len(buf) < 2 + struct.unpack("!H", buf[:2])[0]:
+            chunk = s.recv(65536)
+            if not chunk:
+                return None
+            buf += chunk
+    except OSError:
+        return None
+    return buf[2:2 + struct.unpack("!H", buf[:2])[0]]
+
+
 def tcp_query(port, wires, timeout=5.0):
     """Sends all queries pipelined on one connection; returns the answers matched back to the queries' order."""
     s = socket.create_connection(("127.0.0.1", port), timeout=timeout)

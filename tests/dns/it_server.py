@@ -15,7 +15,7 @@ import time
 import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from dnswire import build_query, parse_response, free_port, wait_udp, udp_query, tcp_query, tcp_messages, TYPES  # noqa
+from dnswire import build_query, parse_response, free_port, wait_udp, udp_query, tcp_query, tcp_messages, tcp_exchange, TYPES  # noqa
 
 SRC = os.environ.get("MERIDIAN_SRC", os.path.abspath(os.path.join(os.path.dirname(__file__), "../..")))
 DNS = os.environ.get("MERIDIAN_DNS", os.path.join(SRC, "build/dns/bin/meridian-dns"))
@@ -72,18 +72,8 @@ def ask(port, name, qtype, **kw):
 
 def tcp_ask(s, qid):
     """One query on an open TCP connection; True when a whole answer with that ID comes back."""
-    q = build_query("web.example.test.", 1, qid=qid)
-    try:
-        s.sendall(struct.pack("!H", len(q)) + q)
-        buf = b""
-        while len(buf) < 2 or len(buf) < 2 + struct.unpack("!H", buf[:2])[0]:
-            chunk = s.recv(4096)
-            if not chunk:
-                return False
-            buf += chunk
-    except OSError:
-        return False
-    return struct.unpack("!H", buf[2:4])[0] == qid
+    r = tcp_exchange(s, build_query("web.example.test.", 1, qid=qid))
+    return r is not None and struct.unpack("!H", r[:2])[0] == qid
 
 
 def server_side_states(port, client_port):

@@ -30,7 +30,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from dnswire import build_query, parse_response, free_port, wait_udp, udp_query, TYPES  # noqa
+from dnswire import build_query, parse_response, free_port, wait_udp, udp_query, tcp_exchange, TYPES  # noqa
 
 SRC = os.environ.get("MERIDIAN_SRC", os.path.abspath(os.path.join(os.path.dirname(__file__), "../..")))
 DNS = os.environ.get("MERIDIAN_DNS", os.path.join(SRC, "build/dns/bin/meridian-dns"))
@@ -76,18 +76,11 @@ def good_tcp(port, src="127.0.0.1", timeout=2.0):
     except OSError:
         return False
     try:
-        q = build_query("web.example.test.", TYPES["A"], qid=0x7777)
-        s.sendall(struct.pack("!H", len(q)) + q)
-        buf = b""
-        while len(buf) < 2 or len(buf) < 2 + struct.unpack("!H", buf[:2])[0]:
-            chunk = s.recv(4096)
-            if not chunk:
-                return False
-            buf += chunk
-        r = parse_response(buf[2:])
+        a = tcp_exchange(s, build_query("web.example.test.", TYPES["A"], qid=0x7777))
+        if a is None:
+            return False
+        r = parse_response(a)
         return r["rcode"] == 0 and len(r["an"]) > 0
-    except OSError:
-        return False
     finally:
         s.close()
 
@@ -331,18 +324,8 @@ def dribblers(port, pid):
 
 def ask_on(s, qid):
     """One query on an open connection; True when its answer comes back."""
-    q = build_query("www.example.test.", TYPES["A"], qid=qid)
-    try:
-        s.sendall(struct.pack("!H", len(q)) + q)
-        buf = b""
-        while len(buf) < 2 or len(buf) < 2 + struct.unpack("!H", buf[:2])[0]:
-            chunk = s.recv(4096)
-            if not chunk:
-                return False
-            buf += chunk
-    except OSError:
-        return False
-    return struct.unpack("!H", buf[2:4])[0] == qid
+    r = tcp_exchange(s, build_query("www.example.test.", TYPES["A"], qid=qid))
+    return r is not None and struct.unpack("!H", r[:2])[0] == qid
 
 
 def late_asker(port):

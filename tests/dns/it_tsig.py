@@ -18,7 +18,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from dnswire import build_query, encode_name, read_name, free_port, wait_udp, udp_query, TYPES  # noqa
+from dnswire import build_query, encode_name, read_name, free_port, wait_udp, udp_query, tcp_exchange, TYPES  # noqa
 from nsdpeer import nsd_binary, start_nsd, stop_all  # noqa: E402
 
 SRC = os.environ.get("MERIDIAN_SRC", os.path.abspath(os.path.join(os.path.dirname(__file__), "../..")))
@@ -85,14 +85,7 @@ def tsig_of(msg):
 def tcp_ask(port, wire, timeout=10.0):
     s = socket.create_connection(("127.0.0.1", port), timeout=timeout)
     try:
-        s.sendall(struct.pack("!H", len(wire)) + wire)
-        buf = b""
-        while len(buf) < 2 or len(buf) < 2 + struct.unpack("!H", buf[:2])[0]:
-            chunk = s.recv(65536)
-            if not chunk:
-                return None
-            buf += chunk
-        return buf[2:2 + struct.unpack("!H", buf[:2])[0]]
+        return tcp_exchange(s, wire)
     finally:
         s.close()
 
