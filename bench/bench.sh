@@ -39,7 +39,7 @@ case "$SECONDS_PER_CASE" in ''|*[!0-9]*) echo "bench: --seconds wants a whole nu
 BIN="$BUILD/bin"
 MERIDIAN_EDGE="$BIN/meridian-edge"
 MERIDIAN_DNS="$BIN/meridian-dns"
-for t in dns_loadgen dns_echo; do
+for t in dns_loadgen dns_echo http_ttfb; do
   [ -x "$BIN/$t" ] || { echo "bench: $BIN/$t is missing: build the bench tools (cmake --build $BUILD)" >&2; exit 1; }
 done
 [ "$(nproc)" -ge 2 ] || echo "bench: WARNING: fewer than 2 cores: server and load generator share one" >&2

@@ -1,12 +1,15 @@
 # Edge benchmark: cache hits for 1 KiB / 10 KiB / 100 KiB / 1 MiB objects over 64 keep-alive connections and with a
 # new connection per request (wrk -t1, pinned to the load core), for meridian-edge, nginx proxy_cache, Varnish and
 # the nginx `return 200` ceiling; then the miss path through the local origin (unique keys: requests/s and latency
-# with wrk; time to first byte of 1 KiB, 100 KiB and 1 MiB misses with curl). Sourced by bench.sh.
+# with wrk, from an empty cache and on a full one; time to first byte of 1 KiB, 100 KiB and 1 MiB misses with
+# http_ttfb). Sourced by bench.sh.
 
 EDGE_SIZES=${EDGE_SIZES:-"1KiB 10KiB 100KiB 1MiB"}
 EDGE_CLOSE_SIZES=${EDGE_CLOSE_SIZES:-"1KiB"}
 EDGE_TTFB_SIZES=${EDGE_TTFB_SIZES:-"1KiB 100KiB 1MiB"}
 EDGE_TTFB_RUNS=${EDGE_TTFB_RUNS:-101}
+EDGE_FULL_CACHE=${EDGE_FULL_CACHE:-64MiB}  # cache size of the full-cache miss row
+EDGE_FULL_FILL_S=${EDGE_FULL_FILL_S:-4}    # seconds of misses that fill it first (about 4-8 times its size)
 EDGE_CONNS=${EDGE_CONNS:-64}
 
 size_bytes() {
@@ -130,10 +133,10 @@ LUA
     for size in $EDGE_TTFB_SIZES; do
       [ -f "$d/site/obj-$size.bin" ] || continue
       local samples="$d/ttfb-$kind-$size.txt"
-      for i in $(seq "$EDGE_TTFB_RUNS"); do
-        curl -s -o /dev/null -w '%{time_starttransfer} %{speed_download}\n' --max-time 10 \
-          "http://127.0.0.1:$port/missttfb/$size/$kind-$RANDOM-$i" || true
-      done >"$samples"
+      # http_ttfb, pinned to the load core as wrk is: a loop of curl processes spent several ms of CPU per sample
+      # on fork, exec and loading libcurl, on either core, and so timed the scheduler as much as the server.
+      taskset -c "$LOAD_CPU" "$BIN/http_ttfb" -p "$port" -n "$EDGE_TTFB_RUNS" --timeout 10 \
+        --prefix "/missttfb/$size/$kind-$RANDOM-" >"$samples" 2>>"$d/http_ttfb.err" || true
       local row
       row=$(python3 - "$samples" <<'PYEOF'
 import math, sys
@@ -147,12 +150,36 @@ PYEOF
 )
       if [ -n "$row" ]; then
         set -- $row
-        record group=edge case="miss $size time to first byte (curl, $EDGE_TTFB_RUNS runs)" server="$kind" \
+        record group=edge case="miss $size time to first byte ($EDGE_TTFB_RUNS runs)" server="$kind" \
           ttfb_ms="$1" ttfb_p99_ms="$2" mbps="$3" runs="$4"
         log "  $kind miss $size: TTFB median $1 ms, p99 $2 ms ($4 runs)"
       fi
     done
     stop_pid "$pid"
+    edge_full_cache_misses "$kind" "$d" "$origin_port" "$secs"
   done
   stop_pid "$origin_pid"
+}
+
+# edge_full_cache_misses KIND DIR ORIGIN_PORT SECONDS: the 10 KiB miss row again, on a server whose cache is full
+# (EDGE_FULL_CACHE, filled by EDGE_FULL_FILL_S seconds of misses first), so that every stored object evicts older
+# ones: the state an edge spends its life in. The row above starts from an empty cache, so its misses also pay for
+# memory the server takes from the kernel for the first time (Meridian: about 2.6 fresh pages per 10 KiB object;
+# nginx's store is tmpfs pages the kernel fills on write(2)), and on this VM a first touch of a page costs 8-20 us.
+edge_full_cache_misses() {
+  local kind=$1 d=$2 origin_port=$3 secs=$4 port
+  local case="miss path 10KiB, full $EDGE_FULL_CACHE cache (evicting; unique keys, 16 conns)"
+  port=$(free_port)
+  SERVER_PID=
+  if ! start_edge_server "$kind" "$d/$kind-full" "$port" "$origin_port" "$EDGE_FULL_CACHE"; then
+    skip_row edge "$case" "$kind" "did not start (see $d/$kind-full)"
+    stop_pid "$SERVER_PID"
+    return 0
+  fi
+  local pid=$SERVER_PID
+  MISS_PREFIX="$kind-fill-$RANDOM" taskset -c "$LOAD_CPU" timeout $((EDGE_FULL_FILL_S + 30)) wrk -t1 -c16 \
+    -d"${EDGE_FULL_FILL_S}s" -s "$d/miss.lua" "http://127.0.0.1:$port/" >"$d/$kind-full/fill.out" 2>&1 || true
+  log "  $kind full-cache fill: $(grep -E 'requests in' "$d/$kind-full/fill.out" | sed 's/^ *//')"
+  MISS_PREFIX="$kind-full-$RANDOM" wrk_case edge "$case" "$kind" "http://127.0.0.1:$port/" "$secs" 16 -s "$d/miss.lua"
+  stop_pid "$pid"
 }

@@ -277,6 +277,9 @@ def targets(cases):
     # and close cost it more than the server), hence the same basis as the TLS rows.
     server_rate_target("edge", "cache hit 1KiB new connection per request", "edge 1KiB hits, a new connection each", 1.2)
     server_rate_target("edge", "miss path 10KiB (unique keys, 16 conns)", "edge miss throughput 10KiB", 1.3)
+    full = next((c for (g, c) in cases if g == "edge" and c.startswith("miss path 10KiB, full ")), None)
+    if full:
+        server_rate_target("edge", full, "edge miss throughput 10KiB, full cache (evicting)", 1.3)
     for size in ("1KiB", "100KiB", "1MiB"):
         case = next((c for (g, c) in cases if g == "edge" and c.startswith(f"miss {size} time to first byte")), None)
         m = find(cases, "edge", case, "meridian") if case else None
