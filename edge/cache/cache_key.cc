@@ -43,11 +43,27 @@ int collect_params(std::string_view q, QueryStringPolicy policy, const std::vect
     return static_cast<int>(n);
 }
 
-void append_escaped(char c, std::string* out) {
+// Appends `s` with the bytes a key escapes written as %XX (and a host lowercased), through a stack buffer: a byte at a
+// time into the string cost a capacity check per byte, most of the key's cost on a cache hit.
+template <bool kHost> void append_key_part(std::string_view s, std::string* out) {
     static constexpr char kHex[] = "0123456789ABCDEF";
-    out->push_back('%');
-    out->push_back(kHex[static_cast<unsigned char>(c) >> 4]);
-    out->push_back(kHex[static_cast<unsigned char>(c) & 15]);
+    char buf[256];
+    size_t n = 0;
+    for (char c : s) {
+        if (n > sizeof buf - 3) {
+            out->append(buf, n);
+            n = 0;
+        }
+        if (c == '%' || c == '?' || (kHost && c == '/')) {
+            buf[n] = '%';
+            buf[n + 1] = kHex[static_cast<unsigned char>(c) >> 4];
+            buf[n + 2] = kHex[static_cast<unsigned char>(c) & 15];
+            n += 3;
+        } else {
+            buf[n++] = (kHost && c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
+        }
+    }
+    out->append(buf, n);
 }
 
 void append_params(const std::array<std::string_view, kMaxKeyQueryParams>& params, int n, std::string* out) {
@@ -78,26 +94,24 @@ bool build_cache_key(std::string_view site_prefix, std::string_view host, std::s
                      std::string_view raw_query, QueryStringPolicy policy, const std::vector<std::string>& allowlist,
                      std::string* out) {
     out->clear();
+    out->reserve(site_prefix.size() + host.size() + path.size() + raw_query.size() + 16);
+    auto append_base = [&] {
+        out->append(site_prefix);
+        // '%', '?' and (in the host) '/' are escaped so that no host/path/query split can produce another request's
+        // key: "/a%3Fb" (a file named "a?b") must not share a key with "/a?b", nor Host "h/x" + "/p" with "h" + "/x/p".
+        append_key_part<true>(host, out);
+        append_key_part<false>(path, out);
+    };
+    // Without a query the parameter array (1 KiB of views to initialise) is not needed: the usual request for a
+    // static asset.
+    if (raw_query.empty() || policy == QueryStringPolicy::none) {
+        append_base();
+        return true;
+    }
     std::array<std::string_view, kMaxKeyQueryParams> params;
     int n = collect_params(raw_query, policy, allowlist, &params);
     if (n < 0) return false;
-    out->append(site_prefix);
-    // '%', '?' and (in the host) '/' are escaped so that no host/path/query split can produce another request's
-    // key: "/a%3Fb" (a file named "a?b") must not share a key with "/a?b", nor Host "h/x" + "/p" with "h" + "/x/p".
-    for (char c : host) {
-        if (c == '/' || c == '%' || c == '?') {
-            append_escaped(c, out);
-        } else {
-            out->push_back((c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c);
-        }
-    }
-    for (char c : path) {
-        if (c == '%' || c == '?') {
-            append_escaped(c, out);
-        } else {
-            out->push_back(c);
-        }
-    }
+    append_base();
     if (n > 0) {
         out->push_back('?');
         append_params(params, n, out);

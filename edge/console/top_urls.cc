@@ -18,10 +18,11 @@ void TopUrls::record(unsigned worker, std::string_view host, std::string_view pa
     size_t m = std::min(path.size(), sizeof key - n);
     if (m) std::memcpy(key + n, path.data(), m);
     std::string_view k(key, n + m);
+    uint64_t h = shared::HeavyHitters::hash(k);
     PerWorker& w = *workers_[worker];
     std::lock_guard lock(w.mu);
-    w.requests.add(k, 1);
-    w.bytes.add(k, bytes);
+    w.requests.add(k, h, 1);
+    w.bytes.add(k, h, bytes);
 }
 
 TopUrls::Top TopUrls::top(size_t n) const {

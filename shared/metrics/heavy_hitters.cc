@@ -23,6 +23,7 @@ bool heavier(const HeavyHitters::Item& a, const HeavyHitters::Item& b) {
 
 HeavyHitters::HeavyHitters(size_t capacity) : capacity_(capacity ? capacity : 1) {
     slots_.reset(new Slot[capacity_]);
+    counts_.reset(new uint64_t[capacity_]());
     size_t n = 1;
     while (n < capacity_ * 2)
         n <<= 1;
@@ -63,13 +64,31 @@ void HeavyHitters::index_erase(uint32_t slot) noexcept {
     index_[i] = 0;
 }
 
-void HeavyHitters::add(std::string_view key, uint64_t weight) noexcept {
+uint64_t HeavyHitters::hash(std::string_view key) noexcept {
+    return fnv1a(key.substr(0, kKeyMax));
+}
+
+uint32_t HeavyHitters::smallest() noexcept {
+    for (size_t k = 0; k < capacity_; ++k) {
+        uint32_t i = cursor_;
+        cursor_ = cursor_ + 1 == capacity_ ? 0 : cursor_ + 1;
+        if (counts_[i] <= min_hint_) return i;
+    }
+    // Every count has grown past the hint: one full scan finds the new minimum.
+    uint32_t slot = 0;
+    for (uint32_t i = 1; i < capacity_; ++i)
+        if (counts_[i] < counts_[slot]) slot = i;
+    min_hint_ = counts_[slot];
+    cursor_ = slot + 1 == capacity_ ? 0 : slot + 1;
+    return slot;
+}
+
+void HeavyHitters::add(std::string_view key, uint64_t h, uint64_t weight) noexcept {
     if (key.size() > kKeyMax) key = key.substr(0, kKeyMax);
     total_ += weight;
-    uint64_t h = fnv1a(key);
     size_t at = find(key, h);
     if (at < capacity_) {
-        slots_[at].count += weight;
+        counts_[at] += weight;
         return;
     }
     uint32_t slot;
@@ -77,18 +96,16 @@ void HeavyHitters::add(std::string_view key, uint64_t weight) noexcept {
     if (used_ < capacity_) {
         slot = static_cast<uint32_t>(used_++);
     } else {
-        // The smallest counter gives its place up. A scan, only for keys not kept: heavy keys are found above.
-        slot = 0;
-        for (uint32_t i = 1; i < capacity_; ++i)
-            if (slots_[i].count < slots_[slot].count) slot = i;
-        inherited = slots_[slot].count;
+        // The smallest counter gives its place up; only for keys not kept: heavy keys are found above.
+        slot = smallest();
+        inherited = counts_[slot];
         index_erase(slot);
     }
     Slot& s = slots_[slot];
     s.hash = h;
     s.len = static_cast<uint8_t>(key.size());
     if (!key.empty()) std::memcpy(s.key, key.data(), key.size());
-    s.count = inherited + weight;
+    counts_[slot] = inherited + weight;
     s.error = inherited;
     index_insert(slot);
 }
@@ -97,7 +114,7 @@ std::vector<HeavyHitters::Item> HeavyHitters::items() const {
     std::vector<Item> out;
     out.reserve(used_);
     for (size_t i = 0; i < used_; ++i)
-        out.push_back(Item{std::string(slots_[i].key, slots_[i].len), slots_[i].count, slots_[i].error});
+        out.push_back(Item{std::string(slots_[i].key, slots_[i].len), counts_[i], slots_[i].error});
     std::sort(out.begin(), out.end(), heavier);
     return out;
 }
@@ -105,6 +122,8 @@ std::vector<HeavyHitters::Item> HeavyHitters::items() const {
 void HeavyHitters::clear() noexcept {
     used_ = 0;
     total_ = 0;
+    min_hint_ = 0;
+    cursor_ = 0;
     std::fill(index_.get(), index_.get() + mask_ + 1, 0u);
 }
 

@@ -162,3 +162,37 @@ TEST_CASE("heavy hitters: merging per-worker sketches", "[shared][metrics][heavy
     CHECK(m2[1].key == "/x");
     CHECK(m2[1].count == 6);
 }
+
+TEST_CASE("heavy hitters: a new key always takes a smallest counter's place", "[shared][metrics][heavy_hitters]") {
+    shared::HeavyHitters h(4);
+    for (const char* k : {"/a", "/b", "/c"})
+        h.add(k, 5);
+    h.add("/d", 1);
+    auto count_of = [&](const std::string& key) {
+        for (const auto& it : h.items())
+            if (it.key == key) return it.count;
+        return uint64_t{0};
+    };
+    h.add("/e", 1); // takes /d's place (1): count 2, error 1
+    CHECK(count_of("/d") == 0);
+    CHECK(count_of("/e") == 2);
+    h.add("/f", 1); // the smallest is now /e (2), not one of the 5s: a remembered minimum must not mislead
+    CHECK(count_of("/e") == 0);
+    CHECK(count_of("/f") == 3);
+    CHECK(count_of("/a") == 5);
+    CHECK(count_of("/b") == 5);
+    CHECK(count_of("/c") == 5);
+    // Equal counters: a stream of new keys replaces one of the smallest each time, and every counter stays within
+    // one of the others (a scan that kept taking the same slot would grow it alone).
+    shared::HeavyHitters u(8);
+    for (int i = 0; i < 8000; ++i)
+        u.add("/u" + std::to_string(i), 1);
+    auto items = u.items();
+    REQUIRE(items.size() == 8);
+    CHECK(items.front().count - items.back().count <= 1);
+    CHECK(u.total() == 8000);
+    h.clear();
+    h.add("/x", 3);
+    CHECK(h.items().size() == 1);
+    CHECK(h.items()[0].count == 3);
+}
