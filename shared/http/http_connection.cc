@@ -184,6 +184,17 @@ bool HttpConnection::write_wire(std::string data, bool is_request) {
         if (is_request && request_writes_ == 0) request_written_ = true;
         return true;
     }
+    // A request usually fits the socket buffer: written here at once it needs no request object and no completion
+    // callback, whose pass through libuv's pending queue also re-armed the socket (an epoll_ctl per origin request).
+    // Anything left, or an error, takes the queued path below, which reports errors as it always did.
+    // (libuv refuses, UV_EAGAIN, while the TCP connect is in progress or earlier writes are queued.)
+    uv_buf_t now = uv_buf_init(data.data(), unsigned(data.size()));
+    int n = uv_try_write(reinterpret_cast<uv_stream_t*>(&tcp_), &now, 1);
+    if (n == static_cast<int>(data.size())) {
+        if (is_request && request_writes_ == 0) request_written_ = true;
+        return true;
+    }
+    if (n > 0) data.erase(0, static_cast<size_t>(n));
     auto* w = new WriteReq;
     w->data = std::move(data);
     w->conn = this;
