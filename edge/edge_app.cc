@@ -14,6 +14,7 @@
 #include "edge/proxy/proxy_handler.h"
 #include "edge/server/h2_session.h"
 #include "edge/server/http_server.h"
+#include "edge/server/listener.h"
 #include "edge/server/loop_proxy_io.h"
 #include "edge/server/viewer_tls.h"
 #include "shared/log/log.h"
@@ -144,6 +145,12 @@ void EdgeApp::register_metrics(shared::MetricsRegistry& m) {
         const std::atomic<uint64_t>* v = c.v;
         m.counter_fn(c.name, c.help, "", [v] { return static_cast<double>(v->load(std::memory_order_relaxed)); });
     }
+    m.counter_fn("meridian_edge_connections_reclaimed_total",
+                 "Idle viewer connections closed at max_connections to let a new one in", "",
+                 [] { return static_cast<double>(conn_limit_stats().reclaimed.load(std::memory_order_relaxed)); });
+    m.counter_fn("meridian_edge_connections_refused_total",
+                 "New viewer connections closed at once at max_connections (none was idle)", "",
+                 [] { return static_cast<double>(conn_limit_stats().refused.load(std::memory_order_relaxed)); });
     m.gauge_fn("meridian_edge_http2_open_connections", "Open HTTP/2 viewer connections", "",
                [] { return static_cast<double>(h2_stats().open_connections.load(std::memory_order_relaxed)); });
     m.counter_fn("meridian_edge_tls_handshakes_total", "TLS handshakes completed on the HTTPS listeners", "",

@@ -1180,6 +1180,12 @@ void ClientConn::close_when_idle() {
     if (!in_request_) close(); // also ends a lingering close
 }
 
+bool ClientConn::idle_since(uint64_t* since) const {
+    if (closing_ || h2_ || holds_ != 0 || output_pending() || phase() != Phase::idle) return false;
+    *since = last_activity_ms_;
+    return true;
+}
+
 void ClientConn::close() {
     if (closing_) return;
     closing_ = true;
@@ -1249,6 +1255,7 @@ void ConnSet::add(ClientConn* c) {
 }
 
 void ConnSet::remove(ClientConn* c) {
+    if (cursor_ == c) cursor_ = c->next_;
     if (c->prev_)
         c->prev_->next_ = c->next_;
     else if (head_ == c)
@@ -1258,6 +1265,24 @@ void ConnSet::remove(ClientConn* c) {
     if (c->next_) c->next_->prev_ = c->prev_;
     c->prev_ = c->next_ = nullptr;
     --count_;
+}
+
+bool ConnSet::reclaim_idle() {
+    ClientConn* oldest = nullptr;
+    uint64_t oldest_at = UINT64_MAX;
+    ClientConn* c = cursor_ ? cursor_ : head_;
+    for (size_t n = 0; c && n < kReclaimScan && n < count_; ++n) {
+        uint64_t since;
+        if (c->idle_since(&since) && since < oldest_at) {
+            oldest = c;
+            oldest_at = since;
+        }
+        c = c->next_ ? c->next_ : head_;
+    }
+    cursor_ = c;
+    if (!oldest) return false;
+    oldest->close_when_idle(); // idle: closes now (and leaves the set)
+    return true;
 }
 
 void ConnSet::drain() {

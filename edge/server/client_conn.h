@@ -89,6 +89,8 @@ class ClientConn final : public Viewer, public H2Transport {
     uint64_t queued_bytes() const { return queued_bytes_; }
     // Server drain: close when idle, or after the current response.
     void close_when_idle();
+    // An HTTP/1 connection between requests (or one that never sent a byte): true, with when it last did something.
+    bool idle_since(uint64_t* since) const;
     bool http2() const { return h2_ != nullptr; }
 
     uv_loop_t* loop() const { return tcp_.loop; }
@@ -301,9 +303,16 @@ class ConnSet {
     // reconnects under the new [http2] settings (nginx's old workers do the same); HTTP/1.1 connections go on.
     void goaway_http2();
     uint64_t next_id() { return ++last_id_; }
+    // At max_connections: closes the connection idle the longest among the next kReclaimScan (from where the last
+    // look ended), as nginx reuses keep-alive connections when it runs out: a new viewer gets in, and a crowd of
+    // idle or silent connections cannot keep everyone else out until their timeouts. False when none looked at was
+    // idle (then the new connection is the one turned away).
+    bool reclaim_idle();
+    static constexpr size_t kReclaimScan = 64;
 
   private:
     ClientConn* head_ = nullptr;
+    ClientConn* cursor_ = nullptr; // where reclaim_idle() looks next (null: from the head)
     size_t count_ = 0;
     uint64_t last_id_ = 0;
 };

@@ -37,11 +37,20 @@ void Listener::on_close(uv_handle_t* h) noexcept {
     delete static_cast<Listener*>(h->data);
 }
 
+ConnLimitStats& conn_limit_stats() {
+    static ConnLimitStats s;
+    return s;
+}
+
 void Listener::on_connection(uv_stream_t* server, int status) noexcept {
     auto* l = static_cast<Listener*>(server->data);
     if (status < 0 || l->closed_) return;
-    if (l->conns_->size() >= *l->max_connections_) {
-        // Over the limit: accept and close at once, so the client sees a close instead of waiting in the backlog.
+    if (l->conns_->size() >= *l->max_connections_ && l->conns_->reclaim_idle()) {
+        conn_limit_stats().reclaimed.fetch_add(1, std::memory_order_relaxed);
+    } else if (l->conns_->size() >= *l->max_connections_) {
+        // Nothing idle to give way: accept and close at once, so the client sees a close instead of waiting in the
+        // backlog.
+        conn_limit_stats().refused.fetch_add(1, std::memory_order_relaxed);
         auto* t = new uv_tcp_t;
         uv_tcp_init(server->loop, t);
         uv_accept(server, reinterpret_cast<uv_stream_t*>(t));

@@ -1,10 +1,12 @@
 // A listening socket of one worker (SO_REUSEPORT, so every worker has its own and the kernel spreads connections).
-// Accepted connections become ClientConns in the worker's ConnSet; beyond max_connections they are closed at once.
+// Accepted connections become ClientConns in the worker's ConnSet. At max_connections a new connection closes the
+// longest-idle one it finds (ConnSet::reclaim_idle), or, when none is idle, is itself closed at once.
 // Thread: the worker loop only. Created with open(); close() frees it after the loop ran the close callback.
 #pragma once
 
 #include <uv.h>
 
+#include <atomic>
 #include <cstdint>
 
 #include "edge/server/client_conn.h"
@@ -26,6 +28,13 @@ inline constexpr int kDeferAcceptSeconds = 1;
 // Past the bound a connection waits for epoll as without deferral. 64 is what the parser's storage pool keeps (the
 // connections closed in a turn keep theirs until the turn ends).
 inline constexpr unsigned kEagerReadsPerTurn = 64;
+
+// What max_connections did, all workers (the edge's metrics).
+struct ConnLimitStats {
+    std::atomic<uint64_t> reclaimed{0}; // idle connections closed to let a new one in
+    std::atomic<uint64_t> refused{0};   // new connections closed at once: none was idle
+};
+ConnLimitStats& conn_limit_stats();
 
 class Listener {
   public:

@@ -288,21 +288,36 @@ TEST_CASE("bad requests are rejected with the parser's status and the connection
     CHECK(st.close_rc == 0);
 }
 
-TEST_CASE("connections beyond max_connections are closed at once", "[edge][server]") {
+TEST_CASE("at max_connections a new connection closes an idle one, else it is closed at once", "[edge][server]") {
     ServerThread st(1);
     int first = connect_to(st.port);
     REQUIRE(first >= 0);
     send_all(first, "GET /a HTTP/1.1\r\nHost: a\r\n\r\n");
     std::string a = read_until(first, 39);
+    // The first is idle between requests: the second takes its place (nginx reuses keep-alive connections so).
     int second = connect_to(st.port);
     REQUIRE(second >= 0);
     send_all(second, "GET /b HTTP/1.1\r\nHost: a\r\n\r\n");
-    std::string b = read_until(second, 1 << 20); // closed without an answer
+    std::string b = read_until(second, 39);
+    std::string first_rest = read_until(first, 1 << 20); // closed by the server, without another byte
+    // The second is mid-request (half a head): not idle, so a third is the one turned away.
+    send_all(second, "GET /c HTTP/1.1\r\n");
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    int third = connect_to(st.port);
+    REQUIRE(third >= 0);
+    send_all(third, "GET /d HTTP/1.1\r\nHost: a\r\n\r\n");
+    std::string d = read_until(third, 1 << 20); // closed without an answer
+    send_all(second, "Host: a\r\n\r\n");
+    std::string c = read_until(second, 39);
+    close(third);
     close(second);
     close(first);
     st.finish();
     CHECK(a == "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n/a");
-    CHECK(b.empty());
+    CHECK(b == "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n/b");
+    CHECK(first_rest.empty());
+    CHECK(d.empty());
+    CHECK(c == "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n/c");
     CHECK(st.close_rc == 0);
 }
 
