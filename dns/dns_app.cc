@@ -317,7 +317,10 @@ void DnsApp::register_metrics(shared::MetricsRegistry& m) {
     ids_.rate_limited = m.counter("meridian_dns_rate_limited_total", "responses dropped or slipped by RRL");
     ids_.udp_send_errors = m.counter("meridian_dns_udp_send_errors_total", "UDP answers the kernel did not take");
     ids_.tcp_connections = m.gauge("meridian_dns_tcp_connections", "open DNS TCP connections");
-    ids_.tcp_refused = m.counter("meridian_dns_tcp_refused_total", "TCP connections closed at the connection limit");
+    ids_.tcp_refused = m.counter("meridian_dns_tcp_refused_total",
+                                 "New TCP connections closed at once at a connection limit (none idle to close)");
+    ids_.tcp_reclaimed = m.counter("meridian_dns_tcp_reclaimed_total",
+                                   "Idle TCP connections closed at max_tcp_connections to let a new one in");
     ids_.axfr = m.counter("meridian_dns_axfr_total", "zone transfers served");
     ids_.axfr_refused = m.counter("meridian_dns_axfr_refused_total", "zone transfers refused");
     ids_.axfr_failed = m.counter("meridian_dns_axfr_failed_total", "zone transfers that did not complete");

@@ -48,7 +48,8 @@ struct ServerMetricIds {
     static constexpr uint16_t kTypes[] = {1, 2, 5, 6, 12, 15, 16, 28, 33, 35, 43, 44, 52, 64, 65, 252, 255, 257};
     std::array<shared::MetricId, std::size(kTypes) + 1> by_qtype{};
     shared::MetricId udp = 0, tcp = 0, dropped = 0, truncated = 0, rate_limited = 0, udp_send_errors = 0;
-    shared::MetricId tcp_connections = 0, tcp_refused = 0, axfr = 0, axfr_refused = 0, axfr_failed = 0;
+    shared::MetricId tcp_connections = 0, tcp_refused = 0, tcp_reclaimed = 0, axfr = 0, axfr_refused = 0,
+                     axfr_failed = 0;
     shared::MetricId tcp_timeouts = 0; // connections closed by tcp_query_timeout, tcp_write_timeout or transfer_timeout
     shared::MetricId latency = 0;
 };

@@ -187,7 +187,7 @@ void TcpServer::on_connection(uv_stream_t* s, int status) noexcept {
         return;
     }
     const ServiceSettings& st = self->svc_.settings();
-    if (self->conns_.size() >= st.max_tcp_connections) return refuse();
+    if (self->conns_.size() >= st.max_tcp_connections && !self->reclaim_idle()) return refuse();
     shared::accepted_peer(&c->tcp, &c->peer);
     if (self->sources_) {
         if (!self->sources_->acquire(c->peer_sa(), st.max_tcp_connections_per_address)) return refuse();
@@ -226,6 +226,24 @@ void TcpServer::read_now(Conn* c) {
     if (errno != EAGAIN && errno != EWOULDBLOCK) return close_conn(c, "read error");
     update_reading(c);
     arm_timer(c);
+}
+
+bool TcpServer::reclaim_idle() {
+    Conn* oldest = nullptr;
+    size_t n = conns_.size();
+    for (size_t k = 0; k < kReclaimScan && k < n; ++k) {
+        Conn* c = conns_[(reclaim_at_ + k) % n];
+        if (c->closing || c->in_len != 0 || c->writing_now || !c->out.empty() || c->xfr) continue;
+        // An answer counts as pending until the client acknowledged it, which only a sample (one ioctl) tells.
+        if (!c->ack.settled()) c->sample_progress(uv_now(loop_));
+        if (c->output_pending()) continue;
+        if (!oldest || c->last_active < oldest->last_active) oldest = c;
+    }
+    reclaim_at_ = n ? (reclaim_at_ + kReclaimScan) % n : 0;
+    if (!oldest) return false;
+    svc_.metrics()->inc(svc_.worker(), svc_.ids().tcp_reclaimed);
+    close_conn(oldest, "idle connection closed at max_tcp_connections");
+    return true;
 }
 
 void TcpServer::close_conn(Conn* c, const char* why) {

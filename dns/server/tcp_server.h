@@ -59,6 +59,11 @@ class TcpServer {
     // First read of a just-accepted connection, straight from the socket (its query is usually there already).
     void read_now(Conn* c);
     void close_conn(Conn* c, const char* why);
+    // At max_tcp_connections: closes the connection idle the longest (no query in its input, nothing to write, no
+    // transfer) among the next kReclaimScan from where the last look ended, so the new one, whose query is usually
+    // waiting, is answered; RFC 7766 §6.2.3 lets a server close idle connections. False when none was idle.
+    bool reclaim_idle();
+    static constexpr size_t kReclaimScan = 64;
     void process(Conn* c);
     void append(Conn* c, const uint8_t* msg, size_t len);
     void flush(Conn* c);
@@ -82,6 +87,7 @@ class TcpServer {
     bool initialized_ = false;
     bool closing_ = false;
     std::vector<Conn*> conns_;
+    size_t reclaim_at_ = 0;   // where reclaim_idle() looks next in conns_
     uv_check_t turn_check_{}; // counts loop turns (turn_), after each poll
     uv_idle_t resume_{};      // active while connections wait in deferred_
     uint64_t turn_ = 0;

@@ -160,22 +160,53 @@ def main():
               % (time.time() - t0))
         c.close()
 
-        # Connection limit 3: a fourth is closed at once without an answer, the others still work. Each asks first:
-        # the kernel holds a connection that has not (deferred accept).
-        conns = [socket.create_connection(("127.0.0.1", port), timeout=3) for _ in range(3)]
-        check(all(tcp_ask(c, 71 + i) for i, c in enumerate(conns)), "three TCP connections answered")
+        # Connection limit 3. Each asks first: the kernel holds a connection that has not (deferred accept).
+        conns = []
+        answered = 0
+        for i in range(3):
+            conns.append(socket.create_connection(("127.0.0.1", port), timeout=3))
+            answered += tcp_ask(conns[-1], 71 + i)
+            time.sleep(0.02)  # so conns[0] is the one idle the longest
+        check(answered == 3, "three TCP connections answered")
+        # At the limit a fourth connection closes the longest-idle one (RFC 7766 §6.2.3) and is answered.
         extra = socket.create_connection(("127.0.0.1", port), timeout=3)
-        q = build_query("web.example.test.", 1, qid=76)
-        extra.sendall(struct.pack("!H", len(q)) + q)
+        check(tcp_ask(extra, 76), "a fourth TCP connection at max_tcp_connections=3 is answered")
         try:
-            got = extra.recv(10)
+            first_gone = conns[0].recv(10) == b""
+        except (ConnectionResetError, socket.timeout):
+            first_gone = False
+        check(first_gone, "the longest-idle connection was closed to make room for it")
+        # Every open connection mid-query (half a query sent): none is idle, so a fifth is closed at once.
+        q = build_query("web.example.test.", 1, qid=78)
+        framed = struct.pack("!H", len(q)) + q
+        busy = conns[1:] + [extra]
+        for c in busy:
+            c.sendall(framed[:7])
+        time.sleep(0.1)
+        fifth = socket.create_connection(("127.0.0.1", port), timeout=3)
+        fifth.sendall(framed)
+        try:
+            got = fifth.recv(10)
         except ConnectionResetError:
             got = b""
         except socket.timeout:
             got = None
-        check(got == b"", "fourth TCP connection refused at max_tcp_connections=3 (got %r)" % got)
-        check(tcp_ask(conns[0], 77), "connections under the limit still answered")
-        for c in conns + [extra]:
+        check(got == b"", "a fifth TCP connection is closed at once when no connection is idle (got %r)" % got)
+        whole = 0
+        for c in busy:
+            c.sendall(framed[7:])
+            buf = b""
+            try:
+                while len(buf) < 2 or len(buf) < 2 + struct.unpack("!H", buf[:2])[0]:
+                    chunk = c.recv(65536)
+                    if not chunk:
+                        break
+                    buf += chunk
+            except OSError:
+                pass
+            whole += len(buf) >= 4 and struct.unpack("!H", buf[2:4])[0] == 78
+        check(whole == 3, "the connections mid-query are answered once their queries are whole (%d of 3)" % whole)
+        for c in conns + [extra, fifth]:
             c.close()
         time.sleep(0.2)
 
@@ -224,6 +255,9 @@ def main():
         body = urllib.request.urlopen("http://127.0.0.1:%d/_meridian/metrics" % admin, timeout=5).read().decode()
         check('meridian_dns_queries_total{protocol="udp"}' in body, "metrics: queries by protocol")
         check('meridian_dns_responses_total{rcode="NOERROR"}' in body, "metrics: responses by rcode")
+        # The limit checks above: one idle connection closed to let the fourth in, the fifth turned away.
+        check("meridian_dns_tcp_reclaimed_total 1\n" in body and "meridian_dns_tcp_refused_total 1\n" in body,
+              "metrics: one connection reclaimed and one refused at max_tcp_connections")
         check('meridian_dns_zone_serial{zone="example.test."} 2026112503' in body, "metrics: zone serial after reload")
         check("meridian_dns_query_duration_seconds_bucket" in body, "metrics: latency histogram")
         qlog = open(os.path.join(tmp, "query.log")).read()
