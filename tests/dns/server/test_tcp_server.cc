@@ -1,0 +1,137 @@
+// TcpServer's read at the accept: with TCP_DEFER_ACCEPT every connection arrives with its query, and libuv accepts
+// the whole queue in one go. Only kEagerReadsPerTurn of a burst are answered inside that accept loop; the others are
+// answered through the normal read path in the turns after it, none lost. Driven on a real loop over loopback, one
+// turn at a time (UV_RUN_NOWAIT), so what a turn did is seen exactly.
+#include <catch2/catch.hpp>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include <uv.h>
+
+#include <vector>
+
+#include "dns/dns_test_util.h"
+#include "dns/server/query_service.h"
+#include "dns/server/tcp_server.h"
+#include "dns/wire/dns_constants.h"
+#include "shared/metrics/metrics.h"
+#include "shared/net/deferred_accept.h"
+
+using namespace dns;
+using namespace dns::test;
+
+namespace {
+
+int connect_to(int port) {
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    REQUIRE(fd >= 0);
+    sockaddr_in sa{};
+    sa.sin_family = AF_INET;
+    sa.sin_port = htons(static_cast<uint16_t>(port));
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    REQUIRE(connect(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) == 0);
+    return fd;
+}
+
+// The listening socket on `port` in this process (the server keeps its descriptor to itself).
+int listener_fd(int port) {
+    for (int fd = 3; fd < 4096; fd++) {
+        int on = 0;
+        socklen_t len = sizeof on;
+        if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &on, &len) != 0 || !on) continue;
+        sockaddr_in sa{};
+        socklen_t salen = sizeof sa;
+        if (getsockname(fd, reinterpret_cast<sockaddr*>(&sa), &salen) == 0 && sa.sin_family == AF_INET &&
+            ntohs(sa.sin_port) == port)
+            return fd;
+    }
+    return -1;
+}
+
+// Connections waiting in a listener's accept queue (TCP_INFO of a listening socket reports it as tcpi_unacked).
+unsigned accept_queue(int fd) {
+    tcp_info ti{};
+    socklen_t len = sizeof ti;
+    REQUIRE(getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) == 0);
+    return ti.tcpi_unacked;
+}
+
+bool readable(int fd) {
+    pollfd p{fd, POLLIN, 0};
+    return poll(&p, 1, 0) == 1 && (p.revents & POLLIN);
+}
+
+unsigned answered(const std::vector<int>& clients) {
+    unsigned n = 0;
+    for (int fd : clients)
+        n += readable(fd) ? 1 : 0;
+    return n;
+}
+
+} // namespace
+
+TEST_CASE("dns tcp server: a burst of new connections is answered at the accept only up to the turn's budget",
+          "[dns][server][tcp]") {
+    shared::MetricsRegistry metrics(1);
+    ServerMetricIds ids;
+    QueryService svc(0, 0, &metrics, &ids);
+    auto settings = std::make_shared<ServiceSettings>();
+    svc.update(std::shared_ptr<const ZoneDb>(&test_db(), [](const ZoneDb*) {}), settings);
+
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    TcpServer srv(svc, nullptr);
+    auto addr = shared::parse_socket_address("127.0.0.1:0", nullptr);
+    REQUIRE(addr);
+    REQUIRE(srv.start(&loop, *addr) == 0);
+    int port = srv.address().port();
+    int lfd = listener_fd(port);
+    REQUIRE(lfd >= 0);
+
+    const unsigned bound = shared::kEagerReadsPerTurn;
+    const unsigned burst = bound + bound / 2;
+    auto q = make_query("web.example.test", rrtype::A);
+    std::vector<uint8_t> framed{static_cast<uint8_t>(q.size() >> 8), static_cast<uint8_t>(q.size())};
+    framed.insert(framed.end(), q.begin(), q.end());
+    std::vector<int> clients;
+    for (unsigned i = 0; i < burst; i++) {
+        int fd = connect_to(port);
+        REQUIRE(send(fd, framed.data(), framed.size(), 0) == static_cast<ssize_t>(framed.size()));
+        clients.push_back(fd);
+    }
+    // All queued, each with its query (deferred accept queues a connection once its data came): one poll sees them all.
+    for (int i = 0; i < 1000 && accept_queue(lfd) < burst; i++)
+        usleep(1000);
+    REQUIRE(accept_queue(lfd) == burst);
+
+    // The turn that accepts the burst: libuv's accept loop takes every connection, and answers only the budget's.
+    uv_run(&loop, UV_RUN_NOWAIT);
+    CHECK(accept_queue(lfd) == 0);
+    CHECK(srv.connections() == burst);
+    usleep(20'000); // an answer written in that turn is in its client's socket long before this (loopback)
+    CHECK(answered(clients) == bound);
+
+    // The rest through the normal read path (their sockets are polled from the next turn on), none lost.
+    for (int turn = 0; turn < 100 && answered(clients) < burst; turn++) {
+        uv_run(&loop, UV_RUN_NOWAIT);
+        usleep(1000);
+    }
+    CHECK(answered(clients) == burst);
+    for (int fd : clients) {
+        uint8_t buf[512];
+        ssize_t n = recv(fd, buf, sizeof buf, 0);
+        REQUIRE(n > 2 + 12);
+        CHECK(size_t((buf[0] << 8) | buf[1]) == size_t(n - 2)); // one whole framed answer
+        CHECK(buf[2] == framed[2]);                             // to this query (its id)
+        CHECK(buf[3] == framed[3]);
+        close(fd);
+    }
+
+    srv.close();
+    uv_run(&loop, UV_RUN_DEFAULT);
+    CHECK(uv_loop_close(&loop) == 0);
+}
