@@ -6,8 +6,6 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
-#include <netinet/tcp.h>
-#include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 #include <uv.h>
@@ -20,6 +18,7 @@
 #include "dns/wire/dns_constants.h"
 #include "shared/metrics/metrics.h"
 #include "shared/net/deferred_accept.h"
+#include "support/accept_queue.h"
 
 using namespace dns;
 using namespace dns::test;
@@ -35,41 +34,6 @@ int connect_to(int port) {
     sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     REQUIRE(connect(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) == 0);
     return fd;
-}
-
-// The listening socket on `port` in this process (the server keeps its descriptor to itself).
-int listener_fd(int port) {
-    for (int fd = 3; fd < 4096; fd++) {
-        int on = 0;
-        socklen_t len = sizeof on;
-        if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &on, &len) != 0 || !on) continue;
-        sockaddr_in sa{};
-        socklen_t salen = sizeof sa;
-        if (getsockname(fd, reinterpret_cast<sockaddr*>(&sa), &salen) == 0 && sa.sin_family == AF_INET &&
-            ntohs(sa.sin_port) == port)
-            return fd;
-    }
-    return -1;
-}
-
-// Connections waiting in a listener's accept queue (TCP_INFO of a listening socket reports it as tcpi_unacked).
-unsigned accept_queue(int fd) {
-    tcp_info ti{};
-    socklen_t len = sizeof ti;
-    REQUIRE(getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) == 0);
-    return ti.tcpi_unacked;
-}
-
-bool readable(int fd) {
-    pollfd p{fd, POLLIN, 0};
-    return poll(&p, 1, 0) == 1 && (p.revents & POLLIN);
-}
-
-unsigned answered(const std::vector<int>& clients) {
-    unsigned n = 0;
-    for (int fd : clients)
-        n += readable(fd) ? 1 : 0;
-    return n;
 }
 
 } // namespace
@@ -89,7 +53,7 @@ TEST_CASE("dns tcp server: a burst of new connections is answered at the accept 
     REQUIRE(addr);
     REQUIRE(srv.start(&loop, *addr) == 0);
     int port = srv.address().port();
-    int lfd = listener_fd(port);
+    int lfd = test_support::listener_fd(port);
     REQUIRE(lfd >= 0);
 
     const unsigned bound = shared::kEagerReadsPerTurn;
@@ -104,23 +68,21 @@ TEST_CASE("dns tcp server: a burst of new connections is answered at the accept 
         clients.push_back(fd);
     }
     // All queued, each with its query (deferred accept queues a connection once its data came): one poll sees them all.
-    for (int i = 0; i < 1000 && accept_queue(lfd) < burst; i++)
-        usleep(1000);
-    REQUIRE(accept_queue(lfd) == burst);
+    REQUIRE(test_support::wait_accept_queue(lfd, burst) == burst);
 
     // The turn that accepts the burst: libuv's accept loop takes every connection, and answers only the budget's.
     uv_run(&loop, UV_RUN_NOWAIT);
-    CHECK(accept_queue(lfd) == 0);
+    CHECK(test_support::accept_queue(lfd) == 0);
     CHECK(srv.connections() == burst);
     usleep(20'000); // an answer written in that turn is in its client's socket long before this (loopback)
-    CHECK(answered(clients) == bound);
+    CHECK(test_support::readable_count(clients) == bound);
 
     // The rest through the normal read path (their sockets are polled from the next turn on), none lost.
-    for (int turn = 0; turn < 100 && answered(clients) < burst; turn++) {
+    for (int turn = 0; turn < 100 && test_support::readable_count(clients) < burst; turn++) {
         uv_run(&loop, UV_RUN_NOWAIT);
         usleep(1000);
     }
-    CHECK(answered(clients) == burst);
+    CHECK(test_support::readable_count(clients) == burst);
     for (int fd : clients) {
         uint8_t buf[512];
         ssize_t n = recv(fd, buf, sizeof buf, 0);

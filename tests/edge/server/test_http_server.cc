@@ -19,6 +19,8 @@
 
 #include "edge/server/http_server.h"
 #include "shared/net/address.h"
+#include "shared/net/deferred_accept.h"
+#include "support/accept_queue.h"
 
 using namespace edge;
 
@@ -491,5 +493,50 @@ TEST_CASE("deferred accept: a request that came with the connection is answered 
     uv_run(&loop, UV_RUN_DEFAULT);
     server.reset();
     CHECK(got == "HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\n/now<EOF>");
+    CHECK(uv_loop_close(&loop) == 0);
+}
+
+TEST_CASE("deferred accept: of a burst of new connections, only the turn's budget is answered at the accept",
+          "[edge][server]") {
+    // libuv accepts the whole queue in one turn; answering every connection there would let a stream of
+    // one-request clients hold the worker in its accept loop. The rest wait for epoll, and all are answered.
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    TestHandler handler(&loop);
+    ConnSettings settings;
+    uint32_t max_conns = 1000;
+    auto server = std::make_unique<HttpServer>(&loop, &handler, &settings, &max_conns);
+    auto addr = shared::parse_socket_address("127.0.0.1:0", nullptr);
+    REQUIRE(addr);
+    REQUIRE(server->listen(*addr, nullptr, true) == 0);
+    int port = server->addresses().at(0).port();
+    int lfd = test_support::listener_fd(port);
+    REQUIRE(lfd >= 0);
+    const unsigned bound = shared::kEagerReadsPerTurn, burst = bound + bound / 2;
+    std::vector<int> clients;
+    for (unsigned i = 0; i < burst; i++) {
+        int fd = connect_to(port);
+        REQUIRE(fd >= 0);
+        send_all(fd, "GET /now HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n");
+        clients.push_back(fd);
+    }
+    REQUIRE(test_support::wait_accept_queue(lfd, burst) == burst);
+
+    uv_run(&loop, UV_RUN_NOWAIT);
+    CHECK(test_support::accept_queue(lfd) == 0);
+    usleep(20'000); // an answer written in that turn is in its client's socket long before this (loopback)
+    CHECK(test_support::readable_count(clients) == bound);
+    for (int turn = 0; turn < 100 && test_support::readable_count(clients) < burst; turn++) {
+        uv_run(&loop, UV_RUN_NOWAIT);
+        usleep(1000);
+    }
+    CHECK(test_support::readable_count(clients) == burst);
+    for (int fd : clients) {
+        CHECK(read_until(fd, 1 << 20) == "HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\n/now");
+        close(fd);
+    }
+    server->shutdown(0, nullptr, [] {});
+    uv_run(&loop, UV_RUN_DEFAULT);
+    server.reset();
     CHECK(uv_loop_close(&loop) == 0);
 }
