@@ -144,7 +144,7 @@ int TcpServer::start(uv_loop_t* loop, const shared::SocketAddress& addr) {
     eager_reads_.init(loop);
     // A DNS client speaks first, so the kernel holds a connection until its query arrives: the listener wakes once
     // per connection with the query readable, and read_now() answers it without a poll round trip. A client that
-    // sends nothing is accepted after about kDeferAcceptSeconds and then meets tcp_idle_timeout as before.
+    // sends nothing is accepted after about shared::kDeferAcceptSeconds and then meets tcp_idle_timeout as before.
     int rc = shared::tcp_listen_reuseport(loop, &listener_, addr, shared::kListenBacklog, on_connection,
                                           shared::kDeferAcceptSeconds);
     initialized_ = true;
