@@ -4,10 +4,7 @@
 // turn at a time (UV_RUN_NOWAIT), so what a turn did is seen exactly.
 #include <catch2/catch.hpp>
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <sys/socket.h>
-#include <unistd.h>
 #include <uv.h>
 
 #include <vector>
@@ -18,25 +15,10 @@
 #include "dns/wire/dns_constants.h"
 #include "shared/metrics/metrics.h"
 #include "shared/net/deferred_accept.h"
-#include "support/accept_queue.h"
+#include "support/accept_burst.h"
 
 using namespace dns;
 using namespace dns::test;
-
-namespace {
-
-int connect_to(int port) {
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    REQUIRE(fd >= 0);
-    sockaddr_in sa{};
-    sa.sin_family = AF_INET;
-    sa.sin_port = htons(static_cast<uint16_t>(port));
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    REQUIRE(connect(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) == 0);
-    return fd;
-}
-
-} // namespace
 
 TEST_CASE("dns tcp server: a burst of new connections is answered at the accept only up to the turn's budget",
           "[dns][server][tcp]") {
@@ -53,44 +35,28 @@ TEST_CASE("dns tcp server: a burst of new connections is answered at the accept 
     REQUIRE(addr);
     REQUIRE(srv.start(&loop, *addr) == 0);
     int port = srv.address().port();
-    int lfd = test_support::listener_fd(port);
-    REQUIRE(lfd >= 0);
 
     const unsigned bound = shared::kEagerReadsPerTurn;
     const unsigned burst = bound + bound / 2;
     auto q = make_query("web.example.test", rrtype::A);
     std::vector<uint8_t> framed{static_cast<uint8_t>(q.size() >> 8), static_cast<uint8_t>(q.size())};
     framed.insert(framed.end(), q.begin(), q.end());
-    std::vector<int> clients;
-    for (unsigned i = 0; i < burst; i++) {
-        int fd = connect_to(port);
-        REQUIRE(send(fd, framed.data(), framed.size(), 0) == static_cast<ssize_t>(framed.size()));
-        clients.push_back(fd);
-    }
-    // All queued, each with its query (deferred accept queues a connection once its data came): one poll sees them all.
-    REQUIRE(test_support::wait_accept_queue(lfd, burst) == burst);
+    test_support::AcceptBurst b;
+    REQUIRE(b.open(port, burst, framed.data(), framed.size()));
 
     // The turn that accepts the burst: libuv's accept loop takes every connection, and answers only the budget's.
-    uv_run(&loop, UV_RUN_NOWAIT);
-    CHECK(test_support::accept_queue(lfd) == 0);
+    CHECK(b.run_turn(&loop) == bound);
+    CHECK(b.queued() == 0);
     CHECK(srv.connections() == burst);
-    usleep(20'000); // an answer written in that turn is in its client's socket long before this (loopback)
-    CHECK(test_support::readable_count(clients) == bound);
-
     // The rest through the normal read path (their sockets are polled from the next turn on), none lost.
-    for (int turn = 0; turn < 100 && test_support::readable_count(clients) < burst; turn++) {
-        uv_run(&loop, UV_RUN_NOWAIT);
-        usleep(1000);
-    }
-    CHECK(test_support::readable_count(clients) == burst);
-    for (int fd : clients) {
+    CHECK(b.run_until_answered(&loop) == burst);
+    for (int fd : b.clients) {
         uint8_t buf[512];
         ssize_t n = recv(fd, buf, sizeof buf, 0);
         REQUIRE(n > 2 + 12);
         CHECK(size_t((buf[0] << 8) | buf[1]) == size_t(n - 2)); // one whole framed answer
         CHECK(buf[2] == framed[2]);                             // to this query (its id)
         CHECK(buf[3] == framed[3]);
-        close(fd);
     }
 
     srv.close();

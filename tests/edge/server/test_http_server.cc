@@ -20,7 +20,7 @@
 #include "edge/server/http_server.h"
 #include "shared/net/address.h"
 #include "shared/net/deferred_accept.h"
-#include "support/accept_queue.h"
+#include "support/accept_burst.h"
 
 using namespace edge;
 
@@ -190,15 +190,8 @@ struct ServerThread {
 
 // A connection to the test server; `rcvbuf` > 0 shrinks its receive buffer so the server's writes stop part-way.
 int connect_to(int port, int rcvbuf = 0) {
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in sa{};
-    sa.sin_family = AF_INET;
-    sa.sin_port = htons(static_cast<uint16_t>(port));
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (connect(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0) {
-        close(fd);
-        return -1;
-    }
+    int fd = test_support::connect_loopback(port);
+    if (fd < 0) return -1;
     timeval tv{5, 0};
     setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
     if (rcvbuf > 0) setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
@@ -510,31 +503,16 @@ TEST_CASE("deferred accept: of a burst of new connections, only the turn's budge
     REQUIRE(addr);
     REQUIRE(server->listen(*addr, nullptr, true) == 0);
     int port = server->addresses().at(0).port();
-    int lfd = test_support::listener_fd(port);
-    REQUIRE(lfd >= 0);
     const unsigned bound = shared::kEagerReadsPerTurn, burst = bound + bound / 2;
-    std::vector<int> clients;
-    for (unsigned i = 0; i < burst; i++) {
-        int fd = connect_to(port);
-        REQUIRE(fd >= 0);
-        send_all(fd, "GET /now HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n");
-        clients.push_back(fd);
-    }
-    REQUIRE(test_support::wait_accept_queue(lfd, burst) == burst);
+    const std::string request = "GET /now HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n";
+    test_support::AcceptBurst b;
+    REQUIRE(b.open(port, burst, request.data(), request.size()));
 
-    uv_run(&loop, UV_RUN_NOWAIT);
-    CHECK(test_support::accept_queue(lfd) == 0);
-    usleep(20'000); // an answer written in that turn is in its client's socket long before this (loopback)
-    CHECK(test_support::readable_count(clients) == bound);
-    for (int turn = 0; turn < 100 && test_support::readable_count(clients) < burst; turn++) {
-        uv_run(&loop, UV_RUN_NOWAIT);
-        usleep(1000);
-    }
-    CHECK(test_support::readable_count(clients) == burst);
-    for (int fd : clients) {
+    CHECK(b.run_turn(&loop) == bound);
+    CHECK(b.queued() == 0);
+    CHECK(b.run_until_answered(&loop) == burst);
+    for (int fd : b.clients)
         CHECK(read_until(fd, 1 << 20) == "HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\n/now");
-        close(fd);
-    }
     server->shutdown(0, nullptr, [] {});
     uv_run(&loop, UV_RUN_DEFAULT);
     server.reset();
