@@ -20,9 +20,9 @@ inline constexpr int kDeferAcceptSeconds = 1;
 // the queue is empty, calling the connection callback for each; a connection answered inside that loop lets its
 // client connect again at once, so without a bound a stream of one-request clients keeps the worker in the accept
 // loop while its established connections, timers and origin sockets wait. Past the bound a connection is left to the
-// normal read path (epoll at the next poll), as without deferral. 64: the edge's connection buffer pool keeps 64
-// free buffers (the connections closed in a turn keep theirs until the turn ends), and 64 answers are a few hundred
-// microseconds of a worker's turn.
+// normal read path (epoll at the next poll), as without deferral. 64: the edge's parser storage and connection buffer
+// pools each keep 64 free (the connections closed in a turn keep theirs until the turn ends), and 64 answers are a
+// few hundred microseconds of a worker's turn.
 inline constexpr unsigned kEagerReadsPerTurn = 64;
 
 // The budget of reads at the accept for one listener: take() says whether the connection just accepted may be read
