@@ -141,12 +141,12 @@ int TcpServer::start(uv_loop_t* loop, const shared::SocketAddress& addr) {
     uv_unref(reinterpret_cast<uv_handle_t*>(&turn_check_)); // counting turns keeps no loop alive
     uv_idle_init(loop, &resume_);
     resume_.data = this;
-    // A DNS client speaks first, so the kernel holds a connection until its query arrives (nginx's `listen ...
-    // deferred`): the listener wakes once per connection with the query readable, and read_now() answers it without
-    // a poll round trip. One second, as nginx: a client that sends nothing is accepted after one SYN-ACK
-    // retransmission and then meets tcp_idle_timeout as before.
+    eager_reads_.init(loop);
+    // A DNS client speaks first, so the kernel holds a connection until its query arrives: the listener wakes once
+    // per connection with the query readable, and read_now() answers it without a poll round trip. A client that
+    // sends nothing is accepted after about shared::kDeferAcceptSeconds and then meets tcp_idle_timeout as before.
     int rc = shared::tcp_listen_reuseport(loop, &listener_, addr, shared::kListenBacklog, on_connection,
-                                          kDeferAcceptSeconds);
+                                          shared::kDeferAcceptSeconds);
     initialized_ = true;
     listener_.data = this;
     return rc;
@@ -162,6 +162,7 @@ void TcpServer::close() {
         uv_close(reinterpret_cast<uv_handle_t*>(&listener_), nullptr);
         uv_close(reinterpret_cast<uv_handle_t*>(&turn_check_), nullptr);
         uv_close(reinterpret_cast<uv_handle_t*>(&resume_), nullptr);
+        eager_reads_.close(nullptr, nullptr);
     }
     auto conns = conns_;
     for (Conn* c : conns)
@@ -200,7 +201,11 @@ void TcpServer::on_connection(uv_stream_t* s, int status) noexcept {
     c->last_active = uv_now(self->loop_);
     self->conns_.push_back(c);
     self->svc_.metrics()->gauge_add(self->svc_.worker(), self->svc_.ids().tcp_connections, 1);
-    self->read_now(c);
+    // libuv accepts until the queue is empty: answering every connection here would let a flood of one-query
+    // connections hold the worker in this loop. Past the turn's budget the query waits for epoll.
+    if (self->eager_reads_.take()) return self->read_now(c);
+    self->update_reading(c);
+    self->arm_timer(c);
 }
 
 void TcpServer::read_now(Conn* c) {

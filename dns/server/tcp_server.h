@@ -12,8 +12,9 @@
 // address are limited across workers. Each connection answers at most a few queries per loop turn before the
 // others get theirs, so pipelining clients cannot delay a new one by a whole backlog. Zone transfers are produced
 // message by message as the client drains them. The listener defers accepting a connection until its client sent
-// something (TCP_DEFER_ACCEPT, kDeferAcceptSeconds), and the first read happens right after the accept. Worker
-// thread only.
+// something (TCP_DEFER_ACCEPT), and the first read happens right at the accept for as many connections per loop turn
+// as the listener's EagerReadBudget allows (shared/net/deferred_accept.h); the rest are read when epoll says so.
+// Worker thread only.
 #pragma once
 
 #include <uv.h>
@@ -25,6 +26,7 @@
 #include "dns/server/query_service.h"
 #include "dns/server/tcp_source_limit.h"
 #include "shared/net/address.h"
+#include "shared/net/deferred_accept.h"
 
 namespace dns {
 
@@ -44,8 +46,6 @@ class TcpServer {
     // Output waiting per connection above which it is not read (and no more of a transfer is produced).
     static constexpr size_t kOutputHigh = 16 << 10;
     static constexpr size_t kTransferHigh = 64 << 10;
-    // TCP_DEFER_ACCEPT on the listener: how long the kernel holds a connection whose client has sent nothing.
-    static constexpr int kDeferAcceptSeconds = 1;
 
     struct Conn;
     struct Transfer;
@@ -84,6 +84,7 @@ class TcpServer {
     TcpSourceLimit* sources_;
     uv_loop_t* loop_ = nullptr;
     uv_tcp_t listener_{};
+    shared::EagerReadBudget eager_reads_; // connections read at their accept, per loop turn
     bool initialized_ = false;
     bool closing_ = false;
     std::vector<Conn*> conns_;

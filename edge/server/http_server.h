@@ -27,7 +27,7 @@ class HttpServer {
     HttpServer& operator=(const HttpServer&) = delete;
 
     // 0 or a libuv error (EADDRINUSE...). `tls`: an HTTPS listener whose connections start on *tls as it is at
-    // their accept (the owner replaces it on reload, on this loop). `defer_accept`: see kDeferAcceptSeconds.
+    // their accept (the owner replaces it on reload, on this loop). `defer_accept`: see Listener::open.
     int listen(const shared::SocketAddress& addr, const std::shared_ptr<shared::TlsServerContext>* tls = nullptr,
                bool defer_accept = false);
     std::vector<shared::SocketAddress> addresses() const;

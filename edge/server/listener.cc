@@ -14,9 +14,11 @@ Listener* Listener::open(uv_loop_t* loop, const shared::SocketAddress& addr, Con
     l->handler_ = handler;
     l->settings_ = settings;
     l->max_connections_ = max_connections;
+    l->eager_reads_.init(loop);
+    l->open_handles_ = 2; // tcp_listen_reuseport initializes tcp_ even when it fails
     l->tcp_.data = l;
     int rc = shared::tcp_listen_reuseport(loop, &l->tcp_, addr, shared::kListenBacklog, on_connection,
-                                          defer_accept ? kDeferAcceptSeconds : 0);
+                                          defer_accept ? shared::kDeferAcceptSeconds : 0);
     l->tcp_.data = l;
     if (rc != 0) {
         *err = rc;
@@ -31,10 +33,12 @@ void Listener::close() {
     if (closed_) return;
     closed_ = true;
     uv_close(reinterpret_cast<uv_handle_t*>(&tcp_), on_close);
+    eager_reads_.close(this, on_close);
 }
 
 void Listener::on_close(uv_handle_t* h) noexcept {
-    delete static_cast<Listener*>(h->data);
+    auto* l = static_cast<Listener*>(h->data);
+    if (--l->open_handles_ == 0) delete l;
 }
 
 ConnLimitStats& conn_limit_stats() {
@@ -58,15 +62,8 @@ void Listener::on_connection(uv_stream_t* server, int status) noexcept {
                  [](uv_handle_t* h) noexcept { delete reinterpret_cast<uv_tcp_t*>(h); });
         return;
     }
-    bool read_now = false;
-    if (l->defer_accept_) {
-        uint64_t now = uv_now(server->loop);
-        if (now != l->turn_ms_) {
-            l->turn_ms_ = now;
-            l->eager_reads_ = 0;
-        }
-        read_now = l->eager_reads_++ < kEagerReadsPerTurn;
-    }
+    // Without deferral the connection's first bytes are rarely there yet: the read would be an EAGAIN.
+    bool read_now = l->defer_accept_ && l->eager_reads_.take();
     ClientConn::accept(server, l->conns_, l->handler_, *l->settings_, l->tls_, read_now);
 }
 

@@ -19,6 +19,8 @@
 
 #include "edge/server/http_server.h"
 #include "shared/net/address.h"
+#include "shared/net/deferred_accept.h"
+#include "support/accept_burst.h"
 
 using namespace edge;
 
@@ -188,15 +190,8 @@ struct ServerThread {
 
 // A connection to the test server; `rcvbuf` > 0 shrinks its receive buffer so the server's writes stop part-way.
 int connect_to(int port, int rcvbuf = 0) {
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in sa{};
-    sa.sin_family = AF_INET;
-    sa.sin_port = htons(static_cast<uint16_t>(port));
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (connect(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0) {
-        close(fd);
-        return -1;
-    }
+    int fd = test_support::connect_loopback(port);
+    if (fd < 0) return -1;
     timeval tv{5, 0};
     setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
     if (rcvbuf > 0) setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
@@ -506,5 +501,35 @@ TEST_CASE("deferred accept: a request that came with the connection is answered 
     uv_run(&loop, UV_RUN_DEFAULT);
     server.reset();
     CHECK(got == "HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\n/now<EOF>");
+    CHECK(uv_loop_close(&loop) == 0);
+}
+
+TEST_CASE("deferred accept: of a burst of new connections, only the turn's budget is answered at the accept",
+          "[edge][server]") {
+    // libuv accepts the whole queue in one turn; answering every connection there would let a stream of
+    // one-request clients hold the worker in its accept loop. The rest wait for epoll, and all are answered.
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    TestHandler handler(&loop);
+    ConnSettings settings;
+    uint32_t max_conns = 1000;
+    auto server = std::make_unique<HttpServer>(&loop, &handler, &settings, &max_conns);
+    auto addr = shared::parse_socket_address("127.0.0.1:0", nullptr);
+    REQUIRE(addr);
+    REQUIRE(server->listen(*addr, nullptr, true) == 0);
+    int port = server->addresses().at(0).port();
+    const unsigned bound = shared::kEagerReadsPerTurn, burst = bound + bound / 2;
+    const std::string request = "GET /now HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n";
+    test_support::AcceptBurst b;
+    REQUIRE(b.open(port, burst, request.data(), request.size()));
+
+    CHECK(b.run_turn(&loop) == bound);
+    CHECK(b.queued() == 0);
+    CHECK(b.run_until_answered(&loop) == burst);
+    for (int fd : b.clients)
+        CHECK(read_until(fd, 1 << 20) == "HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\n/now");
+    server->shutdown(0, nullptr, [] {});
+    uv_run(&loop, UV_RUN_DEFAULT);
+    server.reset();
     CHECK(uv_loop_close(&loop) == 0);
 }

@@ -10,6 +10,7 @@
 #include <uv.h>
 
 #include "shared/net/listen_socket.h"
+#include "support/accept_burst.h"
 
 namespace {
 
@@ -29,12 +30,8 @@ int defer_accept_of(uv_tcp_t* tcp) {
 }
 
 int connect_to(int port) {
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in sa{};
-    sa.sin_family = AF_INET;
-    sa.sin_port = htons(static_cast<uint16_t>(port));
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    REQUIRE(connect(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) == 0);
+    int fd = test_support::connect_loopback(port);
+    REQUIRE(fd >= 0);
     return fd;
 }
 
