@@ -29,8 +29,8 @@ for i in range(MISSES + 1):
     blobs[i] = os.urandom(1 << 20)
     with open(os.path.join(root, f"b{i}.bin"), "wb") as fh:
         fh.write(blobs[i])
-    # No "<!--#" in it, so SSI passes every byte through unchanged.
-    chunked[i] = os.urandom(1 << 20).replace(b"<!--#", b"<!---")
+    # No "<" in it, so SSI passes every byte through unchanged (it swallowed a last byte that might start a command).
+    chunked[i] = os.urandom(1 << 20).replace(b"<", b">")
     with open(os.path.join(root, "chunked", f"c{i}.bin"), "wb") as fh:
         fh.write(chunked[i])
 
