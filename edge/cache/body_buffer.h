@@ -3,8 +3,10 @@
 //
 // Storage is a chain of chunks that never move; the first chunk is sized from the expected length (Content-Length)
 // so a complete small object is one contiguous slice. A large body's first chunk can live in a shared-memory file
-// (body_file.h) so that senders may pass its pages to the kernel instead of copying them. Only the writer calls
-// append(); any thread calls size() and slices(), which see every byte below size() (release/acquire on the size).
+// (body_file.h) so that senders may pass its pages to the kernel instead of copying them. A body of unknown length
+// (chunked, or ended by the origin's close) starts on the heap and, when it grows past its first kSpillAt bytes,
+// continues in such a file, which grows with it. Only the writer calls append(); any thread calls size() and
+// slices(), which see every byte below size() (release/acquire on the size).
 #pragma once
 
 #include <atomic>
@@ -29,7 +31,8 @@ class BodyBuffer {
     // length (expected_size > 0) in its own allocation, which saves a heap block per object.
     BodyBuffer(uint64_t expected_size, void* first_chunk_mem) noexcept;
     // The same, with the first chunk in a shared-memory file when one can be had (BodyFiles::open); otherwise as
-    // BodyBuffer(expected_size).
+    // BodyBuffer(expected_size). With expected_size 0 (unknown), the bytes from kSpillAt on go to a growing file
+    // (BodyFiles::open_growing) when one can be had, and to heap chunks otherwise.
     struct InFile {};
     BodyBuffer(uint64_t expected_size, InFile) noexcept;
     ~BodyBuffer();
@@ -40,6 +43,9 @@ class BodyBuffer {
     // file's pages) cannot be had.
     void append(const char* data, size_t len);
     void append(std::string_view s) { append(s.data(), s.size()); }
+
+    // Writer, after its last append(): gives back what a growing file reserved beyond the body. No append() after.
+    void seal() noexcept;
 
     // Bytes readable now (any thread).
     uint64_t size() const noexcept { return size_.load(std::memory_order_acquire); }
@@ -52,9 +58,17 @@ class BodyBuffer {
     size_t slices(uint64_t from, uint64_t to, BodySlice* out, size_t max) const noexcept;
 
     // When [from, to) (to <= size()) lies in a shared-memory file: sets its descriptor and the file offset of `from`.
+    // The file's part of the body is one chunk, so slices() gives it as one slice.
     bool file_span(uint64_t from, uint64_t to, int* fd, uint64_t* file_off) const noexcept;
+    // Where the body's part in a shared-memory file begins: 0 when all of it is there, kSpillAt when a body of
+    // unknown length continued in one, UINT64_MAX when there is none (yet). The bytes before it are on the heap.
+    uint64_t file_start() const noexcept;
+    // A body of unknown length keeps this much on the heap (its first two chunks) before it goes to a file: no file
+    // for a small body, like a known length below BodyFiles::kMinBody.
+    static constexpr uint64_t kSpillAt = 48 << 10;
 
-    // Bytes held (chunk headers + capacity, a file's whole pages), for the cache's byte budget.
+    // Bytes held (chunk headers + capacity, a file's whole pages: all of them for a known length, those written for
+    // a growing file), for the cache's byte budget.
     uint64_t allocated_bytes() const noexcept { return allocated_; }
 
     // Overhead of one chunk beyond its data (bookkeeping accounting).
@@ -68,15 +82,19 @@ class BodyBuffer {
 
   private:
     struct Chunk;
-    void write_file(uint64_t at, const char* data, size_t n);
+    Chunk* spill_chunk() noexcept;
+    const Chunk* file_chunk(uint64_t* start) const noexcept;
+    static void write_file(Chunk* c, uint64_t at, const char* data, size_t n);
     Chunk* head_ = nullptr;
     Chunk* tail_ = nullptr;   // writer only
     uint64_t tail_start_ = 0; // writer only: body offset of tail_'s first byte
     uint64_t allocated_ = 0;  // writer only (read after completion)
     uint32_t first_cap_ = 0;
-    // inline_mem: the owner's memory, never freed here; file: see body_buffer.cc
-    enum class Head : uint8_t { heap, inline_mem, file };
-    Head head_kind_ = Head::heap;
+    // heap: every chunk is malloc'd. inline_mem: the first chunk is the owner's memory, never freed here. file: the
+    // first chunk is a shared-memory file (see body_buffer.cc). spill: unknown length, on the heap so far; the chunk
+    // at kSpillAt goes to a growing file. spilled: it did. Readers load it (acquire) to find the file.
+    enum class Storage : uint8_t { heap, inline_mem, file, spill, spilled };
+    std::atomic<Storage> storage_{Storage::heap};
     bool announced_ = false; // first_cap_ is the announced length
     std::atomic<uint64_t> size_{0};
 };

@@ -23,12 +23,20 @@ struct BodyFile {
 };
 
 class BodyFiles {
-public:
+  public:
     static constexpr uint64_t kMinBody = 64 << 10;
 
     // Opens a file of at least `len` bytes, mapped; false (nothing open) when len < kMinBody, the budget is spent,
     // or memfd_create/ftruncate/mmap failed.
     static bool open(uint64_t len, BodyFile* out) noexcept;
+    // A file for a body of unknown length: its first page exists, and the mapping reserves address space for
+    // `max_len` bytes so the file can grow (pwrite past its end) without moving the pages readers point into.
+    // Nothing but address space is taken for the rest; a page is touched only below what was written (past the
+    // file's end the mapping faults). Same budget as open().
+    static bool open_growing(uint64_t max_len, BodyFile* out) noexcept;
+    // Gives back the reserved address space beyond `len` bytes (page-rounded) once the file stops growing.
+    static void shrink(BodyFile* f, uint64_t len) noexcept;
+    static uint64_t page_size() noexcept;
     static void close(const BodyFile& f) noexcept;
 
     // Files open now (metrics, tests).

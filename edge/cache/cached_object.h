@@ -23,8 +23,8 @@ class CachedObject : public RefCounted<CachedObject> {
   public:
     // A new object (key and header block are copied into the same allocation). `expected_body` sizes the body's
     // first chunk (Content-Length, 0 = unknown); a known length puts that chunk in the same allocation too, or, from
-    // BodyFiles::kMinBody up, in a shared-memory file that hits send with sendfile. The
-    // body is empty and not complete.
+    // BodyFiles::kMinBody up, in a shared-memory file that hits send with sendfile; an unknown length continues in
+    // such a file past BodyBuffer::kSpillAt. The body is empty and not complete.
     static Ref<CachedObject> create(std::string_view key, int status, std::string_view header_block,
                                     const ValidatorSpans& validators, const Freshness& freshness,
                                     uint64_t expected_body);
@@ -55,7 +55,10 @@ class CachedObject : public RefCounted<CachedObject> {
     BodyBuffer& writable_body() noexcept { return body_; }
     bool complete() const noexcept { return complete_.load(std::memory_order_acquire); }
     // Fill leader: freezes the body.
-    void mark_complete() noexcept { complete_.store(true, std::memory_order_release); }
+    void mark_complete() noexcept {
+        body_.seal();
+        complete_.store(true, std::memory_order_release);
+    }
 
     bool fresh(uint64_t now_ms) const noexcept { return now_ms < expires_at_ms_.load(std::memory_order_relaxed); }
     uint64_t expires_at_ms() const noexcept { return expires_at_ms_.load(std::memory_order_relaxed); }

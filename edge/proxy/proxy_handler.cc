@@ -183,8 +183,16 @@ size_t ProxyHandler::write_object_head(Viewer& viewer, const CachedObject& obj, 
     if (status_len) bufs[n++] = OutBuf{h.data() + status_start, status_len};
     if (!block.empty()) bufs[n++] = OutBuf{block.data(), block.size()};
     bufs[n++] = OutBuf{h.data() + start, h.size() - start};
-    for (unsigned i = 0; i < nbody && n < 4; ++i)
-        bufs[n++] = body[i];
+    unsigned nb = 0;
+    while (nb < nbody && n < 4)
+        bufs[n++] = body[nb++];
+    // Body buffers that did not fit go in a second write, behind the head (never dropped).
+    if (nb < nbody) {
+        viewer.write(bufs, n);
+        n = 0;
+        while (nb < nbody)
+            bufs[n++] = body[nb++];
+    }
     if (file_body)
         viewer.write_file(bufs, n, *file_body);
     else
@@ -266,13 +274,30 @@ bool ProxyHandler::serve_hit(Viewer& viewer, const HttpRequest& req, const Respo
     int file_fd = -1;
     uint64_t file_off = 0;
     BodySlice whole;
-    if (size && body.file_span(off, end, &file_fd, &file_off) && body.slices(off, end, &whole, 1) == 1 &&
-        whole.len == size) {
-        // The body is in a shared-memory file: its pages go to the socket by reference (sendfile).
+    // A body of unknown length keeps its first bytes (BodyBuffer::kSpillAt) on the heap and the rest in a file:
+    // the bytes before `split` go with the head, the file's from `split` on.
+    uint64_t split = std::clamp(body.file_start(), off, end);
+    BodySlice mem[2];
+    OutBuf mb[2] = {};
+    size_t nmem = 0;
+    bool by_file = false;
+    if (split < end && body.file_span(split, end, &file_fd, &file_off) && body.slices(split, end, &whole, 1) == 1 &&
+        whole.len == end - split) {
+        nmem = split > off ? body.slices(off, split, mem, 2) : 0;
+        uint64_t mem_len = 0;
+        for (size_t i = 0; i < nmem; ++i) {
+            mb[i] = OutBuf{mem[i].data, mem[i].len};
+            mem_len += mem[i].len;
+        }
+        by_file = mem_len == split - off;
+    }
+    if (by_file) {
+        // The body (or all of it past its heap head) is in a shared-memory file: its pages go to the socket by
+        // reference (sendfile).
         FileSpan fs{file_fd, file_off, whole.data, whole.len};
-        bytes =
-            write_object_head(viewer, *obj, shown, keep_alive, false, true, req.http10(), now_ms, nullptr, 0,
-                              partial ? &range : nullptr, &fs, status_override, {}, {}, policy, req.header("origin"));
+        bytes = write_object_head(viewer, *obj, shown, keep_alive, false, true, req.http10(), now_ms, mb,
+                                  static_cast<unsigned>(nmem), partial ? &range : nullptr, &fs, status_override, {}, {},
+                                  policy, req.header("origin"));
         viewer.pin(obj);
         log_request(viewer, &req, partial ? 206 : status, shown, bytes + size);
         viewer.end_response(keep_alive);

@@ -138,12 +138,16 @@ bool ProxySession::send_copy(std::string_view s) {
     return false;
 }
 
-bool ProxySession::send_chunk(const OutBuf* bufs, unsigned n, uint64_t total, bool copy) {
+bool ProxySession::send_chunk_size(uint64_t total) {
     char hdr[24];
     auto r = std::to_chars(hdr, hdr + 16, total, 16);
     *r.ptr++ = '\r';
     *r.ptr++ = '\n';
-    if (!send_copy(std::string_view(hdr, static_cast<size_t>(r.ptr - hdr)))) return false;
+    return send_copy(std::string_view(hdr, static_cast<size_t>(r.ptr - hdr)));
+}
+
+bool ProxySession::send_chunk(const OutBuf* bufs, unsigned n, uint64_t total, bool copy) {
+    if (!send_chunk_size(total)) return false;
     bool ok = copy ? send_copy(std::string_view(bufs[0].data, bufs[0].len)) : send(bufs, n);
     return ok && send("\r\n");
 }
@@ -468,9 +472,13 @@ void ProxySession::send_body(bool past_congestion) {
     while (phase_ == Phase::body) {
         uint64_t size = std::min(body.size(), body_end_);
         if (sent_ >= size || (!past_congestion && viewer_.congested())) break;
-        if (!chunked_ && send_file_span(body, size)) continue;
+        if (send_file_span(body, size)) continue;
+        // Bytes on the heap before a file (a body of unknown length that outgrew its heap chunks) go from memory,
+        // and no further: the file's part is for sendfile.
+        uint64_t file_start = body.file_start();
+        uint64_t mem_end = sent_ < file_start ? std::min(size, file_start) : size;
         BodySlice sl[4];
-        size_t n = body.slices(sent_, size, sl, 4);
+        size_t n = body.slices(sent_, mem_end, sl, 4);
         if (n == 0) break;
         OutBuf bufs[4];
         uint64_t total = 0;
@@ -496,10 +504,13 @@ bool ProxySession::send_file_span(const BodyBuffer& body, uint64_t size) {
     if (!body.file_span(sent_, size, &fd, &file_off) || body.slices(sent_, size, &whole, 1) != 1 ||
         whole.len != size - sent_)
         return false;
+    // A chunked response (a body of unknown length) frames the span as one chunk.
+    if (chunked_ && !send_chunk_size(whole.len)) return true;
     if (!viewer_.write_file(nullptr, 0, FileSpan{fd, file_off, whole.data, whole.len})) {
         viewer_left();
         return true;
     }
+    if (chunked_ && !send("\r\n")) return true;
     sent_ += whole.len;
     bytes_ += whole.len;
     return true;

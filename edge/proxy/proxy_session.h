@@ -113,6 +113,7 @@ class ProxySession final : public ViewerEvents, public FillSubscriber, public Se
     bool send_copy(std::string_view s);
     // One chunk of a chunked body: size line, data, CRLF (`copy`: the data's buffer is about to be reused).
     bool send_chunk(const OutBuf* bufs, unsigned n, uint64_t total, bool copy);
+    bool send_chunk_size(uint64_t total); // a chunk's size line
     // head → body, after the head went out (false: the viewer left while it was written).
     bool head_sent();
     // body → done: the whole response is queued.

@@ -72,6 +72,15 @@ max_object_bytes = "1MiB"
     f.check(rc in (18, 56) or (rc == 0 and res.startswith("502 ")),
             f"origin reset mid-body: the viewer sees a cut transfer or a 502 (curl exit {rc}, {res})")
 
+    # One that would fit the cache, dying at 400 KiB: past its 48 KiB heap head, inside the shared-memory file its
+    # body went on in. Cut the same way, and not stored: the next request asks the origin again.
+    small = f"/dies/{800 << 10}/fits"
+    for round in ("first", "again"):
+        rc, res = curl(port, small)
+        f.check(rc in (18, 56) or (rc == 0 and res.startswith("502 ")),
+                f"origin reset at 400 KiB, {round}: a cut transfer or a 502 (curl exit {rc}, {res})")
+    f.eq(origin.count(small), 2, "the body cut at 400 KiB was not stored")
+
     passes = edge.metric("meridian_edge_oversize_passes_total")
     f.check(passes is not None and passes >= 6, f"meridian_edge_oversize_passes_total counts them ({passes})")
     f.check("passed through uncached" in edge.log(), "a log line says so")
