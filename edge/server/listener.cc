@@ -49,18 +49,20 @@ ConnLimitStats& conn_limit_stats() {
 void Listener::on_connection(uv_stream_t* server, int status) noexcept {
     auto* l = static_cast<Listener*>(server->data);
     if (status < 0 || l->closed_) return;
-    if (l->conns_->size() >= *l->max_connections_ && l->conns_->reclaim_idle()) {
-        conn_limit_stats().reclaimed.fetch_add(1, std::memory_order_relaxed);
-    } else if (l->conns_->size() >= *l->max_connections_) {
-        // Nothing idle to give way: accept and close at once, so the client sees a close instead of waiting in the
-        // backlog.
-        conn_limit_stats().refused.fetch_add(1, std::memory_order_relaxed);
-        auto* t = new uv_tcp_t;
-        uv_tcp_init(server->loop, t);
-        uv_accept(server, reinterpret_cast<uv_stream_t*>(t));
-        uv_close(reinterpret_cast<uv_handle_t*>(t),
-                 [](uv_handle_t* h) noexcept { delete reinterpret_cast<uv_tcp_t*>(h); });
-        return;
+    if (l->conns_->size() >= *l->max_connections_) {
+        if (l->conns_->reclaim_idle()) {
+            conn_limit_stats().reclaimed.fetch_add(1, std::memory_order_relaxed);
+        } else {
+            // Nothing idle to give way: accept and close at once, so the client sees a close instead of waiting in
+            // the backlog.
+            conn_limit_stats().refused.fetch_add(1, std::memory_order_relaxed);
+            auto* t = new uv_tcp_t;
+            uv_tcp_init(server->loop, t);
+            uv_accept(server, reinterpret_cast<uv_stream_t*>(t));
+            uv_close(reinterpret_cast<uv_handle_t*>(t),
+                     [](uv_handle_t* h) noexcept { delete reinterpret_cast<uv_tcp_t*>(h); });
+            return;
+        }
     }
     // Without deferral the connection's first bytes are rarely there yet: the read would be an EAGAIN.
     bool read_now = l->defer_accept_ && l->eager_reads_.take();
