@@ -93,15 +93,34 @@ TEST_CASE("loop proxy io: wakes from other threads and from timers still arrive"
     CHECK(ev.wakeups == 1);
 
     // From a timer callback: the idle handle keeps the poll from blocking until some unrelated event.
+    struct TimerCtx {
+        Fixture* fx;
+        bool fired = false;
+    } tc{&fx};
     uv_timer_t timer{};
     uv_timer_init(&fx.loop, &timer);
-    timer.data = &fx;
+    timer.data = &tc;
     uv_timer_start(
-        &timer, [](uv_timer_t* tm) noexcept { static_cast<Fixture*>(tm->data)->sio->wake(); }, 1, 0);
-    uv_run(&fx.loop, UV_RUN_ONCE); // the timer
-    uv_run(&fx.loop, UV_RUN_ONCE); // the wake, without waiting
+        &timer,
+        [](uv_timer_t* tm) noexcept {
+            auto* c = static_cast<TimerCtx*>(tm->data);
+            c->fired = true;
+            c->fx->sio->wake();
+        },
+        1, 0);
+    // Bounds the poll below, so a wake that waits for an unrelated event fails the check instead of hanging.
+    uv_timer_t guard{};
+    uv_timer_init(&fx.loop, &guard);
+    uv_timer_start(
+        &guard, [](uv_timer_t*) noexcept {}, 2000, 0);
+    // The timer. On a busy machine it is due when the turn starts, and its wake runs in the same turn: a second
+    // blocking turn would then wait for the guard.
+    while (!tc.fired)
+        uv_run(&fx.loop, UV_RUN_ONCE);
+    if (ev.wakeups < 2) uv_run(&fx.loop, UV_RUN_ONCE); // the wake, without waiting
     CHECK(ev.wakeups == 2);
     uv_close(reinterpret_cast<uv_handle_t*>(&timer), nullptr);
+    uv_close(reinterpret_cast<uv_handle_t*>(&guard), nullptr);
 
     // A wake still queued at shutdown goes through the session's own async handle.
     fx.sio->close();
