@@ -36,21 +36,20 @@ bool Worker::start(Hook on_start, Hook on_stop) {
     return fut.get();
 }
 
+// Both senders wake the loop while holding mu_: once run_posted has set stopping_ (under mu_) the worker closes
+// the async handle and, when the loop ends, its eventfd, so a send made after unlocking could write to a closed
+// descriptor, or to whatever file reused its number.
 void Worker::post(std::function<void()> fn) {
-    {
-        std::lock_guard<std::mutex> lk(mu_);
-        if (stopping_) return;
-        posted_.push_back(std::move(fn));
-    }
+    std::lock_guard<std::mutex> lk(mu_);
+    if (stopping_) return;
+    posted_.push_back(std::move(fn));
     uv_async_send(&async_);
 }
 
 void Worker::request_stop() {
-    {
-        std::lock_guard<std::mutex> lk(mu_);
-        if (stop_requested_) return;
-        stop_requested_ = true;
-    }
+    std::lock_guard<std::mutex> lk(mu_);
+    if (stop_requested_ || stopping_) return;
+    stop_requested_ = true;
     uv_async_send(&async_);
 }
 

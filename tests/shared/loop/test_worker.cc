@@ -62,3 +62,25 @@ TEST_CASE("two SO_REUSEPORT listeners share one port; a plain second bind is ref
     CHECK(uv_listen(reinterpret_cast<uv_stream_t*>(&c), 16, [](uv_stream_t*, int) {}) == UV_EADDRINUSE);
     CHECK(shared::close_loop(&loop) == 0);
 }
+
+// Posting from another thread while the worker stops: every send must happen before the worker closes its wake
+// handle (the ThreadSanitizer build reports a send that races the close of the loop's eventfd).
+TEST_CASE("a worker stopped while another thread posts never wakes a closed loop", "[shared][loop]") {
+    for (int round = 0; round < 50; ++round) {
+        shared::Worker w(0);
+        std::atomic<int> ran{0};
+        REQUIRE(w.start([](shared::Worker&) {}, [](shared::Worker&) {}));
+        std::atomic<bool> go{false};
+        std::thread poster([&] {
+            while (!go.load()) std::this_thread::yield();
+            for (int i = 0; i < 200; ++i) w.post([&] { ran.fetch_add(1); });
+        });
+        go.store(true);
+        for (int i = 0; i < 20; ++i) w.post([&] { ran.fetch_add(1); });
+        w.request_stop();
+        poster.join();
+        w.join();
+        CHECK_FALSE(w.leaked_handles());
+        CHECK(ran.load() <= 220);
+    }
+}
