@@ -17,6 +17,32 @@ usage() {
   exit 2
 }
 [ $# -ge 1 ] || usage
+
+# Every case runs in a network namespace of its own (BENCH_NETNS=0 keeps the machine's), whose TCP congestion control
+# is BENCH_TCP_CC (default cubic, the kernel's default; "host" keeps the machine's). Measured on a machine whose
+# default is bbr: BBR paces each socket with its own hrtimer whenever it has left its startup phase, and on loopback
+# whether a connection leaves startup depends on how fast the server fills the client's window. The edge's 100 KiB
+# hit connections left it and took 0.8 pacing-timer interrupts per response (perf: tcp_pace_kick, 12,797 in 2 s;
+# nginx's stayed in startup: 0), which put 37% of the edge's samples in interrupt re-enables and cost it 45 against
+# nginx's 33 us per hit; with cubic the same binaries took 19-27 against 31-40 us. A pacing timer at 100 Gbit/s says
+# nothing about a server's cost, so the rows compare the servers without it. The namespace also keeps other
+# loopback traffic on the machine out of the measurements. The namespace inherits the machine's other sysctls.
+if [ "${BENCH_NETNS:-1}" != 0 ] && [ -z "${MERIDIAN_BENCH_IN_NETNS:-}" ]; then
+  if unshare --net true 2>/dev/null; then
+    exec unshare --net -- env MERIDIAN_BENCH_IN_NETNS=1 "$0" "$@"
+  fi
+  echo "bench: WARNING: cannot create a network namespace (root needed): running on the machine's network" >&2
+fi
+if [ -n "${MERIDIAN_BENCH_IN_NETNS:-}" ]; then
+  ip link set lo up
+  if [ "${BENCH_TCP_CC:-cubic}" != host ]; then
+    sysctl -qw net.ipv4.tcp_congestion_control="${BENCH_TCP_CC:-cubic}" ||
+      echo "bench: WARNING: cannot set tcp_congestion_control=${BENCH_TCP_CC:-cubic}" >&2
+  fi
+fi
+BENCH_TCP_CC_USED=$(sysctl -n net.ipv4.tcp_congestion_control 2>/dev/null || echo "?")
+export BENCH_TCP_CC_USED
+
 BUILD=$(cd "$1" && pwd) || usage
 shift
 SECONDS_PER_CASE=10

@@ -90,7 +90,10 @@ def machine():
         load = f", load average {' '.join(load)} at the end of the run"
     except OSError:
         load = ""
-    return f"{os.cpu_count()} cores {cpu}, {mem} MiB RAM, {distro}, kernel {platform.release()}{load}"
+    netns = " (own network namespace)" if os.environ.get("MERIDIAN_BENCH_IN_NETNS") else ""
+    cc = os.environ.get("BENCH_TCP_CC_USED", "")
+    tcp = f", TCP congestion control {cc}{netns}" if cc else ""
+    return f"{os.cpu_count()} cores {cpu}, {mem} MiB RAM, {distro}, kernel {platform.release()}{tcp}{load}"
 
 
 MERIDIAN = {"meridian", "meridian-edge", "meridian-dns"}
