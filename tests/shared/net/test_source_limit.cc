@@ -5,7 +5,6 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 
-#include <cstring>
 #include <string>
 #include <thread>
 #include <vector>
@@ -35,10 +34,13 @@ PeerAddress v6(const char* ip, uint16_t port = 0) {
     REQUIRE(PeerAddress::from_sockaddr(reinterpret_cast<const sockaddr*>(&a), &p));
     return p;
 }
+// The IPv4 address n (no Catch assertion inside: the threads of the concurrent test call it).
 PeerAddress nth_v4(uint32_t n) {
-    PeerAddress p = v4("0.0.0.0");
-    uint32_t be = htonl(n);
-    std::memcpy(p.bytes + 12, &be, 4);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(n);
+    PeerAddress p;
+    PeerAddress::from_sockaddr(reinterpret_cast<const sockaddr*>(&a), &p);
     return p;
 }
 std::string text(const PeerAddress& p) {
