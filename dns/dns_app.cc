@@ -412,6 +412,9 @@ bool DnsApp::start(uv_loop_t* main_loop, shared::MetricsRegistry& metrics) {
         health_ = std::make_unique<health::HealthChecker>(main_loop, &metrics, metrics.shards() - 1);
         health_->watch(*st);
     }
+    // Sized once, for the connections every worker's TCP listeners may hold (max_tcp_connections each).
+    tcp_sources_ = std::make_unique<shared::SourceConnLimit>(
+        shared::SourceConnLimit::open_bound(uint64_t{workers} * nlisten * state_.cfg.max_tcp_connections));
     for (unsigned i = 0; i < state_.cfg.common.workers; i++) {
         auto slot = std::make_unique<WorkerSlot>();
         slot->worker = std::make_unique<shared::Worker>(i);
@@ -424,7 +427,7 @@ bool DnsApp::start(uv_loop_t* main_loop, shared::MetricsRegistry& metrics) {
         auto settings = state_.settings;
         shared::MetricsRegistry* metrics = metrics_;
         const ServerMetricIds* ids = &ids_;
-        TcpSourceLimit* sources = &tcp_sources_;
+        shared::SourceConnLimit* sources = tcp_sources_.get();
         bool ok = slot->worker->start(
             [sp, listen, rcvbuf, db, settings, metrics, ids, sources, workers, nlisten](shared::Worker& w) {
                 for (unsigned j = 0; j < listen.size(); j++) {

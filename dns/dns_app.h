@@ -13,9 +13,9 @@
 #include "dns/server/notify_sender.h"
 #include "dns/server/query_log_file.h"
 #include "dns/server/query_service.h"
-#include "dns/server/tcp_source_limit.h"
 #include "dns/zone/zone_db.h"
 #include "shared/net/listen_claim.h"
+#include "shared/net/source_limit.h"
 #include "shared/process/daemon.h"
 
 namespace dns {
@@ -62,7 +62,8 @@ class DnsApp final : public shared::DaemonApp {
     // meridian_dns_steering_failed_open_total across reloads (each steering build counts from 0).
     std::shared_ptr<FailedOpenTally> failed_open_;
     State state_;
-    TcpSourceLimit tcp_sources_; // [limits] max_tcp_connections_per_address, shared by every worker (outlives them)
+    // [limits] max_tcp_connections_per_address, shared by every worker (outlives them); made with the workers.
+    std::unique_ptr<shared::SourceConnLimit> tcp_sources_;
     std::vector<std::unique_ptr<WorkerSlot>> workers_;
     shared::MetricsRegistry* metrics_ = nullptr;
     ServerMetricIds ids_;

@@ -32,6 +32,7 @@ struct EdgeApp::Slot {
     std::unique_ptr<HttpServer> server;
     ConnSettings conn_settings; // [limits], replaced on reload (on the worker's thread)
     uint32_t max_connections = 0;
+    uint32_t max_per_address = 0;
     std::shared_ptr<shared::TlsServerContext> tls; // [tls], replaced on reload (on the worker's thread)
 
     void apply_limits(const EdgeConfig& c) {
@@ -39,6 +40,7 @@ struct EdgeApp::Slot {
         conn_settings = conn_settings_of(l);
         conn_settings.http2 = c.http2;
         max_connections = l.max_connections;
+        max_per_address = l.max_connections_per_address;
     }
 };
 
@@ -151,6 +153,11 @@ void EdgeApp::register_metrics(shared::MetricsRegistry& m) {
     m.counter_fn("meridian_edge_connections_refused_total",
                  "New viewer connections closed at once at max_connections (none was idle)", "",
                  [] { return static_cast<double>(conn_limit_stats().refused.load(std::memory_order_relaxed)); });
+    m.counter_fn(
+        "meridian_edge_connections_refused_per_address_total",
+        "New viewer connections closed at once: their client address (IPv6: /64) had "
+        "max_connections_per_address open",
+        "", [] { return static_cast<double>(conn_limit_stats().refused_per_address.load(std::memory_order_relaxed)); });
     m.gauge_fn("meridian_edge_http2_open_connections", "Open HTTP/2 viewer connections", "",
                [] { return static_cast<double>(h2_stats().open_connections.load(std::memory_order_relaxed)); });
     m.counter_fn("meridian_edge_tls_handshakes_total", "TLS handshakes completed on the HTTPS listeners", "",
@@ -247,22 +254,27 @@ bool EdgeApp::start(uv_loop_t* main_loop, shared::MetricsRegistry&) {
             every, every);
     }
 
+    // Sized once, for the connections the workers may hold (a reload that raises max_connections far beyond is let
+    // through uncounted when the table fills, never refused).
+    sources_ = std::make_unique<shared::SourceConnLimit>(
+        shared::SourceConnLimit::open_bound(uint64_t{cfg.common.workers} * cfg.limits.max_connections));
     for (unsigned i = 0; i < cfg.common.workers; ++i) {
         auto slot = std::make_unique<Slot>();
         slot->worker = std::make_unique<shared::Worker>(i);
         Slot* s = slot.get();
         auto rt = runtime_;
         s->tls = tls_;
+        shared::SourceConnLimit* sources = sources_.get();
         bool ok = s->worker->start(
-            [s, services, rt, listen, listen_tls, defer_accept = cfg.defer_accept](shared::Worker& w) {
+            [s, services, rt, listen, listen_tls, sources, defer_accept = cfg.defer_accept](shared::Worker& w) {
                 EdgeMetrics* m = services.metrics;
                 unsigned shard = w.index();
                 s->io = std::make_unique<LoopProxyIo>(
                     w.loop(), [m, shard](uint64_t ms) { m->observe_origin_latency(shard, ms); });
                 s->handler = std::make_unique<ProxyHandler>(*s->io, w.index(), services, rt);
                 s->apply_limits(rt->config);
-                s->server =
-                    std::make_unique<HttpServer>(w.loop(), s->handler.get(), &s->conn_settings, &s->max_connections);
+                s->server = std::make_unique<HttpServer>(w.loop(), s->handler.get(), &s->conn_settings,
+                                                         &s->max_connections, &s->max_per_address, sources);
                 for (size_t k = 0; k < listen.size() + listen_tls.size(); ++k) {
                     bool https = k >= listen.size();
                     const auto& addr = https ? listen_tls[k - listen.size()] : listen[k];

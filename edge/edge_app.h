@@ -20,6 +20,7 @@
 #include "edge/proxy/edge_metrics.h"
 #include "edge/proxy/edge_runtime.h"
 #include "shared/net/listen_claim.h"
+#include "shared/net/source_limit.h"
 #include "shared/process/daemon.h"
 #include "shared/tls/tls_server_context.h"
 #include "shared/tls/tls_ticket_keys.h"
@@ -73,6 +74,8 @@ class EdgeApp final : public shared::DaemonApp {
     std::unique_ptr<EdgeConsole> console_; // /_meridian/console and /_meridian/stats.json
     std::atomic<bool> draining_{false};
     std::atomic<uint64_t> shutdown_timeout_ms_{30'000}; // health.shutdown_timeout, read by the workers' stop hooks
+    // [limits] max_connections_per_address: every worker's viewer connections per client address (outlives them).
+    std::unique_ptr<shared::SourceConnLimit> sources_;
     std::vector<std::unique_ptr<Slot>> slots_;
     uint64_t reloads_ = 0; // reloads with a valid config so far: numbers the key prefixes of the sites they add
     uv_loop_t* main_loop_ = nullptr;

@@ -112,6 +112,8 @@ max_object_bytes = "16MiB"
 
 [limits]
 max_connections = 20000
+# Every bench client connects from 127.0.0.1, thousands at once.
+max_connections_per_address = 0
 
 [[origin]]
 name = "origin"

@@ -24,6 +24,8 @@ listen = "127.0.0.1:$port"
 listen = "127.0.0.1:$(free_port)"
 [log]
 level = "warn"
+[limits]
+max_connections_per_address = 0
 [[origin]]
 name = "tier"
 type = "http"

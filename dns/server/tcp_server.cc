@@ -78,7 +78,8 @@ struct TcpServer::Conn {
     bool closing = false;
     bool reading = false;
     bool eof = false;
-    bool source_counted = false;
+    bool source_counted = false; // in the server's sources_, under `source`
+    shared::PeerAddress source;
     sockaddr_storage peer{};
 
     const sockaddr* peer_sa() const { return reinterpret_cast<const sockaddr*>(&peer); }
@@ -180,6 +181,7 @@ void TcpServer::on_connection(uv_stream_t* s, int status) noexcept {
     c->open_handles = 1;
     auto refuse = [&] {
         self->svc_.metrics()->inc(self->svc_.worker(), self->svc_.ids().tcp_refused);
+        if (c->source_counted) self->sources_->release(c->source);
         c->closing = true;
         uv_close(reinterpret_cast<uv_handle_t*>(&c->tcp), Conn::on_close);
     };
@@ -189,12 +191,14 @@ void TcpServer::on_connection(uv_stream_t* s, int status) noexcept {
         return;
     }
     const ServiceSettings& st = self->svc_.settings();
-    if (self->conns_.size() >= st.max_tcp_connections && !self->reclaim_idle()) return refuse();
     shared::accepted_peer(&c->tcp, &c->peer);
-    if (self->sources_) {
-        if (!self->sources_->acquire(c->peer_sa(), st.max_tcp_connections_per_address)) return refuse();
-        c->source_counted = true;
+    // The address first: a client over its own limit must not close someone's idle connection on its way out.
+    if (self->sources_ && shared::PeerAddress::from_sockaddr(c->peer_sa(), &c->source)) {
+        auto admit = self->sources_->acquire(c->source, st.max_tcp_connections_per_address);
+        if (admit == shared::SourceConnLimit::Admit::refused) return refuse();
+        c->source_counted = admit == shared::SourceConnLimit::Admit::counted;
     }
+    if (self->conns_.size() >= st.max_tcp_connections && !self->reclaim_idle()) return refuse();
     uv_timer_init(self->loop_, &c->timer);
     c->timer.data = c;
     c->wreq.data = c;
@@ -265,7 +269,7 @@ void TcpServer::close_conn(Conn* c, const char* why) {
     conns_[c->slot]->slot = c->slot;
     conns_.pop_back();
     if (c->deferred) deferred_.erase(std::remove(deferred_.begin(), deferred_.end(), c), deferred_.end());
-    if (c->source_counted && sources_) sources_->release(c->peer_sa());
+    if (c->source_counted) sources_->release(c->source);
     svc_.metrics()->gauge_add(svc_.worker(), svc_.ids().tcp_connections, -1);
     uv_close(reinterpret_cast<uv_handle_t*>(&c->timer), Conn::on_close);
     uv_close(reinterpret_cast<uv_handle_t*>(&c->tcp), Conn::on_close);

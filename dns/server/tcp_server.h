@@ -24,16 +24,16 @@
 #include <vector>
 
 #include "dns/server/query_service.h"
-#include "dns/server/tcp_source_limit.h"
 #include "shared/net/address.h"
 #include "shared/net/deferred_accept.h"
+#include "shared/net/source_limit.h"
 
 namespace dns {
 
 class TcpServer {
   public:
     // `sources` (shared by every worker, may be null) counts connections per client address.
-    TcpServer(QueryService& svc, TcpSourceLimit* sources) : svc_(svc), sources_(sources) {}
+    TcpServer(QueryService& svc, shared::SourceConnLimit* sources) : svc_(svc), sources_(sources) {}
     ~TcpServer();
     TcpServer(const TcpServer&) = delete;
     TcpServer& operator=(const TcpServer&) = delete;
@@ -81,7 +81,7 @@ class TcpServer {
     friend struct Conn;
 
     QueryService& svc_;
-    TcpSourceLimit* sources_;
+    shared::SourceConnLimit* sources_;
     uv_loop_t* loop_ = nullptr;
     uv_tcp_t listener_{};
     shared::EagerReadBudget eager_reads_; // connections read at their accept, per loop turn

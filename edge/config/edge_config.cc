@@ -728,6 +728,8 @@ std::optional<EdgeConfig> parse_edge_config(shared::ConfigSection root) {
         l.lingering_time_ms = sec->get_duration_ms("lingering_time", l.lingering_time_ms);
         l.lingering_timeout_ms = sec->get_duration_ms("lingering_timeout", l.lingering_timeout_ms);
         l.max_connections = static_cast<uint32_t>(sec->get_int("max_connections", l.max_connections, 1, 10'000'000));
+        l.max_connections_per_address = static_cast<uint32_t>(
+            sec->get_int("max_connections_per_address", l.max_connections_per_address, 0, 10'000'000));
         l.client_buffer_bytes = sec->get_size("client_buffer_bytes", l.client_buffer_bytes);
         if (l.max_uri_bytes < 16) sec->error("max_uri_bytes", "must be at least 16 bytes");
         if (l.max_header_bytes < 256) sec->error("max_header_bytes", "must be at least 256 bytes");

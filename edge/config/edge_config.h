@@ -167,17 +167,18 @@ struct CacheConfig {
 };
 
 struct LimitsConfig {
-    uint64_t max_uri_bytes = 8 << 10;         // longer request-target: 414
-    uint64_t max_header_bytes = 32 << 10;     // request line + headers larger: 431
-    uint64_t header_timeout_ms = 10'000;      // headers not complete in time after the first byte: 408 (slowloris)
-    uint64_t handshake_timeout_ms = 10'000;   // TLS handshake not finished in time after the connection: closed
-    uint64_t body_timeout_ms = 60'000;        // longest silence while a request body arrives: 408
-    uint64_t send_timeout_ms = 60'000;        // queued response bytes that make no progress this long: close
-    uint64_t lingering_time_ms = 30'000;      // after an answer that ends the connection, drain input at most this
-    uint64_t lingering_timeout_ms = 5'000;    // ... and stop draining after this much silence
-    uint64_t keepalive_timeout_ms = 60'000;   // idle keep-alive connection is closed after this
-    uint32_t max_connections = 10'000;        // per worker; beyond it new connections are closed at once
-    uint64_t client_buffer_bytes = 256 << 10; // queued response bytes per client before backpressure
+    uint64_t max_uri_bytes = 8 << 10;            // longer request-target: 414
+    uint64_t max_header_bytes = 32 << 10;        // request line + headers larger: 431
+    uint64_t header_timeout_ms = 10'000;         // headers not complete in time after the first byte: 408 (slowloris)
+    uint64_t handshake_timeout_ms = 10'000;      // TLS handshake not finished in time after the connection: closed
+    uint64_t body_timeout_ms = 60'000;           // longest silence while a request body arrives: 408
+    uint64_t send_timeout_ms = 60'000;           // queued response bytes that make no progress this long: close
+    uint64_t lingering_time_ms = 30'000;         // after an answer that ends the connection, drain input at most this
+    uint64_t lingering_timeout_ms = 5'000;       // ... and stop draining after this much silence
+    uint64_t keepalive_timeout_ms = 60'000;      // idle keep-alive connection is closed after this
+    uint32_t max_connections = 10'000;           // per worker; beyond it new connections are closed at once
+    uint32_t max_connections_per_address = 1024; // whole process, per IPv4 address / IPv6 /64; 0 = no limit
+    uint64_t client_buffer_bytes = 256 << 10;    // queued response bytes per client before backpressure
 };
 
 struct AccessLogConfig {

@@ -42,6 +42,7 @@ ClientConn::ClientConn(ConnSet* set, RequestHandler* handler, const ConnSettings
     : set_(set), handler_(handler), settings_(settings), parser_(settings.limits) {}
 
 ClientConn::~ClientConn() {
+    release_source(); // (close() or refuse() did, on every path there is)
     ConnBufferPool& pool = ConnBufferPool::local();
     pool.give_read_buffer(in_);
     pool.give_head(head_);
@@ -72,17 +73,10 @@ void ClientConn::give_back_idle() {
         parser_.release_storage();
 }
 
-ClientConn* ClientConn::accept(uv_stream_t* server, ConnSet* set, RequestHandler* handler, const ConnSettings& settings,
-                               const std::shared_ptr<shared::TlsServerContext>* tls, bool input_waiting) {
+ClientConn* ClientConn::accept(uv_stream_t* server, ConnSet* set, RequestHandler* handler,
+                               const ConnSettings& settings) {
     auto* c = new ClientConn(set, handler, settings);
-    if (tls && *tls) {
-        c->tls_ = std::make_unique<ViewerTls>(*tls);
-        c->parser_.set_secure(true); // the viewer protocol policy reads it
-    } else {
-        c->h2c_possible_ = settings.http2.enabled && settings.http2.h2c;
-    }
-    uv_loop_t* loop = server->loop;
-    uv_tcp_init(loop, &c->tcp_);
+    uv_tcp_init(server->loop, &c->tcp_);
     c->tcp_.data = c;
     c->open_handles_ = 1;
     if (uv_accept(server, reinterpret_cast<uv_stream_t*>(&c->tcp_)) != 0) {
@@ -90,34 +84,79 @@ ClientConn* ClientConn::accept(uv_stream_t* server, ConnSet* set, RequestHandler
         uv_close(reinterpret_cast<uv_handle_t*>(&c->tcp_), on_close);
         return nullptr;
     }
-    uv_timer_init(loop, &c->timer_);
-    c->timer_.data = c;
-    c->open_handles_ = 2;
-    // (TCP_NODELAY: inherited from the listener, shared/net/listen_socket.h; the peer's address: peer_ip_text.)
-    c->id_ = set->next_id();
-    set->add(c);
-    handler->on_conn_open();
-    c->last_activity_ms_ = uv_now(loop);
-    if (c->tls_) {
-        if (!c->tls_->ok()) {
-            c->close();
-            return nullptr;
-        }
-        // The handshake has its own deadline (limits.handshake_timeout), then the request headers theirs.
-        c->request_begun_ = true;
-        c->request_start_ms_ = c->last_activity_ms_;
+    return c;
+}
+
+bool ClientConn::count_source(uint32_t limit) {
+    shared::SourceConnLimit* sources = set_->sources();
+    if (!sources) return true;
+    sockaddr_storage ss;
+    if (!shared::accepted_peer(&tcp_, &ss) ||
+        !shared::PeerAddress::from_sockaddr(reinterpret_cast<const sockaddr*>(&ss), &source_))
+        return true; // no address to count it under (the viewer is gone already: it ends at its first read)
+    source_known_ = true;
+    switch (sources->acquire(source_, limit)) {
+    case shared::SourceConnLimit::Admit::refused:
+        return false;
+    case shared::SourceConnLimit::Admit::counted:
+        source_counted_ = true;
+        return true;
+    case shared::SourceConnLimit::Admit::uncounted:
+        return true;
     }
-    c->start_reading();
-    c->arm_timer();
+    return true;
+}
+
+void ClientConn::release_source() {
+    if (!source_counted_) return;
+    source_counted_ = false;
+    set_->sources()->release(source_);
+}
+
+void ClientConn::refuse() {
+    release_source();
+    closing_ = true;
+    uv_close(reinterpret_cast<uv_handle_t*>(&tcp_), on_close);
+}
+
+void ClientConn::start(const std::shared_ptr<shared::TlsServerContext>* tls, bool input_waiting) {
+    if (tls && *tls) {
+        tls_ = std::make_unique<ViewerTls>(*tls);
+        parser_.set_secure(true); // the viewer protocol policy reads it
+    } else {
+        h2c_possible_ = settings_.http2.enabled && settings_.http2.h2c;
+    }
+    uv_loop_t* loop = tcp_.loop;
+    uv_timer_init(loop, &timer_);
+    timer_.data = this;
+    open_handles_ = 2;
+    // (TCP_NODELAY: inherited from the listener, shared/net/listen_socket.h; the peer's address: peer_ip_text.)
+    id_ = set_->next_id();
+    set_->add(this);
+    handler_->on_conn_open();
+    last_activity_ms_ = uv_now(loop);
+    if (tls_) {
+        if (!tls_->ok()) return close();
+        // The handshake has its own deadline (limits.handshake_timeout), then the request headers theirs.
+        request_begun_ = true;
+        request_start_ms_ = last_activity_ms_;
+    }
+    start_reading();
+    arm_timer();
     // Reading was started above, so the fd is registered with epoll only at the loop's next poll: a request read and
     // answered here, its connection closed, never costs the epoll_ctl/epoll_wait round trip.
-    if (input_waiting) c->read_now();
-    return c;
+    if (input_waiting) read_now();
 }
 
 std::string_view ClientConn::peer_ip_text() const {
     if (peer_asked_) return peer_ip_;
     peer_asked_ = true;
+    if (source_known_) {
+        char buf[46];
+        source_.write_text(buf);
+        peer_ip_ = buf;
+        return peer_ip_;
+    }
     sockaddr_storage ss;
     if (shared::accepted_peer(&tcp_, &ss)) {
         if (auto a = shared::SocketAddress::from_sockaddr(reinterpret_cast<sockaddr*>(&ss))) peer_ip_ = a->ip_string();
@@ -1214,6 +1253,7 @@ void ClientConn::close() {
     }
     if (h2_) h2_->on_transport_closed();
     set_->remove(this);
+    release_source();
     handler_->on_conn_close();
     uv_close(reinterpret_cast<uv_handle_t*>(&tcp_), on_close);
     uv_close(reinterpret_cast<uv_handle_t*>(&timer_), on_close);

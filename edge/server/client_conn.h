@@ -29,6 +29,7 @@
 #include "edge/server/h2_session.h"
 #include "edge/server/viewer_tls.h"
 #include "shared/net/address.h"
+#include "shared/net/source_limit.h"
 #include "shared/net/tcp_ack_progress.h"
 
 namespace edge {
@@ -53,14 +54,20 @@ class ConnSet; // the worker's list of connections (for drain and max_connection
 // Viewers then, and this object is their H2Transport.
 class ClientConn final : public Viewer, public H2Transport {
   public:
-    // Accepts a pending connection from `server`. Returns nullptr (and closes nothing) when accept failed. With
-    // `tls` (an HTTPS listener) the connection speaks TLS: the header timeout bounds the handshake too.
-    // `input_waiting` (a TCP_DEFER_ACCEPT listener): the first bytes are most likely in the socket already, so they
-    // are read right away, before returning; a request that is all there may be answered, and the connection
-    // closed, by then (it stays valid until the loop runs its close callbacks).
-    static ClientConn* accept(uv_stream_t* server, ConnSet* set, RequestHandler* handler, const ConnSettings& settings,
-                              const std::shared_ptr<shared::TlsServerContext>* tls = nullptr,
-                              bool input_waiting = false);
+    // Accepts a pending connection from `server`; nothing else happens to it until start() or refuse(). Returns
+    // nullptr (and closes nothing) when accept failed.
+    static ClientConn* accept(uv_stream_t* server, ConnSet* set, RequestHandler* handler, const ConnSettings& settings);
+    // Counts the connection under its client's address in the process's table (the set's sources()); false when
+    // `limit` connections from that address are open already. The count is given back when the connection closes,
+    // whatever closes it.
+    bool count_source(uint32_t limit);
+    // Closes a connection that was accepted but not started (over a limit): the client sees a close at once.
+    void refuse();
+    // Serves it: joins the set, reads. With `tls` (an HTTPS listener) the connection speaks TLS: the header timeout
+    // bounds the handshake too. `input_waiting` (a TCP_DEFER_ACCEPT listener): the first bytes are most likely in
+    // the socket already, so they are read right away, before returning; a request that is all there may be
+    // answered, and the connection closed, by then (it stays valid until the loop runs its close callbacks).
+    void start(const std::shared_ptr<shared::TlsServerContext>* tls, bool input_waiting);
 
     // ---- Viewer: for the handler and its sessions, while a response is in progress ----
     bool gone() const override { return closing_; }
@@ -166,6 +173,8 @@ class ClientConn final : public Viewer, public H2Transport {
     void stop_reading();
     void arm_timer();
     void close();
+    // Gives the connection's place in the per-address count back (once).
+    void release_source();
     // Takes a read buffer from the worker's pool when the connection has none.
     void take_in();
     // Gives the pooled buffers back that the connection does not need now: the read buffer once everything in it
@@ -247,6 +256,8 @@ class ClientConn final : public Viewer, public H2Transport {
     unsigned holds_ = 0; // Viewer::hold() without release()
     // (only the text: the 136-byte address was resident in every idle connection, unread)
     mutable std::string peer_ip_;
+    // The client's address, when count_source() asked for it (16 bytes, not the 128 of a sockaddr_storage).
+    shared::PeerAddress source_;
     uint64_t request_start_ms_ = 0;
     uint64_t last_activity_ms_ = 0;
     uint64_t last_write_ms_ = 0; // last progress of queued output (or when output started to queue)
@@ -273,6 +284,8 @@ class ClientConn final : public Viewer, public H2Transport {
     // response answered and closing within that call needs no FIONREAD to know nothing is left unread.
     bool input_drained_ = false;
     mutable bool peer_asked_ = false; // peer_ip_ is what the kernel said (or the socket was gone)
+    bool source_known_ = false;       // source_ is the client's address
+    bool source_counted_ = false;     // counted in set_->sources() under source_ until release_source()
     bool no_linger_ = false;          // timed out: close without draining
     bool lingering_ = false;
     bool h2c_possible_ = false;      // plain listener, h2c on, and no byte yet that is not the preface
@@ -303,6 +316,9 @@ class ConnSet {
     // reconnects under the new [http2] settings (nginx's old workers do the same); HTTP/1.1 connections go on.
     void goaway_http2();
     uint64_t next_id() { return ++last_id_; }
+    // The process's open connections per client address (shared by every worker; null: not counted).
+    shared::SourceConnLimit* sources() const { return sources_; }
+    void set_sources(shared::SourceConnLimit* s) { sources_ = s; }
     // At max_connections: closes the connection idle the longest among the next kReclaimScan (from where the last
     // look ended), as nginx reuses keep-alive connections when it runs out: a new viewer gets in, and a crowd of
     // idle or silent connections cannot keep everyone else out until their timeouts. False when none looked at was
@@ -315,6 +331,7 @@ class ConnSet {
     ClientConn* cursor_ = nullptr; // where reclaim_idle() looks next (null: from the head)
     size_t count_ = 0;
     uint64_t last_id_ = 0;
+    shared::SourceConnLimit* sources_ = nullptr;
 };
 
 } // namespace edge

@@ -18,15 +18,20 @@ ConnSettings conn_settings_of(const LimitsConfig& l) {
 }
 
 HttpServer::HttpServer(uv_loop_t* loop, RequestHandler* handler, const ConnSettings* settings,
-                       const uint32_t* max_connections)
-    : loop_(loop), handler_(handler), settings_(settings), max_connections_(max_connections) {}
+                       const uint32_t* max_connections, const uint32_t* max_per_address,
+                       shared::SourceConnLimit* sources)
+    : loop_(loop), handler_(handler), settings_(settings), max_connections_(max_connections),
+      max_per_address_(max_per_address) {
+    conns_.set_sources(sources);
+}
 
 HttpServer::~HttpServer() = default;
 
 int HttpServer::listen(const shared::SocketAddress& addr, const std::shared_ptr<shared::TlsServerContext>* tls,
                        bool defer_accept) {
     int err = 0;
-    Listener* l = Listener::open(loop_, addr, &conns_, handler_, settings_, max_connections_, &err, tls, defer_accept);
+    Listener* l = Listener::open(loop_, addr, &conns_, handler_, settings_, max_connections_, max_per_address_, &err,
+                                 tls, defer_accept);
     if (!l) return err;
     listeners_.push_back(l);
     return 0;

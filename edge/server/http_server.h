@@ -21,7 +21,10 @@ ConnSettings conn_settings_of(const LimitsConfig& limits);
 
 class HttpServer {
   public:
-    HttpServer(uv_loop_t* loop, RequestHandler* handler, const ConnSettings* settings, const uint32_t* max_connections);
+    // `max_per_address` and `sources` (both or neither): the limit per client address and the process's table it
+    // counts in (Listener::open).
+    HttpServer(uv_loop_t* loop, RequestHandler* handler, const ConnSettings* settings, const uint32_t* max_connections,
+               const uint32_t* max_per_address = nullptr, shared::SourceConnLimit* sources = nullptr);
     ~HttpServer();
     HttpServer(const HttpServer&) = delete;
     HttpServer& operator=(const HttpServer&) = delete;
@@ -46,6 +49,7 @@ class HttpServer {
     RequestHandler* handler_;
     const ConnSettings* settings_;
     const uint32_t* max_connections_;
+    const uint32_t* max_per_address_;
     ConnSet conns_;
     std::vector<Listener*> listeners_;
     uv_timer_t* poll_ = nullptr;

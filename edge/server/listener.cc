@@ -5,8 +5,8 @@
 namespace edge {
 
 Listener* Listener::open(uv_loop_t* loop, const shared::SocketAddress& addr, ConnSet* conns, RequestHandler* handler,
-                         const ConnSettings* settings, const uint32_t* max_connections, int* err,
-                         const std::shared_ptr<shared::TlsServerContext>* tls, bool defer_accept) {
+                         const ConnSettings* settings, const uint32_t* max_connections, const uint32_t* max_per_address,
+                         int* err, const std::shared_ptr<shared::TlsServerContext>* tls, bool defer_accept) {
     auto* l = new Listener();
     l->tls_ = tls;
     l->defer_accept_ = defer_accept;
@@ -14,6 +14,7 @@ Listener* Listener::open(uv_loop_t* loop, const shared::SocketAddress& addr, Con
     l->handler_ = handler;
     l->settings_ = settings;
     l->max_connections_ = max_connections;
+    l->max_per_address_ = max_per_address;
     l->eager_reads_.init(loop);
     l->open_handles_ = 2; // tcp_listen_reuseport initializes tcp_ even when it fails
     l->tcp_.data = l;
@@ -46,13 +47,19 @@ ConnLimitStats& conn_limit_stats() {
     return s;
 }
 
+bool Listener::make_room() {
+    if (!conns_->reclaim_idle()) return false;
+    conn_limit_stats().reclaimed.fetch_add(1, std::memory_order_relaxed);
+    return true;
+}
+
 void Listener::on_connection(uv_stream_t* server, int status) noexcept {
     auto* l = static_cast<Listener*>(server->data);
     if (status < 0 || l->closed_) return;
-    if (l->conns_->size() >= *l->max_connections_) {
-        if (l->conns_->reclaim_idle()) {
-            conn_limit_stats().reclaimed.fetch_add(1, std::memory_order_relaxed);
-        } else {
+    const uint32_t per_address = l->max_per_address_ && l->conns_->sources() ? *l->max_per_address_ : 0;
+    bool full = l->conns_->size() >= *l->max_connections_;
+    if (full && per_address == 0) {
+        if (!l->make_room()) {
             // Nothing idle to give way: accept and close at once, so the client sees a close instead of waiting in
             // the backlog.
             conn_limit_stats().refused.fetch_add(1, std::memory_order_relaxed);
@@ -63,10 +70,25 @@ void Listener::on_connection(uv_stream_t* server, int status) noexcept {
                      [](uv_handle_t* h) noexcept { delete reinterpret_cast<uv_tcp_t*>(h); });
             return;
         }
+        full = false;
+    }
+    ClientConn* c = ClientConn::accept(server, l->conns_, l->handler_, *l->settings_);
+    if (!c) return;
+    if (per_address != 0) {
+        // The address is checked before max_connections: a client over its own limit must not close someone's idle
+        // connection on its way to being refused.
+        if (!c->count_source(per_address)) {
+            conn_limit_stats().refused_per_address.fetch_add(1, std::memory_order_relaxed);
+            return c->refuse();
+        }
+        if (full && !l->make_room()) {
+            conn_limit_stats().refused.fetch_add(1, std::memory_order_relaxed);
+            return c->refuse();
+        }
     }
     // Without deferral the connection's first bytes are rarely there yet: the read would be an EAGAIN.
     bool read_now = l->defer_accept_ && l->eager_reads_.take();
-    ClientConn::accept(server, l->conns_, l->handler_, *l->settings_, l->tls_, read_now);
+    c->start(l->tls_, read_now);
 }
 
 } // namespace edge

@@ -4,9 +4,13 @@
 // turn at a time (UV_RUN_NOWAIT), so what a turn did is seen exactly.
 #include <catch2/catch.hpp>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
+#include <unistd.h>
 #include <uv.h>
 
+#include <cerrno>
 #include <vector>
 
 #include "dns/dns_test_util.h"
@@ -15,6 +19,7 @@
 #include "dns/wire/dns_constants.h"
 #include "shared/metrics/metrics.h"
 #include "shared/net/deferred_accept.h"
+#include "shared/net/source_limit.h"
 #include "support/accept_burst.h"
 
 using namespace dns;
@@ -62,4 +67,99 @@ TEST_CASE("dns tcp server: a burst of new connections is answered at the accept 
     srv.close();
     uv_run(&loop, UV_RUN_DEFAULT);
     CHECK(uv_loop_close(&loop) == 0);
+}
+
+namespace {
+// A connection to 127.0.0.1:`port` from `source` (another loopback address), or -1.
+int connect_from(const char* source, int port) {
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in src{};
+    src.sin_family = AF_INET;
+    inet_pton(AF_INET, source, &src.sin_addr);
+    sockaddr_in dst{};
+    dst.sin_family = AF_INET;
+    dst.sin_port = htons(static_cast<uint16_t>(port));
+    dst.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (bind(fd, reinterpret_cast<sockaddr*>(&src), sizeof src) != 0 ||
+        connect(fd, reinterpret_cast<sockaddr*>(&dst), sizeof dst) != 0) {
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+// Runs loop turns until `done` (at most about 2 s); returns it.
+template <class F> bool turns_until(uv_loop_t* loop, F done) {
+    for (int i = 0; i < 2000 && !done(); i++) {
+        uv_run(loop, UV_RUN_NOWAIT);
+        usleep(1000);
+    }
+    return done();
+}
+
+// What recv() without waiting says: >0 bytes, 0 closed, -1 nothing yet (EAGAIN), -2 reset.
+int peek(int fd) {
+    char c;
+    ssize_t n = recv(fd, &c, 1, MSG_DONTWAIT | MSG_PEEK);
+    if (n >= 0) return static_cast<int>(n);
+    return errno == EAGAIN || errno == EWOULDBLOCK ? -1 : -2;
+}
+} // namespace
+
+TEST_CASE("dns tcp server: a client over its per-address limit is refused before it could close another's idle "
+          "connection",
+          "[dns][server][tcp]") {
+    shared::MetricsRegistry metrics(1);
+    ServerMetricIds ids;
+    QueryService svc(0, 0, &metrics, &ids);
+    auto settings = std::make_shared<ServiceSettings>();
+    settings->max_tcp_connections = 2;
+    settings->max_tcp_connections_per_address = 1;
+    svc.update(std::shared_ptr<const ZoneDb>(&test_db(), [](const ZoneDb*) {}), settings);
+    shared::SourceConnLimit sources(16);
+
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    TcpServer srv(svc, &sources);
+    auto addr = shared::parse_socket_address("127.0.0.1:0", nullptr);
+    REQUIRE(addr);
+    REQUIRE(srv.start(&loop, *addr) == 0);
+    int port = srv.address().port();
+    auto q = make_query("web.example.test", rrtype::A);
+    std::vector<uint8_t> framed{static_cast<uint8_t>(q.size() >> 8), static_cast<uint8_t>(q.size())};
+    framed.insert(framed.end(), q.begin(), q.end());
+
+    // 127.0.0.2 asks and is answered: its connection is idle (reclaimable at max_tcp_connections).
+    int idle = connect_from("127.0.0.2", port);
+    REQUIRE(idle >= 0);
+    REQUIRE(send(idle, framed.data(), framed.size(), 0) == static_cast<ssize_t>(framed.size()));
+    REQUIRE(turns_until(&loop, [&] { return peek(idle) > 0; }));
+    char buf[512];
+    REQUIRE(recv(idle, buf, sizeof buf, 0) > 2);
+    // 127.0.0.1 holds its one place with half a query (busy, not reclaimable).
+    int busy = connect_from("127.0.0.1", port);
+    REQUIRE(busy >= 0);
+    REQUIRE(send(busy, framed.data(), 1, 0) == 1);
+    REQUIRE(turns_until(&loop, [&] { return srv.connections() == 2; }));
+    // Another from 127.0.0.1: over its address's limit, and the server is at max_tcp_connections.
+    int over = connect_from("127.0.0.1", port);
+    REQUIRE(over >= 0);
+    REQUIRE(send(over, framed.data(), framed.size(), 0) == static_cast<ssize_t>(framed.size()));
+    CHECK(turns_until(&loop, [&] { return peek(over) == 0 || peek(over) == -2; })); // closed without an answer
+    CHECK(srv.connections() == 2);
+    CHECK(peek(idle) == -1); // still open: not closed to make room for a client that was refused anyway
+    sockaddr_in one{};
+    one.sin_family = AF_INET;
+    one.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    shared::PeerAddress p;
+    REQUIRE(shared::PeerAddress::from_sockaddr(reinterpret_cast<const sockaddr*>(&one), &p));
+    CHECK(sources.count(p) == 1);
+
+    close(over);
+    close(busy);
+    close(idle);
+    srv.close();
+    uv_run(&loop, UV_RUN_DEFAULT);
+    CHECK(uv_loop_close(&loop) == 0);
+    CHECK(sources.addresses() == 0);
 }

@@ -57,6 +57,7 @@ TEST_CASE("Edge config: minimal bucket config gets CloudFront defaults", "[edge]
     CHECK(c->limits.max_header_bytes == 32768);
     CHECK(c->limits.header_timeout_ms == 10'000);
     CHECK(c->limits.keepalive_timeout_ms == 60'000);
+    CHECK(c->limits.max_connections_per_address == 1024);
     CHECK(c->limits.body_timeout_ms == 60'000);
     CHECK(c->limits.send_timeout_ms == 60'000);
     CHECK(c->limits.lingering_time_ms == 30'000);
@@ -94,6 +95,7 @@ send_timeout = "15s"
 lingering_time = "10s"
 lingering_timeout = "2s"
 max_connections = 500
+max_connections_per_address = 0
 client_buffer_bytes = "128KiB"
 [access_log]
 file = "access.log"
@@ -152,6 +154,7 @@ query_string = "all"
     CHECK(c->limits.lingering_time_ms == 10'000);
     CHECK(c->limits.lingering_timeout_ms == 2'000);
     CHECK(c->limits.max_connections == 500);
+    CHECK(c->limits.max_connections_per_address == 0);
     CHECK(c->limits.client_buffer_bytes == 128 << 10);
     CHECK(c->access_log.file == (d.dir / "access.log").string());
     CHECK(c->health.path == "/healthz");

@@ -33,6 +33,8 @@ e = Edge(tmpdir(), f"""
 [limits]
 keepalive_timeout = "600s"
 max_connections = {N + 100}
+# All N come from 127.0.0.1.
+max_connections_per_address = 0
 [[origin]]
 name = "site"
 type = "bucket"

@@ -20,6 +20,7 @@
 #include "edge/server/http_server.h"
 #include "shared/net/address.h"
 #include "shared/net/deferred_accept.h"
+#include "shared/net/source_limit.h"
 #include "support/accept_burst.h"
 
 using namespace edge;
@@ -152,20 +153,26 @@ struct ServerThread {
     uv_async_t stop{};
     ConnSettings settings;
     uint32_t max_conns = 100;
+    uint32_t per_address = 0;
+    std::unique_ptr<shared::SourceConnLimit> sources;
     std::unique_ptr<TestHandler> handler;
     std::unique_ptr<HttpServer> server;
     std::thread thread;
     std::atomic<int> port{0};
     int close_rc = -1;
 
-    explicit ServerThread(uint32_t max_connections = 100, uint64_t keepalive_ms = 60'000) {
+    // `per_address_limit` > 0: connections per client address are limited (and counted in `sources`).
+    explicit ServerThread(uint32_t max_connections = 100, uint64_t keepalive_ms = 60'000,
+                          uint32_t per_address_limit = 0) {
         max_conns = max_connections;
+        per_address = per_address_limit;
+        if (per_address) sources = std::make_unique<shared::SourceConnLimit>(1000);
         settings.header_timeout_ms = 300;
         settings.keepalive_timeout_ms = keepalive_ms;
         settings.client_buffer_bytes = 64 << 10;
         uv_loop_init(&loop);
         handler = std::make_unique<TestHandler>(&loop);
-        server = std::make_unique<HttpServer>(&loop, handler.get(), &settings, &max_conns);
+        server = std::make_unique<HttpServer>(&loop, handler.get(), &settings, &max_conns, &per_address, sources.get());
         std::string err;
         auto addr = shared::parse_socket_address("127.0.0.1:0", &err);
         REQUIRE(addr);
@@ -196,6 +203,44 @@ int connect_to(int port, int rcvbuf = 0) {
     setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
     if (rcvbuf > 0) setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
     return fd;
+}
+
+// A connection to the test server from another loopback address (127.0.0.2).
+int connect_from(const char* ip, int port) {
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in src{};
+    src.sin_family = AF_INET;
+    inet_pton(AF_INET, ip, &src.sin_addr);
+    sockaddr_in dst{};
+    dst.sin_family = AF_INET;
+    dst.sin_port = htons(static_cast<uint16_t>(port));
+    dst.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (bind(fd, reinterpret_cast<sockaddr*>(&src), sizeof src) != 0 ||
+        connect(fd, reinterpret_cast<sockaddr*>(&dst), sizeof dst) != 0) {
+        close(fd);
+        return -1;
+    }
+    timeval tv{5, 0};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    return fd;
+}
+
+shared::PeerAddress ipv4(const char* ip) {
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    inet_pton(AF_INET, ip, &a.sin_addr);
+    shared::PeerAddress p;
+    shared::PeerAddress::from_sockaddr(reinterpret_cast<const sockaddr*>(&a), &p);
+    return p;
+}
+
+// Waits (up to 3 s) for the server thread to bring the address's count to `want`.
+bool count_becomes(const shared::SourceConnLimit& l, const char* ip, uint32_t want) {
+    for (int i = 0; i < 300; ++i) {
+        if (l.count(ipv4(ip)) == want) return true;
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return false;
 }
 
 std::string read_until(int fd, size_t want_bytes) {
@@ -313,6 +358,105 @@ TEST_CASE("at max_connections a new connection closes an idle one, else it is cl
     CHECK(first_rest.empty());
     CHECK(d.empty());
     CHECK(c == "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n/c");
+    CHECK(st.close_rc == 0);
+}
+
+TEST_CASE("over max_connections_per_address a new connection is closed at once; another address is served",
+          "[edge][server]") {
+    ServerThread st(100, 60'000, 2);
+    const uint64_t refused0 = conn_limit_stats().refused_per_address.load();
+    const std::string ok_a = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n/a";
+    int a = connect_to(st.port), b = connect_to(st.port);
+    REQUIRE(a >= 0);
+    REQUIRE(b >= 0);
+    send_all(a, "GET /a HTTP/1.1\r\nHost: a\r\n\r\n");
+    CHECK(read_until(a, ok_a.size()) == ok_a);
+    send_all(b, "GET /b HTTP/1.1\r\n"); // half a head: held open
+    CHECK(count_becomes(*st.sources, "127.0.0.1", 2));
+    int c = connect_to(st.port);
+    REQUIRE(c >= 0);
+    send_all(c, "GET /a HTTP/1.1\r\nHost: a\r\n\r\n");
+    CHECK(read_until(c, 1 << 20).empty()); // closed without an answer
+    close(c);
+    CHECK(conn_limit_stats().refused_per_address.load() == refused0 + 1);
+    int other = connect_from("127.0.0.2", st.port);
+    REQUIRE(other >= 0);
+    send_all(other, "GET /a HTTP/1.1\r\nHost: a\r\n\r\n");
+    CHECK(read_until(other, ok_a.size()) == ok_a);
+    CHECK(st.sources->count(ipv4("127.0.0.2")) == 1);
+    close(other);
+    // The viewer closing gives its place back: a new connection from 127.0.0.1 is served.
+    close(a);
+    CHECK(count_becomes(*st.sources, "127.0.0.1", 1));
+    int d = connect_to(st.port);
+    REQUIRE(d >= 0);
+    send_all(d, "GET /a HTTP/1.1\r\nHost: a\r\n\r\n");
+    CHECK(read_until(d, ok_a.size()) == ok_a);
+    close(d);
+    close(b);
+    CHECK(count_becomes(*st.sources, "127.0.0.1", 0));
+    CHECK(count_becomes(*st.sources, "127.0.0.2", 0));
+    st.finish();
+    CHECK(st.close_rc == 0);
+    CHECK(st.sources->addresses() == 0);
+}
+
+TEST_CASE("a connection's per-address count is given back whatever closes it", "[edge][server]") {
+    // A count that leaked would lock the address out for good: every way the server closes a connection is tried.
+    ServerThread st(3, 60'000, 10);
+    const auto& l = *st.sources;
+    // Header timeout (300 ms): 408 and close.
+    int t = connect_to(st.port);
+    REQUIRE(t >= 0);
+    send_all(t, "GET /a HTTP/1.1\r\n");
+    CHECK(count_becomes(l, "127.0.0.1", 1));
+    CHECK(read_until(t, 1 << 20).rfind("HTTP/1.1 408", 0) == 0);
+    close(t);
+    CHECK(count_becomes(l, "127.0.0.1", 0));
+    // A request the parser rejects: 400 and close.
+    int bad = connect_to(st.port);
+    REQUIRE(bad >= 0);
+    send_all(bad, "GET / HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n");
+    CHECK(read_until(bad, 1 << 20).rfind("HTTP/1.1 400", 0) == 0);
+    close(bad);
+    CHECK(count_becomes(l, "127.0.0.1", 0));
+    // The viewer resets the connection mid-request.
+    int rst = connect_to(st.port);
+    REQUIRE(rst >= 0);
+    send_all(rst, "GET /a HTTP/1.1\r\n");
+    CHECK(count_becomes(l, "127.0.0.1", 1));
+    linger lg{1, 0};
+    setsockopt(rst, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
+    close(rst);
+    CHECK(count_becomes(l, "127.0.0.1", 0));
+    // max_connections (3): a fourth connection closes the longest-idle one, and the count follows.
+    std::vector<int> idle;
+    const std::string ok_a = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n/a";
+    for (int i = 0; i < 4; ++i) {
+        int fd = connect_to(st.port);
+        REQUIRE(fd >= 0);
+        send_all(fd, "GET /a HTTP/1.1\r\nHost: a\r\n\r\n");
+        CHECK(read_until(fd, ok_a.size()) == ok_a);
+        idle.push_back(fd);
+    }
+    CHECK(read_until(idle[0], 1 << 20).empty()); // reclaimed
+    CHECK(count_becomes(l, "127.0.0.1", 3));
+    // Three busy ones (half a head each): a fifth is refused at max_connections, and counts nothing.
+    for (int fd : idle)
+        send_all(fd, "GET /b HTTP/1.1\r\n");
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    int fifth = connect_to(st.port);
+    REQUIRE(fifth >= 0);
+    send_all(fifth, "GET /a HTTP/1.1\r\nHost: a\r\n\r\n");
+    CHECK(read_until(fifth, 1 << 20).empty());
+    close(fifth);
+    CHECK(count_becomes(l, "127.0.0.1", 3));
+    // Shutdown closes the rest (their headers would time out too, so it comes first: 300 ms).
+    st.finish();
+    for (int fd : idle)
+        close(fd);
+    CHECK(l.count(ipv4("127.0.0.1")) == 0);
+    CHECK(l.addresses() == 0);
     CHECK(st.close_rc == 0);
 }
 
