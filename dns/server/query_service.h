@@ -75,6 +75,12 @@ class QueryService {
     const ServiceSettings& settings() const { return *settings_; }
     const ZoneDb& db() const { return *db_; }
 
+    // Whether an answer over TCP can depend on the client's address: steering (no ECS: the resolver's address
+    // locates the client) and the query log. RRL applies to UDP only. Without either a TCP connection never needs
+    // its peer's address, which saves a getpeername per connection.
+    bool tcp_answers_use_client() const {
+        return settings_->engine.steering != nullptr || settings_->query_log_fd >= 0;
+    }
     // Answers one query into out (cap bytes); 0 = send nothing (see info->kind for transfers).
     size_t handle(const uint8_t* query, size_t len, uint8_t* out, size_t cap, bool tcp, const sockaddr* client,
                   AnswerInfo* info) noexcept;

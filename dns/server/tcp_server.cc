@@ -40,10 +40,10 @@ uint64_t unix_now_s() {
     return static_cast<uint64_t>(ts.tv_sec);
 }
 
-std::string peer_text(const sockaddr_storage& ss) {
+std::string peer_text(const sockaddr* sa) {
     shared::SocketAddress a;
-    std::memcpy(&a.storage, &ss, sizeof ss);
-    a.len = ss.ss_family == AF_INET6 ? sizeof(sockaddr_in6) : sizeof(sockaddr_in);
+    std::memcpy(&a.storage, sa, sizeof(sockaddr_storage));
+    a.len = sa->sa_family == AF_INET6 ? sizeof(sockaddr_in6) : sizeof(sockaddr_in);
     return a.to_string();
 }
 } // namespace
@@ -79,10 +79,20 @@ struct TcpServer::Conn {
     bool reading = false;
     bool eof = false;
     bool source_counted = false; // in the server's sources_, under `source`
+    bool peer_known = false;
     shared::PeerAddress source;
     sockaddr_storage peer{};
 
-    const sockaddr* peer_sa() const { return reinterpret_cast<const sockaddr*>(&peer); }
+    // The client's address, asked of the kernel the first time something needs it (the per-address limit, an
+    // answer that depends on it, the transfer ACL, a log line): a one-query connection to a server without
+    // steering, query log or per-address limit never asks. Zero (AF_UNSPEC) when the socket is gone by then.
+    const sockaddr* peer_sa() {
+        if (!peer_known) {
+            peer_known = true;
+            shared::accepted_peer(&tcp, &peer);
+        }
+        return reinterpret_cast<const sockaddr*>(&peer);
+    }
     uv_stream_t* stream() { return reinterpret_cast<uv_stream_t*>(&tcp); }
     size_t pending_output() const { return out.size() + (writing_now ? tcp.write_queue_size : 0); }
     // Output the kernel took but the peer did not acknowledge (as of the last sample) is pending like output libuv
@@ -191,9 +201,10 @@ void TcpServer::on_connection(uv_stream_t* s, int status) noexcept {
         return;
     }
     const ServiceSettings& st = self->svc_.settings();
-    shared::accepted_peer(&c->tcp, &c->peer);
-    // The address first: a client over its own limit must not close someone's idle connection on its way out.
-    if (self->sources_ && shared::PeerAddress::from_sockaddr(c->peer_sa(), &c->source)) {
+    // The address first: a client over its own limit must not close someone's idle connection on its way out. With
+    // no limit nothing is counted (nor the address asked for): a reload that sets one counts from then on.
+    if (self->sources_ && st.max_tcp_connections_per_address != 0 &&
+        shared::PeerAddress::from_sockaddr(c->peer_sa(), &c->source)) {
         auto admit = self->sources_->acquire(c->source, st.max_tcp_connections_per_address);
         if (admit == shared::SourceConnLimit::Admit::refused) return refuse();
         c->source_counted = admit == shared::SourceConnLimit::Admit::counted;
@@ -262,7 +273,7 @@ void TcpServer::close_conn(Conn* c, const char* why) {
     if (c->xfr) end_transfer(c, why ? why : "connection closed");
     c->closing = true;
     if (why && shared::log::enabled(shared::log::Level::debug))
-        shared::log::debug("dns", "TCP connection closed", {{"client", peer_text(c->peer)}, {"reason", why}});
+        shared::log::debug("dns", "TCP connection closed", {{"client", peer_text(c->peer_sa())}, {"reason", why}});
     // The last connection takes this one's place: a search and a shift of the whole list per close cost O(open
     // connections) each, with thousands open under a stream of one-query connections.
     conns_[c->slot] = conns_.back();
@@ -409,7 +420,7 @@ bool TcpServer::start_transfer(Conn* c, const uint8_t* msg, size_t mlen, const A
     if (!zone || (!st.axfr_allow.allows(c->peer_sa()) && !tsig)) {
         m->inc(svc_.worker(), svc_.ids().axfr_refused);
         shared::log::warn("dns", "zone transfer refused",
-                          {{"zone", info.zone->apex_text}, {"client", peer_text(c->peer)}});
+                          {{"zone", info.zone->apex_text}, {"client", peer_text(c->peer_sa())}});
         size_t n = write_response_header(msg, info.question_end, out_.data(), out_.size());
         if (!n) {
             close_conn(c, "bad transfer request");
@@ -461,7 +472,7 @@ void TcpServer::pump_transfer(Conn* c) {
 void TcpServer::end_transfer(Conn* c, const char* failure) {
     Transfer* x = c->xfr.get();
     const ZoneTransfer& s = *x->stream;
-    std::string zone = s.zone().apex_text, serial = std::to_string(s.zone().serial), client = peer_text(c->peer);
+    std::string zone = s.zone().apex_text, serial = std::to_string(s.zone().serial), client = peer_text(c->peer_sa());
     std::string messages = std::to_string(s.messages()), records = std::to_string(s.records());
     std::string bytes = std::to_string(x->bytes), ms = std::to_string(uv_now(loop_) - x->started_ms);
     std::string key = x->tsig ? x->tsig->key_name() : "-";
@@ -512,7 +523,8 @@ void TcpServer::process(Conn* c) {
         pos += 2 + mlen;
         c->last_active = now;
         AnswerInfo info;
-        size_t n = svc_.handle(msg, mlen, out_.data(), out_.size(), true, c->peer_sa(), &info);
+        size_t n = svc_.handle(msg, mlen, out_.data(), out_.size(), true,
+                               svc_.tcp_answers_use_client() ? c->peer_sa() : nullptr, &info);
         if (info.kind == AnswerKind::transfer && info.zone) {
             if (!start_transfer(c, msg, mlen, info)) return;
             continue;

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "dns/dns_test_util.h"
+#include "dns/engine/steering_hook.h"
 #include "dns/server/query_service.h"
 #include "dns/server/tcp_server.h"
 #include "dns/wire/dns_constants.h"
@@ -162,4 +163,72 @@ TEST_CASE("dns tcp server: a client over its per-address limit is refused before
     uv_run(&loop, UV_RUN_DEFAULT);
     CHECK(uv_loop_close(&loop) == 0);
     CHECK(sources.addresses() == 0);
+}
+
+namespace {
+// Answers geo.example.test A with one record, and remembers the client address the engine gave it.
+class RecordingSteering : public SteeringHook {
+  public:
+    bool answer(std::string_view name, uint16_t qtype, const ClientSubnet&, const sockaddr* client, unsigned,
+                SteeredAnswer* out) const noexcept override {
+        if (name != std::string_view("\3geo\7example\4test\0", 18) || qtype != rrtype::A) return false;
+        seen_family = client ? client->sa_family : -1;
+        if (client && client->sa_family == AF_INET)
+            seen_v4 = reinterpret_cast<const sockaddr_in*>(client)->sin_addr.s_addr;
+        out->records = rr_;
+        out->len = sizeof rr_;
+        out->rr_count = 1;
+        return true;
+    }
+    mutable int seen_family = 0;
+    mutable uint32_t seen_v4 = 0;
+
+  private:
+    uint8_t rr_[16] = {0xC0, 0x0C, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4, 198, 51, 100, 7};
+};
+} // namespace
+
+// The connection asks the kernel for its client's address only when something needs it; steering does (a query
+// without ECS is located by its resolver's address), so a steered answer over TCP must still get it.
+TEST_CASE("dns tcp server: a steered answer over TCP gets the client's address", "[dns][server][tcp]") {
+    auto z = load_test_zone("example.test.", std::string(MERIDIAN_SRC) + "/conf/examples/zones/example.test.zone");
+    z->ensure_node(std::string_view("\3geo\7example\4test\0", 18)).steer = 0;
+    ZoneDb db;
+    db.add(z);
+    RecordingSteering hook;
+    shared::MetricsRegistry metrics(1);
+    ServerMetricIds ids;
+    QueryService svc(0, 0, &metrics, &ids);
+    auto settings = std::make_shared<ServiceSettings>();
+    settings->max_tcp_connections_per_address = 0; // nothing else asks for the address
+    settings->engine.steering = &hook;
+    svc.update(std::shared_ptr<const ZoneDb>(&db, [](const ZoneDb*) {}), settings);
+    REQUIRE(svc.tcp_answers_use_client());
+
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    TcpServer srv(svc, nullptr);
+    auto addr = shared::parse_socket_address("127.0.0.1:0", nullptr);
+    REQUIRE(addr);
+    REQUIRE(srv.start(&loop, *addr) == 0);
+    auto q = make_query("geo.example.test", rrtype::A);
+    std::vector<uint8_t> framed{static_cast<uint8_t>(q.size() >> 8), static_cast<uint8_t>(q.size())};
+    framed.insert(framed.end(), q.begin(), q.end());
+    int fd = connect_from("127.0.0.3", srv.address().port());
+    REQUIRE(fd >= 0);
+    REQUIRE(send(fd, framed.data(), framed.size(), 0) == static_cast<ssize_t>(framed.size()));
+    REQUIRE(turns_until(&loop, [&] { return peek(fd) > 0; }));
+    CHECK(hook.seen_family == AF_INET);
+    CHECK(hook.seen_v4 == inet_addr("127.0.0.3"));
+
+    // Without steering (and without a query log) an answer cannot depend on the address: none is looked up.
+    settings = std::make_shared<ServiceSettings>(*settings);
+    settings->engine.steering = nullptr;
+    svc.update(std::shared_ptr<const ZoneDb>(&db, [](const ZoneDb*) {}), settings);
+    CHECK_FALSE(svc.tcp_answers_use_client());
+
+    close(fd);
+    srv.close();
+    uv_run(&loop, UV_RUN_DEFAULT);
+    CHECK(uv_loop_close(&loop) == 0);
 }
