@@ -46,7 +46,10 @@ measure_rounds() {
   local kind r json c0 c1 cpu answered per_q dir="$BENCH_TMP/rounds.$group"
   declare -A win=()
   mkdir -p "$dir"
-  for kind in "${kinds[@]}"; do win[$kind]=$(best_window "${DNS_PORT[$kind]}" "$qf" "${extra[@]}"); done
+  # DNS_FIXED_WINDOW: every server at that window instead of its best (a comparison of CPU per query at one load).
+  for kind in "${kinds[@]}"; do
+    win[$kind]=${DNS_FIXED_WINDOW:-$(best_window "${DNS_PORT[$kind]}" "$qf" "${extra[@]}")}
+  done
   for r in $(seq "$DNS_ROUNDS"); do
     for kind in "${kinds[@]}"; do
       c0=$(pid_cpu "${DNS_PID[$kind]}")
