@@ -73,6 +73,7 @@ bool H2Session::start() {
     nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cb, on_data_chunk);
     nghttp2_session_callbacks_set_on_stream_close_callback(cb, on_stream_close);
     nghttp2_session_callbacks_set_on_frame_send_callback(cb, on_frame_send);
+    nghttp2_session_callbacks_set_on_invalid_frame_recv_callback(cb, on_invalid_frame);
     nghttp2_option* opt = nullptr;
     if (nghttp2_option_new(&opt) != 0) {
         nghttp2_session_callbacks_del(cb);
@@ -416,7 +417,7 @@ int H2Session::on_frame_recv(nghttp2_session* ng, const nghttp2_frame* f, void* 
         }
         break;
     case NGHTTP2_RST_STREAM:
-        self->count_reset();
+        self->count_reset(true);
         break;
     case NGHTTP2_SETTINGS:
         if (!(f->hd.flags & NGHTTP2_FLAG_ACK)) self->got_settings_ = true;
@@ -450,8 +451,20 @@ int H2Session::on_frame_send(nghttp2_session* ng, const nghttp2_frame* f, void* 
     return 0;
 }
 
-void H2Session::count_reset() {
-    h2_stats().client_resets.fetch_add(1, std::memory_order_relaxed);
+int H2Session::on_invalid_frame(nghttp2_session*, const nghttp2_frame*, int error, void* user) noexcept {
+    // A stream refused for the concurrency limit is the limit working, not an error to count.
+    if (error == NGHTTP2_ERR_REFUSED_STREAM) return 0;
+    // A frame that is an error of the viewer's, most of them stream errors nghttp2 answers with RST_STREAM (a
+    // WINDOW_UPDATE overflowing the stream's window, a malformed request...). "MadeYouReset" (CVE-2025-8671): a
+    // request followed by such a frame cost the edge a request's work (an origin fetch) and freed its concurrency
+    // slot at once, as a cancel does, without counting against max_stream_resets: 3,000 of them made 954 origin
+    // requests. Counted here, as the frame is read, so the frames after the limit in the same read are not handled.
+    static_cast<H2Session*>(user)->count_reset(false);
+    return 0;
+}
+
+void H2Session::count_reset(bool by_viewer) {
+    if (by_viewer) h2_stats().client_resets.fetch_add(1, std::memory_order_relaxed);
     uint64_t now = t_.now_ms();
     if (now - reset_window_start_ >= limits_.http2.reset_window_ms) {
         reset_window_start_ = now;

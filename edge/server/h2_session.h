@@ -11,8 +11,9 @@
 //
 // Limits: SETTINGS_MAX_CONCURRENT_STREAMS (more streams are refused by nghttp2), SETTINGS_MAX_HEADER_LIST_SIZE and
 // [limits] max_headers / max_uri_bytes (431 / 414), request bodies up to max_body_bytes (413), and the rapid-reset
-// defence (CVE-2023-44487): more than max_stream_resets streams cancelled by the viewer within reset_window end the
-// connection with GOAWAY ENHANCE_YOUR_CALM, as nginx and H2O do. Request bodies are buffered whole before the
+// defence (CVE-2023-44487): more than max_stream_resets streams cancelled by the viewer (or reset for a stream error of
+// the viewer's, CVE-2025-8671) within reset_window end the connection with GOAWAY ENHANCE_YOUR_CALM, as nginx and H2O
+// do. Request bodies are buffered whole before the
 // request is handled, so only kBodyStreams streams of a connection at a time get their flow-control window opened
 // as their body arrives; the others wait with what their initial window let in (64 KiB). A request whose header
 // block or body stalls is timed out as on HTTP/1.1 (header_timeout: the connection closes, nothing else can move on
@@ -135,11 +136,14 @@ class H2Session {
                              void* user) noexcept;
     static int on_stream_close(nghttp2_session*, int32_t id, uint32_t error, void* user) noexcept;
     static int on_frame_send(nghttp2_session*, const nghttp2_frame* f, void* user) noexcept;
+    static int on_invalid_frame(nghttp2_session*, const nghttp2_frame* f, int error, void* user) noexcept;
 
     Stream* get_stream();
     void recycle(Stream* s);
     void dispatch(Stream* s);
-    void count_reset();
+    // A stream cancelled by the viewer (by_viewer) or reset for a stream error of the viewer's: both count against
+    // max_stream_resets.
+    void count_reset(bool by_viewer);
     // Opens the stream's flow-control window for its body when fewer than kBodyStreams streams have it open.
     void admit_body(Stream* s);
     // The stream no longer takes body bytes into its buffer: its place goes to the oldest stream waiting.

@@ -462,3 +462,42 @@ TEST_CASE("H2Session: a request that stops arriving times out", "[edge][server][
     s2.expire_arrivals(t2.now, 10'000, 60'000);
     CHECK(t2.closed);
 }
+
+TEST_CASE("H2Session: streams reset for the viewer's stream errors count as rapid resets", "[edge][server][h2]") {
+    // CVE-2025-8671 ("MadeYouReset"): a request, then a frame that is a stream error (here a WINDOW_UPDATE that
+    // overflows the stream's window), so that the server resets the stream itself: the request's work is done, its
+    // slot is free at once, and no cancel of the viewer's was counted.
+    FakeTransport t;
+    FakeHandler h;
+    H2Session s(t, &h, limits(), true); // 5 resets per 10 s
+    REQUIRE(s.start());
+    Client c;
+    auto request_and_overflow = [&](int n) {
+        for (int i = 0; i < n; ++i) {
+            int32_t id = c.get("/later");
+            c.exchange(s, t);
+            unsigned char wu[] = {0,
+                                  0,
+                                  4,
+                                  NGHTTP2_WINDOW_UPDATE,
+                                  0,
+                                  uint8_t(id >> 24),
+                                  uint8_t(id >> 16),
+                                  uint8_t(id >> 8),
+                                  uint8_t(id),
+                                  0x7f,
+                                  0xff,
+                                  0xff,
+                                  0xff};
+            s.on_input(reinterpret_cast<const char*>(wu), sizeof wu);
+            c.exchange(s, t);
+            if (c.goaway == -1) CHECK(c.streams[id].error == NGHTTP2_FLOW_CONTROL_ERROR);
+        }
+    };
+    request_and_overflow(5);
+    CHECK(c.goaway == -1);
+    CHECK(h.seen.size() == 5); // each one was a request handled
+    request_and_overflow(1);
+    CHECK(c.goaway == NGHTTP2_ENHANCE_YOUR_CALM);
+    CHECK(t.closed);
+}
