@@ -117,7 +117,11 @@ with edge_before_pyorigin(PY_CATCH_ALL) as (edge, py):
                       "/i/nocontent-chunked": b"HTTP/1.1 204 No Content\r\nCache-Control: max-age=60\r\n"
                                               b"Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
                       "/i/notmodified": b"HTTP/1.1 304 Not Modified\r\nETag: \"a\"\r\n"
-                                        b"Content-Length: 5\r\n\r\nhello"}.items():
+                                        b"Content-Length: 5\r\n\r\nhello",
+                      # The length of the representation, as RFC 9110 §8.6 allows on a 304, and no body (llhttp
+                      # waited for 1000 bytes that never came, holding the origin connection until its idle timeout).
+                      "/i/notmodified-length": b"HTTP/1.1 304 Not Modified\r\nETag: \"a\"\r\n"
+                                               b"Content-Length: 1000\r\n\r\n"}.items():
         py.scripts[path] = [raw]
         py.scripts[path + "-next"] = [final(b"max-age=60", b"next")]
         for round_ in ("miss", "again"):
