@@ -317,7 +317,7 @@ int H2Session::on_data_chunk(nghttp2_session* ng, uint8_t, int32_t id, const uin
     nghttp2_session_consume_connection(ng, len);
     auto* s = static_cast<Stream*>(nghttp2_session_get_stream_user_data(ng, id));
     if (!s || s->dispatched_ || s->req_error_) {
-        if (s && !s->dispatched_) s->last_in_ms_ = self->t_.now_ms();
+        if (s) s->last_in_ms_ = self->t_.now_ms();
         nghttp2_session_consume_stream(ng, id, len); // discarded
         return 0;
     }
@@ -363,19 +363,43 @@ void H2Session::release_body(Stream* s) {
     if (next) admit_body(next);
 }
 
+bool H2Session::answered_early(const Stream* s) const {
+    // Only a request refused before its end (413, 408) is answered while it still arrives: every other one is
+    // handled once the viewer ended it.
+    return s->dispatched_ && s->req_error_ && !s->closed_ && !s->gone_ &&
+           nghttp2_session_get_stream_local_close(ng_, s->id_) == 1 &&
+           nghttp2_session_get_stream_remote_close(ng_, s->id_) == 0;
+}
+
 uint64_t H2Session::arrival_deadline(uint64_t header_ms, uint64_t body_ms) const {
     uint64_t due = UINT64_MAX;
-    for (const Stream* s = live_; s; s = s->next_)
-        if (!s->closed_ && !s->gone_ && !s->dispatched_)
+    for (const Stream* s = live_; s; s = s->next_) {
+        if (s->closed_ || s->gone_) continue;
+        if (!s->dispatched_)
             due = std::min(due, s->last_in_ms_ + (s->headers_in_ ? body_ms : header_ms));
+        else if (answered_early(s))
+            due = std::min(due, s->last_in_ms_ + body_ms);
+    }
     return due;
 }
 
 void H2Session::expire_arrivals(uint64_t now, uint64_t header_ms, uint64_t body_ms) {
     if (closed_ || !ng_) return;
     std::vector<Stream*> late;
+    bool reset = false;
     for (Stream* s = live_; s; s = s->next_) {
-        if (s->closed_ || s->gone_ || s->dispatched_) continue;
+        if (s->closed_ || s->gone_) continue;
+        if (s->dispatched_) {
+            // Answered (413, 408) and the rest of its request stopped coming: RFC 9113 §8.1 lets the server end
+            // it with RST_STREAM NO_ERROR once the response is complete. At once, some clients (curl 7.88) drop
+            // the answer they were still uploading behind; never, the stream stays half-open and the connection
+            // never idles.
+            if (answered_early(s) && now >= s->last_in_ms_ + body_ms) {
+                nghttp2_submit_rst_stream(ng_, NGHTTP2_FLAG_NONE, s->id_, NGHTTP2_NO_ERROR);
+                reset = true;
+            }
+            continue;
+        }
         if (now < s->last_in_ms_ + (s->headers_in_ ? body_ms : header_ms)) continue;
         if (!s->headers_in_) {
             // A header block must end before any other frame of the connection (RFC 9113 §6.10): nothing else
@@ -389,6 +413,7 @@ void H2Session::expire_arrivals(uint64_t now, uint64_t header_ms, uint64_t body_
         }
         late.push_back(s);
     }
+    if (reset) flush();
     // Pooled streams stay valid memory while one answer's callbacks recycle another.
     for (Stream* s : late) {
         if (closed_) return;
@@ -431,15 +456,8 @@ int H2Session::on_frame_recv(nghttp2_session* ng, const nghttp2_frame* f, void* 
     return 0;
 }
 
-int H2Session::on_frame_send(nghttp2_session* ng, const nghttp2_frame* f, void* user) noexcept {
+int H2Session::on_frame_send(nghttp2_session*, const nghttp2_frame* f, void* user) noexcept {
     auto* self = static_cast<H2Session*>(user);
-    if ((f->hd.type == NGHTTP2_DATA || f->hd.type == NGHTTP2_HEADERS) && (f->hd.flags & NGHTTP2_FLAG_END_STREAM) &&
-        nghttp2_session_get_stream_remote_close(ng, f->hd.stream_id) == 0) {
-        // The response (a 413, a 408...) is complete while the request is not: RFC 9113 §8.1 lets the server ask
-        // the viewer to stop sending it with RST_STREAM NO_ERROR, which also frees the stream's place. Without
-        // it the stream stayed half-open for as long as the viewer liked, keeping the connection from idling.
-        nghttp2_submit_rst_stream(ng, NGHTTP2_FLAG_NONE, f->hd.stream_id, NGHTTP2_NO_ERROR);
-    }
     if (f->hd.type == NGHTTP2_DATA) {
         self->last_progress_ms_ = self->t_.now_ms();
     } else if (f->hd.type == NGHTTP2_RST_STREAM && f->rst_stream.error_code == NGHTTP2_REFUSED_STREAM) {

@@ -13,11 +13,11 @@
 // [limits] max_headers / max_uri_bytes (431 / 414), request bodies up to max_body_bytes (413), and the rapid-reset
 // defence (CVE-2023-44487): more than max_stream_resets streams cancelled by the viewer (or reset for a stream error of
 // the viewer's, CVE-2025-8671) within reset_window end the connection with GOAWAY ENHANCE_YOUR_CALM, as nginx and H2O
-// do. Request bodies are buffered whole before the
-// request is handled, so only kBodyStreams streams of a connection at a time get their flow-control window opened
-// as their body arrives; the others wait with what their initial window let in (64 KiB). A request whose header
-// block or body stalls is timed out as on HTTP/1.1 (header_timeout: the connection closes, nothing else can move on
-// it; body_timeout: 408), and a response that ends before its request did resets the rest of the request.
+// do. Request bodies are buffered whole before the request is handled, so only kBodyStreams streams of a connection
+// at a time get their flow-control window opened as their body arrives; the others wait with what their initial
+// window let in (64 KiB). A request whose header block or body stalls is timed out as on HTTP/1.1 (header_timeout:
+// the connection closes, nothing else can move on it; body_timeout: 408), and a request answered before its end
+// (413, 408) that then stops arriving is reset.
 //
 // Thread: the worker loop of the connection. Memory: streams are pooled per connection (a hit allocates nothing
 // here beyond nghttp2's own stream state); a stream a session holds keeps the connection object (and so this
@@ -148,6 +148,8 @@ class H2Session {
     void admit_body(Stream* s);
     // The stream no longer takes body bytes into its buffer: its place goes to the oldest stream waiting.
     void release_body(Stream* s);
+    // The stream's response is complete (a 413 or 408 answered before the request's end) while its request is not.
+    bool answered_early(const Stream* s) const;
     // Produces frames into the connection while its buffer has room, then tells waiting sources to go on.
     void flush();
     void fail(uint32_t code);
