@@ -161,7 +161,7 @@ size_t ProxyHandler::write_object_head(Viewer& viewer, const CachedObject& obj, 
         status_bytes = partial.size();
     } else if (chunked) {
         w.header("Transfer-Encoding", "chunked");
-    } else if (known_length) {
+    } else if (known_length && obj.status() != 204) { // RFC 9110 §8.6: never on a 204
         w.header_uint("Content-Length", obj.complete() ? obj.body().size() : obj.body().expected_size());
     }
     h.append(extra_lines);

@@ -1255,7 +1255,9 @@ void ProxySession::write_pass_head(int status, std::string_view reason, const sh
         if (shared::ascii_iequals(f.name, "server")) has_server = true;
         w.header(f.name, f.value);
     }
-    if (!content_length.empty()) {
+    if (status == 204) {
+        // RFC 9110 §8.6: no Content-Length, and no body (the response parser leaves the origin's, if any, unread).
+    } else if (!content_length.empty()) {
         w.header("Content-Length", content_length);
     } else if (!no_body) {
         if (req_.chunked_bodies()) {

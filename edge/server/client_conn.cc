@@ -566,12 +566,16 @@ uint64_t ClientConn::deadline(Phase ph, uint64_t now) const {
         return request_start_ms_ + settings_.header_timeout_ms;
     case Phase::body:
         return last_activity_ms_ + settings_.body_timeout_ms;
-    case Phase::response:
+    case Phase::response: {
+        // HTTP/2: the requests still arriving on the connection's streams have the header and body timeouts.
+        uint64_t arrival =
+            h2_ ? h2_->arrival_deadline(settings_.header_timeout_ms, settings_.body_timeout_ms) : UINT64_MAX;
         // While the response is produced and nothing waits for the socket, the exchange has its own timeouts.
-        if (output_pending()) return last_write_ms_ + settings_.send_timeout_ms;
+        if (output_pending()) return std::min(arrival, last_write_ms_ + settings_.send_timeout_ms);
         // HTTP/2: response bytes the viewer's flow-control windows hold back count as unsent.
-        if (h2_ && h2_->blocked()) return h2_->last_progress_ms() + settings_.send_timeout_ms;
-        return now + settings_.keepalive_timeout_ms;
+        if (h2_ && h2_->blocked()) return std::min(arrival, h2_->last_progress_ms() + settings_.send_timeout_ms);
+        return std::min(arrival, now + settings_.keepalive_timeout_ms);
+    }
     case Phase::linger:
         return std::min(linger_start_ms_ + settings_.lingering_time_ms,
                         last_activity_ms_ + settings_.lingering_timeout_ms);
@@ -647,6 +651,11 @@ void ClientConn::on_timer(uv_timer_t* t) noexcept {
         c->handler_->reject(*c, 408, ph == Phase::header ? "request headers timed out" : "request body timed out");
         return;
     case Phase::response:
+        if (c->h2_ && c->h2_->arrival_deadline(c->settings_.header_timeout_ms, c->settings_.body_timeout_ms) <= now) {
+            c->h2_->expire_arrivals(now, c->settings_.header_timeout_ms, c->settings_.body_timeout_ms);
+            if (!c->closing_) c->arm_timer();
+            return;
+        }
         if (c->output_pending() && c->sent_.sample(&c->tcp_)) {
             // No write completed, but the viewer acknowledged bytes: it reads, slower than the kernel's send
             // buffer drains to the point where libuv may write again. Still served.

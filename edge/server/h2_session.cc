@@ -73,11 +73,15 @@ bool H2Session::start() {
     nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cb, on_data_chunk);
     nghttp2_session_callbacks_set_on_stream_close_callback(cb, on_stream_close);
     nghttp2_session_callbacks_set_on_frame_send_callback(cb, on_frame_send);
+    nghttp2_session_callbacks_set_on_invalid_frame_recv_callback(cb, on_invalid_frame);
     nghttp2_option* opt = nullptr;
     if (nghttp2_option_new(&opt) != 0) {
         nghttp2_session_callbacks_del(cb);
         return false;
     }
+    // Windows are given back by on_data_chunk and admit_body: nghttp2's automatic WINDOW_UPDATEs let a viewer
+    // fill max_concurrent_streams request bodies of max_body_bytes each (128 MiB by default) on one connection.
+    nghttp2_option_set_no_auto_window_update(opt, 1);
     int rc = nghttp2_session_server_new2(&ng_, cb, this, opt);
     nghttp2_option_del(opt);
     nghttp2_session_callbacks_del(cb);
@@ -222,7 +226,9 @@ void H2Session::Stream::reset_for(int32_t id, uint64_t now) {
     req_error_ = 0;
     req_error_reason_ = "";
     method_off_ = method_len_ = path_off_ = path_len_ = authority_off_ = authority_len_ = 0;
-    has_method_ = has_path_ = has_authority_ = saw_data_ = false;
+    has_method_ = has_path_ = has_authority_ = saw_data_ = headers_in_ = body_admitted_ = false;
+    last_in_ms_ = now;
+    unconsumed_ = 0;
     queued_ = 0;
     dispatched_ = head_done_ = submitted_ = ended_ = deferred_ = told_congested_ = gone_ = false;
     closed_ = false;
@@ -307,19 +313,116 @@ int H2Session::on_header(nghttp2_session* ng, const nghttp2_frame* f, const uint
 int H2Session::on_data_chunk(nghttp2_session* ng, uint8_t, int32_t id, const uint8_t* data, size_t len,
                              void* user) noexcept {
     auto* self = static_cast<H2Session*>(user);
+    // The connection's window reopens at once: what a connection buffers is bounded per stream, below.
+    nghttp2_session_consume_connection(ng, len);
     auto* s = static_cast<Stream*>(nghttp2_session_get_stream_user_data(ng, id));
-    if (!s || s->dispatched_) return 0;
+    if (!s || s->dispatched_ || s->req_error_) {
+        if (s) s->last_in_ms_ = self->t_.now_ms();
+        nghttp2_session_consume_stream(ng, id, len); // discarded
+        return 0;
+    }
     s->saw_data_ = true;
-    if (s->req_error_) return 0;
+    s->last_in_ms_ = self->t_.now_ms();
     if (s->body_in_.size() + len > self->limits_.request.max_body_bytes) {
         s->req_error_ = 413;
         s->req_error_reason_ = "request body too large";
         std::string().swap(s->body_in_);
+        nghttp2_session_consume_stream(ng, id, len);
         self->dispatch(s); // answered now; the rest of the body is discarded
         return 0;
     }
     s->body_in_.append(reinterpret_cast<const char*>(data), len);
+    s->unconsumed_ += len;
+    self->admit_body(s);
     return 0;
+}
+
+void H2Session::admit_body(Stream* s) {
+    if (!s->body_admitted_) {
+        if (body_streams_ >= kBodyStreams) return; // waits with what its initial window let in
+        s->body_admitted_ = true;
+        ++body_streams_;
+        s->last_in_ms_ = t_.now_ms(); // its wait for a place is not the viewer's silence
+    }
+    if (s->unconsumed_ > 0) {
+        nghttp2_session_consume_stream(ng_, s->id_, s->unconsumed_);
+        s->unconsumed_ = 0;
+    }
+}
+
+void H2Session::release_body(Stream* s) {
+    if (!s->body_admitted_) return;
+    s->body_admitted_ = false;
+    --body_streams_;
+    // The oldest stream whose body waits (the lowest id) takes the place.
+    Stream* next = nullptr;
+    for (Stream* w = live_; w; w = w->next_)
+        if (!w->closed_ && !w->gone_ && !w->dispatched_ && !w->body_admitted_ && w->saw_data_ &&
+            (!next || w->id_ < next->id_))
+            next = w;
+    if (next) admit_body(next);
+}
+
+bool H2Session::answered_early(const Stream* s) const {
+    // Only a request refused before its end (413, 408) is answered while it still arrives: every other one is
+    // handled once the viewer ended it.
+    return s->dispatched_ && s->req_error_ && !s->closed_ && !s->gone_ &&
+           nghttp2_session_get_stream_local_close(ng_, s->id_) == 1 &&
+           nghttp2_session_get_stream_remote_close(ng_, s->id_) == 0;
+}
+
+uint64_t H2Session::arrival_deadline(uint64_t header_ms, uint64_t body_ms) const {
+    uint64_t due = UINT64_MAX;
+    for (const Stream* s = live_; s; s = s->next_) {
+        if (s->closed_ || s->gone_) continue;
+        if (!s->dispatched_)
+            due = std::min(due, s->last_in_ms_ + (s->headers_in_ ? body_ms : header_ms));
+        else if (answered_early(s))
+            due = std::min(due, s->last_in_ms_ + body_ms);
+    }
+    return due;
+}
+
+void H2Session::expire_arrivals(uint64_t now, uint64_t header_ms, uint64_t body_ms) {
+    if (closed_ || !ng_) return;
+    std::vector<Stream*> late;
+    bool reset = false;
+    for (Stream* s = live_; s; s = s->next_) {
+        if (s->closed_ || s->gone_) continue;
+        if (s->dispatched_) {
+            // Answered (413, 408) and the rest of its request stopped coming: RFC 9113 §8.1 lets the server end
+            // it with RST_STREAM NO_ERROR once the response is complete. At once, some clients (curl 7.88) drop
+            // the answer they were still uploading behind; never, the stream stays half-open and the connection
+            // never idles.
+            if (answered_early(s) && now >= s->last_in_ms_ + body_ms) {
+                nghttp2_submit_rst_stream(ng_, NGHTTP2_FLAG_NONE, s->id_, NGHTTP2_NO_ERROR);
+                reset = true;
+            }
+            continue;
+        }
+        if (now < s->last_in_ms_ + (s->headers_in_ ? body_ms : header_ms)) continue;
+        if (!s->headers_in_) {
+            // A header block must end before any other frame of the connection (RFC 9113 §6.10): nothing else
+            // can move on it.
+            shared::log::debug("edge", "HTTP/2 request headers timed out",
+                               {{"client", std::string(t_.transport_peer_ip())}});
+            nghttp2_session_terminate_session(ng_, NGHTTP2_PROTOCOL_ERROR);
+            flush();
+            if (!closed_) t_.close_transport();
+            return;
+        }
+        late.push_back(s);
+    }
+    if (reset) flush();
+    // Pooled streams stay valid memory while one answer's callbacks recycle another.
+    for (Stream* s : late) {
+        if (closed_) return;
+        if (s->closed_ || s->gone_ || s->dispatched_) continue;
+        s->req_error_ = 408;
+        s->req_error_reason_ = "request body timed out";
+        std::string().swap(s->body_in_);
+        dispatch(s);
+    }
 }
 
 int H2Session::on_frame_recv(nghttp2_session* ng, const nghttp2_frame* f, void* user) noexcept {
@@ -327,13 +430,19 @@ int H2Session::on_frame_recv(nghttp2_session* ng, const nghttp2_frame* f, void* 
     switch (f->hd.type) {
     case NGHTTP2_HEADERS:
     case NGHTTP2_DATA:
+        if (f->hd.type == NGHTTP2_HEADERS && f->headers.cat == NGHTTP2_HCAT_REQUEST) {
+            if (auto* s = static_cast<Stream*>(nghttp2_session_get_stream_user_data(ng, f->hd.stream_id))) {
+                s->headers_in_ = true;
+                s->last_in_ms_ = self->t_.now_ms();
+            }
+        }
         if (f->hd.flags & NGHTTP2_FLAG_END_STREAM) {
             if (auto* s = static_cast<Stream*>(nghttp2_session_get_stream_user_data(ng, f->hd.stream_id)))
                 self->dispatch(s);
         }
         break;
     case NGHTTP2_RST_STREAM:
-        self->count_reset();
+        self->count_reset(true);
         break;
     case NGHTTP2_SETTINGS:
         if (!(f->hd.flags & NGHTTP2_FLAG_ACK)) self->got_settings_ = true;
@@ -360,8 +469,20 @@ int H2Session::on_frame_send(nghttp2_session*, const nghttp2_frame* f, void* use
     return 0;
 }
 
-void H2Session::count_reset() {
-    h2_stats().client_resets.fetch_add(1, std::memory_order_relaxed);
+int H2Session::on_invalid_frame(nghttp2_session*, const nghttp2_frame*, int error, void* user) noexcept {
+    // A stream refused for the concurrency limit is the limit working, not an error to count.
+    if (error == NGHTTP2_ERR_REFUSED_STREAM) return 0;
+    // A frame that is an error of the viewer's, most of them stream errors nghttp2 answers with RST_STREAM (a
+    // WINDOW_UPDATE overflowing the stream's window, a malformed request...). "MadeYouReset" (CVE-2025-8671): a
+    // request followed by such a frame cost the edge a request's work (an origin fetch) and freed its concurrency
+    // slot at once, as a cancel does, without counting against max_stream_resets: 3,000 of them made 954 origin
+    // requests. Counted here, as the frame is read, so the frames after the limit in the same read are not handled.
+    static_cast<H2Session*>(user)->count_reset(false);
+    return 0;
+}
+
+void H2Session::count_reset(bool by_viewer) {
+    if (by_viewer) h2_stats().client_resets.fetch_add(1, std::memory_order_relaxed);
     uint64_t now = t_.now_ms();
     if (now - reset_window_start_ >= limits_.http2.reset_window_ms) {
         reset_window_start_ = now;
@@ -383,6 +504,7 @@ int H2Session::on_stream_close(nghttp2_session* ng, int32_t id, uint32_t, void* 
     if (!s) return 0;
     s->closed_ = true;
     --self->active_;
+    self->release_body(s);
     // Complete, reset by the viewer, or aborted: nothing more is read from the stream's queue or pinned bodies.
     ViewerEvents* ev = s->events_;
     s->events_ = nullptr;
@@ -400,6 +522,7 @@ int H2Session::on_stream_close(nghttp2_session* ng, int32_t id, uint32_t, void* 
 void H2Session::dispatch(Stream* s) {
     if (s->dispatched_ || s->gone_) return;
     s->dispatched_ = true;
+    release_body(s);
     HttpRequest& r = s->req_;
     const char* base = s->arena_.data();
     // RFC 9113 §8.2.3: cookie fields sent apart are one field again for HTTP/1.1 semantics.

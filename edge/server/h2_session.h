@@ -11,8 +11,13 @@
 //
 // Limits: SETTINGS_MAX_CONCURRENT_STREAMS (more streams are refused by nghttp2), SETTINGS_MAX_HEADER_LIST_SIZE and
 // [limits] max_headers / max_uri_bytes (431 / 414), request bodies up to max_body_bytes (413), and the rapid-reset
-// defence (CVE-2023-44487): more than max_stream_resets streams cancelled by the viewer within reset_window end the
-// connection with GOAWAY ENHANCE_YOUR_CALM, as nginx and H2O do.
+// defence (CVE-2023-44487): more than max_stream_resets streams cancelled by the viewer (or reset for a stream error of
+// the viewer's, CVE-2025-8671) within reset_window end the connection with GOAWAY ENHANCE_YOUR_CALM, as nginx and H2O
+// do. Request bodies are buffered whole before the request is handled, so only kBodyStreams streams of a connection
+// at a time get their flow-control window opened as their body arrives; the others wait with what their initial
+// window let in (64 KiB). A request whose header block or body stalls is timed out as on HTTP/1.1 (header_timeout:
+// the connection closes, nothing else can move on it; body_timeout: 408), and a request answered before its end
+// (413, 408) that then stops arriving is reset.
 //
 // Thread: the worker loop of the connection. Memory: streams are pooled per connection (a hit allocates nothing
 // here beyond nghttp2's own stream state); a stream a session holds keeps the connection object (and so this
@@ -106,6 +111,16 @@ class H2Session {
     uint64_t last_progress_ms() const { return last_progress_ms_; }
     // The viewer's SETTINGS arrived (the preface is complete).
     bool preface_received() const { return got_settings_; }
+    // When the oldest request still arriving (its header block, or its body) times out: its last input plus
+    // header_ms or body_ms. UINT64_MAX when none is arriving.
+    uint64_t arrival_deadline(uint64_t header_ms, uint64_t body_ms) const;
+    // Requests whose arrival_deadline passed: a stalled body is answered 408, a stalled header block closes the
+    // connection (no other frame may come before its end).
+    void expire_arrivals(uint64_t now, uint64_t header_ms, uint64_t body_ms);
+
+    // Streams of a connection whose request bodies are taken in as fast as they come (the others wait for one of
+    // them to be handled or to end): the bodies a connection buffers, at most max_body_bytes each.
+    static constexpr size_t kBodyStreams = 4;
 
     class Stream;
 
@@ -121,11 +136,20 @@ class H2Session {
                              void* user) noexcept;
     static int on_stream_close(nghttp2_session*, int32_t id, uint32_t error, void* user) noexcept;
     static int on_frame_send(nghttp2_session*, const nghttp2_frame* f, void* user) noexcept;
+    static int on_invalid_frame(nghttp2_session*, const nghttp2_frame* f, int error, void* user) noexcept;
 
     Stream* get_stream();
     void recycle(Stream* s);
     void dispatch(Stream* s);
-    void count_reset();
+    // A stream cancelled by the viewer (by_viewer) or reset for a stream error of the viewer's: both count against
+    // max_stream_resets.
+    void count_reset(bool by_viewer);
+    // Opens the stream's flow-control window for its body when fewer than kBodyStreams streams have it open.
+    void admit_body(Stream* s);
+    // The stream no longer takes body bytes into its buffer: its place goes to the oldest stream waiting.
+    void release_body(Stream* s);
+    // The stream's response is complete (a 413 or 408 answered before the request's end) while its request is not.
+    bool answered_early(const Stream* s) const;
     // Produces frames into the connection while its buffer has room, then tells waiting sources to go on.
     void flush();
     void fail(uint32_t code);
@@ -143,7 +167,8 @@ class H2Session {
     uint64_t last_progress_ms_ = 0;
     uint64_t reset_window_start_ = 0;
     uint32_t resets_in_window_ = 0;
-    uint64_t streams_ = 0; // for the process-wide counter, added at the end
+    uint64_t streams_ = 0;    // for the process-wide counter, added at the end
+    size_t body_streams_ = 0; // streams with an admitted body
     bool flushing_ = false;
     bool flush_again_ = false;
     bool in_recv_ = false;
@@ -217,6 +242,10 @@ class H2Session::Stream final : public Viewer {
     const char* req_error_reason_ = "";
     uint32_t method_off_ = 0, method_len_ = 0, path_off_ = 0, path_len_ = 0, authority_off_ = 0, authority_len_ = 0;
     bool has_method_ = false, has_path_ = false, has_authority_ = false, saw_data_ = false;
+    bool headers_in_ = false;    // the request's header block is complete
+    bool body_admitted_ = false; // the body's window is opened as it arrives (H2Session::admit_body)
+    uint64_t last_in_ms_ = 0;    // the request's last frame (arrival_deadline)
+    size_t unconsumed_ = 0;      // body bytes received but not yet given back to the viewer's window
     // Response.
     std::string head_; // head_buffer()
     std::string hin_;  // head bytes received so far (lower-cased names once parsed)

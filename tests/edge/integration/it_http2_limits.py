@@ -1,7 +1,9 @@
 """HTTP/2 limits against hostile viewers: the rapid-reset flood of CVE-2023-44487 (HEADERS then RST_STREAM, over and
 over, on one connection) ends in GOAWAY ENHANCE_YOUR_CALM and is counted while the edge lives on and serves others;
 a few cancels stay fine; streams over SETTINGS_MAX_CONCURRENT_STREAMS are refused (before and after the viewer
-acknowledged the setting); an oversized header list gets 431; garbage after the preface gets GOAWAY."""
+acknowledged the setting); an oversized header list gets 431; garbage after the preface gets GOAWAY; a request body
+that stops arriving gets 408 at body_timeout and a header block that never ends closes the connection at
+header_timeout."""
 import os
 import shutil
 import signal
@@ -39,6 +41,7 @@ tls_port = free_port()
 conf = f"""
 [limits]
 header_timeout = "2s"
+body_timeout = "2s"
 keepalive_timeout = "5s"
 {tls_listen(tls_port, certs)}
 [http2]
@@ -180,6 +183,28 @@ try:
     elapsed = time.time() - t0
     s.close()
     f.check(closed and 1.5 < elapsed < 4.5, f"no preface: closed after {elapsed:.1f}s (header_timeout 2s)")
+    # --- a request that stops arriving: body_timeout answers 408 (then RST_STREAM NO_ERROR frees the stream), a
+    # header block that never ends closes the connection at header_timeout; both held their streams for ever ---
+    c = H2Client(tls_port)
+    sid = c.conn.get_next_available_stream_id()
+    c.conn.send_headers(sid, [(":method", "POST"), (":path", "/py/upload"), (":scheme", "https"),
+                              (":authority", "example.test")])
+    c.streams[sid] = {"headers": {}, "data": bytearray(), "ended": False, "reset": None}
+    c.conn.send_data(sid, b"part of a body")
+    c.flush()
+    t0 = time.time()
+    c.pump(lambda: c.streams[sid]["reset"] is not None, timeout=10)
+    f.check(c.streams[sid]["headers"].get(":status") == "408" and c.streams[sid]["reset"] == 0 and
+            1.5 < time.time() - t0 < 6, f"stalled body: 408 and reset after {time.time() - t0:.1f}s (body_timeout 2s)")
+    c.close()
+    c = H2Client(tls_port)
+    c.pump(lambda: False, timeout=0.5)  # the edge's SETTINGS, acknowledged: no frame may follow the block below
+    c.sock.sendall(b"\x00\x00\x01\x01\x01\x00\x00\x00\x01\x82")  # HEADERS, END_STREAM, no END_HEADERS
+    t0 = time.time()
+    c.pump(lambda: c.closed, timeout=10)
+    f.check(c.closed and 1.5 < time.time() - t0 < 6,
+            f"unfinished header block: closed after {time.time() - t0:.1f}s (header_timeout 2s)")
+    c.close()
     c = H2Client(tls_port)
     sid = c.request("/index.html")
     c.pump(lambda: c.done(sid), timeout=10)

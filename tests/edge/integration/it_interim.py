@@ -2,7 +2,8 @@
 writing raw bytes: 103 Early Hints (and 102) reach an HTTP/1.1 viewer whose request the origin is answering, on a
 miss that fills the cache and on a pass-through, and are never stored (a hit has none); 100 Continue, which answers
 an Expect the edge never forwards, goes no further; an HTTP/1.0 viewer gets none; and a 101, a 1xx with a body,
-garbage after a 1xx or interim responses without end are a 502 — never bytes taken for the final response."""
+garbage after a 1xx or interim responses without end are a 502 — never bytes taken for the final response. Bytes
+an origin sends after a 204 or 304 head are never a body (RFC 9112 §6.3)."""
 import os
 import socket
 import sys
@@ -108,6 +109,33 @@ with edge_before_pyorigin(PY_CATCH_ALL) as (edge, py):
                 (want is None or statuses(rs) == want), f"{path}: 502 ({statuses(rs)})")
         f.check(all(b"bad" not in r[2] and b"hello" not in r[2] for r in rs), f"{path}: no byte of it reaches the "
                 f"viewer as a body")
+    # RFC 9112 §6.3: a 204 or 304 ends with its head whatever its fields announce. An origin that sends bytes after
+    # one: they are no body (llhttp 8.1 read one, and the edge stored and served it behind the 204, where a viewer
+    # takes it for the start of its next response), and its connection is not reused for the next request.
+    for path, raw in {"/i/nocontent": b"HTTP/1.1 204 No Content\r\nCache-Control: max-age=60\r\n"
+                                      b"Content-Length: 5\r\n\r\nhello",
+                      "/i/nocontent-chunked": b"HTTP/1.1 204 No Content\r\nCache-Control: max-age=60\r\n"
+                                              b"Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
+                      "/i/notmodified": b"HTTP/1.1 304 Not Modified\r\nETag: \"a\"\r\n"
+                                        b"Content-Length: 5\r\n\r\nhello",
+                      # The length of the representation, as RFC 9110 §8.6 allows on a 304, and no body (llhttp
+                      # waited for 1000 bytes that never came, holding the origin connection until its idle timeout).
+                      "/i/notmodified-length": b"HTTP/1.1 304 Not Modified\r\nETag: \"a\"\r\n"
+                                               b"Content-Length: 1000\r\n\r\n"}.items():
+        py.scripts[path] = [raw]
+        py.scripts[path + "-next"] = [final(b"max-age=60", b"next")]
+        for round_ in ("miss", "again"):
+            with socket.create_connection(("127.0.0.1", port), timeout=20) as s:
+                s.sendall(b"GET %s HTTP/1.1\r\nHost: t\r\n\r\nGET %s-next HTTP/1.1\r\nHost: t\r\n"
+                          b"Connection: close\r\n\r\n" % (path.encode(), path.encode()))
+                data = b""
+                while d := s.recv(65536):
+                    data += d
+            head, _, rest = data.partition(b"\r\n\r\n")
+            f.check(rest.startswith(b"HTTP/1.1 200 ") and rest.endswith(b"\r\n\r\nnext"),
+                    f"{path} ({round_}): the next response follows the head at once ({rest[:20]!r})")
+            if "204" in head.decode("latin-1").split("\r\n")[0]:
+                f.check(b"content-length" not in head.lower(), f"{path} ({round_}): no Content-Length on a 204")
     # The edge still answers after all that.
     py.scripts["/i/after"] = [final(b"max-age=60", b"fine")]
     rs = exchange(port, "/i/after")

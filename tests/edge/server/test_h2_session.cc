@@ -2,6 +2,8 @@
 
 #include <nghttp2/nghttp2.h>
 
+#include <algorithm>
+#include <cstring>
 #include <map>
 #include <string>
 #include <vector>
@@ -334,5 +336,197 @@ TEST_CASE("H2Session: an aborted response resets its stream, never ends it clean
     CHECK(c.streams[id].error == NGHTTP2_INTERNAL_ERROR);
     CHECK(c.streams[ok].data == "hello"); // the other stream is unaffected
     CHECK(c.goaway == -1);
+    CHECK(!t.closed);
+}
+
+namespace {
+
+// A request body the test hands out: `left` more bytes, then (when `eof`) its end; sent counts what nghttp2 took.
+struct Upload {
+    size_t left = 0;
+    size_t sent = 0;
+    bool eof = false;
+};
+
+ssize_t upload_read(nghttp2_session*, int32_t, uint8_t* buf, size_t len, uint32_t* flags, nghttp2_data_source* src,
+                    void*) {
+    auto* u = static_cast<Upload*>(src->ptr);
+    size_t n = std::min(len, u->left);
+    std::memset(buf, 'u', n);
+    u->left -= n;
+    u->sent += n;
+    if (u->left == 0 && u->eof) *flags |= NGHTTP2_DATA_FLAG_EOF;
+    if (n == 0 && !u->eof) return NGHTTP2_ERR_DEFERRED;
+    return static_cast<ssize_t>(n);
+}
+
+int32_t post(Client& c, Upload* u) {
+    static std::string m = ":method", mv = "POST", p = ":path", pv = "/upload", sc = ":scheme", scv = "https",
+                       a = ":authority", av = "example.test";
+    nghttp2_nv nv[] = {{(uint8_t*)m.data(), (uint8_t*)mv.data(), m.size(), mv.size(), NGHTTP2_NV_FLAG_NONE},
+                       {(uint8_t*)p.data(), (uint8_t*)pv.data(), p.size(), pv.size(), NGHTTP2_NV_FLAG_NONE},
+                       {(uint8_t*)sc.data(), (uint8_t*)scv.data(), sc.size(), scv.size(), NGHTTP2_NV_FLAG_NONE},
+                       {(uint8_t*)a.data(), (uint8_t*)av.data(), a.size(), av.size(), NGHTTP2_NV_FLAG_NONE}};
+    nghttp2_data_provider prd;
+    prd.source.ptr = u;
+    prd.read_callback = upload_read;
+    return nghttp2_submit_request(c.ng, nullptr, nv, 4, &prd, nullptr);
+}
+
+void settle(Client& c, H2Session& s, FakeTransport& t) {
+    for (int i = 0; i < 200; ++i)
+        c.exchange(s, t);
+}
+
+} // namespace
+
+TEST_CASE("H2Session: the request bodies a connection buffers are bounded", "[edge][server][h2]") {
+    // nghttp2's automatic WINDOW_UPDATEs took every stream's body up to max_body_bytes at once: 128 streams that
+    // never end theirs held 128 MiB per connection.
+    FakeTransport t;
+    FakeHandler h;
+    H2Session s(t, &h, limits(), true);
+    REQUIRE(s.start());
+    Client c;
+    const size_t max_body = limits().request.max_body_bytes;
+    std::vector<Upload> ups(12);
+    std::vector<int32_t> ids;
+    for (auto& u : ups) {
+        u.left = max_body - 1; // each within the limit, none ending
+        ids.push_back(post(c, &u));
+    }
+    settle(c, s, t);
+    size_t sent = 0;
+    for (auto& u : ups)
+        sent += u.sent;
+    // kBodyStreams bodies are taken whole, the others what their initial window (65,535 bytes) let in.
+    CHECK(sent <= H2Session::kBodyStreams * max_body + (ups.size() - H2Session::kBodyStreams) * 65535);
+    CHECK(sent > H2Session::kBodyStreams * (max_body - 1) - 1);
+    CHECK(ups[0].left == 0);
+    CHECK(ups[11].left > 0);
+    // A body that ends is handled, and its place goes to a waiting one, which then arrives whole.
+    ups[0].eof = true;
+    nghttp2_session_resume_data(c.ng, ids[0]);
+    settle(c, s, t);
+    CHECK(c.streams[ids[0]].headers[":status"] == "404");
+    size_t waiting_done = 0;
+    for (size_t i = H2Session::kBodyStreams; i < ups.size(); ++i)
+        if (ups[i].left == 0) ++waiting_done;
+    CHECK(waiting_done == 1);
+    CHECK(!t.closed);
+}
+
+TEST_CASE("H2Session: a request that stops arriving times out", "[edge][server][h2]") {
+    FakeTransport t;
+    FakeHandler h;
+    H2Session s(t, &h, limits(), true);
+    REQUIRE(s.start());
+    Client c;
+    CHECK(s.arrival_deadline(10'000, 60'000) == UINT64_MAX);
+    Upload u;
+    u.left = 1000; // then silence, the body unfinished
+    int32_t id = post(c, &u);
+    int32_t ok = c.get("/later"); // a request being answered has no arrival deadline
+    c.exchange(s, t);
+    CHECK(s.arrival_deadline(10'000, 60'000) == t.now + 60'000);
+    t.now += 59'999;
+    s.expire_arrivals(t.now, 10'000, 60'000);
+    c.exchange(s, t);
+    CHECK(!c.streams[id].closed);
+    t.now += 1;
+    s.expire_arrivals(t.now, 10'000, 60'000);
+    c.exchange(s, t);
+    // 408, then, as the rest of the request still does not come, RST_STREAM NO_ERROR (RFC 9113 §8.1): the stream
+    // is gone.
+    CHECK(c.streams[id].headers[":status"] == "408");
+    CHECK(!c.streams[id].closed);
+    CHECK(s.arrival_deadline(10'000, 60'000) <= t.now);
+    s.expire_arrivals(t.now, 10'000, 60'000);
+    c.exchange(s, t);
+    CHECK(c.streams[id].closed);
+    CHECK(c.streams[id].error == NGHTTP2_NO_ERROR);
+    CHECK(!c.streams[ok].closed);
+    CHECK(s.active_streams() == 1);
+    CHECK(s.arrival_deadline(10'000, 60'000) == UINT64_MAX);
+    CHECK(!t.closed);
+    h.later->release();
+
+    // A header block that never ends (HEADERS without END_HEADERS, no CONTINUATION) closes the connection after
+    // header_timeout: no other frame may come on it before the block's end.
+    FakeTransport t2;
+    FakeHandler h2;
+    H2Session s2(t2, &h2, limits(), true);
+    REQUIRE(s2.start());
+    Client c2;
+    c2.exchange(s2, t2);
+    // A HEADERS frame for stream 1 without END_HEADERS: its block is ":method: GET" (static index 2).
+    const unsigned char frame[] = {0, 0, 1, NGHTTP2_HEADERS, NGHTTP2_FLAG_END_STREAM, 0, 0, 0, 1, 0x82};
+    s2.on_input(reinterpret_cast<const char*>(frame), sizeof frame);
+    CHECK(s2.arrival_deadline(10'000, 60'000) == t2.now + 10'000);
+    t2.now += 10'000;
+    s2.expire_arrivals(t2.now, 10'000, 60'000);
+    CHECK(t2.closed);
+}
+
+TEST_CASE("H2Session: streams reset for the viewer's stream errors count as rapid resets", "[edge][server][h2]") {
+    // CVE-2025-8671 ("MadeYouReset"): a request, then a frame that is a stream error (here a WINDOW_UPDATE that
+    // overflows the stream's window), so that the server resets the stream itself: the request's work is done, its
+    // slot is free at once, and no cancel of the viewer's was counted.
+    FakeTransport t;
+    FakeHandler h;
+    H2Session s(t, &h, limits(), true); // 5 resets per 10 s
+    REQUIRE(s.start());
+    Client c;
+    auto request_and_overflow = [&](int n) {
+        for (int i = 0; i < n; ++i) {
+            int32_t id = c.get("/later");
+            c.exchange(s, t);
+            unsigned char wu[] = {0,
+                                  0,
+                                  4,
+                                  NGHTTP2_WINDOW_UPDATE,
+                                  0,
+                                  uint8_t(id >> 24),
+                                  uint8_t(id >> 16),
+                                  uint8_t(id >> 8),
+                                  uint8_t(id),
+                                  0x7f,
+                                  0xff,
+                                  0xff,
+                                  0xff};
+            s.on_input(reinterpret_cast<const char*>(wu), sizeof wu);
+            c.exchange(s, t);
+            if (c.goaway == -1) CHECK(c.streams[id].error == NGHTTP2_FLOW_CONTROL_ERROR);
+        }
+    };
+    request_and_overflow(5);
+    CHECK(c.goaway == -1);
+    CHECK(h.seen.size() == 5); // each one was a request handled
+    request_and_overflow(1);
+    CHECK(c.goaway == NGHTTP2_ENHANCE_YOUR_CALM);
+    CHECK(t.closed);
+}
+
+TEST_CASE("H2Session: a request answered before its end is reset only once the rest stops coming",
+          "[edge][server][h2]") {
+    FakeTransport t;
+    FakeHandler h;
+    H2Session s(t, &h, limits(), true);
+    REQUIRE(s.start());
+    Client c;
+    Upload u;
+    u.left = limits().request.max_body_bytes + 100'000; // 413 part-way; the viewer goes on sending, then stops
+    int32_t id = post(c, &u);
+    settle(c, s, t);
+    CHECK(c.streams[id].headers[":status"] == "413");
+    CHECK(u.left == 0);           // the rest was taken (and discarded), so a client still uploading reads the 413
+    CHECK(!c.streams[id].closed); // no RST_STREAM while it arrives: curl 7.88 drops the answer behind one
+    t.now += 60'000;              // body_timeout of silence
+    CHECK(s.arrival_deadline(10'000, 60'000) <= t.now);
+    s.expire_arrivals(t.now, 10'000, 60'000);
+    c.exchange(s, t);
+    CHECK(c.streams[id].closed);
+    CHECK(c.streams[id].error == NGHTTP2_NO_ERROR);
+    CHECK(s.active_streams() == 0);
     CHECK(!t.closed);
 }

@@ -204,6 +204,30 @@ TEST_CASE("response parser: 204 and 304 have no body", "[shared][http][parser]")
     }
 }
 
+TEST_CASE("response parser: a 204 or 304 ends with its head whatever its framing fields say",
+          "[shared][http][parser]") {
+    // RFC 9112 §6.3. What follows the head is not this response's: the caller sees it left over (and does not
+    // reuse the connection) instead of a body to store and send behind a 204.
+    for (int status : {204, 304}) {
+        for (std::string framing : {std::string("Content-Length: 5\r\n\r\nhello"),
+                                    std::string("Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n")}) {
+            for (bool bytewise : {false, true}) {
+                shared::ResponseParser p;
+                Collector c;
+                p.reset(&c, false);
+                std::string head = "HTTP/1.1 " + std::to_string(status) + " X\r\n";
+                std::string wire = head + framing;
+                INFO(wire);
+                size_t used = 0;
+                CHECK(feed_all(p, wire, bytewise, &used) == R::Complete);
+                CHECK(used == wire.find("\r\n\r\n") + 4);
+                CHECK(c.body.empty());
+                CHECK(c.completes == 1);
+            }
+        }
+    }
+}
+
 TEST_CASE("response parser: header size limit", "[shared][http][parser]") {
     shared::ResponseParser p(100);
     Collector c;
