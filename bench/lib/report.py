@@ -165,11 +165,31 @@ def targets(cases):
         server_rate_target("edge", case, f"edge {size} hits", t, "varnish", "Varnish")
     case = "cache hit 1MiB keep-alive"
     n, v = find(cases, "edge", case, "nginx"), find(cases, "edge", case, "varnish")
-    best = None
-    if n or v:
-        best = max([x for x in (n, v) if x], key=lambda r: throughput(r)[0] or 0)["server"]
-    ratio_target(f"edge 1MiB hits >= 1.0x the better of nginx/Varnish ({best or 'n/a'})", "edge", case,
-                 best or "nginx", 1.0)
+    m1 = find(cases, "edge", case, "meridian")
+
+    # CPU the whole machine spends per response: the server's plus wrk's. When wrk's core is full the rate measures
+    # wrk, and per server CPU alone is not fair either: on loopback, once a socket's buffer is full the rest of a
+    # large response goes out from the ACKs wrk's reads send, on wrk's core, so part of a server's transmit is
+    # charged to the client (session 13: wrk spent 4.02 CPU s on nginx's 4,537 responses, 3.37 s on meridian's
+    # 6,580). Server plus client counts that work once, wherever the kernel ran it.
+    def machine_us(r):
+        rps = throughput(r)[0] if r else 0
+        if not rps or not r.get("cpu_us_per_req") or r.get("client_core_busy") is None:
+            return None
+        return r["cpu_us_per_req"] + r["client_core_busy"] * 1e6 / rps
+
+    peers1 = [x for x in (n, v) if x]
+    capped1 = m1 and peers1 and all((r.get("client_core_busy") or 0) >= 0.9 for r in [m1] + peers1)
+    if capped1 and machine_us(m1) and all(machine_us(r) for r in peers1):
+        b = min(peers1, key=machine_us)
+        mv, pv = 1e6 / machine_us(m1), 1e6 / machine_us(b)
+        out.append((f"edge 1MiB hits >= 1.0x the better of nginx/Varnish ({b['server']}) (responses per CPU s of "
+                    f"server + client; client-capped, client core busy {m1['client_core_busy']:.2f})",
+                    mv, pv, mv / pv, 1.0, "PASS" if mv / pv >= 1.0 else "FAIL"))
+    else:
+        best = max(peers1, key=lambda r: throughput(r)[0] or 0)["server"] if peers1 else None
+        ratio_target(f"edge 1MiB hits >= 1.0x the better of nginx/Varnish ({best or 'n/a'})", "edge", case,
+                     best or "nginx", 1.0)
     ratio_target("edge 1KiB p99 <= nginx's p99", "edge", "cache hit 1KiB keep-alive", "nginx", 1.0,
                  metric="p99_us", lower_better=True)
     dns_case = "static zone 10k names, saturating"
