@@ -71,9 +71,7 @@ HttpConnection::HttpConnection(uv_loop_t* loop, const SocketAddress& peer, const
     tcp_.data = this;
     uv_timer_init(loop_, &timer_);
     timer_.data = this;
-    uv_idle_init(loop_, &yield_);
-    yield_.data = this;
-    open_handles_ = 3;
+    open_handles_ = 2;
     parser_ = std::make_unique<Parser>(this, opts_.max_response_header_bytes);
 }
 
@@ -244,16 +242,26 @@ bool HttpConnection::flush_tls() {
 
 void HttpConnection::start_reading() {
     if (reading_ || paused_ || state_ == State::Closed) return;
+    yield_read_ = false; // a yield left pending by a pause in between would cost a turn with nothing read
     if (uv_read_start(reinterpret_cast<uv_stream_t*>(&tcp_), &HttpConnection::on_alloc_cb,
                       &HttpConnection::on_read_cb) == 0)
         reading_ = true;
 }
 
-void HttpConnection::on_alloc_cb(uv_handle_t*, size_t, uv_buf_t* buf) noexcept {
+void HttpConnection::on_alloc_cb(uv_handle_t* h, size_t, uv_buf_t* buf) noexcept {
+    auto* c = static_cast<HttpConnection*>(h->data);
+    if (c->yield_read_) {
+        // No buffer: libuv ends this turn's reads with UV_ENOBUFS and leaves the socket registered, so the next
+        // poll (level-triggered) reports it again.
+        c->yield_read_ = false;
+        *buf = uv_buf_init(nullptr, 0);
+        return;
+    }
     *buf = uv_buf_init(t_read_buf, kReadBufSize);
 }
 
 void HttpConnection::on_read_cb(uv_stream_t* s, ssize_t nread, const uv_buf_t* buf) noexcept {
+    if (nread == UV_ENOBUFS) return; // a yield (on_alloc_cb): reading goes on next turn
     auto* c = static_cast<HttpConnection*>(s->data); // freed only by its close callbacks, on a later turn
     c->on_read(nread, buf->base);
     c->maybe_yield(nread);
@@ -262,8 +270,11 @@ void HttpConnection::on_read_cb(uv_stream_t* s, ssize_t nread, const uv_buf_t* b
 // libuv reads a socket again at once while a read fills the buffer, up to 32 times (2 MiB) in one loop turn: a
 // fast origin's whole large response was read and stored before the loop went on to wake the session that writes
 // it to the viewer, so the viewer's first byte waited for the origin's last (a 1 MiB miss: 4.7 ms against nginx's
-// 1.9 ms). After kFullReadsPerTurn full reads the connection stops and reads on in the next turn, once the rest
-// of the loop (the viewers' writes, other connections) had its turn.
+// 1.9 ms). After kFullReadsPerTurn full reads the connection yields, and reads on in the next turn, once the rest
+// of the loop (the viewers' writes, other connections) had its turn. It yields by giving libuv no buffer for the
+// next read, not by stopping and restarting reading: libuv re-registers a restarted socket with epoll, an
+// EPOLL_CTL_ADD that fails (EEXIST) and a MOD, plus a zero-timeout poll for the idle handle that restarted it,
+// three system calls per 128 KiB of a large miss.
 void HttpConnection::maybe_yield(ssize_t nread) {
     constexpr uint8_t kFullReadsPerTurn = 2;
     if (state_ == State::Closed || !reading_ || nread != static_cast<ssize_t>(kReadBufSize)) {
@@ -272,15 +283,7 @@ void HttpConnection::maybe_yield(ssize_t nread) {
     }
     if (++full_reads_ < kFullReadsPerTurn) return;
     full_reads_ = 0;
-    uv_read_stop(reinterpret_cast<uv_stream_t*>(&tcp_));
-    reading_ = false;
-    uv_idle_start(&yield_, &HttpConnection::on_yield_cb);
-}
-
-void HttpConnection::on_yield_cb(uv_idle_t* h) noexcept {
-    auto* c = static_cast<HttpConnection*>(h->data);
-    uv_idle_stop(h);
-    if (c->state_ != State::Closed) c->start_reading(); // (not while paused: resume() restarts it then)
+    yield_read_ = true;
 }
 
 void HttpConnection::on_read(ssize_t nread, const char* data) {
@@ -522,7 +525,6 @@ void HttpConnection::close() {
     uv_timer_stop(&timer_);
     uv_close(reinterpret_cast<uv_handle_t*>(&tcp_), &HttpConnection::on_close_cb);
     uv_close(reinterpret_cast<uv_handle_t*>(&timer_), &HttpConnection::on_close_cb);
-    uv_close(reinterpret_cast<uv_handle_t*>(&yield_), &HttpConnection::on_close_cb);
 }
 
 void HttpConnection::on_close_cb(uv_handle_t* h) noexcept {

@@ -131,14 +131,12 @@ class HttpConnection {
     void arm_timer(uint64_t ms);
     void start_reading();
     void maybe_yield(ssize_t nread);
-    static void on_yield_cb(uv_idle_t* h) noexcept;
 
     uv_loop_t* loop_;
     SocketAddress peer_;
     HttpConnectionOptions opts_;
     uv_tcp_t tcp_{};
     uv_timer_t timer_{};
-    uv_idle_t yield_{}; // restarts reading on the next loop turn after a yield (see on_read_cb)
     uv_connect_t connect_req_{};
     int open_handles_ = 0;
     State state_ = State::New;
@@ -155,6 +153,7 @@ class HttpConnection {
     bool reading_ = false;
     bool paused_ = false;
     uint8_t full_reads_ = 0; // reads this loop turn that filled the buffer (libuv reads on while they do)
+    bool yield_read_ = false; // the next alloc gives no buffer: reads end for this turn (maybe_yield)
     bool keep_alive_ = false;
     bool broken_ = false; // peer closed, error seen: never reusable
     bool request_written_ = false;
