@@ -15,22 +15,9 @@
 #include <cstddef>
 #include <vector>
 
-namespace test_support {
+#include "support/loopback_client.h"
 
-// A blocking connection to 127.0.0.1:`port`, or -1.
-inline int connect_loopback(int port) {
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    if (fd < 0) return -1;
-    sockaddr_in sa{};
-    sa.sin_family = AF_INET;
-    sa.sin_port = htons(static_cast<uint16_t>(port));
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (connect(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0) {
-        close(fd);
-        return -1;
-    }
-    return fd;
-}
+namespace test_support {
 
 class AcceptBurst {
   public:

@@ -22,6 +22,7 @@
 #include "shared/net/deferred_accept.h"
 #include "shared/net/source_limit.h"
 #include "support/accept_burst.h"
+#include "support/loopback_client.h"
 
 using namespace dns;
 using namespace dns::test;
@@ -72,22 +73,7 @@ TEST_CASE("dns tcp server: a burst of new connections is answered at the accept 
 
 namespace {
 // A connection to 127.0.0.1:`port` from `source` (another loopback address), or -1.
-int connect_from(const char* source, int port) {
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in src{};
-    src.sin_family = AF_INET;
-    inet_pton(AF_INET, source, &src.sin_addr);
-    sockaddr_in dst{};
-    dst.sin_family = AF_INET;
-    dst.sin_port = htons(static_cast<uint16_t>(port));
-    dst.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (bind(fd, reinterpret_cast<sockaddr*>(&src), sizeof src) != 0 ||
-        connect(fd, reinterpret_cast<sockaddr*>(&dst), sizeof dst) != 0) {
-        close(fd);
-        return -1;
-    }
-    return fd;
-}
+int connect_from(const char* source, int port) { return test_support::connect_loopback(port, source); }
 
 // Runs loop turns until `done` (at most about 2 s); returns it.
 template <class F> bool turns_until(uv_loop_t* loop, F done) {

@@ -22,6 +22,7 @@
 #include "shared/net/deferred_accept.h"
 #include "shared/net/source_limit.h"
 #include "support/accept_burst.h"
+#include "support/loopback_client.h"
 
 using namespace edge;
 
@@ -207,19 +208,8 @@ int connect_to(int port, int rcvbuf = 0) {
 
 // A connection to the test server from another loopback address (127.0.0.2).
 int connect_from(const char* ip, int port) {
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in src{};
-    src.sin_family = AF_INET;
-    inet_pton(AF_INET, ip, &src.sin_addr);
-    sockaddr_in dst{};
-    dst.sin_family = AF_INET;
-    dst.sin_port = htons(static_cast<uint16_t>(port));
-    dst.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (bind(fd, reinterpret_cast<sockaddr*>(&src), sizeof src) != 0 ||
-        connect(fd, reinterpret_cast<sockaddr*>(&dst), sizeof dst) != 0) {
-        close(fd);
-        return -1;
-    }
+    int fd = test_support::connect_loopback(port, ip);
+    if (fd < 0) return -1;
     timeval tv{5, 0};
     setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
     return fd;
