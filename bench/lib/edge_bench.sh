@@ -164,8 +164,9 @@ PYEOF
 # edge_full_cache_misses KIND DIR ORIGIN_PORT SECONDS: the 10 KiB miss row again, on a server whose cache is full
 # (EDGE_FULL_CACHE, filled by EDGE_FULL_FILL_S seconds of misses first), so that every stored object evicts older
 # ones: the state an edge spends its life in. The row above starts from an empty cache, so its misses also pay for
-# memory the server takes from the kernel for the first time (Meridian: about 2.6 fresh pages per 10 KiB object;
-# nginx's store is tmpfs pages the kernel fills on write(2)), and on this VM a first touch of a page costs 8-20 us.
+# memory the server takes from the kernel for the first time (Meridian: 2 MiB huge pages since it sets glibc's
+# malloc tunables, README "Performance"; nginx's store is tmpfs pages the kernel fills on write(2)), and on this VM a
+# first touch of a 4 KiB page costs 8-20 us.
 edge_full_cache_misses() {
   local kind=$1 d=$2 origin_port=$3 secs=$4 port
   local case="miss path 10KiB, full $EDGE_FULL_CACHE cache (evicting; unique keys, 16 conns)"
