@@ -423,30 +423,31 @@ void TcpServer::append(Conn* c, const uint8_t* msg, size_t len) {
 
 void TcpServer::flush(Conn* c) {
     if (c->closing || c->writing_now || c->out.empty()) return;
-    c->writing.swap(c->out);
-    c->out.clear();
     // The write deadline starts with this write only if the peer had taken everything written before it (as the
     // last sample saw: a sample is at most kProgressCheckMs old while output is unacknowledged, and the deadline
     // is only enforced after a fresh one).
     if (c->ack.settled()) c->progress_at = uv_now(loop_);
-    c->ack.handed(c->writing.size());
-    uv_buf_t b = uv_buf_init(reinterpret_cast<char*>(c->writing.data()), static_cast<unsigned>(c->writing.size()));
+    c->ack.handed(c->out.size());
+    size_t sent = 0;
     // Answers below kOutputHigh are written at once when the socket takes them: a completed uv_write costs the
     // loop a pending callback and an epoll_ctl when libuv drops its write interest, per answer. Only there: the
     // query loop stopped for a reason other than pending output (so no whole query waits for a write to complete
-    // and process it), and a transfer is pumped by on_write only.
-    if (!c->xfr && b.len < kOutputHigh) {
+    // and process it), and a transfer is pumped by on_write only. Written from the output buffer itself, which
+    // keeps its memory for the next answers.
+    if (!c->xfr && c->out.size() < kOutputHigh) {
+        uv_buf_t b = uv_buf_init(reinterpret_cast<char*>(c->out.data()), static_cast<unsigned>(c->out.size()));
         int n = uv_try_write(c->stream(), &b, 1);
         if (n == static_cast<int>(b.len)) {
-            c->writing.clear();
+            c->out.clear();
             return;
         }
         if (n < 0 && n != UV_EAGAIN) return close_conn(c, "write error");
-        if (n > 0) {
-            b.base += n;
-            b.len -= static_cast<unsigned>(n);
-        }
+        if (n > 0) sent = static_cast<size_t>(n);
     }
+    c->writing.swap(c->out);
+    c->out.clear();
+    uv_buf_t b =
+        uv_buf_init(reinterpret_cast<char*>(c->writing.data() + sent), static_cast<unsigned>(c->writing.size() - sent));
     int rc = uv_write(&c->wreq, c->stream(), &b, 1, on_write);
     if (rc < 0) return close_conn(c, "write error");
     c->writing_now = true;
