@@ -21,6 +21,17 @@
 #include "shared/net/listen_socket.h"
 #include "shared/net/tcp_ack_progress.h"
 
+#if defined(__SANITIZE_ADDRESS__)
+#define MERIDIAN_DNS_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define MERIDIAN_DNS_ASAN 1
+#endif
+#endif
+#ifdef MERIDIAN_DNS_ASAN
+#include <sanitizer/asan_interface.h>
+#endif
+
 namespace dns {
 
 namespace {
@@ -33,6 +44,25 @@ constexpr uint64_t kProgressCheckMs = 1000; // how often unacknowledged output i
 // the turn's cost for a client that pipelines legitimately. Dropped queries count too: they cost no output, so
 // backpressure would never stop them.
 constexpr uint32_t kTurnQueries = 32;
+// A spare connection keeps output buffers up to this capacity (an ordinary answer's); a transfer's are freed.
+constexpr size_t kSpareOutput = 4096;
+
+// A spare connection's memory is poisoned under AddressSanitizer, so a use after close is reported as it would be
+// if the connection had been freed.
+void poison(void* p, size_t n) {
+#ifdef MERIDIAN_DNS_ASAN
+    ASAN_POISON_MEMORY_REGION(p, n);
+#else
+    (void)p, (void)n;
+#endif
+}
+void unpoison(void* p, size_t n) {
+#ifdef MERIDIAN_DNS_ASAN
+    ASAN_UNPOISON_MEMORY_REGION(p, n);
+#else
+    (void)p, (void)n;
+#endif
+}
 
 uint64_t unix_now_s() {
     timespec ts;
@@ -60,7 +90,7 @@ struct TcpServer::Conn {
     uv_tcp_t tcp{};
     uv_timer_t timer{};
     uv_write_t wreq{};
-    std::vector<uint8_t> in = std::vector<uint8_t>(kInitialInput);
+    std::vector<uint8_t> in; // kInitialInput bytes or more (take_conn), grown for a large query
     size_t in_len = 0;
     std::vector<uint8_t> out;     // framed answers not yet handed to libuv
     std::vector<uint8_t> writing; // the bytes of the one write in flight
@@ -80,6 +110,7 @@ struct TcpServer::Conn {
     bool eof = false;
     bool source_counted = false; // in the server's sources_, under `source`
     bool peer_known = false;
+    bool own_event = false; // the loop is running this connection's read or timer callback (close_socket_early)
     shared::PeerAddress source;
     sockaddr_storage peer{};
 
@@ -94,11 +125,49 @@ struct TcpServer::Conn {
         return reinterpret_cast<const sockaddr*>(&peer);
     }
     uv_stream_t* stream() { return reinterpret_cast<uv_stream_t*>(&tcp); }
-    size_t pending_output() const { return out.size() + (writing_now ? tcp.write_queue_size : 0); }
+
+    // Back to a new connection's state, keeping the buffers' memory: the input at kInitialInput bytes (contents
+    // left as they are: only in_len bytes are ever read), the output buffers when ordinary answers sized them.
+    void reset() {
+        std::vector<uint8_t> keep_in = std::move(in), keep_out = std::move(out), keep_writing = std::move(writing);
+        *this = Conn{};
+        if (keep_in.size() != kInitialInput) std::vector<uint8_t>(kInitialInput).swap(keep_in);
+        in = std::move(keep_in);
+        keep_out.clear();
+        keep_writing.clear();
+        if (keep_out.capacity() <= kSpareOutput) out = std::move(keep_out);
+        if (keep_writing.capacity() <= kSpareOutput) writing = std::move(keep_writing);
+    }
+
+    // Closes the socket before uv_close does, so that libuv skips its EPOLL_CTL_DEL (one system call of the seven a
+    // one-query connection made): closing the last descriptor of a socket removes it from every epoll set anyway.
+    // libuv makes the call for two reasons, neither of which holds here. Another process may hold the socket (a
+    // fork): meridian-dns forks only before it opens any (shared/process/privileges.cc). And the epoll batch libuv
+    // is dispatching may still hold an event for the descriptor, which the descriptor's next owner would get: only
+    // while the loop runs this connection's own read callback (epoll reports a descriptor once per batch, and this
+    // is its event) or its timer (outside the poll phase) is there none, hence own_event. The socket must not be
+    // watched any more (no write queued; reading is stopped here), so that libuv's table of watched descriptors no
+    // longer points at this handle; libuv 1.44 to 1.52 then closes a stream whose descriptor is -1 without touching
+    // it (uv__io_close, uv__stream_close). gdnsd's libev skips the call the same way.
+    void close_socket_early() {
+#if defined(__linux__) && UV_VERSION_MAJOR == 1
+        if (!own_event || writing_now || tcp.write_queue_size != 0) return;
+        uv_read_stop(stream());
+        uv__io_t& w = tcp.io_watcher;
+        if (w.pevents != 0 || w.fd < 0) return;
+        ::close(w.fd);
+        w.fd = -1;
+#endif
+    }
+    size_t pending_output() const {
+        return out.size() + (writing_now ? tcp.write_queue_size : 0);
+    }
     // Output the kernel took but the peer did not acknowledge (as of the last sample) is pending like output libuv
     // still holds: the kernel's send buffer absorbs up to megabytes, which a client that never reads must not keep
     // past tcp_write_timeout. Known from the timer's samples, so the per-query path makes no system call.
-    bool output_pending() const { return writing_now || !out.empty() || xfr || !ack.settled(); }
+    bool output_pending() const {
+        return writing_now || !out.empty() || xfr || !ack.settled();
+    }
     // Samples the acknowledged bytes; returns whether the peer read something since the last sample. Bytes moving
     // from libuv's queue into a kernel send buffer that grew are not progress.
     bool sample_progress(uint64_t now) {
@@ -122,28 +191,62 @@ struct TcpServer::Conn {
     }
     static void on_read(uv_stream_t* s, ssize_t nread, const uv_buf_t*) noexcept {
         auto* c = static_cast<Conn*>(s->data);
-        TcpServer* srv = c->srv;
+        // A connection closed here stays allocated until its close callbacks, so the flag can be cleared after.
+        c->own_event = true;
+        c->handle_read(nread);
+        c->own_event = false;
+    }
+    void handle_read(ssize_t nread) {
         if (nread < 0) {
-            c->eof = true;
-            c->reading = false;
-            uv_read_stop(s);
-            if (nread != UV_EOF) return srv->close_conn(c, "read error");
+            eof = true;
+            reading = false;
+            uv_read_stop(stream());
+            if (nread != UV_EOF) return srv->close_conn(this, "read error");
             // Half-closed: answer what was asked, then close (RFC 7766 §6.2.2).
-            srv->process(c);
+            srv->process(this);
             return;
         }
         if (nread == 0) return;
-        if (c->in_len == 0) c->query_started = uv_now(srv->loop_);
-        c->in_len += static_cast<size_t>(nread);
-        srv->process(c);
+        if (in_len == 0) query_started = uv_now(srv->loop_);
+        in_len += static_cast<size_t>(nread);
+        srv->process(this);
     }
     static void on_close(uv_handle_t* h) noexcept {
         auto* c = static_cast<Conn*>(h->data);
-        if (--c->open_handles == 0) delete c;
+        if (--c->open_handles == 0) c->srv->recycle(c);
     }
 };
 
-TcpServer::~TcpServer() = default;
+TcpServer::~TcpServer() {
+    for (Conn* c : spare_) {
+        unpoison(c, sizeof *c);
+        delete c;
+    }
+}
+
+TcpServer::Conn* TcpServer::take_conn() {
+    Conn* c;
+    if (spare_.empty()) {
+        c = new Conn;
+        c->in.resize(kInitialInput);
+    } else {
+        c = spare_.back();
+        spare_.pop_back();
+        unpoison(c, sizeof *c);
+    }
+    c->srv = this;
+    return c;
+}
+
+void TcpServer::recycle(Conn* c) {
+    if (closing_ || spare_.size() >= kSpareConns) {
+        delete c;
+        return;
+    }
+    c->reset();
+    poison(c, sizeof *c);
+    spare_.push_back(c);
+}
 
 int TcpServer::start(uv_loop_t* loop, const shared::SocketAddress& addr) {
     loop_ = loop;
@@ -153,6 +256,7 @@ int TcpServer::start(uv_loop_t* loop, const shared::SocketAddress& addr) {
     uv_unref(reinterpret_cast<uv_handle_t*>(&turn_check_)); // counting turns keeps no loop alive
     uv_idle_init(loop, &resume_);
     resume_.data = this;
+    spare_.reserve(kSpareConns);
     eager_reads_.init(loop);
     // A DNS client speaks first, so the kernel holds a connection until its query arrives: the listener wakes once
     // per connection with the query readable, and read_now() answers it without a poll round trip. A client that
@@ -184,8 +288,7 @@ void TcpServer::close() {
 void TcpServer::on_connection(uv_stream_t* s, int status) noexcept {
     auto* self = static_cast<TcpServer*>(s->data);
     if (status < 0 || self->closing_) return;
-    auto* c = new Conn;
-    c->srv = self;
+    Conn* c = self->take_conn();
     uv_tcp_init(self->loop_, &c->tcp);
     c->tcp.data = c;
     c->open_handles = 1;
@@ -283,6 +386,7 @@ void TcpServer::close_conn(Conn* c, const char* why) {
     if (c->source_counted) sources_->release(c->source);
     svc_.metrics()->gauge_add(svc_.worker(), svc_.ids().tcp_connections, -1);
     uv_close(reinterpret_cast<uv_handle_t*>(&c->timer), Conn::on_close);
+    c->close_socket_early();
     uv_close(reinterpret_cast<uv_handle_t*>(&c->tcp), Conn::on_close);
 }
 
@@ -310,6 +414,8 @@ void TcpServer::update_reading(Conn* c) {
 }
 
 void TcpServer::append(Conn* c, const uint8_t* msg, size_t len) {
+    // One allocation for a new connection's first answer, not one per push_back and insert.
+    if (c->out.capacity() == 0) c->out.reserve(std::max<size_t>(len + 2, 512));
     c->out.push_back(static_cast<uint8_t>(len >> 8));
     c->out.push_back(static_cast<uint8_t>(len));
     c->out.insert(c->out.end(), msg, msg + len);
@@ -317,30 +423,31 @@ void TcpServer::append(Conn* c, const uint8_t* msg, size_t len) {
 
 void TcpServer::flush(Conn* c) {
     if (c->closing || c->writing_now || c->out.empty()) return;
-    c->writing.swap(c->out);
-    c->out.clear();
     // The write deadline starts with this write only if the peer had taken everything written before it (as the
     // last sample saw: a sample is at most kProgressCheckMs old while output is unacknowledged, and the deadline
     // is only enforced after a fresh one).
     if (c->ack.settled()) c->progress_at = uv_now(loop_);
-    c->ack.handed(c->writing.size());
-    uv_buf_t b = uv_buf_init(reinterpret_cast<char*>(c->writing.data()), static_cast<unsigned>(c->writing.size()));
+    c->ack.handed(c->out.size());
+    size_t sent = 0;
     // Answers below kOutputHigh are written at once when the socket takes them: a completed uv_write costs the
     // loop a pending callback and an epoll_ctl when libuv drops its write interest, per answer. Only there: the
     // query loop stopped for a reason other than pending output (so no whole query waits for a write to complete
-    // and process it), and a transfer is pumped by on_write only.
-    if (!c->xfr && b.len < kOutputHigh) {
+    // and process it), and a transfer is pumped by on_write only. Written from the output buffer itself, which
+    // keeps its memory for the next answers.
+    if (!c->xfr && c->out.size() < kOutputHigh) {
+        uv_buf_t b = uv_buf_init(reinterpret_cast<char*>(c->out.data()), static_cast<unsigned>(c->out.size()));
         int n = uv_try_write(c->stream(), &b, 1);
         if (n == static_cast<int>(b.len)) {
-            c->writing.clear();
+            c->out.clear();
             return;
         }
         if (n < 0 && n != UV_EAGAIN) return close_conn(c, "write error");
-        if (n > 0) {
-            b.base += n;
-            b.len -= static_cast<unsigned>(n);
-        }
+        if (n > 0) sent = static_cast<size_t>(n);
     }
+    c->writing.swap(c->out);
+    c->out.clear();
+    uv_buf_t b =
+        uv_buf_init(reinterpret_cast<char*>(c->writing.data() + sent), static_cast<unsigned>(c->writing.size() - sent));
     int rc = uv_write(&c->wreq, c->stream(), &b, 1, on_write);
     if (rc < 0) return close_conn(c, "write error");
     c->writing_now = true;
@@ -384,29 +491,34 @@ void TcpServer::arm_timer(Conn* c) {
 
 void TcpServer::on_timer(uv_timer_t* t) noexcept {
     auto* c = static_cast<Conn*>(t->data);
-    TcpServer* srv = c->srv;
-    const ServiceSettings& st = srv->svc_.settings();
-    uint64_t now = uv_now(srv->loop_);
+    c->own_event = true;
+    c->srv->expire(c);
+    c->own_event = false;
+}
+
+void TcpServer::expire(Conn* c) {
+    const ServiceSettings& st = svc_.settings();
+    uint64_t now = uv_now(loop_);
     if (c->output_pending()) {
         c->sample_progress(now);
         uint64_t limit = c->xfr ? st.transfer_timeout_ms : st.tcp_write_timeout_ms;
         // All acknowledged now: nothing is pending and the idle timeout applies.
         if (c->output_pending() && now - c->progress_at >= limit) {
-            srv->svc_.metrics()->inc(srv->svc_.worker(), srv->svc_.ids().tcp_timeouts);
-            return srv->close_conn(c, c->xfr ? "transfer_timeout" : "tcp_write_timeout");
+            svc_.metrics()->inc(svc_.worker(), svc_.ids().tcp_timeouts);
+            return close_conn(c, c->xfr ? "transfer_timeout" : "tcp_write_timeout");
         }
     }
     if (c->reading && c->in_len > 0 && !c->has_complete() && now - c->query_started >= st.tcp_query_timeout_ms) {
-        srv->svc_.metrics()->inc(srv->svc_.worker(), srv->svc_.ids().tcp_timeouts);
-        return srv->close_conn(c, "tcp_query_timeout");
+        svc_.metrics()->inc(svc_.worker(), svc_.ids().tcp_timeouts);
+        return close_conn(c, "tcp_query_timeout");
     }
     if (!c->output_pending() && c->in_len == 0) {
         uint64_t idle = st.tcp_idle_timeout_ms;
-        if (srv->conns_.size() * 2 > st.max_tcp_connections) idle = std::min(idle, st.tcp_query_timeout_ms);
+        if (conns_.size() * 2 > st.max_tcp_connections) idle = std::min(idle, st.tcp_query_timeout_ms);
         // RFC 7766 §6.2.3: the server may close idle connections.
-        if (now - c->last_active >= idle) return srv->close_conn(c, nullptr);
+        if (now - c->last_active >= idle) return close_conn(c, nullptr);
     }
-    srv->arm_timer(c);
+    arm_timer(c);
 }
 
 bool TcpServer::start_transfer(Conn* c, const uint8_t* msg, size_t mlen, const AnswerInfo& info) {
