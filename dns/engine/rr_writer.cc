@@ -9,6 +9,13 @@ std::string_view name_view(const uint8_t* p, size_t n) noexcept {
     return {reinterpret_cast<const char*>(p), n};
 }
 
+// The types whose RDATA names put_rdata compresses; every other RDATA is copied as it is, so its length is known
+// before it is written.
+bool compressed_rdata(uint16_t type) noexcept {
+    return type == rrtype::NS || type == rrtype::CNAME || type == rrtype::PTR || type == rrtype::MX ||
+           type == rrtype::SOA;
+}
+
 void put_rdata(WireWriter& w, uint16_t type, const uint8_t* p, uint16_t len) noexcept {
     switch (type) {
     case rrtype::NS:
@@ -61,17 +68,19 @@ bool write_record(WireWriter& w, std::string_view owner, uint16_t type, uint32_t
                   uint16_t len) noexcept {
     size_t mark = w.pos();
     w.name(owner);
-    w.u16(type);
-    w.u16(rrclass::IN);
-    w.u32(ttl);
-    size_t rdlen_at = w.pos();
-    w.u16(0);
-    put_rdata(w, type, rd, len);
+    if (!compressed_rdata(type)) {
+        w.rr_fields(type, rrclass::IN, ttl, len);
+        w.bytes(rd, len);
+    } else {
+        w.rr_fields(type, rrclass::IN, ttl, 0);
+        size_t rdata_at = w.pos();
+        put_rdata(w, type, rd, len);
+        if (w.ok()) w.patch_u16(rdata_at - 2, static_cast<uint16_t>(w.pos() - rdata_at));
+    }
     if (!w.ok()) {
         w.rewind(mark);
         return false;
     }
-    w.patch_u16(rdlen_at, static_cast<uint16_t>(w.pos() - rdlen_at - 2));
     return true;
 }
 
@@ -79,15 +88,18 @@ namespace {
 bool write_records(WireWriter& w, std::string_view owner, uint16_t type, std::string_view rdata,
                    uint32_t ttl) noexcept {
     size_t mark = w.pos();
+    const bool compressed = compressed_rdata(type);
     RRset::for_each_in(rdata, [&](const uint8_t* p, uint16_t len) {
         w.name(owner);
-        w.u16(type);
-        w.u16(rrclass::IN);
-        w.u32(ttl);
-        size_t rdlen_at = w.pos();
-        w.u16(0);
+        if (!compressed) {
+            w.rr_fields(type, rrclass::IN, ttl, len);
+            w.bytes(p, len);
+            return;
+        }
+        w.rr_fields(type, rrclass::IN, ttl, 0);
+        size_t rdata_at = w.pos();
         put_rdata(w, type, p, len);
-        if (w.ok()) w.patch_u16(rdlen_at, static_cast<uint16_t>(w.pos() - rdlen_at - 2));
+        if (w.ok()) w.patch_u16(rdata_at - 2, static_cast<uint16_t>(w.pos() - rdata_at));
     });
     if (!w.ok()) {
         w.rewind(mark);

@@ -68,51 +68,17 @@ void ZoneTransfer::prefetch_ahead() const noexcept {
 }
 
 void ZoneTransfer::skip_to_valid() noexcept {
-    for (;;) {
-        switch (state_) {
-        case State::nodes: {
-            const auto& order = zone_->transfer_order;
-            if (node_ >= order.size()) {
-                state_ = State::last_soa;
-                return;
-            }
-            const Node* n = order[node_];
-            const RRset* at = set_at(n, set_);
-            if (!at) {
-                node_++;
-                set_ = 0;
-                off_ = 0;
-                prefetch_ahead();
-                continue;
-            }
-            const RRset& set = *at;
-            // The SOA record opens and closes the transfer on its own; its RRSIGs come with the other records.
-            if (n == zone_->apex_node && set.type == rrtype::SOA && off_ < set.rdata.size()) off_ = set.rdata.size();
-            if (off_ + 2 > set.rdata.size() + set.sigs.size()) {
-                set_++;
-                off_ = 0;
-                continue;
-            }
-            return;
-        }
-        case State::diff_removed:
-        case State::diff_added: {
-            const ZoneDiff& d = *zone_->history->diffs[diff_];
-            const auto& v = state_ == State::diff_removed ? d.removed : d.added;
-            if (rec_ < v.size()) return;
-            rec_ = 0;
-            if (state_ == State::diff_removed) {
-                state_ = State::diff_new_soa;
-                return;
-            }
-            diff_++;
-            state_ = diff_ < zone_->history->diffs.size() ? State::diff_old_soa : State::last_soa;
-            return;
-        }
-        default:
-            return;
-        }
+    if (state_ != State::diff_removed && state_ != State::diff_added) return;
+    const ZoneDiff& d = *zone_->history->diffs[diff_];
+    const auto& v = state_ == State::diff_removed ? d.removed : d.added;
+    if (rec_ < v.size()) return;
+    rec_ = 0;
+    if (state_ == State::diff_removed) {
+        state_ = State::diff_new_soa;
+        return;
     }
+    diff_++;
+    state_ = diff_ < zone_->history->diffs.size() ? State::diff_old_soa : State::last_soa;
 }
 
 bool ZoneTransfer::current(Item* it) noexcept {
@@ -128,16 +94,6 @@ bool ZoneTransfer::current(Item* it) noexcept {
         *it = {zone_->apex, rrtype::SOA, soa.ttl, p + 2, static_cast<uint16_t>((p[0] << 8) | p[1])};
         return true;
     }
-    case State::nodes: {
-        const RRset& s = *set_at(zone_->transfer_order[node_], set_);
-        // Offsets past the records walk the set's RRSIGs (a signed zone).
-        bool sig = off_ >= s.rdata.size();
-        const auto* p =
-            reinterpret_cast<const uint8_t*>(sig ? s.sigs.data() + (off_ - s.rdata.size()) : s.rdata.data() + off_);
-        *it = {zone_->transfer_order[node_]->name, sig ? rrtype::RRSIG : s.type, s.ttl, p + 2,
-               static_cast<uint16_t>((p[0] << 8) | p[1])};
-        return true;
-    }
     case State::diff_old_soa:
         from_record(zone_->history->diffs[diff_]->old_soa);
         return true;
@@ -150,6 +106,7 @@ bool ZoneTransfer::current(Item* it) noexcept {
     case State::diff_added:
         from_record(zone_->history->diffs[diff_]->added[rec_]);
         return true;
+    case State::nodes: // write_nodes' own
     case State::done:
         return false;
     }
@@ -166,14 +123,6 @@ void ZoneTransfer::advance() noexcept {
         else
             state_ = State::nodes;
         break;
-    case State::nodes: {
-        const RRset& s = *set_at(zone_->transfer_order[node_], set_);
-        bool sig = off_ >= s.rdata.size();
-        const auto* p =
-            reinterpret_cast<const uint8_t*>(sig ? s.sigs.data() + (off_ - s.rdata.size()) : s.rdata.data() + off_);
-        off_ += 2 + static_cast<size_t>((p[0] << 8) | p[1]);
-        break;
-    }
     case State::diff_old_soa:
         state_ = State::diff_removed;
         rec_ = 0;
@@ -186,6 +135,8 @@ void ZoneTransfer::advance() noexcept {
     case State::diff_added:
         rec_++;
         break;
+    case State::nodes: // write_nodes moves its own cursor
+        return;
     case State::last_soa:
     case State::done:
         state_ = State::done;
@@ -194,9 +145,44 @@ void ZoneTransfer::advance() noexcept {
     skip_to_valid();
 }
 
+bool ZoneTransfer::write_nodes(WireWriter& w, uint16_t* an) noexcept {
+    const auto& order = zone_->transfer_order;
+    while (node_ < order.size()) {
+        const Node* n = order[node_];
+        const std::string_view owner = n->name;
+        for (const RRset* set; (set = set_at(n, set_)) != nullptr; set_++, off_ = 0) {
+            // The SOA record opens and closes the transfer on its own; its RRSIGs come with the other records.
+            if (n == zone_->apex_node && set->type == rrtype::SOA && off_ < set->rdata.size()) off_ = set->rdata.size();
+            const auto* rdata = reinterpret_cast<const uint8_t*>(set->rdata.data());
+            const auto* sigs = reinterpret_cast<const uint8_t*>(set->sigs.data());
+            const size_t rdata_end = set->rdata.size(), end = rdata_end + set->sigs.size();
+            // Offsets past the records walk the set's RRSIGs (a signed zone).
+            while (off_ + 2 <= end) {
+                const bool sig = off_ >= rdata_end;
+                const uint8_t* p = sig ? sigs + (off_ - rdata_end) : rdata + off_;
+                const auto len = static_cast<uint16_t>((p[0] << 8) | p[1]);
+                if (*an == 0xFFFF) return false;
+                if (!write_record(w, owner, sig ? rrtype::RRSIG : set->type, set->ttl, p + 2, len)) {
+                    if (*an == 0) failed_ = true; // one record larger than a whole message
+                    return false;
+                }
+                ++*an;
+                records_++;
+                off_ += 2u + len;
+            }
+        }
+        node_++;
+        set_ = 0;
+        off_ = 0;
+        prefetch_ahead();
+    }
+    state_ = State::last_soa;
+    return true;
+}
+
 size_t ZoneTransfer::next(uint8_t* buf, size_t cap) noexcept {
     if (failed_ || state_ == State::done) return 0;
-    if (state_ == State::nodes || state_ == State::diff_removed || state_ == State::diff_added) skip_to_valid();
+    if (state_ == State::diff_removed || state_ == State::diff_added) skip_to_valid();
     const auto* q = reinterpret_cast<const uint8_t*>(question_.data());
     if (!write_response_header(q, question_.size(), buf, cap)) {
         failed_ = true;
@@ -208,7 +194,12 @@ size_t ZoneTransfer::next(uint8_t* buf, size_t cap) noexcept {
     w.add_target(kHeaderSize);
     uint16_t an = 0;
     Item it;
-    while (an < 0xFFFF && current(&it)) {
+    for (;;) {
+        if (state_ == State::nodes && !write_nodes(w, &an)) {
+            if (failed_) return 0;
+            break;
+        }
+        if (an == 0xFFFF || !current(&it)) break;
         if (!write_record(w, it.owner, it.type, it.ttl, it.rdata, it.len)) {
             if (an == 0) {
                 failed_ = true; // one record larger than a whole message

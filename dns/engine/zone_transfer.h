@@ -16,6 +16,8 @@
 
 namespace dns {
 
+class WireWriter;
+
 enum class TransferKind : uint8_t {
     axfr,
     ixfr_current,     // the client's serial is ours (or newer): our SOA alone
@@ -60,10 +62,16 @@ class ZoneTransfer {
         const uint8_t* rdata;
         uint16_t len;
     };
-    bool current(Item* it) noexcept; // the record at the cursor; false when done
+    // The record at the cursor outside the nodes (the SOAs, the differences); false when done.
+    bool current(Item* it) noexcept;
     void advance() noexcept;
-    void skip_to_valid() noexcept; // moves the cursor off empty node/RRset/diff positions
+    void skip_to_valid() noexcept;        // moves the cursor off the end of a difference's records
     void prefetch_ahead() const noexcept; // asks the cache for the nodes a few places ahead of the cursor
+    // Writes the nodes' records from the cursor on, walking nodes, RRsets and records directly (the cursor
+    // functions above re-derive the record from the cursor twice per record: most of a large transfer's cost
+    // besides the names). False when the message is full (or, with `*an` still 0, the stream failed); true when
+    // the nodes are done (the closing SOA is next).
+    bool write_nodes(WireWriter& w, uint16_t* an) noexcept;
 
     std::shared_ptr<const Zone> zone_;
     std::string question_; // header and question of the query

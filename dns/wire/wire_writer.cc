@@ -2,6 +2,8 @@
 
 #include "dns/wire/dns_name.h"
 
+#include <bit>
+
 namespace dns {
 
 bool WireWriter::packet_name_equals(size_t off, std::string_view suffix) const noexcept {
@@ -31,25 +33,60 @@ bool WireWriter::packet_name_equals(size_t off, std::string_view suffix) const n
 }
 
 namespace {
-// The hash of a suffix whose first label is at p (length byte, then the letters), given the hash of the rest. Eight
-// letters at a time, each with 0x20 set: 'A' and 'a' hash alike, and the few other bytes that then collide only cost
-// a comparison (every hit is compared).
-inline uint32_t label_hash(uint32_t rest, const uint8_t* p) noexcept {
+// Up to 8 letters at c as one little-endian word (c[0] in the low byte). With 8 bytes readable at c (`avail`), one
+// load and a mask: a transfer hashes the first label of nearly every owner, and a byte loop whose length varies
+// with the label costs a branch miss.
+inline uint64_t letters(const uint8_t* c, size_t n, size_t avail) noexcept {
+    if (std::endian::native == std::endian::little && avail >= 8) {
+        uint64_t v;
+        std::memcpy(&v, c, 8);
+        return n >= 8 ? v : v & ((uint64_t{1} << (8 * n)) - 1);
+    }
+    uint64_t v = 0;
+    for (size_t i = 0; i < n; i++)
+        v |= static_cast<uint64_t>(c[i]) << (8 * i);
+    return v;
+}
+
+// The hash of a suffix whose first label is at p (length byte, then the letters; `avail` bytes readable from p),
+// given the hash of the rest. Eight letters at a time, each with 0x20 set: 'A' and 'a' hash alike, and the few other
+// bytes that then collide only cost a comparison (every hit is compared).
+inline uint32_t label_hash(uint32_t rest, const uint8_t* p, size_t avail) noexcept {
     uint64_t h = (static_cast<uint64_t>(rest) << 8) ^ p[0];
     size_t len = p[0];
     const uint8_t* c = p + 1;
+    avail = avail > 0 ? avail - 1 : 0;
     for (;;) {
-        uint64_t v = 0;
-        size_t n = len < 8 ? len : 8;
-        for (size_t i = 0; i < n; i++)
-            v |= static_cast<uint64_t>(c[i]) << (8 * i);
+        uint64_t v = letters(c, len < 8 ? len : 8, avail);
         h = (h ^ (v | 0x2020202020202020ull)) * 0x9E3779B97F4A7C15ull;
         h ^= h >> 29;
         if (len <= 8) break;
         c += 8;
         len -= 8;
+        avail = avail > 8 ? avail - 8 : 0;
     }
     return static_cast<uint32_t>(h ^ (h >> 32));
+}
+
+inline uint64_t load64(const uint8_t* p) noexcept {
+    uint64_t v;
+    std::memcpy(&v, p, 8);
+    return v;
+}
+inline void store64(uint8_t* p, uint64_t v) noexcept {
+    std::memcpy(p, &v, 8);
+}
+
+// memcmp(a, b, n) == 0 for the short runs names are, without a call: words, the last one overlapping.
+inline bool bytes_equal(const uint8_t* a, const uint8_t* b, size_t n) noexcept {
+    if (n < 8) {
+        for (size_t i = 0; i < n; i++)
+            if (a[i] != b[i]) return false;
+        return true;
+    }
+    for (size_t i = 0; i + 8 < n; i += 8)
+        if (load64(a + i) != load64(b + i)) return false;
+    return load64(a + n - 8) == load64(b + n - 8);
 }
 constexpr uint32_t kRootHash = 2166136261u;
 } // namespace
@@ -68,7 +105,7 @@ bool WireWriter::wire_suffix_hashes(std::string_view wire, uint32_t* at, uint32_
     uint32_t h = kRootHash;
     hashes[k] = h;
     for (size_t i = k; i-- > 0;)
-        hashes[i] = h = label_hash(h, w + at[i]);
+        hashes[i] = h = label_hash(h, w + at[i], wire.size() - at[i]);
     *n = k;
     return true;
 }
@@ -93,7 +130,7 @@ bool WireWriter::packet_suffix_hashes(size_t off, uint32_t* at, uint32_t* hashes
     uint32_t h = kRootHash;
     hashes[k] = h;
     for (size_t i = k; i-- > 0;)
-        hashes[i] = h = label_hash(h, buf_ + at[i]);
+        hashes[i] = h = label_hash(h, buf_ + at[i], pos_ - at[i]);
     *n = k;
     return true;
 }
@@ -114,10 +151,17 @@ void WireWriter::repeat_last_name() noexcept {
     // A pointer to a pointer is legal but not every decoder follows one; a name past the pointers' reach is copied.
     if ((buf_[at] & 0xC0) == 0xC0 || at >= 0x4000) {
         size_t len = last_name_end_ - at;
-        if (need(len)) {
+        if (!need(len)) return;
+        // Past 16 KiB every owner's second record lands here: a short encoding (a label and a pointer) is copied as
+        // two words, both read before either is written, instead of a variable-length copy (`rep movs`).
+        if (len <= 16 && limit_ - pos_ >= 16 && pos_ - at >= 16) {
+            const uint64_t a = load64(buf_ + at), b = load64(buf_ + at + 8);
+            store64(buf_ + pos_, a);
+            store64(buf_ + pos_ + 8, b);
+        } else {
             std::memcpy(buf_ + pos_, buf_ + at, len);
-            pos_ += len;
         }
+        pos_ += len;
         return;
     }
     u16(static_cast<uint16_t>(0xC000 | at));
@@ -125,16 +169,19 @@ void WireWriter::repeat_last_name() noexcept {
 
 bool WireWriter::sibling_of_last(std::string_view wire) noexcept {
     const auto* w = reinterpret_cast<const uint8_t*>(wire.data());
-    size_t l0 = wire.empty() ? 0 : w[0];
-    if (l0 == 0 || (l0 & 0xC0) || 1 + l0 >= wire.size()) return false;
+    const size_t size = wire.size();
+    size_t l0 = size ? w[0] : 0;
+    if (l0 == 0 || (l0 & 0xC0) || 1 + l0 >= size || size > sizeof last_wire_) return false;
     // The same bytes as the last name's tail (a copy, so a caller reusing its buffer cannot fool the comparison).
-    size_t last_l0 = last_wire_[0];
-    if (last_wire_len_ < 2 + last_l0 || wire.size() - 1 - l0 != last_wire_len_ - 1 - last_l0 ||
-        std::memcmp(w + 1 + l0, last_wire_ + 1 + last_l0, wire.size() - 1 - l0) != 0)
+    // Both names end flush: the tail is the last `tail` bytes of last_wire_.
+    const size_t tail = size - 1 - l0;
+    const uint8_t* last = last_wire();
+    if (last_wire_len_ == 0 || last_wire_len_ < 2u + last[0] || tail != last_wire_len_ - 1 - last[0] ||
+        !bytes_equal(w + 1 + l0, last_wire_ + sizeof last_wire_ - tail, tail))
         return false;
     // Only the first label is new: its suffix hash follows from the tail's, and the whole name may still be a
     // target (the general path looks for it first too).
-    const uint32_t h = label_hash(last_tail_hash_, w);
+    const uint32_t h = label_hash(last_tail_hash_, w, size);
     size_t start = pos_;
     for (size_t b = h & (kBuckets - 1); bucket_[b]; b = (b + 1) & (kBuckets - 1)) {
         size_t t = bucket_[b] - 1u;
@@ -144,10 +191,28 @@ bool WireWriter::sibling_of_last(std::string_view wire) noexcept {
             return true;
         }
     }
-    bytes(w, 1 + l0);
-    if (!err_ && start < 0x4000) push_target(start, h);
-    u16(static_cast<uint16_t>(0xC000 | last_tail_));
-    if (!err_) remember(start, wire); // the tail is the same: last_tail_ stays
+    // The label and the pointer to the tail in one bounds check (a failed write is rewound whole by the caller).
+    if (!need(1 + l0 + 2)) return true;
+    // The tail is the same: last_tail_ stays, and only the first label of the remembered name changes. A short label
+    // is copied as one word with the bytes after it (past pos() in the packet, the same tail in last_wire_): a copy
+    // of a length known only here compiles to `rep movs`, which cost more than the rest of this function.
+    uint8_t* out = buf_ + pos_;
+    uint8_t* remembered = last_wire_ + sizeof last_wire_ - size;
+    if (l0 < 8 && size >= 8 && limit_ - pos_ >= 8) {
+        const uint64_t head = load64(w);
+        store64(out, head);
+        store64(remembered, head);
+    } else {
+        std::memcpy(out, w, 1 + l0);
+        std::memcpy(remembered, w, 1 + l0);
+    }
+    out[1 + l0] = static_cast<uint8_t>(0xC0 | (last_tail_ >> 8));
+    out[2 + l0] = static_cast<uint8_t>(last_tail_);
+    pos_ += 1 + l0 + 2;
+    if (start < 0x4000) push_target(start, h);
+    last_name_ = start;
+    last_name_end_ = pos_;
+    last_wire_len_ = size;
     return true;
 }
 
@@ -159,13 +224,13 @@ void WireWriter::remember(size_t start, std::string_view wire) noexcept {
     }
     last_name_ = start;
     last_name_end_ = pos_;
-    std::memcpy(last_wire_, wire.data(), wire.size());
+    std::memcpy(last_wire_ + sizeof last_wire_ - wire.size(), wire.data(), wire.size());
     last_wire_len_ = wire.size();
 }
 
 void WireWriter::name(std::string_view wire, bool compress) noexcept {
     if (compress && last_name_ != kNoName && wire.size() == last_wire_len_ &&
-        std::memcmp(wire.data(), last_wire_, wire.size()) == 0)
+        bytes_equal(reinterpret_cast<const uint8_t*>(wire.data()), last_wire(), wire.size()))
         return repeat_last_name();
     if (compress && last_tail_ != kNoName && sibling_of_last(wire)) return;
     uint32_t at[kMaxLabels], hashes[kMaxLabels + 1];

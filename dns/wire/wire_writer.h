@@ -45,6 +45,22 @@ class WireWriter {
         buf_[pos_ + 3] = static_cast<uint8_t>(v);
         pos_ += 4;
     }
+    // A record's fixed fields after its owner (RFC 1035 §4.1.3), in one bounds check.
+    void rr_fields(uint16_t type, uint16_t klass, uint32_t ttl, uint16_t rdlength) noexcept {
+        if (!need(10)) return;
+        uint8_t* p = buf_ + pos_;
+        p[0] = static_cast<uint8_t>(type >> 8);
+        p[1] = static_cast<uint8_t>(type);
+        p[2] = static_cast<uint8_t>(klass >> 8);
+        p[3] = static_cast<uint8_t>(klass);
+        p[4] = static_cast<uint8_t>(ttl >> 24);
+        p[5] = static_cast<uint8_t>(ttl >> 16);
+        p[6] = static_cast<uint8_t>(ttl >> 8);
+        p[7] = static_cast<uint8_t>(ttl);
+        p[8] = static_cast<uint8_t>(rdlength >> 8);
+        p[9] = static_cast<uint8_t>(rdlength);
+        pos_ += 10;
+    }
     void bytes(const void* p, size_t n) noexcept {
         if (!need(n)) return;
         std::memcpy(buf_ + pos_, p, n);
@@ -121,9 +137,12 @@ class WireWriter {
     size_t last_name_end_ = 0;
     size_t last_tail_ = kNoName; // the last name without its first label, in the packet (below 0x4000)
     uint32_t last_tail_hash_ = 0;
-    // The last name as it was passed (compared byte for byte: cheaper than walking its encoding in the packet).
+    // The last name as it was passed (compared byte for byte: cheaper than walking its encoding in the packet),
+    // stored flush with the end of last_wire_: a sibling that follows shares its tail, so remembering it copies only
+    // its first label.
     size_t last_wire_len_ = 0;
     uint8_t last_wire_[255];
+    const uint8_t* last_wire() const noexcept { return last_wire_ + sizeof last_wire_ - last_wire_len_; }
 };
 
 } // namespace dns

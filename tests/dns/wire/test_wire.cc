@@ -354,3 +354,83 @@ TEST_CASE("WireWriter: one-label names in a row are written whole, never a point
     }
     ldns_pkt_free(pkt);
 }
+
+TEST_CASE("WireWriter: runs of siblings whose first label grows and shrinks, with repeats, decode to themselves",
+          "[dns][wire]") {
+    // The writer remembers the last name flush with the end of its copy, so a sibling replaces only its first label:
+    // names whose first labels differ in length (h9, h10, h100), repeated, interleaved with a child, a parent and a
+    // name of another branch, in a pseudo-random order over more than 16 KiB (a full target table, names past the
+    // pointers' reach). A wrong copy or tail comparison makes a pointer to some other name.
+    static uint8_t buf[65535];
+    WireWriter w(buf, sizeof buf);
+    uint8_t hdr[12] = {0, 2, 0x84, 0, 0, 1, 0, 0, 0, 0, 0, 0};
+    w.bytes(hdr, 12);
+    w.name(std::string_view("\4zone\4test\0", 11), false);
+    w.add_target(12);
+    w.u16(rrtype::AXFR);
+    w.u16(1);
+    auto wire_of = [](const std::string& dotted) {
+        std::string out;
+        size_t s = 0;
+        while (s < dotted.size()) {
+            size_t e = dotted.find('.', s);
+            out += char(e - s);
+            out += dotted.substr(s, e - s);
+            s = e + 1;
+        }
+        return out + std::string(1, '\0');
+    };
+    uint32_t rnd = 12345;
+    auto next = [&rnd] {
+        rnd = rnd * 1103515245u + 12345u;
+        return (rnd >> 16) & 0x7fff;
+    };
+    const std::string tails[] = {"s.zone.test.", "longer-parent.s.zone.test.", "zone.test."};
+    std::vector<std::string> names;
+    std::string last;
+    for (int i = 0; w.pos() < 0x6000; i++) {
+        uint32_t r = next();
+        std::string d;
+        if (r % 10 < 6 || last.empty()) {
+            // A sibling of the last name (or of a name under one of the tails) with a label of 1 to 12 letters.
+            size_t dot = last.find('.');
+            std::string tail = last.empty() || r % 10 == 0 ? tails[next() % 3] : last.substr(dot + 1);
+            if (tail.empty()) tail = tails[0];
+            d = "h" + std::to_string(next() % 1000) + std::string(next() % 9, 'x') + "." + tail;
+        } else if (r % 10 < 8) {
+            d = last; // the same name again
+        } else if (r % 10 == 8) {
+            d = "c" + std::to_string(next() % 50) + "." + last; // a child
+        } else {
+            size_t dot = last.find('.');
+            d = dot + 1 < last.size() ? last.substr(dot + 1) : tails[1]; // the parent
+        }
+        if (d.size() > 200) d = tails[0];
+        names.push_back(d);
+        last = d;
+        w.name(wire_of(d));
+        w.u16(rrtype::A);
+        w.u16(1);
+        w.u32(60);
+        w.u16(4);
+        w.u32(0x0a000001u);
+    }
+    REQUIRE(w.ok());
+    REQUIRE(names.size() < 0xFFFF);
+    buf[6] = uint8_t(names.size() >> 8);
+    buf[7] = uint8_t(names.size() & 0xff);
+    ldns_pkt* pkt = nullptr;
+    REQUIRE(ldns_wire2pkt(&pkt, buf, w.pos()) == LDNS_STATUS_OK);
+    ldns_rr_list* an = ldns_pkt_answer(pkt);
+    REQUIRE(ldns_rr_list_rr_count(an) == names.size());
+    size_t wrong = 0;
+    for (size_t k = 0; k < names.size(); ++k) {
+        char* s = ldns_rdf2str(ldns_rr_owner(ldns_rr_list_rr(an, k)));
+        if (strcasecmp(s, names[k].c_str()) != 0) {
+            if (wrong++ < 5) UNSCOPED_INFO("record " << k << ": " << s << " != " << names[k]);
+        }
+        free(s);
+    }
+    CHECK(wrong == 0);
+    ldns_pkt_free(pkt);
+}
