@@ -11,6 +11,7 @@
 #include <uv.h>
 
 #include <cerrno>
+#include <optional>
 #include <vector>
 
 #include "dns/dns_test_util.h"
@@ -27,21 +28,41 @@
 using namespace dns;
 using namespace dns::test;
 
+namespace {
+// A TcpServer on 127.0.0.1:0 on a loop of its own, answering from `db` under `settings`. finish() closes it and
+// checks that the loop then ends with nothing left open.
+struct ServerOnLoop {
+    shared::MetricsRegistry metrics{1};
+    ServerMetricIds ids;
+    QueryService svc{0, 0, &metrics, &ids};
+    uv_loop_t loop;
+    std::optional<TcpServer> srv;
+    int port = 0;
+
+    ServerOnLoop(const ZoneDb& db, std::shared_ptr<ServiceSettings> settings,
+                 shared::SourceConnLimit* sources = nullptr) {
+        svc.update(std::shared_ptr<const ZoneDb>(&db, [](const ZoneDb*) {}), std::move(settings));
+        uv_loop_init(&loop);
+        srv.emplace(svc, sources);
+        auto addr = shared::parse_socket_address("127.0.0.1:0", nullptr);
+        REQUIRE(addr);
+        REQUIRE(srv->start(&loop, *addr) == 0);
+        port = srv->address().port();
+    }
+    void finish() {
+        srv->close();
+        uv_run(&loop, UV_RUN_DEFAULT);
+        CHECK(uv_loop_close(&loop) == 0);
+    }
+};
+} // namespace
+
 TEST_CASE("dns tcp server: a burst of new connections is answered at the accept only up to the turn's budget",
           "[dns][server][tcp]") {
-    shared::MetricsRegistry metrics(1);
-    ServerMetricIds ids;
-    QueryService svc(0, 0, &metrics, &ids);
     auto settings = std::make_shared<ServiceSettings>();
-    svc.update(std::shared_ptr<const ZoneDb>(&test_db(), [](const ZoneDb*) {}), settings);
-
-    uv_loop_t loop;
-    uv_loop_init(&loop);
-    TcpServer srv(svc, nullptr);
-    auto addr = shared::parse_socket_address("127.0.0.1:0", nullptr);
-    REQUIRE(addr);
-    REQUIRE(srv.start(&loop, *addr) == 0);
-    int port = srv.address().port();
+    ServerOnLoop s(test_db(), settings);
+    uv_loop_t& loop = s.loop;
+    int port = s.port;
 
     const unsigned bound = shared::kEagerReadsPerTurn;
     const unsigned burst = bound + bound / 2;
@@ -54,7 +75,7 @@ TEST_CASE("dns tcp server: a burst of new connections is answered at the accept 
     // The turn that accepts the burst: libuv's accept loop takes every connection, and answers only the budget's.
     CHECK(b.run_turn(&loop) == bound);
     CHECK(b.queued() == 0);
-    CHECK(srv.connections() == burst);
+    CHECK(s.srv->connections() == burst);
     // The rest through the normal read path (their sockets are polled from the next turn on), none lost.
     CHECK(b.run_until_answered(&loop) == burst);
     for (int fd : b.clients) {
@@ -66,9 +87,7 @@ TEST_CASE("dns tcp server: a burst of new connections is answered at the accept 
         CHECK(buf[3] == framed[3]);
     }
 
-    srv.close();
-    uv_run(&loop, UV_RUN_DEFAULT);
-    CHECK(uv_loop_close(&loop) == 0);
+    s.finish();
 }
 
 namespace {
@@ -98,22 +117,13 @@ int peek(int fd) {
 TEST_CASE("dns tcp server: a client over its per-address limit is refused before it could close another's idle "
           "connection",
           "[dns][server][tcp]") {
-    shared::MetricsRegistry metrics(1);
-    ServerMetricIds ids;
-    QueryService svc(0, 0, &metrics, &ids);
     auto settings = std::make_shared<ServiceSettings>();
     settings->max_tcp_connections = 2;
     settings->max_tcp_connections_per_address = 1;
-    svc.update(std::shared_ptr<const ZoneDb>(&test_db(), [](const ZoneDb*) {}), settings);
     shared::SourceConnLimit sources(16);
-
-    uv_loop_t loop;
-    uv_loop_init(&loop);
-    TcpServer srv(svc, &sources);
-    auto addr = shared::parse_socket_address("127.0.0.1:0", nullptr);
-    REQUIRE(addr);
-    REQUIRE(srv.start(&loop, *addr) == 0);
-    int port = srv.address().port();
+    ServerOnLoop s(test_db(), settings, &sources);
+    uv_loop_t& loop = s.loop;
+    int port = s.port;
     auto q = make_query("web.example.test", rrtype::A);
     std::vector<uint8_t> framed{static_cast<uint8_t>(q.size() >> 8), static_cast<uint8_t>(q.size())};
     framed.insert(framed.end(), q.begin(), q.end());
@@ -129,13 +139,13 @@ TEST_CASE("dns tcp server: a client over its per-address limit is refused before
     int busy = connect_from("127.0.0.1", port);
     REQUIRE(busy >= 0);
     REQUIRE(send(busy, framed.data(), 1, 0) == 1);
-    REQUIRE(turns_until(&loop, [&] { return srv.connections() == 2; }));
+    REQUIRE(turns_until(&loop, [&] { return s.srv->connections() == 2; }));
     // Another from 127.0.0.1: over its address's limit, and the server is at max_tcp_connections.
     int over = connect_from("127.0.0.1", port);
     REQUIRE(over >= 0);
     REQUIRE(send(over, framed.data(), framed.size(), 0) == static_cast<ssize_t>(framed.size()));
     CHECK(turns_until(&loop, [&] { return peek(over) == 0 || peek(over) == -2; })); // closed without an answer
-    CHECK(srv.connections() == 2);
+    CHECK(s.srv->connections() == 2);
     CHECK(peek(idle) == -1); // still open: not closed to make room for a client that was refused anyway
     sockaddr_in one{};
     one.sin_family = AF_INET;
@@ -147,9 +157,7 @@ TEST_CASE("dns tcp server: a client over its per-address limit is refused before
     close(over);
     close(busy);
     close(idle);
-    srv.close();
-    uv_run(&loop, UV_RUN_DEFAULT);
-    CHECK(uv_loop_close(&loop) == 0);
+    s.finish();
     CHECK(sources.addresses() == 0);
 }
 
@@ -184,25 +192,17 @@ TEST_CASE("dns tcp server: a steered answer over TCP gets the client's address",
     ZoneDb db;
     db.add(z);
     RecordingSteering hook;
-    shared::MetricsRegistry metrics(1);
-    ServerMetricIds ids;
-    QueryService svc(0, 0, &metrics, &ids);
     auto settings = std::make_shared<ServiceSettings>();
     settings->max_tcp_connections_per_address = 0; // nothing else asks for the address
     settings->engine.steering = &hook;
-    svc.update(std::shared_ptr<const ZoneDb>(&db, [](const ZoneDb*) {}), settings);
+    ServerOnLoop s(db, settings);
+    QueryService& svc = s.svc;
     REQUIRE(svc.tcp_answers_use_client());
-
-    uv_loop_t loop;
-    uv_loop_init(&loop);
-    TcpServer srv(svc, nullptr);
-    auto addr = shared::parse_socket_address("127.0.0.1:0", nullptr);
-    REQUIRE(addr);
-    REQUIRE(srv.start(&loop, *addr) == 0);
+    uv_loop_t& loop = s.loop;
     auto q = make_query("geo.example.test", rrtype::A);
     std::vector<uint8_t> framed{static_cast<uint8_t>(q.size() >> 8), static_cast<uint8_t>(q.size())};
     framed.insert(framed.end(), q.begin(), q.end());
-    int fd = connect_from("127.0.0.3", srv.address().port());
+    int fd = connect_from("127.0.0.3", s.port);
     REQUIRE(fd >= 0);
     REQUIRE(send(fd, framed.data(), framed.size(), 0) == static_cast<ssize_t>(framed.size()));
     REQUIRE(turns_until(&loop, [&] { return peek(fd) > 0; }));
@@ -216,9 +216,7 @@ TEST_CASE("dns tcp server: a steered answer over TCP gets the client's address",
     CHECK_FALSE(svc.tcp_answers_use_client());
 
     close(fd);
-    srv.close();
-    uv_run(&loop, UV_RUN_DEFAULT);
-    CHECK(uv_loop_close(&loop) == 0);
+    s.finish();
 }
 
 namespace {
@@ -260,21 +258,12 @@ std::vector<uint16_t> answer_ids(uv_loop_t* loop, int fd, size_t n) {
 // connection. Nothing of a closed connection may reach the next ones: not its input (a half query), not its state,
 // not a stale event of its descriptor. Under ASan a spare connection is poisoned, so a late use of one is reported.
 TEST_CASE("dns tcp server: one-query connections leave nothing to the connections after them", "[dns][server][tcp]") {
-    shared::MetricsRegistry metrics(1);
-    ServerMetricIds ids;
-    QueryService svc(0, 0, &metrics, &ids);
     auto settings = std::make_shared<ServiceSettings>();
     settings->max_tcp_connections_per_address = 0;
     settings->tcp_idle_timeout_ms = 50; // the connections the server closes itself
-    svc.update(std::shared_ptr<const ZoneDb>(&test_db(), [](const ZoneDb*) {}), settings);
-
-    uv_loop_t loop;
-    uv_loop_init(&loop);
-    TcpServer srv(svc, nullptr);
-    auto addr = shared::parse_socket_address("127.0.0.1:0", nullptr);
-    REQUIRE(addr);
-    REQUIRE(srv.start(&loop, *addr) == 0);
-    int port = srv.address().port();
+    ServerOnLoop s(test_db(), settings);
+    uv_loop_t& loop = s.loop;
+    int port = s.port;
 
     // 200 connections one after another, so each reuses the one before: two the server closes at its idle timeout
     // (after about a second: an answer counts as pending until a sample saw it acknowledged), every seventh sends half
@@ -292,7 +281,7 @@ TEST_CASE("dns tcp server: one-query connections leave nothing to the connection
         } else {
             if (i % 3 == 0) {
                 REQUIRE(send(fd, q.data(), 1, 0) == 1);
-                REQUIRE(turns_until(&loop, [&] { return srv.connections() == 1; }));
+                REQUIRE(turns_until(&loop, [&] { return s.srv->connections() == 1; }));
                 uv_run(&loop, UV_RUN_NOWAIT);
                 REQUIRE(send(fd, q.data() + 1, q.size() - 1, 0) == static_cast<ssize_t>(q.size() - 1));
             } else {
@@ -306,7 +295,7 @@ TEST_CASE("dns tcp server: one-query connections leave nothing to the connection
             if (i % 100 == 5) CHECK(turns_until(&loop, [&] { return peek(fd) == 0; })); // closed by the server
         }
         close(fd);
-        REQUIRE(turns_until(&loop, [&] { return srv.connections() == 0; }));
+        REQUIRE(turns_until(&loop, [&] { return s.srv->connections() == 0; }));
     }
     CHECK(wrong == 0);
     CHECK(answered == n - halves);
@@ -338,7 +327,5 @@ TEST_CASE("dns tcp server: one-query connections leave nothing to the connection
     }
 
     close(pipelined);
-    srv.close();
-    uv_run(&loop, UV_RUN_DEFAULT);
-    CHECK(uv_loop_close(&loop) == 0);
+    s.finish();
 }

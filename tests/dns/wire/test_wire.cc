@@ -14,6 +14,64 @@
 
 using namespace dns;
 
+namespace {
+// A message of A records whose owners a test picks, after a question for zone.test. (a compression target):
+// wrong_owners() decodes it with ldns and counts the owners that do not read back as written.
+struct OwnerMessage {
+    std::vector<uint8_t> buf = std::vector<uint8_t>(65535);
+    WireWriter w{buf.data(), buf.size()};
+    std::vector<std::string> names;
+
+    explicit OwnerMessage(uint8_t id) {
+        uint8_t hdr[12] = {0, id, 0x84, 0, 0, 1, 0, 0, 0, 0, 0, 0};
+        w.bytes(hdr, 12);
+        w.name(std::string_view("\4zone\4test\0", 11), false);
+        w.add_target(12);
+        w.u16(rrtype::AXFR);
+        w.u16(1);
+    }
+    static std::string wire_of(const std::string& dotted) {
+        std::string out;
+        size_t s = 0;
+        while (s < dotted.size()) {
+            size_t e = dotted.find('.', s);
+            out += char(e - s);
+            out += dotted.substr(s, e - s);
+            s = e + 1;
+        }
+        return out + std::string(1, '\0');
+    }
+    void add(const std::string& dotted) {
+        names.push_back(dotted);
+        w.name(wire_of(dotted));
+        w.u16(rrtype::A);
+        w.u16(1);
+        w.u32(60);
+        w.u16(4);
+        w.u32(0x0a000001u);
+    }
+    size_t wrong_owners() {
+        REQUIRE(w.ok());
+        REQUIRE(names.size() < 0xFFFF);
+        buf[6] = uint8_t(names.size() >> 8);
+        buf[7] = uint8_t(names.size() & 0xff);
+        ldns_pkt* pkt = nullptr;
+        REQUIRE(ldns_wire2pkt(&pkt, buf.data(), w.pos()) == LDNS_STATUS_OK);
+        ldns_rr_list* an = ldns_pkt_answer(pkt);
+        REQUIRE(ldns_rr_list_rr_count(an) == names.size());
+        size_t wrong = 0;
+        for (size_t k = 0; k < names.size(); ++k) {
+            char* s = ldns_rdf2str(ldns_rr_owner(ldns_rr_list_rr(an, k)));
+            if (strcasecmp(s, names[k].c_str()) != 0 && wrong++ < 5)
+                UNSCOPED_INFO("record " << k << ": " << s << " != " << names[k]);
+            free(s);
+        }
+        ldns_pkt_free(pkt);
+        return wrong;
+    }
+};
+} // namespace
+
 TEST_CASE("parse_query reads header, question, EDNS, NSID and ECS", "[dns][wire]") {
     test::QueryOpts o;
     o.edns = 1400;
@@ -268,61 +326,18 @@ TEST_CASE("WireWriter: a rewind forgets the last name written after the mark", "
 TEST_CASE("WireWriter: siblings, parents, other branches and letter case all decode to themselves", "[dns][wire]") {
     // The last-name shortcuts (same name again, same parent) against a mix of names that share a parent, change
     // branch, climb or descend a level, or differ only in letter case; over 20 KiB so some are past 0x4000.
-    static uint8_t buf[65535];
-    WireWriter w(buf, sizeof buf);
-    uint8_t hdr[12] = {0, 1, 0x84, 0, 0, 1, 0, 0, 0, 0, 0, 0};
-    w.bytes(hdr, 12);
-    w.name(std::string_view("\4zone\4test\0", 11), false);
-    w.add_target(12);
-    w.u16(rrtype::AXFR);
-    w.u16(1);
-    auto wire_of = [](const std::string& dotted) {
-        std::string out;
-        size_t s = 0;
-        while (s < dotted.size()) {
-            size_t e = dotted.find('.', s);
-            out += char(e - s);
-            out += dotted.substr(s, e - s);
-            s = e + 1;
-        }
-        return out + std::string(1, '\0');
-    };
-    std::vector<std::string> names;
-    for (int i = 0; w.pos() < 0x5000; i++) {
+    OwnerMessage m(1);
+    for (int i = 0; m.w.pos() < 0x5000; i++) {
         std::string n = std::to_string(i);
         std::vector<std::string> batch = {"a" + n + ".x.zone.test.",   "b" + n + ".x.zone.test.",
                                           "b" + n + ".x.zone.test.",   "c" + n + ".y.zone.test.",
                                           "C" + n + ".Y.ZONE.TEST.",   "y.zone.test.",
                                           "d" + n + ".e.y.zone.test.", "zone.test.",
                                           "f" + n + ".zone.test.",     "f" + n + ".other.example."};
-        for (const auto& d : batch) {
-            names.push_back(d);
-            w.name(wire_of(d));
-            w.u16(rrtype::A);
-            w.u16(1);
-            w.u32(60);
-            w.u16(4);
-            w.u32(0x0a000001u);
-        }
+        for (const auto& d : batch)
+            m.add(d);
     }
-    REQUIRE(w.ok());
-    REQUIRE(names.size() < 0xFFFF);
-    buf[6] = uint8_t(names.size() >> 8);
-    buf[7] = uint8_t(names.size() & 0xff);
-    ldns_pkt* pkt = nullptr;
-    REQUIRE(ldns_wire2pkt(&pkt, buf, w.pos()) == LDNS_STATUS_OK);
-    ldns_rr_list* an = ldns_pkt_answer(pkt);
-    REQUIRE(ldns_rr_list_rr_count(an) == names.size());
-    size_t wrong = 0;
-    for (size_t k = 0; k < names.size(); ++k) {
-        char* s = ldns_rdf2str(ldns_rr_owner(ldns_rr_list_rr(an, k)));
-        if (strcasecmp(s, names[k].c_str()) != 0) {
-            if (wrong++ < 5) UNSCOPED_INFO("record " << k << ": " << s << " != " << names[k]);
-        }
-        free(s);
-    }
-    CHECK(wrong == 0);
-    ldns_pkt_free(pkt);
+    CHECK(m.wrong_owners() == 0);
 }
 
 TEST_CASE("WireWriter: one-label names in a row are written whole, never a pointer to the root", "[dns][wire]") {
@@ -361,34 +376,15 @@ TEST_CASE("WireWriter: runs of siblings whose first label grows and shrinks, wit
     // names whose first labels differ in length (h9, h10, h100), repeated, interleaved with a child, a parent and a
     // name of another branch, in a pseudo-random order over more than 16 KiB (a full target table, names past the
     // pointers' reach). A wrong copy or tail comparison makes a pointer to some other name.
-    static uint8_t buf[65535];
-    WireWriter w(buf, sizeof buf);
-    uint8_t hdr[12] = {0, 2, 0x84, 0, 0, 1, 0, 0, 0, 0, 0, 0};
-    w.bytes(hdr, 12);
-    w.name(std::string_view("\4zone\4test\0", 11), false);
-    w.add_target(12);
-    w.u16(rrtype::AXFR);
-    w.u16(1);
-    auto wire_of = [](const std::string& dotted) {
-        std::string out;
-        size_t s = 0;
-        while (s < dotted.size()) {
-            size_t e = dotted.find('.', s);
-            out += char(e - s);
-            out += dotted.substr(s, e - s);
-            s = e + 1;
-        }
-        return out + std::string(1, '\0');
-    };
+    OwnerMessage m(2);
     uint32_t rnd = 12345;
     auto next = [&rnd] {
         rnd = rnd * 1103515245u + 12345u;
         return (rnd >> 16) & 0x7fff;
     };
     const std::string tails[] = {"s.zone.test.", "longer-parent.s.zone.test.", "zone.test."};
-    std::vector<std::string> names;
     std::string last;
-    for (int i = 0; w.pos() < 0x6000; i++) {
+    for (int i = 0; m.w.pos() < 0x6000; i++) {
         uint32_t r = next();
         std::string d;
         if (r % 10 < 6 || last.empty()) {
@@ -406,31 +402,8 @@ TEST_CASE("WireWriter: runs of siblings whose first label grows and shrinks, wit
             d = dot + 1 < last.size() ? last.substr(dot + 1) : tails[1]; // the parent
         }
         if (d.size() > 200) d = tails[0];
-        names.push_back(d);
         last = d;
-        w.name(wire_of(d));
-        w.u16(rrtype::A);
-        w.u16(1);
-        w.u32(60);
-        w.u16(4);
-        w.u32(0x0a000001u);
+        m.add(d);
     }
-    REQUIRE(w.ok());
-    REQUIRE(names.size() < 0xFFFF);
-    buf[6] = uint8_t(names.size() >> 8);
-    buf[7] = uint8_t(names.size() & 0xff);
-    ldns_pkt* pkt = nullptr;
-    REQUIRE(ldns_wire2pkt(&pkt, buf, w.pos()) == LDNS_STATUS_OK);
-    ldns_rr_list* an = ldns_pkt_answer(pkt);
-    REQUIRE(ldns_rr_list_rr_count(an) == names.size());
-    size_t wrong = 0;
-    for (size_t k = 0; k < names.size(); ++k) {
-        char* s = ldns_rdf2str(ldns_rr_owner(ldns_rr_list_rr(an, k)));
-        if (strcasecmp(s, names[k].c_str()) != 0) {
-            if (wrong++ < 5) UNSCOPED_INFO("record " << k << ": " << s << " != " << names[k]);
-        }
-        free(s);
-    }
-    CHECK(wrong == 0);
-    ldns_pkt_free(pkt);
+    CHECK(m.wrong_owners() == 0);
 }
