@@ -8,6 +8,7 @@ EDGE_SIZES=${EDGE_SIZES:-"1KiB 10KiB 100KiB 1MiB"}
 EDGE_CLOSE_SIZES=${EDGE_CLOSE_SIZES:-"1KiB"}
 EDGE_TTFB_SIZES=${EDGE_TTFB_SIZES:-"1KiB 100KiB 1MiB"}
 EDGE_TTFB_RUNS=${EDGE_TTFB_RUNS:-101}
+EDGE_TTFB_BLOCKS=${EDGE_TTFB_BLOCKS:-5} # the servers take turns, a block of runs each (edge_miss_ttfb)
 EDGE_FULL_CACHE=${EDGE_FULL_CACHE:-64MiB}  # cache size of the full-cache miss row
 EDGE_FULL_FILL_S=${EDGE_FULL_FILL_S:-4}    # seconds of misses that fill it first (about 4-8 times its size)
 EDGE_CONNS=${EDGE_CONNS:-64}
@@ -126,19 +127,66 @@ LUA
     # Miss path: unique keys through to the origin, 16 connections.
     MISS_PREFIX="$kind-$RANDOM" wrk_case edge "miss path 10KiB (unique keys, 16 conns)" "$kind" \
       "http://127.0.0.1:$port/" "$secs" 16 -s "$d/miss.lua"
-    # Time to first byte of a miss (a fresh key each time: through to the origin, stored on the way), per size:
-    # EDGE_TTFB_RUNS requests one after another, median and p99 (nearest rank) of curl's time_starttransfer,
-    # and the median download speed.
-    local size
-    for size in $EDGE_TTFB_SIZES; do
-      [ -f "$d/site/obj-$size.bin" ] || continue
-      local samples="$d/ttfb-$kind-$size.txt"
-      # http_ttfb, pinned to the load core as wrk is: a loop of curl processes spent several ms of CPU per sample
-      # on fork, exec and loading libcurl, on either core, and so timed the scheduler as much as the server.
-      taskset -c "$LOAD_CPU" "$BIN/http_ttfb" -p "$port" -n "$EDGE_TTFB_RUNS" --timeout 10 \
-        --prefix "/missttfb/$size/$kind-$RANDOM-" >"$samples" 2>>"$d/http_ttfb.err" || true
+    stop_pid "$pid"
+    edge_full_cache_misses "$kind" "$d" "$origin_port" "$secs"
+  done
+  # Varnish apart: in a run with all three resident on the server core, Meridian's and nginx's medians doubled.
+  edge_miss_ttfb "$d" "$origin_port" meridian nginx
+  edge_miss_ttfb "$d" "$origin_port" varnish
+  stop_pid "$origin_pid"
+}
+
+# edge_miss_ttfb DIR ORIGIN_PORT: time to first byte of a miss (a fresh key each time: through to the origin, stored
+# on the way), per size in EDGE_TTFB_SIZES: EDGE_TTFB_RUNS requests per server, one after another, median and p99
+# (nearest rank) of the time to the first body byte, and the median download speed. The servers run at once and take
+# turns in EDGE_TTFB_BLOCKS blocks (the first server of each block rotates), so that a stretch of this shared
+# machine's noise (it comes in bursts of tens of milliseconds, as long as a whole series) falls on every server
+# alike, not on whichever ran then. Each server first answers one miss per size unmeasured: its first request to the
+# origin opens a connection, which no later miss does.
+edge_miss_ttfb() {
+  local d=$1 origin_port=$2 kind size b i
+  shift 2
+  local kinds=() ports=() pids=()
+  for kind in "$@"; do
+    local port
+    port=$(free_port)
+    SERVER_PID=
+    if ! start_edge_server "$kind" "$d/$kind-ttfb" "$port" "$origin_port"; then
+      for size in $EDGE_TTFB_SIZES; do
+        skip_row edge "miss $size time to first byte ($EDGE_TTFB_RUNS runs)" "$kind" "did not start (see $d/$kind-ttfb)"
+      done
+      stop_pid "$SERVER_PID"
+      continue
+    fi
+    kinds+=("$kind")
+    ports+=("$port")
+    pids+=("$SERVER_PID")
+  done
+  local n=${#kinds[@]} per_block=$(((EDGE_TTFB_RUNS + EDGE_TTFB_BLOCKS - 1) / EDGE_TTFB_BLOCKS))
+  for size in $EDGE_TTFB_SIZES; do
+    [ -f "$d/site/obj-$size.bin" ] || continue
+    for ((i = 0; i < n; i++)); do
+      : >"$d/ttfb-${kinds[$i]}-$size.txt"
+      curl -s -o /dev/null "http://127.0.0.1:${ports[$i]}/missttfb/$size/warm-$RANDOM" || true
+    done
+    for ((b = 0; b < EDGE_TTFB_BLOCKS; b++)); do
+      local left=$EDGE_TTFB_RUNS k j
+      left=$((left - b * per_block))
+      [ "$left" -gt "$per_block" ] && left=$per_block
+      [ "$left" -le 0 ] && break
+      for ((j = 0; j < n; j++)); do
+        k=$(((b + j) % n))
+        # http_ttfb, pinned to the load core as wrk is: a loop of curl processes spent several ms of CPU per sample
+        # on fork, exec and loading libcurl, on either core, and so timed the scheduler as much as the server.
+        taskset -c "$LOAD_CPU" "$BIN/http_ttfb" -p "${ports[$k]}" -n "$left" --timeout 10 \
+          --prefix "/missttfb/$size/${kinds[$k]}-$b-$RANDOM-" >>"$d/ttfb-${kinds[$k]}-$size.txt" \
+          2>>"$d/http_ttfb.err" || true
+      done
+    done
+    for ((i = 0; i < n; i++)); do
+      kind=${kinds[$i]}
       local row
-      row=$(python3 - "$samples" <<'PYEOF'
+      row=$(python3 - "$d/ttfb-$kind-$size.txt" <<'PYEOF'
 import math, sys
 rows = [tuple(map(float, l.split())) for l in open(sys.argv[1]) if len(l.split()) == 2]
 if rows:
@@ -152,13 +200,11 @@ PYEOF
         set -- $row
         record group=edge case="miss $size time to first byte ($EDGE_TTFB_RUNS runs)" server="$kind" \
           ttfb_ms="$1" ttfb_p99_ms="$2" mbps="$3" runs="$4"
-        log "  $kind miss $size: TTFB median $1 ms, p99 $2 ms ($4 runs)"
+        log "  $kind miss $size: TTFB median $1 ms, p99 $2 ms ($4 runs in $EDGE_TTFB_BLOCKS blocks)"
       fi
     done
-    stop_pid "$pid"
-    edge_full_cache_misses "$kind" "$d" "$origin_port" "$secs"
   done
-  stop_pid "$origin_pid"
+  for ((i = 0; i < n; i++)); do stop_pid "${pids[$i]}"; done
 }
 
 # edge_full_cache_misses KIND DIR ORIGIN_PORT SECONDS: the 10 KiB miss row again, on a server whose cache is full
