@@ -37,6 +37,14 @@ def free_port():
             return p
 
 
+def port_open(port, host="127.0.0.1"):
+    try:
+        with socket.create_connection((host, port), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
 def wait_port(port, timeout=10.0, host="127.0.0.1"):
     end = time.time() + timeout
     while time.time() < end:
@@ -134,6 +142,7 @@ class Edge:
         self.proc = None
 
     def rewrite(self, body, workers=1):
+        self._body, self._workers = body, workers
         listen = f'"127.0.0.1:{self.port}"' + (f', "[::1]:{self.port}"' if self.ipv6 else "")
         with open(self.config, "w") as f:
             f.write(f'allow_root = true\nworkers = {workers}\nlisten = [{listen}]\nserver_name = "edge-test"\n'
@@ -141,9 +150,17 @@ class Edge:
             f.write(body)
 
     def start(self):
-        self.logf = open(self.log_path, "w")
-        self.proc = subprocess.Popen([EDGE, "--config", self.config], stdout=self.logf, stderr=subprocess.STDOUT,
-                                     env=self.env)
+        # free_port() cannot hold a port until the edge binds it: a test running beside this one (ctest -j2) may
+        # take it first. Such a start fails at once with "Address already in use"; it is tried again on new ports.
+        for attempt in range(3):
+            self.logf = open(self.log_path, "w")
+            self.proc = subprocess.Popen([EDGE, "--config", self.config], stdout=self.logf, stderr=subprocess.STDOUT,
+                                         env=self.env)
+            if self._came_up() or attempt == 2 or "Address already in use" not in self.log():
+                break
+            self.logf.close()
+            self.port, self.admin_port = free_port(), free_port()
+            self.rewrite(self._body, self._workers)
         try:
             wait_port(self.port)
             # The admin listener opens on its own thread, after or before the workers': a test that goes to it first
@@ -154,6 +171,16 @@ class Edge:
             print(open(self.log_path).read())
             raise
         return self
+
+    def _came_up(self, timeout=10.0):
+        """Both listeners answer (False as soon as the process is gone)."""
+        end = time.time() + timeout
+        for port in (self.port, self.admin_port):
+            while not port_open(port):
+                if self.proc.poll() is not None or time.time() > end:
+                    return False
+                time.sleep(0.02)
+        return self.proc.poll() is None
 
     def stop(self, sig=signal.SIGTERM, timeout=20):
         if self.proc and self.proc.poll() is None:
